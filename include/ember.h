@@ -1,0 +1,211 @@
+/* ember.h — the public C API of libember, the engine behind ember.
+ *
+ * A C program (or the Python extension ember._core) builds an RDD lineage out of
+ * nodes, then runs jobs over it. Records are opaque byte strings to the engine:
+ * only Python workers (or native functions) decode them.
+ *
+ * Conventions, once for the whole API:
+ *  - Functions that can fail return 0 (or a positive count) on success and a
+ *    negative EMBER_E* code on failure; ember_strerror() names a code and
+ *    ember_last_error() gives this thread's detailed message for the last failure
+ *    (it names the file, node or task that went wrong).
+ *  - Whoever calls *_create / *_open / *_new owns the result and releases it with
+ *    the matching *_free / *_close / *_release; passing NULL to those is a no-op.
+ *  - Every allocation goes through ember_malloc and friends, which keep a live
+ *    byte count (ember_mem_used()).
+ */
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(EMBER_BUILDING) && defined(__GNUC__)
+#define EMBER_EXTERN __attribute__((visibility("default")))
+#else
+#define EMBER_EXTERN
+#endif
+
+/* ---- errors ----------------------------------------------------------------
+ * One table drives the codes and ember_strerror(). */
+#define EMBER_ERRNO_MAP(X)                                                   \
+    X(NOMEM, -1, "out of memory")                                            \
+    X(INVAL, -2, "invalid argument")                                         \
+    X(NOENT, -3, "no such file or directory")                                \
+    X(IO, -4, "input/output error")                                          \
+    X(EXIST, -5, "already exists")                                           \
+    X(PROTO, -6, "malformed frame on a worker pipe")                         \
+    X(CORRUPT, -7, "corrupt data")                                           \
+    X(SPAWN, -8, "could not start the Python worker daemon")                 \
+    X(WORKER, -9, "a Python worker process failed")                          \
+    X(TASK, -10, "a task failed")                                            \
+    X(CANCELLED, -11, "job cancelled")                                       \
+    X(STOPPED, -12, "the context is stopped")
+
+enum {
+    EMBER_OK = 0,
+#define EMBER_ERR_ENUM(name, code, msg) EMBER_E##name = (code),
+    EMBER_ERRNO_MAP(EMBER_ERR_ENUM)
+#undef EMBER_ERR_ENUM
+};
+
+/* Returns a static string naming the code ("unknown error" for others). */
+EMBER_EXTERN const char *ember_strerror(int code);
+/* Returns this thread's message for the last failure (never NULL; "" if none). */
+EMBER_EXTERN const char *ember_last_error(void);
+
+/* ---- memory ------------------------------------------------------------- */
+EMBER_EXTERN void *ember_malloc(size_t n);
+EMBER_EXTERN void *ember_calloc(size_t count, size_t n);
+EMBER_EXTERN void *ember_realloc(void *p, size_t n);
+EMBER_EXTERN void ember_free(void *p);
+EMBER_EXTERN char *ember_strdup(const char *s);
+/* Bytes currently allocated through the functions above, in this process. */
+EMBER_EXTERN int64_t ember_mem_used(void);
+
+/* ---- text input ------------------------------------------------------------
+ * A split is a byte range [start, end) of one file. A line belongs to the split in
+ * which its first byte lies; a line that straddles `end` is read whole by the split
+ * it starts in. Lines end at "\n", "\r\n" or a lone "\r"; terminators are dropped;
+ * a last line without a terminator is kept. A compressed (.gz) file is one split,
+ * read whole (start 0, end -1 meaning "to the end").
+ */
+typedef struct ember_split {
+    char *path;    /* owned by the array */
+    int64_t start;
+    int64_t end;   /* exclusive; -1 = to the end of the file */
+    int gzip;      /* 1 when the file is gzip-compressed (read whole) */
+} ember_split;
+
+/* Expands `paths` — one path or several separated by commas; each a file, a
+ * directory (its files, not descending; names starting with '_' or '.' skipped) or
+ * a glob pattern — and cuts the files into splits as Hadoop's FileInputFormat does
+ * for `min_partitions`: goal = total / min_partitions, size = max(1, min(goal, 32 MiB)),
+ * keep cutting while remaining / size > 1.1. An empty file gives one empty split.
+ * On success *out is an array of *n splits, freed with ember_splits_free().
+ * Fails with EMBER_ENOENT (message names the path) when a path or pattern matches
+ * nothing. */
+EMBER_EXTERN int ember_text_splits(const char *paths, int min_partitions,
+                                   ember_split **out, size_t *n);
+EMBER_EXTERN void ember_splits_free(ember_split *splits, size_t n);
+
+typedef struct ember_line_reader ember_line_reader;
+/* Opens a reader over one split. Fails with EMBER_ENOENT / EMBER_EIO naming the path. */
+EMBER_EXTERN int ember_line_reader_open(const ember_split *split, ember_line_reader **out);
+/* Returns 1 and sets *line / *len to the next line (without its terminator; valid
+ * until the next call), 0 at the end of the split, or a negative code. */
+EMBER_EXTERN int ember_line_reader_next(ember_line_reader *r, const char **line, size_t *len);
+EMBER_EXTERN void ember_line_reader_close(ember_line_reader *r);
+
+/* ---- shuffle files -----------------------------------------------------------
+ * A map task writes one shuffle file: records appended to buckets (one bucket per
+ * reduce partition), then an index. Memory held by the writer is bounded by
+ * `buffer_limit`: past it, the buffered buckets are written out as a segment.
+ * Layout (little-endian): segments of records [u32 len][bytes]...; then the index
+ * (u32 nbuckets, u32 nsegments, for each segment and bucket u64 offset, u64 length);
+ * then a trailer (u64 index offset, u32 magic "EMSH", u32 version).
+ */
+typedef struct ember_shuffle_writer ember_shuffle_writer;
+/* Creates `path` (written under a temporary name and renamed at commit). */
+EMBER_EXTERN int ember_shuffle_writer_open(const char *path, uint32_t nbuckets,
+                                           size_t buffer_limit, ember_shuffle_writer **out);
+/* Appends one record to a bucket. */
+EMBER_EXTERN int ember_shuffle_writer_append(ember_shuffle_writer *w, uint32_t bucket,
+                                             const void *data, size_t len);
+/* Writes what is buffered and the index, renames the file into place, fills
+ * bucket_bytes[nbuckets] (may be NULL) with each bucket's record bytes, and frees w
+ * whatever the result. */
+EMBER_EXTERN int ember_shuffle_writer_commit(ember_shuffle_writer *w, uint64_t *bucket_bytes);
+/* Removes the partial file and frees w. */
+EMBER_EXTERN void ember_shuffle_writer_abort(ember_shuffle_writer *w);
+
+typedef struct ember_shuffle_reader ember_shuffle_reader;
+/* Opens a reader over one bucket of several shuffle files, read in the order given. */
+EMBER_EXTERN int ember_shuffle_reader_open(const char *const *paths, size_t npaths,
+                                           uint32_t bucket, ember_shuffle_reader **out);
+/* Returns 1 with the next record (valid until the next call), 0 at the end, or a
+ * negative code (EMBER_ECORRUPT naming the file on a bad index or length). */
+EMBER_EXTERN int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t *len);
+EMBER_EXTERN void ember_shuffle_reader_close(ember_shuffle_reader *r);
+
+/* ---- context, lineage and jobs ---------------------------------------------- */
+typedef struct ember_context ember_context;
+typedef struct ember_node ember_node;
+
+typedef struct ember_config {
+    int slots;               /* task slots = Python workers; >= 1 */
+    int max_failures;        /* attempts per task before the job fails (default 4) */
+    const char *python;      /* interpreter for workers, e.g. sys.executable */
+    const char *pythonpath;  /* PYTHONPATH for workers (may be NULL) */
+    const char *local_dir;   /* parent of the context's temp dir (NULL: $TMPDIR or /tmp) */
+} ember_config;
+
+/* Creates a context: makes its temp dir and starts the worker daemon. */
+EMBER_EXTERN int ember_context_create(const ember_config *cfg, ember_context **out);
+/* Stops the workers and the daemon, removes the temp dir, frees ctx. Nodes still
+ * referenced stay valid as objects but can no longer run jobs. */
+EMBER_EXTERN void ember_context_free(ember_context *ctx);
+EMBER_EXTERN const char *ember_context_tmpdir(const ember_context *ctx);
+EMBER_EXTERN int ember_context_slots(const ember_context *ctx);
+
+/* A byte string: one serialized batch of records. */
+typedef struct ember_buf {
+    uint8_t *data;
+    size_t len;
+} ember_buf;
+
+/* Nodes. Each constructor returns a new reference (release with ember_node_release)
+ * and takes its own references to parents. Commands are opaque bytes (for Python:
+ * a pickled list of operations), copied. */
+EMBER_EXTERN int ember_node_parallelize(ember_context *ctx, size_t nparts,
+                                        const ember_buf *const *batches,
+                                        const size_t *nbatches, ember_node **out);
+EMBER_EXTERN int ember_node_text(ember_context *ctx, const char *paths, int min_partitions,
+                                 int as_bytes, ember_node **out);
+EMBER_EXTERN int ember_node_range(ember_context *ctx, int64_t start, int64_t stop,
+                                  int64_t step, size_t nparts, ember_node **out);
+EMBER_EXTERN int ember_node_pipeline(ember_context *ctx, ember_node *parent,
+                                     const void *cmd, size_t cmd_len, ember_node **out);
+/* A shuffle: the parent's records are partitioned into nparts buckets by the
+ * workers as `spec` (opaque: partitioner and optional map-side combiner) says. */
+EMBER_EXTERN int ember_node_shuffle(ember_context *ctx, ember_node *parent, size_t nparts,
+                                    const void *spec, size_t spec_len, ember_node **out);
+EMBER_EXTERN int ember_node_union(ember_context *ctx, ember_node *const *parents,
+                                  size_t nparents, ember_node **out);
+EMBER_EXTERN void ember_node_retain(ember_node *n);
+EMBER_EXTERN void ember_node_release(ember_node *n);
+EMBER_EXTERN int ember_node_id(const ember_node *n);
+EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
+/* Marks a node to be kept in the block store once computed (1) or drops it (0). */
+EMBER_EXTERN void ember_node_set_cached(ember_node *n, int cached);
+
+/* Result of a job: for each requested partition, the serialized batches the action
+ * produced. Free with ember_result_free. */
+typedef struct ember_result {
+    size_t nparts;
+    ember_buf **batches;  /* batches[i] is an array of nbatches[i] buffers */
+    size_t *nbatches;
+} ember_result;
+EMBER_EXTERN void ember_result_free(ember_result *r);
+
+/* Polled by a running job about every 50 ms from the calling thread; returning
+ * non-zero cancels the job (EMBER_ECANCELLED). */
+typedef int (*ember_interrupt_fn)(void *arg);
+
+/* Runs a job computing the given partitions of `node` (NULL = all) and returns the
+ * batches they produced. Runs parent stages (shuffles, caches) first, reusing
+ * shuffle output that earlier jobs finished. Blocks the calling thread.
+ * On EMBER_ETASK ember_last_error() holds the failing task and its last error
+ * (for Python, the worker's traceback). */
+EMBER_EXTERN int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions,
+                               size_t npartitions, ember_interrupt_fn interrupt,
+                               void *interrupt_arg, ember_result **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMBER_H */

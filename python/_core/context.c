@@ -1,0 +1,389 @@
+/* context.c — the driver side of the binding: Context (an engine context) and Node
+ * (a reference to a lineage node). Every call that can wait on the engine releases
+ * the GIL; a running job polls for Ctrl-C (and for cancellation asked from another
+ * thread) through the interrupt callback, which takes the GIL only for that check. */
+#include "core.h"
+
+#include <stdatomic.h>
+
+typedef struct {
+    PyObject_HEAD
+    ember_context *ctx;
+    atomic_int cancel;   /* set by cancel(): the running job stops at its next check */
+} ContextObject;
+
+typedef struct {
+    PyObject_HEAD
+    ember_node *node;
+} NodeObject;
+
+/* ---- Node ------------------------------------------------------------------- */
+
+static void Node_dealloc(NodeObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    if (self->node) {
+        ember_node *n = self->node;
+        self->node = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        ember_node_release(n);
+        Py_END_ALLOW_THREADS
+    }
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *Node_get_id(NodeObject *self, void *c) {
+    (void)c;
+    return PyLong_FromLong(ember_node_id(self->node));
+}
+
+static PyObject *Node_get_num_partitions(NodeObject *self, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(ember_node_num_partitions(self->node));
+}
+
+static PyObject *Node_set_cached(NodeObject *self, PyObject *arg) {
+    int cached = PyObject_IsTrue(arg);
+    if (cached < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    ember_node_set_cached(self->node, cached);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyGetSetDef Node_getset[] = {
+    {"id", (getter)Node_get_id, NULL, "the node's id, unique in its context", NULL},
+    {"num_partitions", (getter)Node_get_num_partitions, NULL, "number of partitions", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Node_methods[] = {
+    {"set_cached", (PyCFunction)Node_set_cached, METH_O, "Keep (True) or drop (False) computed partitions."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Node_slots[] = {
+    {Py_tp_dealloc, Node_dealloc},
+    {Py_tp_getset, Node_getset},
+    {Py_tp_methods, Node_methods},
+    {Py_tp_doc, "A node of the lineage graph held by the engine."},
+    {0, NULL},
+};
+
+static PyType_Spec Node_spec = {"ember._core.Node", sizeof(NodeObject), 0, Py_TPFLAGS_DEFAULT, Node_slots};
+
+static PyObject *wrap_node(core_state *st, ember_node *n) {
+    NodeObject *o = PyObject_New(NodeObject, st->Node_type);
+    if (!o) {
+        ember_node_release(n);
+        return NULL;
+    }
+    o->node = n;
+    return (PyObject *)o;
+}
+
+static ember_node *node_arg(core_state *st, PyObject *o) {
+    if (!PyObject_TypeCheck(o, st->Node_type)) {
+        PyErr_Format(PyExc_TypeError, "expected an ember._core.Node, got %.100s", Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    return ((NodeObject *)o)->node;
+}
+
+/* ---- Context ------------------------------------------------------------------ */
+
+static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
+
+static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"slots", "python", "pythonpath", "max_failures", "local_dir", NULL};
+    int slots, max_failures = 4;
+    const char *python, *pythonpath = NULL, *local_dir = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|ziz", kwlist, &slots, &python, &pythonpath, &max_failures,
+                                     &local_dir))
+        return -1;
+    if (self->ctx) {
+        PyErr_SetString(PyExc_RuntimeError, "Context is already initialized");
+        return -1;
+    }
+    ember_config cfg = {slots, max_failures, python, pythonpath, local_dir};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ember_context_create(&cfg, &self->ctx);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        self->ctx = NULL;
+        core_raise(ctx_state(self), rc);
+        return -1;
+    }
+    atomic_init(&self->cancel, 0);
+    return 0;
+}
+
+static void stop_ctx(ContextObject *self) {
+    if (!self->ctx) return;
+    ember_context *c = self->ctx;
+    self->ctx = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    ember_context_free(c);
+    Py_END_ALLOW_THREADS
+}
+
+static void Context_dealloc(ContextObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    stop_ctx(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int check_live(ContextObject *self) {
+    if (self->ctx) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "the SparkContext is stopped; create a new SparkContext to run jobs");
+    return -1;
+}
+
+static PyObject *Context_stop(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    stop_ctx(self);
+    Py_RETURN_NONE;
+}
+
+/* parallelize(partitions: list[list[bytes]]) -> Node */
+static PyObject *Context_parallelize(ContextObject *self, PyObject *parts) {
+    if (check_live(self)) return NULL;
+    PyObject *seq = PySequence_Fast(parts, "parallelize expects a list of lists of bytes");
+    if (!seq) return NULL;
+    Py_ssize_t np = PySequence_Fast_GET_SIZE(seq);
+    PyObject *result = NULL;
+    ember_buf **batches = PyMem_Calloc(np ? np : 1, sizeof *batches);
+    size_t *nb = PyMem_Calloc(np ? np : 1, sizeof *nb);
+    PyObject **inner = PyMem_Calloc(np ? np : 1, sizeof *inner);
+    if (!batches || !nb || !inner) { PyErr_NoMemory(); goto free_arrays; }
+    for (Py_ssize_t p = 0; p < np; p++) {
+        inner[p] = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, p), "each partition must be a list of bytes");
+        if (!inner[p]) goto free_arrays;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(inner[p]);
+        batches[p] = PyMem_Calloc(n ? n : 1, sizeof **batches);
+        if (!batches[p]) { PyErr_NoMemory(); goto free_arrays; }
+        nb[p] = (size_t)n;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *b = PySequence_Fast_GET_ITEM(inner[p], i);
+            if (!PyBytes_Check(b)) { PyErr_SetString(PyExc_TypeError, "each batch must be bytes"); goto free_arrays; }
+            batches[p][i].data = (uint8_t *)PyBytes_AS_STRING(b);
+            batches[p][i].len = (size_t)PyBytes_GET_SIZE(b);
+        }
+    }
+    ember_node *node;
+    int rc = ember_node_parallelize(self->ctx, (size_t)np, (const ember_buf *const *)batches, nb, &node);
+    result = rc ? core_raise(ctx_state(self), rc) : wrap_node(ctx_state(self), node);
+free_arrays:
+    if (batches) for (Py_ssize_t p = 0; p < np; p++) PyMem_Free(batches[p]);
+    if (inner) for (Py_ssize_t p = 0; p < np; p++) Py_XDECREF(inner[p]);
+    PyMem_Free(batches);
+    PyMem_Free(nb);
+    PyMem_Free(inner);
+    Py_DECREF(seq);
+    return result;
+}
+
+static PyObject *Context_text(ContextObject *self, PyObject *args) {
+    const char *paths;
+    int minp, as_bytes;
+    if (!PyArg_ParseTuple(args, "sip", &paths, &minp, &as_bytes) || check_live(self)) return NULL;
+    ember_node *node;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ember_node_text(self->ctx, paths, minp, as_bytes, &node);
+    Py_END_ALLOW_THREADS
+    return rc ? core_raise(ctx_state(self), rc) : wrap_node(ctx_state(self), node);
+}
+
+static PyObject *Context_range(ContextObject *self, PyObject *args) {
+    long long start, stop, step;
+    Py_ssize_t np;
+    if (!PyArg_ParseTuple(args, "LLLn", &start, &stop, &step, &np) || check_live(self)) return NULL;
+    if (np < 1) return PyErr_Format(PyExc_ValueError, "number of partitions must be positive, got %zd", np);
+    ember_node *node;
+    int rc = ember_node_range(self->ctx, start, stop, step, (size_t)np, &node);
+    return rc ? core_raise(ctx_state(self), rc) : wrap_node(ctx_state(self), node);
+}
+
+static PyObject *Context_pipeline(ContextObject *self, PyObject *args) {
+    core_state *st = ctx_state(self);
+    PyObject *parent;
+    Py_buffer cmd;
+    if (!PyArg_ParseTuple(args, "O!y*", st->Node_type, &parent, &cmd) || check_live(self)) return NULL;
+    ember_node *node;
+    int rc = ember_node_pipeline(self->ctx, ((NodeObject *)parent)->node, cmd.buf, (size_t)cmd.len, &node);
+    PyBuffer_Release(&cmd);
+    return rc ? core_raise(st, rc) : wrap_node(st, node);
+}
+
+static PyObject *Context_shuffle(ContextObject *self, PyObject *args) {
+    core_state *st = ctx_state(self);
+    PyObject *parent;
+    Py_ssize_t np;
+    Py_buffer spec;
+    if (!PyArg_ParseTuple(args, "O!ny*", st->Node_type, &parent, &np, &spec) || check_live(self)) return NULL;
+    if (np < 1) {
+        PyBuffer_Release(&spec);
+        return PyErr_Format(PyExc_ValueError, "number of partitions must be positive, got %zd", np);
+    }
+    ember_node *node;
+    int rc = ember_node_shuffle(self->ctx, ((NodeObject *)parent)->node, (size_t)np, spec.buf, (size_t)spec.len, &node);
+    PyBuffer_Release(&spec);
+    return rc ? core_raise(st, rc) : wrap_node(st, node);
+}
+
+static PyObject *Context_union(ContextObject *self, PyObject *parents) {
+    core_state *st = ctx_state(self);
+    if (check_live(self)) return NULL;
+    PyObject *seq = PySequence_Fast(parents, "union expects a list of nodes");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    ember_node **nodes = PyMem_Calloc(n ? n : 1, sizeof *nodes);
+    PyObject *result = NULL;
+    if (!nodes) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!(nodes[i] = node_arg(st, PySequence_Fast_GET_ITEM(seq, i)))) goto done;
+    ember_node *node;
+    int rc = ember_node_union(self->ctx, nodes, (size_t)n, &node);
+    result = rc ? core_raise(st, rc) : wrap_node(st, node);
+done:
+    PyMem_Free(nodes);
+    Py_DECREF(seq);
+    return result;
+}
+
+typedef struct interrupt_arg {
+    ContextObject *self;
+    int raised; /* a Python exception (KeyboardInterrupt) is pending */
+} interrupt_arg;
+
+static int interrupt_cb(void *p) {
+    interrupt_arg *a = p;
+    if (atomic_load(&a->self->cancel)) return 1;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int r = PyErr_CheckSignals();
+    if (r < 0) a->raised = 1;
+    PyGILState_Release(g);
+    return r < 0;
+}
+
+/* run_job(node, partitions=None) -> list[list[bytes]] */
+static PyObject *Context_run_job(ContextObject *self, PyObject *args) {
+    core_state *st = ctx_state(self);
+    PyObject *nodeobj, *parts = Py_None;
+    if (!PyArg_ParseTuple(args, "O!|O", st->Node_type, &nodeobj, &parts) || check_live(self)) return NULL;
+    size_t *pv = NULL, np = 0;
+    if (parts != Py_None) {
+        PyObject *seq = PySequence_Fast(parts, "partitions must be a list of ints");
+        if (!seq) return NULL;
+        np = (size_t)PySequence_Fast_GET_SIZE(seq);
+        pv = PyMem_Calloc(np ? np : 1, sizeof *pv);
+        if (!pv) { Py_DECREF(seq); return PyErr_NoMemory(); }
+        for (size_t i = 0; i < np; i++) {
+            pv[i] = PyLong_AsSize_t(PySequence_Fast_GET_ITEM(seq, (Py_ssize_t)i));
+            if (PyErr_Occurred()) { Py_DECREF(seq); PyMem_Free(pv); return NULL; }
+        }
+        Py_DECREF(seq);
+    }
+    ember_result *res = NULL;
+    interrupt_arg ia = {self, 0};
+    atomic_store(&self->cancel, 0);
+    int rc;
+    ember_context *ctx = self->ctx;
+    ember_node *node = ((NodeObject *)nodeobj)->node;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ember_run_job(ctx, node, pv, pv ? np : 0, interrupt_cb, &ia, &res);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(pv);
+    if (rc) {
+        if (ia.raised && PyErr_Occurred()) return NULL;
+        PyErr_Clear();
+        return core_raise(st, rc);
+    }
+    PyObject *out = PyList_New((Py_ssize_t)res->nparts);
+    for (size_t i = 0; out && i < res->nparts; i++) {
+        PyObject *lst = PyList_New((Py_ssize_t)res->nbatches[i]);
+        if (!lst) { Py_CLEAR(out); break; }
+        for (size_t j = 0; j < res->nbatches[i]; j++) {
+            PyObject *b = PyBytes_FromStringAndSize((const char *)res->batches[i][j].data,
+                                                    (Py_ssize_t)res->batches[i][j].len);
+            if (!b) { Py_DECREF(lst); Py_CLEAR(out); break; }
+            PyList_SET_ITEM(lst, (Py_ssize_t)j, b);
+            ember_free(res->batches[i][j].data); /* release early: results can be large */
+            res->batches[i][j].data = NULL;
+        }
+        if (!out) break;
+        PyList_SET_ITEM(out, (Py_ssize_t)i, lst);
+    }
+    ember_result_free(res);
+    return out;
+}
+
+static PyObject *Context_cancel(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    atomic_store(&self->cancel, 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Context_get_tmpdir(ContextObject *self, void *c) {
+    (void)c;
+    if (check_live(self)) return NULL;
+    return PyUnicode_DecodeFSDefault(ember_context_tmpdir(self->ctx));
+}
+
+static PyObject *Context_get_stopped(ContextObject *self, void *c) {
+    (void)c;
+    return PyBool_FromLong(self->ctx == NULL);
+}
+
+static PyObject *py_mem_used(PyObject *m, PyObject *unused) {
+    (void)m; (void)unused;
+    return PyLong_FromLongLong(ember_mem_used());
+}
+
+static PyMethodDef Context_methods[] = {
+    {"parallelize", (PyCFunction)Context_parallelize, METH_O, "parallelize(partitions: list[list[bytes]]) -> Node"},
+    {"text", (PyCFunction)Context_text, METH_VARARGS, "text(paths, min_partitions, as_bytes) -> Node"},
+    {"range", (PyCFunction)Context_range, METH_VARARGS, "range(start, stop, step, num_partitions) -> Node"},
+    {"pipeline", (PyCFunction)Context_pipeline, METH_VARARGS, "pipeline(parent, command: bytes) -> Node"},
+    {"shuffle", (PyCFunction)Context_shuffle, METH_VARARGS, "shuffle(parent, num_partitions, spec: bytes) -> Node"},
+    {"union", (PyCFunction)Context_union, METH_O, "union(nodes) -> Node"},
+    {"run_job", (PyCFunction)Context_run_job, METH_VARARGS,
+     "run_job(node, partitions=None) -> list of each partition's result batches"},
+    {"cancel", (PyCFunction)Context_cancel, METH_NOARGS, "Cancel the running job (it raises JobCancelledError)."},
+    {"stop", (PyCFunction)Context_stop, METH_NOARGS, "Stop workers, remove temp files. Idempotent."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Context_getset[] = {
+    {"tmpdir", (getter)Context_get_tmpdir, NULL, "the context's temp dir", NULL},
+    {"stopped", (getter)Context_get_stopped, NULL, "True after stop()", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Context_slots[] = {
+    {Py_tp_init, Context_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, Context_dealloc},
+    {Py_tp_methods, Context_methods},
+    {Py_tp_getset, Context_getset},
+    {Py_tp_doc, "Context(slots, python, pythonpath=None, max_failures=4, local_dir=None): an engine context."},
+    {0, NULL},
+};
+
+static PyType_Spec Context_spec = {"ember._core.Context", sizeof(ContextObject), 0, Py_TPFLAGS_DEFAULT, Context_slots};
+
+static PyMethodDef context_functions[] = {
+    {"mem_used", py_mem_used, METH_NOARGS, "Bytes the engine has allocated in this process."},
+    {NULL, NULL, 0, NULL},
+};
+
+int core_add_context(PyObject *m, core_state *st) {
+    st->Node_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &Node_spec, NULL);
+    st->Context_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &Context_spec, NULL);
+    if (!st->Node_type || !st->Context_type) return -1;
+    if (PyModule_AddType(m, st->Node_type) < 0 || PyModule_AddType(m, st->Context_type) < 0) return -1;
+    return PyModule_AddFunctions(m, context_functions);
+}

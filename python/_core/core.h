@@ -1,0 +1,49 @@
+/* core.h — shared declarations of the ember._core extension, which binds libember
+ * to Python: the engine side (Context, Node) used by the driver, and the worker
+ * side (frames, record iterators, the pipeline loop, the shuffle writer) used by
+ * the Python worker processes. */
+#ifndef EMBER_CORE_H
+#define EMBER_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "ember.h"
+
+/* The module state: one per module object (multi-phase init). */
+typedef struct core_state {
+    PyObject *dumps;           /* pickle.dumps */
+    PyObject *loads;           /* pickle.loads */
+    PyObject *protocol;        /* int 5 */
+    PyObject *PythonException; /* a task failed: carries the worker's traceback */
+    PyObject *JobCancelled;
+    PyTypeObject *Context_type;
+    PyTypeObject *Node_type;
+    PyTypeObject *FrameIO_type;
+    PyTypeObject *DataIter_type;
+    PyTypeObject *TextIter_type;
+    PyTypeObject *ShuffleIter_type;
+    PyTypeObject *PipeIter_type;
+} core_state;
+
+core_state *core_get_state(PyObject *module);
+core_state *core_state_of_type(PyTypeObject *type);
+
+/* Sets a Python exception for an engine error code (message from ember_last_error())
+ * and returns NULL. */
+PyObject *core_raise(core_state *st, int code);
+
+/* Each file adds its types and functions to the module. */
+int core_add_context(PyObject *m, core_state *st);
+int core_add_worker_io(PyObject *m, core_state *st);
+int core_add_pipeline(PyObject *m, core_state *st);
+extern PyMethodDef core_hash_methods[];
+extern PyMethodDef core_worker_io_methods[];
+extern PyMethodDef core_pipeline_methods[];
+
+/* hash.c */
+/* portable_hash(obj): a hash that is the same in every process whatever
+ * PYTHONHASHSEED is. Returns -1 with an exception set on failure. */
+Py_hash_t core_portable_hash(PyObject *obj);
+
+#endif

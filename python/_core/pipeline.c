@@ -1,0 +1,313 @@
+/* pipeline.c — the worker's record loop: consecutive narrow transformations of a
+ * stage applied in C, so the user's functions are the only Python bytecode run per
+ * record; and the key combiners used by reduceByKey, combineByKey and groupByKey.
+ *
+ * PipeIter(source, ops) is an iterator: it pulls a record from `source` and pushes
+ * it through ops — (kind, function) pairs of kind MAP, FLATMAP, FILTER, MAPVALUES,
+ * FLATMAPVALUES — calling each function with vectorcall. A flat-map op leaves its
+ * result iterator on a small stack; the next call resumes from the deepest one.
+ * mapPartitions functions, which take an iterator, are chained between PipeIters by
+ * the Python worker.
+ */
+#include "core.h"
+
+enum { OP_MAP = 1, OP_FLATMAP = 2, OP_FILTER = 3, OP_MAPVALUES = 4, OP_FLATMAPVALUES = 5 };
+
+typedef struct {
+    int kind;
+    PyObject *f;
+} op_t;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *src;
+    Py_ssize_t nops;
+    op_t *ops;
+    PyObject **sub;    /* per op: the active iterator of a flat-map op, or NULL */
+    PyObject **subkey; /* per op: the key a flatMapValues op pairs with */
+    Py_ssize_t top;    /* highest op with an active iterator, or -1 */
+} PipeIter;
+
+/* A StopIteration escaping a user function would silently end the partition:
+ * turn it into an error that fails the task, as PySpark does. */
+static void fail_on_stopiteration(void) {
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration)) return;
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    PyObject *r = PyObject_Repr(v ? v : Py_None);
+    PyErr_Format(PyExc_RuntimeError,
+                 "[STOP_ITERATION_OCCURRED] Caught StopIteration thrown from user's code; failing the task: %S",
+                 r ? r : Py_None);
+    Py_XDECREF(r);
+    PyObject *t2, *v2, *tb2;
+    PyErr_Fetch(&t2, &v2, &tb2);
+    PyErr_NormalizeException(&t2, &v2, &tb2);
+    if (v2 && v) PyException_SetCause(v2, Py_NewRef(v));
+    PyErr_Restore(t2, v2, tb2);
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+}
+
+static PyObject *call_user(PyObject *f, PyObject *arg) {
+    PyObject *r = PyObject_CallOneArg(f, arg);
+    if (!r) fail_on_stopiteration();
+    return r;
+}
+
+/* Splits a (key, value) record; returns borrowed references. */
+static int unpack_pair(PyObject *item, PyObject **k, PyObject **v, const char *what) {
+    if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
+        *k = PyTuple_GET_ITEM(item, 0);
+        *v = PyTuple_GET_ITEM(item, 1);
+        return 0;
+    }
+    if (PyList_CheckExact(item) && PyList_GET_SIZE(item) == 2) {
+        *k = PyList_GET_ITEM(item, 0);
+        *v = PyList_GET_ITEM(item, 1);
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "%s expects (key, value) pairs, got a %.100s", what, Py_TYPE(item)->tp_name);
+    return -1;
+}
+
+static void PipeIter_dealloc(PipeIter *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_XDECREF(self->src);
+    for (Py_ssize_t i = 0; i < self->nops; i++) {
+        Py_XDECREF(self->ops[i].f);
+        Py_XDECREF(self->sub[i]);
+        Py_XDECREF(self->subkey[i]);
+    }
+    PyMem_Free(self->ops);
+    PyMem_Free(self->sub);
+    PyMem_Free(self->subkey);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *PipeIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    PyObject *src, *ops;
+    if (kw && PyDict_GET_SIZE(kw)) return PyErr_Format(PyExc_TypeError, "PipeIter takes no keyword arguments");
+    if (!PyArg_ParseTuple(args, "OO", &src, &ops)) return NULL;
+    PyObject *seq = PySequence_Fast(ops, "ops must be a list of (kind, function) pairs");
+    if (!seq) return NULL;
+    PipeIter *self = (PipeIter *)type->tp_alloc(type, 0);
+    if (!self) { Py_DECREF(seq); return NULL; }
+    self->top = -1;
+    self->nops = PySequence_Fast_GET_SIZE(seq);
+    self->ops = PyMem_Calloc(self->nops ? self->nops : 1, sizeof *self->ops);
+    self->sub = PyMem_Calloc(self->nops ? self->nops : 1, sizeof *self->sub);
+    self->subkey = PyMem_Calloc(self->nops ? self->nops : 1, sizeof *self->subkey);
+    if (!self->ops || !self->sub || !self->subkey) { PyErr_NoMemory(); goto fail; }
+    for (Py_ssize_t i = 0; i < self->nops; i++) {
+        PyObject *op = PySequence_Fast_GET_ITEM(seq, i);
+        int kind;
+        PyObject *f;
+        if (!PyArg_ParseTuple(op, "iO", &kind, &f)) goto fail;
+        if (kind < OP_MAP || kind > OP_FLATMAPVALUES) { PyErr_Format(PyExc_ValueError, "unknown op kind %d", kind); goto fail; }
+        self->ops[i].kind = kind;
+        self->ops[i].f = Py_NewRef(f);
+    }
+    self->src = PyObject_GetIter(src);
+    if (!self->src) goto fail;
+    Py_DECREF(seq);
+    return (PyObject *)self;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(self);
+    return NULL;
+}
+
+static PyObject *PipeIter_next(PipeIter *self) {
+    for (;;) {
+        PyObject *item;
+        Py_ssize_t start;
+        if (self->top >= 0) {
+            Py_ssize_t t = self->top;
+            item = PyIter_Next(self->sub[t]);
+            if (!item) {
+                if (PyErr_Occurred()) return NULL;
+                Py_CLEAR(self->sub[t]);
+                Py_CLEAR(self->subkey[t]);
+                self->top = -1;
+                for (Py_ssize_t j = t - 1; j >= 0; j--)
+                    if (self->sub[j]) { self->top = j; break; }
+                continue;
+            }
+            if (self->ops[t].kind == OP_FLATMAPVALUES) {
+                PyObject *pair = PyTuple_Pack(2, self->subkey[t], item);
+                Py_DECREF(item);
+                if (!pair) return NULL;
+                item = pair;
+            }
+            start = t + 1;
+        } else {
+            if (!self->src) return NULL;
+            item = PyIter_Next(self->src);
+            if (!item) return NULL;
+            start = 0;
+        }
+        Py_ssize_t i;
+        for (i = start; i < self->nops; i++) {
+            op_t *op = &self->ops[i];
+            PyObject *r, *k, *v;
+            switch (op->kind) {
+            case OP_MAP:
+                r = call_user(op->f, item);
+                Py_DECREF(item);
+                if (!r) return NULL;
+                item = r;
+                break;
+            case OP_FILTER: {
+                r = call_user(op->f, item);
+                if (!r) { Py_DECREF(item); return NULL; }
+                int keep = PyObject_IsTrue(r);
+                Py_DECREF(r);
+                if (keep < 0) { Py_DECREF(item); return NULL; }
+                if (!keep) { Py_CLEAR(item); goto next_record; }
+                break;
+            }
+            case OP_FLATMAP: {
+                r = call_user(op->f, item);
+                Py_DECREF(item);
+                if (!r) return NULL;
+                PyObject *it = PyObject_GetIter(r);
+                Py_DECREF(r);
+                if (!it) return NULL;
+                self->sub[i] = it;
+                self->top = i;
+                goto next_record;
+            }
+            case OP_MAPVALUES: {
+                if (unpack_pair(item, &k, &v, "mapValues") < 0) { Py_DECREF(item); return NULL; }
+                r = call_user(op->f, v);
+                if (!r) { Py_DECREF(item); return NULL; }
+                PyObject *pair = PyTuple_Pack(2, k, r);
+                Py_DECREF(r);
+                Py_DECREF(item);
+                if (!pair) return NULL;
+                item = pair;
+                break;
+            }
+            case OP_FLATMAPVALUES: {
+                if (unpack_pair(item, &k, &v, "flatMapValues") < 0) { Py_DECREF(item); return NULL; }
+                r = call_user(op->f, v);
+                if (!r) { Py_DECREF(item); return NULL; }
+                PyObject *it = PyObject_GetIter(r);
+                Py_DECREF(r);
+                if (!it) { Py_DECREF(item); return NULL; }
+                self->subkey[i] = Py_NewRef(k);
+                Py_DECREF(item);
+                self->sub[i] = it;
+                self->top = i;
+                goto next_record;
+            }
+            }
+        }
+        return item;
+    next_record:;
+    }
+}
+
+static PyType_Slot PipeIter_slots[] = {
+    {Py_tp_new, PipeIter_new},
+    {Py_tp_dealloc, PipeIter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, PipeIter_next},
+    {Py_tp_doc, "PipeIter(source, ops): records of source pushed through (kind, function) ops in C."},
+    {0, NULL},
+};
+
+static PyType_Spec PipeIter_spec = {"ember._core.PipeIter", sizeof(PipeIter), 0, Py_TPFLAGS_DEFAULT, PipeIter_slots};
+
+/* combine_by_key(iterator, create, merge, into=None) -> dict
+ * For each (k, v): d[k] = merge(d[k], v) if k is in d, else create(v) (or v itself
+ * when create is None). */
+static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
+    (void)m;
+    PyObject *src, *create, *merge, *d = NULL;
+    if (!PyArg_ParseTuple(args, "OOO|O", &src, &create, &merge, &d)) return NULL;
+    PyObject *it = PyObject_GetIter(src);
+    if (!it) return NULL;
+    if (d && d != Py_None) Py_INCREF(d);
+    else d = PyDict_New();
+    if (!d) { Py_DECREF(it); return NULL; }
+    PyObject *item;
+    while ((item = PyIter_Next(it))) {
+        PyObject *k, *v, *nv;
+        if (unpack_pair(item, &k, &v, "combineByKey") < 0) goto fail_item;
+        PyObject *old = PyDict_GetItemWithError(d, k);
+        if (old) {
+            PyObject *a[2] = {old, v};
+            nv = PyObject_Vectorcall(merge, a, 2, NULL);
+        } else if (PyErr_Occurred()) {
+            goto fail_item;
+        } else {
+            nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
+        }
+        if (!nv) { fail_on_stopiteration(); goto fail_item; }
+        int rc = PyDict_SetItem(d, k, nv);
+        Py_DECREF(nv);
+        Py_DECREF(item);
+        if (rc < 0) goto fail;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) { Py_DECREF(d); return NULL; }
+    return d;
+fail_item:
+    Py_DECREF(item);
+fail:
+    Py_DECREF(it);
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* group_by_key(iterator) -> dict mapping each key to the list of its values. */
+static PyObject *py_group_by_key(PyObject *m, PyObject *src) {
+    (void)m;
+    PyObject *it = PyObject_GetIter(src);
+    if (!it) return NULL;
+    PyObject *d = PyDict_New(), *item;
+    if (!d) { Py_DECREF(it); return NULL; }
+    while ((item = PyIter_Next(it))) {
+        PyObject *k, *v;
+        if (unpack_pair(item, &k, &v, "groupByKey") < 0) goto fail_item;
+        PyObject *lst = PyDict_GetItemWithError(d, k);
+        if (!lst) {
+            if (PyErr_Occurred()) goto fail_item;
+            lst = PyList_New(0);
+            if (!lst || PyDict_SetItem(d, k, lst) < 0) { Py_XDECREF(lst); goto fail_item; }
+            Py_DECREF(lst);
+        }
+        if (PyList_Append(lst, v) < 0) goto fail_item;
+        Py_DECREF(item);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) { Py_DECREF(d); return NULL; }
+    return d;
+fail_item:
+    Py_DECREF(item);
+    Py_DECREF(it);
+    Py_DECREF(d);
+    return NULL;
+}
+
+PyMethodDef core_pipeline_methods[] = {
+    {"combine_by_key", py_combine_by_key, METH_VARARGS,
+     "combine_by_key(iterator, create, merge, into=None) -> dict: merge values of equal keys in C."},
+    {"group_by_key", py_group_by_key, METH_O, "group_by_key(iterator) -> dict of key -> list of values."},
+    {NULL, NULL, 0, NULL},
+};
+
+int core_add_pipeline(PyObject *m, core_state *st) {
+    st->PipeIter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &PipeIter_spec, NULL);
+    if (!st->PipeIter_type || PyModule_AddType(m, st->PipeIter_type) < 0) return -1;
+    if (PyModule_AddIntConstant(m, "OP_MAP", OP_MAP) < 0 || PyModule_AddIntConstant(m, "OP_FLATMAP", OP_FLATMAP) < 0 ||
+        PyModule_AddIntConstant(m, "OP_FILTER", OP_FILTER) < 0 ||
+        PyModule_AddIntConstant(m, "OP_MAPVALUES", OP_MAPVALUES) < 0 ||
+        PyModule_AddIntConstant(m, "OP_FLATMAPVALUES", OP_FLATMAPVALUES) < 0)
+        return -1;
+    return 0;
+}

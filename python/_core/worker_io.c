@@ -1,0 +1,708 @@
+/* worker_io.c — the worker side of the protocol, in C: frames on the worker's pipes,
+ * the record iterators a task reads (batches sent by the engine, a text split, the
+ * buckets of shuffle files), and the two sinks a task writes (result batches back
+ * to the engine, or a shuffle file with map-side combining).
+ *
+ * Records travel as pickled lists (protocol 5). Output batches grow from 1 record,
+ * doubling while a pickled batch is under 64 KiB and halving above 1 MiB, so small
+ * results go out at once and big ones in few frames.
+ */
+#include "core.h"
+
+#include "wire.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#define BATCH_SMALL (64 * 1024)
+#define BATCH_LARGE (1024 * 1024)
+#define WRITE_BUFFER (64 * 1024)
+
+/* ---- FrameIO ------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    int rfd, wfd;
+    uint8_t *rbuf;
+    size_t rlen, rpos, rcap;
+    uint8_t *wbuf;
+    size_t wlen;
+} FrameIO;
+
+static void FrameIO_dealloc(FrameIO *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyMem_Free(self->rbuf);
+    PyMem_Free(self->wbuf);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int FrameIO_init(FrameIO *self, PyObject *args, PyObject *kw) {
+    (void)kw;
+    if (!PyArg_ParseTuple(args, "ii", &self->rfd, &self->wfd)) return -1;
+    self->rcap = 256 * 1024;
+    self->rbuf = PyMem_Malloc(self->rcap);
+    self->wbuf = PyMem_Malloc(WRITE_BUFFER);
+    if (!self->rbuf || !self->wbuf) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+/* Makes `need` unread bytes available; returns 1, 0 at EOF before any byte, -1 error. */
+static int fill(FrameIO *self, size_t need) {
+    if (self->rlen - self->rpos >= need) return 1;
+    if (self->rpos) {
+        memmove(self->rbuf, self->rbuf + self->rpos, self->rlen - self->rpos);
+        self->rlen -= self->rpos;
+        self->rpos = 0;
+    }
+    if (need > self->rcap) {
+        uint8_t *b = PyMem_Realloc(self->rbuf, need);
+        if (!b) { PyErr_NoMemory(); return -1; }
+        self->rbuf = b;
+        self->rcap = need;
+    }
+    while (self->rlen < need) {
+        ssize_t r;
+        Py_BEGIN_ALLOW_THREADS
+        r = read(self->rfd, self->rbuf + self->rlen, self->rcap - self->rlen);
+        Py_END_ALLOW_THREADS
+        if (r < 0) {
+            if (errno == EINTR) { if (PyErr_CheckSignals() < 0) return -1; continue; }
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        if (r == 0) {
+            if (self->rlen == 0) return 0;
+            PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe in the middle of a frame");
+            return -1;
+        }
+        self->rlen += (size_t)r;
+    }
+    return 1;
+}
+
+/* Reads one frame: 1 with *type and a new bytes object in *payload, 0 at EOF, -1 error. */
+static int read_frame(FrameIO *self, uint32_t *type, PyObject **payload) {
+    int r = fill(self, EMBER_WIRE_HEADER);
+    if (r <= 0) return r;
+    const uint8_t *h = self->rbuf + self->rpos;
+    uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    *type = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+    if (len > EMBER_WIRE_MAX_FRAME) {
+        PyErr_Format(PyExc_ValueError, "frame of %u bytes from the engine is over the limit", len);
+        return -1;
+    }
+    r = fill(self, EMBER_WIRE_HEADER + (size_t)len);
+    if (r <= 0) {
+        if (r == 0) PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe in the middle of a frame");
+        return -1;
+    }
+    *payload = PyBytes_FromStringAndSize((const char *)self->rbuf + self->rpos + EMBER_WIRE_HEADER, len);
+    if (!*payload) return -1;
+    self->rpos += EMBER_WIRE_HEADER + (size_t)len;
+    return 1;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+    while (n) {
+        ssize_t w;
+        Py_BEGIN_ALLOW_THREADS
+        w = write(fd, p, n);
+        Py_END_ALLOW_THREADS
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int flush_io(FrameIO *self) {
+    int r = write_all(self->wfd, self->wbuf, self->wlen);
+    self->wlen = 0;
+    return r;
+}
+
+static int write_frame(FrameIO *self, uint32_t type, const void *data, size_t len) {
+    if (len > EMBER_WIRE_MAX_FRAME) {
+        PyErr_Format(PyExc_ValueError, "a batch of %zu bytes is over the frame limit; use smaller records", len);
+        return -1;
+    }
+    uint8_t hdr[EMBER_WIRE_HEADER];
+    for (int i = 0; i < 4; i++) {
+        hdr[i] = (uint8_t)(len >> (8 * i));
+        hdr[4 + i] = (uint8_t)(type >> (8 * i));
+    }
+    if (self->wlen + EMBER_WIRE_HEADER + len > WRITE_BUFFER) {
+        if (flush_io(self) < 0) return -1;
+    }
+    if (EMBER_WIRE_HEADER + len > WRITE_BUFFER) {
+        if (write_all(self->wfd, hdr, EMBER_WIRE_HEADER) < 0) return -1;
+        return write_all(self->wfd, data, len);
+    }
+    memcpy(self->wbuf + self->wlen, hdr, EMBER_WIRE_HEADER);
+    memcpy(self->wbuf + self->wlen + EMBER_WIRE_HEADER, data, len);
+    self->wlen += EMBER_WIRE_HEADER + len;
+    return 0;
+}
+
+static PyObject *FrameIO_read(FrameIO *self, PyObject *unused) {
+    (void)unused;
+    uint32_t type;
+    PyObject *payload;
+    int r = read_frame(self, &type, &payload);
+    if (r < 0) return NULL;
+    if (r == 0) Py_RETURN_NONE;
+    PyObject *t = Py_BuildValue("(IN)", type, payload);
+    return t;
+}
+
+static PyObject *FrameIO_write(FrameIO *self, PyObject *args) {
+    unsigned int type;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "Iy*", &type, &b)) return NULL;
+    int r = write_frame(self, type, b.buf, (size_t)b.len);
+    PyBuffer_Release(&b);
+    if (r < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *FrameIO_flush(FrameIO *self, PyObject *unused) {
+    (void)unused;
+    if (flush_io(self) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef FrameIO_methods[] = {
+    {"read", (PyCFunction)FrameIO_read, METH_NOARGS, "read() -> (type, payload) or None at end of stream"},
+    {"write", (PyCFunction)FrameIO_write, METH_VARARGS, "write(type, payload): buffered"},
+    {"flush", (PyCFunction)FrameIO_flush, METH_NOARGS, "flush()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot FrameIO_slots[] = {
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, FrameIO_init},
+    {Py_tp_dealloc, FrameIO_dealloc},
+    {Py_tp_methods, FrameIO_methods},
+    {Py_tp_doc, "FrameIO(read_fd, write_fd): frames of the worker protocol (wire.h)."},
+    {0, NULL},
+};
+
+static PyType_Spec FrameIO_spec = {"ember._core.FrameIO", sizeof(FrameIO), 0, Py_TPFLAGS_DEFAULT, FrameIO_slots};
+
+/* ---- record iterators over batches ------------------------------------------------ */
+
+/* The shared part of iterators that yield the records of pickled lists. */
+typedef struct {
+    PyObject *loads;
+    PyObject *batch; /* current list */
+    Py_ssize_t idx;
+} batch_cursor;
+
+static PyObject *cursor_take(batch_cursor *c) {
+    if (c->batch && c->idx < PyList_GET_SIZE(c->batch)) return Py_NewRef(PyList_GET_ITEM(c->batch, c->idx++));
+    Py_CLEAR(c->batch);
+    return NULL;
+}
+
+static int cursor_load(batch_cursor *c, const char *data, Py_ssize_t len, const char *where) {
+    PyObject *b = PyBytes_FromStringAndSize(data, len);
+    if (!b) return -1;
+    PyObject *lst = PyObject_CallOneArg(c->loads, b);
+    Py_DECREF(b);
+    if (!lst) return -1;
+    if (!PyList_CheckExact(lst)) {
+        Py_DECREF(lst);
+        PyErr_Format(PyExc_ValueError, "corrupt batch in %s: expected a pickled list", where);
+        return -1;
+    }
+    Py_XSETREF(c->batch, lst);
+    c->idx = 0;
+    return 0;
+}
+
+/* DataIter(io): the records of DATA frames up to INPUT_END. */
+typedef struct {
+    PyObject_HEAD
+    FrameIO *io;
+    batch_cursor cur;
+    int done;
+} DataIter;
+
+static void DataIter_dealloc(DataIter *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_XDECREF(self->io);
+    Py_XDECREF(self->cur.batch);
+    Py_XDECREF(self->cur.loads);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *DataIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    (void)kw;
+    core_state *st = core_state_of_type(type);
+    PyObject *io;
+    if (!PyArg_ParseTuple(args, "O!", st->FrameIO_type, &io)) return NULL;
+    DataIter *self = (DataIter *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->io = (FrameIO *)Py_NewRef(io);
+    self->cur.loads = Py_NewRef(st->loads);
+    return (PyObject *)self;
+}
+
+/* Reads the next frame into the cursor: 1 loaded, 0 at INPUT_END, -1 error. */
+static int DataIter_advance(DataIter *self) {
+    uint32_t type;
+    PyObject *payload;
+    int r = read_frame(self->io, &type, &payload);
+    if (r < 0) return -1;
+    if (r == 0) {
+        PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe before the end of the input");
+        return -1;
+    }
+    if (type == EMBER_FRAME_INPUT_END) {
+        Py_DECREF(payload);
+        self->done = 1;
+        return 0;
+    }
+    if (type != EMBER_FRAME_DATA) {
+        Py_DECREF(payload);
+        PyErr_Format(PyExc_ValueError, "unexpected frame %u in a task's input", type);
+        return -1;
+    }
+    r = cursor_load(&self->cur, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), "a task's input");
+    Py_DECREF(payload);
+    return r < 0 ? -1 : 1;
+}
+
+static PyObject *DataIter_next(DataIter *self) {
+    for (;;) {
+        PyObject *x = cursor_take(&self->cur);
+        if (x || self->done) return x;
+        if (DataIter_advance(self) <= 0) return NULL;
+    }
+}
+
+static PyObject *DataIter_drain(DataIter *self, PyObject *unused) {
+    (void)unused;
+    Py_CLEAR(self->cur.batch);
+    while (!self->done) {
+        uint32_t type;
+        PyObject *payload;
+        int r = read_frame(self->io, &type, &payload);
+        if (r <= 0) {
+            if (r == 0) PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe");
+            return NULL;
+        }
+        Py_DECREF(payload);
+        if (type == EMBER_FRAME_INPUT_END) self->done = 1;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef DataIter_methods[] = {
+    {"drain", (PyCFunction)DataIter_drain, METH_NOARGS, "Skip the rest of the input up to INPUT_END."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot DataIter_slots[] = {
+    {Py_tp_new, DataIter_new},
+    {Py_tp_dealloc, DataIter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, DataIter_next},
+    {Py_tp_methods, DataIter_methods},
+    {Py_tp_doc, "DataIter(io): records of the DATA frames of a task's input."},
+    {0, NULL},
+};
+
+static PyType_Spec DataIter_spec = {"ember._core.DataIter", sizeof(DataIter), 0, Py_TPFLAGS_DEFAULT, DataIter_slots};
+
+/* ShuffleIter(paths, bucket): records of one bucket of several shuffle files. */
+typedef struct {
+    PyObject_HEAD
+    ember_shuffle_reader *r;
+    batch_cursor cur;
+} ShuffleIter;
+
+static void ShuffleIter_dealloc(ShuffleIter *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    ember_shuffle_reader_close(self->r);
+    Py_XDECREF(self->cur.batch);
+    Py_XDECREF(self->cur.loads);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *ShuffleIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    (void)kw;
+    core_state *st = core_state_of_type(type);
+    PyObject *paths;
+    unsigned int bucket;
+    if (!PyArg_ParseTuple(args, "OI", &paths, &bucket)) return NULL;
+    PyObject *seq = PySequence_Fast(paths, "paths must be a list of str");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    const char **pv = PyMem_Calloc(n ? n : 1, sizeof *pv);
+    ShuffleIter *self = NULL;
+    if (!pv) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!(pv[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i)))) goto done;
+    self = (ShuffleIter *)type->tp_alloc(type, 0);
+    if (!self) goto done;
+    self->cur.loads = Py_NewRef(st->loads);
+    int rc = ember_shuffle_reader_open(pv, (size_t)n, bucket, &self->r);
+    if (rc) { Py_CLEAR(self); core_raise(st, rc); }
+done:
+    PyMem_Free(pv);
+    Py_DECREF(seq);
+    return (PyObject *)self;
+}
+
+static PyObject *ShuffleIter_next(ShuffleIter *self) {
+    for (;;) {
+        PyObject *x = cursor_take(&self->cur);
+        if (x) return x;
+        const void *data;
+        size_t len;
+        int rc = ember_shuffle_reader_next(self->r, &data, &len);
+        if (rc == 0) return NULL;
+        if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+        if (cursor_load(&self->cur, data, (Py_ssize_t)len, "a shuffle file") < 0) return NULL;
+    }
+}
+
+static PyType_Slot ShuffleIter_slots[] = {
+    {Py_tp_new, ShuffleIter_new},
+    {Py_tp_dealloc, ShuffleIter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, ShuffleIter_next},
+    {Py_tp_doc, "ShuffleIter(paths, bucket): records of one bucket of shuffle files."},
+    {0, NULL},
+};
+
+static PyType_Spec ShuffleIter_spec = {"ember._core.ShuffleIter", sizeof(ShuffleIter), 0, Py_TPFLAGS_DEFAULT,
+                                       ShuffleIter_slots};
+
+/* TextIter(path, start, end, flags): the lines of a text split, as str (UTF-8,
+ * invalid bytes replaced) or bytes. */
+typedef struct {
+    PyObject_HEAD
+    ember_line_reader *r;
+    int as_bytes;
+} TextIter;
+
+static void TextIter_dealloc(TextIter *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    ember_line_reader_close(self->r);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *TextIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    (void)kw;
+    const char *path;
+    long long start, end;
+    unsigned int flags;
+    if (!PyArg_ParseTuple(args, "sLLI", &path, &start, &end, &flags)) return NULL;
+    TextIter *self = (TextIter *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->as_bytes = (flags & EMBER_TEXT_BYTES) != 0;
+    ember_split s = {(char *)path, start, end, (flags & EMBER_TEXT_GZIP) != 0};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ember_line_reader_open(&s, &self->r);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        Py_DECREF(self);
+        return core_raise(core_state_of_type(type), rc);
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *TextIter_next(TextIter *self) {
+    const char *line;
+    size_t len;
+    int rc = ember_line_reader_next(self->r, &line, &len);
+    if (rc == 0) return NULL;
+    if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+    if (self->as_bytes) return PyBytes_FromStringAndSize(line, (Py_ssize_t)len);
+    return PyUnicode_DecodeUTF8(line, (Py_ssize_t)len, "replace");
+}
+
+static PyType_Slot TextIter_slots[] = {
+    {Py_tp_new, TextIter_new},
+    {Py_tp_dealloc, TextIter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, TextIter_next},
+    {Py_tp_doc, "TextIter(path, start, end, flags): lines of a text split."},
+    {0, NULL},
+};
+
+static PyType_Spec TextIter_spec = {"ember._core.TextIter", sizeof(TextIter), 0, Py_TPFLAGS_DEFAULT, TextIter_slots};
+
+/* ---- sinks ------------------------------------------------------------------------- */
+
+/* Adapts the batch size to the pickled size of the last batch. */
+static Py_ssize_t next_batch_size(Py_ssize_t batch, Py_ssize_t pickled, Py_ssize_t cap) {
+    if (pickled < BATCH_SMALL && batch < cap) return batch * 2;
+    if (pickled > BATCH_LARGE && batch > 1) return batch / 2;
+    return batch;
+}
+
+static PyObject *dump_list(core_state *st, PyObject *lst) {
+    PyObject *a[2] = {lst, st->protocol};
+    return PyObject_Vectorcall(st->dumps, a, 2, NULL);
+}
+
+/* write_batches(io, iterable) -> number of records, sent as DATA frames. */
+static PyObject *py_write_batches(PyObject *m, PyObject *args) {
+    core_state *st = core_get_state(m);
+    PyObject *io, *src;
+    if (!PyArg_ParseTuple(args, "O!O", st->FrameIO_type, &io, &src)) return NULL;
+    PyObject *it = PyObject_GetIter(src);
+    if (!it) return NULL;
+    Py_ssize_t batch = 1, count = 0;
+    PyObject *lst = PyList_New(0), *item;
+    if (!lst) goto fail;
+    for (;;) {
+        item = PyIter_Next(it);
+        if (item) {
+            int rc = PyList_Append(lst, item);
+            Py_DECREF(item);
+            if (rc < 0) goto fail;
+            count++;
+            if (PyList_GET_SIZE(lst) < batch) continue;
+        } else if (PyErr_Occurred()) {
+            goto fail;
+        }
+        if (PyList_GET_SIZE(lst) > 0) {
+            PyObject *b = dump_list(st, lst);
+            if (!b) goto fail;
+            int rc = write_frame((FrameIO *)io, EMBER_FRAME_DATA, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+            batch = next_batch_size(batch, PyBytes_GET_SIZE(b), 1 << 20);
+            Py_DECREF(b);
+            if (rc < 0) goto fail;
+            Py_SETREF(lst, PyList_New(0));
+            if (!lst) goto fail;
+        }
+        if (!item) break;
+    }
+    Py_DECREF(lst);
+    Py_DECREF(it);
+    return PyLong_FromSsize_t(count);
+fail:
+    Py_XDECREF(lst);
+    Py_DECREF(it);
+    return NULL;
+}
+
+/* The buckets of a shuffle map task: per bucket a list of pending pairs. */
+typedef struct {
+    core_state *st;
+    ember_shuffle_writer *w;
+    PyObject **lists;
+    uint32_t n;
+    Py_ssize_t batch;
+    PyObject *partition_func; /* or Py_None: portable_hash */
+} buckets;
+
+static int bucket_flush(buckets *b, uint32_t i) {
+    if (PyList_GET_SIZE(b->lists[i]) == 0) return 0;
+    PyObject *bytes = dump_list(b->st, b->lists[i]);
+    if (!bytes) return -1;
+    int rc = ember_shuffle_writer_append(b->w, i, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
+    b->batch = next_batch_size(b->batch, PyBytes_GET_SIZE(bytes), 65536);
+    Py_DECREF(bytes);
+    if (rc) { core_raise(b->st, rc); return -1; }
+    Py_SETREF(b->lists[i], PyList_New(0));
+    return b->lists[i] ? 0 : -1;
+}
+
+static int bucket_of(buckets *b, PyObject *key, uint32_t *out) {
+    Py_hash_t h;
+    if (b->partition_func == Py_None) {
+        h = core_portable_hash(key);
+        if (h == -1 && PyErr_Occurred()) return -1;
+    } else {
+        PyObject *r = PyObject_CallOneArg(b->partition_func, key);
+        if (!r) return -1;
+        PyObject *mod = PyNumber_Remainder(r, PyLong_FromUnsignedLong(b->n) /* leaks? see below */);
+        Py_DECREF(r);
+        if (!mod) return -1;
+        long long v = PyLong_AsLongLong(mod);
+        Py_DECREF(mod);
+        if (v == -1 && PyErr_Occurred()) return -1;
+        *out = (uint32_t)v;
+        return 0;
+    }
+    long long r = (long long)(h % (Py_hash_t)b->n);
+    if (r < 0) r += b->n;
+    *out = (uint32_t)r;
+    return 0;
+}
+
+static int bucket_add(buckets *b, PyObject *key, PyObject *pair) {
+    uint32_t i;
+    if (bucket_of(b, key, &i) < 0) return -1;
+    if (PyList_Append(b->lists[i], pair) < 0) return -1;
+    return PyList_GET_SIZE(b->lists[i]) >= b->batch ? bucket_flush(b, i) : 0;
+}
+
+static int emit_dict(buckets *b, PyObject *d) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        PyObject *pair = PyTuple_Pack(2, k, v);
+        if (!pair) return -1;
+        int rc = bucket_add(b, k, pair);
+        Py_DECREF(pair);
+        if (rc < 0) return -1;
+    }
+    PyDict_Clear(d);
+    return 0;
+}
+
+/* shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys,
+ *               buffer_bytes) -> list of each bucket's bytes.
+ * Records are (key, value) pairs. With merge not None, values of equal keys are
+ * combined on the map side (create(v) starts a combiner; None keeps v), and the
+ * combined pairs are written whenever more than max_keys keys are held and at the end. */
+static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
+    core_state *st = core_get_state(m);
+    PyObject *src, *pfunc, *create, *merge;
+    const char *path;
+    unsigned int n;
+    Py_ssize_t max_keys, buffer_bytes;
+    if (!PyArg_ParseTuple(args, "OsIOOOnn", &src, &path, &n, &pfunc, &create, &merge, &max_keys, &buffer_bytes))
+        return NULL;
+    if (n == 0) return PyErr_Format(PyExc_ValueError, "a shuffle needs at least one bucket");
+    buckets b = {st, NULL, NULL, n, 16, pfunc};
+    PyObject *it = NULL, *d = NULL, *result = NULL, *item = NULL;
+    uint64_t *sizes = NULL;
+    b.lists = PyMem_Calloc(n, sizeof *b.lists);
+    sizes = PyMem_Calloc(n, sizeof *sizes);
+    if (!b.lists || !sizes) { PyErr_NoMemory(); goto done; }
+    for (uint32_t i = 0; i < n; i++)
+        if (!(b.lists[i] = PyList_New(0))) goto done;
+    int rc = ember_shuffle_writer_open(path, n, (size_t)buffer_bytes, &b.w);
+    if (rc) { core_raise(st, rc); goto done; }
+    it = PyObject_GetIter(src);
+    if (!it) goto done;
+    if (merge != Py_None && !(d = PyDict_New())) goto done;
+    while ((item = PyIter_Next(it))) {
+        PyObject *k, *v;
+        if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
+            k = PyTuple_GET_ITEM(item, 0);
+            v = PyTuple_GET_ITEM(item, 1);
+        } else if (PyList_CheckExact(item) && PyList_GET_SIZE(item) == 2) {
+            k = PyList_GET_ITEM(item, 0);
+            v = PyList_GET_ITEM(item, 1);
+        } else {
+            PyErr_Format(PyExc_TypeError, "a shuffle (partitionBy, reduceByKey, groupByKey ...) expects (key, value) "
+                         "pairs, got a %.100s", Py_TYPE(item)->tp_name);
+            goto done;
+        }
+        if (!d) {
+            if (bucket_add(&b, k, item) < 0) goto done;
+        } else {
+            PyObject *old = PyDict_GetItemWithError(d, k), *nv;
+            if (old) {
+                PyObject *a[2] = {old, v};
+                nv = PyObject_Vectorcall(merge, a, 2, NULL);
+            } else if (PyErr_Occurred()) {
+                goto done;
+            } else {
+                nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
+            }
+            if (!nv) goto done;
+            rc = PyDict_SetItem(d, k, nv);
+            Py_DECREF(nv);
+            if (rc < 0) goto done;
+            if (PyDict_GET_SIZE(d) > max_keys && emit_dict(&b, d) < 0) goto done;
+        }
+        Py_CLEAR(item);
+    }
+    if (PyErr_Occurred()) goto done;
+    if (d && emit_dict(&b, d) < 0) goto done;
+    for (uint32_t i = 0; i < n; i++)
+        if (bucket_flush(&b, i) < 0) goto done;
+    ember_shuffle_writer *w = b.w;
+    b.w = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ember_shuffle_writer_commit(w, sizes);
+    Py_END_ALLOW_THREADS
+    if (rc) { core_raise(st, rc); goto done; }
+    result = PyList_New(n);
+    for (uint32_t i = 0; result && i < n; i++) {
+        PyObject *x = PyLong_FromUnsignedLongLong(sizes[i]);
+        if (!x) { Py_CLEAR(result); break; }
+        PyList_SET_ITEM(result, i, x);
+    }
+done:
+    Py_XDECREF(item);
+    if (b.w) ember_shuffle_writer_abort(b.w);
+    if (b.lists)
+        for (uint32_t i = 0; i < n; i++) Py_XDECREF(b.lists[i]);
+    PyMem_Free(b.lists);
+    PyMem_Free(sizes);
+    Py_XDECREF(d);
+    Py_XDECREF(it);
+    return result;
+}
+
+/* pack_task_done(sizes) -> the TASK_DONE payload. */
+static PyObject *py_write_done(PyObject *m, PyObject *args) {
+    core_state *st = core_get_state(m);
+    PyObject *io, *sizes;
+    if (!PyArg_ParseTuple(args, "O!O", st->FrameIO_type, &io, &sizes)) return NULL;
+    PyObject *seq = PySequence_Fast(sizes, "sizes must be a list of ints");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    uint8_t *p = PyMem_Malloc(4 + 8 * (size_t)n);
+    if (!p) { Py_DECREF(seq); return PyErr_NoMemory(); }
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)((uint32_t)n >> (8 * i));
+    for (Py_ssize_t j = 0; j < n; j++) {
+        unsigned long long v = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, j));
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) { PyMem_Free(p); Py_DECREF(seq); return NULL; }
+        for (int i = 0; i < 8; i++) p[4 + 8 * j + i] = (uint8_t)(v >> (8 * i));
+    }
+    Py_DECREF(seq);
+    int rc = write_frame((FrameIO *)io, EMBER_FRAME_TASK_DONE, p, 4 + 8 * (size_t)n);
+    PyMem_Free(p);
+    if (rc < 0 || flush_io((FrameIO *)io) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+PyMethodDef core_worker_io_methods[] = {
+    {"write_batches", py_write_batches, METH_VARARGS, "write_batches(io, iterable) -> records sent as DATA frames"},
+    {"shuffle_write", py_shuffle_write, METH_VARARGS,
+     "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys, buffer_bytes) -> bucket sizes"},
+    {"write_done", py_write_done, METH_VARARGS, "write_done(io, bucket_sizes): send TASK_DONE and flush"},
+    {NULL, NULL, 0, NULL},
+};
+
+int core_add_worker_io(PyObject *m, core_state *st) {
+    st->FrameIO_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &FrameIO_spec, NULL);
+    st->DataIter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &DataIter_spec, NULL);
+    st->TextIter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &TextIter_spec, NULL);
+    st->ShuffleIter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ShuffleIter_spec, NULL);
+    if (!st->FrameIO_type || !st->DataIter_type || !st->TextIter_type || !st->ShuffleIter_type) return -1;
+    if (PyModule_AddType(m, st->FrameIO_type) < 0 || PyModule_AddType(m, st->DataIter_type) < 0 ||
+        PyModule_AddType(m, st->TextIter_type) < 0 || PyModule_AddType(m, st->ShuffleIter_type) < 0)
+        return -1;
+#define ADD_FRAME(name, value, dir, payload) \
+    if (PyModule_AddIntConstant(m, "FRAME_" #name, value) < 0) return -1;
+    EMBER_FRAME_MAP(ADD_FRAME)
+#undef ADD_FRAME
+    if (PyModule_AddIntConstant(m, "IN_DATA", EMBER_IN_DATA) < 0 || PyModule_AddIntConstant(m, "IN_TEXT", EMBER_IN_TEXT) < 0 ||
+        PyModule_AddIntConstant(m, "IN_RANGE", EMBER_IN_RANGE) < 0 ||
+        PyModule_AddIntConstant(m, "IN_SHUFFLE", EMBER_IN_SHUFFLE) < 0 ||
+        PyModule_AddIntConstant(m, "OUT_RESULT", EMBER_OUT_RESULT) < 0 ||
+        PyModule_AddIntConstant(m, "OUT_SHUFFLE", EMBER_OUT_SHUFFLE) < 0)
+        return -1;
+    return 0;
+}

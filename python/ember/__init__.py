@@ -1,0 +1,34 @@
+"""ember: a Spark-style RDD engine with a C core and PySpark's RDD API.
+
+Port a PySpark RDD program by changing its import::
+
+    from ember import SparkContext
+    sc = SparkContext("local[*]", "wordcount")
+    counts = (sc.textFile("big.txt")
+                .flatMap(lambda line: line.split())
+                .map(lambda w: (w, 1))
+                .reduceByKey(lambda a, b: a + b))
+"""
+
+from ember._core import JobCancelledError, PythonException
+from ember.conf import SparkConf
+from ember.context import SparkContext
+from ember.rdd import RDD, Partitioner, ResultIterable, portable_hash
+from ember.storagelevel import StorageLevel
+from ember.taskcontext import TaskContext
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SparkConf",
+    "SparkContext",
+    "RDD",
+    "Partitioner",
+    "ResultIterable",
+    "StorageLevel",
+    "TaskContext",
+    "PythonException",
+    "JobCancelledError",
+    "portable_hash",
+    "__version__",
+]

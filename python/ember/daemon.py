@@ -1,0 +1,80 @@
+"""The worker daemon: one per SparkContext, started by the engine with posix_spawn.
+
+It imports what workers need once, then waits on its control socket (fd 3). Each
+request carries two pipe ends (SCM_RIGHTS); the daemon forks a worker that serves
+tasks over them, and answers with the worker's pid. When the control socket
+closes — the context stopped, or the driver died — it kills its workers, removes
+the context's temp dir and exits, so nothing is left behind.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import sys
+
+
+def _reap(children):
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+
+
+def main(argv):
+    ctl_fd, tmpdir = int(argv[1]), argv[2]
+    from ember import worker  # pre-import: workers forked below start warm
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    children = set()
+    signal.signal(signal.SIGCHLD, lambda *_: _reap(children))
+    sock = socket.socket(fileno=ctl_fd)
+    try:
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(sock, 1, 2)
+            except (ConnectionError, OSError):
+                break
+            if not msg:
+                break
+            if len(fds) != 2:
+                for fd in fds:
+                    os.close(fd)
+                sock.sendall((-22).to_bytes(4, "little", signed=True))
+                continue
+            try:
+                pid = os.fork()
+            except OSError as e:
+                for fd in fds:
+                    os.close(fd)
+                sock.sendall((-e.errno).to_bytes(4, "little", signed=True))
+                continue
+            if pid == 0:
+                code = 1
+                try:
+                    sock.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    code = worker.main(fds[0], fds[1])
+                finally:
+                    os._exit(code)
+            for fd in fds:
+                os.close(fd)
+            children.add(pid)
+            sock.sendall(pid.to_bytes(4, "little", signed=True))
+    finally:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _reap(children)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,87 @@
+/* alloc.c — the one allocator: every byte libember allocates is counted here, so
+ * the block store and the shuffle can decide when to spill. Growable buffers too. */
+#include "internal.h"
+
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static _Atomic int64_t live_bytes;
+
+void *ember_malloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (p) atomic_fetch_add(&live_bytes, (int64_t)malloc_usable_size(p));
+    return p;
+}
+
+void *ember_calloc(size_t count, size_t n) {
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (p) atomic_fetch_add(&live_bytes, (int64_t)malloc_usable_size(p));
+    return p;
+}
+
+void *ember_realloc(void *p, size_t n) {
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = realloc(p, n ? n : 1);
+    if (!q) return NULL;
+    atomic_fetch_add(&live_bytes, (int64_t)malloc_usable_size(q) - (int64_t)old);
+    return q;
+}
+
+void ember_free(void *p) {
+    if (!p) return;
+    atomic_fetch_sub(&live_bytes, (int64_t)malloc_usable_size(p));
+    free(p);
+}
+
+char *ember_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = ember_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+int64_t ember_mem_used(void) { return atomic_load(&live_bytes); }
+
+int emberB_reserve(emberB_buf *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra) cap *= 2;
+    uint8_t *d = ember_realloc(b->data, cap);
+    if (!d) return emberE_set(EMBER_ENOMEM, "out of memory growing a buffer to %zu bytes", cap);
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int emberB_append(emberB_buf *b, const void *p, size_t n) {
+    int rc = emberB_reserve(b, n);
+    if (rc) return rc;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int emberB_put_u32(emberB_buf *b, uint32_t v) {
+    uint8_t tmp[4];
+    emberB_store_u32(tmp, v);
+    return emberB_append(b, tmp, 4);
+}
+
+int emberB_put_u64(emberB_buf *b, uint64_t v) {
+    uint8_t tmp[8];
+    emberB_store_u64(tmp, v);
+    return emberB_append(b, tmp, 8);
+}
+
+int emberB_put_str(emberB_buf *b, const char *s) {
+    size_t n = strlen(s);
+    int rc = emberB_put_u32(b, (uint32_t)n);
+    return rc ? rc : emberB_append(b, s, n);
+}
+
+void emberB_free(emberB_buf *b) {
+    ember_free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

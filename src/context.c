@@ -1,0 +1,100 @@
+/* context.c — the context: configuration, the temp dir, the worker pool, lifecycle.
+ *
+ * The context is reference counted: its creator holds one reference and every live
+ * node holds one, so a node that outlives ember_context_free() stays a valid object
+ * (it just cannot run jobs). ember_context_free() stops the workers and removes the
+ * temp dir at once; the memory goes with the last reference.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static char *dup_or_null(const char *s) { return s ? ember_strdup(s) : NULL; }
+
+int ember_context_create(const ember_config *cfg, ember_context **out) {
+    int rc = 0;
+    if (!cfg || cfg->slots < 1 || !cfg->python)
+        return emberE_set(EMBER_EINVAL, "a context needs at least one task slot and a Python interpreter");
+    ember_context *ctx = ember_calloc(1, sizeof *ctx);
+    if (!ctx) return emberE_set(EMBER_ENOMEM, "out of memory creating a context");
+    atomic_init(&ctx->refcnt, 1);
+    pthread_mutex_init(&ctx->mu, NULL);
+    pthread_mutex_init(&ctx->job_mu, NULL);
+    ctx->cfg.slots = cfg->slots;
+    ctx->cfg.max_failures = cfg->max_failures > 0 ? cfg->max_failures : 4;
+    ctx->cfg.python = dup_or_null(cfg->python);
+    ctx->cfg.pythonpath = dup_or_null(cfg->pythonpath);
+    const char *base = cfg->local_dir ? cfg->local_dir : getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    size_t len = strlen(base) + 32;
+    ctx->tmpdir = ember_malloc(len);
+    if (!ctx->cfg.python || !ctx->tmpdir) { rc = emberE_set(EMBER_ENOMEM, "out of memory creating a context"); goto fail; }
+    snprintf(ctx->tmpdir, len, "%s/ember-XXXXXX", base);
+    if (!mkdtemp(ctx->tmpdir)) {
+        rc = emberE_errno(EMBER_EIO, errno, "creating a temp dir under %s (set spark.local.dir or TMPDIR)", base);
+        ember_free(ctx->tmpdir);
+        ctx->tmpdir = NULL;
+        goto fail;
+    }
+    ctx->pool.nworkers = (size_t)cfg->slots;
+    ctx->pool.workers = ember_calloc((size_t)cfg->slots, sizeof *ctx->pool.workers);
+    if (!ctx->pool.workers) { rc = emberE_set(EMBER_ENOMEM, "out of memory creating a context"); goto fail; }
+    for (int i = 0; i < cfg->slots; i++) {
+        ctx->pool.workers[i].to_fd = ctx->pool.workers[i].from_fd = -1;
+        ctx->pool.workers[i].pid = -1;
+    }
+    ctx->pool.ctl_fd = -1;
+    ctx->pool.daemon_pid = -1;
+    if ((rc = emberX_pool_start(&ctx->pool, &ctx->cfg, ctx->tmpdir))) goto fail;
+    *out = ctx;
+    return 0;
+fail:
+    ember_context_free(ctx);
+    return rc;
+}
+
+const char *ember_context_tmpdir(const ember_context *ctx) { return ctx->tmpdir; }
+int ember_context_slots(const ember_context *ctx) { return ctx->cfg.slots; }
+
+void emberC_context_release(ember_context *ctx) {
+    if (atomic_fetch_sub(&ctx->refcnt, 1) != 1) return;
+    pthread_mutex_destroy(&ctx->mu);
+    pthread_mutex_destroy(&ctx->job_mu);
+    ember_free((char *)ctx->cfg.python);
+    ember_free((char *)ctx->cfg.pythonpath);
+    ember_free(ctx->tmpdir);
+    ember_free(ctx->forget);
+    ember_free(ctx);
+}
+
+void ember_context_free(ember_context *ctx) {
+    if (!ctx) return;
+    pthread_mutex_lock(&ctx->job_mu);
+    pthread_mutex_lock(&ctx->mu);
+    int was_stopped = ctx->stopped;
+    ctx->stopped = 1;
+    pthread_mutex_unlock(&ctx->mu);
+    if (!was_stopped) {
+        if (ctx->pool.workers) {
+            emberX_pool_stop(&ctx->pool);
+            ember_free(ctx->pool.workers);
+            ctx->pool.workers = NULL;
+            ctx->pool.nworkers = 0;
+        }
+        if (ctx->tmpdir) remove_tree(ctx->tmpdir);
+    }
+    pthread_mutex_unlock(&ctx->job_mu);
+    if (!was_stopped) emberC_context_release(ctx);
+}

@@ -1,0 +1,65 @@
+/* error.c — the error table behind ember_strerror() and the per-thread message
+ * behind ember_last_error(). Messages can be long (a failed task carries the
+ * worker's whole traceback), so the buffer grows as needed. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static _Thread_local char *last_error;
+static _Thread_local size_t last_error_cap;
+
+const char *ember_strerror(int code) {
+    switch (code) {
+    case EMBER_OK: return "success";
+#define EMBER_ERR_CASE(name, value, msg) case EMBER_E##name: return msg;
+    EMBER_ERRNO_MAP(EMBER_ERR_CASE)
+#undef EMBER_ERR_CASE
+    default: return "unknown error";
+    }
+}
+
+const char *ember_last_error(void) { return last_error ? last_error : ""; }
+
+/* Formats into the thread's buffer at `offset`, growing it (plain malloc: this
+ * buffer lives for the thread, outside the engine's byte budget). */
+static void vformat(size_t offset, const char *fmt, va_list ap) {
+    va_list again;
+    va_copy(again, ap);
+    char probe[1];
+    int need = vsnprintf(probe, sizeof probe, fmt, ap);
+    if (need < 0) need = 0;
+    size_t want = offset + (size_t)need + 1;
+    if (want > last_error_cap) {
+        char *b = realloc(last_error, want);
+        if (!b) { va_end(again); return; }
+        last_error = b;
+        last_error_cap = want;
+    }
+    vsnprintf(last_error + offset, last_error_cap - offset, fmt, again);
+    va_end(again);
+}
+
+int emberE_set(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(0, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static void append(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(last_error ? strlen(last_error) : 0, fmt, ap);
+    va_end(ap);
+}
+
+int emberE_errno(int code, int errno_value, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(0, fmt, ap);
+    va_end(ap);
+    append(": %s", strerror(errno_value));
+    return code;
+}

@@ -1,0 +1,224 @@
+/* graph.c — RDD lineage in C: the node kinds, their constructors and lifetime.
+ *
+ * A node is immutable once built, except for what the scheduler records under the
+ * context's job lock: finished shuffle output and cached partitions. Nodes are
+ * reference counted; each holds its parents and the context.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+int emberG_blocks_push(emberG_blocks *b, uint8_t *data, size_t len) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8;
+        ember_buf *nb = ember_realloc(b->bufs, cap * sizeof *nb);
+        if (!nb) return emberE_set(EMBER_ENOMEM, "out of memory storing a batch");
+        b->bufs = nb;
+        b->cap = cap;
+    }
+    b->bufs[b->n].data = data;
+    b->bufs[b->n].len = len;
+    b->n++;
+    return 0;
+}
+
+void emberG_blocks_clear(emberG_blocks *b) {
+    for (size_t i = 0; i < b->n; i++) ember_free(b->bufs[i].data);
+    ember_free(b->bufs);
+    b->bufs = NULL;
+    b->n = b->cap = 0;
+}
+
+static int new_node(ember_context *ctx, int kind, size_t nparts, ember_node **out) {
+    ember_node *n = ember_calloc(1, sizeof *n);
+    if (!n) return emberE_set(EMBER_ENOMEM, "out of memory creating a lineage node");
+    atomic_init(&n->refcnt, 1);
+    n->kind = kind;
+    n->ctx = ctx;
+    n->nparts = nparts;
+    atomic_fetch_add(&ctx->refcnt, 1);
+    pthread_mutex_lock(&ctx->mu);
+    n->id = ctx->next_node_id++;
+    pthread_mutex_unlock(&ctx->mu);
+    *out = n;
+    return 0;
+}
+
+static int set_command(ember_node *n, const void *cmd, size_t len) {
+    n->cmd = ember_malloc(len);
+    if (!n->cmd) return emberE_set(EMBER_ENOMEM, "out of memory copying a command of %zu bytes", len);
+    memcpy(n->cmd, cmd, len);
+    n->cmd_len = len;
+    pthread_mutex_lock(&n->ctx->mu);
+    n->cmd_id = ++n->ctx->next_cmd_id;
+    pthread_mutex_unlock(&n->ctx->mu);
+    return 0;
+}
+
+static int set_parents(ember_node *n, ember_node *const *parents, size_t np) {
+    n->parents = ember_calloc(np, sizeof *n->parents);
+    if (!n->parents) return emberE_set(EMBER_ENOMEM, "out of memory linking a lineage node");
+    for (size_t i = 0; i < np; i++) {
+        ember_node_retain(parents[i]);
+        n->parents[i] = parents[i];
+    }
+    n->nparents = np;
+    return 0;
+}
+
+int ember_node_parallelize(ember_context *ctx, size_t nparts, const ember_buf *const *batches,
+                           const size_t *nbatches, ember_node **out) {
+    ember_node *n = NULL;
+    int rc = new_node(ctx, EMBER_NODE_PARALLEL, nparts, &n);
+    if (rc) return rc;
+    n->data = ember_calloc(nparts ? nparts : 1, sizeof *n->data);
+    if (!n->data) { rc = emberE_set(EMBER_ENOMEM, "out of memory holding parallelized data"); goto fail; }
+    for (size_t p = 0; p < nparts; p++) {
+        for (size_t i = 0; i < nbatches[p]; i++) {
+            uint8_t *copy = ember_malloc(batches[p][i].len);
+            if (!copy) { rc = emberE_set(EMBER_ENOMEM, "out of memory holding parallelized data"); goto fail; }
+            memcpy(copy, batches[p][i].data, batches[p][i].len);
+            rc = emberG_blocks_push(&n->data[p], copy, batches[p][i].len);
+            if (rc) { ember_free(copy); goto fail; }
+        }
+    }
+    *out = n;
+    return 0;
+fail:
+    ember_node_release(n);
+    return rc;
+}
+
+int ember_node_text(ember_context *ctx, const char *paths, int min_partitions, int as_bytes, ember_node **out) {
+    ember_split *splits;
+    size_t ns;
+    int rc = ember_text_splits(paths, min_partitions, &splits, &ns);
+    if (rc) return rc;
+    ember_node *n = NULL;
+    rc = new_node(ctx, EMBER_NODE_TEXT, ns, &n);
+    if (rc) { ember_splits_free(splits, ns); return rc; }
+    n->splits = splits;
+    n->as_bytes = as_bytes;
+    *out = n;
+    return 0;
+}
+
+int ember_node_range(ember_context *ctx, int64_t start, int64_t stop, int64_t step, size_t nparts, ember_node **out) {
+    if (step == 0) return emberE_set(EMBER_EINVAL, "range() step must not be zero");
+    if (nparts == 0) return emberE_set(EMBER_EINVAL, "range() needs at least one partition");
+    int64_t count = 0;
+    if (step > 0 && stop > start) count = (int64_t)(((__int128)stop - start + step - 1) / step);
+    if (step < 0 && stop < start) count = (int64_t)(((__int128)start - stop - step - 1) / -step);
+    ember_node *n = NULL;
+    int rc = new_node(ctx, EMBER_NODE_RANGE, nparts, &n);
+    if (rc) return rc;
+    n->bounds = ember_calloc(nparts + 1, sizeof *n->bounds);
+    if (!n->bounds) { ember_node_release(n); return emberE_set(EMBER_ENOMEM, "out of memory for a range"); }
+    for (size_t p = 0; p <= nparts; p++) n->bounds[p] = (int64_t)((__int128)p * count / (int64_t)nparts);
+    n->rstart = start;
+    n->rstep = step;
+    *out = n;
+    return 0;
+}
+
+int ember_node_pipeline(ember_context *ctx, ember_node *parent, const void *cmd, size_t len, ember_node **out) {
+    ember_node *n = NULL;
+    int rc = new_node(ctx, EMBER_NODE_PIPELINE, parent->nparts, &n);
+    if (rc) return rc;
+    if ((rc = set_parents(n, &parent, 1)) || (rc = set_command(n, cmd, len))) { ember_node_release(n); return rc; }
+    *out = n;
+    return 0;
+}
+
+int ember_node_shuffle(ember_context *ctx, ember_node *parent, size_t nparts, const void *spec, size_t len,
+                       ember_node **out) {
+    if (nparts == 0) return emberE_set(EMBER_EINVAL, "a shuffle needs at least one partition");
+    ember_node *n = NULL;
+    int rc = new_node(ctx, EMBER_NODE_SHUFFLE, nparts, &n);
+    if (rc) return rc;
+    if ((rc = set_parents(n, &parent, 1)) || (rc = set_command(n, spec, len))) { ember_node_release(n); return rc; }
+    size_t maps = parent->nparts;
+    n->nmaps = maps;
+    n->map_paths = ember_calloc(maps ? maps : 1, sizeof *n->map_paths);
+    n->bucket_bytes = ember_calloc(maps * nparts > 0 ? maps * nparts : 1, sizeof *n->bucket_bytes);
+    if (!n->map_paths || !n->bucket_bytes) {
+        ember_node_release(n);
+        return emberE_set(EMBER_ENOMEM, "out of memory for a shuffle of %zu x %zu buckets", maps, nparts);
+    }
+    *out = n;
+    return 0;
+}
+
+int ember_node_union(ember_context *ctx, ember_node *const *parents, size_t np, ember_node **out) {
+    size_t total = 0;
+    for (size_t i = 0; i < np; i++) total += parents[i]->nparts;
+    ember_node *n = NULL;
+    int rc = new_node(ctx, EMBER_NODE_UNION, total, &n);
+    if (rc) return rc;
+    if ((rc = set_parents(n, parents, np))) { ember_node_release(n); return rc; }
+    *out = n;
+    return 0;
+}
+
+void ember_node_retain(ember_node *n) { atomic_fetch_add(&n->refcnt, 1); }
+int ember_node_id(const ember_node *n) { return n->id; }
+size_t ember_node_num_partitions(const ember_node *n) { return n->nparts; }
+
+static void drop_cache(ember_node *n) {
+    if (n->cache)
+        for (size_t p = 0; p < n->nparts; p++) emberG_blocks_clear(&n->cache[p]);
+    ember_free(n->cache);
+    ember_free(n->cache_done);
+    n->cache = NULL;
+    n->cache_done = NULL;
+}
+
+void ember_node_set_cached(ember_node *n, int cached) {
+    pthread_mutex_lock(&n->ctx->job_mu);
+    if (cached && !n->cached) {
+        n->cache = ember_calloc(n->nparts ? n->nparts : 1, sizeof *n->cache);
+        n->cache_done = ember_calloc(n->nparts ? n->nparts : 1, 1);
+        if (n->cache && n->cache_done) n->cached = 1;
+        else drop_cache(n);
+    } else if (!cached && n->cached) {
+        n->cached = 0;
+        drop_cache(n);
+    }
+    pthread_mutex_unlock(&n->ctx->job_mu);
+}
+
+void ember_node_release(ember_node *n) {
+    if (!n || atomic_fetch_sub(&n->refcnt, 1) != 1) return;
+    ember_context *ctx = n->ctx;
+    for (size_t i = 0; i < n->nparents; i++) ember_node_release(n->parents[i]);
+    ember_free(n->parents);
+    if (n->cmd_id) {
+        pthread_mutex_lock(&ctx->mu);
+        if (!ctx->stopped) {
+            if (ctx->nforget == ctx->capforget) {
+                size_t cap = ctx->capforget ? ctx->capforget * 2 : 32;
+                uint64_t *f = ember_realloc(ctx->forget, cap * sizeof *f);
+                if (f) { ctx->forget = f; ctx->capforget = cap; }
+            }
+            if (ctx->nforget < ctx->capforget) ctx->forget[ctx->nforget++] = n->cmd_id;
+        }
+        pthread_mutex_unlock(&ctx->mu);
+    }
+    ember_free(n->cmd);
+    if (n->data) for (size_t p = 0; p < n->nparts; p++) emberG_blocks_clear(&n->data[p]);
+    ember_free(n->data);
+    if (n->splits) ember_splits_free(n->splits, n->nparts);
+    ember_free(n->bounds);
+    if (n->map_paths) {
+        for (size_t m = 0; m < n->nmaps; m++) {
+            if (n->map_paths[m]) unlink(n->map_paths[m]);
+            ember_free(n->map_paths[m]);
+        }
+        ember_free(n->map_paths);
+    }
+    ember_free(n->bucket_bytes);
+    drop_cache(n);
+    ember_free(n);
+    emberC_context_release(ctx);
+}

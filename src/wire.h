@@ -1,0 +1,80 @@
+/* wire.h — the protocol between the engine and its Python workers: the one table of
+ * frame types, and the layout of each payload.
+ *
+ * Every message on a worker pipe is a frame: an 8-byte header, u32 payload length
+ * then u32 frame type (both little-endian), followed by the payload. Payloads longer
+ * than EMBER_WIRE_MAX_FRAME are a protocol error; decoders check the length before
+ * they allocate. Integers inside payloads are little-endian; a "str" is a u32
+ * length followed by that many bytes (no terminator).
+ *
+ * A task, as the engine sends it:
+ *   [COMMAND]*  for each command of the task the worker has not been sent yet
+ *   TASK        the task itself
+ *   [DATA]* INPUT_END   only when the task's input kind is EMBER_IN_DATA
+ * and the worker answers:
+ *   [DATA]* TASK_DONE   or   TASK_ERROR (after reading its input to INPUT_END)
+ */
+#ifndef EMBER_WIRE_H
+#define EMBER_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMBER_WIRE_HEADER 8
+#define EMBER_WIRE_MAX_FRAME ((uint32_t)1 << 30)
+
+/* X(name, value, direction, payload) */
+#define EMBER_FRAME_MAP(X)                                                                   \
+    X(COMMAND, 1, "engine->worker", "u64 command id, then the serialized command")          \
+    X(TASK, 2, "engine->worker", "task description, see EMBER_TASK layout below")          \
+    X(DATA, 3, "both", "one serialized batch of records")                                   \
+    X(INPUT_END, 4, "engine->worker", "empty: the task's input data is complete")           \
+    X(FORGET, 5, "engine->worker", "u64 command id the worker may drop")                    \
+    X(TASK_DONE, 16, "worker->engine", "u32 n, then n u64 bucket byte counts (0 unless a shuffle map task)") \
+    X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback")
+
+enum ember_frame_type {
+#define EMBER_FRAME_ENUM(name, value, dir, payload) EMBER_FRAME_##name = (value),
+    EMBER_FRAME_MAP(EMBER_FRAME_ENUM)
+#undef EMBER_FRAME_ENUM
+};
+
+/* TASK payload:
+ *   u64 task attempt id, u32 stage id, u32 partition, u32 attempt number,
+ *   u32 ncommands, ncommands x (u64 command id, u32 partition index the command sees),
+ *       applied in order to the input
+ *   u32 input kind, then by kind:
+ *     EMBER_IN_DATA     nothing (DATA frames then INPUT_END follow the TASK frame)
+ *     EMBER_IN_TEXT     str path, i64 start, i64 end (-1: to the end), u32 flags
+ *     EMBER_IN_RANGE    i64 start, i64 stop, i64 step
+ *     EMBER_IN_SHUFFLE  u32 bucket, u32 npaths, npaths x str path
+ *   u32 output kind, then by kind:
+ *     EMBER_OUT_RESULT  nothing: records go back as DATA frames
+ *     EMBER_OUT_SHUFFLE str path, u32 nbuckets, u64 spec command id
+ */
+enum ember_input_kind { EMBER_IN_DATA = 1, EMBER_IN_TEXT = 2, EMBER_IN_RANGE = 3, EMBER_IN_SHUFFLE = 4 };
+enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2 };
+enum ember_text_flags { EMBER_TEXT_GZIP = 1, EMBER_TEXT_BYTES = 2 };
+
+/* The name of a frame type ("UNKNOWN" for others). */
+const char *emberW_frame_name(uint32_t type);
+
+/* Incremental decoder over a byte stream: feed bytes, take whole frames.
+ * emberW_next returns 1 with a frame (payload points into the parser's buffer, valid
+ * until the next call to emberW_feed), 0 when more bytes are needed, or
+ * EMBER_EPROTO for a length over the limit or an unknown type. */
+typedef struct emberW_parser {
+    uint8_t *buf;
+    size_t len, cap, pos;
+} emberW_parser;
+int emberW_feed(emberW_parser *p, const void *data, size_t n);
+int emberW_next(emberW_parser *p, uint32_t *type, const uint8_t **payload, size_t *len);
+/* Reads from fd (non-blocking) into the parser: returns bytes read, 0 at EOF,
+ * -EAGAIN when nothing is available, or a negative EMBER code. */
+long emberW_read_fd(emberW_parser *p, int fd);
+void emberW_parser_free(emberW_parser *p);
+
+/* Fills an 8-byte frame header. */
+void emberW_header(uint8_t hdr[EMBER_WIRE_HEADER], uint32_t type, uint32_t len);
+
+#endif

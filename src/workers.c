@@ -1,0 +1,324 @@
+/* workers.c — the Python worker processes: one daemon per context, started with
+ * posix_spawn, and one worker per task slot, forked by the daemon on request.
+ *
+ * Design. The engine and the daemon share a Unix socket (the control channel). To
+ * start a worker the engine makes two pipes, sends the worker's ends to the daemon
+ * with SCM_RIGHTS and reads back the new process id. From then on the engine talks
+ * to the worker directly over those pipes (frames of wire.h) and the daemon only
+ * reaps it. The daemon runs in its own process group, so a Ctrl-C at the terminal
+ * reaches the driver only, which cancels jobs itself. When the control channel
+ * closes — stop(), interpreter exit, or the driver dying — the daemon kills its
+ * workers, removes the context's temp dir and exits.
+ *
+ * Engine-side pipe ends are non-blocking and close-on-exec. Writes block SIGPIPE
+ * in the calling thread so that a dead worker shows up as EPIPE, not a signal.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Builds the daemon's environment: ours, with PYTHONHASHSEED=0 (workers hash the same
+ * everywhere) and PYTHONPATH replaced when given. */
+static char **daemon_env(const char *pythonpath) {
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = ember_calloc(n + 3, sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(environ[i], "PYTHONHASHSEED=", 15) == 0) continue;
+        if (pythonpath && strncmp(environ[i], "PYTHONPATH=", 11) == 0) continue;
+        env[k++] = environ[i];
+    }
+    env[k++] = "PYTHONHASHSEED=0";
+    if (pythonpath) {
+        size_t len = strlen(pythonpath) + 12;
+        char *pp = ember_malloc(len);
+        if (!pp) { ember_free(env); return NULL; }
+        snprintf(pp, len, "PYTHONPATH=%s", pythonpath);
+        env[k++] = pp;
+    }
+    env[k] = NULL;
+    return env;
+}
+
+int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir) {
+    int rc = 0, sv[2] = {-1, -1};
+    char **env = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    pool->ctl_fd = -1;
+    pool->daemon_pid = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return emberE_errno(EMBER_ESPAWN, errno, "creating the worker daemon's control socket");
+    env = daemon_env(cfg->pythonpath);
+    if (!env) { rc = emberE_set(EMBER_ENOMEM, "out of memory building the daemon's environment"); goto close_socket; }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 3); /* dup2 clears close-on-exec */
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t dfl;
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGINT);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {(char *)cfg->python, "-m", "ember.daemon", "3", (char *)tmpdir, NULL};
+    int err = posix_spawn(&pool->daemon_pid, cfg->python, &fa, &attr, argv, env);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err) {
+        rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s -m ember.daemon'", cfg->python);
+        pool->daemon_pid = -1;
+        goto free_env;
+    }
+    pool->ctl_fd = sv[0];
+    sv[0] = -1;
+free_env:
+    if (cfg->pythonpath) {
+        for (size_t i = 0; env[i]; i++)
+            if (strncmp(env[i], "PYTHONPATH=", 11) == 0 && env[i + 1] == NULL) ember_free(env[i]);
+    }
+    ember_free(env);
+close_socket:
+    if (sv[0] >= 0) close(sv[0]);
+    close(sv[1]);
+    return rc;
+}
+
+static void close_fd(int *fd) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+static void drop_queue(emberX_worker *w) {
+    for (size_t i = w->outq_head; i < w->outq_len; i++) ember_free(w->outq[i].owned);
+    w->outq_head = w->outq_len = 0;
+}
+
+void emberX_worker_kill(emberX_worker *w) {
+    if (w->alive && w->pid > 0) kill(w->pid, SIGKILL);
+    w->alive = 0;
+    w->pid = -1;
+    close_fd(&w->to_fd);
+    close_fd(&w->from_fd);
+    drop_queue(w);
+    w->nsent = 0;
+    w->in.pos = w->in.len = 0;
+    w->task = NULL;
+}
+
+void emberX_pool_stop(emberX_pool *pool) {
+    for (size_t i = 0; i < pool->nworkers; i++) {
+        emberX_worker_kill(&pool->workers[i]);
+        ember_free(pool->workers[i].sent);
+        ember_free(pool->workers[i].outq);
+        emberW_parser_free(&pool->workers[i].in);
+    }
+    close_fd(&pool->ctl_fd);
+    if (pool->daemon_pid > 0) {
+        /* The daemon exits on EOF of its control socket; give it two seconds. */
+        for (int i = 0; i < 200; i++) {
+            pid_t r = waitpid(pool->daemon_pid, NULL, WNOHANG);
+            if (r == pool->daemon_pid || (r < 0 && errno != EINTR)) { pool->daemon_pid = -1; break; }
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (pool->daemon_pid > 0) {
+            kill(pool->daemon_pid, SIGKILL);
+            waitpid(pool->daemon_pid, NULL, 0);
+            pool->daemon_pid = -1;
+        }
+    }
+}
+
+static int set_nonblock(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+int emberX_worker_start(emberX_pool *pool, emberX_worker *w) {
+    int rc = 0, task_pipe[2] = {-1, -1}, result_pipe[2] = {-1, -1};
+    if (pool->ctl_fd < 0) return emberE_set(EMBER_ESTOPPED, "the context is stopped; create a new SparkContext");
+    if (pipe2(task_pipe, O_CLOEXEC) < 0 || pipe2(result_pipe, O_CLOEXEC) < 0) {
+        rc = emberE_errno(EMBER_ESPAWN, errno, "creating pipes for a Python worker");
+        goto close_pipes;
+    }
+    /* Send the worker's ends: it reads tasks from task_pipe[0], writes results to result_pipe[1]. */
+    int fds[2] = {task_pipe[0], result_pipe[1]};
+    char byte = 'F';
+    struct iovec iov = {&byte, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof fds)]; } cm;
+    memset(&cm, 0, sizeof cm);
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cm.buf;
+    msg.msg_controllen = sizeof cm.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    ssize_t s;
+    do s = sendmsg(pool->ctl_fd, &msg, MSG_NOSIGNAL); while (s < 0 && errno == EINTR);
+    if (s != 1) {
+        rc = emberE_errno(EMBER_ESPAWN, errno, "asking the worker daemon for a worker (did it exit? see stderr)");
+        goto close_pipes;
+    }
+    uint8_t pidbuf[4];
+    size_t got = 0;
+    while (got < 4) {
+        ssize_t r = read(pool->ctl_fd, pidbuf + got, 4 - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            rc = emberE_set(EMBER_ESPAWN,
+                            "the worker daemon exited before starting a worker; check that 'python -m ember.daemon' "
+                            "runs with this interpreter (its error is on stderr)");
+            goto close_pipes;
+        }
+        got += (size_t)r;
+    }
+    int32_t pid = (int32_t)emberB_load_u32(pidbuf);
+    if (pid <= 0) {
+        rc = emberE_errno(EMBER_ESPAWN, -pid, "the worker daemon could not fork a worker");
+        goto close_pipes;
+    }
+    close_fd(&task_pipe[0]);
+    close_fd(&result_pipe[1]);
+    if (set_nonblock(task_pipe[1]) < 0 || set_nonblock(result_pipe[0]) < 0) {
+        kill(pid, SIGKILL);
+        rc = emberE_errno(EMBER_ESPAWN, errno, "making worker pipes non-blocking");
+        goto close_pipes;
+    }
+    w->pid = pid;
+    w->to_fd = task_pipe[1];
+    w->from_fd = result_pipe[0];
+    w->alive = 1;
+    w->nsent = 0;
+    w->task = NULL;
+    w->in.pos = w->in.len = 0;
+    return 0;
+close_pipes:
+    close_fd(&task_pipe[0]);
+    close_fd(&task_pipe[1]);
+    close_fd(&result_pipe[0]);
+    close_fd(&result_pipe[1]);
+    return rc;
+}
+
+int emberX_worker_has(const emberX_worker *w, uint64_t id) {
+    for (size_t i = 0; i < w->nsent; i++)
+        if (w->sent[i] == id) return 1;
+    return 0;
+}
+
+int emberX_worker_note(emberX_worker *w, uint64_t id) {
+    if (w->nsent == w->capsent) {
+        size_t cap = w->capsent ? w->capsent * 2 : 16;
+        uint64_t *s = ember_realloc(w->sent, cap * sizeof *s);
+        if (!s) return emberE_set(EMBER_ENOMEM, "out of memory noting a worker's commands");
+        w->sent = s;
+        w->capsent = cap;
+    }
+    w->sent[w->nsent++] = id;
+    return 0;
+}
+
+void emberX_worker_unnote(emberX_worker *w, uint64_t id) {
+    for (size_t i = 0; i < w->nsent; i++)
+        if (w->sent[i] == id) { w->sent[i] = w->sent[--w->nsent]; return; }
+}
+
+int emberX_queue(emberX_worker *w, uint32_t type, const void *payload, size_t len, int copy) {
+    if (len > EMBER_WIRE_MAX_FRAME)
+        return emberE_set(EMBER_EINVAL, "a batch of %zu bytes is over the frame limit of %u bytes", len, EMBER_WIRE_MAX_FRAME);
+    if (w->outq_head == w->outq_len) w->outq_head = w->outq_len = 0;
+    if (w->outq_len == w->outq_cap) {
+        if (w->outq_head > 0) {
+            memmove(w->outq, w->outq + w->outq_head, (w->outq_len - w->outq_head) * sizeof *w->outq);
+            w->outq_len -= w->outq_head;
+            w->outq_head = 0;
+        } else {
+            size_t cap = w->outq_cap ? w->outq_cap * 2 : 64;
+            emberX_outframe *q = ember_realloc(w->outq, cap * sizeof *q);
+            if (!q) return emberE_set(EMBER_ENOMEM, "out of memory queueing a frame");
+            w->outq = q;
+            w->outq_cap = cap;
+        }
+    }
+    emberX_outframe *f = &w->outq[w->outq_len];
+    emberW_header(f->hdr, type, (uint32_t)len);
+    f->owned = NULL;
+    f->payload = payload;
+    if (copy && len) {
+        f->owned = ember_malloc(len);
+        if (!f->owned) return emberE_set(EMBER_ENOMEM, "out of memory copying a frame");
+        memcpy(f->owned, payload, len);
+        f->payload = f->owned;
+    }
+    f->len = len;
+    f->off = 0;
+    w->outq_len++;
+    return 0;
+}
+
+int emberX_flush(emberX_worker *w) {
+    int rc = 0;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    while (w->outq_head < w->outq_len) {
+        emberX_outframe *f = &w->outq[w->outq_head];
+        struct iovec iov[2];
+        int n = 0;
+        if (f->off < EMBER_WIRE_HEADER) {
+            iov[n].iov_base = f->hdr + f->off;
+            iov[n++].iov_len = EMBER_WIRE_HEADER - f->off;
+            if (f->len) { iov[n].iov_base = (void *)f->payload; iov[n++].iov_len = f->len; }
+        } else {
+            size_t done = f->off - EMBER_WIRE_HEADER;
+            iov[n].iov_base = (void *)(f->payload + done);
+            iov[n++].iov_len = f->len - done;
+        }
+        ssize_t r = writev(w->to_fd, iov, n);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (errno == EPIPE) {
+                /* Consume the SIGPIPE this raised, so it never reaches the process. */
+                struct timespec zero = {0, 0};
+                sigtimedwait(&block, NULL, &zero);
+                rc = emberE_set(EMBER_EWORKER, "Python worker %d closed its pipe", (int)w->pid);
+            } else {
+                rc = emberE_errno(EMBER_EWORKER, errno, "writing to Python worker %d", (int)w->pid);
+            }
+            break;
+        }
+        f->off += (size_t)r;
+        if (f->off == EMBER_WIRE_HEADER + f->len) {
+            ember_free(f->owned);
+            f->owned = NULL;
+            w->outq_head++;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
