@@ -1,0 +1,183 @@
+"""The first-cut RDD API: transformations, actions, pipelining, caching."""
+from operator import add
+
+import pytest
+
+from ember import PythonException, ResultIterable
+
+
+def test_parallelize_layout_matches_pyspark(sc):
+    assert sc.parallelize([1, 2, 3, 4, 5], 3).glom().collect() == [[1], [2, 3], [4, 5]]
+    assert sc.parallelize(["a", "b", "c"], 2).glom().collect() == [["a"], ["b", "c"]]
+    assert sc.parallelize(range(1, 8), 4).glom().collect() == [[1], [2, 3], [4, 5], [6, 7]]
+    assert sc.parallelize(range(0, 6, 2), 5).glom().collect() == [[], [0], [], [2], [4]]
+    sizes = [len(p) for p in sc.parallelize(list(range(10000)), 2).glom().collect()]
+    assert sizes == [5120, 4880]
+
+
+def test_narrow_chain(sc):
+    rdd = sc.parallelize(range(20), 3)
+    got = (rdd.map(lambda x: x * 3).filter(lambda x: x % 2 == 0)
+           .flatMap(lambda x: [x, -x]).mapPartitions(lambda it: (y + 1 for y in it)).collect())
+    want = [y + 1 for x in range(20) if (x * 3) % 2 == 0 for y in (x * 3, -x * 3)]
+    assert got == want
+
+
+def test_consecutive_narrow_ops_fuse_into_one_node(sc):
+    base = sc.parallelize([1, 2, 3])
+    chained = base.map(str).filter(bool).map(len)
+    assert chained._parent is base
+    assert len(chained._ops) == 3
+
+
+def test_map_partitions_with_index_through_union(sc):
+    a = sc.parallelize([1, 2], 2).mapPartitionsWithIndex(lambda i, it: [(i, x) for x in it])
+    b = sc.parallelize([3], 1).mapPartitionsWithIndex(lambda i, it: [(i, x) for x in it])
+    u = a.union(b).mapPartitionsWithIndex(lambda i, it: [(i, y) for y in it])
+    assert u.collect() == [(0, (0, 1)), (1, (1, 2)), (2, (0, 3))]
+
+
+def test_pair_ops(sc):
+    pairs = sc.parallelize([("a", 1), ("b", 2), ("a", 3), ("c", 4)], 3)
+    assert sorted(pairs.reduceByKey(add).collect()) == [("a", 4), ("b", 2), ("c", 4)]
+    groups = dict(pairs.groupByKey().collect())
+    assert isinstance(groups["a"], ResultIterable)
+    assert sorted(groups["a"]) == [1, 3] and len(groups["a"]) == 2
+    assert pairs.mapValues(lambda v: v * 10).collect() == [("a", 10), ("b", 20), ("a", 30), ("c", 40)]
+    assert pairs.flatMapValues(range).count() == 10
+    assert pairs.keys().collect() == ["a", "b", "a", "c"]
+    assert pairs.values().sum() == 10
+
+
+def test_reduce_by_key_num_partitions_and_partitioner(sc):
+    pairs = sc.parallelize([(i % 7, 1) for i in range(100)], 4)
+    reduced = pairs.reduceByKey(add, 3)
+    assert reduced.getNumPartitions() == 3
+    parts = reduced.glom().collect()
+    for index, part in enumerate(parts):
+        for k, _ in part:
+            assert k % 3 == index  # small int keys hash to themselves
+    assert sorted(reduced.collect()) == sorted((k, sum(1 for i in range(100) if i % 7 == k)) for k in range(7))
+    assert reduced.mapValues(str).partitioner == reduced.partitioner
+    assert reduced.map(lambda kv: kv).partitioner is None
+
+
+def test_partition_by_keeps_keys_together(sc):
+    pairs = sc.parallelize([(x, x) for x in [1, 2, 3, 4, 2, 4, 1]], 3)
+    parts = pairs.partitionBy(2).glom().collect()
+    assert not set(k for k, _ in parts[0]) & set(k for k, _ in parts[1])
+    same = pairs.partitionBy(2)
+    assert same.partitionBy(2) is same
+
+
+def test_custom_partition_func(sc):
+    parts = sc.parallelize([(k, None) for k in range(10)]).partitionBy(3, lambda k: k // 4).glom().collect()
+    assert [sorted(k for k, _ in p) for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_combine_by_key(sc):
+    x = sc.parallelize([("a", 1), ("b", 1), ("a", 2), ("a", 5)], 2)
+    got = dict(x.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda a, b: a + b).collect())
+    assert sorted(got["a"]) == [1, 2, 5] and got["b"] == [1]
+
+
+def test_actions(sc):
+    rdd = sc.parallelize(range(10), 4)
+    assert rdd.count() == 10
+    assert rdd.sum() == 45
+    assert rdd.reduce(add) == 45
+    assert rdd.first() == 0
+    assert rdd.take(0) == []
+    assert rdd.take(5) == [0, 1, 2, 3, 4]
+    assert rdd.take(100) == list(range(10))
+    assert rdd.getNumPartitions() == 4
+    with pytest.raises(ValueError, match="empty"):
+        sc.parallelize([], 2).reduce(add)
+    with pytest.raises(ValueError, match="RDD is empty"):
+        sc.parallelize([], 2).first()
+    assert sc.parallelize([], 3).collect() == []
+    assert sc.parallelize([], 3).sum() == 0
+
+
+def test_take_scans_few_partitions(sc, tmp_path):
+    marker = tmp_path / "seen"
+    marker.mkdir()
+
+    def note(i, it):
+        (marker / str(i)).touch()
+        return it
+
+    assert sc.parallelize(range(100), 50).mapPartitionsWithIndex(note).take(1) == [0]
+    assert sorted(int(p.name) for p in marker.iterdir()) == [0]
+
+
+def test_range_and_union(sc):
+    assert sc.range(3, 10, 3).collect() == [3, 6, 9]
+    assert sc.range(10, 0, -3).collect() == [10, 7, 4, 1]
+    u = sc.union([sc.range(2), sc.parallelize(["x"]), sc.range(5, 6)])
+    assert u.collect() == [0, 1, "x", 5]
+    assert (sc.range(2) + sc.range(2)).count() == 4
+
+
+def test_cache_computes_once(sc, tmp_path):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+
+    def record(i, it):
+        (calls / f"{i}-{len(list(calls.iterdir()))}").touch()
+        return it
+
+    rdd = sc.parallelize(range(6), 2).mapPartitionsWithIndex(record).cache()
+    assert rdd.count() == 6
+    assert rdd.map(lambda x: x * 2).collect() == [0, 2, 4, 6, 8, 10]
+    assert rdd.sum() == 15
+    assert len(list(calls.iterdir())) == 2
+    rdd.unpersist()
+    assert rdd.count() == 6
+    assert len(list(calls.iterdir())) == 4
+
+
+def test_shuffle_output_is_reused_by_later_jobs(sc, tmp_path):
+    calls = tmp_path / "maps"
+    calls.mkdir()
+
+    def record(i, it):
+        (calls / f"{i}-{len(list(calls.iterdir()))}").touch()
+        return it
+
+    counts = sc.parallelize(["a", "b", "a"], 2).mapPartitionsWithIndex(record) \
+        .map(lambda w: (w, 1)).reduceByKey(add)
+    assert sorted(counts.collect()) == [("a", 2), ("b", 1)]
+    assert counts.count() == 2
+    assert sorted(counts.mapValues(str).collect()) == [("a", "2"), ("b", "1")]
+    assert len(list(calls.iterdir())) == 2  # the map stage ran once
+
+
+def test_stop_iteration_in_user_function_fails_the_task(sc):
+    def bad(x):
+        raise StopIteration()
+
+    with pytest.raises(PythonException, match="STOP_ITERATION_OCCURRED"):
+        sc.parallelize([1, 2]).map(bad).collect()
+
+
+def test_functions_capture_closures_and_modules(sc):
+    import math
+    factor = 3
+    offsets = {"base": 10}
+    got = sc.parallelize([1, 4, 9]).map(lambda x: int(math.sqrt(x)) * factor + offsets["base"]).collect()
+    assert got == [13, 16, 19]
+
+
+def test_rdd_and_context_cannot_be_shipped(sc):
+    rdd = sc.parallelize([1])
+    with pytest.raises(Exception, match="SPARK-5063|RDD_TRANSFORM_ONLY_VALID_ON_DRIVER"):
+        sc.parallelize([1]).map(lambda x: rdd.count()).collect()
+    with pytest.raises(Exception, match="CONTEXT_ONLY_VALID_ON_DRIVER"):
+        sc.parallelize([1]).map(lambda x: sc.defaultParallelism).collect()
+
+
+def test_large_records_and_many_partitions(sc):
+    big = "x" * (3 << 20)
+    assert sc.parallelize([big, big], 2).map(len).collect() == [3 << 20, 3 << 20]
+    assert sc.parallelize(range(2000), 500).map(lambda x: x + 1).sum() == sum(range(1, 2001))
