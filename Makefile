@@ -22,7 +22,7 @@ demo: install
 ctest: $(VENV)/.deps
 	@test -f build/c/build.ninja || $(VENV)/bin/meson setup build/c -Dpython=false -Dwerror=true
 	$(VENV)/bin/meson compile -C build/c
-	@set -e; for t in build/c/test_*; do [ -x $$t ] || continue; echo "== $$t"; $$t; done
+	@set -e; for t in build/c/test_*; do [ -f $$t ] && [ -x $$t ] || continue; echo "== $$t"; $$t; done
 
 pytest: install
 	$(PY) -m pytest -q tests
