@@ -176,6 +176,17 @@ EMBER_EXTERN int ember_node_shuffle(ember_context *ctx, ember_node *parent, size
                                     const void *spec, size_t spec_len, ember_node **out);
 EMBER_EXTERN int ember_node_union(ember_context *ctx, ember_node *const *parents,
                                   size_t nparents, ember_node **out);
+/* nparts partitions, each the concatenation of neighbouring parent partitions:
+ * partition i holds parent partitions [i*N/nparts, (i+1)*N/nparts). No shuffle. */
+EMBER_EXTERN int ember_node_coalesce(ember_context *ctx, ember_node *parent, size_t nparts,
+                                     ember_node **out);
+/* Partition i pairs partition i of a with partition i of b (record by record, done by
+ * the workers). Fails with EMBER_EINVAL when the partition counts differ. */
+EMBER_EXTERN int ember_node_zip(ember_context *ctx, ember_node *a, ember_node *b, ember_node **out);
+/* Partition i*nb + j pairs every record of a's partition i with every record of b's
+ * partition j. */
+EMBER_EXTERN int ember_node_cartesian(ember_context *ctx, ember_node *a, ember_node *b,
+                                      ember_node **out);
 EMBER_EXTERN void ember_node_retain(ember_node *n);
 EMBER_EXTERN void ember_node_release(ember_node *n);
 EMBER_EXTERN int ember_node_id(const ember_node *n);
@@ -184,26 +195,64 @@ EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
 EMBER_EXTERN void ember_node_set_cached(ember_node *n, int cached);
 
 /* Result of a job: for each requested partition, the serialized batches the action
- * produced. Free with ember_result_free. */
+ * produced; and the opaque reports (for Python: accumulator updates) of every task
+ * attempt that succeeded, in completion order. Free with ember_result_free. */
 typedef struct ember_result {
     size_t nparts;
     ember_buf **batches;  /* batches[i] is an array of nbatches[i] buffers */
     size_t *nbatches;
+    ember_buf *reports;
+    size_t nreports;
 } ember_result;
 EMBER_EXTERN void ember_result_free(ember_result *r);
 
-/* Polled by a running job about every 50 ms from the calling thread; returning
+/* Jobs. The engine runs them on its own thread, several at a time: their tasks share
+ * the task slots first come, first served. A job computes the given partitions of
+ * `node` (NULL = all), running parent stages (shuffles, caches) first and reusing
+ * shuffle output that earlier jobs finished. `group` (may be NULL) tags the job for
+ * ember_cancel_group; `info` (may be NULL) is opaque bytes sent with every task of the
+ * job (for Python: local properties and broadcasts). */
+typedef struct ember_job ember_job;
+EMBER_EXTERN int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partitions,
+                                  size_t npartitions, const char *group, const void *info,
+                                  size_t info_len, ember_job **out);
+/* Waits up to timeout_ms (-1: forever). Returns 1 when the job has finished, else 0. */
+EMBER_EXTERN int ember_job_wait(ember_job *job, int timeout_ms);
+/* Asks the engine to cancel the job: its running tasks are killed, it finishes with
+ * EMBER_ECANCELLED. No effect on a finished job. */
+EMBER_EXTERN void ember_job_cancel(ember_job *job);
+EMBER_EXTERN int ember_job_id(const ember_job *job);
+/* For a finished job: returns its code; on success *out receives the result (the
+ * caller frees it); on failure ember_last_error() holds the message (EMBER_ETASK:
+ * the failing task and its last error, for Python the worker's traceback). */
+EMBER_EXTERN int ember_job_finish(ember_job *job, ember_result **out);
+/* Frees the handle; a job still running is cancelled first. */
+EMBER_EXTERN void ember_job_free(ember_job *job);
+/* Cancels the running jobs of a group, or all of them; returns how many. */
+EMBER_EXTERN int ember_cancel_group(ember_context *ctx, const char *group);
+EMBER_EXTERN int ember_cancel_all(ember_context *ctx);
+
+/* Polled by ember_run_job about every 50 ms from the calling thread; returning
  * non-zero cancels the job (EMBER_ECANCELLED). */
 typedef int (*ember_interrupt_fn)(void *arg);
 
-/* Runs a job computing the given partitions of `node` (NULL = all) and returns the
- * batches they produced. Runs parent stages (shuffles, caches) first, reusing
- * shuffle output that earlier jobs finished. Blocks the calling thread.
- * On EMBER_ETASK ember_last_error() holds the failing task and its last error
- * (for Python, the worker's traceback). */
+/* Submits a job and waits for it: ember_job_submit + wait + finish. */
 EMBER_EXTERN int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions,
                                size_t npartitions, ember_interrupt_fn interrupt,
                                void *interrupt_arg, ember_result **out);
+
+/* A snapshot of a running stage, for progress bars and status trackers. */
+typedef struct ember_stage_info {
+    int stage_id;
+    int job_id;
+    int num_tasks;
+    int num_completed;
+    int num_active;
+    int num_failed;       /* failed attempts so far */
+    int64_t submitted_ms; /* CLOCK_MONOTONIC milliseconds */
+} ember_stage_info;
+/* Fills up to max entries with the running stages; returns how many are running. */
+EMBER_EXTERN size_t ember_active_stages(ember_context *ctx, ember_stage_info *out, size_t max);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     if (!ctx) return emberE_set(EMBER_ENOMEM, "out of memory creating a context");
     atomic_init(&ctx->refcnt, 1);
     pthread_mutex_init(&ctx->mu, NULL);
-    pthread_mutex_init(&ctx->job_mu, NULL);
+    ctx->wake[0] = ctx->wake[1] = -1;
     ctx->cfg.slots = cfg->slots;
     ctx->cfg.max_failures = cfg->max_failures > 0 ? cfg->max_failures : 4;
     ctx->cfg.python = dup_or_null(cfg->python);
@@ -58,6 +59,15 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     ctx->pool.ctl_fd = -1;
     ctx->pool.daemon_pid = -1;
     if ((rc = emberX_pool_start(&ctx->pool, &ctx->cfg, ctx->tmpdir))) goto fail;
+    if (pipe2(ctx->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        rc = emberE_errno(EMBER_EIO, errno, "creating the engine's wake-up pipe");
+        goto fail;
+    }
+    if ((errno = pthread_create(&ctx->engine, NULL, emberS_engine_main, ctx)) != 0) {
+        rc = emberE_errno(EMBER_EIO, errno, "starting the engine thread");
+        goto fail;
+    }
+    ctx->engine_started = 1;
     *out = ctx;
     return 0;
 fail:
@@ -71,7 +81,6 @@ int ember_context_slots(const ember_context *ctx) { return ctx->cfg.slots; }
 void emberC_context_release(ember_context *ctx) {
     if (atomic_fetch_sub(&ctx->refcnt, 1) != 1) return;
     pthread_mutex_destroy(&ctx->mu);
-    pthread_mutex_destroy(&ctx->job_mu);
     ember_free((char *)ctx->cfg.python);
     ember_free((char *)ctx->cfg.pythonpath);
     ember_free(ctx->tmpdir);
@@ -81,20 +90,26 @@ void emberC_context_release(ember_context *ctx) {
 
 void ember_context_free(ember_context *ctx) {
     if (!ctx) return;
-    pthread_mutex_lock(&ctx->job_mu);
     pthread_mutex_lock(&ctx->mu);
     int was_stopped = ctx->stopped;
     ctx->stopped = 1;
     pthread_mutex_unlock(&ctx->mu);
-    if (!was_stopped) {
-        if (ctx->pool.workers) {
-            emberX_pool_stop(&ctx->pool);
-            ember_free(ctx->pool.workers);
-            ctx->pool.workers = NULL;
-            ctx->pool.nworkers = 0;
-        }
-        if (ctx->tmpdir) remove_tree(ctx->tmpdir);
+    if (was_stopped) return;
+    /* The engine thread fails the jobs still running and exits; then its pool is ours. */
+    if (ctx->engine_started) {
+        emberS_wake(ctx);
+        pthread_join(ctx->engine, NULL);
+        ctx->engine_started = 0;
     }
-    pthread_mutex_unlock(&ctx->job_mu);
-    if (!was_stopped) emberC_context_release(ctx);
+    if (ctx->pool.workers) {
+        emberX_pool_stop(&ctx->pool);
+        ember_free(ctx->pool.workers);
+        ctx->pool.workers = NULL;
+        ctx->pool.nworkers = 0;
+    }
+    if (ctx->tmpdir) remove_tree(ctx->tmpdir);
+    for (int i = 0; i < 2; i++)
+        if (ctx->wake[i] >= 0) close(ctx->wake[i]);
+    ctx->wake[0] = ctx->wake[1] = -1;
+    emberC_context_release(ctx);
 }

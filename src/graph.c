@@ -30,6 +30,20 @@ void emberG_blocks_clear(emberG_blocks *b) {
     b->n = b->cap = 0;
 }
 
+emberG_part *emberG_part_new(void) {
+    emberG_part *p = ember_calloc(1, sizeof *p);
+    if (p) atomic_init(&p->refcnt, 1);
+    return p;
+}
+
+void emberG_part_retain(emberG_part *p) { atomic_fetch_add(&p->refcnt, 1); }
+
+void emberG_part_release(emberG_part *p) {
+    if (!p || atomic_fetch_sub(&p->refcnt, 1) != 1) return;
+    emberG_blocks_clear(&p->blocks);
+    ember_free(p);
+}
+
 static int new_node(ember_context *ctx, int kind, size_t nparts, ember_node **out) {
     ember_node *n = ember_calloc(1, sizeof *n);
     if (!n) return emberE_set(EMBER_ENOMEM, "out of memory creating a lineage node");
@@ -161,31 +175,63 @@ int ember_node_union(ember_context *ctx, ember_node *const *parents, size_t np, 
     return 0;
 }
 
+int ember_node_coalesce(ember_context *ctx, ember_node *parent, size_t nparts, ember_node **out) {
+    if (nparts == 0) return emberE_set(EMBER_EINVAL, "Number of partitions must be positive.");
+    ember_node *n = NULL;
+    int rc = new_node(ctx, EMBER_NODE_COALESCE, nparts, &n);
+    if (rc) return rc;
+    if ((rc = set_parents(n, &parent, 1))) { ember_node_release(n); return rc; }
+    n->groups = ember_calloc(nparts + 1, sizeof *n->groups);
+    if (!n->groups) { ember_node_release(n); return emberE_set(EMBER_ENOMEM, "out of memory for a coalesce"); }
+    for (size_t i = 0; i <= nparts; i++) n->groups[i] = (size_t)((unsigned __int128)i * parent->nparts / nparts);
+    *out = n;
+    return 0;
+}
+
+int ember_node_zip(ember_context *ctx, ember_node *a, ember_node *b, ember_node **out) {
+    if (a->nparts != b->nparts)
+        return emberE_set(EMBER_EINVAL, "Can only zip with RDD which has the same number of partitions (%zu vs %zu)",
+                          a->nparts, b->nparts);
+    ember_node *n = NULL, *parents[2] = {a, b};
+    int rc = new_node(ctx, EMBER_NODE_ZIP, a->nparts, &n);
+    if (rc) return rc;
+    if ((rc = set_parents(n, parents, 2))) { ember_node_release(n); return rc; }
+    *out = n;
+    return 0;
+}
+
+int ember_node_cartesian(ember_context *ctx, ember_node *a, ember_node *b, ember_node **out) {
+    ember_node *n = NULL, *parents[2] = {a, b};
+    int rc = new_node(ctx, EMBER_NODE_CARTESIAN, a->nparts * b->nparts, &n);
+    if (rc) return rc;
+    if ((rc = set_parents(n, parents, 2))) { ember_node_release(n); return rc; }
+    *out = n;
+    return 0;
+}
+
 void ember_node_retain(ember_node *n) { atomic_fetch_add(&n->refcnt, 1); }
 int ember_node_id(const ember_node *n) { return n->id; }
 size_t ember_node_num_partitions(const ember_node *n) { return n->nparts; }
 
+/* Drops kept partitions; the caller holds ctx->mu. Tasks still sending a partition
+ * hold their own reference to it. */
 static void drop_cache(ember_node *n) {
     if (n->cache)
-        for (size_t p = 0; p < n->nparts; p++) emberG_blocks_clear(&n->cache[p]);
+        for (size_t p = 0; p < n->nparts; p++) emberG_part_release(n->cache[p]);
     ember_free(n->cache);
-    ember_free(n->cache_done);
     n->cache = NULL;
-    n->cache_done = NULL;
 }
 
 void ember_node_set_cached(ember_node *n, int cached) {
-    pthread_mutex_lock(&n->ctx->job_mu);
+    pthread_mutex_lock(&n->ctx->mu);
     if (cached && !n->cached) {
         n->cache = ember_calloc(n->nparts ? n->nparts : 1, sizeof *n->cache);
-        n->cache_done = ember_calloc(n->nparts ? n->nparts : 1, 1);
-        if (n->cache && n->cache_done) n->cached = 1;
-        else drop_cache(n);
+        if (n->cache) n->cached = 1;
     } else if (!cached && n->cached) {
         n->cached = 0;
         drop_cache(n);
     }
-    pthread_mutex_unlock(&n->ctx->job_mu);
+    pthread_mutex_unlock(&n->ctx->mu);
 }
 
 void ember_node_release(ember_node *n) {
@@ -218,7 +264,10 @@ void ember_node_release(ember_node *n) {
         ember_free(n->map_paths);
     }
     ember_free(n->bucket_bytes);
+    ember_free(n->groups);
+    pthread_mutex_lock(&ctx->mu);
     drop_cache(n);
+    pthread_mutex_unlock(&ctx->mu);
     ember_free(n);
     emberC_context_release(ctx);
 }

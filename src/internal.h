@@ -100,7 +100,8 @@ static inline int emberX_pending(const emberX_worker *w) { return w->outq_head <
 #include <stdatomic.h>
 
 enum emberG_kind { EMBER_NODE_PARALLEL = 1, EMBER_NODE_TEXT, EMBER_NODE_RANGE, EMBER_NODE_PIPELINE,
-                   EMBER_NODE_SHUFFLE, EMBER_NODE_UNION };
+                   EMBER_NODE_SHUFFLE, EMBER_NODE_UNION, EMBER_NODE_COALESCE, EMBER_NODE_ZIP,
+                   EMBER_NODE_CARTESIAN };
 
 /* Batches held for one partition (parallelized data, a cached partition). */
 typedef struct emberG_blocks {
@@ -109,6 +110,15 @@ typedef struct emberG_blocks {
 } emberG_blocks;
 int emberG_blocks_push(emberG_blocks *b, uint8_t *data, size_t len); /* takes data */
 void emberG_blocks_clear(emberG_blocks *b);
+
+/* A cached partition, shared by its node and the tasks that are sending it. */
+typedef struct emberG_part {
+    atomic_int refcnt;
+    emberG_blocks blocks;
+} emberG_part;
+emberG_part *emberG_part_new(void);
+void emberG_part_retain(emberG_part *p);
+void emberG_part_release(emberG_part *p);
 
 struct ember_node {
     atomic_int refcnt;
@@ -127,25 +137,32 @@ struct ember_node {
     int as_bytes;
     int64_t rstart, rstep;     /* RANGE: partition p is elements [bounds[p], bounds[p+1]) */
     int64_t *bounds;
-    /* SHUFFLE, written by the scheduler under the context's job lock: */
+    size_t *groups;            /* COALESCE: partition i is parent partitions [groups[i], groups[i+1]) */
+    /* SHUFFLE, written by the engine thread only: */
     int shuffle_done;
     size_t nmaps;              /* map partitions (the parent's partition count) */
     char **map_paths;          /* one per map partition (= parent partition) */
     uint64_t *bucket_bytes;    /* [map partition * nparts + bucket] */
-    /* Cache, likewise under the job lock: */
+    int materializing;         /* engine thread: a stage is computing this node's shuffle/cache */
+    /* Cache, under the context's mu: */
     int cached;
-    unsigned char *cache_done; /* per partition */
-    emberG_blocks *cache;
+    emberG_part **cache;       /* per partition; NULL until computed */
 };
 
 struct ember_context {
     atomic_int refcnt;         /* the owner's reference plus one per live node */
     ember_config cfg;          /* strings owned */
     char *tmpdir;
-    pthread_mutex_t mu;        /* ids, the forget list, `stopped` */
-    pthread_mutex_t job_mu;    /* one job at a time; taken before mu */
+    pthread_mutex_t mu;        /* ids, the forget list, jobs' shared state, caches, stage counters */
     int stopped;
-    emberX_pool pool;
+    emberX_pool pool;          /* owned by the engine thread */
+    pthread_t engine;          /* the scheduler thread (scheduler.c) */
+    int engine_started;
+    int wake[2];               /* a byte written here wakes the engine thread */
+    struct ember_job *incoming; /* submitted, not yet taken by the engine (under mu) */
+    struct ember_job *running;  /* taken by the engine (list under mu) */
+    struct emberS_stage *stages; /* running stages (list under mu, for ember_active_stages) */
+    int next_job_id;
     int next_node_id;
     uint64_t next_cmd_id;
     uint64_t next_attempt_id;
@@ -155,6 +172,10 @@ struct ember_context {
 };
 
 void emberC_context_release(ember_context *ctx); /* context.c: drops one reference */
+
+/* scheduler.c: the engine thread. */
+void *emberS_engine_main(void *ctx);
+void emberS_wake(ember_context *ctx);
 
 /* ---- textsplit.c ---------------------------------------------------------- */
 /* The line reader's starting buffer size (tests shrink it to hit buffer edges). */

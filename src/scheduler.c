@@ -1,154 +1,298 @@
-/* scheduler.c — jobs, stages and tasks.
+/* scheduler.c — jobs, stages and tasks, run by the engine thread.
  *
- * Design. A job asks for some partitions of a node. Walking the lineage through its
- * narrow dependencies (pipelines, unions) finds what must exist first: shuffles
- * whose map output is not written yet and cached nodes whose partitions are not
- * stored yet. Each is materialized by a stage of its own (recursively, parents
- * first); finished shuffle output and cached partitions stay for later jobs.
+ * Design. One engine thread per context owns the worker pool and every running
+ * stage; other threads talk to it through the context: they submit jobs onto the
+ * `incoming` list, ask for cancellation with a flag, and read progress, all under
+ * ctx->mu, and wake it with a byte on ctx->wake. It never touches Python objects.
+ *
+ * A job asks for some partitions of a node. Before it can run them, every shuffle
+ * and every cached node its partitions read from must exist. The engine plans one
+ * stage at a time per job: walking the lineage through narrow dependencies, it finds
+ * the first such node whose own inputs exist, and runs a stage making it (a shuffle's
+ * map output, or a node's cached partitions); finished ones stay for later jobs. A
+ * node another job is making already is waited for, not made twice. When nothing is
+ * missing, the job's result stage runs.
  *
  * A task computes one partition of a node. Resolving it through the narrow
- * dependencies gives where its records come from (parallelized or cached batches
- * sent over the pipe, a text split or a range the worker reads itself, buckets of
- * shuffle files the worker reads itself) and the commands to apply in order. Its
- * output goes back over the pipe (results, cached partitions) or into a shuffle
- * file the worker writes.
+ * dependencies gives an input tree — leaves are parallelized or cached batches sent
+ * over the pipe, a text split or range the worker reads itself, or buckets of shuffle
+ * files the worker reads itself; inner nodes concatenate (coalesce), zip or pair
+ * (cartesian) — with the commands to apply at each level. Output goes back over the
+ * pipe (results, cached partitions) or into a shuffle file the worker writes.
  *
- * The stage loop runs in the thread that called ember_run_job, with the Python GIL
- * released by the caller: it hands tasks to free workers, polls their pipes, and
- * retries a failed task (a user error, or a worker that died) up to max_failures
- * times on a fresh attempt. It calls the interrupt callback about every 50 ms.
- * One job runs at a time per context (the job lock).
+ * Tasks of all running stages share the workers first come, first served. A failed
+ * attempt (the user's error, or a worker that died) is retried up to max_failures
+ * times; then the job fails and its other running tasks are killed. Lock order: mu
+ * is the only lock the engine takes.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
-enum task_kind { TASK_RESULT, TASK_SHUFFLE, TASK_CACHE };
+enum stage_kind { STAGE_RESULT, STAGE_SHUFFLE, STAGE_CACHE };
 enum task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
 
 typedef struct task {
-    ember_node *node;    /* computes partition `part` of node (for a shuffle: of its parent) */
-    size_t part;
+    size_t part;         /* partition of the stage's node (for a shuffle: of its parent) */
     int state;
     int attempts;        /* attempts started so far */
     emberX_worker *w;
     uint64_t attempt_id;
     emberG_blocks out;   /* DATA frames received */
     uint64_t *bucket_bytes;
+    emberG_part **sending; /* cached partitions this attempt is sending */
+    size_t nsending;
     char *error;         /* the last failure */
 } task;
 
-typedef struct stage {
-    ember_context *ctx;
+typedef struct emberS_stage {
+    struct emberS_stage *next; /* in ctx->stages */
     int id;
     int kind;
-    ember_node *target;  /* the node whose partitions (or, for a shuffle, map output) this stage makes */
+    ember_node *target;  /* result/cache: the node computed; shuffle: the shuffle node */
+    ember_node *computed; /* the node whose partitions the tasks compute */
+    struct ember_job *job;
     task *tasks;
-    size_t ntasks, ndone;
+    size_t ntasks, ndone, nrunning, nfailed;
+    double submitted_ms;
 } stage;
 
-/* ---- resolving a partition through narrow dependencies ----------------------- */
+struct ember_job {
+    struct ember_job *next;   /* in ctx->incoming or ctx->running */
+    ember_context *ctx;
+    int id;
+    ember_node *node;
+    size_t *parts;
+    size_t nparts;
+    char *group;
+    uint8_t *info;
+    size_t info_len;
+    pthread_cond_t done_cv;
+    /* under ctx->mu: */
+    int cancel_requested;
+    int done;
+    int freed;                /* the caller let go: the engine frees it when done */
+    int rc;
+    char *error;
+    ember_result *result;
+    /* engine thread only: */
+    stage *stage;
+};
 
-typedef struct resolved {
-    uint64_t *cmds;      /* command ids, in application order */
-    uint32_t *splits;    /* the partition index each command sees (of its own node) */
-    size_t ncmds, capcmds;
-    ember_node *source;  /* the node the input comes from */
-    size_t part;         /* its partition */
-    int from_cache;
-} resolved;
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
-static int push_cmd(resolved *r, uint64_t id, size_t split) {
-    if (r->ncmds == r->capcmds) {
-        size_t cap = r->capcmds ? r->capcmds * 2 : 8;
-        uint64_t *c = ember_realloc(r->cmds, cap * sizeof *c);
-        if (c) r->cmds = c;
-        uint32_t *s = c ? ember_realloc(r->splits, cap * sizeof *s) : NULL;
-        if (!s) return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
-        r->splits = s;
-        r->capcmds = cap;
+void emberS_wake(ember_context *ctx) {
+    char b = 1;
+    ssize_t r;
+    do r = write(ctx->wake[1], &b, 1); while (r < 0 && errno == EINTR);
+}
+
+/* ---- resolving a partition into an input tree ------------------------------------ */
+
+typedef struct encoder {
+    emberB_buf b;
+    emberG_part **sending;       /* cached partitions the task sends, retained */
+    const emberG_blocks **streams; /* the batches of each DATA stream */
+    size_t nstreams, cap;
+} encoder;
+
+static int add_stream(encoder *e, const emberG_blocks *blocks, emberG_part *part, uint32_t *index) {
+    if (e->nstreams == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 4;
+        const emberG_blocks **s = ember_realloc(e->streams, cap * sizeof *s);
+        if (s) e->streams = s;
+        emberG_part **p = s ? ember_realloc(e->sending, cap * sizeof *p) : NULL;
+        if (!p) return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+        e->sending = p;
+        e->cap = cap;
     }
-    r->cmds[r->ncmds] = id;
-    r->splits[r->ncmds++] = (uint32_t)split;
+    if (part) emberG_part_retain(part);
+    e->sending[e->nstreams] = part;
+    e->streams[e->nstreams] = blocks;
+    *index = (uint32_t)e->nstreams++;
     return 0;
 }
 
-/* Fills r for partition p of n, commands in application order. */
-static int resolve(ember_node *n, size_t p, int skip_cache, resolved *r) {
-    if (!skip_cache && n->cached && n->cache_done[p]) {
-        r->source = n;
-        r->part = p;
-        r->from_cache = 1;
-        return 0;
+/* A command to apply, collected on the way down from the task's node to a leaf. */
+typedef struct cmd_ref {
+    uint64_t id;
+    uint32_t split;
+} cmd_ref;
+
+static int encode_cmds(encoder *e, const cmd_ref *cmds, size_t n) {
+    int rc = emberB_put_u32(&e->b, (uint32_t)n);
+    /* Collected top-down; applied bottom-up. */
+    for (size_t i = n; i-- > 0 && !rc;) {
+        rc = emberB_put_u64(&e->b, cmds[i].id);
+        rc = rc ? rc : emberB_put_u32(&e->b, cmds[i].split);
+    }
+    return rc;
+}
+
+/* Encodes partition p of node n as an input tree. `above` holds the commands met
+ * so far (top-down); the caller holds ctx->mu (cache state). */
+static int encode_input(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref *above, size_t nabove,
+                        size_t capabove) {
+    emberB_buf *b = &e->b;
+    int rc;
+    if (!skip_cache && n->cached && n->cache && n->cache[p]) {
+        uint32_t s = 0;
+        if ((rc = add_stream(e, &n->cache[p]->blocks, n->cache[p], &s))) return rc;
+        rc = emberB_put_u32(b, EMBER_IN_DATA);
+        rc = rc ? rc : emberB_put_u32(b, s);
+        return rc ? rc : encode_cmds(e, above, nabove);
     }
     switch (n->kind) {
     case EMBER_NODE_PIPELINE: {
-        int rc = resolve(n->parents[0], p, 0, r);
-        return rc ? rc : push_cmd(r, n->cmd_id, p);
+        if (nabove == capabove) return emberE_set(EMBER_EINVAL, "lineage too deep (over %zu pipelined steps)", capabove);
+        above[nabove] = (cmd_ref){n->cmd_id, (uint32_t)p};
+        return encode_input(e, n->parents[0], p, 0, above, nabove + 1, capabove);
     }
     case EMBER_NODE_UNION:
         for (size_t i = 0; i < n->nparents; i++) {
-            if (p < n->parents[i]->nparts) return resolve(n->parents[i], p, 0, r);
+            if (p < n->parents[i]->nparts) return encode_input(e, n->parents[i], p, 0, above, nabove, capabove);
             p -= n->parents[i]->nparts;
         }
         return emberE_set(EMBER_EINVAL, "partition out of range in union node %d", n->id);
-    default:
-        r->source = n;
-        r->part = p;
-        r->from_cache = 0;
-        return 0;
-    }
-}
-
-/* ---- materializing dependencies ------------------------------------------------ */
-
-static int run_stage(ember_context *ctx, int kind, ember_node *target, const size_t *parts, size_t nparts,
-                     ember_interrupt_fn interrupt, void *arg, ember_result *result);
-
-static int materialize(ember_context *ctx, ember_node *n, int skip_cache, ember_interrupt_fn interrupt, void *arg);
-
-static int materialize_shuffle(ember_context *ctx, ember_node *s, ember_interrupt_fn interrupt, void *arg) {
-    int rc = materialize(ctx, s->parents[0], 0, interrupt, arg);
-    if (rc) return rc;
-    rc = run_stage(ctx, TASK_SHUFFLE, s, NULL, s->nmaps, interrupt, arg, NULL);
-    if (rc == 0) s->shuffle_done = 1;
-    return rc;
-}
-
-static int materialize_cache(ember_context *ctx, ember_node *n, ember_interrupt_fn interrupt, void *arg) {
-    int rc = materialize(ctx, n, 1, interrupt, arg);
-    if (rc) return rc;
-    size_t *todo = ember_malloc((n->nparts ? n->nparts : 1) * sizeof *todo), k = 0;
-    if (!todo) return emberE_set(EMBER_ENOMEM, "out of memory scheduling a cache");
-    for (size_t p = 0; p < n->nparts; p++)
-        if (!n->cache_done[p]) todo[k++] = p;
-    rc = run_stage(ctx, TASK_CACHE, n, todo, k, interrupt, arg, NULL);
-    ember_free(todo);
-    return rc;
-}
-
-/* Makes sure every shuffle and cache that n's partitions read from exists. */
-static int materialize(ember_context *ctx, ember_node *n, int skip_cache, ember_interrupt_fn interrupt, void *arg) {
-    if (!skip_cache && n->cached) {
-        for (size_t p = 0; p < n->nparts; p++)
-            if (!n->cache_done[p]) return materialize_cache(ctx, n, interrupt, arg);
-        return 0;
-    }
-    switch (n->kind) {
-    case EMBER_NODE_PIPELINE: return materialize(ctx, n->parents[0], 0, interrupt, arg);
-    case EMBER_NODE_UNION:
-        for (size_t i = 0; i < n->nparents; i++) {
-            int rc = materialize(ctx, n->parents[i], 0, interrupt, arg);
-            if (rc) return rc;
+    case EMBER_NODE_COALESCE:
+    case EMBER_NODE_ZIP:
+    case EMBER_NODE_CARTESIAN: {
+        cmd_ref fresh[256];
+        if (n->kind == EMBER_NODE_COALESCE) {
+            size_t lo = n->groups[p], hi = n->groups[p + 1];
+            rc = emberB_put_u32(b, EMBER_IN_CONCAT);
+            rc = rc ? rc : emberB_put_u32(b, (uint32_t)(hi - lo));
+            for (size_t q = lo; q < hi && !rc; q++) rc = encode_input(e, n->parents[0], q, 0, fresh, 0, 256);
+        } else {
+            size_t pa = p, pb = p;
+            if (n->kind == EMBER_NODE_CARTESIAN) {
+                pa = p / n->parents[1]->nparts;
+                pb = p % n->parents[1]->nparts;
+            }
+            rc = emberB_put_u32(b, n->kind == EMBER_NODE_ZIP ? EMBER_IN_ZIP : EMBER_IN_CARTESIAN);
+            rc = rc ? rc : encode_input(e, n->parents[0], pa, 0, fresh, 0, 256);
+            rc = rc ? rc : encode_input(e, n->parents[1], pb, 0, fresh, 0, 256);
         }
-        return 0;
-    case EMBER_NODE_SHUFFLE: return n->shuffle_done ? 0 : materialize_shuffle(ctx, n, interrupt, arg);
-    default: return 0;
+        return rc ? rc : encode_cmds(e, above, nabove);
     }
+    case EMBER_NODE_PARALLEL: {
+        uint32_t s = 0;
+        if ((rc = add_stream(e, &n->data[p], NULL, &s))) return rc;
+        rc = emberB_put_u32(b, EMBER_IN_DATA);
+        rc = rc ? rc : emberB_put_u32(b, s);
+        break;
+    }
+    case EMBER_NODE_TEXT: {
+        const ember_split *s = &n->splits[p];
+        uint32_t flags = (s->gzip ? EMBER_TEXT_GZIP : 0) | (n->as_bytes ? EMBER_TEXT_BYTES : 0);
+        rc = emberB_put_u32(b, EMBER_IN_TEXT);
+        rc = rc ? rc : emberB_put_str(b, s->path);
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)s->start);
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)s->end);
+        rc = rc ? rc : emberB_put_u32(b, flags);
+        break;
+    }
+    case EMBER_NODE_RANGE: {
+        int64_t lo = n->bounds[p], hi = n->bounds[p + 1];
+        rc = emberB_put_u32(b, EMBER_IN_RANGE);
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)(n->rstart + lo * n->rstep));
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)(n->rstart + hi * n->rstep));
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)n->rstep);
+        break;
+    }
+    case EMBER_NODE_SHUFFLE: {
+        uint32_t count = 0;
+        for (size_t m = 0; m < n->nmaps; m++)
+            if (n->bucket_bytes[m * n->nparts + p]) count++;
+        rc = emberB_put_u32(b, EMBER_IN_SHUFFLE);
+        rc = rc ? rc : emberB_put_u32(b, (uint32_t)p);
+        rc = rc ? rc : emberB_put_u32(b, count);
+        for (size_t m = 0; m < n->nmaps && !rc; m++)
+            if (n->bucket_bytes[m * n->nparts + p]) rc = emberB_put_str(b, n->map_paths[m]);
+        break;
+    }
+    default: return emberE_set(EMBER_EINVAL, "node %d cannot be a task's input", n->id);
+    }
+    return rc ? rc : encode_cmds(e, above, nabove);
+}
+
+/* ---- planning -------------------------------------------------------------------- */
+
+static int all_cached(ember_node *n) {
+    if (!n->cache) return 0;
+    for (size_t p = 0; p < n->nparts; p++)
+        if (!n->cache[p]) return 0;
+    return 1;
+}
+
+/* Finds the first node n's partitions need made (shuffle output or cache) whose own
+ * inputs exist. Sets *kind. Returns NULL when nothing is missing; sets *wait when
+ * something is missing but another stage is making it. Caller holds ctx->mu. */
+static ember_node *find_missing(ember_node *n, int skip_cache, int *kind, int *wait) {
+    if (!skip_cache && n->cached && !all_cached(n)) {
+        ember_node *d = find_missing(n, 1, kind, wait);
+        if (d || *wait) return d;
+        if (n->materializing) { *wait = 1; return NULL; }
+        *kind = STAGE_CACHE;
+        return n;
+    }
+    if (n->kind == EMBER_NODE_SHUFFLE) {
+        if (n->shuffle_done) return NULL;
+        ember_node *d = find_missing(n->parents[0], 0, kind, wait);
+        if (d || *wait) return d;
+        if (n->materializing) { *wait = 1; return NULL; }
+        *kind = STAGE_SHUFFLE;
+        return n;
+    }
+    for (size_t i = 0; i < n->nparents; i++) {
+        ember_node *d = find_missing(n->parents[i], 0, kind, wait);
+        if (d || *wait) return d;
+    }
+    return NULL;
+}
+
+static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, ember_node *target) {
+    stage *st = ember_calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->kind = kind;
+    st->target = target;
+    st->computed = kind == STAGE_SHUFFLE ? target->parents[0] : target;
+    st->job = job;
+    st->submitted_ms = now_ms();
+    size_t n = 0;
+    if (kind == STAGE_RESULT) n = job->nparts;
+    else if (kind == STAGE_SHUFFLE) n = target->nmaps;
+    else
+        for (size_t p = 0; p < target->nparts; p++) n += target->cache[p] == NULL;
+    st->tasks = ember_calloc(n ? n : 1, sizeof *st->tasks);
+    if (!st->tasks) { ember_free(st); return NULL; }
+    st->ntasks = n;
+    size_t k = 0;
+    for (size_t p = 0; p < (kind == STAGE_RESULT ? job->nparts : kind == STAGE_SHUFFLE ? target->nmaps : target->nparts); p++) {
+        if (kind == STAGE_CACHE && target->cache[p]) continue;
+        task *t = &st->tasks[k++];
+        t->part = kind == STAGE_RESULT ? job->parts[p] : p;
+        if (kind == STAGE_SHUFFLE && !(t->bucket_bytes = ember_calloc(target->nparts, sizeof(uint64_t)))) {
+            for (size_t i = 0; i < k; i++) ember_free(st->tasks[i].bucket_bytes);
+            ember_free(st->tasks);
+            ember_free(st);
+            return NULL;
+        }
+    }
+    if (kind != STAGE_RESULT) target->materializing = 1;
+    st->id = ctx->next_stage_id++;
+    st->next = ctx->stages;
+    ctx->stages = st;
+    return st;
 }
 
 /* ---- sending a task ------------------------------------------------------------- */
@@ -164,20 +308,25 @@ static int send_command(emberX_worker *w, uint64_t id, const uint8_t *cmd, size_
     return rc ? rc : emberX_worker_note(w, id);
 }
 
-/* The command bytes of id, found along the lineage of n. */
-static const ember_node *command_node(const ember_node *n, uint64_t id) {
-    if (n->cmd_id == id) return n;
-    for (size_t i = 0; i < n->nparents; i++) {
-        const ember_node *f = command_node(n->parents[i], id);
-        if (f) return f;
+/* Sends every command in the lineage under n that the worker lacks. (A few extra
+ * never hurt: each is sent once per worker.) */
+static int send_commands(emberX_worker *w, const ember_node *n, int depth) {
+    if (depth > 100000) return emberE_set(EMBER_EINVAL, "lineage too deep");
+    if (n->cmd_id && n->kind == EMBER_NODE_PIPELINE) {
+        int rc = send_command(w, n->cmd_id, n->cmd, n->cmd_len);
+        if (rc) return rc;
     }
-    return NULL;
+    if (n->kind == EMBER_NODE_SHUFFLE) return 0; /* its parent ran in an earlier stage */
+    for (size_t i = 0; i < n->nparents; i++) {
+        int rc = send_commands(w, n->parents[i], depth + 1);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
-/* Drops commands of released nodes from this worker. */
+/* Drops commands of released nodes from this worker. Caller holds ctx->mu. */
 static int send_forgets(ember_context *ctx, emberX_worker *w) {
     int rc = 0;
-    pthread_mutex_lock(&ctx->mu);
     for (size_t i = 0; i < ctx->nforget && rc == 0; i++) {
         if (!emberX_worker_has(w, ctx->forget[i])) continue;
         uint8_t id[8];
@@ -185,228 +334,265 @@ static int send_forgets(ember_context *ctx, emberX_worker *w) {
         rc = emberX_queue(w, EMBER_FRAME_FORGET, id, 8, 1);
         emberX_worker_unnote(w, ctx->forget[i]);
     }
-    pthread_mutex_unlock(&ctx->mu);
     return rc;
 }
 
-static int assign(stage *st, task *t, emberX_worker *w) {
-    ember_context *ctx = st->ctx;
-    resolved r = {0};
-    emberB_buf b = {0};
+static void release_sending(task *t) {
+    for (size_t i = 0; i < t->nsending; i++) emberG_part_release(t->sending[i]);
+    ember_free(t->sending);
+    t->sending = NULL;
+    t->nsending = 0;
+}
+
+static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
+    encoder e = {0};
+    cmd_ref above[256];
     int rc;
-    ember_node *node = st->kind == TASK_SHUFFLE ? st->target->parents[0] : st->target;
-    if ((rc = resolve(node, t->part, st->kind == TASK_CACHE, &r))) goto free_all;
-    if ((rc = send_forgets(ctx, w))) goto free_all;
-    for (size_t i = 0; i < r.ncmds; i++) {
-        const ember_node *cn = command_node(node, r.cmds[i]);
-        if ((rc = send_command(w, cn->cmd_id, cn->cmd, cn->cmd_len))) goto free_all;
-    }
-    if (st->kind == TASK_SHUFFLE &&
-        (rc = send_command(w, st->target->cmd_id, st->target->cmd, st->target->cmd_len)))
-        goto free_all;
-
-    pthread_mutex_lock(&ctx->mu);
+    struct ember_job *job = st->job;
     t->attempt_id = ++ctx->next_attempt_id;
+    rc = emberB_put_u64(&e.b, t->attempt_id);
+    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)st->id);
+    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)t->part);
+    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)t->attempts);
+    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)job->id);
+    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)job->info_len);
+    rc = rc ? rc : emberB_append(&e.b, job->info, job->info_len);
+    if (rc) goto free_all;
+    pthread_mutex_lock(&ctx->mu);
+    rc = send_forgets(ctx, w);
+    if (!rc) rc = encode_input(&e, st->computed, t->part, st->kind == STAGE_CACHE, above, 0, 256);
     pthread_mutex_unlock(&ctx->mu);
-    rc = emberB_put_u64(&b, t->attempt_id);
-    rc = rc ? rc : emberB_put_u32(&b, (uint32_t)st->id);
-    rc = rc ? rc : emberB_put_u32(&b, (uint32_t)t->part);
-    rc = rc ? rc : emberB_put_u32(&b, (uint32_t)t->attempts);
-    rc = rc ? rc : emberB_put_u32(&b, (uint32_t)r.ncmds);
-    for (size_t i = 0; i < r.ncmds && !rc; i++) {
-        rc = emberB_put_u64(&b, r.cmds[i]);
-        rc = rc ? rc : emberB_put_u32(&b, r.splits[i]);
-    }
     if (rc) goto free_all;
-
-    ember_node *src = r.source;
-    const emberG_blocks *data = NULL;
-    if (r.from_cache) {
-        data = &src->cache[r.part];
-    } else if (src->kind == EMBER_NODE_PARALLEL) {
-        data = &src->data[r.part];
-    }
-    if (data) {
-        rc = emberB_put_u32(&b, EMBER_IN_DATA);
-    } else if (src->kind == EMBER_NODE_TEXT) {
-        const ember_split *s = &src->splits[r.part];
-        uint32_t flags = (s->gzip ? EMBER_TEXT_GZIP : 0) | (src->as_bytes ? EMBER_TEXT_BYTES : 0);
-        rc = emberB_put_u32(&b, EMBER_IN_TEXT);
-        rc = rc ? rc : emberB_put_str(&b, s->path);
-        rc = rc ? rc : emberB_put_u64(&b, (uint64_t)s->start);
-        rc = rc ? rc : emberB_put_u64(&b, (uint64_t)s->end);
-        rc = rc ? rc : emberB_put_u32(&b, flags);
-    } else if (src->kind == EMBER_NODE_RANGE) {
-        int64_t lo = src->bounds[r.part], hi = src->bounds[r.part + 1];
-        rc = emberB_put_u32(&b, EMBER_IN_RANGE);
-        rc = rc ? rc : emberB_put_u64(&b, (uint64_t)(src->rstart + lo * src->rstep));
-        rc = rc ? rc : emberB_put_u64(&b, (uint64_t)(src->rstart + hi * src->rstep));
-        rc = rc ? rc : emberB_put_u64(&b, (uint64_t)src->rstep);
-    } else if (src->kind == EMBER_NODE_SHUFFLE) {
-        uint32_t n = 0;
-        for (size_t m = 0; m < src->nmaps; m++)
-            if (src->bucket_bytes[m * src->nparts + r.part]) n++;
-        rc = emberB_put_u32(&b, EMBER_IN_SHUFFLE);
-        rc = rc ? rc : emberB_put_u32(&b, (uint32_t)r.part);
-        rc = rc ? rc : emberB_put_u32(&b, n);
-        for (size_t m = 0; m < src->nmaps && !rc; m++)
-            if (src->bucket_bytes[m * src->nparts + r.part]) rc = emberB_put_str(&b, src->map_paths[m]);
-    } else {
-        rc = emberE_set(EMBER_EINVAL, "node %d cannot be a task's input", src->id);
-    }
-    if (rc) goto free_all;
-
-    if (st->kind == TASK_SHUFFLE) {
+    if ((rc = send_commands(w, st->computed, 0))) goto free_all;
+    if (st->kind == STAGE_SHUFFLE) {
         char path[4096];
         snprintf(path, sizeof path, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, st->target->id, t->part,
                  (unsigned long long)t->attempt_id);
-        rc = emberB_put_u32(&b, EMBER_OUT_SHUFFLE);
-        rc = rc ? rc : emberB_put_str(&b, path);
-        rc = rc ? rc : emberB_put_u32(&b, (uint32_t)st->target->nparts);
-        rc = rc ? rc : emberB_put_u64(&b, st->target->cmd_id);
+        rc = send_command(w, st->target->cmd_id, st->target->cmd, st->target->cmd_len);
+        rc = rc ? rc : emberB_put_u32(&e.b, EMBER_OUT_SHUFFLE);
+        rc = rc ? rc : emberB_put_str(&e.b, path);
+        rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)st->target->nparts);
+        rc = rc ? rc : emberB_put_u64(&e.b, st->target->cmd_id);
     } else {
-        rc = emberB_put_u32(&b, EMBER_OUT_RESULT);
+        rc = emberB_put_u32(&e.b, EMBER_OUT_RESULT);
     }
     if (rc) goto free_all;
-    if ((rc = emberX_queue(w, EMBER_FRAME_TASK, b.data, b.len, 1))) goto free_all;
-    if (data) {
-        for (size_t i = 0; i < data->n && !rc; i++)
-            rc = emberX_queue(w, EMBER_FRAME_DATA, data->bufs[i].data, data->bufs[i].len, 0);
+    if ((rc = emberX_queue(w, EMBER_FRAME_TASK, e.b.data, e.b.len, 1))) goto free_all;
+    for (size_t s = 0; s < e.nstreams && !rc; s++) {
+        uint8_t idx[4];
+        emberB_store_u32(idx, (uint32_t)s);
+        rc = emberX_queue(w, EMBER_FRAME_INPUT_BEGIN, idx, 4, 1);
+        for (size_t i = 0; i < e.streams[s]->n && !rc; i++)
+            rc = emberX_queue(w, EMBER_FRAME_DATA, e.streams[s]->bufs[i].data, e.streams[s]->bufs[i].len, 0);
         rc = rc ? rc : emberX_queue(w, EMBER_FRAME_INPUT_END, NULL, 0, 0);
-        if (rc) goto free_all;
     }
+    if (rc) goto free_all;
+    /* The task holds the cached partitions it sends until the attempt ends. */
+    t->sending = e.sending;
+    t->nsending = e.nstreams;
+    e.sending = NULL;
+    e.nstreams = 0;
     t->state = TASK_RUNNING;
     t->attempts++;
     t->w = w;
     w->task = t;
+    pthread_mutex_lock(&ctx->mu);
+    st->nrunning++;
+    pthread_mutex_unlock(&ctx->mu);
     rc = emberX_flush(w);
 free_all:
-    ember_free(r.cmds);
-    ember_free(r.splits);
-    emberB_free(&b);
+    for (size_t i = 0; i < e.nstreams; i++) emberG_part_release(e.sending[i]);
+    ember_free(e.sending);
+    ember_free(e.streams);
+    emberB_free(&e.b);
     return rc;
 }
 
-/* ---- the stage loop --------------------------------------------------------------- */
+/* ---- task completion and failure ----------------------------------------------------- */
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void set_error(task *t, const char *msg, size_t len) {
-    ember_free(t->error);
-    t->error = ember_malloc(len + 1);
-    if (t->error) {
-        memcpy(t->error, msg, len);
-        t->error[len] = 0;
+static void set_error(char **dst, const char *msg, size_t len) {
+    ember_free(*dst);
+    *dst = ember_malloc(len + 1);
+    if (*dst) {
+        memcpy(*dst, msg, len);
+        (*dst)[len] = 0;
     }
 }
 
-/* Records a failed attempt; the task goes back to pending unless it is out of tries. */
-static int task_failed(stage *st, task *t) {
+static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const char *error);
+
+/* Ends a stage that will not complete: kills workers still running its tasks. */
+static void abort_stage(ember_context *ctx, stage *st) {
+    for (size_t i = 0; i < st->ntasks; i++) {
+        task *t = &st->tasks[i];
+        if (t->w) {
+            emberX_worker_kill(t->w);
+            t->w = NULL;
+        }
+        release_sending(t);
+    }
+    (void)ctx;
+}
+
+static void free_stage(ember_context *ctx, stage *st) {
+    pthread_mutex_lock(&ctx->mu);
+    for (stage **pp = &ctx->stages; *pp; pp = &(*pp)->next)
+        if (*pp == st) { *pp = st->next; break; }
+    pthread_mutex_unlock(&ctx->mu);
+    if (st->kind != STAGE_RESULT) st->target->materializing = 0;
+    for (size_t i = 0; i < st->ntasks; i++) {
+        task *t = &st->tasks[i];
+        emberG_blocks_clear(&t->out);
+        ember_free(t->bucket_bytes);
+        ember_free(t->error);
+        release_sending(t);
+    }
+    ember_free(st->tasks);
+    ember_free(st);
+}
+
+/* Records a failed attempt; the task goes back to pending, or the job fails. */
+static void task_failed(ember_context *ctx, stage *st, task *t) {
     emberG_blocks_clear(&t->out);
+    release_sending(t);
     if (t->w) t->w->task = NULL;
     t->w = NULL;
     t->state = TASK_PENDING;
-    if (t->attempts >= st->ctx->cfg.max_failures)
-        return emberE_set(EMBER_ETASK, "Job aborted due to stage failure: task %zu in stage %d failed %d times; most recent failure:\n%s",
-                          t->part, st->id, t->attempts, t->error ? t->error : "(no message)");
+    pthread_mutex_lock(&ctx->mu);
+    st->nrunning--;
+    st->nfailed++;
+    pthread_mutex_unlock(&ctx->mu);
+    if (t->attempts >= ctx->cfg.max_failures) {
+        emberE_set(EMBER_ETASK,
+                   "Job aborted due to stage failure: task %zu in stage %d failed %d times; most recent failure:\n%s",
+                   t->part, st->id, t->attempts, t->error ? t->error : "(no message)");
+        finish_job(ctx, st->job, EMBER_ETASK, ember_last_error());
+    }
+}
+
+static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
+    task *t = w->task;
+    char msg[1024];
+    snprintf(msg, sizeof msg,
+             "Python worker exited unexpectedly (crashed or was killed; pid %d, %s) while running task %zu",
+             (int)w->pid, why, t ? t->part : 0);
+    emberX_worker_kill(w);
+    if (!t) return;
+    stage *st = NULL;
+    for (stage *s = ctx->stages; s; s = s->next)
+        if (t >= s->tasks && t < s->tasks + s->ntasks) st = s;
+    set_error(&t->error, msg, strlen(msg));
+    if (st) task_failed(ctx, st, t);
+}
+
+static stage *stage_of(ember_context *ctx, task *t) {
+    for (stage *s = ctx->stages; s; s = s->next)
+        if (t >= s->tasks && t < s->tasks + s->ntasks) return s;
+    return NULL;
+}
+
+static void stage_complete(ember_context *ctx, stage *st);
+
+static int add_report(ember_result *r, const uint8_t *p, size_t len) {
+    ember_buf *nr = ember_realloc(r->reports, (r->nreports + 1) * sizeof *nr);
+    if (!nr) return emberE_set(EMBER_ENOMEM, "out of memory keeping a task report");
+    r->reports = nr;
+    uint8_t *copy = ember_malloc(len ? len : 1);
+    if (!copy) return emberE_set(EMBER_ENOMEM, "out of memory keeping a task report");
+    memcpy(copy, p, len);
+    r->reports[r->nreports++] = (ember_buf){copy, len};
     return 0;
 }
 
-static int worker_died(stage *st, emberX_worker *w, const char *why) {
+static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, const uint8_t *p, size_t len) {
     task *t = w->task;
-    char msg[512];
-    snprintf(msg, sizeof msg,
-             "Python worker exited unexpectedly (pid %d, %s): it crashed or was killed while running task %zu",
-             (int)w->pid, why, t ? t->part : 0);
-    emberX_worker_kill(w);
-    if (!t) return 0;
-    set_error(t, msg, strlen(msg));
-    return task_failed(st, t);
-}
-
-static int handle_frame(stage *st, emberX_worker *w, uint32_t type, const uint8_t *p, size_t len) {
-    task *t = w->task;
-    if (!t) return worker_died(st, w, "sent a frame while idle");
+    stage *st = t ? stage_of(ctx, t) : NULL;
+    if (!st) { worker_died(ctx, w, "it sent a frame while idle"); return; }
     switch (type) {
     case EMBER_FRAME_DATA: {
-        if (st->kind == TASK_SHUFFLE) return worker_died(st, w, "sent data from a shuffle map task");
+        if (st->kind == STAGE_SHUFFLE) { worker_died(ctx, w, "it sent data from a shuffle map task"); return; }
         uint8_t *copy = ember_malloc(len ? len : 1);
-        if (!copy) return emberE_set(EMBER_ENOMEM, "out of memory receiving a result batch of %zu bytes", len);
-        memcpy(copy, p, len);
-        int rc = emberG_blocks_push(&t->out, copy, len);
-        if (rc) ember_free(copy);
-        return rc;
+        if (copy) memcpy(copy, p, len);
+        if (!copy || emberG_blocks_push(&t->out, copy, len)) {
+            ember_free(copy);
+            finish_job(ctx, st->job, EMBER_ENOMEM, "out of memory receiving a result batch");
+        }
+        return;
     }
     case EMBER_FRAME_TASK_DONE: {
-        if (len < 4) return worker_died(st, w, "sent a short TASK_DONE");
-        uint32_t n = emberB_load_u32(p);
-        if ((size_t)n * 8 != len - 4) return worker_died(st, w, "sent a malformed TASK_DONE");
-        if (st->kind == TASK_SHUFFLE) {
-            if (n != st->target->nparts) return worker_died(st, w, "reported the wrong number of buckets");
-            for (uint32_t i = 0; i < n; i++) t->bucket_bytes[i] = emberB_load_u64(p + 4 + 8 * (size_t)i);
+        uint32_t n = len >= 4 ? emberB_load_u32(p) : UINT32_MAX;
+        size_t off = 4 + 8 * (size_t)n;
+        if (len < 4 || off + 4 > len || off + 4 + emberB_load_u32(p + off) != len ||
+            (st->kind == STAGE_SHUFFLE && n != st->target->nparts)) {
+            worker_died(ctx, w, "it sent a malformed TASK_DONE");
+            return;
         }
+        for (uint32_t i = 0; i < n && st->kind == STAGE_SHUFFLE; i++)
+            t->bucket_bytes[i] = emberB_load_u64(p + 4 + 8 * (size_t)i);
+        uint32_t rlen = emberB_load_u32(p + off);
+        if (rlen && st->job->result && add_report(st->job->result, p + off + 4, rlen)) {
+            finish_job(ctx, st->job, EMBER_ENOMEM, ember_last_error());
+            return;
+        }
+        release_sending(t);
         t->state = TASK_DONE;
         t->w = NULL;
         w->task = NULL;
+        pthread_mutex_lock(&ctx->mu);
         st->ndone++;
-        return 0;
+        st->nrunning--;
+        pthread_mutex_unlock(&ctx->mu);
+        if (st->ndone == st->ntasks) stage_complete(ctx, st);
+        return;
     }
     case EMBER_FRAME_TASK_ERROR:
-        set_error(t, (const char *)p, len);
-        return task_failed(st, t);
-    default: return worker_died(st, w, "sent an unexpected frame");
+        set_error(&t->error, (const char *)p, len);
+        task_failed(ctx, st, t);
+        return;
+    default: worker_died(ctx, w, "it sent an unexpected frame");
     }
 }
 
-/* Reads what a worker sent; handles whole frames. */
-static int drain_worker(stage *st, emberX_worker *w) {
+/* Reads what a worker sent and handles whole frames. */
+static void drain_worker(ember_context *ctx, emberX_worker *w) {
     for (;;) {
         long r = emberW_read_fd(&w->in, w->from_fd);
-        if (r == -EAGAIN) break;
-        if (r < 0) return worker_died(st, w, ember_last_error());
-        if (r == 0) return worker_died(st, w, "its pipe closed");
+        if (r == -EAGAIN) return;
+        if (r < 0) { worker_died(ctx, w, ember_last_error()); return; }
+        if (r == 0) { worker_died(ctx, w, "its pipe closed"); return; }
         uint32_t type;
         const uint8_t *payload;
         size_t len;
         int got;
-        while (w->alive && (got = emberW_next(&w->in, &type, &payload, &len)) > 0) {
-            int rc = handle_frame(st, w, type, payload, len);
-            if (rc) return rc;
-        }
-        if (!w->alive) return 0;
-        if (got < 0) return worker_died(st, w, ember_last_error());
+        while (w->alive && w->task && (got = emberW_next(&w->in, &type, &payload, &len)) > 0)
+            handle_frame(ctx, w, type, payload, len);
+        if (!w->alive) return;
+        if (w->task && got < 0) { worker_died(ctx, w, ember_last_error()); return; }
     }
-    return 0;
 }
 
-static void stage_free(stage *st) {
-    for (size_t i = 0; i < st->ntasks; i++) {
-        emberG_blocks_clear(&st->tasks[i].out);
-        ember_free(st->tasks[i].bucket_bytes);
-        ember_free(st->tasks[i].error);
-    }
-    ember_free(st->tasks);
-}
-
-/* Moves finished output where it belongs: cache, shuffle registry or result. */
-static int stage_commit(stage *st, ember_result *result) {
+/* Moves a finished stage's output where it belongs: cache, shuffle registry or the
+ * job's result; then the job plans its next stage. */
+static void stage_complete(ember_context *ctx, stage *st) {
     ember_node *n = st->target;
-    for (size_t i = 0; i < st->ntasks; i++) {
+    struct ember_job *job = st->job;
+    int rc = 0;
+    for (size_t i = 0; i < st->ntasks && !rc; i++) {
         task *t = &st->tasks[i];
-        if (st->kind == TASK_CACHE) {
-            emberG_blocks_clear(&n->cache[t->part]);
-            n->cache[t->part] = t->out;
-            n->cache_done[t->part] = 1;
-        } else if (st->kind == TASK_SHUFFLE) {
+        if (st->kind == STAGE_CACHE) {
+            emberG_part *part = emberG_part_new();
+            if (!part) { rc = EMBER_ENOMEM; break; }
+            part->blocks = t->out;
+            pthread_mutex_lock(&ctx->mu);
+            if (n->cached && n->cache && !n->cache[t->part]) n->cache[t->part] = part;
+            else emberG_part_release(part);
+            pthread_mutex_unlock(&ctx->mu);
+        } else if (st->kind == STAGE_SHUFFLE) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/shuffle-%d-%zu-%llu.data", st->ctx->tmpdir, n->id, t->part,
+            snprintf(path, sizeof path, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, n->id, t->part,
                      (unsigned long long)t->attempt_id);
             char *dup = ember_strdup(path);
-            if (!dup) return emberE_set(EMBER_ENOMEM, "out of memory recording shuffle output");
+            if (!dup) { rc = EMBER_ENOMEM; break; }
             if (n->map_paths[t->part]) {
                 unlink(n->map_paths[t->part]);
                 ember_free(n->map_paths[t->part]);
@@ -414,57 +600,151 @@ static int stage_commit(stage *st, ember_result *result) {
             n->map_paths[t->part] = dup;
             memcpy(&n->bucket_bytes[t->part * n->nparts], t->bucket_bytes, n->nparts * sizeof(uint64_t));
         } else {
-            result->batches[i] = t->out.bufs;
-            result->nbatches[i] = t->out.n;
+            job->result->batches[i] = t->out.bufs;
+            job->result->nbatches[i] = t->out.n;
         }
         memset(&t->out, 0, sizeof t->out);
     }
-    return 0;
+    int kind = st->kind;
+    if (kind == STAGE_SHUFFLE && !rc) n->shuffle_done = 1;
+    job->stage = NULL;
+    free_stage(ctx, st);
+    if (rc) finish_job(ctx, job, rc, "out of memory committing a stage's output");
+    else if (kind == STAGE_RESULT) finish_job(ctx, job, 0, NULL);
 }
 
-static int run_stage(ember_context *ctx, int kind, ember_node *target, const size_t *parts, size_t nparts,
-                     ember_interrupt_fn interrupt, void *arg, ember_result *result) {
-    stage st = {.ctx = ctx, .kind = kind, .target = target};
-    int rc = 0;
-    emberX_pool *pool = &ctx->pool;
-    struct pollfd *pfds = NULL;
-    emberX_worker **pw = NULL;
+/* Marks a job finished (once): aborts its running stage, wakes its waiter. */
+static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const char *error) {
+    if (job->stage) {
+        stage *st = job->stage;
+        job->stage = NULL;
+        abort_stage(ctx, st);
+        free_stage(ctx, st);
+    }
     pthread_mutex_lock(&ctx->mu);
-    st.id = ctx->next_stage_id++;
-    pthread_mutex_unlock(&ctx->mu);
-    st.ntasks = nparts;
-    st.tasks = ember_calloc(nparts ? nparts : 1, sizeof *st.tasks);
-    pfds = ember_calloc(2 * pool->nworkers, sizeof *pfds);
-    pw = ember_calloc(2 * pool->nworkers, sizeof *pw);
-    if (!st.tasks || !pfds || !pw) { rc = emberE_set(EMBER_ENOMEM, "out of memory starting a stage"); goto free_stage; }
-    for (size_t i = 0; i < nparts; i++) {
-        st.tasks[i].node = target;
-        st.tasks[i].part = parts ? parts[i] : i;
-        if (kind == TASK_SHUFFLE) {
-            st.tasks[i].bucket_bytes = ember_calloc(target->nparts, sizeof(uint64_t));
-            if (!st.tasks[i].bucket_bytes) { rc = emberE_set(EMBER_ENOMEM, "out of memory starting a stage"); goto free_stage; }
+    for (struct ember_job **pp = &ctx->running; *pp; pp = &(*pp)->next)
+        if (*pp == job) { *pp = job->next; break; }
+    job->rc = rc;
+    if (error) set_error(&job->error, error, strlen(error));
+    if (rc && job->result) {
+        /* Reports of successful tasks stay: accumulators count them even when the job fails. */
+        for (size_t i = 0; i < job->result->nparts; i++) {
+            if (!job->result->batches[i]) continue;
+            for (size_t j = 0; j < job->result->nbatches[i]; j++) ember_free(job->result->batches[i][j].data);
+            ember_free(job->result->batches[i]);
+            job->result->batches[i] = NULL;
+            job->result->nbatches[i] = 0;
         }
     }
-    size_t next_pending = 0;
-    double last_check = now_ms();
-    while (st.ndone < st.ntasks) {
-        /* Hand pending tasks to free workers, starting dead ones on demand. */
-        for (size_t wi = 0; wi < pool->nworkers; wi++) {
-            emberX_worker *w = &pool->workers[wi];
-            if (w->alive && w->task) continue;
-            while (next_pending < st.ntasks && st.tasks[next_pending].state != TASK_PENDING) next_pending++;
-            size_t ti = next_pending;
-            if (ti >= st.ntasks) {
-                for (ti = 0; ti < st.ntasks && st.tasks[ti].state != TASK_PENDING; ti++) {}
-                if (ti >= st.ntasks) break;
+    job->done = 1;
+    int freed = job->freed;
+    pthread_cond_broadcast(&job->done_cv);
+    pthread_mutex_unlock(&ctx->mu);
+    if (freed) {
+        job->freed = 0;
+        ember_job_free(job);
+    }
+}
+
+/* ---- the engine loop --------------------------------------------------------------- */
+
+/* Gives each job without a running stage its next one; finishes jobs that cannot go on. */
+static void plan(ember_context *ctx) {
+    pthread_mutex_lock(&ctx->mu);
+    while (ctx->incoming) {
+        struct ember_job *j = ctx->incoming;
+        ctx->incoming = j->next;
+        /* Append: jobs are served in submission order. */
+        struct ember_job **pp = &ctx->running;
+        while (*pp) pp = &(*pp)->next;
+        j->next = NULL;
+        *pp = j;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    for (;;) {
+        struct ember_job *cancel = NULL;
+        pthread_mutex_lock(&ctx->mu);
+        for (struct ember_job *j = ctx->running; j; j = j->next)
+            if (j->cancel_requested) { cancel = j; break; }
+        pthread_mutex_unlock(&ctx->mu);
+        if (!cancel) break;
+        finish_job(ctx, cancel, EMBER_ECANCELLED, "Job cancelled");
+    }
+    /* Each pass gives one job its next stage; a stage with no tasks completes at
+     * once (outside the lock), which can change the list: then look again. */
+    for (;;) {
+        struct ember_job *failed = NULL;
+        stage *empty = NULL;
+        pthread_mutex_lock(&ctx->mu);
+        for (struct ember_job *j = ctx->running; j && !failed && !empty; j = j->next) {
+            if (j->stage) continue;
+            int kind = STAGE_RESULT, wait = 0;
+            ember_node *target = find_missing(j->node, 0, &kind, &wait);
+            if (wait) continue;
+            if (!target) {
+                kind = STAGE_RESULT;
+                target = j->node;
             }
-            if (!w->alive && (rc = emberX_worker_start(pool, w))) goto cancel;
-            rc = assign(&st, &st.tasks[ti], w);
-            if (rc == EMBER_EWORKER) { rc = worker_died(&st, w, "its pipe closed"); if (rc) goto cancel; continue; }
-            if (rc) goto cancel;
+            j->stage = new_stage(ctx, j, kind, target);
+            if (!j->stage) failed = j;
+            else if (j->stage->ntasks == 0) empty = j->stage;
         }
-        /* Wait for any of the busy workers. */
+        pthread_mutex_unlock(&ctx->mu);
+        if (failed) finish_job(ctx, failed, EMBER_ENOMEM, "out of memory planning a stage");
+        else if (empty) stage_complete(ctx, empty);
+        else break;
+    }
+}
+
+/* The first pending task, jobs in submission order. */
+static task *next_task(ember_context *ctx, stage **out) {
+    for (struct ember_job *j = ctx->running; j; j = j->next) {
+        stage *st = j->stage;
+        if (!st) continue;
+        for (size_t i = 0; i < st->ntasks; i++)
+            if (st->tasks[i].state == TASK_PENDING) {
+                *out = st;
+                return &st->tasks[i];
+            }
+    }
+    return NULL;
+}
+
+static void dispatch(ember_context *ctx) {
+    emberX_pool *pool = &ctx->pool;
+    for (size_t wi = 0; wi < pool->nworkers; wi++) {
+        emberX_worker *w = &pool->workers[wi];
+        if (w->alive && w->task) continue;
+        stage *st;
+        task *t = next_task(ctx, &st);
+        if (!t) return;
+        int rc = 0;
+        if (!w->alive) rc = emberX_worker_start(pool, w);
+        if (!rc) rc = assign(ctx, st, t, w);
+        if (rc == EMBER_EWORKER) {
+            worker_died(ctx, w, "its pipe closed");
+        } else if (rc) {
+            if (w->task) emberX_worker_kill(w);
+            finish_job(ctx, st->job, rc, ember_last_error());
+        }
+    }
+}
+
+void *emberS_engine_main(void *arg) {
+    ember_context *ctx = arg;
+    emberX_pool *pool = &ctx->pool;
+    struct pollfd *pfds = ember_calloc(2 * pool->nworkers + 1, sizeof *pfds);
+    emberX_worker **pw = ember_calloc(2 * pool->nworkers + 1, sizeof *pw);
+    for (;;) {
+        pthread_mutex_lock(&ctx->mu);
+        int stopping = ctx->stopped;
+        pthread_mutex_unlock(&ctx->mu);
+        if (stopping) break;
+        plan(ctx);
+        dispatch(ctx);
         nfds_t n = 0;
+        pfds[n] = (struct pollfd){.fd = ctx->wake[0], .events = POLLIN};
+        pw[n++] = NULL;
         for (size_t wi = 0; wi < pool->nworkers; wi++) {
             emberX_worker *w = &pool->workers[wi];
             if (!w->alive || !w->task) continue;
@@ -475,37 +755,42 @@ static int run_stage(ember_context *ctx, int kind, ember_node *target, const siz
                 pw[n++] = w;
             }
         }
-        int pr = poll(pfds, n, 50);
-        if (pr < 0 && errno != EINTR) { rc = emberE_errno(EMBER_EIO, errno, "waiting for workers"); goto cancel; }
-        for (nfds_t i = 0; pr > 0 && i < n; i++) {
+        int pr = poll(pfds, n, 1000);
+        if (pr <= 0) continue;
+        if (pfds[0].revents) {
+            char buf[64];
+            while (read(ctx->wake[0], buf, sizeof buf) > 0) {}
+        }
+        for (nfds_t i = 1; i < n; i++) {
             emberX_worker *w = pw[i];
             if (!pfds[i].revents || !w->alive || !w->task) continue;
             if (pfds[i].fd == w->to_fd) {
-                if (emberX_flush(w)) rc = worker_died(&st, w, "its pipe closed");
+                if (emberX_flush(w)) worker_died(ctx, w, "its pipe closed");
             } else {
-                rc = drain_worker(&st, w);
+                drain_worker(ctx, w);
             }
-            if (rc) goto cancel;
-        }
-        if (interrupt && now_ms() - last_check >= 50) {
-            last_check = now_ms();
-            if (interrupt(arg)) { rc = emberE_set(EMBER_ECANCELLED, "job cancelled"); goto cancel; }
         }
     }
-    rc = stage_commit(&st, result);
-    goto free_stage;
-cancel:
-    /* Workers still running this stage's tasks are killed; new ones start on demand. */
-    for (size_t wi = 0; wi < pool->nworkers; wi++)
-        if (pool->workers[wi].task) emberX_worker_kill(&pool->workers[wi]);
-free_stage:
-    if (st.tasks) stage_free(&st);
+    /* Stopping: every job still running ends. */
+    for (;;) {
+        pthread_mutex_lock(&ctx->mu);
+        while (ctx->incoming) {
+            struct ember_job *j = ctx->incoming;
+            ctx->incoming = j->next;
+            j->next = ctx->running;
+            ctx->running = j;
+        }
+        struct ember_job *j = ctx->running;
+        pthread_mutex_unlock(&ctx->mu);
+        if (!j) break;
+        finish_job(ctx, j, EMBER_ESTOPPED, "the SparkContext was stopped while the job ran");
+    }
     ember_free(pfds);
     ember_free(pw);
-    return rc;
+    return NULL;
 }
 
-/* ---- jobs ------------------------------------------------------------------------ */
+/* ---- the job API ----------------------------------------------------------------------- */
 
 void ember_result_free(ember_result *r) {
     if (!r) return;
@@ -514,52 +799,166 @@ void ember_result_free(ember_result *r) {
         for (size_t j = 0; j < r->nbatches[i]; j++) ember_free(r->batches[i][j].data);
         ember_free(r->batches[i]);
     }
+    for (size_t i = 0; i < r->nreports; i++) ember_free(r->reports[i].data);
+    ember_free(r->reports);
     ember_free(r->batches);
     ember_free(r->nbatches);
     ember_free(r);
 }
 
-int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions, size_t npartitions,
-                  ember_interrupt_fn interrupt, void *arg, ember_result **out) {
-    int rc;
-    size_t *all = NULL;
-    if (!partitions) {
-        npartitions = node->nparts;
-        all = ember_malloc((npartitions ? npartitions : 1) * sizeof *all);
-        if (!all) return emberE_set(EMBER_ENOMEM, "out of memory starting a job");
-        for (size_t i = 0; i < npartitions; i++) all[i] = i;
-        partitions = all;
-    }
-    for (size_t i = 0; i < npartitions; i++)
-        if (partitions[i] >= node->nparts) {
-            ember_free(all);
+int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partitions, size_t npartitions,
+                     const char *group, const void *info, size_t info_len, ember_job **out) {
+    if (!partitions) npartitions = node->nparts;
+    for (size_t i = 0; partitions && i < npartitions; i++)
+        if (partitions[i] >= node->nparts)
             return emberE_set(EMBER_EINVAL, "partition %zu requested of an RDD with %zu partitions", partitions[i],
                               node->nparts);
-        }
-    ember_result *res = ember_calloc(1, sizeof *res);
-    if (res) {
-        res->nparts = npartitions;
-        res->batches = ember_calloc(npartitions ? npartitions : 1, sizeof *res->batches);
-        res->nbatches = ember_calloc(npartitions ? npartitions : 1, sizeof *res->nbatches);
+    struct ember_job *job = ember_calloc(1, sizeof *job);
+    if (!job) return emberE_set(EMBER_ENOMEM, "out of memory submitting a job");
+    job->ctx = ctx;
+    job->parts = ember_malloc((npartitions ? npartitions : 1) * sizeof *job->parts);
+    job->result = ember_calloc(1, sizeof *job->result);
+    if (job->result) {
+        job->result->nparts = npartitions;
+        job->result->batches = ember_calloc(npartitions ? npartitions : 1, sizeof *job->result->batches);
+        job->result->nbatches = ember_calloc(npartitions ? npartitions : 1, sizeof *job->result->nbatches);
     }
-    if (!res || !res->batches || !res->nbatches) {
-        ember_result_free(res);
-        ember_free(all);
-        return emberE_set(EMBER_ENOMEM, "out of memory starting a job");
+    job->group = group ? ember_strdup(group) : NULL;
+    job->info = ember_malloc(info_len ? info_len : 1);
+    if (!job->parts || !job->result || !job->result->batches || !job->result->nbatches || (group && !job->group) ||
+        !job->info) {
+        ember_result_free(job->result);
+        ember_free(job->parts);
+        ember_free(job->group);
+        ember_free(job->info);
+        ember_free(job);
+        return emberE_set(EMBER_ENOMEM, "out of memory submitting a job");
     }
-    pthread_mutex_lock(&ctx->job_mu);
+    for (size_t i = 0; i < npartitions; i++) job->parts[i] = partitions ? partitions[i] : i;
+    job->nparts = npartitions;
+    if (info_len) memcpy(job->info, info, info_len);
+    job->info_len = info_len;
+    pthread_cond_init(&job->done_cv, NULL);
+    ember_node_retain(node);
+    job->node = node;
+    pthread_mutex_lock(&ctx->mu);
     if (ctx->stopped) {
-        rc = emberE_set(EMBER_ESTOPPED, "the SparkContext is stopped; create a new one to run jobs");
-    } else {
-        rc = materialize(ctx, node, 0, interrupt, arg);
-        if (!rc) rc = run_stage(ctx, TASK_RESULT, node, partitions, npartitions, interrupt, arg, res);
+        pthread_mutex_unlock(&ctx->mu);
+        job->done = 1;
+        ember_job_free(job);
+        return emberE_set(EMBER_ESTOPPED, "the SparkContext is stopped; create a new one to run jobs");
     }
-    pthread_mutex_unlock(&ctx->job_mu);
-    ember_free(all);
-    if (rc) {
-        ember_result_free(res);
-        return rc;
-    }
-    *out = res;
+    job->id = ctx->next_job_id++;
+    job->next = NULL;
+    struct ember_job **pp = &ctx->incoming;
+    while (*pp) pp = &(*pp)->next;
+    *pp = job;
+    pthread_mutex_unlock(&ctx->mu);
+    emberS_wake(ctx);
+    *out = job;
     return 0;
+}
+
+int ember_job_wait(ember_job *job, int timeout_ms) {
+    ember_context *ctx = job->ctx;
+    pthread_mutex_lock(&ctx->mu);
+    if (!job->done && timeout_ms != 0) {
+        if (timeout_ms < 0) {
+            while (!job->done) pthread_cond_wait(&job->done_cv, &ctx->mu);
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += timeout_ms / 1000;
+            ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+            while (!job->done && pthread_cond_timedwait(&job->done_cv, &ctx->mu, &ts) == 0) {}
+        }
+    }
+    int done = job->done;
+    pthread_mutex_unlock(&ctx->mu);
+    return done;
+}
+
+void ember_job_cancel(ember_job *job) {
+    pthread_mutex_lock(&job->ctx->mu);
+    job->cancel_requested = 1;
+    pthread_mutex_unlock(&job->ctx->mu);
+    emberS_wake(job->ctx);
+}
+
+int ember_job_id(const ember_job *job) { return job->id; }
+
+int ember_job_finish(ember_job *job, ember_result **out) {
+    ember_job_wait(job, -1);
+    if (job->rc) {
+        emberE_set(job->rc, "%s", job->error ? job->error : ember_strerror(job->rc));
+        return job->rc;
+    }
+    *out = job->result;
+    job->result = NULL;
+    return 0;
+}
+
+void ember_job_free(ember_job *job) {
+    if (!job) return;
+    ember_context *ctx = job->ctx;
+    pthread_mutex_lock(&ctx->mu);
+    if (!job->done) {
+        /* The engine still holds it: cancel, and let the engine free it when done. */
+        job->cancel_requested = 1;
+        job->freed = 1;
+        pthread_mutex_unlock(&ctx->mu);
+        emberS_wake(ctx);
+        return;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    pthread_cond_destroy(&job->done_cv);
+    ember_result_free(job->result);
+    ember_node_release(job->node);
+    ember_free(job->parts);
+    ember_free(job->group);
+    ember_free(job->info);
+    ember_free(job->error);
+    ember_free(job);
+}
+
+int ember_cancel_group(ember_context *ctx, const char *group) {
+    int n = 0;
+    pthread_mutex_lock(&ctx->mu);
+    struct ember_job *lists[2] = {ctx->incoming, ctx->running};
+    for (int l = 0; l < 2; l++)
+        for (struct ember_job *j = lists[l]; j; j = j->next)
+            if (!group || (j->group && strcmp(j->group, group) == 0)) {
+                j->cancel_requested = 1;
+                n++;
+            }
+    pthread_mutex_unlock(&ctx->mu);
+    emberS_wake(ctx);
+    return n;
+}
+
+int ember_cancel_all(ember_context *ctx) { return ember_cancel_group(ctx, NULL); }
+
+int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions, size_t npartitions,
+                  ember_interrupt_fn interrupt, void *arg, ember_result **out) {
+    ember_job *job;
+    int rc = ember_job_submit(ctx, node, partitions, npartitions, NULL, NULL, 0, &job);
+    if (rc) return rc;
+    while (!ember_job_wait(job, interrupt ? 50 : -1))
+        if (interrupt(arg)) ember_job_cancel(job);
+    rc = ember_job_finish(job, out);
+    ember_job_free(job);
+    return rc;
+}
+
+size_t ember_active_stages(ember_context *ctx, ember_stage_info *out, size_t max) {
+    size_t n = 0;
+    pthread_mutex_lock(&ctx->mu);
+    for (stage *st = ctx->stages; st; st = st->next, n++) {
+        if (n >= max) continue;
+        out[n] = (ember_stage_info){st->id, st->job->id, (int)st->ntasks, (int)st->ndone, (int)st->nrunning,
+                                    (int)st->nfailed, (int64_t)st->submitted_ms};
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    return n;
 }

@@ -10,9 +10,9 @@
  * A task, as the engine sends it:
  *   [COMMAND]*  for each command of the task the worker has not been sent yet
  *   TASK        the task itself
- *   [DATA]* INPUT_END   only when the task's input kind is EMBER_IN_DATA
+ *   then, for each data stream of its input in order: INPUT_BEGIN [DATA]* INPUT_END
  * and the worker answers:
- *   [DATA]* TASK_DONE   or   TASK_ERROR (after reading its input to INPUT_END)
+ *   [DATA]* TASK_DONE   or   TASK_ERROR (after reading its input streams to the end)
  */
 #ifndef EMBER_WIRE_H
 #define EMBER_WIRE_H
@@ -30,7 +30,8 @@
     X(DATA, 3, "both", "one serialized batch of records")                                   \
     X(INPUT_END, 4, "engine->worker", "empty: the task's input data is complete")           \
     X(FORGET, 5, "engine->worker", "u64 command id the worker may drop")                    \
-    X(TASK_DONE, 16, "worker->engine", "u32 n, then n u64 bucket byte counts (0 unless a shuffle map task)") \
+    X(INPUT_BEGIN, 6, "engine->worker", "u32 stream: the DATA frames that follow belong to this input stream") \
+    X(TASK_DONE, 16, "worker->engine", "u32 n, n u64 bucket byte counts (n = 0 unless a shuffle map task), then u32 len + a report (opaque)") \
     X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback")
 
 enum ember_frame_type {
@@ -40,19 +41,26 @@ enum ember_frame_type {
 };
 
 /* TASK payload:
- *   u64 task attempt id, u32 stage id, u32 partition, u32 attempt number,
- *   u32 ncommands, ncommands x (u64 command id, u32 partition index the command sees),
- *       applied in order to the input
- *   u32 input kind, then by kind:
- *     EMBER_IN_DATA     nothing (DATA frames then INPUT_END follow the TASK frame)
- *     EMBER_IN_TEXT     str path, i64 start, i64 end (-1: to the end), u32 flags
- *     EMBER_IN_RANGE    i64 start, i64 stop, i64 step
- *     EMBER_IN_SHUFFLE  u32 bucket, u32 npaths, npaths x str path
+ *   u64 task attempt id, u32 stage id, u32 partition, u32 attempt number, u32 job id,
+ *   u32 len + the job's info (opaque bytes, the same for every task of a job),
+ *   an input (below), then
  *   u32 output kind, then by kind:
  *     EMBER_OUT_RESULT  nothing: records go back as DATA frames
  *     EMBER_OUT_SHUFFLE str path, u32 nbuckets, u64 spec command id
+ * An input is a tree:
+ *   u32 kind, then by kind:
+ *     EMBER_IN_DATA       u32 stream (its batches come in INPUT_BEGIN/DATA/INPUT_END)
+ *     EMBER_IN_TEXT       str path, i64 start, i64 end (-1: to the end), u32 flags
+ *     EMBER_IN_RANGE      i64 start, i64 stop, i64 step
+ *     EMBER_IN_SHUFFLE    u32 bucket, u32 npaths, npaths x str path
+ *     EMBER_IN_CONCAT     u32 n, n x input: their records one after another
+ *     EMBER_IN_ZIP        input, input: pairs (a, b) record by record
+ *     EMBER_IN_CARTESIAN  input, input: every pair (a, b)
+ *   then u32 ncommands, ncommands x (u64 command id, u32 partition index the command
+ *   sees), applied in order to the input's records.
  */
-enum ember_input_kind { EMBER_IN_DATA = 1, EMBER_IN_TEXT = 2, EMBER_IN_RANGE = 3, EMBER_IN_SHUFFLE = 4 };
+enum ember_input_kind { EMBER_IN_DATA = 1, EMBER_IN_TEXT = 2, EMBER_IN_RANGE = 3, EMBER_IN_SHUFFLE = 4,
+                        EMBER_IN_CONCAT = 5, EMBER_IN_ZIP = 6, EMBER_IN_CARTESIAN = 7 };
 enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2 };
 enum ember_text_flags { EMBER_TEXT_GZIP = 1, EMBER_TEXT_BYTES = 2 };
 

@@ -181,3 +181,28 @@ def test_large_records_and_many_partitions(sc):
     big = "x" * (3 << 20)
     assert sc.parallelize([big, big], 2).map(len).collect() == [3 << 20, 3 << 20]
     assert sc.parallelize(range(2000), 500).map(lambda x: x + 1).sum() == sum(range(1, 2001))
+
+
+def test_coalesce_zip_cartesian(sc):
+    rdd = sc.parallelize(range(10), 5)
+    assert rdd.coalesce(2).glom().collect() == [[0, 1, 2, 3], [4, 5, 6, 7, 8, 9]]
+    assert rdd.coalesce(5).getNumPartitions() == 5
+    with pytest.raises(ValueError, match="positive"):
+        rdd.coalesce(0)
+    rep = rdd.repartition(3)
+    assert rep.getNumPartitions() == 3 and sorted(rep.collect()) == list(range(10))
+    assert all(rep.glom().collect())
+    a = sc.parallelize(range(6), 3)
+    b = a.map(lambda x: x * 10)
+    assert a.zip(b).collect() == [(x, x * 10) for x in range(6)]
+    with pytest.raises(ValueError, match="same number of partitions"):
+        a.zip(sc.parallelize(range(6), 2))
+    with pytest.raises(PythonException, match="same number of elements"):
+        a.zip(a.filter(lambda x: x != 3)).collect()
+    cart = sc.parallelize([1, 2], 2).cartesian(sc.parallelize("ab", 2))
+    assert cart.getNumPartitions() == 4
+    assert cart.collect() == [(1, "a"), (1, "b"), (2, "a"), (2, "b")]
+    # Inputs sent over the pipe (parallelized and cached) in one task, read in any order.
+    c = sc.parallelize(range(4), 2).cache()
+    assert c.zip(sc.parallelize("wxyz", 2)).collect() == list(zip(range(4), "wxyz"))
+    assert c.coalesce(1).zip(sc.parallelize("wxyz", 1)).map(lambda p: p[1]).collect() == list("wxyz")

@@ -4,12 +4,10 @@
  * thread) through the interrupt callback, which takes the GIL only for that check. */
 #include "core.h"
 
-#include <stdatomic.h>
 
 typedef struct {
     PyObject_HEAD
     ember_context *ctx;
-    atomic_int cancel;   /* set by cancel(): the running job stops at its next check */
 } ContextObject;
 
 typedef struct {
@@ -115,7 +113,6 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
         core_raise(ctx_state(self), rc);
         return -1;
     }
-    atomic_init(&self->cancel, 0);
     return 0;
 }
 
@@ -254,77 +251,138 @@ done:
     return result;
 }
 
-typedef struct interrupt_arg {
-    ContextObject *self;
-    int raised; /* a Python exception (KeyboardInterrupt) is pending */
-} interrupt_arg;
-
-static int interrupt_cb(void *p) {
-    interrupt_arg *a = p;
-    if (atomic_load(&a->self->cancel)) return 1;
-    PyGILState_STATE g = PyGILState_Ensure();
-    int r = PyErr_CheckSignals();
-    if (r < 0) a->raised = 1;
-    PyGILState_Release(g);
-    return r < 0;
+static PyObject *two_nodes(ContextObject *self, PyObject *args,
+                           int (*make)(ember_context *, ember_node *, ember_node *, ember_node **)) {
+    core_state *st = ctx_state(self);
+    PyObject *a, *b;
+    if (!PyArg_ParseTuple(args, "O!O!", st->Node_type, &a, st->Node_type, &b) || check_live(self)) return NULL;
+    ember_node *node;
+    int rc = make(self->ctx, ((NodeObject *)a)->node, ((NodeObject *)b)->node, &node);
+    return rc ? core_raise(st, rc) : wrap_node(st, node);
 }
 
-/* run_job(node, partitions=None) -> list[list[bytes]] */
-static PyObject *Context_run_job(ContextObject *self, PyObject *args) {
+static PyObject *Context_zip(ContextObject *self, PyObject *args) { return two_nodes(self, args, ember_node_zip); }
+
+static PyObject *Context_cartesian(ContextObject *self, PyObject *args) {
+    return two_nodes(self, args, ember_node_cartesian);
+}
+
+static PyObject *Context_coalesce(ContextObject *self, PyObject *args) {
+    core_state *st = ctx_state(self);
+    PyObject *parent;
+    Py_ssize_t np;
+    if (!PyArg_ParseTuple(args, "O!n", st->Node_type, &parent, &np) || check_live(self)) return NULL;
+    if (np < 1) return PyErr_Format(PyExc_ValueError, "Number of partitions must be positive.");
+    ember_node *node;
+    int rc = ember_node_coalesce(self->ctx, ((NodeObject *)parent)->node, (size_t)np, &node);
+    return rc ? core_raise(st, rc) : wrap_node(st, node);
+}
+
+static PyObject *bufs_to_list(ember_buf *bufs, size_t n) {
+    PyObject *lst = PyList_New((Py_ssize_t)n);
+    for (size_t j = 0; lst && j < n; j++) {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)bufs[j].data, (Py_ssize_t)bufs[j].len);
+        if (!b) { Py_CLEAR(lst); break; }
+        PyList_SET_ITEM(lst, (Py_ssize_t)j, b);
+        ember_free(bufs[j].data); /* release early: results can be large */
+        bufs[j].data = NULL;
+    }
+    return lst;
+}
+
+/* run_job(node, partitions=None, group=None, info=b"") -> (batches per partition, reports)
+ * Waits with the GIL released; Ctrl-C (a pending signal) cancels the job and raises. */
+static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"node", "partitions", "group", "info", NULL};
     core_state *st = ctx_state(self);
     PyObject *nodeobj, *parts = Py_None;
-    if (!PyArg_ParseTuple(args, "O!|O", st->Node_type, &nodeobj, &parts) || check_live(self)) return NULL;
+    const char *group = NULL;
+    Py_buffer info = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|Ozy*", kwlist, st->Node_type, &nodeobj, &parts, &group, &info))
+        return NULL;
     size_t *pv = NULL, np = 0;
+    PyObject *out = NULL;
+    if (check_live(self)) goto release_info;
     if (parts != Py_None) {
         PyObject *seq = PySequence_Fast(parts, "partitions must be a list of ints");
-        if (!seq) return NULL;
+        if (!seq) goto release_info;
         np = (size_t)PySequence_Fast_GET_SIZE(seq);
         pv = PyMem_Calloc(np ? np : 1, sizeof *pv);
-        if (!pv) { Py_DECREF(seq); return PyErr_NoMemory(); }
+        if (!pv) { Py_DECREF(seq); PyErr_NoMemory(); goto release_info; }
         for (size_t i = 0; i < np; i++) {
             pv[i] = PyLong_AsSize_t(PySequence_Fast_GET_ITEM(seq, (Py_ssize_t)i));
-            if (PyErr_Occurred()) { Py_DECREF(seq); PyMem_Free(pv); return NULL; }
+            if (PyErr_Occurred()) { Py_DECREF(seq); goto release_info; }
         }
         Py_DECREF(seq);
     }
-    ember_result *res = NULL;
-    interrupt_arg ia = {self, 0};
-    atomic_store(&self->cancel, 0);
-    int rc;
-    ember_context *ctx = self->ctx;
-    ember_node *node = ((NodeObject *)nodeobj)->node;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_run_job(ctx, node, pv, pv ? np : 0, interrupt_cb, &ia, &res);
-    Py_END_ALLOW_THREADS
-    PyMem_Free(pv);
-    if (rc) {
-        if (ia.raised && PyErr_Occurred()) return NULL;
-        PyErr_Clear();
-        return core_raise(st, rc);
-    }
-    PyObject *out = PyList_New((Py_ssize_t)res->nparts);
-    for (size_t i = 0; out && i < res->nparts; i++) {
-        PyObject *lst = PyList_New((Py_ssize_t)res->nbatches[i]);
-        if (!lst) { Py_CLEAR(out); break; }
-        for (size_t j = 0; j < res->nbatches[i]; j++) {
-            PyObject *b = PyBytes_FromStringAndSize((const char *)res->batches[i][j].data,
-                                                    (Py_ssize_t)res->batches[i][j].len);
-            if (!b) { Py_DECREF(lst); Py_CLEAR(out); break; }
-            PyList_SET_ITEM(lst, (Py_ssize_t)j, b);
-            ember_free(res->batches[i][j].data); /* release early: results can be large */
-            res->batches[i][j].data = NULL;
+    ember_job *job;
+    int rc = ember_job_submit(self->ctx, ((NodeObject *)nodeobj)->node, pv, pv ? np : 0, group,
+                              info.buf, info.buf ? (size_t)info.len : 0, &job);
+    if (rc) { core_raise(st, rc); goto release_info; }
+    int done = 0, interrupted = 0;
+    while (!done) {
+        Py_BEGIN_ALLOW_THREADS
+        done = ember_job_wait(job, 50);
+        Py_END_ALLOW_THREADS
+        if (!done && !interrupted && PyErr_CheckSignals() < 0) {
+            /* Keep the KeyboardInterrupt; cancel the job and wait for it to wind down. */
+            interrupted = 1;
+            ember_job_cancel(job);
         }
-        if (!out) break;
-        PyList_SET_ITEM(out, (Py_ssize_t)i, lst);
     }
+    ember_result *res = NULL;
+    rc = ember_job_finish(job, &res);
+    if (interrupted) {
+        ember_result_free(res);
+        ember_job_free(job);
+        goto release_info;
+    }
+    if (rc) {
+        core_raise(st, rc);
+        ember_job_free(job);
+        goto release_info;
+    }
+    PyObject *batches = PyList_New((Py_ssize_t)res->nparts), *reports = NULL;
+    for (size_t i = 0; batches && i < res->nparts; i++) {
+        PyObject *lst = bufs_to_list(res->batches[i], res->nbatches[i]);
+        if (!lst) { Py_CLEAR(batches); break; }
+        PyList_SET_ITEM(batches, (Py_ssize_t)i, lst);
+    }
+    if (batches) reports = bufs_to_list(res->reports, res->nreports);
+    if (batches && reports) out = PyTuple_Pack(2, batches, reports);
+    Py_XDECREF(batches);
+    Py_XDECREF(reports);
     ember_result_free(res);
+    ember_job_free(job);
+release_info:
+    PyMem_Free(pv);
+    if (info.buf) PyBuffer_Release(&info);
     return out;
 }
 
-static PyObject *Context_cancel(ContextObject *self, PyObject *unused) {
+static PyObject *Context_cancel_group(ContextObject *self, PyObject *arg) {
+    const char *group = NULL;
+    if (arg != Py_None && !(group = PyUnicode_AsUTF8(arg))) return NULL;
+    if (!self->ctx) return PyLong_FromLong(0);
+    return PyLong_FromLong(group ? ember_cancel_group(self->ctx, group) : ember_cancel_all(self->ctx));
+}
+
+/* active_stages() -> list of (stage_id, job_id, tasks, completed, active, failed, submitted_ms) */
+static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
     (void)unused;
-    atomic_store(&self->cancel, 1);
-    Py_RETURN_NONE;
+    if (!self->ctx) return PyList_New(0);
+    ember_stage_info info[64];
+    size_t n = ember_active_stages(self->ctx, info, 64);
+    if (n > 64) n = 64;
+    PyObject *lst = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; lst && i < n; i++) {
+        PyObject *t = Py_BuildValue("(iiiiiiL)", info[i].stage_id, info[i].job_id, info[i].num_tasks,
+                                    info[i].num_completed, info[i].num_active, info[i].num_failed,
+                                    (long long)info[i].submitted_ms);
+        if (!t) { Py_CLEAR(lst); break; }
+        PyList_SET_ITEM(lst, (Py_ssize_t)i, t);
+    }
+    return lst;
 }
 
 static PyObject *Context_get_tmpdir(ContextObject *self, void *c) {
@@ -350,9 +408,15 @@ static PyMethodDef Context_methods[] = {
     {"pipeline", (PyCFunction)Context_pipeline, METH_VARARGS, "pipeline(parent, command: bytes) -> Node"},
     {"shuffle", (PyCFunction)Context_shuffle, METH_VARARGS, "shuffle(parent, num_partitions, spec: bytes) -> Node"},
     {"union", (PyCFunction)Context_union, METH_O, "union(nodes) -> Node"},
-    {"run_job", (PyCFunction)Context_run_job, METH_VARARGS,
-     "run_job(node, partitions=None) -> list of each partition's result batches"},
-    {"cancel", (PyCFunction)Context_cancel, METH_NOARGS, "Cancel the running job (it raises JobCancelledError)."},
+    {"coalesce", (PyCFunction)Context_coalesce, METH_VARARGS, "coalesce(parent, num_partitions) -> Node"},
+    {"zip", (PyCFunction)Context_zip, METH_VARARGS, "zip(a, b) -> Node"},
+    {"cartesian", (PyCFunction)Context_cartesian, METH_VARARGS, "cartesian(a, b) -> Node"},
+    {"run_job", (PyCFunction)(void (*)(void))Context_run_job, METH_VARARGS | METH_KEYWORDS,
+     "run_job(node, partitions=None, group=None, info=b'') -> (batches per partition, task reports)"},
+    {"cancel_group", (PyCFunction)Context_cancel_group, METH_O,
+     "cancel_group(group or None) -> number of jobs asked to cancel (None: all)"},
+    {"active_stages", (PyCFunction)Context_active_stages, METH_NOARGS,
+     "active_stages() -> [(stage_id, job_id, tasks, completed, active, failed, submitted_ms)]"},
     {"stop", (PyCFunction)Context_stop, METH_NOARGS, "Stop workers, remove temp files. Idempotent."},
     {NULL, NULL, 0, NULL},
 };

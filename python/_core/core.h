@@ -20,6 +20,7 @@ typedef struct core_state {
     PyTypeObject *Context_type;
     PyTypeObject *Node_type;
     PyTypeObject *FrameIO_type;
+    PyTypeObject *Streams_type;
     PyTypeObject *DataIter_type;
     PyTypeObject *TextIter_type;
     PyTypeObject *ShuffleIter_type;

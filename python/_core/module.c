@@ -58,6 +58,7 @@ static int core_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->Context_type);
     Py_VISIT(st->Node_type);
     Py_VISIT(st->FrameIO_type);
+    Py_VISIT(st->Streams_type);
     Py_VISIT(st->DataIter_type);
     Py_VISIT(st->TextIter_type);
     Py_VISIT(st->ShuffleIter_type);
@@ -75,6 +76,7 @@ static int core_clear(PyObject *m) {
     Py_CLEAR(st->Context_type);
     Py_CLEAR(st->Node_type);
     Py_CLEAR(st->FrameIO_type);
+    Py_CLEAR(st->Streams_type);
     Py_CLEAR(st->DataIter_type);
     Py_CLEAR(st->TextIter_type);
     Py_CLEAR(st->ShuffleIter_type);

@@ -225,17 +225,153 @@ static int cursor_load(batch_cursor *c, const char *data, Py_ssize_t len, const 
     return 0;
 }
 
-/* DataIter(io): the records of DATA frames up to INPUT_END. */
+/* Streams(io, n): the n data streams of a task's input. The engine sends them one
+ * after another (INPUT_BEGIN, DATA..., INPUT_END); a reader of stream k takes its
+ * batches in order, and batches of other streams read on the way are queued. */
 typedef struct {
     PyObject_HEAD
     FrameIO *io;
+    Py_ssize_t n;
+    long cur;           /* the stream whose frames are arriving, or -1 */
+    PyObject **queues;  /* per stream: list of payloads read ahead */
+    Py_ssize_t *heads;  /* per stream: next payload to take from its queue */
+    char *ended;
+    Py_ssize_t nended;
+} Streams;
+
+static void Streams_dealloc(Streams *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_XDECREF(self->io);
+    for (Py_ssize_t i = 0; self->queues && i < self->n; i++) Py_XDECREF(self->queues[i]);
+    PyMem_Free(self->queues);
+    PyMem_Free(self->heads);
+    PyMem_Free(self->ended);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *Streams_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    (void)kw;
+    core_state *st = core_state_of_type(type);
+    PyObject *io;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "O!n", st->FrameIO_type, &io, &n)) return NULL;
+    if (n < 0) return PyErr_Format(PyExc_ValueError, "negative stream count");
+    Streams *self = (Streams *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->io = (FrameIO *)Py_NewRef(io);
+    self->n = n;
+    self->cur = -1;
+    self->queues = PyMem_Calloc(n ? n : 1, sizeof *self->queues);
+    self->heads = PyMem_Calloc(n ? n : 1, sizeof *self->heads);
+    self->ended = PyMem_Calloc(n ? n : 1, 1);
+    if (!self->queues || !self->heads || !self->ended) { Py_DECREF(self); return PyErr_NoMemory(); }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!(self->queues[i] = PyList_New(0))) { Py_DECREF(self); return NULL; }
+    return (PyObject *)self;
+}
+
+/* Reads one frame and files it. Returns 1 when a DATA payload of stream k arrived
+ * (stored in *data), 0 otherwise, -1 on error. */
+static int streams_read_one(Streams *self, Py_ssize_t k, PyObject **data) {
+    uint32_t type;
+    PyObject *payload;
+    int r = read_frame(self->io, &type, &payload);
+    if (r < 0) return -1;
+    if (r == 0) {
+        PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe before the end of the input");
+        return -1;
+    }
+    if (type == EMBER_FRAME_INPUT_BEGIN && PyBytes_GET_SIZE(payload) == 4) {
+        const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(payload);
+        long s = (long)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        Py_DECREF(payload);
+        if (s >= self->n) {
+            PyErr_Format(PyExc_ValueError, "input stream %ld of a task with %zd streams", s, self->n);
+            return -1;
+        }
+        self->cur = s;
+        return 0;
+    }
+    if (self->cur < 0 || (type != EMBER_FRAME_DATA && type != EMBER_FRAME_INPUT_END)) {
+        Py_DECREF(payload);
+        PyErr_Format(PyExc_ValueError, "unexpected frame %u in a task's input", type);
+        return -1;
+    }
+    if (type == EMBER_FRAME_INPUT_END) {
+        Py_DECREF(payload);
+        if (!self->ended[self->cur]) self->nended++;
+        self->ended[self->cur] = 1;
+        self->cur = -1;
+        return 0;
+    }
+    if (self->cur == k) {
+        *data = payload;
+        return 1;
+    }
+    r = PyList_Append(self->queues[self->cur], payload);
+    Py_DECREF(payload);
+    return r;
+}
+
+/* The next batch of stream k: a new reference, or NULL without an exception at its end. */
+static PyObject *streams_next(Streams *self, Py_ssize_t k) {
+    PyObject *q = self->queues[k];
+    for (;;) {
+        if (self->heads[k] < PyList_GET_SIZE(q)) {
+            PyObject *b = Py_NewRef(PyList_GET_ITEM(q, self->heads[k]));
+            if (++self->heads[k] == PyList_GET_SIZE(q)) {
+                if (PyList_SetSlice(q, 0, PyList_GET_SIZE(q), NULL) < 0) { Py_DECREF(b); return NULL; }
+                self->heads[k] = 0;
+            }
+            return b;
+        }
+        if (self->ended[k]) return NULL;
+        PyObject *data = NULL;
+        int r = streams_read_one(self, k, &data);
+        if (r < 0) return NULL;
+        if (r == 1) return data;
+    }
+}
+
+static PyObject *Streams_drain(Streams *self, PyObject *unused) {
+    (void)unused;
+    while (self->nended < self->n) {
+        PyObject *data = NULL;
+        if (streams_read_one(self, -1, &data) < 0) return NULL;
+    }
+    for (Py_ssize_t i = 0; i < self->n; i++)
+        if (PyList_SetSlice(self->queues[i], 0, PyList_GET_SIZE(self->queues[i]), NULL) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Streams_methods[] = {
+    {"drain", (PyCFunction)Streams_drain, METH_NOARGS, "Read every stream to its end, dropping what is left."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Streams_slots[] = {
+    {Py_tp_new, Streams_new},
+    {Py_tp_dealloc, Streams_dealloc},
+    {Py_tp_methods, Streams_methods},
+    {Py_tp_doc, "Streams(io, n): the data streams of one task's input."},
+    {0, NULL},
+};
+
+static PyType_Spec Streams_spec = {"ember._core.Streams", sizeof(Streams), 0, Py_TPFLAGS_DEFAULT, Streams_slots};
+
+/* DataIter(streams, k): the records of stream k. */
+typedef struct {
+    PyObject_HEAD
+    Streams *streams;
+    Py_ssize_t k;
     batch_cursor cur;
     int done;
 } DataIter;
 
 static void DataIter_dealloc(DataIter *self) {
     PyTypeObject *tp = Py_TYPE(self);
-    Py_XDECREF(self->io);
+    Py_XDECREF(self->streams);
     Py_XDECREF(self->cur.batch);
     Py_XDECREF(self->cur.loads);
     tp->tp_free(self);
@@ -245,77 +381,40 @@ static void DataIter_dealloc(DataIter *self) {
 static PyObject *DataIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     (void)kw;
     core_state *st = core_state_of_type(type);
-    PyObject *io;
-    if (!PyArg_ParseTuple(args, "O!", st->FrameIO_type, &io)) return NULL;
+    PyObject *streams;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "O!n", st->Streams_type, &streams, &k)) return NULL;
+    if (k < 0 || k >= ((Streams *)streams)->n) return PyErr_Format(PyExc_ValueError, "no input stream %zd", k);
     DataIter *self = (DataIter *)type->tp_alloc(type, 0);
     if (!self) return NULL;
-    self->io = (FrameIO *)Py_NewRef(io);
+    self->streams = (Streams *)Py_NewRef(streams);
+    self->k = k;
     self->cur.loads = Py_NewRef(st->loads);
     return (PyObject *)self;
-}
-
-/* Reads the next frame into the cursor: 1 loaded, 0 at INPUT_END, -1 error. */
-static int DataIter_advance(DataIter *self) {
-    uint32_t type;
-    PyObject *payload;
-    int r = read_frame(self->io, &type, &payload);
-    if (r < 0) return -1;
-    if (r == 0) {
-        PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe before the end of the input");
-        return -1;
-    }
-    if (type == EMBER_FRAME_INPUT_END) {
-        Py_DECREF(payload);
-        self->done = 1;
-        return 0;
-    }
-    if (type != EMBER_FRAME_DATA) {
-        Py_DECREF(payload);
-        PyErr_Format(PyExc_ValueError, "unexpected frame %u in a task's input", type);
-        return -1;
-    }
-    r = cursor_load(&self->cur, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), "a task's input");
-    Py_DECREF(payload);
-    return r < 0 ? -1 : 1;
 }
 
 static PyObject *DataIter_next(DataIter *self) {
     for (;;) {
         PyObject *x = cursor_take(&self->cur);
         if (x || self->done) return x;
-        if (DataIter_advance(self) <= 0) return NULL;
-    }
-}
-
-static PyObject *DataIter_drain(DataIter *self, PyObject *unused) {
-    (void)unused;
-    Py_CLEAR(self->cur.batch);
-    while (!self->done) {
-        uint32_t type;
-        PyObject *payload;
-        int r = read_frame(self->io, &type, &payload);
-        if (r <= 0) {
-            if (r == 0) PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe");
+        PyObject *b = streams_next(self->streams, self->k);
+        if (!b) {
+            if (PyErr_Occurred()) return NULL;
+            self->done = 1;
             return NULL;
         }
-        Py_DECREF(payload);
-        if (type == EMBER_FRAME_INPUT_END) self->done = 1;
+        int r = cursor_load(&self->cur, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), "a task's input");
+        Py_DECREF(b);
+        if (r < 0) return NULL;
     }
-    Py_RETURN_NONE;
 }
-
-static PyMethodDef DataIter_methods[] = {
-    {"drain", (PyCFunction)DataIter_drain, METH_NOARGS, "Skip the rest of the input up to INPUT_END."},
-    {NULL, NULL, 0, NULL},
-};
 
 static PyType_Slot DataIter_slots[] = {
     {Py_tp_new, DataIter_new},
     {Py_tp_dealloc, DataIter_dealloc},
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, DataIter_next},
-    {Py_tp_methods, DataIter_methods},
-    {Py_tp_doc, "DataIter(io): records of the DATA frames of a task's input."},
+    {Py_tp_doc, "DataIter(streams, k): records of input stream k of a task."},
     {0, NULL},
 };
 
@@ -654,24 +753,36 @@ done:
     return result;
 }
 
-/* pack_task_done(sizes) -> the TASK_DONE payload. */
+/* write_done(io, sizes, report=b"") sends TASK_DONE and flushes. */
 static PyObject *py_write_done(PyObject *m, PyObject *args) {
     core_state *st = core_get_state(m);
     PyObject *io, *sizes;
-    if (!PyArg_ParseTuple(args, "O!O", st->FrameIO_type, &io, &sizes)) return NULL;
+    Py_buffer report = {0};
+    if (!PyArg_ParseTuple(args, "O!O|y*", st->FrameIO_type, &io, &sizes, &report)) return NULL;
+    size_t rlen = report.buf ? (size_t)report.len : 0;
     PyObject *seq = PySequence_Fast(sizes, "sizes must be a list of ints");
-    if (!seq) return NULL;
+    if (!seq) { if (report.buf) PyBuffer_Release(&report); return NULL; }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    uint8_t *p = PyMem_Malloc(4 + 8 * (size_t)n);
-    if (!p) { Py_DECREF(seq); return PyErr_NoMemory(); }
+    size_t total = 4 + 8 * (size_t)n + 4 + rlen;
+    uint8_t *p = PyMem_Malloc(total);
+    if (!p) { Py_DECREF(seq); if (report.buf) PyBuffer_Release(&report); return PyErr_NoMemory(); }
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)((uint32_t)n >> (8 * i));
     for (Py_ssize_t j = 0; j < n; j++) {
         unsigned long long v = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, j));
-        if (v == (unsigned long long)-1 && PyErr_Occurred()) { PyMem_Free(p); Py_DECREF(seq); return NULL; }
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyMem_Free(p);
+            Py_DECREF(seq);
+            if (report.buf) PyBuffer_Release(&report);
+            return NULL;
+        }
         for (int i = 0; i < 8; i++) p[4 + 8 * j + i] = (uint8_t)(v >> (8 * i));
     }
     Py_DECREF(seq);
-    int rc = write_frame((FrameIO *)io, EMBER_FRAME_TASK_DONE, p, 4 + 8 * (size_t)n);
+    uint8_t *r = p + 4 + 8 * (size_t)n;
+    for (int i = 0; i < 4; i++) r[i] = (uint8_t)((uint32_t)rlen >> (8 * i));
+    if (rlen) memcpy(r + 4, report.buf, rlen);
+    if (report.buf) PyBuffer_Release(&report);
+    int rc = write_frame((FrameIO *)io, EMBER_FRAME_TASK_DONE, p, total);
     PyMem_Free(p);
     if (rc < 0 || flush_io((FrameIO *)io) < 0) return NULL;
     Py_RETURN_NONE;
@@ -687,6 +798,8 @@ PyMethodDef core_worker_io_methods[] = {
 
 int core_add_worker_io(PyObject *m, core_state *st) {
     st->FrameIO_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &FrameIO_spec, NULL);
+    st->Streams_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &Streams_spec, NULL);
+    if (!st->Streams_type || PyModule_AddType(m, st->Streams_type) < 0) return -1;
     st->DataIter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &DataIter_spec, NULL);
     st->TextIter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &TextIter_spec, NULL);
     st->ShuffleIter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ShuffleIter_spec, NULL);
@@ -701,6 +814,9 @@ int core_add_worker_io(PyObject *m, core_state *st) {
     if (PyModule_AddIntConstant(m, "IN_DATA", EMBER_IN_DATA) < 0 || PyModule_AddIntConstant(m, "IN_TEXT", EMBER_IN_TEXT) < 0 ||
         PyModule_AddIntConstant(m, "IN_RANGE", EMBER_IN_RANGE) < 0 ||
         PyModule_AddIntConstant(m, "IN_SHUFFLE", EMBER_IN_SHUFFLE) < 0 ||
+        PyModule_AddIntConstant(m, "IN_CONCAT", EMBER_IN_CONCAT) < 0 ||
+        PyModule_AddIntConstant(m, "IN_ZIP", EMBER_IN_ZIP) < 0 ||
+        PyModule_AddIntConstant(m, "IN_CARTESIAN", EMBER_IN_CARTESIAN) < 0 ||
         PyModule_AddIntConstant(m, "OUT_RESULT", EMBER_OUT_RESULT) < 0 ||
         PyModule_AddIntConstant(m, "OUT_SHUFFLE", EMBER_OUT_SHUFFLE) < 0)
         return -1;

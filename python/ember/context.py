@@ -246,4 +246,5 @@ class SparkContext:
         core = self._core
         if core.stopped:
             raise RuntimeError("this SparkContext is stopped; create a new SparkContext to run jobs")
-        return core.run_job(node, partitions)
+        batches, _reports = core.run_job(node, partitions)
+        return batches

@@ -63,6 +63,10 @@ class ResultIterable:
         return f"ResultIterable({self.data!r})"
 
 
+def _identity_partition(k):
+    return k
+
+
 def _count(it):
     n = 0
     for _ in it:
@@ -288,6 +292,74 @@ class RDD:
                 and rdd.getNumPartitions() == self.getNumPartitions()):
             rdd.partitioner = self.partitioner
         return rdd
+
+    def coalesce(self, numPartitions, shuffle=False):
+        """Fewer partitions: neighbouring ones merged without a shuffle, or, with
+        shuffle=True, the records spread evenly by a shuffle.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).glom().collect()
+        [[1], [2, 3], [4, 5]]
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(1).glom().collect()
+        [[1, 2, 3, 4, 5]]
+        """
+        n = int(numPartitions)
+        if n <= 0:
+            raise ValueError("Number of partitions must be positive.")
+        if shuffle:
+            return self.repartition(n)
+        return RDD(self.ctx, self.ctx._core.coalesce(self._node, n))
+
+    def repartition(self, numPartitions):
+        """Exactly numPartitions partitions, records spread by a shuffle.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(20), 2).repartition(5)
+        >>> rdd.getNumPartitions(), sorted(rdd.collect()) == list(range(20))
+        (5, True)
+        """
+        n = int(numPartitions)
+        if n <= 0:
+            raise ValueError("Number of partitions must be positive.")
+
+        def spread(i, it):
+            # A different start per input partition, then round robin.
+            import random
+            k = random.Random(i).randrange(n)
+            for x in it:
+                yield k, x
+                k = k + 1 if k + 1 < n else 0
+
+        keyed = self.mapPartitionsWithIndex(spread)
+        return keyed._shuffle(n, _identity_partition).values()
+
+    def zip(self, other):
+        """Pairs the i-th elements of both RDDs; they need the same number of
+        partitions and of elements in each partition.
+
+        Examples
+        --------
+        >>> x = sc.parallelize(range(0, 5))
+        >>> y = sc.parallelize(range(1000, 1005))
+        >>> x.zip(y).collect()
+        [(0, 1000), (1, 1001), (2, 1002), (3, 1003), (4, 1004)]
+        """
+        if self.getNumPartitions() != other.getNumPartitions():
+            raise ValueError("Can only zip with RDD which has the same number of partitions")
+        return RDD(self.ctx, self.ctx._core.zip(self._node, other._node))
+
+    def cartesian(self, other):
+        """Every pair (a, b) of an element of this RDD and one of other.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize([1, 2])
+        >>> sorted(rdd.cartesian(rdd).collect())
+        [(1, 1), (1, 2), (2, 1), (2, 2)]
+        """
+        return RDD(self.ctx, self.ctx._core.cartesian(self._node, other._node))
 
     def __add__(self, other):
         if not isinstance(other, RDD):

@@ -8,6 +8,7 @@ file. A failing user function is reported with its traceback; the worker stays u
 for the next task. Frame layouts are documented in ``src/wire.h``.
 """
 
+import itertools
 import pickle
 import struct
 import sys
@@ -24,41 +25,63 @@ def _str(buf, pos):
     return buf[pos:pos + n].decode("utf-8", "surrogateescape"), pos + n
 
 
+class _Reader:
+    """Reads the little-endian fields of a TASK payload (layout in src/wire.h)."""
+
+    def __init__(self, buf):
+        self.buf, self.pos = buf, 0
+
+    def take(self, fmt):
+        vals = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return vals
+
+    def u32(self):
+        return self.take("<I")[0]
+
+    def str(self):
+        n = self.u32()
+        self.pos += n
+        return self.buf[self.pos - n:self.pos].decode("utf-8", "surrogateescape")
+
+    def input(self, streams):
+        """An input tree node: (kind, args, [(command id, split)]); DATA stream
+        indexes are appended to streams."""
+        kind = self.u32()
+        if kind == _core.IN_DATA:
+            args = self.u32()
+            streams.append(args)
+        elif kind == _core.IN_TEXT:
+            path = self.str()
+            args = (path,) + self.take("<qqI")
+        elif kind == _core.IN_RANGE:
+            args = self.take("<qqq")
+        elif kind == _core.IN_SHUFFLE:
+            bucket, npaths = self.take("<II")
+            args = ([self.str() for _ in range(npaths)], bucket)
+        elif kind == _core.IN_CONCAT:
+            args = [self.input(streams) for _ in range(self.u32())]
+        elif kind in (_core.IN_ZIP, _core.IN_CARTESIAN):
+            args = (self.input(streams), self.input(streams))
+        else:
+            raise ValueError(f"unknown input kind {kind} in a task")
+        cmds = [self.take("<QI") for _ in range(self.u32())]
+        return kind, args, cmds
+
+
 def decode_task(p):
     """Decodes a TASK payload into a dict (layout in src/wire.h)."""
-    attempt_id, stage, partition, attempt, ncmds = struct.unpack_from("<QIIII", p, 0)
-    pos = 24
-    cmds = []
-    for _ in range(ncmds):
-        cmds.append(struct.unpack_from("<QI", p, pos))
-        pos += 12
-    (kind,) = struct.unpack_from("<I", p, pos)
-    pos += 4
-    task = {"attempt_id": attempt_id, "stage": stage, "partition": partition,
-            "attempt": attempt, "cmds": cmds, "input": kind}
-    if kind == _core.IN_TEXT:
-        path, pos = _str(p, pos)
-        start, end, flags = struct.unpack_from("<qqI", p, pos)
-        pos += 20
-        task["text"] = (path, start, end, flags)
-    elif kind == _core.IN_RANGE:
-        task["range"] = struct.unpack_from("<qqq", p, pos)
-        pos += 24
-    elif kind == _core.IN_SHUFFLE:
-        bucket, npaths = struct.unpack_from("<II", p, pos)
-        pos += 8
-        paths = []
-        for _ in range(npaths):
-            path, pos = _str(p, pos)
-            paths.append(path)
-        task["shuffle"] = (paths, bucket)
-    (out,) = struct.unpack_from("<I", p, pos)
-    pos += 4
-    task["output"] = out
+    r = _Reader(p)
+    attempt_id, stage, partition, attempt, job = r.take("<QIIII")
+    info = r.buf[r.pos + 4:r.pos + 4 + r.u32()]
+    r.pos += len(info)
+    streams = []
+    task = {"attempt_id": attempt_id, "stage": stage, "partition": partition, "attempt": attempt,
+            "job": job, "info": info, "input": r.input(streams), "nstreams": len(streams)}
+    task["output"] = out = r.u32()
     if out == _core.OUT_SHUFFLE:
-        path, pos = _str(p, pos)
-        nbuckets, spec = struct.unpack_from("<IQ", p, pos)
-        task["shuffle_out"] = (path, nbuckets, spec)
+        path = r.str()
+        task["shuffle_out"] = (path,) + r.take("<IQ")
     return task
 
 
@@ -108,26 +131,34 @@ class Worker:
             else:
                 raise ValueError(f"unexpected frame type {kind} from the engine")
 
-    def input(self, task):
-        kind = task["input"]
+    def build(self, node, streams):
+        """The record iterator of an input tree node, commands applied."""
+        kind, args, cmds = node
         if kind == _core.IN_DATA:
-            return _core.DataIter(self.io)
-        if kind == _core.IN_TEXT:
-            return _core.TextIter(*task["text"])
-        if kind == _core.IN_RANGE:
-            return iter(range(*task["range"]))
-        if kind == _core.IN_SHUFFLE:
-            return _core.ShuffleIter(*task["shuffle"])
-        raise ValueError(f"unknown input kind {kind}")
+            it = _core.DataIter(streams, args)
+        elif kind == _core.IN_TEXT:
+            it = _core.TextIter(*args)
+        elif kind == _core.IN_RANGE:
+            it = iter(range(*args))
+        elif kind == _core.IN_SHUFFLE:
+            it = _core.ShuffleIter(*args)
+        elif kind == _core.IN_CONCAT:
+            it = itertools.chain.from_iterable(self.build(child, streams) for child in args)
+        elif kind == _core.IN_ZIP:
+            it = _zip_checked(self.build(args[0], streams), self.build(args[1], streams))
+        else:
+            left, right = self.build(args[0], streams), list(self.build(args[1], streams))
+            it = ((x, y) for x in left for y in right)
+        for cid, split in cmds:
+            it = apply_ops(self.command(cid), split, it)
+        return it
 
     def run(self, task):
         from ember import taskcontext
-        source = None
+        streams = _core.Streams(self.io, task["nstreams"])
         taskcontext._set(task)
         try:
-            source = it = self.input(task)
-            for cid, split in task["cmds"]:
-                it = apply_ops(self.command(cid), split, it)
+            it = self.build(task["input"], streams)
             if task["output"] == _core.OUT_SHUFFLE:
                 path, nbuckets, spec_id = task["shuffle_out"]
                 pfunc, create, merge, max_keys, buffer_bytes = self.command(spec_id)
@@ -135,17 +166,25 @@ class Worker:
             else:
                 _core.write_batches(self.io, it)
                 sizes = []
-            if isinstance(source, _core.DataIter):
-                source.drain()
+            streams.drain()
             _core.write_done(self.io, sizes)
         except BaseException:  # the user's error, SystemExit included, fails the task only
             text = traceback.format_exc()
-            if isinstance(source, _core.DataIter):
-                source.drain()
+            streams.drain()
             self.io.write(_core.FRAME_TASK_ERROR, text.encode("utf-8", "replace"))
             self.io.flush()
         finally:
             taskcontext._set(None)
+
+
+def _zip_checked(a, b):
+    for x, y in itertools.zip_longest(a, b, fillvalue=_MISSING):
+        if x is _MISSING or y is _MISSING:
+            raise ValueError("Can only zip RDDs with same number of elements in each partition")
+        yield x, y
+
+
+_MISSING = object()
 
 
 def main(rfd, wfd):
