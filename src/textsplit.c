@@ -12,7 +12,11 @@
  *  - Cutting. total = bytes of the plain files; goal = total / max(min_partitions, 1);
  *    size = max(1, min(goal, 32 MiB)); each plain file is cut into pieces of `size`
  *    while remaining / size > 1.1, the rest being the last piece; an empty file is one
- *    empty split. A ".gz" file is one split [0, -1) read whole.
+ *    empty split. A ".gz" file is one split [0, -1) read whole. One departure from
+ *    Hadoop: when the 32 MiB cap applies, a file is cut into the same number of pieces
+ *    but of equal size, so that its tasks take equal time (Hadoop's rule leaves a small
+ *    last piece: a 100 MB file on two cores would run as 32+32 MB on one core and
+ *    32+4 MB on the other). Counts, and the layout of smaller inputs, are Hadoop's.
  *  - Reading. A reader works in offsets of the uncompressed bytes. Line starts are
  *    offset 0 and every offset just past a terminator ("\n", "\r\n", lone "\r"); a line
  *    belongs to the split holding its start. A split starting at s > 0 first reads from
@@ -298,11 +302,20 @@ static int cut_splits(const filelist *fl, int min_partitions, ember_split **out,
             rc = push_split(&v, &n, &cap, f, 0, 0);
             continue;
         }
-        int64_t remaining = f->size;
-        while (!rc && (double)remaining / (double)size > SPLIT_SLOP) {
-            rc = push_split(&v, &n, &cap, f, f->size - remaining, f->size - remaining + size);
+        int64_t remaining = f->size, pieces = 0;
+        while ((double)remaining / (double)size > SPLIT_SLOP) {
+            pieces++;
             remaining -= size;
         }
+        if (remaining > 0) pieces++;
+        if (size == MAX_SPLIT_SIZE) {
+            for (int64_t j = 0; j < pieces && !rc; j++)
+                rc = push_split(&v, &n, &cap, f, (int64_t)((__int128)f->size * j / pieces),
+                                (int64_t)((__int128)f->size * (j + 1) / pieces));
+            continue;
+        }
+        for (remaining = f->size; !rc && (double)remaining / (double)size > SPLIT_SLOP; remaining -= size)
+            rc = push_split(&v, &n, &cap, f, f->size - remaining, f->size - remaining + size);
         if (!rc && remaining > 0) rc = push_split(&v, &n, &cap, f, f->size - remaining, f->size);
     }
     if (rc) {

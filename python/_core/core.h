@@ -15,6 +15,7 @@ typedef struct core_state {
     PyObject *dumps;           /* pickle.dumps */
     PyObject *loads;           /* pickle.loads */
     PyObject *protocol;        /* int 5 */
+    PyObject *op_add;          /* operator.add: merged with PyNumber_Add, no call */
     PyObject *PythonException; /* a task failed: carries the worker's traceback */
     PyObject *JobCancelled;
     PyTypeObject *Context_type;
@@ -41,6 +42,13 @@ int core_add_pipeline(PyObject *m, core_state *st);
 extern PyMethodDef core_hash_methods[];
 extern PyMethodDef core_worker_io_methods[];
 extern PyMethodDef core_pipeline_methods[];
+
+/* Calls merge(a, b); operator.add runs as PyNumber_Add without a Python call. */
+static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a, PyObject *b) {
+    if (merge == st->op_add) return PyNumber_Add(a, b);
+    PyObject *args[2] = {a, b};
+    return PyObject_Vectorcall(merge, args, 2, NULL);
+}
 
 /* hash.c */
 /* portable_hash(obj): a hash that is the same in every process whatever

@@ -33,6 +33,11 @@ static int core_exec(PyObject *m) {
     Py_DECREF(pickle);
     if (!st->dumps || !st->loads) return -1;
     st->protocol = PyLong_FromLong(5);
+    PyObject *operator = PyImport_ImportModule("operator");
+    if (!operator) return -1;
+    st->op_add = PyObject_GetAttrString(operator, "add");
+    Py_DECREF(operator);
+    if (!st->op_add) return -1;
     st->PythonException = PyErr_NewExceptionWithDoc(
         "ember.PythonException",
         "A task of a job failed: the message holds the failing task and the Python traceback of the worker.",
@@ -53,6 +58,7 @@ static int core_traverse(PyObject *m, visitproc visit, void *arg) {
     core_state *st = core_get_state(m);
     Py_VISIT(st->dumps);
     Py_VISIT(st->loads);
+    Py_VISIT(st->op_add);
     Py_VISIT(st->PythonException);
     Py_VISIT(st->JobCancelled);
     Py_VISIT(st->Context_type);
@@ -70,6 +76,7 @@ static int core_clear(PyObject *m) {
     core_state *st = core_get_state(m);
     Py_CLEAR(st->dumps);
     Py_CLEAR(st->loads);
+    Py_CLEAR(st->op_add);
     Py_CLEAR(st->protocol);
     Py_CLEAR(st->PythonException);
     Py_CLEAR(st->JobCancelled);

@@ -226,7 +226,7 @@ static PyType_Spec PipeIter_spec = {"ember._core.PipeIter", sizeof(PipeIter), 0,
  * For each (k, v): d[k] = merge(d[k], v) if k is in d, else create(v) (or v itself
  * when create is None). */
 static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
-    (void)m;
+    core_state *st = core_get_state(m);
     PyObject *src, *create, *merge, *d = NULL;
     if (!PyArg_ParseTuple(args, "OOO|O", &src, &create, &merge, &d)) return NULL;
     PyObject *it = PyObject_GetIter(src);
@@ -240,8 +240,7 @@ static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
         if (unpack_pair(item, &k, &v, "combineByKey") < 0) goto fail_item;
         PyObject *old = PyDict_GetItemWithError(d, k);
         if (old) {
-            PyObject *a[2] = {old, v};
-            nv = PyObject_Vectorcall(merge, a, 2, NULL);
+            nv = core_merge(st, merge, old, v);
         } else if (PyErr_Occurred()) {
             goto fail_item;
         } else {
@@ -294,7 +293,22 @@ fail_item:
     return NULL;
 }
 
+/* count(iterable) -> number of records, counted in C. */
+static PyObject *py_count(PyObject *m, PyObject *src) {
+    (void)m;
+    PyObject *it = PyObject_GetIter(src), *item;
+    if (!it) return NULL;
+    Py_ssize_t n = 0;
+    while ((item = PyIter_Next(it))) {
+        Py_DECREF(item);
+        n++;
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? NULL : PyLong_FromSsize_t(n);
+}
+
 PyMethodDef core_pipeline_methods[] = {
+    {"count", py_count, METH_O, "count(iterable) -> number of records, counted in C."},
     {"combine_by_key", py_combine_by_key, METH_VARARGS,
      "combine_by_key(iterator, create, merge, into=None) -> dict: merge values of equal keys in C."},
     {"group_by_key", py_group_by_key, METH_O, "group_by_key(iterator) -> dict of key -> list of values."},

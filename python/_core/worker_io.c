@@ -9,6 +9,8 @@
  */
 #include "core.h"
 
+#include "combiner.h"
+
 #include "wire.h"
 
 #include <errno.h>
@@ -622,25 +624,25 @@ static int bucket_flush(buckets *b, uint32_t i) {
 }
 
 static int bucket_of(buckets *b, PyObject *key, uint32_t *out) {
-    Py_hash_t h;
     if (b->partition_func == Py_None) {
-        h = core_portable_hash(key);
+        Py_hash_t h = core_portable_hash(key);
         if (h == -1 && PyErr_Occurred()) return -1;
-    } else {
-        PyObject *r = PyObject_CallOneArg(b->partition_func, key);
-        if (!r) return -1;
-        PyObject *mod = PyNumber_Remainder(r, PyLong_FromUnsignedLong(b->n) /* leaks? see below */);
-        Py_DECREF(r);
-        if (!mod) return -1;
-        long long v = PyLong_AsLongLong(mod);
-        Py_DECREF(mod);
-        if (v == -1 && PyErr_Occurred()) return -1;
-        *out = (uint32_t)v;
+        long long r = (long long)(h % (Py_hash_t)b->n);
+        *out = (uint32_t)(r < 0 ? r + b->n : r);
         return 0;
     }
-    long long r = (long long)(h % (Py_hash_t)b->n);
-    if (r < 0) r += b->n;
-    *out = (uint32_t)r;
+    /* partitionFunc(key) % n with Python's modulo (non-negative; any int size). */
+    PyObject *r = PyObject_CallOneArg(b->partition_func, key);
+    if (!r) return -1;
+    PyObject *n = PyLong_FromUnsignedLong(b->n);
+    PyObject *mod = n ? PyNumber_Remainder(r, n) : NULL;
+    Py_DECREF(r);
+    Py_XDECREF(n);
+    if (!mod) return -1;
+    long long v = PyLong_AsLongLong(mod);
+    Py_DECREF(mod);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = (uint32_t)v;
     return 0;
 }
 
@@ -651,18 +653,12 @@ static int bucket_add(buckets *b, PyObject *key, PyObject *pair) {
     return PyList_GET_SIZE(b->lists[i]) >= b->batch ? bucket_flush(b, i) : 0;
 }
 
-static int emit_dict(buckets *b, PyObject *d) {
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (PyDict_Next(d, &pos, &k, &v)) {
-        PyObject *pair = PyTuple_Pack(2, k, v);
-        if (!pair) return -1;
-        int rc = bucket_add(b, k, pair);
-        Py_DECREF(pair);
-        if (rc < 0) return -1;
-    }
-    PyDict_Clear(d);
-    return 0;
+static int emit_pair(void *arg, PyObject *k, PyObject *v) {
+    PyObject *pair = PyTuple_Pack(2, k, v);
+    if (!pair) return -1;
+    int rc = bucket_add(arg, k, pair);
+    Py_DECREF(pair);
+    return rc;
 }
 
 /* shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys,
@@ -680,7 +676,8 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
         return NULL;
     if (n == 0) return PyErr_Format(PyExc_ValueError, "a shuffle needs at least one bucket");
     buckets b = {st, NULL, NULL, n, 16, pfunc};
-    PyObject *it = NULL, *d = NULL, *result = NULL, *item = NULL;
+    PyObject *it = NULL, *result = NULL, *item = NULL;
+    combiner comb = {0};
     uint64_t *sizes = NULL;
     b.lists = PyMem_Calloc(n, sizeof *b.lists);
     sizes = PyMem_Calloc(n, sizeof *sizes);
@@ -691,7 +688,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     if (rc) { core_raise(st, rc); goto done; }
     it = PyObject_GetIter(src);
     if (!it) goto done;
-    if (merge != Py_None && !(d = PyDict_New())) goto done;
+    if (merge != Py_None && combiner_init(&comb) < 0) goto done;
     while ((item = PyIter_Next(it))) {
         PyObject *k, *v;
         if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
@@ -705,28 +702,16 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
                          "pairs, got a %.100s", Py_TYPE(item)->tp_name);
             goto done;
         }
-        if (!d) {
+        if (!comb.v) {
             if (bucket_add(&b, k, item) < 0) goto done;
         } else {
-            PyObject *old = PyDict_GetItemWithError(d, k), *nv;
-            if (old) {
-                PyObject *a[2] = {old, v};
-                nv = PyObject_Vectorcall(merge, a, 2, NULL);
-            } else if (PyErr_Occurred()) {
-                goto done;
-            } else {
-                nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
-            }
-            if (!nv) goto done;
-            rc = PyDict_SetItem(d, k, nv);
-            Py_DECREF(nv);
-            if (rc < 0) goto done;
-            if (PyDict_GET_SIZE(d) > max_keys && emit_dict(&b, d) < 0) goto done;
+            if (combiner_add(st, &comb, k, v, create, merge) < 0) goto done;
+            if ((Py_ssize_t)comb.used > max_keys && combiner_drain(&comb, emit_pair, &b) < 0) goto done;
         }
         Py_CLEAR(item);
     }
     if (PyErr_Occurred()) goto done;
-    if (d && emit_dict(&b, d) < 0) goto done;
+    if (comb.v && combiner_drain(&comb, emit_pair, &b) < 0) goto done;
     for (uint32_t i = 0; i < n; i++)
         if (bucket_flush(&b, i) < 0) goto done;
     ember_shuffle_writer *w = b.w;
@@ -748,7 +733,7 @@ done:
         for (uint32_t i = 0; i < n; i++) Py_XDECREF(b.lists[i]);
     PyMem_Free(b.lists);
     PyMem_Free(sizes);
-    Py_XDECREF(d);
+    combiner_free(&comb);
     Py_XDECREF(it);
     return result;
 }

@@ -7,6 +7,7 @@ of them. Shuffles and unions are engine nodes too; actions run a job and decode 
 batches that come back.
 """
 
+import operator
 import os
 import pickle
 import shutil
@@ -67,11 +68,20 @@ def _identity_partition(k):
     return k
 
 
-def _count(it):
-    n = 0
-    for _ in it:
-        n += 1
-    return n
+def _plain_add(a, b):
+    return a + b
+
+
+def _as_native(func):
+    """operator.add for a function that only returns its two arguments added (in
+    that order), so the C combiner can add without a Python call; else func."""
+    code = getattr(func, "__code__", None)
+    ref = _plain_add.__code__
+    if (code is not None and code.co_code == ref.co_code and code.co_argcount == 2
+            and code.co_consts == ref.co_consts and not code.co_names
+            and not getattr(func, "__defaults__", None) and not getattr(func, "__closure__", None)):
+        return operator.add
+    return func
 
 
 class RDD:
@@ -425,6 +435,7 @@ class RDD:
         >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKey(add).collect())
         [('a', 2), ('b', 1)]
         """
+        func = _as_native(func)
         return self.combineByKey(None, func, func, numPartitions, partitionFunc)
 
     def groupByKey(self, numPartitions=None, partitionFunc=portable_hash):
@@ -475,7 +486,7 @@ class RDD:
         >>> sc.parallelize([2, 3, 4]).count()
         3
         """
-        return sum(n for part in self._run(lambda _, it: [_count(it)]) for n in part)
+        return sum(n for part in self._run(lambda _, it: [_core.count(it)]) for n in part)
 
     def take(self, num):
         """The first num elements, scanning partitions in growing rounds.
