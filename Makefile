@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect
 
-.PHONY: demo test ctest pytest install clean
+.PHONY: demo test ctest ctest-asan pytest asan install clean
 
 $(VENV)/.deps:
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,26 @@ ctest: $(VENV)/.deps
 	$(VENV)/bin/meson compile -C build/c
 	@set -e; for t in build/c/test_*; do [ -f $$t ] && [ -x $$t ] || continue; echo "== $$t"; $$t; done
 
+# The C unit tests again under AddressSanitizer and UBSan.
+ctest-asan: $(VENV)/.deps
+	@test -f build/c-asan/build.ninja || $(VENV)/bin/meson setup build/c-asan -Dpython=false \
+		-Dwerror=true -Db_sanitize=address,undefined -Dbuildtype=debug
+	$(VENV)/bin/meson compile -C build/c-asan
+	@set -e; for t in build/c-asan/test_*; do [ -f $$t ] && [ -x $$t ] || continue; \
+		echo "== $$t (asan)"; UBSAN_OPTIONS=halt_on_error=1 $$t; done
+
 pytest: install
 	$(PY) -m pytest -q tests
 
-test: ctest pytest
+test: ctest ctest-asan pytest
+
+# The Python tests against an extension built with ASan/UBSan (workers included).
+ASAN_LIB = $(shell gcc -print-file-name=libasan.so)
+asan: $(VENV)/.deps
+	$(PIP) install --no-build-isolation -Cbuild-dir=build/py-asan -Csetup-args=-Db_sanitize=address,undefined \
+		-Csetup-args=-Db_lundef=false -Csetup-args=-Dbuildtype=debug --upgrade --target build/asan-site .
+	cd build && LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 PYTHONPATH=$(CURDIR)/build/asan-site \
+		../$(PY) -m pytest -q -p no:cacheprovider ../tests
 
 clean:
 	rm -rf build $(VENV)

@@ -22,7 +22,7 @@ void emberW_header(uint8_t hdr[EMBER_WIRE_HEADER], uint32_t type, uint32_t len) 
 
 /* Drops consumed bytes from the front once they are most of the buffer. */
 static void compact(emberW_parser *p) {
-    if (p->pos == 0) return;
+    if (p->pos == 0 || !p->buf) return;
     memmove(p->buf, p->buf + p->pos, p->len - p->pos);
     p->len -= p->pos;
     p->pos = 0;
