@@ -42,6 +42,7 @@ static int reserve(emberW_parser *p, size_t extra) {
 }
 
 int emberW_feed(emberW_parser *p, const void *data, size_t n) {
+    if (n == 0) return 0;
     int rc = reserve(p, n);
     if (rc) return rc;
     memcpy(p->buf + p->len, data, n);
