@@ -222,21 +222,16 @@ static PyType_Slot PipeIter_slots[] = {
 
 static PyType_Spec PipeIter_spec = {"ember._core.PipeIter", sizeof(PipeIter), 0, Py_TPFLAGS_DEFAULT, PipeIter_slots};
 
-/* combine_by_key(iterator, create, merge, into=None) -> dict
- * For each (k, v): d[k] = merge(d[k], v) if k is in d, else create(v) (or v itself
- * when create is None). */
-static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
-    core_state *st = core_get_state(m);
-    PyObject *src, *create, *merge, *d = NULL;
-    if (!PyArg_ParseTuple(args, "OOO|O", &src, &create, &merge, &d)) return NULL;
-    PyObject *it = PyObject_GetIter(src);
-    if (!it) return NULL;
-    if (d && d != Py_None) Py_INCREF(d);
-    else d = PyDict_New();
-    if (!d) { Py_DECREF(it); return NULL; }
+/* Merges up to `limit` records of `it` (all when limit < 0) into dict d: for each
+ * (k, v), d[k] = merge(d[k], v) for a known key, else create(v) (v itself when
+ * create is None). Returns the number of records consumed, or -1 with an exception. */
+static Py_ssize_t combine_into(core_state *st, PyObject *it, PyObject *create, PyObject *merge, PyObject *d,
+                               Py_ssize_t limit) {
+    Py_ssize_t n = 0;
     PyObject *item;
-    while ((item = PyIter_Next(it))) {
+    while ((limit < 0 || n < limit) && (item = PyIter_Next(it))) {
         PyObject *k, *v, *nv;
+        n++;
         if (unpack_pair(item, &k, &v, "combineByKey") < 0) goto fail_item;
         PyObject *old = PyDict_GetItemWithError(d, k);
         if (old) {
@@ -250,28 +245,23 @@ static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
         int rc = PyDict_SetItem(d, k, nv);
         Py_DECREF(nv);
         Py_DECREF(item);
-        if (rc < 0) goto fail;
+        if (rc < 0) return -1;
+        continue;
+    fail_item:
+        Py_DECREF(item);
+        return -1;
     }
-    Py_DECREF(it);
-    if (PyErr_Occurred()) { Py_DECREF(d); return NULL; }
-    return d;
-fail_item:
-    Py_DECREF(item);
-fail:
-    Py_DECREF(it);
-    Py_DECREF(d);
-    return NULL;
+    return PyErr_Occurred() ? -1 : n;
 }
 
-/* group_by_key(iterator) -> dict mapping each key to the list of its values. */
-static PyObject *py_group_by_key(PyObject *m, PyObject *src) {
-    (void)m;
-    PyObject *it = PyObject_GetIter(src);
-    if (!it) return NULL;
-    PyObject *d = PyDict_New(), *item;
-    if (!d) { Py_DECREF(it); return NULL; }
-    while ((item = PyIter_Next(it))) {
+/* Appends up to `limit` records' values (all when limit < 0) to d[key] lists; with
+ * lists=True the values are lists to extend by. Returns records consumed or -1. */
+static Py_ssize_t group_into(PyObject *it, PyObject *d, Py_ssize_t limit, int lists) {
+    Py_ssize_t n = 0;
+    PyObject *item;
+    while ((limit < 0 || n < limit) && (item = PyIter_Next(it))) {
         PyObject *k, *v;
+        n++;
         if (unpack_pair(item, &k, &v, "groupByKey") < 0) goto fail_item;
         PyObject *lst = PyDict_GetItemWithError(d, k);
         if (!lst) {
@@ -280,17 +270,57 @@ static PyObject *py_group_by_key(PyObject *m, PyObject *src) {
             if (!lst || PyDict_SetItem(d, k, lst) < 0) { Py_XDECREF(lst); goto fail_item; }
             Py_DECREF(lst);
         }
-        if (PyList_Append(lst, v) < 0) goto fail_item;
+        if (lists) {
+            PyObject *r = _PyList_Extend((PyListObject *)lst, v);
+            if (!r) goto fail_item;
+            Py_DECREF(r);
+        } else if (PyList_Append(lst, v) < 0) {
+            goto fail_item;
+        }
         Py_DECREF(item);
+        continue;
+    fail_item:
+        Py_DECREF(item);
+        return -1;
     }
+    return PyErr_Occurred() ? -1 : n;
+}
+
+/* combine_by_key(iterable, create, merge, into=None, limit=-1) -> dict when into is
+ * None, else the number of records consumed (fewer than limit: the input ended). */
+static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
+    core_state *st = core_get_state(m);
+    PyObject *src, *create, *merge, *into = Py_None;
+    Py_ssize_t limit = -1;
+    if (!PyArg_ParseTuple(args, "OOO|On", &src, &create, &merge, &into, &limit)) return NULL;
+    if (into != Py_None && !PyDict_Check(into)) return PyErr_Format(PyExc_TypeError, "into must be a dict");
+    PyObject *it = PyObject_GetIter(src);
+    if (!it) return NULL;
+    PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
+    Py_ssize_t n = d ? combine_into(st, it, create, merge, d, limit) : -1;
     Py_DECREF(it);
-    if (PyErr_Occurred()) { Py_DECREF(d); return NULL; }
+    if (n < 0) { Py_XDECREF(d); return NULL; }
+    if (into != Py_None) { Py_DECREF(d); return PyLong_FromSsize_t(n); }
     return d;
-fail_item:
-    Py_DECREF(item);
+}
+
+/* group_by_key(iterable, into=None, limit=-1, lists=False) -> dict of key -> list of
+ * values when into is None, else the number of records consumed. */
+static PyObject *py_group_by_key(PyObject *m, PyObject *args) {
+    (void)m;
+    PyObject *src, *into = Py_None;
+    Py_ssize_t limit = -1;
+    int lists = 0;
+    if (!PyArg_ParseTuple(args, "O|Onp", &src, &into, &limit, &lists)) return NULL;
+    if (into != Py_None && !PyDict_Check(into)) return PyErr_Format(PyExc_TypeError, "into must be a dict");
+    PyObject *it = PyObject_GetIter(src);
+    if (!it) return NULL;
+    PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
+    Py_ssize_t n = d ? group_into(it, d, limit, lists) : -1;
     Py_DECREF(it);
-    Py_DECREF(d);
-    return NULL;
+    if (n < 0) { Py_XDECREF(d); return NULL; }
+    if (into != Py_None) { Py_DECREF(d); return PyLong_FromSsize_t(n); }
+    return d;
 }
 
 /* count(iterable) -> number of records, counted in C. */
@@ -310,8 +340,9 @@ static PyObject *py_count(PyObject *m, PyObject *src) {
 PyMethodDef core_pipeline_methods[] = {
     {"count", py_count, METH_O, "count(iterable) -> number of records, counted in C."},
     {"combine_by_key", py_combine_by_key, METH_VARARGS,
-     "combine_by_key(iterator, create, merge, into=None) -> dict: merge values of equal keys in C."},
-    {"group_by_key", py_group_by_key, METH_O, "group_by_key(iterator) -> dict of key -> list of values."},
+     "combine_by_key(iterable, create, merge, into=None, limit=-1) -> dict, or records consumed into `into`"},
+    {"group_by_key", py_group_by_key, METH_VARARGS,
+     "group_by_key(iterable, into=None, limit=-1, lists=False) -> dict of key -> values, or records consumed"},
     {NULL, NULL, 0, NULL},
 };
 

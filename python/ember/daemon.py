@@ -38,6 +38,7 @@ def main(argv):
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
+    os.environ["EMBER_LOCAL_DIR"] = tmpdir  # workers spill under the context's temp dir
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     children = set()
     signal.signal(signal.SIGCHLD, lambda *_: _reap(children))

@@ -17,7 +17,7 @@ from functools import reduce as _reduce
 
 import cloudpickle
 
-from ember import _core
+from ember import _core, shuffle
 from ember.storagelevel import StorageLevel
 
 __all__ = ["RDD", "PipelinedRDD", "Partitioner", "ResultIterable", "portable_hash"]
@@ -383,6 +383,10 @@ class RDD:
             return self.ctx.defaultParallelism
         return self.getNumPartitions()
 
+    def _memory_limit(self):
+        """Bytes a worker may hold while merging (``spark.python.worker.memory``)."""
+        return shuffle.parse_memory(self.ctx._conf.get("spark.python.worker.memory", "512m"))
+
     def _shuffle(self, numPartitions, partitionFunc, create=None, merge=None):
         """A shuffled RDD of this RDD's (key, value) pairs: partitioned by
         partitionFunc, values of a key combined on the map side when merge is given."""
@@ -422,9 +426,8 @@ class RDD:
         [('a', [1, 2]), ('b', [1])]
         """
         shuffled = self._shuffle(numPartitions, partitionFunc, createCombiner, mergeValue)
-        merged = shuffled.mapPartitions(
-            lambda it: _core.combine_by_key(it, None, mergeCombiners).items(), True)
-        return merged
+        limit = self._memory_limit()
+        return shuffled.mapPartitions(lambda it: shuffle.merge_combiners(it, mergeCombiners, limit), True)
 
     def reduceByKey(self, func, numPartitions=None, partitionFunc=portable_hash):
         """Merges the values of each key with an associative, commutative function.
@@ -450,8 +453,9 @@ class RDD:
         [('a', [1, 1]), ('b', [1])]
         """
         shuffled = self._shuffle(numPartitions, partitionFunc)
+        limit = self._memory_limit()
         return shuffled.mapPartitions(
-            lambda it: ((k, ResultIterable(v)) for k, v in _core.group_by_key(it).items()), True)
+            lambda it: ((k, ResultIterable(v)) for k, v in shuffle.group_values(it, limit)), True)
 
     # ---- actions -------------------------------------------------------------------------
 
