@@ -23,6 +23,7 @@ ctest: $(VENV)/.deps
 	@test -f build/c/build.ninja || $(VENV)/bin/meson setup build/c -Dpython=false -Dwerror=true
 	$(VENV)/bin/meson compile -C build/c
 	@set -e; for t in build/c/test_*; do [ -f $$t ] && [ -x $$t ] || continue; echo "== $$t"; $$t; done
+	build/c/fuzz_wire_replay tests/fuzz/corpus/wire
 
 # The C unit tests again under AddressSanitizer and UBSan.
 ctest-asan: $(VENV)/.deps
@@ -31,6 +32,7 @@ ctest-asan: $(VENV)/.deps
 	$(VENV)/bin/meson compile -C build/c-asan
 	@set -e; for t in build/c-asan/test_*; do [ -f $$t ] && [ -x $$t ] || continue; \
 		echo "== $$t (asan)"; UBSAN_OPTIONS=halt_on_error=1 $$t; done
+	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_wire_replay tests/fuzz/corpus/wire
 
 pytest: install
 	$(PY) -m pytest -q tests
