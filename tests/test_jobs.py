@@ -239,3 +239,54 @@ def test_failed_job_status(sc):
     tracker = sc.statusTracker()
     [job_id] = tracker.getJobIdsForGroup("failing")
     assert tracker.getJobInfo(job_id).status == "FAILED"
+
+
+def test_cancelled_job_keeps_the_updates_of_its_finished_tasks(sc):
+    acc = sc.accumulator(0)
+
+    def part(i, it):
+        acc.add(1)
+        if i == 1:
+            time.sleep(60)
+        return it
+
+    def job():
+        sc.setJobGroup("half-done", "one task finishes, one is cancelled")
+        return sc.parallelize(range(4), 2).mapPartitionsWithIndex(part).collect()
+
+    tracker = sc.statusTracker()
+    t, out = _run_in_thread(job)
+
+    def first_task_done():
+        ids = tracker.getJobIdsForGroup("half-done")
+        stages = tracker.getJobInfo(ids[0]).stageIds if ids else []
+        return stages and tracker.getStageInfo(stages[0]).numCompletedTasks == 1
+
+    _wait_for(first_task_done, "the first task to finish")
+    sc.cancelJobGroup("half-done")
+    t.join(timeout=30)
+    assert isinstance(out.get("error"), JobCancelledError)
+    assert acc.value == 1
+
+
+def test_stage_history_keeps_the_last_1000_stages(sc):
+    rdd = sc.parallelize([1], 1)
+    for _ in range(1005):
+        rdd.count()
+    history = sc._core.finished_stages()
+    ids = [h[0] for h in history]
+    assert len(ids) == 1000 and ids == sorted(ids) and ids[-1] - ids[0] == 999
+    tracker = sc.statusTracker()
+    assert tracker.getStageInfo(ids[0]) is not None
+    assert tracker.getStageInfo(ids[0] - 1) is None
+
+
+def test_run_job_binding_cancels_when_on_submit_raises(sc):
+    node = sc.parallelize(range(4), 2).map(lambda x: time.sleep(60))._node
+
+    def refuse(job_id):
+        raise KeyError(f"job {job_id} refused")
+
+    with pytest.raises(KeyError, match="refused"):
+        sc._core.run_job(node, None, None, b"", [], refuse)
+    assert sc.parallelize([1, 2, 3]).sum() == 6
