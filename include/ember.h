@@ -222,9 +222,12 @@ EMBER_EXTERN int ember_job_wait(ember_job *job, int timeout_ms);
  * EMBER_ECANCELLED. No effect on a finished job. */
 EMBER_EXTERN void ember_job_cancel(ember_job *job);
 EMBER_EXTERN int ember_job_id(const ember_job *job);
-/* For a finished job: returns its code; on success *out receives the result (the
- * caller frees it); on failure ember_last_error() holds the message (EMBER_ETASK:
- * the failing task and its last error, for Python the worker's traceback). */
+/* For a finished job: returns its code, and *out receives the result (the caller
+ * frees it; NULL when finish was called before). On failure ember_last_error() holds
+ * the message (EMBER_ETASK: the failing task and its last error, for Python the
+ * worker's traceback; EMBER_ECANCELLED: the job and why), and the result has no
+ * batches but keeps the reports of the task attempts that succeeded before the job
+ * failed or was cancelled (accumulators count them, as Spark does). */
 EMBER_EXTERN int ember_job_finish(ember_job *job, ember_result **out);
 /* Frees the handle; a job still running is cancelled first. */
 EMBER_EXTERN void ember_job_free(ember_job *job);
@@ -236,7 +239,8 @@ EMBER_EXTERN int ember_cancel_all(ember_context *ctx);
  * non-zero cancels the job (EMBER_ECANCELLED). */
 typedef int (*ember_interrupt_fn)(void *arg);
 
-/* Submits a job and waits for it: ember_job_submit + wait + finish. */
+/* Submits a job and waits for it: ember_job_submit + wait + finish. On failure *out
+ * is NULL (ember_job_finish gives the reports of a failed job). */
 EMBER_EXTERN int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions,
                                size_t npartitions, ember_interrupt_fn interrupt,
                                void *interrupt_arg, ember_result **out);
@@ -253,6 +257,11 @@ typedef struct ember_stage_info {
 } ember_stage_info;
 /* Fills up to max entries with the running stages; returns how many are running. */
 EMBER_EXTERN size_t ember_active_stages(ember_context *ctx, ember_stage_info *out, size_t max);
+/* The engine remembers the final counts of the last EMBER_STAGE_HISTORY stages that
+ * finished (completed, failed or cancelled; num_active is 0). Fills up to max entries
+ * with the most recent of them, oldest first; returns how many are remembered. */
+#define EMBER_STAGE_HISTORY 1000
+EMBER_EXTERN size_t ember_finished_stages(ember_context *ctx, ember_stage_info *out, size_t max);
 
 #ifdef __cplusplus
 }

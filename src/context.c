@@ -85,6 +85,7 @@ void emberC_context_release(ember_context *ctx) {
     ember_free((char *)ctx->cfg.pythonpath);
     ember_free(ctx->tmpdir);
     ember_free(ctx->forget);
+    ember_free(ctx->history);
     ember_free(ctx);
 }
 

@@ -162,6 +162,8 @@ struct ember_context {
     struct ember_job *incoming; /* submitted, not yet taken by the engine (under mu) */
     struct ember_job *running;  /* taken by the engine (list under mu) */
     struct emberS_stage *stages; /* running stages (list under mu, for ember_active_stages) */
+    ember_stage_info *history;  /* finished stages, a ring of EMBER_STAGE_HISTORY (under mu) */
+    size_t nhistory, history_next;
     int next_job_id;
     int next_node_id;
     uint64_t next_cmd_id;

@@ -22,8 +22,10 @@
  *
  * Tasks of all running stages share the workers first come, first served. A failed
  * attempt (the user's error, or a worker that died) is retried up to max_failures
- * times; then the job fails and its other running tasks are killed. Lock order: mu
- * is the only lock the engine takes.
+ * times; then the job fails and its other running tasks are killed. Reports of
+ * attempts that succeeded go back to the caller whatever the job's outcome (a
+ * failed attempt's never do), and each finished stage's final counts are kept in a
+ * small ring for status queries. Lock order: mu is the only lock the engine takes.
  */
 #include "internal.h"
 
@@ -74,7 +76,7 @@ struct ember_job {
     size_t info_len;
     pthread_cond_t done_cv;
     /* under ctx->mu: */
-    int cancel_requested;
+    int cancel_requested;     /* a CANCEL_* reason, 0 while not asked */
     int done;
     int freed;                /* the caller let go: the engine frees it when done */
     int rc;
@@ -83,6 +85,9 @@ struct ember_job {
     /* engine thread only: */
     stage *stage;
 };
+
+/* Why a job was asked to cancel: names the cause in the error its caller sees. */
+enum { CANCEL_JOB = 1, CANCEL_GROUP, CANCEL_ALL };
 
 static double now_ms(void) {
     struct timespec ts;
@@ -434,10 +439,22 @@ static void abort_stage(ember_context *ctx, stage *st) {
     (void)ctx;
 }
 
+/* Keeps a finished stage's final counts for ember_finished_stages: a ring of the
+ * last EMBER_STAGE_HISTORY stages, allocated on first use (without memory the
+ * history is skipped, nothing fails). Caller holds ctx->mu. */
+static void remember_stage(ember_context *ctx, const stage *st) {
+    if (!ctx->history && !(ctx->history = ember_malloc(EMBER_STAGE_HISTORY * sizeof *ctx->history))) return;
+    ctx->history[ctx->history_next] = (ember_stage_info){st->id, st->job->id, (int)st->ntasks, (int)st->ndone, 0,
+                                                         (int)st->nfailed, (int64_t)st->submitted_ms};
+    ctx->history_next = (ctx->history_next + 1) % EMBER_STAGE_HISTORY;
+    if (ctx->nhistory < EMBER_STAGE_HISTORY) ctx->nhistory++;
+}
+
 static void free_stage(ember_context *ctx, stage *st) {
     pthread_mutex_lock(&ctx->mu);
     for (stage **pp = &ctx->stages; *pp; pp = &(*pp)->next)
         if (*pp == st) { *pp = st->next; break; }
+    remember_stage(ctx, st);
     pthread_mutex_unlock(&ctx->mu);
     if (st->kind != STAGE_RESULT) st->target->materializing = 0;
     for (size_t i = 0; i < st->ntasks; i++) {
@@ -663,12 +680,20 @@ static void plan(ember_context *ctx) {
     pthread_mutex_unlock(&ctx->mu);
     for (;;) {
         struct ember_job *cancel = NULL;
+        int why = 0;
         pthread_mutex_lock(&ctx->mu);
         for (struct ember_job *j = ctx->running; j; j = j->next)
-            if (j->cancel_requested) { cancel = j; break; }
+            if (j->cancel_requested) { cancel = j; why = j->cancel_requested; break; }
         pthread_mutex_unlock(&ctx->mu);
         if (!cancel) break;
-        finish_job(ctx, cancel, EMBER_ECANCELLED, "Job cancelled");
+        char msg[512];
+        if (why == CANCEL_GROUP)
+            snprintf(msg, sizeof msg, "Job %d cancelled part of cancelled job group %s", cancel->id, cancel->group);
+        else if (why == CANCEL_ALL)
+            snprintf(msg, sizeof msg, "Job %d cancelled as part of cancellation of all jobs", cancel->id);
+        else
+            snprintf(msg, sizeof msg, "Job %d cancelled", cancel->id);
+        finish_job(ctx, cancel, EMBER_ECANCELLED, msg);
     }
     /* Each pass gives one job its next stage; a stage with no tasks completes at
      * once (outside the lock), which can change the list: then look again. */
@@ -881,7 +906,7 @@ int ember_job_wait(ember_job *job, int timeout_ms) {
 
 void ember_job_cancel(ember_job *job) {
     pthread_mutex_lock(&job->ctx->mu);
-    job->cancel_requested = 1;
+    if (!job->cancel_requested) job->cancel_requested = CANCEL_JOB;
     pthread_mutex_unlock(&job->ctx->mu);
     emberS_wake(job->ctx);
 }
@@ -890,12 +915,12 @@ int ember_job_id(const ember_job *job) { return job->id; }
 
 int ember_job_finish(ember_job *job, ember_result **out) {
     ember_job_wait(job, -1);
+    *out = job->result;
+    job->result = NULL;
     if (job->rc) {
         emberE_set(job->rc, "%s", job->error ? job->error : ember_strerror(job->rc));
         return job->rc;
     }
-    *out = job->result;
-    job->result = NULL;
     return 0;
 }
 
@@ -905,7 +930,7 @@ void ember_job_free(ember_job *job) {
     pthread_mutex_lock(&ctx->mu);
     if (!job->done) {
         /* The engine still holds it: cancel, and let the engine free it when done. */
-        job->cancel_requested = 1;
+        if (!job->cancel_requested) job->cancel_requested = CANCEL_JOB;
         job->freed = 1;
         pthread_mutex_unlock(&ctx->mu);
         emberS_wake(ctx);
@@ -929,7 +954,7 @@ int ember_cancel_group(ember_context *ctx, const char *group) {
     for (int l = 0; l < 2; l++)
         for (struct ember_job *j = lists[l]; j; j = j->next)
             if (!group || (j->group && strcmp(j->group, group) == 0)) {
-                j->cancel_requested = 1;
+                if (!j->cancel_requested) j->cancel_requested = group ? CANCEL_GROUP : CANCEL_ALL;
                 n++;
             }
     pthread_mutex_unlock(&ctx->mu);
@@ -947,6 +972,10 @@ int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions
     while (!ember_job_wait(job, interrupt ? 50 : -1))
         if (interrupt(arg)) ember_job_cancel(job);
     rc = ember_job_finish(job, out);
+    if (rc) {
+        ember_result_free(*out);
+        *out = NULL;
+    }
     ember_job_free(job);
     return rc;
 }
@@ -959,6 +988,15 @@ size_t ember_active_stages(ember_context *ctx, ember_stage_info *out, size_t max
         out[n] = (ember_stage_info){st->id, st->job->id, (int)st->ntasks, (int)st->ndone, (int)st->nrunning,
                                     (int)st->nfailed, (int64_t)st->submitted_ms};
     }
+    pthread_mutex_unlock(&ctx->mu);
+    return n;
+}
+
+size_t ember_finished_stages(ember_context *ctx, ember_stage_info *out, size_t max) {
+    pthread_mutex_lock(&ctx->mu);
+    size_t n = ctx->nhistory, skip = n > max ? n - max : 0;
+    size_t first = (ctx->history_next + EMBER_STAGE_HISTORY - n) % EMBER_STAGE_HISTORY;
+    for (size_t i = skip; i < n; i++) out[i - skip] = ctx->history[(first + i) % EMBER_STAGE_HISTORY];
     pthread_mutex_unlock(&ctx->mu);
     return n;
 }

@@ -290,18 +290,46 @@ static PyObject *bufs_to_list(ember_buf *bufs, size_t n) {
     return lst;
 }
 
-/* run_job(node, partitions=None, group=None, info=b"") -> (batches per partition, reports)
- * Waits with the GIL released; Ctrl-C (a pending signal) cancels the job and raises. */
+/* Appends each report of res (bytes) to the list `into`; keeps a pending exception. */
+static int take_reports(ember_result *res, PyObject *into) {
+    if (!res || !into || !res->nreports) return 0;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *lst = bufs_to_list(res->reports, res->nreports);
+    int rc = lst ? 0 : -1;
+    for (Py_ssize_t i = 0; lst && rc == 0 && i < PyList_GET_SIZE(lst); i++)
+        rc = PyList_Append(into, PyList_GET_ITEM(lst, i));
+    Py_XDECREF(lst);
+    if (type) {
+        PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+        return -1;
+    }
+    return rc;
+}
+
+/* run_job(node, partitions=None, group=None, info=b"", reports=None, on_submit=None)
+ *   -> (batches per partition, reports)
+ * Waits with the GIL released; Ctrl-C (a pending signal) cancels the job and raises.
+ * on_submit(job_id) is called once the job is submitted. When `reports` is a list, the
+ * reports of the task attempts that succeeded are appended to it whether the job
+ * succeeds, fails or is cancelled. */
 static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"node", "partitions", "group", "info", NULL};
+    static char *kwlist[] = {"node", "partitions", "group", "info", "reports", "on_submit", NULL};
     core_state *st = ctx_state(self);
-    PyObject *nodeobj, *parts = Py_None;
+    PyObject *nodeobj, *parts = Py_None, *into = Py_None, *on_submit = Py_None;
     const char *group = NULL;
     Py_buffer info = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|Ozy*", kwlist, st->Node_type, &nodeobj, &parts, &group, &info))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|Ozy*OO", kwlist, st->Node_type, &nodeobj, &parts, &group, &info,
+                                     &into, &on_submit))
         return NULL;
     size_t *pv = NULL, np = 0;
     PyObject *out = NULL;
+    if (into == Py_None) into = NULL;
+    else if (!PyList_Check(into)) {
+        PyErr_SetString(PyExc_TypeError, "run_job: reports must be a list or None");
+        goto release_info;
+    }
     if (check_live(self)) goto release_info;
     if (parts != Py_None) {
         PyObject *seq = PySequence_Fast(parts, "partitions must be a list of ints");
@@ -320,6 +348,15 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
                               info.buf, info.buf ? (size_t)info.len : 0, &job);
     if (rc) { core_raise(st, rc); goto release_info; }
     int done = 0, interrupted = 0;
+    if (on_submit != Py_None) {
+        PyObject *r = PyObject_CallFunction(on_submit, "i", ember_job_id(job));
+        if (!r) {
+            /* Keep the callback's exception; the job is cancelled and waited for. */
+            interrupted = 1;
+            ember_job_cancel(job);
+        }
+        Py_XDECREF(r);
+    }
     while (!done) {
         Py_BEGIN_ALLOW_THREADS
         done = ember_job_wait(job, 50);
@@ -332,13 +369,15 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
     }
     ember_result *res = NULL;
     rc = ember_job_finish(job, &res);
-    if (interrupted) {
+    if (interrupted || rc) {
+        if (!interrupted) core_raise(st, rc);
+        take_reports(res, into);
         ember_result_free(res);
         ember_job_free(job);
         goto release_info;
     }
-    if (rc) {
-        core_raise(st, rc);
+    if (take_reports(res, into) < 0) {
+        ember_result_free(res);
         ember_job_free(job);
         goto release_info;
     }
@@ -348,7 +387,7 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
         if (!lst) { Py_CLEAR(batches); break; }
         PyList_SET_ITEM(batches, (Py_ssize_t)i, lst);
     }
-    if (batches) reports = bufs_to_list(res->reports, res->nreports);
+    if (batches) reports = into ? Py_NewRef(into) : bufs_to_list(res->reports, res->nreports);
     if (batches && reports) out = PyTuple_Pack(2, batches, reports);
     Py_XDECREF(batches);
     Py_XDECREF(reports);
@@ -367,13 +406,7 @@ static PyObject *Context_cancel_group(ContextObject *self, PyObject *arg) {
     return PyLong_FromLong(group ? ember_cancel_group(self->ctx, group) : ember_cancel_all(self->ctx));
 }
 
-/* active_stages() -> list of (stage_id, job_id, tasks, completed, active, failed, submitted_ms) */
-static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
-    (void)unused;
-    if (!self->ctx) return PyList_New(0);
-    ember_stage_info info[64];
-    size_t n = ember_active_stages(self->ctx, info, 64);
-    if (n > 64) n = 64;
+static PyObject *stage_list(const ember_stage_info *info, size_t n) {
     PyObject *lst = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; lst && i < n; i++) {
         PyObject *t = Py_BuildValue("(iiiiiiL)", info[i].stage_id, info[i].job_id, info[i].num_tasks,
@@ -382,6 +415,27 @@ static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
         if (!t) { Py_CLEAR(lst); break; }
         PyList_SET_ITEM(lst, (Py_ssize_t)i, t);
     }
+    return lst;
+}
+
+/* active_stages() -> list of (stage_id, job_id, tasks, completed, active, failed, submitted_ms) */
+static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    if (!self->ctx) return PyList_New(0);
+    ember_stage_info info[64];
+    size_t n = ember_active_stages(self->ctx, info, 64);
+    return stage_list(info, n > 64 ? 64 : n);
+}
+
+/* finished_stages() -> the same tuples for the stages that finished lately, oldest first */
+static PyObject *Context_finished_stages(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    if (!self->ctx) return PyList_New(0);
+    ember_stage_info *info = PyMem_Malloc(EMBER_STAGE_HISTORY * sizeof *info);
+    if (!info) return PyErr_NoMemory();
+    size_t n = ember_finished_stages(self->ctx, info, EMBER_STAGE_HISTORY);
+    PyObject *lst = stage_list(info, n > EMBER_STAGE_HISTORY ? EMBER_STAGE_HISTORY : n);
+    PyMem_Free(info);
     return lst;
 }
 
@@ -412,11 +466,14 @@ static PyMethodDef Context_methods[] = {
     {"zip", (PyCFunction)Context_zip, METH_VARARGS, "zip(a, b) -> Node"},
     {"cartesian", (PyCFunction)Context_cartesian, METH_VARARGS, "cartesian(a, b) -> Node"},
     {"run_job", (PyCFunction)(void (*)(void))Context_run_job, METH_VARARGS | METH_KEYWORDS,
-     "run_job(node, partitions=None, group=None, info=b'') -> (batches per partition, task reports)"},
+     "run_job(node, partitions=None, group=None, info=b'', reports=None, on_submit=None) -> "
+     "(batches per partition, task reports); with a reports list, reports go there, also on failure"},
     {"cancel_group", (PyCFunction)Context_cancel_group, METH_O,
      "cancel_group(group or None) -> number of jobs asked to cancel (None: all)"},
     {"active_stages", (PyCFunction)Context_active_stages, METH_NOARGS,
      "active_stages() -> [(stage_id, job_id, tasks, completed, active, failed, submitted_ms)]"},
+    {"finished_stages", (PyCFunction)Context_finished_stages, METH_NOARGS,
+     "finished_stages() -> the same tuples for the last stages that finished, oldest first"},
     {"stop", (PyCFunction)Context_stop, METH_NOARGS, "Stop workers, remove temp files. Idempotent."},
     {NULL, NULL, 0, NULL},
 };

@@ -11,9 +11,13 @@ Port a PySpark RDD program by changing its import::
 """
 
 from ember._core import JobCancelledError, PythonException
+from ember.accumulators import Accumulator, AccumulatorParam
+from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember.context import SparkContext
+from ember.files import SparkFiles
 from ember.rdd import RDD, Partitioner, ResultIterable, portable_hash
+from ember.status import SparkJobInfo, SparkStageInfo, StatusTracker
 from ember.storagelevel import StorageLevel
 from ember.taskcontext import TaskContext
 
@@ -27,6 +31,13 @@ __all__ = [
     "ResultIterable",
     "StorageLevel",
     "TaskContext",
+    "Broadcast",
+    "Accumulator",
+    "AccumulatorParam",
+    "SparkFiles",
+    "StatusTracker",
+    "SparkJobInfo",
+    "SparkStageInfo",
     "PythonException",
     "JobCancelledError",
     "portable_hash",

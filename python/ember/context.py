@@ -1,9 +1,12 @@
 """SparkContext: the entry point of an ember application."""
 
 import atexit
+import filecmp
+import importlib
 import os
 import pickle
 import re
+import shutil
 import sys
 import threading
 import weakref
@@ -11,8 +14,11 @@ import weakref
 import cloudpickle
 
 from ember import _core
+from ember import accumulators as _accumulators
+from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember.rdd import RDD
+from ember.status import StatusTracker, _JobHistory
 
 __all__ = ["SparkContext"]
 
@@ -106,8 +112,11 @@ class SparkContext:
             path = [p or os.getcwd() for p in sys.path]
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(path), failures,
                                        conf.get("spark.local.dir"))
+            self._init_shared_state()
             SparkContext._active_spark_context = self
             _live_contexts.add(self)
+        for path in pyFiles or ():
+            self.addPyFile(path)
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -242,9 +251,423 @@ class SparkContext:
     # ---- jobs -----------------------------------------------------------------
 
     def _run_job(self, node, partitions=None):
-        """Runs a job; returns each requested partition's list of result batches."""
+        """Runs a job; returns each requested partition's list of result batches.
+
+        The job carries the calling thread's local properties (its group among
+        them), and, for its tasks, the alive broadcasts, the files root and the
+        Python includes. Accumulator updates of the tasks that succeeded are
+        merged whatever the outcome; the job is recorded for the status tracker.
+        """
         core = self._core
         if core.stopped:
             raise RuntimeError("this SparkContext is stopped; create a new SparkContext to run jobs")
-        batches, _reports = core.run_job(node, partitions)
-        return batches
+        props = self._local_properties()
+        group = props.get("spark.jobGroup.id")
+        with self._shared_lock:
+            alive = dict(self._broadcast_alive)
+            files = (len(self._added_files), tuple(self._python_includes))
+        info = pickle.dumps((props, alive, self._files_dir, files), protocol=5)
+        name = _call_site()
+        jobs = self._jobs
+        submitted = []
+
+        def on_submit(job_id):
+            submitted.append(job_id)
+            jobs.started(job_id, group, name)
+
+        reports = []
+        status = "FAILED"
+        try:
+            batches, _ = core.run_job(node, partitions, group, info, reports, on_submit)
+            status = "SUCCEEDED"
+            return batches
+        finally:
+            if reports:
+                _accumulators._merge_reports(reports)
+            for job_id in submitted:
+                jobs.finished(job_id, status)
+
+    # ---- shared variables -------------------------------------------------------
+
+    PACKAGE_EXTENSIONS = (".zip", ".egg", ".jar")
+
+    def _init_shared_state(self):
+        """Broadcasts, added files, local properties and the job history."""
+        self._shared_lock = threading.RLock()
+        self._thread_local = threading.local()
+        self._next_broadcast = 0
+        self._broadcast_alive = {}   # broadcast id -> generation (bumped by unpersist)
+        self._added_files = {}       # "file:" URI -> name in the files root
+        self._python_includes = []   # names of added .zip/.egg/.jar files
+        self._files_dir = os.path.join(self._core.tmpdir, "userFiles")
+        self._jobs = _JobHistory()
+
+    def _new_broadcast_id(self):
+        with self._shared_lock:
+            bid = self._next_broadcast
+            self._next_broadcast += 1
+            return bid
+
+    def broadcast(self, value):
+        """Broadcasts a read-only value to the tasks: it is pickled once, stored by
+        the engine, and loaded at most once per worker process.
+
+        Parameters
+        ----------
+        value : object
+            The value to share (picklable).
+
+        Returns
+        -------
+        Broadcast
+            Read it through ``.value``, on the driver or in tasks.
+
+        Examples
+        --------
+        >>> mapping = {1: 10001, 2: 10002}
+        >>> bc = sc.broadcast(mapping)
+        >>> sc.range(5).map(lambda i: bc.value[i] if i in bc.value else -1).collect()
+        [-1, 10001, 10002, -1, -1]
+        >>> bc.destroy()
+        """
+        if self._core.stopped:
+            raise RuntimeError("this SparkContext is stopped; create a new SparkContext to broadcast values")
+        return Broadcast(self, value)
+
+    def accumulator(self, value, accum_param=None):
+        """Creates an Accumulator: tasks add to it, the driver reads ``.value``.
+
+        Parameters
+        ----------
+        value : object
+            The initial value.
+        accum_param : AccumulatorParam, optional
+            How values add up; ints, floats and complex numbers have a default.
+
+        Returns
+        -------
+        Accumulator
+
+        Examples
+        --------
+        >>> acc = sc.accumulator(9)
+        >>> acc += 1
+        >>> acc.value
+        10
+        >>> sc.range(5).map(lambda x: acc.add(1)).count()
+        5
+        >>> acc.value
+        15
+        """
+        if accum_param is None:
+            if isinstance(value, int):
+                accum_param = _accumulators.INT_ACCUMULATOR_PARAM
+            elif isinstance(value, float):
+                accum_param = _accumulators.FLOAT_ACCUMULATOR_PARAM
+            elif isinstance(value, complex):
+                accum_param = _accumulators.COMPLEX_ACCUMULATOR_PARAM
+            else:
+                raise TypeError(f"No default accumulator param for type {type(value)}: "
+                                "pass an AccumulatorParam")
+        return _accumulators.Accumulator(_accumulators._next_id(), value, accum_param)
+
+    # ---- files ------------------------------------------------------------------
+
+    def _files_root(self):
+        if self._core.stopped:
+            raise RuntimeError("this SparkContext is stopped (its files went with it); "
+                               "create a new SparkContext to add or find files")
+        os.makedirs(self._files_dir, exist_ok=True)
+        return self._files_dir
+
+    def addFile(self, path, recursive=False):
+        """Adds a file (or, with recursive, a directory) for every task to use:
+        it is copied once into the files root, where :meth:`SparkFiles.get` finds
+        it by name. Adding the same path again is ignored.
+
+        Parameters
+        ----------
+        path : str
+            A local path or a ``file:`` URI.
+        recursive : bool, optional
+            Must be True to add a directory.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from ember import SparkFiles
+        >>> d = tempfile.mkdtemp()
+        >>> path = os.path.join(d, "test1.txt")
+        >>> _ = open(path, "w").write("100")
+        >>> sc.addFile(path)
+        >>> sc.addFile(path)
+        >>> [f for f in sc.listFiles if f.endswith("/test1.txt")] == ["file:" + path]
+        True
+        >>> def func(iterator):
+        ...     with open(SparkFiles.get("test1.txt")) as f:
+        ...         mul = int(f.readline())
+        ...     return [x * mul for x in iterator]
+        >>> sc.parallelize([1, 2, 3, 4]).mapPartitions(func).collect()
+        [100, 200, 300, 400]
+        """
+        src = _local_path(path)
+        key = "file:" + src
+        with self._shared_lock:
+            if key in self._added_files:
+                return
+            if not os.path.exists(src):
+                raise FileNotFoundError(f"File {src} does not exist; addFile needs an existing local path")
+            if os.path.isdir(src) and not recursive:
+                raise ValueError(f"{src} is a directory; pass recursive=True to add a directory")
+            name = os.path.basename(src.rstrip(os.sep))
+            dst = os.path.join(self._files_root(), name)
+            if os.path.lexists(dst):
+                if not _same_contents(src, dst):
+                    raise ValueError(
+                        f"File {name} was already added from another path and {src} has different "
+                        "contents; rename one of them (files are found by name in the files root)")
+            else:
+                tmp = os.path.join(self._files_dir, f".{name}.adding")
+                if os.path.isdir(src):
+                    shutil.copytree(src, tmp)
+                else:
+                    shutil.copy2(src, tmp)
+                os.replace(tmp, dst)
+            self._added_files[key] = name
+
+    @property
+    def listFiles(self):
+        """The ``file:`` URIs of the files added with addFile and addPyFile.
+
+        Examples
+        --------
+        >>> isinstance(sc.listFiles, list)
+        True
+        """
+        with self._shared_lock:
+            return list(self._added_files)
+
+    def addPyFile(self, path):
+        """Adds a Python dependency for the tasks: a .py file, or a .zip/.egg of
+        packages, importable in the workers (and on the driver). Adding the same
+        path again is ignored.
+
+        Parameters
+        ----------
+        path : str
+            A .py, .zip or .egg file.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "ember_doc_helper.py")
+        >>> _ = open(path, "w").write("def triple(x):\\n    return 3 * x\\n")
+        >>> sc.addPyFile(path)
+        >>> sc.parallelize([1, 2]).map(lambda x: __import__("ember_doc_helper").triple(x)).collect()
+        [3, 6]
+        """
+        self.addFile(path)
+        name = os.path.basename(_local_path(path))
+        root = self._files_root()
+        with self._shared_lock:
+            if root not in sys.path:
+                sys.path.insert(1, root)
+            if name[-4:].lower() in self.PACKAGE_EXTENSIONS and name not in self._python_includes:
+                self._python_includes.append(name)
+                sys.path.insert(1, os.path.join(root, name))
+        importlib.invalidate_caches()
+
+    # ---- job groups, local properties, cancellation ------------------------------------
+
+    def _local_properties(self):
+        props = getattr(self._thread_local, "props", None)
+        if props is None:
+            props = self._thread_local.props = {}
+        return props
+
+    def setLocalProperty(self, key, value):
+        """Sets a local property of this thread: it goes with the jobs this thread
+        starts, and tasks read it with ``TaskContext.getLocalProperty``.
+
+        Parameters
+        ----------
+        key : str
+        value : str or None
+            None removes the property.
+
+        Examples
+        --------
+        >>> from ember import TaskContext
+        >>> sc.setLocalProperty("pool", "fast")
+        >>> sc.parallelize([0]).map(lambda _: TaskContext.get().getLocalProperty("pool")).collect()
+        ['fast']
+        >>> sc.setLocalProperty("pool", None)
+        >>> sc.getLocalProperty("pool") is None
+        True
+        """
+        props = self._local_properties()
+        if value is None:
+            props.pop(key, None)
+        else:
+            props[str(key)] = str(value)
+
+    def getLocalProperty(self, key):
+        """A local property of this thread, or None.
+
+        Parameters
+        ----------
+        key : str
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> sc.setLocalProperty("k", "v")
+        >>> sc.getLocalProperty("k")
+        'v'
+        >>> sc.setLocalProperty("k", None)
+        """
+        return self._local_properties().get(key)
+
+    def setJobGroup(self, groupId, description, interruptOnCancel=False):
+        """Puts the jobs this thread starts from now on in a group, which
+        :meth:`cancelJobGroup` cancels at once.
+
+        Parameters
+        ----------
+        groupId : str
+            The group (None leaves any group).
+        description : str
+            A description of the group's jobs.
+        interruptOnCancel : bool, optional
+            Recorded as in PySpark; ember always kills a cancelled job's running
+            tasks (its worker processes are replaced).
+
+        Examples
+        --------
+        >>> import threading, time
+        >>> result = []
+        >>> def start_job():
+        ...     sc.setJobGroup("job_to_cancel", "some description")
+        ...     try:
+        ...         sc.parallelize(range(4), 2).map(lambda x: time.sleep(100)).collect()
+        ...     except Exception as e:
+        ...         result.append(type(e).__name__)
+        >>> t = threading.Thread(target=start_job)
+        >>> t.start()
+        >>> while not sc.statusTracker().getJobIdsForGroup("job_to_cancel"):
+        ...     time.sleep(0.01)
+        >>> sc.cancelJobGroup("job_to_cancel")
+        >>> t.join()
+        >>> result
+        ['JobCancelledError']
+        """
+        self.setLocalProperty("spark.jobGroup.id", groupId)
+        self.setLocalProperty("spark.job.description", description)
+        self.setLocalProperty("spark.job.interruptOnCancel", str(bool(interruptOnCancel)).lower())
+
+    def setInterruptOnCancel(self, interruptOnCancel):
+        """Records whether cancelling this thread's jobs should interrupt their
+        tasks; ember always kills the tasks of a cancelled job.
+
+        Examples
+        --------
+        >>> sc.setInterruptOnCancel(True)
+        >>> sc.getLocalProperty("spark.job.interruptOnCancel")
+        'true'
+        >>> sc.setLocalProperty("spark.job.interruptOnCancel", None)
+        """
+        self.setLocalProperty("spark.job.interruptOnCancel", str(bool(interruptOnCancel)).lower())
+
+    def setJobDescription(self, value):
+        """Sets the description of the jobs this thread starts.
+
+        Parameters
+        ----------
+        value : str
+
+        Examples
+        --------
+        >>> sc.setJobDescription("nightly totals")
+        >>> sc.getLocalProperty("spark.job.description")
+        'nightly totals'
+        >>> sc.setJobDescription(None)
+        """
+        self.setLocalProperty("spark.job.description", value)
+
+    def cancelJobGroup(self, groupId):
+        """Cancels the running jobs of a group: each raises
+        ``JobCancelledError`` in the thread that started it, its running tasks are
+        killed, and the context stays usable.
+
+        Parameters
+        ----------
+        groupId : str
+
+        Examples
+        --------
+        >>> sc.cancelJobGroup("no-such-group")
+        """
+        self._core.cancel_group(str(groupId))
+
+    def cancelAllJobs(self):
+        """Cancels every job that is scheduled or running.
+
+        Examples
+        --------
+        >>> sc.cancelAllJobs()
+        >>> sc.parallelize([1, 2]).count()
+        2
+        """
+        self._core.cancel_group(None)
+
+    def statusTracker(self):
+        """A StatusTracker over this context's recent jobs and stages.
+
+        Examples
+        --------
+        >>> sc.statusTracker().getActiveStageIds()
+        []
+        """
+        return StatusTracker(self)
+
+
+def _local_path(path):
+    """An absolute local path from a path or a file: URI."""
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"expected a path string, got {type(path).__name__}")
+    if path.startswith("file:"):
+        path = path[len("file:"):]
+        if path.startswith("//"):
+            path = path[2:]
+    elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
+        raise ValueError(f"{path}: only local paths and file: URIs can be added in local mode; "
+                         "copy the file to a local path first")
+    return os.path.abspath(path)
+
+
+def _same_contents(a, b):
+    if os.path.isdir(a) or os.path.isdir(b):
+        if not (os.path.isdir(a) and os.path.isdir(b)):
+            return False
+        cmp = filecmp.dircmp(a, b)
+        return not (cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files)
+    return filecmp.cmp(a, b, shallow=False)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _call_site():
+    """``action at file:line`` of the user code that started the current job."""
+    f = sys._getframe(2)
+    action = None
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        action = f.f_code.co_name
+        f = f.f_back
+    if f is None:
+        return action or "job"
+    return f"{action or f.f_code.co_name} at {f.f_code.co_filename}:{f.f_lineno}"

@@ -6,15 +6,23 @@ transformations run by the C loop in ``_core.PipeIter``, ``mapPartitions``
 functions chained between — and writes the result back as batches or into a shuffle
 file. A failing user function is reported with its traceback; the worker stays up
 for the next task. Frame layouts are documented in ``src/wire.h``.
+
+Each job's ``info`` (the same bytes for all its tasks) carries the driver thread's
+local properties, the alive broadcasts, the files root and the Python includes;
+the worker applies it when it changes. A task that succeeds reports the updates of
+the accumulators it touched with its TASK_DONE.
 """
 
+import importlib
 import itertools
+import os
 import pickle
 import struct
 import sys
 import traceback
 
-from ember import _core
+from ember import _core, accumulators, broadcast
+from ember.files import SparkFiles
 
 OP_PARTITIONS = 0  # (OP_PARTITIONS, f): f(split_index, iterator) -> iterable
 
@@ -108,6 +116,26 @@ class Worker:
     def __init__(self, rfd, wfd):
         self.io = _core.FrameIO(rfd, wfd)
         self.commands = {}  # id -> pickled bytes, or the loaded object
+        self.info = None    # the last job info applied
+        self.files = None   # (files added, Python includes) of the driver, last seen
+        self.properties = {}
+        SparkFiles._is_running_on_worker = True
+
+    def apply_info(self, info):
+        """Takes a job's info: local properties, alive broadcasts, files root and
+        Python includes (see SparkContext._run_job)."""
+        props, alive, root, files = pickle.loads(info) if info else ({}, {}, None, (0, ()))
+        self.properties = props
+        broadcast._set_alive(alive)
+        if root:
+            SparkFiles._root_directory = root
+            for path in [root] + [os.path.join(root, name) for name in files[1]]:
+                if path not in sys.path:
+                    sys.path.insert(1, path)
+            if files != self.files:  # new files: importers must look again
+                importlib.invalidate_caches()
+                self.files = files
+        self.info = info
 
     def command(self, cid):
         c = self.commands[cid]
@@ -156,8 +184,12 @@ class Worker:
     def run(self, task):
         from ember import taskcontext
         streams = _core.Streams(self.io, task["nstreams"])
-        taskcontext._set(task)
         try:
+            if task["info"] != self.info:
+                self.apply_info(task["info"])
+            task["properties"] = self.properties
+            taskcontext._set(task)
+            accumulators._task_begin()
             it = self.build(task["input"], streams)
             if task["output"] == _core.OUT_SHUFFLE:
                 path, nbuckets, spec_id = task["shuffle_out"]
@@ -167,7 +199,7 @@ class Worker:
                 _core.write_batches(self.io, it)
                 sizes = []
             streams.drain()
-            _core.write_done(self.io, sizes)
+            _core.write_done(self.io, sizes, accumulators._task_report())
         except BaseException:  # the user's error, SystemExit included, fails the task only
             text = traceback.format_exc()
             streams.drain()

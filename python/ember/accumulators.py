@@ -1,0 +1,331 @@
+"""Accumulators: variables that tasks add to and only the driver reads.
+
+How updates travel. Pickling an accumulator into a task's closure ships its id, a
+zero value and its AccumulatorParam. In a worker process each id has one local
+copy, shared by every command that captured it; the copy starts each task from
+the zero value (reset lazily on the task's first ``add``). When a task ends well the
+worker sends the values of the copies the task touched as the task's report; the
+engine hands the driver the reports of successful attempts only, so a failed or
+retried attempt adds nothing, and the driver merges them with ``addInPlace`` when
+the job ends (also when it fails or is cancelled: the tasks that succeeded count).
+
+As in PySpark, an update made inside a transformation counts every time the
+transformation runs: a recomputed, uncached RDD adds again; a shuffle's map
+output reused by a later job does not.
+"""
+
+import copy
+import itertools
+import pickle
+import threading
+import weakref
+
+__all__ = [
+    "Accumulator",
+    "AccumulatorParam",
+    "AddingAccumulatorParam",
+    "INT_ACCUMULATOR_PARAM",
+    "FLOAT_ACCUMULATOR_PARAM",
+    "COMPLEX_ACCUMULATOR_PARAM",
+]
+
+# Driver: id -> Accumulator. Weak: an accumulator nobody can read needs no updates.
+_registry = weakref.WeakValueDictionary()
+_ids = itertools.count()
+_merge_lock = threading.Lock()
+
+# Worker: id -> this process's copy; the running task's number; the copies it touched.
+_task_copies = weakref.WeakValueDictionary()
+_task_number = 0
+_touched = {}
+
+
+def _next_id():
+    return next(_ids)
+
+
+def _deserialize_accumulator(aid, zero_value, accum_param):
+    """Unpickles an accumulator: the driver's own object where it exists (the
+    driver), else this worker process's copy of it."""
+    acc = _registry.get(aid)
+    if acc is not None:
+        return acc
+    acc = _task_copies.get(aid)
+    if acc is None:
+        acc = Accumulator.__new__(Accumulator)
+        acc.aid = aid
+        acc.accum_param = accum_param
+        acc._value = zero_value
+        acc._deserialized = True
+        acc._zero = zero_value
+        acc._task = -1
+        _task_copies[aid] = acc
+    return acc
+
+
+def _task_begin():
+    """Worker: a new task starts; copies restart from zero on their first add."""
+    global _task_number
+    _task_number += 1
+    _touched.clear()
+
+
+def _task_report():
+    """Worker: the pickled [(id, value)] of the copies the task touched (b"" if none)."""
+    if not _touched:
+        return b""
+    updates = [(aid, acc._value) for aid, acc in _touched.items()]
+    _touched.clear()
+    try:
+        return pickle.dumps(updates, protocol=5)
+    except Exception:
+        import cloudpickle
+        return cloudpickle.dumps(updates, protocol=5)
+
+
+def _merge_reports(reports):
+    """Driver: adds the updates of successful tasks into the accumulators."""
+    with _merge_lock:
+        for report in reports:
+            for aid, update in pickle.loads(report):
+                acc = _registry.get(aid)
+                if acc is not None:
+                    acc._value = acc.accum_param.addInPlace(acc._value, update)
+
+
+def _not_accessible():
+    return RuntimeError("[VALUE_NOT_ACCESSIBLE] Value `Accumulator.value` cannot be accessed inside "
+                        "tasks: only the driver reads an accumulator; tasks may only add() to it")
+
+
+class Accumulator:
+    """A shared variable that tasks add to with ``add`` or ``+=`` and that only the
+    driver reads, through ``value``. Create one with :meth:`SparkContext.accumulator`.
+
+    Each task's additions reach the driver once, when the task succeeds; a failed
+    or retried attempt adds nothing. Additions made inside a transformation count
+    again whenever that transformation is recomputed.
+
+    Parameters
+    ----------
+    aid : int
+        The accumulator's id.
+    value : object
+        The initial value.
+    accum_param : AccumulatorParam
+        Says how values add up.
+
+    Examples
+    --------
+    >>> a = sc.accumulator(1)
+    >>> a.value
+    1
+    >>> a.value = 2
+    >>> a += 5
+    >>> a.value
+    7
+    >>> sc.accumulator(1.0).value, sc.accumulator(1j).value
+    (1.0, 1j)
+    >>> def f(x):
+    ...     global a
+    ...     a += x
+    >>> sc.parallelize([1, 2, 3]).map(f).count()
+    3
+    >>> a.value
+    13
+    >>> b = sc.accumulator(0)
+    >>> sc.parallelize([1, 2, 3]).map(lambda x: b.add(x)).count()
+    3
+    >>> b.value
+    6
+    >>> sc.parallelize([1]).map(lambda x: b.value).collect()  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+        ...
+    ember.PythonException: ... [VALUE_NOT_ACCESSIBLE] Value `Accumulator.value` cannot be accessed inside tasks...
+    >>> sc.accumulator([1.0, 2.0])
+    Traceback (most recent call last):
+        ...
+    TypeError: No default accumulator param for type <class 'list'>: pass an AccumulatorParam
+    """
+
+    def __init__(self, aid, value, accum_param):
+        self.aid = aid
+        self.accum_param = accum_param
+        self._value = value
+        self._deserialized = False
+        _registry[aid] = self
+
+    def __reduce__(self):
+        param = self.accum_param
+        return _deserialize_accumulator, (self.aid, param.zero(self._value), param)
+
+    @property
+    def value(self):
+        """The accumulated value; readable and settable on the driver only.
+
+        Examples
+        --------
+        >>> acc = sc.accumulator(10)
+        >>> acc.value = 3
+        >>> acc.value
+        3
+        """
+        if self._deserialized:
+            raise _not_accessible()
+        return self._value
+
+    @value.setter
+    def value(self, value):
+        if self._deserialized:
+            raise _not_accessible()
+        self._value = value
+
+    def add(self, term):
+        """Adds a term to the accumulator's value (``addInPlace``).
+
+        Parameters
+        ----------
+        term : object
+            The value to add.
+
+        Examples
+        --------
+        >>> acc = sc.accumulator(0)
+        >>> acc.add(4)
+        >>> acc.value
+        4
+        >>> sc.parallelize(range(10), 3).map(lambda x: acc.add(x)).count()
+        10
+        >>> acc.value
+        49
+        """
+        if self._deserialized and self._task != _task_number:
+            # First addition of this task: start from a fresh zero.
+            self._task = _task_number
+            self._value = copy.deepcopy(self._zero)
+            _touched[self.aid] = self
+        self._value = self.accum_param.addInPlace(self._value, term)
+
+    def __iadd__(self, term):
+        self.add(term)
+        return self
+
+    def __str__(self):
+        return str(self._value)
+
+    def __repr__(self):
+        return f"Accumulator<id={self.aid}, value={self._value}>"
+
+
+class AccumulatorParam:
+    """Says how values of an accumulator's type add up: subclass it and implement
+    ``zero`` and ``addInPlace``.
+
+    Examples
+    --------
+    >>> class VectorAccumulatorParam(AccumulatorParam):
+    ...     def zero(self, value):
+    ...         return [0.0] * len(value)
+    ...     def addInPlace(self, val1, val2):
+    ...         for i in range(len(val1)):
+    ...             val1[i] += val2[i]
+    ...         return val1
+    >>> va = sc.accumulator([1.0, 2.0, 3.0], VectorAccumulatorParam())
+    >>> def g(x):
+    ...     global va
+    ...     va += [x] * 3
+    >>> sc.parallelize([1, 2, 3]).map(g).count()
+    3
+    >>> va.value
+    [7.0, 8.0, 9.0]
+    """
+
+    def zero(self, value):
+        """A zero value of the type, shaped like value (e.g. a vector of zeros).
+
+        Parameters
+        ----------
+        value : object
+            The accumulator's initial value.
+
+        Returns
+        -------
+        object
+            The zero tasks start adding from.
+
+        Examples
+        --------
+        >>> from ember.accumulators import INT_ACCUMULATOR_PARAM
+        >>> INT_ACCUMULATOR_PARAM.zero(5)
+        0
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement zero(value)")
+
+    def addInPlace(self, value1, value2):
+        """Adds value2 to value1 and returns the sum; may update value1 in place.
+
+        Parameters
+        ----------
+        value1, value2 : object
+            The values to add.
+
+        Returns
+        -------
+        object
+            The sum.
+
+        Examples
+        --------
+        >>> from ember.accumulators import FLOAT_ACCUMULATOR_PARAM
+        >>> FLOAT_ACCUMULATOR_PARAM.addInPlace(1.5, 2.0)
+        3.5
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement addInPlace(value1, value2)")
+
+
+class AddingAccumulatorParam(AccumulatorParam):
+    """An AccumulatorParam that adds with ``+=`` from a given zero value.
+
+    Parameters
+    ----------
+    zero_value : object
+        The zero of the type.
+
+    Examples
+    --------
+    >>> from ember.accumulators import AddingAccumulatorParam
+    >>> p = AddingAccumulatorParam(0)
+    >>> p.addInPlace(p.zero(7), 7)
+    7
+    """
+
+    def __init__(self, zero_value):
+        self.zero_value = zero_value
+
+    def zero(self, value):
+        """The zero value given at construction.
+
+        Examples
+        --------
+        >>> from ember.accumulators import AddingAccumulatorParam
+        >>> AddingAccumulatorParam(0.0).zero(2.5)
+        0.0
+        """
+        return self.zero_value
+
+    def addInPlace(self, value1, value2):
+        """Returns ``value1 += value2``.
+
+        Examples
+        --------
+        >>> from ember.accumulators import AddingAccumulatorParam
+        >>> AddingAccumulatorParam(0j).addInPlace(1j, 2)
+        (2+1j)
+        """
+        value1 += value2
+        return value1
+
+
+INT_ACCUMULATOR_PARAM = AddingAccumulatorParam(0)
+FLOAT_ACCUMULATOR_PARAM = AddingAccumulatorParam(0.0)
+COMPLEX_ACCUMULATOR_PARAM = AddingAccumulatorParam(0.0j)

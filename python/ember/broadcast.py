@@ -1,0 +1,304 @@
+"""Broadcast variables: a read-only value stored once, read by every task.
+
+How a broadcast travels. ``sc.broadcast(value)`` pickles the value once, into a
+file in the context's temp dir. Pickling a Broadcast into a task's closure ships
+only its id and that path. A worker process loads the file the first time a task
+reads ``.value`` (memory-mapped, so a value of hundreds of MB is read once, not
+copied per task) and keeps the value for every later task of any job. Each job
+tells the workers which broadcasts are alive and at which generation:
+``unpersist()`` bumps the generation, so workers drop their copy and reload it on
+next use; ``destroy()`` removes the file, and a task still holding the broadcast
+fails with a clear error.
+"""
+
+import gc
+import mmap
+import os
+import pickle
+
+__all__ = ["Broadcast"]
+
+_MISSING = object()
+
+# Worker process: id -> (generation, value) loaded; the alive broadcasts of the
+# running job, id -> generation (None outside a worker).
+_loaded = {}
+_alive = None
+
+
+def _set_alive(alive):
+    """Worker: the job's alive broadcasts; drops copies destroyed or unpersisted."""
+    global _alive
+    _alive = alive
+    for bid in [b for b, (gen, _) in _loaded.items() if alive.get(b) != gen]:
+        del _loaded[bid]
+
+
+def _from_handle(bid, path):
+    """Unpickles a broadcast shipped in a closure: a handle that loads lazily."""
+    b = Broadcast.__new__(Broadcast)
+    b._sc = None
+    b._id = bid
+    b._path = path
+    return b
+
+
+def _invalid(operation):
+    return RuntimeError(f"[INVALID_BROADCAST_OPERATION] Broadcast can only be {operation} in driver.")
+
+
+class Broadcast:
+    """A read-only variable made by :meth:`SparkContext.broadcast`: stored once by
+    the engine, loaded at most once per worker process, read through ``value`` on
+    the driver and in tasks. A Broadcast captured in a closure ships as a small
+    handle, never as its value.
+
+    Examples
+    --------
+    >>> b = sc.broadcast([1, 2, 3, 4, 5])
+    >>> b.value
+    [1, 2, 3, 4, 5]
+    >>> sc.parallelize([0, 0]).flatMap(lambda x: b.value).collect()
+    [1, 2, 3, 4, 5, 1, 2, 3, 4, 5]
+    >>> b.unpersist()
+    >>> sc.parallelize([0]).map(lambda x: sum(b.value)).collect()
+    [15]
+    >>> b.destroy()
+    >>> b.value
+    Traceback (most recent call last):
+        ...
+    RuntimeError: Attempted to use Broadcast(...) after it was destroyed; broadcast the value again to use it
+    """
+
+    def __init__(self, sc=None, value=None, pickle_registry=None, path=None):
+        if sc is None:
+            if path is None:
+                raise ValueError("Broadcast needs a SparkContext (use sc.broadcast(value)) or a path")
+            self._sc, self._id, self._path = None, None, path
+            return
+        self._sc = sc
+        self._id = sc._new_broadcast_id()
+        self._path = os.path.join(sc._core.tmpdir, f"broadcast-{self._id}")
+        tmp = self._path + ".part"
+        try:
+            self.dump(value, open(tmp, "wb"))
+            os.replace(tmp, self._path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        sc._broadcast_alive[self._id] = 0
+
+    # ---- files ----------------------------------------------------------------
+
+    def dump(self, value, f):
+        """Writes value, pickled, to the open binary file f and closes f.
+
+        Parameters
+        ----------
+        value : object
+            The value to write.
+        f : file
+            A file open for binary writing.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> b = sc.broadcast(1)
+        >>> path = os.path.join(tempfile.mkdtemp(), "v.pkl")
+        >>> b.dump({"k": 2}, open(path, "wb"))
+        >>> b.load_from_path(path)
+        {'k': 2}
+        """
+        try:
+            try:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                # Lambdas, classes of __main__: shipped by value, as closures are.
+                import cloudpickle
+                f.seek(0)
+                f.truncate()
+                cloudpickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            raise pickle.PicklingError(f"Could not serialize broadcast: {type(e).__name__}: {e}") from e
+        finally:
+            f.close()
+
+    def load(self, file):
+        """Reads a pickled value from the open binary file.
+
+        Parameters
+        ----------
+        file : file
+            A file open for binary reading.
+
+        Returns
+        -------
+        object
+            The value.
+
+        Examples
+        --------
+        >>> import io, pickle
+        >>> sc.broadcast(0).load(io.BytesIO(pickle.dumps([1, 2])))
+        [1, 2]
+        """
+        gc.disable()
+        try:
+            return pickle.load(file)
+        finally:
+            gc.enable()
+
+    def load_from_path(self, path):
+        """Reads a pickled value from the file at path, memory-mapped: the file's
+        bytes are not copied before unpickling.
+
+        Parameters
+        ----------
+        path : str
+            The file.
+
+        Returns
+        -------
+        object
+            The value.
+
+        Examples
+        --------
+        >>> import os, pickle, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "v.pkl")
+        >>> _ = open(path, "wb").write(pickle.dumps("hello"))
+        >>> sc.broadcast(0).load_from_path(path)
+        'hello'
+        """
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                raise EOFError(f"broadcast file {path} is empty")
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        gc.disable()
+        try:
+            return pickle.loads(mm)
+        finally:
+            gc.enable()
+            try:
+                mm.close()
+            except BufferError:  # something kept a view; the mapping goes with it
+                pass
+
+    # ---- the value ----------------------------------------------------------------
+
+    @property
+    def value(self):
+        """The broadcast value: on the driver loaded from its file on first use; in
+        a task loaded once per worker process and shared by later tasks.
+
+        Examples
+        --------
+        >>> b = sc.broadcast({"a": 1})
+        >>> b.value["a"]
+        1
+        >>> sc.parallelize(["a", "b"]).map(lambda k: b.value.get(k, 0)).collect()
+        [1, 0]
+        """
+        if self._sc is None:
+            return self._worker_value()
+        v = getattr(self, "_value", _MISSING)
+        if v is _MISSING:
+            self._check_alive()
+            try:
+                v = self._value = self.load_from_path(self._path)
+            except FileNotFoundError:
+                raise RuntimeError(f"Broadcast({self._id}) cannot be read: its file {self._path} is gone "
+                                   "because its SparkContext was stopped") from None
+        return v
+
+    def _worker_value(self):
+        bid = self._id
+        got = _loaded.get(bid)
+        if got is not None:
+            return got[1]
+        if _alive is None or bid is None:  # a Broadcast(path=...) made by hand
+            v = getattr(self, "_value", _MISSING)
+            if v is _MISSING:
+                v = self._value = self.load_from_path(self._path)
+            return v
+        gen = _alive.get(bid)
+        if gen is None:
+            raise RuntimeError(
+                f"[BROADCAST_VARIABLE_NOT_LOADED] Broadcast variable `{bid}` not loaded: it was destroyed "
+                "on the driver before this job ran; broadcast the value again and use the new one")
+        try:
+            v = self.load_from_path(self._path)
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"[BROADCAST_VARIABLE_NOT_LOADED] Broadcast variable `{bid}` not loaded: its file "
+                f"{self._path} is gone (destroyed, or its SparkContext stopped)") from None
+        _loaded[bid] = (gen, v)
+        return v
+
+    def _check_alive(self):
+        if self._id not in self._sc._broadcast_alive:
+            raise RuntimeError(f"Attempted to use Broadcast({self._id}) after it was destroyed; "
+                               "broadcast the value again to use it")
+
+    def unpersist(self, blocking=False):
+        """Drops the copies workers keep; the next task that reads the value loads
+        it again. Driver only.
+
+        Parameters
+        ----------
+        blocking : bool, optional
+            Accepted for compatibility: workers drop their copy when their next
+            task starts.
+
+        Examples
+        --------
+        >>> b = sc.broadcast([1, 2])
+        >>> b.unpersist()
+        >>> sc.parallelize([0]).map(lambda _: b.value).collect()
+        [[1, 2]]
+        """
+        if self._sc is None:
+            raise _invalid("unpersisted")
+        with self._sc._shared_lock:
+            self._check_alive()
+            self._sc._broadcast_alive[self._id] += 1
+
+    def destroy(self, blocking=False):
+        """Removes the broadcast everywhere: its file, workers' copies and the
+        driver's. Using it afterwards raises an error. Driver only.
+
+        Parameters
+        ----------
+        blocking : bool, optional
+            Accepted for compatibility.
+
+        Examples
+        --------
+        >>> b = sc.broadcast(7)
+        >>> b.destroy()
+        >>> sc.parallelize([0]).map(lambda _: b.value).collect()
+        Traceback (most recent call last):
+            ...
+        RuntimeError: Attempted to use Broadcast(...) after it was destroyed; broadcast the value again to use it
+        """
+        if self._sc is None:
+            raise _invalid("destroyed")
+        with self._sc._shared_lock:
+            self._check_alive()
+            del self._sc._broadcast_alive[self._id]
+        self.__dict__.pop("_value", None)
+        try:
+            os.unlink(self._path)
+        except FileNotFoundError:
+            pass
+
+    def __reduce__(self):
+        if self._sc is None:
+            raise _invalid("serialized")
+        self._check_alive()
+        return _from_handle, (self._id, self._path)
+
+    def __repr__(self):
+        return f"Broadcast({self._id})"
+

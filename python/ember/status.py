@@ -1,0 +1,225 @@
+"""StatusTracker: progress of recent jobs and stages, as ``pyspark.status``.
+
+The context records each job it submits (id, group, call site, outcome) in a
+small Python history; the engine reports running stages and remembers the final
+task counts of the last 1000 finished ones.
+"""
+
+import collections
+import threading
+import time
+from typing import List, NamedTuple, Optional
+
+__all__ = ["SparkJobInfo", "SparkStageInfo", "StatusTracker"]
+
+_RETAINED_JOBS = 1000
+
+
+class SparkJobInfo(NamedTuple):
+    """A job: its id, the ids of the stages it ran, and its status
+    (``RUNNING``, ``SUCCEEDED`` or ``FAILED``)."""
+
+    jobId: int
+    stageIds: List[int]
+    status: str
+
+
+class SparkStageInfo(NamedTuple):
+    """A stage: its id, attempt, name (the call site of the job's action) and
+    task counts."""
+
+    stageId: int
+    currentAttemptId: int
+    name: str
+    numTasks: int
+    numActiveTasks: int
+    numCompletedTasks: int
+    numFailedTasks: int
+
+
+class _Job:
+    __slots__ = ("group", "name", "status", "submitted")
+
+    def __init__(self, group, name):
+        self.group, self.name, self.status = group, name, "RUNNING"
+        self.submitted = time.time()
+
+
+class _JobHistory:
+    """The context's record of its recent jobs (thread-safe)."""
+
+    def __init__(self, retained=_RETAINED_JOBS):
+        self._lock = threading.Lock()
+        self._jobs = collections.OrderedDict()
+        self._retained = retained
+
+    def started(self, job_id, group, name):
+        with self._lock:
+            self._jobs[job_id] = _Job(group, name)
+            while len(self._jobs) > self._retained:
+                self._jobs.popitem(last=False)
+
+    def finished(self, job_id, status):
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                job.status = status
+
+    def get(self, job_id):
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def items(self):
+        with self._lock:
+            return list(self._jobs.items())
+
+
+class StatusTracker:
+    """Low-level status of recent jobs and stages, for progress reporting. The
+    answers are snapshots with weak consistency: a job's stage may be missing
+    while it starts or once it has left the history (the last 1000 jobs and
+    stages are kept).
+
+    Examples
+    --------
+    >>> sc.setJobGroup("tracked", "a tracked job")
+    >>> sc.parallelize(range(10), 2).map(lambda x: (x % 2, x)).reduceByKey(lambda a, b: a + b).count()
+    2
+    >>> sc.setJobGroup(None, None)
+    >>> tracker = sc.statusTracker()
+    >>> [job] = tracker.getJobIdsForGroup("tracked")
+    >>> info = tracker.getJobInfo(job)
+    >>> info.status, len(info.stageIds)
+    ('SUCCEEDED', 2)
+    >>> [tracker.getStageInfo(s).numCompletedTasks for s in info.stageIds]
+    [2, 2]
+    """
+
+    def __init__(self, sc):
+        self._sc = sc
+
+    def _stages(self):
+        """stage id -> (job id, tasks, completed, active, failed): running stages,
+        then finished ones (a stage finishing in between shows as finished)."""
+        core = self._sc._core
+        out = {}
+        for sid, jid, n, done, active, failed, _ in core.active_stages():
+            out[sid] = (jid, n, done, active, failed)
+        for sid, jid, n, done, active, failed, _ in core.finished_stages():
+            out[sid] = (jid, n, done, 0, failed)
+        return out
+
+    def getJobIdsForGroup(self, jobGroup=None):
+        """The ids of the known jobs of a job group (newest first): running,
+        failed and succeeded ones.
+
+        Parameters
+        ----------
+        jobGroup : str, optional
+            The group; None means the jobs run outside any group.
+
+        Returns
+        -------
+        list of int
+
+        Examples
+        --------
+        >>> sc.setJobGroup("g-ids", "two jobs")
+        >>> sc.parallelize([1]).count(), sc.parallelize([2]).count()
+        (1, 1)
+        >>> sc.setJobGroup(None, None)
+        >>> ids = sc.statusTracker().getJobIdsForGroup("g-ids")
+        >>> len(ids), ids[0] > ids[1]
+        (2, True)
+        """
+        return [jid for jid, job in reversed(self._sc._jobs.items()) if job.group == jobGroup]
+
+    def getActiveStageIds(self):
+        """The ids of the running stages, sorted.
+
+        Returns
+        -------
+        list of int
+
+        Examples
+        --------
+        >>> sc.statusTracker().getActiveStageIds()
+        []
+        """
+        return sorted(sid for sid, *_ in self._sc._core.active_stages())
+
+    def getActiveJobsIds(self):
+        """The ids of the running jobs, sorted.
+
+        Returns
+        -------
+        list of int
+
+        Examples
+        --------
+        >>> sc.statusTracker().getActiveJobsIds()
+        []
+        """
+        return sorted(jid for jid, job in self._sc._jobs.items() if job.status == "RUNNING")
+
+    def getJobInfo(self, jobId):
+        """A job's stages and status, or None when the job is unknown.
+
+        Parameters
+        ----------
+        jobId : int
+
+        Returns
+        -------
+        SparkJobInfo or None
+
+        Examples
+        --------
+        >>> sc.setJobGroup("g-info", "one job")
+        >>> sc.parallelize([1, 2]).collect()
+        [1, 2]
+        >>> sc.setJobGroup(None, None)
+        >>> tracker = sc.statusTracker()
+        >>> tracker.getJobInfo(tracker.getJobIdsForGroup("g-info")[0]).status
+        'SUCCEEDED'
+        >>> tracker.getJobInfo(10 ** 9) is None
+        True
+        """
+        job = self._sc._jobs.get(jobId)
+        if job is None:
+            return None
+        stage_ids = sorted(sid for sid, (jid, *_) in self._stages().items() if jid == jobId)
+        return SparkJobInfo(jobId, stage_ids, job.status)
+
+    def getStageInfo(self, stageId):
+        """A stage's task counts, or None when the stage is unknown.
+
+        Parameters
+        ----------
+        stageId : int
+
+        Returns
+        -------
+        SparkStageInfo or None
+
+        Examples
+        --------
+        >>> sc.setJobGroup("g-stage", "one stage")
+        >>> sc.parallelize(range(6), 3).count()
+        6
+        >>> sc.setJobGroup(None, None)
+        >>> tracker = sc.statusTracker()
+        >>> [stage] = tracker.getJobInfo(tracker.getJobIdsForGroup("g-stage")[0]).stageIds
+        >>> info = tracker.getStageInfo(stage)
+        >>> info.numTasks, info.numActiveTasks, info.numCompletedTasks, info.numFailedTasks
+        (3, 0, 3, 0)
+        >>> info.name
+        'count at ...'
+        """
+        got = self._stages().get(stageId)
+        if got is None:
+            return None
+        jid, n, done, active, failed = got
+        job = self._sc._jobs.get(jid)
+        name = job.name if job is not None else f"stage {stageId}"
+        return SparkStageInfo(stageId, 0, name, n, active, done, failed)
