@@ -735,6 +735,30 @@ static task *next_task(ember_context *ctx, stage **out) {
     return NULL;
 }
 
+/* Tells idle workers which commands they may drop, then forgets the ids no worker
+ * holds any more, so the list stays as short as the commands workers still hold. */
+static void tidy_forgets(ember_context *ctx) {
+    emberX_pool *pool = &ctx->pool;
+    pthread_mutex_lock(&ctx->mu);
+    if (ctx->nforget == 0) {
+        pthread_mutex_unlock(&ctx->mu);
+        return;
+    }
+    for (size_t wi = 0; wi < pool->nworkers; wi++) {
+        emberX_worker *w = &pool->workers[wi];
+        if (w->alive && !w->task && send_forgets(ctx, w) == 0) emberX_flush(w);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < ctx->nforget; i++) {
+        int held = 0;
+        for (size_t wi = 0; wi < pool->nworkers && !held; wi++)
+            held = pool->workers[wi].alive && emberX_worker_has(&pool->workers[wi], ctx->forget[i]);
+        if (held) ctx->forget[kept++] = ctx->forget[i];
+    }
+    ctx->nforget = kept;
+    pthread_mutex_unlock(&ctx->mu);
+}
+
 static void dispatch(ember_context *ctx) {
     emberX_pool *pool = &ctx->pool;
     for (size_t wi = 0; wi < pool->nworkers; wi++) {
@@ -742,7 +766,7 @@ static void dispatch(ember_context *ctx) {
         if (w->alive && w->task) continue;
         stage *st;
         task *t = next_task(ctx, &st);
-        if (!t) return;
+        if (!t) break;
         int rc = 0;
         if (!w->alive) rc = emberX_worker_start(pool, w);
         if (!rc) rc = assign(ctx, st, t, w);
@@ -753,6 +777,7 @@ static void dispatch(ember_context *ctx) {
             finish_job(ctx, st->job, rc, ember_last_error());
         }
     }
+    tidy_forgets(ctx);
 }
 
 void *emberS_engine_main(void *arg) {

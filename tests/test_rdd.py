@@ -206,3 +206,17 @@ def test_coalesce_zip_cartesian(sc):
     c = sc.parallelize(range(4), 2).cache()
     assert c.zip(sc.parallelize("wxyz", 2)).collect() == list(zip(range(4), "wxyz"))
     assert c.coalesce(1).zip(sc.parallelize("wxyz", 1)).map(lambda p: p[1]).collect() == list("wxyz")
+
+
+def test_released_commands_do_not_pile_up(sc):
+    import gc
+    from ember import _core
+    base = sc.parallelize(range(4), 2)
+    for _ in range(300):
+        base.map(lambda x: x).count()
+    gc.collect()
+    before = _core.mem_used()
+    for _ in range(2000):
+        base.map(lambda x: x).count()
+    gc.collect()
+    assert _core.mem_used() - before < 16 * 1024

@@ -132,7 +132,8 @@ class StatusTracker:
         >>> len(ids), ids[0] > ids[1]
         (2, True)
         """
-        return [jid for jid, job in reversed(self._sc._jobs.items()) if job.group == jobGroup]
+        # By id, not by record order: jobs of two threads may be recorded out of order.
+        return sorted((jid for jid, job in self._sc._jobs.items() if job.group == jobGroup), reverse=True)
 
     def getActiveStageIds(self):
         """The ids of the running stages, sorted.
