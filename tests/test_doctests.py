@@ -4,7 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "ember.taskcontext"]
+MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "ember.taskcontext",
+           "ember.log", "ember.progress", "ember.traceback_utils"]
 
 
 @pytest.mark.parametrize("name", MODULES)
