@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "ember.taskcontext",
-           "ember.log", "ember.progress", "ember.traceback_utils"]
+           "ember.log", "ember.progress", "ember.traceback_utils", "ember.shell", "ember.submit"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -256,6 +256,7 @@ class ProgressBar:
         self._jobs = 0
         self._closed = False
         self._thread = None
+        self._idle = False      # the thread waits for a job (not for its next refresh)
         self._context = None
         self._finished_ms = -FIRST_DELAY_MS - 1.0
         self._last = ""
@@ -271,7 +272,8 @@ class ProgressBar:
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._loop, name="ember-progress", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            elif self._idle:
+                self._cond.notify()   # wake it only from idle: short jobs in a row cost no wake-ups
         return self
 
     def __exit__(self, *exc):
@@ -297,7 +299,9 @@ class ProgressBar:
         while True:
             with self._cond:
                 while self._jobs == 0 and not self._closed:
+                    self._idle = True
                     self._cond.wait()
+                    self._idle = False
                 if self._closed:
                     return
                 self._cond.wait(UPDATE_PERIOD_S)
