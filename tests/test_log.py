@@ -28,7 +28,7 @@ def test_records_reach_an_application_that_configures_logging():
                       "from ember import SparkContext\n"
                       "sc = SparkContext('local[1]', 'logged'); sc.stop()")
     assert proc.returncode == 0, proc.stderr
-    assert "INFO:ember:SparkContext started: master=local[1], app=logged, 1 slots" in proc.stderr
+    assert "INFO:ember:SparkContext started: master=local[1], app=logged, slots=1" in proc.stderr
     assert "SparkContext stopping: app=logged" in proc.stderr
 
 

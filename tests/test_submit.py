@@ -127,3 +127,8 @@ def test_apply_settings_ranks_command_line_over_environment_over_defaults():
     assert env["EMBER_MASTER"] == "local[3]"      # kept: no --master given
     assert "EMBER_APP_NAME" not in env
     assert env["EMBER_CONF"].split("\n") == ["spark.a=cli", "spark.b=env", "spark.c=default"]
+
+
+def test_version(tmp_path):
+    proc = run_submit(["--version"], tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ember 0.1.0"

@@ -110,7 +110,7 @@ class SparkContext:
             self._progress = progress.for_context(conf, self._core)
             SparkContext._active_spark_context = self
             _live_contexts.add(self)
-        logger.info("SparkContext started: master=%s, app=%s, %d slots", self.master, self.appName, slots)
+        logger.info("SparkContext started: master=%s, app=%s, slots=%d", self.master, self.appName, slots)
 
     # ---- lifecycle -------------------------------------------------------------
 

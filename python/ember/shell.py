@@ -110,7 +110,7 @@ def main(argv=None):
     --------
     >>> from ember.shell import main
     >>> main(["--help"])  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
-    usage: ember [-h] [--master MASTER] [--name NAME] [--conf KEY=VALUE] ...
+    usage: ember [-h] [--version] [--master MASTER] [--name NAME] ...
     0
     """
     parser = _parser()

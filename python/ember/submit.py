@@ -65,6 +65,8 @@ def _py_files(text):
 
 def add_options(parser):
     """Adds the options that ember-submit and the shell share to an ArgumentParser."""
+    from ember import __version__
+    parser.add_argument("--version", action="version", version=f"ember {__version__}")
     parser.add_argument("--master", type=_master, metavar="MASTER",
                         help="local, local[N], local[*] or local[N,F] (default: $EMBER_MASTER, "
                              "else local[*])")
