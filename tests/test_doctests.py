@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "ember.taskcontext",
-           "ember.broadcast", "ember.accumulators", "ember.files", "ember.status"]
+           "ember.broadcast", "ember.accumulators", "ember.files", "ember.status",
+           "ember.log", "ember.progress", "ember.traceback_utils", "ember.shell", "ember.submit"]
 
 
 @pytest.mark.parametrize("name", MODULES)

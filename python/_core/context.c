@@ -423,7 +423,12 @@ static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
     (void)unused;
     if (!self->ctx) return PyList_New(0);
     ember_stage_info info[64];
-    size_t n = ember_active_stages(self->ctx, info, 64);
+    size_t n;
+    /* The progress bar's thread polls this while a job runs: wait for the engine's lock
+     * without the GIL, so the job's thread and the REPL never wait for the poll. */
+    Py_BEGIN_ALLOW_THREADS
+    n = ember_active_stages(self->ctx, info, 64);
+    Py_END_ALLOW_THREADS
     return stage_list(info, n > 64 ? 64 : n);
 }
 

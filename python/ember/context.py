@@ -13,10 +13,11 @@ import weakref
 
 import cloudpickle
 
-from ember import _core
+from ember import _core, progress
 from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
+from ember.log import logger, set_log_level
 from ember.rdd import RDD
 from ember.status import StatusTracker, _JobHistory
 
@@ -113,18 +114,23 @@ class SparkContext:
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(path), failures,
                                        conf.get("spark.local.dir"))
             self._init_shared_state()
+            self._progress = progress.for_context(conf, self._core)
             SparkContext._active_spark_context = self
             _live_contexts.add(self)
         for path in pyFiles or ():
             self.addPyFile(path)
+        logger.info("SparkContext started: master=%s, app=%s, slots=%d", self.master, self.appName, slots)
 
     # ---- lifecycle -------------------------------------------------------------
 
     def stop(self):
         """Stops the workers and removes temporary files. Safe to call twice."""
         with SparkContext._lock:
+            getattr(self, "_progress", progress.NO_PROGRESS).close()
             core = getattr(self, "_core", None)
             if core is not None:
+                if not core.stopped:
+                    logger.info("SparkContext stopping: app=%s", self.appName)
                 core.stop()
             if SparkContext._active_spark_context is self:
                 SparkContext._active_spark_context = None
@@ -156,6 +162,24 @@ class SparkContext:
     def getConf(self):
         """A copy of the context's settings."""
         return self._conf._copy()
+
+    def setLogLevel(self, logLevel):
+        """Sets the level of the ``ember`` logger (Python ``logging``), by PySpark's names.
+
+        Parameters
+        ----------
+        logLevel : str
+            One of ALL, DEBUG, ERROR, FATAL, INFO, OFF, TRACE, WARN.
+
+        Examples
+        --------
+        >>> sc.setLogLevel("WARN")
+        >>> sc.setLogLevel("CHATTY")
+        Traceback (most recent call last):
+            ...
+        ValueError: Supplied level CHATTY did not match one of: ALL, DEBUG, ERROR, FATAL, INFO, OFF, TRACE, WARN
+        """
+        set_log_level(logLevel)
 
     @property
     def defaultParallelism(self):
@@ -246,7 +270,7 @@ class SparkContext:
                 raise TypeError(f"union() expects RDDs, got {type(r).__name__}")
         if len(rdds) == 1:
             return rdds[0]
-        return RDD(self, self._core.union([r._node for r in rdds]))
+        return RDD(self, self._core.union([r._node for r in rdds]), deps=tuple(rdds), kind="union")
 
     # ---- jobs -----------------------------------------------------------------
 
@@ -278,7 +302,8 @@ class SparkContext:
         reports = []
         status = "FAILED"
         try:
-            batches, _ = core.run_job(node, partitions, group, info, reports, on_submit)
+            with self._progress:
+                batches, _ = core.run_job(node, partitions, group, info, reports, on_submit)
             status = "SUCCEEDED"
             return batches
         finally:

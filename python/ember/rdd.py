@@ -19,11 +19,14 @@ import cloudpickle
 
 from ember import _core, shuffle
 from ember.storagelevel import StorageLevel
+from ember.traceback_utils import first_spark_call
 
 __all__ = ["RDD", "PipelinedRDD", "Partitioner", "ResultIterable", "portable_hash"]
 
 OP_PARTITIONS = 0
 portable_hash = _core.portable_hash
+_OP_NAMES = {_core.OP_MAP: "map", _core.OP_FLATMAP: "flatMap", _core.OP_FILTER: "filter",
+             _core.OP_MAPVALUES: "mapValues", _core.OP_FLATMAPVALUES: "flatMapValues"}
 
 # Map-side combining writes its combined keys out past this many distinct keys,
 # bounding a map task's memory; the shuffle writer buffers this many bytes.
@@ -95,8 +98,11 @@ class RDD:
     [('a', 2), ('b', 1)]
     """
 
-    def __init__(self, ctx, node, partitioner=None):
+    def __init__(self, ctx, node, partitioner=None, deps=(), kind=None):
         self.ctx = ctx
+        self._callsite = first_spark_call()
+        self._deps = deps      # parent RDDs, for the lineage summary
+        self._kind = kind      # the step's name in the lineage; default: the call that made it
         self._node_obj = node
         self.partitioner = partitioner
         self.is_cached = False
@@ -139,9 +145,47 @@ class RDD:
         return self._node.num_partitions
 
     def __repr__(self):
+        """The RDD's class, id, name, partitions, the call that made it and a summary
+        of its lineage, root first.
+
+        Examples
+        --------
+        >>> sc.parallelize(range(4), 2).map(str).setName("digits")  # doctest: +ELLIPSIS
+        PipelinedRDD[...] 'digits' (2 partitions) from map at <doctest ...>:1; lineage: parallelize -> map
+        """
         kind = type(self).__name__
         name = f" {self._name!r}" if self._name else ""
-        return f"{kind}[{self.id()}]{name} ({self.getNumPartitions()} partitions)"
+        site = self._callsite
+        where = f" from {site.function} at {site.file}:{site.linenum}" if site else ""
+        n = self.getNumPartitions()
+        return (f"{kind}[{self.id()}]{name} ({n} partition{'s' if n != 1 else ''}){where}; "
+                f"lineage: {self._lineage()}")
+
+    def _steps(self):
+        """This RDD's own steps in the lineage, and the RDDs it reads."""
+        label = self._kind or (self._callsite.function if self._callsite else type(self).__name__)
+        return [label], self._deps
+
+    def _lineage(self, depth=0):
+        """The steps that compute this RDD, root first: ``a -> b``, ``union(a, b) -> c``;
+        a long chain keeps its first and last steps."""
+        chain = []
+        rdd = self
+        while True:
+            steps, deps = rdd._steps()
+            if rdd.is_cached:
+                steps = steps[:-1] + [steps[-1] + " (cached)"]
+            chain[:0] = steps
+            if len(deps) == 1:
+                rdd = deps[0]
+                continue
+            if deps:
+                inner = "..." if depth >= 3 else ", ".join(d._lineage(depth + 1) for d in deps)
+                chain[0] = f"{chain[0]}({inner})"
+            break
+        if len(chain) > 8:
+            chain = chain[:2] + [f"... {len(chain) - 6} more"] + chain[-4:]
+        return " -> ".join(chain)
 
     def __reduce__(self):
         raise RuntimeError(
@@ -297,7 +341,7 @@ class RDD:
         """
         if not isinstance(other, RDD):
             raise TypeError(f"union() expects an RDD, got {type(other).__name__}")
-        rdd = RDD(self.ctx, self.ctx._core.union([self._node, other._node]))
+        rdd = RDD(self.ctx, self.ctx._core.union([self._node, other._node]), deps=(self, other), kind="union")
         if (self.partitioner is not None and self.partitioner == other.partitioner
                 and rdd.getNumPartitions() == self.getNumPartitions()):
             rdd.partitioner = self.partitioner
@@ -319,7 +363,7 @@ class RDD:
             raise ValueError("Number of partitions must be positive.")
         if shuffle:
             return self.repartition(n)
-        return RDD(self.ctx, self.ctx._core.coalesce(self._node, n))
+        return RDD(self.ctx, self.ctx._core.coalesce(self._node, n), deps=(self,), kind="coalesce")
 
     def repartition(self, numPartitions):
         """Exactly numPartitions partitions, records spread by a shuffle.
@@ -358,7 +402,7 @@ class RDD:
         """
         if self.getNumPartitions() != other.getNumPartitions():
             raise ValueError("Can only zip with RDD which has the same number of partitions")
-        return RDD(self.ctx, self.ctx._core.zip(self._node, other._node))
+        return RDD(self.ctx, self.ctx._core.zip(self._node, other._node), deps=(self, other), kind="zip")
 
     def cartesian(self, other):
         """Every pair (a, b) of an element of this RDD and one of other.
@@ -369,7 +413,8 @@ class RDD:
         >>> sorted(rdd.cartesian(rdd).collect())
         [(1, 1), (1, 2), (2, 1), (2, 2)]
         """
-        return RDD(self.ctx, self.ctx._core.cartesian(self._node, other._node))
+        return RDD(self.ctx, self.ctx._core.cartesian(self._node, other._node), deps=(self, other),
+                   kind="cartesian")
 
     def __add__(self, other):
         if not isinstance(other, RDD):
@@ -396,7 +441,7 @@ class RDD:
         pfunc = None if partitionFunc is portable_hash else partitionFunc
         spec = cloudpickle.dumps((pfunc, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER), protocol=5)
         node = self.ctx._core.shuffle(self._node, n, spec)
-        return RDD(self.ctx, node, Partitioner(n, partitionFunc))
+        return RDD(self.ctx, node, Partitioner(n, partitionFunc), deps=(self,), kind="shuffle")
 
     def partitionBy(self, numPartitions, partitionFunc=portable_hash):
         """Partitions (key, value) pairs by key: ``partitionFunc(key) % numPartitions``.
@@ -645,3 +690,6 @@ class PipelinedRDD(RDD):
 
     def getNumPartitions(self):
         return self._parent.getNumPartitions()
+
+    def _steps(self):
+        return [_OP_NAMES.get(kind, "mapPartitions") for kind, _ in self._ops], (self._parent,)
