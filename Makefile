@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
-DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect
+DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython
 
 .PHONY: demo test ctest ctest-asan pytest asan install clean
 
