@@ -8,7 +8,7 @@ DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython
 
 .PHONY: demo test ctest ctest-asan pytest asan install clean
 
-$(VENV)/.deps:
+$(VENV)/.deps: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install $(DEPS)
 	touch $@
