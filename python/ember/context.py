@@ -12,7 +12,7 @@ import cloudpickle
 
 from ember import _core
 from ember.conf import SparkConf
-from ember.rdd import RDD
+from ember.rdd import RDD, _union_rdds
 
 __all__ = ["SparkContext"]
 
@@ -237,7 +237,7 @@ class SparkContext:
                 raise TypeError(f"union() expects RDDs, got {type(r).__name__}")
         if len(rdds) == 1:
             return rdds[0]
-        return RDD(self, self._core.union([r._node for r in rdds]))
+        return _union_rdds(self, rdds)
 
     # ---- jobs -----------------------------------------------------------------
 
