@@ -21,12 +21,25 @@ __all__ = ["default_seed", "bernoulli", "poisson", "in_range", "stratified"]
 
 
 def default_seed():
-    """A seed for a sampler that was given none (drawn on the driver)."""
+    """A seed for a sampler that was given none (drawn on the driver).
+
+    Examples
+    --------
+    >>> 0 <= default_seed() <= sys.maxsize
+    True
+    """
     return random.randint(0, sys.maxsize)
 
 
 def partition_random(seed, split):
-    """The generator of partition ``split``: seeded with ``seed ^ split``, warmed up."""
+    """The generator of partition ``split``: seeded with ``seed ^ split``, warmed up.
+
+    Examples
+    --------
+    >>> a, b = partition_random(7, 1), partition_random(6, 0)
+    >>> a.random() == b.random()
+    True
+    """
     rng = random.Random(seed ^ split)
     for _ in range(10):
         rng.randint(0, 1)
@@ -34,7 +47,16 @@ def partition_random(seed, split):
 
 
 def poisson_draw(rng, mean):
-    """How many copies of an element a with-replacement sample keeps."""
+    """How many copies of an element a with-replacement sample keeps: a draw from
+    the Poisson distribution with the given mean.
+
+    Examples
+    --------
+    >>> rng = partition_random(1, 0)
+    >>> draws = [poisson_draw(rng, 3.0) for _ in range(20000)]
+    >>> 2.9 < sum(draws) / len(draws) < 3.1
+    True
+    """
     k = 0
     if mean < 20.0:
         limit = math.exp(-mean)
@@ -51,7 +73,15 @@ def poisson_draw(rng, mean):
 
 
 def bernoulli(fraction, seed):
-    """Keeps each element with probability ``fraction``."""
+    """Keeps each element with probability ``fraction``.
+
+    Examples
+    --------
+    >>> list(bernoulli(0.5, 42)(0, range(10)))
+    [0, 1, 3, 4, 7]
+    >>> sc.parallelize(range(10), 1).sample(False, 0.5, 42).collect()
+    [0, 1, 3, 4, 7]
+    """
 
     def sample(split, iterator):
         draw = partition_random(seed, split).random
@@ -63,7 +93,13 @@ def bernoulli(fraction, seed):
 
 
 def poisson(fraction, seed):
-    """Repeats each element a Poisson(``fraction``) number of times."""
+    """Repeats each element a Poisson(``fraction``) number of times.
+
+    Examples
+    --------
+    >>> list(poisson(1.0, 42)(0, "abcdef"))
+    ['c', 'e']
+    """
 
     def sample(split, iterator):
         rng = partition_random(seed, split)
@@ -75,7 +111,13 @@ def poisson(fraction, seed):
 
 
 def in_range(lower, upper, seed):
-    """Keeps the elements whose uniform draw lies in ``[lower, upper)``."""
+    """Keeps the elements whose uniform draw lies in ``[lower, upper)``.
+
+    Examples
+    --------
+    >>> list(in_range(0.0, 0.5, 42)(0, range(10))), list(in_range(0.5, 1.0, 42)(0, range(10)))
+    ([0, 1, 3, 4, 7], [2, 5, 6, 8, 9])
+    """
 
     def sample(split, iterator):
         draw = partition_random(seed, split).random
@@ -87,7 +129,13 @@ def in_range(lower, upper, seed):
 
 
 def stratified(withReplacement, fractions, seed):
-    """Samples (key, value) pairs with the fraction ``fractions[key]`` of their key."""
+    """Samples (key, value) pairs with the fraction ``fractions[key]`` of their key.
+
+    Examples
+    --------
+    >>> list(stratified(False, {"a": 1.0, "b": 0.0}, 3)(0, [("a", 1), ("b", 2), ("a", 3)]))
+    [('a', 1), ('a', 3)]
+    """
 
     def sample(split, iterator):
         rng = partition_random(seed, split)

@@ -27,7 +27,17 @@ def _first(kv):
 
 
 def range_bounds(samples, numPartitions, keyfunc=identity):
-    """The ``numPartitions - 1`` boundaries (in keyfunc's terms) of a sorted key sample."""
+    """The ``numPartitions - 1`` boundaries (in keyfunc's terms) of a sorted key sample.
+
+    Examples
+    --------
+    >>> range_bounds(list(range(100)), 4)
+    [25, 50, 75]
+    >>> range_bounds(["a", "B", "c"], 2, str.lower)
+    ['b']
+    >>> range_bounds([], 3)
+    []
+    """
     if not samples:
         return []
     n = len(samples)
@@ -35,7 +45,16 @@ def range_bounds(samples, numPartitions, keyfunc=identity):
 
 
 class RangePartitioner:
-    """A partition function: the range of bounds that ``keyfunc(key)`` falls in."""
+    """A partition function: the range of bounds that ``keyfunc(key)`` falls in.
+
+    Examples
+    --------
+    >>> p = RangePartitioner([10, 20], 3)
+    >>> [p(k) for k in (5, 10, 15, 25)]
+    [0, 0, 1, 2]
+    >>> [RangePartitioner([10, 20], 3, ascending=False)(k) for k in (5, 10, 15, 25)]
+    [2, 2, 1, 0]
+    """
 
     def __init__(self, bounds, numPartitions, ascending=True, keyfunc=identity):
         self.bounds = bounds
@@ -50,7 +69,15 @@ class RangePartitioner:
 
 class PartitionSorter:
     """``f(split, iterator)``: the (key, value) pairs of a partition sorted by
-    ``keyfunc(key)``; equal keys keep their order, also when descending."""
+    ``keyfunc(key)``; equal keys keep their order, also when descending.
+
+    Examples
+    --------
+    >>> list(PartitionSorter()(0, iter([(2, "x"), (1, "y"), (2, "z")])))
+    [(1, 'y'), (2, 'x'), (2, 'z')]
+    >>> list(PartitionSorter(False, lambda k: k % 3)(0, iter([(2, "x"), (4, "y"), (3, "z")])))
+    [(2, 'x'), (4, 'y'), (3, 'z')]
+    """
 
     def __init__(self, ascending=True, keyfunc=identity):
         self.ascending = ascending
