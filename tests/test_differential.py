@@ -435,6 +435,13 @@ def prog_repartition(sc):
             rdd.coalesce(5, True).getNumPartitions(), sorted(rdd.coalesce(2, shuffle=True).collect()))
 
 
+def prog_repartition_layout(sc):
+    return (parts(sc.parallelize(range(20), 3).repartition(4)),
+            parts(sc.parallelize(range(100), 3).repartition(7)),
+            [len(p) for p in parts(sc.parallelize(range(5000), 4).repartition(6))],
+            parts(sc.parallelize(range(35), 2).coalesce(3, shuffle=True)))
+
+
 def prog_zip(sc):
     a = sc.parallelize(range(6), 3)
     return (a.zip(a.map(lambda x: x * 10)).collect(), parts(a.zip(a.map(str))),

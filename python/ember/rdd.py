@@ -23,7 +23,7 @@ import cloudpickle
 
 from ember import _core, rddsampler
 from ember import join as _join
-from ember.shuffle import PartitionSorter, RangePartitioner, identity, range_bounds
+from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.resultiterable import ResultIterable
 from ember.storagelevel import StorageLevel
 
@@ -55,6 +55,10 @@ class Partitioner:
 
 def _identity_partition(k):
     return k
+
+
+def _second(kv):
+    return kv[1]
 
 
 def _only_in_first(kv):
@@ -664,26 +668,34 @@ class RDD:
     def repartition(self, numPartitions):
         """Exactly numPartitions partitions, records spread by a shuffle.
 
+        As in PySpark, each partition is cut into chunks of 10 records, dealt round
+        robin over the new partitions from a start drawn per partition (with Spark's
+        generator), so the layout is PySpark's; small inputs may leave partitions empty.
+
+        Parameters
+        ----------
+        numPartitions : int
+            the number of partitions of the result
+
+        Returns
+        -------
+        :class:`RDD`
+            the same records in numPartitions partitions
+
         Examples
         --------
         >>> rdd = sc.parallelize(range(20), 2).repartition(5)
         >>> rdd.getNumPartitions(), sorted(rdd.collect()) == list(range(20))
         (5, True)
+        >>> sc.parallelize(range(20), 3).repartition(4).glom().collect()
+        [[13, 14, 15, 16, 17, 18, 19], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [], []]
         """
         n = int(numPartitions)
         if n <= 0:
             raise ValueError("Number of partitions must be positive.")
-
-        def spread(i, it):
-            # A different start per input partition, then round robin.
-            import random
-            k = random.Random(i).randrange(n)
-            for x in it:
-                yield k, x
-                k = k + 1 if k + 1 < n else 0
-
-        keyed = self.mapPartitionsWithIndex(spread)
-        return keyed._shuffle(n, _identity_partition).values()
+        chunk = min(10, self.ctx._batchSize or 1024)
+        dealt = self.mapPartitionsWithIndex(RoundRobin(n, chunk))
+        return dealt._shuffle(n, _identity_partition).flatMap(_second)
 
     def zip(self, other):
         """Pairs the i-th elements of both RDDs; they need the same number of

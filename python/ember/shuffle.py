@@ -1,6 +1,6 @@
-"""Sorting pieces of the shuffle: the range partitioner of ``sortByKey`` and the
+"""Pieces of the shuffle: the range partitioner of ``sortByKey`` and the
 per-partition sort that follows it (also used by
-``repartitionAndSortWithinPartitions``).
+``repartitionAndSortWithinPartitions``), and how ``repartition`` spreads records.
 
 ``sortByKey`` range-partitions as PySpark does: it counts the RDD, samples about 20
 keys per output partition (``sample(False, fraction, seed=1)``), sorts the sample
@@ -14,8 +14,12 @@ worker's memory (use more partitions for more data).
 """
 
 from bisect import bisect_left
+from itertools import islice
 
-__all__ = ["identity", "RangePartitioner", "PartitionSorter", "range_bounds"]
+__all__ = ["identity", "RangePartitioner", "PartitionSorter", "range_bounds", "RoundRobin"]
+
+_M32 = 0xFFFFFFFF
+_M64 = (1 << 64) - 1
 
 
 def identity(x):
@@ -93,3 +97,99 @@ class PartitionSorter:
                 return keyfunc(kv[0])
 
         return iter(sorted(iterator, key=key, reverse=not self.ascending))
+
+
+# ---- repartition -------------------------------------------------------------------------
+#
+# PySpark's repartition(n) regroups each partition into chunks of 10 records (one JVM
+# record each); the JVM then deals a partition's chunks round robin over the n outputs,
+# starting after a position drawn from Spark's XORShiftRandom seeded with the partition
+# index. Reproducing that generator gives the same layout as PySpark.
+
+
+def _int32(x):
+    x &= _M32
+    return x - (1 << 32) if x >> 31 else x
+
+
+def _rotl32(x, r):
+    return ((x << r) | (x >> (32 - r))) & _M32
+
+
+def _murmur3_mix_last(h, k):
+    k = _rotl32((k * 0xCC9E2D51) & _M32, 15)
+    return h ^ ((k * 0x1B873593) & _M32)
+
+
+def _murmur3_bytes(data, seed):
+    """Scala's MurmurHash3.bytesHash (x86 32-bit MurmurHash3), as a signed int."""
+    h = seed & _M32
+    whole = len(data) - len(data) % 4
+    for i in range(0, whole, 4):
+        h = _murmur3_mix_last(h, int.from_bytes(data[i:i + 4], "little"))
+        h = (_rotl32(h, 13) * 5 + 0xE6546B64) & _M32
+    if whole < len(data):
+        h = _murmur3_mix_last(h, int.from_bytes(data[whole:], "little"))
+    h ^= len(data)
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & _M32
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & _M32
+    return _int32(h ^ (h >> 16))
+
+
+class _XORShiftRandom:
+    """Spark's XORShiftRandom: java.util.Random's nextInt over a xorshift generator
+    whose 64-bit state is a MurmurHash3 of the big-endian seed."""
+
+    def __init__(self, seed):
+        data = (seed & _M64).to_bytes(8, "big")
+        low = _murmur3_bytes(data, 0x3C074A61)
+        high = _murmur3_bytes(data, low)
+        self.state = ((high << 32) | (low & _M32)) & _M64
+
+    def next_bits(self, bits):
+        s = self.state
+        s ^= (s << 21) & _M64
+        s ^= s >> 35
+        s ^= (s << 4) & _M64
+        self.state = s
+        return _int32(s & ((1 << bits) - 1))
+
+    def next_int(self, bound):
+        r = self.next_bits(31)
+        if bound & (bound - 1) == 0:
+            return _int32((bound * r) >> 31)
+        u = r
+        while True:
+            r = u % bound
+            if _int32(u - r + bound - 1) >= 0:
+                return r
+            u = self.next_bits(31)
+
+
+class RoundRobin:
+    """``f(split, iterator)`` for repartition: yields (target partition, chunk of up to
+    ``chunk`` records), chunks dealt round robin as PySpark deals them (chunk < 1 means
+    the whole partition is one chunk).
+
+    Examples
+    --------
+    >>> list(RoundRobin(4, 3)(2, iter(range(7))))
+    [(0, [0, 1, 2]), (1, [3, 4, 5]), (2, [6])]
+    """
+
+    def __init__(self, numPartitions, chunk=10):
+        self.numPartitions = numPartitions
+        self.chunk = chunk
+
+    def __call__(self, split, iterator):
+        n = self.numPartitions
+        position = _XORShiftRandom(split).next_int(n)
+        if self.chunk < 1:
+            chunks = iter([list(iterator)])
+        else:
+            it = iter(iterator)
+            chunks = iter(lambda: list(islice(it, self.chunk)), [])
+        for records in chunks:
+            if records:
+                position = _int32(position + 1)
+                yield position % n, records
