@@ -147,10 +147,14 @@ def _piped(argv, command, env, check_code, it):
 
     writer = threading.Thread(target=feed, name="ember-pipe-writer", daemon=True)
     writer.start()
+    finished = False
     try:
         for line in iter(proc.stdout.readline, b""):
             yield line.rstrip(b"\n").decode("utf-8")
+        finished = True
     finally:
+        if not finished:  # the task stopped reading (take, an error): stop the command
+            proc.kill()
         proc.stdout.close()
         writer.join()
         code = proc.wait()
@@ -648,12 +652,26 @@ class RDD:
         """Fewer partitions: neighbouring ones merged without a shuffle, or, with
         shuffle=True, the records spread evenly by a shuffle.
 
+        Parameters
+        ----------
+        numPartitions : int
+            the number of partitions wanted; without a shuffle never more than now
+        shuffle : bool, optional, default False
+            spread the records by a shuffle (see :meth:`repartition`)
+
+        Returns
+        -------
+        :class:`RDD`
+            the same records in fewer (or, with shuffle, exactly numPartitions) partitions
+
         Examples
         --------
         >>> sc.parallelize([1, 2, 3, 4, 5], 3).glom().collect()
         [[1], [2, 3], [4, 5]]
         >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(1).glom().collect()
         [[1, 2, 3, 4, 5]]
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(8).getNumPartitions()
+        3
         """
         n = int(numPartitions)
         if n <= 0:
