@@ -6,14 +6,17 @@ import pytest
 
 MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "ember.taskcontext",
            "ember.broadcast", "ember.accumulators", "ember.files", "ember.status",
-           "ember.log", "ember.progress", "ember.traceback_utils", "ember.shell", "ember.submit"]
+           "ember.log", "ember.progress", "ember.traceback_utils", "ember.shell", "ember.submit",
+           "ember.resultiterable", "ember.shuffle", "ember.rddsampler"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(sc, name):
     module = importlib.import_module(name)
     import ember
-    globs = {"sc": sc, **{k: getattr(ember, k) for k in ember.__all__}}
+    # The module's own names, but not its __name__/__file__: examples run as user code.
+    own = {k: v for k, v in vars(module).items() if not k.startswith("__")}
+    globs = {**own, "sc": sc, **{k: getattr(ember, k) for k in ember.__all__}}
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     tests = finder.find(module, name, globs=globs)

@@ -37,3 +37,45 @@ def test_portable_hash_golden_vectors():
     from ember import portable_hash
     assert portable_hash(None) == 0
     assert portable_hash((None, 1)) & 0xFFFFFFFF == 219750521
+
+
+def test_custom_partition_func_does_not_leak_per_record(tmp_path):
+    """shuffle_write with a partition function keeps no reference per record."""
+    import sys
+
+    from ember import _core
+
+    def write(name):
+        pairs = iter([(k, k) for k in range(20000)])
+        return _core.shuffle_write(pairs, str(tmp_path / name), 1000, lambda k: k * 7, None, None,
+                                   1 << 20, 1 << 20)
+
+    write("warm")
+    before = sys.getallocatedblocks()
+    sizes = write("measured")
+    assert len(sizes) == 1000 and all(s > 0 for s in sizes)
+    assert sys.getallocatedblocks() - before < 1000
+
+
+def test_repartition_start_positions_match_sparks_generator():
+    """Values printed by Spark 3.5's own XORShiftRandom(seed).nextInt(bound) on a JVM."""
+    from ember.shuffle import _XORShiftRandom
+
+    jvm = [(0, 4, 0), (7, 10, 0), (14, 31, 5), (21, 64, 57), (294, 67, 34), (49, 16, 6), (140, 43, 22)]
+    assert [_XORShiftRandom(seed).next_int(bound) for seed, bound, _ in jvm] == [v for _, _, v in jvm]
+    bounds = [1, 2, 4, 64, 1024, 1 << 30, 1000003, 2147483647]
+    got = [_XORShiftRandom(123456).next_int(b) for b in bounds]
+    assert got == [0, 1, 2, 33, 538, 564572323, 141259, 1129144646]
+
+
+def test_repartition_deals_chunks_of_ten_round_robin(sc):
+    rdd = sc.parallelize(range(1000), 4).repartition(6)
+    parts = rdd.glom().collect()
+    assert len(parts) == 6 and sorted(x for p in parts for x in p) == list(range(1000))
+    inputs = sc.parallelize(range(1000), 4).glom().collect()
+    chunks = [tuple(p[i:i + 10]) for p in inputs for i in range(0, len(p), 10)]
+    for part in parts:  # each output partition is whole chunks, in input order
+        pieces = [tuple(part[i:i + 10]) for i in range(0, len(part), 10)]
+        assert all(piece in chunks for piece in pieces)
+    sizes = [len(p) for p in parts]
+    assert max(sizes) - min(sizes) <= 40

@@ -220,3 +220,117 @@ def test_released_commands_do_not_pile_up(sc):
         base.map(lambda x: x).count()
     gc.collect()
     assert _core.mem_used() - before < 16 * 1024
+
+
+def test_distinct_group_by_key_by(sc):
+    rdd = sc.parallelize([3, 1, 3, 2, 1, 3], 3)
+    assert sorted(rdd.distinct().collect()) == [1, 2, 3]
+    assert rdd.distinct(5).getNumPartitions() == 5
+    assert rdd.distinct().getNumPartitions() == 3
+    grouped = dict(rdd.groupBy(lambda x: x % 2).collect())
+    assert sorted(grouped[1]) == [1, 1, 3, 3, 3] and list(grouped[0]) == [2]
+    assert isinstance(grouped[0], ResultIterable)
+    assert rdd.keyBy(lambda x: -x).take(2) == [(-3, 3), (-1, 1)]
+
+
+def test_aggregate_and_fold_by_key_copy_the_zero_per_key(sc):
+    def append(acc, v):
+        acc.append(v)
+        return acc
+
+    def extend(a, b):
+        a.extend(b)
+        return a
+
+    pairs = sc.parallelize([("a", 1), ("b", 2), ("a", 3), ("b", 4), ("c", 5)], 2)
+    got = dict(pairs.aggregateByKey([], append, extend).collect())
+    assert {k: sorted(v) for k, v in got.items()} == {"a": [1, 3], "b": [2, 4], "c": [5]}
+    folded = dict(pairs.mapValues(lambda v: [v]).foldByKey([], extend, 3).collect())
+    assert {k: sorted(v) for k, v in folded.items()} == {"a": [1, 3], "b": [2, 4], "c": [5]}
+    assert sorted(pairs.foldByKey(0, add).collect()) == [("a", 4), ("b", 6), ("c", 5)]
+
+
+def test_zip_with_index_counts_partitions_first(sc, tmp_path):
+    seen = tmp_path / "seen"
+    seen.mkdir()
+
+    def note(i, it):
+        (seen / f"{i}-{len(list(seen.iterdir()))}").touch()
+        return it
+
+    rdd = sc.parallelize(list("abcdefg"), 3).mapPartitionsWithIndex(note)
+    indexed = rdd.zipWithIndex()
+    assert len(list(seen.iterdir())) == 3  # the count job ran when zipWithIndex was called
+    assert indexed.collect() == [(c, i) for i, c in enumerate("abcdefg")]
+    single = sc.parallelize(list("xyz"), 1).mapPartitionsWithIndex(note).zipWithIndex()
+    assert len(list(seen.iterdir())) == 6  # one partition: no job
+    assert single.collect() == [("x", 0), ("y", 1), ("z", 2)]
+    assert sc.parallelize([], 3).zipWithIndex().collect() == []
+
+
+def test_zip_with_unique_id(sc):
+    rdd = sc.parallelize(range(10), 4)
+    got = rdd.zipWithUniqueId().glom().collect()
+    n = 4
+    for k, part in enumerate(got):
+        assert [uid for _, uid in part] == [i * n + k for i in range(len(part))]
+    ids = [uid for part in got for _, uid in part]
+    assert len(set(ids)) == 10
+
+
+def test_pipe(sc):
+    rdd = sc.parallelize(["b", "a\n", 3, None], 2)
+    assert rdd.pipe("cat").collect() == ["b", "a", "3", "None"]
+    assert rdd.pipe("sort").glom().collect() == [["a", "b"], ["3", "None"]]
+    assert sc.parallelize(["x"], 1).pipe("env").collect() == []
+    assert sc.parallelize(["x"], 1).pipe("env", env={"A": "1"}).collect() == ["A=1"]
+    assert sc.parallelize(["x"], 1).pipe("sh -c 'exit 3'").collect() == []
+    with pytest.raises(PythonException, match=r"\[PIPE_FUNCTION_EXITED\] Pipe function `sh -c 'exit 3'` "
+                                              r"exited with error code 3\."):
+        sc.parallelize(["x"], 1).pipe("sh -c 'exit 3'", checkCode=True).collect()
+    with pytest.raises(PythonException, match="FileNotFoundError"):
+        sc.parallelize(["x"], 1).pipe("ember-no-such-command").collect()
+    big = sc.parallelize(range(200000), 2)
+    assert big.pipe("cat").map(int).sum() == sum(range(200000))
+    assert big.pipe("head -2").collect() == ["0", "1", "100000", "100001"]
+    assert big.pipe("cat").take(3) == ["0", "1", "2"]
+
+
+def test_pipe_reports_errors_of_its_input(sc):
+    def bad(x):
+        if x == 5:
+            raise ValueError("bad input 5")
+        return x
+
+    with pytest.raises(PythonException, match="ValueError: bad input 5"):
+        sc.parallelize(range(10), 1).map(bad).pipe("cat").collect()
+    assert sc.parallelize(range(3), 1).pipe("cat").collect() == ["0", "1", "2"]
+
+
+def test_map_partitions_with_split_is_deprecated(sc):
+    with pytest.warns(FutureWarning, match="mapPartitionsWithIndex"):
+        rdd = sc.parallelize([1, 2, 3, 4], 2).mapPartitionsWithSplit(lambda i, it: [(i, sum(it))])
+    assert rdd.collect() == [(0, 3), (1, 7)]
+
+
+def test_coalesce_never_adds_partitions_without_shuffle(sc):
+    rdd = sc.parallelize(range(10), 3)
+    assert rdd.coalesce(8).getNumPartitions() == 3
+    assert rdd.coalesce(8).glom().collect() == rdd.glom().collect()
+    assert rdd.coalesce(8, shuffle=True).getNumPartitions() == 8
+    assert sc.parallelize(range(10), 5).coalesce(3).glom().collect() == [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9]]
+
+
+def test_partitioner_preservation(sc):
+    parted = sc.parallelize([(i, i) for i in range(10)], 3).partitionBy(4)
+    p = parted.partitioner
+    assert p is not None and p.numPartitions == 4
+    for kept in (parted.mapValues(str), parted.flatMapValues(lambda v: [v]), parted.filter(bool),
+                 parted.map(lambda kv: kv, True), parted.sample(False, 0.5, 1), parted.groupByKey(),
+                 parted.reduceByKey(add), parted.join(parted), parted.cogroup(parted),
+                 parted.subtractByKey(parted), parted.union(parted)):
+        assert kept.partitioner == p
+    for dropped in (parted.map(lambda kv: kv), parted.keys(), parted.values(), parted.glom(),
+                    parted.coalesce(2), parted.zipWithIndex(), parted.keyBy(str), parted.distinct(),
+                    parted.union(sc.parallelize([(1, 1)]))):
+        assert dropped.partitioner is None

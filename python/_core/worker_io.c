@@ -609,6 +609,7 @@ typedef struct {
     uint32_t n;
     Py_ssize_t batch;
     PyObject *partition_func; /* or Py_None: portable_hash */
+    PyObject *modulus;        /* int n, for partition_func's result; NULL with portable_hash */
 } buckets;
 
 static int bucket_flush(buckets *b, uint32_t i) {
@@ -634,10 +635,8 @@ static int bucket_of(buckets *b, PyObject *key, uint32_t *out) {
     /* partitionFunc(key) % n with Python's modulo (non-negative; any int size). */
     PyObject *r = PyObject_CallOneArg(b->partition_func, key);
     if (!r) return -1;
-    PyObject *n = PyLong_FromUnsignedLong(b->n);
-    PyObject *mod = n ? PyNumber_Remainder(r, n) : NULL;
+    PyObject *mod = PyNumber_Remainder(r, b->modulus);
     Py_DECREF(r);
-    Py_XDECREF(n);
     if (!mod) return -1;
     long long v = PyLong_AsLongLong(mod);
     Py_DECREF(mod);
@@ -675,7 +674,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OsIOOOnn", &src, &path, &n, &pfunc, &create, &merge, &max_keys, &buffer_bytes))
         return NULL;
     if (n == 0) return PyErr_Format(PyExc_ValueError, "a shuffle needs at least one bucket");
-    buckets b = {st, NULL, NULL, n, 16, pfunc};
+    buckets b = {st, NULL, NULL, n, 16, pfunc, NULL};
     PyObject *it = NULL, *result = NULL, *item = NULL;
     combiner comb = {0};
     uint64_t *sizes = NULL;
@@ -684,6 +683,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     if (!b.lists || !sizes) { PyErr_NoMemory(); goto done; }
     for (uint32_t i = 0; i < n; i++)
         if (!(b.lists[i] = PyList_New(0))) goto done;
+    if (pfunc != Py_None && !(b.modulus = PyLong_FromUnsignedLong(n))) goto done;
     int rc = ember_shuffle_writer_open(path, n, (size_t)buffer_bytes, &b.w);
     if (rc) { core_raise(st, rc); goto done; }
     it = PyObject_GetIter(src);
@@ -734,6 +734,7 @@ done:
     PyMem_Free(b.lists);
     PyMem_Free(sizes);
     combiner_free(&comb);
+    Py_XDECREF(b.modulus);
     Py_XDECREF(it);
     return result;
 }

@@ -18,7 +18,7 @@ from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember.log import logger, set_log_level
-from ember.rdd import RDD
+from ember.rdd import RDD, _union_rdds
 from ember.status import StatusTracker, _JobHistory
 
 __all__ = ["SparkContext"]
@@ -270,7 +270,7 @@ class SparkContext:
                 raise TypeError(f"union() expects RDDs, got {type(r).__name__}")
         if len(rdds) == 1:
             return rdds[0]
-        return RDD(self, self._core.union([r._node for r in rdds]), deps=tuple(rdds), kind="union")
+        return _union_rdds(self, rdds)
 
     # ---- jobs -----------------------------------------------------------------
 

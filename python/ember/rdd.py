@@ -7,17 +7,25 @@ of them. Shuffles and unions are engine nodes too; actions run a job and decode 
 batches that come back.
 """
 
+import copy
+import itertools
 import operator
 import os
 import pickle
+import random
+import shlex
 import shutil
 import uuid
+import warnings
 from collections import defaultdict
 from functools import reduce as _reduce
 
 import cloudpickle
 
-from ember import _core, shuffle
+from ember import _core, rddsampler, shuffle
+from ember import join as _join
+from ember.resultiterable import ResultIterable
+from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.storagelevel import StorageLevel
 from ember.traceback_utils import first_spark_call
 
@@ -49,24 +57,6 @@ class Partitioner:
         return self.partitionFunc(k) % self.numPartitions
 
 
-class ResultIterable:
-    """The values of one key after groupByKey: iterable, with ``len()``."""
-
-    def __init__(self, data):
-        self.data = data
-        self.index = 0
-        self.maxindex = len(data)
-
-    def __iter__(self):
-        return iter(self.data)
-
-    def __len__(self):
-        return len(self.data)
-
-    def __repr__(self):
-        return f"ResultIterable({self.data!r})"
-
-
 def _identity_partition(k):
     return k
 
@@ -85,6 +75,113 @@ def _as_native(func):
             and not getattr(func, "__defaults__", None) and not getattr(func, "__closure__", None)):
         return operator.add
     return func
+
+
+def _second(kv):
+    return kv[1]
+
+
+def _only_in_first(kv):
+    groups = kv[1]
+    return bool(groups[0]) and not groups[1]
+
+
+def _count(it):
+    n = 0
+    for _ in it:
+        n += 1
+    return n
+
+
+def _one(it):
+    """A whole partition as a single element: its iterator (see _union_by_partition)."""
+    return [it]
+
+
+class _ConcatZipped:
+    """f(split, it) over nested zip pairs of k partition iterators (((p0, p1), p2), ...):
+    the records of p0, then p1, ..."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, split, it):
+        for nested in it:
+            parts = []
+            for _ in range(self.k - 1):
+                nested, last = nested
+                parts.append(last)
+            parts.append(nested)
+            for part in reversed(parts):
+                yield from part
+
+
+def _union_by_partition(rdds, partitioner):
+    """The union of RDDs with equal partitioners: partition i holds partition i of each
+    RDD, in order (Spark's partitioner-aware union), so keys stay where the partitioner
+    put them and a following groupByKey needs no shuffle.
+
+    Built from zip nodes: each RDD's partition becomes one element (its iterator),
+    the zip pairs them up inside one task, and the pairs are concatenated there. The
+    iterators never leave the worker: a zip node's inputs are computed in its task."""
+    ctx = rdds[0].ctx
+    node = rdds[0].mapPartitions(_one)._node
+    for rdd in rdds[1:]:
+        node = ctx._core.zip(node, rdd.mapPartitions(_one)._node)
+    return RDD(ctx, node, partitioner).mapPartitionsWithIndex(_ConcatZipped(len(rdds)), True)
+
+
+def _union_rdds(ctx, rdds):
+    """SparkContext.union: partitions concatenated, or partition by partition when all
+    RDDs share a partitioner (then, as in PySpark, the result has no partitioner)."""
+    first = rdds[0].partitioner
+    if first is not None and all(r.partitioner == first for r in rdds[1:]):
+        return _union_by_partition(rdds, None)
+    return RDD(ctx, ctx._core.union([r._node for r in rdds]), deps=tuple(rdds), kind="union")
+
+
+def _piped(argv, command, env, check_code, it):
+    """The output lines of a command fed the elements of it as lines (RDD.pipe).
+
+    A thread writes the input while this generator reads the output; errors of the
+    input iterator are raised here, after the command's output has been read."""
+    import subprocess
+    import threading
+
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    failure = []
+
+    def feed():
+        try:
+            for x in it:
+                proc.stdin.write((str(x).rstrip("\n") + "\n").encode("utf-8"))
+        except BrokenPipeError:
+            pass  # the command stopped reading; its exit code tells
+        except BaseException as e:  # the user's error upstream: re-raised in the task
+            failure.append(e)
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+
+    writer = threading.Thread(target=feed, name="ember-pipe-writer", daemon=True)
+    writer.start()
+    finished = False
+    try:
+        for line in iter(proc.stdout.readline, b""):
+            yield line.rstrip(b"\n").decode("utf-8")
+        finished = True
+    finally:
+        if not finished:  # the task stopped reading (take, an error): stop the command
+            proc.kill()
+        proc.stdout.close()
+        writer.join()
+        code = proc.wait()
+    if failure:
+        raise failure[0]
+    if check_code and code:
+        raise RuntimeError(f"[PIPE_FUNCTION_EXITED] Pipe function `{command}` exited with error code {code}.")
 
 
 class RDD:
@@ -330,26 +427,303 @@ class RDD:
         """
         return self.mapPartitions(lambda it: [list(it)])
 
+    def mapPartitionsWithSplit(self, f, preservesPartitioning=False):
+        """Applies f(partitionIndex, iterator) to each partition.
+
+        Deprecated: use :meth:`mapPartitionsWithIndex`; calling it emits a FutureWarning.
+
+        Parameters
+        ----------
+        f : function
+            called with the partition index and an iterator over the partition
+        preservesPartitioning : bool, optional, default False
+            whether f keeps every key in its partition (then the partitioner is kept)
+
+        Returns
+        -------
+        :class:`RDD`
+            the elements of the iterables f returns
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", FutureWarning)
+        ...     sc.parallelize([1, 2, 3, 4], 4).mapPartitionsWithSplit(lambda i, it: [i]).sum()
+        6
+        """
+        warnings.warn("mapPartitionsWithSplit is deprecated; use mapPartitionsWithIndex instead",
+                      FutureWarning, stacklevel=2)
+        return self.mapPartitionsWithIndex(f, preservesPartitioning)
+
+    def keyBy(self, f):
+        """Pairs each element with a key computed from it: ``(f(x), x)``.
+
+        Parameters
+        ----------
+        f : function
+            computes the key of an element
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, element) pairs
+
+        Examples
+        --------
+        >>> sc.parallelize(range(3)).keyBy(lambda x: x * x).collect()
+        [(0, 0), (1, 1), (4, 2)]
+        """
+        return self.map(lambda x: (f(x), x))
+
+    def sample(self, withReplacement, fraction, seed=None):
+        """A random sample of the elements.
+
+        Each partition draws from its own generator, seeded with
+        ``seed ^ partitionIndex``, as PySpark does, so a seeded sample is the same
+        as PySpark's for the same partition layout.
+
+        Parameters
+        ----------
+        withReplacement : bool
+            whether an element may be drawn more than once
+        fraction : float
+            without replacement, the probability of keeping each element (in [0, 1]);
+            with replacement, the expected number of copies of each element (>= 0)
+        seed : int, optional
+            seed of the random generators; a random one by default
+
+        Returns
+        -------
+        :class:`RDD`
+            the sampled elements, in their original order; the sample's size is not exact
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(100), 4)
+        >>> 6 <= rdd.sample(False, 0.1, 81).count() <= 14
+        True
+        >>> sc.parallelize(range(20), 2).sample(False, 0.3, 7).collect()
+        [0, 2, 4, 9, 10, 16, 19]
+        >>> rdd.sample(False, -0.5)
+        Traceback (most recent call last):
+            ...
+        ValueError: Fraction must be nonnegative.
+        """
+        if not fraction >= 0:
+            raise ValueError("Fraction must be nonnegative.")
+        if seed is None:
+            seed = rddsampler.default_seed()
+        sampler = rddsampler.poisson if withReplacement else rddsampler.bernoulli
+        return self.mapPartitionsWithIndex(sampler(fraction, seed), True)
+
+    def randomSplit(self, weights, seed=None):
+        """Splits the RDD at random into several RDDs, one per weight.
+
+        Every element lands in exactly one split; split j gets about
+        ``weights[j] / sum(weights)`` of them.
+
+        Parameters
+        ----------
+        weights : list
+            relative sizes of the splits; normalized when they do not sum to 1
+        seed : int, optional
+            seed of the random generators; a random one by default
+
+        Returns
+        -------
+        list
+            one :class:`RDD` per weight
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(500), 1)
+        >>> rdd1, rdd2 = rdd.randomSplit([2, 3], 17)
+        >>> len(rdd1.collect() + rdd2.collect())
+        500
+        >>> 150 < rdd1.count() < 250 and 250 < rdd2.count() < 350
+        True
+        >>> sorted(rdd1.collect() + rdd2.collect()) == list(range(500))
+        True
+        """
+        weights = list(weights)
+        if not all(w >= 0 for w in weights):
+            raise ValueError(f"Weights must be nonnegative, got {weights}")
+        total = float(sum(weights))
+        if not total > 0:
+            raise ValueError(f"Sum of weights must be positive, got {weights}")
+        bounds = [0.0]
+        for w in weights:
+            bounds.append(bounds[-1] + w / total)
+        if seed is None:
+            seed = random.randint(0, 2 ** 32 - 1)
+        return [self.mapPartitionsWithIndex(rddsampler.in_range(lo, hi, seed), True)
+                for lo, hi in zip(bounds, bounds[1:])]
+
+    def sampleByKey(self, withReplacement, fractions, seed=None):
+        """A sample of (key, value) pairs with a sampling fraction per key.
+
+        Parameters
+        ----------
+        withReplacement : bool
+            whether a pair may be drawn more than once
+        fractions : dict
+            each key's fraction, as in :meth:`sample`; every key of the RDD needs one
+        seed : int, optional
+            seed of the random generators; a random one by default
+
+        Returns
+        -------
+        :class:`RDD`
+            the sampled pairs
+
+        Examples
+        --------
+        >>> fractions = {"a": 0.2, "b": 0.1}
+        >>> rdd = sc.parallelize(fractions.keys()).cartesian(sc.parallelize(range(0, 1000)))
+        >>> sample = dict(rdd.sampleByKey(False, fractions, 2).groupByKey().collect())
+        >>> 100 < len(sample["a"]) < 300 and 50 < len(sample["b"]) < 150
+        True
+        >>> max(sample["a"]) <= 999 and min(sample["a"]) >= 0
+        True
+        """
+        for key, fraction in fractions.items():
+            if not fraction >= 0.0:
+                raise AssertionError(f"Negative fraction value: {fraction} (for key {key!r})")
+        if seed is None:
+            seed = rddsampler.default_seed()
+        return self.mapPartitionsWithIndex(rddsampler.stratified(withReplacement, fractions, seed), True)
+
+    def zipWithIndex(self):
+        """Pairs each element with its index: the first element of the first
+        partition gets 0, the last of the last partition the largest index.
+
+        With more than one partition this runs a job at once that counts the
+        elements of every partition.
+
+        Returns
+        -------
+        :class:`RDD`
+            (element, index) pairs
+
+        Examples
+        --------
+        >>> sc.parallelize(["a", "b", "c", "d"], 3).zipWithIndex().collect()
+        [('a', 0), ('b', 1), ('c', 2), ('d', 3)]
+        """
+        starts = [0]
+        n = self.getNumPartitions()
+        if n > 1:
+            counts = [c for part in self._run(lambda _, it: [_count(it)]) for c in part]
+            for c in counts[:-1]:
+                starts.append(starts[-1] + c)
+
+        def index(split, it):
+            return zip(it, itertools.count(starts[split]))
+
+        return self.mapPartitionsWithIndex(index)
+
+    def zipWithUniqueId(self):
+        """Pairs each element with a unique id, without running a job: the i-th
+        element of partition k (of n) gets ``i * n + k``; ids may have gaps.
+
+        Returns
+        -------
+        :class:`RDD`
+            (element, id) pairs
+
+        Examples
+        --------
+        >>> sc.parallelize(["a", "b", "c", "d", "e"], 3).zipWithUniqueId().collect()
+        [('a', 0), ('b', 1), ('c', 4), ('d', 2), ('e', 5)]
+        """
+        n = self.getNumPartitions()
+
+        def unique_ids(split, it):
+            return zip(it, itertools.count(split, n))
+
+        return self.mapPartitionsWithIndex(unique_ids)
+
+    def pipe(self, command, env=None, checkCode=False):
+        """Pipes each partition through an external command: the elements go to its
+        standard input as lines (``str(x)``), its output lines are the new elements.
+
+        Parameters
+        ----------
+        command : str
+            the command line, split as a shell would (``shlex.split``), run without a shell
+        env : dict, optional
+            the command's whole environment (empty by default, as in PySpark)
+        checkCode : bool, optional, default False
+            fail the task when the command exits with a non-zero code
+
+        Returns
+        -------
+        :class:`RDD`
+            the command's output lines, as str without their newlines
+
+        Examples
+        --------
+        >>> sc.parallelize(['1', '2', '', '3']).pipe('cat').collect()
+        ['1', '2', '', '3']
+        >>> sc.parallelize(range(5), 2).pipe('wc -l').map(int).collect()
+        [2, 3]
+        """
+        env = {} if env is None else dict(env)
+        argv = shlex.split(command)
+
+        def run(it):
+            return _piped(argv, command, env, checkCode, it)
+
+        return self.mapPartitions(run)
+
     def union(self, other):
-        """The partitions of this RDD followed by other's.
+        """The elements of this RDD and of other.
+
+        The partitions of this RDD are followed by other's. When both RDDs are
+        partitioned by equal partitioners, partition i of the union holds partition i
+        of each instead (no shuffle), and the union keeps the partitioner.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another RDD
+
+        Returns
+        -------
+        :class:`RDD`
+            the union of this RDD and other
 
         Examples
         --------
         >>> rdd = sc.parallelize([1, 1, 2, 3])
         >>> rdd.union(rdd).collect()
         [1, 1, 2, 3, 1, 1, 2, 3]
+        >>> parted = sc.parallelize([(0, "a"), (1, "b")]).partitionBy(2)
+        >>> parted.union(parted).glom().collect()
+        [[(0, 'a'), (0, 'a')], [(1, 'b'), (1, 'b')]]
         """
         if not isinstance(other, RDD):
             raise TypeError(f"union() expects an RDD, got {type(other).__name__}")
-        rdd = RDD(self.ctx, self.ctx._core.union([self._node, other._node]), deps=(self, other), kind="union")
-        if (self.partitioner is not None and self.partitioner == other.partitioner
-                and rdd.getNumPartitions() == self.getNumPartitions()):
-            rdd.partitioner = self.partitioner
-        return rdd
+        if self.partitioner is not None and self.partitioner == other.partitioner:
+            return _union_by_partition([self, other], self.partitioner)
+        return RDD(self.ctx, self.ctx._core.union([self._node, other._node]), deps=(self, other), kind="union")
 
     def coalesce(self, numPartitions, shuffle=False):
         """Fewer partitions: neighbouring ones merged without a shuffle, or, with
         shuffle=True, the records spread evenly by a shuffle.
+
+        Parameters
+        ----------
+        numPartitions : int
+            the number of partitions wanted; without a shuffle never more than now
+        shuffle : bool, optional, default False
+            spread the records by a shuffle (see :meth:`repartition`)
+
+        Returns
+        -------
+        :class:`RDD`
+            the same records in fewer (or, with shuffle, exactly numPartitions) partitions
 
         Examples
         --------
@@ -357,37 +731,50 @@ class RDD:
         [[1], [2, 3], [4, 5]]
         >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(1).glom().collect()
         [[1, 2, 3, 4, 5]]
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(8).getNumPartitions()
+        3
         """
         n = int(numPartitions)
         if n <= 0:
             raise ValueError("Number of partitions must be positive.")
         if shuffle:
             return self.repartition(n)
+        n = min(n, self.getNumPartitions())  # never more partitions without a shuffle
+        if n == 0:
+            return RDD(self.ctx, self._node)
         return RDD(self.ctx, self.ctx._core.coalesce(self._node, n), deps=(self,), kind="coalesce")
 
     def repartition(self, numPartitions):
         """Exactly numPartitions partitions, records spread by a shuffle.
+
+        As in PySpark, each partition is cut into chunks of 10 records, dealt round
+        robin over the new partitions from a start drawn per partition (with Spark's
+        generator), so the layout is PySpark's; small inputs may leave partitions empty.
+
+        Parameters
+        ----------
+        numPartitions : int
+            the number of partitions of the result
+
+        Returns
+        -------
+        :class:`RDD`
+            the same records in numPartitions partitions
 
         Examples
         --------
         >>> rdd = sc.parallelize(range(20), 2).repartition(5)
         >>> rdd.getNumPartitions(), sorted(rdd.collect()) == list(range(20))
         (5, True)
+        >>> sc.parallelize(range(20), 3).repartition(4).glom().collect()
+        [[13, 14, 15, 16, 17, 18, 19], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [], []]
         """
         n = int(numPartitions)
         if n <= 0:
             raise ValueError("Number of partitions must be positive.")
-
-        def spread(i, it):
-            # A different start per input partition, then round robin.
-            import random
-            k = random.Random(i).randrange(n)
-            for x in it:
-                yield k, x
-                k = k + 1 if k + 1 < n else 0
-
-        keyed = self.mapPartitionsWithIndex(spread)
-        return keyed._shuffle(n, _identity_partition).values()
+        chunk = min(10, self.ctx._batchSize or 1024)
+        dealt = self.mapPartitionsWithIndex(RoundRobin(n, chunk))
+        return dealt._shuffle(n, _identity_partition).flatMap(_second)
 
     def zip(self, other):
         """Pairs the i-th elements of both RDDs; they need the same number of
@@ -464,12 +851,39 @@ class RDD:
         """Combines the values of each key with the three functions, on the map side
         before the shuffle and on the reduce side after it.
 
+        When the RDD is already partitioned by ``Partitioner(numPartitions,
+        partitionFunc)`` nothing is shuffled: each partition is combined where it is.
+
+        Parameters
+        ----------
+        createCombiner : function
+            turns a key's first value into a combiner
+        mergeValue : function
+            merges a value into a combiner (may modify and return its first argument)
+        mergeCombiners : function
+            merges two combiners (may modify and return its first argument)
+        numPartitions : int, optional
+            partitions of the result; by default this RDD's count, or
+            ``spark.default.parallelism`` when that is set
+        partitionFunc : function, optional, default `portable_hash`
+            maps a key to an int; the key goes to ``partitionFunc(key) % numPartitions``
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, combiner) pairs
+
         Examples
         --------
         >>> x = sc.parallelize([("a", 1), ("b", 1), ("a", 2)])
         >>> sorted(x.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda a, b: a + b).collect())
         [('a', [1, 2]), ('b', [1])]
         """
+        if numPartitions is None:
+            numPartitions = self._default_partitions()
+        if self.partitioner is not None and self.partitioner == Partitioner(numPartitions, partitionFunc):
+            return self.mapPartitions(
+                lambda it: _core.combine_by_key(it, createCombiner, mergeValue).items(), True)
         shuffled = self._shuffle(numPartitions, partitionFunc, createCombiner, mergeValue)
         limit = self._memory_limit()
         return shuffled.mapPartitions(lambda it: shuffle.merge_combiners(it, mergeCombiners, limit), True)
@@ -489,6 +903,22 @@ class RDD:
     def groupByKey(self, numPartitions=None, partitionFunc=portable_hash):
         """Groups the values of each key into a ResultIterable.
 
+        When the RDD is already partitioned by ``Partitioner(numPartitions,
+        partitionFunc)`` nothing is shuffled.
+
+        Parameters
+        ----------
+        numPartitions : int, optional
+            partitions of the result; by default this RDD's count, or
+            ``spark.default.parallelism`` when that is set
+        partitionFunc : function, optional, default `portable_hash`
+            maps a key to an int; the key goes to ``partitionFunc(key) % numPartitions``
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, ResultIterable of its values) pairs
+
         Examples
         --------
         >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
@@ -497,10 +927,476 @@ class RDD:
         >>> sorted(rdd.groupByKey().mapValues(list).collect())
         [('a', [1, 1]), ('b', [1])]
         """
-        shuffled = self._shuffle(numPartitions, partitionFunc)
+        if numPartitions is None:
+            numPartitions = self._default_partitions()
+        if self.partitioner is not None and self.partitioner == Partitioner(numPartitions, partitionFunc):
+            grouped = self
+        else:
+            grouped = self._shuffle(numPartitions, partitionFunc)
         limit = self._memory_limit()
-        return shuffled.mapPartitions(
+        return grouped.mapPartitions(
             lambda it: ((k, ResultIterable(v)) for k, v in shuffle.group_values(it, limit)), True)
+
+    def aggregateByKey(self, zeroValue, seqFunc, combFunc, numPartitions=None,
+                       partitionFunc=portable_hash):
+        """Aggregates the values of each key, starting from a zero value: seqFunc
+        folds values into an aggregate, combFunc merges two aggregates.
+
+        Each key starts from its own deep copy of zeroValue, so both functions may
+        modify and return their first argument.
+
+        Parameters
+        ----------
+        zeroValue : U
+            the initial aggregate of each key
+        seqFunc : function
+            (U, V) -> U, adds a value to an aggregate
+        combFunc : function
+            (U, U) -> U, merges two aggregates
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+        partitionFunc : function, optional, default `portable_hash`
+            maps a key to an int
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, aggregate) pairs
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)])
+        >>> seqFunc = lambda x, y: (x[0] + y, x[1] + 1)
+        >>> combFunc = lambda x, y: (x[0] + y[0], x[1] + y[1])
+        >>> sorted(rdd.aggregateByKey((0, 0), seqFunc, combFunc).collect())
+        [('a', (3, 2)), ('b', (1, 1))]
+        >>> sorted(rdd.aggregateByKey([], lambda a, v: a + [v], lambda a, b: a + b).collect())
+        [('a', [1, 2]), ('b', [1])]
+        """
+        def create(v):
+            return seqFunc(copy.deepcopy(zeroValue), v)
+
+        return self.combineByKey(create, seqFunc, combFunc, numPartitions, partitionFunc)
+
+    def foldByKey(self, zeroValue, func, numPartitions=None, partitionFunc=portable_hash):
+        """Merges the values of each key with an associative function, starting from
+        a neutral zero value (0 for addition, 1 for multiplication, [] for lists).
+
+        Each key starts from its own deep copy of zeroValue.
+
+        Parameters
+        ----------
+        zeroValue : V
+            the neutral element of func
+        func : function
+            (V, V) -> V
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+        partitionFunc : function, optional, default `portable_hash`
+            maps a key to an int
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, folded value) pairs
+
+        Examples
+        --------
+        >>> from operator import add
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.foldByKey(0, add).collect())
+        [('a', 2), ('b', 1)]
+        """
+        def create(v):
+            return func(copy.deepcopy(zeroValue), v)
+
+        return self.combineByKey(create, func, func, numPartitions, partitionFunc)
+
+    def distinct(self, numPartitions=None):
+        """The distinct elements (by hash and equality).
+
+        Parameters
+        ----------
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+
+        Returns
+        -------
+        :class:`RDD`
+            each distinct element once
+
+        Examples
+        --------
+        >>> sorted(sc.parallelize([1, 1, 2, 3]).distinct().collect())
+        [1, 2, 3]
+        """
+        return (self.map(lambda x: (x, None))
+                .reduceByKey(lambda x, _: x, numPartitions)
+                .map(lambda kv: kv[0]))
+
+    def groupBy(self, f, numPartitions=None, partitionFunc=portable_hash):
+        """Groups the elements by the key f computes from them.
+
+        Parameters
+        ----------
+        f : function
+            computes an element's key
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+        partitionFunc : function, optional, default `portable_hash`
+            maps a key to an int
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, ResultIterable of its elements) pairs
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize([1, 1, 2, 3, 5, 8])
+        >>> sorted((k, sorted(v)) for k, v in rdd.groupBy(lambda x: x % 2).collect())
+        [(0, [2, 8]), (1, [1, 1, 3, 5])]
+        """
+        return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
+
+    def cogroup(self, other, numPartitions=None):
+        """For each key of either RDD: the values it has in this RDD and in other.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another pair RDD
+        numPartitions : int, optional
+            partitions of the result; by default the sum of both RDDs' counts (or
+            ``spark.default.parallelism``); no shuffle when both are partitioned alike
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, (ResultIterable of this RDD's values, ResultIterable of other's))
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 1), ("b", 4)])
+        >>> rdd2 = sc.parallelize([("a", 2)])
+        >>> [(x, tuple(map(list, y))) for x, y in sorted(rdd1.cogroup(rdd2).collect())]
+        [('a', ([1], [2])), ('b', ([4], []))]
+        """
+        return _join.python_cogroup((self, other), numPartitions)
+
+    def groupWith(self, other, *others):
+        """:meth:`cogroup` of this RDD with one or more others.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another pair RDD
+        others : :class:`RDD`
+            more pair RDDs
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, tuple of one ResultIterable per RDD)
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 5), ("b", 6)])
+        >>> rdd2 = sc.parallelize([("a", 1), ("b", 4)])
+        >>> rdd3 = sc.parallelize([("a", 2)])
+        >>> rdd4 = sc.parallelize([("b", 42)])
+        >>> [(x, tuple(map(list, y))) for x, y in sorted(rdd1.groupWith(rdd2, rdd3, rdd4).collect())]
+        [('a', ([5], [1], [2], [])), ('b', ([6], [4], [], [42]))]
+        """
+        return _join.python_cogroup((self, other) + others, None)
+
+    def join(self, other, numPartitions=None):
+        """The inner join: (k, (v, w)) for every v of key k here and w of k in other.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another pair RDD
+        numPartitions : int, optional
+            partitions of the result; by default the sum of both RDDs' counts (or
+            ``spark.default.parallelism``); no shuffle when both are partitioned alike
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, (value here, value in other)) pairs
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 1), ("b", 4)])
+        >>> rdd2 = sc.parallelize([("a", 2), ("a", 3)])
+        >>> sorted(rdd1.join(rdd2).collect())
+        [('a', (1, 2)), ('a', (1, 3))]
+        """
+        return _join.python_join(self, other, numPartitions)
+
+    def leftOuterJoin(self, other, numPartitions=None):
+        """:meth:`join`, plus (k, (v, None)) for each key k that other lacks.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another pair RDD
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`join`)
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, (value here, value in other or None)) pairs
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 1), ("b", 4)])
+        >>> rdd2 = sc.parallelize([("a", 2)])
+        >>> sorted(rdd1.leftOuterJoin(rdd2).collect())
+        [('a', (1, 2)), ('b', (4, None))]
+        """
+        return _join.python_left_outer_join(self, other, numPartitions)
+
+    def rightOuterJoin(self, other, numPartitions=None):
+        """:meth:`join`, plus (k, (None, w)) for each key k of other missing here.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another pair RDD
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`join`)
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, (value here or None, value in other)) pairs
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 1), ("b", 4)])
+        >>> rdd2 = sc.parallelize([("a", 2)])
+        >>> sorted(rdd2.rightOuterJoin(rdd1).collect())
+        [('a', (2, 1)), ('b', (None, 4))]
+        """
+        return _join.python_right_outer_join(self, other, numPartitions)
+
+    def fullOuterJoin(self, other, numPartitions=None):
+        """Both outer joins: every key of either RDD, None standing in for the side
+        that lacks it.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another pair RDD
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`join`)
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, (value here or None, value in other or None)) pairs
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 1), ("b", 4)])
+        >>> rdd2 = sc.parallelize([("a", 2), ("c", 8)])
+        >>> sorted(rdd1.fullOuterJoin(rdd2).collect())
+        [('a', (1, 2)), ('b', (4, None)), ('c', (None, 8))]
+        """
+        return _join.python_full_outer_join(self, other, numPartitions)
+
+    def subtractByKey(self, other, numPartitions=None):
+        """The pairs of this RDD whose key does not occur in other.
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another pair RDD
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`join`)
+
+        Returns
+        -------
+        :class:`RDD`
+            the remaining pairs
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 2)])
+        >>> rdd2 = sc.parallelize([("a", 3), ("c", None)])
+        >>> sorted(rdd1.subtractByKey(rdd2).collect())
+        [('b', 4), ('b', 5)]
+        """
+        return (self.cogroup(other, numPartitions)
+                .filter(_only_in_first)
+                .flatMapValues(lambda groups: groups[0]))
+
+    def subtract(self, other, numPartitions=None):
+        """The elements of this RDD that do not occur in other (duplicates kept).
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another RDD
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`join`)
+
+        Returns
+        -------
+        :class:`RDD`
+            the remaining elements
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 3)])
+        >>> rdd2 = sc.parallelize([("a", 3), ("c", None)])
+        >>> sorted(rdd1.subtract(rdd2).collect())
+        [('a', 1), ('b', 4), ('b', 5)]
+        """
+        present = other.map(lambda x: (x, True))
+        return self.map(lambda x: (x, True)).subtractByKey(present, numPartitions).keys()
+
+    def intersection(self, other):
+        """The elements in both RDDs, each once (even when repeated in the inputs).
+
+        Parameters
+        ----------
+        other : :class:`RDD`
+            another RDD
+
+        Returns
+        -------
+        :class:`RDD`
+            the common elements; a shuffle into the sum of both partition counts
+
+        Examples
+        --------
+        >>> rdd1 = sc.parallelize([1, 10, 2, 3, 4, 5])
+        >>> rdd2 = sc.parallelize([1, 6, 2, 3, 7, 8])
+        >>> sorted(rdd1.intersection(rdd2).collect())
+        [1, 2, 3]
+        """
+        return (self.map(lambda v: (v, None))
+                .cogroup(other.map(lambda v: (v, None)))
+                .filter(lambda kv: all(kv[1]))
+                .keys())
+
+    def repartitionAndSortWithinPartitions(self, numPartitions=None, partitionFunc=portable_hash,
+                                           ascending=True, keyfunc=identity):
+        """Partitions (key, value) pairs with partitionFunc and sorts each partition by key.
+
+        The sort runs in the workers, one partition at a time in memory.
+
+        Parameters
+        ----------
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+        partitionFunc : function, optional, default `portable_hash`
+            maps a key to an int
+        ascending : bool, optional, default True
+            sort order
+        keyfunc : function, optional
+            sort by keyfunc(key) instead of the key
+
+        Returns
+        -------
+        :class:`RDD`
+            the repartitioned pairs, sorted within each partition
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize([(0, 5), (3, 8), (2, 6), (0, 8), (3, 8), (1, 3)])
+        >>> rdd.repartitionAndSortWithinPartitions(2, lambda x: x % 2, True).glom().collect()
+        [[(0, 5), (0, 8), (2, 6)], [(1, 3), (3, 8), (3, 8)]]
+        """
+        if numPartitions is None:
+            numPartitions = self._default_partitions()
+        return (self.partitionBy(numPartitions, partitionFunc)
+                .mapPartitionsWithIndex(PartitionSorter(ascending, keyfunc), True))
+
+    def sortByKey(self, ascending=True, numPartitions=None, keyfunc=identity):
+        """Sorts (key, value) pairs by key: partition i holds keys that sort before
+        those of partition i + 1, and each partition is sorted.
+
+        Unless numPartitions is 1 this runs two jobs at once, as PySpark does: a count,
+        and a sample of the keys (``sample(False, fraction, 1)``, about 20 keys per
+        output partition) from which the partition boundaries are taken. Each
+        partition is then sorted in its worker, in memory.
+
+        Parameters
+        ----------
+        ascending : bool, optional, default True
+            sort order
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+        keyfunc : function, optional
+            sort by keyfunc(key) instead of the key
+
+        Returns
+        -------
+        :class:`RDD`
+            the sorted pairs
+
+        Examples
+        --------
+        >>> tmp = [('a', 1), ('b', 2), ('1', 3), ('d', 4), ('2', 5)]
+        >>> sc.parallelize(tmp).sortByKey().first()
+        ('1', 3)
+        >>> sc.parallelize(tmp).sortByKey(True, 1).collect()
+        [('1', 3), ('2', 5), ('a', 1), ('b', 2), ('d', 4)]
+        >>> sc.parallelize(tmp).sortByKey(True, 2).glom().collect()
+        [[('1', 3), ('2', 5), ('a', 1)], [('b', 2), ('d', 4)]]
+        >>> sc.parallelize(tmp).sortByKey(False).collect()
+        [('d', 4), ('b', 2), ('a', 1), ('2', 5), ('1', 3)]
+        >>> tmp2 = [('Mary', 1), ('had', 2), ('a', 3), ('little', 4), ('lamb', 5)]
+        >>> tmp2.extend([('whose', 6), ('fleece', 7), ('was', 8), ('white', 9)])
+        >>> sc.parallelize(tmp2).sortByKey(True, 3, keyfunc=lambda k: k.lower()).collect()
+        [('a', 3), ('fleece', 7), ('had', 2), ('lamb', 5),...('white', 9), ('whose', 6)]
+        """
+        if numPartitions is None:
+            numPartitions = self._default_partitions()
+        sorter = PartitionSorter(ascending, keyfunc)
+        if numPartitions == 1:
+            rdd = self.coalesce(1) if self.getNumPartitions() > 1 else self
+            return rdd.mapPartitionsWithIndex(sorter, True)
+        size = self.count()
+        if not size:
+            return self
+        fraction = min(20.0 * numPartitions / size, 1.0)
+        samples = sorted(self.sample(False, fraction, 1).map(lambda kv: kv[0]).collect(), key=keyfunc)
+        bounds = range_bounds(samples, numPartitions, keyfunc)
+        ranges = RangePartitioner(bounds, numPartitions, ascending, keyfunc)
+        return self.partitionBy(numPartitions, ranges).mapPartitionsWithIndex(sorter, True)
+
+    def sortBy(self, keyfunc, ascending=True, numPartitions=None):
+        """Sorts the elements by the key keyfunc computes from them (see :meth:`sortByKey`).
+
+        Parameters
+        ----------
+        keyfunc : function
+            computes an element's sort key
+        ascending : bool, optional, default True
+            sort order
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+
+        Returns
+        -------
+        :class:`RDD`
+            the sorted elements
+
+        Examples
+        --------
+        >>> tmp = [('a', 1), ('b', 2), ('1', 3), ('d', 4), ('2', 5)]
+        >>> sc.parallelize(tmp).sortBy(lambda x: x[0]).collect()
+        [('1', 3), ('2', 5), ('a', 1), ('b', 2), ('d', 4)]
+        >>> sc.parallelize(tmp).sortBy(lambda x: x[1]).collect()
+        [('a', 1), ('b', 2), ('1', 3), ('d', 4), ('2', 5)]
+        """
+        return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
 
     # ---- actions -------------------------------------------------------------------------
 

@@ -1,24 +1,37 @@
-"""Reduce-side merging under a memory limit.
+"""The Python side of the shuffle, around the C loops of ``_core``.
 
-After a shuffle, a reduce task merges the values of each key of its partition
-(reduceByKey, combineByKey) or groups them (groupByKey). The merging loops run in C
-(``_core.combine_by_key``, ``_core.group_by_key``) a chunk of records at a time;
-between chunks the worker's resident memory is checked against
-``spark.python.worker.memory`` (512m by default). Past it, the keys held so far are
-spilled: hash-partitioned into ``SPILL_FILES`` files under the context's temp dir.
-At the end each file is merged on its own, so memory holds one file's keys at a time.
-A partition whose keys are all distinct and small therefore needs about
-1/``SPILL_FILES`` of its size in memory. (One key's values in groupByKey must still
-fit in memory: they are returned as one list.)
+Reduce-side merging under a memory limit. After a shuffle, a reduce task merges the
+values of each key of its partition (reduceByKey, combineByKey) or groups them
+(groupByKey). The merging loops run in C (``_core.combine_by_key``,
+``_core.group_by_key``) a chunk of records at a time; between chunks the worker's
+resident memory is checked against ``spark.python.worker.memory`` (512m by default).
+Past it, the keys held so far are spilled: hash-partitioned into ``SPILL_FILES`` files
+under the context's temp dir. At the end each file is merged on its own, so memory
+holds one file's keys at a time. (One key's values in groupByKey must still fit in
+memory: they are returned as one list.)
+
+Sorting. ``sortByKey`` range-partitions as PySpark does: it counts the RDD, samples
+about 20 keys per output partition (``sample(False, fraction, seed=1)``), sorts the
+sample and takes ``numPartitions - 1`` evenly spaced boundaries; a key goes to
+partition ``bisect_left(bounds, keyfunc(key))``, mirrored when descending. Each
+partition is then sorted in its worker, with Python's ``sorted`` over the whole
+partition: sorted runs are not yet spilled to disk, so one partition must fit in a
+worker's memory (use more partitions for more data).
+
+``repartition`` spreads records as Spark does (see ``RoundRobin``).
 """
 
 import os
 import pickle
 import tempfile
+from bisect import bisect_left
+from itertools import islice
 
 from ember import _core
 
-__all__ = ["merge_combiners", "group_values", "parse_memory"]
+__all__ = ["merge_combiners", "group_values", "parse_memory",
+           "identity", "RangePartitioner", "PartitionSorter", "range_bounds", "RoundRobin"]
+
 
 CHUNK = 65536      # records merged between two memory checks
 SPILL_FILES = 64   # files a spill is hash-partitioned into
@@ -124,3 +137,179 @@ def group_values(iterator, limit):
     return _bounded(iterator, limit,
                     lambda it, d, n: _core.group_by_key(it, d, n),
                     lambda batch, d: _core.group_by_key(batch, d, -1, True))
+
+_M32 = 0xFFFFFFFF
+_M64 = (1 << 64) - 1
+
+
+def identity(x):
+    return x
+
+
+def _first(kv):
+    return kv[0]
+
+
+def range_bounds(samples, numPartitions, keyfunc=identity):
+    """The ``numPartitions - 1`` boundaries (in keyfunc's terms) of a sorted key sample.
+
+    Examples
+    --------
+    >>> range_bounds(list(range(100)), 4)
+    [25, 50, 75]
+    >>> range_bounds(["a", "B", "c"], 2, str.lower)
+    ['b']
+    >>> range_bounds([], 3)
+    []
+    """
+    if not samples:
+        return []
+    n = len(samples)
+    return [keyfunc(samples[int(n * (i + 1) / numPartitions)]) for i in range(numPartitions - 1)]
+
+
+class RangePartitioner:
+    """A partition function: the range of bounds that ``keyfunc(key)`` falls in.
+
+    Examples
+    --------
+    >>> p = RangePartitioner([10, 20], 3)
+    >>> [p(k) for k in (5, 10, 15, 25)]
+    [0, 0, 1, 2]
+    >>> [RangePartitioner([10, 20], 3, ascending=False)(k) for k in (5, 10, 15, 25)]
+    [2, 2, 1, 0]
+    """
+
+    def __init__(self, bounds, numPartitions, ascending=True, keyfunc=identity):
+        self.bounds = bounds
+        self.numPartitions = numPartitions
+        self.ascending = ascending
+        self.keyfunc = keyfunc
+
+    def __call__(self, key):
+        p = bisect_left(self.bounds, self.keyfunc(key))
+        return p if self.ascending else self.numPartitions - 1 - p
+
+
+class PartitionSorter:
+    """``f(split, iterator)``: the (key, value) pairs of a partition sorted by
+    ``keyfunc(key)``; equal keys keep their order, also when descending.
+
+    Examples
+    --------
+    >>> list(PartitionSorter()(0, iter([(2, "x"), (1, "y"), (2, "z")])))
+    [(1, 'y'), (2, 'x'), (2, 'z')]
+    >>> list(PartitionSorter(False, lambda k: k % 3)(0, iter([(2, "x"), (4, "y"), (3, "z")])))
+    [(2, 'x'), (4, 'y'), (3, 'z')]
+    """
+
+    def __init__(self, ascending=True, keyfunc=identity):
+        self.ascending = ascending
+        self.keyfunc = keyfunc
+
+    def __call__(self, split, iterator):
+        if self.keyfunc is identity:
+            key = _first
+        else:
+            keyfunc = self.keyfunc
+
+            def key(kv):
+                return keyfunc(kv[0])
+
+        return iter(sorted(iterator, key=key, reverse=not self.ascending))
+
+
+# ---- repartition -------------------------------------------------------------------------
+#
+# PySpark's repartition(n) regroups each partition into chunks of 10 records (one JVM
+# record each); the JVM then deals a partition's chunks round robin over the n outputs,
+# starting after a position drawn from Spark's XORShiftRandom seeded with the partition
+# index. Reproducing that generator gives the same layout as PySpark.
+
+
+def _int32(x):
+    x &= _M32
+    return x - (1 << 32) if x >> 31 else x
+
+
+def _rotl32(x, r):
+    return ((x << r) | (x >> (32 - r))) & _M32
+
+
+def _murmur3_mix_last(h, k):
+    k = _rotl32((k * 0xCC9E2D51) & _M32, 15)
+    return h ^ ((k * 0x1B873593) & _M32)
+
+
+def _murmur3_bytes(data, seed):
+    """Scala's MurmurHash3.bytesHash (x86 32-bit MurmurHash3), as a signed int."""
+    h = seed & _M32
+    whole = len(data) - len(data) % 4
+    for i in range(0, whole, 4):
+        h = _murmur3_mix_last(h, int.from_bytes(data[i:i + 4], "little"))
+        h = (_rotl32(h, 13) * 5 + 0xE6546B64) & _M32
+    if whole < len(data):
+        h = _murmur3_mix_last(h, int.from_bytes(data[whole:], "little"))
+    h ^= len(data)
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & _M32
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & _M32
+    return _int32(h ^ (h >> 16))
+
+
+class _XORShiftRandom:
+    """Spark's XORShiftRandom: java.util.Random's nextInt over a xorshift generator
+    whose 64-bit state is a MurmurHash3 of the big-endian seed."""
+
+    def __init__(self, seed):
+        data = (seed & _M64).to_bytes(8, "big")
+        low = _murmur3_bytes(data, 0x3C074A61)
+        high = _murmur3_bytes(data, low)
+        self.state = ((high << 32) | (low & _M32)) & _M64
+
+    def next_bits(self, bits):
+        s = self.state
+        s ^= (s << 21) & _M64
+        s ^= s >> 35
+        s ^= (s << 4) & _M64
+        self.state = s
+        return _int32(s & ((1 << bits) - 1))
+
+    def next_int(self, bound):
+        r = self.next_bits(31)
+        if bound & (bound - 1) == 0:
+            return _int32((bound * r) >> 31)
+        u = r
+        while True:
+            r = u % bound
+            if _int32(u - r + bound - 1) >= 0:
+                return r
+            u = self.next_bits(31)
+
+
+class RoundRobin:
+    """``f(split, iterator)`` for repartition: yields (target partition, chunk of up to
+    ``chunk`` records), chunks dealt round robin as PySpark deals them (chunk < 1 means
+    the whole partition is one chunk).
+
+    Examples
+    --------
+    >>> list(RoundRobin(4, 3)(2, iter(range(7))))
+    [(0, [0, 1, 2]), (1, [3, 4, 5]), (2, [6])]
+    """
+
+    def __init__(self, numPartitions, chunk=10):
+        self.numPartitions = numPartitions
+        self.chunk = chunk
+
+    def __call__(self, split, iterator):
+        n = self.numPartitions
+        position = _XORShiftRandom(split).next_int(n)
+        if self.chunk < 1:
+            chunks = iter([list(iterator)])
+        else:
+            it = iter(iterator)
+            chunks = iter(lambda: list(islice(it, self.chunk)), [])
+        for records in chunks:
+            if records:
+                position = _int32(position + 1)
+                yield position % n, records
