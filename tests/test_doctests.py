@@ -4,14 +4,15 @@ import importlib
 
 import pytest
 
-MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "ember.taskcontext"]
+MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "ember.taskcontext",
+           "ember.statcounter", "ember._sampling", "ember._hyperloglog", "ember._files", "ember._lineage"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(sc, name):
     module = importlib.import_module(name)
     import ember
-    globs = {"sc": sc, **{k: getattr(ember, k) for k in ember.__all__}}
+    globs = {**vars(module), "sc": sc, **{k: getattr(ember, k) for k in ember.__all__}}
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     tests = finder.find(module, name, globs=globs)
