@@ -314,6 +314,32 @@ class SparkContext:
         """
         return self._start_ms
 
+    PACKAGE_EXTENSIONS = (".zip", ".egg", ".jar")
+
+    @property
+    def pythonExec(self):
+        """The Python interpreter the workers run (this driver's own).
+
+        Examples
+        --------
+        >>> import sys
+        >>> sc.pythonExec == sys.executable
+        True
+        """
+        return sys.executable
+
+    @property
+    def pythonVer(self):
+        """The workers' Python version, ``major.minor``.
+
+        Examples
+        --------
+        >>> import sys
+        >>> sc.pythonVer == "%d.%d" % sys.version_info[:2]
+        True
+        """
+        return "%d.%d" % sys.version_info[:2]
+
     @property
     def uiWebUrl(self):
         """None: ember has no web UI (PySpark's value when ``spark.ui.enabled=false``)."""

@@ -1640,13 +1640,14 @@ class RDD:
         """Not available: stage-level resource profiles need a cluster manager that
         allocates executors per stage; ember's tasks all use the same workers."""
         raise NotImplementedError(
-            "withResources() needs stage-level resource scheduling, which ember does not have; "
-            "all stages run on the same workers, sized by the master URL (local[N])")
+            "withResources() needs stage-level resource scheduling, which ember does not have (all "
+            "stages share the same workers); size the workers with the master URL (local[N]) instead")
 
     def getResourceProfile(self):
         """Not available: see withResources."""
         raise NotImplementedError(
-            "getResourceProfile(): ember has no stage-level resource profiles (see withResources)")
+            "getResourceProfile(): ember has no stage-level resource profiles (all stages share the "
+            "same workers); read the worker count from sc.defaultParallelism instead")
 
 
 class PipelinedRDD(RDD):
