@@ -7,7 +7,10 @@ its own files. No file content passes through the driver.
 Partitioning follows what Spark's input formats do for local files:
 
 - ``wholeTextFiles``: whole files packed into partitions in listing order, a partition
-  closing once it holds at least ``ceil(total bytes / minPartitions)`` bytes.
+  closing once it holds at least ``ceil(total bytes / minPartitions)`` bytes; leftovers
+  and empty files share the last partition (``pack_files``). The partition counts are
+  Spark's; which files share a partition may differ, as Hadoop walks its blocks in hash
+  order.
 - ``binaryFiles``: the same packing, with Spark's split size
   ``min(128 MiB, max(4 MiB, sum(size + 4 MiB) / max(defaultParallelism, minPartitions)))``.
 - ``binaryRecords``: each file cut into pieces of a whole number of records near the
@@ -89,23 +92,30 @@ def list_files(paths):
 
 
 def pack_files(sized, max_split):
-    """Packs (path, size) pairs, in order, into groups closed once they hold at least
-    max_split bytes (0: no limit, one group).
+    """Packs (path, size) pairs into groups as Hadoop's CombineFileInputFormat does on
+    one host: non-empty files in order, a group closed once it holds at least max_split
+    bytes (0: no limit); the files left over and the empty files (which have no block
+    location, so Hadoop pools them with the leftovers) form the last group.
 
     Examples
     --------
     >>> pack_files([("a", 5), ("b", 5), ("c", 1)], 6)
     [['a', 'b'], ['c']]
+    >>> pack_files([("a", 5), ("e", 0), ("b", 5)], 10)
+    [['a', 'b'], ['e']]
     >>> pack_files([("a", 5), ("b", 5)], 0)
     [['a', 'b']]
     """
     groups, cur, cur_size = [], [], 0
     for path, size in sized:
+        if size == 0:
+            continue
         cur.append(path)
         cur_size += size
         if max_split and cur_size >= max_split:
             groups.append(cur)
             cur, cur_size = [], 0
+    cur.extend(path for path, size in sized if size == 0)
     if cur:
         groups.append(cur)
     return groups
