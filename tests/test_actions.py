@@ -26,12 +26,16 @@ def test_count_by_value_and_key_are_defaultdicts(sc):
     assert isinstance(by_key, defaultdict)
     assert dict(by_key) == {"a": 3, "b": 2, "c": 1}
     assert dict(sc.parallelize([], 2).countByValue()) == {}
+    with pytest.raises(ValueError, match="empty RDD"):  # no partitions at all: as PySpark
+        sc.emptyRDD().countByValue()
 
 
 def test_reduce_by_key_locally(sc):
     pairs = sc.parallelize([("a", 1), ("b", 2), ("a", 3), ("b", 4), ("c", 5)], 3)
     assert pairs.reduceByKeyLocally(add) == {"a": 4, "b": 6, "c": 5}
     assert sc.parallelize([], 2).reduceByKeyLocally(add) == {}
+    with pytest.raises(ValueError, match="empty RDD"):
+        sc.emptyRDD().reduceByKeyLocally(add)
     # the function sees values in partition order when merging
     got = sc.parallelize([("k", "x"), ("k", "y"), ("k", "z")], 3).reduceByKeyLocally(add)
     assert got == {"k": "xyz"}
@@ -227,6 +231,7 @@ def test_approximate_actions_are_exact(sc):
     m = rdd.meanApprox(1, 0.9)
     assert m == 499.5 and (m.low, m.high) == (499.5, 499.5)
     assert sc.parallelize([], 2).sumApprox(1) == 0.0
+    assert sc.emptyRDD().meanApprox(1) == 0.0 and sc.emptyRDD().sumApprox(1).high == 0.0
     with pytest.raises(ValueError, match="confidence"):
         rdd.sumApprox(1, 1.5)
 

@@ -296,6 +296,20 @@ def prog_misuse_errors(sc):
             err(lambda: sc.parallelize([], 2).max()), err(lambda: sc.emptyRDD().stats()),
             err(lambda: sc.emptyRDD().top(1))]
 
+def prog_empty_rdd_actions(sc):
+    e = sc.emptyRDD()
+    add = lambda a, b: a + b  # noqa: E731
+    return [err(lambda: e.countByValue()), err(lambda: e.countByKey()), err(lambda: e.reduceByKeyLocally(add)),
+            err(lambda: e.mean()), err(lambda: e.histogram([1, 2])), e.sumApprox(10), e.meanApprox(10),
+            e.countApprox(10), e.countApproxDistinct(), e.collectAsMap(), e.lookup(1), e.foreach(print),
+            e.takeOrdered(2), e.fold(0, add), e.treeAggregate(1, add, add), e.count(), e.sum()]
+
+
+def prog_take_sample_more_seeds(sc):
+    return (sc.parallelize(range(100), 4).takeSample(False, 10, 0),
+            sc.parallelize(range(7), 3).takeSample(True, 20, 11))
+
+
 # ---- sources ---------------------------------------------------------------------------------------
 
 
@@ -505,6 +519,21 @@ def prog_run_job(sc):
     return out
 
 
+def prog_driver_errors_from_the_jvm(sc):
+    """Misuse that PySpark reports from the JVM (Py4JJavaError); ember raises Python types."""
+    StorageLevel = lib(sc).StorageLevel
+    d = tempfile.mkdtemp(prefix="ember-diff-")
+    rdd = sc.parallelize([1, 2], 2).persist(StorageLevel.DISK_ONLY)
+    text = os.path.join(d, "t.txt")
+    with open(text, "w") as f:
+        f.write("not a pickle\n")
+    return [err(lambda: rdd.persist(StorageLevel.MEMORY_ONLY))[0],
+            err(lambda: sc.runJob(rdd, lambda it: it, [7]))[0],
+            err(lambda: sc.parallelize([1]).saveAsPickleFile(d))[0],
+            err(lambda: sc.pickleFile(text).collect())[0],
+            err(lambda: sc.binaryRecords(text, 5).collect())[0]]
+
+
 def prog_bounded_float(sc):
     BoundedFloat = lib(sc).rdd.BoundedFloat
     b = BoundedFloat(2.5, 0.95, 2.0, 3.0)
@@ -514,6 +543,11 @@ def prog_bounded_float(sc):
 # Deliberate differences: program -> reason. The test checks that they do differ.
 DIFFERENT = {
     "prog_version": "ember reports its own version, not Spark's (3.5.3).",
+    "prog_driver_errors_from_the_jvm": "misuse PySpark reports as Py4JJavaError (from the JVM) raises a Python "
+                                       "type in ember: ValueError (storage level change, runJob partition, not "
+                                       "a pickle file: checked when pickleFile is called), FileExistsError "
+                                       "(output exists), ember.PythonException (a partial binary record, found "
+                                       "by the worker).",
     "prog_whole_text_files_bytes": "wholeTextFiles(use_unicode=False) gives the file's bytes as they are (as "
                                    "ember's textFile does); PySpark re-encodes the JVM's decoding (U+FFFD).",
     "prog_text_file": "textFile(use_unicode=False) gives each line's bytes as they are in the file; PySpark "

@@ -738,8 +738,11 @@ class RDD:
                 counts[x] += 1
             return [counts]
 
+        parts = self._run(count_partition)
+        if not parts:  # as PySpark, which reduces the partitions' counts
+            raise ValueError("Can not reduce() empty RDD")
         total = defaultdict(int)
-        for part in self._run(count_partition):
+        for part in parts:
             for counts in part:
                 for k, v in counts.items():
                     total[k] += v
@@ -785,8 +788,11 @@ class RDD:
                 m[k] = func(m[k], v) if k in m else v
             return [m]
 
+        parts = self._run(reduce_partition)
+        if not parts:  # as PySpark, which reduces the partitions' dicts
+            raise ValueError("Can not reduce() empty RDD")
         merged = {}
-        for part in self._run(reduce_partition):
+        for part in parts:
             for m in part:
                 for k, v in m.items():
                     merged[k] = func(merged[k], v) if k in merged else v
@@ -1391,8 +1397,10 @@ class RDD:
         >>> sc.parallelize(range(1000), 10).meanApprox(1000)
         499.5
         """
+        from ember.statcounter import StatCounter
         _check_confidence(confidence)
-        mean = float(self.map(float).stats().mean())
+        counters = [c for p in self._run(lambda _, it: [StatCounter(float(x) for x in it)]) for c in p]
+        mean = float(_reduce(lambda a, b: a.mergeStats(b), counters, StatCounter()).mean())
         return BoundedFloat(mean, 1.0, mean, mean)
 
     def countApproxDistinct(self, relativeSD=0.05):
