@@ -165,14 +165,36 @@ class SparkContext:
 
     @classmethod
     def getOrCreate(cls, conf=None):
-        """Returns the active context, or creates one from conf."""
+        """Returns the active context, or creates one from conf.
+
+        Parameters
+        ----------
+        conf : SparkConf, optional
+            Used only when no context is active.
+
+        Returns
+        -------
+        SparkContext
+
+        Examples
+        --------
+        >>> SparkContext.getOrCreate() is sc
+        True
+        """
         with cls._lock:
             if cls._active_spark_context is None:
                 cls(conf=conf or SparkConf())
             return cls._active_spark_context
 
     def getConf(self):
-        """A copy of the context's settings."""
+        """A copy of the context's settings.
+
+        Examples
+        --------
+        >>> conf = sc.getConf()
+        >>> conf.get("spark.master") == sc.master
+        True
+        """
         return self._conf._copy()
 
     @property
@@ -342,12 +364,24 @@ class SparkContext:
 
     @property
     def uiWebUrl(self):
-        """None: ember has no web UI (PySpark's value when ``spark.ui.enabled=false``)."""
+        """None: ember has no web UI (PySpark's value when ``spark.ui.enabled=false``).
+
+        Examples
+        --------
+        >>> sc.uiWebUrl is None
+        True
+        """
         return None
 
     @property
     def resources(self):
-        """An empty dict: ember schedules no custom resources (GPUs, FPGAs)."""
+        """An empty dict: ember schedules no custom resources (GPUs, FPGAs).
+
+        Examples
+        --------
+        >>> sc.resources
+        {}
+        """
         return {}
 
     @classmethod
@@ -403,7 +437,13 @@ class SparkContext:
             props[key] = value
 
     def getLocalProperty(self, key):
-        """A property set in this thread with setLocalProperty, or None."""
+        """A property set in this thread with setLocalProperty, or None.
+
+        Examples
+        --------
+        >>> sc.getLocalProperty("never.set") is None
+        True
+        """
         return self._thread_local_properties().get(key)
 
     def _thread_local_properties(self):
@@ -648,7 +688,14 @@ class SparkContext:
 
     def getCheckpointDir(self):
         """The ``file:`` URI of this context's checkpoint directory, or None when
-        setCheckpointDir was not called."""
+        setCheckpointDir was not called.
+
+        Examples
+        --------
+        >>> d = sc.getCheckpointDir()
+        >>> d is None or d.startswith("file:/")
+        True
+        """
         return None if self._checkpoint_dir is None else "file:" + self._checkpoint_dir
 
     def _write_checkpoints(self, node):
