@@ -19,6 +19,14 @@ import pytest
 pyspark = pytest.importorskip("pyspark")
 
 RESULTS = {"compared": 0, "equal": 0, "different": []}
+_SCRATCH = []
+
+
+def scratch():
+    """A temporary directory, removed when the module's tests end."""
+    d = tempfile.mkdtemp(prefix="ember-diff-")
+    _SCRATCH.append(d)
+    return d
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +47,8 @@ def psc():
     ctx.setLogLevel("ERROR")
     yield ctx
     ctx.stop()
+    for d in _SCRATCH:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def lib(sc):
@@ -57,7 +67,7 @@ def err(f):
 
 def files(tree):
     """Makes a temporary directory with files {name: bytes}; returns its path."""
-    d = tempfile.mkdtemp(prefix="ember-diff-")
+    d = scratch()
     for name, data in tree.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
@@ -108,7 +118,7 @@ def prog_lookup(sc):
 
 
 def prog_foreach(sc):
-    d = tempfile.mkdtemp(prefix="ember-diff-")
+    d = scratch()
 
     def touch(x):
         open(os.path.join(d, str(x)), "w").close()
@@ -355,7 +365,7 @@ def prog_binary_records(sc):
 
 
 def prog_pickle_file_round_trip(sc):
-    d = tempfile.mkdtemp(prefix="ember-diff-")
+    d = scratch()
     data = [{"k": i, "v": (i, str(i))} for i in range(100)] + [None, b"b", 1.5]
     out = os.path.join(d, "pk")
     r = sc.parallelize(data, 3).saveAsPickleFile(out, 7)
@@ -408,7 +418,7 @@ def prog_storage_levels(sc):
 
 
 def prog_checkpoint(sc):
-    d = tempfile.mkdtemp(prefix="ember-diff-")
+    d = scratch()
     before_dir = sc.getCheckpointDir()
     sc.setCheckpointDir(d)
     ckdir = sc.getCheckpointDir()
@@ -522,7 +532,7 @@ def prog_run_job(sc):
 def prog_driver_errors_from_the_jvm(sc):
     """Misuse that PySpark reports from the JVM (Py4JJavaError); ember raises Python types."""
     StorageLevel = lib(sc).StorageLevel
-    d = tempfile.mkdtemp(prefix="ember-diff-")
+    d = scratch()
     rdd = sc.parallelize([1, 2], 2).persist(StorageLevel.DISK_ONLY)
     text = os.path.join(d, "t.txt")
     with open(text, "w") as f:
