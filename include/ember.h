@@ -193,6 +193,13 @@ EMBER_EXTERN int ember_node_id(const ember_node *n);
 EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
 /* Marks a node to be kept in the block store once computed (1) or drops it (0). */
 EMBER_EXTERN void ember_node_set_cached(ember_node *n, int cached);
+/* Lineage introspection, for debug strings and checkpointing. The kind's name is a
+ * static string ("parallelize", "text", "range", "pipeline", "shuffle", "union",
+ * "coalesce", "zip", "cartesian"). ember_node_parent returns parent i, borrowed (valid
+ * while n is; retain it to keep it longer), or NULL when i >= ember_node_num_parents. */
+EMBER_EXTERN const char *ember_node_kind_name(const ember_node *n);
+EMBER_EXTERN size_t ember_node_num_parents(const ember_node *n);
+EMBER_EXTERN ember_node *ember_node_parent(const ember_node *n, size_t i);
 
 /* Result of a job: for each requested partition, the serialized batches the action
  * produced; and the opaque reports (for Python: accumulator updates) of every task

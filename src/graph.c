@@ -213,6 +213,25 @@ void ember_node_retain(ember_node *n) { atomic_fetch_add(&n->refcnt, 1); }
 int ember_node_id(const ember_node *n) { return n->id; }
 size_t ember_node_num_partitions(const ember_node *n) { return n->nparts; }
 
+const char *ember_node_kind_name(const ember_node *n) {
+    switch (n->kind) {
+    case EMBER_NODE_PARALLEL: return "parallelize";
+    case EMBER_NODE_TEXT: return "text";
+    case EMBER_NODE_RANGE: return "range";
+    case EMBER_NODE_PIPELINE: return "pipeline";
+    case EMBER_NODE_SHUFFLE: return "shuffle";
+    case EMBER_NODE_UNION: return "union";
+    case EMBER_NODE_COALESCE: return "coalesce";
+    case EMBER_NODE_ZIP: return "zip";
+    case EMBER_NODE_CARTESIAN: return "cartesian";
+    default: return "unknown";
+    }
+}
+
+size_t ember_node_num_parents(const ember_node *n) { return n->nparents; }
+
+ember_node *ember_node_parent(const ember_node *n, size_t i) { return i < n->nparents ? n->parents[i] : NULL; }
+
 /* Drops kept partitions; the caller holds ctx->mu. Tasks still sending a partition
  * hold their own reference to it. */
 static void drop_cache(ember_node *n) {

@@ -49,7 +49,32 @@ static PyObject *Node_set_cached(NodeObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+static PyObject *wrap_node(core_state *st, ember_node *n);
+
+static PyObject *Node_get_kind(NodeObject *self, void *c) {
+    (void)c;
+    return PyUnicode_FromString(ember_node_kind_name(self->node));
+}
+
+/* A tuple of new Node references to the parents, in order. */
+static PyObject *Node_get_parents(NodeObject *self, void *c) {
+    (void)c;
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    size_t np = ember_node_num_parents(self->node);
+    PyObject *tup = PyTuple_New((Py_ssize_t)np);
+    for (size_t i = 0; tup && i < np; i++) {
+        ember_node *p = ember_node_parent(self->node, i);
+        ember_node_retain(p);
+        PyObject *o = wrap_node(st, p); /* releases p on failure */
+        if (!o) { Py_CLEAR(tup); break; }
+        PyTuple_SET_ITEM(tup, (Py_ssize_t)i, o);
+    }
+    return tup;
+}
+
 static PyGetSetDef Node_getset[] = {
+    {"kind", (getter)Node_get_kind, NULL, "the node's kind: parallelize, text, range, pipeline, shuffle, ...", NULL},
+    {"parents", (getter)Node_get_parents, NULL, "the parent nodes, a tuple", NULL},
     {"id", (getter)Node_get_id, NULL, "the node's id, unique in its context", NULL},
     {"num_partitions", (getter)Node_get_num_partitions, NULL, "number of partitions", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -501,8 +526,36 @@ static PyType_Slot Context_slots[] = {
 
 static PyType_Spec Context_spec = {"ember._core.Context", sizeof(ContextObject), 0, Py_TPFLAGS_DEFAULT, Context_slots};
 
+/* input_files(paths) -> [path, ...]: the files that textFile(paths) reads, in its order
+ * (the listing rules are in textsplit.c). FileNotFoundError when a path matches nothing. */
+static PyObject *py_input_files(PyObject *m, PyObject *arg) {
+    const char *paths = PyUnicode_AsUTF8(arg);
+    if (!paths) return NULL;
+    ember_split *splits = NULL;
+    size_t n = 0;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ember_text_splits(paths, 1, &splits, &n);
+    Py_END_ALLOW_THREADS
+    if (rc) return core_raise(core_get_state(m), rc);
+    PyObject *lst = PyList_New(0);
+    for (size_t i = 0; lst && i < n; i++) {
+        if (i > 0 && strcmp(splits[i].path, splits[i - 1].path) == 0) continue; /* a file cut in pieces */
+        PyObject *s = PyUnicode_DecodeFSDefault(splits[i].path);
+        if (!s || PyList_Append(lst, s) < 0) {
+            Py_XDECREF(s);
+            Py_CLEAR(lst);
+            break;
+        }
+        Py_DECREF(s);
+    }
+    ember_splits_free(splits, n);
+    return lst;
+}
+
 static PyMethodDef context_functions[] = {
     {"mem_used", py_mem_used, METH_NOARGS, "Bytes the engine has allocated in this process."},
+    {"input_files", py_input_files, METH_O, "input_files(paths) -> the files textFile(paths) reads, in order."},
     {NULL, NULL, 0, NULL},
 };
 

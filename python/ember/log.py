@@ -62,11 +62,11 @@ def set_log_level(level):
     >>> set_log_level("LOUD")
     Traceback (most recent call last):
         ...
-    ValueError: Supplied level LOUD did not match one of: ALL, DEBUG, ERROR, FATAL, INFO, OFF, TRACE, WARN
+    ValueError: Supplied level LOUD did not match one of: ALL,DEBUG,ERROR,FATAL,TRACE,WARN,INFO,OFF
     """
     if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
-        raise ValueError(f"Supplied level {level} did not match one of: "
-                         + ", ".join(sorted(LOG_LEVELS)))
+        # PySpark's text, names in the order Spark lists them.
+        raise ValueError(f"Supplied level {level} did not match one of: ALL,DEBUG,ERROR,FATAL,TRACE,WARN,INFO,OFF")
     value = LOG_LEVELS[level.upper()]
     logger.setLevel(value)
     # Make the level visible when no handler of the application would print the

@@ -7,8 +7,11 @@ of them. Shuffles and unions are engine nodes too; actions run a job and decode 
 batches that come back.
 """
 
+import bisect
 import copy
+import heapq
 import itertools
+import math
 import operator
 import os
 import pickle
@@ -17,24 +20,33 @@ import shlex
 import shutil
 import uuid
 import warnings
+import weakref
 from collections import defaultdict
 from functools import reduce as _reduce
 
 import cloudpickle
 
-from ember import _core, rddsampler, shuffle
+from ember import _core, _lineage, rddsampler, shuffle
 from ember import join as _join
 from ember.resultiterable import ResultIterable
 from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.storagelevel import StorageLevel
 from ember.traceback_utils import first_spark_call
 
-__all__ = ["RDD", "PipelinedRDD", "Partitioner", "ResultIterable", "portable_hash"]
+__all__ = ["RDD", "PipelinedRDD", "Partitioner", "ResultIterable", "BoundedFloat", "portable_hash"]
 
 OP_PARTITIONS = 0
 portable_hash = _core.portable_hash
 _OP_NAMES = {_core.OP_MAP: "map", _core.OP_FLATMAP: "flatMap", _core.OP_FILTER: "filter",
              _core.OP_MAPVALUES: "mapValues", _core.OP_FLATMAPVALUES: "flatMapValues"}
+
+_OUTPUTS = "saveAsPickleFile() (read back with sc.pickleFile()) or saveAsTextFile()"
+
+
+def _no_jvm(method, instead):
+    return (f"{method}() writes Hadoop formats through the JVM, which ember does not have; "
+            f"use {instead} instead")
+
 
 # Map-side combining writes its combined keys out past this many distinct keys,
 # bounding a map task's memory; the shuffle writer buffers this many bytes.
@@ -206,6 +218,12 @@ class RDD:
         self.is_checkpointed = False
         self._storage_level = StorageLevel.NONE
         self._name = None
+        self._site = _lineage.callsite()
+        self._checkpoint_node = None  # set once a checkpoint is written: reads it
+        self._checkpoint_file = None
+        self._local_checkpoint = False
+        if node is not None:
+            ctx._node_info[node.id] = (None, self._site, None)
 
     # ---- identity ----------------------------------------------------------------
 
@@ -216,19 +234,44 @@ class RDD:
 
     @property
     def _node(self):
-        return self._node_obj
+        return self._checkpoint_node or self._node_obj
 
     def id(self):
-        """A unique id of this RDD within its context."""
-        return self._node.id
+        """A unique id of this RDD within its context.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(10))
+        >>> rdd.id() == rdd.id()
+        True
+        >>> rdd.map(str).filter(bool).id() == rdd.id() + 1
+        True
+        """
+        self._node  # a pipelined RDD gets its node (and id) on first use
+        return self._node_obj.id
 
     def name(self):
-        """The RDD's name, or None."""
+        """The RDD's name, or None.
+
+        Examples
+        --------
+        >>> sc.parallelize([1]).name() is None
+        True
+        """
         return self._name
 
     def setName(self, name):
-        """Names the RDD; returns it."""
+        """Names the RDD; returns it.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2]).setName("numbers").name()
+        'numbers'
+        """
         self._name = name
+        if self._node_obj is not None:
+            label, site, _ = self.ctx._node_info.get(self._node_obj.id, (None, self._site, None))
+            self.ctx._node_info[self._node_obj.id] = (label, site, name)
         return self
 
     def getNumPartitions(self):
@@ -305,22 +348,75 @@ class RDD:
         return self.persist(StorageLevel.MEMORY_ONLY)
 
     def persist(self, storageLevel=StorageLevel.MEMORY_ONLY):
-        """Keeps the RDD's partitions once computed; returns self."""
-        self._node.set_cached(True)
+        """Keeps the RDD's partitions once computed; returns self.
+
+        ember keeps every level's partitions in the engine's block store; the level is
+        recorded and reported. A level cannot be changed once assigned, until
+        ``unpersist()``.
+
+        Parameters
+        ----------
+        storageLevel : StorageLevel, optional
+            Default ``StorageLevel.MEMORY_ONLY``.
+
+        Returns
+        -------
+        RDD
+            self.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize([1, 2]).persist(StorageLevel.DISK_ONLY)
+        >>> rdd.is_cached, str(rdd.getStorageLevel())
+        (True, 'Disk Serialized 1x Replicated')
+        >>> rdd.persist(StorageLevel.MEMORY_ONLY)
+        Traceback (most recent call last):
+            ...
+        ValueError: Cannot change storage level of an RDD after it was already assigned a level ...
+        >>> str(rdd.unpersist().persist(StorageLevel.MEMORY_ONLY).getStorageLevel())
+        'Memory Serialized 1x Replicated'
+        """
+        if not isinstance(storageLevel, StorageLevel):
+            raise TypeError(f"persist() expects a StorageLevel, got {type(storageLevel).__name__}")
+        current = self._storage_level
+        if current != StorageLevel.NONE and current != storageLevel:
+            raise ValueError(
+                "Cannot change storage level of an RDD after it was already assigned a level "
+                f"(RDD {self.id()} is {current!r}, asked for {storageLevel!r}); call unpersist() first")
         self.is_cached = True
+        if storageLevel != StorageLevel.NONE:
+            self._node_obj_built().set_cached(True)
         self._storage_level = storageLevel
         return self
 
     def unpersist(self, blocking=False):
-        """Drops kept partitions; returns self."""
-        self._node.set_cached(False)
+        """Drops kept partitions and the storage level; returns self.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize([1, 2]).cache()
+        >>> rdd.unpersist().is_cached, rdd.getStorageLevel() == StorageLevel.NONE
+        (False, True)
+        """
+        self._node_obj_built().set_cached(False)
         self.is_cached = False
         self._storage_level = StorageLevel.NONE
         return self
 
     def getStorageLevel(self):
-        """The RDD's StorageLevel."""
+        """The RDD's StorageLevel (``StorageLevel.NONE`` when not persisted).
+
+        Examples
+        --------
+        >>> print(sc.parallelize([1]).getStorageLevel())
+        Serialized 1x Replicated
+        """
         return self._storage_level
+
+    def _node_obj_built(self):
+        """The RDD's own engine node (not its checkpoint), built if needed."""
+        self._node
+        return self._node_obj
 
     # ---- narrow transformations --------------------------------------------------------
 
@@ -1563,13 +1659,968 @@ class RDD:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
+    # ---- actions: collecting and counting ------------------------------------------------
+
+    def collectAsMap(self):
+        """The (key, value) pairs as a dict; for a repeated key the last value wins.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> sc.parallelize([(1, 2), (3, 4), (1, 5)]).collectAsMap()
+        {1: 5, 3: 4}
+        """
+        return dict(self.collect())
+
+    def countByValue(self):
+        """How many times each distinct element occurs.
+
+        Returns
+        -------
+        collections.defaultdict
+            element -> count.
+
+        Examples
+        --------
+        >>> sorted(sc.parallelize([1, 2, 1, 2, 2], 2).countByValue().items())
+        [(1, 2), (2, 3)]
+        """
+        def count_partition(_, it):
+            counts = defaultdict(int)
+            for x in it:
+                counts[x] += 1
+            return [counts]
+
+        parts = self._run(count_partition)
+        if not parts:  # as PySpark, which reduces the partitions' counts
+            raise ValueError("Can not reduce() empty RDD")
+        total = defaultdict(int)
+        for part in parts:
+            for counts in part:
+                for k, v in counts.items():
+                    total[k] += v
+        return total
+
+    def countByKey(self):
+        """How many pairs each key has.
+
+        Returns
+        -------
+        collections.defaultdict
+            key -> count.
+
+        Examples
+        --------
+        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).countByKey().items())
+        [('a', 2), ('b', 1)]
+        """
+        return self.map(lambda kv: kv[0]).countByValue()
+
+    def reduceByKeyLocally(self, func):
+        """Merges the values of each key with func and returns the result to the
+        driver as a dict, without a shuffle.
+
+        Parameters
+        ----------
+        func : function
+            An associative, commutative binary function.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> from operator import add
+        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKeyLocally(add).items())
+        [('a', 2), ('b', 1)]
+        """
+        def reduce_partition(_, it):
+            m = {}
+            for k, v in it:
+                m[k] = func(m[k], v) if k in m else v
+            return [m]
+
+        parts = self._run(reduce_partition)
+        if not parts:  # as PySpark, which reduces the partitions' dicts
+            raise ValueError("Can not reduce() empty RDD")
+        merged = {}
+        for part in parts:
+            for m in part:
+                for k, v in m.items():
+                    merged[k] = func(merged[k], v) if k in merged else v
+        return merged
+
+    def lookup(self, key):
+        """The values of key. When the RDD has a partitioner only the partition that
+        holds key is scanned.
+
+        Parameters
+        ----------
+        key : the key to look for
+
+        Returns
+        -------
+        list
+
+        Examples
+        --------
+        >>> pairs = sc.parallelize([(x, x * x) for x in range(10)], 3)
+        >>> pairs.lookup(3)
+        [9]
+        >>> pairs.partitionBy(4).lookup(5), pairs.lookup(42)
+        ([25], [])
+        """
+        values = self.filter(lambda kv: kv[0] == key).values()
+        if self.partitioner is not None:
+            return values._run(None, [self.partitioner(key)])[0]
+        return values.collect()
+
+    def isEmpty(self):
+        """Whether the RDD has no element (it may still have partitions).
+
+        Examples
+        --------
+        >>> sc.parallelize([], 2).isEmpty(), sc.parallelize([1]).isEmpty()
+        (True, False)
+        """
+        return self.getNumPartitions() == 0 or len(self.take(1)) == 0
+
+    def foreach(self, f):
+        """Applies f to every element, in the workers, for its side effects.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3]).foreach(lambda x: None)
+        """
+        def run(_, it):
+            for x in it:
+                f(x)
+            return []
+
+        self._run(run)
+
+    def foreachPartition(self, f):
+        """Applies f to each partition's iterator, in the workers, for its side effects.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3], 2).foreachPartition(lambda it: sum(it))
+        """
+        def run(_, it):
+            r = f(it)
+            try:
+                results = iter(r)
+            except TypeError:
+                return []
+            for _ in results:  # as in PySpark, an iterable result is run through
+                pass
+            return []
+
+        self._run(run)
+
+    def toLocalIterator(self, prefetchPartitions=False):
+        """An iterator over all elements that runs one job per partition, when the
+        iterator reaches it: the driver holds one partition at a time.
+
+        Parameters
+        ----------
+        prefetchPartitions : bool, optional
+            Compute the next partition while the current one is consumed.
+
+        Returns
+        -------
+        iterator
+
+        Examples
+        --------
+        >>> list(sc.parallelize(range(10), 3).toLocalIterator())
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        >>> list(sc.parallelize(range(5), 2).toLocalIterator(prefetchPartitions=True))
+        [0, 1, 2, 3, 4]
+        """
+        n = self.getNumPartitions()
+
+        def fetch(p):
+            return self._run(None, [p])[0]
+
+        def plain():
+            for p in range(n):
+                yield from fetch(p)
+
+        def prefetching():
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(1, thread_name_prefix="ember-prefetch") as pool:
+                ahead = pool.submit(fetch, 0) if n else None
+                for p in range(n):
+                    part = ahead.result()
+                    ahead = pool.submit(fetch, p + 1) if p + 1 < n else None
+                    yield from part
+
+        return prefetching() if prefetchPartitions else plain()
+
+    # ---- actions: ordering and sampling ------------------------------------------------------
+
+    def takeOrdered(self, num, key=None):
+        """The num smallest elements, in ascending order (of key(x) when given).
+
+        Parameters
+        ----------
+        num : int
+        key : function, optional
+
+        Returns
+        -------
+        list
+
+        Examples
+        --------
+        >>> sc.parallelize([10, 1, 2, 9, 3, 4, 5, 6, 7]).takeOrdered(6)
+        [1, 2, 3, 4, 5, 6]
+        >>> sc.parallelize([10, 1, 2, 9, 3, 4, 5, 6, 7], 2).takeOrdered(6, key=lambda x: -x)
+        [10, 9, 7, 6, 5, 4]
+        >>> sc.parallelize([1]).takeOrdered(-1)
+        Traceback (most recent call last):
+            ...
+        ValueError: top N cannot be negative.
+        """
+        if num < 0:
+            raise ValueError("top N cannot be negative.")
+        if num == 0 or self.getNumPartitions() == 0:
+            return []
+        parts = self._run(lambda _, it: [heapq.nsmallest(num, it, key)])
+        return _reduce(lambda a, b: heapq.nsmallest(num, a + b, key), [p[0] for p in parts])
+
+    def top(self, num, key=None):
+        """The num largest elements, in descending order (of key(x) when given).
+
+        Parameters
+        ----------
+        num : int
+        key : function, optional
+
+        Returns
+        -------
+        list
+
+        Examples
+        --------
+        >>> sc.parallelize([10, 4, 2, 12, 3]).top(1)
+        [12]
+        >>> sc.parallelize([2, 3, 4, 5, 6], 2).top(2)
+        [6, 5]
+        >>> sc.parallelize([10, 4, 2, 12, 3]).top(3, key=str)
+        [4, 3, 2]
+        """
+        parts = self._run(lambda _, it: [heapq.nlargest(num, it, key=key)])
+        tops = [p[0] for p in parts]
+        if not tops:
+            raise ValueError("Can not reduce() empty RDD")
+        return _reduce(lambda a, b: heapq.nlargest(num, a + b, key=key), tops)
+
+    def _sampled(self, withReplacement, fraction, seed):
+        """The elements kept by PySpark's seeded per-partition sampler."""
+        from ember._sampling import sample_partition
+        return self.mapPartitionsWithIndex(
+            lambda split, it: sample_partition(split, it, withReplacement, fraction, seed), True)
+
+    def takeSample(self, withReplacement, num, seed=None):
+        """A random sample of exactly num elements (fewer if the RDD is smaller and
+        withReplacement is false). Runs a count, then samples; the same seed gives the
+        same sample as PySpark for the same partitions.
+
+        Parameters
+        ----------
+        withReplacement : bool
+        num : int
+        seed : int, optional
+
+        Returns
+        -------
+        list
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(0, 10))
+        >>> len(rdd.takeSample(True, 20, 1))
+        20
+        >>> len(rdd.takeSample(False, 5, 2))
+        5
+        >>> sorted(rdd.takeSample(False, 15, 3))
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        """
+        import random
+        import sys
+        from ember._sampling import fraction_for_sample_size
+        max_size = sys.maxsize - int(10.0 * math.sqrt(sys.maxsize))
+        if num < 0:
+            raise ValueError("Sample size cannot be negative.")
+        if num > max_size:
+            raise ValueError("Sample size cannot be greater than %d." % max_size)
+        if num == 0 or self.getNumPartitions() == 0:
+            return []
+        total = self.count()
+        if total == 0:
+            return []
+        rng = random.Random(seed)
+        if not withReplacement and num >= total:
+            samples = self.collect()
+            rng.shuffle(samples)
+            return samples
+        fraction = fraction_for_sample_size(num, total, withReplacement)
+        if seed is None:
+            seed = random.randint(0, sys.maxsize)
+        samples = self._sampled(withReplacement, fraction, seed).collect()
+        while len(samples) < num:  # rare: the fraction aims at 99.99% success
+            seed = rng.randint(0, sys.maxsize)
+            samples = self._sampled(withReplacement, fraction, seed).collect()
+        rng.shuffle(samples)
+        return samples[0:num]
+
+    # ---- actions: folds and aggregates ---------------------------------------------------------
+
+    def fold(self, zeroValue, op):
+        """Folds each partition, then the partition results, with op starting from
+        zeroValue: the zero is used once per partition and once more on the driver.
+        Every use gets its own deep copy, so op may mutate its first argument.
+
+        Parameters
+        ----------
+        zeroValue : the neutral element of op
+        op : function (acc, x) -> acc
+
+        Examples
+        --------
+        >>> from operator import add
+        >>> sc.parallelize([1, 2, 3, 4, 5]).fold(0, add)
+        15
+        >>> sc.parallelize([1, 2, 3], 3).fold(10, add)
+        46
+        """
+        def fold_partition(_, it):
+            acc = copy.deepcopy(zeroValue)
+            for x in it:
+                acc = op(acc, x)
+            return [acc]
+
+        vals = [v for p in self._run(fold_partition) for v in p]
+        return _reduce(op, vals, copy.deepcopy(zeroValue))
+
+    def aggregate(self, zeroValue, seqOp, combOp):
+        """Aggregates each partition with seqOp from zeroValue, then combines the
+        partition results with combOp from zeroValue. Every use of the zero is a deep
+        copy, so both functions may mutate and return their first argument.
+
+        Parameters
+        ----------
+        zeroValue : the initial accumulator
+        seqOp : function (acc, x) -> acc
+        combOp : function (acc, acc) -> acc
+
+        Examples
+        --------
+        >>> seqOp = (lambda x, y: (x[0] + y, x[1] + 1))
+        >>> combOp = (lambda x, y: (x[0] + y[0], x[1] + y[1]))
+        >>> sc.parallelize([1, 2, 3, 4]).aggregate((0, 0), seqOp, combOp)
+        (10, 4)
+        >>> sc.parallelize([]).aggregate((0, 0), seqOp, combOp)
+        (0, 0)
+        """
+        def aggregate_partition(_, it):
+            acc = copy.deepcopy(zeroValue)
+            for x in it:
+                acc = seqOp(acc, x)
+            return [acc]
+
+        vals = [v for p in self._run(aggregate_partition) for v in p]
+        return _reduce(combOp, vals, copy.deepcopy(zeroValue))
+
+    def treeAggregate(self, zeroValue, seqOp, combOp, depth=2):
+        """Like aggregate, but partition results are combined in a tree of shuffles of
+        the given depth instead of all on the driver. The zero is used (deep-copied)
+        once per partition only.
+
+        Parameters
+        ----------
+        zeroValue : the initial accumulator
+        seqOp : function (acc, x) -> acc
+        combOp : function (acc, acc) -> acc
+        depth : int, optional
+            The suggested depth of the tree (default 2).
+
+        Examples
+        --------
+        >>> add = lambda x, y: x + y
+        >>> rdd = sc.parallelize([-5, -4, -3, -2, -1, 1, 2, 3, 4], 10)
+        >>> rdd.treeAggregate(0, add, add), rdd.treeAggregate(0, add, add, 1), rdd.treeAggregate(0, add, add, 5)
+        (-5, -5, -5)
+        """
+        if depth < 1:
+            raise ValueError("Depth cannot be smaller than 1 but got %d." % depth)
+        if self.getNumPartitions() == 0:
+            return copy.deepcopy(zeroValue)
+
+        def aggregate_partition(_, it):
+            acc = copy.deepcopy(zeroValue)
+            for x in it:
+                acc = seqOp(acc, x)
+            return [acc]
+
+        partial = self.mapPartitionsWithIndex(aggregate_partition)
+        n = partial.getNumPartitions()
+        scale = max(int(math.ceil(pow(n, 1.0 / depth))), 2)
+        # Add a level only while it makes the last one smaller.
+        while n > scale + n / scale:
+            n /= scale
+            target = int(n)
+            partial = (partial.mapPartitionsWithIndex(
+                lambda i, it, target=target: ((i % target, x) for x in it))
+                .reduceByKey(combOp, target).values())
+        return partial.reduce(combOp)
+
+    def treeReduce(self, f, depth=2):
+        """Reduces the elements with f in a tree of the given depth.
+
+        Parameters
+        ----------
+        f : function
+            An associative, commutative binary function.
+        depth : int, optional
+            The suggested depth of the tree (default 2).
+
+        Examples
+        --------
+        >>> add = lambda x, y: x + y
+        >>> rdd = sc.parallelize([-5, -4, -3, -2, -1, 1, 2, 3, 4], 10)
+        >>> rdd.treeReduce(add), rdd.treeReduce(add, 1), rdd.treeReduce(add, 5)
+        (-5, -5, -5)
+        >>> sc.parallelize([], 2).treeReduce(add)
+        Traceback (most recent call last):
+            ...
+        ValueError: Cannot reduce empty RDD.
+        """
+        if depth < 1:
+            raise ValueError("Depth cannot be smaller than 1 but got %d." % depth)
+        empty = (None, True)  # (value, is the dummy zero)
+
+        def op(x, y):
+            if x[1]:
+                return y
+            if y[1]:
+                return x
+            return f(x[0], y[0]), False
+
+        value, dummy = self.map(lambda x: (x, False)).treeAggregate(empty, op, op, depth)
+        if dummy:
+            raise ValueError("Cannot reduce empty RDD.")
+        return value
+
+    def max(self, key=None):
+        """The largest element (by key(x) when given).
+
+        Examples
+        --------
+        >>> sc.parallelize([1.0, 5.0, 43.0, 10.0]).max()
+        43.0
+        >>> sc.parallelize([1.0, 5.0, 43.0, 10.0]).max(key=str)
+        5.0
+        """
+        if key is None:
+            return self.reduce(max)
+        return self.reduce(lambda a, b: max(a, b, key=key))
+
+    def min(self, key=None):
+        """The smallest element (by key(x) when given).
+
+        Examples
+        --------
+        >>> sc.parallelize([2.0, 5.0, 43.0, 10.0]).min()
+        2.0
+        >>> sc.parallelize([2.0, 5.0, 43.0, 10.0]).min(key=str)
+        10.0
+        """
+        if key is None:
+            return self.reduce(min)
+        return self.reduce(lambda a, b: min(a, b, key=key))
+
+    # ---- actions: statistics -----------------------------------------------------------------
+
+    def stats(self):
+        """A StatCounter of the elements: count, mean, variance, min, max in one pass.
+
+        Returns
+        -------
+        StatCounter
+
+        Examples
+        --------
+        >>> sc.parallelize([1.0, 2.0, 3.0, 4.0], 2).stats()
+        (count: 4, mean: 2.5, stdev: 1.118033988749895, max: 4.0, min: 1.0)
+        """
+        from ember.statcounter import StatCounter
+        counters = [c for p in self._run(lambda _, it: [StatCounter(it)]) for c in p]
+        if not counters:
+            raise ValueError("Can not reduce() empty RDD")
+        return _reduce(lambda a, b: a.mergeStats(b), counters)
+
+    def mean(self):
+        """The mean of the elements.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3]).mean()
+        2.0
+        """
+        return self.stats().mean()
+
+    def variance(self):
+        """The population variance of the elements (divides by n).
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3]).variance()
+        0.6666666666666666
+        """
+        return self.stats().variance()
+
+    def stdev(self):
+        """The population standard deviation of the elements.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3]).stdev()
+        0.816496580927726
+        """
+        return self.stats().stdev()
+
+    def sampleVariance(self):
+        """The sample variance of the elements (divides by n - 1).
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3]).sampleVariance()
+        1.0
+        """
+        return self.stats().sampleVariance()
+
+    def sampleStdev(self):
+        """The sample standard deviation of the elements.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3]).sampleStdev()
+        1.0
+        """
+        return self.stats().sampleStdev()
+
+    def histogram(self, buckets):
+        """Counts the elements falling in buckets.
+
+        With an int b, b evenly spaced buckets between the smallest and largest
+        element (None and NaN ignored; integral bounds kept as ints when exact). With a
+        sorted list of at least two distinct bounds ``[b0, b1, ..., bn]`` the buckets are
+        ``[b0, b1), [b1, b2), ..., [bn-1, bn]`` (the last one closed). Elements outside
+        are ignored.
+
+        Parameters
+        ----------
+        buckets : int, list or tuple
+
+        Returns
+        -------
+        tuple
+            (bucket bounds, counts).
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(51))
+        >>> rdd.histogram(2)
+        ([0, 25, 50], [25, 26])
+        >>> rdd.histogram([0, 5, 25, 50])
+        ([0, 5, 25, 50], [5, 20, 26])
+        >>> rdd.histogram([0, 15, 30, 45, 60])  # evenly spaced buckets
+        ([0, 15, 30, 45, 60], [15, 15, 15, 6])
+        >>> sc.parallelize(["ab", "ac", "b", "bd", "ef"]).histogram(("a", "b", "c"))
+        (('a', 'b', 'c'), [2, 2])
+        """
+        if isinstance(buckets, int):
+            if buckets < 1:
+                raise ValueError("number of buckets must be >= 1")
+            filtered = self.filter(_comparable)
+            minmax = [v for p in filtered._run(_min_max_partition) for v in p]
+            if not minmax:
+                raise ValueError("Can not reduce() empty RDD")
+            minv = min(m[0] for m in minmax)
+            maxv = max(m[1] for m in minmax)
+            if minv == maxv or buckets == 1:
+                return [minv, maxv], [filtered.count()]
+            try:
+                inc = (maxv - minv) / buckets
+            except TypeError:
+                raise TypeError("Can not generate buckets with non-number in RDD") from None
+            if math.isinf(inc):
+                raise ValueError("Can not generate buckets with infinite value")
+            inc = int(inc)  # keep integral bounds integral when that is exact
+            if inc * buckets != maxv - minv:
+                inc = (maxv - minv) * 1.0 / buckets
+            bounds = [i * inc + minv for i in range(buckets)]
+            bounds.append(maxv)  # the last bound exactly, without accumulated error
+            even = True
+        elif isinstance(buckets, (list, tuple)):
+            if len(buckets) < 2:
+                raise ValueError("buckets should have more than one value")
+            if any(b is None or isinstance(b, float) and math.isnan(b) for b in buckets):
+                raise ValueError("can not have None or NaN in buckets")
+            if sorted(buckets) != list(buckets):
+                raise ValueError("buckets should be sorted")
+            if len(set(buckets)) != len(buckets):
+                raise ValueError("buckets should not contain duplicated values")
+            bounds = buckets
+            minv, maxv = buckets[0], buckets[-1]
+            even, inc = False, None
+            try:
+                steps = [buckets[i + 1] - buckets[i] for i in range(len(buckets) - 1)]
+            except TypeError:
+                pass  # bounds without '-' (strings): bisect
+            else:
+                if max(steps) - min(steps) < 1e-10:  # evenly spaced, up to rounding
+                    even = True
+                    inc = (maxv - minv) / (len(buckets) - 1)
+        else:
+            raise TypeError("buckets should be a list or tuple or number(int or long)")
+
+        nb = len(bounds)
+
+        def count_partition(_, it):
+            counts = [0] * nb
+            for x in it:
+                if x is None or (isinstance(x, float) and math.isnan(x)) or x > maxv or x < minv:
+                    continue
+                i = int((x - minv) / inc) if even else bisect.bisect_right(bounds, x) - 1
+                counts[i] += 1
+            last = counts.pop()  # the maximum itself belongs to the last, closed bucket
+            counts[-1] += last
+            return [counts]
+
+        parts = [c for p in self._run(count_partition) for c in p]
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        return bounds, _reduce(lambda a, b: [x + y for x, y in zip(a, b)], parts)
+
+    # ---- actions: approximate ------------------------------------------------------------------
+
+    def countApprox(self, timeout, confidence=0.95):
+        """The number of elements. ember always computes it exactly (it does not stop
+        at the timeout); timeout and confidence are accepted for compatibility.
+
+        Parameters
+        ----------
+        timeout : int
+            Milliseconds (ignored).
+        confidence : float, optional
+            Between 0 and 1 (default 0.95).
+
+        Examples
+        --------
+        >>> sc.parallelize(range(1000), 10).countApprox(1000, 1.0)
+        1000
+        """
+        _check_confidence(confidence)
+        return self.count()
+
+    def sumApprox(self, timeout, confidence=0.95):
+        """The sum of the elements as a BoundedFloat; ember computes it exactly, so
+        confidence is 1.0 and low == high == the sum.
+
+        Examples
+        --------
+        >>> r = sc.parallelize(range(1000), 10).sumApprox(1000)
+        >>> r, r.confidence, r.low, r.high
+        (499500.0, 1.0, 499500.0, 499500.0)
+        """
+        _check_confidence(confidence)
+        total = float(sum(v for p in self._run(lambda _, it: [float(sum(it))]) for v in p))
+        return BoundedFloat(total, 1.0, total, total)
+
+    def meanApprox(self, timeout, confidence=0.95):
+        """The mean of the elements as a BoundedFloat; computed exactly (see sumApprox).
+
+        Examples
+        --------
+        >>> sc.parallelize(range(1000), 10).meanApprox(1000)
+        499.5
+        """
+        from ember.statcounter import StatCounter
+        _check_confidence(confidence)
+        counters = [c for p in self._run(lambda _, it: [StatCounter(float(x) for x in it)]) for c in p]
+        mean = float(_reduce(lambda a, b: a.mergeStats(b), counters, StatCounter()).mean())
+        return BoundedFloat(mean, 1.0, mean, mean)
+
+    def countApproxDistinct(self, relativeSD=0.05):
+        """An estimate of the number of distinct elements, by HyperLogLog over
+        ``portable_hash(x) & 0xFFFFFFFF``.
+
+        Parameters
+        ----------
+        relativeSD : float, optional
+            Relative accuracy; smaller values use more memory. Must be greater than
+            0.000017.
+
+        Examples
+        --------
+        >>> n = sc.parallelize(range(1000)).map(str).countApproxDistinct()
+        >>> 900 < n < 1100
+        True
+        >>> n = sc.parallelize([i % 20 for i in range(1000)]).countApproxDistinct()
+        >>> 16 < n < 24
+        True
+        """
+        if relativeSD < 0.000017:
+            raise ValueError("relativeSD should be greater than 0.000017")
+        from ember import _hyperloglog as hll
+        p = hll.precision(relativeSD)
+
+        def sketch_partition(_, it):
+            return [hll.sketch((portable_hash(x) & 0xFFFFFFFF for x in it), p)]
+
+        sketches = [s for part in self._run(sketch_partition) for s in part]
+        if not sketches:
+            return 0
+        return hll.estimate(_reduce(hll.merge, sketches), p)
+
+    # ---- pickle files ------------------------------------------------------------------------------
+
+    def saveAsPickleFile(self, path, batchSize=10):
+        """Writes the elements as pickled batches into a new directory, one
+        ``part-NNNNN`` file per partition plus ``_SUCCESS``; ``sc.pickleFile`` reads it
+        back. The format is ember's own (described in ``ember._files``), not Hadoop's
+        SequenceFile.
+
+        Parameters
+        ----------
+        path : str
+            A directory that must not exist yet.
+        batchSize : int, optional
+            Elements per pickled batch (default 10; 0 chooses sizes automatically).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "pickled")
+        >>> sc.parallelize(range(10), 2).saveAsPickleFile(out, 3)
+        >>> sorted(os.listdir(out))
+        ['_SUCCESS', 'part-00000', 'part-00001']
+        >>> sorted(sc.pickleFile(out).collect())
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        """
+        from ember import _files
+        batch = int(batchSize)
+        if batch < 0:
+            raise ValueError(f"batchSize must be >= 0 (0 = automatic), got {batchSize}")
+        _files.save_partitions(self, path, lambda name, it: _files.write_pickle_part(name, it, batch))
+
+    # ---- checkpoints -------------------------------------------------------------------------------
+
+    def checkpoint(self):
+        """Marks the RDD to be saved to files under the context's checkpoint directory
+        (``sc.setCheckpointDir``). The files are written after the next job that uses
+        the RDD; from then on the RDD reads them instead of recomputing its lineage.
+        Persist the RDD first to avoid computing it twice.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> sc.setCheckpointDir(tempfile.mkdtemp())
+        >>> rdd = sc.parallelize(range(4), 2).map(lambda x: x * 2)
+        >>> rdd.checkpoint()
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile()
+        (False, None)
+        >>> rdd.collect()
+        [0, 2, 4, 6]
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile().startswith("file:")
+        (True, True)
+        >>> rdd.map(lambda x: x + 1).collect()
+        [1, 3, 5, 7]
+        """
+        if self.ctx._checkpoint_dir is None:
+            raise RuntimeError(
+                "Checkpoint directory has not been set in the SparkContext: call "
+                "sc.setCheckpointDir(path) before checkpoint()")
+        self.is_checkpointed = True
+        if self._checkpoint_file is None:
+            self.ctx._pending_checkpoints[self._node_obj_built().id] = weakref.ref(self)
+
+    def isCheckpointed(self):
+        """Whether the RDD has been checkpointed (its files written, or, for a local
+        checkpoint, its partitions kept).
+
+        Examples
+        --------
+        >>> sc.parallelize([1]).isCheckpointed()
+        False
+        """
+        return self._checkpoint_file is not None or getattr(self, "_local_checkpoint_done", False)
+
+    def getCheckpointFile(self):
+        """The ``file:`` URI of the directory holding the RDD's checkpoint, or None
+        until it is written.
+
+        Examples
+        --------
+        >>> sc.parallelize([1]).getCheckpointFile() is None
+        True
+        """
+        return self._checkpoint_file
+
+    def localCheckpoint(self):
+        """Marks the RDD for a local checkpoint: after the next job that uses it, all of
+        its partitions are kept in the block store (StorageLevel ``MEMORY_AND_DISK``,
+        deserialized, as PySpark reports it), and later jobs read them. Faster than
+        ``checkpoint()`` but not written to files.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(4), 2).map(lambda x: x + 1)
+        >>> rdd.localCheckpoint()
+        >>> rdd.isLocallyCheckpointed(), rdd.isCheckpointed()
+        (True, False)
+        >>> rdd.sum()
+        10
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile() is None
+        (True, True)
+        """
+        level = self._storage_level
+        if level == StorageLevel.NONE:
+            level = StorageLevel(True, True, False, True, 1)
+        elif not level.useDisk:
+            level = StorageLevel(True, level.useMemory, level.useOffHeap, level.deserialized, level.replication)
+        self._storage_level = level
+        self._node_obj_built().set_cached(True)
+        self._local_checkpoint = True
+        self._local_checkpoint_done = False
+        self.ctx._pending_checkpoints[self._node_obj.id] = weakref.ref(self)
+
+    def isLocallyCheckpointed(self):
+        """Whether localCheckpoint() was called on this RDD.
+
+        Examples
+        --------
+        >>> sc.parallelize([1]).isLocallyCheckpointed()
+        False
+        """
+        return self._local_checkpoint
+
+    def _write_checkpoint(self):
+        """Writes the pending checkpoint: files for checkpoint(), kept partitions for
+        localCheckpoint(). Called by the context after a job that used this RDD."""
+        if self._local_checkpoint:
+            self._run(lambda _, it: [_count(it)])  # computes and keeps the missing partitions
+            self._local_checkpoint_done = True
+            return
+        from ember import _files
+        path = os.path.join(self.ctx._checkpoint_dir, f"rdd-{self.id()}")
+        _files.save_partitions(self, path, lambda name, it: _files.write_pickle_part(name, it, 0), success=False)
+        parts = [[(os.path.join(path, f"part-{i:05d}"), 0, -1)] for i in range(self.getNumPartitions())]
+        self._checkpoint_node = self.ctx._pickle_source(parts, "ReliableCheckpointRDD")._node
+        self._checkpoint_file = _files.uri(path)
+
+    # ---- lineage -------------------------------------------------------------------------------
+
+    def toDebugString(self):
+        """The lineage of the RDD as bytes: one line per RDD, ``(partitions) Name[id] at
+        call site [storage level]``, narrow parents below with `` |  ``, and each
+        shuffle starting a new, further indented stage with ``+-``.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(["a"], 2).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b)
+        >>> print(rdd.toDebugString().decode())  # doctest: +ELLIPSIS
+        (2) PythonRDD[...] at reduceByKey at ...
+         |  ShuffledRDD[...] at reduceByKey at ...
+         +-(2) PythonRDD[...] at map at ...
+            |  ParallelCollectionRDD[...] at parallelize at ...
+        """
+        level = self._storage_level
+        text = str(level) if level != StorageLevel.NONE else ""
+        head = self._node_obj_built() if self._checkpoint_node is not None else None
+        return "\n".join(_lineage.debug_lines(self.ctx, self._node, text, head)).encode("utf-8")
+
+    def mapPartitionsWithSplit(self, f, preservesPartitioning=False):
+        """Deprecated alias of mapPartitionsWithIndex (emits a FutureWarning).
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     sc.parallelize([1, 2, 3, 4], 4).mapPartitionsWithSplit(lambda i, it: [i]).sum()
+        6
+        """
+        import warnings
+        warnings.warn("mapPartitionsWithSplit is deprecated; use mapPartitionsWithIndex instead",
+                      FutureWarning, stacklevel=2)
+        return self.mapPartitionsWithIndex(f, preservesPartitioning)
+
+    # ---- not available in ember: Hadoop output, SQL, resource profiles ---------------------------
+
+    def saveAsSequenceFile(self, path, compressionCodecClass=None):
+        """Not available: Hadoop SequenceFiles need the JVM. Use saveAsPickleFile (read
+        back with sc.pickleFile) or saveAsTextFile."""
+        raise NotImplementedError(_no_jvm("saveAsSequenceFile", _OUTPUTS))
+
+    def saveAsHadoopFile(self, path, outputFormatClass, keyClass=None, valueClass=None, keyConverter=None,
+                         valueConverter=None, conf=None, compressionCodecClass=None):
+        """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
+        saveAsTextFile."""
+        raise NotImplementedError(_no_jvm("saveAsHadoopFile", _OUTPUTS))
+
+    def saveAsNewAPIHadoopFile(self, path, outputFormatClass, keyClass=None, valueClass=None,
+                               keyConverter=None, valueConverter=None, conf=None):
+        """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
+        saveAsTextFile."""
+        raise NotImplementedError(_no_jvm("saveAsNewAPIHadoopFile", _OUTPUTS))
+
+    def saveAsHadoopDataset(self, conf, keyConverter=None, valueConverter=None):
+        """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
+        saveAsTextFile."""
+        raise NotImplementedError(_no_jvm("saveAsHadoopDataset", _OUTPUTS))
+
+    def saveAsNewAPIHadoopDataset(self, conf, keyConverter=None, valueConverter=None):
+        """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
+        saveAsTextFile."""
+        raise NotImplementedError(_no_jvm("saveAsNewAPIHadoopDataset", _OUTPUTS))
+
+    def toDF(self, schema=None, sampleRatio=None):
+        """Not available: DataFrames belong to Spark SQL, which ember does not provide.
+        Collect the rows (or toLocalIterator) into pandas or another DataFrame library."""
+        raise NotImplementedError(
+            "toDF() needs Spark SQL, which ember does not provide; collect() or toLocalIterator() "
+            "the rows into a DataFrame library such as pandas instead")
+
+    def withResources(self, profile):
+        """Not available: stage-level resource profiles need a cluster manager that
+        allocates executors per stage; ember's tasks all use the same workers."""
+        raise NotImplementedError(
+            "withResources() needs stage-level resource scheduling, which ember does not have (all "
+            "stages share the same workers); size the workers with the master URL (local[N]) instead")
+
+    def getResourceProfile(self):
+        """Not available: see withResources."""
+        raise NotImplementedError(
+            "getResourceProfile(): ember has no stage-level resource profiles (all stages share the "
+            "same workers); read the worker count from sc.defaultParallelism instead")
+
 
 class PipelinedRDD(RDD):
     """An RDD made by narrow Python transformations of a parent; consecutive ones
     fuse into one command (one pass, one worker round trip per partition)."""
 
     def __init__(self, prev, ops, partitioner=None, fuse=True):
-        if fuse and isinstance(prev, PipelinedRDD) and not prev.is_cached:
+        if (fuse and isinstance(prev, PipelinedRDD) and not prev.is_cached and not prev.is_checkpointed
+                and not prev._local_checkpoint):
             self._parent = prev._parent
             self._ops = prev._ops + ops
         else:
@@ -1579,9 +2630,12 @@ class PipelinedRDD(RDD):
 
     @property
     def _node(self):
+        if self._checkpoint_node is not None:
+            return self._checkpoint_node
         if self._node_obj is None:
             command = cloudpickle.dumps(self._ops, protocol=5)
             self._node_obj = self.ctx._core.pipeline(self._parent._node, command)
+            self.ctx._node_info[self._node_obj.id] = (None, self._site, self._name)
         return self._node_obj
 
     def getNumPartitions(self):
@@ -1589,3 +2643,44 @@ class PipelinedRDD(RDD):
 
     def _steps(self):
         return [_OP_NAMES.get(kind, "mapPartitions") for kind, _ in self._ops], (self._parent,)
+
+class BoundedFloat(float):
+    """A float result of an approximate action, with its confidence and bounds.
+
+    Examples
+    --------
+    >>> from ember.rdd import BoundedFloat
+    >>> b = BoundedFloat(2.5, 0.95, 2.0, 3.0)
+    >>> b, b.confidence, b.low, b.high
+    (2.5, 0.95, 2.0, 3.0)
+    """
+
+    def __new__(cls, mean, confidence, low, high):
+        obj = float.__new__(cls, mean)
+        obj.confidence = confidence
+        obj.low = low
+        obj.high = high
+        return obj
+
+
+def _check_confidence(confidence):
+    if not 0.0 <= confidence <= 1.0:
+        raise ValueError(f"confidence ({confidence}) must be between 0.0 and 1.0")
+
+
+def _comparable(x):
+    """Whether histogram() can place x: not None, not NaN."""
+    return x is not None and not (type(x) is float and math.isnan(x))
+
+
+def _min_max_partition(_, it):
+    it = iter(it)
+    for first in it:
+        lo = hi = first
+        for x in it:
+            if x < lo:
+                lo = x
+            if x > hi:
+                hi = x
+        return [(lo, hi)]
+    return []

@@ -1,0 +1,186 @@
+"""StatCounter: count, mean, variance, min and max of numbers in one pass, as
+``pyspark.statcounter.StatCounter``.
+
+The running mean and the sum of squared deviations (m2) are updated with Welford's
+method; two counters merge with the parallel formula, so partition counters can be
+combined in any order. ``RDD.stats()`` builds one counter per partition and merges
+them on the driver.
+"""
+
+import copy
+import math
+
+__all__ = ["StatCounter"]
+
+
+class StatCounter:
+    """Running statistics of a stream of numbers.
+
+    Parameters
+    ----------
+    values : iterable of numbers, optional
+        Values merged at construction.
+
+    Examples
+    --------
+    >>> s = StatCounter([1.0, 2.0, 3.0, 4.0])
+    >>> s.count(), s.mean(), s.sum(), s.min(), s.max()
+    (4, 2.5, 10.0, 1.0, 4.0)
+    >>> s.variance(), s.sampleVariance()
+    (1.25, 1.6666666666666667)
+    >>> s
+    (count: 4, mean: 2.5, stdev: 1.118033988749895, max: 4.0, min: 1.0)
+    >>> StatCounter()
+    (count: 0, mean: 0.0, stdev: nan, max: -inf, min: inf)
+    """
+
+    def __init__(self, values=None):
+        self.n = 0
+        self.mu = 0.0
+        self.m2 = 0.0
+        self.maxValue = float("-inf")
+        self.minValue = float("inf")
+        if values is not None:
+            for v in values:
+                self.merge(v)
+
+    def merge(self, value):
+        """Adds one value; returns self.
+
+        Examples
+        --------
+        >>> StatCounter().merge(2).merge(4).mean()
+        3.0
+        """
+        delta = value - self.mu
+        self.n += 1
+        self.mu += delta / self.n
+        self.m2 += delta * (value - self.mu)
+        # Builtin max/min keep the values' own type (an int stays an int), as
+        # PySpark does when numpy is not installed.
+        self.maxValue = max(self.maxValue, value)
+        self.minValue = min(self.minValue, value)
+        return self
+
+    def mergeStats(self, other):
+        """Merges another StatCounter into this one; returns self.
+
+        Parameters
+        ----------
+        other : StatCounter
+
+        Returns
+        -------
+        StatCounter
+            self, now describing the values of both.
+
+        Examples
+        --------
+        >>> a, b = StatCounter([1, 2]), StatCounter([3, 4])
+        >>> a.mergeStats(b).count(), a.mean()
+        (4, 2.5)
+        >>> a.mergeStats([5])
+        Traceback (most recent call last):
+            ...
+        TypeError: Can only merge StatCounter but got <class 'list'>
+        """
+        if not isinstance(other, StatCounter):
+            raise TypeError("Can only merge StatCounter but got %s" % type(other))
+        if other is self:
+            return self.mergeStats(other.copy())
+        if self.n == 0:
+            self.n, self.mu, self.m2 = other.n, other.mu, other.m2
+            self.maxValue, self.minValue = other.maxValue, other.minValue
+        elif other.n != 0:
+            total = self.n + other.n
+            delta = other.mu - self.mu
+            # Weighting towards the larger side keeps the mean stable when one
+            # counter is much smaller than the other.
+            if other.n * 10 < self.n:
+                self.mu = self.mu + (delta * other.n) / total
+            elif self.n * 10 < other.n:
+                self.mu = other.mu - (delta * self.n) / total
+            else:
+                self.mu = (self.mu * self.n + other.mu * other.n) / total
+            self.maxValue = max(self.maxValue, other.maxValue)
+            self.minValue = min(self.minValue, other.minValue)
+            self.m2 += other.m2 + (delta * delta * self.n * other.n) / total
+            self.n = total
+        return self
+
+    def copy(self):
+        """An independent copy of this counter."""
+        return copy.deepcopy(self)
+
+    def count(self):
+        """The number of values."""
+        return int(self.n)
+
+    def mean(self):
+        """The mean (0.0 when empty)."""
+        return self.mu
+
+    def sum(self):
+        """The sum, as count * mean."""
+        return self.n * self.mu
+
+    def min(self):
+        """The smallest value (inf when empty)."""
+        return self.minValue
+
+    def max(self):
+        """The largest value (-inf when empty)."""
+        return self.maxValue
+
+    def variance(self):
+        """The population variance (divides by n); nan when empty."""
+        return float("nan") if self.n == 0 else self.m2 / self.n
+
+    def sampleVariance(self):
+        """The sample variance (divides by n - 1); nan with fewer than two values."""
+        return float("nan") if self.n <= 1 else self.m2 / (self.n - 1)
+
+    def stdev(self):
+        """The population standard deviation."""
+        return math.sqrt(self.variance())
+
+    def sampleStdev(self):
+        """The sample standard deviation."""
+        return math.sqrt(self.sampleVariance())
+
+    def asDict(self, sample=False):
+        """The statistics as a dict.
+
+        Parameters
+        ----------
+        sample : bool, optional
+            As in PySpark, the flag works the other way round from its name: with the
+            default ``False`` the dict holds the *sample* stdev and variance, with
+            ``True`` the population ones.
+
+        Returns
+        -------
+        dict
+            count, mean, sum, min, max, stdev, variance.
+
+        Examples
+        --------
+        >>> d = StatCounter([1.0, 2.0, 3.0, 4.0]).asDict()
+        >>> d["count"], d["sum"], d["variance"]
+        (4, 10.0, 1.6666666666666667)
+        >>> StatCounter([1.0, 2.0, 3.0, 4.0]).asDict(sample=True)["variance"]
+        1.25
+        """
+        return {
+            "count": self.count(),
+            "mean": self.mean(),
+            "sum": self.sum(),
+            "min": self.min(),
+            "max": self.max(),
+            "stdev": self.stdev() if sample else self.sampleStdev(),
+            "variance": self.variance() if sample else self.sampleVariance(),
+        }
+
+    def __repr__(self):
+        return "(count: %s, mean: %s, stdev: %s, max: %s, min: %s)" % (
+            self.count(), self.mean(), self.stdev(), self.max(), self.min())
