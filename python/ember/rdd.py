@@ -1923,9 +1923,8 @@ class RDD:
 
     def _sampled(self, withReplacement, fraction, seed):
         """The elements kept by PySpark's seeded per-partition sampler."""
-        from ember._sampling import sample_partition
-        return self.mapPartitionsWithIndex(
-            lambda split, it: sample_partition(split, it, withReplacement, fraction, seed), True)
+        sampler = rddsampler.poisson if withReplacement else rddsampler.bernoulli
+        return self.mapPartitionsWithIndex(sampler(fraction, seed), True)
 
     def takeSample(self, withReplacement, num, seed=None):
         """A random sample of exactly num elements (fewer if the RDD is smaller and
@@ -1954,7 +1953,7 @@ class RDD:
         """
         import random
         import sys
-        from ember._sampling import fraction_for_sample_size
+        from ember.rddsampler import fraction_for_sample_size
         max_size = sys.maxsize - int(10.0 * math.sqrt(sys.maxsize))
         if num < 0:
             raise ValueError("Sample size cannot be negative.")

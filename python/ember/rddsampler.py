@@ -17,7 +17,7 @@ import math
 import random
 import sys
 
-__all__ = ["default_seed", "bernoulli", "poisson", "in_range", "stratified"]
+__all__ = ["default_seed", "bernoulli", "poisson", "in_range", "stratified", "fraction_for_sample_size"]
 
 
 def default_seed():
@@ -150,3 +150,21 @@ def stratified(withReplacement, fractions, seed):
                     yield key, value
 
     return sample
+
+
+def fraction_for_sample_size(num, total, withReplacement):
+    """A sampling fraction that yields at least num of total elements with
+    probability 99.99% (takeSample): Poisson bounds (5 standard deviations, 9 below 12
+    elements) with replacement, a binomial bound (delta 5e-5) without.
+
+    Examples
+    --------
+    >>> round(fraction_for_sample_size(10, 1000, False), 4)
+    0.0371
+    """
+    fraction = float(num) / total
+    if withReplacement:
+        sd = 9 if num < 12 else 5
+        return fraction + sd * math.sqrt(fraction / total)
+    gamma = -math.log(0.00005) / total
+    return min(1, fraction + gamma + math.sqrt(gamma * gamma + 2 * gamma * fraction))
