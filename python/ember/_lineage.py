@@ -13,13 +13,11 @@ narrow parents below with `` |  ``, and each shuffle parent opening a new stage 
 the RDD the string was asked of.
 """
 
-import os
 import re
-import sys
+
+from ember.traceback_utils import call_site as callsite
 
 __all__ = ["callsite", "LABELS", "node_line", "debug_lines"]
-
-_PKG = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 # Engine node kinds, named after the Spark RDD classes that do the same job.
 LABELS = {
@@ -33,20 +31,6 @@ LABELS = {
     "zip": "ZippedPartitionsRDD2",
     "cartesian": "CartesianRDD",
 }
-
-
-def callsite():
-    """(method, file, line): the outermost ember function on the stack and the first
-    frame outside ember, which called it."""
-    f = sys._getframe(1)
-    method = None
-    while f is not None:
-        code = f.f_code
-        if not code.co_filename.startswith(_PKG):
-            return (method or code.co_name), code.co_filename, f.f_lineno
-        method = code.co_name
-        f = f.f_back
-    return method or "<unknown>", "<unknown>", 0
 
 
 def site_text(site):

@@ -333,7 +333,7 @@ class SparkContext:
             alive = dict(self._broadcast_alive)
             files = (len(self._added_files), tuple(self._python_includes))
         info = pickle.dumps((props, alive, self._files_dir, files), protocol=5)
-        name = _call_site()
+        name = _lineage.site_text(_lineage.callsite())
         jobs = self._jobs
         submitted = []
 
@@ -1082,17 +1082,3 @@ def _same_contents(a, b):
         return not (cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files)
     return filecmp.cmp(a, b, shallow=False)
 
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _call_site():
-    """``action at file:line`` of the user code that started the current job."""
-    f = sys._getframe(2)
-    action = None
-    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
-        action = f.f_code.co_name
-        f = f.f_back
-    if f is None:
-        return action or "job"
-    return f"{action or f.f_code.co_name} at {f.f_code.co_filename}:{f.f_lineno}"

@@ -31,7 +31,6 @@ from ember import join as _join
 from ember.resultiterable import ResultIterable
 from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.storagelevel import StorageLevel
-from ember.traceback_utils import first_spark_call
 
 __all__ = ["RDD", "PipelinedRDD", "Partitioner", "ResultIterable", "BoundedFloat", "portable_hash"]
 
@@ -209,7 +208,6 @@ class RDD:
 
     def __init__(self, ctx, node, partitioner=None, deps=(), kind=None):
         self.ctx = ctx
-        self._callsite = first_spark_call()
         self._deps = deps      # parent RDDs, for the lineage summary
         self._kind = kind      # the step's name in the lineage; default: the call that made it
         self._node_obj = node
@@ -295,15 +293,15 @@ class RDD:
         """
         kind = type(self).__name__
         name = f" {self._name!r}" if self._name else ""
-        site = self._callsite
-        where = f" from {site.function} at {site.file}:{site.linenum}" if site else ""
+        site = self._site
+        where = f" from {site.function} at {os.path.basename(site.file)}:{site.linenum}" if site.linenum else ""
         n = self.getNumPartitions()
         return (f"{kind}[{self.id()}]{name} ({n} partition{'s' if n != 1 else ''}){where}; "
                 f"lineage: {self._lineage()}")
 
     def _steps(self):
         """This RDD's own steps in the lineage, and the RDDs it reads."""
-        label = self._kind or (self._callsite.function if self._callsite else type(self).__name__)
+        label = self._kind or (self._site.function if self._site.linenum else type(self).__name__)
         return [label], self._deps
 
     def _lineage(self, depth=0):

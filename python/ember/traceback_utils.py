@@ -10,41 +10,30 @@ import os
 import sys
 from collections import namedtuple
 
-__all__ = ["CallSite", "first_spark_call"]
+__all__ = ["CallSite", "call_site"]
 
 CallSite = namedtuple("CallSite", "function file linenum")
 
 
-def _in_ember(frame):
-    name = frame.f_globals.get("__name__") or ""
-    return name == "ember" or name.startswith("ember.")
+_PKG = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def first_spark_call():
-    """The outermost public ember function on the stack and the user's line that called it.
-
-    Returns
-    -------
-    CallSite or None
-        ``(function, file, linenum)``, file being the base name; None when not
-        called from inside ember.
+def call_site():
+    """Where the user called ember: ``(function, file, linenum)`` with the outermost
+    ember function on the stack and the full path and line of the user's frame that
+    called it. ``("<unknown>", "<unknown>", 0)`` when no user frame is found.
 
     Examples
     --------
-    >>> from ember.traceback_utils import first_spark_call
     >>> rdd = sc.parallelize([1, 2]).map(str)
-    >>> rdd._callsite.function
+    >>> rdd._site.function
     'map'
-    >>> first_spark_call() is None    # called from user code directly
-    True
     """
     frame = sys._getframe(1)
     function = None
-    while frame is not None and _in_ember(frame):
-        name = frame.f_code.co_name
-        if not name.startswith(("_", "<")):
-            function = name
+    while frame is not None and frame.f_code.co_filename.startswith(_PKG):
+        function = frame.f_code.co_name
         frame = frame.f_back
-    if function is None or frame is None:
-        return None
-    return CallSite(function, os.path.basename(frame.f_code.co_filename), frame.f_lineno)
+    if frame is None:
+        return CallSite(function or "<unknown>", "<unknown>", 0)
+    return CallSite(function or frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno)
