@@ -216,9 +216,10 @@ EMBER_EXTERN void ember_result_free(ember_result *r);
 /* Jobs. The engine runs them on its own thread, several at a time: their tasks share
  * the task slots first come, first served. A job computes the given partitions of
  * `node` (NULL = all), running parent stages (shuffles, caches) first and reusing
- * shuffle output that earlier jobs finished. `group` (may be NULL) tags the job for
- * ember_cancel_group; `info` (may be NULL) is opaque bytes sent with every task of the
- * job (for Python: local properties and broadcasts). */
+ * shuffle output that earlier jobs finished. `group` (may be NULL) labels the job for
+ * ember_cancel_group: one label, or several separated by '\n' (for Python: the job
+ * group, then "tag:<tag>" for each job tag); `info` (may be NULL) is opaque bytes sent
+ * with every task of the job (for Python: local properties and broadcasts). */
 typedef struct ember_job ember_job;
 EMBER_EXTERN int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partitions,
                                   size_t npartitions, const char *group, const void *info,
@@ -238,7 +239,9 @@ EMBER_EXTERN int ember_job_id(const ember_job *job);
 EMBER_EXTERN int ember_job_finish(ember_job *job, ember_result **out);
 /* Frees the handle; a job still running is cancelled first. */
 EMBER_EXTERN void ember_job_free(ember_job *job);
-/* Cancels the running jobs of a group, or all of them; returns how many. */
+/* Cancels the scheduled and running jobs that carry `group` among their labels
+ * (NULL: all jobs); returns how many. The cancelled job's error names the label: "Job
+ * N cancelled part of cancelled job group L", or "... job tag T" for a label "tag:T". */
 EMBER_EXTERN int ember_cancel_group(ember_context *ctx, const char *group);
 EMBER_EXTERN int ember_cancel_all(ember_context *ctx);
 

@@ -145,9 +145,8 @@ NOT_YET_BUILT = {
     ("SparkContext", "addPyFile"), ("SparkContext", "addArchive"), ("SparkContext", "listFiles"),
     ("SparkContext", "listArchives"),
     # job groups, tags, cancellation and status from Python
-    ("SparkContext", "setJobGroup"), ("SparkContext", "setInterruptOnCancel"), ("SparkContext", "addJobTag"),
-    ("SparkContext", "removeJobTag"), ("SparkContext", "getJobTags"), ("SparkContext", "clearJobTags"),
-    ("SparkContext", "cancelJobGroup"), ("SparkContext", "cancelJobsWithTag"), ("SparkContext", "cancelAllJobs"),
+    ("SparkContext", "setJobGroup"), ("SparkContext", "setInterruptOnCancel"),
+    ("SparkContext", "cancelJobGroup"), ("SparkContext", "cancelAllJobs"),
     ("SparkContext", "setJobDescription"), ("SparkContext", "statusTracker"), ("RDD", "collectWithJobGroup"),
     # profiling, custom serializers
     ("SparkContext", "show_profiles"), ("SparkContext", "dump_profiles"), ("SparkContext", "serializer"),

@@ -329,6 +329,7 @@ class SparkContext:
             raise RuntimeError("this SparkContext is stopped; create a new SparkContext to run jobs")
         props = self._local_properties()
         group = props.get("spark.jobGroup.id")
+        labels = _job_labels(group, self.getJobTags())
         with self._shared_lock:
             alive = dict(self._broadcast_alive)
             files = (len(self._added_files), tuple(self._python_includes))
@@ -345,7 +346,7 @@ class SparkContext:
         status = "FAILED"
         try:
             with self._progress:
-                batches, _ = core.run_job(node, partitions, group, info, reports, on_submit)
+                batches, _ = core.run_job(node, partitions, labels, info, reports, on_submit)
             status = "SUCCEEDED"
             if self._pending_checkpoints:
                 self._write_checkpoints(node)
@@ -680,6 +681,115 @@ class SparkContext:
         >>> sc.cancelJobGroup("no-such-group")
         """
         self._core.cancel_group(str(groupId))
+
+    def addJobTag(self, tag):
+        """Adds a tag to the jobs this thread starts from now on;
+        :meth:`cancelJobsWithTag` cancels them by it. Tasks see the thread's tags,
+        comma-separated, in the local property ``spark.job.tags``.
+
+        Parameters
+        ----------
+        tag : str
+            A non-empty tag without a ``,`` (comma).
+
+        Examples
+        --------
+        >>> import threading, time
+        >>> result = []
+        >>> def start_job():
+        ...     sc.addJobTag("job_to_cancel")
+        ...     try:
+        ...         sc.parallelize(range(4), 2).map(lambda x: time.sleep(100)).collect()
+        ...     except Exception as e:
+        ...         result.append(str(e).splitlines()[0])
+        >>> t = threading.Thread(target=start_job)
+        >>> t.start()
+        >>> while not sc.statusTracker().getActiveJobsIds():
+        ...     time.sleep(0.01)
+        >>> sc.cancelJobsWithTag("job_to_cancel")
+        >>> t.join()
+        >>> result  # doctest: +ELLIPSIS
+        ['Job ... cancelled part of cancelled job tag job_to_cancel']
+        >>> sc.addJobTag("a,b")
+        Traceback (most recent call last):
+            ...
+        ValueError: Spark job tag cannot contain ','.
+        """
+        _check_tag(tag)
+        tags = self.getJobTags()
+        tags.add(tag)
+        self.setLocalProperty("spark.job.tags", ",".join(sorted(tags)))
+
+    def removeJobTag(self, tag):
+        """Removes a tag added with :meth:`addJobTag` from this thread's jobs; a tag
+        that was not added is ignored.
+
+        Parameters
+        ----------
+        tag : str
+            A non-empty tag without a ``,`` (comma).
+
+        Examples
+        --------
+        >>> sc.addJobTag("job_to_cancel1")
+        >>> sc.addJobTag("job_to_cancel2")
+        >>> sorted(sc.getJobTags())
+        ['job_to_cancel1', 'job_to_cancel2']
+        >>> sc.removeJobTag("job_to_cancel1")
+        >>> sc.getJobTags()
+        {'job_to_cancel2'}
+        >>> sc.clearJobTags()
+        """
+        _check_tag(tag)
+        tags = self.getJobTags()
+        tags.discard(tag)
+        self.setLocalProperty("spark.job.tags", ",".join(sorted(tags)) if tags else None)
+
+    def getJobTags(self):
+        """The tags this thread's jobs carry.
+
+        Returns
+        -------
+        set of str
+
+        Examples
+        --------
+        >>> sc.addJobTag("job_to_cancel")
+        >>> sc.getJobTags()
+        {'job_to_cancel'}
+        >>> sc.clearJobTags()
+        """
+        value = self.getLocalProperty("spark.job.tags")
+        return {t for t in value.split(",") if t} if value else set()
+
+    def clearJobTags(self):
+        """Removes all of this thread's job tags.
+
+        Examples
+        --------
+        >>> sc.addJobTag("job_to_cancel")
+        >>> sc.clearJobTags()
+        >>> sc.getJobTags()
+        set()
+        """
+        self.setLocalProperty("spark.job.tags", None)
+
+    def cancelJobsWithTag(self, tag):
+        """Cancels the scheduled and running jobs that carry a tag (see
+        :meth:`addJobTag`): each raises ``JobCancelledError`` in the thread that
+        started it, its running tasks are killed, and the context stays usable.
+
+        Parameters
+        ----------
+        tag : str
+            A non-empty tag without a ``,`` (comma).
+
+        Examples
+        --------
+        >>> sc.cancelJobsWithTag("no-job-has-it")
+        """
+        _check_tag(tag)
+        self._core.cancel_group(_TAG_LABEL + tag)
 
     def cancelAllJobs(self):
         """Cancels every job that is scheduled or running.
@@ -1057,6 +1167,28 @@ class SparkContext:
             if rdd is not None:
                 rdd._write_checkpoint()
 
+
+
+_TAG_LABEL = "tag:"  # engine label of a job tag (include/ember.h, ember_job_submit)
+
+
+def _check_tag(tag):
+    """Raises as Spark does for a tag that cannot be one."""
+    if tag is None:
+        raise ValueError("Spark job tag cannot be null.")
+    if not isinstance(tag, str):
+        raise TypeError(f"a job tag must be a str, got {type(tag).__name__}")
+    if "," in tag:
+        raise ValueError("Spark job tag cannot contain ','.")
+    if not tag:
+        raise ValueError("Spark job tag cannot be an empty string.")
+
+
+def _job_labels(group, tags):
+    """The engine labels of a job: its group, then one "tag:<tag>" per tag; '\n'
+    separates them (include/ember.h). None when the job has neither."""
+    labels = ([group] if group else []) + [_TAG_LABEL + t for t in sorted(tags)]
+    return "\n".join(labels) if labels else None
 
 
 def _local_path(path):
