@@ -147,7 +147,7 @@ NOT_YET_BUILT = {
     # job groups, tags, cancellation and status from Python
     ("SparkContext", "setJobGroup"), ("SparkContext", "setInterruptOnCancel"),
     ("SparkContext", "cancelJobGroup"), ("SparkContext", "cancelAllJobs"),
-    ("SparkContext", "setJobDescription"), ("SparkContext", "statusTracker"), ("RDD", "collectWithJobGroup"),
+    ("SparkContext", "setJobDescription"), ("SparkContext", "statusTracker"),
     # profiling, custom serializers
     ("SparkContext", "show_profiles"), ("SparkContext", "dump_profiles"), ("SparkContext", "serializer"),
     ("SparkContext", "__init__:udf_profiler_cls"),

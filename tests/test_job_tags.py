@@ -152,3 +152,28 @@ def test_job_group_cancels_a_job_with_tags(sc, tmp_path):
     t.join(timeout=30)
     assert isinstance(out.get("error"), JobCancelledError)
     assert "cancelled part of cancelled job group g-with-tags" in str(out["error"])
+
+
+def test_collect_with_job_group_warns_and_runs_in_the_group(sc, tmp_path):
+    started = tmp_path / "started"
+
+    def slow(x):
+        started.touch()
+        time.sleep(60)
+
+    def job():
+        with pytest.warns(FutureWarning, match="collectWithJobGroup is deprecated"):
+            return sc.parallelize([1], 1).map(slow).collectWithJobGroup("cwjg", "to cancel", True)
+
+    t, out = _run_in_thread(job)
+    _wait_for(started.exists, "the task")
+    sc.cancelJobGroup("cwjg")
+    t.join(timeout=30)
+    assert isinstance(out.get("error"), JobCancelledError)
+    with pytest.warns(FutureWarning):
+        assert sc.parallelize(range(4), 2).collectWithJobGroup("cwjg-2", "d") == [0, 1, 2, 3]
+    [job_id] = sc.statusTracker().getJobIdsForGroup("cwjg-2")
+    assert sc.statusTracker().getJobInfo(job_id).status == "SUCCEEDED"
+    # As PySpark: the group stays set for the thread.
+    assert sc.getLocalProperty("spark.jobGroup.id") == "cwjg-2"
+    sc.setJobGroup(None, None)

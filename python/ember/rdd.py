@@ -1519,6 +1519,42 @@ class RDD:
         """
         return [x for part in self._run() for x in part]
 
+    def collectWithJobGroup(self, groupId, description, interruptOnCancel=False):
+        """All elements, in partition order, collected by a job in the given job group.
+
+        Deprecated (as in PySpark 3.1): call :meth:`SparkContext.setJobGroup` in the
+        thread, then :meth:`collect`; calling it emits a FutureWarning. As in PySpark,
+        the group stays set for the calling thread's later jobs.
+
+        Parameters
+        ----------
+        groupId : str
+            The job group (:meth:`SparkContext.cancelJobGroup` cancels it).
+        description : str
+            A description of the group's jobs.
+        interruptOnCancel : bool, optional
+            Recorded; ember always kills a cancelled job's running tasks.
+
+        Returns
+        -------
+        list
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", FutureWarning)
+        ...     sc.parallelize([1, 2, 3], 2).collectWithJobGroup("collect-group", "doc")
+        [1, 2, 3]
+        >>> sc.statusTracker().getJobIdsForGroup("collect-group") != []
+        True
+        >>> sc.setJobGroup(None, None)
+        """
+        warnings.warn("collectWithJobGroup is deprecated since 3.1; call sc.setJobGroup() in the "
+                      "thread, then collect()", FutureWarning, stacklevel=2)
+        self.ctx.setJobGroup(groupId, description, interruptOnCancel)
+        return self.collect()
+
     def count(self):
         """The number of elements.
 
