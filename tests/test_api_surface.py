@@ -142,8 +142,7 @@ LANDING_WITH_API_BRANCH = {
 NOT_YET_BUILT = {
     # broadcast variables, accumulators, shipping files
     ("SparkContext", "broadcast"), ("SparkContext", "accumulator"), ("SparkContext", "addFile"),
-    ("SparkContext", "addPyFile"), ("SparkContext", "addArchive"), ("SparkContext", "listFiles"),
-    ("SparkContext", "listArchives"),
+    ("SparkContext", "addPyFile"), ("SparkContext", "listFiles"),
     # job groups, tags, cancellation and status from Python
     ("SparkContext", "setJobGroup"), ("SparkContext", "setInterruptOnCancel"),
     ("SparkContext", "cancelJobGroup"), ("SparkContext", "cancelAllJobs"),

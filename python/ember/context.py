@@ -369,6 +369,7 @@ class SparkContext:
         self._broadcast_alive = {}   # broadcast id -> generation (bumped by unpersist)
         self._added_files = {}       # "file:" URI -> name in the files root
         self._python_includes = []   # names of added .zip/.egg/.jar files
+        self._added_archives = {}    # "file:" URI (with any "#alias") -> name in the files root
         self._files_dir = os.path.join(self._core.tmpdir, "userFiles")
         self._jobs = _JobHistory()
 
@@ -546,6 +547,81 @@ class SparkContext:
                 self._python_includes.append(name)
                 sys.path.insert(1, os.path.join(root, name))
         importlib.invalidate_caches()
+
+    def addArchive(self, path):
+        """Adds an archive for every task to use: a .zip, .jar, .tar, .tar.gz or .tgz
+        file is unpacked once into a directory of the files root named after the
+        archive (or after ``#alias`` when the path ends with one), which
+        :meth:`SparkFiles.get` finds by that name. Other files are copied as they
+        are. Adding the same path again is ignored.
+
+        Parameters
+        ----------
+        path : str
+            A local path or a ``file:`` URI, optionally ending with ``#alias``.
+
+        Examples
+        --------
+        >>> import os, tempfile, zipfile
+        >>> from ember import SparkFiles
+        >>> d = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(d, "test.txt"), "w").write("100")
+        >>> zip_path = os.path.join(d, "archive_doc.zip")
+        >>> with zipfile.ZipFile(zip_path, "w") as z:
+        ...     z.write(os.path.join(d, "test.txt"), "test.txt")
+        >>> sc.addArchive(zip_path)
+        >>> sc.addArchive(zip_path)
+        >>> [a for a in sc.listArchives if a.endswith("/archive_doc.zip")] == ["file:" + zip_path]
+        True
+        >>> def func(iterator):
+        ...     with open(os.path.join(SparkFiles.get("archive_doc.zip"), "test.txt")) as f:
+        ...         mul = int(f.readline())
+        ...     return [x * mul for x in iterator]
+        >>> sc.parallelize([1, 2, 3, 4]).mapPartitions(func).collect()
+        [100, 200, 300, 400]
+        """
+        text = os.fspath(path)
+        if not isinstance(text, str):
+            raise TypeError(f"addArchive expects a path string, got {type(text).__name__}")
+        text, _, alias = text.partition("#")
+        src = _local_path(text)
+        key = "file:" + src + ("#" + alias if alias else "")
+        with self._shared_lock:
+            if key in self._added_archives:
+                return
+            if not os.path.isfile(src):
+                raise FileNotFoundError(f"Archive {src} does not exist (or is not a file); "
+                                        "addArchive needs an existing local archive file")
+            name = alias or os.path.basename(src)
+            if name in (".", "..") or os.sep in name:
+                raise ValueError(f"{name!r} cannot name an unpacked archive; choose a plain name after '#'")
+            dst = os.path.join(self._files_root(), name)
+            if os.path.lexists(dst):
+                raise ValueError(f"{name} is already in the files root (added from another path); "
+                                 f"add {src} under another name with '{text}#<name>'")
+            tmp = os.path.join(self._files_dir, f".{name}.adding")
+            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                _unpack_archive(src, tmp)
+                os.replace(tmp, dst)
+            finally:
+                if os.path.isdir(tmp):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                elif os.path.lexists(tmp):
+                    os.unlink(tmp)
+            self._added_archives[key] = name
+
+    @property
+    def listArchives(self):
+        """The ``file:`` URIs of the archives added with addArchive.
+
+        Examples
+        --------
+        >>> isinstance(sc.listArchives, list)
+        True
+        """
+        with self._shared_lock:
+            return list(self._added_archives)
 
     # ---- job groups, local properties, cancellation ------------------------------------
 
@@ -1213,6 +1289,30 @@ def _same_contents(a, b):
         cmp = filecmp.dircmp(a, b)
         return not (cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files)
     return filecmp.cmp(a, b, shallow=False)
+
+
+def _unpack_archive(src, dst):
+    """Unpacks an archive into the new directory dst, chosen by the name's ending as
+    Spark chooses: .zip/.jar, .tar.gz/.tgz, .tar; any other file is copied to dst.
+    Members stay inside dst (zipfile strips absolute paths and "..", tarfile's
+    "data" filter refuses them and links that point out)."""
+    import tarfile
+    import zipfile
+    lower = src.lower()
+    try:
+        if lower.endswith((".zip", ".jar")):
+            with zipfile.ZipFile(src) as z:  # extractall keeps members inside dst
+                os.makedirs(dst)
+                z.extractall(dst)
+        elif lower.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(src, "r:gz" if not lower.endswith(".tar") else "r:") as t:
+                os.makedirs(dst)
+                t.extractall(dst, filter="data")
+        else:
+            logger.warning("Cannot unpack %s (not .zip, .jar, .tar, .tar.gz or .tgz); copying it as it is", src)
+            shutil.copy2(src, dst)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
+        raise ValueError(f"Cannot unpack archive {src}: {e}") from e
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
