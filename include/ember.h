@@ -44,7 +44,8 @@ extern "C" {
     X(WORKER, -9, "a Python worker process failed")                          \
     X(TASK, -10, "a task failed")                                            \
     X(CANCELLED, -11, "job cancelled")                                       \
-    X(STOPPED, -12, "the context is stopped")
+    X(STOPPED, -12, "the context is stopped")                                \
+    X(BUSY, -13, "in use by a running job")
 
 enum {
     EMBER_OK = 0,
@@ -193,6 +194,13 @@ EMBER_EXTERN int ember_node_id(const ember_node *n);
 EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
 /* Marks a node to be kept in the block store once computed (1) or drops it (0). */
 EMBER_EXTERN void ember_node_set_cached(ember_node *n, int cached);
+/* 1 when the node is marked to be kept (ember_node_set_cached), else 0. */
+EMBER_EXTERN int ember_node_is_cached(ember_node *n);
+/* Removes a shuffle node's map output (its shuffle files), so that the next job
+ * needing it runs the map stage again. Returns 1 when output was removed, 0 when
+ * there was none (not computed yet, or n is not a shuffle node), EMBER_EBUSY when a
+ * scheduled or running job's lineage holds n (nothing is removed then). */
+EMBER_EXTERN int ember_node_clean_shuffle(ember_node *n);
 /* Lineage introspection, for debug strings and checkpointing. The kind's name is a
  * static string ("parallelize", "text", "range", "pipeline", "shuffle", "union",
  * "coalesce", "zip", "cartesian"). ember_node_parent returns parent i, borrowed (valid

@@ -456,8 +456,8 @@ static void free_stage(ember_context *ctx, stage *st) {
     for (stage **pp = &ctx->stages; *pp; pp = &(*pp)->next)
         if (*pp == st) { *pp = st->next; break; }
     remember_stage(ctx, st);
-    pthread_mutex_unlock(&ctx->mu);
     if (st->kind != STAGE_RESULT) st->target->materializing = 0;
+    pthread_mutex_unlock(&ctx->mu);
     for (size_t i = 0; i < st->ntasks; i++) {
         task *t = &st->tasks[i];
         emberG_blocks_clear(&t->out);
@@ -611,12 +611,14 @@ static void stage_complete(ember_context *ctx, stage *st) {
                      (unsigned long long)t->attempt_id);
             char *dup = ember_strdup(path);
             if (!dup) { rc = EMBER_ENOMEM; break; }
+            pthread_mutex_lock(&ctx->mu);
             if (n->map_paths[t->part]) {
                 unlink(n->map_paths[t->part]);
                 ember_free(n->map_paths[t->part]);
             }
             n->map_paths[t->part] = dup;
             memcpy(&n->bucket_bytes[t->part * n->nparts], t->bucket_bytes, n->nparts * sizeof(uint64_t));
+            pthread_mutex_unlock(&ctx->mu);
         } else {
             job->result->batches[i] = t->out.bufs;
             job->result->nbatches[i] = t->out.n;
@@ -624,7 +626,11 @@ static void stage_complete(ember_context *ctx, stage *st) {
         memset(&t->out, 0, sizeof t->out);
     }
     int kind = st->kind;
-    if (kind == STAGE_SHUFFLE && !rc) n->shuffle_done = 1;
+    if (kind == STAGE_SHUFFLE && !rc) {
+        pthread_mutex_lock(&ctx->mu);
+        n->shuffle_done = 1;
+        pthread_mutex_unlock(&ctx->mu);
+    }
     job->stage = NULL;
     free_stage(ctx, st);
     if (rc) finish_job(ctx, job, rc, "out of memory committing a stage's output");
@@ -1027,6 +1033,48 @@ int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions
         *out = NULL;
     }
     ember_job_free(job);
+    return rc;
+}
+
+/* 1 when target is n or in its lineage. Each node is visited once per walk (marked
+ * with `walk`), so shared ancestors cost nothing twice. Caller holds ctx->mu. */
+static int lineage_holds(ember_node *n, const ember_node *target, unsigned walk) {
+    if (n == target) return 1;
+    if (n->walk_mark == walk) return 0;
+    n->walk_mark = walk;
+    for (size_t i = 0; i < n->nparents; i++)
+        if (lineage_holds(n->parents[i], target, walk)) return 1;
+    return 0;
+}
+
+int ember_node_clean_shuffle(ember_node *n) {
+    if (n->kind != EMBER_NODE_SHUFFLE) return 0;
+    ember_context *ctx = n->ctx;
+    int rc = 0;
+    pthread_mutex_lock(&ctx->mu);
+    if (n->materializing) {
+        rc = emberE_set(EMBER_EBUSY, "shuffle node %d is being computed by a running job", n->id);
+        goto unlock;
+    }
+    struct ember_job *lists[2] = {ctx->incoming, ctx->running};
+    for (int l = 0; l < 2; l++)
+        for (struct ember_job *j = lists[l]; j; j = j->next)
+            if (lineage_holds(j->node, n, ++ctx->next_walk)) {
+                rc = emberE_set(EMBER_EBUSY, "shuffle node %d is in the lineage of running job %d", n->id, j->id);
+                goto unlock;
+            }
+    for (size_t m = 0; m < n->nmaps; m++) {
+        if (!n->map_paths[m]) continue;
+        unlink(n->map_paths[m]);
+        ember_free(n->map_paths[m]);
+        n->map_paths[m] = NULL;
+        rc = 1;
+    }
+    memset(n->bucket_bytes, 0, n->nmaps * n->nparts * sizeof *n->bucket_bytes);
+    rc = rc || n->shuffle_done;
+    n->shuffle_done = 0;
+unlock:
+    pthread_mutex_unlock(&ctx->mu);
     return rc;
 }
 

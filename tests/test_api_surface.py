@@ -151,7 +151,7 @@ NOT_YET_BUILT = {
     ("SparkContext", "show_profiles"), ("SparkContext", "dump_profiles"), ("SparkContext", "serializer"),
     ("SparkContext", "__init__:udf_profiler_cls"),
     # barrier execution, shuffle cleanup
-    ("RDD", "barrier"), ("RDD", "cleanShuffleDependencies"),
+    ("RDD", "barrier"),
 }
 
 

@@ -2549,6 +2549,47 @@ class RDD:
         """
         return self._local_checkpoint
 
+    def cleanShuffleDependencies(self, blocking=False):
+        """Removes the shuffle output this RDD's lineage holds, so that the next job
+        over it runs those shuffles' map stages again. As Spark, it follows the
+        lineage through RDDs that are not persisted (a persisted RDD's ancestors are
+        left alone). A shuffle that a running job uses is kept, with a warning.
+
+        Parameters
+        ----------
+        blocking : bool, optional
+            Accepted for PySpark compatibility; ember removes the files before
+            returning either way.
+
+        Examples
+        --------
+        >>> calls = sc.accumulator(0)
+        >>> def tag(x):
+        ...     calls.add(1)
+        ...     return (x % 2, x)
+        >>> sums = sc.parallelize(range(6), 2).map(tag).reduceByKey(lambda a, b: a + b)
+        >>> sorted(sums.collect()), calls.value
+        ([(0, 6), (1, 9)], 6)
+        >>> sorted(sums.collect()), calls.value  # the map output is reused
+        ([(0, 6), (1, 9)], 6)
+        >>> sums.cleanShuffleDependencies()
+        >>> sorted(sums.collect()), calls.value  # the map stage ran again
+        ([(0, 6), (1, 9)], 12)
+        """
+        from ember.log import logger
+        seen, stack = set(), [self._node]
+        while stack:
+            node = stack.pop()
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            if node.kind == "shuffle":
+                try:
+                    node.clean_shuffle()
+                except RuntimeError as e:
+                    logger.warning("cleanShuffleDependencies of RDD %d kept a shuffle: %s", self.id(), e)
+            stack.extend(p for p in node.parents if not p.cached)
+
     def _write_checkpoint(self):
         """Writes the pending checkpoint: files for checkpoint(), kept partitions for
         localCheckpoint(). Called by the context after a job that used this RDD."""
