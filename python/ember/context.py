@@ -22,6 +22,8 @@ from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember.log import logger, set_log_level
 from ember.rdd import RDD, _union_rdds
+from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer,
+                               CPickleSerializer, PickleSerializer)
 from ember.status import StatusTracker, _JobHistory
 
 __all__ = ["SparkContext"]
@@ -77,6 +79,14 @@ class SparkContext:
         variable, else ``local[*]``.
     appName : str, optional
         A name for the application.
+    batchSize : int, optional
+        Records per pickled batch of ``parallelize``: 0 (the default) sizes batches
+        automatically, -1 makes one batch of everything.
+    serializer : Serializer, optional
+        How records are stored: ember always uses pickles (protocol 5, through
+        cloudpickle), so only ``CPickleSerializer()`` (the default),
+        ``CloudPickleSerializer()`` or ``PickleSerializer()`` are accepted; others
+        (``MarshalSerializer()`` ...) raise NotImplementedError.
     conf : SparkConf, optional
         Settings; copied.
 
@@ -86,6 +96,8 @@ class SparkContext:
     [2, 4, 6]
     >>> sc.defaultParallelism >= 1
     True
+    >>> sc.serializer
+    AutoBatchedSerializer(CloudPickleSerializer())
     """
 
     _active_spark_context = None
@@ -94,6 +106,7 @@ class SparkContext:
 
     def __init__(self, master=None, appName=None, sparkHome=None, pyFiles=None, environment=None,
                  batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=None):
+        element_serializer = _element_serializer(serializer)
         conf = SparkConf() if conf is None else conf._copy()
         if master:
             conf.setMaster(master)
@@ -127,6 +140,9 @@ class SparkContext:
             self.sparkHome = sparkHome
             self.environment = dict(environment or {})
             self._batchSize = batchSize
+            self._unbatched_serializer = element_serializer
+            self.serializer = (AutoBatchedSerializer(element_serializer) if batchSize == 0
+                               else BatchedSerializer(element_serializer, batchSize))
             slots, failures = _parse_master(self.master)
             if failures is None:
                 failures = int(conf.get("spark.task.maxFailures", "4"))
@@ -1243,6 +1259,19 @@ class SparkContext:
             if rdd is not None:
                 rdd._write_checkpoint()
 
+
+
+def _element_serializer(serializer):
+    """The record serializer of a new context: ember stores pickles, so a
+    pickle-based serializer is taken as asked and any other one refused."""
+    if serializer is None:
+        return CPickleSerializer()
+    if isinstance(serializer, (PickleSerializer, CloudPickleSerializer)):
+        return serializer
+    raise NotImplementedError(
+        f"SparkContext(serializer={serializer!r}): ember stores records as pickles (protocol 5, through "
+        "cloudpickle) and cannot use another serializer; pass CPickleSerializer() (the default), "
+        "CloudPickleSerializer() or PickleSerializer() instead, or leave serializer unset")
 
 
 _TAG_LABEL = "tag:"  # engine label of a job tag (include/ember.h, ember_job_submit)
