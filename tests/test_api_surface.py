@@ -147,9 +147,6 @@ NOT_YET_BUILT = {
     ("SparkContext", "setJobGroup"), ("SparkContext", "setInterruptOnCancel"),
     ("SparkContext", "cancelJobGroup"), ("SparkContext", "cancelAllJobs"),
     ("SparkContext", "setJobDescription"), ("SparkContext", "statusTracker"),
-    # profiling, custom serializers
-    ("SparkContext", "show_profiles"), ("SparkContext", "dump_profiles"),
-    ("SparkContext", "__init__:udf_profiler_cls"),
     # barrier execution, shuffle cleanup
     ("RDD", "barrier"),
 }

@@ -21,6 +21,7 @@ from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember.log import logger, set_log_level
+from ember.profiler import BasicProfiler, ProfilerCollector, UDFBasicProfiler, _incorrect_conf
 from ember.rdd import RDD, _union_rdds
 from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer,
                                CPickleSerializer, PickleSerializer)
@@ -89,6 +90,11 @@ class SparkContext:
         (``MarshalSerializer()`` ...) raise NotImplementedError.
     conf : SparkConf, optional
         Settings; copied.
+    profiler_cls : type, optional
+        The profiler of each RDD when ``spark.python.profile`` is true (default
+        :class:`ember.profiler.BasicProfiler`).
+    udf_profiler_cls : type, optional
+        Accepted as PySpark's; ember has no SQL UDFs to profile.
 
     Examples
     --------
@@ -105,7 +111,8 @@ class SparkContext:
     _lock = threading.RLock()
 
     def __init__(self, master=None, appName=None, sparkHome=None, pyFiles=None, environment=None,
-                 batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=None):
+                 batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=BasicProfiler,
+                 udf_profiler_cls=UDFBasicProfiler):
         element_serializer = _element_serializer(serializer)
         conf = SparkConf() if conf is None else conf._copy()
         if master:
@@ -141,6 +148,11 @@ class SparkContext:
             self.environment = dict(environment or {})
             self._batchSize = batchSize
             self._unbatched_serializer = element_serializer
+            if conf.get("spark.python.profile", "false").lower() == "true":
+                self.profiler_collector = ProfilerCollector(
+                    profiler_cls, udf_profiler_cls, conf.get("spark.python.profile.dump"))
+            else:
+                self.profiler_collector = None
             self.serializer = (AutoBatchedSerializer(element_serializer) if batchSize == 0
                                else BatchedSerializer(element_serializer, batchSize))
             slots, failures = _parse_master(self.master)
@@ -893,6 +905,42 @@ class SparkContext:
         2
         """
         self._core.cancel_group(None)
+
+    def show_profiles(self):
+        """Prints the profiles of the RDDs run so far (not shown before), one per
+        RDD: the tasks' cProfile stats added up. Needs ``spark.python.profile=true``.
+
+        Examples
+        --------
+        >>> sc.show_profiles()
+        Traceback (most recent call last):
+            ...
+        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration must be set to `true` to enable Python profile.
+        """
+        if self.profiler_collector is None:
+            raise _incorrect_conf()
+        self.profiler_collector.show_profiles()
+
+    def dump_profiles(self, path):
+        """Writes the profile of each RDD run so far into the directory path, as
+        ``rdd_<id>.pstats`` (read them with ``pstats.Stats``), then forgets them.
+        Needs ``spark.python.profile=true``.
+
+        Parameters
+        ----------
+        path : str
+            A directory; created if missing.
+
+        Examples
+        --------
+        >>> sc.dump_profiles("/tmp/never-written")
+        Traceback (most recent call last):
+            ...
+        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration must be set to `true` to enable Python profile.
+        """
+        if self.profiler_collector is None:
+            raise _incorrect_conf()
+        self.profiler_collector.dump_profiles(path)
 
     def statusTracker(self):
         """A StatusTracker over this context's recent jobs and stages.

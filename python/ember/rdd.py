@@ -28,6 +28,7 @@ import cloudpickle
 
 from ember import _core, _lineage, rddsampler, shuffle
 from ember import join as _join
+from ember import profiler as _profiler
 from ember.resultiterable import ResultIterable
 from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.storagelevel import StorageLevel
@@ -2710,9 +2711,14 @@ class PipelinedRDD(RDD):
         if self._checkpoint_node is not None:
             return self._checkpoint_node
         if self._node_obj is None:
-            command = cloudpickle.dumps(self._ops, protocol=5)
+            collector = self.ctx.profiler_collector
+            profiler = collector.new_profiler(self.ctx) if collector is not None else None
+            ops = self._ops if profiler is None else [(_profiler.OP_PROFILER, profiler)] + self._ops
+            command = cloudpickle.dumps(ops, protocol=5)
             self._node_obj = self.ctx._core.pipeline(self._parent._node, command)
             self.ctx._node_info[self._node_obj.id] = (None, self._site, self._name)
+            if profiler is not None:
+                collector.add_profiler(self._node_obj.id, profiler)
         return self._node_obj
 
     def getNumPartitions(self):
