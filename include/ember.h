@@ -44,7 +44,8 @@ extern "C" {
     X(WORKER, -9, "a Python worker process failed")                          \
     X(TASK, -10, "a task failed")                                            \
     X(CANCELLED, -11, "job cancelled")                                       \
-    X(STOPPED, -12, "the context is stopped")
+    X(STOPPED, -12, "the context is stopped")                                \
+    X(BUSY, -13, "in use by a running job")
 
 enum {
     EMBER_OK = 0,
@@ -193,6 +194,13 @@ EMBER_EXTERN int ember_node_id(const ember_node *n);
 EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
 /* Marks a node to be kept in the block store once computed (1) or drops it (0). */
 EMBER_EXTERN void ember_node_set_cached(ember_node *n, int cached);
+/* 1 when the node is marked to be kept (ember_node_set_cached), else 0. */
+EMBER_EXTERN int ember_node_is_cached(ember_node *n);
+/* Removes a shuffle node's map output (its shuffle files), so that the next job
+ * needing it runs the map stage again. Returns 1 when output was removed, 0 when
+ * there was none (not computed yet, or n is not a shuffle node), EMBER_EBUSY when a
+ * scheduled or running job's lineage holds n (nothing is removed then). */
+EMBER_EXTERN int ember_node_clean_shuffle(ember_node *n);
 /* Lineage introspection, for debug strings and checkpointing. The kind's name is a
  * static string ("parallelize", "text", "range", "pipeline", "shuffle", "union",
  * "coalesce", "zip", "cartesian"). ember_node_parent returns parent i, borrowed (valid
@@ -216,9 +224,10 @@ EMBER_EXTERN void ember_result_free(ember_result *r);
 /* Jobs. The engine runs them on its own thread, several at a time: their tasks share
  * the task slots first come, first served. A job computes the given partitions of
  * `node` (NULL = all), running parent stages (shuffles, caches) first and reusing
- * shuffle output that earlier jobs finished. `group` (may be NULL) tags the job for
- * ember_cancel_group; `info` (may be NULL) is opaque bytes sent with every task of the
- * job (for Python: local properties and broadcasts). */
+ * shuffle output that earlier jobs finished. `group` (may be NULL) labels the job for
+ * ember_cancel_group: one label, or several separated by '\n' (for Python: the job
+ * group, then "tag:<tag>" for each job tag); `info` (may be NULL) is opaque bytes sent
+ * with every task of the job (for Python: local properties and broadcasts). */
 typedef struct ember_job ember_job;
 EMBER_EXTERN int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partitions,
                                   size_t npartitions, const char *group, const void *info,
@@ -238,7 +247,9 @@ EMBER_EXTERN int ember_job_id(const ember_job *job);
 EMBER_EXTERN int ember_job_finish(ember_job *job, ember_result **out);
 /* Frees the handle; a job still running is cancelled first. */
 EMBER_EXTERN void ember_job_free(ember_job *job);
-/* Cancels the running jobs of a group, or all of them; returns how many. */
+/* Cancels the scheduled and running jobs that carry `group` among their labels
+ * (NULL: all jobs); returns how many. The cancelled job's error names the label: "Job
+ * N cancelled part of cancelled job group L", or "... job tag T" for a label "tag:T". */
 EMBER_EXTERN int ember_cancel_group(ember_context *ctx, const char *group);
 EMBER_EXTERN int ember_cancel_all(ember_context *ctx);
 

@@ -253,6 +253,13 @@ void ember_node_set_cached(ember_node *n, int cached) {
     pthread_mutex_unlock(&n->ctx->mu);
 }
 
+int ember_node_is_cached(ember_node *n) {
+    pthread_mutex_lock(&n->ctx->mu);
+    int cached = n->cached;
+    pthread_mutex_unlock(&n->ctx->mu);
+    return cached;
+}
+
 void ember_node_release(ember_node *n) {
     if (!n || atomic_fetch_sub(&n->refcnt, 1) != 1) return;
     ember_context *ctx = n->ctx;

@@ -138,12 +138,13 @@ struct ember_node {
     int64_t rstart, rstep;     /* RANGE: partition p is elements [bounds[p], bounds[p+1]) */
     int64_t *bounds;
     size_t *groups;            /* COALESCE: partition i is parent partitions [groups[i], groups[i+1]) */
-    /* SHUFFLE, written by the engine thread only: */
+    /* SHUFFLE, written by the engine thread (and ember_node_clean_shuffle) under mu: */
     int shuffle_done;
     size_t nmaps;              /* map partitions (the parent's partition count) */
     char **map_paths;          /* one per map partition (= parent partition) */
     uint64_t *bucket_bytes;    /* [map partition * nparts + bucket] */
-    int materializing;         /* engine thread: a stage is computing this node's shuffle/cache */
+    int materializing;         /* under mu: a stage is computing this node's shuffle/cache */
+    unsigned walk_mark;        /* under mu: the last lineage walk that visited it */
     /* Cache, under the context's mu: */
     int cached;
     emberG_part **cache;       /* per partition; NULL until computed */
@@ -169,6 +170,7 @@ struct ember_context {
     uint64_t next_cmd_id;
     uint64_t next_attempt_id;
     int next_stage_id;
+    unsigned next_walk;        /* lineage walks (ember_node_clean_shuffle), under mu */
     uint64_t *forget;          /* command ids of released nodes, to drop from workers */
     size_t nforget, capforget;
 };

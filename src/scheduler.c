@@ -71,12 +71,13 @@ struct ember_job {
     ember_node *node;
     size_t *parts;
     size_t nparts;
-    char *group;
+    char *group;              /* labels, '\n'-separated (ember_cancel_group matches any) */
     uint8_t *info;
     size_t info_len;
     pthread_cond_t done_cv;
     /* under ctx->mu: */
     int cancel_requested;     /* a CANCEL_* reason, 0 while not asked */
+    char *cancel_label;       /* CANCEL_GROUP: the label that was cancelled */
     int done;
     int freed;                /* the caller let go: the engine frees it when done */
     int rc;
@@ -455,8 +456,8 @@ static void free_stage(ember_context *ctx, stage *st) {
     for (stage **pp = &ctx->stages; *pp; pp = &(*pp)->next)
         if (*pp == st) { *pp = st->next; break; }
     remember_stage(ctx, st);
-    pthread_mutex_unlock(&ctx->mu);
     if (st->kind != STAGE_RESULT) st->target->materializing = 0;
+    pthread_mutex_unlock(&ctx->mu);
     for (size_t i = 0; i < st->ntasks; i++) {
         task *t = &st->tasks[i];
         emberG_blocks_clear(&t->out);
@@ -610,12 +611,14 @@ static void stage_complete(ember_context *ctx, stage *st) {
                      (unsigned long long)t->attempt_id);
             char *dup = ember_strdup(path);
             if (!dup) { rc = EMBER_ENOMEM; break; }
+            pthread_mutex_lock(&ctx->mu);
             if (n->map_paths[t->part]) {
                 unlink(n->map_paths[t->part]);
                 ember_free(n->map_paths[t->part]);
             }
             n->map_paths[t->part] = dup;
             memcpy(&n->bucket_bytes[t->part * n->nparts], t->bucket_bytes, n->nparts * sizeof(uint64_t));
+            pthread_mutex_unlock(&ctx->mu);
         } else {
             job->result->batches[i] = t->out.bufs;
             job->result->nbatches[i] = t->out.n;
@@ -623,7 +626,11 @@ static void stage_complete(ember_context *ctx, stage *st) {
         memset(&t->out, 0, sizeof t->out);
     }
     int kind = st->kind;
-    if (kind == STAGE_SHUFFLE && !rc) n->shuffle_done = 1;
+    if (kind == STAGE_SHUFFLE && !rc) {
+        pthread_mutex_lock(&ctx->mu);
+        n->shuffle_done = 1;
+        pthread_mutex_unlock(&ctx->mu);
+    }
     job->stage = NULL;
     free_stage(ctx, st);
     if (rc) finish_job(ctx, job, rc, "out of memory committing a stage's output");
@@ -665,6 +672,19 @@ static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const 
 
 /* ---- the engine loop --------------------------------------------------------------- */
 
+/* Why a job was cancelled, as Spark words it. A label "tag:T" is a job tag T. Under mu. */
+static void cancel_message(const struct ember_job *j, char *msg, size_t cap) {
+    const char *label = j->cancel_label ? j->cancel_label : "";
+    if (j->cancel_requested == CANCEL_GROUP && strncmp(label, "tag:", 4) == 0)
+        snprintf(msg, cap, "Job %d cancelled part of cancelled job tag %s", j->id, label + 4);
+    else if (j->cancel_requested == CANCEL_GROUP)
+        snprintf(msg, cap, "Job %d cancelled part of cancelled job group %s", j->id, label);
+    else if (j->cancel_requested == CANCEL_ALL)
+        snprintf(msg, cap, "Job %d cancelled as part of cancellation of all jobs", j->id);
+    else
+        snprintf(msg, cap, "Job %d cancelled", j->id);
+}
+
 /* Gives each job without a running stage its next one; finishes jobs that cannot go on. */
 static void plan(ember_context *ctx) {
     pthread_mutex_lock(&ctx->mu);
@@ -680,19 +700,13 @@ static void plan(ember_context *ctx) {
     pthread_mutex_unlock(&ctx->mu);
     for (;;) {
         struct ember_job *cancel = NULL;
-        int why = 0;
+        char msg[512];
         pthread_mutex_lock(&ctx->mu);
-        for (struct ember_job *j = ctx->running; j; j = j->next)
-            if (j->cancel_requested) { cancel = j; why = j->cancel_requested; break; }
+        for (struct ember_job *j = ctx->running; j && !cancel; j = j->next)
+            if (j->cancel_requested) cancel = j;
+        if (cancel) cancel_message(cancel, msg, sizeof msg);
         pthread_mutex_unlock(&ctx->mu);
         if (!cancel) break;
-        char msg[512];
-        if (why == CANCEL_GROUP)
-            snprintf(msg, sizeof msg, "Job %d cancelled part of cancelled job group %s", cancel->id, cancel->group);
-        else if (why == CANCEL_ALL)
-            snprintf(msg, sizeof msg, "Job %d cancelled as part of cancellation of all jobs", cancel->id);
-        else
-            snprintf(msg, sizeof msg, "Job %d cancelled", cancel->id);
         finish_job(ctx, cancel, EMBER_ECANCELLED, msg);
     }
     /* Each pass gives one job its next stage; a stage with no tasks completes at
@@ -967,9 +981,22 @@ void ember_job_free(ember_job *job) {
     ember_node_release(job->node);
     ember_free(job->parts);
     ember_free(job->group);
+    ember_free(job->cancel_label);
     ember_free(job->info);
     ember_free(job->error);
     ember_free(job);
+}
+
+/* 1 when label is one of the '\n'-separated labels of a job's group string. */
+static int has_label(const char *labels, const char *label) {
+    size_t n = strlen(label);
+    for (const char *p = labels;;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, label, n) == 0) return 1;
+        if (!end) return 0;
+        p = end + 1;
+    }
 }
 
 int ember_cancel_group(ember_context *ctx, const char *group) {
@@ -978,8 +1005,12 @@ int ember_cancel_group(ember_context *ctx, const char *group) {
     struct ember_job *lists[2] = {ctx->incoming, ctx->running};
     for (int l = 0; l < 2; l++)
         for (struct ember_job *j = lists[l]; j; j = j->next)
-            if (!group || (j->group && strcmp(j->group, group) == 0)) {
-                if (!j->cancel_requested) j->cancel_requested = group ? CANCEL_GROUP : CANCEL_ALL;
+            if (!group || (j->group && has_label(j->group, group))) {
+                if (!j->cancel_requested) {
+                    /* Out of memory for the label only loses it from the message. */
+                    j->cancel_label = group ? ember_strdup(group) : NULL;
+                    j->cancel_requested = group ? CANCEL_GROUP : CANCEL_ALL;
+                }
                 n++;
             }
     pthread_mutex_unlock(&ctx->mu);
@@ -1002,6 +1033,48 @@ int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions
         *out = NULL;
     }
     ember_job_free(job);
+    return rc;
+}
+
+/* 1 when target is n or in its lineage. Each node is visited once per walk (marked
+ * with `walk`), so shared ancestors cost nothing twice. Caller holds ctx->mu. */
+static int lineage_holds(ember_node *n, const ember_node *target, unsigned walk) {
+    if (n == target) return 1;
+    if (n->walk_mark == walk) return 0;
+    n->walk_mark = walk;
+    for (size_t i = 0; i < n->nparents; i++)
+        if (lineage_holds(n->parents[i], target, walk)) return 1;
+    return 0;
+}
+
+int ember_node_clean_shuffle(ember_node *n) {
+    if (n->kind != EMBER_NODE_SHUFFLE) return 0;
+    ember_context *ctx = n->ctx;
+    int rc = 0;
+    pthread_mutex_lock(&ctx->mu);
+    if (n->materializing) {
+        rc = emberE_set(EMBER_EBUSY, "shuffle node %d is being computed by a running job", n->id);
+        goto unlock;
+    }
+    struct ember_job *lists[2] = {ctx->incoming, ctx->running};
+    for (int l = 0; l < 2; l++)
+        for (struct ember_job *j = lists[l]; j; j = j->next)
+            if (lineage_holds(j->node, n, ++ctx->next_walk)) {
+                rc = emberE_set(EMBER_EBUSY, "shuffle node %d is in the lineage of running job %d", n->id, j->id);
+                goto unlock;
+            }
+    for (size_t m = 0; m < n->nmaps; m++) {
+        if (!n->map_paths[m]) continue;
+        unlink(n->map_paths[m]);
+        ember_free(n->map_paths[m]);
+        n->map_paths[m] = NULL;
+        rc = 1;
+    }
+    memset(n->bucket_bytes, 0, n->nmaps * n->nparts * sizeof *n->bucket_bytes);
+    rc = rc || n->shuffle_done;
+    n->shuffle_done = 0;
+unlock:
+    pthread_mutex_unlock(&ctx->mu);
     return rc;
 }
 

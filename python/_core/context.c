@@ -49,6 +49,18 @@ static PyObject *Node_set_cached(NodeObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* clean_shuffle() -> True when a shuffle node's map output was removed, False when
+ * there was none; RuntimeError when a running job's lineage holds the node. */
+static PyObject *Node_clean_shuffle(NodeObject *self, PyObject *unused) {
+    (void)unused;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ember_node_clean_shuffle(self->node);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+    return PyBool_FromLong(rc);
+}
+
 static PyObject *wrap_node(core_state *st, ember_node *n);
 
 static PyObject *Node_get_kind(NodeObject *self, void *c) {
@@ -72,7 +84,13 @@ static PyObject *Node_get_parents(NodeObject *self, void *c) {
     return tup;
 }
 
+static PyObject *Node_get_cached(NodeObject *self, void *c) {
+    (void)c;
+    return PyBool_FromLong(ember_node_is_cached(self->node));
+}
+
 static PyGetSetDef Node_getset[] = {
+    {"cached", (getter)Node_get_cached, NULL, "whether computed partitions are kept", NULL},
     {"kind", (getter)Node_get_kind, NULL, "the node's kind: parallelize, text, range, pipeline, shuffle, ...", NULL},
     {"parents", (getter)Node_get_parents, NULL, "the parent nodes, a tuple", NULL},
     {"id", (getter)Node_get_id, NULL, "the node's id, unique in its context", NULL},
@@ -82,6 +100,8 @@ static PyGetSetDef Node_getset[] = {
 
 static PyMethodDef Node_methods[] = {
     {"set_cached", (PyCFunction)Node_set_cached, METH_O, "Keep (True) or drop (False) computed partitions."},
+    {"clean_shuffle", (PyCFunction)Node_clean_shuffle, METH_NOARGS,
+     "Remove a shuffle node's map output: True if there was some; RuntimeError while a job uses it."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,6 +17,7 @@ from ember.conf import SparkConf
 from ember.context import SparkContext
 from ember.files import SparkFiles
 from ember.rdd import RDD, Partitioner, ResultIterable, portable_hash
+from ember.serializers import CPickleSerializer, MarshalSerializer
 from ember.status import SparkJobInfo, SparkStageInfo, StatusTracker
 from ember.storagelevel import StorageLevel
 from ember.taskcontext import TaskContext
@@ -38,6 +39,8 @@ __all__ = [
     "StatusTracker",
     "SparkJobInfo",
     "SparkStageInfo",
+    "CPickleSerializer",
+    "MarshalSerializer",
     "PythonException",
     "JobCancelledError",
     "portable_hash",

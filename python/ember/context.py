@@ -21,7 +21,10 @@ from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember.log import logger, set_log_level
+from ember.profiler import BasicProfiler, ProfilerCollector, UDFBasicProfiler, _incorrect_conf
 from ember.rdd import RDD, _union_rdds
+from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer,
+                               CPickleSerializer, PickleSerializer)
 from ember.status import StatusTracker, _JobHistory
 
 __all__ = ["SparkContext"]
@@ -77,8 +80,21 @@ class SparkContext:
         variable, else ``local[*]``.
     appName : str, optional
         A name for the application.
+    batchSize : int, optional
+        Records per pickled batch of ``parallelize``: 0 (the default) sizes batches
+        automatically, -1 makes one batch of everything.
+    serializer : Serializer, optional
+        How records are stored: ember always uses pickles (protocol 5, through
+        cloudpickle), so only ``CPickleSerializer()`` (the default),
+        ``CloudPickleSerializer()`` or ``PickleSerializer()`` are accepted; others
+        (``MarshalSerializer()`` ...) raise NotImplementedError.
     conf : SparkConf, optional
         Settings; copied.
+    profiler_cls : type, optional
+        The profiler of each RDD when ``spark.python.profile`` is true (default
+        :class:`ember.profiler.BasicProfiler`).
+    udf_profiler_cls : type, optional
+        Accepted as PySpark's; ember has no SQL UDFs to profile.
 
     Examples
     --------
@@ -86,6 +102,8 @@ class SparkContext:
     [2, 4, 6]
     >>> sc.defaultParallelism >= 1
     True
+    >>> sc.serializer
+    AutoBatchedSerializer(CloudPickleSerializer())
     """
 
     _active_spark_context = None
@@ -93,7 +111,9 @@ class SparkContext:
     _lock = threading.RLock()
 
     def __init__(self, master=None, appName=None, sparkHome=None, pyFiles=None, environment=None,
-                 batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=None):
+                 batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=BasicProfiler,
+                 udf_profiler_cls=UDFBasicProfiler):
+        element_serializer = _element_serializer(serializer)
         conf = SparkConf() if conf is None else conf._copy()
         if master:
             conf.setMaster(master)
@@ -127,6 +147,14 @@ class SparkContext:
             self.sparkHome = sparkHome
             self.environment = dict(environment or {})
             self._batchSize = batchSize
+            self._unbatched_serializer = element_serializer
+            if conf.get("spark.python.profile", "false").lower() == "true":
+                self.profiler_collector = ProfilerCollector(
+                    profiler_cls, udf_profiler_cls, conf.get("spark.python.profile.dump"))
+            else:
+                self.profiler_collector = None
+            self.serializer = (AutoBatchedSerializer(element_serializer) if batchSize == 0
+                               else BatchedSerializer(element_serializer, batchSize))
             slots, failures = _parse_master(self.master)
             if failures is None:
                 failures = int(conf.get("spark.task.maxFailures", "4"))
@@ -329,6 +357,7 @@ class SparkContext:
             raise RuntimeError("this SparkContext is stopped; create a new SparkContext to run jobs")
         props = self._local_properties()
         group = props.get("spark.jobGroup.id")
+        labels = _job_labels(group, self.getJobTags())
         with self._shared_lock:
             alive = dict(self._broadcast_alive)
             files = (len(self._added_files), tuple(self._python_includes))
@@ -345,7 +374,7 @@ class SparkContext:
         status = "FAILED"
         try:
             with self._progress:
-                batches, _ = core.run_job(node, partitions, group, info, reports, on_submit)
+                batches, _ = core.run_job(node, partitions, labels, info, reports, on_submit)
             status = "SUCCEEDED"
             if self._pending_checkpoints:
                 self._write_checkpoints(node)
@@ -368,6 +397,7 @@ class SparkContext:
         self._broadcast_alive = {}   # broadcast id -> generation (bumped by unpersist)
         self._added_files = {}       # "file:" URI -> name in the files root
         self._python_includes = []   # names of added .zip/.egg/.jar files
+        self._added_archives = {}    # "file:" URI (with any "#alias") -> name in the files root
         self._files_dir = os.path.join(self._core.tmpdir, "userFiles")
         self._jobs = _JobHistory()
 
@@ -546,6 +576,81 @@ class SparkContext:
                 sys.path.insert(1, os.path.join(root, name))
         importlib.invalidate_caches()
 
+    def addArchive(self, path):
+        """Adds an archive for every task to use: a .zip, .jar, .tar, .tar.gz or .tgz
+        file is unpacked once into a directory of the files root named after the
+        archive (or after ``#alias`` when the path ends with one), which
+        :meth:`SparkFiles.get` finds by that name. Other files are copied as they
+        are. Adding the same path again is ignored.
+
+        Parameters
+        ----------
+        path : str
+            A local path or a ``file:`` URI, optionally ending with ``#alias``.
+
+        Examples
+        --------
+        >>> import os, tempfile, zipfile
+        >>> from ember import SparkFiles
+        >>> d = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(d, "test.txt"), "w").write("100")
+        >>> zip_path = os.path.join(d, "archive_doc.zip")
+        >>> with zipfile.ZipFile(zip_path, "w") as z:
+        ...     z.write(os.path.join(d, "test.txt"), "test.txt")
+        >>> sc.addArchive(zip_path)
+        >>> sc.addArchive(zip_path)
+        >>> [a for a in sc.listArchives if a.endswith("/archive_doc.zip")] == ["file:" + zip_path]
+        True
+        >>> def func(iterator):
+        ...     with open(os.path.join(SparkFiles.get("archive_doc.zip"), "test.txt")) as f:
+        ...         mul = int(f.readline())
+        ...     return [x * mul for x in iterator]
+        >>> sc.parallelize([1, 2, 3, 4]).mapPartitions(func).collect()
+        [100, 200, 300, 400]
+        """
+        text = os.fspath(path)
+        if not isinstance(text, str):
+            raise TypeError(f"addArchive expects a path string, got {type(text).__name__}")
+        text, _, alias = text.partition("#")
+        src = _local_path(text)
+        key = "file:" + src + ("#" + alias if alias else "")
+        with self._shared_lock:
+            if key in self._added_archives:
+                return
+            if not os.path.isfile(src):
+                raise FileNotFoundError(f"Archive {src} does not exist (or is not a file); "
+                                        "addArchive needs an existing local archive file")
+            name = alias or os.path.basename(src)
+            if name in (".", "..") or os.sep in name:
+                raise ValueError(f"{name!r} cannot name an unpacked archive; choose a plain name after '#'")
+            dst = os.path.join(self._files_root(), name)
+            if os.path.lexists(dst):
+                raise ValueError(f"{name} is already in the files root (added from another path); "
+                                 f"add {src} under another name with '{text}#<name>'")
+            tmp = os.path.join(self._files_dir, f".{name}.adding")
+            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                _unpack_archive(src, tmp)
+                os.replace(tmp, dst)
+            finally:
+                if os.path.isdir(tmp):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                elif os.path.lexists(tmp):
+                    os.unlink(tmp)
+            self._added_archives[key] = name
+
+    @property
+    def listArchives(self):
+        """The ``file:`` URIs of the archives added with addArchive.
+
+        Examples
+        --------
+        >>> isinstance(sc.listArchives, list)
+        True
+        """
+        with self._shared_lock:
+            return list(self._added_archives)
+
     # ---- job groups, local properties, cancellation ------------------------------------
 
     def _local_properties(self):
@@ -681,6 +786,115 @@ class SparkContext:
         """
         self._core.cancel_group(str(groupId))
 
+    def addJobTag(self, tag):
+        """Adds a tag to the jobs this thread starts from now on;
+        :meth:`cancelJobsWithTag` cancels them by it. Tasks see the thread's tags,
+        comma-separated, in the local property ``spark.job.tags``.
+
+        Parameters
+        ----------
+        tag : str
+            A non-empty tag without a ``,`` (comma).
+
+        Examples
+        --------
+        >>> import threading, time
+        >>> result = []
+        >>> def start_job():
+        ...     sc.addJobTag("job_to_cancel")
+        ...     try:
+        ...         sc.parallelize(range(4), 2).map(lambda x: time.sleep(100)).collect()
+        ...     except Exception as e:
+        ...         result.append(str(e).splitlines()[0])
+        >>> t = threading.Thread(target=start_job)
+        >>> t.start()
+        >>> while not sc.statusTracker().getActiveJobsIds():
+        ...     time.sleep(0.01)
+        >>> sc.cancelJobsWithTag("job_to_cancel")
+        >>> t.join()
+        >>> result  # doctest: +ELLIPSIS
+        ['Job ... cancelled part of cancelled job tag job_to_cancel']
+        >>> sc.addJobTag("a,b")
+        Traceback (most recent call last):
+            ...
+        ValueError: Spark job tag cannot contain ','.
+        """
+        _check_tag(tag)
+        tags = self.getJobTags()
+        tags.add(tag)
+        self.setLocalProperty("spark.job.tags", ",".join(sorted(tags)))
+
+    def removeJobTag(self, tag):
+        """Removes a tag added with :meth:`addJobTag` from this thread's jobs; a tag
+        that was not added is ignored.
+
+        Parameters
+        ----------
+        tag : str
+            A non-empty tag without a ``,`` (comma).
+
+        Examples
+        --------
+        >>> sc.addJobTag("job_to_cancel1")
+        >>> sc.addJobTag("job_to_cancel2")
+        >>> sorted(sc.getJobTags())
+        ['job_to_cancel1', 'job_to_cancel2']
+        >>> sc.removeJobTag("job_to_cancel1")
+        >>> sc.getJobTags()
+        {'job_to_cancel2'}
+        >>> sc.clearJobTags()
+        """
+        _check_tag(tag)
+        tags = self.getJobTags()
+        tags.discard(tag)
+        self.setLocalProperty("spark.job.tags", ",".join(sorted(tags)) if tags else None)
+
+    def getJobTags(self):
+        """The tags this thread's jobs carry.
+
+        Returns
+        -------
+        set of str
+
+        Examples
+        --------
+        >>> sc.addJobTag("job_to_cancel")
+        >>> sc.getJobTags()
+        {'job_to_cancel'}
+        >>> sc.clearJobTags()
+        """
+        value = self.getLocalProperty("spark.job.tags")
+        return {t for t in value.split(",") if t} if value else set()
+
+    def clearJobTags(self):
+        """Removes all of this thread's job tags.
+
+        Examples
+        --------
+        >>> sc.addJobTag("job_to_cancel")
+        >>> sc.clearJobTags()
+        >>> sc.getJobTags()
+        set()
+        """
+        self.setLocalProperty("spark.job.tags", None)
+
+    def cancelJobsWithTag(self, tag):
+        """Cancels the scheduled and running jobs that carry a tag (see
+        :meth:`addJobTag`): each raises ``JobCancelledError`` in the thread that
+        started it, its running tasks are killed, and the context stays usable.
+
+        Parameters
+        ----------
+        tag : str
+            A non-empty tag without a ``,`` (comma).
+
+        Examples
+        --------
+        >>> sc.cancelJobsWithTag("no-job-has-it")
+        """
+        _check_tag(tag)
+        self._core.cancel_group(_TAG_LABEL + tag)
+
     def cancelAllJobs(self):
         """Cancels every job that is scheduled or running.
 
@@ -691,6 +905,42 @@ class SparkContext:
         2
         """
         self._core.cancel_group(None)
+
+    def show_profiles(self):
+        """Prints the profiles of the RDDs run so far (not shown before), one per
+        RDD: the tasks' cProfile stats added up. Needs ``spark.python.profile=true``.
+
+        Examples
+        --------
+        >>> sc.show_profiles()
+        Traceback (most recent call last):
+            ...
+        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration must be set to `true` to enable Python profile.
+        """
+        if self.profiler_collector is None:
+            raise _incorrect_conf()
+        self.profiler_collector.show_profiles()
+
+    def dump_profiles(self, path):
+        """Writes the profile of each RDD run so far into the directory path, as
+        ``rdd_<id>.pstats`` (read them with ``pstats.Stats``), then forgets them.
+        Needs ``spark.python.profile=true``.
+
+        Parameters
+        ----------
+        path : str
+            A directory; created if missing.
+
+        Examples
+        --------
+        >>> sc.dump_profiles("/tmp/never-written")
+        Traceback (most recent call last):
+            ...
+        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration must be set to `true` to enable Python profile.
+        """
+        if self.profiler_collector is None:
+            raise _incorrect_conf()
+        self.profiler_collector.dump_profiles(path)
 
     def statusTracker(self):
         """A StatusTracker over this context's recent jobs and stages.
@@ -1059,6 +1309,41 @@ class SparkContext:
 
 
 
+def _element_serializer(serializer):
+    """The record serializer of a new context: ember stores pickles, so a
+    pickle-based serializer is taken as asked and any other one refused."""
+    if serializer is None:
+        return CPickleSerializer()
+    if isinstance(serializer, (PickleSerializer, CloudPickleSerializer)):
+        return serializer
+    raise NotImplementedError(
+        f"SparkContext(serializer={serializer!r}): ember stores records as pickles (protocol 5, through "
+        "cloudpickle) and cannot use another serializer; pass CPickleSerializer() (the default), "
+        "CloudPickleSerializer() or PickleSerializer() instead, or leave serializer unset")
+
+
+_TAG_LABEL = "tag:"  # engine label of a job tag (include/ember.h, ember_job_submit)
+
+
+def _check_tag(tag):
+    """Raises as Spark does for a tag that cannot be one."""
+    if tag is None:
+        raise ValueError("Spark job tag cannot be null.")
+    if not isinstance(tag, str):
+        raise TypeError(f"a job tag must be a str, got {type(tag).__name__}")
+    if "," in tag:
+        raise ValueError("Spark job tag cannot contain ','.")
+    if not tag:
+        raise ValueError("Spark job tag cannot be an empty string.")
+
+
+def _job_labels(group, tags):
+    """The engine labels of a job: its group, then one "tag:<tag>" per tag; '\n'
+    separates them (include/ember.h). None when the job has neither."""
+    labels = ([group] if group else []) + [_TAG_LABEL + t for t in sorted(tags)]
+    return "\n".join(labels) if labels else None
+
+
 def _local_path(path):
     """An absolute local path from a path or a file: URI."""
     path = os.fspath(path)
@@ -1082,3 +1367,26 @@ def _same_contents(a, b):
         return not (cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files)
     return filecmp.cmp(a, b, shallow=False)
 
+
+def _unpack_archive(src, dst):
+    """Unpacks an archive into the new directory dst, chosen by the name's ending as
+    Spark chooses: .zip/.jar, .tar.gz/.tgz, .tar; any other file is copied to dst.
+    Members stay inside dst (zipfile strips absolute paths and "..", tarfile's
+    "data" filter refuses them and links that point out)."""
+    import tarfile
+    import zipfile
+    lower = src.lower()
+    try:
+        if lower.endswith((".zip", ".jar")):
+            with zipfile.ZipFile(src) as z:  # extractall keeps members inside dst
+                os.makedirs(dst)
+                z.extractall(dst)
+        elif lower.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(src, "r:gz" if not lower.endswith(".tar") else "r:") as t:
+                os.makedirs(dst)
+                t.extractall(dst, filter="data")
+        else:
+            logger.warning("Cannot unpack %s (not .zip, .jar, .tar, .tar.gz or .tgz); copying it as it is", src)
+            shutil.copy2(src, dst)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
+        raise ValueError(f"Cannot unpack archive {src}: {e}") from e

@@ -28,6 +28,7 @@ import cloudpickle
 
 from ember import _core, _lineage, rddsampler, shuffle
 from ember import join as _join
+from ember import profiler as _profiler
 from ember.resultiterable import ResultIterable
 from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.storagelevel import StorageLevel
@@ -1517,6 +1518,42 @@ class RDD:
         """
         return [x for part in self._run() for x in part]
 
+    def collectWithJobGroup(self, groupId, description, interruptOnCancel=False):
+        """All elements, in partition order, collected by a job in the given job group.
+
+        Deprecated (as in PySpark 3.1): call :meth:`SparkContext.setJobGroup` in the
+        thread, then :meth:`collect`; calling it emits a FutureWarning. As in PySpark,
+        the group stays set for the calling thread's later jobs.
+
+        Parameters
+        ----------
+        groupId : str
+            The job group (:meth:`SparkContext.cancelJobGroup` cancels it).
+        description : str
+            A description of the group's jobs.
+        interruptOnCancel : bool, optional
+            Recorded; ember always kills a cancelled job's running tasks.
+
+        Returns
+        -------
+        list
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", FutureWarning)
+        ...     sc.parallelize([1, 2, 3], 2).collectWithJobGroup("collect-group", "doc")
+        [1, 2, 3]
+        >>> sc.statusTracker().getJobIdsForGroup("collect-group") != []
+        True
+        >>> sc.setJobGroup(None, None)
+        """
+        warnings.warn("collectWithJobGroup is deprecated since 3.1; call sc.setJobGroup() in the "
+                      "thread, then collect()", FutureWarning, stacklevel=2)
+        self.ctx.setJobGroup(groupId, description, interruptOnCancel)
+        return self.collect()
+
     def count(self):
         """The number of elements.
 
@@ -2510,6 +2547,47 @@ class RDD:
         """
         return self._local_checkpoint
 
+    def cleanShuffleDependencies(self, blocking=False):
+        """Removes the shuffle output this RDD's lineage holds, so that the next job
+        over it runs those shuffles' map stages again. As Spark, it follows the
+        lineage through RDDs that are not persisted (a persisted RDD's ancestors are
+        left alone). A shuffle that a running job uses is kept, with a warning.
+
+        Parameters
+        ----------
+        blocking : bool, optional
+            Accepted for PySpark compatibility; ember removes the files before
+            returning either way.
+
+        Examples
+        --------
+        >>> calls = sc.accumulator(0)
+        >>> def tag(x):
+        ...     calls.add(1)
+        ...     return (x % 2, x)
+        >>> sums = sc.parallelize(range(6), 2).map(tag).reduceByKey(lambda a, b: a + b)
+        >>> sorted(sums.collect()), calls.value
+        ([(0, 6), (1, 9)], 6)
+        >>> sorted(sums.collect()), calls.value  # the map output is reused
+        ([(0, 6), (1, 9)], 6)
+        >>> sums.cleanShuffleDependencies()
+        >>> sorted(sums.collect()), calls.value  # the map stage ran again
+        ([(0, 6), (1, 9)], 12)
+        """
+        from ember.log import logger
+        seen, stack = set(), [self._node]
+        while stack:
+            node = stack.pop()
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            if node.kind == "shuffle":
+                try:
+                    node.clean_shuffle()
+                except RuntimeError as e:
+                    logger.warning("cleanShuffleDependencies of RDD %d kept a shuffle: %s", self.id(), e)
+            stack.extend(p for p in node.parents if not p.cached)
+
     def _write_checkpoint(self):
         """Writes the pending checkpoint: files for checkpoint(), kept partitions for
         localCheckpoint(). Called by the context after a job that used this RDD."""
@@ -2630,9 +2708,14 @@ class PipelinedRDD(RDD):
         if self._checkpoint_node is not None:
             return self._checkpoint_node
         if self._node_obj is None:
-            command = cloudpickle.dumps(self._ops, protocol=5)
+            collector = self.ctx.profiler_collector
+            profiler = collector.new_profiler(self.ctx) if collector is not None else None
+            ops = self._ops if profiler is None else [(_profiler.OP_PROFILER, profiler)] + self._ops
+            command = cloudpickle.dumps(ops, protocol=5)
             self._node_obj = self.ctx._core.pipeline(self._parent._node, command)
             self.ctx._node_info[self._node_obj.id] = (None, self._site, self._name)
+            if profiler is not None:
+                collector.add_profiler(self._node_obj.id, profiler)
         return self._node_obj
 
     def getNumPartitions(self):

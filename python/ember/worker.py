@@ -25,6 +25,7 @@ from ember import _core, accumulators, broadcast
 from ember.files import SparkFiles
 
 OP_PARTITIONS = 0  # (OP_PARTITIONS, f): f(split_index, iterator) -> iterable
+OP_PROFILER = -1   # (OP_PROFILER, profiler): profile the tasks computing this command's RDD
 
 
 def _str(buf, pos):
@@ -98,6 +99,8 @@ def apply_ops(ops, split, it):
     to one C PipeIter; mapPartitions functions are called with the iterator."""
     run = []
     for kind, f in ops:
+        if kind == OP_PROFILER:
+            continue
         if kind == OP_PARTITIONS:
             if run:
                 it = _core.PipeIter(it, run)
@@ -181,6 +184,25 @@ class Worker:
             it = apply_ops(self.command(cid), split, it)
         return it
 
+    def compute(self, task, streams):
+        """Computes the task's partition into its output; returns the shuffle
+        bucket sizes (empty for a result)."""
+        it = self.build(task["input"], streams)
+        if task["output"] == _core.OUT_SHUFFLE:
+            path, nbuckets, spec_id = task["shuffle_out"]
+            pfunc, create, merge, max_keys, buffer_bytes = self.command(spec_id)
+            return _core.shuffle_write(it, path, nbuckets, pfunc, create, merge, max_keys, buffer_bytes)
+        _core.write_batches(self.io, it)
+        return []
+
+    def profiler(self, root):
+        """The profiler of the RDD the task computes (its outermost command), or None."""
+        cmds = root[2]
+        if not cmds:
+            return None
+        ops = self.command(cmds[-1][0])
+        return ops[0][1] if ops and ops[0][0] == OP_PROFILER else None
+
     def run(self, task):
         from ember import taskcontext
         streams = _core.Streams(self.io, task["nstreams"])
@@ -190,14 +212,11 @@ class Worker:
             task["properties"] = self.properties
             taskcontext._set(task)
             accumulators._task_begin()
-            it = self.build(task["input"], streams)
-            if task["output"] == _core.OUT_SHUFFLE:
-                path, nbuckets, spec_id = task["shuffle_out"]
-                pfunc, create, merge, max_keys, buffer_bytes = self.command(spec_id)
-                sizes = _core.shuffle_write(it, path, nbuckets, pfunc, create, merge, max_keys, buffer_bytes)
+            profiler = self.profiler(task["input"])
+            if profiler is None:
+                sizes = self.compute(task, streams)
             else:
-                _core.write_batches(self.io, it)
-                sizes = []
+                sizes = profiler.profile(self.compute, task, streams)
             streams.drain()
             _core.write_done(self.io, sizes, accumulators._task_report())
         except BaseException:  # the user's error, SystemExit included, fails the task only

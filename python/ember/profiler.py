@@ -1,0 +1,197 @@
+"""Python profiling of tasks, as ``pyspark.profiler`` (``spark.python.profile=true``).
+
+How it works. With the setting on, each pipelined RDD that runs gets a profiler
+(``profiler_cls``, by default :class:`BasicProfiler`) that travels with its command.
+A worker running a task whose computed RDD has one runs the whole task (reading its
+input, the user's functions, writing its output) under ``cProfile``; the task's
+``pstats.Stats`` reach the driver through an accumulator, like any accumulator
+update, and add up per RDD. ``sc.show_profiles()`` prints them, ``sc.dump_profiles``
+writes ``rdd_<id>.pstats`` files; at exit they are shown, or dumped to
+``spark.python.profile.dump`` when that is set.
+"""
+
+import atexit
+import cProfile
+import os
+import pstats
+import threading
+
+from ember.accumulators import AccumulatorParam
+
+__all__ = ["Profiler", "BasicProfiler", "UDFBasicProfiler", "ProfilerCollector", "PStatsParam"]
+
+OP_PROFILER = -1  # a pipeline command's first op when its RDD is profiled: (OP_PROFILER, profiler)
+
+
+def _incorrect_conf():
+    return RuntimeError(
+        "[INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration "
+        "must be set to `true` to enable Python profile.")
+
+
+class ProfilerCollector:
+    """Keeps the profilers of a context, one per profiled RDD, and makes new ones."""
+
+    def __init__(self, profiler_cls, udf_profiler_cls=None, dump_path=None):
+        self.profiler_cls = profiler_cls
+        self.udf_profiler_cls = udf_profiler_cls
+        self.profile_dump_path = dump_path
+        self.profilers = []  # [rdd id, profiler, shown]
+        self._lock = threading.Lock()
+
+    def new_profiler(self, ctx):
+        """A new profiler of ``profiler_cls``."""
+        return self.profiler_cls(ctx)
+
+    def new_udf_profiler(self, ctx):
+        """A new profiler of ``udf_profiler_cls``."""
+        return self.udf_profiler_cls(ctx)
+
+    def add_profiler(self, id, profiler):
+        """Records the profiler of RDD id. The first one registers the exit-time
+        show (or dump to ``spark.python.profile.dump``)."""
+        with self._lock:
+            if not self.profilers:
+                if self.profile_dump_path:
+                    atexit.register(self.dump_profiles, self.profile_dump_path)
+                else:
+                    atexit.register(self.show_profiles)
+            self.profilers.append([id, profiler, False])
+
+    def dump_profiles(self, path):
+        """Writes each profiler's stats under path, then forgets them."""
+        with self._lock:
+            profilers, self.profilers = self.profilers, []
+        for id, profiler, _ in profilers:
+            if _ran(profiler):
+                profiler.dump(id, path)
+
+    def show_profiles(self):
+        """Prints the stats of the profilers not shown yet."""
+        with self._lock:
+            pending = [entry for entry in self.profilers if not entry[2] and _ran(entry[1])]
+            for entry in pending:
+                entry[2] = True
+        for id, profiler, _ in pending:
+            profiler.show(id)
+
+
+def _ran(profiler):
+    """False for a BasicProfiler that profiled no task: ember gives an RDD its
+    engine node (and profiler) sooner than PySpark gives one its JVM RDD, e.g. when
+    an action fuses it into another RDD, so such profilers are left out."""
+    acc = getattr(profiler, "_accumulator", None)
+    return acc is None or acc.value is not None
+
+
+class Profiler:
+    """The interface of a profiler class (``SparkContext(profiler_cls=...)``): it
+    profiles a task (``profile``), returns the collected stats (``stats``), prints
+    them (``show``) and writes them (``dump``).
+
+    Examples
+    --------
+    >>> class MyCustomProfiler(BasicProfiler):
+    ...     def show(self, id):
+    ...         print("My custom profiles for RDD:%s" % id)
+    >>> MyCustomProfiler(sc).show(3)
+    My custom profiles for RDD:3
+    """
+
+    def __init__(self, ctx):
+        pass
+
+    def profile(self, func, *args, **kwargs):
+        """Runs func(*args, **kwargs) under the profiler; returns its result."""
+        raise NotImplementedError(f"{type(self).__name__} must define profile()")
+
+    def stats(self):
+        """The stats collected so far."""
+        raise NotImplementedError(f"{type(self).__name__} must define stats()")
+
+    def show(self, id):
+        """Prints the stats of RDD id."""
+        raise NotImplementedError(f"{type(self).__name__} must define show()")
+
+    def dump(self, id, path):
+        """Writes the stats of RDD id under the directory path."""
+        raise NotImplementedError(f"{type(self).__name__} must define dump()")
+
+
+class PStatsParam(AccumulatorParam):
+    """Adds up ``pstats.Stats`` (None is the zero)."""
+
+    @staticmethod
+    def zero(value):
+        return None
+
+    @staticmethod
+    def addInPlace(value1, value2):
+        if value1 is None:
+            return value2
+        if value2 is not None:
+            value1.add(value2)
+        return value1
+
+
+class BasicProfiler(Profiler):
+    """The default profiler: cProfile in the worker, stats added up on the driver
+    through an accumulator.
+
+    Examples
+    --------
+    >>> p = BasicProfiler(sc)
+    >>> p.profile(sum, [1, 2, 3])
+    6
+    >>> p.stats().total_calls > 0
+    True
+    """
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._accumulator = ctx.accumulator(None, PStatsParam)
+
+    def profile(self, func, *args, **kwargs):
+        prof = cProfile.Profile()
+        result = prof.runcall(func, *args, **kwargs)
+        st = pstats.Stats(prof)
+        st.stream = None  # picklable; printing goes to sys.stdout
+        st.strip_dirs()
+        self._accumulator.add(st)
+        return result
+
+    def stats(self):
+        return self._accumulator.value
+
+    def show(self, id):
+        st = self.stats()
+        if st:
+            print("=" * 60)
+            print("Profile of RDD<id=%d>" % id)
+            print("=" * 60)
+            st.sort_stats("time", "cumulative").print_stats()
+
+    def dump(self, id, path):
+        os.makedirs(path, exist_ok=True)
+        st = self.stats()
+        if st:
+            st.dump_stats(os.path.join(path, "rdd_%d.pstats" % id))
+
+
+class UDFBasicProfiler(BasicProfiler):
+    """The profiler PySpark uses for SQL UDFs; ember has no UDFs, the class is
+    here so that ``udf_profiler_cls`` takes the same values."""
+
+    def show(self, id):
+        st = self.stats()
+        if st:
+            print("=" * 60)
+            print("Profile of UDF<id=%d>" % id)
+            print("=" * 60)
+            st.sort_stats("time", "cumulative").print_stats()
+
+    def dump(self, id, path):
+        os.makedirs(path, exist_ok=True)
+        st = self.stats()
+        if st:
+            st.dump_stats(os.path.join(path, "udf_%d.pstats" % id))

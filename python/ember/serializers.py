@@ -1,0 +1,480 @@
+"""Serializers, as ``pyspark.serializers``: how objects become bytes and back.
+
+ember itself stores records as standard pickles (protocol 5; functions and
+lambdas through cloudpickle) in automatically sized batches, which is what
+``sc.serializer`` reports: ``AutoBatchedSerializer(CloudPickleSerializer())``.
+The classes here are the ones PySpark programs use directly: ``dumps``/``loads``
+for one object, and ``dump_stream``/``load_stream`` over a binary file-like
+stream, framed as PySpark frames them (a big-endian signed 32-bit length before
+each object; the special lengths of :class:`SpecialLengths` mark the end of a
+section or a None).
+
+Examples
+--------
+>>> import io
+>>> ser = BatchedSerializer(MarshalSerializer(), 2)
+>>> buf = io.BytesIO()
+>>> ser.dump_stream(range(5), buf)
+>>> _ = buf.seek(0)
+>>> list(ser.load_stream(buf))
+[0, 1, 2, 3, 4]
+"""
+
+import itertools
+import marshal
+import pickle
+import struct
+import zlib
+
+import cloudpickle
+
+__all__ = [
+    "PickleSerializer",
+    "CPickleSerializer",
+    "CloudPickleSerializer",
+    "MarshalSerializer",
+    "UTF8Deserializer",
+]
+
+pickle_protocol = pickle.HIGHEST_PROTOCOL  # 5 on the Pythons ember supports
+
+
+class SpecialLengths:
+    """Negative frame lengths with a meaning of their own."""
+
+    END_OF_DATA_SECTION = -1
+    PYTHON_EXCEPTION_THROWN = -2
+    TIMING_DATA = -3
+    END_OF_STREAM = -4
+    NULL = -5
+    START_ARROW_STREAM = -6
+
+
+def read_int(stream):
+    """Reads a big-endian signed 32-bit int; EOFError at the end of the stream."""
+    data = stream.read(4)
+    if len(data) < 4:
+        raise EOFError("the stream ended inside (or before) a 4-byte length")
+    return struct.unpack("!i", data)[0]
+
+
+def write_int(value, stream):
+    """Writes a big-endian signed 32-bit int."""
+    stream.write(struct.pack("!i", value))
+
+
+def read_long(stream):
+    """Reads a big-endian signed 64-bit int; EOFError at the end of the stream."""
+    data = stream.read(8)
+    if len(data) < 8:
+        raise EOFError("the stream ended inside (or before) an 8-byte integer")
+    return struct.unpack("!q", data)[0]
+
+
+def pack_long(value):
+    """A big-endian signed 64-bit int as bytes."""
+    return struct.pack("!q", value)
+
+
+def write_long(value, stream):
+    """Writes a big-endian signed 64-bit int."""
+    stream.write(pack_long(value))
+
+
+def read_bool(stream):
+    """Reads one byte as a bool; EOFError at the end of the stream."""
+    data = stream.read(1)
+    if not data:
+        raise EOFError("the stream ended before a bool")
+    return struct.unpack("!?", data)[0]
+
+
+def write_with_length(obj, stream):
+    """Writes bytes preceded by their length."""
+    write_int(len(obj), stream)
+    stream.write(obj)
+
+
+class Serializer:
+    """The base class: a serializer writes an iterator of objects to a stream
+    (``dump_stream``) and reads them back (``load_stream``). Serializers are equal
+    when they are of the same class with the same settings."""
+
+    def dump_stream(self, iterator, stream):
+        """Writes every object of iterator to the binary stream."""
+        raise NotImplementedError(f"{type(self).__name__} does not write streams")
+
+    def load_stream(self, stream):
+        """An iterator over the objects of the binary stream."""
+        raise NotImplementedError(f"{type(self).__name__} does not read streams")
+
+    def dumps(self, obj):
+        """One object as bytes."""
+        raise NotImplementedError(f"{type(self).__name__} does not serialize single objects")
+
+    def _load_stream_without_unbatching(self, stream):
+        """The stream's batches, each an iterable (one object each here)."""
+        return ([obj] for obj in self.load_stream(stream))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and other.__dict__ == self.__dict__
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def __hash__(self):
+        return hash(str(self))
+
+
+class FramedSerializer(Serializer):
+    """Writes each object as its length then its bytes; subclasses say how one
+    object becomes bytes (``dumps``) and back (``loads``)."""
+
+    def dump_stream(self, iterator, stream):
+        for obj in iterator:
+            self._write_with_length(obj, stream)
+
+    def load_stream(self, stream):
+        while True:
+            try:
+                yield self._read_with_length(stream)
+            except EOFError:
+                return
+
+    def _write_with_length(self, obj, stream):
+        data = self.dumps(obj)
+        if data is None:
+            raise ValueError(f"{type(self).__name__}.dumps returned None; it must return bytes")
+        if len(data) > (1 << 31) - 1:
+            raise ValueError(f"cannot serialize an object of {len(data)} bytes: frames are limited to 2 GiB")
+        write_with_length(data, stream)
+
+    def _read_with_length(self, stream):
+        length = read_int(stream)
+        if length == SpecialLengths.END_OF_DATA_SECTION:
+            raise EOFError("end of the data section")
+        if length == SpecialLengths.NULL:
+            return None
+        if length < 0:
+            raise ValueError(f"unexpected frame length {length} in the stream")
+        data = stream.read(length)
+        if len(data) < length:
+            raise EOFError(f"the stream ended inside a frame of {length} bytes")
+        return self.loads(data)
+
+    def dumps(self, obj):
+        raise NotImplementedError(f"{type(self).__name__} does not say how to serialize an object")
+
+    def loads(self, obj):
+        raise NotImplementedError(f"{type(self).__name__} does not say how to deserialize an object")
+
+
+class BatchedSerializer(Serializer):
+    """Groups objects into lists of batchSize (-1: one list of everything) and
+    writes each list with the wrapped serializer; reading flattens them again.
+
+    Examples
+    --------
+    >>> import io
+    >>> buf = io.BytesIO()
+    >>> BatchedSerializer(PickleSerializer(), 3).dump_stream(iter(range(7)), buf)
+    >>> _ = buf.seek(0)
+    >>> list(PickleSerializer().load_stream(buf))
+    [[0, 1, 2], [3, 4, 5], [6]]
+    >>> BatchedSerializer(PickleSerializer(), 3)
+    BatchedSerializer(PickleSerializer(), 3)
+    """
+
+    UNLIMITED_BATCH_SIZE = -1
+    UNKNOWN_BATCH_SIZE = 0
+
+    def __init__(self, serializer, batchSize=UNLIMITED_BATCH_SIZE):
+        self.serializer = serializer
+        self.batchSize = batchSize
+
+    def _batched(self, iterator):
+        if self.batchSize == self.UNLIMITED_BATCH_SIZE:
+            yield list(iterator)
+            return
+        if self.batchSize <= 0:
+            raise ValueError(f"batchSize must be positive or -1 (unlimited), got {self.batchSize}")
+        iterator = iter(iterator)
+        while True:
+            batch = list(itertools.islice(iterator, self.batchSize))
+            if not batch:
+                return
+            yield batch
+
+    def dump_stream(self, iterator, stream):
+        self.serializer.dump_stream(self._batched(iterator), stream)
+
+    def load_stream(self, stream):
+        return itertools.chain.from_iterable(self._load_stream_without_unbatching(stream))
+
+    def _load_stream_without_unbatching(self, stream):
+        return self.serializer.load_stream(stream)
+
+    def __repr__(self):
+        return f"BatchedSerializer({self.serializer}, {self.batchSize})"
+
+
+class AutoBatchedSerializer(BatchedSerializer):
+    """Batches adaptively: the first batch holds one object; a batch whose bytes
+    stay under bestSize doubles the next one, one over ten times bestSize halves it.
+    This is how ember batches records.
+
+    Examples
+    --------
+    >>> import io
+    >>> buf = io.BytesIO()
+    >>> AutoBatchedSerializer(PickleSerializer()).dump_stream(range(10), buf)
+    >>> _ = buf.seek(0)
+    >>> [len(b) for b in PickleSerializer().load_stream(buf)]
+    [1, 2, 4, 3]
+    >>> _ = buf.seek(0)
+    >>> list(AutoBatchedSerializer(PickleSerializer()).load_stream(buf)) == list(range(10))
+    True
+    """
+
+    def __init__(self, serializer, bestSize=1 << 16):
+        super().__init__(serializer, self.UNKNOWN_BATCH_SIZE)
+        self.bestSize = bestSize
+
+    def dump_stream(self, iterator, stream):
+        iterator = iter(iterator)
+        size, best = 1, self.bestSize
+        while True:
+            batch = list(itertools.islice(iterator, size))
+            if not batch:
+                return
+            data = self.serializer.dumps(batch)
+            write_with_length(data, stream)
+            if len(data) < best:
+                size *= 2
+            elif len(data) > best * 10 and size > 1:
+                size //= 2
+
+    def __repr__(self):
+        return f"AutoBatchedSerializer({self.serializer})"
+
+
+class FlattenedValuesSerializer(BatchedSerializer):
+    """Writes (key, values) pairs, splitting long value lists into pieces of at
+    most batchSize values (each piece with its key)."""
+
+    def __init__(self, serializer, batchSize=10):
+        super().__init__(serializer, batchSize)
+
+    def _batched(self, iterator):
+        n = self.batchSize
+        for key, values in iterator:
+            for i in range(0, len(values), n):
+                yield key, values[i:i + n]
+
+    def load_stream(self, stream):
+        return self.serializer.load_stream(stream)
+
+    def __repr__(self):
+        return f"FlattenedValuesSerializer({self.serializer}, {self.batchSize})"
+
+
+class CartesianDeserializer(Serializer):
+    """Reads a stream of alternating batches of two serializers and yields every
+    pair of each key batch with its value batch (how PySpark reads cartesian())."""
+
+    def __init__(self, key_ser, val_ser):
+        self.key_ser = key_ser
+        self.val_ser = val_ser
+
+    def _load_stream_without_unbatching(self, stream):
+        keys = self.key_ser._load_stream_without_unbatching(stream)
+        values = self.val_ser._load_stream_without_unbatching(stream)
+        for kb, vb in zip(keys, values):
+            yield itertools.product(kb, vb)
+
+    def load_stream(self, stream):
+        return itertools.chain.from_iterable(self._load_stream_without_unbatching(stream))
+
+    def __repr__(self):
+        return f"CartesianDeserializer({self.key_ser}, {self.val_ser})"
+
+
+class PairDeserializer(Serializer):
+    """Reads a stream of alternating batches of two serializers and zips each key
+    batch with its value batch (how PySpark reads zip()); batches of different
+    lengths raise ValueError."""
+
+    def __init__(self, key_ser, val_ser):
+        self.key_ser = key_ser
+        self.val_ser = val_ser
+
+    def _load_stream_without_unbatching(self, stream):
+        keys = self.key_ser._load_stream_without_unbatching(stream)
+        values = self.val_ser._load_stream_without_unbatching(stream)
+        for kb, vb in zip(keys, values):
+            kb = kb if hasattr(kb, "__len__") else list(kb)
+            vb = vb if hasattr(vb, "__len__") else list(vb)
+            if len(kb) != len(vb):
+                raise ValueError("Can not deserialize PairRDD with different number of items in batches: "
+                                 f"({len(kb)}, {len(vb)})")
+            yield zip(kb, vb)
+
+    def load_stream(self, stream):
+        return itertools.chain.from_iterable(self._load_stream_without_unbatching(stream))
+
+    def __repr__(self):
+        return f"PairDeserializer({self.key_ser}, {self.val_ser})"
+
+
+class NoOpSerializer(FramedSerializer):
+    """Bytes stay bytes: frames of raw bytes.
+
+    Examples
+    --------
+    >>> NoOpSerializer().loads(NoOpSerializer().dumps(b"raw"))
+    b'raw'
+    """
+
+    def dumps(self, obj):
+        return obj
+
+    def loads(self, obj):
+        return obj
+
+
+class PickleSerializer(FramedSerializer):
+    """Python's pickle, highest protocol. Functions and lambdas need
+    :class:`CloudPickleSerializer`.
+
+    Examples
+    --------
+    >>> PickleSerializer().loads(PickleSerializer().dumps({"a": [1, 2]}))
+    {'a': [1, 2]}
+    """
+
+    def dumps(self, obj):
+        return pickle.dumps(obj, pickle_protocol)
+
+    def loads(self, obj, encoding="bytes"):
+        return pickle.loads(obj, encoding=encoding)
+
+
+class CloudPickleSerializer(FramedSerializer):
+    """cloudpickle, highest protocol: also lambdas, closures and classes defined in
+    ``__main__``; the bytes are standard pickles. ``CPickleSerializer`` is this class.
+
+    Examples
+    --------
+    >>> ser = CPickleSerializer()
+    >>> ser.loads(ser.dumps(lambda x: x + 1))(41)
+    42
+    >>> import threading
+    >>> ser.dumps(threading.Lock())
+    Traceback (most recent call last):
+        ...
+    _pickle.PicklingError: Could not serialize object: TypeError: cannot pickle '_thread.lock' object
+    """
+
+    def dumps(self, obj):
+        try:
+            return cloudpickle.dumps(obj, pickle_protocol)
+        except pickle.PickleError:
+            raise
+        except Exception as e:
+            text = str(e)
+            if "'i' format requires" in text:
+                raise pickle.PicklingError(f"Object too large to serialize: {text}") from e
+            raise pickle.PicklingError(f"Could not serialize object: {type(e).__name__}: {text}") from e
+
+    def loads(self, obj, encoding="bytes"):
+        return pickle.loads(obj, encoding=encoding)
+
+
+CPickleSerializer = CloudPickleSerializer
+
+
+class MarshalSerializer(FramedSerializer):
+    """Python's marshal: faster than pickle, for built-in types only (numbers,
+    strings, bytes, tuples, lists, dicts, sets, None).
+
+    Examples
+    --------
+    >>> MarshalSerializer().loads(MarshalSerializer().dumps([1, "a", (2.5, None)]))
+    [1, 'a', (2.5, None)]
+    """
+
+    def dumps(self, obj):
+        return marshal.dumps(obj)
+
+    def loads(self, obj):
+        return marshal.loads(obj)
+
+
+class CompressedSerializer(FramedSerializer):
+    """Another framed serializer's bytes, zlib-compressed (level 1).
+
+    Examples
+    --------
+    >>> ser = CompressedSerializer(PickleSerializer())
+    >>> ser.loads(ser.dumps("x" * 1000)) == "x" * 1000, len(ser.dumps("x" * 1000)) < 100
+    (True, True)
+    """
+
+    def __init__(self, serializer):
+        if not isinstance(serializer, FramedSerializer):
+            raise TypeError(f"CompressedSerializer wraps a FramedSerializer, got {type(serializer).__name__}")
+        self.serializer = serializer
+
+    def dumps(self, obj):
+        return zlib.compress(self.serializer.dumps(obj), 1)
+
+    def loads(self, obj):
+        return self.serializer.loads(zlib.decompress(obj))
+
+    def __repr__(self):
+        return f"CompressedSerializer({self.serializer})"
+
+
+class UTF8Deserializer(Serializer):
+    """Reads frames of UTF-8 text (str, or bytes when use_unicode is False); a
+    NULL length gives None.
+
+    Examples
+    --------
+    >>> import io
+    >>> buf = io.BytesIO()
+    >>> for text in [b"caf\\xc3\\xa9", b"x"]:
+    ...     write_with_length(text, buf)
+    >>> write_int(SpecialLengths.NULL, buf)
+    >>> _ = buf.seek(0)
+    >>> list(UTF8Deserializer().load_stream(buf))
+    ['café', 'x', None]
+    """
+
+    def __init__(self, use_unicode=True):
+        self.use_unicode = use_unicode
+
+    def loads(self, stream):
+        """Reads the next string of the stream; EOFError at the end of a section."""
+        length = read_int(stream)
+        if length == SpecialLengths.END_OF_DATA_SECTION:
+            raise EOFError("end of the data section")
+        if length == SpecialLengths.NULL:
+            return None
+        data = stream.read(length)
+        if len(data) < length:
+            raise EOFError(f"the stream ended inside a string of {length} bytes")
+        return data.decode("utf-8") if self.use_unicode else data
+
+    def load_stream(self, stream):
+        while True:
+            try:
+                yield self.loads(stream)
+            except EOFError:
+                return
+
+    def __repr__(self):
+        return f"UTF8Deserializer({self.use_unicode})"
