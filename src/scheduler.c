@@ -96,6 +96,12 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The file a shuffle map task's attempt writes. */
+static void map_output_path(char *buf, size_t size, ember_context *ctx, stage *st, task *t) {
+    snprintf(buf, size, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, st->target->id, t->part,
+             (unsigned long long)t->attempt_id);
+}
+
 void emberS_wake(ember_context *ctx) {
     char b = 1;
     ssize_t r;
@@ -372,8 +378,7 @@ static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
     if ((rc = send_commands(w, st->computed, 0))) goto free_all;
     if (st->kind == STAGE_SHUFFLE) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, st->target->id, t->part,
-                 (unsigned long long)t->attempt_id);
+        map_output_path(path, sizeof path, ctx, st, t);
         rc = send_command(w, st->target->cmd_id, st->target->cmd, st->target->cmd_len);
         rc = rc ? rc : emberB_put_u32(&e.b, EMBER_OUT_SHUFFLE);
         rc = rc ? rc : emberB_put_str(&e.b, path);
@@ -428,6 +433,8 @@ static void set_error(char **dst, const char *msg, size_t len) {
 static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const char *error);
 
 /* Ends a stage that will not complete: kills workers still running its tasks. */
+/* Ends a stage that will not complete: kills workers still running its tasks and
+ * removes the map output its finished tasks wrote (nothing will read it). */
 static void abort_stage(ember_context *ctx, stage *st) {
     for (size_t i = 0; i < st->ntasks; i++) {
         task *t = &st->tasks[i];
@@ -436,8 +443,12 @@ static void abort_stage(ember_context *ctx, stage *st) {
             t->w = NULL;
         }
         release_sending(t);
+        if (st->kind == STAGE_SHUFFLE && t->state == TASK_DONE) {
+            char path[4096];
+            map_output_path(path, sizeof path, ctx, st, t);
+            unlink(path);
+        }
     }
-    (void)ctx;
 }
 
 /* Keeps a finished stage's final counts for ember_finished_stages: a ring of the
@@ -607,8 +618,7 @@ static void stage_complete(ember_context *ctx, stage *st) {
             pthread_mutex_unlock(&ctx->mu);
         } else if (st->kind == STAGE_SHUFFLE) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, n->id, t->part,
-                     (unsigned long long)t->attempt_id);
+            map_output_path(path, sizeof path, ctx, st, t);
             char *dup = ember_strdup(path);
             if (!dup) { rc = EMBER_ENOMEM; break; }
             pthread_mutex_lock(&ctx->mu);

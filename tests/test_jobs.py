@@ -290,3 +290,35 @@ def test_run_job_binding_cancels_when_on_submit_raises(sc):
     with pytest.raises(KeyError, match="refused"):
         sc._core.run_job(node, None, None, b"", [], refuse)
     assert sc.parallelize([1, 2, 3]).sum() == 6
+
+
+def test_cancelled_shuffle_leaves_no_map_output(sc, tmp_path):
+    import os
+    import threading
+    import time as _time
+    gate = tmp_path / "started"
+
+    def slow(i, it):
+        if i == 3:
+            gate.touch()
+            _time.sleep(30)
+        return ((x % 5, x) for x in it)
+
+    def cancel():
+        while not gate.exists():
+            _time.sleep(0.01)
+        _time.sleep(0.2)
+        sc.cancelJobGroup("cleanup-group")
+
+    before = {f for f in os.listdir(sc._core.tmpdir) if f.startswith("shuffle-")}
+    t = threading.Thread(target=cancel)
+    t.start()
+    sc.setJobGroup("cleanup-group", "cancelled in the map stage")
+    try:
+        with pytest.raises(Exception, match="cancelled"):
+            sc.parallelize(range(40), 4).mapPartitionsWithIndex(slow).reduceByKey(lambda a, b: a + b).collect()
+    finally:
+        sc.setJobGroup(None, None)
+        t.join()
+    after = {f for f in os.listdir(sc._core.tmpdir) if f.startswith("shuffle-")}
+    assert after == before
