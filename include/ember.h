@@ -196,6 +196,16 @@ EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
 EMBER_EXTERN void ember_node_set_cached(ember_node *n, int cached);
 /* 1 when the node is marked to be kept (ember_node_set_cached), else 0. */
 EMBER_EXTERN int ember_node_is_cached(ember_node *n);
+/* Marks a node as a barrier node (1) or not (0). A stage whose tasks compute a
+ * barrier node through narrow dependencies (not across a shuffle) is a barrier stage:
+ * its tasks are launched all at once, when a free task slot exists for each of them;
+ * a job fails at once (EMBER_ETASK, naming both numbers) when a barrier stage has more
+ * tasks than the context has slots, or computes only some of the node's partitions.
+ * When one of its tasks fails, the others are killed and the whole stage runs again
+ * (each task's attempts count toward max_failures). Its tasks learn the stage's task
+ * count and attempt from the TASK frame (src/wire.h), to synchronise with each other. */
+EMBER_EXTERN void ember_node_set_barrier(ember_node *n, int barrier);
+EMBER_EXTERN int ember_node_is_barrier(ember_node *n);
 /* Removes a shuffle node's map output (its shuffle files), so that the next job
  * needing it runs the map stage again. Returns 1 when output was removed, 0 when
  * there was none (not computed yet, or n is not a shuffle node), EMBER_EBUSY when a

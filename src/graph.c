@@ -253,6 +253,19 @@ void ember_node_set_cached(ember_node *n, int cached) {
     pthread_mutex_unlock(&n->ctx->mu);
 }
 
+void ember_node_set_barrier(ember_node *n, int barrier) {
+    pthread_mutex_lock(&n->ctx->mu);
+    n->barrier = barrier != 0;
+    pthread_mutex_unlock(&n->ctx->mu);
+}
+
+int ember_node_is_barrier(ember_node *n) {
+    pthread_mutex_lock(&n->ctx->mu);
+    int barrier = n->barrier;
+    pthread_mutex_unlock(&n->ctx->mu);
+    return barrier;
+}
+
 int ember_node_is_cached(ember_node *n) {
     pthread_mutex_lock(&n->ctx->mu);
     int cached = n->cached;

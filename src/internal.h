@@ -148,6 +148,7 @@ struct ember_node {
     /* Cache, under the context's mu: */
     int cached;
     emberG_part **cache;       /* per partition; NULL until computed */
+    int barrier;               /* under mu: a stage computing it is a barrier stage */
 };
 
 struct ember_context {

@@ -26,6 +26,11 @@
  * attempts that succeeded go back to the caller whatever the job's outcome (a
  * failed attempt's never do), and each finished stage's final counts are kept in a
  * small ring for status queries. Lock order: mu is the only lock the engine takes.
+ *
+ * Barrier stages (a barrier node computed within the stage, see
+ * ember_node_set_barrier) run all their tasks at once: the stage waits, holding up
+ * the stages queued after it, until a worker is free for each task; a failed task
+ * kills the others and the whole stage runs again as a new stage attempt.
  */
 #include "internal.h"
 
@@ -62,6 +67,8 @@ typedef struct emberS_stage {
     task *tasks;
     size_t ntasks, ndone, nrunning, nfailed;
     double submitted_ms;
+    int barrier;         /* a barrier stage: all tasks run at once, fail and retry together */
+    int attempt;         /* barrier stage: attempts started over (0 for the first) */
 } stage;
 
 struct ember_job {
@@ -272,6 +279,37 @@ static ember_node *find_missing(ember_node *n, int skip_cache, int *kind, int *w
     return NULL;
 }
 
+/* 1 when n or a node it reads through narrow dependencies (not across a shuffle) is a
+ * barrier node. Caller holds ctx->mu. */
+static int has_barrier(const ember_node *n) {
+    if (n->barrier) return 1;
+    if (n->kind == EMBER_NODE_SHUFFLE) return 0;
+    for (size_t i = 0; i < n->nparents; i++)
+        if (has_barrier(n->parents[i])) return 1;
+    return 0;
+}
+
+/* Why a barrier stage cannot run (0 when it can): more tasks than the context has
+ * slots, or only some partitions of its node. Sets the error message. */
+static int barrier_check(ember_context *ctx, const stage *st) {
+    if (!st->barrier) return 0;
+    if (st->ntasks > (size_t)ctx->cfg.slots)
+        return emberE_set(EMBER_ETASK,
+                          "[BARRIER_SLOTS] Barrier execution mode does not allow running a barrier stage that "
+                          "needs more slots than the context has: stage %d has %zu tasks, which must run at "
+                          "the same time, but only %d task slots are available. Reduce the number of "
+                          "partitions of the barrier RDD (repartition/coalesce) or start the context with "
+                          "more slots (local[N] with N >= %zu).",
+                          st->id, st->ntasks, ctx->cfg.slots, st->ntasks);
+    if (st->ntasks != st->computed->nparts)
+        return emberE_set(EMBER_ETASK,
+                          "[BARRIER_PARTIAL] Barrier execution mode does not allow a barrier stage to compute "
+                          "only some partitions (%zu of %zu; e.g. first()/take() on a barrier RDD, or a "
+                          "partly cached one): use collect() and pick from the result instead.",
+                          st->ntasks, st->computed->nparts);
+    return 0;
+}
+
 static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, ember_node *target) {
     stage *st = ember_calloc(1, sizeof *st);
     if (!st) return NULL;
@@ -301,6 +339,7 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
         }
     }
     if (kind != STAGE_RESULT) target->materializing = 1;
+    st->barrier = has_barrier(st->computed);
     st->id = ctx->next_stage_id++;
     st->next = ctx->stages;
     ctx->stages = st;
@@ -387,6 +426,8 @@ static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
     } else {
         rc = emberB_put_u32(&e.b, EMBER_OUT_RESULT);
     }
+    rc = rc ? rc : emberB_put_u32(&e.b, st->barrier ? (uint32_t)st->ntasks : 0);
+    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)st->attempt);
     if (rc) goto free_all;
     if ((rc = emberX_queue(w, EMBER_FRAME_TASK, e.b.data, e.b.len, 1))) goto free_all;
     for (size_t s = 0; s < e.nstreams && !rc; s++) {
@@ -480,6 +521,35 @@ static void free_stage(ember_context *ctx, stage *st) {
     ember_free(st);
 }
 
+/* A task of a barrier stage failed: kills the stage's other running tasks, drops
+ * what its finished ones made, and puts every task back to pending for a new stage
+ * attempt (the attempts already made count toward max_failures). */
+static void restart_barrier_stage(ember_context *ctx, stage *st) {
+    for (size_t i = 0; i < st->ntasks; i++) {
+        task *t = &st->tasks[i];
+        if (t->state == TASK_RUNNING) {
+            if (t->w) emberX_worker_kill(t->w); /* frees its slot (w->task = NULL) */
+            pthread_mutex_lock(&ctx->mu);
+            st->nrunning--;
+            pthread_mutex_unlock(&ctx->mu);
+        } else if (t->state == TASK_DONE) {
+            if (st->kind == STAGE_SHUFFLE) {
+                char path[4096];
+                map_output_path(path, sizeof path, ctx, st, t);
+                unlink(path);
+            }
+            pthread_mutex_lock(&ctx->mu);
+            st->ndone--;
+            pthread_mutex_unlock(&ctx->mu);
+        }
+        t->w = NULL;
+        t->state = TASK_PENDING;
+        emberG_blocks_clear(&t->out);
+        release_sending(t);
+    }
+    st->attempt++;
+}
+
 /* Records a failed attempt; the task goes back to pending, or the job fails. */
 static void task_failed(ember_context *ctx, stage *st, task *t) {
     emberG_blocks_clear(&t->out);
@@ -496,6 +566,8 @@ static void task_failed(ember_context *ctx, stage *st, task *t) {
                    "Job aborted due to stage failure: task %zu in stage %d failed %d times; most recent failure:\n%s",
                    t->part, st->id, t->attempts, t->error ? t->error : "(no message)");
         finish_job(ctx, st->job, EMBER_ETASK, ember_last_error());
+    } else if (st->barrier) {
+        restart_barrier_stage(ctx, st);
     }
 }
 
@@ -723,6 +795,8 @@ static void plan(ember_context *ctx) {
      * once (outside the lock), which can change the list: then look again. */
     for (;;) {
         struct ember_job *failed = NULL;
+        int failed_rc = EMBER_ENOMEM;
+        char why[1024] = "out of memory planning a stage";
         stage *empty = NULL;
         pthread_mutex_lock(&ctx->mu);
         for (struct ember_job *j = ctx->running; j && !failed && !empty; j = j->next) {
@@ -735,11 +809,17 @@ static void plan(ember_context *ctx) {
                 target = j->node;
             }
             j->stage = new_stage(ctx, j, kind, target);
-            if (!j->stage) failed = j;
-            else if (j->stage->ntasks == 0) empty = j->stage;
+            if (!j->stage) {
+                failed = j;
+            } else if ((failed_rc = barrier_check(ctx, j->stage))) {
+                snprintf(why, sizeof why, "%s", ember_last_error());
+                failed = j;
+            } else if (j->stage->ntasks == 0) {
+                empty = j->stage;
+            }
         }
         pthread_mutex_unlock(&ctx->mu);
-        if (failed) finish_job(ctx, failed, EMBER_ENOMEM, "out of memory planning a stage");
+        if (failed) finish_job(ctx, failed, failed_rc ? failed_rc : EMBER_ENOMEM, why);
         else if (empty) stage_complete(ctx, empty);
         else break;
     }
@@ -785,12 +865,18 @@ static void tidy_forgets(ember_context *ctx) {
 
 static void dispatch(ember_context *ctx) {
     emberX_pool *pool = &ctx->pool;
+    size_t nfree = 0;
+    for (size_t wi = 0; wi < pool->nworkers; wi++) nfree += !(pool->workers[wi].alive && pool->workers[wi].task);
     for (size_t wi = 0; wi < pool->nworkers; wi++) {
         emberX_worker *w = &pool->workers[wi];
         if (w->alive && w->task) continue;
         stage *st;
         task *t = next_task(ctx, &st);
         if (!t) break;
+        /* A barrier stage starts only with a worker for each task; until then the
+         * stages after it wait too, so that it is not starved. */
+        if (st->barrier && st->nrunning == 0 && nfree < st->ntasks) break;
+        nfree--;
         int rc = 0;
         if (!w->alive) rc = emberX_worker_start(pool, w);
         if (!rc) rc = assign(ctx, st, t, w);

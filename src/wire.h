@@ -47,6 +47,9 @@ enum ember_frame_type {
  *   u32 output kind, then by kind:
  *     EMBER_OUT_RESULT  nothing: records go back as DATA frames
  *     EMBER_OUT_SHUFFLE str path, u32 nbuckets, u64 spec command id
+ *   then u32 barrier tasks (0: not a barrier stage; else the stage's task count, its
+ *   tasks computing partitions 0..n-1), u32 stage attempt (0 for the first; a barrier
+ *   stage runs again whole when one of its tasks fails).
  * An input is a tree:
  *   u32 kind, then by kind:
  *     EMBER_IN_DATA       u32 stream (its batches come in INPUT_BEGIN/DATA/INPUT_END)

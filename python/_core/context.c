@@ -49,6 +49,13 @@ static PyObject *Node_set_cached(NodeObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+static PyObject *Node_set_barrier(NodeObject *self, PyObject *arg) {
+    int barrier = PyObject_IsTrue(arg);
+    if (barrier < 0) return NULL;
+    ember_node_set_barrier(self->node, barrier);
+    Py_RETURN_NONE;
+}
+
 /* clean_shuffle() -> True when a shuffle node's map output was removed, False when
  * there was none; RuntimeError when a running job's lineage holds the node. */
 static PyObject *Node_clean_shuffle(NodeObject *self, PyObject *unused) {
@@ -100,6 +107,8 @@ static PyGetSetDef Node_getset[] = {
 
 static PyMethodDef Node_methods[] = {
     {"set_cached", (PyCFunction)Node_set_cached, METH_O, "Keep (True) or drop (False) computed partitions."},
+    {"set_barrier", (PyCFunction)Node_set_barrier, METH_O,
+     "Mark (True) the node as a barrier node: the stage computing it runs all its tasks at once."},
     {"clean_shuffle", (PyCFunction)Node_clean_shuffle, METH_NOARGS,
      "Remove a shuffle node's map output: True if there was some; RuntimeError while a job uses it."},
     {NULL, NULL, 0, NULL},

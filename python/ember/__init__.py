@@ -16,11 +16,11 @@ from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember.context import SparkContext
 from ember.files import SparkFiles
-from ember.rdd import RDD, Partitioner, ResultIterable, portable_hash
+from ember.rdd import RDD, Partitioner, RDDBarrier, ResultIterable, portable_hash
 from ember.serializers import CPickleSerializer, MarshalSerializer
 from ember.status import SparkJobInfo, SparkStageInfo, StatusTracker
 from ember.storagelevel import StorageLevel
-from ember.taskcontext import TaskContext
+from ember.taskcontext import BarrierTaskContext, BarrierTaskInfo, TaskContext
 
 __version__ = "0.1.0"
 
@@ -32,6 +32,9 @@ __all__ = [
     "ResultIterable",
     "StorageLevel",
     "TaskContext",
+    "BarrierTaskContext",
+    "BarrierTaskInfo",
+    "RDDBarrier",
     "Broadcast",
     "Accumulator",
     "AccumulatorParam",

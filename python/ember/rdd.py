@@ -33,7 +33,7 @@ from ember.resultiterable import ResultIterable
 from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.storagelevel import StorageLevel
 
-__all__ = ["RDD", "PipelinedRDD", "Partitioner", "ResultIterable", "BoundedFloat", "portable_hash"]
+__all__ = ["RDD", "RDDBarrier", "PipelinedRDD", "Partitioner", "ResultIterable", "BoundedFloat", "portable_hash"]
 
 OP_PARTITIONS = 0
 portable_hash = _core.portable_hash
@@ -206,6 +206,8 @@ class RDD:
     >>> sorted(rdd.flatMap(str.split).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b).collect())
     [('a', 2), ('b', 1)]
     """
+
+    _barrier = False  # a barrier RDD's node is a barrier node (RDD.barrier)
 
     def __init__(self, ctx, node, partitioner=None, deps=(), kind=None):
         self.ctx = ctx
@@ -738,6 +740,27 @@ class RDD:
             return zip(it, itertools.count(split, n))
 
         return self.mapPartitionsWithIndex(unique_ids)
+
+    def barrier(self):
+        """Marks the current stage as a barrier stage: its tasks are launched
+        together, and a failed task restarts all of them. The functions given to the
+        returned RDDBarrier can synchronise with ``BarrierTaskContext``.
+
+        The context needs a task slot for each partition (``local[N]`` with N at
+        least the number of partitions), else the job fails at once.
+
+        Returns
+        -------
+        :class:`RDDBarrier`
+
+        Examples
+        --------
+        >>> def sizes(it):
+        ...     return [len(BarrierTaskContext.get().allGather(str(sum(it))))]
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitions(sizes).collect()
+        [2, 2]
+        """
+        return RDDBarrier(self)
 
     def pipe(self, command, env=None, checkCode=False):
         """Pipes each partition through an external command: the elements go to its
@@ -2693,14 +2716,16 @@ class PipelinedRDD(RDD):
     """An RDD made by narrow Python transformations of a parent; consecutive ones
     fuse into one command (one pass, one worker round trip per partition)."""
 
-    def __init__(self, prev, ops, partitioner=None, fuse=True):
+    def __init__(self, prev, ops, partitioner=None, fuse=True, barrier=False):
         if (fuse and isinstance(prev, PipelinedRDD) and not prev.is_cached and not prev.is_checkpointed
                 and not prev._local_checkpoint):
             self._parent = prev._parent
             self._ops = prev._ops + ops
+            barrier = barrier or prev._barrier  # fused with a barrier RDD's command: one node
         else:
             self._parent = prev
             self._ops = ops
+        self._barrier = barrier
         super().__init__(prev.ctx, None, partitioner)
 
     @property
@@ -2713,6 +2738,8 @@ class PipelinedRDD(RDD):
             ops = self._ops if profiler is None else [(_profiler.OP_PROFILER, profiler)] + self._ops
             command = cloudpickle.dumps(ops, protocol=5)
             self._node_obj = self.ctx._core.pipeline(self._parent._node, command)
+            if self._barrier:
+                self._node_obj.set_barrier(True)
             self.ctx._node_info[self._node_obj.id] = (None, self._site, self._name)
             if profiler is not None:
                 collector.add_profiler(self._node_obj.id, profiler)
@@ -2723,6 +2750,97 @@ class PipelinedRDD(RDD):
 
     def _steps(self):
         return [_OP_NAMES.get(kind, "mapPartitions") for kind, _ in self._ops], (self._parent,)
+
+class RDDBarrier:
+    """An RDD waiting for the function of a barrier stage (made by
+    :meth:`RDD.barrier`): its methods return the resulting RDD, whose tasks all run
+    at the same time.
+
+    Examples
+    --------
+    >>> b = sc.parallelize([1, 2, 3], 2).barrier()
+    >>> b
+    RDDBarrier(...)
+    >>> b.mapPartitions(lambda it: [BarrierTaskContext.get().partitionId()]).collect()
+    [0, 1]
+    """
+
+    def __init__(self, rdd):
+        self.rdd = rdd
+
+    def __repr__(self):
+        return f"RDDBarrier({self.rdd!r})"
+
+    def _stage(self, f, preservesPartitioning):
+        timeout = self.rdd.ctx.getConf().get("spark.barrier.sync.timeout", "365d")
+        op = (OP_PARTITIONS, _BarrierFunction(f, timeout))
+        return PipelinedRDD(self.rdd, [op], self.rdd.partitioner if preservesPartitioning else None, barrier=True)
+
+    def mapPartitions(self, f, preservesPartitioning=False):
+        """Applies f to each partition's iterator, in a barrier stage: inside f,
+        ``BarrierTaskContext.get()`` gives ``barrier()`` and ``allGather()``.
+
+        Parameters
+        ----------
+        f : function
+            Called with the partition's iterator; returns an iterable.
+        preservesPartitioning : bool, optional
+            Whether f keeps the keys, so that the partitioner still holds.
+
+        Returns
+        -------
+        :class:`RDD`
+
+        Examples
+        --------
+        >>> def total(it):
+        ...     ctx = BarrierTaskContext.get()
+        ...     return [sum(int(m) for m in ctx.allGather(str(sum(it))))]
+        >>> sc.parallelize(range(6), 2).barrier().mapPartitions(total).collect()
+        [15, 15]
+        """
+        return self._stage(lambda _, it: f(it), preservesPartitioning)
+
+    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+        """Applies f(partitionIndex, iterator) to each partition, in a barrier stage.
+
+        Parameters
+        ----------
+        f : function
+            Called with the partition index and the partition's iterator; returns an
+            iterable.
+        preservesPartitioning : bool, optional
+            Whether f keeps the keys, so that the partitioner still holds.
+
+        Returns
+        -------
+        :class:`RDD`
+
+        Examples
+        --------
+        >>> def tag(i, it):
+        ...     BarrierTaskContext.get().barrier()
+        ...     return [(i, x) for x in it]
+        >>> sc.parallelize(["a", "b", "c"], 2).barrier().mapPartitionsWithIndex(tag).collect()
+        [(0, 'a'), (1, 'b'), (1, 'c')]
+        """
+        return self._stage(f, preservesPartitioning)
+
+
+class _BarrierFunction:
+    """A barrier stage's partition function: gives the task's BarrierTaskContext the
+    driver's ``spark.barrier.sync.timeout`` before calling f(split, iterator)."""
+
+    def __init__(self, f, timeout):
+        self.f, self.timeout = f, timeout
+
+    def __call__(self, split, it):
+        from ember.taskcontext import BarrierTaskContext
+
+        ctx = BarrierTaskContext._getOrCreate()
+        ctx._set_timeout(self.timeout)
+        return self.f(split, it)
+
 
 class BoundedFloat(float):
     """A float result of an approximate action, with its confidence and bounds.

@@ -1,4 +1,24 @@
-"""TaskContext: information about the running task, available inside tasks."""
+"""TaskContext: information about the running task, available inside tasks; and
+BarrierTaskContext, which the tasks of a barrier stage (RDD.barrier) use to wait for
+each other and exchange messages.
+
+The tasks of a barrier stage synchronise through files under the context's temp dir
+(EMBER_LOCAL_DIR): a directory per stage attempt, ``barrier/stage-S-attempt-A``, so a
+new attempt of the stage never sees the files of the one it replaces. The k-th
+``barrier()``/``allGather()`` call of the task of partition p writes ``k-p`` (the
+kind of call and the message, written under a temporary name and renamed), then waits
+— sleeping, with a growing pause up to 50 ms — until the files of all partitions for
+call k exist. A task that ends writes ``done-p`` (how many calls it made), so that a
+peer waiting for a call it will never make fails at once; a peer that dies makes the
+engine kill the whole stage; a peer that never comes fails the call after
+``spark.barrier.sync.timeout`` (as Spark: 365 days unless set).
+"""
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
 
 _current = None
 
@@ -144,6 +164,239 @@ class TaskContext:
         return self._task.get("properties", {}).get(key)
 
 
+class BarrierTaskInfo:
+    """Information about one task of a barrier stage.
+
+    Attributes
+    ----------
+    address : str
+        Where the task runs: ``"localhost"`` (every ember task runs on this machine).
+
+    Examples
+    --------
+    >>> BarrierTaskInfo("localhost").address
+    'localhost'
+    """
+
+    def __init__(self, address):
+        self.address = address
+
+    def __repr__(self):
+        return f"BarrierTaskInfo(address={self.address!r})"
+
+
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def _timeout_seconds(value):
+    """Seconds of a Spark time setting: a number of seconds, or with a unit
+    (``500ms``, ``30s``, ``5min``, ``2h``, ``365d``)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", str(value).lower())
+    if not m or m.group(2) not in _SECONDS and m.group(2):
+        raise ValueError(f"spark.barrier.sync.timeout must be a time like 30s, 5min or 365d, got {value!r}")
+    return float(m.group(1)) * _SECONDS.get(m.group(2) or "s")
+
+
+class BarrierTaskContext(TaskContext):
+    """The TaskContext of a task in a barrier stage (see :meth:`RDD.barrier`): adds
+    ``barrier()``, ``allGather()`` and ``getTaskInfos()``. Every task of the stage
+    must make the same sequence of ``barrier()``/``allGather()`` calls.
+
+    Examples
+    --------
+    >>> def f(it):
+    ...     ctx = BarrierTaskContext.get()
+    ...     ctx.barrier()
+    ...     return [(ctx.partitionId(), len(ctx.getTaskInfos()))]
+    >>> sc.parallelize(range(4), 2).barrier().mapPartitions(f).collect()
+    [(0, 2), (1, 2)]
+    """
+
+    def __init__(self, task):
+        super().__init__(task)
+        self._calls = 0
+        self._timeout = 365 * 86400.0
+        root = os.environ.get("EMBER_LOCAL_DIR") or tempfile.gettempdir()
+        self._stages_dir = os.path.join(root, "barrier")
+        self._dir = os.path.join(self._stages_dir, f"stage-{task['stage']}-attempt-{task['stage_attempt']}")
+
+    @classmethod
+    def get(cls):
+        """The current task's BarrierTaskContext, inside a barrier stage.
+
+        Returns
+        -------
+        BarrierTaskContext
+
+        Raises
+        ------
+        RuntimeError
+            ``[NOT_IN_BARRIER_STAGE]`` outside a barrier stage (on the driver too).
+
+        Examples
+        --------
+        >>> sc.parallelize([0], 1).barrier().mapPartitions(
+        ...     lambda it: [type(BarrierTaskContext.get()).__name__]).collect()
+        ['BarrierTaskContext']
+        >>> BarrierTaskContext.get()
+        Traceback (most recent call last):
+            ...
+        RuntimeError: [NOT_IN_BARRIER_STAGE] It is not in a barrier stage: ...
+        """
+        return cls._getOrCreate()
+
+    @classmethod
+    def _getOrCreate(cls):
+        if not isinstance(_current, BarrierTaskContext):
+            raise RuntimeError("[NOT_IN_BARRIER_STAGE] It is not in a barrier stage: BarrierTaskContext.get() "
+                               "works inside a function given to rdd.barrier().mapPartitions(...) or "
+                               "mapPartitionsWithIndex(...); use TaskContext.get() elsewhere.")
+        return _current
+
+    def _set_timeout(self, value):
+        self._timeout = _timeout_seconds(value)
+
+    def barrier(self):
+        """Waits until every task of the stage has called ``barrier()`` (as many
+        times as this one), like MPI_Barrier.
+
+        Examples
+        --------
+        >>> def f(it):
+        ...     BarrierTaskContext.get().barrier()
+        ...     return [sum(it)]
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitions(f).collect()
+        [1, 5]
+        """
+        self._sync("barrier", "")
+
+    def allGather(self, message=""):
+        """Waits until every task of the stage has called ``allGather()``, then
+        returns the messages of all of them, ordered by partition.
+
+        Parameters
+        ----------
+        message : str, optional
+            This task's message.
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitions(
+        ...     lambda it: BarrierTaskContext.get().allGather(str(list(it)))[:1]).collect()
+        ['[0, 1]', '[0, 1]']
+        """
+        if not isinstance(message, str):
+            raise TypeError(f"[NOT_STR] Argument `message` should be a str, got {type(message).__name__}.")
+        return self._sync("allGather", message)
+
+    def getTaskInfos(self):
+        """Information about every task of the stage, ordered by partition.
+
+        Returns
+        -------
+        list of :class:`BarrierTaskInfo`
+
+        Examples
+        --------
+        >>> sc.parallelize(range(2), 2).barrier().mapPartitions(
+        ...     lambda it: [i.address for i in BarrierTaskContext.get().getTaskInfos()]).collect()
+        ['localhost', 'localhost', 'localhost', 'localhost']
+        """
+        return [BarrierTaskInfo("localhost") for _ in range(self._task["barrier_tasks"])]
+
+    def _path(self, name):
+        return os.path.join(self._dir, name)
+
+    def _write(self, name, text):
+        tmp = self._path(f".{name}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, self._path(name))
+
+    def _begin(self):
+        """Called when the task starts: the first task of a retried stage removes
+        the files of its earlier attempts."""
+        attempt = self._task["stage_attempt"]
+        if attempt and self.partitionId() == 0:
+            for a in range(attempt):
+                shutil.rmtree(os.path.join(self._stages_dir, f"stage-{self.stageId()}-attempt-{a}"),
+                              ignore_errors=True)
+
+    def _end(self):
+        """Called when the task ends: peers waiting for a call it will not make fail."""
+        try:
+            os.makedirs(self._dir, exist_ok=True)
+            self._write(f"done-{self.partitionId()}", str(self._calls))
+        except OSError:
+            pass  # the context's temp dir is gone: the context stopped
+
+    def _sync(self, kind, message):
+        k = self._calls
+        self._calls += 1
+        n, me = self._task["barrier_tasks"], self.partitionId()
+        os.makedirs(self._dir, exist_ok=True)
+        self._write(f"{k}-{me}", json.dumps([kind, message]))
+        got = [None] * n
+        waiting = list(range(n))
+        deadline = time.monotonic() + self._timeout
+        pause = 0.0005
+        while True:
+            still = []
+            for p in waiting:
+                try:
+                    with open(self._path(f"{k}-{p}"), encoding="utf-8") as f:
+                        got[p] = json.load(f)
+                except FileNotFoundError:
+                    still.append(p)
+            waiting = still
+            if not waiting:
+                break
+            self._check_finished(waiting, k, kind)
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"[BARRIER_TIMEOUT] {kind}() call {k + 1} of the task of partition {me} in barrier stage "
+                    f"{self.stageId()} waited {self._timeout:g} s (spark.barrier.sync.timeout) for the tasks "
+                    f"of partitions {waiting}; make every task of the stage make the same barrier()/allGather() "
+                    f"calls, or raise spark.barrier.sync.timeout.")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        kinds = {g[0] for g in got}
+        if len(kinds) > 1:
+            raise RuntimeError(
+                f"[BARRIER_SYNC_MISMATCH] call {k + 1} of the tasks of barrier stage {self.stageId()} mixes "
+                f"barrier() and allGather() ({[g[0] for g in got]} by partition); every task must make the "
+                f"same sequence of calls.")
+        return [g[1] for g in got]
+
+    def _check_finished(self, waiting, k, kind):
+        for p in waiting:
+            try:
+                with open(self._path(f"done-{p}"), encoding="utf-8") as f:
+                    calls = int(f.read())
+            except (FileNotFoundError, ValueError):
+                continue
+            raise RuntimeError(
+                f"[BARRIER_PEER_FINISHED] {kind}() call {k + 1} of the task of partition {self.partitionId()} in "
+                f"barrier stage {self.stageId()} cannot complete: the task of partition {p} finished after "
+                f"{calls} barrier()/allGather() call(s); every task of the stage must make the same calls.")
+
+
 def _set(task):
     global _current
-    _current = TaskContext(task) if task is not None else None
+    if task is None:
+        _current = None
+    elif task.get("barrier_tasks"):
+        _current = BarrierTaskContext(task)
+        _current._begin()
+    else:
+        _current = TaskContext(task)
+
+
+def _end():
+    """The running task is over (before _set(None)): tells barrier peers."""
+    if isinstance(_current, BarrierTaskContext):
+        _current._end()

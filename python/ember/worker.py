@@ -91,6 +91,7 @@ def decode_task(p):
     if out == _core.OUT_SHUFFLE:
         path = r.str()
         task["shuffle_out"] = (path,) + r.take("<IQ")
+    task["barrier_tasks"], task["stage_attempt"] = r.take("<II")
     return task
 
 
@@ -225,6 +226,7 @@ class Worker:
             self.io.write(_core.FRAME_TASK_ERROR, text.encode("utf-8", "replace"))
             self.io.flush()
         finally:
+            taskcontext._end()
             taskcontext._set(None)
 
 
