@@ -12,7 +12,8 @@ the report gives, per workload and engine:
 - process: the median time from spawn to the end of the job (interpreter, imports,
   context, warm-up job and the job);
 - peak RSS: the largest summed RSS of the run's whole process tree (driver, workers,
-  JVM), sampled every 50 ms (10 ms in the first second), over its repeats;
+  JVM), sampled every 50 ms (2 ms in the first 0.25 s, 10 ms up to 1 s), the
+  largest over its repeats;
 - the ratios of both to ember's, and whether the output equals the other engines'.
 
 Results go to bench/results/<date>-<machine>.{json,md,png}. An engine that is not
@@ -44,6 +45,7 @@ import workloads  # noqa: E402
 ENGINES = ["ember", "pyspark", "dask", "python"]
 ENGINE_MODULE = {"ember": "ember", "pyspark": "pyspark", "dask": "dask.bag", "python": None}
 MB = 1 << 20
+BUSY = 0.25  # cores used by other processes above which a figure is flagged
 
 
 # ---- environment -----------------------------------------------------------------------
@@ -138,7 +140,7 @@ def measure(argv, env, cwd, timeout, log_path, signal_fd=None, signal_r=None):
     except (AttributeError, OSError):
         pidfd = None
     t_signal = t_exit = None
-    maxrss = 0
+    background = None
     timed_out = False
     try:
         while True:
@@ -148,20 +150,22 @@ def measure(argv, env, cwd, timeout, log_path, signal_fd=None, signal_r=None):
             if now - t0 > timeout:
                 timed_out = True
                 break
-            interval = 0.01 if now - t0 < 1 else 0.05
+            # Fine sampling at first, for short-lived runs (start-up takes ~0.1 s).
+            elapsed = now - t0
+            interval = 0.002 if elapsed < 0.25 else 0.01 if elapsed < 1 else 0.05
             fds = [fd for fd in (pidfd, signal_r if t_signal is None else None) if fd is not None]
             ready, _, _ = select.select(fds, [], [], interval)
             if signal_r is not None and signal_r in ready and t_signal is None:
                 t_signal = time.perf_counter()
                 os.read(signal_r, 1)
+                background = sampler.background(t_signal - t0)
             if pidfd is None or pidfd in ready:
-                # Reaped here, not by Popen, to get the child's own peak RSS from the
-                # kernel: a floor for processes too short-lived to be sampled.
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                pid, status = os.waitpid(proc.pid, os.WNOHANG)
                 if pid == proc.pid:
                     t_exit = time.perf_counter()
+                    if t_signal is None:
+                        background = sampler.background(t_exit - t0)
                     proc.returncode = os.waitstatus_to_exitcode(status)
-                    maxrss = usage.ru_maxrss * 1024
                     break
     finally:
         if pidfd is not None:
@@ -174,11 +178,9 @@ def measure(argv, env, cwd, timeout, log_path, signal_fd=None, signal_r=None):
         sampler.sample()
         _kill(sampler.seen)
         proc.wait()
-    # The kernel's figure covers the child's whole life, checking included, so it is
-    # used only where the whole life is what is measured (no signal: start-up).
-    peak = None
-    if sampler.available:
-        peak = sampler.peak if signal_r is not None else max(sampler.peak, maxrss)
+    # (The kernel's ru_maxrss of the child is no help: it includes this process's
+    # own pages, which the child had between fork and exec.)
+    peak = sampler.peak if sampler.available else None
     # Whatever the run started must be gone shortly after it exits.
     leftover = []
     deadline = time.perf_counter() + 10
@@ -192,7 +194,22 @@ def measure(argv, env, cwd, timeout, log_path, signal_fd=None, signal_r=None):
             "process_s": None if t_signal is None else t_signal - t0,
             "exit_s": None if t_exit is None else t_exit - t0,
             "peak_rss": peak,
-            "rss_method": sampler.method, "leftover_pids": leftover}
+            "rss_method": sampler.method, "leftover_pids": leftover,
+            "background_cores": background}
+
+
+def wait_quiet(max_wait, threshold=0.25):
+    """Waits (up to max_wait seconds) until other processes keep less than `threshold`
+    of a core busy, so runs are not measured while the machine is shared.
+    Returns {"waited_s", "load"}: the wait and the last load seen (cores)."""
+    if max_wait <= 0:
+        return {"waited_s": 0, "load": None}
+    t0 = time.perf_counter()
+    while True:
+        load = procmon.background_load(0.5)
+        waited = time.perf_counter() - t0
+        if load is None or load < threshold or waited >= max_wait:
+            return {"waited_s": round(waited, 2), "load": None if load is None else round(load, 2)}
 
 
 def _tail(path, n=15):
@@ -205,10 +222,12 @@ def _tail(path, n=15):
 
 def run_startup(engine, ctx, rep):
     log = os.path.join(ctx["log_dir"], f"startup-{engine}-{rep}.log")
+    settle = wait_quiet(ctx["settle_s"])
     m = measure([sys.executable, "-c", workloads.STARTUP[engine]], ctx["env"], ctx["scratch"],
                 ctx["timeout"], log)
     run = {"workload": "startup", "engine": engine, "rep": rep, "peak_rss": m["peak_rss"],
-           "process_s": m["exit_s"], "job_s": m["exit_s"], "leftover_pids": m["leftover_pids"]}
+           "process_s": m["exit_s"], "job_s": m["exit_s"], "leftover_pids": m["leftover_pids"],
+           "background_cores": m["background_cores"], "settle": settle}
     out = _tail(log, 200).strip().splitlines()
     if m["timed_out"]:
         run.update(status="error", error=f"timed out after {ctx['timeout']} s")
@@ -228,13 +247,15 @@ def run_child(w, engine, ctx, rep):
     if os.path.exists(result_path):
         os.remove(result_path)
     log = os.path.join(ctx["log_dir"], f"{w.name}-{engine}-{rep}.log")
+    settle = wait_quiet(ctx["settle_s"])
     r, wfd = os.pipe()
     spec = {"engine": engine, "workload": w.name, "data": ctx["data"], "sizes": ctx["sizes"],
             "out": out, "result": result_path, "signal_fd": wfd}
     m = measure([sys.executable, os.path.join(HERE, "child.py"), json.dumps(spec)], ctx["env"],
                 ctx["scratch"], ctx["timeout"], log, signal_fd=wfd, signal_r=r)
     run = {"workload": w.name, "engine": engine, "rep": rep, "peak_rss": m["peak_rss"],
-           "process_s": m["process_s"], "leftover_pids": m["leftover_pids"]}
+           "process_s": m["process_s"], "leftover_pids": m["leftover_pids"],
+           "background_cores": m["background_cores"], "settle": settle}
     try:
         with open(result_path) as f:
             res = json.load(f)
@@ -290,6 +311,7 @@ def summarize(runs, workload_names, engines, skipped):
                     row["process_median_s"] = _median(r["process_s"] for r in ok)
                     rss = [r["peak_rss"] for r in ok if r["peak_rss"] is not None]
                     row["peak_rss"] = max(rss) if rss else None
+                    row["background_cores"] = _median(r.get("background_cores") for r in ok)
                     row["digests"] = [r.get("digest") for r in ok]
                     leftovers = sorted({p for r in rs for p in r.get("leftover_pids") or ()})
                     if leftovers:
@@ -366,6 +388,8 @@ def markdown_tables(rows, equal, titles):
                 c = _fmt_s(r["median_s"])
                 if e != "ember" and r.get("time_vs_ember"):
                     c += f" ({_fmt_ratio(r['time_vs_ember'])})"
+                if (r.get("background_cores") or 0) > BUSY:
+                    c += " †"
                 if r.get("output") == "MISMATCH":
                     c += " **MISMATCH**"
             else:
@@ -374,10 +398,14 @@ def markdown_tables(rows, equal, titles):
         eq = equal.get(w)
         eqs = "equal" if eq else "**MISMATCH**" if eq is False else "–"
         out.append(f"| {titles.get(w, w)} | " + " | ".join(cells) + f" | {eqs} |")
+    if any((r.get("background_cores") or 0) > BUSY for r in rows):
+        out.append("")
+        out.append(f"† other processes kept more than {BUSY} of a core busy during these "
+                   "runs (median); the machine was shared.")
     out.append("")
     out.append("| workload | engine | time (median) | vs ember | process | peak RSS | vs ember "
-               "| runs | output | status |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+               "| runs | other load | output | status |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for w in wnames:
         for e in engines:
             r = by[(w, e)]
@@ -390,6 +418,7 @@ def markdown_tables(rows, equal, titles):
                 _fmt_mb(r.get("peak_rss")) if ok else "–",
                 _fmt_ratio(r.get("rss_vs_ember")) if ok else "",
                 str(r.get("runs", 0)),
+                "" if r.get("background_cores") is None else f"{r['background_cores']:.2f}",
                 "**MISMATCH**" if r.get("output") == "MISMATCH" else r.get("output", "–"),
                 _cell_status(r)]) + " |")
     return "\n".join(out) + "\n"
@@ -408,8 +437,14 @@ def parse_args(argv):
     ap.add_argument("--big", action="store_true",
                     help="also run word count over 4 GiB with a 256 MiB budget")
     ap.add_argument("--repeats", type=int, help="repeats of every workload (default: per workload)")
+    ap.add_argument("--engine-budget", type=float, default=180, metavar="SECONDS",
+                    help="stop repeating an engine on a workload once its runs of it took "
+                         "this long in all (default 180; it keeps at least one run)")
     ap.add_argument("--text-mb", type=float, default=100, help="size of the text (default 100)")
     ap.add_argument("--timeout", type=float, help="seconds before a run is killed")
+    ap.add_argument("--settle", type=float,
+                    help="before each run, wait up to this many seconds for other processes "
+                         "to leave the cores idle (default 60; 0 with --quick)")
     ap.add_argument("--data-dir", default=datagen.DEFAULT_DATA_DIR)
     ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--machine", default=socket.gethostname().split(".")[0],
@@ -472,7 +507,8 @@ def main(argv=None):
 
     ctx = {"env": child_env(), "log_dir": log_dir, "out_dir": out_dir, "scratch": scratch,
            "data": data, "sizes": sizes.as_dict(),
-           "timeout": args.timeout or (120 if args.quick else 1800)}
+           "timeout": args.timeout or (120 if args.quick else 1800),
+           "settle_s": args.settle if args.settle is not None else 0 if args.quick else 60}
     runs = []
     for w in to_run:
         reps = args.repeats or (1 if args.quick else w.repeats)
@@ -482,14 +518,19 @@ def main(argv=None):
             active.remove("dask")
             runs.append({"workload": w.name, "engine": "dask", "rep": 0,
                          "status": "unsupported", "error": w.dask_unsupported})
+        spent = dict.fromkeys(active, 0.0)
         for rep in range(reps):
             order = active[rep % len(active):] + active[:rep % len(active)] if active else []
             for e in order:
+                if rep > 0 and spent[e] > args.engine_budget:
+                    continue
+                t_run = time.perf_counter()
                 if w.name == "startup":
                     run = run_startup(e, ctx, rep)
                 else:
                     run = run_child(w, e, ctx, rep)
                 runs.append(run)
+                spent[e] += time.perf_counter() - t_run
                 shown = (f"{_fmt_s(run.get('job_s'))}, {_fmt_mb(run.get('peak_rss'))}"
                          if run["status"] == "ok" else f"{run['status']}: {run.get('error', '')}")
                 print(f"[{w.name}] {rep + 1}/{reps} {e:8s} {shown}", flush=True)
