@@ -444,7 +444,7 @@ def parse_args(argv):
     ap.add_argument("--timeout", type=float, help="seconds before a run is killed")
     ap.add_argument("--settle", type=float,
                     help="before each run, wait up to this many seconds for other processes "
-                         "to leave the cores idle (default 60; 0 with --quick)")
+                         "to leave the cores idle (default 120; 0 with --quick)")
     ap.add_argument("--data-dir", default=datagen.DEFAULT_DATA_DIR)
     ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--machine", default=socket.gethostname().split(".")[0],
@@ -508,7 +508,7 @@ def main(argv=None):
     ctx = {"env": child_env(), "log_dir": log_dir, "out_dir": out_dir, "scratch": scratch,
            "data": data, "sizes": sizes.as_dict(),
            "timeout": args.timeout or (120 if args.quick else 1800),
-           "settle_s": args.settle if args.settle is not None else 0 if args.quick else 60}
+           "settle_s": args.settle if args.settle is not None else 0 if args.quick else 120}
     runs = []
     for w in to_run:
         reps = args.repeats or (1 if args.quick else w.repeats)
