@@ -149,10 +149,11 @@ class TreeSampler:
         return total
 
     def background(self, wall):
-        """Cores used outside the tree (and outside this sampler) over the last `wall`
-        seconds since the sampler was made; None where unknown."""
+        """Cores used outside the tree (and outside this sampler) over the `wall`
+        seconds since the sampler was made; None where unknown or under a second."""
         busy1 = machine_busy()
-        if self._busy0 is None or busy1 is None or wall <= 0:
+        # /proc/stat counts in clock ticks (10 ms): shorter windows say nothing.
+        if self._busy0 is None or busy1 is None or wall < 1.0:
             return None
         busy = busy1[0] - self._busy0[0]
         mine = time.process_time() - self._self0
