@@ -5,8 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython
+# Benchmark-only: the engines ember is compared with, and the harness's chart.
+BENCH_DEPS := "pyspark>=3.5,<3.6" "dask[bag]" psutil matplotlib
+BENCH_ARGS ?=
 
-.PHONY: demo test ctest ctest-asan pytest asan install clean
+.PHONY: demo test ctest ctest-asan pytest asan install bench clean
 
 $(VENV)/.deps: Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +51,15 @@ asan: $(VENV)/.deps
 	cd build && LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 PYTHONPATH=$(CURDIR)/build/asan-site \
 		../$(PY) -m pytest -q -p no:cacheprovider ../tests \
 		--ignore=../tests/test_differential.py --ignore=../tests/test_differential_actions.py
+
+# The benchmarks side by side with PySpark, Dask Bag and plain Python (bench/run.py;
+# BENCH_ARGS="--big" adds the 4 GiB word count). PySpark needs a JVM (Java 17).
+$(VENV)/.bench-deps: $(VENV)/.deps
+	$(PIP) install $(BENCH_DEPS)
+	touch $@
+
+bench: install $(VENV)/.bench-deps
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build $(VENV)
