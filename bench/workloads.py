@@ -181,10 +181,10 @@ class BigWordCount(WordCount):
     data = ("big_text",)
     text = "big_text"
     repeats = 1
-    # Settings that bound the Spark-API engines' memory. PySpark spills its Python-side
-    # aggregation past spark.python.worker.memory (its JVM cannot run under 450 MiB and
-    # keeps its default heap); ember is asked for the same budget.
-    spark_conf = {"spark.python.worker.memory": "256m", "spark.executor.memory": "256m"}
+    # The budget, for both Spark-API engines: each Python worker spills its aggregation
+    # past spark.python.worker.memory. (PySpark's JVM keeps its default heap: it does
+    # not start under 450 MiB.) Dask Bag and plain Python have no such setting.
+    spark_conf = {"spark.python.worker.memory": "256m"}
 
 
 class Tasks(Workload):
