@@ -21,3 +21,32 @@ def run_python(code, env=None, timeout=120):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=full_env, timeout=timeout)
+
+
+def wait_for(cond, what, timeout=30.0):
+    """Polls cond() until it is true; fails naming what was awaited after timeout s."""
+    import time
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def run_in_thread(target):
+    """Starts target() in a thread; returns (thread, out) where out gets "result", or
+    "error" and "raised_at" (time.monotonic()) when it raised."""
+    import threading
+    import time
+    out = {}
+
+    def body():
+        try:
+            out["result"] = target()
+        except BaseException as e:
+            out["error"] = e
+            out["raised_at"] = time.monotonic()
+
+    t = threading.Thread(target=body)
+    t.start()
+    return t, out

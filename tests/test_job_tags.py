@@ -4,29 +4,11 @@ import time
 
 import pytest
 
+from conftest import run_in_thread, wait_for
+
 from ember import JobCancelledError, TaskContext
 
 
-def _wait_for(cond, what, timeout=30.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def _run_in_thread(target):
-    out = {}
-
-    def body():
-        try:
-            out["result"] = target()
-        except BaseException as e:
-            out["error"] = e
-
-    t = threading.Thread(target=body)
-    t.start()
-    return t, out
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +74,8 @@ def test_cancel_by_tag_from_another_thread(sc, tmp_path):
         # The thread keeps its tags; its next job runs normally.
         return error, sc.parallelize(range(5), 2).map(lambda x: x + 1).collect()
 
-    t, out = _run_in_thread(jobs)
-    _wait_for(started.exists, "the tagged job's first task")
+    t, out = run_in_thread(jobs)
+    wait_for(started.exists, "the tagged job's first task")
     sc.cancelJobsWithTag("victim")
     t.join(timeout=30)
     assert not t.is_alive()
@@ -125,8 +107,8 @@ def test_tag_cancellation_spares_other_jobs_and_groups(sc, tmp_path):
         sc.addJobTag("other")
         return sc.parallelize([1, 2, 3], 1).map(wait_go).collect()
 
-    ts, survived = _run_in_thread(survivor)
-    _wait_for(started.exists, "the surviving job's task")
+    ts, survived = run_in_thread(survivor)
+    wait_for(started.exists, "the surviving job's task")
     sc.cancelJobsWithTag("victim")
     go.touch()
     ts.join(timeout=30)
@@ -146,8 +128,8 @@ def test_job_group_cancels_a_job_with_tags(sc, tmp_path):
         sc.addJobTag("t2")
         return sc.parallelize([1], 1).map(slow).collect()
 
-    t, out = _run_in_thread(job)
-    _wait_for(started.exists, "the task")
+    t, out = run_in_thread(job)
+    wait_for(started.exists, "the task")
     sc.cancelJobGroup("g-with-tags")
     t.join(timeout=30)
     assert isinstance(out.get("error"), JobCancelledError)
@@ -165,8 +147,8 @@ def test_collect_with_job_group_warns_and_runs_in_the_group(sc, tmp_path):
         with pytest.warns(FutureWarning, match="collectWithJobGroup is deprecated"):
             return sc.parallelize([1], 1).map(slow).collectWithJobGroup("cwjg", "to cancel", True)
 
-    t, out = _run_in_thread(job)
-    _wait_for(started.exists, "the task")
+    t, out = run_in_thread(job)
+    wait_for(started.exists, "the task")
     sc.cancelJobGroup("cwjg")
     t.join(timeout=30)
     assert isinstance(out.get("error"), JobCancelledError)

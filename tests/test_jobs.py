@@ -4,30 +4,9 @@ import time
 
 import pytest
 
+from conftest import run_in_thread, wait_for
+
 from ember import JobCancelledError
-
-
-def _wait_for(cond, what, timeout=30.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def _run_in_thread(target):
-    out = {}
-
-    def body():
-        try:
-            out["result"] = target()
-        except BaseException as e:
-            out["error"] = e
-            out["raised_at"] = time.monotonic()
-
-    t = threading.Thread(target=body)
-    t.start()
-    return t, out
 
 
 def test_cancel_job_group_from_another_thread(sc, tmp_path):
@@ -42,8 +21,8 @@ def test_cancel_job_group_from_another_thread(sc, tmp_path):
         sc.setJobGroup("long-group", "a job to cancel")
         return sc.parallelize(range(4), 4).map(slow).collect()
 
-    t, out = _run_in_thread(job)
-    _wait_for(started.exists, "the job's first task")
+    t, out = run_in_thread(job)
+    wait_for(started.exists, "the job's first task")
     asked = time.monotonic()
     sc.cancelJobGroup("long-group")
     t.join(timeout=30)
@@ -77,10 +56,10 @@ def test_cancelling_one_group_leaves_others_running(sc, tmp_path):
         sc.setJobGroup("survivor", "kept")
         return sc.parallelize([1, 2, 3], 1).map(wait_go).collect()
 
-    ts, survived = _run_in_thread(survivor)
-    _wait_for(started.exists, "the surviving job's task")
-    tv, cancelled = _run_in_thread(victim)
-    _wait_for(lambda: sc.statusTracker().getJobIdsForGroup("victim"), "the victim job")
+    ts, survived = run_in_thread(survivor)
+    wait_for(started.exists, "the surviving job's task")
+    tv, cancelled = run_in_thread(victim)
+    wait_for(lambda: sc.statusTracker().getJobIdsForGroup("victim"), "the victim job")
     sc.cancelJobGroup("victim")
     tv.join(timeout=30)
     assert isinstance(cancelled.get("error"), JobCancelledError)
@@ -96,9 +75,9 @@ def test_cancel_all_jobs(sc, tmp_path):
         started.touch()
         time.sleep(60)
 
-    runs = [_run_in_thread(lambda: sc.parallelize([1], 1).map(slow).collect()) for _ in range(2)]
-    _wait_for(started.exists, "a task")
-    _wait_for(lambda: len(sc.statusTracker().getActiveJobsIds()) == 2, "two running jobs")
+    runs = [run_in_thread(lambda: sc.parallelize([1], 1).map(slow).collect()) for _ in range(2)]
+    wait_for(started.exists, "a task")
+    wait_for(lambda: len(sc.statusTracker().getActiveJobsIds()) == 2, "two running jobs")
     sc.cancelAllJobs()
     for t, out in runs:
         t.join(timeout=30)
@@ -135,8 +114,8 @@ def test_two_threads_run_jobs_at_the_same_time(sc, tmp_path):
         return sorted(sc.parallelize(range(6), 1).map(write).map(lambda x: (x % 3, x))
                       .reduceByKey(lambda a, b: a + b).collect())
 
-    ta, a = _run_in_thread(job_a)
-    tb, b = _run_in_thread(job_b)
+    ta, a = run_in_thread(job_a)
+    tb, b = run_in_thread(job_b)
     ta.join(timeout=60)
     tb.join(timeout=60)
     assert a == {"result": [101, 102, 103]}
@@ -176,8 +155,8 @@ def test_status_tracker_while_a_job_runs_and_after(sc, tmp_path):
         return sorted(pairs.reduceByKey(lambda a, b: a + b).map(hold).collect())
 
     tracker = sc.statusTracker()
-    t, out = _run_in_thread(job)
-    _wait_for(started.exists, "the result stage's tasks")
+    t, out = run_in_thread(job)
+    wait_for(started.exists, "the result stage's tasks")
     [job_id] = tracker.getJobIdsForGroup("tracked-run")
     assert job_id in tracker.getActiveJobsIds()
     running = tracker.getJobInfo(job_id)
@@ -255,14 +234,14 @@ def test_cancelled_job_keeps_the_updates_of_its_finished_tasks(sc):
         return sc.parallelize(range(4), 2).mapPartitionsWithIndex(part).collect()
 
     tracker = sc.statusTracker()
-    t, out = _run_in_thread(job)
+    t, out = run_in_thread(job)
 
     def first_task_done():
         ids = tracker.getJobIdsForGroup("half-done")
         stages = tracker.getJobInfo(ids[0]).stageIds if ids else []
         return stages and tracker.getStageInfo(stages[0]).numCompletedTasks == 1
 
-    _wait_for(first_task_done, "the first task to finish")
+    wait_for(first_task_done, "the first task to finish")
     sc.cancelJobGroup("half-done")
     t.join(timeout=30)
     assert isinstance(out.get("error"), JobCancelledError)
