@@ -9,8 +9,6 @@ from conftest import run_in_thread, wait_for
 from ember import JobCancelledError, TaskContext
 
 
-
-
 @pytest.fixture(autouse=True)
 def _no_tags_left(sc):
     yield
