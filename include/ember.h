@@ -192,8 +192,12 @@ EMBER_EXTERN void ember_node_retain(ember_node *n);
 EMBER_EXTERN void ember_node_release(ember_node *n);
 EMBER_EXTERN int ember_node_id(const ember_node *n);
 EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
-/* Marks a node to be kept in the block store once computed (1) or drops it (0). */
-EMBER_EXTERN void ember_node_set_cached(ember_node *n, int cached);
+/* Storage level flags (Spark's StorageLevel without its replication and
+ * serialization, which mean nothing here): where a persisted node's partitions go. */
+enum { EMBER_STORAGE_MEMORY = 1, EMBER_STORAGE_DISK = 2 };
+/* Marks a node to be kept in the block store once computed (1) or drops its blocks
+ * at once (0). Returns 0, or EMBER_ENOMEM (then nothing is kept). */
+EMBER_EXTERN int ember_node_set_cached(ember_node *n, int cached);
 /* 1 when the node is marked to be kept (ember_node_set_cached), else 0. */
 EMBER_EXTERN int ember_node_is_cached(ember_node *n);
 /* Marks a node as a barrier node (1) or not (0). A stage whose tasks compute a

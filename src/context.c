@@ -2,8 +2,9 @@
  *
  * The context is reference counted: its creator holds one reference and every live
  * node holds one, so a node that outlives ember_context_free() stays a valid object
- * (it just cannot run jobs). ember_context_free() stops the workers and removes the
- * temp dir at once; the memory goes with the last reference.
+ * (it just cannot run jobs). ember_context_free() stops the engine and the workers,
+ * drops every block and removes the temp dir at once; the memory goes with the last
+ * reference (emberG_context_release). This file is the top of the dependency order.
  */
 #include "internal.h"
 
@@ -49,6 +50,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
         ctx->tmpdir = NULL;
         goto fail;
     }
+    if ((rc = emberM_init(&ctx->blocks, ctx->tmpdir))) goto fail;
     ctx->pool.nworkers = (size_t)cfg->slots;
     ctx->pool.workers = ember_calloc((size_t)cfg->slots, sizeof *ctx->pool.workers);
     if (!ctx->pool.workers) { rc = emberE_set(EMBER_ENOMEM, "out of memory creating a context"); goto fail; }
@@ -78,17 +80,6 @@ fail:
 const char *ember_context_tmpdir(const ember_context *ctx) { return ctx->tmpdir; }
 int ember_context_slots(const ember_context *ctx) { return ctx->cfg.slots; }
 
-void emberC_context_release(ember_context *ctx) {
-    if (atomic_fetch_sub(&ctx->refcnt, 1) != 1) return;
-    pthread_mutex_destroy(&ctx->mu);
-    ember_free((char *)ctx->cfg.python);
-    ember_free((char *)ctx->cfg.pythonpath);
-    ember_free(ctx->tmpdir);
-    ember_free(ctx->forget);
-    ember_free(ctx->history);
-    ember_free(ctx);
-}
-
 void ember_context_free(ember_context *ctx) {
     if (!ctx) return;
     pthread_mutex_lock(&ctx->mu);
@@ -108,9 +99,10 @@ void ember_context_free(ember_context *ctx) {
         ctx->pool.workers = NULL;
         ctx->pool.nworkers = 0;
     }
+    emberM_clear(&ctx->blocks);
     if (ctx->tmpdir) remove_tree(ctx->tmpdir);
     for (int i = 0; i < 2; i++)
         if (ctx->wake[i] >= 0) close(ctx->wake[i]);
     ctx->wake[0] = ctx->wake[1] = -1;
-    emberC_context_release(ctx);
+    emberG_context_release(ctx);
 }

@@ -1,48 +1,14 @@
 /* graph.c — RDD lineage in C: the node kinds, their constructors and lifetime.
  *
- * A node is immutable once built, except for what the scheduler records under the
- * context's job lock: finished shuffle output and cached partitions. Nodes are
- * reference counted; each holds its parents and the context.
+ * A node is immutable once built (but for its barrier flag). What the engine makes of
+ * it — cached partitions, shuffle output — lives in the block store (blocks.c) under
+ * the node's id, and goes when the node does. Nodes are reference counted; each
+ * holds its parents and the context, whose memory goes with its last reference.
  */
 #include "internal.h"
 
 #include <stdio.h>
 #include <unistd.h>
-
-int emberG_blocks_push(emberG_blocks *b, uint8_t *data, size_t len) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 8;
-        ember_buf *nb = ember_realloc(b->bufs, cap * sizeof *nb);
-        if (!nb) return emberE_set(EMBER_ENOMEM, "out of memory storing a batch");
-        b->bufs = nb;
-        b->cap = cap;
-    }
-    b->bufs[b->n].data = data;
-    b->bufs[b->n].len = len;
-    b->n++;
-    return 0;
-}
-
-void emberG_blocks_clear(emberG_blocks *b) {
-    for (size_t i = 0; i < b->n; i++) ember_free(b->bufs[i].data);
-    ember_free(b->bufs);
-    b->bufs = NULL;
-    b->n = b->cap = 0;
-}
-
-emberG_part *emberG_part_new(void) {
-    emberG_part *p = ember_calloc(1, sizeof *p);
-    if (p) atomic_init(&p->refcnt, 1);
-    return p;
-}
-
-void emberG_part_retain(emberG_part *p) { atomic_fetch_add(&p->refcnt, 1); }
-
-void emberG_part_release(emberG_part *p) {
-    if (!p || atomic_fetch_sub(&p->refcnt, 1) != 1) return;
-    emberG_blocks_clear(&p->blocks);
-    ember_free(p);
-}
 
 static int new_node(ember_context *ctx, int kind, size_t nparts, ember_node **out) {
     ember_node *n = ember_calloc(1, sizeof *n);
@@ -93,7 +59,7 @@ int ember_node_parallelize(ember_context *ctx, size_t nparts, const ember_buf *c
             uint8_t *copy = ember_malloc(batches[p][i].len);
             if (!copy) { rc = emberE_set(EMBER_ENOMEM, "out of memory holding parallelized data"); goto fail; }
             memcpy(copy, batches[p][i].data, batches[p][i].len);
-            rc = emberG_blocks_push(&n->data[p], copy, batches[p][i].len);
+            rc = emberM_batches_push(&n->data[p], copy, batches[p][i].len);
             if (rc) { ember_free(copy); goto fail; }
         }
     }
@@ -152,14 +118,6 @@ int ember_node_shuffle(ember_context *ctx, ember_node *parent, size_t nparts, co
     int rc = new_node(ctx, EMBER_NODE_SHUFFLE, nparts, &n);
     if (rc) return rc;
     if ((rc = set_parents(n, &parent, 1)) || (rc = set_command(n, spec, len))) { ember_node_release(n); return rc; }
-    size_t maps = parent->nparts;
-    n->nmaps = maps;
-    n->map_paths = ember_calloc(maps ? maps : 1, sizeof *n->map_paths);
-    n->bucket_bytes = ember_calloc(maps * nparts > 0 ? maps * nparts : 1, sizeof *n->bucket_bytes);
-    if (!n->map_paths || !n->bucket_bytes) {
-        ember_node_release(n);
-        return emberE_set(EMBER_ENOMEM, "out of memory for a shuffle of %zu x %zu buckets", maps, nparts);
-    }
     *out = n;
     return 0;
 }
@@ -232,25 +190,10 @@ size_t ember_node_num_parents(const ember_node *n) { return n->nparents; }
 
 ember_node *ember_node_parent(const ember_node *n, size_t i) { return i < n->nparents ? n->parents[i] : NULL; }
 
-/* Drops kept partitions; the caller holds ctx->mu. Tasks still sending a partition
- * hold their own reference to it. */
-static void drop_cache(ember_node *n) {
-    if (n->cache)
-        for (size_t p = 0; p < n->nparts; p++) emberG_part_release(n->cache[p]);
-    ember_free(n->cache);
-    n->cache = NULL;
-}
-
-void ember_node_set_cached(ember_node *n, int cached) {
-    pthread_mutex_lock(&n->ctx->mu);
-    if (cached && !n->cached) {
-        n->cache = ember_calloc(n->nparts ? n->nparts : 1, sizeof *n->cache);
-        if (n->cache) n->cached = 1;
-    } else if (!cached && n->cached) {
-        n->cached = 0;
-        drop_cache(n);
-    }
-    pthread_mutex_unlock(&n->ctx->mu);
+int ember_node_set_cached(ember_node *n, int cached) {
+    if (cached) return emberM_persist(&n->ctx->blocks, n->id, n->nparts, EMBER_STORAGE_MEMORY);
+    emberM_unpersist(&n->ctx->blocks, n->id);
+    return 0;
 }
 
 void ember_node_set_barrier(ember_node *n, int barrier) {
@@ -266,11 +209,27 @@ int ember_node_is_barrier(ember_node *n) {
     return barrier;
 }
 
-int ember_node_is_cached(ember_node *n) {
-    pthread_mutex_lock(&n->ctx->mu);
-    int cached = n->cached;
-    pthread_mutex_unlock(&n->ctx->mu);
-    return cached;
+int ember_node_is_cached(ember_node *n) { return emberM_level(&n->ctx->blocks, n->id) != 0; }
+
+int emberG_lineage_holds(ember_node *n, const ember_node *target, unsigned walk) {
+    if (n == target) return 1;
+    if (n->walk_mark == walk) return 0;
+    n->walk_mark = walk;
+    for (size_t i = 0; i < n->nparents; i++)
+        if (emberG_lineage_holds(n->parents[i], target, walk)) return 1;
+    return 0;
+}
+
+void emberG_context_release(ember_context *ctx) {
+    if (atomic_fetch_sub(&ctx->refcnt, 1) != 1) return;
+    emberM_destroy(&ctx->blocks);
+    pthread_mutex_destroy(&ctx->mu);
+    ember_free((char *)ctx->cfg.python);
+    ember_free((char *)ctx->cfg.pythonpath);
+    ember_free(ctx->tmpdir);
+    ember_free(ctx->forget);
+    ember_free(ctx->history);
+    ember_free(ctx);
 }
 
 void ember_node_release(ember_node *n) {
@@ -291,22 +250,13 @@ void ember_node_release(ember_node *n) {
         pthread_mutex_unlock(&ctx->mu);
     }
     ember_free(n->cmd);
-    if (n->data) for (size_t p = 0; p < n->nparts; p++) emberG_blocks_clear(&n->data[p]);
+    if (n->data) for (size_t p = 0; p < n->nparts; p++) emberM_batches_clear(&n->data[p]);
     ember_free(n->data);
     if (n->splits) ember_splits_free(n->splits, n->nparts);
     ember_free(n->bounds);
-    if (n->map_paths) {
-        for (size_t m = 0; m < n->nmaps; m++) {
-            if (n->map_paths[m]) unlink(n->map_paths[m]);
-            ember_free(n->map_paths[m]);
-        }
-        ember_free(n->map_paths);
-    }
-    ember_free(n->bucket_bytes);
     ember_free(n->groups);
-    pthread_mutex_lock(&ctx->mu);
-    drop_cache(n);
-    pthread_mutex_unlock(&ctx->mu);
+    emberM_unpersist(&ctx->blocks, n->id);
+    if (n->kind == EMBER_NODE_SHUFFLE) emberM_shuffle_remove(&ctx->blocks, n->id);
     ember_free(n);
-    emberC_context_release(ctx);
+    emberG_context_release(ctx);
 }

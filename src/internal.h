@@ -1,9 +1,28 @@
 /* internal.h — declarations shared between libember's source files, not exported.
  *
- * Dependency order (a file may use only what is to its left):
- *   common (alloc.c, error.c) <- wire.c <- textsplit.c, shuffle.c <- workers.c
- *   <- graph.c <- scheduler.c <- context.c
- * so each piece can be built, tested and fuzzed alone.
+ * Dependency order: a file may use only what is to its left (files sharing a place
+ * do not use each other), so each piece can be built, tested and fuzzed alone:
+ *
+ *   common (alloc.c, error.c, checksum.c) <- blocks.c <- wire.c <- textsplit.c,
+ *   shuffle.c <- workers.c <- graph.c <- tasks.c <- engine.c <- jobs.c <- context.c
+ *
+ * blocks.c knows no node: it holds blocks by node id. graph.c knows no engine: a
+ * released node drops its blocks (blocks.c) and, as the last holder, frees the
+ * context's memory (emberG_context_release); context.c, at the top, starts and stops
+ * the worker pool and the engine thread.
+ *
+ * Sub-prefixes of non-static internals (public names are ember_* / EMBER_*):
+ *   emberE_  error.c      the thread's last error message
+ *   emberB_  alloc.c      growable byte buffers, little-endian loads and stores
+ *   emberK_  checksum.c   CRC-32C
+ *   emberM_  blocks.c     the block store: cached partitions, shuffle-output registry
+ *   emberW_  wire.c       the frame codec (wire.h)
+ *   emberT_  textsplit.c  text splits and the line reader
+ *   emberX_  workers.c    the worker daemon and pool
+ *   emberG_  graph.c      lineage nodes, the context's reference count
+ *   emberA_  tasks.c      encoding a task (its input tree, commands, frames)
+ *   emberS_  engine.c     the engine thread: planning, dispatch, frames from workers
+ *   emberJ_  jobs.c       the job API, cancellation, stage info
  */
 #ifndef EMBER_INTERNAL_H
 #define EMBER_INTERNAL_H
@@ -44,6 +63,74 @@ static inline void emberB_store_u64(uint8_t *p, uint64_t v) {
 static inline uint64_t emberB_load_u64(const uint8_t *p) {
     return (uint64_t)emberB_load_u32(p) | (uint64_t)emberB_load_u32(p + 4) << 32;
 }
+
+
+/* ---- checksum.c ------------------------------------------------------------- */
+/* CRC-32C of data, continuing from crc (0 to start). */
+uint32_t emberK_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- blocks.c: the block store ----------------------------------------------- */
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* The batches of one partition (parallelized data, a task's output, a cached block). */
+typedef struct emberM_batches {
+    ember_buf *bufs;
+    size_t n, cap;
+} emberM_batches;
+int emberM_batches_push(emberM_batches *b, uint8_t *data, size_t len); /* takes data */
+void emberM_batches_clear(emberM_batches *b);
+uint64_t emberM_batches_bytes(const emberM_batches *b);
+
+/* A cached partition in memory, shared by the store and the tasks sending it. */
+typedef struct emberM_part {
+    atomic_int refcnt;
+    emberM_batches batches;
+} emberM_part;
+emberM_part *emberM_part_new(void);
+void emberM_part_retain(emberM_part *p);
+void emberM_part_release(emberM_part *p); /* NULL is a no-op */
+
+typedef struct emberM_store {
+    pthread_mutex_t mu;
+    int ready;
+    char *dir;                  /* where block files go */
+    struct emberM_rdd *rdds;    /* persisted nodes */
+    struct emberM_shuffle *shuffles;
+} emberM_store;
+
+/* Creates an empty store whose files go under dir. emberM_clear drops every block
+ * (and removes its files); emberM_destroy also frees the store's own memory. */
+int emberM_init(emberM_store *s, const char *dir);
+void emberM_clear(emberM_store *s);
+void emberM_destroy(emberM_store *s);
+
+/* Cached partitions. emberM_persist registers node id (nparts partitions) at a
+ * storage level (EMBER_STORAGE_*; again: changes the level); fails only with
+ * EMBER_ENOMEM. emberM_unpersist drops its blocks at once (returns 1 when it was
+ * registered). emberM_level is 0 for a node not registered. */
+int emberM_persist(emberM_store *s, int id, size_t nparts, int level);
+int emberM_unpersist(emberM_store *s, int id);
+int emberM_level(emberM_store *s, int id);
+/* The partition in memory, retained for the caller, or NULL. */
+emberM_part *emberM_get(emberM_store *s, int id, size_t p);
+/* 1 when node id is registered and partition p should be computed and stored. */
+int emberM_wants(emberM_store *s, int id, size_t p);
+/* Stores partition p's batches (taken, *batches is emptied) if node id wants it. */
+int emberM_put(emberM_store *s, int id, size_t p, emberM_batches *batches);
+
+/* The shuffle-output registry. emberM_shuffle_put records map output `map` of
+ * shuffle id (nmaps x nparts buckets): its file and each bucket's byte count,
+ * replacing (and removing) an earlier file for the same map. */
+int emberM_shuffle_put(emberM_store *s, int id, size_t nmaps, size_t nparts, size_t map, const char *path,
+                       const uint64_t *bucket_bytes);
+void emberM_shuffle_set_done(emberM_store *s, int id);
+int emberM_shuffle_done(emberM_store *s, int id);
+/* The files whose bucket `bucket` is not empty, copied (free with emberM_paths_free). */
+int emberM_shuffle_buckets(emberM_store *s, int id, size_t bucket, char ***paths, size_t *npaths);
+void emberM_paths_free(char **paths, size_t n);
+/* Removes shuffle id's files and entry: 1 when it had output, else 0. */
+int emberM_shuffle_remove(emberM_store *s, int id);
 
 
 /* ---- workers.c: the Python worker daemon and the pool of workers ------------ */
@@ -96,30 +183,13 @@ int emberX_flush(emberX_worker *w);
 static inline int emberX_pending(const emberX_worker *w) { return w->outq_head < w->outq_len; }
 
 /* ---- graph.c: lineage nodes ----------------------------------------------- */
-#include <pthread.h>
-#include <stdatomic.h>
 
 enum emberG_kind { EMBER_NODE_PARALLEL = 1, EMBER_NODE_TEXT, EMBER_NODE_RANGE, EMBER_NODE_PIPELINE,
                    EMBER_NODE_SHUFFLE, EMBER_NODE_UNION, EMBER_NODE_COALESCE, EMBER_NODE_ZIP,
                    EMBER_NODE_CARTESIAN };
 
-/* Batches held for one partition (parallelized data, a cached partition). */
-typedef struct emberG_blocks {
-    ember_buf *bufs;
-    size_t n, cap;
-} emberG_blocks;
-int emberG_blocks_push(emberG_blocks *b, uint8_t *data, size_t len); /* takes data */
-void emberG_blocks_clear(emberG_blocks *b);
-
-/* A cached partition, shared by its node and the tasks that are sending it. */
-typedef struct emberG_part {
-    atomic_int refcnt;
-    emberG_blocks blocks;
-} emberG_part;
-emberG_part *emberG_part_new(void);
-void emberG_part_retain(emberG_part *p);
-void emberG_part_release(emberG_part *p);
-
+/* What a node is; immutable once built, but for the barrier flag and walk_mark. Its
+ * blocks (cache, shuffle output) live in the context's block store, by id. */
 struct ember_node {
     atomic_int refcnt;
     int kind;
@@ -132,22 +202,13 @@ struct ember_node {
     uint64_t cmd_id;
     uint8_t *cmd;
     size_t cmd_len;
-    emberG_blocks *data;       /* PARALLEL: per partition */
+    emberM_batches *data;      /* PARALLEL: per partition */
     ember_split *splits;       /* TEXT: one per partition */
     int as_bytes;
     int64_t rstart, rstep;     /* RANGE: partition p is elements [bounds[p], bounds[p+1]) */
     int64_t *bounds;
     size_t *groups;            /* COALESCE: partition i is parent partitions [groups[i], groups[i+1]) */
-    /* SHUFFLE, written by the engine thread (and ember_node_clean_shuffle) under mu: */
-    int shuffle_done;
-    size_t nmaps;              /* map partitions (the parent's partition count) */
-    char **map_paths;          /* one per map partition (= parent partition) */
-    uint64_t *bucket_bytes;    /* [map partition * nparts + bucket] */
-    int materializing;         /* under mu: a stage is computing this node's shuffle/cache */
     unsigned walk_mark;        /* under mu: the last lineage walk that visited it */
-    /* Cache, under the context's mu: */
-    int cached;
-    emberG_part **cache;       /* per partition; NULL until computed */
     int barrier;               /* under mu: a stage computing it is a barrier stage */
 };
 
@@ -155,10 +216,11 @@ struct ember_context {
     atomic_int refcnt;         /* the owner's reference plus one per live node */
     ember_config cfg;          /* strings owned */
     char *tmpdir;
-    pthread_mutex_t mu;        /* ids, the forget list, jobs' shared state, caches, stage counters */
+    pthread_mutex_t mu;        /* ids, the forget list, jobs' shared state, stage counters */
     int stopped;
+    emberM_store blocks;       /* cached partitions and shuffle outputs (its own lock) */
     emberX_pool pool;          /* owned by the engine thread */
-    pthread_t engine;          /* the scheduler thread (scheduler.c) */
+    pthread_t engine;          /* the engine thread (engine.c) */
     int engine_started;
     int wake[2];               /* a byte written here wakes the engine thread */
     struct ember_job *incoming; /* submitted, not yet taken by the engine (under mu) */
@@ -176,11 +238,89 @@ struct ember_context {
     size_t nforget, capforget;
 };
 
-void emberC_context_release(ember_context *ctx); /* context.c: drops one reference */
+/* Drops one reference to the context; the last frees its memory (ember_context_free
+ * has stopped everything else by then). */
+void emberG_context_release(ember_context *ctx);
+/* 1 when target is n or in its lineage. Each node is visited once per walk (marked
+ * with `walk`, a fresh ctx->next_walk), so shared ancestors cost nothing twice.
+ * Caller holds ctx->mu. */
+int emberG_lineage_holds(ember_node *n, const ember_node *target, unsigned walk);
 
-/* scheduler.c: the engine thread. */
+/* ---- tasks.c, engine.c, jobs.c: the scheduler -------------------------------- */
+
+enum emberS_stage_kind { STAGE_RESULT, STAGE_SHUFFLE, STAGE_CACHE };
+enum emberS_task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
+
+typedef struct emberS_task {
+    size_t part;         /* partition of the stage's node (for a shuffle: of its parent) */
+    int state;
+    int attempts;        /* attempts started so far */
+    emberX_worker *w;
+    uint64_t attempt_id;
+    emberM_batches out;  /* DATA frames received */
+    uint64_t *bucket_bytes;
+    emberM_part **sending; /* cached partitions this attempt is sending */
+    size_t nsending;
+    char *error;         /* the last failure */
+} emberS_task;
+
+typedef struct emberS_stage {
+    struct emberS_stage *next; /* in ctx->stages */
+    int id;
+    int kind;
+    ember_node *target;  /* result/cache: the node computed; shuffle: the shuffle node */
+    ember_node *computed; /* the node whose partitions the tasks compute */
+    struct ember_job *job;
+    emberS_task *tasks;
+    size_t ntasks, ndone, nrunning, nfailed;
+    double submitted_ms;
+    int barrier;         /* a barrier stage: all tasks run at once, fail and retry together */
+    int attempt;         /* barrier stage: attempts started over (0 for the first) */
+} emberS_stage;
+
+struct ember_job {
+    struct ember_job *next;   /* in ctx->incoming or ctx->running */
+    ember_context *ctx;
+    int id;
+    ember_node *node;
+    size_t *parts;
+    size_t nparts;
+    char *group;              /* labels, '\n'-separated (ember_cancel_group matches any) */
+    uint8_t *info;
+    size_t info_len;
+    pthread_cond_t done_cv;
+    /* under ctx->mu: */
+    int cancel_requested;     /* a EMBER_CANCEL_* reason, 0 while not asked */
+    char *cancel_label;       /* EMBER_CANCEL_GROUP: the label that was cancelled */
+    int done;
+    int freed;                /* the caller let go: the engine frees it when done */
+    int rc;
+    char *error;
+    ember_result *result;
+    /* engine thread only: */
+    emberS_stage *stage;
+};
+
+/* Why a job was asked to cancel: names the cause in the error its caller sees. */
+enum { EMBER_CANCEL_JOB = 1, EMBER_CANCEL_GROUP, EMBER_CANCEL_ALL };
+
+/* tasks.c: the file a shuffle map task's attempt writes. */
+void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const emberS_stage *st,
+                            const emberS_task *t);
+/* tasks.c: queues on w every frame of task t's attempt t->attempt_id (forgets,
+ * commands, TASK, input streams). On success the task holds the cached partitions
+ * it sends (t->sending). Returns 0 or a negative code (EMBER_EWORKER: pipe closed). */
+int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, emberX_worker *w);
+/* tasks.c: queues FORGET frames for released commands this worker holds. Caller
+ * holds ctx->mu. */
+int emberA_send_forgets(ember_context *ctx, emberX_worker *w);
+
+/* engine.c: the engine thread's body, and how other threads wake it. */
 void *emberS_engine_main(void *ctx);
 void emberS_wake(ember_context *ctx);
+/* engine.c: 1 when a running stage is making n's shuffle output or cache. Caller
+ * holds ctx->mu. */
+int emberS_making(ember_context *ctx, const ember_node *n);
 
 /* ---- textsplit.c ---------------------------------------------------------- */
 /* The line reader's starting buffer size (tests shrink it to hit buffer edges). */

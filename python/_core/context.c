@@ -43,9 +43,11 @@ static PyObject *Node_get_num_partitions(NodeObject *self, void *c) {
 static PyObject *Node_set_cached(NodeObject *self, PyObject *arg) {
     int cached = PyObject_IsTrue(arg);
     if (cached < 0) return NULL;
+    int rc;
     Py_BEGIN_ALLOW_THREADS
-    ember_node_set_cached(self->node, cached);
+    rc = ember_node_set_cached(self->node, cached);
     Py_END_ALLOW_THREADS
+    if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
     Py_RETURN_NONE;
 }
 

@@ -1,0 +1,660 @@
+/* engine.c — the engine thread: plans stages, hands tasks to workers, handles what
+ * they send back.
+ *
+ * Design. One engine thread per context owns the worker pool and every running
+ * stage; other threads talk to it through the context (jobs.c): they submit jobs onto
+ * the `incoming` list, ask for cancellation with a flag, and read progress, all under
+ * ctx->mu, and wake it with a byte on ctx->wake. It never touches Python objects.
+ *
+ * A job asks for some partitions of a node. Before it can run them, every shuffle
+ * and every cached node its partitions read from must exist. The engine plans one
+ * stage at a time per job: walking the lineage through narrow dependencies, it finds
+ * the first such node whose own inputs exist, and runs a stage making it (a shuffle's
+ * map output, or a node's cached partitions, both kept in the block store); finished
+ * ones stay for later jobs. A node another job is making already is waited for, not
+ * made twice. When nothing is missing, the job's result stage runs. A task computes
+ * one partition of a node; tasks.c encodes it.
+ *
+ * Tasks of all running stages share the workers first come, first served. A failed
+ * attempt (the user's error, or a worker that died) is retried up to max_failures
+ * times; then the job fails and its other running tasks are killed. Reports of
+ * attempts that succeeded go back to the caller whatever the job's outcome (a
+ * failed attempt's never do), and each finished stage's final counts are kept in a
+ * small ring for status queries. Lock order: ctx->mu, then the block store's lock.
+ *
+ * Barrier stages (a barrier node computed within the stage, see
+ * ember_node_set_barrier) run all their tasks at once: the stage waits, holding up
+ * the stages queued after it, until a worker is free for each task; a failed task
+ * kills the others and the whole stage runs again as a new stage attempt.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef emberS_task task;
+typedef emberS_stage stage;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void emberS_wake(ember_context *ctx) {
+    char b = 1;
+    ssize_t r;
+    do r = write(ctx->wake[1], &b, 1); while (r < 0 && errno == EINTR);
+}
+
+int emberS_making(ember_context *ctx, const ember_node *n) {
+    for (stage *st = ctx->stages; st; st = st->next)
+        if (st->kind != STAGE_RESULT && st->target == n) return 1;
+    return 0;
+}
+
+/* ---- planning -------------------------------------------------------------------- */
+
+/* 1 when n is persisted and some of its partitions are not in the block store. */
+static int wants_cache(ember_node *n) {
+    for (size_t p = 0; p < n->nparts; p++)
+        if (emberM_wants(&n->ctx->blocks, n->id, p)) return 1;
+    return 0;
+}
+
+/* Finds the first node n's partitions need made (shuffle output or cache) whose own
+ * inputs exist. Sets *kind. Returns NULL when nothing is missing; sets *wait when
+ * something is missing but another stage is making it. Caller holds ctx->mu. */
+static ember_node *find_missing(ember_context *ctx, ember_node *n, int skip_cache, int *kind, int *wait) {
+    if (!skip_cache && wants_cache(n)) {
+        ember_node *d = find_missing(ctx, n, 1, kind, wait);
+        if (d || *wait) return d;
+        if (emberS_making(ctx, n)) { *wait = 1; return NULL; }
+        *kind = STAGE_CACHE;
+        return n;
+    }
+    if (n->kind == EMBER_NODE_SHUFFLE) {
+        if (emberM_shuffle_done(&ctx->blocks, n->id)) return NULL;
+        ember_node *d = find_missing(ctx, n->parents[0], 0, kind, wait);
+        if (d || *wait) return d;
+        if (emberS_making(ctx, n)) { *wait = 1; return NULL; }
+        *kind = STAGE_SHUFFLE;
+        return n;
+    }
+    for (size_t i = 0; i < n->nparents; i++) {
+        ember_node *d = find_missing(ctx, n->parents[i], 0, kind, wait);
+        if (d || *wait) return d;
+    }
+    return NULL;
+}
+
+/* 1 when n or a node it reads through narrow dependencies (not across a shuffle) is a
+ * barrier node. Caller holds ctx->mu. */
+static int has_barrier(const ember_node *n) {
+    if (n->barrier) return 1;
+    if (n->kind == EMBER_NODE_SHUFFLE) return 0;
+    for (size_t i = 0; i < n->nparents; i++)
+        if (has_barrier(n->parents[i])) return 1;
+    return 0;
+}
+
+/* Why a barrier stage cannot run (0 when it can): more tasks than the context has
+ * slots, or only some partitions of its node. Sets the error message. */
+static int barrier_check(ember_context *ctx, const stage *st) {
+    if (!st->barrier) return 0;
+    if (st->ntasks > (size_t)ctx->cfg.slots)
+        return emberE_set(EMBER_ETASK,
+                          "[BARRIER_SLOTS] Barrier execution mode does not allow running a barrier stage that "
+                          "needs more slots than the context has: stage %d has %zu tasks, which must run at "
+                          "the same time, but only %d task slots are available. Reduce the number of "
+                          "partitions of the barrier RDD (repartition/coalesce) or start the context with "
+                          "more slots (local[N] with N >= %zu).",
+                          st->id, st->ntasks, ctx->cfg.slots, st->ntasks);
+    if (st->ntasks != st->computed->nparts)
+        return emberE_set(EMBER_ETASK,
+                          "[BARRIER_PARTIAL] Barrier execution mode does not allow a barrier stage to compute "
+                          "only some partitions (%zu of %zu; e.g. first()/take() on a barrier RDD, or a "
+                          "partly cached one): use collect() and pick from the result instead.",
+                          st->ntasks, st->computed->nparts);
+    return 0;
+}
+
+/* A stage of the given kind making target, listed in ctx->stages (which marks
+ * target as being made). Caller holds ctx->mu. NULL when out of memory. */
+static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, ember_node *target) {
+    stage *st = ember_calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->kind = kind;
+    st->target = target;
+    st->computed = kind == STAGE_SHUFFLE ? target->parents[0] : target;
+    st->job = job;
+    st->submitted_ms = now_ms();
+    size_t n = 0, nmaps = kind == STAGE_SHUFFLE ? target->parents[0]->nparts : 0;
+    size_t all = kind == STAGE_RESULT ? job->nparts : kind == STAGE_SHUFFLE ? nmaps : target->nparts;
+    uint8_t *wanted = NULL;
+    if (kind == STAGE_CACHE) {
+        if (!(wanted = ember_calloc(all ? all : 1, 1))) { ember_free(st); return NULL; }
+        for (size_t p = 0; p < all; p++) n += wanted[p] = (uint8_t)emberM_wants(&ctx->blocks, target->id, p);
+    } else {
+        n = all;
+    }
+    st->tasks = ember_calloc(n ? n : 1, sizeof *st->tasks);
+    if (!st->tasks) { ember_free(wanted); ember_free(st); return NULL; }
+    st->ntasks = n;
+    size_t k = 0;
+    for (size_t p = 0; p < all; p++) {
+        if (kind == STAGE_CACHE && !wanted[p]) continue;
+        task *t = &st->tasks[k++];
+        t->part = kind == STAGE_RESULT ? job->parts[p] : p;
+        if (kind == STAGE_SHUFFLE && !(t->bucket_bytes = ember_calloc(target->nparts, sizeof(uint64_t)))) {
+            for (size_t i = 0; i < k; i++) ember_free(st->tasks[i].bucket_bytes);
+            ember_free(st->tasks);
+            ember_free(st);
+            return NULL;
+        }
+    }
+    ember_free(wanted);
+    st->barrier = has_barrier(st->computed);
+    st->id = ctx->next_stage_id++;
+    st->next = ctx->stages;
+    ctx->stages = st;
+    return st;
+}
+
+/* ---- starting a task ------------------------------------------------------------- */
+
+static void release_sending(task *t) {
+    for (size_t i = 0; i < t->nsending; i++) emberM_part_release(t->sending[i]);
+    ember_free(t->sending);
+    t->sending = NULL;
+    t->nsending = 0;
+}
+
+/* Starts task t's next attempt on worker w. */
+static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
+    t->attempt_id = ++ctx->next_attempt_id;
+    int rc = emberA_send_task(ctx, st, t, w);
+    if (rc) return rc;
+    t->state = TASK_RUNNING;
+    t->attempts++;
+    t->w = w;
+    w->task = t;
+    pthread_mutex_lock(&ctx->mu);
+    st->nrunning++;
+    pthread_mutex_unlock(&ctx->mu);
+    return emberX_flush(w);
+}
+
+/* ---- task completion and failure ----------------------------------------------------- */
+
+static void set_error(char **dst, const char *msg, size_t len) {
+    ember_free(*dst);
+    *dst = ember_malloc(len + 1);
+    if (*dst) {
+        memcpy(*dst, msg, len);
+        (*dst)[len] = 0;
+    }
+}
+
+static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const char *error);
+
+/* Ends a stage that will not complete: kills workers still running its tasks and
+ * removes the map output its finished tasks wrote (nothing will read it). */
+static void abort_stage(ember_context *ctx, stage *st) {
+    for (size_t i = 0; i < st->ntasks; i++) {
+        task *t = &st->tasks[i];
+        if (t->w) {
+            emberX_worker_kill(t->w);
+            t->w = NULL;
+        }
+        release_sending(t);
+        if (st->kind == STAGE_SHUFFLE && t->state == TASK_DONE) {
+            char path[4096];
+            emberA_map_output_path(path, sizeof path, ctx, st, t);
+            unlink(path);
+        }
+    }
+}
+
+/* Keeps a finished stage's final counts for ember_finished_stages: a ring of the
+ * last EMBER_STAGE_HISTORY stages, allocated on first use (without memory the
+ * history is skipped, nothing fails). Caller holds ctx->mu. */
+static void remember_stage(ember_context *ctx, const stage *st) {
+    if (!ctx->history && !(ctx->history = ember_malloc(EMBER_STAGE_HISTORY * sizeof *ctx->history))) return;
+    ctx->history[ctx->history_next] = (ember_stage_info){st->id, st->job->id, (int)st->ntasks, (int)st->ndone, 0,
+                                                         (int)st->nfailed, (int64_t)st->submitted_ms};
+    ctx->history_next = (ctx->history_next + 1) % EMBER_STAGE_HISTORY;
+    if (ctx->nhistory < EMBER_STAGE_HISTORY) ctx->nhistory++;
+}
+
+static void free_stage(ember_context *ctx, stage *st) {
+    pthread_mutex_lock(&ctx->mu);
+    for (stage **pp = &ctx->stages; *pp; pp = &(*pp)->next)
+        if (*pp == st) { *pp = st->next; break; }
+    remember_stage(ctx, st);
+    pthread_mutex_unlock(&ctx->mu);
+    for (size_t i = 0; i < st->ntasks; i++) {
+        task *t = &st->tasks[i];
+        emberM_batches_clear(&t->out);
+        ember_free(t->bucket_bytes);
+        ember_free(t->error);
+        release_sending(t);
+    }
+    ember_free(st->tasks);
+    ember_free(st);
+}
+
+/* A task of a barrier stage failed: kills the stage's other running tasks, drops
+ * what its finished ones made, and puts every task back to pending for a new stage
+ * attempt (the attempts already made count toward max_failures). */
+static void restart_barrier_stage(ember_context *ctx, stage *st) {
+    for (size_t i = 0; i < st->ntasks; i++) {
+        task *t = &st->tasks[i];
+        if (t->state == TASK_RUNNING) {
+            if (t->w) emberX_worker_kill(t->w); /* frees its slot (w->task = NULL) */
+            pthread_mutex_lock(&ctx->mu);
+            st->nrunning--;
+            pthread_mutex_unlock(&ctx->mu);
+        } else if (t->state == TASK_DONE) {
+            if (st->kind == STAGE_SHUFFLE) {
+                char path[4096];
+                emberA_map_output_path(path, sizeof path, ctx, st, t);
+                unlink(path);
+            }
+            pthread_mutex_lock(&ctx->mu);
+            st->ndone--;
+            pthread_mutex_unlock(&ctx->mu);
+        }
+        t->w = NULL;
+        t->state = TASK_PENDING;
+        emberM_batches_clear(&t->out);
+        release_sending(t);
+    }
+    st->attempt++;
+}
+
+/* Records a failed attempt; the task goes back to pending, or the job fails. */
+static void task_failed(ember_context *ctx, stage *st, task *t) {
+    emberM_batches_clear(&t->out);
+    release_sending(t);
+    if (t->w) t->w->task = NULL;
+    t->w = NULL;
+    t->state = TASK_PENDING;
+    pthread_mutex_lock(&ctx->mu);
+    st->nrunning--;
+    st->nfailed++;
+    pthread_mutex_unlock(&ctx->mu);
+    if (t->attempts >= ctx->cfg.max_failures) {
+        emberE_set(EMBER_ETASK,
+                   "Job aborted due to stage failure: task %zu in stage %d failed %d times; most recent failure:\n%s",
+                   t->part, st->id, t->attempts, t->error ? t->error : "(no message)");
+        finish_job(ctx, st->job, EMBER_ETASK, ember_last_error());
+    } else if (st->barrier) {
+        restart_barrier_stage(ctx, st);
+    }
+}
+
+static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
+    task *t = w->task;
+    char msg[1024];
+    snprintf(msg, sizeof msg,
+             "Python worker exited unexpectedly (crashed or was killed; pid %d, %s) while running task %zu",
+             (int)w->pid, why, t ? t->part : 0);
+    emberX_worker_kill(w);
+    if (!t) return;
+    stage *st = NULL;
+    for (stage *s = ctx->stages; s; s = s->next)
+        if (t >= s->tasks && t < s->tasks + s->ntasks) st = s;
+    set_error(&t->error, msg, strlen(msg));
+    if (st) task_failed(ctx, st, t);
+}
+
+static stage *stage_of(ember_context *ctx, task *t) {
+    for (stage *s = ctx->stages; s; s = s->next)
+        if (t >= s->tasks && t < s->tasks + s->ntasks) return s;
+    return NULL;
+}
+
+static void stage_complete(ember_context *ctx, stage *st);
+
+static int add_report(ember_result *r, const uint8_t *p, size_t len) {
+    ember_buf *nr = ember_realloc(r->reports, (r->nreports + 1) * sizeof *nr);
+    if (!nr) return emberE_set(EMBER_ENOMEM, "out of memory keeping a task report");
+    r->reports = nr;
+    uint8_t *copy = ember_malloc(len ? len : 1);
+    if (!copy) return emberE_set(EMBER_ENOMEM, "out of memory keeping a task report");
+    memcpy(copy, p, len);
+    r->reports[r->nreports++] = (ember_buf){copy, len};
+    return 0;
+}
+
+static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, const uint8_t *p, size_t len) {
+    task *t = w->task;
+    stage *st = t ? stage_of(ctx, t) : NULL;
+    if (!st) { worker_died(ctx, w, "it sent a frame while idle"); return; }
+    switch (type) {
+    case EMBER_FRAME_DATA: {
+        if (st->kind == STAGE_SHUFFLE) { worker_died(ctx, w, "it sent data from a shuffle map task"); return; }
+        uint8_t *copy = ember_malloc(len ? len : 1);
+        if (copy) memcpy(copy, p, len);
+        if (!copy || emberM_batches_push(&t->out, copy, len)) {
+            ember_free(copy);
+            finish_job(ctx, st->job, EMBER_ENOMEM, "out of memory receiving a result batch");
+        }
+        return;
+    }
+    case EMBER_FRAME_TASK_DONE: {
+        uint32_t n = len >= 4 ? emberB_load_u32(p) : UINT32_MAX;
+        size_t off = 4 + 8 * (size_t)n;
+        if (len < 4 || off + 4 > len || off + 4 + emberB_load_u32(p + off) != len ||
+            (st->kind == STAGE_SHUFFLE && n != st->target->nparts)) {
+            worker_died(ctx, w, "it sent a malformed TASK_DONE");
+            return;
+        }
+        for (uint32_t i = 0; i < n && st->kind == STAGE_SHUFFLE; i++)
+            t->bucket_bytes[i] = emberB_load_u64(p + 4 + 8 * (size_t)i);
+        uint32_t rlen = emberB_load_u32(p + off);
+        if (rlen && st->job->result && add_report(st->job->result, p + off + 4, rlen)) {
+            finish_job(ctx, st->job, EMBER_ENOMEM, ember_last_error());
+            return;
+        }
+        release_sending(t);
+        t->state = TASK_DONE;
+        t->w = NULL;
+        w->task = NULL;
+        pthread_mutex_lock(&ctx->mu);
+        st->ndone++;
+        st->nrunning--;
+        pthread_mutex_unlock(&ctx->mu);
+        if (st->ndone == st->ntasks) stage_complete(ctx, st);
+        return;
+    }
+    case EMBER_FRAME_TASK_ERROR:
+        set_error(&t->error, (const char *)p, len);
+        task_failed(ctx, st, t);
+        return;
+    default: worker_died(ctx, w, "it sent an unexpected frame");
+    }
+}
+
+/* Reads what a worker sent and handles whole frames. */
+static void drain_worker(ember_context *ctx, emberX_worker *w) {
+    for (;;) {
+        long r = emberW_read_fd(&w->in, w->from_fd);
+        if (r == -EAGAIN) return;
+        if (r < 0) { worker_died(ctx, w, ember_last_error()); return; }
+        if (r == 0) { worker_died(ctx, w, "its pipe closed"); return; }
+        uint32_t type;
+        const uint8_t *payload;
+        size_t len;
+        int got;
+        while (w->alive && w->task && (got = emberW_next(&w->in, &type, &payload, &len)) > 0)
+            handle_frame(ctx, w, type, payload, len);
+        if (!w->alive) return;
+        if (w->task && got < 0) { worker_died(ctx, w, ember_last_error()); return; }
+    }
+}
+
+/* Moves a finished stage's output where it belongs: cache, shuffle registry or the
+ * job's result; then the job plans its next stage. */
+static void stage_complete(ember_context *ctx, stage *st) {
+    ember_node *n = st->target;
+    struct ember_job *job = st->job;
+    int rc = 0;
+    for (size_t i = 0; i < st->ntasks && !rc; i++) {
+        task *t = &st->tasks[i];
+        if (st->kind == STAGE_CACHE) {
+            rc = emberM_put(&ctx->blocks, n->id, t->part, &t->out);
+        } else if (st->kind == STAGE_SHUFFLE) {
+            char path[4096];
+            emberA_map_output_path(path, sizeof path, ctx, st, t);
+            rc = emberM_shuffle_put(&ctx->blocks, n->id, n->parents[0]->nparts, n->nparts, t->part, path,
+                                    t->bucket_bytes);
+        } else {
+            job->result->batches[i] = t->out.bufs;
+            job->result->nbatches[i] = t->out.n;
+            memset(&t->out, 0, sizeof t->out);
+        }
+    }
+    int kind = st->kind;
+    if (kind == STAGE_SHUFFLE && !rc) emberM_shuffle_set_done(&ctx->blocks, n->id);
+    job->stage = NULL;
+    free_stage(ctx, st);
+    if (rc) finish_job(ctx, job, rc, ember_last_error());
+    else if (kind == STAGE_RESULT) finish_job(ctx, job, 0, NULL);
+}
+
+/* Marks a job finished (once): aborts its running stage, wakes its waiter. */
+static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const char *error) {
+    if (job->stage) {
+        stage *st = job->stage;
+        job->stage = NULL;
+        abort_stage(ctx, st);
+        free_stage(ctx, st);
+    }
+    pthread_mutex_lock(&ctx->mu);
+    for (struct ember_job **pp = &ctx->running; *pp; pp = &(*pp)->next)
+        if (*pp == job) { *pp = job->next; break; }
+    job->rc = rc;
+    if (error) set_error(&job->error, error, strlen(error));
+    if (rc && job->result) {
+        /* Reports of successful tasks stay: accumulators count them even when the job fails. */
+        for (size_t i = 0; i < job->result->nparts; i++) {
+            if (!job->result->batches[i]) continue;
+            for (size_t j = 0; j < job->result->nbatches[i]; j++) ember_free(job->result->batches[i][j].data);
+            ember_free(job->result->batches[i]);
+            job->result->batches[i] = NULL;
+            job->result->nbatches[i] = 0;
+        }
+    }
+    job->done = 1;
+    int freed = job->freed;
+    pthread_cond_broadcast(&job->done_cv);
+    pthread_mutex_unlock(&ctx->mu);
+    if (freed) {
+        job->freed = 0;
+        ember_job_free(job);
+    }
+}
+
+/* ---- the engine loop --------------------------------------------------------------- */
+
+/* Why a job was cancelled, as Spark words it. A label "tag:T" is a job tag T. Under mu. */
+static void cancel_message(const struct ember_job *j, char *msg, size_t cap) {
+    const char *label = j->cancel_label ? j->cancel_label : "";
+    if (j->cancel_requested == EMBER_CANCEL_GROUP && strncmp(label, "tag:", 4) == 0)
+        snprintf(msg, cap, "Job %d cancelled part of cancelled job tag %s", j->id, label + 4);
+    else if (j->cancel_requested == EMBER_CANCEL_GROUP)
+        snprintf(msg, cap, "Job %d cancelled part of cancelled job group %s", j->id, label);
+    else if (j->cancel_requested == EMBER_CANCEL_ALL)
+        snprintf(msg, cap, "Job %d cancelled as part of cancellation of all jobs", j->id);
+    else
+        snprintf(msg, cap, "Job %d cancelled", j->id);
+}
+
+/* Gives each job without a running stage its next one; finishes jobs that cannot go on. */
+static void plan(ember_context *ctx) {
+    pthread_mutex_lock(&ctx->mu);
+    while (ctx->incoming) {
+        struct ember_job *j = ctx->incoming;
+        ctx->incoming = j->next;
+        /* Append: jobs are served in submission order. */
+        struct ember_job **pp = &ctx->running;
+        while (*pp) pp = &(*pp)->next;
+        j->next = NULL;
+        *pp = j;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    for (;;) {
+        struct ember_job *cancel = NULL;
+        char msg[512];
+        pthread_mutex_lock(&ctx->mu);
+        for (struct ember_job *j = ctx->running; j && !cancel; j = j->next)
+            if (j->cancel_requested) cancel = j;
+        if (cancel) cancel_message(cancel, msg, sizeof msg);
+        pthread_mutex_unlock(&ctx->mu);
+        if (!cancel) break;
+        finish_job(ctx, cancel, EMBER_ECANCELLED, msg);
+    }
+    /* Each pass gives one job its next stage; a stage with no tasks completes at
+     * once (outside the lock), which can change the list: then look again. */
+    for (;;) {
+        struct ember_job *failed = NULL;
+        int failed_rc = EMBER_ENOMEM;
+        char why[1024] = "out of memory planning a stage";
+        stage *empty = NULL;
+        pthread_mutex_lock(&ctx->mu);
+        for (struct ember_job *j = ctx->running; j && !failed && !empty; j = j->next) {
+            if (j->stage) continue;
+            int kind = STAGE_RESULT, wait = 0;
+            ember_node *target = find_missing(ctx, j->node, 0, &kind, &wait);
+            if (wait) continue;
+            if (!target) {
+                kind = STAGE_RESULT;
+                target = j->node;
+            }
+            j->stage = new_stage(ctx, j, kind, target);
+            if (!j->stage) {
+                failed = j;
+            } else if ((failed_rc = barrier_check(ctx, j->stage))) {
+                snprintf(why, sizeof why, "%s", ember_last_error());
+                failed = j;
+            } else if (j->stage->ntasks == 0) {
+                empty = j->stage;
+            }
+        }
+        pthread_mutex_unlock(&ctx->mu);
+        if (failed) finish_job(ctx, failed, failed_rc ? failed_rc : EMBER_ENOMEM, why);
+        else if (empty) stage_complete(ctx, empty);
+        else break;
+    }
+}
+
+/* The first pending task, jobs in submission order. */
+static task *next_task(ember_context *ctx, stage **out) {
+    for (struct ember_job *j = ctx->running; j; j = j->next) {
+        stage *st = j->stage;
+        if (!st) continue;
+        for (size_t i = 0; i < st->ntasks; i++)
+            if (st->tasks[i].state == TASK_PENDING) {
+                *out = st;
+                return &st->tasks[i];
+            }
+    }
+    return NULL;
+}
+
+/* Tells idle workers which commands they may drop, then forgets the ids no worker
+ * holds any more, so the list stays as short as the commands workers still hold. */
+static void tidy_forgets(ember_context *ctx) {
+    emberX_pool *pool = &ctx->pool;
+    pthread_mutex_lock(&ctx->mu);
+    if (ctx->nforget == 0) {
+        pthread_mutex_unlock(&ctx->mu);
+        return;
+    }
+    for (size_t wi = 0; wi < pool->nworkers; wi++) {
+        emberX_worker *w = &pool->workers[wi];
+        if (w->alive && !w->task && emberA_send_forgets(ctx, w) == 0) emberX_flush(w);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < ctx->nforget; i++) {
+        int held = 0;
+        for (size_t wi = 0; wi < pool->nworkers && !held; wi++)
+            held = pool->workers[wi].alive && emberX_worker_has(&pool->workers[wi], ctx->forget[i]);
+        if (held) ctx->forget[kept++] = ctx->forget[i];
+    }
+    ctx->nforget = kept;
+    pthread_mutex_unlock(&ctx->mu);
+}
+
+static void dispatch(ember_context *ctx) {
+    emberX_pool *pool = &ctx->pool;
+    size_t nfree = 0;
+    for (size_t wi = 0; wi < pool->nworkers; wi++) nfree += !(pool->workers[wi].alive && pool->workers[wi].task);
+    for (size_t wi = 0; wi < pool->nworkers; wi++) {
+        emberX_worker *w = &pool->workers[wi];
+        if (w->alive && w->task) continue;
+        stage *st;
+        task *t = next_task(ctx, &st);
+        if (!t) break;
+        /* A barrier stage starts only with a worker for each task; until then the
+         * stages after it wait too, so that it is not starved. */
+        if (st->barrier && st->nrunning == 0 && nfree < st->ntasks) break;
+        nfree--;
+        int rc = 0;
+        if (!w->alive) rc = emberX_worker_start(pool, w);
+        if (!rc) rc = assign(ctx, st, t, w);
+        if (rc == EMBER_EWORKER) {
+            worker_died(ctx, w, "its pipe closed");
+        } else if (rc) {
+            if (w->task) emberX_worker_kill(w);
+            finish_job(ctx, st->job, rc, ember_last_error());
+        }
+    }
+    tidy_forgets(ctx);
+}
+
+void *emberS_engine_main(void *arg) {
+    ember_context *ctx = arg;
+    emberX_pool *pool = &ctx->pool;
+    struct pollfd *pfds = ember_calloc(2 * pool->nworkers + 1, sizeof *pfds);
+    emberX_worker **pw = ember_calloc(2 * pool->nworkers + 1, sizeof *pw);
+    for (;;) {
+        pthread_mutex_lock(&ctx->mu);
+        int stopping = ctx->stopped;
+        pthread_mutex_unlock(&ctx->mu);
+        if (stopping) break;
+        plan(ctx);
+        dispatch(ctx);
+        nfds_t n = 0;
+        pfds[n] = (struct pollfd){.fd = ctx->wake[0], .events = POLLIN};
+        pw[n++] = NULL;
+        for (size_t wi = 0; wi < pool->nworkers; wi++) {
+            emberX_worker *w = &pool->workers[wi];
+            if (!w->alive || !w->task) continue;
+            pfds[n] = (struct pollfd){.fd = w->from_fd, .events = POLLIN};
+            pw[n++] = w;
+            if (emberX_pending(w)) {
+                pfds[n] = (struct pollfd){.fd = w->to_fd, .events = POLLOUT};
+                pw[n++] = w;
+            }
+        }
+        int pr = poll(pfds, n, 1000);
+        if (pr <= 0) continue;
+        if (pfds[0].revents) {
+            char buf[64];
+            while (read(ctx->wake[0], buf, sizeof buf) > 0) {}
+        }
+        for (nfds_t i = 1; i < n; i++) {
+            emberX_worker *w = pw[i];
+            if (!pfds[i].revents || !w->alive || !w->task) continue;
+            if (pfds[i].fd == w->to_fd) {
+                if (emberX_flush(w)) worker_died(ctx, w, "its pipe closed");
+            } else {
+                drain_worker(ctx, w);
+            }
+        }
+    }
+    /* Stopping: every job still running ends. */
+    for (;;) {
+        pthread_mutex_lock(&ctx->mu);
+        while (ctx->incoming) {
+            struct ember_job *j = ctx->incoming;
+            ctx->incoming = j->next;
+            j->next = ctx->running;
+            ctx->running = j;
+        }
+        struct ember_job *j = ctx->running;
+        pthread_mutex_unlock(&ctx->mu);
+        if (!j) break;
+        finish_job(ctx, j, EMBER_ESTOPPED, "the SparkContext was stopped while the job ran");
+    }
+    ember_free(pfds);
+    ember_free(pw);
+    return NULL;
+}
