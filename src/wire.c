@@ -1,9 +1,16 @@
-/* wire.c — framing of the worker protocol (see wire.h for the table of frames). */
+/* wire.c — the one codec of the worker protocol (see wire.h for the table of frames
+ * and the payload layouts): frame headers and the incremental frame parser, read by
+ * the engine (non-blocking) and by the worker in python/_core (blocking); then each
+ * payload's encoder beside its decoder (TASK, TASK_DONE, the fixed-size ones). The
+ * scheduler encodes with these, the worker decodes with them: neither side spells a
+ * layout out again. */
 #include "wire.h"
 
 #include "internal.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <unistd.h>
 
 const char *emberW_frame_name(uint32_t type) {
@@ -83,8 +90,316 @@ long emberW_read_fd(emberW_parser *p, int fd) {
     }
 }
 
+int emberW_read_frame(emberW_parser *p, int fd, uint32_t *type, const uint8_t **payload, size_t *len) {
+    for (;;) {
+        int r = emberW_next(p, type, payload, len);
+        if (r) return r;
+        long n = emberW_read_fd(p, fd);
+        if (n == -EAGAIN) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return emberE_errno(EMBER_EIO, errno, "waiting on the engine's task pipe");
+            continue;
+        }
+        if (n < 0) return (int)n;
+        if (n == 0) {
+            if (p->pos == p->len) return 0;
+            return emberE_set(EMBER_EPROTO, "the pipe closed in the middle of a frame (%zu bytes of it read)",
+                              p->len - p->pos);
+        }
+    }
+}
+
 void emberW_parser_free(emberW_parser *p) {
     ember_free(p->buf);
     p->buf = NULL;
     p->len = p->cap = p->pos = 0;
+}
+
+/* ---- payload codecs ---------------------------------------------------------------- */
+
+/* A cursor over a payload: every take checks the bytes left first. */
+typedef struct cursor {
+    const uint8_t *p;
+    size_t left;
+    const char *what; /* the payload, for messages */
+} cursor;
+
+static int short_payload(const cursor *c, const char *field) {
+    return emberE_set(EMBER_EPROTO, "malformed %s payload: %zu bytes left where %s was expected", c->what, c->left,
+                      field);
+}
+
+static int take_u32(cursor *c, uint32_t *v, const char *field) {
+    if (c->left < 4) return short_payload(c, field);
+    *v = emberB_load_u32(c->p);
+    c->p += 4;
+    c->left -= 4;
+    return 0;
+}
+
+static int take_u64(cursor *c, uint64_t *v, const char *field) {
+    if (c->left < 8) return short_payload(c, field);
+    *v = emberB_load_u64(c->p);
+    c->p += 8;
+    c->left -= 8;
+    return 0;
+}
+
+static int take_i64(cursor *c, int64_t *v, const char *field) {
+    uint64_t u = 0;
+    int rc = take_u64(c, &u, field);
+    if (!rc) memcpy(v, &u, sizeof *v);
+    return rc;
+}
+
+static int take_bytes(cursor *c, emberW_bytes *v, const char *field) {
+    uint32_t n = 0;
+    int rc = take_u32(c, &n, field);
+    if (rc) return rc;
+    if (c->left < n)
+        return emberE_set(EMBER_EPROTO, "malformed %s payload: %s of %u bytes with %zu bytes left", c->what, field, n,
+                          c->left);
+    v->p = n ? c->p : NULL;
+    v->len = n;
+    c->p += n;
+    c->left -= n;
+    return 0;
+}
+
+static int put_bytes(emberB_buf *b, emberW_bytes v) {
+    int rc = emberB_put_u32(b, v.len);
+    return rc ? rc : emberB_append(b, v.p, v.len);
+}
+
+/* The smallest encoded input (kind, a u32 field, ncmds): bounds child counts. */
+#define MIN_INPUT 12
+
+/* code: EMBER_EINVAL when encoding, EMBER_EPROTO when decoding. */
+static int check_kind(uint32_t kind, int code) {
+    if (kind >= EMBER_IN_DATA && kind <= EMBER_IN_CARTESIAN) return 0;
+    return emberE_set(code, "unknown input kind %u in a TASK payload", kind);
+}
+
+static int encode_input(emberB_buf *b, const emberW_input *in, int depth, uint32_t *nstreams) {
+    if (depth > EMBER_WIRE_MAX_DEPTH)
+        return emberE_set(EMBER_EINVAL, "a task's input nests deeper than %d levels", EMBER_WIRE_MAX_DEPTH);
+    int rc = check_kind(in->kind, EMBER_EINVAL);
+    rc = rc ? rc : emberB_put_u32(b, in->kind);
+    if (rc) return rc;
+    switch (in->kind) {
+    case EMBER_IN_DATA:
+        if (in->stream != *nstreams)
+            return emberE_set(EMBER_EINVAL, "input stream %u where stream %u comes next", in->stream, *nstreams);
+        (*nstreams)++;
+        rc = emberB_put_u32(b, in->stream);
+        break;
+    case EMBER_IN_TEXT:
+        rc = put_bytes(b, in->path);
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)in->start);
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)in->end);
+        rc = rc ? rc : emberB_put_u32(b, in->flags);
+        break;
+    case EMBER_IN_RANGE:
+        rc = emberB_put_u64(b, (uint64_t)in->start);
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)in->end);
+        rc = rc ? rc : emberB_put_u64(b, (uint64_t)in->step);
+        break;
+    case EMBER_IN_SHUFFLE:
+        rc = emberB_put_u32(b, in->bucket);
+        rc = rc ? rc : emberB_put_u32(b, in->npaths);
+        for (uint32_t i = 0; i < in->npaths && !rc; i++) rc = put_bytes(b, in->paths[i]);
+        break;
+    default: /* CONCAT, ZIP, CARTESIAN */
+        if (in->kind != EMBER_IN_CONCAT && in->nchildren != 2)
+            return emberE_set(EMBER_EINVAL, "a zip or cartesian input has %u children, not 2", in->nchildren);
+        if (in->kind == EMBER_IN_CONCAT) rc = emberB_put_u32(b, in->nchildren);
+        for (uint32_t i = 0; i < in->nchildren && !rc; i++)
+            rc = encode_input(b, &in->children[i], depth + 1, nstreams);
+    }
+    rc = rc ? rc : emberB_put_u32(b, in->ncmds);
+    for (uint32_t i = 0; i < in->ncmds && !rc; i++) {
+        rc = emberB_put_u64(b, in->cmds[i].id);
+        rc = rc ? rc : emberB_put_u32(b, in->cmds[i].split);
+    }
+    return rc;
+}
+
+/* Checks n items of at least `size` bytes each can follow before allocating them. */
+static int check_count(const cursor *c, uint32_t n, size_t size, const char *field) {
+    if ((uint64_t)n * size <= c->left) return 0;
+    return emberE_set(EMBER_EPROTO, "malformed %s payload: %u %s cannot fit in the %zu bytes left", c->what, n, field,
+                      c->left);
+}
+
+static int decode_input(cursor *c, emberW_input *in, int depth, uint32_t *nstreams) {
+    if (depth > EMBER_WIRE_MAX_DEPTH)
+        return emberE_set(EMBER_EPROTO, "malformed TASK payload: input nested deeper than %d levels",
+                          EMBER_WIRE_MAX_DEPTH);
+    int rc = take_u32(c, &in->kind, "an input kind");
+    rc = rc ? rc : check_kind(in->kind, EMBER_EPROTO);
+    if (rc) return rc;
+    switch (in->kind) {
+    case EMBER_IN_DATA:
+        if ((rc = take_u32(c, &in->stream, "an input stream"))) return rc;
+        if (in->stream != *nstreams)
+            return emberE_set(EMBER_EPROTO, "malformed TASK payload: input stream %u where stream %u comes next",
+                              in->stream, *nstreams);
+        (*nstreams)++;
+        break;
+    case EMBER_IN_TEXT:
+        rc = take_bytes(c, &in->path, "a text split's path");
+        rc = rc ? rc : take_i64(c, &in->start, "a text split's start");
+        rc = rc ? rc : take_i64(c, &in->end, "a text split's end");
+        rc = rc ? rc : take_u32(c, &in->flags, "a text split's flags");
+        break;
+    case EMBER_IN_RANGE:
+        rc = take_i64(c, &in->start, "a range's start");
+        rc = rc ? rc : take_i64(c, &in->end, "a range's stop");
+        rc = rc ? rc : take_i64(c, &in->step, "a range's step");
+        break;
+    case EMBER_IN_SHUFFLE: {
+        uint32_t n = 0;
+        rc = take_u32(c, &in->bucket, "a shuffle bucket");
+        rc = rc ? rc : take_u32(c, &n, "a shuffle path count");
+        rc = rc ? rc : check_count(c, n, 4, "shuffle paths");
+        if (rc) return rc;
+        if (n && !(in->paths = ember_calloc(n, sizeof *in->paths)))
+            return emberE_set(EMBER_ENOMEM, "out of memory decoding %u shuffle paths", n);
+        in->npaths = n;
+        for (uint32_t i = 0; i < n && !rc; i++) rc = take_bytes(c, &in->paths[i], "a shuffle path");
+        break;
+    }
+    default: { /* CONCAT, ZIP, CARTESIAN */
+        uint32_t n = 2;
+        if (in->kind == EMBER_IN_CONCAT) rc = take_u32(c, &n, "a concatenation's input count");
+        rc = rc ? rc : check_count(c, n, MIN_INPUT, "inputs");
+        if (rc) return rc;
+        if (n && !(in->children = ember_calloc(n, sizeof *in->children)))
+            return emberE_set(EMBER_ENOMEM, "out of memory decoding %u inputs", n);
+        in->nchildren = n;
+        for (uint32_t i = 0; i < n && !rc; i++) rc = decode_input(c, &in->children[i], depth + 1, nstreams);
+    }
+    }
+    uint32_t n = 0;
+    rc = rc ? rc : take_u32(c, &n, "a command count");
+    rc = rc ? rc : check_count(c, n, 12, "commands");
+    if (rc) return rc;
+    if (n && !(in->cmds = ember_calloc(n, sizeof *in->cmds)))
+        return emberE_set(EMBER_ENOMEM, "out of memory decoding %u commands", n);
+    in->ncmds = n;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        rc = take_u64(c, &in->cmds[i].id, "a command id");
+        rc = rc ? rc : take_u32(c, &in->cmds[i].split, "a command's partition");
+    }
+    return rc;
+}
+
+void emberW_input_free(emberW_input *in) {
+    for (uint32_t i = 0; in->children && i < in->nchildren; i++) emberW_input_free(&in->children[i]);
+    ember_free(in->children);
+    ember_free(in->paths);
+    ember_free(in->cmds);
+    in->children = NULL;
+    in->paths = NULL;
+    in->cmds = NULL;
+    in->nchildren = in->npaths = in->ncmds = 0;
+}
+
+void emberW_task_free(emberW_task *t) { emberW_input_free(&t->input); }
+
+int emberW_task_encode(emberB_buf *b, const emberW_task *t) {
+    uint32_t nstreams = 0;
+    int rc = emberB_put_u64(b, t->attempt_id);
+    rc = rc ? rc : emberB_put_u32(b, t->stage);
+    rc = rc ? rc : emberB_put_u32(b, t->partition);
+    rc = rc ? rc : emberB_put_u32(b, t->attempt);
+    rc = rc ? rc : emberB_put_u32(b, t->job);
+    rc = rc ? rc : put_bytes(b, t->info);
+    rc = rc ? rc : encode_input(b, &t->input, 0, &nstreams);
+    rc = rc ? rc : emberB_put_u32(b, t->output);
+    if (rc) return rc;
+    if (t->output == EMBER_OUT_SHUFFLE) {
+        rc = put_bytes(b, t->shuffle_path);
+        rc = rc ? rc : emberB_put_u32(b, t->nbuckets);
+        rc = rc ? rc : emberB_put_u64(b, t->spec_id);
+    } else if (t->output != EMBER_OUT_RESULT) {
+        return emberE_set(EMBER_EINVAL, "unknown output kind %u in a task", t->output);
+    }
+    rc = rc ? rc : emberB_put_u32(b, t->barrier_tasks);
+    return rc ? rc : emberB_put_u32(b, t->stage_attempt);
+}
+
+int emberW_task_decode(const uint8_t *p, size_t len, emberW_task *t) {
+    cursor c = {p, len, "TASK"};
+    memset(t, 0, sizeof *t);
+    int rc = take_u64(&c, &t->attempt_id, "the attempt id");
+    rc = rc ? rc : take_u32(&c, &t->stage, "the stage id");
+    rc = rc ? rc : take_u32(&c, &t->partition, "the partition");
+    rc = rc ? rc : take_u32(&c, &t->attempt, "the attempt number");
+    rc = rc ? rc : take_u32(&c, &t->job, "the job id");
+    rc = rc ? rc : take_bytes(&c, &t->info, "the job's info");
+    rc = rc ? rc : decode_input(&c, &t->input, 0, &t->nstreams);
+    rc = rc ? rc : take_u32(&c, &t->output, "the output kind");
+    if (rc) return rc;
+    if (t->output == EMBER_OUT_SHUFFLE) {
+        rc = take_bytes(&c, &t->shuffle_path, "the shuffle output path");
+        rc = rc ? rc : take_u32(&c, &t->nbuckets, "the bucket count");
+        rc = rc ? rc : take_u64(&c, &t->spec_id, "the shuffle spec id");
+    } else if (t->output != EMBER_OUT_RESULT) {
+        return emberE_set(EMBER_EPROTO, "malformed TASK payload: unknown output kind %u", t->output);
+    }
+    rc = rc ? rc : take_u32(&c, &t->barrier_tasks, "the barrier task count");
+    rc = rc ? rc : take_u32(&c, &t->stage_attempt, "the stage attempt");
+    if (!rc && c.left)
+        rc = emberE_set(EMBER_EPROTO, "malformed TASK payload: %zu bytes after its last field", c.left);
+    return rc;
+}
+
+int emberW_done_encode(emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report,
+                       uint32_t report_len) {
+    int rc = emberB_put_u32(b, nsizes);
+    for (uint32_t i = 0; i < nsizes && !rc; i++) rc = emberB_put_u64(b, sizes[i]);
+    rc = rc ? rc : emberB_put_u32(b, report_len);
+    return rc ? rc : emberB_append(b, report, report_len);
+}
+
+int emberW_done_decode(const uint8_t *p, size_t len, emberW_done *d) {
+    cursor c = {p, len, "TASK_DONE"};
+    memset(d, 0, sizeof *d);
+    int rc = take_u32(&c, &d->nsizes, "the bucket count");
+    rc = rc ? rc : check_count(&c, d->nsizes, 8, "bucket sizes");
+    if (rc) return rc;
+    d->sizes = c.p;
+    c.p += 8 * (size_t)d->nsizes;
+    c.left -= 8 * (size_t)d->nsizes;
+    rc = take_bytes(&c, &d->report, "the task's report");
+    if (!rc && c.left)
+        rc = emberE_set(EMBER_EPROTO, "malformed TASK_DONE payload: %zu bytes after its last field", c.left);
+    return rc;
+}
+
+uint64_t emberW_done_size(const emberW_done *d, uint32_t i) {
+    return i < d->nsizes ? emberB_load_u64(d->sizes + 8 * (size_t)i) : 0;
+}
+
+int emberW_u32_decode(const uint8_t *p, size_t len, uint32_t *v) {
+    if (len != 4) return emberE_set(EMBER_EPROTO, "malformed frame: %zu bytes where a u32 was expected", len);
+    *v = emberB_load_u32(p);
+    return 0;
+}
+
+int emberW_u64_decode(const uint8_t *p, size_t len, uint64_t *v) {
+    if (len != 8) return emberE_set(EMBER_EPROTO, "malformed frame: %zu bytes where a u64 was expected", len);
+    *v = emberB_load_u64(p);
+    return 0;
+}
+
+int emberW_command_decode(const uint8_t *p, size_t len, uint64_t *id, emberW_bytes *cmd) {
+    if (len < 8) return emberE_set(EMBER_EPROTO, "malformed COMMAND payload of %zu bytes: no command id", len);
+    if (len - 8 > UINT32_MAX) return emberE_set(EMBER_EPROTO, "malformed COMMAND payload of %zu bytes", len);
+    *id = emberB_load_u64(p);
+    cmd->p = p + 8;
+    cmd->len = (uint32_t)(len - 8);
+    return 0;
 }

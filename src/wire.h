@@ -61,19 +61,26 @@ enum ember_frame_type {
  *     EMBER_IN_CARTESIAN  input, input: every pair (a, b)
  *   then u32 ncommands, ncommands x (u64 command id, u32 partition index the command
  *   sees), applied in order to the input's records.
+ * The IN_DATA leaves carry streams 0, 1, 2 ... in the order they appear in the tree.
+ * emberW_task_encode and emberW_task_decode (below) are the one codec of this layout.
  */
 enum ember_input_kind { EMBER_IN_DATA = 1, EMBER_IN_TEXT = 2, EMBER_IN_RANGE = 3, EMBER_IN_SHUFFLE = 4,
                         EMBER_IN_CONCAT = 5, EMBER_IN_ZIP = 6, EMBER_IN_CARTESIAN = 7 };
 enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2 };
 enum ember_text_flags { EMBER_TEXT_GZIP = 1, EMBER_TEXT_BYTES = 2 };
 
+/* A TASK payload whose DATA leaves do not carry streams 0, 1, 2 ... in the order they
+ * appear, or that nests inputs deeper than this, is malformed. */
+#define EMBER_WIRE_MAX_DEPTH 1000
+
 /* The name of a frame type ("UNKNOWN" for others). */
 const char *emberW_frame_name(uint32_t type);
 
 /* Incremental decoder over a byte stream: feed bytes, take whole frames.
  * emberW_next returns 1 with a frame (payload points into the parser's buffer, valid
- * until the next call to emberW_feed), 0 when more bytes are needed, or
- * EMBER_EPROTO for a length over the limit or an unknown type. */
+ * until the next call to emberW_feed, emberW_read_fd or emberW_read_frame), 0 when
+ * more bytes are needed, or EMBER_EPROTO for a length over the limit or an unknown
+ * type. The engine and the worker (python/_core/worker_io.c) both read with it. */
 typedef struct emberW_parser {
     uint8_t *buf;
     size_t len, cap, pos;
@@ -83,9 +90,92 @@ int emberW_next(emberW_parser *p, uint32_t *type, const uint8_t **payload, size_
 /* Reads from fd (non-blocking) into the parser: returns bytes read, 0 at EOF,
  * -EAGAIN when nothing is available, or a negative EMBER code. */
 long emberW_read_fd(emberW_parser *p, int fd);
+/* The worker's reader: reads from a blocking fd until a whole frame is buffered.
+ * Returns 1 with a frame (as emberW_next), 0 at end of stream between frames,
+ * EMBER_EPROTO when the stream ends inside a frame or a header is bad, EMBER_EIO
+ * when read fails. */
+int emberW_read_frame(emberW_parser *p, int fd, uint32_t *type, const uint8_t **payload, size_t *len);
 void emberW_parser_free(emberW_parser *p);
 
 /* Fills an 8-byte frame header. */
 void emberW_header(uint8_t hdr[EMBER_WIRE_HEADER], uint32_t type, uint32_t len);
+
+/* ---- payload codecs: each encoder beside its decoder ---------------------------------
+ * Encoders append to an emberB_buf (internal.h) and return 0 or EMBER_ENOMEM.
+ * Decoders check every length against the payload before they allocate or index,
+ * and return 0 or EMBER_EPROTO with a message naming the field; a payload with bytes
+ * left over after its last field is malformed too. */
+struct emberB_buf;
+
+/* Bytes inside a payload (or, for the encoder, the caller's bytes): borrowed. */
+typedef struct emberW_bytes {
+    const uint8_t *p;
+    uint32_t len;
+} emberW_bytes;
+
+typedef struct emberW_cmd {
+    uint64_t id;
+    uint32_t split;    /* the partition index the command sees */
+} emberW_cmd;
+
+/* One node of a task's input tree (the layout above). The arrays (paths, children,
+ * cmds) belong to the node: allocated with ember_malloc, freed by emberW_task_free. */
+typedef struct emberW_input {
+    uint32_t kind;                    /* EMBER_IN_* */
+    uint32_t stream;                  /* DATA: the input stream's index */
+    emberW_bytes path;                /* TEXT */
+    int64_t start, end;               /* TEXT: byte range; RANGE: start, stop */
+    int64_t step;                     /* RANGE */
+    uint32_t flags;                   /* TEXT: EMBER_TEXT_* */
+    uint32_t bucket;                  /* SHUFFLE */
+    uint32_t npaths;
+    emberW_bytes *paths;              /* SHUFFLE: the map outputs to read bucket from */
+    uint32_t nchildren;
+    struct emberW_input *children;    /* CONCAT: n; ZIP and CARTESIAN: 2 */
+    uint32_t ncmds;
+    emberW_cmd *cmds;                 /* applied in order to the node's records */
+} emberW_input;
+
+typedef struct emberW_task {
+    uint64_t attempt_id;
+    uint32_t stage, partition, attempt, job;
+    emberW_bytes info;
+    emberW_input input;
+    uint32_t nstreams;                /* decoder: how many DATA leaves the input has */
+    uint32_t output;                  /* EMBER_OUT_* */
+    emberW_bytes shuffle_path;        /* OUT_SHUFFLE */
+    uint32_t nbuckets;                /* OUT_SHUFFLE */
+    uint64_t spec_id;                 /* OUT_SHUFFLE */
+    uint32_t barrier_tasks, stage_attempt;
+} emberW_task;
+
+/* TASK. The encoder checks what the decoder checks (stream order, depth, kinds) and
+ * fails with EMBER_EINVAL on a task it could not decode. The decoder fills *t, whose
+ * bytes fields point into p (keep p alive while t is used) and whose arrays it
+ * allocates; release them with emberW_task_free (also after a failed decode). */
+int emberW_task_encode(struct emberB_buf *b, const emberW_task *t);
+int emberW_task_decode(const uint8_t *p, size_t len, emberW_task *t);
+/* Frees the arrays of t's input tree (not t itself, not the bytes); t->input is
+ * left empty. Safe on a zeroed task. */
+void emberW_task_free(emberW_task *t);
+void emberW_input_free(emberW_input *in);
+
+/* TASK_DONE: bucket sizes (none unless a shuffle map task) and the task's report.
+ * Decoded sizes are read with emberW_done_size; both fields borrow from p. */
+typedef struct emberW_done {
+    uint32_t nsizes;
+    const uint8_t *sizes;             /* nsizes little-endian u64 */
+    emberW_bytes report;
+} emberW_done;
+int emberW_done_encode(struct emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report,
+                       uint32_t report_len);
+int emberW_done_decode(const uint8_t *p, size_t len, emberW_done *d);
+uint64_t emberW_done_size(const emberW_done *d, uint32_t i);
+
+/* The fixed-size payloads: INPUT_BEGIN (u32 stream) and FORGET (u64 command id);
+ * COMMAND's payload starts with its u64 id. Decoders: 0 or EMBER_EPROTO. */
+int emberW_u32_decode(const uint8_t *p, size_t len, uint32_t *v);
+int emberW_u64_decode(const uint8_t *p, size_t len, uint64_t *v);
+int emberW_command_decode(const uint8_t *p, size_t len, uint64_t *id, emberW_bytes *cmd);
 
 #endif

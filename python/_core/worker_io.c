@@ -11,6 +11,7 @@
 
 #include "combiner.h"
 
+#include "internal.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -22,18 +23,19 @@
 
 /* ---- FrameIO ------------------------------------------------------------------ */
 
+/* Frames are read with wire.c's parser (the engine reads with the same one) and
+ * written with its headers; the task pipe is blocking, read with the GIL released. */
 typedef struct {
     PyObject_HEAD
     int rfd, wfd;
-    uint8_t *rbuf;
-    size_t rlen, rpos, rcap;
+    emberW_parser in;
     uint8_t *wbuf;
     size_t wlen;
 } FrameIO;
 
 static void FrameIO_dealloc(FrameIO *self) {
     PyTypeObject *tp = Py_TYPE(self);
-    PyMem_Free(self->rbuf);
+    emberW_parser_free(&self->in);
     PyMem_Free(self->wbuf);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -42,67 +44,33 @@ static void FrameIO_dealloc(FrameIO *self) {
 static int FrameIO_init(FrameIO *self, PyObject *args, PyObject *kw) {
     (void)kw;
     if (!PyArg_ParseTuple(args, "ii", &self->rfd, &self->wfd)) return -1;
-    self->rcap = 256 * 1024;
-    self->rbuf = PyMem_Malloc(self->rcap);
     self->wbuf = PyMem_Malloc(WRITE_BUFFER);
-    if (!self->rbuf || !self->wbuf) { PyErr_NoMemory(); return -1; }
+    if (!self->wbuf) { PyErr_NoMemory(); return -1; }
     return 0;
 }
 
-/* Makes `need` unread bytes available; returns 1, 0 at EOF before any byte, -1 error. */
-static int fill(FrameIO *self, size_t need) {
-    if (self->rlen - self->rpos >= need) return 1;
-    if (self->rpos) {
-        memmove(self->rbuf, self->rbuf + self->rpos, self->rlen - self->rpos);
-        self->rlen -= self->rpos;
-        self->rpos = 0;
+/* Reads one frame: 1 with *type and the payload (in the parser's buffer, valid until
+ * the next read), 0 at EOF between frames, -1 with an exception. */
+static int read_frame_raw(FrameIO *self, uint32_t *type, const uint8_t **payload, size_t *len) {
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = emberW_read_frame(&self->in, self->rfd, type, payload, len);
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        core_raise(core_state_of_type(Py_TYPE(self)), r);
+        return -1;
     }
-    if (need > self->rcap) {
-        uint8_t *b = PyMem_Realloc(self->rbuf, need);
-        if (!b) { PyErr_NoMemory(); return -1; }
-        self->rbuf = b;
-        self->rcap = need;
-    }
-    while (self->rlen < need) {
-        ssize_t r;
-        Py_BEGIN_ALLOW_THREADS
-        r = read(self->rfd, self->rbuf + self->rlen, self->rcap - self->rlen);
-        Py_END_ALLOW_THREADS
-        if (r < 0) {
-            if (errno == EINTR) { if (PyErr_CheckSignals() < 0) return -1; continue; }
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        if (r == 0) {
-            if (self->rlen == 0) return 0;
-            PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe in the middle of a frame");
-            return -1;
-        }
-        self->rlen += (size_t)r;
-    }
-    return 1;
+    return r;
 }
 
 /* Reads one frame: 1 with *type and a new bytes object in *payload, 0 at EOF, -1 error. */
 static int read_frame(FrameIO *self, uint32_t *type, PyObject **payload) {
-    int r = fill(self, EMBER_WIRE_HEADER);
+    const uint8_t *p;
+    size_t len;
+    int r = read_frame_raw(self, type, &p, &len);
     if (r <= 0) return r;
-    const uint8_t *h = self->rbuf + self->rpos;
-    uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-    *type = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
-    if (len > EMBER_WIRE_MAX_FRAME) {
-        PyErr_Format(PyExc_ValueError, "frame of %u bytes from the engine is over the limit", len);
-        return -1;
-    }
-    r = fill(self, EMBER_WIRE_HEADER + (size_t)len);
-    if (r <= 0) {
-        if (r == 0) PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe in the middle of a frame");
-        return -1;
-    }
-    *payload = PyBytes_FromStringAndSize((const char *)self->rbuf + self->rpos + EMBER_WIRE_HEADER, len);
-    if (!*payload) return -1;
-    self->rpos += EMBER_WIRE_HEADER + (size_t)len;
-    return 1;
+    *payload = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)len);
+    return *payload ? 1 : -1;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n) {
@@ -134,10 +102,7 @@ static int write_frame(FrameIO *self, uint32_t type, const void *data, size_t le
         return -1;
     }
     uint8_t hdr[EMBER_WIRE_HEADER];
-    for (int i = 0; i < 4; i++) {
-        hdr[i] = (uint8_t)(len >> (8 * i));
-        hdr[4 + i] = (uint8_t)(type >> (8 * i));
-    }
+    emberW_header(hdr, type, (uint32_t)len);
     if (self->wlen + EMBER_WIRE_HEADER + len > WRITE_BUFFER) {
         if (flush_io(self) < 0) return -1;
     }
@@ -277,36 +242,37 @@ static PyObject *Streams_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
  * (stored in *data), 0 otherwise, -1 on error. */
 static int streams_read_one(Streams *self, Py_ssize_t k, PyObject **data) {
     uint32_t type;
-    PyObject *payload;
-    int r = read_frame(self->io, &type, &payload);
+    const uint8_t *p;
+    size_t len;
+    int r = read_frame_raw(self->io, &type, &p, &len);
     if (r < 0) return -1;
     if (r == 0) {
         PyErr_SetString(PyExc_EOFError, "the engine closed the task pipe before the end of the input");
         return -1;
     }
-    if (type == EMBER_FRAME_INPUT_BEGIN && PyBytes_GET_SIZE(payload) == 4) {
-        const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(payload);
-        long s = (long)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-        Py_DECREF(payload);
-        if (s >= self->n) {
-            PyErr_Format(PyExc_ValueError, "input stream %ld of a task with %zd streams", s, self->n);
+    if (type == EMBER_FRAME_INPUT_BEGIN) {
+        uint32_t s;
+        int rc = emberW_u32_decode(p, len, &s);
+        if (rc) { core_raise(core_state_of_type(Py_TYPE(self)), rc); return -1; }
+        if ((Py_ssize_t)s >= self->n) {
+            PyErr_Format(PyExc_ValueError, "input stream %u of a task with %zd streams", s, self->n);
             return -1;
         }
-        self->cur = s;
+        self->cur = (long)s;
         return 0;
     }
     if (self->cur < 0 || (type != EMBER_FRAME_DATA && type != EMBER_FRAME_INPUT_END)) {
-        Py_DECREF(payload);
-        PyErr_Format(PyExc_ValueError, "unexpected frame %u in a task's input", type);
+        PyErr_Format(PyExc_ValueError, "unexpected frame %s (%u) in a task's input", emberW_frame_name(type), type);
         return -1;
     }
     if (type == EMBER_FRAME_INPUT_END) {
-        Py_DECREF(payload);
         if (!self->ended[self->cur]) self->nended++;
         self->ended[self->cur] = 1;
         self->cur = -1;
         return 0;
     }
+    PyObject *payload = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)len);
+    if (!payload) return -1;
     if (self->cur == k) {
         *data = payload;
         return 1;
@@ -739,46 +705,154 @@ done:
     return result;
 }
 
-/* write_done(io, sizes, report=b"") sends TASK_DONE and flushes. */
+/* write_done(io, sizes, report=b"") sends TASK_DONE (wire.c's encoder) and flushes. */
 static PyObject *py_write_done(PyObject *m, PyObject *args) {
     core_state *st = core_get_state(m);
-    PyObject *io, *sizes;
+    PyObject *io, *sizes, *out = NULL;
     Py_buffer report = {0};
     if (!PyArg_ParseTuple(args, "O!O|y*", st->FrameIO_type, &io, &sizes, &report)) return NULL;
-    size_t rlen = report.buf ? (size_t)report.len : 0;
+    emberB_buf b = {0};
+    uint64_t *v = NULL;
     PyObject *seq = PySequence_Fast(sizes, "sizes must be a list of ints");
-    if (!seq) { if (report.buf) PyBuffer_Release(&report); return NULL; }
+    if (!seq) goto release;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    size_t total = 4 + 8 * (size_t)n + 4 + rlen;
-    uint8_t *p = PyMem_Malloc(total);
-    if (!p) { Py_DECREF(seq); if (report.buf) PyBuffer_Release(&report); return PyErr_NoMemory(); }
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)((uint32_t)n >> (8 * i));
-    for (Py_ssize_t j = 0; j < n; j++) {
-        unsigned long long v = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, j));
-        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
-            PyMem_Free(p);
-            Py_DECREF(seq);
-            if (report.buf) PyBuffer_Release(&report);
-            return NULL;
-        }
-        for (int i = 0; i < 8; i++) p[4 + 8 * j + i] = (uint8_t)(v >> (8 * i));
+    if ((size_t)n > UINT32_MAX / 8 || (report.buf && (size_t)report.len > UINT32_MAX)) {
+        PyErr_SetString(PyExc_ValueError, "a TASK_DONE over the frame limit");
+        goto release;
     }
-    Py_DECREF(seq);
-    uint8_t *r = p + 4 + 8 * (size_t)n;
-    for (int i = 0; i < 4; i++) r[i] = (uint8_t)((uint32_t)rlen >> (8 * i));
-    if (rlen) memcpy(r + 4, report.buf, rlen);
+    v = PyMem_Calloc(n ? (size_t)n : 1, sizeof *v);
+    if (!v) { PyErr_NoMemory(); goto release; }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        v[j] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, j));
+        if (v[j] == (unsigned long long)-1 && PyErr_Occurred()) goto release;
+    }
+    int rc = emberW_done_encode(&b, v, (uint32_t)n, report.buf, report.buf ? (uint32_t)report.len : 0);
+    if (rc) { core_raise(st, rc); goto release; }
+    if (write_frame((FrameIO *)io, EMBER_FRAME_TASK_DONE, b.data, b.len) < 0 || flush_io((FrameIO *)io) < 0)
+        goto release;
+    out = Py_NewRef(Py_None);
+release:
+    emberB_free(&b);
+    PyMem_Free(v);
+    Py_XDECREF(seq);
     if (report.buf) PyBuffer_Release(&report);
-    int rc = write_frame((FrameIO *)io, EMBER_FRAME_TASK_DONE, p, total);
-    PyMem_Free(p);
-    if (rc < 0 || flush_io((FrameIO *)io) < 0) return NULL;
-    Py_RETURN_NONE;
+    return out;
+}
+
+/* ---- the TASK payload, decoded by wire.c ------------------------------------------- */
+
+static PyObject *bytes_str(emberW_bytes b) {
+    return PyUnicode_DecodeUTF8((const char *)b.p, (Py_ssize_t)b.len, "surrogateescape");
+}
+
+/* An input tree node as the worker builds it: (kind, args, [(command id, split)]).
+ * args by kind: DATA the stream index; TEXT (path, start, end, flags); RANGE (start,
+ * stop, step); SHUFFLE ([paths], bucket); CONCAT [inputs]; ZIP, CARTESIAN (a, b). */
+static PyObject *input_tuple(const emberW_input *in) {
+    PyObject *args = NULL, *cmds = NULL, *out = NULL;
+    switch (in->kind) {
+    case EMBER_IN_DATA: args = PyLong_FromUnsignedLong(in->stream); break;
+    case EMBER_IN_TEXT: {
+        PyObject *path = bytes_str(in->path);
+        if (path) args = Py_BuildValue("(NLLI)", path, (long long)in->start, (long long)in->end, in->flags);
+        break;
+    }
+    case EMBER_IN_RANGE:
+        args = Py_BuildValue("(LLL)", (long long)in->start, (long long)in->end, (long long)in->step);
+        break;
+    case EMBER_IN_SHUFFLE: {
+        PyObject *paths = PyList_New(in->npaths);
+        for (uint32_t i = 0; paths && i < in->npaths; i++) {
+            PyObject *x = bytes_str(in->paths[i]);
+            if (!x) { Py_CLEAR(paths); break; }
+            PyList_SET_ITEM(paths, i, x);
+        }
+        if (paths) args = Py_BuildValue("(NI)", paths, in->bucket);
+        break;
+    }
+    default: {
+        PyObject *lst = PyList_New(in->nchildren);
+        for (uint32_t i = 0; lst && i < in->nchildren; i++) {
+            PyObject *x = input_tuple(&in->children[i]);
+            if (!x) { Py_CLEAR(lst); break; }
+            PyList_SET_ITEM(lst, i, x);
+        }
+        args = lst && in->kind != EMBER_IN_CONCAT ? PyList_AsTuple(lst) : Py_XNewRef(lst);
+        Py_XDECREF(lst);
+    }
+    }
+    if (!args) return NULL;
+    cmds = PyList_New(in->ncmds);
+    for (uint32_t i = 0; cmds && i < in->ncmds; i++) {
+        PyObject *x = Py_BuildValue("(KI)", (unsigned long long)in->cmds[i].id, in->cmds[i].split);
+        if (!x) { Py_CLEAR(cmds); break; }
+        PyList_SET_ITEM(cmds, i, x);
+    }
+    if (cmds) out = Py_BuildValue("(INN)", in->kind, args, cmds);
+    else Py_DECREF(args);
+    return out;
+}
+
+/* decode_task(payload) -> dict: a TASK payload (wire.h) as the worker uses it. */
+static PyObject *py_decode_task(PyObject *m, PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    emberW_task t;
+    PyObject *d = NULL, *input = NULL;
+    int rc = emberW_task_decode(b.buf, (size_t)b.len, &t);
+    if (rc) {
+        core_raise(core_get_state(m), rc);
+        goto release;
+    }
+    if (!(input = input_tuple(&t.input))) goto release;
+    d = Py_BuildValue("{sKsIsIsIsIsy#sOsIsIsIsI}", "attempt_id", (unsigned long long)t.attempt_id, "stage", t.stage,
+                      "partition", t.partition, "attempt", t.attempt, "job", t.job, "info", (const char *)t.info.p,
+                      (Py_ssize_t)t.info.len, "input", input, "nstreams", t.nstreams, "output", t.output,
+                      "barrier_tasks", t.barrier_tasks, "stage_attempt", t.stage_attempt);
+    if (d && t.output == EMBER_OUT_SHUFFLE) {
+        PyObject *path = bytes_str(t.shuffle_path);
+        PyObject *out = path ? Py_BuildValue("(NIK)", path, t.nbuckets, (unsigned long long)t.spec_id) : NULL;
+        if (!out || PyDict_SetItemString(d, "shuffle_out", out) < 0) Py_CLEAR(d);
+        Py_XDECREF(out);
+    }
+release:
+    Py_XDECREF(input);
+    emberW_task_free(&t);
+    PyBuffer_Release(&b);
+    return d;
+}
+
+/* decode_command(payload) -> (command id, command bytes): a COMMAND payload. */
+static PyObject *py_decode_command(PyObject *m, PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    uint64_t id;
+    emberW_bytes cmd;
+    int rc = emberW_command_decode(b.buf, (size_t)b.len, &id, &cmd);
+    PyObject *out = rc ? core_raise(core_get_state(m), rc)
+                       : Py_BuildValue("(Ky#)", (unsigned long long)id, (const char *)cmd.p, (Py_ssize_t)cmd.len);
+    PyBuffer_Release(&b);
+    return out;
+}
+
+/* decode_forget(payload) -> command id: a FORGET payload. */
+static PyObject *py_decode_forget(PyObject *m, PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    uint64_t id;
+    int rc = emberW_u64_decode(b.buf, (size_t)b.len, &id);
+    PyBuffer_Release(&b);
+    return rc ? core_raise(core_get_state(m), rc) : PyLong_FromUnsignedLongLong(id);
 }
 
 PyMethodDef core_worker_io_methods[] = {
     {"write_batches", py_write_batches, METH_VARARGS, "write_batches(io, iterable) -> records sent as DATA frames"},
     {"shuffle_write", py_shuffle_write, METH_VARARGS,
      "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys, buffer_bytes) -> bucket sizes"},
-    {"write_done", py_write_done, METH_VARARGS, "write_done(io, bucket_sizes): send TASK_DONE and flush"},
+    {"write_done", py_write_done, METH_VARARGS, "write_done(io, bucket_sizes, report=b''): send TASK_DONE and flush"},
+    {"decode_task", py_decode_task, METH_O, "decode_task(payload) -> dict: a TASK frame's payload (src/wire.h)"},
+    {"decode_command", py_decode_command, METH_O, "decode_command(payload) -> (id, command bytes)"},
+    {"decode_forget", py_decode_forget, METH_O, "decode_forget(payload) -> command id"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,7 +5,8 @@ batches the engine sends), applies the stage's commands — consecutive narrow
 transformations run by the C loop in ``_core.PipeIter``, ``mapPartitions``
 functions chained between — and writes the result back as batches or into a shuffle
 file. A failing user function is reported with its traceback; the worker stays up
-for the next task. Frame layouts are documented in ``src/wire.h``.
+for the next task. Frames are read, and their payloads decoded, by the C codec of
+``src/wire.c`` (through ``_core``); their layouts are in ``src/wire.h``.
 
 Each job's ``info`` (the same bytes for all its tasks) carries the driver thread's
 local properties, the alive broadcasts, the files root and the Python includes;
@@ -17,7 +18,6 @@ import importlib
 import itertools
 import os
 import pickle
-import struct
 import sys
 import traceback
 
@@ -26,73 +26,6 @@ from ember.files import SparkFiles
 
 OP_PARTITIONS = 0  # (OP_PARTITIONS, f): f(split_index, iterator) -> iterable
 OP_PROFILER = -1   # (OP_PROFILER, profiler): profile the tasks computing this command's RDD
-
-
-def _str(buf, pos):
-    (n,) = struct.unpack_from("<I", buf, pos)
-    pos += 4
-    return buf[pos:pos + n].decode("utf-8", "surrogateescape"), pos + n
-
-
-class _Reader:
-    """Reads the little-endian fields of a TASK payload (layout in src/wire.h)."""
-
-    def __init__(self, buf):
-        self.buf, self.pos = buf, 0
-
-    def take(self, fmt):
-        vals = struct.unpack_from(fmt, self.buf, self.pos)
-        self.pos += struct.calcsize(fmt)
-        return vals
-
-    def u32(self):
-        return self.take("<I")[0]
-
-    def str(self):
-        n = self.u32()
-        self.pos += n
-        return self.buf[self.pos - n:self.pos].decode("utf-8", "surrogateescape")
-
-    def input(self, streams):
-        """An input tree node: (kind, args, [(command id, split)]); DATA stream
-        indexes are appended to streams."""
-        kind = self.u32()
-        if kind == _core.IN_DATA:
-            args = self.u32()
-            streams.append(args)
-        elif kind == _core.IN_TEXT:
-            path = self.str()
-            args = (path,) + self.take("<qqI")
-        elif kind == _core.IN_RANGE:
-            args = self.take("<qqq")
-        elif kind == _core.IN_SHUFFLE:
-            bucket, npaths = self.take("<II")
-            args = ([self.str() for _ in range(npaths)], bucket)
-        elif kind == _core.IN_CONCAT:
-            args = [self.input(streams) for _ in range(self.u32())]
-        elif kind in (_core.IN_ZIP, _core.IN_CARTESIAN):
-            args = (self.input(streams), self.input(streams))
-        else:
-            raise ValueError(f"unknown input kind {kind} in a task")
-        cmds = [self.take("<QI") for _ in range(self.u32())]
-        return kind, args, cmds
-
-
-def decode_task(p):
-    """Decodes a TASK payload into a dict (layout in src/wire.h)."""
-    r = _Reader(p)
-    attempt_id, stage, partition, attempt, job = r.take("<QIIII")
-    info = r.buf[r.pos + 4:r.pos + 4 + r.u32()]
-    r.pos += len(info)
-    streams = []
-    task = {"attempt_id": attempt_id, "stage": stage, "partition": partition, "attempt": attempt,
-            "job": job, "info": info, "input": r.input(streams), "nstreams": len(streams)}
-    task["output"] = out = r.u32()
-    if out == _core.OUT_SHUFFLE:
-        path = r.str()
-        task["shuffle_out"] = (path,) + r.take("<IQ")
-    task["barrier_tasks"], task["stage_attempt"] = r.take("<II")
-    return task
 
 
 def apply_ops(ops, split, it):
@@ -154,12 +87,12 @@ class Worker:
                 return 0
             kind, payload = frame
             if kind == _core.FRAME_COMMAND:
-                (cid,) = struct.unpack_from("<Q", payload, 0)
-                self.commands[cid] = payload[8:]
+                cid, command = _core.decode_command(payload)
+                self.commands[cid] = command
             elif kind == _core.FRAME_FORGET:
-                self.commands.pop(struct.unpack_from("<Q", payload, 0)[0], None)
+                self.commands.pop(_core.decode_forget(payload), None)
             elif kind == _core.FRAME_TASK:
-                self.run(decode_task(payload))
+                self.run(_core.decode_task(payload))
             else:
                 raise ValueError(f"unexpected frame type {kind} from the engine")
 
