@@ -271,9 +271,9 @@ static Py_ssize_t group_into(PyObject *it, PyObject *d, Py_ssize_t limit, int li
             Py_DECREF(lst);
         }
         if (lists) {
-            PyObject *r = _PyList_Extend((PyListObject *)lst, v);
-            if (!r) goto fail_item;
-            Py_DECREF(r);
+            /* lst.extend(v) through the public API of every supported Python (3.13
+             * moved _PyList_Extend out of the public headers). */
+            if (PyList_SetSlice(lst, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, v) < 0) goto fail_item;
         } else if (PyList_Append(lst, v) < 0) {
             goto fail_item;
         }
