@@ -16,8 +16,9 @@ $(VENV)/.deps: Makefile
 	$(PIP) install $(DEPS)
 	touch $@
 
+# Warnings are errors in the extension too (its C files and libember's).
 install: $(VENV)/.deps
-	$(PIP) install --no-build-isolation -Cbuild-dir=build/py .
+	$(PIP) install --no-build-isolation -Cbuild-dir=build/py -Csetup-args=-Dwerror=true .
 
 demo: install
 	$(PY) examples/wordcount.py
