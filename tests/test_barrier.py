@@ -127,7 +127,9 @@ def test_failed_task_retries_whole_stage(sc, tmp_path):
 
     got = sc.parallelize(range(2), 2).barrier().mapPartitionsWithIndex(flaky).collect()
     assert got == [(0, 1, ["0", "1"]), (1, 1, ["0", "1"])]
-    assert sorted(os.listdir(d)) == ["run-0-0", "run-0-1", "run-1-0", "run-1-1"]
+    # Partition 0's first attempt may be killed before it starts (its peer failed first).
+    runs = set(os.listdir(d))
+    assert runs - {"run-0-0"} == {"run-0-1", "run-1-0", "run-1-1"}
 
 
 def test_failing_every_attempt_fails_the_job(sc):
