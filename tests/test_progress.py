@@ -191,6 +191,8 @@ PTY_SCRIPT = textwrap.dedent("""
     gate = sys.argv[1]
     conf = SparkConf().set("spark.ui.showConsoleProgress", "true")
     sc = SparkContext("local[2]", "bar", conf=conf)
+    sc.parallelize(range(3), 3).count()  # starts the workers, which may take a while
+    print("WARM", flush=True)
     print("QUICK", sc.parallelize(range(3), 3).count(), flush=True)
 
     def work(i, it):
@@ -214,6 +216,7 @@ def test_progress_bar_on_a_pseudo_terminal(tmp_path):
     child = pexpect.spawn(sys.executable, [str(script), str(gate)], env=env, encoding="utf-8",
                           timeout=TIMEOUT)
     try:
+        child.expect("WARM")
         child.expect("QUICK 3")
         assert "[Stage" not in child.before             # a quick job shows no bar
         # The slow job's stage: 1 of 3 tasks done, 2 running; 60 columns -> 39 cells, 13 '='
