@@ -28,6 +28,7 @@ ctest: $(VENV)/.deps
 	$(VENV)/bin/meson compile -C build/c
 	@set -e; for t in build/c/test_*; do [ -f $$t ] && [ -x $$t ] || continue; echo "== $$t"; $$t; done
 	build/c/fuzz_wire_replay tests/fuzz/corpus/wire
+	build/c/fuzz_record_replay tests/fuzz/corpus/record
 
 # The C unit tests again under AddressSanitizer and UBSan.
 ctest-asan: $(VENV)/.deps
@@ -37,6 +38,7 @@ ctest-asan: $(VENV)/.deps
 	@set -e; for t in build/c-asan/test_*; do [ -f $$t ] && [ -x $$t ] || continue; \
 		echo "== $$t (asan)"; UBSAN_OPTIONS=halt_on_error=1 $$t; done
 	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_wire_replay tests/fuzz/corpus/wire
+	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_record_replay tests/fuzz/corpus/record
 
 pytest: install
 	$(PY) -m pytest -q tests

@@ -24,6 +24,10 @@
 extern "C" {
 #endif
 
+/* The version of this API: raised when a declaration here changes incompatibly.
+ * The record format carries its own version (EMBER_RECORD_VERSION). */
+#define EMBER_API_VERSION 1
+
 #if defined(EMBER_BUILDING) && defined(__GNUC__)
 #define EMBER_EXTERN __attribute__((visibility("default")))
 #else
@@ -67,6 +71,10 @@ EMBER_EXTERN void ember_free(void *p);
 EMBER_EXTERN char *ember_strdup(const char *s);
 /* Bytes currently allocated through the functions above, in this process. */
 EMBER_EXTERN int64_t ember_mem_used(void);
+
+/* ---- typed records -------------------------------------------------------
+ * The record format of native functions and C jobs: see ember/record.h. */
+#include "ember/record.h"
 
 /* ---- text input ------------------------------------------------------------
  * A split is a byte range [start, end) of one file. A line belongs to the split in

@@ -3,7 +3,7 @@
  * Dependency order: a file may use only what is to its left (files sharing a place
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
- *   common (alloc.c, error.c, checksum.c) <- blocks.c <- wire.c <- textsplit.c,
+ *   common (alloc.c, error.c, checksum.c, record.c) <- blocks.c <- wire.c <- textsplit.c,
  *   shuffle.c <- workers.c <- graph.c <- tasks.c <- engine.c <- jobs.c <- context.c
  *
  * blocks.c knows no node: it holds blocks by node id. graph.c knows no engine: a
@@ -15,6 +15,7 @@
  *   emberE_  error.c      the thread's last error message
  *   emberB_  alloc.c      growable byte buffers, little-endian loads and stores
  *   emberK_  checksum.c   CRC-32C
+ *   (none)   record.c     the typed record format: public ember_value_* / ember_put_* only
  *   emberM_  blocks.c     the block store: cached partitions, shuffle-output registry
  *   emberW_  wire.c       the frame codec (wire.h)
  *   emberT_  textsplit.c  text splits and the line reader

@@ -42,6 +42,7 @@ int core_add_pipeline(PyObject *m, core_state *st);
 extern PyMethodDef core_hash_methods[];
 extern PyMethodDef core_worker_io_methods[];
 extern PyMethodDef core_pipeline_methods[];
+extern PyMethodDef core_record_methods[];
 
 /* Calls merge(a, b); operator.add runs as PyNumber_Add without a Python call. */
 static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a, PyObject *b) {
@@ -54,5 +55,14 @@ static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a,
 /* portable_hash(obj): a hash that is the same in every process whatever
  * PYTHONHASHSEED is. Returns -1 with an exception set on failure. */
 Py_hash_t core_portable_hash(PyObject *obj);
+
+/* record.c: Python objects <-> the typed record format (ember/record.h). */
+/* Appends obj to w. Returns 0, or -1 with TypeError/ValueError naming obj's type, its
+ * place in the record and `where` (may be NULL: a phrase such as "the input of ..."). */
+int core_record_encode(ember_writer *w, PyObject *obj, const char *where);
+/* A new object for a decoded value, or NULL with an exception. */
+PyObject *core_record_decode(const ember_value *v);
+/* Decodes the value at buf[0, len) (ValueError when it is corrupt); *used its length. */
+PyObject *core_record_loads(const uint8_t *buf, size_t len, size_t *used);
 
 #endif
