@@ -72,9 +72,11 @@ EMBER_EXTERN char *ember_strdup(const char *s);
 /* Bytes currently allocated through the functions above, in this process. */
 EMBER_EXTERN int64_t ember_mem_used(void);
 
-/* ---- typed records -------------------------------------------------------
- * The record format of native functions and C jobs: see ember/record.h. */
+/* ---- typed records and native functions ------------------------------------
+ * The record format of native functions and C jobs: see ember/record.h; the
+ * signatures of native functions: see ember/native.h. */
 #include "ember/record.h"
+#include "ember/native.h"
 
 /* ---- text input ------------------------------------------------------------
  * A split is a byte range [start, end) of one file. A line belongs to the split in

@@ -189,6 +189,19 @@ static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
     return emberX_flush(w);
 }
 
+/* Takes back an attempt that never reached its worker (assign's first write found
+ * the worker gone): the task is pending again, its attempt count as before. */
+static void unassign(ember_context *ctx, stage *st, task *t) {
+    t->attempts--;
+    t->state = TASK_PENDING;
+    if (t->w) t->w->task = NULL;
+    t->w = NULL;
+    release_sending(t);
+    pthread_mutex_lock(&ctx->mu);
+    st->nrunning--;
+    pthread_mutex_unlock(&ctx->mu);
+}
+
 /* ---- task completion and failure ----------------------------------------------------- */
 
 static void set_error(char **dst, const char *msg, size_t len) {
@@ -586,9 +599,18 @@ static void dispatch(ember_context *ctx) {
          * stages after it wait too, so that it is not starved. */
         if (st->barrier && st->nrunning == 0 && nfree < st->ntasks) break;
         nfree--;
-        int rc = 0;
+        int rc = 0, reused = w->alive;
         if (!w->alive) rc = emberX_worker_start(pool, w);
         if (!rc) rc = assign(ctx, st, t, w);
+        if (rc == EMBER_EWORKER && reused && w->task == t) {
+            /* The idle worker had exited (as one does after reporting a crash in a
+             * native function): the task never reached it, so this attempt does
+             * not count. It goes to a new worker in the same slot. */
+            unassign(ctx, st, t);
+            emberX_worker_kill(w);
+            rc = emberX_worker_start(pool, w);
+            if (!rc) rc = assign(ctx, st, t, w);
+        }
         if (rc == EMBER_EWORKER) {
             worker_died(ctx, w, "its pipe closed");
         } else if (rc) {

@@ -21,6 +21,10 @@ const char *ember_strerror(int code) {
 
 const char *ember_last_error(void) { return last_error ? last_error : ""; }
 
+void ember_clear_error(void) {
+    if (last_error) last_error[0] = 0;
+}
+
 /* Formats into the thread's buffer at `offset`, growing it (plain malloc: this
  * buffer lives for the thread, outside the engine's byte budget). */
 static void vformat(size_t offset, const char *fmt, va_list ap) {

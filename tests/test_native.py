@@ -1,7 +1,13 @@
 """ember.native: the typed record format from Python (every type round-trips, the
-exact bytes of the C encoder, clear errors for what does not fit)."""
+exact bytes of the C encoder, clear errors for what does not fit), and C functions
+applied to RDDs in the workers (same answers as the Python path, errors and crashes
+that name the function)."""
 import math
+import os
+import re
 import struct
+import subprocess
+import sys
 from collections import namedtuple
 
 import pytest
@@ -111,3 +117,117 @@ def test_batch_header_is_checked():
         _core.records_loads(b"EMR\x02")
     with pytest.raises(ValueError, match="no EMR header"):
         _core.records_loads(b"\x00")
+
+
+# ---- C functions over RDDs: mapNative, flatMapNative, filterNative, native merge ----------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def udfs():
+    return native.compile(os.path.join(ROOT, "tests", "native", "udfs.c"))
+
+
+def test_map_flatmap_filter_match_the_python_path(sc, udfs):
+    rdd = sc.parallelize(range(-50, 50), 4)
+    assert rdd.mapNative(udfs, "plus1").collect() == rdd.map(lambda x: x + 1).collect()
+    pairs = sc.parallelize([("a", 1), (2, b"x"), (None, [1.5])], 2)
+    assert pairs.mapNative(udfs, "swap").collect() == pairs.map(lambda kv: (kv[1], kv[0])).collect()
+    lists = sc.parallelize([[1, 2], (), ("x", None, 3.5)], 3)
+    assert lists.flatMapNative(udfs, "items").collect() == lists.flatMap(lambda x: x).collect()
+    words = sc.parallelize(["ab", "abcd", "hello", "", "xyz!"], 2)
+    assert words.filterNative(udfs, "long_str").collect() == ["abcd", "hello", "xyz!"]
+    # Python and C steps mixed in one stage
+    assert (rdd.map(lambda x: x * 3).mapNative(udfs, "plus1").filter(lambda x: x % 2 == 0).collect()
+            == [x * 3 + 1 for x in range(-50, 50) if (x * 3 + 1) % 2 == 0])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(records, max_size=30))
+def test_every_type_passes_through_c_unchanged(sc, udfs, objs):
+    out = sc.parallelize(objs, 3).mapNative(udfs, "identity").collect()
+    assert len(out) == len(objs) and all(same(a, b) for a, b in zip(out, objs))
+
+
+def test_native_merge_in_reduce_by_key(sc, udfs):
+    data = [(i % 7, (i * 37) % 101) for i in range(500)]
+    rdd = sc.parallelize(data, 5)
+    assert (sorted(rdd.reduceByKey(native.merge(udfs, "max_int"), 3).collect())
+            == sorted(rdd.reduceByKey(max, 3).collect()))
+
+
+def test_native_wordcount_matches_python(sc, tmp_path):
+    lib = native.compile(os.path.join(ROOT, "examples", "native_udf", "wordcount.c"))
+    path = tmp_path / "text.txt"
+    lines = [" ".join(f"w{(i * j) % 23}" for j in range(i % 9)) + ("\t x  " if i % 3 else "") for i in range(400)]
+    path.write_text("\n".join(lines) + "\n")
+    text = sc.textFile(str(path), 3)
+    got = text.flatMapNative(lib, "tokenize").reduceByKey(native.merge(lib, "add")).collect()
+    want = text.flatMap(lambda line: line.split()).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b).collect()
+    assert sorted(got) == sorted(want)
+
+
+def test_native_udf_example_runs():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "native_udf", "wordcount.py"),
+                          os.path.join(ROOT, "examples", "data", "ember.txt"), "local[2]"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert len(rows) == 10 and all(int(n) > 0 for n, _ in rows)
+    with open(os.path.join(ROOT, "examples", "data", "ember.txt"), "rb") as f:
+        counts = {}
+        for w in f.read().split():
+            counts[w.decode()] = counts.get(w.decode(), 0) + 1
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert [(int(n), w) for n, w in rows] == [(n, w) for w, n in top]
+
+
+def test_native_functions_never_run_in_the_driver(sc, udfs):
+    pids = set(sc.parallelize(range(20), 4).mapNative(udfs, "where").collect())
+    assert os.getpid() not in pids
+    with open("/proc/self/maps") as f:
+        assert udfs not in f.read()  # the driver never even loaded the library
+    with pytest.raises(RuntimeError, match="run in the worker processes only"):
+        native.merge(udfs, "max_int")(1, 2)
+
+
+def test_unsupported_input_names_type_and_function(sc, udfs):
+    with pytest.raises(Exception, match=r"cannot encode set at \[1\] as an ember record \(in the input of "
+                                        r"mapNative identity \(.*udfs.*\)\)"):
+        sc.parallelize([(1, {2})], 1).mapNative(udfs, "identity").collect()
+
+
+def test_failing_native_function_names_itself(sc, udfs):
+    with pytest.raises(Exception, match=r"mapNative refuse \(.*\) failed: refuse: will not take a str"):
+        sc.parallelize(["x"], 1).mapNative(udfs, "refuse").collect()
+    with pytest.raises(Exception, match=r"mapNative two \(.*\) wrote more than one record"):
+        sc.parallelize([1], 1).mapNative(udfs, "two").collect()
+    with pytest.raises(Exception, match=r"the library has no function nosuch"):
+        sc.parallelize([1], 1).mapNative(udfs, "nosuch").collect()
+    assert sc.parallelize([1, 2]).mapNative(udfs, "plus1").collect() == [2, 3]  # context still fine
+
+
+def test_crash_kills_only_the_worker_and_names_function_and_signal(sc, udfs):
+    rdd = sc.parallelize(range(20), 4).mapNative(udfs, "crash13")
+    with pytest.raises(Exception) as info:
+        rdd.collect()
+    msg = str(info.value)
+    assert "failed 4 times" in msg
+    assert re.search(r"native function mapNative crash13 \(.*udfs.*\) crashed with signal 11 \(SIGSEGV\)", msg), msg
+    # the driver lives on, the crashed workers were replaced
+    assert sc.parallelize(range(10), 2).mapNative(udfs, "plus1").sum() == 55
+
+
+def test_bad_arguments_fail_in_the_driver(sc, udfs, tmp_path):
+    rdd = sc.parallelize([1])
+    with pytest.raises(FileNotFoundError, match="no shared library at .*nope.so; build one with "
+                                                "ember.native.compile"):
+        rdd.mapNative(str(tmp_path / "nope.so"), "f")
+    with pytest.raises(ValueError, match="is not the name of a C function"):
+        rdd.filterNative(udfs, "not a name")
+    bad = tmp_path / "bad.c"
+    bad.write_text("int f(void) { return syntax error; }\n")
+    with pytest.raises(RuntimeError, match=r"compiling .*bad.c failed"):
+        native.compile(str(bad))

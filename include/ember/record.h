@@ -132,6 +132,8 @@ EMBER_EXTERN int ember_put_batch_header(ember_writer *w);
  * library does not read). */
 EMBER_EXTERN int ember_batch_open(const void *buf, size_t len, const uint8_t **body, size_t *body_len);
 
+/* Empties this thread's error message (ember_last_error() returns ""). */
+EMBER_EXTERN void ember_clear_error(void);
 /* For native functions: sets this thread's error message (what ember_last_error()
  * returns, and what a failed task reports) and returns code, so that a function can
  * `return ember_set_error(EMBER_EINVAL, "expected a str, got type %d", v->type);`. */

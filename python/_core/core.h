@@ -43,6 +43,8 @@ extern PyMethodDef core_hash_methods[];
 extern PyMethodDef core_worker_io_methods[];
 extern PyMethodDef core_pipeline_methods[];
 extern PyMethodDef core_record_methods[];
+extern PyMethodDef core_native_methods[];
+int core_add_native(PyObject *m); /* native.c: the NativeFn type */
 
 /* Calls merge(a, b); operator.add runs as PyNumber_Add without a Python call. */
 static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a, PyObject *b) {

@@ -51,6 +51,7 @@ static int core_exec(PyObject *m) {
     if (PyModule_AddFunctions(m, core_worker_io_methods) < 0) return -1;
     if (PyModule_AddFunctions(m, core_pipeline_methods) < 0) return -1;
     if (PyModule_AddFunctions(m, core_record_methods) < 0) return -1;
+    if (PyModule_AddFunctions(m, core_native_methods) < 0 || core_add_native(m) < 0) return -1;
     if (core_add_context(m, st) < 0 || core_add_worker_io(m, st) < 0 || core_add_pipeline(m, st) < 0) return -1;
     return 0;
 }

@@ -494,6 +494,84 @@ class RDD:
         """
         return self._pipe((_core.OP_FLATMAPVALUES, f), True)
 
+    # ---- native (C) transformations: see ember.native and ember/native.h ----------------
+
+    def mapNative(self, lib, symbol, preservesPartitioning=False):
+        """Applies the C function ``symbol`` of the shared library ``lib`` to each
+        element, in the workers (signature ``ember_map_fn`` in ``ember/native.h``).
+
+        Elements cross to C in ember's typed record format (see :mod:`ember.native`):
+        one that does not fit fails the task with an error naming its type.
+
+        Parameters
+        ----------
+        lib : str
+            Path of a shared library built against ``ember.h`` (see
+            :func:`ember.native.compile`).
+        symbol : str
+            Name of the function in it.
+        preservesPartitioning : bool, optional, default False
+
+        Returns
+        -------
+        :class:`RDD`
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from ember import native
+        >>> src = os.path.join(tempfile.mkdtemp(), "double.c")
+        >>> with open(src, "w") as f:
+        ...     _ = f.write("#include <ember.h>\\n"
+        ...                 "int twice(const ember_value *v, ember_writer *out) {\\n"
+        ...                 "    return ember_put_int(out, 2 * v->i);\\n"
+        ...                 "}\\n")
+        >>> sc.parallelize([1, 2, 3]).mapNative(native.compile(src), "twice").collect()
+        [2, 4, 6]
+        """
+        from ember import native
+        return self._pipe((_core.OP_MAP, native.Function(lib, symbol, "mapNative")), preservesPartitioning)
+
+    def flatMapNative(self, lib, symbol, preservesPartitioning=False):
+        """Applies the C function ``symbol`` of the shared library ``lib`` to each
+        element and flattens the records it writes (``ember_flatmap_fn``).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from ember import native
+        >>> src = os.path.join(tempfile.mkdtemp(), "repeat.c")
+        >>> with open(src, "w") as f:
+        ...     _ = f.write("#include <ember.h>\\n"
+        ...                 "int upto(const ember_value *v, ember_writer *out) {\\n"
+        ...                 "    for (int64_t i = 1; i < v->i; i++) ember_put_int(out, i);\\n"
+        ...                 "    return out->err;\\n"
+        ...                 "}\\n")
+        >>> sc.parallelize([2, 3, 4]).flatMapNative(native.compile(src), "upto").collect()
+        [1, 1, 2, 1, 2, 3]
+        """
+        from ember import native
+        return self._pipe((_core.OP_FLATMAP, native.Function(lib, symbol, "flatMapNative")),
+                          preservesPartitioning)
+
+    def filterNative(self, lib, symbol):
+        """Keeps the elements for which the C function ``symbol`` of the shared
+        library ``lib`` returns 1 (``ember_filter_fn``).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from ember import native
+        >>> src = os.path.join(tempfile.mkdtemp(), "even.c")
+        >>> with open(src, "w") as f:
+        ...     _ = f.write("#include <ember.h>\\n"
+        ...                 "int even(const ember_value *v) { return v->i % 2 == 0; }\\n")
+        >>> sc.parallelize([1, 2, 3, 4, 5]).filterNative(native.compile(src), "even").collect()
+        [2, 4]
+        """
+        from ember import native
+        return self._pipe((_core.OP_FILTER, native.Function(lib, symbol, "filterNative")), True)
+
     def keys(self):
         """The key of each pair.
 
@@ -1007,7 +1085,8 @@ class RDD:
         return shuffled.mapPartitions(lambda it: shuffle.merge_combiners(it, mergeCombiners, limit), True)
 
     def reduceByKey(self, func, numPartitions=None, partitionFunc=portable_hash):
-        """Merges the values of each key with an associative, commutative function.
+        """Merges the values of each key with an associative, commutative function
+        (a Python function, or a C one made by :func:`ember.native.merge`).
 
         Examples
         --------

@@ -52,6 +52,7 @@ def apply_ops(ops, split, it):
 class Worker:
     def __init__(self, rfd, wfd):
         self.io = _core.FrameIO(rfd, wfd)
+        _core.native_crash_fds(rfd, wfd)  # a crash inside a native function is reported on wfd
         self.commands = {}  # id -> pickled bytes, or the loaded object
         self.info = None    # the last job info applied
         self.files = None   # (files added, Python includes) of the driver, last seen

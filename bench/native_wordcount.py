@@ -1,0 +1,112 @@
+"""Word count over the benchmark text three ways: ember with native (C) functions,
+ember with Python lambdas, and a hand-written single-process C program (bench/wc.c).
+
+    python bench/native_wordcount.py [--text-mb 100] [--repeats 3] [--cores N]
+
+Builds bench/wc.c with the system compiler (into build/bench/) and the native
+functions of examples/native_udf/wordcount.c with ember.native.compile. Every run is
+a fresh process timed from spawn to the end of its job (to exit for the C program),
+start-up included; the report gives the
+median of the repeats, and checks that the three agree (distinct words, total words
+and an order-independent checksum, computed as bench/wc.c computes it). The target it
+reports against: the hand-written C's time divided by the cores ember uses, times 1.2.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import datagen  # noqa: E402
+
+# One child per run: the job, then the summary line "<distinct> <total> <checksum>".
+CHILD = r"""
+import sys, time
+from ember import SparkContext, native
+path, mode, cores, lib = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+M = (1 << 64) - 1
+
+def fnv1a(b):
+    h = 1469598103934665603
+    for c in b:
+        h = ((h ^ c) * 1099511628211) & M
+    return h
+
+with SparkContext(f"local[{cores}]", "native-wordcount-bench") as sc:
+    text = sc.textFile(path, cores * 4)
+    if mode == "native":
+        counts = text.flatMapNative(lib, "tokenize").reduceByKey(native.merge(lib, "add"))
+    else:
+        counts = text.flatMap(lambda line: line.split()).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b)
+    pairs = counts.collect()
+done = time.time()  # the job's end; the summary below is not timed
+total = sum(n for _, n in pairs)
+checksum = sum(n * fnv1a(w.encode()) for w, n in pairs) & M
+print(len(pairs), total, checksum, done)
+"""
+
+
+def timed(cmd):
+    """(seconds from spawn to the end of the job, the summary fields). An ember child
+    prints the wall-clock time its job ended after the summary; the C program's time
+    is spawn to exit."""
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    end = time.time()
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    out = r.stdout.split()
+    if len(out) == 4:
+        end = float(out.pop())
+    return end - t0, out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--text-mb", type=float, default=100)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cores", type=int, default=os.cpu_count())
+    ap.add_argument("--data-dir", default=datagen.DEFAULT_DATA_DIR)
+    args = ap.parse_args(argv)
+
+    path = datagen.ensure(datagen.text_spec(args.text_mb), args.data_dir)
+    build = os.path.join(ROOT, "build", "bench")
+    os.makedirs(build, exist_ok=True)
+    wc = os.path.join(build, "wc")
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-o", wc, os.path.join(HERE, "wc.c")], check=True)
+    from ember import native
+    lib = native.compile(os.path.join(ROOT, "examples", "native_udf", "wordcount.c"))
+
+    runs = {"hand-written C (1 core)": [wc, path],
+            f"ember native functions (local[{args.cores}])":
+                [sys.executable, "-c", CHILD, path, "native", str(args.cores), lib],
+            f"ember Python lambdas (local[{args.cores}])":
+                [sys.executable, "-c", CHILD, path, "python", str(args.cores), lib]}
+    times, outputs = {name: [] for name in runs}, {}
+    for _ in range(args.repeats):
+        for name, cmd in runs.items():
+            t, out = timed(cmd)
+            times[name].append(t)
+            outputs[name] = out
+    c_time = statistics.median(times["hand-written C (1 core)"])
+    target = 1.2 * c_time / args.cores
+    print(f"word count, {os.path.basename(path)} ({os.path.getsize(path) / 2**20:.0f} MiB), "
+          f"median of {args.repeats}, process spawn to the end of the job")
+    for name in runs:
+        med = statistics.median(times[name])
+        print(f"  {name:40s} {med:7.2f} s   {med / target:5.2f}x the target")
+    print(f"  target: 1.2 x {c_time:.2f} s / {args.cores} cores = {target:.2f} s")
+    agree = len({tuple(o) for o in outputs.values()}) == 1
+    print(f"  outputs agree: {agree} (distinct, total, checksum = {' '.join(outputs[next(iter(runs))])})")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

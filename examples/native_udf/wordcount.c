@@ -1,0 +1,35 @@
+/* wordcount.c — the native functions of examples/native_udf/wordcount.py: a
+ * tokenizer and a counter, built against ember.h (ember.native.compile builds this
+ * file into a shared library).
+ *
+ *   tokenize  flatMap: a line (str) -> (word, 1) for each word, words split on ASCII
+ *             whitespace as bytes.split() splits them
+ *   add       merge (reduceByKey): two counts -> their sum
+ */
+#include <ember.h>
+
+static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+int tokenize(const ember_value *line, ember_writer *out) {
+    if (line->type != EMBER_STR)
+        return ember_set_error(EMBER_EINVAL, "tokenize: expected a line (str), got %s", ember_type_name(line->type));
+    const unsigned char *s = line->data, *end = s + line->len;
+    while (s < end) {
+        while (s < end && is_space(*s)) s++;
+        const unsigned char *w = s;
+        while (s < end && !is_space(*s)) s++;
+        if (s > w) {
+            ember_put_tuple(out, 2);
+            ember_put_str(out, (const char *)w, (size_t)(s - w));
+            ember_put_int(out, 1);
+        }
+    }
+    return out->err;
+}
+
+int add(const ember_value *a, const ember_value *b, ember_writer *out) {
+    if (a->type != EMBER_INT || b->type != EMBER_INT)
+        return ember_set_error(EMBER_EINVAL, "add: expected two ints, got %s and %s", ember_type_name(a->type),
+                               ember_type_name(b->type));
+    return ember_put_int(out, a->i + b->i);
+}

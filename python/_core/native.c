@@ -1,0 +1,362 @@
+/* native.c — native (C) functions in the Python worker: NativeFn loads one function
+ * from a shared library built against ember.h and is called like a Python function
+ * by the worker's C loops (PipeIter for mapNative/flatMapNative/filterNative, the
+ * key combiners for a native reduceByKey merge), converting records with record.c.
+ *
+ * Design: loading happens only in workers (ember.native unpickles a function into a
+ * NativeFn there; the driver never loads a library). The library is opened with
+ * RTLD_LOCAL after this extension has been promoted to RTLD_GLOBAL, so its undefined
+ * ember_* symbols resolve against the libember linked into _core.
+ *
+ * Crashes: while a native function runs, `running` names it. The first NativeFn
+ * installs handlers (on an alternate stack) for SIGSEGV, SIGBUS, SIGFPE, SIGILL and
+ * SIGABRT: a signal inside a native function closes the task pipe, writes a
+ * TASK_ERROR frame naming the function and the signal straight to the result pipe
+ * (native_crash_fds) and closes it, then the worker dies of that signal (default
+ * action). The engine fails the attempt with that message and retries the task on
+ * a new worker (a task it sends in between finds the task pipe closed and is not
+ * counted as an attempt). A signal outside native code keeps the default behaviour.
+ */
+#include "core.h"
+
+#include "wire.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
+
+enum { NATIVE_MAP = 1, NATIVE_FLATMAP = 2, NATIVE_FILTER = 3, NATIVE_MERGE = 4 };
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    int kind;
+    void *fn;
+    void *handle;
+    char *name;        /* "mapNative tokenize (/path/lib.so)" */
+    char *where_in;    /* "the input of <name>" */
+    char *crash;       /* "<name> crashed with signal " */
+    ember_writer in, out;
+} NativeFn;
+
+/* ---- crashes ------------------------------------------------------------------- */
+
+static int task_fd = -1, crash_fd = -1;
+static const char *volatile running; /* the crash prefix of the function running, or NULL */
+static int handlers_installed;
+
+static void put_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static const char *signal_name(int sig) {
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+    default: return "?";
+    }
+}
+
+static void on_crash(int sig) {
+    const char *prefix = running;
+    if (prefix && crash_fd >= 0) {
+        /* The task pipe closes first: a task the engine sends after reading the
+         * report below fails to reach this dying worker (and goes to a new one)
+         * rather than being lost with it. */
+        if (task_fd >= 0) close(task_fd);
+        char msg[1024];
+        size_t n = 0;
+        const char *parts[3] = {prefix, NULL, NULL};
+        char num[16];
+        size_t k = sizeof num;
+        num[--k] = 0;
+        int v = sig;
+        do num[--k] = (char)('0' + v % 10); while ((v /= 10) && k);
+        parts[1] = num + k;
+        for (int i = 0; i < 2; i++)
+            for (const char *s = parts[i]; *s && n < sizeof msg - 64; s++) msg[n++] = *s;
+        const char *tail[] = {" (", signal_name(sig), "); the worker running it was replaced", NULL};
+        for (int i = 0; tail[i]; i++)
+            for (const char *s = tail[i]; *s && n < sizeof msg; s++) msg[n++] = *s;
+        uint8_t hdr[EMBER_WIRE_HEADER];
+        emberW_header(hdr, EMBER_FRAME_TASK_ERROR, (uint32_t)n);
+        put_all(crash_fd, (const char *)hdr, sizeof hdr);
+        put_all(crash_fd, msg, n);
+        close(crash_fd); /* the engine sees the report, then the end of the pipe */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int install_handlers(void) {
+    if (handlers_installed) return 0;
+    static char altstack[64 * 1024];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_crash;
+        sa.sa_flags = SA_ONSTACK | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(sigs[i], &sa, NULL) < 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+    }
+    handlers_installed = 1;
+    return 0;
+}
+
+/* native_crash_fds(task_fd, result_fd): the worker's pipes from and to the engine. */
+static PyObject *py_native_crash_fds(PyObject *m, PyObject *args) {
+    (void)m;
+    int rfd, wfd;
+    if (!PyArg_ParseTuple(args, "ii", &rfd, &wfd)) return NULL;
+    task_fd = rfd;
+    crash_fd = wfd;
+    Py_RETURN_NONE;
+}
+
+/* ---- calling ------------------------------------------------------------------- */
+
+static PyObject *fail_rc(NativeFn *self, int rc) {
+    const char *msg = ember_last_error();
+    PyErr_Format(PyExc_RuntimeError, "%s failed: %s", self->name, *msg ? msg : ember_strerror(rc));
+    return NULL;
+}
+
+/* The records self->out holds, checked, as a list (all of them) or the one object. */
+static PyObject *decode_out(NativeFn *self, int want_one) {
+    ember_writer *w = &self->out;
+    if (w->err) return fail_rc(self, w->err);
+    PyObject *list = want_one ? NULL : PyList_New(0);
+    if (!want_one && !list) return NULL;
+    size_t off = 0, count = 0;
+    PyObject *one = NULL;
+    while (off < w->len) {
+        size_t used;
+        ember_value v;
+        if (ember_value_decode(w->data + off, w->len - off, &v, &used)) {
+            PyErr_Format(PyExc_ValueError, "%s wrote a bad record: %s", self->name, ember_last_error());
+            goto fail;
+        }
+        PyObject *x = core_record_decode(&v);
+        if (!x) goto fail;
+        count++;
+        if (want_one) {
+            if (count > 1) {
+                Py_DECREF(x);
+                PyErr_Format(PyExc_ValueError, "%s wrote more than one record for one input (a map writes exactly one)",
+                             self->name);
+                goto fail;
+            }
+            one = x;
+        } else {
+            int rc = PyList_Append(list, x);
+            Py_DECREF(x);
+            if (rc < 0) goto fail;
+        }
+        off += used;
+    }
+    if (want_one && !one) {
+        PyErr_Format(PyExc_ValueError, "%s wrote no record (a map writes exactly one)", self->name);
+        return NULL;
+    }
+    return want_one ? one : list;
+fail:
+    Py_XDECREF(one);
+    Py_XDECREF(list);
+    return NULL;
+}
+
+/* Encodes args[i] into self->in, then decodes it as *v (a view into self->in). */
+static int take_input(NativeFn *self, PyObject *obj, size_t *start) {
+    *start = self->in.len;
+    return core_record_encode(&self->in, obj, self->where_in);
+}
+
+static int view_of(NativeFn *self, size_t start, ember_value *v) {
+    if (ember_value_decode(self->in.data + start, self->in.len - start, v, NULL)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s", self->name, ember_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *NativeFn_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kw) {
+    NativeFn *self = (NativeFn *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t want = self->kind == NATIVE_MERGE ? 2 : 1;
+    if (kw && PyTuple_GET_SIZE(kw)) return PyErr_Format(PyExc_TypeError, "%s takes no keyword arguments", self->name);
+    if (nargs != want) return PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)", self->name, want, nargs);
+    ember_writer_reset(&self->in);
+    ember_writer_reset(&self->out);
+    size_t a0, a1 = 0;
+    if (take_input(self, args[0], &a0) < 0) return NULL;
+    if (want == 2 && take_input(self, args[1], &a1) < 0) return NULL;
+    ember_value va, vb;
+    if (view_of(self, a0, &va) < 0) return NULL;
+    if (want == 2 && view_of(self, a1, &vb) < 0) return NULL;
+    ember_clear_error();
+    int rc;
+    running = self->crash;
+    switch (self->kind) {
+    case NATIVE_MAP: rc = ((ember_map_fn)self->fn)(&va, &self->out); break;
+    case NATIVE_FLATMAP: rc = ((ember_flatmap_fn)self->fn)(&va, &self->out); break;
+    case NATIVE_FILTER: rc = ((ember_filter_fn)self->fn)(&va); break;
+    default: rc = ((ember_merge_fn)self->fn)(&va, &vb, &self->out); break;
+    }
+    running = NULL;
+    if (rc < 0) return fail_rc(self, rc);
+    switch (self->kind) {
+    case NATIVE_FILTER: return PyBool_FromLong(rc > 0);
+    case NATIVE_FLATMAP: return decode_out(self, 0);
+    default: return decode_out(self, 1);
+    }
+}
+
+/* ---- the type -------------------------------------------------------------------- */
+
+static void NativeFn_dealloc(NativeFn *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    ember_writer_free(&self->in);
+    ember_writer_free(&self->out);
+    PyMem_Free(self->name);
+    PyMem_Free(self->where_in);
+    PyMem_Free(self->crash);
+    if (self->handle) dlclose(self->handle); /* dlopen counts references per library */
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* a + b + c in a new PyMem string, or NULL with MemoryError. */
+static char *join3(const char *a, const char *b, const char *c) {
+    size_t na = strlen(a), nb = strlen(b), nc = strlen(c);
+    char *s = PyMem_Malloc(na + nb + nc + 1);
+    if (!s) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb);
+    memcpy(s + na + nb, c, nc + 1);
+    return s;
+}
+
+/* Makes this extension's symbols (libember's public API) visible to libraries
+ * loaded later: reopens _core with RTLD_GLOBAL. */
+static int promote_self(void) {
+    static int done;
+    if (done) return 0;
+    Dl_info info;
+    if (!dladdr((void *)&promote_self, &info) || !info.dli_fname) {
+        PyErr_SetString(PyExc_OSError, "cannot find the file of ember._core to share its symbols with native code");
+        return -1;
+    }
+    void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+    if (!h) {
+        PyErr_Format(PyExc_OSError, "cannot share ember._core's symbols with native code: %s", dlerror());
+        return -1;
+    }
+    /* keep the reference: _core stays loaded for the life of the process anyway */
+    done = 1;
+    return 0;
+}
+
+/* NativeFn(path, symbol, kind, label): kind one of NATIVE_*; label ("mapNative") names it. */
+static PyObject *NativeFn_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    const char *path, *symbol, *label;
+    int kind;
+    if (kw && PyDict_GET_SIZE(kw)) return PyErr_Format(PyExc_TypeError, "NativeFn takes no keyword arguments");
+    if (!PyArg_ParseTuple(args, "ssis", &path, &symbol, &kind, &label)) return NULL;
+    if (kind < NATIVE_MAP || kind > NATIVE_MERGE) return PyErr_Format(PyExc_ValueError, "unknown native kind %d", kind);
+    NativeFn *self = (NativeFn *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->vectorcall = NativeFn_vectorcall;
+    self->kind = kind;
+    ember_writer_init(&self->in);
+    ember_writer_init(&self->out);
+    PyObject *name = PyUnicode_FromFormat("%s %s (%s)", label, symbol, path);
+    if (!name) goto fail;
+    self->name = join3(PyUnicode_AsUTF8(name), "", "");
+    Py_DECREF(name);
+    if (!self->name) goto fail;
+    self->where_in = join3("the input of ", self->name, "");
+    self->crash = join3("native function ", self->name, " crashed with signal ");
+    if (!self->where_in || !self->crash) goto fail;
+    if (promote_self() < 0 || install_handlers() < 0) goto fail;
+    self->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!self->handle) {
+        PyErr_Format(PyExc_OSError, "%s: cannot load the library: %s", self->name, dlerror());
+        goto fail;
+    }
+    dlerror();
+    self->fn = dlsym(self->handle, symbol);
+    if (!self->fn) {
+        PyErr_Format(PyExc_AttributeError, "%s: the library has no function %s", self->name, symbol);
+        goto fail;
+    }
+    return (PyObject *)self;
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+static PyObject *NativeFn_repr(NativeFn *self) { return PyUnicode_FromFormat("<NativeFn %s>", self->name); }
+
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_PYSSIZET T_PYSSIZET
+#define Py_READONLY READONLY
+#endif
+static PyMemberDef NativeFn_members[] = {
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(NativeFn, vectorcall), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot NativeFn_slots[] = {
+    {Py_tp_new, NativeFn_new},
+    {Py_tp_dealloc, NativeFn_dealloc},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_repr, NativeFn_repr},
+    {Py_tp_members, NativeFn_members},
+    {Py_tp_doc, "NativeFn(path, symbol, kind, label): a C function of a shared library, called with records."},
+    {0, NULL},
+};
+
+static PyType_Spec NativeFn_spec = {"ember._core.NativeFn", sizeof(NativeFn), 0,
+                                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL, NativeFn_slots};
+
+PyMethodDef core_native_methods[] = {
+    {"native_crash_fds", py_native_crash_fds, METH_VARARGS,
+     "native_crash_fds(task_fd, result_fd): the worker's pipes; a crash inside a native function closes the "
+     "first and is reported on the second."},
+    {NULL, NULL, 0, NULL},
+};
+
+int core_add_native(PyObject *m) {
+    PyObject *t = PyType_FromModuleAndSpec(m, &NativeFn_spec, NULL);
+    if (!t) return -1;
+    int rc = PyModule_AddType(m, (PyTypeObject *)t);
+    Py_DECREF(t);
+    if (rc < 0) return -1;
+    if (PyModule_AddIntConstant(m, "NATIVE_MAP", NATIVE_MAP) < 0 ||
+        PyModule_AddIntConstant(m, "NATIVE_FLATMAP", NATIVE_FLATMAP) < 0 ||
+        PyModule_AddIntConstant(m, "NATIVE_FILTER", NATIVE_FILTER) < 0 ||
+        PyModule_AddIntConstant(m, "NATIVE_MERGE", NATIVE_MERGE) < 0)
+        return -1;
+    return 0;
+}

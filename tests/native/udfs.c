@@ -1,0 +1,70 @@
+/* udfs.c — native functions the tests of ember.native apply to RDDs (see
+ * tests/test_native.py): each exercises one path of the calling convention in
+ * ember/native.h. */
+#define _POSIX_C_SOURCE 200809L
+#include <ember.h>
+
+#include <stddef.h>
+#include <unistd.h>
+
+/* map: an int plus one. */
+int plus1(const ember_value *v, ember_writer *out) {
+    if (v->type != EMBER_INT) return ember_set_error(EMBER_EINVAL, "plus1: expected an int, got %s", ember_type_name(v->type));
+    return ember_put_int(out, v->i + 1);
+}
+
+/* map: (key, value) -> (value, key), any types, copied as they are. */
+int swap(const ember_value *v, ember_writer *out) {
+    ember_value a, b;
+    if (v->type != EMBER_TUPLE || v->count != 2) return ember_set_error(EMBER_EINVAL, "swap: expected a pair");
+    if (ember_value_item(v, 0, &a) || ember_value_item(v, 1, &b)) return EMBER_EINVAL;
+    ember_put_tuple(out, 2);
+    ember_put_value(out, &b);
+    ember_put_value(out, &a);
+    return out->err;
+}
+
+/* map: the record itself (every type passes through C unchanged). */
+int identity(const ember_value *v, ember_writer *out) { return ember_put_value(out, v); }
+
+/* flatMap: the items of a list or tuple. */
+int items(const ember_value *v, ember_writer *out) {
+    ember_value c = *v, x;
+    while (ember_value_next(&c, &x)) ember_put_value(out, &x);
+    return out->err;
+}
+
+/* filter: strings longer than 3 bytes. */
+int long_str(const ember_value *v) { return v->type == EMBER_STR && v->len > 3; }
+
+/* merge: the larger of two ints. */
+int max_int(const ember_value *a, const ember_value *b, ember_writer *out) {
+    return ember_put_int(out, a->i > b->i ? a->i : b->i);
+}
+
+/* map: fails with a message. */
+int refuse(const ember_value *v, ember_writer *out) {
+    (void)out;
+    return ember_set_error(EMBER_EINVAL, "refuse: will not take a %s", ember_type_name(v->type));
+}
+
+/* map: writes two records where one is due. */
+int two(const ember_value *v, ember_writer *out) {
+    ember_put_value(out, v);
+    return ember_put_value(out, v);
+}
+
+/* map: crashes on the int 13, else the value itself. */
+int crash13(const ember_value *v, ember_writer *out) {
+    if (v->type == EMBER_INT && v->i == 13) {
+        volatile int *p = NULL;
+        *p = 1;
+    }
+    return ember_put_value(out, v);
+}
+
+/* map: the process id of the process running it, to see where functions run. */
+int where(const ember_value *v, ember_writer *out) {
+    (void)v;
+    return ember_put_int(out, (int64_t)getpid());
+}
