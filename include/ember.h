@@ -150,9 +150,18 @@ typedef struct ember_node ember_node;
 typedef struct ember_config {
     int slots;               /* task slots = Python workers; >= 1 */
     int max_failures;        /* attempts per task before the job fails (default 4) */
-    const char *python;      /* interpreter for workers, e.g. sys.executable */
+    const char *python;      /* interpreter for workers, e.g. sys.executable (may be NULL with daemon) */
     const char *pythonpath;  /* PYTHONPATH for workers (may be NULL) */
     const char *local_dir;   /* parent of the context's temp dir (NULL: $TMPDIR or /tmp) */
+    /* Bytes of result batches one job may send back (spark.driver.maxResultSize; 0:
+     * unlimited). Past it the job fails with EMBER_ETASK, its message naming the size
+     * and the key, before more results are held. */
+    int64_t max_result_size;
+    /* The worker daemon to run instead of `python -m ember.daemon` (NULL: that one):
+     * an executable started as `daemon 3 TMPDIR`, speaking the control protocol of
+     * src/workers.c on fd 3 and the frames of src/wire.h with its workers. Tests point
+     * it at a fake worker written in C (tests/c/fake_worker.c). */
+    const char *daemon;
 } ember_config;
 
 /* Creates a context: makes its temp dir and starts the worker daemon. */
@@ -269,6 +278,27 @@ EMBER_EXTERN int ember_job_id(const ember_job *job);
  * batches but keeps the reports of the task attempts that succeeded before the job
  * failed or was cancelled (accumulators count them, as Spark does). */
 EMBER_EXTERN int ember_job_finish(ember_job *job, ember_result **out);
+/* Results as they arrive. A result task's batches are handed over when the task
+ * finishes (a failed attempt's never are), one partition at a time in completion
+ * order, so that the caller can use them, and free them, while the job runs.
+ * ember_job_next waits up to timeout_ms (-1: forever) and returns:
+ *   1  with *out, one partition's result: the caller owns it (ember_part_free);
+ *   0  when the job has finished and every partition that arrived was taken (then
+ *      ember_job_finish gives its code; the result it returns has no batches for
+ *      the partitions taken here);
+ *   EMBER_JOB_TIMEOUT when none arrived in time.
+ * Partitions of a barrier stage arrive when the whole stage has finished. To stop a
+ * job early (enough results), cancel it and take until 0; ember_job_finish then
+ * says EMBER_ECANCELLED. */
+typedef struct ember_part {
+    size_t index;        /* position in the job's list of partitions */
+    ember_buf *batches;  /* nbatches buffers, owned by the struct */
+    size_t nbatches;
+} ember_part;
+#define EMBER_JOB_TIMEOUT 2
+EMBER_EXTERN int ember_job_next(ember_job *job, int timeout_ms, ember_part **out);
+/* Frees the batches (those whose data is not NULL) and the struct. */
+EMBER_EXTERN void ember_part_free(ember_part *p);
 /* Frees the handle; a job still running is cancelled first. */
 EMBER_EXTERN void ember_job_free(ember_job *job);
 /* Cancels the scheduled and running jobs that carry `group` among their labels

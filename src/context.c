@@ -27,8 +27,9 @@ static char *dup_or_null(const char *s) { return s ? ember_strdup(s) : NULL; }
 
 int ember_context_create(const ember_config *cfg, ember_context **out) {
     int rc = 0;
-    if (!cfg || cfg->slots < 1 || !cfg->python)
-        return emberE_set(EMBER_EINVAL, "a context needs at least one task slot and a Python interpreter");
+    if (!cfg || cfg->slots < 1 || (!cfg->python && !cfg->daemon))
+        return emberE_set(EMBER_EINVAL, "a context needs at least one task slot and a Python interpreter (or a "
+                                        "worker daemon, ember_config.daemon)");
     ember_context *ctx = ember_calloc(1, sizeof *ctx);
     if (!ctx) return emberE_set(EMBER_ENOMEM, "out of memory creating a context");
     atomic_init(&ctx->refcnt, 1);
@@ -38,11 +39,16 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     ctx->cfg.max_failures = cfg->max_failures > 0 ? cfg->max_failures : 4;
     ctx->cfg.python = dup_or_null(cfg->python);
     ctx->cfg.pythonpath = dup_or_null(cfg->pythonpath);
+    ctx->cfg.max_result_size = cfg->max_result_size > 0 ? cfg->max_result_size : 0;
+    ctx->cfg.daemon = dup_or_null(cfg->daemon);
     const char *base = cfg->local_dir ? cfg->local_dir : getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     size_t len = strlen(base) + 32;
     ctx->tmpdir = ember_malloc(len);
-    if (!ctx->cfg.python || !ctx->tmpdir) { rc = emberE_set(EMBER_ENOMEM, "out of memory creating a context"); goto fail; }
+    if ((cfg->python && !ctx->cfg.python) || !ctx->tmpdir || (cfg->daemon && !ctx->cfg.daemon)) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory creating a context");
+        goto fail;
+    }
     snprintf(ctx->tmpdir, len, "%s/ember-XXXXXX", base);
     if (!mkdtemp(ctx->tmpdir)) {
         rc = emberE_errno(EMBER_EIO, errno, "creating a temp dir under %s (set spark.local.dir or TMPDIR)", base);

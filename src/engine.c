@@ -7,13 +7,20 @@
  * ctx->mu, and wake it with a byte on ctx->wake. It never touches Python objects.
  *
  * A job asks for some partitions of a node. Before it can run them, every shuffle
- * and every cached node its partitions read from must exist. The engine plans one
- * stage at a time per job: walking the lineage through narrow dependencies, it finds
- * the first such node whose own inputs exist, and runs a stage making it (a shuffle's
- * map output, or a node's cached partitions, both kept in the block store); finished
- * ones stay for later jobs. A node another job is making already is waited for, not
- * made twice. When nothing is missing, the job's result stage runs. A task computes
- * one partition of a node; tasks.c encodes it.
+ * and every cached node its partitions read from must exist. Walking the lineage
+ * through narrow dependencies, the engine finds every such node whose own inputs
+ * exist and runs a stage making each (a shuffle's map output, or a node's cached
+ * partitions, both kept in the block store), so independent stages of a job (the two
+ * map stages of a join) run at the same time; finished ones stay for later jobs. A
+ * node another job is making already is waited for, not made twice. When nothing is
+ * missing, the job's result stage runs. A task computes one partition of a node;
+ * tasks.c encodes it.
+ *
+ * Results stream: a result task's batches are handed to the job's caller when the
+ * task finishes (ember_job_next), so it can use them, and stop the job, while the
+ * job runs; a barrier stage's all at once when it completes. The bytes of result
+ * batches a job receives are counted against max_result_size
+ * (spark.driver.maxResultSize): past it, the job fails before holding more.
  *
  * Tasks of all running stages share the workers first come, first served. A failed
  * attempt (the user's error, or a worker that died) is retried up to max_failures
@@ -66,30 +73,45 @@ static int wants_cache(ember_node *n) {
     return 0;
 }
 
-/* Finds the first node n's partitions need made (shuffle output or cache) whose own
- * inputs exist. Sets *kind. Returns NULL when nothing is missing; sets *wait when
- * something is missing but another stage is making it. Caller holds ctx->mu. */
-static ember_node *find_missing(ember_context *ctx, ember_node *n, int skip_cache, int *kind, int *wait) {
+/* What a job's node needs made before its result stage can run. */
+typedef struct needs {
+    int missing;          /* something is missing (ready, being made, or waiting on its inputs) */
+    size_t n;             /* ready[0..n): missing nodes whose inputs exist, nobody making them */
+    ember_node *ready[32];
+    int kind[32];
+} needs;
+
+static void add_ready(needs *nd, ember_node *n, int kind) {
+    for (size_t i = 0; i < nd->n; i++)
+        if (nd->ready[i] == n) return;
+    if (nd->n < sizeof nd->ready / sizeof *nd->ready) {
+        nd->ready[nd->n] = n;
+        nd->kind[nd->n++] = kind;
+    }
+}
+
+/* Walks n's lineage for the nodes its partitions need made (shuffle output or cache):
+ * each one whose own inputs exist and that no stage is making goes into nd->ready.
+ * Caller holds ctx->mu. */
+static void find_ready(ember_context *ctx, ember_node *n, int skip_cache, needs *nd) {
     if (!skip_cache && wants_cache(n)) {
-        ember_node *d = find_missing(ctx, n, 1, kind, wait);
-        if (d || *wait) return d;
-        if (emberS_making(ctx, n)) { *wait = 1; return NULL; }
-        *kind = STAGE_CACHE;
-        return n;
+        nd->missing = 1;
+        needs inner = {0};
+        find_ready(ctx, n, 1, &inner);
+        for (size_t i = 0; i < inner.n; i++) add_ready(nd, inner.ready[i], inner.kind[i]);
+        if (!inner.missing && !emberS_making(ctx, n)) add_ready(nd, n, STAGE_CACHE);
+        return;
     }
     if (n->kind == EMBER_NODE_SHUFFLE) {
-        if (emberM_shuffle_done(&ctx->blocks, n->id)) return NULL;
-        ember_node *d = find_missing(ctx, n->parents[0], 0, kind, wait);
-        if (d || *wait) return d;
-        if (emberS_making(ctx, n)) { *wait = 1; return NULL; }
-        *kind = STAGE_SHUFFLE;
-        return n;
+        if (emberM_shuffle_done(&ctx->blocks, n->id)) return;
+        nd->missing = 1;
+        needs inner = {0};
+        find_ready(ctx, n->parents[0], 0, &inner);
+        for (size_t i = 0; i < inner.n; i++) add_ready(nd, inner.ready[i], inner.kind[i]);
+        if (!inner.missing && !emberS_making(ctx, n)) add_ready(nd, n, STAGE_SHUFFLE);
+        return;
     }
-    for (size_t i = 0; i < n->nparents; i++) {
-        ember_node *d = find_missing(ctx, n->parents[i], 0, kind, wait);
-        if (d || *wait) return d;
-    }
-    return NULL;
+    for (size_t i = 0; i < n->nparents; i++) find_ready(ctx, n->parents[i], 0, nd);
 }
 
 /* 1 when n or a node it reads through narrow dependencies (not across a shuffle) is a
@@ -162,6 +184,9 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
     st->id = ctx->next_stage_id++;
     st->next = ctx->stages;
     ctx->stages = st;
+    stage **pp = &job->stages;
+    while (*pp) pp = &(*pp)->job_next;
+    *pp = st;
     return st;
 }
 
@@ -244,7 +269,10 @@ static void remember_stage(ember_context *ctx, const stage *st) {
     if (ctx->nhistory < EMBER_STAGE_HISTORY) ctx->nhistory++;
 }
 
+/* Removes st from its job's and the context's lists and frees it. */
 static void free_stage(ember_context *ctx, stage *st) {
+    for (stage **pp = &st->job->stages; *pp; pp = &(*pp)->job_next)
+        if (*pp == st) { *pp = st->job_next; break; }
     pthread_mutex_lock(&ctx->mu);
     for (stage **pp = &ctx->stages; *pp; pp = &(*pp)->next)
         if (*pp == st) { *pp = st->next; break; }
@@ -259,6 +287,13 @@ static void free_stage(ember_context *ctx, stage *st) {
     }
     ember_free(st->tasks);
     ember_free(st);
+}
+
+/* Drops what a result task's attempt sent (its bytes leave the job's count). */
+static void drop_output(stage *st, task *t) {
+    st->job->result_bytes -= t->out_bytes;
+    t->out_bytes = 0;
+    emberM_batches_clear(&t->out);
 }
 
 /* A task of a barrier stage failed: kills the stage's other running tasks, drops
@@ -284,7 +319,7 @@ static void restart_barrier_stage(ember_context *ctx, stage *st) {
         }
         t->w = NULL;
         t->state = TASK_PENDING;
-        emberM_batches_clear(&t->out);
+        drop_output(st, t);
         release_sending(t);
     }
     st->attempt++;
@@ -292,7 +327,7 @@ static void restart_barrier_stage(ember_context *ctx, stage *st) {
 
 /* Records a failed attempt; the task goes back to pending, or the job fails. */
 static void task_failed(ember_context *ctx, stage *st, task *t) {
-    emberM_batches_clear(&t->out);
+    drop_output(st, t);
     release_sending(t);
     if (t->w) t->w->task = NULL;
     t->w = NULL;
@@ -345,6 +380,53 @@ static int add_report(ember_result *r, const uint8_t *p, size_t len) {
     return 0;
 }
 
+/* Spark's way of writing a size: "512.0 B", "1024.0 KiB", "1.5 GiB" ... */
+static void size_text(char *buf, size_t cap, uint64_t n) {
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (u < 5 && v >= 2 * 1024.0) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, cap, "%.1f %s", v, units[u]);
+}
+
+/* Counts len more bytes of result batches from task t; when the job's total goes past
+ * max_result_size, fails the job (Spark's message, naming the size and the key) and
+ * returns 1, before the bytes are held. */
+static int result_too_big(ember_context *ctx, stage *st, task *t, size_t len) {
+    struct ember_job *job = st->job;
+    t->out_bytes += len;
+    job->result_bytes += len;
+    if (!ctx->cfg.max_result_size || job->result_bytes <= (uint64_t)ctx->cfg.max_result_size) return 0;
+    size_t tasks = 0;
+    for (size_t i = 0; i < st->ntasks; i++) tasks += st->tasks[i].state == TASK_DONE || st->tasks[i].out_bytes > 0;
+    char total[32], limit[32];
+    size_text(total, sizeof total, job->result_bytes);
+    size_text(limit, sizeof limit, (uint64_t)ctx->cfg.max_result_size);
+    emberE_set(EMBER_ETASK,
+               "Job aborted due to stage failure: Total size of serialized results of %zu tasks (%s) is bigger "
+               "than spark.driver.maxResultSize (%s); collect less (take, toLocalIterator, or write the RDD out) "
+               "or raise spark.driver.maxResultSize (0 = unlimited)",
+               tasks, total, limit);
+    finish_job(ctx, job, EMBER_ETASK, ember_last_error());
+    return 1;
+}
+
+/* Hands result task t's batches to the job's caller (ember_job_next). */
+static void deliver(ember_context *ctx, stage *st, task *t) {
+    struct ember_job *job = st->job;
+    size_t i = (size_t)(t - st->tasks);
+    pthread_mutex_lock(&ctx->mu);
+    job->result->batches[i] = t->out.bufs;
+    job->result->nbatches[i] = t->out.n;
+    job->arrived[job->narrived++] = i;
+    pthread_cond_broadcast(&job->done_cv);
+    pthread_mutex_unlock(&ctx->mu);
+    memset(&t->out, 0, sizeof t->out);
+}
+
 static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, const uint8_t *p, size_t len) {
     task *t = w->task;
     stage *st = t ? stage_of(ctx, t) : NULL;
@@ -352,6 +434,7 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
     switch (type) {
     case EMBER_FRAME_DATA: {
         if (st->kind == STAGE_SHUFFLE) { worker_died(ctx, w, "it sent data from a shuffle map task"); return; }
+        if (st->kind == STAGE_RESULT && result_too_big(ctx, st, t, len)) return;
         uint8_t *copy = ember_malloc(len ? len : 1);
         if (copy) memcpy(copy, p, len);
         if (!copy || emberM_batches_push(&t->out, copy, len)) {
@@ -361,17 +444,13 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         return;
     }
     case EMBER_FRAME_TASK_DONE: {
-        uint32_t n = len >= 4 ? emberB_load_u32(p) : UINT32_MAX;
-        size_t off = 4 + 8 * (size_t)n;
-        if (len < 4 || off + 4 > len || off + 4 + emberB_load_u32(p + off) != len ||
-            (st->kind == STAGE_SHUFFLE && n != st->target->nparts)) {
+        emberW_done d;
+        if (emberW_done_decode(p, len, &d) || (st->kind == STAGE_SHUFFLE && d.nsizes != st->target->nparts)) {
             worker_died(ctx, w, "it sent a malformed TASK_DONE");
             return;
         }
-        for (uint32_t i = 0; i < n && st->kind == STAGE_SHUFFLE; i++)
-            t->bucket_bytes[i] = emberB_load_u64(p + 4 + 8 * (size_t)i);
-        uint32_t rlen = emberB_load_u32(p + off);
-        if (rlen && st->job->result && add_report(st->job->result, p + off + 4, rlen)) {
+        for (uint32_t i = 0; i < d.nsizes && st->kind == STAGE_SHUFFLE; i++) t->bucket_bytes[i] = emberW_done_size(&d, i);
+        if (d.report.len && st->job->result && add_report(st->job->result, d.report.p, d.report.len)) {
             finish_job(ctx, st->job, EMBER_ENOMEM, ember_last_error());
             return;
         }
@@ -383,6 +462,7 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         st->ndone++;
         st->nrunning--;
         pthread_mutex_unlock(&ctx->mu);
+        if (st->kind == STAGE_RESULT && !st->barrier) deliver(ctx, st, t);
         if (st->ndone == st->ntasks) stage_complete(ctx, st);
         return;
     }
@@ -427,25 +507,21 @@ static void stage_complete(ember_context *ctx, stage *st) {
             emberA_map_output_path(path, sizeof path, ctx, st, t);
             rc = emberM_shuffle_put(&ctx->blocks, n->id, n->parents[0]->nparts, n->nparts, t->part, path,
                                     t->bucket_bytes);
-        } else {
-            job->result->batches[i] = t->out.bufs;
-            job->result->nbatches[i] = t->out.n;
-            memset(&t->out, 0, sizeof t->out);
+        } else if (st->barrier) {
+            deliver(ctx, st, t); /* a barrier stage's results, once it has completed */
         }
     }
     int kind = st->kind;
     if (kind == STAGE_SHUFFLE && !rc) emberM_shuffle_set_done(&ctx->blocks, n->id);
-    job->stage = NULL;
     free_stage(ctx, st);
     if (rc) finish_job(ctx, job, rc, ember_last_error());
     else if (kind == STAGE_RESULT) finish_job(ctx, job, 0, NULL);
 }
 
-/* Marks a job finished (once): aborts its running stage, wakes its waiter. */
+/* Marks a job finished (once): aborts its running stages, wakes its waiter. */
 static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const char *error) {
-    if (job->stage) {
-        stage *st = job->stage;
-        job->stage = NULL;
+    while (job->stages) {
+        stage *st = job->stages;
         abort_stage(ctx, st);
         free_stage(ctx, st);
     }
@@ -463,6 +539,7 @@ static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const 
             job->result->batches[i] = NULL;
             job->result->nbatches[i] = 0;
         }
+        job->ntaken = job->narrived; /* what arrived and was not taken is gone */
     }
     job->done = 1;
     int freed = job->freed;
@@ -489,7 +566,9 @@ static void cancel_message(const struct ember_job *j, char *msg, size_t cap) {
         snprintf(msg, cap, "Job %d cancelled", j->id);
 }
 
-/* Gives each job without a running stage its next one; finishes jobs that cannot go on. */
+/* Gives each job a stage for every node it needs made whose inputs exist (they run
+ * together), or its result stage when nothing is missing; finishes jobs that cannot
+ * go on. */
 static void plan(ember_context *ctx) {
     pthread_mutex_lock(&ctx->mu);
     while (ctx->incoming) {
@@ -522,22 +601,26 @@ static void plan(ember_context *ctx) {
         stage *empty = NULL;
         pthread_mutex_lock(&ctx->mu);
         for (struct ember_job *j = ctx->running; j && !failed && !empty; j = j->next) {
-            if (j->stage) continue;
-            int kind = STAGE_RESULT, wait = 0;
-            ember_node *target = find_missing(ctx, j->node, 0, &kind, &wait);
-            if (wait) continue;
-            if (!target) {
-                kind = STAGE_RESULT;
-                target = j->node;
+            int has_result = 0;
+            for (stage *s = j->stages; s; s = s->job_next) has_result |= s->kind == STAGE_RESULT;
+            if (has_result) continue;
+            needs nd = {0};
+            find_ready(ctx, j->node, 0, &nd);
+            if (!nd.missing && !j->stages) {
+                nd.ready[0] = j->node;
+                nd.kind[0] = STAGE_RESULT;
+                nd.n = 1;
             }
-            j->stage = new_stage(ctx, j, kind, target);
-            if (!j->stage) {
-                failed = j;
-            } else if ((failed_rc = barrier_check(ctx, j->stage))) {
-                snprintf(why, sizeof why, "%s", ember_last_error());
-                failed = j;
-            } else if (j->stage->ntasks == 0) {
-                empty = j->stage;
+            for (size_t i = 0; i < nd.n && !failed && !empty; i++) {
+                stage *st = new_stage(ctx, j, nd.kind[i], nd.ready[i]);
+                if (!st) {
+                    failed = j;
+                } else if ((failed_rc = barrier_check(ctx, st))) {
+                    snprintf(why, sizeof why, "%s", ember_last_error());
+                    failed = j;
+                } else if (st->ntasks == 0) {
+                    empty = st;
+                }
             }
         }
         pthread_mutex_unlock(&ctx->mu);
@@ -549,15 +632,13 @@ static void plan(ember_context *ctx) {
 
 /* The first pending task, jobs in submission order. */
 static task *next_task(ember_context *ctx, stage **out) {
-    for (struct ember_job *j = ctx->running; j; j = j->next) {
-        stage *st = j->stage;
-        if (!st) continue;
-        for (size_t i = 0; i < st->ntasks; i++)
-            if (st->tasks[i].state == TASK_PENDING) {
-                *out = st;
-                return &st->tasks[i];
-            }
-    }
+    for (struct ember_job *j = ctx->running; j; j = j->next)
+        for (stage *st = j->stages; st; st = st->job_next)
+            for (size_t i = 0; i < st->ntasks; i++)
+                if (st->tasks[i].state == TASK_PENDING) {
+                    *out = st;
+                    return &st->tasks[i];
+                }
     return NULL;
 }
 

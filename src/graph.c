@@ -226,6 +226,7 @@ void emberG_context_release(ember_context *ctx) {
     pthread_mutex_destroy(&ctx->mu);
     ember_free((char *)ctx->cfg.python);
     ember_free((char *)ctx->cfg.pythonpath);
+    ember_free((char *)ctx->cfg.daemon);
     ember_free(ctx->tmpdir);
     ember_free(ctx->forget);
     ember_free(ctx->history);

@@ -259,6 +259,7 @@ typedef struct emberS_task {
     emberX_worker *w;
     uint64_t attempt_id;
     emberM_batches out;  /* DATA frames received */
+    uint64_t out_bytes;  /* their bytes, counted against max_result_size */
     uint64_t *bucket_bytes;
     emberM_part **sending; /* cached partitions this attempt is sending */
     size_t nsending;
@@ -267,6 +268,7 @@ typedef struct emberS_task {
 
 typedef struct emberS_stage {
     struct emberS_stage *next; /* in ctx->stages */
+    struct emberS_stage *job_next; /* in its job's stages, oldest first */
     int id;
     int kind;
     ember_node *target;  /* result/cache: the node computed; shuffle: the shuffle node */
@@ -298,8 +300,11 @@ struct ember_job {
     int rc;
     char *error;
     ember_result *result;
+    size_t *arrived;          /* indexes of result partitions arrived, in order ... */
+    size_t narrived, ntaken;  /* ... and how many of them ember_job_next took */
     /* engine thread only: */
-    emberS_stage *stage;
+    emberS_stage *stages;     /* its running stages, oldest first (independent ones run together) */
+    uint64_t result_bytes;    /* bytes of result batches received (max_result_size) */
 };
 
 /* Why a job was asked to cancel: names the cause in the error its caller sees. */

@@ -42,12 +42,14 @@ int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partiti
     }
     job->group = group ? ember_strdup(group) : NULL;
     job->info = ember_malloc(info_len ? info_len : 1);
-    if (!job->parts || !job->result || !job->result->batches || !job->result->nbatches || (group && !job->group) ||
+    job->arrived = ember_malloc((npartitions ? npartitions : 1) * sizeof *job->arrived);
+    if (!job->arrived || !job->parts || !job->result || !job->result->batches || !job->result->nbatches || (group && !job->group) ||
         !job->info) {
         ember_result_free(job->result);
         ember_free(job->parts);
         ember_free(job->group);
         ember_free(job->info);
+        ember_free(job->arrived);
         ember_free(job);
         return emberE_set(EMBER_ENOMEM, "out of memory submitting a job");
     }
@@ -76,6 +78,14 @@ int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partiti
     return 0;
 }
 
+/* The CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait. */
+static void deadline_in(struct timespec *ts, int timeout_ms) {
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
+}
+
 int ember_job_wait(ember_job *job, int timeout_ms) {
     ember_context *ctx = job->ctx;
     pthread_mutex_lock(&ctx->mu);
@@ -84,10 +94,7 @@ int ember_job_wait(ember_job *job, int timeout_ms) {
             while (!job->done) pthread_cond_wait(&job->done_cv, &ctx->mu);
         } else {
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += timeout_ms / 1000;
-            ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+            deadline_in(&ts, timeout_ms);
             while (!job->done && pthread_cond_timedwait(&job->done_cv, &ctx->mu, &ts) == 0) {}
         }
     }
@@ -104,6 +111,42 @@ void ember_job_cancel(ember_job *job) {
 }
 
 int ember_job_id(const ember_job *job) { return job->id; }
+
+int ember_job_next(ember_job *job, int timeout_ms, ember_part **out) {
+    ember_context *ctx = job->ctx;
+    *out = NULL;
+    struct timespec ts;
+    if (timeout_ms > 0) deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&ctx->mu);
+    while (job->ntaken == job->narrived && !job->done && timeout_ms != 0) {
+        if (timeout_ms < 0) pthread_cond_wait(&job->done_cv, &ctx->mu);
+        else if (pthread_cond_timedwait(&job->done_cv, &ctx->mu, &ts) != 0) break;
+    }
+    int rc = job->ntaken < job->narrived ? 1 : job->done ? 0 : EMBER_JOB_TIMEOUT;
+    if (rc == 1) {
+        ember_part *p = ember_calloc(1, sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&ctx->mu);
+            return emberE_set(EMBER_ENOMEM, "out of memory taking a result partition");
+        }
+        size_t i = job->arrived[job->ntaken++];
+        p->index = i;
+        p->batches = job->result->batches[i];
+        p->nbatches = job->result->nbatches[i];
+        job->result->batches[i] = NULL;
+        job->result->nbatches[i] = 0;
+        *out = p;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    return rc;
+}
+
+void ember_part_free(ember_part *p) {
+    if (!p) return;
+    for (size_t i = 0; i < p->nbatches; i++) ember_free(p->batches[i].data);
+    ember_free(p->batches);
+    ember_free(p);
+}
 
 int ember_job_finish(ember_job *job, ember_result **out) {
     ember_job_wait(job, -1);
@@ -136,6 +179,7 @@ void ember_job_free(ember_job *job) {
     ember_free(job->group);
     ember_free(job->cancel_label);
     ember_free(job->info);
+    ember_free(job->arrived);
     ember_free(job->error);
     ember_free(job);
 }

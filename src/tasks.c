@@ -1,5 +1,6 @@
 /* tasks.c — encoding a task: the frames that tell a worker what one attempt of a
- * task computes (wire.h has the layout).
+ * task computes (wire.h has the layout; wire.c's emberW_task_encode writes it, the
+ * same codec the worker decodes with).
  *
  * Resolving a partition through the narrow dependencies gives an input tree — leaves
  * are parallelized or cached batches sent over the pipe, a text split or range the
@@ -22,10 +23,12 @@ void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const em
 /* ---- resolving a partition into an input tree ------------------------------------ */
 
 typedef struct encoder {
-    emberB_buf b;
     emberM_part **sending;       /* cached partitions the task sends, retained */
     const emberM_batches **streams; /* the batches of each DATA stream */
     size_t nstreams, cap;
+    char ***paths;               /* shuffle paths the tree borrows, freed after encoding */
+    size_t *npaths;
+    size_t npathsets, cappathsets;
 } encoder;
 
 /* Adds a DATA stream of batches; part (may be NULL) is the cached partition they
@@ -47,48 +50,81 @@ static int add_stream(encoder *e, const emberM_batches *batches, emberM_part *pa
     return 0;
 }
 
+/* Keeps a set of shuffle paths alive until the task is encoded. */
+static int keep_paths(encoder *e, char **paths, size_t n) {
+    if (e->npathsets == e->cappathsets) {
+        size_t cap = e->cappathsets ? e->cappathsets * 2 : 4;
+        char ***p = ember_realloc(e->paths, cap * sizeof *p);
+        if (p) e->paths = p;
+        size_t *c = p ? ember_realloc(e->npaths, cap * sizeof *c) : NULL;
+        if (!c) {
+            emberM_paths_free(paths, n);
+            return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+        }
+        e->npaths = c;
+        e->cappathsets = cap;
+    }
+    e->paths[e->npathsets] = paths;
+    e->npaths[e->npathsets++] = n;
+    return 0;
+}
+
+static void encoder_free(encoder *e) {
+    for (size_t i = 0; i < e->nstreams; i++) emberM_part_release(e->sending[i]);
+    for (size_t i = 0; i < e->npathsets; i++) emberM_paths_free(e->paths[i], e->npaths[i]);
+    ember_free(e->sending);
+    ember_free(e->streams);
+    ember_free(e->paths);
+    ember_free(e->npaths);
+}
+
 /* A command to apply, collected on the way down from the task's node to a leaf. */
 typedef struct cmd_ref {
     uint64_t id;
     uint32_t split;
 } cmd_ref;
 
-static int encode_cmds(encoder *e, const cmd_ref *cmds, size_t n) {
-    int rc = emberB_put_u32(&e->b, (uint32_t)n);
-    /* Collected top-down; applied bottom-up. */
-    for (size_t i = n; i-- > 0 && !rc;) {
-        rc = emberB_put_u64(&e->b, cmds[i].id);
-        rc = rc ? rc : emberB_put_u32(&e->b, cmds[i].split);
-    }
-    return rc;
+static emberW_bytes str_bytes(const char *s) { return (emberW_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
+
+/* Gives `in` the commands collected top-down, to be applied bottom-up. */
+static int set_cmds(emberW_input *in, const cmd_ref *cmds, size_t n) {
+    if (!n) return 0;
+    if (!(in->cmds = ember_calloc(n, sizeof *in->cmds))) return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+    in->ncmds = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) in->cmds[i] = (emberW_cmd){cmds[n - 1 - i].id, cmds[n - 1 - i].split};
+    return 0;
 }
 
-/* Encodes partition p of node n as an input tree. `above` holds the commands met
- * so far (top-down). A cached partition in the block store is sent as it is, unless
+static int new_children(emberW_input *in, size_t n) {
+    if (n && !(in->children = ember_calloc(n, sizeof *in->children)))
+        return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+    in->nchildren = (uint32_t)n;
+    return 0;
+}
+
+/* Resolves partition p of node n into the input tree node `in` (wire.h; its arrays
+ * are freed with emberW_input_free). `above` holds the commands met so far
+ * (top-down). A cached partition in the block store is sent as it is, unless
  * skip_cache (the task is computing that cache). */
-static int encode_input(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref *above, size_t nabove,
-                        size_t capabove) {
-    emberB_buf *b = &e->b;
-    int rc;
+static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref *above, size_t nabove,
+                   size_t capabove, emberW_input *in) {
+    int rc = 0;
     emberM_part *cached = skip_cache ? NULL : emberM_get(&n->ctx->blocks, n->id, p);
     if (cached) {
-        uint32_t s = 0;
-        rc = add_stream(e, &cached->batches, cached, &s);
+        in->kind = EMBER_IN_DATA;
+        rc = add_stream(e, &cached->batches, cached, &in->stream);
         emberM_part_release(cached);
-        if (rc) return rc;
-        rc = emberB_put_u32(b, EMBER_IN_DATA);
-        rc = rc ? rc : emberB_put_u32(b, s);
-        return rc ? rc : encode_cmds(e, above, nabove);
+        return rc ? rc : set_cmds(in, above, nabove);
     }
     switch (n->kind) {
     case EMBER_NODE_PIPELINE: {
         if (nabove == capabove) return emberE_set(EMBER_EINVAL, "lineage too deep (over %zu pipelined steps)", capabove);
         above[nabove] = (cmd_ref){n->cmd_id, (uint32_t)p};
-        return encode_input(e, n->parents[0], p, 0, above, nabove + 1, capabove);
+        return resolve(e, n->parents[0], p, 0, above, nabove + 1, capabove, in);
     }
     case EMBER_NODE_UNION:
         for (size_t i = 0; i < n->nparents; i++) {
-            if (p < n->parents[i]->nparts) return encode_input(e, n->parents[i], p, 0, above, nabove, capabove);
+            if (p < n->parents[i]->nparts) return resolve(e, n->parents[i], p, 0, above, nabove, capabove, in);
             p -= n->parents[i]->nparts;
         }
         return emberE_set(EMBER_EINVAL, "partition out of range in union node %d", n->id);
@@ -98,60 +134,58 @@ static int encode_input(encoder *e, ember_node *n, size_t p, int skip_cache, cmd
         cmd_ref fresh[256];
         if (n->kind == EMBER_NODE_COALESCE) {
             size_t lo = n->groups[p], hi = n->groups[p + 1];
-            rc = emberB_put_u32(b, EMBER_IN_CONCAT);
-            rc = rc ? rc : emberB_put_u32(b, (uint32_t)(hi - lo));
-            for (size_t q = lo; q < hi && !rc; q++) rc = encode_input(e, n->parents[0], q, 0, fresh, 0, 256);
+            in->kind = EMBER_IN_CONCAT;
+            rc = new_children(in, hi - lo);
+            for (size_t q = lo; q < hi && !rc; q++)
+                rc = resolve(e, n->parents[0], q, 0, fresh, 0, 256, &in->children[q - lo]);
         } else {
             size_t pa = p, pb = p;
             if (n->kind == EMBER_NODE_CARTESIAN) {
                 pa = p / n->parents[1]->nparts;
                 pb = p % n->parents[1]->nparts;
             }
-            rc = emberB_put_u32(b, n->kind == EMBER_NODE_ZIP ? EMBER_IN_ZIP : EMBER_IN_CARTESIAN);
-            rc = rc ? rc : encode_input(e, n->parents[0], pa, 0, fresh, 0, 256);
-            rc = rc ? rc : encode_input(e, n->parents[1], pb, 0, fresh, 0, 256);
+            in->kind = n->kind == EMBER_NODE_ZIP ? EMBER_IN_ZIP : EMBER_IN_CARTESIAN;
+            rc = new_children(in, 2);
+            rc = rc ? rc : resolve(e, n->parents[0], pa, 0, fresh, 0, 256, &in->children[0]);
+            rc = rc ? rc : resolve(e, n->parents[1], pb, 0, fresh, 0, 256, &in->children[1]);
         }
-        return rc ? rc : encode_cmds(e, above, nabove);
-    }
-    case EMBER_NODE_PARALLEL: {
-        uint32_t s = 0;
-        if ((rc = add_stream(e, &n->data[p], NULL, &s))) return rc;
-        rc = emberB_put_u32(b, EMBER_IN_DATA);
-        rc = rc ? rc : emberB_put_u32(b, s);
         break;
     }
+    case EMBER_NODE_PARALLEL:
+        in->kind = EMBER_IN_DATA;
+        rc = add_stream(e, &n->data[p], NULL, &in->stream);
+        break;
     case EMBER_NODE_TEXT: {
         const ember_split *s = &n->splits[p];
-        uint32_t flags = (s->gzip ? EMBER_TEXT_GZIP : 0) | (n->as_bytes ? EMBER_TEXT_BYTES : 0);
-        rc = emberB_put_u32(b, EMBER_IN_TEXT);
-        rc = rc ? rc : emberB_put_str(b, s->path);
-        rc = rc ? rc : emberB_put_u64(b, (uint64_t)s->start);
-        rc = rc ? rc : emberB_put_u64(b, (uint64_t)s->end);
-        rc = rc ? rc : emberB_put_u32(b, flags);
+        in->kind = EMBER_IN_TEXT;
+        in->path = str_bytes(s->path);
+        in->start = s->start;
+        in->end = s->end;
+        in->flags = (s->gzip ? EMBER_TEXT_GZIP : 0) | (n->as_bytes ? EMBER_TEXT_BYTES : 0);
         break;
     }
-    case EMBER_NODE_RANGE: {
-        int64_t lo = n->bounds[p], hi = n->bounds[p + 1];
-        rc = emberB_put_u32(b, EMBER_IN_RANGE);
-        rc = rc ? rc : emberB_put_u64(b, (uint64_t)(n->rstart + lo * n->rstep));
-        rc = rc ? rc : emberB_put_u64(b, (uint64_t)(n->rstart + hi * n->rstep));
-        rc = rc ? rc : emberB_put_u64(b, (uint64_t)n->rstep);
+    case EMBER_NODE_RANGE:
+        in->kind = EMBER_IN_RANGE;
+        in->start = n->rstart + n->bounds[p] * n->rstep;
+        in->end = n->rstart + n->bounds[p + 1] * n->rstep;
+        in->step = n->rstep;
         break;
-    }
     case EMBER_NODE_SHUFFLE: {
         char **paths;
         size_t npaths;
         if ((rc = emberM_shuffle_buckets(&n->ctx->blocks, n->id, p, &paths, &npaths))) return rc;
-        rc = emberB_put_u32(b, EMBER_IN_SHUFFLE);
-        rc = rc ? rc : emberB_put_u32(b, (uint32_t)p);
-        rc = rc ? rc : emberB_put_u32(b, (uint32_t)npaths);
-        for (size_t i = 0; i < npaths && !rc; i++) rc = emberB_put_str(b, paths[i]);
-        emberM_paths_free(paths, npaths);
+        if ((rc = keep_paths(e, paths, npaths))) return rc;
+        in->kind = EMBER_IN_SHUFFLE;
+        in->bucket = (uint32_t)p;
+        if (npaths && !(in->paths = ember_calloc(npaths, sizeof *in->paths)))
+            return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+        in->npaths = (uint32_t)npaths;
+        for (size_t i = 0; i < npaths; i++) in->paths[i] = str_bytes(paths[i]);
         break;
     }
     default: return emberE_set(EMBER_EINVAL, "node %d cannot be a task's input", n->id);
     }
-    return rc ? rc : encode_cmds(e, above, nabove);
+    return rc ? rc : set_cmds(in, above, nabove);
 }
 
 /* ---- commands ---------------------------------------------------------------------- */
@@ -199,38 +233,30 @@ int emberA_send_forgets(ember_context *ctx, emberX_worker *w) {
 
 int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, emberX_worker *w) {
     encoder e = {0};
+    emberB_buf b = {0};
     cmd_ref above[256];
-    int rc;
+    char path[4096];
     struct ember_job *job = st->job;
-    rc = emberB_put_u64(&e.b, t->attempt_id);
-    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)st->id);
-    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)t->part);
-    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)t->attempts);
-    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)job->id);
-    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)job->info_len);
-    rc = rc ? rc : emberB_append(&e.b, job->info, job->info_len);
-    if (rc) goto free_all;
+    emberW_task task = {.attempt_id = t->attempt_id, .stage = (uint32_t)st->id, .partition = (uint32_t)t->part,
+                        .attempt = (uint32_t)t->attempts, .job = (uint32_t)job->id,
+                        .info = {job->info, (uint32_t)job->info_len}, .output = EMBER_OUT_RESULT,
+                        .barrier_tasks = st->barrier ? (uint32_t)st->ntasks : 0, .stage_attempt = (uint32_t)st->attempt};
     pthread_mutex_lock(&ctx->mu);
-    rc = emberA_send_forgets(ctx, w);
+    int rc = emberA_send_forgets(ctx, w);
     pthread_mutex_unlock(&ctx->mu);
     if (rc) goto free_all;
-    if ((rc = encode_input(&e, st->computed, t->part, st->kind == STAGE_CACHE, above, 0, 256))) goto free_all;
+    if ((rc = resolve(&e, st->computed, t->part, st->kind == STAGE_CACHE, above, 0, 256, &task.input))) goto free_all;
     if ((rc = send_commands(w, st->computed, 0))) goto free_all;
     if (st->kind == STAGE_SHUFFLE) {
-        char path[4096];
         emberA_map_output_path(path, sizeof path, ctx, st, t);
-        rc = send_command(w, st->target->cmd_id, st->target->cmd, st->target->cmd_len);
-        rc = rc ? rc : emberB_put_u32(&e.b, EMBER_OUT_SHUFFLE);
-        rc = rc ? rc : emberB_put_str(&e.b, path);
-        rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)st->target->nparts);
-        rc = rc ? rc : emberB_put_u64(&e.b, st->target->cmd_id);
-    } else {
-        rc = emberB_put_u32(&e.b, EMBER_OUT_RESULT);
+        if ((rc = send_command(w, st->target->cmd_id, st->target->cmd, st->target->cmd_len))) goto free_all;
+        task.output = EMBER_OUT_SHUFFLE;
+        task.shuffle_path = str_bytes(path);
+        task.nbuckets = (uint32_t)st->target->nparts;
+        task.spec_id = st->target->cmd_id;
     }
-    rc = rc ? rc : emberB_put_u32(&e.b, st->barrier ? (uint32_t)st->ntasks : 0);
-    rc = rc ? rc : emberB_put_u32(&e.b, (uint32_t)st->attempt);
-    if (rc) goto free_all;
-    if ((rc = emberX_queue(w, EMBER_FRAME_TASK, e.b.data, e.b.len, 1))) goto free_all;
+    if ((rc = emberW_task_encode(&b, &task))) goto free_all;
+    if ((rc = emberX_queue(w, EMBER_FRAME_TASK, b.data, b.len, 1))) goto free_all;
     for (size_t s = 0; s < e.nstreams && !rc; s++) {
         uint8_t idx[4];
         emberB_store_u32(idx, (uint32_t)s);
@@ -247,9 +273,8 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
     e.sending = NULL;
     e.nstreams = 0;
 free_all:
-    for (size_t i = 0; i < e.nstreams; i++) emberM_part_release(e.sending[i]);
-    ember_free(e.sending);
-    ember_free(e.streams);
-    emberB_free(&e.b);
+    emberW_task_free(&task);
+    encoder_free(&e);
+    emberB_free(&b);
     return rc;
 }

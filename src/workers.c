@@ -1,5 +1,7 @@
 /* workers.c — the Python worker processes: one daemon per context, started with
- * posix_spawn, and one worker per task slot, forked by the daemon on request.
+ * posix_spawn, and one worker per task slot, forked by the daemon on request. The
+ * daemon is `python -m ember.daemon`, or the executable ember_config.daemon names
+ * (the scheduler's C tests use a fake worker that speaks the same protocols).
  *
  * Design. The engine and the daemon share a Unix socket (the control channel). To
  * start a worker the engine makes two pipes, sends the worker's ends to the daemon
@@ -79,12 +81,17 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     sigaddset(&dfl, SIGINT);
     posix_spawnattr_setsigdefault(&attr, &dfl);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = {(char *)cfg->python, "-m", "ember.daemon", "3", (char *)tmpdir, NULL};
-    int err = posix_spawn(&pool->daemon_pid, cfg->python, &fa, &attr, argv, env);
+    char *python_argv[] = {(char *)cfg->python, "-m", "ember.daemon", "3", (char *)tmpdir, NULL};
+    char *daemon_argv[] = {(char *)cfg->daemon, "3", (char *)tmpdir, NULL};
+    char **argv = cfg->daemon ? daemon_argv : python_argv;
+    int err = posix_spawn(&pool->daemon_pid, argv[0], &fa, &attr, argv, env);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (err) {
-        rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s -m ember.daemon'", cfg->python);
+        if (cfg->daemon)
+            rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s' (ember_config.daemon)", cfg->daemon);
+        else
+            rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s -m ember.daemon'", cfg->python);
         pool->daemon_pid = -1;
         goto free_env;
     }

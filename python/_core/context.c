@@ -149,17 +149,26 @@ static ember_node *node_arg(core_state *st, PyObject *o) {
 static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
 
 static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"slots", "python", "pythonpath", "max_failures", "local_dir", NULL};
+    static char *kwlist[] = {"slots", "python", "pythonpath", "max_failures", "local_dir", "max_result_size",
+                             "daemon", NULL};
     int slots, max_failures = 4;
-    const char *python, *pythonpath = NULL, *local_dir = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|ziz", kwlist, &slots, &python, &pythonpath, &max_failures,
-                                     &local_dir))
+    long long max_result_size = 0;
+    const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLz", kwlist, &slots, &python, &pythonpath, &max_failures,
+                                     &local_dir, &max_result_size, &daemon))
         return -1;
+    if (max_result_size < 0) {
+        PyErr_Format(PyExc_ValueError, "max_result_size must be 0 (unlimited) or a number of bytes, got %lld",
+                     max_result_size);
+        return -1;
+    }
     if (self->ctx) {
         PyErr_SetString(PyExc_RuntimeError, "Context is already initialized");
         return -1;
     }
     ember_config cfg = {slots, max_failures, python, pythonpath, local_dir};
+    cfg.max_result_size = max_result_size;
+    cfg.daemon = daemon;
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = ember_context_create(&cfg, &self->ctx);
@@ -364,23 +373,42 @@ static int take_reports(ember_result *res, PyObject *into) {
     return rc;
 }
 
-/* run_job(node, partitions=None, group=None, info=b"", reports=None, on_submit=None)
- *   -> (batches per partition, reports)
- * Waits with the GIL released; Ctrl-C (a pending signal) cancels the job and raises.
- * on_submit(job_id) is called once the job is submitted. When `reports` is a list, the
- * reports of the task attempts that succeeded are appended to it whether the job
- * succeeds, fails or is cancelled. */
+/* Calls on_partition(index, batches) for a partition that arrived; returns 1 when it
+ * asks to stop the job (a true result), 0 to go on, -1 with an exception. */
+static int deliver(PyObject *on_partition, PyObject *batches, ember_part *part, PyObject *lst) {
+    if (on_partition == Py_None) {
+        PyList_SetItem(batches, (Py_ssize_t)part->index, lst); /* steals lst */
+        return 0;
+    }
+    PyObject *r = PyObject_CallFunction(on_partition, "nN", (Py_ssize_t)part->index, lst);
+    if (!r) return -1;
+    int stop = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return stop;
+}
+
+/* run_job(node, partitions=None, group=None, info=b"", reports=None, on_submit=None,
+ *         on_partition=None) -> (batches per partition, reports)
+ * Results are taken from the engine partition by partition as their tasks finish
+ * (ember_job_next), with the GIL released while waiting; Ctrl-C (a pending signal)
+ * cancels the job and raises. on_submit(job_id) is called once the job is submitted.
+ * on_partition(index, batches), when given, is called with each partition as it
+ * arrives (index into the partitions asked for; completion order), and the returned
+ * list holds None for it; a true return stops the job: its running tasks are
+ * killed, no more are launched, and run_job returns normally. When `reports` is a
+ * list, the reports of the task attempts that succeeded are appended to it whether
+ * the job succeeds, fails, stops or is cancelled. */
 static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"node", "partitions", "group", "info", "reports", "on_submit", NULL};
+    static char *kwlist[] = {"node", "partitions", "group", "info", "reports", "on_submit", "on_partition", NULL};
     core_state *st = ctx_state(self);
-    PyObject *nodeobj, *parts = Py_None, *into = Py_None, *on_submit = Py_None;
+    PyObject *nodeobj, *parts = Py_None, *into = Py_None, *on_submit = Py_None, *on_partition = Py_None;
     const char *group = NULL;
     Py_buffer info = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|Ozy*OO", kwlist, st->Node_type, &nodeobj, &parts, &group, &info,
-                                     &into, &on_submit))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|Ozy*OOO", kwlist, st->Node_type, &nodeobj, &parts, &group, &info,
+                                     &into, &on_submit, &on_partition))
         return NULL;
     size_t *pv = NULL, np = 0;
-    PyObject *out = NULL;
+    PyObject *out = NULL, *batches = NULL;
     if (into == Py_None) into = NULL;
     else if (!PyList_Check(into)) {
         PyErr_SetString(PyExc_TypeError, "run_job: reports must be a list or None");
@@ -398,12 +426,16 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
             if (PyErr_Occurred()) { Py_DECREF(seq); goto release_info; }
         }
         Py_DECREF(seq);
+    } else {
+        np = ember_node_num_partitions(((NodeObject *)nodeobj)->node);
     }
+    if (!(batches = PyList_New((Py_ssize_t)np))) goto release_info;
+    for (size_t i = 0; i < np; i++) PyList_SET_ITEM(batches, (Py_ssize_t)i, Py_NewRef(Py_None));
     ember_job *job;
     int rc = ember_job_submit(self->ctx, ((NodeObject *)nodeobj)->node, pv, pv ? np : 0, group,
                               info.buf, info.buf ? (size_t)info.len : 0, &job);
     if (rc) { core_raise(st, rc); goto release_info; }
-    int done = 0, interrupted = 0;
+    int interrupted = 0, stopped = 0;
     if (on_submit != Py_None) {
         PyObject *r = PyObject_CallFunction(on_submit, "i", ember_job_id(job));
         if (!r) {
@@ -413,11 +445,25 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
         }
         Py_XDECREF(r);
     }
-    while (!done) {
+    for (;;) {
+        ember_part *part = NULL;
+        int r;
         Py_BEGIN_ALLOW_THREADS
-        done = ember_job_wait(job, 50);
+        r = ember_job_next(job, 50, &part);
         Py_END_ALLOW_THREADS
-        if (!done && !interrupted && PyErr_CheckSignals() < 0) {
+        if (r == 0) break;
+        if (r == 1 && !interrupted && !stopped) {
+            PyObject *lst = bufs_to_list(part->batches, part->nbatches);
+            int d = lst ? deliver(on_partition, batches, part, lst) : -1;
+            if (d != 0) {
+                /* An exception (kept) or enough results: stop the job, drain the rest. */
+                if (d < 0) interrupted = 1;
+                else stopped = 1;
+                ember_job_cancel(job);
+            }
+        }
+        ember_part_free(part);
+        if (r != 1 && !interrupted && !stopped && PyErr_CheckSignals() < 0) {
             /* Keep the KeyboardInterrupt; cancel the job and wait for it to wind down. */
             interrupted = 1;
             ember_job_cancel(job);
@@ -425,31 +471,19 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
     }
     ember_result *res = NULL;
     rc = ember_job_finish(job, &res);
+    if (stopped) rc = 0; /* cancelled at our request; what arrived before is the answer */
     if (interrupted || rc) {
         if (!interrupted) core_raise(st, rc);
         take_reports(res, into);
-        ember_result_free(res);
-        ember_job_free(job);
-        goto release_info;
+    } else if (take_reports(res, into) == 0) {
+        PyObject *reports = into ? Py_NewRef(into) : bufs_to_list(res->reports, res->nreports);
+        if (reports) out = PyTuple_Pack(2, batches, reports);
+        Py_XDECREF(reports);
     }
-    if (take_reports(res, into) < 0) {
-        ember_result_free(res);
-        ember_job_free(job);
-        goto release_info;
-    }
-    PyObject *batches = PyList_New((Py_ssize_t)res->nparts), *reports = NULL;
-    for (size_t i = 0; batches && i < res->nparts; i++) {
-        PyObject *lst = bufs_to_list(res->batches[i], res->nbatches[i]);
-        if (!lst) { Py_CLEAR(batches); break; }
-        PyList_SET_ITEM(batches, (Py_ssize_t)i, lst);
-    }
-    if (batches) reports = into ? Py_NewRef(into) : bufs_to_list(res->reports, res->nreports);
-    if (batches && reports) out = PyTuple_Pack(2, batches, reports);
-    Py_XDECREF(batches);
-    Py_XDECREF(reports);
     ember_result_free(res);
     ember_job_free(job);
 release_info:
+    Py_XDECREF(batches);
     PyMem_Free(pv);
     if (info.buf) PyBuffer_Release(&info);
     return out;
@@ -527,8 +561,9 @@ static PyMethodDef Context_methods[] = {
     {"zip", (PyCFunction)Context_zip, METH_VARARGS, "zip(a, b) -> Node"},
     {"cartesian", (PyCFunction)Context_cartesian, METH_VARARGS, "cartesian(a, b) -> Node"},
     {"run_job", (PyCFunction)(void (*)(void))Context_run_job, METH_VARARGS | METH_KEYWORDS,
-     "run_job(node, partitions=None, group=None, info=b'', reports=None, on_submit=None) -> "
-     "(batches per partition, task reports); with a reports list, reports go there, also on failure"},
+     "run_job(node, partitions=None, group=None, info=b'', reports=None, on_submit=None, on_partition=None) -> "
+     "(batches per partition, task reports); on_partition(index, batches) takes each partition as it arrives "
+     "(True stops the job); with a reports list, reports go there, also on failure"},
     {"cancel_group", (PyCFunction)Context_cancel_group, METH_O,
      "cancel_group(group or None) -> number of jobs asked to cancel (None: all)"},
     {"active_stages", (PyCFunction)Context_active_stages, METH_NOARGS,
@@ -551,7 +586,8 @@ static PyType_Slot Context_slots[] = {
     {Py_tp_dealloc, Context_dealloc},
     {Py_tp_methods, Context_methods},
     {Py_tp_getset, Context_getset},
-    {Py_tp_doc, "Context(slots, python, pythonpath=None, max_failures=4, local_dir=None): an engine context."},
+    {Py_tp_doc, "Context(slots, python, pythonpath=None, max_failures=4, local_dir=None, max_result_size=0, "
+                "daemon=None): an engine context."},
     {0, NULL},
 };
 

@@ -40,6 +40,20 @@ def _stop_all_at_exit():
 atexit.register(_stop_all_at_exit)
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30,
+               "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50}
+
+
+def _byte_size(text, key):
+    """Bytes in a Spark size string as Spark reads a bytes setting: a whole number
+    with an optional unit (b, k/kb, m/mb, g/gb, t/tb, p/pb; none: bytes)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", str(text).lower())
+    if not m or m.group(2) not in _BYTE_UNITS:
+        raise ValueError(f"{key}={text!r} is not a size: use a whole number with an optional unit "
+                         f"(b, k, m, g, t, p), like 1g, 512m or 0 for unlimited")
+    return int(m.group(1)) * _BYTE_UNITS[m.group(2)]
+
+
 def _parse_master(master):
     """Returns (slots, max_failures or None) for a local master URL."""
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:\s*,\s*(\d+))?\])?", master.strip())
@@ -160,8 +174,9 @@ class SparkContext:
                 failures = int(conf.get("spark.task.maxFailures", "4"))
             self._slots = slots
             path = [p or os.getcwd() for p in sys.path]
+            max_result = _byte_size(conf.get("spark.driver.maxResultSize", "1g"), "spark.driver.maxResultSize")
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(path), failures,
-                                       conf.get("spark.local.dir"))
+                                       conf.get("spark.local.dir"), max_result_size=max_result)
             self._init_shared_state()
             self._progress = progress.for_context(conf, self._core)
             SparkContext._active_spark_context = self
@@ -344,8 +359,10 @@ class SparkContext:
 
     # ---- jobs -----------------------------------------------------------------
 
-    def _run_job(self, node, partitions=None):
+    def _run_job(self, node, partitions=None, on_partition=None):
         """Runs a job; returns each requested partition's list of result batches.
+        With on_partition(index, batches), each partition goes there as its task
+        finishes (None in the returned list); a true return stops the job.
 
         The job carries the calling thread's local properties (its group among
         them), and, for its tasks, the alive broadcasts, the files root and the
@@ -374,7 +391,7 @@ class SparkContext:
         status = "FAILED"
         try:
             with self._progress:
-                batches, _ = core.run_job(node, partitions, labels, info, reports, on_submit)
+                batches, _ = core.run_job(node, partitions, labels, info, reports, on_submit, on_partition)
             status = "SUCCEEDED"
             if self._pending_checkpoints:
                 self._write_checkpoints(node)

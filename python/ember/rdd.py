@@ -1597,17 +1597,27 @@ class RDD:
 
     # ---- actions -------------------------------------------------------------------------
 
-    def _run(self, func=None, partitions=None):
+    def _run(self, func=None, partitions=None, on_partition=None):
         """Runs func(split, iterator) over partitions; returns each partition's
-        decoded results as a list."""
+        decoded results as a list. Each partition is decoded as soon as its task
+        finishes; on_partition(index, records), when given, receives it instead
+        (index into partitions, completion order) and returns True to stop the
+        job: no more tasks are launched, and the partitions not received stay None."""
         rdd = self if func is None else PipelinedRDD(self, [(OP_PARTITIONS, func)], None, fuse=False)
         loads = pickle.loads
-        out = []
-        for batches in self.ctx._run_job(rdd._node, partitions):
+        n = rdd.getNumPartitions() if partitions is None else len(partitions)
+        out = [None] * n
+
+        def arrived(index, batches):
             part = []
             for b in batches:
                 part.extend(loads(b))
-            out.append(part)
+            if on_partition is not None:
+                return on_partition(index, part)
+            out[index] = part
+            return False
+
+        self.ctx._run_job(rdd._node, partitions, arrived)
         return out
 
     def collect(self):
@@ -1667,7 +1677,10 @@ class RDD:
         return sum(n for part in self._run(lambda _, it: [_core.count(it)]) for n in part)
 
     def take(self, num):
-        """The first num elements, scanning partitions in growing rounds.
+        """The first num elements, scanning partitions in growing rounds (1
+        partition, then more as PySpark does). A round's job stops as soon as the
+        partitions from its first, in order, hold enough elements: no more of its
+        tasks are launched.
 
         Examples
         --------
@@ -1699,8 +1712,21 @@ class RDD:
                             break
                 return out
 
-            for part in self._run(head, parts):
-                items.extend(part)
+            # Partitions arrive as their tasks finish; once those in order from the
+            # round's first hold enough elements, the job stops launching tasks.
+            got = {}
+            prefix = [0, 0]  # partitions in order received, their elements
+
+            def arrived(index, part, got=got, prefix=prefix, left=left):
+                got[index] = part
+                while prefix[0] in got:
+                    prefix[1] += len(got[prefix[0]])
+                    prefix[0] += 1
+                return prefix[1] >= left
+
+            self._run(head, parts, arrived)
+            for i in range(prefix[0]):
+                items.extend(got[i])
             scanned += len(parts)
         return items[:num]
 
