@@ -759,5 +759,6 @@ void *emberS_engine_main(void *arg) {
     }
     ember_free(pfds);
     ember_free(pw);
+    emberE_thread_exit();
     return NULL;
 }

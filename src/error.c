@@ -67,3 +67,9 @@ int emberE_errno(int code, int errno_value, const char *fmt, ...) {
     append(": %s", strerror(errno_value));
     return code;
 }
+
+void emberE_thread_exit(void) {
+    free(last_error);
+    last_error = NULL;
+    last_error_cap = 0;
+}

@@ -38,6 +38,8 @@
 int emberE_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, appending ": strerror(errno_value)". */
 int emberE_errno(int code, int errno_value, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Frees this thread's message buffer; for threads of the engine's own, as they end. */
+void emberE_thread_exit(void);
 
 /* A growable byte buffer; owns its data. */
 typedef struct emberB_buf {

@@ -2,6 +2,7 @@
 arrived, toLocalIterator() fetches partitions as it reaches them,
 spark.driver.maxResultSize bounds what a job sends back, and independent map
 stages of one job run at the same time."""
+import os
 import subprocess
 import sys
 
@@ -178,3 +179,14 @@ def test_independent_map_stages_of_a_join_run_at_the_same_time(tmp_path):
     assert joined == "[(1, ('a!', 'x!')), (2, ('b!', 'y!'))]"
     # the two reduceByKey map stages; the join of the co-partitioned sides is narrow
     assert stages == "[(1, 1), (1, 1), (2, 2)]"
+
+
+def test_bench_results_stream_smoke():
+    # The benchmark of bench/results_stream.py, smoke-sized: it checks its own bounds
+    # (driver RSS under the limit, take(10) running one task) and exits 1 otherwise.
+    bench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "results_stream.py")
+    out = subprocess.run([sys.executable, bench, "--gb", "0.01", "--partitions", "8", "--take-partitions", "1000"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "take(10) on 1000 partitions: right rows, 1 job(s), 1 task(s) run" in out.stdout
+    assert out.stdout.count("under 300 MiB") == 2

@@ -452,6 +452,12 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
         r = ember_job_next(job, 50, &part);
         Py_END_ALLOW_THREADS
         if (r == 0) break;
+        if (r < 0 && !interrupted) {
+            /* Out of memory taking a partition: raise it, cancel and drain the job. */
+            core_raise(st, r);
+            interrupted = 1;
+            ember_job_cancel(job);
+        }
         if (r == 1 && !interrupted && !stopped) {
             PyObject *lst = bufs_to_list(part->batches, part->nbatches);
             int d = lst ? deliver(on_partition, batches, part, lst) : -1;

@@ -32,7 +32,7 @@ static ember_context *new_context(int slots, int64_t max_result_size) {
 
 /* nparts partitions; partition p holds the batches "p.0" and "p.1". */
 static ember_node *parallel(ember_context *ctx, size_t nparts) {
-    static char text[64][2][8];
+    static char text[64][2][32];
     ember_buf bufs[64][2];
     const ember_buf *parts[64];
     size_t counts[64];
@@ -87,7 +87,7 @@ static void test_job_success(void) {
     CHECK(ember_run_job(ctx, src, NULL, 0, NULL, NULL, &res) == 0);
     CHECK(res && res->nparts == 3);
     for (size_t p = 0; res && p < 3; p++) {
-        char want[8];
+        char want[32];
         CHECK(res->nbatches[p] == 2);
         snprintf(want, sizeof want, "%zu.1", p);
         CHECK(res->nbatches[p] == 2 && batch_is(&res->batches[p][1], want));
