@@ -309,9 +309,9 @@ def test_to_local_iterator_runs_one_job_per_partition(sc):
     calls = []
     original = sc._run_job
 
-    def counting(node, partitions=None):
+    def counting(node, partitions=None, *rest):
         calls.append(partitions)
-        return original(node, partitions)
+        return original(node, partitions, *rest)
 
     sc._run_job = counting
     try:
@@ -331,9 +331,9 @@ def test_to_local_iterator_prefetch_runs_next_partition_in_background(sc):
     seen_threads = set()
     original = sc._run_job
 
-    def recording(node, partitions=None):
+    def recording(node, partitions=None, *rest):
         seen_threads.add(threading.current_thread().name)
-        return original(node, partitions)
+        return original(node, partitions, *rest)
 
     sc._run_job = recording
     try:
@@ -347,9 +347,9 @@ def test_take_scans_partitions_in_growing_rounds(sc):
     calls = []
     original = sc._run_job
 
-    def counting(node, partitions=None):
+    def counting(node, partitions=None, *rest):
         calls.append(list(partitions))
-        return original(node, partitions)
+        return original(node, partitions, *rest)
 
     sc._run_job = counting
     try:

@@ -75,6 +75,26 @@ def test_take_stops_a_round_once_enough_rows_arrived(tmp_path):
     assert len(ran.split(",")) <= 3
 
 
+def test_collect_keeps_partition_order_when_tasks_finish_out_of_order(sc, tmp_path):
+    # Partition 0 waits until partition 1 has finished (its mark), so its result
+    # arrives second; collect() still gives partition order.
+    mark = str(tmp_path / "p1-done")
+
+    def part(i, it):
+        import time
+        rows = list(it)
+        if i == 0:
+            for _ in range(6000):          # a deadlock breaker only: 60 s
+                if os.path.exists(mark):
+                    break
+                time.sleep(0.01)
+            return rows + ["0 after 1" if os.path.exists(mark) else "0 alone"]
+        open(mark, "w").close()
+        return rows
+
+    assert sc.parallelize(range(4), 2).mapPartitionsWithIndex(part).collect() == [0, 1, "0 after 1", 2, 3]
+
+
 def test_to_local_iterator_runs_a_job_per_partition_as_it_goes(sc):
     rdd = sc.parallelize(range(40), 4)
     sc.setJobGroup("local-iter", "toLocalIterator")
