@@ -166,9 +166,8 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_RuntimeError, "Context is already initialized");
         return -1;
     }
-    ember_config cfg = {slots, max_failures, python, pythonpath, local_dir};
-    cfg.max_result_size = max_result_size;
-    cfg.daemon = daemon;
+    ember_config cfg = {.slots = slots, .max_failures = max_failures, .python = python, .pythonpath = pythonpath,
+                        .local_dir = local_dir, .max_result_size = max_result_size, .daemon = daemon};
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = ember_context_create(&cfg, &self->ctx);
