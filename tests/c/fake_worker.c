@@ -17,6 +17,7 @@
  *   gate:PATH     create PATH.started.S.P (stage S, partition P), then wait until
  *                 PATH exists before answering
  *   gate0:PATH    the same, for partition 0 only
+ *   gaterest:PATH the same, for every partition but 0
  *   big:N         answer with one batch of N bytes ('x') instead of the records
  * Records: each input batch (a DATA frame of an input stream, or a record of a
  * shuffle bucket) is one output batch, in input order; a range input gives one
@@ -194,6 +195,7 @@ static void run_task(int wfd, emberW_task *t, command *cmds, size_t ncmds, batch
         for (;;) pause();
     if (word_value(words, "gate", value, sizeof value)) wait_gate(value, t);
     if (word_value(words, "gate0", value, sizeof value) && t->partition == 0) wait_gate(value, t);
+    if (word_value(words, "gaterest", value, sizeof value) && t->partition != 0) wait_gate(value, t);
     if (has_word(words, "fail") || (has_word(words, "fail-once") && t->attempt == 0)) {
         snprintf(err, sizeof err, "fake failure in partition %u (attempt %u)", t->partition, t->attempt);
         send_frame(wfd, EMBER_FRAME_TASK_ERROR, err, strlen(err));
