@@ -192,12 +192,10 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
 
 static int send_command(emberX_worker *w, uint64_t id, const uint8_t *cmd, size_t len) {
     if (emberX_worker_has(w, id)) return 0;
-    uint8_t *payload = ember_malloc(8 + len);
-    if (!payload) return emberE_set(EMBER_ENOMEM, "out of memory sending a command");
-    emberB_store_u64(payload, id);
-    memcpy(payload + 8, cmd, len);
-    int rc = emberX_queue(w, EMBER_FRAME_COMMAND, payload, 8 + len, 1);
-    ember_free(payload);
+    emberB_buf b = {0};
+    int rc = emberW_command_encode(&b, id, cmd, len);
+    rc = rc ? rc : emberX_queue(w, EMBER_FRAME_COMMAND, b.data, b.len, 1);
+    emberB_free(&b);
     return rc ? rc : emberX_worker_note(w, id);
 }
 
@@ -222,7 +220,7 @@ int emberA_send_forgets(ember_context *ctx, emberX_worker *w) {
     for (size_t i = 0; i < ctx->nforget && rc == 0; i++) {
         if (!emberX_worker_has(w, ctx->forget[i])) continue;
         uint8_t id[8];
-        emberB_store_u64(id, ctx->forget[i]);
+        emberW_u64_encode(id, ctx->forget[i]);
         rc = emberX_queue(w, EMBER_FRAME_FORGET, id, 8, 1);
         emberX_worker_unnote(w, ctx->forget[i]);
     }
@@ -259,7 +257,7 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
     if ((rc = emberX_queue(w, EMBER_FRAME_TASK, b.data, b.len, 1))) goto free_all;
     for (size_t s = 0; s < e.nstreams && !rc; s++) {
         uint8_t idx[4];
-        emberB_store_u32(idx, (uint32_t)s);
+        emberW_u32_encode(idx, (uint32_t)s);
         rc = emberX_queue(w, EMBER_FRAME_INPUT_BEGIN, idx, 4, 1);
         for (size_t i = 0; i < e.streams[s]->n && !rc; i++)
             rc = emberX_queue(w, EMBER_FRAME_DATA, e.streams[s]->bufs[i].data, e.streams[s]->bufs[i].len, 0);

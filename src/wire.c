@@ -383,6 +383,10 @@ uint64_t emberW_done_size(const emberW_done *d, uint32_t i) {
     return i < d->nsizes ? emberB_load_u64(d->sizes + 8 * (size_t)i) : 0;
 }
 
+void emberW_u32_encode(uint8_t out[4], uint32_t v) { emberB_store_u32(out, v); }
+
+void emberW_u64_encode(uint8_t out[8], uint64_t v) { emberB_store_u64(out, v); }
+
 int emberW_u32_decode(const uint8_t *p, size_t len, uint32_t *v) {
     if (len != 4) return emberE_set(EMBER_EPROTO, "malformed frame: %zu bytes where a u32 was expected", len);
     *v = emberB_load_u32(p);
@@ -393,6 +397,11 @@ int emberW_u64_decode(const uint8_t *p, size_t len, uint64_t *v) {
     if (len != 8) return emberE_set(EMBER_EPROTO, "malformed frame: %zu bytes where a u64 was expected", len);
     *v = emberB_load_u64(p);
     return 0;
+}
+
+int emberW_command_encode(emberB_buf *b, uint64_t id, const void *cmd, size_t len) {
+    int rc = emberB_put_u64(b, id);
+    return rc ? rc : emberB_append(b, cmd, len);
 }
 
 int emberW_command_decode(const uint8_t *p, size_t len, uint64_t *id, emberW_bytes *cmd) {

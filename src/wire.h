@@ -173,9 +173,13 @@ int emberW_done_decode(const uint8_t *p, size_t len, emberW_done *d);
 uint64_t emberW_done_size(const emberW_done *d, uint32_t i);
 
 /* The fixed-size payloads: INPUT_BEGIN (u32 stream) and FORGET (u64 command id);
- * COMMAND's payload starts with its u64 id. Decoders: 0 or EMBER_EPROTO. */
+ * COMMAND's payload is its u64 id, then the command's bytes. Decoders: 0 or
+ * EMBER_EPROTO. */
+void emberW_u32_encode(uint8_t out[4], uint32_t v);
+void emberW_u64_encode(uint8_t out[8], uint64_t v);
 int emberW_u32_decode(const uint8_t *p, size_t len, uint32_t *v);
 int emberW_u64_decode(const uint8_t *p, size_t len, uint64_t *v);
+int emberW_command_encode(struct emberB_buf *b, uint64_t id, const void *cmd, size_t len);
 int emberW_command_decode(const uint8_t *p, size_t len, uint64_t *id, emberW_bytes *cmd);
 
 #endif

@@ -430,6 +430,17 @@ static void test_fixed_size_payloads(void) {
     emberW_bytes cmd;
     for (size_t n = 0; n < 8; n++) CHECK(emberW_command_decode(p, n, &v64, &cmd) == EMBER_EPROTO);
     CHECK(emberW_command_decode(p, 9, &v64, &cmd) == 0 && v64 == 1 && cmd.len == 1 && cmd.p[0] == 9);
+    /* encoders give what the decoders read */
+    uint8_t four[4], eight[8];
+    emberW_u32_encode(four, 0xdeadbeef);
+    emberW_u64_encode(eight, UINT64_MAX - 5);
+    CHECK(emberW_u32_decode(four, 4, &v32) == 0 && v32 == 0xdeadbeef);
+    CHECK(emberW_u64_decode(eight, 8, &v64) == 0 && v64 == UINT64_MAX - 5);
+    emberB_buf b = {0};
+    CHECK(emberW_command_encode(&b, 77, "pickled", 7) == 0);
+    CHECK(emberW_command_decode(b.data, b.len, &v64, &cmd) == 0 && v64 == 77 && cmd.len == 7 &&
+          memcmp(cmd.p, "pickled", 7) == 0);
+    emberB_free(&b);
 }
 
 int main(void) {

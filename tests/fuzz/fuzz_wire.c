@@ -47,6 +47,9 @@ static void check_payload(uint32_t type, const uint8_t *p, size_t len) {
         emberW_bytes cmd;
         int rc = emberW_command_decode(p, len, &id, &cmd);
         if (rc ? rc != EMBER_EPROTO || len >= 8 : cmd.p + cmd.len != p + len) abort();
+        if (!rc && (emberW_command_encode(&again, id, cmd.p, cmd.len) || again.len != len ||
+                    memcmp(again.data, p, len) != 0))
+            abort();
     } else if (type == EMBER_FRAME_INPUT_BEGIN || type == EMBER_FRAME_FORGET) {
         uint32_t v32;
         uint64_t v64;
