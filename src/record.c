@@ -6,9 +6,9 @@
  * by EMBER_RECORD_MAX_DEPTH), before describing it; every length and count is
  * compared with the bytes left before it is used (a count can never exceed them,
  * since each item takes at least one byte). Children are decoded again, with the
- * same checks, as ember_value_next walks them, so a hand-made ember_value cannot
- * make it read out of bounds either (walking a deep record costs its size times its
- * depth).
+ * same bounds checks (but not the UTF-8 check), as ember_value_next walks them, so a
+ * hand-made ember_value cannot make it read out of bounds either (walking a deep
+ * record costs its size times its depth).
  */
 #include "internal.h"
 
@@ -42,11 +42,14 @@ static size_t read_uvar(const uint8_t *p, const uint8_t *end, uint64_t *out) {
 static int utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
+        /* ASCII, eight bytes at a time */
+        for (uint64_t w; i + 8 <= n; i += 8) {
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull) break;
         }
+        while (i < n && s[i] < 0x80) i++;
+        if (i == n) break;
+        uint8_t c = s[i];
         size_t need;
         uint32_t cp;
         if (c >= 0xc2 && c <= 0xdf) { need = 1; cp = c & 0x1f; }
@@ -76,8 +79,9 @@ static int corrupt(const decoder *d, const uint8_t *at, const char *what) {
 }
 
 /* Decodes the value at p[0, end) into *v, checking its children recursively (depth:
- * containers above it). Returns 0 or EMBER_ECORRUPT. */
-static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth) {
+ * containers above it; utf8: whether str contents are checked too). Returns 0 or
+ * EMBER_ECORRUPT. */
+static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8) {
     if (p >= end) return corrupt(d, p, "truncated value");
     memset(v, 0, sizeof *v);
     v->enc = p;
@@ -121,7 +125,7 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
                 return corrupt(d, v->data, "big int not in its shortest form");
             v->type = EMBER_BIGINT;
         } else if (p[0] == TAG_STR) {
-            if (!utf8_valid(v->data, v->len)) return corrupt(d, v->data, "str is not UTF-8");
+            if (utf8 && !utf8_valid(v->data, v->len)) return corrupt(d, v->data, "str is not UTF-8");
             v->type = EMBER_STR;
         } else {
             v->type = EMBER_BYTES;
@@ -141,7 +145,7 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
         v->left = (size_t)items;
         for (uint64_t i = 0; i < items; i++) {
             ember_value child;
-            int rc = decode(d, q, end, &child, depth + 1);
+            int rc = decode(d, q, end, &child, depth + 1, utf8);
             if (rc) return rc;
             q += child.enc_len;
         }
@@ -158,7 +162,7 @@ int ember_value_decode(const void *buf, size_t len, ember_value *out, size_t *us
     const uint8_t *p = buf;
     decoder d = {p};
     ember_value v;
-    int rc = decode(&d, p, p + len, &v, 0);
+    int rc = decode(&d, p, p + len, &v, 0, 1);
     if (rc) return rc;
     *out = v;
     if (used) *used = v.enc_len;
@@ -173,8 +177,9 @@ int ember_value_next(ember_value *c, ember_value *child) {
     if (c->next < c->enc || c->next >= end) return 0;
     decoder d = {c->enc};
     /* children of a container the caller got from ember_value_decode were checked;
-     * checking again keeps a hand-made ember_value from reading out of bounds */
-    if (decode(&d, c->next, end, child, 0)) return 0;
+     * checking the bounds again (not the UTF-8) keeps a hand-made ember_value from
+     * reading out of bounds */
+    if (decode(&d, c->next, end, child, 0, 0)) return 0;
     c->next += child->enc_len;
     c->left--;
     return 1;

@@ -84,7 +84,8 @@ EMBER_EXTERN int ember_value_decode(const void *buf, size_t len, ember_value *ou
 
 /* Steps through a container decoded by ember_value_decode: returns 1 and fills
  * *child with the next item (for a dict: key, value, key, value ...), or 0 after the
- * last one (and for a value that is not a container). Advances container->next. */
+ * last one (and for a value that is not a container). Advances container->next.
+ * Bounds are checked again; UTF-8 is not (ember_value_decode checked it). */
 EMBER_EXTERN int ember_value_next(ember_value *container, ember_value *child);
 
 /* Item i of a tuple or list (for a dict: the i-th key or value of the flattened

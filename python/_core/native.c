@@ -182,14 +182,52 @@ fail:
     return NULL;
 }
 
-/* Encodes args[i] into self->in, then decodes it as *v (a view into self->in). */
+/* Encodes obj at the end of self->in; *start gets its offset. */
 static int take_input(NativeFn *self, PyObject *obj, size_t *start) {
     *start = self->in.len;
     return core_record_encode(&self->in, obj, self->where_in);
 }
 
-static int view_of(NativeFn *self, size_t start, ember_value *v) {
-    if (ember_value_decode(self->in.data + start, self->in.len - start, v, NULL)) {
+/* Describes the input encoded at self->in[start, end) from obj as *v. A scalar, str
+ * or bytes is described from the object (the encoder wrote it from valid data); a
+ * container is decoded and checked. */
+static int view_of(NativeFn *self, PyObject *obj, size_t start, size_t end, ember_value *v) {
+    const uint8_t *enc = self->in.data + start;
+    memset(v, 0, sizeof *v);
+    v->enc = enc;
+    v->enc_len = end - start;
+    if (obj == Py_None) {
+        v->type = EMBER_NONE;
+        return 0;
+    }
+    if (PyBool_Check(obj)) {
+        v->type = EMBER_BOOL;
+        v->b = obj == Py_True;
+        return 0;
+    }
+    if (PyFloat_CheckExact(obj)) {
+        v->type = EMBER_FLOAT;
+        v->f = PyFloat_AS_DOUBLE(obj);
+        return 0;
+    }
+    if (PyLong_CheckExact(obj)) {
+        int overflow = 0;
+        long long i = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow) {
+            v->type = EMBER_INT;
+            v->i = (int64_t)i;
+            return 0;
+        }
+    } else if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj)) {
+        Py_ssize_t n;
+        if (PyBytes_CheckExact(obj)) n = PyBytes_GET_SIZE(obj);
+        else if (!PyUnicode_AsUTF8AndSize(obj, &n)) return -1; /* cached by the encoder: cannot fail */
+        v->type = PyBytes_CheckExact(obj) ? EMBER_BYTES : EMBER_STR;
+        v->len = (size_t)n;
+        v->data = enc + v->enc_len - (size_t)n;
+        return 0;
+    }
+    if (ember_value_decode(enc, end - start, v, NULL)) {
         PyErr_Format(PyExc_ValueError, "%s: %s", self->name, ember_last_error());
         return -1;
     }
@@ -207,9 +245,10 @@ static PyObject *NativeFn_vectorcall(PyObject *callable, PyObject *const *args, 
     size_t a0, a1 = 0;
     if (take_input(self, args[0], &a0) < 0) return NULL;
     if (want == 2 && take_input(self, args[1], &a1) < 0) return NULL;
+    /* views only once both are written: the buffer may move while it grows */
     ember_value va, vb;
-    if (view_of(self, a0, &va) < 0) return NULL;
-    if (want == 2 && view_of(self, a1, &vb) < 0) return NULL;
+    if (view_of(self, args[0], a0, want == 2 ? a1 : self->in.len, &va) < 0) return NULL;
+    if (want == 2 && view_of(self, args[1], a1, self->in.len, &vb) < 0) return NULL;
     ember_clear_error();
     int rc;
     running = self->crash;

@@ -215,6 +215,32 @@ static void test_rejects_bad_input(void) {
     CHECK(ember_mem_used() == before);
 }
 
+/* UTF-8 is checked eight ASCII bytes at a time: a bad or a good multi-byte sequence at
+ * every position of strings around that width is judged the same. */
+static void test_utf8_at_every_position(void) {
+    for (size_t n = 1; n <= 24; n++) {
+        for (size_t at = 0; at + 1 < n; at++) {
+            char s[32];
+            memset(s, 'a', n);
+            ember_writer w = {0};
+            ember_value v;
+            s[at] = (char)0xc3; /* é: valid */
+            s[at + 1] = (char)0xa9;
+            ember_put_str(&w, s, n);
+            CHECK(ember_value_decode(w.data, w.len, &v, NULL) == 0);
+            ember_writer_reset(&w);
+            s[at + 1] = 'x'; /* a lead byte without its continuation */
+            ember_put_str(&w, s, n);
+            CHECK(ember_value_decode(w.data, w.len, &v, NULL) == EMBER_ECORRUPT);
+            ember_writer_reset(&w);
+            s[at] = (char)0x80; /* a lone continuation byte */
+            ember_put_str(&w, s, n);
+            CHECK(ember_value_decode(w.data, w.len, &v, NULL) == EMBER_ECORRUPT);
+            ember_writer_free(&w);
+        }
+    }
+}
+
 static void test_writer_errors_stick(void) {
     ember_writer w = {0};
     CHECK(ember_put_str(&w, NULL, 3) == EMBER_EINVAL);
@@ -307,6 +333,7 @@ int main(void) {
     RUN(test_bigint_shortest_form);
     RUN(test_batches);
     RUN(test_rejects_bad_input);
+    RUN(test_utf8_at_every_position);
     RUN(test_writer_errors_stick);
     RUN(test_random_round_trip);
     return TEST_REPORT();
