@@ -29,6 +29,8 @@ ctest: $(VENV)/.deps
 	@set -e; for t in build/c/test_*; do [ -f $$t ] && [ -x $$t ] || continue; echo "== $$t"; $$t; done
 	build/c/fuzz_wire_replay tests/fuzz/corpus/wire
 	build/c/fuzz_record_replay tests/fuzz/corpus/record
+	build/c/fuzz_lines_replay tests/fuzz/corpus/lines
+	build/c/fuzz_seqfile_replay tests/fuzz/corpus/seqfile
 
 # The C unit tests again under AddressSanitizer and UBSan.
 ctest-asan: $(VENV)/.deps
@@ -39,6 +41,8 @@ ctest-asan: $(VENV)/.deps
 		echo "== $$t (asan)"; UBSAN_OPTIONS=halt_on_error=1 $$t; done
 	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_wire_replay tests/fuzz/corpus/wire
 	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_record_replay tests/fuzz/corpus/record
+	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_lines_replay tests/fuzz/corpus/lines
+	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_seqfile_replay tests/fuzz/corpus/seqfile
 
 pytest: install
 	$(PY) -m pytest -q tests

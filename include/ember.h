@@ -82,15 +82,41 @@ EMBER_EXTERN int64_t ember_mem_used(void);
  * A split is a byte range [start, end) of one file. A line belongs to the split in
  * which its first byte lies; a line that straddles `end` is read whole by the split
  * it starts in. Lines end at "\n", "\r\n" or a lone "\r"; terminators are dropped;
- * a last line without a terminator is kept. A compressed (.gz) file is one split,
- * read whole (start 0, end -1 meaning "to the end").
+ * a last line without a terminator is kept. A compressed file (its codec chosen by
+ * its extension, see below) is one split, read whole (start 0, end -1 meaning "to
+ * the end"); its first bytes must be that codec's magic bytes, else reading fails
+ * with EMBER_ECORRUPT saying what the file looks like.
  */
 typedef struct ember_split {
     char *path;    /* owned by the array */
     int64_t start;
     int64_t end;   /* exclusive; -1 = to the end of the file */
-    int gzip;      /* 1 when the file is gzip-compressed (read whole) */
+    int codec;     /* EMBER_CODEC_*: NONE, or the codec of a file read whole */
 } ember_split;
+
+/* Compression codecs, Hadoop's by file extension: ".gz" gzip, ".deflate" a zlib
+ * stream (Hadoop's DefaultCodec), ".bz2" bzip2, ".xz" xz, ".zst" zstd. gzip and
+ * deflate are always built; the others only when meson found their library.
+ * ".lz4" and ".snappy" (Hadoop's block framing) are recognised, never available. */
+enum ember_codec { EMBER_CODEC_NONE = 0, EMBER_CODEC_GZIP = 1, EMBER_CODEC_DEFLATE = 2, EMBER_CODEC_BZIP2 = 3,
+                   EMBER_CODEC_XZ = 4, EMBER_CODEC_ZSTD = 5, EMBER_CODEC_LZ4 = 6, EMBER_CODEC_SNAPPY = 7 };
+/* The codec a file name asks for (EMBER_CODEC_NONE for other names). */
+EMBER_EXTERN int ember_codec_of_name(const char *path);
+/* A static name ("gzip", "bzip2" ...) and the file extension (".gz" ...) of a codec. */
+EMBER_EXTERN const char *ember_codec_name(int codec);
+EMBER_EXTERN const char *ember_codec_extension(int codec);
+/* 1 when this build can read and write the codec (its library was found). */
+EMBER_EXTERN int ember_codec_available(int codec);
+
+/* A file written through a compressor: open creates (truncates) `path`, write
+ * compresses bytes into it, finish ends the stream and closes the file (0 or a
+ * negative code naming the file); close releases the writer (finished or not). A
+ * codec not built fails at open with EMBER_EINVAL naming its library. */
+typedef struct ember_compressed_writer ember_compressed_writer;
+EMBER_EXTERN int ember_compressed_writer_open(int codec, const char *path, ember_compressed_writer **out);
+EMBER_EXTERN int ember_compressed_writer_write(ember_compressed_writer *w, const void *p, size_t n);
+EMBER_EXTERN int ember_compressed_writer_finish(ember_compressed_writer *w);
+EMBER_EXTERN void ember_compressed_writer_close(ember_compressed_writer *w);
 
 /* Expands `paths` — one path or several separated by commas; each a file, a
  * directory (its files, not descending; names starting with '_' or '.' skipped) or
@@ -111,6 +137,31 @@ EMBER_EXTERN int ember_line_reader_open(const ember_split *split, ember_line_rea
  * until the next call), 0 at the end of the split, or a negative code. */
 EMBER_EXTERN int ember_line_reader_next(ember_line_reader *r, const char **line, size_t *len);
 EMBER_EXTERN void ember_line_reader_close(ember_line_reader *r);
+
+/* ---- Hadoop SequenceFiles ----------------------------------------------------
+ * A reader of the records of one split [start, end) (end -1: to the end) of an
+ * uncompressed SequenceFile (version 6): the records after the last sync marker at or
+ * after start and before end (the split at 0 also holds those before the first
+ * marker). When Hadoop's ".NAME.crc" checksum file sits beside it, every byte read is
+ * verified. open fails with EMBER_EINVAL for a file that is not a SequenceFile (saying
+ * what it looks like), EMBER_ECORRUPT for damage, both naming the file and the byte;
+ * a compressed file opens (see ember_seq_reader_compression) but next fails. */
+typedef struct ember_seq_reader ember_seq_reader;
+typedef struct ember_seq_record {
+    const uint8_t *key, *value; /* valid until the next call */
+    size_t key_len, value_len;
+    int64_t offset;             /* of the record in the file */
+} ember_seq_record;
+EMBER_EXTERN int ember_seq_reader_open(const char *path, int64_t start, int64_t end, ember_seq_reader **out);
+/* The class names of the keys and values (owned by the reader). */
+EMBER_EXTERN const char *ember_seq_reader_key_class(const ember_seq_reader *r);
+EMBER_EXTERN const char *ember_seq_reader_value_class(const ember_seq_reader *r);
+/* NULL for an uncompressed file, else "record" or "block" and *codec its codec class. */
+EMBER_EXTERN const char *ember_seq_reader_compression(const ember_seq_reader *r, const char **codec);
+/* 1 and the next record, 0 at the end of the split, or a negative code (the same
+ * error on every later call). */
+EMBER_EXTERN int ember_seq_reader_next(ember_seq_reader *r, ember_seq_record *rec);
+EMBER_EXTERN void ember_seq_reader_close(ember_seq_reader *r);
 
 /* ---- shuffle files -----------------------------------------------------------
  * A map task writes one shuffle file: records appended to buckets (one bucket per

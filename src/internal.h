@@ -3,8 +3,8 @@
  * Dependency order: a file may use only what is to its left (files sharing a place
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
- *   common (alloc.c, error.c, checksum.c, record.c) <- blocks.c <- wire.c <- textsplit.c,
- *   shuffle.c <- workers.c <- graph.c <- tasks.c <- engine.c <- jobs.c <- context.c
+ *   common (alloc.c, error.c, checksum.c, record.c) <- blocks.c <- wire.c, codec.c <- textsplit.c,
+ *   seqfile.c, shuffle.c <- workers.c <- graph.c <- tasks.c <- engine.c <- jobs.c <- context.c
  *
  * blocks.c knows no node: it holds blocks by node id. graph.c knows no engine: a
  * released node drops its blocks (blocks.c) and, as the last holder, frees the
@@ -18,6 +18,7 @@
  *   (none)   record.c     the typed record format: public ember_value_* / ember_put_* only
  *   emberM_  blocks.c     the block store: cached partitions, shuffle-output registry
  *   emberW_  wire.c       the frame codec (wire.h)
+ *   emberC_  codec.c      compressed streams (decoders; magic bytes)
  *   emberT_  textsplit.c  text splits and the line reader
  *   emberX_  workers.c    the worker daemon and pool
  *   emberG_  graph.c      lineage nodes, the context's reference count
@@ -329,6 +330,21 @@ void emberS_wake(ember_context *ctx);
 /* engine.c: 1 when a running stage is making n's shuffle output or cache. Caller
  * holds ctx->mu. */
 int emberS_making(ember_context *ctx, const ember_node *n);
+
+/* ---- codec.c: compressed streams (sub-prefix emberC_) ----------------------- */
+/* Fails with EMBER_ECORRUPT, naming the file and what it looks like, unless head[0, n)
+ * (a file's first bytes) starts with the magic bytes of `codec`. Empty: no check. */
+int emberC_check_magic(int codec, const char *path, const uint8_t *head, size_t n);
+/* Writes into out[0, cap) what bytes h[0, n) look like ("bzip2 data", "plain text" ...). */
+void emberC_describe(const uint8_t *h, size_t n, char *out, size_t cap);
+/* A decoder of the compressed bytes read from fd (borrowed, read from its current
+ * offset with read(2)). read returns 0 with *got > 0 bytes, or *got == 0 at the end
+ * of the last stream; a truncated or corrupt file fails with EMBER_ECORRUPT naming
+ * the path and the compressed byte offset. */
+typedef struct emberC_decoder emberC_decoder;
+int emberC_decoder_open(int codec, int fd, const char *path, emberC_decoder **out);
+int emberC_decoder_read(emberC_decoder *d, void *buf, size_t want, size_t *got);
+void emberC_decoder_close(emberC_decoder *d);
 
 /* ---- textsplit.c ---------------------------------------------------------- */
 /* The line reader's starting buffer size (tests shrink it to hit buffer edges). */

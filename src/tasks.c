@@ -161,7 +161,7 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
         in->path = str_bytes(s->path);
         in->start = s->start;
         in->end = s->end;
-        in->flags = (s->gzip ? EMBER_TEXT_GZIP : 0) | (n->as_bytes ? EMBER_TEXT_BYTES : 0);
+        in->flags = (uint32_t)s->codec << EMBER_TEXT_CODEC_SHIFT | (n->as_bytes ? EMBER_TEXT_BYTES : 0);
         break;
     }
     case EMBER_NODE_RANGE:

@@ -12,7 +12,9 @@
  *  - Cutting. total = bytes of the plain files; goal = total / max(min_partitions, 1);
  *    size = max(1, min(goal, 32 MiB)); each plain file is cut into pieces of `size`
  *    while remaining / size > 1.1, the rest being the last piece; an empty file is one
- *    empty split. A ".gz" file is one split [0, -1) read whole. One departure from
+ *    empty split. A compressed file (codec by extension: .gz .deflate .bz2 .xz .zst,
+ *    codec.c) is one split [0, -1) read whole; bzip2 is not cut at block boundaries
+ *    as Hadoop cuts it. One departure from
  *    Hadoop: when the 32 MiB cap applies, a file is cut into the same number of pieces
  *    but of equal size, so that its tasks take equal time (Hadoop's rule leaves a small
  *    last piece: a 100 MB file on two cores would run as 32+32 MB on one core and
@@ -26,9 +28,12 @@
  *    is inside a line (it is skipped). The reader then returns lines while their start
  *    is before `end`, reading past `end` to finish the last one.
  *  - Buffering. buf[pos, len) holds the bytes not yet returned, buf[0] being at file
- *    offset `off`. Bytes come from pread() for plain files and gzread() (sequential) for
- *    gzip files, into a buffer of emberT_buffer_size bytes that doubles whenever one line
- *    does not fit. The file is never mapped or read whole.
+ *    offset `off`. Bytes come from pread() for plain files and from a codec.c decoder
+ *    (sequential) for compressed ones, into a buffer of emberT_buffer_size bytes that
+ *    doubles whenever one line does not fit. The file is never mapped or read whole.
+ *  - Checking. Before decoding, a compressed file's first bytes must be its codec's
+ *    magic bytes: a ".gz" holding bzip2 or text fails, saying what it looks like,
+ *    instead of reading as lines of garbage.
  */
 #include "internal.h"
 
@@ -40,11 +45,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define MAX_SPLIT_SIZE ((int64_t)32 << 20) /* Hadoop's block size for local files */
 #define SPLIT_SLOP 1.1                     /* the last split may be up to 10% larger */
-#define MAX_GZREAD ((size_t)1 << 30)       /* gzread takes an unsigned, returns an int */
 
 /* The reader's initial buffer size. A test hook: tests shrink it, before opening any
  * reader, to put buffer boundaries at every offset. */
@@ -55,7 +58,7 @@ size_t emberT_buffer_size = (size_t)1 << 20;
 typedef struct infile {
     char *path;
     int64_t size;
-    int gzip;
+    int codec;
 } infile;
 
 typedef struct filelist {
@@ -68,11 +71,6 @@ static void filelist_free(filelist *fl) {
     ember_free(fl->v);
     fl->v = NULL;
     fl->n = fl->cap = 0;
-}
-
-static int is_gzip_name(const char *path) {
-    size_t n = strlen(path);
-    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
 }
 
 static int is_hidden_name(const char *name) { return name[0] == '_' || name[0] == '.'; }
@@ -101,7 +99,7 @@ static int filelist_add(filelist *fl, const char *path, int64_t size) {
     if (!copy) return emberE_set(EMBER_ENOMEM, "out of memory listing input files");
     fl->v[fl->n].path = copy;
     fl->v[fl->n].size = size;
-    fl->v[fl->n].gzip = is_gzip_name(path);
+    fl->v[fl->n].codec = ember_codec_of_name(path);
     fl->n++;
     return 0;
 }
@@ -276,7 +274,7 @@ static int push_split(ember_split **v, size_t *n, size_t *cap, const infile *f, 
     if (!s->path) return emberE_set(EMBER_ENOMEM, "out of memory cutting input splits");
     s->start = start;
     s->end = end;
-    s->gzip = f->gzip;
+    s->codec = f->codec;
     ++*n;
     return 0;
 }
@@ -287,14 +285,14 @@ static int cut_splits(const filelist *fl, int min_partitions, ember_split **out,
     size_t n = 0, cap = 0;
     int64_t total = 0;
     for (size_t i = 0; i < fl->n; i++)
-        if (!fl->v[i].gzip) total += fl->v[i].size;
+        if (!fl->v[i].codec) total += fl->v[i].size;
     int64_t goal = total / (min_partitions > 1 ? min_partitions : 1);
     int64_t size = goal < MAX_SPLIT_SIZE ? goal : MAX_SPLIT_SIZE;
     if (size < 1) size = 1;
 
     for (size_t i = 0; i < fl->n && !rc; i++) {
         const infile *f = &fl->v[i];
-        if (f->gzip) {
+        if (f->codec) {
             rc = push_split(&v, &n, &cap, f, 0, -1);
             continue;
         }
@@ -352,8 +350,8 @@ void ember_splits_free(ember_split *splits, size_t n) {
 
 struct ember_line_reader {
     char *path;
-    int fd;        /* the open file (owned by gz when gz is set) */
-    gzFile gz;     /* NULL for a plain file */
+    int fd;        /* the open file */
+    emberC_decoder *dec; /* NULL for a plain file */
     int64_t end;   /* lines starting at or past this offset are not ours; -1 = none */
     char *buf;
     size_t cap;
@@ -384,20 +382,12 @@ static int fill(ember_line_reader *r) {
         r->cap *= 2;
     }
     size_t want = r->cap - r->len;
-    if (r->gz) {
-        if (want > MAX_GZREAD) want = MAX_GZREAD;
-        int got = gzread(r->gz, r->buf + r->len, (unsigned)want);
-        if (got <= 0) {
-            /* A truncated stream reads as end of file; gzerror() tells them apart. */
-            int zerr = Z_OK;
-            const char *zmsg = gzerror(r->gz, &zerr);
-            if (zerr == Z_ERRNO) return emberE_errno(EMBER_EIO, errno, "error reading input file %s", r->path);
-            if (zerr != Z_OK || got < 0)
-                return emberE_set(EMBER_EIO, "error decompressing input file %s: %s", r->path, zmsg);
-            r->eof = 1;
-            return 0;
-        }
-        r->len += (size_t)got;
+    if (r->dec) {
+        size_t got;
+        int rc = emberC_decoder_read(r->dec, r->buf + r->len, want, &got);
+        if (rc) return rc;
+        if (got == 0) r->eof = 1;
+        r->len += got;
         return 0;
     }
     ssize_t got;
@@ -479,23 +469,33 @@ int ember_line_reader_open(const ember_split *split, ember_line_reader **out) {
             rc = emberE_errno(EMBER_EIO, errno, "cannot open input file %s", r->path);
         goto close_reader;
     }
-    if (split->gzip) {
-        r->gz = gzdopen(r->fd, "rb");
-        if (!r->gz) {
-            rc = emberE_set(EMBER_ENOMEM, "out of memory opening gzip input file %s", r->path);
+    if (split->codec) {
+        uint8_t head[16];
+        ssize_t got;
+        if (split->start != 0 || split->end != -1) {
+            rc = emberE_set(EMBER_EINVAL, "a %s-compressed file is read whole, not as the split [%lld, %lld) of %s",
+                            ember_codec_name(split->codec), (long long)split->start, (long long)split->end,
+                            r->path);
             goto close_reader;
         }
-        gzbuffer(r->gz, 128 * 1024);
+        do {
+            got = pread(r->fd, head, sizeof head, 0);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            rc = emberE_errno(EMBER_EIO, errno, "error reading input file %s", r->path);
+            goto close_reader;
+        }
+        /* a codec this build lacks says so before the magic bytes are judged */
+        rc = ember_codec_available(split->codec) ? emberC_check_magic(split->codec, r->path, head, (size_t)got)
+                                                 : 0;
+        if (rc) goto close_reader;
+        rc = emberC_decoder_open(split->codec, r->fd, r->path, &r->dec);
+        if (rc) goto close_reader;
     }
     if (split->start > 0) {
         /* Read from start - 1 and drop through the first terminator (see the top). */
         size_t line_len, term_len;
         r->off = split->start - 1;
-        if (r->gz && gzseek(r->gz, (z_off_t)r->off, SEEK_SET) < 0) {
-            rc = emberE_set(EMBER_EIO, "cannot seek to offset %lld in gzip input file %s",
-                            (long long)r->off, r->path);
-            goto close_reader;
-        }
         rc = find_line(r, 1, &line_len, &term_len);
         if (rc) goto close_reader;
         r->pos += line_len + term_len;
@@ -532,8 +532,8 @@ int ember_line_reader_next(ember_line_reader *r, const char **line, size_t *len)
 
 void ember_line_reader_close(ember_line_reader *r) {
     if (!r) return;
-    if (r->gz) gzclose(r->gz); /* closes fd too */
-    else if (r->fd >= 0) close(r->fd);
+    emberC_decoder_close(r->dec);
+    if (r->fd >= 0) close(r->fd);
     ember_free(r->buf);
     ember_free(r->path);
     ember_free(r);

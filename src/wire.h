@@ -67,7 +67,8 @@ enum ember_frame_type {
 enum ember_input_kind { EMBER_IN_DATA = 1, EMBER_IN_TEXT = 2, EMBER_IN_RANGE = 3, EMBER_IN_SHUFFLE = 4,
                         EMBER_IN_CONCAT = 5, EMBER_IN_ZIP = 6, EMBER_IN_CARTESIAN = 7 };
 enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2 };
-enum ember_text_flags { EMBER_TEXT_GZIP = 1, EMBER_TEXT_BYTES = 2 };
+/* TEXT flags: bit 1 lines as bytes; bits 8..15 the split's codec (EMBER_CODEC_*). */
+enum ember_text_flags { EMBER_TEXT_BYTES = 2, EMBER_TEXT_CODEC_SHIFT = 8 };
 
 /* A TASK payload whose DATA leaves do not carry streams 0, 1, 2 ... in the order they
  * appear, or that nests inputs deeper than this, is malformed. */

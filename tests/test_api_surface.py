@@ -118,10 +118,10 @@ CONTEXT_INIT = ["master", "appName", "sparkHome", "pyFiles", "environment", "bat
 # ---- what ember knowingly lacks ----------------------------------------------------------------
 # Present, raising NotImplementedError with the reason and what to use instead.
 DELIBERATELY_LACKING = {
-    # Hadoop InputFormats / OutputFormats and SequenceFiles go through the JVM.
-    ("SparkContext", "sequenceFile"), ("SparkContext", "newAPIHadoopFile"),
+    # Hadoop InputFormats / OutputFormats go through the JVM (SequenceFiles do not).
+    ("SparkContext", "newAPIHadoopFile"),
     ("SparkContext", "newAPIHadoopRDD"), ("SparkContext", "hadoopFile"), ("SparkContext", "hadoopRDD"),
-    ("RDD", "saveAsSequenceFile"), ("RDD", "saveAsHadoopFile"), ("RDD", "saveAsNewAPIHadoopFile"),
+    ("RDD", "saveAsHadoopFile"), ("RDD", "saveAsNewAPIHadoopFile"),
     ("RDD", "saveAsHadoopDataset"), ("RDD", "saveAsNewAPIHadoopDataset"),
     # DataFrames are Spark SQL.
     ("RDD", "toDF"),

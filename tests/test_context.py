@@ -144,12 +144,10 @@ print("ok")
 
 
 @pytest.mark.parametrize("call", [
-    lambda sc: sc.sequenceFile("/tmp/x"),
     lambda sc: sc.newAPIHadoopFile("/tmp/x", "F", "K", "V"),
     lambda sc: sc.newAPIHadoopRDD("F", "K", "V"),
     lambda sc: sc.hadoopFile("/tmp/x", "F", "K", "V"),
     lambda sc: sc.hadoopRDD("F", "K", "V"),
-    lambda sc: sc.parallelize([(1, 2)]).saveAsSequenceFile("/tmp/x"),
     lambda sc: sc.parallelize([(1, 2)]).saveAsHadoopFile("/tmp/x", "F"),
     lambda sc: sc.parallelize([(1, 2)]).saveAsNewAPIHadoopFile("/tmp/x", "F"),
     lambda sc: sc.parallelize([(1, 2)]).saveAsHadoopDataset({}),

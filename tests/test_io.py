@@ -116,7 +116,8 @@ def test_pickle_file_round_trip(sc, tmp_path):
     data = [{"k": i, "v": [i] * (i % 3)} for i in range(200)] + [None, (1, "a"), b"bytes", 2.5]
     out = tmp_path / "pk"
     sc.parallelize(data, 3).saveAsPickleFile(str(out), 7)
-    assert sorted(os.listdir(out)) == ["_SUCCESS", "part-00000", "part-00001", "part-00002"]
+    assert sorted(os.listdir(out)) == [".part-00000.crc", ".part-00001.crc", ".part-00002.crc", "_SUCCESS",
+                                       "part-00000", "part-00001", "part-00002"]
     back = sc.pickleFile(str(out))
     assert back.getNumPartitions() == 3
     assert back.collect() == data
@@ -129,12 +130,13 @@ def test_pickle_file_round_trip(sc, tmp_path):
 
 def test_pickle_file_splits_large_files(sc, tmp_path):
     out = tmp_path / "many"
-    sc.parallelize(range(20000), 1).saveAsPickleFile(str(out), 10)
+    # ~1 MB: a sync marker every 100 KiB, where a SequenceFile can be cut (as in Hadoop)
+    sc.parallelize(range(200000), 1).saveAsPickleFile(str(out), 10)
     one = sc.pickleFile(str(out))
     assert one.getNumPartitions() == 2  # defaultMinPartitions
     more = sc.pickleFile(str(out), 8)
     assert more.getNumPartitions() >= 8
-    assert more.collect() == list(range(20000))
+    assert more.collect() == list(range(200000))
     assert sum(len(p) > 0 for p in more.glom().collect()) >= 6
 
 
@@ -163,7 +165,7 @@ def _write_good(sc, tmp_path):
 def test_corrupt_pickle_file_wrong_magic(sc, tmp_path):
     bad = tmp_path / "notpickle"
     bad.write_text("hello\n")
-    with pytest.raises(ValueError, match=f"{bad} is not a pickle file written by ember"):
+    with pytest.raises(ValueError, match=f"{bad} is not a pickle file written by saveAsPickleFile"):
         sc.pickleFile(str(bad))
 
 
@@ -171,20 +173,22 @@ def test_corrupt_pickle_file_truncated(sc, tmp_path):
     part = _write_good(sc, tmp_path)
     data = part.read_bytes()
     part.write_bytes(data[:-5])
-    with pytest.raises(PythonException, match=f"corrupt pickle file {part}: the record at byte"):
+    os.unlink(part.parent / ".part-00000.crc")
+    with pytest.raises(PythonException, match=f"truncated SequenceFile {part}: the record at byte"):
         sc.pickleFile(str(part)).collect()
 
 
 def test_corrupt_pickle_file_flipped_byte(sc, tmp_path):
     part = _write_good(sc, tmp_path)
     data = bytearray(part.read_bytes())
-    data[40] ^= 0xFF
+    data[140] ^= 0xFF
     part.write_bytes(bytes(data))
-    with pytest.raises(PythonException, match=f"corrupt pickle file {part}: checksum mismatch"):
+    with pytest.raises(ValueError, match=f"checksum error in {part} at byte 0"):
         sc.pickleFile(str(part)).collect()
 
 
 def test_corrupt_pickle_file_bad_payload(sc, tmp_path):
+    """A file in ember's earlier pickle format whose record does not unpickle."""
     part = tmp_path / "part-00000"
     payload = b"not a pickle"
     part.write_bytes(_files.PICKLE_MAGIC + struct.pack("<II", len(payload), zlib.crc32(payload)) + payload)

@@ -82,7 +82,8 @@ def test_reliable_checkpoint_writes_files_at_next_job_and_reads_them(sc, tmp_pat
     assert rdd.isCheckpointed()
     path = rdd.getCheckpointFile()
     assert path == f"{ckdir}/rdd-{rdd.id()}"
-    assert sorted(os.listdir(path[5:])) == ["part-00000", "part-00001", "part-00002"]
+    assert sorted(os.listdir(path[5:])) == [".part-00000.crc", ".part-00001.crc", ".part-00002.crc",
+                                            "part-00000", "part-00001", "part-00002"]
     before = calls()
     assert rdd.collect() == [0, 10, 20, 30, 40, 50]
     assert rdd.map(lambda x: x + 1).collect() == [1, 11, 21, 31, 41, 51]

@@ -39,12 +39,14 @@ PyObject *core_raise(core_state *st, int code);
 int core_add_context(PyObject *m, core_state *st);
 int core_add_worker_io(PyObject *m, core_state *st);
 int core_add_pipeline(PyObject *m, core_state *st);
+int core_add_formats(PyObject *m, core_state *st);
 extern PyMethodDef core_hash_methods[];
 extern PyMethodDef core_worker_io_methods[];
 extern PyMethodDef core_pipeline_methods[];
 extern PyMethodDef core_record_methods[];
 extern PyMethodDef core_native_methods[];
 int core_add_native(PyObject *m); /* native.c: the NativeFn type */
+extern PyMethodDef core_codec_methods[];
 
 /* Calls merge(a, b); operator.add runs as PyNumber_Add without a Python call. */
 static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a, PyObject *b) {

@@ -16,6 +16,7 @@ PyObject *core_raise(core_state *st, int code) {
     case EMBER_ENOENT: type = PyExc_FileNotFoundError; break;
     case EMBER_EEXIST: type = PyExc_FileExistsError; break;
     case EMBER_EIO: type = PyExc_OSError; break;
+    case EMBER_ECORRUPT: type = PyExc_OSError; break; /* a damaged file, as gzip.BadGzipFile */
     case EMBER_ETASK: type = st->PythonException; break;
     case EMBER_ECANCELLED: type = st->JobCancelled; break;
     default: type = PyExc_RuntimeError; break;
@@ -52,7 +53,10 @@ static int core_exec(PyObject *m) {
     if (PyModule_AddFunctions(m, core_pipeline_methods) < 0) return -1;
     if (PyModule_AddFunctions(m, core_record_methods) < 0) return -1;
     if (PyModule_AddFunctions(m, core_native_methods) < 0 || core_add_native(m) < 0) return -1;
-    if (core_add_context(m, st) < 0 || core_add_worker_io(m, st) < 0 || core_add_pipeline(m, st) < 0) return -1;
+    if (PyModule_AddFunctions(m, core_codec_methods) < 0) return -1;
+    if (core_add_context(m, st) < 0 || core_add_worker_io(m, st) < 0 || core_add_pipeline(m, st) < 0 ||
+        core_add_formats(m, st) < 0)
+        return -1;
     return 0;
 }
 

@@ -478,7 +478,7 @@ static PyObject *TextIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     TextIter *self = (TextIter *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     self->as_bytes = (flags & EMBER_TEXT_BYTES) != 0;
-    ember_split s = {(char *)path, start, end, (flags & EMBER_TEXT_GZIP) != 0};
+    ember_split s = {(char *)path, start, end, (int)(flags >> EMBER_TEXT_CODEC_SHIFT & 0xff)};
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = ember_line_reader_open(&s, &self->r);

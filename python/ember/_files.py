@@ -15,16 +15,16 @@ Partitioning follows what Spark's input formats do for local files:
   ``min(128 MiB, max(4 MiB, sum(size + 4 MiB) / max(defaultParallelism, minPartitions)))``.
 - ``binaryRecords``: each file cut into pieces of a whole number of records near the
   32 MiB block size (the last piece may be 10% larger).
-- ``pickleFile``: each file cut into byte ranges as ``textFile`` cuts text (pieces of at
-  least 2000 bytes); a record belongs to the range where it starts.
+- ``pickleFile`` and ``sequenceFile``: each file cut into byte ranges as ``textFile`` cuts
+  text, in pieces of at least 100 KiB (Hadoop 3's sync interval, its minimum split size
+  for SequenceFiles); a range holds the records after the sync markers in it.
 
-Pickle file format (ember's own; ``saveAsPickleFile`` writes it, ``pickleFile`` and
-checkpoints read it). A directory of ``part-NNNNN`` files (one per partition) and an
-empty ``_SUCCESS``. Each part file is the 8-byte magic ``EMBERPK1`` followed by records;
-a record is a little-endian u32 payload length, a u32 CRC-32 of the payload, and the
-payload: one pickled list of up to ``batchSize`` elements (pickle protocol 5). A file
-with another magic, a record that runs past the end of the file or a checksum mismatch
-is reported as a ValueError naming the file and the byte offset.
+Pickle files are PySpark's: a directory of ``part-NNNNN`` SequenceFiles (one per
+partition, each with Hadoop's ``.part-NNNNN.crc`` checksum file) and an empty
+``_SUCCESS``; the layout is described in ``ember._hadoop``. Files in ember's earlier own
+format (magic ``EMBERPK1``: records of a little-endian u32 length, a u32 CRC-32 and a
+pickled list) are still read. A file of another format, a damaged or truncated file is
+reported as a ValueError naming the file and the byte offset.
 """
 
 import math
@@ -35,9 +35,9 @@ import struct
 import uuid
 import zlib
 
-from ember import _core
+from ember import _core, _hadoop
 
-__all__ = ["local_path", "uri", "list_files", "pack_files", "whole_file_groups", "binary_file_groups",
+__all__ = ["text_codec", "write_text_part", "write_sequence_part", "local_path", "uri", "list_files", "pack_files", "whole_file_groups", "binary_file_groups",
            "record_splits", "pickle_splits", "read_whole_files", "read_records", "write_pickle_part",
            "read_pickle_split", "check_pickle_header", "save_partitions", "PICKLE_MAGIC"]
 
@@ -45,9 +45,86 @@ PICKLE_MAGIC = b"EMBERPK1"
 _RECORD = struct.Struct("<II")
 _BLOCK = 32 << 20           # Hadoop's block size for local files
 _SLOP = 1.1                 # the last piece of a file may be this much larger
-_PICKLE_MIN_SPLIT = 2000    # Hadoop's SequenceFile sync interval: no smaller pieces
+_PICKLE_MIN_SPLIT = 102400  # Hadoop 3's SequenceFile sync interval: no smaller pieces
 _FILES_MAX_SPLIT = 128 << 20  # spark.files.maxPartitionBytes
 _FILES_OPEN_COST = 4 << 20    # spark.files.openCostInBytes
+
+
+# Hadoop's codec classes as saveAsTextFile(compressionCodecClass=) names them: the
+# file extension ember writes (and textFile reads back) for each.
+_HADOOP_CODECS = {
+    "org.apache.hadoop.io.compress.GzipCodec": ".gz",
+    "org.apache.hadoop.io.compress.BZip2Codec": ".bz2",
+    "org.apache.hadoop.io.compress.ZStandardCodec": ".zst",
+    "org.apache.hadoop.io.compress.DefaultCodec": ".deflate",
+    "org.apache.hadoop.io.compress.DeflateCodec": ".deflate",
+}
+_HADOOP_UNSUPPORTED = ("org.apache.hadoop.io.compress.Lz4Codec", "org.apache.hadoop.io.compress.SnappyCodec",
+                       "org.apache.hadoop.io.compress.PassthroughCodec")
+
+
+def text_codec(codec_class):
+    """(codec id, extension) for a Hadoop codec class name; None gives (0, "").
+
+    Examples
+    --------
+    >>> text_codec("org.apache.hadoop.io.compress.GzipCodec")[1]
+    '.gz'
+    >>> text_codec(None)
+    (0, '')
+    """
+    if codec_class is None:
+        return 0, ""
+    if not isinstance(codec_class, str):
+        raise TypeError(f"compressionCodecClass must be a class name string, got {type(codec_class).__name__}")
+    supported = ", ".join(_HADOOP_CODECS)
+    if codec_class in _HADOOP_UNSUPPORTED:
+        raise NotImplementedError(
+            f"compressionCodecClass {codec_class} is not supported by ember (no {codec_class.rsplit('.', 1)[1]} "
+            f"library); use one of {supported}")
+    ext = _HADOOP_CODECS.get(codec_class)
+    if ext is None:
+        raise ValueError(f"unknown compressionCodecClass {codec_class!r}; use one of {supported}")
+    codec, name, available = _core.codec_info()[ext]
+    if not available:
+        raise NotImplementedError(
+            f"compressionCodecClass {codec_class} needs {name}, which this build of ember lacks; install its "
+            "library (Debian: libbz2-dev, libzstd-dev) and rebuild ember")
+    return codec, ext
+
+
+def write_text_part(name, iterator, codec):
+    """Writes elements as UTF-8 lines (bytes as they are) into name, compressed with
+    codec (0: plain); the file appears under its name only once complete."""
+    attempt = f"{name}.attempt-{os.getpid()}"
+
+    def chunks():
+        buf, size = [], 0
+        for x in iterator:
+            line = x if isinstance(x, bytes) else (x if isinstance(x, str) else str(x)).encode("utf-8")
+            buf.append(line)
+            buf.append(b"\n")
+            size += len(line) + 1
+            if size >= (256 << 10):
+                yield b"".join(buf)
+                buf, size = [], 0
+        if buf:
+            yield b"".join(buf)
+
+    try:
+        if codec:
+            _core.write_compressed(attempt, codec, chunks())
+        else:
+            with open(attempt, "wb") as f:
+                for c in chunks():
+                    f.write(c)
+        os.replace(attempt, name)
+    except BaseException:
+        try:
+            os.unlink(attempt)
+        except OSError:
+            pass
+        raise
 
 
 def local_path(path):
@@ -210,57 +287,140 @@ def read_records(path, start, end, record_length):
             pos += record_length
 
 
-def write_pickle_part(path, iterator, batch_size):
-    """Writes one part file of elements; batch_size 0 sizes batches automatically.
-    The file appears under its name only once complete."""
-    attempt = f"{path}.attempt-{os.getpid()}"
-    dumps, crc32, pack = pickle.dumps, zlib.crc32, _RECORD.pack
-    try:
-        with open(attempt, "wb") as f:
-            f.write(PICKLE_MAGIC)
-            auto = batch_size == 0
-            size = 1 if auto else batch_size
+def _pickled_batches(iterator, batch_size):
+    """Pickled lists of batch_size elements (0: sizes chosen automatically, aiming at
+    64 KiB .. 640 KiB a batch)."""
+    dumps = pickle.dumps
+    auto = batch_size == 0
+    size = 1 if auto else batch_size
+    batch = []
+    for x in iterator:
+        batch.append(x)
+        if len(batch) >= size:
+            data = dumps(batch, protocol=5)
+            yield data
             batch = []
-            for x in iterator:
-                batch.append(x)
-                if len(batch) >= size:
-                    data = dumps(batch, protocol=5)
-                    f.write(pack(len(data), crc32(data)))
-                    f.write(data)
-                    batch = []
-                    if auto:  # aim at records of 64 KiB .. 640 KiB
-                        if len(data) < (64 << 10):
-                            size *= 2
-                        elif len(data) > (640 << 10) and size > 1:
-                            size //= 2
-            if batch:
-                data = dumps(batch, protocol=5)
-                f.write(pack(len(data), crc32(data)))
-                f.write(data)
+            if auto:
+                if len(data) < (64 << 10):
+                    size *= 2
+                elif len(data) > (640 << 10) and size > 1:
+                    size //= 2
+    if batch:
+        yield dumps(batch, protocol=5)
+
+
+_OBJECTS_PER_RECORD = 10   # Spark's saveAsObjectFile groups this many arrays a record
+
+
+def _write_sequence_file(path, key_class, value_class, records):
+    """Writes the (key bytes, value bytes) records as a SequenceFile at path; the file
+    and its .crc appear under their names only once complete."""
+    attempt = f"{path}.attempt-{os.getpid()}"
+    try:
+        w = _hadoop.SequenceFileWriter(attempt, key_class, value_class)
+        for k, v in records:
+            w.append(k, v)
+        w.close()
+        os.replace(_hadoop.crc_path(attempt), _hadoop.crc_path(path))
         os.replace(attempt, path)
     except BaseException:
-        try:
-            os.unlink(attempt)
-        except OSError:
-            pass
+        for p in (attempt, _hadoop.crc_path(attempt)):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
         raise
 
 
+def write_pickle_part(path, iterator, batch_size):
+    """Writes one part file of elements as PySpark's saveAsPickleFile does; batch_size
+    0 sizes batches automatically."""
+    serialize, pack = _hadoop.java_serialize_byte_arrays, struct.Struct(">i").pack
+
+    def records():
+        group = []
+        for data in _pickled_batches(iterator, batch_size):
+            group.append(data)
+            if len(group) == _OBJECTS_PER_RECORD:
+                v = serialize(group)
+                yield b"", pack(len(v)) + v
+                group = []
+        if group:
+            v = serialize(group)
+            yield b"", pack(len(v)) + v
+
+    _write_sequence_file(path, "org.apache.hadoop.io.NullWritable", "org.apache.hadoop.io.BytesWritable", records())
+
+
+def write_sequence_part(path, iterator, key_class, value_class):
+    """Writes (key, value) pairs as one SequenceFile of the given Writable classes."""
+    W = _hadoop.WRITABLES
+    encode_key, encode_value = W[key_class][1], W[value_class][1]
+    long_class = "org.apache.hadoop.io.LongWritable"
+
+    def check(x, cls, which, kv):
+        got = _hadoop.writable_for(x)
+        if got != cls and not (cls == long_class and got.endswith("IntWritable")):
+            raise TypeError(
+                f"saveAsSequenceFile: the {which} of {kv!r} converts to {got.rsplit('.', 1)[1]}, but the first "
+                f"pair made the file's {which}s {cls.rsplit('.', 1)[1]}; every pair must convert alike")
+
+    def records():
+        for kv in iterator:
+            if not isinstance(kv, tuple) or len(kv) != 2:
+                raise TypeError(f"saveAsSequenceFile needs (key, value) pairs, got {kv!r}")
+            k, v = kv
+            check(k, key_class, "key", kv)
+            check(v, value_class, "value", kv)
+            yield encode_key(k), encode_value(v)
+
+    _write_sequence_file(path, key_class, value_class, records())
+
+
 def check_pickle_header(path):
-    """Raises ValueError unless path starts with the pickle file magic."""
+    """Raises ValueError unless path is a pickle file (PySpark's SequenceFile of
+    NullWritable/BytesWritable, or ember's earlier format)."""
     with open(path, "rb") as f:
-        head = f.read(len(PICKLE_MAGIC))
-    if head != PICKLE_MAGIC:
-        raise ValueError(
-            f"{path} is not a pickle file written by ember's saveAsPickleFile (it starts with "
-            f"{head[:8]!r}, not {PICKLE_MAGIC!r}); read text with textFile and PySpark's "
-            "SequenceFiles with PySpark")
+        head = f.read(256)
+    if head[:len(PICKLE_MAGIC)] == PICKLE_MAGIC:
+        return
+    if _hadoop.is_sequence_file(head):
+        key, value = _hadoop.check_file(path, raw=True)
+        if (key, value) != ("org.apache.hadoop.io.NullWritable", "org.apache.hadoop.io.BytesWritable"):
+            raise ValueError(
+                f"{path} is a SequenceFile of {key} keys and {value} values, not a pickle file (whose "
+                "records are NullWritable, BytesWritable); read it with sc.sequenceFile")
+        return
+    raise ValueError(
+        f"{path} is not a pickle file written by saveAsPickleFile (not a Hadoop SequenceFile: it looks like "
+        f"{_hadoop.describe(head)}); read text with sc.textFile")
 
 
 def read_pickle_split(path, start, end):
     """Yields the elements of the records of path that start in [start, end) (end -1:
-    the whole file), checking lengths and checksums."""
+    the whole file)."""
     check_pickle_header(path)
+    with open(path, "rb") as f:
+        old = f.read(len(PICKLE_MAGIC)) == PICKLE_MAGIC
+    if old:
+        yield from _read_old_pickle_split(path, start, end)
+        return
+    loads, arrays = pickle.loads, _hadoop.java_byte_arrays
+    for pos, (_, value) in _hadoop.read_split(path, start, end, raw=True, positions=True):
+        def where(off, pos=pos):
+            return f"corrupt pickle file {path}: the record at byte {pos} (value byte {off})"
+        if len(value) < 4 or struct.unpack_from(">i", value)[0] != len(value) - 4:
+            raise ValueError(f"{where(0)}: the BytesWritable length does not match")
+        for data in arrays(memoryview(value)[4:], where):
+            try:
+                batch = loads(data)
+            except Exception as e:
+                raise ValueError(f"{where(0)}: a pickled batch does not unpickle ({type(e).__name__}: {e})") from e
+            yield from batch
+
+
+def _read_old_pickle_split(path, start, end):
+    """The elements of a file in ember's earlier pickle format (see the top)."""
     loads, crc32 = pickle.loads, zlib.crc32
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size

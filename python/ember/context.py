@@ -68,7 +68,8 @@ def _parse_master(master):
     return slots, int(m.group(2)) if m.group(2) else None
 
 
-_INPUTS = "sc.textFile(), sc.wholeTextFiles(), sc.binaryFiles(), sc.binaryRecords() or sc.pickleFile()"
+_INPUTS = ("sc.textFile(), sc.wholeTextFiles(), sc.binaryFiles(), sc.binaryRecords(), sc.pickleFile() or "
+           "sc.sequenceFile() (uncompressed SequenceFiles)")
 
 
 def _no_hadoop(method, instead):
@@ -1192,8 +1193,9 @@ class SparkContext:
         return rdd.setName(path)
 
     def pickleFile(self, name, minPartitions=None):
-        """Reads the elements that ``RDD.saveAsPickleFile`` wrote (ember's pickle file
-        format). A file that is not such a file, or is damaged, gives an error naming it.
+        """Loads an RDD saved with ``RDD.saveAsPickleFile`` (by ember or by PySpark: both
+        write Hadoop SequenceFiles of pickled batches). A file that is not a pickle
+        file, or is damaged, gives a ValueError naming it (and the byte offset).
 
         Parameters
         ----------
@@ -1225,9 +1227,56 @@ class SparkContext:
 
     def sequenceFile(self, path, keyClass=None, valueClass=None, keyConverter=None, valueConverter=None,
                      minSplits=None, batchSize=0):
-        """Not available: Hadoop SequenceFiles need the JVM. Use pickleFile for data
-        saved with saveAsPickleFile, or textFile."""
-        raise NotImplementedError(_no_hadoop("sequenceFile", "sc.pickleFile() or sc.textFile()"))
+        """Reads a Hadoop SequenceFile of Writable keys and values as (key, value) pairs,
+        converted as PySpark converts them: Text to str, IntWritable, LongWritable and
+        VIntWritable/VLongWritable to int, DoubleWritable and FloatWritable to float,
+        BooleanWritable to bool, BytesWritable to bytearray, NullWritable to None. The
+        classes recorded in each file decide the conversion (as in Hadoop); other
+        Writables, compressed SequenceFiles and converters raise NotImplementedError.
+
+        Parameters
+        ----------
+        path : str
+            A file, a directory, globs, comma-separated.
+        keyClass, valueClass : str, optional
+            Fully qualified Writable class names, e.g. ``"org.apache.hadoop.io.Text"``
+            (accepted for compatibility; the file's own classes are used).
+        keyConverter, valueConverter : str, optional
+            Not supported (Java classes); must be None.
+        minSplits : int, optional
+            Large files are cut at sync markers to give at least this many partitions.
+        batchSize : int, optional
+            Ignored (PySpark's serialization batch size).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "seq")
+        >>> sc.parallelize([("a", 1), ("b", 2)]).saveAsSequenceFile(out)
+        >>> sorted(sc.sequenceFile(out, "org.apache.hadoop.io.Text", "org.apache.hadoop.io.IntWritable").collect())
+        [('a', 1), ('b', 2)]
+        """
+        from ember import _files, _hadoop
+        for name, conv in (("keyConverter", keyConverter), ("valueConverter", valueConverter)):
+            if conv is not None:
+                raise NotImplementedError(
+                    f"sequenceFile({name}={conv!r}): converters are Java classes, which ember cannot run; "
+                    "convert the values with rdd.map() after reading")
+        for name, cls in (("keyClass", keyClass), ("valueClass", valueClass)):
+            if cls is not None and not isinstance(cls, str):
+                raise TypeError(f"sequenceFile {name} must be a class name string, got {type(cls).__name__}")
+        files = _files.list_files(path)
+        for f in files:
+            with open(f, "rb") as fh:
+                head = fh.read(64)
+            if not _hadoop.is_sequence_file(head):
+                raise ValueError(f"{f} is not a Hadoop SequenceFile (it looks like {_hadoop.describe(head)}); "
+                                 "read text with sc.textFile")
+            _hadoop.check_file(f)
+        splits = _files.pickle_splits(files, minSplits or self.defaultMinPartitions)
+        return self._descriptor_source(
+            [[s] for s in splits],
+            lambda it: (kv for p, start, end in it for kv in _hadoop.read_split(p, start, end))).setName(path)
 
     def newAPIHadoopFile(self, path, inputFormatClass, keyClass, valueClass, keyConverter=None,
                          valueConverter=None, conf=None, batchSize=0):

@@ -40,7 +40,7 @@ portable_hash = _core.portable_hash
 _OP_NAMES = {_core.OP_MAP: "map", _core.OP_FLATMAP: "flatMap", _core.OP_FILTER: "filter",
              _core.OP_MAPVALUES: "mapValues", _core.OP_FLATMAPVALUES: "flatMapValues"}
 
-_OUTPUTS = "saveAsPickleFile() (read back with sc.pickleFile()) or saveAsTextFile()"
+_OUTPUTS = "saveAsPickleFile() (read back with sc.pickleFile()), saveAsSequenceFile() or saveAsTextFile()"
 
 
 def _no_jvm(method, instead):
@@ -1779,6 +1779,16 @@ class RDD:
         """Writes the elements as lines of text files ``part-NNNNN`` in a new directory,
         committed (with ``_SUCCESS``) only when every task succeeded.
 
+        Parameters
+        ----------
+        path : str
+            A directory that must not exist yet.
+        compressionCodecClass : str, optional
+            A Hadoop codec class name: ``org.apache.hadoop.io.compress.GzipCodec``
+            (``part-NNNNN.gz``), ``BZip2Codec`` (``.bz2``), ``ZStandardCodec`` (``.zst``),
+            ``DefaultCodec`` or ``DeflateCodec`` (``.deflate``, a zlib stream).
+            ``Lz4Codec`` and ``SnappyCodec`` raise NotImplementedError.
+
         Examples
         --------
         >>> import os, tempfile
@@ -1788,7 +1798,13 @@ class RDD:
         ['_SUCCESS', 'part-00000', 'part-00001']
         >>> sc.textFile(out).collect()
         ['a', 'b', 'c']
+        >>> gz = os.path.join(tempfile.mkdtemp(), "gz")
+        >>> sc.parallelize(["a", "b"], 1).saveAsTextFile(gz, "org.apache.hadoop.io.compress.GzipCodec")
+        >>> sorted(os.listdir(gz)), sc.textFile(gz).collect()
+        (['_SUCCESS', 'part-00000.gz'], ['a', 'b'])
         """
+        from ember import _files
+        codec, ext = _files.text_codec(compressionCodecClass)
         path = os.path.abspath(os.fspath(path))
         if os.path.exists(path):
             raise FileExistsError(
@@ -1797,21 +1813,9 @@ class RDD:
         os.makedirs(parent, exist_ok=True)
         tmp = os.path.join(parent, f".{os.path.basename(path)}.ember-{uuid.uuid4().hex}")
         os.mkdir(tmp)
-        gzip_out = compressionCodecClass is not None and "gzip" in compressionCodecClass.lower()
 
         def write(split, it):
-            import gzip as _gzip
-            name = os.path.join(tmp, f"part-{split:05d}" + (".gz" if gzip_out else ""))
-            attempt = f"{name}.attempt-{os.getpid()}"
-            opener = _gzip.open if gzip_out else open
-            with opener(attempt, "wb") as f:
-                for x in it:
-                    if isinstance(x, bytes):
-                        f.write(x)
-                    else:
-                        f.write((x if isinstance(x, str) else str(x)).encode("utf-8"))
-                    f.write(b"\n")
-            os.replace(attempt, name)
+            _files.write_text_part(os.path.join(tmp, f"part-{split:05d}{ext}"), it, codec)
             return []
 
         try:
@@ -2557,9 +2561,10 @@ class RDD:
 
     def saveAsPickleFile(self, path, batchSize=10):
         """Writes the elements as pickled batches into a new directory, one
-        ``part-NNNNN`` file per partition plus ``_SUCCESS``; ``sc.pickleFile`` reads it
-        back. The format is ember's own (described in ``ember._files``), not Hadoop's
-        SequenceFile.
+        ``part-NNNNN`` file per partition (with Hadoop's ``.part-NNNNN.crc``) plus
+        ``_SUCCESS``, in PySpark's format: Hadoop SequenceFiles whose values hold
+        Java-serialized arrays of pickled batches (``ember._hadoop``). ``sc.pickleFile``
+        reads it back, in ember or in PySpark.
 
         Parameters
         ----------
@@ -2574,7 +2579,7 @@ class RDD:
         >>> out = os.path.join(tempfile.mkdtemp(), "pickled")
         >>> sc.parallelize(range(10), 2).saveAsPickleFile(out, 3)
         >>> sorted(os.listdir(out))
-        ['_SUCCESS', 'part-00000', 'part-00001']
+        ['.part-00000.crc', '.part-00001.crc', '_SUCCESS', 'part-00000', 'part-00001']
         >>> sorted(sc.pickleFile(out).collect())
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
         """
@@ -2770,9 +2775,44 @@ class RDD:
     # ---- not available in ember: Hadoop output, SQL, resource profiles ---------------------------
 
     def saveAsSequenceFile(self, path, compressionCodecClass=None):
-        """Not available: Hadoop SequenceFiles need the JVM. Use saveAsPickleFile (read
-        back with sc.pickleFile) or saveAsTextFile."""
-        raise NotImplementedError(_no_jvm("saveAsSequenceFile", _OUTPUTS))
+        """Writes an RDD of (key, value) pairs as Hadoop SequenceFiles (``part-NNNNN``,
+        each with Hadoop's ``.crc`` checksum file, and ``_SUCCESS``), converting keys and
+        values to Writables as PySpark does: the classes come from the first pair (str:
+        Text, int: IntWritable if it fits 32 bits else LongWritable, float:
+        DoubleWritable, bool: BooleanWritable, bytes/bytearray: BytesWritable, None:
+        NullWritable) and every pair must convert to the same classes (an int may also
+        go into a LongWritable). PySpark and Hadoop read the files; so does
+        ``sc.sequenceFile``.
+
+        Parameters
+        ----------
+        path : str
+            A directory that must not exist yet.
+        compressionCodecClass : str, optional
+            Not supported (ember writes uncompressed SequenceFiles); must be None.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "seq")
+        >>> sc.parallelize([(1, "one"), (2, "two")], 2).saveAsSequenceFile(out)
+        >>> sorted(sc.sequenceFile(out).collect())
+        [(1, 'one'), (2, 'two')]
+        """
+        from ember import _files, _hadoop
+        if compressionCodecClass is not None:
+            raise NotImplementedError(
+                f"saveAsSequenceFile(compressionCodecClass={compressionCodecClass!r}): ember writes uncompressed "
+                "SequenceFiles only; leave compressionCodecClass out, or use saveAsTextFile with a codec")
+        try:
+            first = self.first()
+        except ValueError:
+            raise ValueError("saveAsSequenceFile: the RDD is empty, so there is no pair to take the key and "
+                             "value classes from (as in PySpark)") from None
+        if not isinstance(first, tuple) or len(first) != 2:
+            raise TypeError(f"saveAsSequenceFile needs (key, value) pairs; the first element is {first!r}")
+        kc, vc = _hadoop.writable_for(first[0]), _hadoop.writable_for(first[1])
+        _files.save_partitions(self, path, lambda name, it: _files.write_sequence_part(name, it, kc, vc))
 
     def saveAsHadoopFile(self, path, outputFormatClass, keyClass=None, valueClass=None, keyConverter=None,
                          valueConverter=None, conf=None, compressionCodecClass=None):

@@ -190,7 +190,7 @@ static emberW_task sample_task(emberW_input kids[5], emberW_input pair[2], ember
     paths[1] = bytes_of("/tmp/shuffle-1-1.data");
     concat[0] = (emberW_input){.kind = EMBER_IN_DATA, .stream = 0, .ncmds = 1, .cmds = &cmds[0]};
     concat[1] = (emberW_input){.kind = EMBER_IN_TEXT, .path = bytes_of("/data/a b.txt"), .start = 5, .end = -1,
-                               .flags = EMBER_TEXT_GZIP};
+                               .flags = EMBER_CODEC_GZIP << EMBER_TEXT_CODEC_SHIFT};
     concat[2] = (emberW_input){.kind = EMBER_IN_RANGE, .start = -3, .end = INT64_MAX, .step = 2};
     kids[0] = (emberW_input){.kind = EMBER_IN_SHUFFLE, .bucket = 4, .npaths = 2, .paths = paths};
     kids[1] = (emberW_input){.kind = EMBER_IN_DATA, .stream = 1};
