@@ -81,6 +81,7 @@ def exchange(sc, tmp_path_factory):
                                                 "org.apache.hadoop.io.compress." + codec)
     result = base / "result.pickle"
     env = dict(os.environ, PYSPARK_PYTHON=py)
+    env.pop("LD_PRELOAD", None)  # under `make asan`: the JVM does not run with the ASan runtime
     run = subprocess.run([py, __file__, str(ember_dir), str(out_dir), str(result)], capture_output=True,
                          text=True, env=env, timeout=float(os.environ.get("EMBER_DIFF_PYSPARK_TIMEOUT", 900)))
     assert run.returncode == 0, run.stderr[-3000:]
