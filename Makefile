@@ -4,21 +4,24 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
+PYBUILD := build/py
+PYTEST_ARGS :=
 DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython
 # Benchmark-only: the engines ember is compared with, and the harness's chart.
 BENCH_DEPS := "pyspark>=3.5,<3.6" "dask[bag]" psutil matplotlib
 BENCH_ARGS ?=
 
-.PHONY: demo test ctest ctest-asan pytest asan install bench clean
+.PHONY: demo test ctest ctest-asan pytest asan install bench clean test-pythons
 
 $(VENV)/.deps: Makefile
 	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip  # 3.10's pip has no -C (--config-settings) below
 	$(PIP) install $(DEPS)
 	touch $@
 
 # Warnings are errors in the extension too (its C files and libember's).
 install: $(VENV)/.deps
-	$(PIP) install --no-build-isolation -Cbuild-dir=build/py -Csetup-args=-Dwerror=true .
+	$(PIP) install --no-build-isolation -Cbuild-dir=$(PYBUILD) -Csetup-args=-Dwerror=true .
 
 demo: install
 	$(PY) examples/wordcount.py
@@ -45,9 +48,21 @@ ctest-asan: $(VENV)/.deps
 	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_seqfile_replay tests/fuzz/corpus/seqfile
 
 pytest: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
 test: ctest ctest-asan pytest
+
+# The suite on the other supported Pythons (`make test` is 3.11's): each gets its own
+# venv (.venv-3.X) and -Werror build (build/py-3.X); the tests marked slow or
+# differential run on 3.11 only. .ci/find-python finds each interpreter, or installs
+# it, or fails naming it.
+OTHER_PYTHONS := 3.10 3.12 3.13
+test-pythons:
+	@set -e; for v in $(OTHER_PYTHONS); do \
+		py=$$(.ci/find-python $$v); echo "== Python $$v: $$py"; \
+		$(MAKE) --no-print-directory pytest PYTHON=$$py VENV=.venv-$$v PYBUILD=build/py-$$v \
+			PYTEST_ARGS='-m "not slow and not differential"'; \
+	done
 
 # The Python tests against an extension built with ASan/UBSan (workers included);
 # not the differential ones, whose JVM does not run under the ASan runtime.

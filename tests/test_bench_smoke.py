@@ -39,6 +39,7 @@ def smoke(tmp_path_factory):
     return proc, files, result
 
 
+@pytest.mark.slow
 def test_smoke_pass_writes_results(smoke):
     proc, files, result = smoke
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -49,6 +50,7 @@ def test_smoke_pass_writes_results(smoke):
     assert "| word count |" in result["table_markdown"]
 
 
+@pytest.mark.slow
 def test_smoke_pass_compares_outputs(smoke, bench_modules):
     _, workloads = bench_modules
     _, _, result = smoke

@@ -25,6 +25,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.differential
+
 # ---- helpers the programs use -----------------------------------------------------------
 
 

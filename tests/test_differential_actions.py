@@ -16,6 +16,7 @@ import tempfile
 
 import pytest
 
+pytestmark = pytest.mark.differential
 pyspark = pytest.importorskip("pyspark")
 
 RESULTS = {"compared": 0, "equal": 0, "different": []}

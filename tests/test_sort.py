@@ -29,6 +29,7 @@ def test_sort_by_key_equals_sorted(sc, data, slices, out, ascending):
         check_ranges(rdd.glom().collect(), ascending=ascending)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(data=st.lists(st.tuples(st.text(max_size=6), st.none()), max_size=100), out=st.integers(1, 4))
 def test_sort_by_key_strings(sc, data, out):

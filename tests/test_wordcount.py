@@ -4,6 +4,8 @@ import random
 
 from operator import add
 
+import pytest
+
 
 def make_text(path, lines=20000, seed=5):
     rnd = random.Random(seed)
@@ -17,6 +19,7 @@ def make_text(path, lines=20000, seed=5):
     return path
 
 
+@pytest.mark.slow
 def test_word_count_equals_counter(sc, tmp_path):
     path = make_text(tmp_path / "words.txt")
     with open(path, newline="") as f:
@@ -29,6 +32,7 @@ def test_word_count_equals_counter(sc, tmp_path):
     assert sum(n for _, n in counts.collect()) == sum(expected.values())
 
 
+@pytest.mark.slow
 def test_word_count_over_directory_and_gzip(sc, tmp_path):
     import gzip
     d = tmp_path / "in"
