@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -138,13 +139,32 @@ void emberX_pool_stop(emberX_pool *pool) {
         ember_free(pool->workers[i].outq);
         emberW_parser_free(&pool->workers[i].in);
     }
+    if (pool->ctl_fd >= 0 && pool->daemon_pid > 0) {
+        /* The daemon exits on EOF of its control socket. Its end closes as it exits:
+         * wait for that (two seconds at most), then reap it. */
+        shutdown(pool->ctl_fd, SHUT_WR);
+        struct timespec now, end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += 2;
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+            struct pollfd p = {.fd = pool->ctl_fd, .events = POLLIN};
+            int pr = ms > 0 ? poll(&p, 1, (int)ms) : 0;
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr <= 0) break;
+            char buf[64];
+            ssize_t r = read(pool->ctl_fd, buf, sizeof buf);
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) break;
+        }
+    }
     close_fd(&pool->ctl_fd);
     if (pool->daemon_pid > 0) {
-        /* The daemon exits on EOF of its control socket; give it two seconds. */
+        /* Once its socket closed the daemon is a moment from exiting; give it 200 ms. */
         for (int i = 0; i < 200; i++) {
             pid_t r = waitpid(pool->daemon_pid, NULL, WNOHANG);
             if (r == pool->daemon_pid || (r < 0 && errno != EINTR)) { pool->daemon_pid = -1; break; }
-            struct timespec ts = {0, 10 * 1000 * 1000};
+            struct timespec ts = {0, 1000 * 1000};
             nanosleep(&ts, NULL);
         }
         if (pool->daemon_pid > 0) {

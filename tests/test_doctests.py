@@ -9,7 +9,7 @@ MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "em
            "ember.log", "ember.progress", "ember.traceback_utils", "ember.shell", "ember.submit",
            "ember.resultiterable", "ember.shuffle", "ember.rddsampler",
            "ember.statcounter", "ember._hyperloglog", "ember._files", "ember._lineage",
-           "ember.serializers", "ember.profiler", "ember.native"]
+           "ember.serializers", "ember.profiler", "ember.native", "ember._commands"]
 
 
 @pytest.mark.parametrize("name", MODULES)

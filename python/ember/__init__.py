@@ -10,17 +10,62 @@ Port a PySpark RDD program by changing its import::
                 .reduceByKey(lambda a, b: a + b))
 """
 
-from ember._core import JobCancelledError, PythonException
-from ember.accumulators import Accumulator, AccumulatorParam
-from ember.broadcast import Broadcast
-from ember.conf import SparkConf
-from ember.context import SparkContext
-from ember.files import SparkFiles
-from ember.rdd import RDD, Partitioner, RDDBarrier, ResultIterable, portable_hash
-from ember.serializers import CPickleSerializer, MarshalSerializer
-from ember.status import SparkJobInfo, SparkStageInfo, StatusTracker
-from ember.storagelevel import StorageLevel
-from ember.taskcontext import BarrierTaskContext, BarrierTaskInfo, TaskContext
+# The public names, each loaded from its module when first used (PEP 562), so that
+# `import ember` is cheap and the worker daemon, which imports ember.worker, loads only
+# what workers need.
+_SOURCES = {
+    "SparkConf": "ember.conf",
+    "SparkContext": "ember.context",
+    "RDD": "ember.rdd",
+    "Partitioner": "ember.rdd",
+    "ResultIterable": "ember.rdd",
+    "StorageLevel": "ember.storagelevel",
+    "TaskContext": "ember.taskcontext",
+    "BarrierTaskContext": "ember.taskcontext",
+    "BarrierTaskInfo": "ember.taskcontext",
+    "RDDBarrier": "ember.rdd",
+    "Broadcast": "ember.broadcast",
+    "Accumulator": "ember.accumulators",
+    "AccumulatorParam": "ember.accumulators",
+    "SparkFiles": "ember.files",
+    "StatusTracker": "ember.status",
+    "SparkJobInfo": "ember.status",
+    "SparkStageInfo": "ember.status",
+    "CPickleSerializer": "ember.serializers",
+    "MarshalSerializer": "ember.serializers",
+    "PythonException": "ember._core",
+    "JobCancelledError": "ember._core",
+    "portable_hash": "ember.rdd",
+}
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what type checkers and editors see: the same names, eagerly
+    from ember._core import JobCancelledError, PythonException
+    from ember.accumulators import Accumulator, AccumulatorParam
+    from ember.broadcast import Broadcast
+    from ember.conf import SparkConf
+    from ember.context import SparkContext
+    from ember.files import SparkFiles
+    from ember.rdd import RDD, Partitioner, RDDBarrier, ResultIterable, portable_hash
+    from ember.serializers import CPickleSerializer, MarshalSerializer
+    from ember.status import SparkJobInfo, SparkStageInfo, StatusTracker
+    from ember.storagelevel import StorageLevel
+    from ember.taskcontext import BarrierTaskContext, BarrierTaskInfo, TaskContext
+
+
+def __getattr__(name):
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'ember' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(source), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SOURCES))
+
 
 __version__ = "0.1.0"
 

@@ -1,31 +1,24 @@
 """SparkContext: the entry point of an ember application."""
 
 import atexit
-import filecmp
-import getpass
 import importlib
 import os
 import pickle
 import re
-import shutil
 import sys
 import threading
 import time
-import uuid
 import weakref
-
-import cloudpickle
 
 from ember import _core, _lineage, progress
 from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
-from ember.log import logger, set_log_level
+from ember import log as _log
 from ember.profiler import BasicProfiler, ProfilerCollector, UDFBasicProfiler, _incorrect_conf
 from ember.rdd import RDD, _union_rdds
 from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer,
                                CPickleSerializer, PickleSerializer)
-from ember.status import StatusTracker, _JobHistory
 
 __all__ = ["SparkContext"]
 
@@ -81,6 +74,7 @@ def _dumps(obj):
     try:
         return pickle.dumps(obj, protocol=5)
     except Exception:
+        import cloudpickle
         return cloudpickle.dumps(obj, protocol=5)
 
 
@@ -184,7 +178,7 @@ class SparkContext:
             _live_contexts.add(self)
         for path in pyFiles or ():
             self.addPyFile(path)
-        logger.info("SparkContext started: master=%s, app=%s, slots=%d", self.master, self.appName, slots)
+        _log.info("SparkContext started: master=%s, app=%s, slots=%d", self.master, self.appName, slots)
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -195,7 +189,7 @@ class SparkContext:
             core = getattr(self, "_core", None)
             if core is not None:
                 if not core.stopped:
-                    logger.info("SparkContext stopping: app=%s", self.appName)
+                    _log.info("SparkContext stopping: app=%s", self.appName)
                 core.stop()
             if SparkContext._active_spark_context is self:
                 SparkContext._active_spark_context = None
@@ -266,7 +260,7 @@ class SparkContext:
             ...
         ValueError: Supplied level CHATTY did not match one of: ALL,DEBUG,ERROR,FATAL,TRACE,WARN,INFO,OFF
         """
-        set_log_level(logLevel)
+        _log.set_log_level(logLevel)
 
     @property
     def defaultParallelism(self):
@@ -417,6 +411,7 @@ class SparkContext:
         self._python_includes = []   # names of added .zip/.egg/.jar files
         self._added_archives = {}    # "file:" URI (with any "#alias") -> name in the files root
         self._files_dir = os.path.join(self._core.tmpdir, "userFiles")
+        from ember.status import _JobHistory
         self._jobs = _JobHistory()
 
     def _new_broadcast_id(self):
@@ -545,6 +540,7 @@ class SparkContext:
                         "contents; rename one of them (files are found by name in the files root)")
             else:
                 tmp = os.path.join(self._files_dir, f".{name}.adding")
+                import shutil
                 if os.path.isdir(src):
                     shutil.copytree(src, tmp)
                 else:
@@ -646,6 +642,7 @@ class SparkContext:
                 raise ValueError(f"{name} is already in the files root (added from another path); "
                                  f"add {src} under another name with '{text}#<name>'")
             tmp = os.path.join(self._files_dir, f".{name}.adding")
+            import shutil
             shutil.rmtree(tmp, ignore_errors=True)
             try:
                 _unpack_archive(src, tmp)
@@ -968,6 +965,7 @@ class SparkContext:
         >>> sc.statusTracker().getActiveStageIds()
         []
         """
+        from ember.status import StatusTracker
         return StatusTracker(self)
 
     # ---- identity and settings -------------------------------------------------------
@@ -1074,6 +1072,7 @@ class SparkContext:
         >>> isinstance(sc.sparkUser(), str)
         True
         """
+        import getpass
         return os.environ.get("SPARK_USER") or getpass.getuser()
 
     def emptyRDD(self):
@@ -1337,6 +1336,7 @@ class SparkContext:
         """
         from ember import _files
         base = os.path.abspath(_files.local_path(dirName))
+        import uuid
         sub = os.path.join(base, str(uuid.uuid4()))
         os.makedirs(sub)
         self._checkpoint_dir = sub
@@ -1426,6 +1426,7 @@ def _local_path(path):
 
 
 def _same_contents(a, b):
+    import filecmp
     if os.path.isdir(a) or os.path.isdir(b):
         if not (os.path.isdir(a) and os.path.isdir(b)):
             return False
@@ -1439,6 +1440,7 @@ def _unpack_archive(src, dst):
     Spark chooses: .zip/.jar, .tar.gz/.tgz, .tar; any other file is copied to dst.
     Members stay inside dst (zipfile strips absolute paths and "..", tarfile's
     "data" filter refuses them and links that point out)."""
+    import shutil
     import tarfile
     import zipfile
     lower = src.lower()
@@ -1452,7 +1454,7 @@ def _unpack_archive(src, dst):
                 os.makedirs(dst)
                 t.extractall(dst, filter="data")
         else:
-            logger.warning("Cannot unpack %s (not .zip, .jar, .tar, .tar.gz or .tgz); copying it as it is", src)
+            _log.logger.warning("Cannot unpack %s (not .zip, .jar, .tar, .tar.gz or .tgz); copying it as it is", src)
             shutil.copy2(src, dst)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
         raise ValueError(f"Cannot unpack archive {src}: {e}") from e

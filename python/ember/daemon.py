@@ -8,7 +8,6 @@ the context's temp dir and exits, so nothing is left behind.
 """
 
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -29,7 +28,11 @@ def main(argv):
     ctl_fd, tmpdir = int(argv[1]), argv[2]
     import gc
 
-    from ember import worker  # pre-import: workers forked below start warm
+    # Preloaded, so that workers forked below start warm: the worker loop, the task
+    # context and the functions of ember's own actions. Not the driver's modules
+    # (ember.context, ember.rdd ...) nor cloudpickle: a worker imports cloudpickle when
+    # a command needs it (see ember._commands), the others when a task uses them.
+    from ember import _commands, taskcontext, worker  # noqa: F401
 
     # What is loaded now lives as long as the daemon: keep it out of the collector's
     # way (and out of copy-on-write faults in forked workers). Workers allocate many
@@ -83,8 +86,13 @@ def main(argv):
             except ProcessLookupError:
                 pass
         _reap(children)
+        import shutil
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
     main(sys.argv)
+    # Nothing is left to clean up: skip the interpreter's teardown, which stop() would
+    # wait for.
+    sys.stderr.flush()
+    os._exit(0)

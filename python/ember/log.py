@@ -7,31 +7,64 @@ names and, when nothing else prints log records, adds one console handler on std
 that the chosen level is visible, as PySpark's shell shows the JVM's log.
 """
 
-import logging
 import sys
 
-__all__ = ["logger", "LOG_LEVELS", "set_log_level"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
 
-logger = logging.getLogger("ember")
-logger.addHandler(logging.NullHandler())
+__all__ = ["logger", "LOG_LEVELS", "set_log_level", "info"]
 
-# PySpark's level names (log4j's) and the logging levels they map to.
+# PySpark's level names (log4j's) and the logging levels they map to (logging.DEBUG
+# is 10 ... logging.CRITICAL is 50).
 LOG_LEVELS = {
     "ALL": 1,
     "TRACE": 5,
-    "DEBUG": logging.DEBUG,
-    "INFO": logging.INFO,
-    "WARN": logging.WARNING,
-    "ERROR": logging.ERROR,
-    "FATAL": logging.CRITICAL,
-    "OFF": logging.CRITICAL + 1,
+    "DEBUG": 10,
+    "INFO": 20,
+    "WARN": 30,
+    "ERROR": 40,
+    "FATAL": 50,
+    "OFF": 51,
 }
+
+
+logger: "logging.Logger"  # no value until first use: see _logger()
+
+
+def _logger():
+    """The ``ember`` logger (``ember.log.logger``), made on first use: importing
+    ``logging`` is a noticeable part of start-up, and the driver's first record comes
+    after its workers start."""
+    made = globals().get("logger")
+    if made is None:
+        import logging
+        made = logging.getLogger("ember")
+        made.addHandler(logging.NullHandler())
+        globals()["logger"] = made
+    return made
+
+
+def __getattr__(name):
+    if name == "logger":
+        return _logger()
+    raise AttributeError(f"module 'ember.log' has no attribute {name!r}")
+
+
+def info(msg, *args):
+    """Logs ``msg % args`` at INFO on the ``ember`` logger. While nothing has imported
+    ``logging``, nothing could show the record (no handler exists and the levels are
+    the defaults, WARNING), so the record is dropped without importing it."""
+    if "logging" in sys.modules:
+        _logger().info(msg, *args)
+
 
 _console = None
 
 
 def _console_handler():
     """One stderr handler, formatted like Spark's console log, created on first use."""
+    import logging
     global _console
     if _console is None:
         _console = logging.StreamHandler(sys.stderr)
@@ -67,6 +100,8 @@ def set_log_level(level):
     if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
         # PySpark's text, names in the order Spark lists them.
         raise ValueError(f"Supplied level {level} did not match one of: ALL,DEBUG,ERROR,FATAL,TRACE,WARN,INFO,OFF")
+    import logging
+    logger = _logger()
     value = LOG_LEVELS[level.upper()]
     logger.setLevel(value)
     # Make the level visible when no handler of the application would print the

@@ -11,9 +11,7 @@ writes ``rdd_<id>.pstats`` files; at exit they are shown, or dumped to
 """
 
 import atexit
-import cProfile
 import os
-import pstats
 import threading
 
 from ember.accumulators import AccumulatorParam
@@ -152,6 +150,8 @@ class BasicProfiler(Profiler):
         self._accumulator = ctx.accumulator(None, PStatsParam)
 
     def profile(self, func, *args, **kwargs):
+        import cProfile
+        import pstats
         prof = cProfile.Profile()
         result = prof.runcall(func, *args, **kwargs)
         st = pstats.Stats(prof)

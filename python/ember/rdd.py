@@ -16,17 +16,12 @@ import operator
 import os
 import pickle
 import random
-import shlex
-import shutil
-import uuid
 import warnings
 import weakref
 from collections import defaultdict
 from functools import reduce as _reduce
 
-import cloudpickle
-
-from ember import _core, _lineage, rddsampler, shuffle
+from ember import _commands, _core, _lineage, rddsampler, shuffle
 from ember import join as _join
 from ember import profiler as _profiler
 from ember.resultiterable import ResultIterable
@@ -865,6 +860,7 @@ class RDD:
         >>> sc.parallelize(range(5), 2).pipe('wc -l').map(int).collect()
         [2, 3]
         """
+        import shlex
         env = {} if env is None else dict(env)
         argv = shlex.split(command)
 
@@ -1022,7 +1018,7 @@ class RDD:
         if n < 1:
             raise ValueError(f"Number of partitions must be positive, got {numPartitions}")
         pfunc = None if partitionFunc is portable_hash else partitionFunc
-        spec = cloudpickle.dumps((pfunc, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER), protocol=5)
+        spec = _commands.dumps_command((pfunc, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER))
         node = self.ctx._core.shuffle(self._node, n, spec)
         return RDD(self.ctx, node, Partitioner(n, partitionFunc), deps=(self,), kind="shuffle")
 
@@ -1674,7 +1670,7 @@ class RDD:
         >>> sc.parallelize([2, 3, 4]).count()
         3
         """
-        return sum(n for part in self._run(lambda _, it: [_core.count(it)]) for n in part)
+        return sum(n for part in self._run(_commands.count) for n in part)
 
     def take(self, num):
         """The first num elements, scanning partitions in growing rounds (1
@@ -1773,7 +1769,7 @@ class RDD:
         >>> sc.parallelize([1.0, 2.0, 3.0]).sum()
         6.0
         """
-        return sum((v for p in self._run(lambda _, it: [sum(it, 0)]) for v in p), 0)
+        return sum((v for p in self._run(_commands.total) for v in p), 0)
 
     def saveAsTextFile(self, path, compressionCodecClass=None):
         """Writes the elements as lines of text files ``part-NNNNN`` in a new directory,
@@ -1811,6 +1807,7 @@ class RDD:
                 f"Output directory {path} already exists; remove it or write to another path")
         parent = os.path.dirname(path)
         os.makedirs(parent, exist_ok=True)
+        import uuid
         tmp = os.path.join(parent, f".{os.path.basename(path)}.ember-{uuid.uuid4().hex}")
         os.mkdir(tmp)
 
@@ -1823,6 +1820,7 @@ class RDD:
             open(os.path.join(tmp, "_SUCCESS"), "wb").close()
             os.rename(tmp, path)
         except BaseException:
+            import shutil
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
@@ -2881,7 +2879,7 @@ class PipelinedRDD(RDD):
             collector = self.ctx.profiler_collector
             profiler = collector.new_profiler(self.ctx) if collector is not None else None
             ops = self._ops if profiler is None else [(_profiler.OP_PROFILER, profiler)] + self._ops
-            command = cloudpickle.dumps(ops, protocol=5)
+            command = _commands.dumps_command(ops)
             self._node_obj = self.ctx._core.pipeline(self._parent._node, command)
             if self._barrier:
                 self._node_obj.set_barrier(True)

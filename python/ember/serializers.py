@@ -26,8 +26,6 @@ import pickle
 import struct
 import zlib
 
-import cloudpickle
-
 __all__ = [
     "PickleSerializer",
     "CPickleSerializer",
@@ -380,6 +378,7 @@ class CloudPickleSerializer(FramedSerializer):
 
     def dumps(self, obj):
         try:
+            import cloudpickle
             return cloudpickle.dumps(obj, pickle_protocol)
         except pickle.PickleError:
             raise

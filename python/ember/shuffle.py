@@ -23,7 +23,6 @@ worker's memory (use more partitions for more data).
 
 import os
 import pickle
-import tempfile
 from bisect import bisect_left
 from itertools import islice
 
@@ -58,6 +57,7 @@ def _rss():
 
 
 def _spill_dir():
+    import tempfile
     return os.environ.get("EMBER_LOCAL_DIR") or tempfile.gettempdir()
 
 
@@ -65,6 +65,7 @@ class _Spill:
     """SPILL_FILES files of pickled lists of (key, value), keys placed by hash."""
 
     def __init__(self):
+        import tempfile
         self.dir = tempfile.mkdtemp(prefix="spill-", dir=_spill_dir())
         self.files = [open(os.path.join(self.dir, str(i)), "wb") for i in range(SPILL_FILES)]
         self.count = 0

@@ -8,33 +8,28 @@ task counts of the last 1000 finished ones.
 import collections
 import threading
 import time
-from typing import List, NamedTuple, Optional
 
 __all__ = ["SparkJobInfo", "SparkStageInfo", "StatusTracker"]
 
 _RETAINED_JOBS = 1000
 
 
-class SparkJobInfo(NamedTuple):
-    """A job: its id, the ids of the stages it ran, and its status
-    (``RUNNING``, ``SUCCEEDED`` or ``FAILED``)."""
+# Named tuples as PySpark's (collections', not typing's: importing typing would add
+# to every context's start-up).
+class SparkJobInfo(collections.namedtuple("SparkJobInfo", ["jobId", "stageIds", "status"])):
+    """A job: its id (int), the ids of the stages it ran (list of int), and its
+    status (``RUNNING``, ``SUCCEEDED`` or ``FAILED``)."""
 
-    jobId: int
-    stageIds: List[int]
-    status: str
+    __slots__ = ()
 
 
-class SparkStageInfo(NamedTuple):
+class SparkStageInfo(collections.namedtuple(
+        "SparkStageInfo", ["stageId", "currentAttemptId", "name", "numTasks", "numActiveTasks",
+                           "numCompletedTasks", "numFailedTasks"])):
     """A stage: its id, attempt, name (the call site of the job's action) and
-    task counts."""
+    task counts (all int but the name)."""
 
-    stageId: int
-    currentAttemptId: int
-    name: str
-    numTasks: int
-    numActiveTasks: int
-    numCompletedTasks: int
-    numFailedTasks: int
+    __slots__ = ()
 
 
 class _Job:

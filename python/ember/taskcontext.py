@@ -13,11 +13,8 @@ peer waiting for a call it will never make fails at once; a peer that dies makes
 engine kill the whole stage; a peer that never comes fails the call after
 ``spark.barrier.sync.timeout`` (as Spark: 365 days unless set).
 """
-import json
 import os
 import re
-import shutil
-import tempfile
 import time
 
 _current = None
@@ -216,6 +213,7 @@ class BarrierTaskContext(TaskContext):
         super().__init__(task)
         self._calls = 0
         self._timeout = 365 * 86400.0
+        import tempfile
         root = os.environ.get("EMBER_LOCAL_DIR") or tempfile.gettempdir()
         self._stages_dir = os.path.join(root, "barrier")
         self._dir = os.path.join(self._stages_dir, f"stage-{task['stage']}-attempt-{task['stage_attempt']}")
@@ -322,6 +320,7 @@ class BarrierTaskContext(TaskContext):
         the files of its earlier attempts."""
         attempt = self._task["stage_attempt"]
         if attempt and self.partitionId() == 0:
+            import shutil
             for a in range(attempt):
                 shutil.rmtree(os.path.join(self._stages_dir, f"stage-{self.stageId()}-attempt-{a}"),
                               ignore_errors=True)
@@ -335,6 +334,7 @@ class BarrierTaskContext(TaskContext):
             pass  # the context's temp dir is gone: the context stopped
 
     def _sync(self, kind, message):
+        import json
         k = self._calls
         self._calls += 1
         n, me = self._task["barrier_tasks"], self.partitionId()

@@ -19,7 +19,6 @@ import itertools
 import os
 import pickle
 import sys
-import traceback
 
 from ember import _core, accumulators, broadcast
 from ember.files import SparkFiles
@@ -155,6 +154,7 @@ class Worker:
             streams.drain()
             _core.write_done(self.io, sizes, accumulators._task_report())
         except BaseException:  # the user's error, SystemExit included, fails the task only
+            import traceback
             text = traceback.format_exc()
             streams.drain()
             self.io.write(_core.FRAME_TASK_ERROR, text.encode("utf-8", "replace"))
@@ -181,5 +181,6 @@ def main(rfd, wfd):
     except (BrokenPipeError, EOFError):
         return 0
     except BaseException:
+        import traceback
         traceback.print_exc(file=sys.stderr)
         return 1

@@ -1,0 +1,81 @@
+"""What start-up loads: `import ember` is cheap, the driver and the worker daemon import
+only what they use, and commands whose functions are importable by name need no
+cloudpickle. (How long start-up takes is measured in bench/, not here.)"""
+import pickle
+
+import pytest
+
+import ember
+from conftest import run_python
+from ember import _commands
+
+
+def loaded_after(code):
+    """The modules a fresh interpreter has loaded after running code."""
+    proc = run_python(code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))")
+    assert proc.returncode == 0, proc.stderr
+    return set(proc.stdout.splitlines()[-1].split())
+
+
+def test_import_ember_loads_no_submodule_until_a_name_is_used():
+    mods = loaded_after("import ember")
+    assert {m for m in mods if m.startswith("ember.")} == set()
+    assert "ember.context" in loaded_after("import ember\nember.SparkContext")
+
+
+def test_public_names_resolve_and_show_in_dir():
+    for name in ember.__all__:
+        assert getattr(ember, name) is not None
+        assert name in dir(ember)
+    from ember.context import SparkContext
+    assert ember.SparkContext is SparkContext
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        ember.Nope
+    from ember import rdd  # submodules still import as attributes
+    assert rdd.RDD is ember.RDD
+
+
+def test_the_driver_imports_neither_cloudpickle_nor_logging_nor_typing():
+    mods = loaded_after("from ember import SparkContext")
+    assert not {"cloudpickle", "logging", "typing"} & mods
+
+
+def test_what_the_daemon_preloads_leaves_out_the_drivers_modules():
+    mods = loaded_after("from ember import _commands, taskcontext, worker")
+    assert not {"ember.context", "ember.rdd", "cloudpickle", "logging", "typing"} & mods
+
+
+def test_count_and_sum_need_no_cloudpickle():
+    proc = run_python("import sys\n"
+                      "from ember import SparkContext\n"
+                      "sc = SparkContext('local[2]')\n"
+                      "print(sc.parallelize(range(10), 2).count(), sc.parallelize(range(5), 2).sum())\n"
+                      "print('cloudpickle' in sys.modules)\n"
+                      "print(sc.parallelize(range(3), 2).map(lambda x: -x).collect())\n"
+                      "print('cloudpickle' in sys.modules)\n"
+                      "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:4] == ["10 10", "False", "[0, -1, -2]", "True"]
+
+
+def test_commands_go_by_name_only_when_a_worker_can_import_them():
+    assert b"cloudpickle" not in _commands.dumps_command([(0, _commands.count)])
+    assert pickle.loads(_commands.dumps_command([(0, _commands.total)]))[0][1](0, iter([1, 2])) == [3]
+    assert b"cloudpickle" in _commands.dumps_command([(0, lambda split, it: it)])
+    # Functions and classes of __main__ go by value (a worker has not got the driver's
+    # __main__), also when reached through an object.
+    proc = run_python("import pickle, sys\n"
+                      "from ember import _commands\n"
+                      "def f(x):\n    return x + 1\n"
+                      "class Box:\n    pass\n"
+                      "b = Box()\n"
+                      "print(b'cloudpickle' in _commands.dumps_command({'k': b}))\n"
+                      "print(b'cloudpickle' in _commands.dumps_command([f]))\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]
+
+
+def test_once_cloudpickle_is_loaded_it_pickles_every_command():
+    import cloudpickle
+    by_cloudpickle = cloudpickle.dumps([(0, _commands.count)], protocol=5)
+    assert _commands.dumps_command([(0, _commands.count)]) == by_cloudpickle
