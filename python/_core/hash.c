@@ -3,7 +3,9 @@
  *
  * None hashes to 0. str and bytes hash to what CPython 3.11+ gives them with
  * PYTHONHASHSEED=0 (SipHash-1-3 with a zero key over the string's code units), which
- * is also what PySpark's workers compute, so partition layouts match PySpark's.
+ * is also what PySpark's workers compute there, so partition layouts match PySpark's;
+ * on 3.10 too (whose hash() is SipHash-2-4: PySpark's layouts of str keys differ
+ * there, ember's are the same on every Python).
  * Tuples combine their items' portable hashes as PySpark does (CPython 2.7's tuple
  * hash, masked to sys.maxsize). Numbers use CPython's hash, which is seed-free; other
  * objects fall back to hash() (deterministic in workers, which run with seed 0).
