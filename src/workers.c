@@ -132,6 +132,13 @@ void emberX_worker_kill(emberX_worker *w) {
     w->task = NULL;
 }
 
+/* Milliseconds from now to *end (CLOCK_MONOTONIC), negative once it passed. */
+static long ms_until(const struct timespec *end) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
 void emberX_pool_stop(emberX_pool *pool) {
     for (size_t i = 0; i < pool->nworkers; i++) {
         emberX_worker_kill(&pool->workers[i]);
@@ -139,16 +146,15 @@ void emberX_pool_stop(emberX_pool *pool) {
         ember_free(pool->workers[i].outq);
         emberW_parser_free(&pool->workers[i].in);
     }
+    /* The daemon exits on EOF of its control socket, and its end of the socket closes
+     * as it exits: wait for that, then reap it; two seconds in all, then SIGKILL. */
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += 2;
     if (pool->ctl_fd >= 0 && pool->daemon_pid > 0) {
-        /* The daemon exits on EOF of its control socket. Its end closes as it exits:
-         * wait for that (two seconds at most), then reap it. */
         shutdown(pool->ctl_fd, SHUT_WR);
-        struct timespec now, end;
-        clock_gettime(CLOCK_MONOTONIC, &end);
-        end.tv_sec += 2;
         for (;;) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+            long ms = ms_until(&end);
             struct pollfd p = {.fd = pool->ctl_fd, .events = POLLIN};
             int pr = ms > 0 ? poll(&p, 1, (int)ms) : 0;
             if (pr < 0 && errno == EINTR) continue;
@@ -160,10 +166,10 @@ void emberX_pool_stop(emberX_pool *pool) {
     }
     close_fd(&pool->ctl_fd);
     if (pool->daemon_pid > 0) {
-        /* Once its socket closed the daemon is a moment from exiting; give it 200 ms. */
-        for (int i = 0; i < 200; i++) {
+        for (;;) {
             pid_t r = waitpid(pool->daemon_pid, NULL, WNOHANG);
             if (r == pool->daemon_pid || (r < 0 && errno != EINTR)) { pool->daemon_pid = -1; break; }
+            if (ms_until(&end) <= 0) break;
             struct timespec ts = {0, 1000 * 1000};
             nanosleep(&ts, NULL);
         }

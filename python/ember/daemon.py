@@ -7,9 +7,10 @@ closes — the context stopped, or the driver died — it kills its workers, rem
 the context's temp dir and exits, so nothing is left behind.
 """
 
+import _socket  # not socket: its enums would take a tenth of the daemon's start-up
+import array
 import os
 import signal
-import socket
 import sys
 
 
@@ -22,6 +23,16 @@ def _reap(children):
         if pid == 0:
             return
         children.discard(pid)
+
+
+def _recv_fds(sock):
+    """One request: (its byte, the file descriptors it carries)."""
+    fds = array.array("i")
+    msg, ancdata, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(2 * fds.itemsize))
+    for level, kind, data in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+    return msg, list(fds)
 
 
 def main(argv):
@@ -45,11 +56,11 @@ def main(argv):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     children = set()
     signal.signal(signal.SIGCHLD, lambda *_: _reap(children))
-    sock = socket.socket(fileno=ctl_fd)
+    sock = _socket.socket(fileno=ctl_fd)
     try:
         while True:
             try:
-                msg, fds, _, _ = socket.recv_fds(sock, 1, 2)
+                msg, fds = _recv_fds(sock)
             except (ConnectionError, OSError):
                 break
             if not msg:
