@@ -6,9 +6,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 PYBUILD := build/py
 PYTEST_ARGS :=
-DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython
+DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython numpy
+# The PySpark release ember is compared with: by the differential tests (`make test`
+# installs it; they need a Java runtime) and by the benchmarks.
+PYSPARK := pyspark==4.3.0
 # Benchmark-only: the engines ember is compared with, and the harness's chart.
-BENCH_DEPS := "pyspark>=3.5,<3.6" "dask[bag]" psutil matplotlib
+BENCH_DEPS := "dask[bag]" psutil matplotlib
 BENCH_ARGS ?=
 
 .PHONY: demo test ctest ctest-asan pytest asan install bench clean test-pythons
@@ -47,10 +50,14 @@ ctest-asan: $(VENV)/.deps
 	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_lines_replay tests/fuzz/corpus/lines
 	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_seqfile_replay tests/fuzz/corpus/seqfile
 
+$(VENV)/.pyspark: $(VENV)/.deps
+	$(PIP) install $(PYSPARK)
+	touch $@
+
 pytest: install
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
-test: ctest ctest-asan pytest
+test: ctest ctest-asan $(VENV)/.pyspark pytest
 
 # The suite on the other supported Pythons (`make test` is 3.11's): each gets its own
 # venv (.venv-3.X) and -Werror build (build/py-3.X); the tests marked slow or
@@ -77,7 +84,7 @@ asan: $(VENV)/.deps
 # The benchmarks side by side with PySpark, Dask Bag and plain Python (bench/run.py;
 # BENCH_ARGS="--big" adds the 4 GiB word count). PySpark needs a JVM (Java 17).
 $(VENV)/.bench-deps: $(VENV)/.deps
-	$(PIP) install $(BENCH_DEPS)
+	$(PIP) install $(PYSPARK) $(BENCH_DEPS)
 	touch $@
 
 bench: install $(VENV)/.bench-deps

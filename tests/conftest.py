@@ -50,3 +50,28 @@ def run_in_thread(target):
     t = threading.Thread(target=body)
     t.start()
     return t, out
+
+
+PYSPARK_VERSION = "4.3."  # the release the differential tests compare with (Makefile's PYSPARK)
+
+
+def pyspark_or_skip():
+    """The pyspark module when PySpark 4.3 and a Java runtime are here; else skips the
+    test — or fails it when EMBER_REQUIRE_PYSPARK is set (CI sets it, so the
+    differential tests cannot silently stop running)."""
+    import shutil
+    why = None
+    try:
+        import pyspark
+    except ImportError:
+        why = "pyspark is not installed (make test installs pyspark==4.3.0)"
+    else:
+        if not pyspark.__version__.startswith(PYSPARK_VERSION):
+            why = f"the differential tests compare with PySpark {PYSPARK_VERSION}x, pyspark {pyspark.__version__} is installed"
+        elif shutil.which("java") is None and "JAVA_HOME" not in os.environ:
+            why = "PySpark needs a Java runtime (java on PATH or JAVA_HOME)"
+    if why is None:
+        return pyspark
+    if os.environ.get("EMBER_REQUIRE_PYSPARK"):
+        pytest.fail(f"EMBER_REQUIRE_PYSPARK is set but {why}")
+    pytest.skip(why)

@@ -164,7 +164,25 @@ def test_stats_edge_cases(sc):
     with pytest.raises(ValueError, match="Can not reduce"):
         sc.emptyRDD().stats()
     ints = sc.parallelize([1, 2, 3]).stats()
-    assert ints.max() == 3 and type(ints.max()) is int  # kept as PySpark keeps them without numpy
+    assert ints.max() == 3
+    # As PySpark: numpy's maximum when numpy is installed (a numpy float), else Python's (an int).
+    try:
+        import numpy
+    except ImportError:
+        assert type(ints.max()) is int
+    else:
+        assert type(ints.max()) is numpy.float64
+
+
+def test_stats_over_numpy_arrays_is_element_wise(sc):
+    numpy = pytest.importorskip("numpy")
+    rows = [numpy.array([1.0, 10.0]), numpy.array([3.0, 30.0]), numpy.array([2.0, 20.0]), numpy.array([6.0, 0.0])]
+    s = sc.parallelize(rows, 3).stats()
+    assert s.count() == 4
+    assert s.max().tolist() == [6.0, 30.0] and s.min().tolist() == [1.0, 0.0]
+    assert s.mean().tolist() == [3.0, 15.0]
+    assert s.stdev() == pytest.approx(numpy.std(rows, axis=0))
+    assert sc.parallelize(rows, 2).sampleVariance() == pytest.approx(numpy.var(rows, axis=0, ddof=1))
 
 
 def test_statcounter_merge_rules():

@@ -134,3 +134,12 @@ def test_broadcast_used_by_several_rdds_of_one_job(sc):
     right = sc.parallelize([3], 1).map(lambda x: x * b.value)
     assert left.union(right).collect() == [101, 102, 300]
     assert sc.parallelize([0]).map(lambda _: TaskContext.get() is not None and b.value).collect() == [100]
+
+
+def test_broadcast_from_a_stream_without_context():
+    import io
+    import pickle
+
+    from ember import Broadcast
+    b = Broadcast(sock_file=io.BytesIO(pickle.dumps({"k": [1, 2]})))
+    assert b.value == {"k": [1, 2]}

@@ -9,7 +9,8 @@ MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "em
            "ember.log", "ember.progress", "ember.traceback_utils", "ember.shell", "ember.submit",
            "ember.resultiterable", "ember.shuffle", "ember.rddsampler",
            "ember.statcounter", "ember._hyperloglog", "ember._files", "ember._lineage",
-           "ember.serializers", "ember.profiler", "ember.native", "ember._commands"]
+           "ember.serializers", "ember.profiler", "ember.native", "ember._commands", "ember.util",
+           "ember.sql.types", "ember.sql.session", "ember.sql.dataframe"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -18,7 +19,8 @@ def test_docstring_examples(sc, name):
     import ember
     # The module's own names, but not its __name__/__file__: examples run as user code.
     own = {k: v for k, v in vars(module).items() if not k.startswith("__")}
-    globs = {**own, "sc": sc, **{k: getattr(ember, k) for k in ember.__all__}}
+    from ember.sql import SparkSession
+    globs = {**own, "sc": sc, "spark": SparkSession(sc), **{k: getattr(ember, k) for k in ember.__all__}}
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     tests = finder.find(module, name, globs=globs)

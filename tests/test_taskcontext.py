@@ -79,3 +79,23 @@ def test_job_group_and_description_reach_tasks(sc):
     finally:
         sc.setJobGroup(None, None)
         sc.setLocalProperty("spark.job.interruptOnCancel", None)
+
+
+def test_constructor_inside_a_task_gives_the_task_context(sc):
+    def f(it):
+        made = TaskContext()
+        return [(made is TaskContext.get(), made.partitionId(), made.cpuAmount())]
+    from decimal import Decimal
+    assert sc.parallelize(range(4), 2).mapPartitions(f).collect() == [(True, 0, Decimal(1)), (True, 1, Decimal(1))]
+
+
+def test_constructor_on_the_driver_and_from_json(sc):
+    made = TaskContext()
+    assert made.partitionId() is None and made.getLocalProperty("k") is None and TaskContext.get() is None
+    ctx = TaskContext.from_json({"stageId": 4, "partitionId": 1, "attemptNumber": 2, "taskAttemptId": 9,
+                                 "cpus": 1, "cpuAmount": "0.5", "resources": {}, "localProperties": {"a": "b"}})
+    assert (ctx.stageId(), ctx.partitionId(), ctx.attemptNumber(), ctx.taskAttemptId(), ctx.cpus()) == (4, 1, 2, 9, 1)
+    assert str(ctx.cpuAmount()) == "0.5" and ctx.getLocalProperty("a") == "b" and ctx.resources() == {}
+    import pytest
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        TaskContext(colour="red")

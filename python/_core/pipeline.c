@@ -56,9 +56,10 @@ static PyObject *call_user(PyObject *f, PyObject *arg) {
     return r;
 }
 
-/* Splits a (key, value) record; returns borrowed references. */
+/* Splits a (key, value) record (a 2-tuple, also a namedtuple or Row of two fields, or a
+ * 2-list); returns borrowed references. */
 static int unpack_pair(PyObject *item, PyObject **k, PyObject **v, const char *what) {
-    if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
+    if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
         *k = PyTuple_GET_ITEM(item, 0);
         *v = PyTuple_GET_ITEM(item, 1);
         return 0;

@@ -657,7 +657,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     if (merge != Py_None && combiner_init(&comb) < 0) goto done;
     while ((item = PyIter_Next(it))) {
         PyObject *k, *v;
-        if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
             k = PyTuple_GET_ITEM(item, 0);
             v = PyTuple_GET_ITEM(item, 1);
         } else if (PyList_CheckExact(item) && PyList_GET_SIZE(item) == 2) {

@@ -31,6 +31,11 @@ _SOURCES = {
     "StatusTracker": "ember.status",
     "SparkJobInfo": "ember.status",
     "SparkStageInfo": "ember.status",
+    "SparkExecutorInfo": "ember.status",
+    "Profiler": "ember.profiler",
+    "BasicProfiler": "ember.profiler",
+    "InheritableThread": "ember.util",
+    "inheritable_thread_target": "ember.util",
     "CPickleSerializer": "ember.serializers",
     "MarshalSerializer": "ember.serializers",
     "PythonException": "ember._core",
@@ -47,10 +52,12 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, eagerly
     from ember.context import SparkContext
     from ember.files import SparkFiles
     from ember.rdd import RDD, Partitioner, RDDBarrier, ResultIterable, portable_hash
+    from ember.profiler import BasicProfiler, Profiler
     from ember.serializers import CPickleSerializer, MarshalSerializer
-    from ember.status import SparkJobInfo, SparkStageInfo, StatusTracker
+    from ember.status import SparkExecutorInfo, SparkJobInfo, SparkStageInfo, StatusTracker
     from ember.storagelevel import StorageLevel
     from ember.taskcontext import BarrierTaskContext, BarrierTaskInfo, TaskContext
+    from ember.util import InheritableThread, inheritable_thread_target
 
 
 def __getattr__(name):
@@ -87,6 +94,11 @@ __all__ = [
     "StatusTracker",
     "SparkJobInfo",
     "SparkStageInfo",
+    "SparkExecutorInfo",
+    "Profiler",
+    "BasicProfiler",
+    "InheritableThread",
+    "inheritable_thread_target",
     "CPickleSerializer",
     "MarshalSerializer",
     "PythonException",

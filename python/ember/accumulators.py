@@ -19,6 +19,7 @@ import itertools
 import pickle
 import threading
 import weakref
+from typing import Generic, TypeVar
 
 __all__ = [
     "Accumulator",
@@ -98,7 +99,10 @@ def _not_accessible():
                         "tasks: only the driver reads an accumulator; tasks may only add() to it")
 
 
-class Accumulator:
+T = TypeVar("T")
+
+
+class Accumulator(Generic[T]):
     """A shared variable that tasks add to with ``add`` or ``+=`` and that only the
     driver reads, through ``value``. Create one with :meth:`SparkContext.accumulator`.
 
@@ -217,7 +221,7 @@ class Accumulator:
         return f"Accumulator<id={self.aid}, value={self._value}>"
 
 
-class AccumulatorParam:
+class AccumulatorParam(Generic[T]):
     """Says how values of an accumulator's type add up: subclass it and implement
     ``zero`` and ``addInPlace``.
 

@@ -15,6 +15,7 @@ import gc
 import mmap
 import os
 import pickle
+from typing import Generic, TypeVar
 
 __all__ = ["Broadcast"]
 
@@ -47,7 +48,10 @@ def _invalid(operation):
     return RuntimeError(f"[INVALID_BROADCAST_OPERATION] Broadcast can only be {operation} in driver.")
 
 
-class Broadcast:
+T = TypeVar("T")
+
+
+class Broadcast(Generic[T]):
     """A read-only variable made by :meth:`SparkContext.broadcast`: stored once by
     the engine, loaded at most once per worker process, read through ``value`` on
     the driver and in tasks. A Broadcast captured in a closure ships as a small
@@ -70,11 +74,15 @@ class Broadcast:
     RuntimeError: Attempted to use Broadcast(...) after it was destroyed; broadcast the value again to use it
     """
 
-    def __init__(self, sc=None, value=None, pickle_registry=None, path=None):
+    def __init__(self, sc=None, value=None, pickle_registry=None, path=None, sock_file=None):
+        # Without a context: a Broadcast of a value pickled in the file at path, or
+        # read at once from the open binary stream sock_file (as PySpark's workers do).
         if sc is None:
-            if path is None:
-                raise ValueError("Broadcast needs a SparkContext (use sc.broadcast(value)) or a path")
+            if path is None and sock_file is None:
+                raise ValueError("Broadcast needs a SparkContext (use sc.broadcast(value)), a path or a sock_file")
             self._sc, self._id, self._path = None, None, path
+            if sock_file is not None:
+                self._value = self.load(sock_file)
             return
         self._sc = sc
         self._id = sc._new_broadcast_id()

@@ -15,7 +15,7 @@ from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember import log as _log
-from ember.profiler import BasicProfiler, ProfilerCollector, UDFBasicProfiler, _incorrect_conf
+from ember.profiler import BasicProfiler, MemoryProfiler, ProfilerCollector, UDFBasicProfiler, _incorrect_conf
 from ember.rdd import RDD, _union_rdds
 from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer,
                                CPickleSerializer, PickleSerializer)
@@ -104,6 +104,9 @@ class SparkContext:
         :class:`ember.profiler.BasicProfiler`).
     udf_profiler_cls : type, optional
         Accepted as PySpark's; ember has no SQL UDFs to profile.
+    memory_profiler_cls : type, optional
+        Accepted as PySpark's (:class:`ember.profiler.MemoryProfiler`); PySpark uses
+        it for SQL UDFs only, which ember does not have.
 
     Examples
     --------
@@ -121,7 +124,7 @@ class SparkContext:
 
     def __init__(self, master=None, appName=None, sparkHome=None, pyFiles=None, environment=None,
                  batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=BasicProfiler,
-                 udf_profiler_cls=UDFBasicProfiler):
+                 udf_profiler_cls=UDFBasicProfiler, memory_profiler_cls=MemoryProfiler):
         element_serializer = _element_serializer(serializer)
         conf = SparkConf() if conf is None else conf._copy()
         if master:
@@ -160,6 +163,7 @@ class SparkContext:
             if conf.get("spark.python.profile", "false").lower() == "true":
                 self.profiler_collector = ProfilerCollector(
                     profiler_cls, udf_profiler_cls, conf.get("spark.python.profile.dump"))
+                self.profiler_collector.memory_profiler_cls = memory_profiler_cls
             else:
                 self.profiler_collector = None
             self.serializer = (AutoBatchedSerializer(element_serializer) if batchSize == 0
@@ -198,7 +202,7 @@ class SparkContext:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, type, value, trace):
         self.stop()
 
     def __reduce__(self):
@@ -1064,6 +1068,37 @@ class SparkContext:
         """
         cls._system_properties[key] = str(value)
 
+    @classmethod
+    def getSystemProperty(cls, key):
+        """A process-wide property: one set with :meth:`setSystemProperty`, else
+        the few the JVM's ``System.getProperty`` has that mean the same in this
+        process (``user.name``, ``user.home``, ``user.dir``, ``os.name``, ``os.arch``,
+        ``java.io.tmpdir``, ``file.separator``, ``path.separator``,
+        ``line.separator``); None for others (ember has no JVM: ``java.home`` is None).
+
+        Parameters
+        ----------
+        key : str
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> SparkContext.setSystemProperty("spark.example.sys", "on")
+        >>> SparkContext.getSystemProperty("spark.example.sys")
+        'on'
+        >>> _ = SparkContext._system_properties.pop("spark.example.sys")
+        >>> SparkContext.getSystemProperty("file.separator")
+        '/'
+        >>> SparkContext.getSystemProperty("java.home") is None
+        True
+        """
+        if key in cls._system_properties:
+            return cls._system_properties[key]
+        return _process_property(key)
+
     def sparkUser(self):
         """The user running the application: ``$SPARK_USER``, else the login name.
 
@@ -1408,6 +1443,20 @@ def _job_labels(group, tags):
     separates them (include/ember.h). None when the job has neither."""
     labels = ([group] if group else []) + [_TAG_LABEL + t for t in sorted(tags)]
     return "\n".join(labels) if labels else None
+
+
+def _process_property(key):
+    """The value of a JVM system property that has a counterpart in this process."""
+    import platform
+    import tempfile
+    known = {
+        "user.name": getpass.getuser, "user.home": lambda: os.path.expanduser("~"), "user.dir": os.getcwd,
+        "os.name": platform.system, "os.arch": platform.machine, "java.io.tmpdir": tempfile.gettempdir,
+        "file.separator": lambda: os.sep, "path.separator": lambda: os.pathsep,
+        "line.separator": lambda: os.linesep,
+    }
+    getter = known.get(key)
+    return getter() if getter is not None else None
 
 
 def _local_path(path):

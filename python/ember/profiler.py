@@ -16,7 +16,8 @@ import threading
 
 from ember.accumulators import AccumulatorParam
 
-__all__ = ["Profiler", "BasicProfiler", "UDFBasicProfiler", "ProfilerCollector", "PStatsParam"]
+__all__ = ["Profiler", "BasicProfiler", "UDFBasicProfiler", "MemoryProfiler", "ProfilerCollector", "PStatsParam",
+           "MemUsageParam"]
 
 OP_PROFILER = -1  # a pipeline command's first op when its RDD is profiled: (OP_PROFILER, profiler)
 
@@ -195,3 +196,108 @@ class UDFBasicProfiler(BasicProfiler):
         st = self.stats()
         if st:
             st.dump_stats(os.path.join(path, "udf_%d.pstats" % id))
+
+
+class MemUsageParam(AccumulatorParam):
+    """Adds up memory profiles: {file name: [(line number, (increment MiB, memory
+    MiB, occurrences)), ...]} (None is the zero); the figures of a line present in
+    both add up.
+
+    Examples
+    --------
+    >>> MemUsageParam.addInPlace({"f.py": [(3, (1.0, 10.0, 1))]}, {"f.py": [(3, (0.5, 10.0, 2)), (4, (0.0, 9.0, 1))]})
+    {'f.py': [(3, (1.5, 20.0, 3)), (4, (0.0, 9.0, 1))]}
+    """
+
+    @staticmethod
+    def zero(value):
+        return None
+
+    @staticmethod
+    def addInPlace(value1, value2):
+        if not value1:
+            return value2
+        if not value2:
+            return value1
+        for filename in value1:
+            c1 = dict(value1.get(filename) or [])
+            c2 = dict(value2.get(filename) or [])
+            merged = {}
+            for lineno in sorted(set(c1) | set(c2)):
+                a, b = c1.get(lineno), c2.get(lineno)
+                merged[lineno] = (a[0] + b[0], a[1] + b[1], a[2] + b[2]) if a and b else (a or b)
+            value1[filename] = sorted(merged.items())
+        return value1
+
+
+class MemoryProfiler(Profiler):
+    """The line-by-line memory profiler PySpark uses for SQL UDFs
+    (``memory_profiler_cls``), through the ``memory_profiler`` package. ember has no
+    UDFs; the class is here so that ``memory_profiler_cls`` takes the same values,
+    and it profiles a function called with :meth:`profile` when that package is
+    installed.
+
+    Examples
+    --------
+    >>> p = MemoryProfiler(sc)
+    >>> p.stats() is None
+    True
+    >>> MemoryProfiler._show_results({})
+    """
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._accumulator = ctx.accumulator(None, MemUsageParam)
+
+    def profile(self, sub_lines, start_line, func, *args, **kwargs):
+        """Runs func(*args, **kwargs) under ``memory_profiler``'s line profiler and
+        adds its code map to the stats (``sub_lines``/``start_line`` are PySpark's UDF
+        source hints, unused here)."""
+        try:
+            from memory_profiler import LineProfiler
+        except ImportError:
+            raise RuntimeError("[MISSING_LIBRARY_FOR_PROFILER] Install the 'memory_profiler' library in the "
+                               "cluster to enable memory profiling (pip install memory-profiler).") from None
+        profiler = LineProfiler()
+        result = profiler(func)(*args, **kwargs)
+        self._accumulator.add({filename: list(lines) for filename, lines in profiler.code_map.items()})
+        return result
+
+    def stats(self):
+        return self._accumulator.value
+
+    @staticmethod
+    def _show_results(code_map, stream=None, precision=1):
+        import linecache
+        import sys
+        stream = stream or sys.stdout
+        template = "{0:>6} {1:>12} {2:>12}  {3:>10}   {4:<}"
+        mem_format = "{0:" + f"{precision + 4}.{precision}f" + "} MiB"
+        for filename, lines in code_map.items():
+            header = template.format("Line #", "Mem usage", "Increment", "Occurrences", "Line Contents")
+            stream.write("Filename: " + filename + "\n\n" + header + "\n" + "=" * len(header) + "\n")
+            source = linecache.getlines(filename)
+            if not source:
+                raise ValueError(f"[MEMORY_PROFILE_INVALID_SOURCE] Memory profiler can only be used on editors "
+                                 f"with line numbers: the source of {filename} cannot be read.")
+            by_line = dict(lines)
+            for lineno in range(min(by_line), max(by_line) + 1):
+                mem = by_line.get(lineno)
+                cells = ((mem_format.format(mem[1]), mem_format.format(mem[0]), mem[2]) if mem else ("", "", ""))
+                stream.write(template.format(lineno, *cells, source[lineno - 1] if lineno <= len(source) else "\n"))
+            stream.write("\n\n")
+
+    def show(self, id):
+        code_map = self.stats()
+        if code_map:
+            print("=" * 60)
+            print("Profile of UDF<id=%d>" % id)
+            print("=" * 60)
+            self._show_results(code_map)
+
+    def dump(self, id, path):
+        os.makedirs(path, exist_ok=True)
+        code_map = self.stats()
+        if code_map:
+            with open(os.path.join(path, "udf_%d_memory.txt" % id), "w", encoding="utf-8") as f:
+                self._show_results(code_map, stream=f)

@@ -20,6 +20,7 @@ import warnings
 import weakref
 from collections import defaultdict
 from functools import reduce as _reduce
+from typing import Generic, TypeVar
 
 from ember import _commands, _core, _lineage, rddsampler, shuffle
 from ember import join as _join
@@ -191,7 +192,10 @@ def _piped(argv, command, env, check_code, it):
         raise RuntimeError(f"[PIPE_FUNCTION_EXITED] Pipe function `{command}` exited with error code {code}.")
 
 
-class RDD:
+T = TypeVar("T")
+
+
+class RDD(Generic[T]):
     """A resilient distributed dataset: partitions of records, computed lazily from
     its lineage.
 
@@ -200,6 +204,11 @@ class RDD:
     >>> rdd = sc.parallelize(["b a", "a"], 2)
     >>> sorted(rdd.flatMap(str.split).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b).collect())
     [('a', 2), ('b', 1)]
+
+    RDD is generic, as PySpark's, for type annotations:
+
+    >>> from typing import Tuple
+    >>> counts: RDD[Tuple[str, int]] = rdd.map(lambda w: (w, 1))
     """
 
     _barrier = False  # a barrier RDD's node is a barrier node (RDD.barrier)

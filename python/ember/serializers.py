@@ -9,6 +9,13 @@ stream, framed as PySpark frames them (a big-endian signed 32-bit length before
 each object; the special lengths of :class:`SpecialLengths` mark the end of a
 section or a None).
 
+Importing ember makes the classes ``collections.namedtuple`` creates (also
+``typing.NamedTuple`` ones) picklable by value, as PySpark does: a record of a
+namedtuple class defined in ``__main__`` or a test module, which a worker cannot
+import, pickles as its class name, field names and values, and the receiving process
+rebuilds it — with the original class where that class exists (on the driver), else
+with an equivalent namedtuple class made once per name and fields.
+
 Examples
 --------
 >>> import io
@@ -20,10 +27,14 @@ Examples
 [0, 1, 2, 3, 4]
 """
 
+import collections
 import itertools
 import marshal
 import pickle
 import struct
+import sys
+import types
+import weakref
 import zlib
 
 __all__ = [
@@ -35,6 +46,72 @@ __all__ = [
 ]
 
 pickle_protocol = pickle.HIGHEST_PROTOCOL  # 5 on the Pythons ember supports
+
+
+# ---- namedtuples picklable by value ------------------------------------------------------
+
+# (module, name, fields) -> the class, for the classes of this process; weak, as
+# classes made in a function can go away.
+_namedtuple_classes = weakref.WeakValueDictionary()
+_rebuilt_namedtuples = {}  # (name, fields) -> a class made in this process by _restore
+
+
+def _restore(name, fields, value, module=None):
+    """A namedtuple record from its pickled parts: an instance of the class it was
+    made from when that class exists in this process, else of a namedtuple class
+    with the same name and fields."""
+    cls = _namedtuple_classes.get((module, name, fields))
+    if cls is None:
+        cls = _rebuilt_namedtuples.get((name, fields))
+        if cls is None:
+            cls = _rebuilt_namedtuples[(name, fields)] = _hack_namedtuple(collections.namedtuple(name, fields))
+    return cls(*value)
+
+
+def _hack_namedtuple(cls):
+    """Gives a namedtuple class a __reduce__ that pickles its instances by value."""
+    name, fields, module = cls.__name__, tuple(cls._fields), cls.__module__
+
+    def __reduce__(self):
+        return (_restore, (name, fields, tuple(self), module))
+
+    cls.__reduce__ = __reduce__
+    cls._is_namedtuple_ = True
+    _namedtuple_classes[(module, name, fields)] = cls
+    return cls
+
+
+def _hijack_namedtuple():
+    """Makes collections.namedtuple (also where it was imported by name before ember)
+    return classes that pickle by value, and fixes the ones already in __main__."""
+    if hasattr(collections.namedtuple, "_ember_hijacked"):
+        return
+    original = types.FunctionType(collections.namedtuple.__code__, collections.namedtuple.__globals__,
+                                  collections.namedtuple.__name__, collections.namedtuple.__defaults__,
+                                  collections.namedtuple.__closure__)
+    original_kwdefaults = collections.namedtuple.__kwdefaults__
+
+    def namedtuple(*args, **kwargs):
+        for k, v in _ember_original_kwdefaults.items():
+            kwargs[k] = kwargs.get(k, v)
+        if kwargs.get("module") is None:  # the caller's module, as namedtuple itself finds it
+            kwargs["module"] = _sys._getframe(1).f_globals.get("__name__", "__main__")
+        return _ember_hack_namedtuple(_ember_original_namedtuple(*args, **kwargs))
+
+    # The replacement code runs with collections' globals: give them the three names.
+    collections.namedtuple.__globals__["_ember_original_namedtuple"] = original
+    collections.namedtuple.__globals__["_ember_original_kwdefaults"] = original_kwdefaults
+    collections.namedtuple.__globals__["_ember_hack_namedtuple"] = _hack_namedtuple
+    collections.namedtuple.__code__ = namedtuple.__code__
+    collections.namedtuple._ember_hijacked = True
+    main = sys.modules.get("__main__")
+    for obj in list(vars(main).values()) if main is not None else []:
+        if isinstance(obj, type) and obj.__base__ is tuple and hasattr(obj, "_fields") \
+                and "__reduce__" not in obj.__dict__:
+            _hack_namedtuple(obj)
+
+
+_hijack_namedtuple()
 
 
 class SpecialLengths:
@@ -412,6 +489,41 @@ class MarshalSerializer(FramedSerializer):
         return marshal.loads(obj)
 
 
+class AutoSerializer(FramedSerializer):
+    """marshal while it can, then pickle: each record's bytes start with ``M``
+    (marshal) or ``P`` (pickle); once a record needed pickle, the rest use it.
+
+    Examples
+    --------
+    >>> ser = AutoSerializer()
+    >>> ser.dumps([1, 2])[:1], ser.loads(ser.dumps([1, 2]))
+    (b'M', [1, 2])
+    >>> ser.dumps(range(3))[:1], ser.loads(ser.dumps({1, 2}))
+    (b'P', {1, 2})
+    """
+
+    def __init__(self):
+        FramedSerializer.__init__(self)
+        self._type = None
+
+    def dumps(self, obj):
+        if self._type is not None:
+            return b"P" + pickle.dumps(obj, -1)
+        try:
+            return b"M" + marshal.dumps(obj)
+        except Exception:
+            self._type = b"P"
+            return b"P" + pickle.dumps(obj, -1)
+
+    def loads(self, obj):
+        kind = obj[:1]
+        if kind == b"M":
+            return marshal.loads(obj[1:])
+        if kind == b"P":
+            return pickle.loads(obj[1:])
+        raise ValueError(f"invalid serialization type: {kind!r} (AutoSerializer records start with b'M' or b'P')")
+
+
 class CompressedSerializer(FramedSerializer):
     """Another framed serializer's bytes, zlib-compressed (level 1).
 
@@ -477,3 +589,55 @@ class UTF8Deserializer(Serializer):
 
     def __repr__(self):
         return f"UTF8Deserializer({self.use_unicode})"
+
+
+class ChunkedStream:
+    """A writable file object that sends what is written to another stream in
+    frames of ``buffer_size`` bytes, each after its length (a 4-byte big-endian
+    int); ``close()`` sends the last, shorter frame, then the length -1, and closes
+    the wrapped stream. The reader knows whether more data comes without the total
+    length being known in advance.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.BytesIO()
+    >>> out.close = lambda: None  # keep the bytes readable
+    >>> s = ChunkedStream(out, 4)
+    >>> s.write(b"abcdefghij")
+    >>> s.close()
+    >>> out.getvalue()
+    b'\\x00\\x00\\x00\\x04abcd\\x00\\x00\\x00\\x04efgh\\x00\\x00\\x00\\x02ij\\xff\\xff\\xff\\xff'
+    """
+
+    def __init__(self, wrapped, buffer_size):
+        self.buffer_size = buffer_size
+        self.buffer = bytearray(buffer_size)
+        self.current_pos = 0
+        self.wrapped = wrapped
+
+    def write(self, bytes):
+        view = memoryview(bytes)
+        while len(view):
+            space = self.buffer_size - self.current_pos
+            if len(view) < space:
+                self.buffer[self.current_pos:self.current_pos + len(view)] = view
+                self.current_pos += len(view)
+                return
+            self.buffer[self.current_pos:] = view[:space]
+            write_int(self.buffer_size, self.wrapped)
+            self.wrapped.write(self.buffer)
+            view = view[space:]
+            self.current_pos = 0
+
+    def close(self):
+        if self.current_pos > 0:
+            write_int(self.current_pos, self.wrapped)
+            self.wrapped.write(self.buffer[:self.current_pos])
+        write_int(-1, self.wrapped)
+        self.wrapped.close()
+
+    @property
+    def closed(self):
+        """Whether the wrapped stream is closed."""
+        return self.wrapped.closed

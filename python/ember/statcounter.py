@@ -5,12 +5,31 @@ The running mean and the sum of squared deviations (m2) are updated with Welford
 method; two counters merge with the parallel formula, so partition counters can be
 combined in any order. ``RDD.stats()`` builds one counter per partition and merges
 them on the driver.
+
+As in PySpark, max, min and the standard deviations use numpy's ``maximum``,
+``minimum`` and ``sqrt`` when numpy is installed, so a counter over numpy arrays
+works element-wise (and max/min of numbers come back as numpy floats); without
+numpy they are Python's ``max``, ``min`` and ``math.sqrt``.
 """
 
 import copy
 import math
 
 __all__ = ["StatCounter"]
+
+_ops = None
+
+
+def _numeric_ops():
+    """(maximum, minimum, sqrt): numpy's when it is installed, else Python's."""
+    global _ops
+    if _ops is None:
+        try:
+            from numpy import maximum, minimum, sqrt
+        except ImportError:
+            maximum, minimum, sqrt = max, min, math.sqrt
+        _ops = (maximum, minimum, sqrt)
+    return _ops
 
 
 class StatCounter:
@@ -24,7 +43,7 @@ class StatCounter:
     Examples
     --------
     >>> s = StatCounter([1.0, 2.0, 3.0, 4.0])
-    >>> s.count(), s.mean(), s.sum(), s.min(), s.max()
+    >>> s.count(), s.mean(), s.sum(), float(s.min()), float(s.max())
     (4, 2.5, 10.0, 1.0, 4.0)
     >>> s.variance(), s.sampleVariance()
     (1.25, 1.6666666666666667)
@@ -56,10 +75,9 @@ class StatCounter:
         self.n += 1
         self.mu += delta / self.n
         self.m2 += delta * (value - self.mu)
-        # Builtin max/min keep the values' own type (an int stays an int), as
-        # PySpark does when numpy is not installed.
-        self.maxValue = max(self.maxValue, value)
-        self.minValue = min(self.minValue, value)
+        maximum, minimum, _ = _numeric_ops()
+        self.maxValue = maximum(self.maxValue, value)
+        self.minValue = minimum(self.minValue, value)
         return self
 
     def mergeStats(self, other):
@@ -102,8 +120,9 @@ class StatCounter:
                 self.mu = other.mu - (delta * self.n) / total
             else:
                 self.mu = (self.mu * self.n + other.mu * other.n) / total
-            self.maxValue = max(self.maxValue, other.maxValue)
-            self.minValue = min(self.minValue, other.minValue)
+            maximum, minimum, _ = _numeric_ops()
+            self.maxValue = maximum(self.maxValue, other.maxValue)
+            self.minValue = minimum(self.minValue, other.minValue)
             self.m2 += other.m2 + (delta * delta * self.n * other.n) / total
             self.n = total
         return self
@@ -142,11 +161,11 @@ class StatCounter:
 
     def stdev(self):
         """The population standard deviation."""
-        return math.sqrt(self.variance())
+        return _numeric_ops()[2](self.variance())
 
     def sampleStdev(self):
         """The sample standard deviation."""
-        return math.sqrt(self.sampleVariance())
+        return _numeric_ops()[2](self.sampleVariance())
 
     def asDict(self, sample=False):
         """The statistics as a dict.

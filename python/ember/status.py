@@ -9,7 +9,7 @@ import collections
 import threading
 import time
 
-__all__ = ["SparkJobInfo", "SparkStageInfo", "StatusTracker"]
+__all__ = ["SparkJobInfo", "SparkStageInfo", "SparkExecutorInfo", "StatusTracker"]
 
 _RETAINED_JOBS = 1000
 
@@ -30,6 +30,19 @@ class SparkStageInfo(collections.namedtuple(
     task counts (all int but the name)."""
 
     __slots__ = ()
+
+
+class SparkExecutorInfo(NamedTuple):
+    """An executor: where it runs, its running tasks and its memory (bytes)."""
+
+    host: str
+    port: int
+    cacheSize: int
+    numRunningTasks: int
+    usedOnHeapStorageMemory: int
+    usedOffHeapStorageMemory: int
+    totalOnHeapStorageMemory: int
+    totalOffHeapStorageMemory: int
 
 
 class _Job:
@@ -219,3 +232,28 @@ class StatusTracker:
         job = self._sc._jobs.get(jid)
         name = job.name if job is not None else f"stage {stageId}"
         return SparkStageInfo(stageId, 0, name, n, active, done, failed)
+
+    def getExecutorInfos(self):
+        """The executors: in local mode, one, this process (the driver). ``host`` is
+        ``spark.driver.host`` (``localhost`` unless set) and ``port`` 0 (ember opens no
+        port); ``cacheSize`` and ``usedOnHeapStorageMemory`` are the bytes the engine
+        holds (cached partitions and shuffle buffers); ``totalOnHeapStorageMemory`` is
+        ``spark.executor.memory`` (1g unless set); nothing is off-heap.
+
+        Returns
+        -------
+        list of SparkExecutorInfo
+
+        Examples
+        --------
+        >>> [info] = sc.statusTracker().getExecutorInfos()
+        >>> info.host, info.port, info.numRunningTasks, info.totalOnHeapStorageMemory
+        ('localhost', 0, 0, 1073741824)
+        """
+        from ember import _core
+        from ember.shuffle import parse_memory
+        conf = self._sc._conf
+        used = _core.mem_used()
+        running = sum(active for _, _, _, _, active, _, _ in self._sc._core.active_stages())
+        total = parse_memory(conf.get("spark.executor.memory", "1g"))
+        return [SparkExecutorInfo(conf.get("spark.driver.host", "localhost"), 0, used, running, used, 0, total, 0)]

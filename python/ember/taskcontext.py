@@ -30,10 +30,69 @@ class TaskContext:
     [0, 0, 1, 1]
     >>> TaskContext.get() is None
     True
+
+    ``TaskContext()`` called inside a task gives that task's context too:
+
+    >>> sc.parallelize([0]).map(lambda _: TaskContext() is TaskContext.get()).collect()
+    [True]
     """
 
-    def __init__(self, task):
-        self._task = task
+    _stageId = None
+    _partitionId = None
+    _attemptNumber = None
+    _taskAttemptId = None
+    _cpus = None
+    _cpuAmount = None
+    _resources = None
+    _localProperties = None
+
+    def __new__(cls, **kwargs):
+        """Inside a task, the task's context (as PySpark, whatever the arguments);
+        elsewhere a new, empty one."""
+        if isinstance(_current, cls):
+            return _current
+        return object.__new__(cls)
+
+    def __init__(self, **kwargs):
+        # Keyword arguments name the fields: stageId=3 sets what stageId() returns.
+        for key, value in kwargs.items():
+            if not hasattr(type(self), f"_{key}") or key in ("task",):
+                raise TypeError(f"TaskContext() got an unexpected keyword argument '{key}'")
+            if value is not None:
+                setattr(self, f"_{key}", value)
+
+    @classmethod
+    def _of_task(cls, task):
+        """The context of a task the worker runs (task: the engine's dict)."""
+        from decimal import Decimal
+        ctx = object.__new__(cls)
+        ctx._task = task
+        TaskContext.__init__(ctx, stageId=task["stage"], partitionId=task["partition"],
+                             attemptNumber=task["attempt"], taskAttemptId=task["attempt_id"], cpus=1,
+                             cpuAmount=Decimal(1), resources={}, localProperties=task.get("properties", {}))
+        return ctx
+
+    @classmethod
+    def from_json(cls, json):
+        """A context from a dict with PySpark's keys (``stageId``, ``partitionId``,
+        ``attemptNumber``, ``taskAttemptId``, ``cpus``, optional ``cpuAmount``,
+        ``resources``, ``localProperties``).
+
+        Examples
+        --------
+        >>> ctx = TaskContext.from_json({"stageId": 1, "partitionId": 2, "attemptNumber": 0,
+        ...     "taskAttemptId": 7, "cpus": 1, "resources": {}, "localProperties": {"k": "v"}})
+        >>> ctx.partitionId(), ctx.getLocalProperty("k"), ctx.cpuAmount()
+        (2, 'v', None)
+        """
+        from decimal import Decimal
+        if json.get("resources"):
+            raise ValueError(f"TaskContext.from_json: ember tasks have no resources (GPUs ...), got "
+                             f"{sorted(json['resources'])}; pass resources={{}}")
+        return cls(stageId=json["stageId"], partitionId=json["partitionId"], attemptNumber=json["attemptNumber"],
+                   taskAttemptId=json["taskAttemptId"], cpus=json["cpus"],
+                   cpuAmount=Decimal(json["cpuAmount"]) if "cpuAmount" in json else None, resources={},
+                   localProperties=json["localProperties"])
 
     @classmethod
     def get(cls):
@@ -62,7 +121,7 @@ class TaskContext:
         >>> sc.parallelize(range(3), 3).mapPartitions(lambda it: [TaskContext.get().partitionId()]).collect()
         [0, 1, 2]
         """
-        return self._task["partition"]
+        return self._partitionId
 
     def stageId(self):
         """The id of the stage this task belongs to; stage ids grow over the
@@ -78,7 +137,7 @@ class TaskContext:
         >>> len(set(ids))
         1
         """
-        return self._task["stage"]
+        return self._stageId
 
     def attemptNumber(self):
         """How many times this task was tried before this attempt (0 on the first).
@@ -92,7 +151,7 @@ class TaskContext:
         >>> sc.parallelize([0]).map(lambda _: TaskContext.get().attemptNumber()).collect()
         [0]
         """
-        return self._task["attempt"]
+        return self._attemptNumber
 
     def taskAttemptId(self):
         """An id unique to this attempt of this task within the context.
@@ -107,7 +166,7 @@ class TaskContext:
         >>> len(set(ids))
         4
         """
-        return self._task["attempt_id"]
+        return self._taskAttemptId
 
     def cpus(self):
         """The CPUs reserved for this task (one task slot: 1).
@@ -121,7 +180,22 @@ class TaskContext:
         >>> sc.parallelize([0]).map(lambda _: TaskContext.get().cpus()).collect()
         [1]
         """
-        return 1
+        return self._cpus
+
+    def cpuAmount(self):
+        """The exact amount of CPUs reserved for this task, as a Decimal (one task
+        slot: 1).
+
+        Returns
+        -------
+        decimal.Decimal
+
+        Examples
+        --------
+        >>> sc.parallelize([0]).map(lambda _: TaskContext.get().cpuAmount()).collect()
+        [Decimal('1')]
+        """
+        return self._cpuAmount
 
     def resources(self):
         """Resources (GPUs ...) allocated to this task: none in ember.
@@ -135,7 +209,7 @@ class TaskContext:
         >>> sc.parallelize([0]).map(lambda _: TaskContext.get().resources()).collect()
         [{}]
         """
-        return {}
+        return self._resources
 
     def getLocalProperty(self, key):
         """A local property the driver thread that started the job had set (with
@@ -158,7 +232,7 @@ class TaskContext:
         >>> sc.parallelize([0]).map(lambda _: TaskContext.get().getLocalProperty("missing")).collect()
         [None]
         """
-        return self._task.get("properties", {}).get(key)
+        return (self._localProperties or {}).get(key)
 
 
 class BarrierTaskInfo:
@@ -209,14 +283,26 @@ class BarrierTaskContext(TaskContext):
     [(0, 2), (1, 2)]
     """
 
-    def __init__(self, task):
-        super().__init__(task)
-        self._calls = 0
-        self._timeout = 365 * 86400.0
+    _task = None
+
+    @classmethod
+    def _of_task(cls, task):
         import tempfile
+        ctx = super()._of_task(task)
+        ctx._calls = 0
+        ctx._timeout = 365 * 86400.0
         root = os.environ.get("EMBER_LOCAL_DIR") or tempfile.gettempdir()
-        self._stages_dir = os.path.join(root, "barrier")
-        self._dir = os.path.join(self._stages_dir, f"stage-{task['stage']}-attempt-{task['stage_attempt']}")
+        ctx._stages_dir = os.path.join(root, "barrier")
+        ctx._dir = os.path.join(ctx._stages_dir, f"stage-{task['stage']}-attempt-{task['stage_attempt']}")
+        return ctx
+
+    @classmethod
+    def from_json(cls, json):
+        """Not in ember: a BarrierTaskContext belongs to a running barrier task;
+        use ``BarrierTaskContext.get()`` inside ``rdd.barrier().mapPartitions(f)``."""
+        raise NotImplementedError("BarrierTaskContext.from_json: an ember barrier context synchronises through "
+                                  "the engine's files of a running stage, so only its task makes one; use "
+                                  "BarrierTaskContext.get() inside rdd.barrier().mapPartitions(f) instead")
 
     @classmethod
     def get(cls):
@@ -390,10 +476,10 @@ def _set(task):
     if task is None:
         _current = None
     elif task.get("barrier_tasks"):
-        _current = BarrierTaskContext(task)
+        _current = BarrierTaskContext._of_task(task)
         _current._begin()
     else:
-        _current = TaskContext(task)
+        _current = TaskContext._of_task(task)
 
 
 def _end():
