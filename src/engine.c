@@ -27,7 +27,10 @@
  * times; then the job fails and its other running tasks are killed. Reports of
  * attempts that succeeded go back to the caller whatever the job's outcome (a
  * failed attempt's never do), and each finished stage's final counts are kept in a
- * small ring for status queries. Lock order: ctx->mu, then the block store's lock.
+ * small ring for status queries. As Spark reports them, a job's stages include the
+ * map stages it skips because their shuffle output exists already: each gets a stage
+ * id and a history entry with no completed task when the job is submitted. Lock
+ * order: ctx->mu, then the block store's lock.
  *
  * Barrier stages (a barrier node computed within the stage, see
  * ember_node_set_barrier) run all their tasks at once: the stage waits, holding up
@@ -261,12 +264,53 @@ static void abort_stage(ember_context *ctx, stage *st) {
 /* Keeps a finished stage's final counts for ember_finished_stages: a ring of the
  * last EMBER_STAGE_HISTORY stages, allocated on first use (without memory the
  * history is skipped, nothing fails). Caller holds ctx->mu. */
-static void remember_stage(ember_context *ctx, const stage *st) {
+static void remember(ember_context *ctx, ember_stage_info info) {
     if (!ctx->history && !(ctx->history = ember_malloc(EMBER_STAGE_HISTORY * sizeof *ctx->history))) return;
-    ctx->history[ctx->history_next] = (ember_stage_info){st->id, st->job->id, (int)st->ntasks, (int)st->ndone, 0,
-                                                         (int)st->nfailed, (int64_t)st->submitted_ms};
+    ctx->history[ctx->history_next] = info;
     ctx->history_next = (ctx->history_next + 1) % EMBER_STAGE_HISTORY;
     if (ctx->nhistory < EMBER_STAGE_HISTORY) ctx->nhistory++;
+}
+
+static void remember_stage(ember_context *ctx, const stage *st) {
+    remember(ctx, (ember_stage_info){st->id, st->job->id, (int)st->ntasks, (int)st->ndone, 0, (int)st->nfailed,
+                                     (int64_t)st->submitted_ms});
+}
+
+/* The nodes a walk of the lineage has seen (a lineage is a DAG: union(a, a) reads a twice). */
+typedef struct {
+    const ember_node **nodes;
+    size_t n, cap;
+} seen_set;
+
+/* 1 when n was seen already, else adds it and returns 0; -1 when out of memory. */
+static int seen_add(seen_set *seen, const ember_node *n) {
+    for (size_t i = 0; i < seen->n; i++)
+        if (seen->nodes[i] == n) return 1;
+    if (seen->n == seen->cap) {
+        size_t cap = seen->cap ? seen->cap * 2 : 16;
+        const ember_node **grown = ember_realloc(seen->nodes, cap * sizeof *grown);
+        if (!grown) return -1;
+        seen->nodes = grown;
+        seen->cap = cap;
+    }
+    seen->nodes[seen->n++] = n;
+    return 0;
+}
+
+/* Records a skipped map stage for each shuffle in n's lineage whose map stage job will
+ * not run: its output exists, or so does the output of a shuffle after it (skipped is
+ * set below such a shuffle). Parents first, so that their ids are the lower ones, as
+ * Spark numbers stages. Out of memory leaves entries out; nothing fails. Caller holds
+ * ctx->mu. */
+static void remember_skipped(ember_context *ctx, struct ember_job *job, const ember_node *n, int skipped,
+                             seen_set *seen) {
+    if (seen_add(seen, n) != 0) return;
+    int shuffle = n->kind == EMBER_NODE_SHUFFLE;
+    if (shuffle) skipped = skipped || emberM_shuffle_done(&ctx->blocks, n->id);
+    for (size_t i = 0; i < n->nparents; i++) remember_skipped(ctx, job, n->parents[i], skipped, seen);
+    if (shuffle && skipped)
+        remember(ctx, (ember_stage_info){ctx->next_stage_id++, job->id, (int)n->parents[0]->nparts, 0, 0, 0,
+                                         (int64_t)now_ms()});
 }
 
 /* Removes st from its job's and the context's lists and frees it. */
@@ -579,6 +623,9 @@ static void plan(ember_context *ctx) {
         while (*pp) pp = &(*pp)->next;
         j->next = NULL;
         *pp = j;
+        seen_set seen = {0};
+        remember_skipped(ctx, j, j->node, 0, &seen);
+        ember_free(seen.nodes);
     }
     pthread_mutex_unlock(&ctx->mu);
     for (;;) {

@@ -702,6 +702,25 @@ def prog_system_properties(sc):
             cls.getSystemProperty("ember.no.such.property"))
 
 
+def prog_skipped_stage_ids(sc):
+    """A job's stage ids include map stages skipped because their shuffle output exists."""
+    counts = sc.parallelize(range(20), 3).map(lambda x: (x % 4, x)).reduceByKey(lambda a, b: a + b, 2)
+    chained = counts.map(lambda kv: (kv[1] % 3, 1)).reduceByKey(lambda a, b: a + b, 2)
+    out = []
+    for i, action in enumerate([counts.collect, counts.collect, chained.collect, chained.count]):
+        sc.setJobGroup(f"diff-skip-{i}", "stage ids")
+        try:
+            action()
+        finally:
+            sc.setJobGroup(None, None)
+        tracker = sc.statusTracker()
+        [job] = tracker.getJobIdsForGroup(f"diff-skip-{i}")
+        ids = sorted(tracker.getJobInfo(job).stageIds)
+        out.append(([s - ids[0] for s in ids], [tracker.getStageInfo(s).numCompletedTasks for s in ids],
+                    [tracker.getStageInfo(s).numTasks for s in ids]))
+    return out
+
+
 # Deliberate differences: program -> reason. The test checks that they do differ.
 DIFFERENT = {
     "prog_session_sql": "ember has no Spark SQL engine: DataFrame operations, spark.sql and createDataFrame raise "

@@ -301,3 +301,34 @@ def test_cancelled_shuffle_leaves_no_map_output(sc, tmp_path):
         t.join()
     after = {f for f in os.listdir(sc._core.tmpdir) if f.startswith("shuffle-")}
     assert after == before
+
+
+def _job_stages(sc, group, action):
+    sc.setJobGroup(group, "stage ids")
+    try:
+        action()
+    finally:
+        sc.setJobGroup(None, None)
+    tracker = sc.statusTracker()
+    [job] = tracker.getJobIdsForGroup(group)
+    ids = tracker.getJobInfo(job).stageIds
+    return ids, [tracker.getStageInfo(s).numCompletedTasks for s in ids], [tracker.getStageInfo(s).numTasks for s in ids]
+
+
+def test_stage_ids_include_map_stages_skipped_as_spark(sc):
+    counts = sc.parallelize(range(20), 3).map(lambda x: (x % 4, x)).reduceByKey(lambda a, b: a + b, 2)
+    first, done, tasks = _job_stages(sc, "skip-1", counts.collect)
+    assert len(first) == 2 and done == [3, 2] and tasks == [3, 2]
+    # The map output exists: the next job skips its map stage, which Spark still lists
+    # (a new stage id, no task completed), as it lists the stages behind a skipped one.
+    again, done, tasks = _job_stages(sc, "skip-2", counts.collect)
+    assert len(again) == 2 and min(again) > max(first) and done == [0, 2] and tasks == [3, 2]
+    chained = counts.map(lambda kv: (kv[1] % 3, 1)).reduceByKey(lambda a, b: a + b, 2)
+    ids, done, tasks = _job_stages(sc, "skip-3", chained.collect)
+    assert len(ids) == 3 and done == [0, 2, 2] and tasks == [3, 2, 2]
+    ids, done, _ = _job_stages(sc, "skip-4", chained.count)
+    assert len(ids) == 3 and done == [0, 0, 2]
+    # A lineage reading a shuffle twice lists its skipped stage once.
+    twice = counts.union(counts)
+    ids, done, _ = _job_stages(sc, "skip-5", twice.collect)
+    assert len(ids) == 2 and done == [0, 2]

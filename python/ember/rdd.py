@@ -2364,7 +2364,7 @@ class RDD(Generic[T]):
 
         Examples
         --------
-        >>> sc.parallelize([1, 2, 3]).stdev()
+        >>> print(sc.parallelize([1, 2, 3]).stdev())
         0.816496580927726
         """
         return self.stats().stdev()
@@ -2384,7 +2384,7 @@ class RDD(Generic[T]):
 
         Examples
         --------
-        >>> sc.parallelize([1, 2, 3]).sampleStdev()
+        >>> print(sc.parallelize([1, 2, 3]).sampleStdev())
         1.0
         """
         return self.stats().sampleStdev()
