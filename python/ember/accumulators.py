@@ -19,7 +19,7 @@ import itertools
 import pickle
 import threading
 import weakref
-from typing import Generic, TypeVar
+from types import GenericAlias
 
 __all__ = [
     "Accumulator",
@@ -99,10 +99,7 @@ def _not_accessible():
                         "tasks: only the driver reads an accumulator; tasks may only add() to it")
 
 
-T = TypeVar("T")
-
-
-class Accumulator(Generic[T]):
+class Accumulator:
     """A shared variable that tasks add to with ``add`` or ``+=`` and that only the
     driver reads, through ``value``. Create one with :meth:`SparkContext.accumulator`.
 
@@ -151,6 +148,9 @@ class Accumulator(Generic[T]):
         ...
     TypeError: No default accumulator param for type <class 'list'>: pass an AccumulatorParam
     """
+
+    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, aid, value, accum_param):
         self.aid = aid
@@ -221,7 +221,7 @@ class Accumulator(Generic[T]):
         return f"Accumulator<id={self.aid}, value={self._value}>"
 
 
-class AccumulatorParam(Generic[T]):
+class AccumulatorParam:
     """Says how values of an accumulator's type add up: subclass it and implement
     ``zero`` and ``addInPlace``.
 
@@ -243,6 +243,9 @@ class AccumulatorParam(Generic[T]):
     >>> va.value
     [7.0, 8.0, 9.0]
     """
+
+    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
+    __class_getitem__ = classmethod(GenericAlias)
 
     def zero(self, value):
         """A zero value of the type, shaped like value (e.g. a vector of zeros).

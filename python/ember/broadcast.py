@@ -15,7 +15,7 @@ import gc
 import mmap
 import os
 import pickle
-from typing import Generic, TypeVar
+from types import GenericAlias
 
 __all__ = ["Broadcast"]
 
@@ -48,10 +48,7 @@ def _invalid(operation):
     return RuntimeError(f"[INVALID_BROADCAST_OPERATION] Broadcast can only be {operation} in driver.")
 
 
-T = TypeVar("T")
-
-
-class Broadcast(Generic[T]):
+class Broadcast:
     """A read-only variable made by :meth:`SparkContext.broadcast`: stored once by
     the engine, loaded at most once per worker process, read through ``value`` on
     the driver and in tasks. A Broadcast captured in a closure ships as a small
@@ -73,6 +70,9 @@ class Broadcast(Generic[T]):
         ...
     RuntimeError: Attempted to use Broadcast(...) after it was destroyed; broadcast the value again to use it
     """
+
+    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, sc=None, value=None, pickle_registry=None, path=None, sock_file=None):
         # Without a context: a Broadcast of a value pickled in the file at path, or

@@ -1447,6 +1447,7 @@ def _job_labels(group, tags):
 
 def _process_property(key):
     """The value of a JVM system property that has a counterpart in this process."""
+    import getpass
     import platform
     import tempfile
     known = {

@@ -20,7 +20,7 @@ import warnings
 import weakref
 from collections import defaultdict
 from functools import reduce as _reduce
-from typing import Generic, TypeVar
+from types import GenericAlias
 
 from ember import _commands, _core, _lineage, rddsampler, shuffle
 from ember import join as _join
@@ -192,10 +192,7 @@ def _piped(argv, command, env, check_code, it):
         raise RuntimeError(f"[PIPE_FUNCTION_EXITED] Pipe function `{command}` exited with error code {code}.")
 
 
-T = TypeVar("T")
-
-
-class RDD(Generic[T]):
+class RDD:
     """A resilient distributed dataset: partitions of records, computed lazily from
     its lineage.
 
@@ -210,6 +207,9 @@ class RDD(Generic[T]):
     >>> from typing import Tuple
     >>> counts: RDD[Tuple[str, int]] = rdd.map(lambda w: (w, 1))
     """
+
+    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
+    __class_getitem__ = classmethod(GenericAlias)
 
     _barrier = False  # a barrier RDD's node is a barrier node (RDD.barrier)
 

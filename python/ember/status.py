@@ -32,17 +32,13 @@ class SparkStageInfo(collections.namedtuple(
     __slots__ = ()
 
 
-class SparkExecutorInfo(NamedTuple):
-    """An executor: where it runs, its running tasks and its memory (bytes)."""
+class SparkExecutorInfo(collections.namedtuple(
+        "SparkExecutorInfo", ["host", "port", "cacheSize", "numRunningTasks", "usedOnHeapStorageMemory",
+                              "usedOffHeapStorageMemory", "totalOnHeapStorageMemory", "totalOffHeapStorageMemory"])):
+    """An executor: where it runs (host str, port int), its cached bytes, running
+    tasks and memory (bytes, all int)."""
 
-    host: str
-    port: int
-    cacheSize: int
-    numRunningTasks: int
-    usedOnHeapStorageMemory: int
-    usedOffHeapStorageMemory: int
-    totalOnHeapStorageMemory: int
-    totalOffHeapStorageMemory: int
+    __slots__ = ()
 
 
 class _Job:
