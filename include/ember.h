@@ -208,7 +208,7 @@ typedef struct ember_config {
      * unlimited). Past it the job fails with EMBER_ETASK, its message naming the size
      * and the key, before more results are held. */
     int64_t max_result_size;
-    /* The worker daemon to run instead of `python -m ember.daemon` (NULL: that one):
+    /* The worker daemon to run instead of ember.daemon (NULL: that one, in cfg->python):
      * an executable started as `daemon 3 TMPDIR`, speaking the control protocol of
      * src/workers.c on fd 3 and the frames of src/wire.h with its workers. Tests point
      * it at a fake worker written in C (tests/c/fake_worker.c). */
@@ -222,6 +222,10 @@ EMBER_EXTERN int ember_context_create(const ember_config *cfg, ember_context **o
 EMBER_EXTERN void ember_context_free(ember_context *ctx);
 EMBER_EXTERN const char *ember_context_tmpdir(const ember_context *ctx);
 EMBER_EXTERN int ember_context_slots(const ember_context *ctx);
+/* Takes up to max ids of nodes freed since the last call into ids; returns how many.
+ * The first call starts the tracking (until then no id is kept), so that a caller
+ * keeping something per node id can drop it when the node goes. */
+EMBER_EXTERN size_t ember_context_freed_nodes(ember_context *ctx, int *ids, size_t max);
 
 /* A byte string: one serialized batch of records. */
 typedef struct ember_buf {

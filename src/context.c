@@ -86,6 +86,21 @@ fail:
 const char *ember_context_tmpdir(const ember_context *ctx) { return ctx->tmpdir; }
 int ember_context_slots(const ember_context *ctx) { return ctx->cfg.slots; }
 
+size_t ember_context_freed_nodes(ember_context *ctx, int *ids, size_t max) {
+    pthread_mutex_lock(&ctx->mu);
+    ctx->track_freed = 1;
+    size_t n = ctx->nfreed < max ? ctx->nfreed : max;
+    if (n) memcpy(ids, ctx->freed + (ctx->nfreed - n), n * sizeof *ids);
+    ctx->nfreed -= n;
+    if (ctx->nfreed == 0 && ctx->capfreed > 1024) { /* a burst is over: give its room back */
+        ember_free(ctx->freed);
+        ctx->freed = NULL;
+        ctx->capfreed = 0;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    return n;
+}
+
 void ember_context_free(ember_context *ctx) {
     if (!ctx) return;
     pthread_mutex_lock(&ctx->mu);

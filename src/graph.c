@@ -229,6 +229,7 @@ void emberG_context_release(ember_context *ctx) {
     ember_free((char *)ctx->cfg.daemon);
     ember_free(ctx->tmpdir);
     ember_free(ctx->forget);
+    ember_free(ctx->freed);
     ember_free(ctx->history);
     ember_free(ctx);
 }
@@ -258,6 +259,17 @@ void ember_node_release(ember_node *n) {
     ember_free(n->groups);
     emberM_unpersist(&ctx->blocks, n->id);
     if (n->kind == EMBER_NODE_SHUFFLE) emberM_shuffle_remove(&ctx->blocks, n->id);
+    pthread_mutex_lock(&ctx->mu);
+    if (ctx->track_freed) {
+        if (ctx->nfreed == ctx->capfreed) {
+            size_t cap = ctx->capfreed ? ctx->capfreed * 2 : 64;
+            int *f = ember_realloc(ctx->freed, cap * sizeof *f);
+            if (f) { ctx->freed = f; ctx->capfreed = cap; }
+        }
+        /* Out of memory only loses the id: its owner keeps a stale label. */
+        if (ctx->nfreed < ctx->capfreed) ctx->freed[ctx->nfreed++] = n->id;
+    }
+    pthread_mutex_unlock(&ctx->mu);
     ember_free(n);
     emberG_context_release(ctx);
 }

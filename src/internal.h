@@ -168,7 +168,7 @@ typedef struct emberX_pool {
     emberX_worker *workers;
 } emberX_pool;
 
-/* Spawns the daemon (python -m ember.daemon) in its own process group. */
+/* Spawns the daemon (ember.daemon, see DAEMON_BOOT) in its own process group. */
 int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir);
 /* Kills every worker, ends the daemon and waits for it. */
 void emberX_pool_stop(emberX_pool *pool);
@@ -240,6 +240,9 @@ struct ember_context {
     unsigned next_walk;        /* lineage walks (ember_node_clean_shuffle), under mu */
     uint64_t *forget;          /* command ids of released nodes, to drop from workers */
     size_t nforget, capforget;
+    int track_freed;           /* under mu: keep ids of freed nodes for ember_context_freed_nodes */
+    int *freed;                /* under mu: ids of nodes freed and not yet taken */
+    size_t nfreed, capfreed;
 };
 
 /* Drops one reference to the context; the last frees its memory (ember_context_free

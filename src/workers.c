@@ -1,6 +1,6 @@
 /* workers.c — the Python worker processes: one daemon per context, started with
  * posix_spawn, and one worker per task slot, forked by the daemon on request. The
- * daemon is `python -m ember.daemon`, or the executable ember_config.daemon names
+ * daemon is ember.daemon (see DAEMON_BOOT), or the executable ember_config.daemon names
  * (the scheduler's C tests use a fake worker that speaks the same protocols).
  *
  * Design. The engine and the daemon share a Unix socket (the control channel). To
@@ -57,6 +57,18 @@ static char **daemon_env(const char *pythonpath) {
     return env;
 }
 
+/* What the daemon's interpreter runs. `python -m` or `-c` would put the working
+ * directory first on sys.path, so that an `ember/` package or a `cloudpickle.py`
+ * merely sitting there would shadow the driver's: the first line replaces sys.path
+ * with PYTHONPATH as given (the driver's sys.path, absolute), or drops the working
+ * directory when none is given; only then is ember imported. */
+#define DAEMON_BOOT                                                                   \
+    "import os, sys\n"                                                                \
+    "_p = os.environ.get('PYTHONPATH')\n"                                             \
+    "sys.path[:] = [e for e in _p.split(os.pathsep) if e] if _p else sys.path[1:]\n" \
+    "from ember import daemon\n"                                                      \
+    "daemon.main(sys.argv)\n"
+
 int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir) {
     int rc = 0, sv[2] = {-1, -1};
     char **env = NULL;
@@ -82,7 +94,7 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     sigaddset(&dfl, SIGINT);
     posix_spawnattr_setsigdefault(&attr, &dfl);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *python_argv[] = {(char *)cfg->python, "-m", "ember.daemon", "3", (char *)tmpdir, NULL};
+    char *python_argv[] = {(char *)cfg->python, "-c", (char *)DAEMON_BOOT, "3", (char *)tmpdir, NULL};
     char *daemon_argv[] = {(char *)cfg->daemon, "3", (char *)tmpdir, NULL};
     char **argv = cfg->daemon ? daemon_argv : python_argv;
     int err = posix_spawn(&pool->daemon_pid, argv[0], &fa, &attr, argv, env);
@@ -92,7 +104,7 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
         if (cfg->daemon)
             rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s' (ember_config.daemon)", cfg->daemon);
         else
-            rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s -m ember.daemon'", cfg->python);
+            rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon with '%s'", cfg->python);
         pool->daemon_pid = -1;
         goto free_env;
     }
@@ -222,8 +234,8 @@ int emberX_worker_start(emberX_pool *pool, emberX_worker *w) {
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             rc = emberE_set(EMBER_ESPAWN,
-                            "the worker daemon exited before starting a worker; check that 'python -m ember.daemon' "
-                            "runs with this interpreter (its error is on stderr)");
+                            "the worker daemon exited before starting a worker; check that the workers' interpreter "
+                            "can import ember from the driver's sys.path (its error is on stderr)");
             goto close_pipes;
         }
         got += (size_t)r;

@@ -143,3 +143,39 @@ def test_broadcast_from_a_stream_without_context():
     from ember import Broadcast
     b = Broadcast(sock_file=io.BytesIO(pickle.dumps({"k": [1, 2]})))
     assert b.value == {"k": [1, 2]}
+
+
+def _broadcast_files(sc):
+    return sorted(f for f in os.listdir(sc._core.tmpdir) if f.startswith("broadcast-"))
+
+
+def test_broadcasts_no_longer_referenced_are_freed_files_included(sc):
+    """20 broadcasts of 10 MB, used, unpersisted and dropped, leave no file behind
+    (as Spark's ContextCleaner frees them)."""
+    import gc
+    before = _broadcast_files(sc)
+    for _ in range(20):
+        b = sc.broadcast(bytes(10 << 20))
+        assert sc.parallelize([0], 1).map(lambda _: len(b.value)).collect() == [10 << 20]
+        b.unpersist()
+        del b
+    gc.collect()
+    assert _broadcast_files(sc) == before
+    assert len(sc._broadcast_alive) <= len(before)
+
+
+def test_a_broadcast_pickled_into_a_command_lives_as_long_as_its_rdd(sc):
+    """The function no longer reaches the broadcast, but its pickled command does:
+    the RDD keeps the broadcast alive until the RDD goes."""
+    import gc
+    box = [sc.broadcast([1, 2, 3])]
+    path = box[0]._path
+    rdd = sc.parallelize([0], 1).map(lambda _: sum(box[0].value))
+    rdd._node                       # the command is pickled now, with the broadcast's handle
+    box.clear()
+    gc.collect()
+    assert os.path.exists(path)
+    assert rdd.collect() == [6]
+    del rdd
+    gc.collect()
+    assert not os.path.exists(path)

@@ -1,8 +1,13 @@
-"""The same key lands in the same partition whatever PYTHONHASHSEED the driver has."""
+"""The same key lands in the same partition whatever PYTHONHASHSEED the driver has;
+a partition function's result is checked before it picks a bucket."""
 import json
 import sys
 
+import pytest
+
 from conftest import run_python
+
+from ember import PythonException
 
 PROGRAM = r"""
 import json
@@ -87,3 +92,31 @@ def test_repartition_deals_chunks_of_ten_round_robin(sc):
         assert all(piece in chunks for piece in pieces)
     sizes = [len(p) for p in parts]
     assert max(sizes) - min(sizes) <= 40
+
+
+class _Mod:
+    """A partition function result whose ``% n`` is whatever it was given."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __mod__(self, n):
+        return self.value
+
+
+@pytest.mark.parametrize("value", [-1, 4, 5, 1000, 2**40 + 1, -2**70])
+def test_a_partition_number_out_of_range_is_a_clear_error(sc, value):
+    with pytest.raises(PythonException) as info:
+        sc.parallelize([(1, "a")], 1).partitionBy(4, lambda k: _Mod(value)).collect()
+    assert f"partition function's result % 4 is {value}, not a partition number in [0, 4)" in str(info.value)
+
+
+def test_a_partition_number_that_is_not_an_int_is_a_clear_error(sc):
+    with pytest.raises(PythonException, match=r"result % 3 is a str \('x'\), not an int"):
+        sc.parallelize([(1, "a")], 1).partitionBy(3, lambda k: _Mod("x")).collect()
+
+
+def test_big_and_negative_ints_from_a_partition_function_use_python_modulo(sc):
+    out = sc.parallelize([(k, k) for k in range(8)], 2).partitionBy(4, lambda k: k * (2**40 + 1) - 2**70).glom()
+    assert [sorted(v for v, _ in p) for p in out.collect()] == \
+        [sorted(k for k in range(8) if (k * (2**40 + 1) - 2**70) % 4 == i) for i in range(4)]

@@ -550,6 +550,24 @@ static PyObject *Context_get_stopped(ContextObject *self, void *c) {
     return PyBool_FromLong(self->ctx == NULL);
 }
 
+/* freed_nodes() -> [id, ...]: nodes freed since the last call (tracked from the first). */
+static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    PyObject *lst = PyList_New(0);
+    if (!lst || !self->ctx) return lst;
+    int ids[256];
+    size_t n;
+    do {
+        n = ember_context_freed_nodes(self->ctx, ids, 256);
+        for (size_t i = 0; i < n; i++) {
+            PyObject *x = PyLong_FromLong(ids[i]);
+            if (!x || PyList_Append(lst, x) < 0) { Py_XDECREF(x); Py_DECREF(lst); return NULL; }
+            Py_DECREF(x);
+        }
+    } while (n == 256);
+    return lst;
+}
+
 static PyObject *py_mem_used(PyObject *m, PyObject *unused) {
     (void)m; (void)unused;
     return PyLong_FromLongLong(ember_mem_used());
@@ -575,6 +593,8 @@ static PyMethodDef Context_methods[] = {
      "active_stages() -> [(stage_id, job_id, tasks, completed, active, failed, submitted_ms)]"},
     {"finished_stages", (PyCFunction)Context_finished_stages, METH_NOARGS,
      "finished_stages() -> the same tuples for the last stages that finished, oldest first"},
+    {"freed_nodes", (PyCFunction)Context_freed_nodes, METH_NOARGS,
+     "freed_nodes() -> ids of the nodes freed since the last call (the first call starts tracking)"},
     {"stop", (PyCFunction)Context_stop, METH_NOARGS, "Stop workers, remove temp files. Idempotent."},
     {NULL, NULL, 0, NULL},
 };

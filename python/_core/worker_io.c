@@ -598,15 +598,32 @@ static int bucket_of(buckets *b, PyObject *key, uint32_t *out) {
         *out = (uint32_t)(r < 0 ? r + b->n : r);
         return 0;
     }
-    /* partitionFunc(key) % n with Python's modulo (non-negative; any int size). */
+    /* partitionFunc(key) % n with Python's modulo: in [0, n) for an int, but the
+     * function may return any object whose __mod__ returns anything; check it. */
     PyObject *r = PyObject_CallOneArg(b->partition_func, key);
     if (!r) return -1;
     PyObject *mod = PyNumber_Remainder(r, b->modulus);
     Py_DECREF(r);
     if (!mod) return -1;
-    long long v = PyLong_AsLongLong(mod);
+    if (!PyLong_Check(mod)) {
+        PyErr_Format(PyExc_TypeError,
+                     "the partition function's result %% %u is a %.100s (%R), not an int; "
+                     "partitionFunc must return an int", (unsigned)b->n, Py_TYPE(mod)->tp_name, mod);
+        Py_DECREF(mod);
+        return -1;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(mod, &overflow);
+    if (v == -1 && PyErr_Occurred()) { Py_DECREF(mod); return -1; }
+    if (overflow || v < 0 || v >= (long long)b->n) {
+        PyErr_Format(PyExc_ValueError,
+                     "the partition function's result %% %u is %R, not a partition number in [0, %u): "
+                     "partitionFunc(key) %% numPartitions must give one of the %u partitions",
+                     (unsigned)b->n, mod, (unsigned)b->n, (unsigned)b->n);
+        Py_DECREF(mod);
+        return -1;
+    }
     Py_DECREF(mod);
-    if (v == -1 && PyErr_Occurred()) return -1;
     *out = (uint32_t)v;
     return 0;
 }

@@ -56,8 +56,8 @@ def dumps_command(obj):
             return buf.getvalue()
         except Exception:  # noqa: BLE001 - any failure: let cloudpickle decide
             pass
-    import cloudpickle
-    return cloudpickle.dumps(obj, protocol=5)
+    from ember.serializers import cloudpickle_dumps  # code objects keep their file names
+    return cloudpickle_dumps(obj, 5)
 
 
 def count(split, iterator):

@@ -9,12 +9,20 @@ tells the workers which broadcasts are alive and at which generation:
 ``unpersist()`` bumps the generation, so workers drop their copy and reload it on
 next use; ``destroy()`` removes the file, and a task still holding the broadcast
 fails with a clear error.
+
+A broadcast the driver no longer references is destroyed by itself, file included
+(as Spark's ContextCleaner does): a finalizer runs when the driver's Broadcast object
+is collected. Whatever holds a command that pickled it keeps it referenced — an
+RDD holds its functions, and the broadcasts its pickled command or shuffle spec
+captured by name (see ``_dumps_holding``) — so it lives as long as a job may read it.
 """
 
 import gc
 import mmap
 import os
 import pickle
+import threading
+import weakref
 from types import GenericAlias
 
 __all__ = ["Broadcast"]
@@ -33,6 +41,31 @@ def _set_alive(alive):
     _alive = alive
     for bid in [b for b, (gen, _) in _loaded.items() if alive.get(b) != gen]:
         del _loaded[bid]
+
+
+_capture = threading.local()  # .held: the list collecting Broadcasts being pickled
+
+
+def _dumps_holding(dumps, obj):
+    """Returns (dumps(obj), [the driver Broadcasts pickled in it]); the caller keeps
+    the list for as long as the bytes may run, so those broadcasts stay alive (as
+    PySpark's commands keep their broadcast variables)."""
+    outer = getattr(_capture, "held", None)
+    _capture.held = held = []
+    try:
+        return dumps(obj), held
+    finally:
+        _capture.held = outer
+
+
+def _free(alive, bid, path):
+    """Destroys broadcast bid: forgets it (workers drop their copy with the next job)
+    and removes its file. The finalizer of a driver Broadcast, and destroy()."""
+    alive.pop(bid, None)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _from_handle(bid, path):
@@ -96,6 +129,8 @@ class Broadcast:
                 os.unlink(tmp)
             raise
         sc._broadcast_alive[self._id] = 0
+        self._finalizer = weakref.finalize(self, _free, sc._broadcast_alive, self._id, self._path)
+        self._finalizer.atexit = False  # stop() removes what is left
 
     # ---- files ----------------------------------------------------------------
 
@@ -294,17 +329,16 @@ class Broadcast:
             raise _invalid("destroyed")
         with self._sc._shared_lock:
             self._check_alive()
-            del self._sc._broadcast_alive[self._id]
+            self._finalizer()
         self.__dict__.pop("_value", None)
-        try:
-            os.unlink(self._path)
-        except FileNotFoundError:
-            pass
 
     def __reduce__(self):
         if self._sc is None:
             raise _invalid("serialized")
         self._check_alive()
+        held = getattr(_capture, "held", None)
+        if held is not None:
+            held.append(self)
         return _from_handle, (self._id, self._path)
 
     def __repr__(self):

@@ -2,6 +2,7 @@
 
 import atexit
 import importlib
+import importlib.machinery
 import os
 import pickle
 import re
@@ -17,7 +18,7 @@ from ember.conf import SparkConf
 from ember import log as _log
 from ember.profiler import BasicProfiler, MemoryProfiler, ProfilerCollector, UDFBasicProfiler, _incorrect_conf
 from ember.rdd import RDD, _union_rdds
-from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer,
+from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer, cloudpickle_dumps,
                                CPickleSerializer, PickleSerializer)
 
 __all__ = ["SparkContext"]
@@ -47,6 +48,24 @@ def _byte_size(text, key):
     return int(m.group(1)) * _BYTE_UNITS[m.group(2)]
 
 
+def _worker_path():
+    """The workers' sys.path: the driver's, each entry made absolute ('' is the working
+    directory, as for the driver), in the driver's order. Workers import nothing else
+    from the working directory. Should the path find another ember first (sys.path
+    changed since ember was imported), the driver's own package comes first."""
+    path = []
+    for entry in sys.path:
+        if isinstance(entry, str):
+            entry = os.path.abspath(entry or os.curdir)
+            if entry not in path:
+                path.append(entry)
+    ember_init = sys.modules["ember"].__file__
+    spec = importlib.machinery.PathFinder.find_spec("ember", path)
+    if spec is None or not spec.origin or os.path.realpath(spec.origin) != os.path.realpath(ember_init):
+        path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(ember_init))))
+    return path
+
+
 def _parse_master(master):
     """Returns (slots, max_failures or None) for a local master URL."""
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:\s*,\s*(\d+))?\])?", master.strip())
@@ -74,8 +93,7 @@ def _dumps(obj):
     try:
         return pickle.dumps(obj, protocol=5)
     except Exception:
-        import cloudpickle
-        return cloudpickle.dumps(obj, protocol=5)
+        return cloudpickle_dumps(obj, 5)
 
 
 class SparkContext:
@@ -172,10 +190,10 @@ class SparkContext:
             if failures is None:
                 failures = int(conf.get("spark.task.maxFailures", "4"))
             self._slots = slots
-            path = [p or os.getcwd() for p in sys.path]
             max_result = _byte_size(conf.get("spark.driver.maxResultSize", "1g"), "spark.driver.maxResultSize")
-            self._core = _core.Context(slots, sys.executable, os.pathsep.join(path), failures,
+            self._core = _core.Context(slots, sys.executable, os.pathsep.join(_worker_path()), failures,
                                        conf.get("spark.local.dir"), max_result_size=max_result)
+            self._core.freed_nodes()            # from now on the engine tells which nodes went
             self._init_shared_state()
             self._progress = progress.for_context(conf, self._core)
             SparkContext._active_spark_context = self
@@ -371,6 +389,7 @@ class SparkContext:
         core = self._core
         if core.stopped:
             raise RuntimeError("this SparkContext is stopped; create a new SparkContext to run jobs")
+        self._forget_freed_nodes()
         props = self._local_properties()
         group = props.get("spark.jobGroup.id")
         labels = _job_labels(group, self.getJobTags())
@@ -400,6 +419,14 @@ class SparkContext:
                 _accumulators._merge_reports(reports)
             for job_id in submitted:
                 jobs.finished(job_id, status)
+
+    def _forget_freed_nodes(self):
+        """Drops what the driver keeps per engine node (labels, pending checkpoints)
+        for the nodes the engine freed, so that bookkeeping stays as big as the
+        lineage still alive, however many jobs run."""
+        for node_id in self._core.freed_nodes():
+            self._node_info.pop(node_id, None)
+            self._pending_checkpoints.pop(node_id, None)
 
     # ---- shared variables -------------------------------------------------------
 

@@ -23,6 +23,7 @@ from functools import reduce as _reduce
 from types import GenericAlias
 
 from ember import _commands, _core, _lineage, rddsampler, shuffle
+from ember import broadcast as _broadcast
 from ember import join as _join
 from ember import profiler as _profiler
 from ember.resultiterable import ResultIterable
@@ -1027,9 +1028,12 @@ class RDD:
         if n < 1:
             raise ValueError(f"Number of partitions must be positive, got {numPartitions}")
         pfunc = None if partitionFunc is portable_hash else partitionFunc
-        spec = _commands.dumps_command((pfunc, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER))
+        spec, held = _broadcast._dumps_holding(
+            _commands.dumps_command, (pfunc, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER))
         node = self.ctx._core.shuffle(self._node, n, spec)
-        return RDD(self.ctx, node, Partitioner(n, partitionFunc), deps=(self,), kind="shuffle")
+        rdd = RDD(self.ctx, node, Partitioner(n, partitionFunc), deps=(self,), kind="shuffle")
+        rdd._broadcasts = held
+        return rdd
 
     def partitionBy(self, numPartitions, partitionFunc=portable_hash):
         """Partitions (key, value) pairs by key: ``partitionFunc(key) % numPartitions``.
@@ -2888,7 +2892,7 @@ class PipelinedRDD(RDD):
             collector = self.ctx.profiler_collector
             profiler = collector.new_profiler(self.ctx) if collector is not None else None
             ops = self._ops if profiler is None else [(_profiler.OP_PROFILER, profiler)] + self._ops
-            command = _commands.dumps_command(ops)
+            command, self._broadcasts = _broadcast._dumps_holding(_commands.dumps_command, ops)
             self._node_obj = self.ctx._core.pipeline(self._parent._node, command)
             if self._barrier:
                 self._node_obj.set_barrier(True)

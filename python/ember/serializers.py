@@ -28,6 +28,7 @@ Examples
 """
 
 import collections
+import io
 import itertools
 import marshal
 import pickle
@@ -36,6 +37,7 @@ import sys
 import types
 import weakref
 import zlib
+from collections import ChainMap
 
 __all__ = [
     "PickleSerializer",
@@ -46,6 +48,36 @@ __all__ = [
 ]
 
 pickle_protocol = pickle.HIGHEST_PROTOCOL  # 5 on the Pythons ember supports
+
+_DYNAMIC_CODE = "<dynamic-code>"  # the file name cloudpickle (3.x) gives code it pickles
+_pickler_class = None
+
+
+def _pickler():
+    """cloudpickle's Pickler whose code objects keep their real file names, so that a
+    failing user function's traceback in a worker names the user's file (line numbers
+    travel anyway). Made on first use: importing cloudpickle is costly."""
+    global _pickler_class
+    if _pickler_class is None:
+        import cloudpickle
+        base = cloudpickle.Pickler.dispatch_table[types.CodeType]
+
+        def code_reduce(code):
+            rebuild, args = base(code)
+            return rebuild, tuple(code.co_filename if type(a) is str and a == _DYNAMIC_CODE else a for a in args)
+
+        class Pickler(cloudpickle.Pickler):
+            dispatch_table = ChainMap({types.CodeType: code_reduce}, cloudpickle.Pickler.dispatch_table)
+
+        _pickler_class = Pickler
+    return _pickler_class
+
+
+def cloudpickle_dumps(obj, protocol=pickle_protocol):
+    """``cloudpickle.dumps(obj, protocol)``, code objects keeping their file names."""
+    with io.BytesIO() as f:
+        _pickler()(f, protocol=protocol).dump(obj)
+        return f.getvalue()
 
 
 # ---- namedtuples picklable by value ------------------------------------------------------
@@ -455,8 +487,7 @@ class CloudPickleSerializer(FramedSerializer):
 
     def dumps(self, obj):
         try:
-            import cloudpickle
-            return cloudpickle.dumps(obj, pickle_protocol)
+            return cloudpickle_dumps(obj, pickle_protocol)
         except pickle.PickleError:
             raise
         except Exception as e:

@@ -2,9 +2,10 @@
  * tests (test_scheduler.c) run without Python. The engine starts it in place of
  * `python -m ember.daemon` through ember_config.daemon, as `fake_worker 3 TMPDIR`.
  *
- * The daemon speaks the control protocol of src/workers.c on fd 3: each request
+ * The daemon speaks the control protocol of src/workers.c on fd 3: an 'F' request
  * carries two pipe ends (SCM_RIGHTS); it forks a worker over them and answers with
- * the worker's pid (i32, little-endian). When the control socket closes it kills
+ * the worker's pid (i32, little-endian). An 'S' request (how a worker ended) is
+ * answered "unknown" (status -2, no text): the kernel reaps its workers. When the control socket closes it kills
  * its workers and exits.
  *
  * A worker speaks the frames of src/wire.h through wire.c's codec. Commands are
@@ -336,6 +337,21 @@ int main(int argc, char **argv) {
         ssize_t r = recvmsg(ctl, &msg, 0);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
+        if (byte == 'S') { /* how a worker ended: unknown here (the kernel reaps them) */
+            uint8_t pid[4], answer[8];
+            size_t got = 0;
+            while (got < 4) {
+                ssize_t k = read(ctl, pid + got, 4 - got);
+                if (k < 0 && errno == EINTR) continue;
+                if (k <= 0) break;
+                got += (size_t)k;
+            }
+            if (got < 4) break;
+            emberB_store_u32(answer, (uint32_t)-2);
+            emberB_store_u32(answer + 4, 0);
+            if (write(ctl, answer, 8) != 8) break;
+            continue;
+        }
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
         if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof fds)) break;
         memcpy(fds, CMSG_DATA(c), sizeof fds);
