@@ -5,6 +5,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from ember import PythonException
+
 
 def _run_script(script_dir, cwd, body, env=None, timeout=120):
     """Writes body as app.py in script_dir and runs `python app.py` from cwd."""
@@ -73,3 +77,14 @@ def test_workers_sys_path_is_the_drivers_made_absolute(tmp_path):
         """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "True", "[42]"]
+
+
+def test_worker_tracebacks_name_the_users_file_and_line(sc):
+    def divide(x):
+        return x / 0
+
+    with pytest.raises(PythonException) as info:
+        sc.parallelize([1], 1).map(divide).collect()
+    line = divide.__code__.co_firstlineno + 1
+    assert f'File "{__file__}", line {line}, in divide' in str(info.value)
+    assert "<dynamic-code>" not in str(info.value)
