@@ -1,5 +1,6 @@
 """A long-running context: many jobs leave the driver's bookkeeping and memory flat."""
 import gc
+import os
 
 from ember.status import _RETAINED_JOBS
 
@@ -31,4 +32,5 @@ def test_many_tiny_jobs_keep_bookkeeping_bounded_and_memory_flat(sc):
         assert n <= sizes[what] + 2, f"{what}: {sizes[what]} after 300 jobs, {n} after 4300"
     assert len(sc._jobs.items()) <= _RETAINED_JOBS
     grown = _rss_bytes() - rss
-    assert grown < 16 << 20, f"driver RSS grew by {grown >> 20} MiB over 4000 jobs"
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # ASan's quarantine holds freed memory
+        assert grown < 16 << 20, f"driver RSS grew by {grown >> 20} MiB over 4000 jobs"
