@@ -222,6 +222,9 @@ EMBER_EXTERN int ember_context_create(const ember_config *cfg, ember_context **o
 EMBER_EXTERN void ember_context_free(ember_context *ctx);
 EMBER_EXTERN const char *ember_context_tmpdir(const ember_context *ctx);
 EMBER_EXTERN int ember_context_slots(const ember_context *ctx);
+/* How many times the worker daemon died and was replaced (when the next worker was
+ * needed); the note of the last replacement goes to note (cap bytes, NUL-terminated). */
+EMBER_EXTERN int ember_context_daemon_restarts(ember_context *ctx, char *note, size_t cap);
 /* Takes up to max ids of nodes freed since the last call into ids; returns how many.
  * The first call starts the tracking (until then no id is kept), so that a caller
  * keeping something per node id can drop it when the node goes. */

@@ -66,6 +66,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     }
     ctx->pool.ctl_fd = -1;
     ctx->pool.daemon_pid = -1;
+    ctx->pool.note_mu = &ctx->mu;
     if ((rc = emberX_pool_start(&ctx->pool, &ctx->cfg, ctx->tmpdir))) goto fail;
     if (pipe2(ctx->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         rc = emberE_errno(EMBER_EIO, errno, "creating the engine's wake-up pipe");
@@ -85,6 +86,14 @@ fail:
 
 const char *ember_context_tmpdir(const ember_context *ctx) { return ctx->tmpdir; }
 int ember_context_slots(const ember_context *ctx) { return ctx->cfg.slots; }
+
+int ember_context_daemon_restarts(ember_context *ctx, char *note, size_t cap) {
+    pthread_mutex_lock(&ctx->mu);
+    int n = ctx->pool.restarts;
+    if (cap) snprintf(note, cap, "%s", ctx->pool.restart_note);
+    pthread_mutex_unlock(&ctx->mu);
+    return n;
+}
 
 size_t ember_context_freed_nodes(ember_context *ctx, int *ids, size_t max) {
     pthread_mutex_lock(&ctx->mu);

@@ -390,18 +390,49 @@ static void task_failed(ember_context *ctx, stage *st, task *t) {
     }
 }
 
+/* A worker is gone (why == NULL: it closed its pipe, i.e. it ended; else why it is
+ * killed). The daemon that reaped it says how it ended and gives the last Python
+ * traceback it wrote; the task's error says so with the partition and stage, and a
+ * map attempt's partial shuffle file goes at once. */
 static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
     task *t = w->task;
-    char msg[1024];
-    snprintf(msg, sizeof msg,
-             "Python worker exited unexpectedly (crashed or was killed; pid %d, %s) while running task %zu",
-             (int)w->pid, why, t ? t->part : 0);
+    stage *st = NULL;
+    for (stage *s = ctx->stages; t && s; s = s->next)
+        if (t >= s->tasks && t < s->tasks + s->ntasks) st = s;
+    pid_t pid = w->pid;
+    char how[160], text[4096] = "";
+    int status = -2;
+    if (!why) {
+        if (emberX_worker_status(&ctx->pool, pid, &status, text, sizeof text) == 0 && status >= 0) {
+            w->alive = 0; /* reaped: no kill for a pid that may be reused */
+            emberX_describe_status(status, how, sizeof how);
+        } else {
+            snprintf(how, sizeof how, "closed its pipe; exit status unknown");
+        }
+    } else {
+        snprintf(how, sizeof how, "killed by the engine: %s", why);
+    }
     emberX_worker_kill(w);
     if (!t) return;
-    stage *st = NULL;
-    for (stage *s = ctx->stages; s; s = s->next)
-        if (t >= s->tasks && t < s->tasks + s->ntasks) st = s;
-    set_error(&t->error, msg, strlen(msg));
+    if (st && st->kind == STAGE_SHUFFLE) {
+        char path[4096], tmp[4200];
+        emberA_map_output_path(path, sizeof path, ctx, st, t);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
+        unlink(tmp);
+        unlink(path);
+    }
+    size_t cap = 1024 + strlen(text);
+    char *msg = ember_malloc(cap);
+    if (msg) {
+        int n = snprintf(msg, cap,
+                         "Python worker exited unexpectedly: %s (pid %d) while running partition %zu of stage %d "
+                         "(attempt %d)",
+                         how, (int)pid, t->part, st ? st->id : -1, t->attempts);
+        if (text[0] && n > 0 && (size_t)n < cap)
+            snprintf(msg + n, cap - (size_t)n, "\nThe last Python traceback the worker wrote:\n%s", text);
+        set_error(&t->error, msg, strlen(msg));
+        ember_free(msg);
+    }
     if (st) task_failed(ctx, st, t);
 }
 
@@ -524,7 +555,7 @@ static void drain_worker(ember_context *ctx, emberX_worker *w) {
         long r = emberW_read_fd(&w->in, w->from_fd);
         if (r == -EAGAIN) return;
         if (r < 0) { worker_died(ctx, w, ember_last_error()); return; }
-        if (r == 0) { worker_died(ctx, w, "its pipe closed"); return; }
+        if (r == 0) { worker_died(ctx, w, NULL); return; }
         uint32_t type;
         const uint8_t *payload;
         size_t len;
@@ -740,7 +771,7 @@ static void dispatch(ember_context *ctx) {
             if (!rc) rc = assign(ctx, st, t, w);
         }
         if (rc == EMBER_EWORKER) {
-            worker_died(ctx, w, "its pipe closed");
+            worker_died(ctx, w, NULL);
         } else if (rc) {
             if (w->task) emberX_worker_kill(w);
             finish_job(ctx, st->job, rc, ember_last_error());
@@ -784,7 +815,7 @@ void *emberS_engine_main(void *arg) {
             emberX_worker *w = pw[i];
             if (!pfds[i].revents || !w->alive || !w->task) continue;
             if (pfds[i].fd == w->to_fd) {
-                if (emberX_flush(w)) worker_died(ctx, w, "its pipe closed");
+                if (emberX_flush(w)) worker_died(ctx, w, NULL);
             } else {
                 drain_worker(ctx, w);
             }

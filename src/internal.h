@@ -139,6 +139,7 @@ int emberM_shuffle_remove(emberM_store *s, int id);
 
 /* ---- workers.c: the Python worker daemon and the pool of workers ------------ */
 #include "wire.h"
+#include <pthread.h>
 #include <sys/types.h>
 
 typedef struct emberX_outframe {
@@ -166,10 +167,23 @@ typedef struct emberX_pool {
     int ctl_fd;
     size_t nworkers;
     emberX_worker *workers;
+    const ember_config *cfg;  /* borrowed from the context: to start a new daemon */
+    const char *tmpdir;
+    pthread_mutex_t *note_mu; /* guards restarts and restart_note (the context's mu) */
+    int restarts;             /* daemons started to replace one that died */
+    char restart_note[512];   /* what happened at the last restart */
 } emberX_pool;
 
-/* Spawns the daemon (ember.daemon, see DAEMON_BOOT) in its own process group. */
+/* Spawns the daemon (ember.daemon, see DAEMON_BOOT) in its own process group; keeps
+ * cfg and tmpdir (borrowed) to replace it should it die. */
 int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir);
+/* How worker pid ended, asked of the daemon (which reaps it): its wait status in
+ * *status (-1 while it still runs after two seconds, -2 when the daemon does not know
+ * it), and the last Python traceback it wrote in text (NUL-terminated, at most cap
+ * bytes; "" when none). Returns 0, or EMBER_ESPAWN when the daemon does not answer. */
+int emberX_worker_status(emberX_pool *pool, pid_t pid, int *status, char *text, size_t cap);
+/* "killed by signal 11 (SIGSEGV)", "exited with status 1" ... for a wait status. */
+void emberX_describe_status(int status, char *buf, size_t cap);
 /* Kills every worker, ends the daemon and waits for it. */
 void emberX_pool_stop(emberX_pool *pool);
 /* Asks the daemon for a new worker process in slot w (which must not be alive). */

@@ -76,6 +76,8 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     posix_spawnattr_t attr;
     pool->ctl_fd = -1;
     pool->daemon_pid = -1;
+    pool->cfg = cfg;
+    pool->tmpdir = tmpdir;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return emberE_errno(EMBER_ESPAWN, errno, "creating the worker daemon's control socket");
     env = daemon_env(cfg->pythonpath);
@@ -198,9 +200,138 @@ static int set_nonblock(int fd) {
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+#define DAEMON_GONE 1 /* internal: request_worker found no daemon answering */
+static int request_worker(emberX_pool *pool, emberX_worker *w);
+
+/* Reads n bytes from the control socket within timeout_ms; 0, or -1 (EOF, error, time out). */
+static int read_ctl(int fd, void *buf, size_t n, int timeout_ms) {
+    uint8_t *p = buf;
+    while (n) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, timeout_ms);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) return -1;
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Waits for the daemon to be gone (killing it after two seconds); its wait status. */
+static int reap_daemon(emberX_pool *pool) {
+    int status = -1;
+    for (int i = 0; i < 200; i++) {
+        pid_t r = waitpid(pool->daemon_pid, &status, WNOHANG);
+        if (r == pool->daemon_pid) { pool->daemon_pid = -1; return status; }
+        if (r < 0 && errno != EINTR) { pool->daemon_pid = -1; return -1; }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pool->daemon_pid, SIGKILL);
+    waitpid(pool->daemon_pid, &status, 0);
+    pool->daemon_pid = -1;
+    return status;
+}
+
+/* 1 when the daemon process has ended (it is then reaped, its status in *status). */
+static int daemon_gone(emberX_pool *pool, int *status) {
+    if (pool->daemon_pid <= 0) return 1;
+    pid_t r;
+    do r = waitpid(pool->daemon_pid, status, WNOHANG); while (r < 0 && errno == EINTR);
+    if (r == 0) return 0;
+    if (r < 0) *status = -1;
+    pool->daemon_pid = -1;
+    return 1;
+}
+
+/* Replaces a daemon that died (pid old; wait status, -1 unknown): reaps it if still
+ * needed and starts a new one; notes what happened for ember_context_daemon_restarts. */
+static int restart_daemon(emberX_pool *pool, pid_t old, int status, const char *why) {
+    close_fd(&pool->ctl_fd);
+    if (pool->daemon_pid > 0) status = reap_daemon(pool);
+    char how[96];
+    emberX_describe_status(status, how, sizeof how);
+    int rc = emberX_pool_start(pool, pool->cfg, pool->tmpdir);
+    if (pool->note_mu) pthread_mutex_lock(pool->note_mu);
+    if (!rc) pool->restarts++;
+    snprintf(pool->restart_note, sizeof pool->restart_note, "the Python worker daemon (pid %d) died (%s; %s); %s",
+             (int)old, how, why, rc ? "starting a new one failed: " : "started a new one");
+    if (rc) {
+        size_t used = strlen(pool->restart_note);
+        snprintf(pool->restart_note + used, sizeof pool->restart_note - used, "%s", ember_last_error());
+    }
+    if (pool->note_mu) pthread_mutex_unlock(pool->note_mu);
+    return rc;
+}
+
+void emberX_describe_status(int status, char *buf, size_t cap) {
+    if (status < 0) {
+        snprintf(buf, cap, "exit status unknown");
+    } else if (WIFEXITED(status)) {
+        snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *name = sigabbrev_np(sig);
+        snprintf(buf, cap, "killed by signal %d (SIG%s)%s", sig, name ? name : "?",
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else {
+        snprintf(buf, cap, "ended with wait status 0x%x", (unsigned)status);
+    }
+}
+
+int emberX_worker_status(emberX_pool *pool, pid_t pid, int *status, char *text, size_t cap) {
+    if (cap) text[0] = 0;
+    *status = -2;
+    if (pool->ctl_fd < 0 || pid <= 0) return emberE_set(EMBER_ESPAWN, "the worker daemon is not running");
+    uint8_t req[5] = {'S'};
+    emberB_store_u32(req + 1, (uint32_t)pid);
+    ssize_t s;
+    do s = send(pool->ctl_fd, req, sizeof req, MSG_NOSIGNAL); while (s < 0 && errno == EINTR);
+    uint8_t head[8];
+    if (s != (ssize_t)sizeof req || read_ctl(pool->ctl_fd, head, sizeof head, 5000) < 0)
+        return emberE_set(EMBER_ESPAWN, "the worker daemon did not say how worker %d ended", (int)pid);
+    *status = (int32_t)emberB_load_u32(head);
+    uint32_t len = emberB_load_u32(head + 4);
+    if (len > 65536) return emberE_set(EMBER_ESPAWN, "the worker daemon sent a traceback of %u bytes", len);
+    char chunk[1024];
+    size_t kept = 0;
+    while (len) {
+        size_t k = len < sizeof chunk ? len : sizeof chunk;
+        if (read_ctl(pool->ctl_fd, chunk, k, 5000) < 0)
+            return emberE_set(EMBER_ESPAWN, "the worker daemon did not send worker %d's traceback", (int)pid);
+        size_t take = cap && kept + 1 < cap ? (k < cap - 1 - kept ? k : cap - 1 - kept) : 0;
+        memcpy(text + kept, chunk, take);
+        kept += take;
+        len -= (uint32_t)k;
+    }
+    if (cap) text[kept] = 0;
+    return 0;
+}
+
 int emberX_worker_start(emberX_pool *pool, emberX_worker *w) {
-    int rc = 0, task_pipe[2] = {-1, -1}, result_pipe[2] = {-1, -1};
+    int rc = 0, status = -1;
     if (pool->ctl_fd < 0) return emberE_set(EMBER_ESTOPPED, "the context is stopped; create a new SparkContext");
+    pid_t old = pool->daemon_pid;
+    if (daemon_gone(pool, &status) && (rc = restart_daemon(pool, old, status, "found when a worker was needed")))
+        return rc;
+    for (int tries = 0;; tries++) {
+        rc = request_worker(pool, w);
+        if (rc != DAEMON_GONE) return rc;
+        if (tries > 0) return EMBER_ESPAWN; /* a new daemon that does not answer either: give up */
+        /* The daemon did not answer: it died since. Replace it, once. */
+        char why[256];
+        snprintf(why, sizeof why, "%s", ember_last_error());
+        old = pool->daemon_pid;
+        if ((rc = restart_daemon(pool, old, -1, why))) return rc;
+    }
+}
+
+/* Asks the daemon for a worker in slot w. DAEMON_GONE when the daemon does not answer. */
+static int request_worker(emberX_pool *pool, emberX_worker *w) {
+    int rc = 0, task_pipe[2] = {-1, -1}, result_pipe[2] = {-1, -1};
     if (pipe2(task_pipe, O_CLOEXEC) < 0 || pipe2(result_pipe, O_CLOEXEC) < 0) {
         rc = emberE_errno(EMBER_ESPAWN, errno, "creating pipes for a Python worker");
         goto close_pipes;
@@ -224,7 +355,8 @@ int emberX_worker_start(emberX_pool *pool, emberX_worker *w) {
     ssize_t s;
     do s = sendmsg(pool->ctl_fd, &msg, MSG_NOSIGNAL); while (s < 0 && errno == EINTR);
     if (s != 1) {
-        rc = emberE_errno(EMBER_ESPAWN, errno, "asking the worker daemon for a worker (did it exit? see stderr)");
+        emberE_errno(EMBER_ESPAWN, errno, "asking the worker daemon for a worker");
+        rc = DAEMON_GONE;
         goto close_pipes;
     }
     uint8_t pidbuf[4];
@@ -233,9 +365,10 @@ int emberX_worker_start(emberX_pool *pool, emberX_worker *w) {
         ssize_t r = read(pool->ctl_fd, pidbuf + got, 4 - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-            rc = emberE_set(EMBER_ESPAWN,
-                            "the worker daemon exited before starting a worker; check that the workers' interpreter "
-                            "can import ember from the driver's sys.path (its error is on stderr)");
+            emberE_set(EMBER_ESPAWN,
+                       "the worker daemon exited before starting a worker; check that the workers' interpreter "
+                       "can import ember from the driver's sys.path (its error is on stderr)");
+            rc = DAEMON_GONE;
             goto close_pipes;
         }
         got += (size_t)r;

@@ -1,6 +1,7 @@
 """The Python workers: which modules they load, how their end is reported, the
 daemon that forks them, and the limits they run under."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -88,3 +89,154 @@ def test_worker_tracebacks_name_the_users_file_and_line(sc):
     line = divide.__code__.co_firstlineno + 1
     assert f'File "{__file__}", line {line}, in divide' in str(info.value)
     assert "<dynamic-code>" not in str(info.value)
+
+
+def _segfault(_):
+    import ctypes
+    return ctypes.string_at(0)
+
+
+def _exit_1(_):
+    os._exit(1)
+
+
+def _exit_0(_):
+    os._exit(0)
+
+
+def _abort(_):
+    os.abort()
+
+
+def _sigkill(_):
+    import signal
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("crash, how, traceback", [
+    (_segfault, r"killed by signal 11 \(SIGSEGV\)", "Fatal Python error: Segmentation fault"),
+    (_exit_1, "exited with status 1", None),
+    (_exit_0, "exited with status 0", None),
+    (_abort, r"killed by signal 6 \(SIGABRT\)", "Fatal Python error: Aborted"),
+    (_sigkill, r"killed by signal 9 \(SIGKILL\)", None),
+])
+def test_a_crashed_worker_says_how_it_ended(sc, crash, how, traceback):
+    if crash is _segfault and "libasan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("ASan takes the SIGSEGV itself")
+    with pytest.raises(PythonException) as info:
+        sc.parallelize([0, 1, 2, 3], 2).map(lambda x: crash(x) if x == 3 else x).collect()
+    text = str(info.value)
+    assert re.search(r"Python worker exited unexpectedly: " + how + r" \(pid \d+\) while running partition 1 "
+                     r"of stage \d+ \(attempt 4\)", text), text
+    if traceback:
+        assert "The last Python traceback the worker wrote:\n" + traceback in text
+        assert re.search(rf'File "{re.escape(__file__)}", line \d+ in {crash.__name__}\n', text), text
+    else:
+        assert "The last Python traceback" not in text
+    assert sc.parallelize([1, 2]).count() == 2
+
+
+def test_a_crashed_map_attempt_leaves_no_partial_shuffle_file(sc):
+    def crash_late(split, it):
+        for i, x in enumerate(it):
+            if split == 1 and i == 1000:
+                os._exit(1)
+            yield x
+
+    pairs = sc.parallelize(range(4000), 2).mapPartitionsWithIndex(crash_late).map(lambda x: (x, x))
+    with pytest.raises(PythonException, match="exited with status 1"):
+        pairs.partitionBy(3).count()
+    assert [f for f in os.listdir(sc._core.tmpdir) if ".tmp." in f] == []
+
+
+def _daemon_pid():
+    """The worker daemon: this process's child whose command line runs ember.daemon."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"from ember import daemon" in cmdline:
+            return int(entry)
+    return None
+
+
+def test_a_killed_daemon_is_replaced_on_the_next_job(sc, caplog):
+    """The daemon and its workers are killed (SIGKILL to its process group): the next
+    job's tasks fail on dead workers, are retried on workers of a new daemon, and a
+    warning says what happened."""
+    import signal
+    assert sc.parallelize(range(4), 2).sum() == 6
+    old = _daemon_pid()
+    assert old is not None
+    os.killpg(old, signal.SIGKILL)
+    with caplog.at_level("WARNING", logger="ember"):
+        assert sc.parallelize(range(4), 2).map(lambda x: x * 2).sum() == 12
+    new = _daemon_pid()
+    assert new is not None and new != old
+    assert any(f"the Python worker daemon (pid {old}) died (killed by signal 9 (SIGKILL)" in r.getMessage()
+               and "started a new one" in r.getMessage() for r in caplog.records), caplog.text
+    assert sc.parallelize(range(10), 2).count() == 10
+
+
+def test_a_daemon_killed_during_a_job_the_job_is_retried(sc, tmp_path):
+    import signal
+    gate = tmp_path / "gate"
+
+    def wait_for_gate(x):
+        import time
+        while not gate.exists():
+            time.sleep(0.01)
+        return x
+
+    from conftest import run_in_thread, wait_for
+    sc.parallelize([0], 1).count()
+    old = _daemon_pid()
+    thread, out = run_in_thread(lambda: sc.parallelize(range(4), 2).map(wait_for_gate).sum())
+    wait_for(lambda: sc.statusTracker().getActiveStageIds(), "the stage to start")
+    os.killpg(old, signal.SIGKILL)
+    gate.touch()
+    thread.join(120)
+    assert out.get("result") == 6, out
+    assert _daemon_pid() not in (None, old)
+
+
+MEMORY_PROGRAM = """
+from ember import SparkConf, SparkContext, PythonException
+conf = SparkConf().set("spark.executor.pyspark.memory", "512m")
+sc = SparkContext("local[1,1]", "memory", conf=conf)
+print(sc.parallelize([1], 1).map(lambda x: len(bytearray(100 << 20))).collect())
+try:
+    sc.parallelize([1], 1).map(lambda x: len(bytearray(2 << 30))).collect()
+except PythonException as e:
+    print("FAILED", str(e))
+import resource
+print(sc.parallelize([1], 1).map(lambda x: resource.getrlimit(resource.RLIMIT_AS)[0]).collect())
+sc.stop()
+"""
+
+
+def test_executor_pyspark_memory_limits_each_workers_address_space():
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("ASan reserves terabytes of address space up front")
+    from conftest import run_python
+    proc = run_python(MEMORY_PROGRAM)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "[104857600]"
+    failed = "\n".join(lines[1:-1])
+    assert failed.startswith("FAILED") and "MemoryError" in failed, proc.stdout
+    assert "512 MiB" in failed and "spark.executor.pyspark.memory" in failed, failed
+    assert lines[-1] == f"[{512 << 20}]"
+
+
+def test_a_bad_executor_pyspark_memory_is_a_clear_error():
+    from conftest import run_python
+    proc = run_python("from ember import SparkConf, SparkContext\n"
+                      "SparkContext('local[1]', conf=SparkConf().set('spark.executor.pyspark.memory', 'lots'))")
+    assert "spark.executor.pyspark.memory='lots' is not a size" in proc.stderr

@@ -550,6 +550,15 @@ static PyObject *Context_get_stopped(ContextObject *self, void *c) {
     return PyBool_FromLong(self->ctx == NULL);
 }
 
+/* daemon_restarts() -> (count, note of the last): worker daemons that died and were replaced. */
+static PyObject *Context_daemon_restarts(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    if (!self->ctx) return Py_BuildValue("(is)", 0, "");
+    char note[512];
+    int n = ember_context_daemon_restarts(self->ctx, note, sizeof note);
+    return Py_BuildValue("(is)", n, note);
+}
+
 /* freed_nodes() -> [id, ...]: nodes freed since the last call (tracked from the first). */
 static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
     (void)unused;
@@ -593,6 +602,8 @@ static PyMethodDef Context_methods[] = {
      "active_stages() -> [(stage_id, job_id, tasks, completed, active, failed, submitted_ms)]"},
     {"finished_stages", (PyCFunction)Context_finished_stages, METH_NOARGS,
      "finished_stages() -> the same tuples for the last stages that finished, oldest first"},
+    {"daemon_restarts", (PyCFunction)Context_daemon_restarts, METH_NOARGS,
+     "daemon_restarts() -> (how many worker daemons died and were replaced, what happened last)"},
     {"freed_nodes", (PyCFunction)Context_freed_nodes, METH_NOARGS,
      "freed_nodes() -> ids of the nodes freed since the last call (the first call starts tracking)"},
     {"stop", (PyCFunction)Context_stop, METH_NOARGS, "Stop workers, remove temp files. Idempotent."},

@@ -66,6 +66,21 @@ def _worker_path():
     return path
 
 
+def _worker_memory(conf):
+    """spark.executor.pyspark.memory in bytes (each worker's address-space limit), or None."""
+    value = conf.get("spark.executor.pyspark.memory")
+    if value is None:
+        return None
+    from ember.shuffle import parse_memory
+    try:
+        nbytes = parse_memory(value)
+    except ValueError:
+        nbytes = 0
+    if nbytes <= 0:
+        raise ValueError(f"spark.executor.pyspark.memory={value!r} is not a size: use e.g. 512m or 2g")
+    return nbytes
+
+
 def _parse_master(master):
     """Returns (slots, max_failures or None) for a local master URL."""
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:\s*,\s*(\d+))?\])?", master.strip())
@@ -191,6 +206,8 @@ class SparkContext:
                 failures = int(conf.get("spark.task.maxFailures", "4"))
             self._slots = slots
             max_result = _byte_size(conf.get("spark.driver.maxResultSize", "1g"), "spark.driver.maxResultSize")
+            self._worker_memory = _worker_memory(conf)
+            self._daemon_restarts = 0
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(_worker_path()), failures,
                                        conf.get("spark.local.dir"), max_result_size=max_result)
             self._core.freed_nodes()            # from now on the engine tells which nodes went
@@ -396,7 +413,7 @@ class SparkContext:
         with self._shared_lock:
             alive = dict(self._broadcast_alive)
             files = (len(self._added_files), tuple(self._python_includes))
-        info = pickle.dumps((props, alive, self._files_dir, files), protocol=5)
+        info = pickle.dumps((props, alive, self._files_dir, files, self._worker_memory), protocol=5)
         name = _lineage.site_text(_lineage.callsite())
         jobs = self._jobs
         submitted = []
@@ -419,6 +436,14 @@ class SparkContext:
                 _accumulators._merge_reports(reports)
             for job_id in submitted:
                 jobs.finished(job_id, status)
+            self._log_daemon_restarts()
+
+    def _log_daemon_restarts(self):
+        """Logs (a warning) each time the engine replaced a worker daemon that died."""
+        count, note = self._core.daemon_restarts()
+        if count != self._daemon_restarts:
+            self._daemon_restarts = count
+            logger.warning("%s", note)
 
     def _forget_freed_nodes(self):
         """Drops what the driver keeps per engine node (labels, pending checkpoints)

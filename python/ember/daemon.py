@@ -1,28 +1,114 @@
 """The worker daemon: one per SparkContext, started by the engine with posix_spawn.
 
-It imports what workers need once, then waits on its control socket (fd 3). Each
-request carries two pipe ends (SCM_RIGHTS); the daemon forks a worker that serves
-tasks over them, and answers with the worker's pid. When the control socket
-closes — the context stopped, or the driver died — it kills its workers, removes
-the context's temp dir and exits, so nothing is left behind.
+It imports what workers need once, then waits on its control socket (fd 3). Two
+requests arrive there:
+
+- ``F`` with two pipe ends (SCM_RIGHTS): fork a worker that serves tasks over them;
+  the answer is the worker's pid (i32, or -errno).
+- ``S`` with a worker's pid (u32): how that worker ended. The daemon reaps its
+  workers and keeps their wait status; it waits up to two seconds for this one to
+  end, then answers with the wait status (i32; -1 while it still runs, -2 when the
+  pid is none of its workers), then the length (u32) and text of the last Python
+  traceback the worker wrote (faulthandler's on a fatal signal, or the error that
+  ended it), at most 8 KiB.
+
+Each worker writes such tracebacks to ``worker-<pid>.crash`` in the context's temp
+dir; a worker that ends cleanly removes its file, the daemon removes the others once
+read. When the control socket closes — the context stopped, or the driver died — it
+kills its workers, removes the context's temp dir and exits, so nothing is left
+behind.
 """
 
 import _socket  # not socket: its enums would take a tenth of the daemon's start-up
 import array
+import faulthandler
 import os
 import signal
 import sys
+import time
+
+CRASH_TEXT_MAX = 8192
+STATUS_WAIT_S = 2.0
+STATUS_KEPT = 1024   # wait statuses of workers nobody asked about, kept at most
 
 
-def _reap(children):
+def crash_path(tmpdir, pid):
+    return os.path.join(tmpdir, f"worker-{pid}.crash")
+
+
+def _reap(children, statuses):
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
         children.discard(pid)
+        statuses[pid] = status
+        while len(statuses) > STATUS_KEPT:
+            del statuses[next(iter(statuses))]
+
+
+def _recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("the engine closed the control socket mid-request")
+        data += chunk
+    return data
+
+
+def _send(sock, data):
+    """Sends an answer; False when the engine has closed the control socket."""
+    try:
+        sock.sendall(data)
+        return True
+    except OSError:
+        return False
+
+
+def _status_reply(pid, children, statuses, tmpdir):
+    """The answer to an S request: wait status, then the worker's last traceback."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # reaped here meanwhile
+    try:
+        deadline = time.monotonic() + STATUS_WAIT_S
+        while pid not in statuses and pid in children and time.monotonic() < deadline:
+            _reap(children, statuses)
+            if pid not in statuses:
+                time.sleep(0.005)
+        if pid in statuses:
+            status = statuses.pop(pid)
+        else:
+            status = -1 if pid in children else -2
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    text = b""
+    if status >= 0:
+        path = crash_path(tmpdir, pid)
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - CRASH_TEXT_MAX))
+                text = f.read(CRASH_TEXT_MAX)
+            os.unlink(path)
+        except OSError:
+            pass
+    return status.to_bytes(4, "little", signed=True) + len(text).to_bytes(4, "little") + text
+
+
+def _serve_worker(fds, tmpdir, worker):
+    """In the forked child: keeps the last Python traceback in the crash file and
+    serves tasks; returns the exit code."""
+    path = crash_path(tmpdir, os.getpid())
+    crash = open(path, "w")
+    faulthandler.enable(crash)
+    code = worker.main(fds[0], fds[1], crash)
+    if code == 0:
+        faulthandler.disable()
+        crash.close()
+        os.unlink(path)
+    return code
 
 
 def _recv_fds(sock):
@@ -54,41 +140,62 @@ def main(argv):
 
     os.environ["EMBER_LOCAL_DIR"] = tmpdir  # workers spill under the context's temp dir
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    children = set()
-    signal.signal(signal.SIGCHLD, lambda *_: _reap(children))
+    children, statuses = set(), {}
+    signal.signal(signal.SIGCHLD, lambda *_: _reap(children, statuses))
     sock = _socket.socket(fileno=ctl_fd)
+    closed = False  # the engine closed the control socket: the context is over
     try:
         while True:
             try:
                 msg, fds = _recv_fds(sock)
             except (ConnectionError, OSError):
+                closed = True
                 break
             if not msg:
+                closed = True
                 break
+            if msg == b"S":
+                for fd in fds:
+                    os.close(fd)
+                try:
+                    pid = int.from_bytes(_recv_exact(sock, 4), "little")
+                except (ConnectionError, OSError):
+                    closed = True
+                    break
+                if not _send(sock, _status_reply(pid, children, statuses, tmpdir)):
+                    closed = True
+                    break
+                continue
             if len(fds) != 2:
                 for fd in fds:
                     os.close(fd)
-                sock.sendall((-22).to_bytes(4, "little", signed=True))
+                if not _send(sock, (-22).to_bytes(4, "little", signed=True)):
+                    closed = True
+                    break
                 continue
             try:
                 pid = os.fork()
             except OSError as e:
                 for fd in fds:
                     os.close(fd)
-                sock.sendall((-e.errno).to_bytes(4, "little", signed=True))
+                if not _send(sock, (-e.errno).to_bytes(4, "little", signed=True)):
+                    closed = True
+                    break
                 continue
             if pid == 0:
                 code = 1
                 try:
                     sock.close()
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    code = worker.main(fds[0], fds[1])
+                    code = _serve_worker(fds, tmpdir, worker)
                 finally:
                     os._exit(code)
             for fd in fds:
                 os.close(fd)
             children.add(pid)
-            sock.sendall(pid.to_bytes(4, "little", signed=True))
+            if not _send(sock, pid.to_bytes(4, "little", signed=True)):
+                closed = True
+                break
     finally:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for pid in list(children):
@@ -96,9 +203,10 @@ def main(argv):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _reap(children)
-        import shutil
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        _reap(children, statuses)
+        if closed:  # not on an error of our own: the engine replaces this daemon
+            import shutil
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ for the next task. Frames are read, and their payloads decoded, by the C codec o
 ``src/wire.c`` (through ``_core``); their layouts are in ``src/wire.h``.
 
 Each job's ``info`` (the same bytes for all its tasks) carries the driver thread's
-local properties, the alive broadcasts, the files root and the Python includes;
+local properties, the alive broadcasts, the files root, the Python includes and
+``spark.executor.pyspark.memory`` (the worker's address-space limit, RLIMIT_AS);
 the worker applies it when it changes. A task that succeeds reports the updates of
 the accumulators it touched with its TASK_DONE.
 """
@@ -56,12 +57,16 @@ class Worker:
         self.info = None    # the last job info applied
         self.files = None   # (files added, Python includes) of the driver, last seen
         self.properties = {}
+        self.memory = None  # spark.executor.pyspark.memory in bytes, once applied
         SparkFiles._is_running_on_worker = True
 
     def apply_info(self, info):
         """Takes a job's info: local properties, alive broadcasts, files root and
         Python includes (see SparkContext._run_job)."""
-        props, alive, root, files = pickle.loads(info) if info else ({}, {}, None, (0, ()))
+        props, alive, root, files, memory = pickle.loads(info) if info else ({}, {}, None, (0, ()), None)
+        if memory != self.memory:
+            _limit_address_space(memory)
+            self.memory = memory
         self.properties = props
         broadcast._set_alive(alive)
         if root:
@@ -153,15 +158,30 @@ class Worker:
                 sizes = profiler.profile(self.compute, task, streams)
             streams.drain()
             _core.write_done(self.io, sizes, accumulators._task_report())
-        except BaseException:  # the user's error, SystemExit included, fails the task only
+        except BaseException as e:  # the user's error, SystemExit included, fails the task only
             import traceback
             text = traceback.format_exc()
+            if isinstance(e, MemoryError) and self.memory:
+                text += (f"MemoryError: the task went past the {self.memory >> 20} MiB this worker's address "
+                         "space is limited to by spark.executor.pyspark.memory; raise it, or make the task "
+                         "hold less\n")
             streams.drain()
             self.io.write(_core.FRAME_TASK_ERROR, text.encode("utf-8", "replace"))
             self.io.flush()
         finally:
             taskcontext._end()
             taskcontext._set(None)
+
+
+def _limit_address_space(nbytes):
+    """Limits this process's address space (RLIMIT_AS, soft limit) to nbytes, as
+    PySpark applies spark.executor.pyspark.memory to each worker; None lifts it."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    want = resource.RLIM_INFINITY if nbytes is None else nbytes
+    if hard != resource.RLIM_INFINITY and (want == resource.RLIM_INFINITY or want > hard):
+        want = hard
+    resource.setrlimit(resource.RLIMIT_AS, (want, hard))
 
 
 def _zip_checked(a, b):
@@ -174,8 +194,10 @@ def _zip_checked(a, b):
 _MISSING = object()
 
 
-def main(rfd, wfd):
-    """Entry point of a forked worker; returns the process exit code."""
+def main(rfd, wfd, crash=None):
+    """Entry point of a forked worker; returns the process exit code. The traceback
+    of an error that ends the worker also goes to crash (a text file the daemon
+    hands to the engine), when given."""
     try:
         return Worker(rfd, wfd).serve()
     except (BrokenPipeError, EOFError):
@@ -183,4 +205,7 @@ def main(rfd, wfd):
     except BaseException:
         import traceback
         traceback.print_exc(file=sys.stderr)
+        if crash is not None:
+            traceback.print_exc(file=crash)
+            crash.flush()
         return 1
