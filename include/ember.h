@@ -168,8 +168,9 @@ EMBER_EXTERN void ember_seq_reader_close(ember_seq_reader *r);
  * reduce partition), then an index. Memory held by the writer is bounded by
  * `buffer_limit`: past it, the buffered buckets are written out as a segment.
  * Layout (little-endian): segments of records [u32 len][bytes]...; then the index
- * (u32 nbuckets, u32 nsegments, for each segment and bucket u64 offset, u64 length);
- * then a trailer (u64 index offset, u32 magic "EMSH", u32 version).
+ * (u32 nbuckets, u32 nsegments, for each segment and bucket u64 offset, u64 length,
+ * u32 CRC-32C of those bytes); then a trailer (u64 index offset, u32 magic "EMSH",
+ * u32 version 2). The reader checks every range it reads against its CRC.
  */
 typedef struct ember_shuffle_writer ember_shuffle_writer;
 /* Creates `path` (written under a temporary name and renamed at commit). */
@@ -190,8 +191,11 @@ typedef struct ember_shuffle_reader ember_shuffle_reader;
 EMBER_EXTERN int ember_shuffle_reader_open(const char *const *paths, size_t npaths,
                                            uint32_t bucket, ember_shuffle_reader **out);
 /* Returns 1 with the next record (valid until the next call), 0 at the end, or a
- * negative code (EMBER_ECORRUPT naming the file on a bad index or length). */
+ * negative code (EMBER_ECORRUPT naming the file on a bad index, length or checksum;
+ * EMBER_ENOENT for a missing file). */
 EMBER_EXTERN int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t *len);
+/* The file being read, or the one a failure came from (owned by r); NULL without files. */
+EMBER_EXTERN const char *ember_shuffle_reader_file(const ember_shuffle_reader *r);
 EMBER_EXTERN void ember_shuffle_reader_close(ember_shuffle_reader *r);
 
 /* ---- context, lineage and jobs ---------------------------------------------- */

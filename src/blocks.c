@@ -340,6 +340,33 @@ void emberM_paths_free(char **paths, size_t n) {
     ember_free(paths);
 }
 
+int emberM_shuffle_lose(emberM_store *s, const char *path, int *id, size_t *map) {
+    int found = 0;
+    pthread_mutex_lock(&s->mu);
+    for (struct emberM_shuffle *h = s->shuffles; h && !found; h = h->next)
+        for (size_t m = 0; m < h->nmaps && !found; m++) {
+            if (!h->paths[m] || strcmp(h->paths[m], path) != 0) continue;
+            unlink(h->paths[m]);
+            ember_free(h->paths[m]);
+            h->paths[m] = NULL;
+            memset(h->bucket_bytes + m * h->nparts, 0, h->nparts * sizeof *h->bucket_bytes);
+            h->done = 0;
+            *id = h->id;
+            *map = m;
+            found = 1;
+        }
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+int emberM_shuffle_has(emberM_store *s, int id, size_t map) {
+    pthread_mutex_lock(&s->mu);
+    struct emberM_shuffle *h = find_shuffle(s, id);
+    int has = h && map < h->nmaps && h->paths[map] != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return has;
+}
+
 int emberM_shuffle_remove(emberM_store *s, int id) {
     pthread_mutex_lock(&s->mu);
     struct emberM_shuffle *found = NULL;

@@ -161,9 +161,19 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
     size_t n = 0, nmaps = kind == STAGE_SHUFFLE ? target->parents[0]->nparts : 0;
     size_t all = kind == STAGE_RESULT ? job->nparts : kind == STAGE_SHUFFLE ? nmaps : target->nparts;
     uint8_t *wanted = NULL;
-    if (kind == STAGE_CACHE) {
+    st->barrier = has_barrier(st->computed);
+    if (kind == STAGE_CACHE || (kind == STAGE_SHUFFLE && !st->barrier) || (kind == STAGE_RESULT && job->narrived)) {
+        /* Only what is missing: partitions not cached, map outputs not registered (all
+         * the first time; one whose file was lost, later), results not yet delivered
+         * (after a stage that lost a shuffle file was dropped, see fetch_failed). */
         if (!(wanted = ember_calloc(all ? all : 1, 1))) { ember_free(st); return NULL; }
-        for (size_t p = 0; p < all; p++) n += wanted[p] = (uint8_t)emberM_wants(&ctx->blocks, target->id, p);
+        for (size_t p = 0; p < all; p++) wanted[p] = 1;
+        for (size_t i = 0; kind == STAGE_RESULT && i < job->narrived; i++) wanted[job->arrived[i]] = 0;
+        for (size_t p = 0; p < all; p++) {
+            if (kind == STAGE_CACHE) wanted[p] = (uint8_t)emberM_wants(&ctx->blocks, target->id, p);
+            else if (kind == STAGE_SHUFFLE) wanted[p] = (uint8_t)!emberM_shuffle_has(&ctx->blocks, target->id, p);
+            n += wanted[p];
+        }
     } else {
         n = all;
     }
@@ -172,9 +182,10 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
     st->ntasks = n;
     size_t k = 0;
     for (size_t p = 0; p < all; p++) {
-        if (kind == STAGE_CACHE && !wanted[p]) continue;
+        if (wanted && !wanted[p]) continue;
         task *t = &st->tasks[k++];
         t->part = kind == STAGE_RESULT ? job->parts[p] : p;
+        t->index = p;
         if (kind == STAGE_SHUFFLE && !(t->bucket_bytes = ember_calloc(target->nparts, sizeof(uint64_t)))) {
             for (size_t i = 0; i < k; i++) ember_free(st->tasks[i].bucket_bytes);
             ember_free(st->tasks);
@@ -183,7 +194,6 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
         }
     }
     ember_free(wanted);
-    st->barrier = has_barrier(st->computed);
     st->id = ctx->next_stage_id++;
     st->next = ctx->stages;
     ctx->stages = st;
@@ -436,6 +446,34 @@ static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
     if (st) task_failed(ctx, st, t);
 }
 
+/* A task could not read shuffle file `path` (corrupt or missing), as Spark's fetch
+ * failure: that map output is forgotten, the task's stage is dropped (its worker
+ * stays: it is idle and well) and the job plans again, so the map task that wrote
+ * the file runs again, then the stage. A job gives up after max_failures of these. */
+static void fetch_failed(ember_context *ctx, stage *st, task *t, emberX_worker *w, const char *path,
+                         const uint8_t *text, size_t len) {
+    struct ember_job *job = st->job;
+    int id = -1;
+    size_t map = 0;
+    int lost = emberM_shuffle_lose(&ctx->blocks, path, &id, &map);
+    set_error(&t->error, (const char *)text, len);
+    if (++job->fetch_failures > ctx->cfg.max_failures) {
+        emberE_set(EMBER_ETASK,
+                   "Job aborted: task %zu in stage %d could not read shuffle file %s (%d shuffle reads of this "
+                   "job failed; after each, the map task that wrote the file ran again); most recent failure:\n%s",
+                   t->part, st->id, path, job->fetch_failures, t->error ? t->error : "(no message)");
+        finish_job(ctx, job, EMBER_ETASK, ember_last_error());
+        return;
+    }
+    (void)lost; /* not registered: another job lost it first, and is making it again */
+    w->task = NULL;
+    t->w = NULL;
+    for (size_t i = 0; i < st->ntasks; i++)
+        if (st->tasks[i].state != TASK_DONE) drop_output(st, &st->tasks[i]);
+    abort_stage(ctx, st);
+    free_stage(ctx, st); /* plan() makes the lost map output, then this stage's undone part */
+}
+
 static stage *stage_of(ember_context *ctx, task *t) {
     for (stage *s = ctx->stages; s; s = s->next)
         if (t >= s->tasks && t < s->tasks + s->ntasks) return s;
@@ -492,7 +530,7 @@ static int result_too_big(ember_context *ctx, stage *st, task *t, size_t len) {
 /* Hands result task t's batches to the job's caller (ember_job_next). */
 static void deliver(ember_context *ctx, stage *st, task *t) {
     struct ember_job *job = st->job;
-    size_t i = (size_t)(t - st->tasks);
+    size_t i = t->index;
     pthread_mutex_lock(&ctx->mu);
     job->result->batches[i] = t->out.bufs;
     job->result->nbatches[i] = t->out.n;
@@ -545,6 +583,18 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         set_error(&t->error, (const char *)p, len);
         task_failed(ctx, st, t);
         return;
+    case EMBER_FRAME_FETCH_FAILED: {
+        uint32_t plen = len >= 4 ? emberB_load_u32(p) : UINT32_MAX;
+        if (len < 4 || plen > len - 4 || plen == 0 || plen >= 4096 || memchr(p + 4, 0, plen)) {
+            worker_died(ctx, w, "it sent a malformed FETCH_FAILED");
+            return;
+        }
+        char path[4096];
+        memcpy(path, p + 4, plen);
+        path[plen] = 0;
+        fetch_failed(ctx, st, t, w, path, p + 4 + plen, len - 4 - plen);
+        return;
+    }
     default: worker_died(ctx, w, "it sent an unexpected frame");
     }
 }

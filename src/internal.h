@@ -135,6 +135,12 @@ int emberM_shuffle_buckets(emberM_store *s, int id, size_t bucket, char ***paths
 void emberM_paths_free(char **paths, size_t n);
 /* Removes shuffle id's files and entry: 1 when it had output, else 0. */
 int emberM_shuffle_remove(emberM_store *s, int id);
+/* A reader found `path` bad or missing: forgets (and removes) that map output, so
+ * the shuffle is no longer done and only that map task runs again. Returns 1 with
+ * the shuffle's id and the map in *id, *map; 0 when no shuffle has that file. */
+int emberM_shuffle_lose(emberM_store *s, const char *path, int *id, size_t *map);
+/* 1 when map output `map` of shuffle id is registered. */
+int emberM_shuffle_has(emberM_store *s, int id, size_t map);
 
 
 /* ---- workers.c: the Python worker daemon and the pool of workers ------------ */
@@ -274,6 +280,7 @@ enum emberS_task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
 
 typedef struct emberS_task {
     size_t part;         /* partition of the stage's node (for a shuffle: of its parent) */
+    size_t index;        /* result stage: the job's result partition this task makes */
     int state;
     int attempts;        /* attempts started so far */
     emberX_worker *w;
@@ -325,6 +332,7 @@ struct ember_job {
     /* engine thread only: */
     emberS_stage *stages;     /* its running stages, oldest first (independent ones run together) */
     uint64_t result_bytes;    /* bytes of result batches received (max_result_size) */
+    int fetch_failures;       /* stages restarted because a shuffle file could not be read */
 };
 
 /* Why a job was asked to cancel: names the cause in the error its caller sees. */

@@ -8,9 +8,9 @@
  *    A segment holds, bucket after bucket, the records each bucket gathered since the
  *    previous segment, each record as [u32 len][len bytes]. The index is
  *    u32 nbuckets, u32 nsegments, then for each segment, for each bucket, the u64
- *    offset and u64 length of that bucket's bytes in the segment (length 0 when it
- *    had none). The trailer is the file's last 16 bytes: u64 index offset,
- *    u32 magic "EMSH", u32 version.
+ *    offset, the u64 length and the u32 CRC-32C of that bucket's bytes in the segment
+ *    (length 0 and CRC 0 when it had none). The trailer is the file's last 16 bytes:
+ *    u64 index offset, u32 magic "EMSH", u32 version (2).
  *  - The writer keeps one buffer per bucket. Once the buffered bytes pass
  *    buffer_limit it writes every bucket out as one segment, so memory stays bounded
  *    and a bucket's records keep their append order across segments. After a
@@ -25,6 +25,11 @@
  *    bigger record. A record length is checked against the bytes left in its range
  *    before anything is allocated or returned, so a corrupt file gives
  *    EMBER_ECORRUPT, never a crash or an allocation larger than the file.
+ *  - Every range is checksummed as it is loaded; when its last byte is in, the CRC
+ *    must be the index's, else the read fails with EMBER_ECORRUPT naming the file
+ *    (records of a range larger than the read buffer may have been returned by then:
+ *    the caller's task fails, nothing it made is kept). A damaged index entry points
+ *    at bytes whose CRC differs, so it is caught the same way.
  */
 #include "internal.h"
 
@@ -36,10 +41,10 @@
 #include <unistd.h>
 
 #define SHUFFLE_MAGIC 0x48534d45u /* the bytes "EMSH" read as a little-endian u32 */
-#define SHUFFLE_VERSION 1u
+#define SHUFFLE_VERSION 2u
 #define TRAILER_SIZE 16u          /* u64 index offset, u32 magic, u32 version */
 #define INDEX_HEADER_SIZE 8u      /* u32 nbuckets, u32 nsegments */
-#define INDEX_ENTRY_SIZE 16u      /* u64 offset, u64 length */
+#define INDEX_ENTRY_SIZE 20u      /* u64 offset, u64 length, u32 CRC-32C */
 #define RECORD_HEADER_SIZE 4u     /* u32 len */
 #define READ_BUFFER_SIZE ((size_t)256 * 1024)
 
@@ -87,6 +92,7 @@ static int write_segment(ember_shuffle_writer *w) {
         uint8_t *entry = w->index.data + w->index.len;
         emberB_store_u64(entry, w->offset);
         emberB_store_u64(entry + 8, b->len);
+        emberB_store_u32(entry + 16, b->len ? emberK_crc32c(0, b->data, b->len) : 0);
         w->index.len += INDEX_ENTRY_SIZE;
         if (b->len) {
             rc = write_all(w->fd, b->data, b->len, w->tmp_path);
@@ -245,6 +251,8 @@ struct ember_shuffle_reader {
     uint32_t seg;        /* next segment whose range to read */
     uint64_t range_pos;  /* next byte of the current range to load */
     uint64_t range_end;
+    uint32_t range_crc;  /* CRC-32C of the range's bytes loaded so far */
+    uint32_t range_want; /* the index's CRC-32C of the whole range */
     uint8_t *buf;        /* bytes loaded from the range; [start, end) not yet consumed */
     size_t cap, start, end;
     int err;             /* a failure sticks: next keeps returning it */
@@ -352,6 +360,15 @@ close_fd:
     return rc;
 }
 
+/* The current range is wholly loaded: its CRC must be the index's. */
+static int check_range(ember_shuffle_reader *r) {
+    if (r->range_crc == r->range_want) return 0;
+    return corrupt(r->paths[r->cur],
+                   "bucket %" PRIu32 " of segment %" PRIu32 " fails its checksum (CRC-32C 0x%08" PRIx32
+                   ", the index says 0x%08" PRIx32 ")",
+                   r->bucket, r->seg - 1, r->range_crc, r->range_want);
+}
+
 /* Reads the bucket's index entry for segment `seg` and makes it the current range. */
 static int load_range(ember_shuffle_reader *r) {
     const char *path = r->paths[r->cur];
@@ -361,6 +378,7 @@ static int load_range(ember_shuffle_reader *r) {
     int rc = pread_all(r->fd, entry, sizeof entry, at, path);
     if (rc) return rc;
     uint64_t off = emberB_load_u64(entry), len = emberB_load_u64(entry + 8);
+    uint32_t want = emberB_load_u32(entry + 16);
     if (off > r->index_off || len > r->index_off - off)
         return corrupt(path,
                        "segment %" PRIu32 " of bucket %" PRIu32 " claims %" PRIu64 " bytes at offset %" PRIu64
@@ -368,8 +386,10 @@ static int load_range(ember_shuffle_reader *r) {
                        r->seg, r->bucket, len, off, r->index_off);
     r->range_pos = off;
     r->range_end = off + len;
+    r->range_crc = 0;
+    r->range_want = want;
     r->seg++;
-    return 0;
+    return len ? 0 : check_range(r);
 }
 
 /* Makes buf[start, end) hold at least `need` bytes. The caller has checked that the
@@ -395,9 +415,10 @@ static int fill(ember_shuffle_reader *r, size_t need) {
     if (left < n) n = (size_t)left; /* n >= need - have, by the caller's check */
     int rc = pread_all(r->fd, r->buf + r->end, n, r->range_pos, r->paths[r->cur]);
     if (rc) return rc;
+    r->range_crc = emberK_crc32c(r->range_crc, r->buf + r->end, n);
     r->end += n;
     r->range_pos += n;
-    return 0;
+    return r->range_pos == r->range_end ? check_range(r) : 0;
 }
 
 int ember_shuffle_reader_open(const char *const *paths, size_t npaths, uint32_t bucket,
@@ -493,6 +514,11 @@ int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t
 fail:
     r->err = rc;
     return rc;
+}
+
+const char *ember_shuffle_reader_file(const ember_shuffle_reader *r) {
+    if (!r || r->npaths == 0) return NULL;
+    return r->paths[r->cur < r->npaths ? r->cur : r->npaths - 1];
 }
 
 void ember_shuffle_reader_close(ember_shuffle_reader *r) {

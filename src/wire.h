@@ -32,7 +32,8 @@
     X(FORGET, 5, "engine->worker", "u64 command id the worker may drop")                    \
     X(INPUT_BEGIN, 6, "engine->worker", "u32 stream: the DATA frames that follow belong to this input stream") \
     X(TASK_DONE, 16, "worker->engine", "u32 n, n u64 bucket byte counts (n = 0 unless a shuffle map task), then u32 len + a report (opaque)") \
-    X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback")
+    X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback") \
+    X(FETCH_FAILED, 18, "worker->engine", "u32 length + path of a shuffle file the task could not read, then UTF-8 text of the error")
 
 enum ember_frame_type {
 #define EMBER_FRAME_ENUM(name, value, dir, payload) EMBER_FRAME_##name = (value),

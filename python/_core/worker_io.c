@@ -393,6 +393,7 @@ typedef struct {
     PyObject_HEAD
     ember_shuffle_reader *r;
     batch_cursor cur;
+    int failed;               /* a file could not be read (corrupt, missing): see failed_file */
 } ShuffleIter;
 
 static void ShuffleIter_dealloc(ShuffleIter *self) {
@@ -437,16 +438,36 @@ static PyObject *ShuffleIter_next(ShuffleIter *self) {
         size_t len;
         int rc = ember_shuffle_reader_next(self->r, &data, &len);
         if (rc == 0) return NULL;
-        if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
-        if (cursor_load(&self->cur, data, (Py_ssize_t)len, "a shuffle file") < 0) return NULL;
+        if (rc < 0) {
+            self->failed = rc != EMBER_ENOMEM;
+            return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+        }
+        if (cursor_load(&self->cur, data, (Py_ssize_t)len, "a shuffle file") < 0) {
+            self->failed = 1; /* a record that passed its checksum but does not unpickle */
+            return NULL;
+        }
     }
 }
+
+static PyObject *ShuffleIter_get_failed_file(ShuffleIter *self, void *c) {
+    (void)c;
+    const char *path = self->failed ? ember_shuffle_reader_file(self->r) : NULL;
+    if (!path) Py_RETURN_NONE;
+    return PyUnicode_DecodeFSDefault(path);
+}
+
+static PyGetSetDef ShuffleIter_getset[] = {
+    {"failed_file", (getter)ShuffleIter_get_failed_file, NULL,
+     "the shuffle file that could not be read (corrupt or missing), or None", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
 
 static PyType_Slot ShuffleIter_slots[] = {
     {Py_tp_new, ShuffleIter_new},
     {Py_tp_dealloc, ShuffleIter_dealloc},
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, ShuffleIter_next},
+    {Py_tp_getset, ShuffleIter_getset},
     {Py_tp_doc, "ShuffleIter(paths, bucket): records of one bucket of shuffle files."},
     {0, NULL},
 };

@@ -58,6 +58,7 @@ class Worker:
         self.files = None   # (files added, Python includes) of the driver, last seen
         self.properties = {}
         self.memory = None  # spark.executor.pyspark.memory in bytes, once applied
+        self.shuffle_inputs = []  # the running task's ShuffleIters (which file failed?)
         SparkFiles._is_running_on_worker = True
 
     def apply_info(self, info):
@@ -112,6 +113,7 @@ class Worker:
             it = iter(range(*args))
         elif kind == _core.IN_SHUFFLE:
             it = _core.ShuffleIter(*args)
+            self.shuffle_inputs.append(it)
         elif kind == _core.IN_CONCAT:
             it = itertools.chain.from_iterable(self.build(child, streams) for child in args)
         elif kind == _core.IN_ZIP:
@@ -145,6 +147,7 @@ class Worker:
     def run(self, task):
         from ember import taskcontext
         streams = _core.Streams(self.io, task["nstreams"])
+        self.shuffle_inputs = []
         try:
             if task["info"] != self.info:
                 self.apply_info(task["info"])
@@ -157,6 +160,9 @@ class Worker:
             else:
                 sizes = profiler.profile(self.compute, task, streams)
             streams.drain()
+            for s in self.shuffle_inputs:
+                if s.failed_file:  # the user's code caught the error: the input is still incomplete
+                    raise RuntimeError(f"shuffle file {s.failed_file} could not be read")
             _core.write_done(self.io, sizes, accumulators._task_report())
         except BaseException as e:  # the user's error, SystemExit included, fails the task only
             import traceback
@@ -166,9 +172,16 @@ class Worker:
                          "space is limited to by spark.executor.pyspark.memory; raise it, or make the task "
                          "hold less\n")
             streams.drain()
-            self.io.write(_core.FRAME_TASK_ERROR, text.encode("utf-8", "replace"))
+            failed = next((s.failed_file for s in self.shuffle_inputs if s.failed_file), None)
+            if failed is None:
+                self.io.write(_core.FRAME_TASK_ERROR, text.encode("utf-8", "replace"))
+            else:  # the engine reruns the map task that wrote the file, then this task
+                path = os.fsencode(failed)
+                self.io.write(_core.FRAME_FETCH_FAILED,
+                              struct.pack("<I", len(path)) + path + text.encode("utf-8", "replace"))
             self.io.flush()
         finally:
+            self.shuffle_inputs = []
             taskcontext._end()
             taskcontext._set(None)
 

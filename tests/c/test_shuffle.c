@@ -174,7 +174,7 @@ static void test_round_trip_many_segments(void) {
     struct stat st;
     CHECK(stat(path, &st) == 0);
     uint64_t sum = want[0] + want[1] + want[2] + want[3] + want[4];
-    CHECK((uint64_t)st.st_size == sum + 8 + (uint64_t)nseg * 5 * 16 + 16);
+    CHECK((uint64_t)st.st_size == sum + 8 + (uint64_t)nseg * 5 * 20 + 16);
 }
 
 static void test_one_segment_and_big_records(void) {
@@ -394,8 +394,9 @@ static void test_missing_file(void) {
 /* A file small enough to patch by hand: 2 buckets, one segment.
  *   0: [4]"aaaa"   8: [6]"bbbbbb"   (bucket 0: offset 0, length 18)
  *  18: [2]"cc"                       (bucket 1: offset 18, length 6)
- *  24: index: nbuckets 2, nsegments 1, (0, 18), (18, 6)
- *  64: trailer: index offset 24, magic, version                      size 80 */
+ *  24: index: nbuckets 2, nsegments 1, (0, 18, crc) at 32, (18, 6, crc) at 52
+ *  72: trailer: index offset 24, magic, version                      size 88 */
+#define SMALL_SIZE 88
 static void write_small(const char *path) {
     ember_shuffle_writer *w;
     CHECK(ember_shuffle_writer_open(path, 2, 1 << 20, &w) == 0);
@@ -407,12 +408,18 @@ static void write_small(const char *path) {
 
 /* Rewrites the small file with one patch applied, reads `bucket` to the end and
  * returns the final code; *nread gets the records returned before it. */
+static int patch_keeps_crc; /* read_patched recomputes the index's CRCs (to reach the length checks) */
+
 static int read_patched(const char *path, const uint8_t *orig, size_t size, size_t at, const uint8_t *bytes,
                         size_t n, uint32_t bucket, long *nread) {
-    uint8_t copy[80];
+    uint8_t copy[SMALL_SIZE];
     if (size != sizeof copy || at + n > size) return 1;
     memcpy(copy, orig, size);
     memcpy(copy + at, bytes, n);
+    if (patch_keeps_crc) {
+        emberB_store_u32(copy + 48, emberK_crc32c(0, copy, 18));
+        emberB_store_u32(copy + 68, emberK_crc32c(0, copy + 18, 6));
+    }
     if (spit(path, copy, size)) return 1;
     const char *paths[] = {path};
     return drain(paths, 1, bucket, nread);
@@ -426,17 +433,19 @@ static void test_small_file_layout(void) {
     uint8_t *d = slurp(path, &size);
     CHECK(d != NULL);
     if (!d) return;
-    CHECK(size == 80);
-    if (size != 80) goto free_d;
+    CHECK(size == SMALL_SIZE);
+    if (size != SMALL_SIZE) goto free_d;
     CHECK(emberB_load_u32(d) == 4 && memcmp(d + 4, "aaaa", 4) == 0);
     CHECK(emberB_load_u32(d + 8) == 6 && memcmp(d + 12, "bbbbbb", 6) == 0);
     CHECK(emberB_load_u32(d + 18) == 2 && memcmp(d + 22, "cc", 2) == 0);
     CHECK(emberB_load_u32(d + 24) == 2 && emberB_load_u32(d + 28) == 1);
     CHECK(emberB_load_u64(d + 32) == 0 && emberB_load_u64(d + 40) == 18);
-    CHECK(emberB_load_u64(d + 48) == 18 && emberB_load_u64(d + 56) == 6);
-    CHECK(emberB_load_u64(d + 64) == 24);
-    CHECK(memcmp(d + 72, "EMSH", 4) == 0);
-    CHECK(emberB_load_u32(d + 76) == 1);
+    CHECK(emberB_load_u32(d + 48) == emberK_crc32c(0, d, 18));
+    CHECK(emberB_load_u64(d + 52) == 18 && emberB_load_u64(d + 60) == 6);
+    CHECK(emberB_load_u32(d + 68) == emberK_crc32c(0, d + 18, 6));
+    CHECK(emberB_load_u64(d + 72) == 24);
+    CHECK(memcmp(d + 80, "EMSH", 4) == 0);
+    CHECK(emberB_load_u32(d + 84) == 2);
 free_d:
     ember_free(d);
 }
@@ -447,10 +456,11 @@ static void test_corrupt_record_length(void) {
     write_small(path);
     size_t size;
     uint8_t *orig = slurp(path, &size);
-    CHECK(orig != NULL && size == 80);
-    if (!orig || size != 80) goto free_orig;
+    CHECK(orig != NULL && size == SMALL_SIZE);
+    if (!orig || size != SMALL_SIZE) goto free_orig;
     uint8_t v[4];
     long n;
+    patch_keeps_crc = 1; /* the lengths are checked even where the CRC would not catch it */
 
     /* A huge length: refused before any allocation. */
     emberB_store_u32(v, 0xfffffff0u);
@@ -478,6 +488,7 @@ static void test_corrupt_record_length(void) {
     CHECK(read_patched(path, orig, size, 0, orig, 0, 0, &n) == 0);
     CHECK(n == 2);
 free_orig:
+    patch_keeps_crc = 0;
     ember_free(orig);
 }
 
@@ -487,21 +498,21 @@ static void test_corrupt_index(void) {
     write_small(path);
     size_t size;
     uint8_t *orig = slurp(path, &size);
-    CHECK(orig != NULL && size == 80);
-    if (!orig || size != 80) goto free_orig;
+    CHECK(orig != NULL && size == SMALL_SIZE);
+    if (!orig || size != SMALL_SIZE) goto free_orig;
     uint8_t v[8];
     long n;
 
-    CHECK(read_patched(path, orig, size, 72, (const uint8_t *)"EMSX", 4, 0, &n) == EMBER_ECORRUPT);
+    CHECK(read_patched(path, orig, size, 80, (const uint8_t *)"EMSX", 4, 0, &n) == EMBER_ECORRUPT);
     CHECK(strstr(ember_last_error(), path) != NULL);
-    emberB_store_u32(v, 2); /* version */
-    CHECK(read_patched(path, orig, size, 76, v, 4, 0, &n) == EMBER_ECORRUPT);
+    emberB_store_u32(v, 1); /* version 1: no checksums */
+    CHECK(read_patched(path, orig, size, 84, v, 4, 0, &n) == EMBER_ECORRUPT);
     emberB_store_u64(v, UINT64_MAX - 3); /* index offset */
-    CHECK(read_patched(path, orig, size, 64, v, 8, 0, &n) == EMBER_ECORRUPT);
+    CHECK(read_patched(path, orig, size, 72, v, 8, 0, &n) == EMBER_ECORRUPT);
     emberB_store_u64(v, 57);
-    CHECK(read_patched(path, orig, size, 64, v, 8, 0, &n) == EMBER_ECORRUPT);
+    CHECK(read_patched(path, orig, size, 72, v, 8, 0, &n) == EMBER_ECORRUPT);
     emberB_store_u64(v, 0);
-    CHECK(read_patched(path, orig, size, 64, v, 8, 0, &n) == EMBER_ECORRUPT);
+    CHECK(read_patched(path, orig, size, 72, v, 8, 0, &n) == EMBER_ECORRUPT);
     emberB_store_u32(v, 2); /* nsegments: the index no longer fits */
     CHECK(read_patched(path, orig, size, 28, v, 4, 0, &n) == EMBER_ECORRUPT);
     emberB_store_u32(v, 0xffffffffu);
@@ -509,13 +520,73 @@ static void test_corrupt_index(void) {
     emberB_store_u32(v, 0x10000u); /* nbuckets */
     CHECK(read_patched(path, orig, size, 24, v, 4, 0, &n) == EMBER_ECORRUPT);
     emberB_store_u64(v, 100); /* bucket 1's length runs into the index */
-    CHECK(read_patched(path, orig, size, 56, v, 8, 1, &n) == EMBER_ECORRUPT);
+    CHECK(read_patched(path, orig, size, 60, v, 8, 1, &n) == EMBER_ECORRUPT);
     CHECK(strstr(ember_last_error(), path) != NULL);
     emberB_store_u64(v, UINT64_MAX); /* bucket 1's offset: offset + length overflows */
-    CHECK(read_patched(path, orig, size, 48, v, 8, 1, &n) == EMBER_ECORRUPT);
+    CHECK(read_patched(path, orig, size, 52, v, 8, 1, &n) == EMBER_ECORRUPT);
     emberB_store_u64(v, 25); /* inside the index */
     CHECK(read_patched(path, orig, size, 32, v, 8, 0, &n) == EMBER_ECORRUPT);
 free_orig:
+    ember_free(orig);
+}
+
+static void test_checksums(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "crc");
+    write_small(path);
+    size_t size;
+    uint8_t *orig = slurp(path, &size);
+    CHECK(orig != NULL && size == SMALL_SIZE);
+    if (!orig || size != SMALL_SIZE) goto free_orig;
+    long n;
+    uint8_t x = (uint8_t)(orig[5] ^ 0x20); /* "aaaa" -> "aAaa": lengths still fine */
+    CHECK(read_patched(path, orig, size, 5, &x, 1, 0, &n) == EMBER_ECORRUPT);
+    CHECK(n == 0);
+    CHECK(strstr(ember_last_error(), "fails its checksum") != NULL);
+    CHECK(strstr(ember_last_error(), path) != NULL);
+    CHECK(read_patched(path, orig, size, 5, &x, 1, 1, &n) == 0); /* bucket 1 is intact */
+    CHECK(n == 1);
+    x = (uint8_t)(orig[68] ^ 1); /* bucket 1's CRC itself */
+    CHECK(read_patched(path, orig, size, 68, &x, 1, 1, &n) == EMBER_ECORRUPT);
+    uint8_t zero[8] = {0}; /* bucket 0's length zeroed: its bytes would be silently lost */
+    CHECK(read_patched(path, orig, size, 40, zero, 8, 0, &n) == EMBER_ECORRUPT);
+free_orig:
+    ember_free(orig);
+}
+
+/* Every bucket of a mutated file reads back either exactly as written or fails with
+ * EMBER_ECORRUPT: never altered records (random single-byte changes anywhere). */
+static void test_mutations_never_read_as_valid(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "mutated");
+    gen_spec s = {.f = 3, .nbuckets = 4, .nrecords = 300, .skip = UINT32_MAX, .buffer_limit = 2000};
+    CHECK(write_gen(path, &s, NULL) == 0);
+    size_t size;
+    uint8_t *orig = slurp(path, &size);
+    uint8_t *copy = orig ? ember_malloc(size) : NULL;
+    CHECK(copy != NULL);
+    if (!copy) goto free_orig;
+    const char *paths[] = {path};
+    unsigned seed = 12345, altered = 0, caught = 0;
+    for (int m = 0; m < 1000; m++) {
+        memcpy(copy, orig, size);
+        seed = seed * 1103515245u + 12345u;
+        size_t at = (seed >> 8) % size;
+        copy[at] ^= (uint8_t)(1 + (seed >> 3) % 255);
+        if (spit(path, copy, size)) break;
+        for (uint32_t b = 0; b < s.nbuckets; b++) {
+            long n = check_bucket(paths, &s, 1, b);
+            if (n >= 0) continue; /* exactly the records written */
+            long got;
+            int rc = drain(paths, 1, b, &got);
+            if (rc == EMBER_ECORRUPT) caught++;
+            else altered++;
+        }
+    }
+    CHECK(altered == 0);
+    CHECK(caught > 300);
+free_orig:
+    ember_free(copy);
     ember_free(orig);
 }
 
@@ -562,8 +633,9 @@ static void test_memory_bounded_by_buffer_limit(void) {
             int64_t used = ember_mem_used() - before;
             if (used > peak) peak = used;
         }
-    /* The limit, the doubling of one buffer, and the index (~150 segments x 100 x 16). */
-    CHECK(peak < 4 * LIMIT + 300 * 1024);
+    /* The limit, the doubling of one buffer, and the index (~150 segments x 100 x 20
+     * bytes = 300 KB, in a buffer that doubles). */
+    CHECK(peak < 4 * LIMIT + 600 * 1024);
     uint64_t bytes[NB];
     CHECK(ember_shuffle_writer_commit(w, bytes) == 0);
     CHECK(bytes[0] == 3 * (4 + REC) && bytes[NB - 1] == 3 * (4 + REC));
@@ -658,6 +730,8 @@ int main(void) {
     RUN(test_small_file_layout);
     RUN(test_corrupt_record_length);
     RUN(test_corrupt_index);
+    RUN(test_checksums);
+    RUN(test_mutations_never_read_as_valid);
     RUN(test_truncated_file);
     RUN(test_memory_bounded_by_buffer_limit);
     RUN(test_commit_failure_removes_temp);
