@@ -14,7 +14,12 @@ PYSPARK := pyspark==4.3.0
 BENCH_DEPS := "dask[bag]" psutil matplotlib
 BENCH_ARGS ?=
 
-.PHONY: demo test ctest ctest-asan pytest asan install bench clean test-pythons
+.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons
+
+# The decoders of bytes from a pipe or a file that have a fuzz target (tests/fuzz/fuzz_<name>.c,
+# seeds in tests/fuzz/corpus/<name>); `make test` replays each corpus.
+FUZZ_TARGETS := wire record lines seqfile shuffle
+FUZZ_SECONDS ?= 180
 
 $(VENV)/.deps: Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +38,7 @@ ctest: $(VENV)/.deps
 	@test -f build/c/build.ninja || $(VENV)/bin/meson setup build/c -Dpython=false -Dwerror=true
 	$(VENV)/bin/meson compile -C build/c
 	@set -e; for t in build/c/test_*; do [ -f $$t ] && [ -x $$t ] || continue; echo "== $$t"; $$t; done
-	build/c/fuzz_wire_replay tests/fuzz/corpus/wire
-	build/c/fuzz_record_replay tests/fuzz/corpus/record
-	build/c/fuzz_lines_replay tests/fuzz/corpus/lines
-	build/c/fuzz_seqfile_replay tests/fuzz/corpus/seqfile
+	@set -e; for f in $(FUZZ_TARGETS); do echo "== fuzz_$$f corpus"; build/c/fuzz_$${f}_replay tests/fuzz/corpus/$$f; done
 
 # The C unit tests again under AddressSanitizer and UBSan.
 ctest-asan: $(VENV)/.deps
@@ -45,10 +47,34 @@ ctest-asan: $(VENV)/.deps
 	$(VENV)/bin/meson compile -C build/c-asan
 	@set -e; for t in build/c-asan/test_*; do [ -f $$t ] && [ -x $$t ] || continue; \
 		echo "== $$t (asan)"; UBSAN_OPTIONS=halt_on_error=1 $$t; done
-	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_wire_replay tests/fuzz/corpus/wire
-	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_record_replay tests/fuzz/corpus/record
-	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_lines_replay tests/fuzz/corpus/lines
-	UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_seqfile_replay tests/fuzz/corpus/seqfile
+	@set -e; for f in $(FUZZ_TARGETS); do echo "== fuzz_$$f corpus (asan)"; \
+		UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_$${f}_replay tests/fuzz/corpus/$$f; done
+
+# The C unit tests under ThreadSanitizer (the engine's threads, the block store's lock).
+# setarch -R: TSan needs the classic address-space layout some kernels randomise away.
+tsan: $(VENV)/.deps
+	@test -f build/c-tsan/build.ninja || $(VENV)/bin/meson setup build/c-tsan -Dpython=false \
+		-Dwerror=true -Db_sanitize=thread -Dbuildtype=debug
+	$(VENV)/bin/meson compile -C build/c-tsan
+	@set -e; for t in build/c-tsan/test_*; do [ -f $$t ] && [ -x $$t ] || continue; \
+		echo "== $$t (tsan)"; TSAN_OPTIONS=halt_on_error=1 setarch $$(uname -m) -R $$t; done
+
+# libFuzzer builds of the fuzz targets (clang, with ASan and UBSan), each run for
+# FUZZ_SECONDS on a working corpus in build/fuzz seeded from tests/fuzz/corpus.
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -DEMBER_BUILDING -Iinclude -Isrc \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+fuzz:
+	@command -v clang >/dev/null || (apt-get update && apt-get install -y clang)
+	@mkdir -p build/fuzz
+	@set -e; for f in $(FUZZ_TARGETS); do \
+		clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_$$f.c $(wildcard src/*.c) -lz -lpthread -o build/fuzz/fuzz_$$f; \
+		mkdir -p build/fuzz/corpus-$$f; \
+		echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
+			build/fuzz/corpus-$$f tests/fuzz/corpus/$$f > build/fuzz/fuzz_$$f.log 2>&1 \
+			|| { tail -n 60 build/fuzz/fuzz_$$f.log; exit 1; }; \
+		grep -E "^stat::|Done" build/fuzz/fuzz_$$f.log; \
+	done
 
 $(VENV)/.pyspark: $(VENV)/.deps
 	$(PIP) install $(PYSPARK)
