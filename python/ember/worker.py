@@ -178,7 +178,7 @@ class Worker:
             else:  # the engine reruns the map task that wrote the file, then this task
                 path = os.fsencode(failed)
                 self.io.write(_core.FRAME_FETCH_FAILED,
-                              struct.pack("<I", len(path)) + path + text.encode("utf-8", "replace"))
+                              len(path).to_bytes(4, "little") + path + text.encode("utf-8", "replace"))
             self.io.flush()
         finally:
             self.shuffle_inputs = []
