@@ -412,6 +412,10 @@ static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
     pid_t pid = w->pid;
     char how[160], text[4096] = "";
     int status = -2;
+    if (!t) {
+        emberX_worker_kill(w); /* an idle worker: nothing to report */
+        return;
+    }
     if (!why) {
         if (emberX_worker_status(&ctx->pool, pid, &status, text, sizeof text) == 0 && status >= 0) {
             w->alive = 0; /* reaped: no kill for a pid that may be reused */
@@ -423,7 +427,6 @@ static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
         snprintf(how, sizeof how, "killed by the engine: %s", why);
     }
     emberX_worker_kill(w);
-    if (!t) return;
     if (st && st->kind == STAGE_SHUFFLE) {
         char path[4096], tmp[4200];
         emberA_map_output_path(path, sizeof path, ctx, st, t);
