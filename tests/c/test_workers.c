@@ -1,0 +1,145 @@
+/* test_workers.c — unit tests of the worker pool (src/workers.c) against a fake
+ * daemon: a Python program that speaks the control protocol (F: fork a worker, S:
+ * how a worker ended) with workers that exit at once with status 7. Covers the wait
+ * status descriptions, the status query with the worker's traceback text, and the
+ * replacement of a daemon that died. Skipped (counted as passed, with a note) when no
+ * python3 is on PATH.
+ */
+#include "internal.h"
+#include "test.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256], python[512], pythonpath[4096];
+
+static const char FAKE_DAEMON[] =
+    "import os, socket\n"
+    "def main(argv):\n"
+    "    sock = socket.socket(fileno=int(argv[1]))\n"
+    "    statuses = {}\n"
+    "    while True:\n"
+    "        msg, fds, _, _ = socket.recv_fds(sock, 1, 2)\n"
+    "        if not msg:\n"
+    "            return\n"
+    "        if msg == b'S':\n"
+    "            pid = int.from_bytes(sock.recv(4), 'little')\n"
+    "            if pid not in statuses:\n"
+    "                statuses[pid] = os.waitpid(pid, 0)[1]\n"
+    "            status = statuses[pid]\n"
+    "            text = b'fake traceback'\n"
+    "            sock.sendall(status.to_bytes(4, 'little', signed=True) + len(text).to_bytes(4, 'little') + text)\n"
+    "            continue\n"
+    "        pid = os.fork()\n"
+    "        if pid == 0:\n"
+    "            os._exit(7)\n"
+    "        for fd in fds:\n"
+    "            os.close(fd)\n"
+    "        sock.sendall(pid.to_bytes(4, 'little', signed=True))\n";
+
+static int write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* Finds python3 and its sys.path; writes the fake ember package. 0 when ready. */
+static int setup(void) {
+    FILE *p = popen("python3 -c 'import sys; print(sys.executable); print(\":\".join(x for x in sys.path if x))' "
+                    "2>/dev/null", "r");
+    if (!p) return -1;
+    char stdpath[3000] = "";
+    int ok = fgets(python, sizeof python, p) && fgets(stdpath, sizeof stdpath, p);
+    pclose(p);
+    if (!ok) return -1;
+    python[strcspn(python, "\n")] = 0;
+    stdpath[strcspn(stdpath, "\n")] = 0;
+    char dir[512], file[600];
+    snprintf(dir, sizeof dir, "%s/pkg/ember", tmpdir);
+    snprintf(file, sizeof file, "%s/pkg", tmpdir);
+    if (mkdir(file, 0700) || mkdir(dir, 0700)) return -1;
+    snprintf(file, sizeof file, "%s/__init__.py", dir);
+    if (write_file(file, "")) return -1;
+    snprintf(file, sizeof file, "%s/daemon.py", dir);
+    if (write_file(file, FAKE_DAEMON)) return -1;
+    snprintf(pythonpath, sizeof pythonpath, "%s/pkg:%s", tmpdir, stdpath);
+    return 0;
+}
+
+static void test_describe_status(void) {
+    char buf[128];
+    emberX_describe_status(1 << 8, buf, sizeof buf);
+    CHECK(strcmp(buf, "exited with status 1") == 0);
+    emberX_describe_status(0, buf, sizeof buf);
+    CHECK(strcmp(buf, "exited with status 0") == 0);
+    emberX_describe_status(SIGSEGV, buf, sizeof buf);
+    CHECK(strcmp(buf, "killed by signal 11 (SIGSEGV)") == 0);
+    emberX_describe_status(SIGKILL, buf, sizeof buf);
+    CHECK(strcmp(buf, "killed by signal 9 (SIGKILL)") == 0);
+    emberX_describe_status(-1, buf, sizeof buf);
+    CHECK(strcmp(buf, "exit status unknown") == 0);
+}
+
+static void test_status_and_restart(void) {
+    ember_config cfg = {1, 4, python, pythonpath, NULL};
+    emberX_worker w = {0};
+    w.to_fd = w.from_fd = w.pid = -1;
+    emberX_pool pool = {0};
+    pool.nworkers = 1;
+    pool.workers = &w;
+    CHECK(emberX_pool_start(&pool, &cfg, tmpdir) == 0);
+    CHECK(emberX_worker_start(&pool, &w) == 0);
+    CHECK(w.pid > 0);
+    int status = 0;
+    char text[64];
+    CHECK(emberX_worker_status(&pool, w.pid, &status, text, sizeof text) == 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    CHECK(strcmp(text, "fake traceback") == 0);
+    CHECK(emberX_worker_status(&pool, w.pid, &status, text, 5) == 0); /* the text is cut to fit */
+    CHECK(strcmp(text, "fake") == 0);
+    w.alive = 0;
+    emberX_worker_kill(&w);
+
+    /* The daemon dies: the next worker comes from a new one, and a note says so. */
+    pid_t old = pool.daemon_pid;
+    kill(old, SIGKILL);
+    usleep(100 * 1000);
+    CHECK(emberX_worker_start(&pool, &w) == 0);
+    CHECK(w.pid > 0);
+    CHECK(pool.daemon_pid > 0 && pool.daemon_pid != old);
+    CHECK(pool.restarts == 1);
+    char want[128];
+    snprintf(want, sizeof want, "the Python worker daemon (pid %d) died (killed by signal 9 (SIGKILL)", (int)old);
+    CHECK(strstr(pool.restart_note, want) != NULL);
+    if (!strstr(pool.restart_note, want)) fprintf(stderr, "  note: %s\n", pool.restart_note);
+    w.alive = 0;
+    emberX_worker_kill(&w);
+    pool.workers = NULL;
+    pool.nworkers = 0;
+    emberX_pool_stop(&pool);
+    CHECK(pool.daemon_pid == -1);
+}
+
+static void remove_tree(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int main(void) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ember-test-workers-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_describe_status);
+    if (setup() == 0) RUN(test_status_and_restart);
+    else fprintf(stderr, "test_workers: no python3 on PATH, the pool tests are skipped\n");
+    remove_tree(tmpdir);
+    return TEST_REPORT();
+}
