@@ -5,8 +5,8 @@
  * The daemon speaks the control protocol of src/workers.c on fd 3: an 'F' request
  * carries two pipe ends (SCM_RIGHTS); it forks a worker over them and answers with
  * the worker's pid (i32, little-endian). An 'S' request (how a worker ended) is
- * answered "unknown" (status -2, no text): the kernel reaps its workers. When the control socket closes it kills
- * its workers and exits.
+ * answered "unknown" (status -2, no text): the kernel reaps its workers. When the
+ * control socket closes it kills its workers and exits.
  *
  * A worker speaks the frames of src/wire.h through wire.c's codec. Commands are
  * text (the bytes of ember_node_pipeline's command or a shuffle's spec), words

@@ -85,7 +85,7 @@ static void test_describe_status(void) {
 }
 
 static void test_status_and_restart(void) {
-    ember_config cfg = {1, 4, python, pythonpath, NULL};
+    ember_config cfg = {.slots = 1, .max_failures = 4, .python = python, .pythonpath = pythonpath};
     emberX_worker w = {0};
     w.to_fd = w.from_fd = w.pid = -1;
     emberX_pool pool = {0};
