@@ -443,7 +443,7 @@ class SparkContext:
         count, note = self._core.daemon_restarts()
         if count != self._daemon_restarts:
             self._daemon_restarts = count
-            logger.warning("%s", note)
+            _log.logger.warning("%s", note)
 
     def _forget_freed_nodes(self):
         """Drops what the driver keeps per engine node (labels, pending checkpoints)
