@@ -129,13 +129,15 @@ def test_a_bad_shuffle_file_reruns_the_map_task_that_wrote_it(sc, damage):
 
 def test_a_shuffle_file_bad_every_time_fails_the_job_naming_it(sc, tmp_path):
     """The map task's output is damaged each time it is written: after the retry
-    limit the job fails with an error naming the file and the checksum."""
+    limit the job fails with an error naming the file and the checksum. One reduce
+    partition, so that the task that damages a file is the one that reads it: with
+    several, a reducer may finish reading the file before another one damages it."""
     acc = sc.accumulator(0)
-    counts = _counted_pairs(sc, acc).reduceByKey(add, 3)
+    counts = _counted_pairs(sc, acc).reduceByKey(add, 1)
     counts.count()
 
     def damage_map_2(split, it):
-        for name in os.listdir(sc_tmpdir):  # the reduce tasks run after every map output exists
+        for name in os.listdir(sc_tmpdir):  # the reduce task runs after every map output exists
             if name.startswith(prefix) and name.split("-")[2] == "2" and name.endswith(".data"):
                 try:  # each file written is damaged once, by whichever task claims it first
                     os.close(os.open(marks / name, os.O_CREAT | os.O_EXCL))
