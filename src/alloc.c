@@ -1,5 +1,6 @@
 /* alloc.c — the one allocator: every byte libember allocates is counted here, so
- * the block store and the shuffle can decide when to spill. Growable buffers too. */
+ * ember_mem_used() reports it. Nothing enforces a budget on it yet: cached partitions
+ * (blocks.c) are held in memory whatever their size. Growable buffers too. */
 #include "internal.h"
 
 #include <malloc.h>
