@@ -154,6 +154,7 @@ class SparkContext:
     _active_spark_context = None
     _system_properties = {}  # setSystemProperty: defaults of later contexts
     _lock = threading.RLock()
+    PACKAGE_EXTENSIONS = (".zip", ".egg", ".jar")
 
     def __init__(self, master=None, appName=None, sparkHome=None, pyFiles=None, environment=None,
                  batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=BasicProfiler,
@@ -219,7 +220,30 @@ class SparkContext:
             self.addPyFile(path)
         _log.info("SparkContext started: master=%s, app=%s, slots=%d", self.master, self.appName, slots)
 
-    # ---- lifecycle -------------------------------------------------------------
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def getOrCreate(cls, conf=None):
+        """Returns the active context, or creates one from conf.
+
+        Parameters
+        ----------
+        conf : SparkConf, optional
+            Used only when no context is active.
+
+        Returns
+        -------
+        SparkContext
+
+        Examples
+        --------
+        >>> SparkContext.getOrCreate() is sc
+        True
+        """
+        with cls._lock:
+            if cls._active_spark_context is None:
+                cls(conf=conf or SparkConf())
+            return cls._active_spark_context
 
     def stop(self):
         """Stops the workers and removes temporary files. Safe to call twice."""
@@ -249,28 +273,99 @@ class SparkContext:
     def __repr__(self):
         return f"<SparkContext master={self.master} appName={self.appName}>"
 
-    @classmethod
-    def getOrCreate(cls, conf=None):
-        """Returns the active context, or creates one from conf.
+    # ---- identity and settings -----------------------------------------------------------
 
-        Parameters
-        ----------
-        conf : SparkConf, optional
-            Used only when no context is active.
-
-        Returns
-        -------
-        SparkContext
+    @property
+    def version(self):
+        """The version of ember running this context.
 
         Examples
         --------
-        >>> SparkContext.getOrCreate() is sc
+        >>> import ember
+        >>> sc.version == ember.__version__
         True
         """
-        with cls._lock:
-            if cls._active_spark_context is None:
-                cls(conf=conf or SparkConf())
-            return cls._active_spark_context
+        from ember import __version__
+        return __version__
+
+    @property
+    def applicationId(self):
+        """A unique id of this application: ``local-<start time in ms>``.
+
+        Examples
+        --------
+        >>> sc.applicationId.startswith("local-")
+        True
+        """
+        return f"local-{self._start_ms}"
+
+    @property
+    def startTime(self):
+        """When the context started, in milliseconds since the epoch.
+
+        Examples
+        --------
+        >>> sc.startTime > 0
+        True
+        """
+        return self._start_ms
+
+    @property
+    def pythonExec(self):
+        """The Python interpreter the workers run (this driver's own).
+
+        Examples
+        --------
+        >>> import sys
+        >>> sc.pythonExec == sys.executable
+        True
+        """
+        return sys.executable
+
+    @property
+    def pythonVer(self):
+        """The workers' Python version, ``major.minor``.
+
+        Examples
+        --------
+        >>> import sys
+        >>> sc.pythonVer == "%d.%d" % sys.version_info[:2]
+        True
+        """
+        return "%d.%d" % sys.version_info[:2]
+
+    @property
+    def uiWebUrl(self):
+        """None: ember has no web UI (PySpark's value when ``spark.ui.enabled=false``).
+
+        Examples
+        --------
+        >>> sc.uiWebUrl is None
+        True
+        """
+        return None
+
+    @property
+    def resources(self):
+        """An empty dict: ember schedules no custom resources (GPUs, FPGAs).
+
+        Examples
+        --------
+        >>> sc.resources
+        {}
+        """
+        return {}
+
+    def sparkUser(self):
+        """The user running the application: ``$SPARK_USER``, else the login name.
+
+        Examples
+        --------
+        >>> isinstance(sc.sparkUser(), str)
+        True
+        """
+        import getpass
+        return os.environ.get("SPARK_USER") or getpass.getuser()
 
     def getConf(self):
         """A copy of the context's settings.
@@ -301,6 +396,50 @@ class SparkContext:
         """
         _log.set_log_level(logLevel)
 
+    @classmethod
+    def setSystemProperty(cls, key, value):
+        """Sets a process-wide property. ``spark.*`` keys become defaults of every
+        context created afterwards, as JVM system properties do in PySpark.
+
+        Examples
+        --------
+        >>> SparkContext.setSystemProperty("spark.example.setting", "1")
+        >>> SparkContext._system_properties.pop("spark.example.setting")
+        '1'
+        """
+        cls._system_properties[key] = str(value)
+
+    @classmethod
+    def getSystemProperty(cls, key):
+        """A process-wide property: one set with :meth:`setSystemProperty`, else
+        the few the JVM's ``System.getProperty`` has that mean the same in this
+        process (``user.name``, ``user.home``, ``user.dir``, ``os.name``, ``os.arch``,
+        ``java.io.tmpdir``, ``file.separator``, ``path.separator``,
+        ``line.separator``); None for others (ember has no JVM: ``java.home`` is None).
+
+        Parameters
+        ----------
+        key : str
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> SparkContext.setSystemProperty("spark.example.sys", "on")
+        >>> SparkContext.getSystemProperty("spark.example.sys")
+        'on'
+        >>> _ = SparkContext._system_properties.pop("spark.example.sys")
+        >>> SparkContext.getSystemProperty("file.separator")
+        '/'
+        >>> SparkContext.getSystemProperty("java.home") is None
+        True
+        """
+        if key in cls._system_properties:
+            return cls._system_properties[key]
+        return _process_property(key)
+
     @property
     def defaultParallelism(self):
         """Default number of partitions: ``spark.default.parallelism``, else the slots."""
@@ -311,7 +450,41 @@ class SparkContext:
         """Default minimum partitions of file inputs: ``min(defaultParallelism, 2)``."""
         return min(self.defaultParallelism, 2)
 
-    # ---- sources --------------------------------------------------------------
+    # ---- data sources --------------------------------------------------------------------
+
+    def _label(self, rdd, label):
+        """Names the class of rdd's node in repr() and toDebugString()."""
+        node = rdd._node_obj_built()
+        _, site, name = self._node_info.get(node.id, (None, rdd._site, rdd._name))
+        self._node_info[node.id] = (label, site, name)
+
+    def _descriptor_source(self, partitions, read, label=None):
+        """An RDD whose partition i is read(descriptors of partition i) in a worker: the
+        driver ships only the small descriptors (paths, byte ranges)."""
+        base = RDD(self, self._core.parallelize([[_dumps(list(d))] for d in partitions]))
+        rdd = base.mapPartitions(read)
+        if label:
+            self._label(rdd, label)
+        return rdd
+
+    def _pickle_source(self, partitions, label=None):
+        from ember import _files
+        return self._descriptor_source(
+            partitions, lambda it: (x for p, start, end in it for x in _files.read_pickle_split(p, start, end)),
+            label)
+
+    def emptyRDD(self):
+        """An RDD with no partitions and no elements.
+
+        Examples
+        --------
+        >>> rdd = sc.emptyRDD()
+        >>> rdd.getNumPartitions(), rdd.collect(), rdd.isEmpty()
+        (0, [], True)
+        """
+        rdd = RDD(self, self._core.parallelize([]))
+        self._label(rdd, "EmptyRDD")
+        return rdd
 
     def parallelize(self, c, numSlices=None):
         """Distributes a local collection to form an RDD.
@@ -373,6 +546,198 @@ class SparkContext:
         rdd = RDD(self, self._core.text(name, n, not use_unicode))
         return rdd.setName(name)
 
+    def wholeTextFiles(self, path, minPartitions=None, use_unicode=True):
+        """Reads whole text files as ``(file URI, content)`` pairs. Paths, directories,
+        globs and comma-separated lists are accepted as in textFile; each worker reads
+        its own files.
+
+        Parameters
+        ----------
+        path : str
+        minPartitions : int, optional
+            Files are packed into partitions of about ``total size / minPartitions``
+            bytes (default ``defaultMinPartitions``).
+        use_unicode : bool, optional
+            False gives bytes (keys too), as PySpark does.
+
+        Returns
+        -------
+        RDD
+            of (str, str) pairs.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> for name, text in [("1.txt", "1"), ("2.txt", "2")]:
+        ...     with open(os.path.join(d, name), "w") as f:
+        ...         _ = f.write(text)
+        >>> sorted((os.path.basename(k), v) for k, v in sc.wholeTextFiles(d).collect())
+        [('1.txt', '1'), ('2.txt', '2')]
+        >>> sc.wholeTextFiles(d).first()[0].startswith("file:/")
+        True
+        """
+        from ember import _files
+        n = minPartitions or self.defaultMinPartitions
+        groups = _files.whole_file_groups(_files.list_files(path), n)
+        mode = "text" if use_unicode else "text-bytes"
+        rdd = self._descriptor_source(groups, lambda it: _files.read_whole_files(it, mode))
+        return rdd.setName(path)
+
+    def binaryFiles(self, path, minPartitions=None):
+        """Reads whole binary files as ``(file URI, bytes)`` pairs; each worker reads
+        its own files.
+
+        Parameters
+        ----------
+        path : str
+            Files, directories, globs, comma-separated.
+        minPartitions : int, optional
+            A hint; small files are packed together as Spark packs them.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> with open(os.path.join(d, "b.bin"), "wb") as f:
+        ...     _ = f.write(bytes([0, 1, 2]))
+        >>> [(os.path.basename(k), v) for k, v in sc.binaryFiles(d).collect()]
+        [('b.bin', b'\\x00\\x01\\x02')]
+        """
+        from ember import _files
+        n = minPartitions or self.defaultMinPartitions
+        groups = _files.binary_file_groups(_files.list_files(path), n, self.defaultParallelism)
+        rdd = self._descriptor_source(groups, lambda it: _files.read_whole_files(it, "binary"))
+        return rdd.setName(path)
+
+    def binaryRecords(self, path, recordLength):
+        """Reads files of fixed-length binary records: each element is recordLength
+        bytes. A file whose size is not a multiple of recordLength fails the job with
+        an error naming it.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "r.bin")
+        >>> with open(p, "wb") as f:
+        ...     _ = f.write(bytes(range(6)))
+        >>> sc.binaryRecords(p, 2).collect()
+        [b'\\x00\\x01', b'\\x02\\x03', b'\\x04\\x05']
+        """
+        from ember import _files
+        length = int(recordLength)
+        if length <= 0:
+            raise ValueError(f"recordLength must be positive, got {recordLength}")
+        splits = _files.record_splits(_files.list_files(path), length)
+        rdd = self._descriptor_source(
+            [[s] for s in splits],
+            lambda it: (rec for p, start, end in it for rec in _files.read_records(p, start, end, length)))
+        return rdd.setName(path)
+
+    def pickleFile(self, name, minPartitions=None):
+        """Loads an RDD saved with ``RDD.saveAsPickleFile`` (by ember or by PySpark: both
+        write Hadoop SequenceFiles of pickled batches). A file that is not a pickle
+        file, or is damaged, gives a ValueError naming it (and the byte offset).
+
+        Parameters
+        ----------
+        name : str
+            The directory (or files, globs, comma-separated).
+        minPartitions : int, optional
+            Large files are cut into byte ranges to give at least this many partitions.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "p")
+        >>> sc.parallelize([{"a": 1}, (2, 3), None], 2).saveAsPickleFile(out)
+        >>> sc.pickleFile(out).collect()
+        [{'a': 1}, (2, 3), None]
+        """
+        from ember import _files
+        files = _files.list_files(name)
+        for f in files:
+            _files.check_pickle_header(f)
+        splits = _files.pickle_splits(files, minPartitions or self.defaultMinPartitions)
+        return self._pickle_source([[s] for s in splits]).setName(name)
+
+    def sequenceFile(self, path, keyClass=None, valueClass=None, keyConverter=None, valueConverter=None,
+                     minSplits=None, batchSize=0):
+        """Reads a Hadoop SequenceFile of Writable keys and values as (key, value) pairs,
+        converted as PySpark converts them: Text to str, IntWritable, LongWritable and
+        VIntWritable/VLongWritable to int, DoubleWritable and FloatWritable to float,
+        BooleanWritable to bool, BytesWritable to bytearray, NullWritable to None. The
+        classes recorded in each file decide the conversion (as in Hadoop); other
+        Writables, compressed SequenceFiles and converters raise NotImplementedError.
+
+        Parameters
+        ----------
+        path : str
+            A file, a directory, globs, comma-separated.
+        keyClass, valueClass : str, optional
+            Fully qualified Writable class names, e.g. ``"org.apache.hadoop.io.Text"``
+            (accepted for compatibility; the file's own classes are used).
+        keyConverter, valueConverter : str, optional
+            Not supported (Java classes); must be None.
+        minSplits : int, optional
+            Large files are cut at sync markers to give at least this many partitions.
+        batchSize : int, optional
+            Ignored (PySpark's serialization batch size).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "seq")
+        >>> sc.parallelize([("a", 1), ("b", 2)]).saveAsSequenceFile(out)
+        >>> sorted(sc.sequenceFile(out, "org.apache.hadoop.io.Text", "org.apache.hadoop.io.IntWritable").collect())
+        [('a', 1), ('b', 2)]
+        """
+        from ember import _files, _hadoop
+        for name, conv in (("keyConverter", keyConverter), ("valueConverter", valueConverter)):
+            if conv is not None:
+                raise NotImplementedError(
+                    f"sequenceFile({name}={conv!r}): converters are Java classes, which ember cannot run; "
+                    "convert the values with rdd.map() after reading")
+        for name, cls in (("keyClass", keyClass), ("valueClass", valueClass)):
+            if cls is not None and not isinstance(cls, str):
+                raise TypeError(f"sequenceFile {name} must be a class name string, got {type(cls).__name__}")
+        files = _files.list_files(path)
+        for f in files:
+            with open(f, "rb") as fh:
+                head = fh.read(64)
+            if not _hadoop.is_sequence_file(head):
+                raise ValueError(f"{f} is not a Hadoop SequenceFile (it looks like {_hadoop.describe(head)}); "
+                                 "read text with sc.textFile")
+            _hadoop.check_file(f)
+        splits = _files.pickle_splits(files, minSplits or self.defaultMinPartitions)
+        return self._descriptor_source(
+            [[s] for s in splits],
+            lambda it: (kv for p, start, end in it for kv in _hadoop.read_split(p, start, end))).setName(path)
+
+    def newAPIHadoopFile(self, path, inputFormatClass, keyClass, valueClass, keyConverter=None,
+                         valueConverter=None, conf=None, batchSize=0):
+        """Not available: Hadoop InputFormats need the JVM. Use textFile,
+        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
+        raise NotImplementedError(_no_hadoop("newAPIHadoopFile", _INPUTS))
+
+    def newAPIHadoopRDD(self, inputFormatClass, keyClass, valueClass, keyConverter=None,
+                        valueConverter=None, conf=None, batchSize=0):
+        """Not available: Hadoop InputFormats need the JVM. Use textFile,
+        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
+        raise NotImplementedError(_no_hadoop("newAPIHadoopRDD", _INPUTS))
+
+    def hadoopFile(self, path, inputFormatClass, keyClass, valueClass, keyConverter=None,
+                   valueConverter=None, conf=None, batchSize=0):
+        """Not available: Hadoop InputFormats need the JVM. Use textFile,
+        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
+        raise NotImplementedError(_no_hadoop("hadoopFile", _INPUTS))
+
+    def hadoopRDD(self, inputFormatClass, keyClass, valueClass, keyConverter=None,
+                  valueConverter=None, conf=None, batchSize=0):
+        """Not available: Hadoop InputFormats need the JVM. Use textFile,
+        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
+        raise NotImplementedError(_no_hadoop("hadoopRDD", _INPUTS))
+
     def union(self, rdds):
         """The union of a list of RDDs: their partitions, in order.
 
@@ -391,71 +756,7 @@ class SparkContext:
             return rdds[0]
         return _union_rdds(self, rdds)
 
-    # ---- jobs -----------------------------------------------------------------
-
-    def _run_job(self, node, partitions=None, on_partition=None):
-        """Runs a job; returns each requested partition's list of result batches.
-        With on_partition(index, batches), each partition goes there as its task
-        finishes (None in the returned list); a true return stops the job.
-
-        The job carries the calling thread's local properties (its group among
-        them), and, for its tasks, the alive broadcasts, the files root and the
-        Python includes. Accumulator updates of the tasks that succeeded are
-        merged whatever the outcome; the job is recorded for the status tracker.
-        """
-        core = self._core
-        if core.stopped:
-            raise RuntimeError("this SparkContext is stopped; create a new SparkContext to run jobs")
-        self._forget_freed_nodes()
-        props = self._local_properties()
-        group = props.get("spark.jobGroup.id")
-        labels = _job_labels(group, self.getJobTags())
-        with self._shared_lock:
-            alive = dict(self._broadcast_alive)
-            files = (len(self._added_files), tuple(self._python_includes))
-        info = pickle.dumps((props, alive, self._files_dir, files, self._worker_memory), protocol=5)
-        name = _lineage.site_text(_lineage.callsite())
-        jobs = self._jobs
-        submitted = []
-
-        def on_submit(job_id):
-            submitted.append(job_id)
-            jobs.started(job_id, group, name)
-
-        reports = []
-        status = "FAILED"
-        try:
-            with self._progress:
-                batches, _ = core.run_job(node, partitions, labels, info, reports, on_submit, on_partition)
-            status = "SUCCEEDED"
-            if self._pending_checkpoints:
-                self._write_checkpoints(node)
-            return batches
-        finally:
-            if reports:
-                _accumulators._merge_reports(reports)
-            for job_id in submitted:
-                jobs.finished(job_id, status)
-            self._log_daemon_restarts()
-
-    def _log_daemon_restarts(self):
-        """Logs (a warning) each time the engine replaced a worker daemon that died."""
-        count, note = self._core.daemon_restarts()
-        if count != self._daemon_restarts:
-            self._daemon_restarts = count
-            _log.logger.warning("%s", note)
-
-    def _forget_freed_nodes(self):
-        """Drops what the driver keeps per engine node (labels, pending checkpoints)
-        for the nodes the engine freed, so that bookkeeping stays as big as the
-        lineage still alive, however many jobs run."""
-        for node_id in self._core.freed_nodes():
-            self._node_info.pop(node_id, None)
-            self._pending_checkpoints.pop(node_id, None)
-
-    # ---- shared variables -------------------------------------------------------
-
-    PACKAGE_EXTENSIONS = (".zip", ".egg", ".jar")
+    # ---- shared variables ----------------------------------------------------------------
 
     def _init_shared_state(self):
         """Broadcasts, added files, local properties and the job history."""
@@ -539,7 +840,7 @@ class SparkContext:
                                 "pass an AccumulatorParam")
         return _accumulators.Accumulator(_accumulators._next_id(), value, accum_param)
 
-    # ---- files ------------------------------------------------------------------
+    # ---- files ---------------------------------------------------------------------------
 
     def _files_root(self):
         if self._core.stopped:
@@ -547,6 +848,23 @@ class SparkContext:
                                "create a new SparkContext to add or find files")
         os.makedirs(self._files_dir, exist_ok=True)
         return self._files_dir
+
+    def _write_into_files_root(self, name, write):
+        """Puts a new entry called name into the files root: write(tmp) makes it at a
+        temporary path beside, which is then renamed into place, so tasks never see a
+        half-written copy; nothing is left at the temporary path if write fails."""
+        import shutil
+        dst = os.path.join(self._files_root(), name)
+        tmp = os.path.join(self._files_dir, f".{name}.adding")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            write(tmp)
+            os.replace(tmp, dst)
+        finally:
+            if os.path.isdir(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+            elif os.path.lexists(tmp):
+                os.unlink(tmp)
 
     def addFile(self, path, recursive=False):
         """Adds a file (or, with recursive, a directory) for every task to use:
@@ -595,13 +913,7 @@ class SparkContext:
                         f"File {name} was already added from another path and {src} has different "
                         "contents; rename one of them (files are found by name in the files root)")
             else:
-                tmp = os.path.join(self._files_dir, f".{name}.adding")
-                import shutil
-                if os.path.isdir(src):
-                    shutil.copytree(src, tmp)
-                else:
-                    shutil.copy2(src, tmp)
-                os.replace(tmp, dst)
+                self._write_into_files_root(name, lambda tmp: _copy(src, tmp))
             self._added_files[key] = name
 
     @property
@@ -693,21 +1005,10 @@ class SparkContext:
             name = alias or os.path.basename(src)
             if name in (".", "..") or os.sep in name:
                 raise ValueError(f"{name!r} cannot name an unpacked archive; choose a plain name after '#'")
-            dst = os.path.join(self._files_root(), name)
-            if os.path.lexists(dst):
+            if os.path.lexists(os.path.join(self._files_root(), name)):
                 raise ValueError(f"{name} is already in the files root (added from another path); "
                                  f"add {src} under another name with '{text}#<name>'")
-            tmp = os.path.join(self._files_dir, f".{name}.adding")
-            import shutil
-            shutil.rmtree(tmp, ignore_errors=True)
-            try:
-                _unpack_archive(src, tmp)
-                os.replace(tmp, dst)
-            finally:
-                if os.path.isdir(tmp):
-                    shutil.rmtree(tmp, ignore_errors=True)
-                elif os.path.lexists(tmp):
-                    os.unlink(tmp)
+            self._write_into_files_root(name, lambda tmp: _unpack_archive(src, tmp))
             self._added_archives[key] = name
 
     @property
@@ -722,7 +1023,60 @@ class SparkContext:
         with self._shared_lock:
             return list(self._added_archives)
 
-    # ---- job groups, local properties, cancellation ------------------------------------
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def setCheckpointDir(self, dirName):
+        """Sets the directory under which RDD.checkpoint() writes; a new
+        sub-directory with a unique name is made in it for this context.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> sc.setCheckpointDir(d)
+        >>> sc.getCheckpointDir().startswith("file:" + d)
+        True
+        """
+        from ember import _files
+        base = os.path.abspath(_files.local_path(dirName))
+        import uuid
+        sub = os.path.join(base, str(uuid.uuid4()))
+        os.makedirs(sub)
+        self._checkpoint_dir = sub
+
+    def getCheckpointDir(self):
+        """The ``file:`` URI of this context's checkpoint directory, or None when
+        setCheckpointDir was not called.
+
+        Examples
+        --------
+        >>> d = sc.getCheckpointDir()
+        >>> d is None or d.startswith("file:/")
+        True
+        """
+        return None if self._checkpoint_dir is None else "file:" + self._checkpoint_dir
+
+    def _write_checkpoints(self, node):
+        """After a job over node: writes the pending checkpoints of the RDDs in its
+        lineage (the nearest ones on each path, as Spark does)."""
+        pending = self._pending_checkpoints
+        seen, stack, found = set(), [node], []
+        while stack:
+            n = stack.pop()
+            if n.id in seen:
+                continue
+            seen.add(n.id)
+            if n.id in pending:
+                found.append(n.id)
+            else:
+                stack.extend(n.parents)
+        for nid in found:
+            ref = pending.pop(nid, None)
+            rdd = ref() if ref is not None else None
+            if rdd is not None:
+                rdd._write_checkpoint()
+
+    # ---- job groups, local properties, cancellation --------------------------------------
 
     def _local_properties(self):
         props = getattr(self._thread_local, "props", None)
@@ -842,21 +1196,6 @@ class SparkContext:
         """
         self.setLocalProperty("spark.job.description", value)
 
-    def cancelJobGroup(self, groupId):
-        """Cancels the running jobs of a group: each raises
-        ``JobCancelledError`` in the thread that started it, its running tasks are
-        killed, and the context stays usable.
-
-        Parameters
-        ----------
-        groupId : str
-
-        Examples
-        --------
-        >>> sc.cancelJobGroup("no-such-group")
-        """
-        self._core.cancel_group(str(groupId))
-
     def addJobTag(self, tag):
         """Adds a tag to the jobs this thread starts from now on;
         :meth:`cancelJobsWithTag` cancels them by it. Tasks see the thread's tags,
@@ -949,6 +1288,21 @@ class SparkContext:
         """
         self.setLocalProperty("spark.job.tags", None)
 
+    def cancelJobGroup(self, groupId):
+        """Cancels the running jobs of a group: each raises
+        ``JobCancelledError`` in the thread that started it, its running tasks are
+        killed, and the context stays usable.
+
+        Parameters
+        ----------
+        groupId : str
+
+        Examples
+        --------
+        >>> sc.cancelJobGroup("no-such-group")
+        """
+        self._core.cancel_group(str(groupId))
+
     def cancelJobsWithTag(self, tag):
         """Cancels the scheduled and running jobs that carry a tag (see
         :meth:`addJobTag`): each raises ``JobCancelledError`` in the thread that
@@ -976,6 +1330,102 @@ class SparkContext:
         2
         """
         self._core.cancel_group(None)
+
+    # ---- running jobs --------------------------------------------------------------------
+
+    def runJob(self, rdd, partitionFunc, partitions=None, allowLocal=False):
+        """Runs partitionFunc(iterator) on the chosen partitions of rdd (all when None)
+        and returns all results in one list. allowLocal is ignored.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(10), 3)
+        >>> sc.runJob(rdd, lambda it: [sum(it)])
+        [3, 12, 30]
+        >>> sc.runJob(rdd, lambda it: [x * x for x in it], [0, 2])
+        [0, 1, 4, 36, 49, 64, 81]
+        """
+        n = rdd.getNumPartitions()
+        parts = list(range(n)) if partitions is None else [int(p) for p in partitions]
+        for p in parts:
+            if not 0 <= p < n:
+                raise ValueError(
+                    f"Attempting to access a non-existent partition: {p}. Total number of partitions: {n}")
+        mapped = rdd.mapPartitions(partitionFunc)
+        return [x for part in mapped._run(None, parts) for x in part]
+
+    def _run_job(self, node, partitions=None, on_partition=None):
+        """Runs a job; returns each requested partition's list of result batches.
+        With on_partition(index, batches), each partition goes there as its task
+        finishes (None in the returned list); a true return stops the job.
+
+        The job carries the calling thread's local properties (its group among
+        them), and, for its tasks, the alive broadcasts, the files root and the
+        Python includes. Accumulator updates of the tasks that succeeded are
+        merged whatever the outcome; the job is recorded for the status tracker.
+        """
+        core = self._core
+        if core.stopped:
+            raise RuntimeError("this SparkContext is stopped; create a new SparkContext to run jobs")
+        self._forget_freed_nodes()
+        props = self._local_properties()
+        group = props.get("spark.jobGroup.id")
+        labels = _job_labels(group, self.getJobTags())
+        with self._shared_lock:
+            alive = dict(self._broadcast_alive)
+            files = (len(self._added_files), tuple(self._python_includes))
+        info = pickle.dumps((props, alive, self._files_dir, files, self._worker_memory), protocol=5)
+        name = _lineage.site_text(_lineage.callsite())
+        jobs = self._jobs
+        submitted = []
+
+        def on_submit(job_id):
+            submitted.append(job_id)
+            jobs.started(job_id, group, name)
+
+        reports = []
+        status = "FAILED"
+        try:
+            with self._progress:
+                batches, _ = core.run_job(node, partitions, labels, info, reports, on_submit, on_partition)
+            status = "SUCCEEDED"
+            if self._pending_checkpoints:
+                self._write_checkpoints(node)
+            return batches
+        finally:
+            if reports:
+                _accumulators._merge_reports(reports)
+            for job_id in submitted:
+                jobs.finished(job_id, status)
+            self._log_daemon_restarts()
+
+    def _log_daemon_restarts(self):
+        """Logs (a warning) each time the engine replaced a worker daemon that died."""
+        count, note = self._core.daemon_restarts()
+        if count != self._daemon_restarts:
+            self._daemon_restarts = count
+            _log.logger.warning("%s", note)
+
+    def _forget_freed_nodes(self):
+        """Drops what the driver keeps per engine node (labels, pending checkpoints)
+        for the nodes the engine freed, so that bookkeeping stays as big as the
+        lineage still alive, however many jobs run."""
+        for node_id in self._core.freed_nodes():
+            self._node_info.pop(node_id, None)
+            self._pending_checkpoints.pop(node_id, None)
+
+    def statusTracker(self):
+        """A StatusTracker over this context's recent jobs and stages.
+
+        Examples
+        --------
+        >>> sc.statusTracker().getActiveStageIds()
+        []
+        """
+        from ember.status import StatusTracker
+        return StatusTracker(self)
+
+    # ---- profiling -----------------------------------------------------------------------
 
     def show_profiles(self):
         """Prints the profiles of the RDDs run so far (not shown before), one per
@@ -1012,453 +1462,6 @@ class SparkContext:
         if self.profiler_collector is None:
             raise _incorrect_conf()
         self.profiler_collector.dump_profiles(path)
-
-    def statusTracker(self):
-        """A StatusTracker over this context's recent jobs and stages.
-
-        Examples
-        --------
-        >>> sc.statusTracker().getActiveStageIds()
-        []
-        """
-        from ember.status import StatusTracker
-        return StatusTracker(self)
-
-    # ---- identity and settings -------------------------------------------------------
-
-    @property
-    def version(self):
-        """The version of ember running this context.
-
-        Examples
-        --------
-        >>> import ember
-        >>> sc.version == ember.__version__
-        True
-        """
-        from ember import __version__
-        return __version__
-
-    @property
-    def applicationId(self):
-        """A unique id of this application: ``local-<start time in ms>``.
-
-        Examples
-        --------
-        >>> sc.applicationId.startswith("local-")
-        True
-        """
-        return f"local-{self._start_ms}"
-
-    @property
-    def startTime(self):
-        """When the context started, in milliseconds since the epoch.
-
-        Examples
-        --------
-        >>> sc.startTime > 0
-        True
-        """
-        return self._start_ms
-
-    @property
-    def pythonExec(self):
-        """The Python interpreter the workers run (this driver's own).
-
-        Examples
-        --------
-        >>> import sys
-        >>> sc.pythonExec == sys.executable
-        True
-        """
-        return sys.executable
-
-    @property
-    def pythonVer(self):
-        """The workers' Python version, ``major.minor``.
-
-        Examples
-        --------
-        >>> import sys
-        >>> sc.pythonVer == "%d.%d" % sys.version_info[:2]
-        True
-        """
-        return "%d.%d" % sys.version_info[:2]
-
-    @property
-    def uiWebUrl(self):
-        """None: ember has no web UI (PySpark's value when ``spark.ui.enabled=false``).
-
-        Examples
-        --------
-        >>> sc.uiWebUrl is None
-        True
-        """
-        return None
-
-    @property
-    def resources(self):
-        """An empty dict: ember schedules no custom resources (GPUs, FPGAs).
-
-        Examples
-        --------
-        >>> sc.resources
-        {}
-        """
-        return {}
-
-    @classmethod
-    def setSystemProperty(cls, key, value):
-        """Sets a process-wide property. ``spark.*`` keys become defaults of every
-        context created afterwards, as JVM system properties do in PySpark.
-
-        Examples
-        --------
-        >>> SparkContext.setSystemProperty("spark.example.setting", "1")
-        >>> SparkContext._system_properties.pop("spark.example.setting")
-        '1'
-        """
-        cls._system_properties[key] = str(value)
-
-    @classmethod
-    def getSystemProperty(cls, key):
-        """A process-wide property: one set with :meth:`setSystemProperty`, else
-        the few the JVM's ``System.getProperty`` has that mean the same in this
-        process (``user.name``, ``user.home``, ``user.dir``, ``os.name``, ``os.arch``,
-        ``java.io.tmpdir``, ``file.separator``, ``path.separator``,
-        ``line.separator``); None for others (ember has no JVM: ``java.home`` is None).
-
-        Parameters
-        ----------
-        key : str
-
-        Returns
-        -------
-        str or None
-
-        Examples
-        --------
-        >>> SparkContext.setSystemProperty("spark.example.sys", "on")
-        >>> SparkContext.getSystemProperty("spark.example.sys")
-        'on'
-        >>> _ = SparkContext._system_properties.pop("spark.example.sys")
-        >>> SparkContext.getSystemProperty("file.separator")
-        '/'
-        >>> SparkContext.getSystemProperty("java.home") is None
-        True
-        """
-        if key in cls._system_properties:
-            return cls._system_properties[key]
-        return _process_property(key)
-
-    def sparkUser(self):
-        """The user running the application: ``$SPARK_USER``, else the login name.
-
-        Examples
-        --------
-        >>> isinstance(sc.sparkUser(), str)
-        True
-        """
-        import getpass
-        return os.environ.get("SPARK_USER") or getpass.getuser()
-
-    def emptyRDD(self):
-        """An RDD with no partitions and no elements.
-
-        Examples
-        --------
-        >>> rdd = sc.emptyRDD()
-        >>> rdd.getNumPartitions(), rdd.collect(), rdd.isEmpty()
-        (0, [], True)
-        """
-        rdd = RDD(self, self._core.parallelize([]))
-        self._label(rdd, "EmptyRDD")
-        return rdd
-
-    def _label(self, rdd, label):
-        """Names the class of rdd's node in repr() and toDebugString()."""
-        node = rdd._node_obj_built()
-        _, site, name = self._node_info.get(node.id, (None, rdd._site, rdd._name))
-        self._node_info[node.id] = (label, site, name)
-
-    def _descriptor_source(self, partitions, read, label=None):
-        """An RDD whose partition i is read(descriptors of partition i) in a worker: the
-        driver ships only the small descriptors (paths, byte ranges)."""
-        base = RDD(self, self._core.parallelize([[_dumps(list(d))] for d in partitions]))
-        rdd = base.mapPartitions(read)
-        if label:
-            self._label(rdd, label)
-        return rdd
-
-    def wholeTextFiles(self, path, minPartitions=None, use_unicode=True):
-        """Reads whole text files as ``(file URI, content)`` pairs. Paths, directories,
-        globs and comma-separated lists are accepted as in textFile; each worker reads
-        its own files.
-
-        Parameters
-        ----------
-        path : str
-        minPartitions : int, optional
-            Files are packed into partitions of about ``total size / minPartitions``
-            bytes (default ``defaultMinPartitions``).
-        use_unicode : bool, optional
-            False gives bytes (keys too), as PySpark does.
-
-        Returns
-        -------
-        RDD
-            of (str, str) pairs.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> for name, text in [("1.txt", "1"), ("2.txt", "2")]:
-        ...     with open(os.path.join(d, name), "w") as f:
-        ...         _ = f.write(text)
-        >>> sorted((os.path.basename(k), v) for k, v in sc.wholeTextFiles(d).collect())
-        [('1.txt', '1'), ('2.txt', '2')]
-        >>> sc.wholeTextFiles(d).first()[0].startswith("file:/")
-        True
-        """
-        from ember import _files
-        n = minPartitions or self.defaultMinPartitions
-        groups = _files.whole_file_groups(_files.list_files(path), n)
-        mode = "text" if use_unicode else "text-bytes"
-        rdd = self._descriptor_source(groups, lambda it: _files.read_whole_files(it, mode))
-        return rdd.setName(path)
-
-    def binaryFiles(self, path, minPartitions=None):
-        """Reads whole binary files as ``(file URI, bytes)`` pairs; each worker reads
-        its own files.
-
-        Parameters
-        ----------
-        path : str
-            Files, directories, globs, comma-separated.
-        minPartitions : int, optional
-            A hint; small files are packed together as Spark packs them.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> with open(os.path.join(d, "b.bin"), "wb") as f:
-        ...     _ = f.write(bytes([0, 1, 2]))
-        >>> [(os.path.basename(k), v) for k, v in sc.binaryFiles(d).collect()]
-        [('b.bin', b'\\x00\\x01\\x02')]
-        """
-        from ember import _files
-        n = minPartitions or self.defaultMinPartitions
-        groups = _files.binary_file_groups(_files.list_files(path), n, self.defaultParallelism)
-        rdd = self._descriptor_source(groups, lambda it: _files.read_whole_files(it, "binary"))
-        return rdd.setName(path)
-
-    def binaryRecords(self, path, recordLength):
-        """Reads files of fixed-length binary records: each element is recordLength
-        bytes. A file whose size is not a multiple of recordLength fails the job with
-        an error naming it.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> p = os.path.join(tempfile.mkdtemp(), "r.bin")
-        >>> with open(p, "wb") as f:
-        ...     _ = f.write(bytes(range(6)))
-        >>> sc.binaryRecords(p, 2).collect()
-        [b'\\x00\\x01', b'\\x02\\x03', b'\\x04\\x05']
-        """
-        from ember import _files
-        length = int(recordLength)
-        if length <= 0:
-            raise ValueError(f"recordLength must be positive, got {recordLength}")
-        splits = _files.record_splits(_files.list_files(path), length)
-        rdd = self._descriptor_source(
-            [[s] for s in splits],
-            lambda it: (rec for p, start, end in it for rec in _files.read_records(p, start, end, length)))
-        return rdd.setName(path)
-
-    def pickleFile(self, name, minPartitions=None):
-        """Loads an RDD saved with ``RDD.saveAsPickleFile`` (by ember or by PySpark: both
-        write Hadoop SequenceFiles of pickled batches). A file that is not a pickle
-        file, or is damaged, gives a ValueError naming it (and the byte offset).
-
-        Parameters
-        ----------
-        name : str
-            The directory (or files, globs, comma-separated).
-        minPartitions : int, optional
-            Large files are cut into byte ranges to give at least this many partitions.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> out = os.path.join(tempfile.mkdtemp(), "p")
-        >>> sc.parallelize([{"a": 1}, (2, 3), None], 2).saveAsPickleFile(out)
-        >>> sc.pickleFile(out).collect()
-        [{'a': 1}, (2, 3), None]
-        """
-        from ember import _files
-        files = _files.list_files(name)
-        for f in files:
-            _files.check_pickle_header(f)
-        splits = _files.pickle_splits(files, minPartitions or self.defaultMinPartitions)
-        return self._pickle_source([[s] for s in splits]).setName(name)
-
-    def _pickle_source(self, partitions, label=None):
-        from ember import _files
-        return self._descriptor_source(
-            partitions, lambda it: (x for p, start, end in it for x in _files.read_pickle_split(p, start, end)),
-            label)
-
-    def sequenceFile(self, path, keyClass=None, valueClass=None, keyConverter=None, valueConverter=None,
-                     minSplits=None, batchSize=0):
-        """Reads a Hadoop SequenceFile of Writable keys and values as (key, value) pairs,
-        converted as PySpark converts them: Text to str, IntWritable, LongWritable and
-        VIntWritable/VLongWritable to int, DoubleWritable and FloatWritable to float,
-        BooleanWritable to bool, BytesWritable to bytearray, NullWritable to None. The
-        classes recorded in each file decide the conversion (as in Hadoop); other
-        Writables, compressed SequenceFiles and converters raise NotImplementedError.
-
-        Parameters
-        ----------
-        path : str
-            A file, a directory, globs, comma-separated.
-        keyClass, valueClass : str, optional
-            Fully qualified Writable class names, e.g. ``"org.apache.hadoop.io.Text"``
-            (accepted for compatibility; the file's own classes are used).
-        keyConverter, valueConverter : str, optional
-            Not supported (Java classes); must be None.
-        minSplits : int, optional
-            Large files are cut at sync markers to give at least this many partitions.
-        batchSize : int, optional
-            Ignored (PySpark's serialization batch size).
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> out = os.path.join(tempfile.mkdtemp(), "seq")
-        >>> sc.parallelize([("a", 1), ("b", 2)]).saveAsSequenceFile(out)
-        >>> sorted(sc.sequenceFile(out, "org.apache.hadoop.io.Text", "org.apache.hadoop.io.IntWritable").collect())
-        [('a', 1), ('b', 2)]
-        """
-        from ember import _files, _hadoop
-        for name, conv in (("keyConverter", keyConverter), ("valueConverter", valueConverter)):
-            if conv is not None:
-                raise NotImplementedError(
-                    f"sequenceFile({name}={conv!r}): converters are Java classes, which ember cannot run; "
-                    "convert the values with rdd.map() after reading")
-        for name, cls in (("keyClass", keyClass), ("valueClass", valueClass)):
-            if cls is not None and not isinstance(cls, str):
-                raise TypeError(f"sequenceFile {name} must be a class name string, got {type(cls).__name__}")
-        files = _files.list_files(path)
-        for f in files:
-            with open(f, "rb") as fh:
-                head = fh.read(64)
-            if not _hadoop.is_sequence_file(head):
-                raise ValueError(f"{f} is not a Hadoop SequenceFile (it looks like {_hadoop.describe(head)}); "
-                                 "read text with sc.textFile")
-            _hadoop.check_file(f)
-        splits = _files.pickle_splits(files, minSplits or self.defaultMinPartitions)
-        return self._descriptor_source(
-            [[s] for s in splits],
-            lambda it: (kv for p, start, end in it for kv in _hadoop.read_split(p, start, end))).setName(path)
-
-    def newAPIHadoopFile(self, path, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                         valueConverter=None, conf=None, batchSize=0):
-        """Not available: Hadoop InputFormats need the JVM. Use textFile,
-        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
-        raise NotImplementedError(_no_hadoop("newAPIHadoopFile", _INPUTS))
-
-    def newAPIHadoopRDD(self, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                        valueConverter=None, conf=None, batchSize=0):
-        """Not available: Hadoop InputFormats need the JVM. Use textFile,
-        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
-        raise NotImplementedError(_no_hadoop("newAPIHadoopRDD", _INPUTS))
-
-    def hadoopFile(self, path, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                   valueConverter=None, conf=None, batchSize=0):
-        """Not available: Hadoop InputFormats need the JVM. Use textFile,
-        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
-        raise NotImplementedError(_no_hadoop("hadoopFile", _INPUTS))
-
-    def hadoopRDD(self, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                  valueConverter=None, conf=None, batchSize=0):
-        """Not available: Hadoop InputFormats need the JVM. Use textFile,
-        wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
-        raise NotImplementedError(_no_hadoop("hadoopRDD", _INPUTS))
-
-    def runJob(self, rdd, partitionFunc, partitions=None, allowLocal=False):
-        """Runs partitionFunc(iterator) on the chosen partitions of rdd (all when None)
-        and returns all results in one list. allowLocal is ignored.
-
-        Examples
-        --------
-        >>> rdd = sc.parallelize(range(10), 3)
-        >>> sc.runJob(rdd, lambda it: [sum(it)])
-        [3, 12, 30]
-        >>> sc.runJob(rdd, lambda it: [x * x for x in it], [0, 2])
-        [0, 1, 4, 36, 49, 64, 81]
-        """
-        n = rdd.getNumPartitions()
-        parts = list(range(n)) if partitions is None else [int(p) for p in partitions]
-        for p in parts:
-            if not 0 <= p < n:
-                raise ValueError(
-                    f"Attempting to access a non-existent partition: {p}. Total number of partitions: {n}")
-        mapped = rdd.mapPartitions(partitionFunc)
-        return [x for part in mapped._run(None, parts) for x in part]
-
-    def setCheckpointDir(self, dirName):
-        """Sets the directory under which RDD.checkpoint() writes; a new
-        sub-directory with a unique name is made in it for this context.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> sc.setCheckpointDir(d)
-        >>> sc.getCheckpointDir().startswith("file:" + d)
-        True
-        """
-        from ember import _files
-        base = os.path.abspath(_files.local_path(dirName))
-        import uuid
-        sub = os.path.join(base, str(uuid.uuid4()))
-        os.makedirs(sub)
-        self._checkpoint_dir = sub
-
-    def getCheckpointDir(self):
-        """The ``file:`` URI of this context's checkpoint directory, or None when
-        setCheckpointDir was not called.
-
-        Examples
-        --------
-        >>> d = sc.getCheckpointDir()
-        >>> d is None or d.startswith("file:/")
-        True
-        """
-        return None if self._checkpoint_dir is None else "file:" + self._checkpoint_dir
-
-    def _write_checkpoints(self, node):
-        """After a job over node: writes the pending checkpoints of the RDDs in its
-        lineage (the nearest ones on each path, as Spark does)."""
-        pending = self._pending_checkpoints
-        seen, stack, found = set(), [node], []
-        while stack:
-            n = stack.pop()
-            if n.id in seen:
-                continue
-            seen.add(n.id)
-            if n.id in pending:
-                found.append(n.id)
-            else:
-                stack.extend(n.parents)
-        for nid in found:
-            ref = pending.pop(nid, None)
-            rdd = ref() if ref is not None else None
-            if rdd is not None:
-                rdd._write_checkpoint()
 
 
 
@@ -1525,6 +1528,15 @@ def _local_path(path):
         raise ValueError(f"{path}: only local paths and file: URIs can be added in local mode; "
                          "copy the file to a local path first")
     return os.path.abspath(path)
+
+
+def _copy(src, dst):
+    """Copies the file or directory src to dst, keeping modes and times."""
+    import shutil
+    if os.path.isdir(src):
+        shutil.copytree(src, dst)
+    else:
+        shutil.copy2(src, dst)
 
 
 def _same_contents(a, b):

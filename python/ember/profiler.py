@@ -75,6 +75,13 @@ class ProfilerCollector:
             profiler.show(id)
 
 
+def _print_heading(profiled, id):
+    """The heading show() prints above a profile: "Profile of RDD<id=3>" between rules."""
+    print("=" * 60)
+    print("Profile of %s<id=%d>" % (profiled, id))
+    print("=" * 60)
+
+
 def _ran(profiler):
     """False for a BasicProfiler that profiled no task: ember gives an RDD its
     engine node (and profiler) sooner than PySpark gives one its JVM RDD, e.g. when
@@ -164,38 +171,28 @@ class BasicProfiler(Profiler):
     def stats(self):
         return self._accumulator.value
 
+    _profiled = "RDD"             # show's heading: "Profile of RDD<id=...>"
+    _dump_name = "rdd_%d.pstats"  # dump's file name
+
     def show(self, id):
         st = self.stats()
         if st:
-            print("=" * 60)
-            print("Profile of RDD<id=%d>" % id)
-            print("=" * 60)
+            _print_heading(self._profiled, id)
             st.sort_stats("time", "cumulative").print_stats()
 
     def dump(self, id, path):
         os.makedirs(path, exist_ok=True)
         st = self.stats()
         if st:
-            st.dump_stats(os.path.join(path, "rdd_%d.pstats" % id))
+            st.dump_stats(os.path.join(path, self._dump_name % id))
 
 
 class UDFBasicProfiler(BasicProfiler):
     """The profiler PySpark uses for SQL UDFs; ember has no UDFs, the class is
     here so that ``udf_profiler_cls`` takes the same values."""
 
-    def show(self, id):
-        st = self.stats()
-        if st:
-            print("=" * 60)
-            print("Profile of UDF<id=%d>" % id)
-            print("=" * 60)
-            st.sort_stats("time", "cumulative").print_stats()
-
-    def dump(self, id, path):
-        os.makedirs(path, exist_ok=True)
-        st = self.stats()
-        if st:
-            st.dump_stats(os.path.join(path, "udf_%d.pstats" % id))
+    _profiled = "UDF"
+    _dump_name = "udf_%d.pstats"
 
 
 class MemUsageParam(AccumulatorParam):
@@ -290,9 +287,7 @@ class MemoryProfiler(Profiler):
     def show(self, id):
         code_map = self.stats()
         if code_map:
-            print("=" * 60)
-            print("Profile of UDF<id=%d>" % id)
-            print("=" * 60)
+            _print_heading("UDF", id)
             self._show_results(code_map)
 
     def dump(self, id, path):

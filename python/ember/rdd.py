@@ -231,7 +231,7 @@ class RDD:
         if node is not None:
             ctx._node_info[node.id] = (None, self._site, None)
 
-    # ---- identity ----------------------------------------------------------------
+    # ---- identity and lineage ------------------------------------------------------------
 
     @property
     def context(self):
@@ -307,6 +307,25 @@ class RDD:
         return (f"{kind}[{self.id()}]{name} ({n} partition{'s' if n != 1 else ''}){where}; "
                 f"lineage: {self._lineage()}")
 
+    def toDebugString(self):
+        """The lineage of the RDD as bytes: one line per RDD, ``(partitions) Name[id] at
+        call site [storage level]``, narrow parents below with `` |  ``, and each
+        shuffle starting a new, further indented stage with ``+-``.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(["a"], 2).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b)
+        >>> print(rdd.toDebugString().decode())  # doctest: +ELLIPSIS
+        (2) PythonRDD[...] at reduceByKey at ...
+         |  ShuffledRDD[...] at reduceByKey at ...
+         +-(2) PythonRDD[...] at map at ...
+            |  ParallelCollectionRDD[...] at parallelize at ...
+        """
+        level = self._storage_level
+        text = str(level) if level != StorageLevel.NONE else ""
+        head = self._node_obj_built() if self._checkpoint_node is not None else None
+        return "\n".join(_lineage.debug_lines(self.ctx, self._node, text, head)).encode("utf-8")
+
     def _steps(self):
         """This RDD's own steps in the lineage, and the RDDs it reads."""
         label = self._kind or (self._site.function if self._site.linenum else type(self).__name__)
@@ -340,7 +359,7 @@ class RDD:
             "actions can only be invoked by the driver, not inside of other transformations "
             "(see SPARK-5063).")
 
-    # ---- persistence ---------------------------------------------------------------
+    # ---- persistence ---------------------------------------------------------------------
 
     def cache(self):
         """Keeps the RDD's partitions once computed (MEMORY_ONLY); returns self.
@@ -424,7 +443,153 @@ class RDD:
         self._node
         return self._node_obj
 
-    # ---- narrow transformations --------------------------------------------------------
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def checkpoint(self):
+        """Marks the RDD to be saved to files under the context's checkpoint directory
+        (``sc.setCheckpointDir``). The files are written after the next job that uses
+        the RDD; from then on the RDD reads them instead of recomputing its lineage.
+        Persist the RDD first to avoid computing it twice.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> sc.setCheckpointDir(tempfile.mkdtemp())
+        >>> rdd = sc.parallelize(range(4), 2).map(lambda x: x * 2)
+        >>> rdd.checkpoint()
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile()
+        (False, None)
+        >>> rdd.collect()
+        [0, 2, 4, 6]
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile().startswith("file:")
+        (True, True)
+        >>> rdd.map(lambda x: x + 1).collect()
+        [1, 3, 5, 7]
+        """
+        if self.ctx._checkpoint_dir is None:
+            raise RuntimeError(
+                "Checkpoint directory has not been set in the SparkContext: call "
+                "sc.setCheckpointDir(path) before checkpoint()")
+        self.is_checkpointed = True
+        if self._checkpoint_file is None:
+            self.ctx._pending_checkpoints[self._node_obj_built().id] = weakref.ref(self)
+
+    def isCheckpointed(self):
+        """Whether the RDD has been checkpointed (its files written, or, for a local
+        checkpoint, its partitions kept).
+
+        Examples
+        --------
+        >>> sc.parallelize([1]).isCheckpointed()
+        False
+        """
+        return self._checkpoint_file is not None or getattr(self, "_local_checkpoint_done", False)
+
+    def getCheckpointFile(self):
+        """The ``file:`` URI of the directory holding the RDD's checkpoint, or None
+        until it is written.
+
+        Examples
+        --------
+        >>> sc.parallelize([1]).getCheckpointFile() is None
+        True
+        """
+        return self._checkpoint_file
+
+    def localCheckpoint(self):
+        """Marks the RDD for a local checkpoint: after the next job that uses it, all of
+        its partitions are kept in the block store (StorageLevel ``MEMORY_AND_DISK``,
+        deserialized, as PySpark reports it), and later jobs read them. Faster than
+        ``checkpoint()`` but not written to files.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize(range(4), 2).map(lambda x: x + 1)
+        >>> rdd.localCheckpoint()
+        >>> rdd.isLocallyCheckpointed(), rdd.isCheckpointed()
+        (True, False)
+        >>> rdd.sum()
+        10
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile() is None
+        (True, True)
+        """
+        level = self._storage_level
+        if level == StorageLevel.NONE:
+            level = StorageLevel(True, True, False, True, 1)
+        elif not level.useDisk:
+            level = StorageLevel(True, level.useMemory, level.useOffHeap, level.deserialized, level.replication)
+        self._storage_level = level
+        self._node_obj_built().set_cached(True)
+        self._local_checkpoint = True
+        self._local_checkpoint_done = False
+        self.ctx._pending_checkpoints[self._node_obj.id] = weakref.ref(self)
+
+    def isLocallyCheckpointed(self):
+        """Whether localCheckpoint() was called on this RDD.
+
+        Examples
+        --------
+        >>> sc.parallelize([1]).isLocallyCheckpointed()
+        False
+        """
+        return self._local_checkpoint
+
+    def cleanShuffleDependencies(self, blocking=False):
+        """Removes the shuffle output this RDD's lineage holds, so that the next job
+        over it runs those shuffles' map stages again. As Spark, it follows the
+        lineage through RDDs that are not persisted (a persisted RDD's ancestors are
+        left alone). A shuffle that a running job uses is kept, with a warning.
+
+        Parameters
+        ----------
+        blocking : bool, optional
+            Accepted for PySpark compatibility; ember removes the files before
+            returning either way.
+
+        Examples
+        --------
+        >>> calls = sc.accumulator(0)
+        >>> def tag(x):
+        ...     calls.add(1)
+        ...     return (x % 2, x)
+        >>> sums = sc.parallelize(range(6), 2).map(tag).reduceByKey(lambda a, b: a + b)
+        >>> sorted(sums.collect()), calls.value
+        ([(0, 6), (1, 9)], 6)
+        >>> sorted(sums.collect()), calls.value  # the map output is reused
+        ([(0, 6), (1, 9)], 6)
+        >>> sums.cleanShuffleDependencies()
+        >>> sorted(sums.collect()), calls.value  # the map stage ran again
+        ([(0, 6), (1, 9)], 12)
+        """
+        from ember.log import logger
+        seen, stack = set(), [self._node]
+        while stack:
+            node = stack.pop()
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            if node.kind == "shuffle":
+                try:
+                    node.clean_shuffle()
+                except RuntimeError as e:
+                    logger.warning("cleanShuffleDependencies of RDD %d kept a shuffle: %s", self.id(), e)
+            stack.extend(p for p in node.parents if not p.cached)
+
+    def _write_checkpoint(self):
+        """Writes the pending checkpoint: files for checkpoint(), kept partitions for
+        localCheckpoint(). Called by the context after a job that used this RDD."""
+        if self._local_checkpoint:
+            self._run(lambda _, it: [_count(it)])  # computes and keeps the missing partitions
+            self._local_checkpoint_done = True
+            return
+        from ember import _files
+        path = os.path.join(self.ctx._checkpoint_dir, f"rdd-{self.id()}")
+        _files.save_partitions(self, path, lambda name, it: _files.write_pickle_part(name, it, 0), success=False)
+        parts = [[(os.path.join(path, f"part-{i:05d}"), 0, -1)] for i in range(self.getNumPartitions())]
+        self._checkpoint_node = self.ctx._pickle_source(parts, "ReliableCheckpointRDD")._node
+        self._checkpoint_file = _files.uri(path)
+
+    # ---- narrow transformations ----------------------------------------------------------
 
     def _pipe(self, op, preservesPartitioning=False):
         return PipelinedRDD(self, [op], self.partitioner if preservesPartitioning else None)
@@ -479,6 +644,35 @@ class RDD:
         """
         return self._pipe((OP_PARTITIONS, f), preservesPartitioning)
 
+    def mapPartitionsWithSplit(self, f, preservesPartitioning=False):
+        """Applies f(partitionIndex, iterator) to each partition.
+
+        Deprecated: use :meth:`mapPartitionsWithIndex`; calling it emits a FutureWarning.
+
+        Parameters
+        ----------
+        f : function
+            called with the partition index and an iterator over the partition
+        preservesPartitioning : bool, optional, default False
+            whether f keeps every key in its partition (then the partitioner is kept)
+
+        Returns
+        -------
+        :class:`RDD`
+            the elements of the iterables f returns
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", FutureWarning)
+        ...     sc.parallelize([1, 2, 3, 4], 4).mapPartitionsWithSplit(lambda i, it: [i]).sum()
+        6
+        """
+        warnings.warn("mapPartitionsWithSplit is deprecated; use mapPartitionsWithIndex instead",
+                      FutureWarning, stacklevel=2)
+        return self.mapPartitionsWithIndex(f, preservesPartitioning)
+
     def mapValues(self, f):
         """Applies f to the value of each (key, value) pair; keeps the partitioner.
 
@@ -499,7 +693,141 @@ class RDD:
         """
         return self._pipe((_core.OP_FLATMAPVALUES, f), True)
 
-    # ---- native (C) transformations: see ember.native and ember/native.h ----------------
+    def keys(self):
+        """The key of each pair.
+
+        Examples
+        --------
+        >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
+        [1, 3]
+        """
+        return self.map(lambda kv: kv[0])
+
+    def values(self):
+        """The value of each pair.
+
+        Examples
+        --------
+        >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
+        [2, 4]
+        """
+        return self.map(lambda kv: kv[1])
+
+    def glom(self):
+        """Each partition as one list.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3, 4], 2).glom().collect()
+        [[1, 2], [3, 4]]
+        """
+        return self.mapPartitions(lambda it: [list(it)])
+
+    def keyBy(self, f):
+        """Pairs each element with a key computed from it: ``(f(x), x)``.
+
+        Parameters
+        ----------
+        f : function
+            computes the key of an element
+
+        Returns
+        -------
+        :class:`RDD`
+            (key, element) pairs
+
+        Examples
+        --------
+        >>> sc.parallelize(range(3)).keyBy(lambda x: x * x).collect()
+        [(0, 0), (1, 1), (4, 2)]
+        """
+        return self.map(lambda x: (f(x), x))
+
+    def zipWithIndex(self):
+        """Pairs each element with its index: the first element of the first
+        partition gets 0, the last of the last partition the largest index.
+
+        With more than one partition this runs a job at once that counts the
+        elements of every partition.
+
+        Returns
+        -------
+        :class:`RDD`
+            (element, index) pairs
+
+        Examples
+        --------
+        >>> sc.parallelize(["a", "b", "c", "d"], 3).zipWithIndex().collect()
+        [('a', 0), ('b', 1), ('c', 2), ('d', 3)]
+        """
+        starts = [0]
+        n = self.getNumPartitions()
+        if n > 1:
+            counts = [c for part in self._run(lambda _, it: [_count(it)]) for c in part]
+            for c in counts[:-1]:
+                starts.append(starts[-1] + c)
+
+        def index(split, it):
+            return zip(it, itertools.count(starts[split]))
+
+        return self.mapPartitionsWithIndex(index)
+
+    def zipWithUniqueId(self):
+        """Pairs each element with a unique id, without running a job: the i-th
+        element of partition k (of n) gets ``i * n + k``; ids may have gaps.
+
+        Returns
+        -------
+        :class:`RDD`
+            (element, id) pairs
+
+        Examples
+        --------
+        >>> sc.parallelize(["a", "b", "c", "d", "e"], 3).zipWithUniqueId().collect()
+        [('a', 0), ('b', 1), ('c', 4), ('d', 2), ('e', 5)]
+        """
+        n = self.getNumPartitions()
+
+        def unique_ids(split, it):
+            return zip(it, itertools.count(split, n))
+
+        return self.mapPartitionsWithIndex(unique_ids)
+
+    def pipe(self, command, env=None, checkCode=False):
+        """Pipes each partition through an external command: the elements go to its
+        standard input as lines (``str(x)``), its output lines are the new elements.
+
+        Parameters
+        ----------
+        command : str
+            the command line, split as a shell would (``shlex.split``), run without a shell
+        env : dict, optional
+            the command's whole environment (empty by default, as in PySpark)
+        checkCode : bool, optional, default False
+            fail the task when the command exits with a non-zero code
+
+        Returns
+        -------
+        :class:`RDD`
+            the command's output lines, as str without their newlines
+
+        Examples
+        --------
+        >>> sc.parallelize(['1', '2', '', '3']).pipe('cat').collect()
+        ['1', '2', '', '3']
+        >>> sc.parallelize(range(5), 2).pipe('wc -l').map(int).collect()
+        [2, 3]
+        """
+        import shlex
+        env = {} if env is None else dict(env)
+        argv = shlex.split(command)
+
+        def run(it):
+            return _piped(argv, command, env, checkCode, it)
+
+        return self.mapPartitions(run)
+
+    # ---- native (C) transformations: see ember.native and ember/native.h -----------------
 
     def mapNative(self, lib, symbol, preservesPartitioning=False):
         """Applies the C function ``symbol`` of the shared library ``lib`` to each
@@ -577,84 +905,7 @@ class RDD:
         from ember import native
         return self._pipe((_core.OP_FILTER, native.Function(lib, symbol, "filterNative")), True)
 
-    def keys(self):
-        """The key of each pair.
-
-        Examples
-        --------
-        >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
-        [1, 3]
-        """
-        return self.map(lambda kv: kv[0])
-
-    def values(self):
-        """The value of each pair.
-
-        Examples
-        --------
-        >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
-        [2, 4]
-        """
-        return self.map(lambda kv: kv[1])
-
-    def glom(self):
-        """Each partition as one list.
-
-        Examples
-        --------
-        >>> sc.parallelize([1, 2, 3, 4], 2).glom().collect()
-        [[1, 2], [3, 4]]
-        """
-        return self.mapPartitions(lambda it: [list(it)])
-
-    def mapPartitionsWithSplit(self, f, preservesPartitioning=False):
-        """Applies f(partitionIndex, iterator) to each partition.
-
-        Deprecated: use :meth:`mapPartitionsWithIndex`; calling it emits a FutureWarning.
-
-        Parameters
-        ----------
-        f : function
-            called with the partition index and an iterator over the partition
-        preservesPartitioning : bool, optional, default False
-            whether f keeps every key in its partition (then the partitioner is kept)
-
-        Returns
-        -------
-        :class:`RDD`
-            the elements of the iterables f returns
-
-        Examples
-        --------
-        >>> import warnings
-        >>> with warnings.catch_warnings():
-        ...     warnings.simplefilter("ignore", FutureWarning)
-        ...     sc.parallelize([1, 2, 3, 4], 4).mapPartitionsWithSplit(lambda i, it: [i]).sum()
-        6
-        """
-        warnings.warn("mapPartitionsWithSplit is deprecated; use mapPartitionsWithIndex instead",
-                      FutureWarning, stacklevel=2)
-        return self.mapPartitionsWithIndex(f, preservesPartitioning)
-
-    def keyBy(self, f):
-        """Pairs each element with a key computed from it: ``(f(x), x)``.
-
-        Parameters
-        ----------
-        f : function
-            computes the key of an element
-
-        Returns
-        -------
-        :class:`RDD`
-            (key, element) pairs
-
-        Examples
-        --------
-        >>> sc.parallelize(range(3)).keyBy(lambda x: x * x).collect()
-        [(0, 0), (1, 1), (4, 2)]
-        """
-        return self.map(lambda x: (f(x), x))
+    # ---- sampling ------------------------------------------------------------------------
 
     def sample(self, withReplacement, fraction, seed=None):
         """A random sample of the elements.
@@ -774,110 +1025,65 @@ class RDD:
             seed = rddsampler.default_seed()
         return self.mapPartitionsWithIndex(rddsampler.stratified(withReplacement, fractions, seed), True)
 
-    def zipWithIndex(self):
-        """Pairs each element with its index: the first element of the first
-        partition gets 0, the last of the last partition the largest index.
+    def _sampled(self, withReplacement, fraction, seed):
+        """The elements kept by PySpark's seeded per-partition sampler."""
+        sampler = rddsampler.poisson if withReplacement else rddsampler.bernoulli
+        return self.mapPartitionsWithIndex(sampler(fraction, seed), True)
 
-        With more than one partition this runs a job at once that counts the
-        elements of every partition.
-
-        Returns
-        -------
-        :class:`RDD`
-            (element, index) pairs
-
-        Examples
-        --------
-        >>> sc.parallelize(["a", "b", "c", "d"], 3).zipWithIndex().collect()
-        [('a', 0), ('b', 1), ('c', 2), ('d', 3)]
-        """
-        starts = [0]
-        n = self.getNumPartitions()
-        if n > 1:
-            counts = [c for part in self._run(lambda _, it: [_count(it)]) for c in part]
-            for c in counts[:-1]:
-                starts.append(starts[-1] + c)
-
-        def index(split, it):
-            return zip(it, itertools.count(starts[split]))
-
-        return self.mapPartitionsWithIndex(index)
-
-    def zipWithUniqueId(self):
-        """Pairs each element with a unique id, without running a job: the i-th
-        element of partition k (of n) gets ``i * n + k``; ids may have gaps.
-
-        Returns
-        -------
-        :class:`RDD`
-            (element, id) pairs
-
-        Examples
-        --------
-        >>> sc.parallelize(["a", "b", "c", "d", "e"], 3).zipWithUniqueId().collect()
-        [('a', 0), ('b', 1), ('c', 4), ('d', 2), ('e', 5)]
-        """
-        n = self.getNumPartitions()
-
-        def unique_ids(split, it):
-            return zip(it, itertools.count(split, n))
-
-        return self.mapPartitionsWithIndex(unique_ids)
-
-    def barrier(self):
-        """Marks the current stage as a barrier stage: its tasks are launched
-        together, and a failed task restarts all of them. The functions given to the
-        returned RDDBarrier can synchronise with ``BarrierTaskContext``.
-
-        The context needs a task slot for each partition (``local[N]`` with N at
-        least the number of partitions), else the job fails at once.
-
-        Returns
-        -------
-        :class:`RDDBarrier`
-
-        Examples
-        --------
-        >>> def sizes(it):
-        ...     return [len(BarrierTaskContext.get().allGather(str(sum(it))))]
-        >>> sc.parallelize(range(4), 2).barrier().mapPartitions(sizes).collect()
-        [2, 2]
-        """
-        return RDDBarrier(self)
-
-    def pipe(self, command, env=None, checkCode=False):
-        """Pipes each partition through an external command: the elements go to its
-        standard input as lines (``str(x)``), its output lines are the new elements.
+    def takeSample(self, withReplacement, num, seed=None):
+        """A random sample of exactly num elements (fewer if the RDD is smaller and
+        withReplacement is false). Runs a count, then samples; the same seed gives the
+        same sample as PySpark for the same partitions.
 
         Parameters
         ----------
-        command : str
-            the command line, split as a shell would (``shlex.split``), run without a shell
-        env : dict, optional
-            the command's whole environment (empty by default, as in PySpark)
-        checkCode : bool, optional, default False
-            fail the task when the command exits with a non-zero code
+        withReplacement : bool
+        num : int
+        seed : int, optional
 
         Returns
         -------
-        :class:`RDD`
-            the command's output lines, as str without their newlines
+        list
 
         Examples
         --------
-        >>> sc.parallelize(['1', '2', '', '3']).pipe('cat').collect()
-        ['1', '2', '', '3']
-        >>> sc.parallelize(range(5), 2).pipe('wc -l').map(int).collect()
-        [2, 3]
+        >>> rdd = sc.parallelize(range(0, 10))
+        >>> len(rdd.takeSample(True, 20, 1))
+        20
+        >>> len(rdd.takeSample(False, 5, 2))
+        5
+        >>> sorted(rdd.takeSample(False, 15, 3))
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
         """
-        import shlex
-        env = {} if env is None else dict(env)
-        argv = shlex.split(command)
+        import random
+        import sys
+        from ember.rddsampler import fraction_for_sample_size
+        max_size = sys.maxsize - int(10.0 * math.sqrt(sys.maxsize))
+        if num < 0:
+            raise ValueError("Sample size cannot be negative.")
+        if num > max_size:
+            raise ValueError("Sample size cannot be greater than %d." % max_size)
+        if num == 0 or self.getNumPartitions() == 0:
+            return []
+        total = self.count()
+        if total == 0:
+            return []
+        rng = random.Random(seed)
+        if not withReplacement and num >= total:
+            samples = self.collect()
+            rng.shuffle(samples)
+            return samples
+        fraction = fraction_for_sample_size(num, total, withReplacement)
+        if seed is None:
+            seed = random.randint(0, sys.maxsize)
+        samples = self._sampled(withReplacement, fraction, seed).collect()
+        while len(samples) < num:  # rare: the fraction aims at 99.99% success
+            seed = rng.randint(0, sys.maxsize)
+            samples = self._sampled(withReplacement, fraction, seed).collect()
+        rng.shuffle(samples)
+        return samples[0:num]
 
-        def run(it):
-            return _piped(argv, command, env, checkCode, it)
-
-        return self.mapPartitions(run)
+    # ---- combining and repartitioning RDDs -----------------------------------------------
 
     def union(self, other):
         """The elements of this RDD and of other.
@@ -910,6 +1116,38 @@ class RDD:
         if self.partitioner is not None and self.partitioner == other.partitioner:
             return _union_by_partition([self, other], self.partitioner)
         return RDD(self.ctx, self.ctx._core.union([self._node, other._node]), deps=(self, other), kind="union")
+
+    def __add__(self, other):
+        if not isinstance(other, RDD):
+            raise TypeError(f"unsupported operand: RDD + {type(other).__name__}")
+        return self.union(other)
+
+    def zip(self, other):
+        """Pairs the i-th elements of both RDDs; they need the same number of
+        partitions and of elements in each partition.
+
+        Examples
+        --------
+        >>> x = sc.parallelize(range(0, 5))
+        >>> y = sc.parallelize(range(1000, 1005))
+        >>> x.zip(y).collect()
+        [(0, 1000), (1, 1001), (2, 1002), (3, 1003), (4, 1004)]
+        """
+        if self.getNumPartitions() != other.getNumPartitions():
+            raise ValueError("Can only zip with RDD which has the same number of partitions")
+        return RDD(self.ctx, self.ctx._core.zip(self._node, other._node), deps=(self, other), kind="zip")
+
+    def cartesian(self, other):
+        """Every pair (a, b) of an element of this RDD and one of other.
+
+        Examples
+        --------
+        >>> rdd = sc.parallelize([1, 2])
+        >>> sorted(rdd.cartesian(rdd).collect())
+        [(1, 1), (1, 2), (2, 1), (2, 2)]
+        """
+        return RDD(self.ctx, self.ctx._core.cartesian(self._node, other._node), deps=(self, other),
+                   kind="cartesian")
 
     def coalesce(self, numPartitions, shuffle=False):
         """Fewer partitions: neighbouring ones merged without a shuffle, or, with
@@ -978,39 +1216,7 @@ class RDD:
         dealt = self.mapPartitionsWithIndex(RoundRobin(n, chunk))
         return dealt._shuffle(n, _identity_partition).flatMap(_second)
 
-    def zip(self, other):
-        """Pairs the i-th elements of both RDDs; they need the same number of
-        partitions and of elements in each partition.
-
-        Examples
-        --------
-        >>> x = sc.parallelize(range(0, 5))
-        >>> y = sc.parallelize(range(1000, 1005))
-        >>> x.zip(y).collect()
-        [(0, 1000), (1, 1001), (2, 1002), (3, 1003), (4, 1004)]
-        """
-        if self.getNumPartitions() != other.getNumPartitions():
-            raise ValueError("Can only zip with RDD which has the same number of partitions")
-        return RDD(self.ctx, self.ctx._core.zip(self._node, other._node), deps=(self, other), kind="zip")
-
-    def cartesian(self, other):
-        """Every pair (a, b) of an element of this RDD and one of other.
-
-        Examples
-        --------
-        >>> rdd = sc.parallelize([1, 2])
-        >>> sorted(rdd.cartesian(rdd).collect())
-        [(1, 1), (1, 2), (2, 1), (2, 2)]
-        """
-        return RDD(self.ctx, self.ctx._core.cartesian(self._node, other._node), deps=(self, other),
-                   kind="cartesian")
-
-    def __add__(self, other):
-        if not isinstance(other, RDD):
-            raise TypeError(f"unsupported operand: RDD + {type(other).__name__}")
-        return self.union(other)
-
-    # ---- shuffles ---------------------------------------------------------------------
+    # ---- shuffles: aggregating by key ----------------------------------------------------
 
     def _default_partitions(self):
         if self.ctx._conf.contains("spark.default.parallelism"):
@@ -1218,28 +1424,6 @@ class RDD:
 
         return self.combineByKey(create, func, func, numPartitions, partitionFunc)
 
-    def distinct(self, numPartitions=None):
-        """The distinct elements (by hash and equality).
-
-        Parameters
-        ----------
-        numPartitions : int, optional
-            partitions of the result (default as in :meth:`combineByKey`)
-
-        Returns
-        -------
-        :class:`RDD`
-            each distinct element once
-
-        Examples
-        --------
-        >>> sorted(sc.parallelize([1, 1, 2, 3]).distinct().collect())
-        [1, 2, 3]
-        """
-        return (self.map(lambda x: (x, None))
-                .reduceByKey(lambda x, _: x, numPartitions)
-                .map(lambda kv: kv[0]))
-
     def groupBy(self, f, numPartitions=None, partitionFunc=portable_hash):
         """Groups the elements by the key f computes from them.
 
@@ -1264,6 +1448,30 @@ class RDD:
         [(0, [2, 8]), (1, [1, 1, 3, 5])]
         """
         return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
+
+    def distinct(self, numPartitions=None):
+        """The distinct elements (by hash and equality).
+
+        Parameters
+        ----------
+        numPartitions : int, optional
+            partitions of the result (default as in :meth:`combineByKey`)
+
+        Returns
+        -------
+        :class:`RDD`
+            each distinct element once
+
+        Examples
+        --------
+        >>> sorted(sc.parallelize([1, 1, 2, 3]).distinct().collect())
+        [1, 2, 3]
+        """
+        return (self.map(lambda x: (x, None))
+                .reduceByKey(lambda x, _: x, numPartitions)
+                .map(lambda kv: kv[0]))
+
+    # ---- shuffles: joins and set operations ----------------------------------------------
 
     def cogroup(self, other, numPartitions=None):
         """For each key of either RDD: the values it has in this RDD and in other.
@@ -1490,6 +1698,8 @@ class RDD:
                 .filter(lambda kv: all(kv[1]))
                 .keys())
 
+    # ---- shuffles: sorting ---------------------------------------------------------------
+
     def repartitionAndSortWithinPartitions(self, numPartitions=None, partitionFunc=portable_hash,
                                            ascending=True, keyfunc=identity):
         """Partitions (key, value) pairs with partitionFunc and sorts each partition by key.
@@ -1604,7 +1814,7 @@ class RDD:
         """
         return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
 
-    # ---- actions -------------------------------------------------------------------------
+    # ---- actions: collecting -------------------------------------------------------------
 
     def _run(self, func=None, partitions=None, on_partition=None):
         """Runs func(split, iterator) over partitions; returns each partition's
@@ -1675,15 +1885,59 @@ class RDD:
         self.ctx.setJobGroup(groupId, description, interruptOnCancel)
         return self.collect()
 
-    def count(self):
-        """The number of elements.
+    def collectAsMap(self):
+        """The (key, value) pairs as a dict; for a repeated key the last value wins.
+
+        Returns
+        -------
+        dict
 
         Examples
         --------
-        >>> sc.parallelize([2, 3, 4]).count()
-        3
+        >>> sc.parallelize([(1, 2), (3, 4), (1, 5)]).collectAsMap()
+        {1: 5, 3: 4}
         """
-        return sum(n for part in self._run(_commands.count) for n in part)
+        return dict(self.collect())
+
+    def toLocalIterator(self, prefetchPartitions=False):
+        """An iterator over all elements that runs one job per partition, when the
+        iterator reaches it: the driver holds one partition at a time.
+
+        Parameters
+        ----------
+        prefetchPartitions : bool, optional
+            Compute the next partition while the current one is consumed.
+
+        Returns
+        -------
+        iterator
+
+        Examples
+        --------
+        >>> list(sc.parallelize(range(10), 3).toLocalIterator())
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        >>> list(sc.parallelize(range(5), 2).toLocalIterator(prefetchPartitions=True))
+        [0, 1, 2, 3, 4]
+        """
+        n = self.getNumPartitions()
+
+        def fetch(p):
+            return self._run(None, [p])[0]
+
+        def plain():
+            for p in range(n):
+                yield from fetch(p)
+
+        def prefetching():
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(1, thread_name_prefix="ember-prefetch") as pool:
+                ahead = pool.submit(fetch, 0) if n else None
+                for p in range(n):
+                    part = ahead.result()
+                    ahead = pool.submit(fetch, p + 1) if p + 1 < n else None
+                    yield from part
+
+        return prefetching() if prefetchPartitions else plain()
 
     def take(self, num):
         """The first num elements, scanning partitions in growing rounds (1
@@ -1752,185 +2006,15 @@ class RDD:
             raise ValueError("RDD is empty")
         return got[0]
 
-    def reduce(self, f):
-        """Reduces the elements with a commutative, associative binary function.
+    def isEmpty(self):
+        """Whether the RDD has no element (it may still have partitions).
 
         Examples
         --------
-        >>> from operator import add
-        >>> sc.parallelize([1, 2, 3, 4, 5]).reduce(add)
-        15
+        >>> sc.parallelize([], 2).isEmpty(), sc.parallelize([1]).isEmpty()
+        (True, False)
         """
-        sentinel = object()
-
-        def part(_, it):
-            acc = sentinel
-            for x in it:
-                acc = x if acc is sentinel else f(acc, x)
-            return [] if acc is sentinel else [acc]
-
-        vals = [v for p in self._run(part) for v in p]
-        if not vals:
-            raise ValueError("Can not reduce() empty RDD")
-        return _reduce(f, vals)
-
-    def sum(self):
-        """The sum of the elements (0 for an empty RDD).
-
-        Examples
-        --------
-        >>> sc.parallelize([1.0, 2.0, 3.0]).sum()
-        6.0
-        """
-        return sum((v for p in self._run(_commands.total) for v in p), 0)
-
-    def saveAsTextFile(self, path, compressionCodecClass=None):
-        """Writes the elements as lines of text files ``part-NNNNN`` in a new directory,
-        committed (with ``_SUCCESS``) only when every task succeeded.
-
-        Parameters
-        ----------
-        path : str
-            A directory that must not exist yet.
-        compressionCodecClass : str, optional
-            A Hadoop codec class name: ``org.apache.hadoop.io.compress.GzipCodec``
-            (``part-NNNNN.gz``), ``BZip2Codec`` (``.bz2``), ``ZStandardCodec`` (``.zst``),
-            ``DefaultCodec`` or ``DeflateCodec`` (``.deflate``, a zlib stream).
-            ``Lz4Codec`` and ``SnappyCodec`` raise NotImplementedError.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> out = os.path.join(tempfile.mkdtemp(), "out")
-        >>> sc.parallelize(["a", "b", "c"], 2).saveAsTextFile(out)
-        >>> sorted(os.listdir(out))
-        ['_SUCCESS', 'part-00000', 'part-00001']
-        >>> sc.textFile(out).collect()
-        ['a', 'b', 'c']
-        >>> gz = os.path.join(tempfile.mkdtemp(), "gz")
-        >>> sc.parallelize(["a", "b"], 1).saveAsTextFile(gz, "org.apache.hadoop.io.compress.GzipCodec")
-        >>> sorted(os.listdir(gz)), sc.textFile(gz).collect()
-        (['_SUCCESS', 'part-00000.gz'], ['a', 'b'])
-        """
-        from ember import _files
-        codec, ext = _files.text_codec(compressionCodecClass)
-        path = os.path.abspath(os.fspath(path))
-        if os.path.exists(path):
-            raise FileExistsError(
-                f"Output directory {path} already exists; remove it or write to another path")
-        parent = os.path.dirname(path)
-        os.makedirs(parent, exist_ok=True)
-        import uuid
-        tmp = os.path.join(parent, f".{os.path.basename(path)}.ember-{uuid.uuid4().hex}")
-        os.mkdir(tmp)
-
-        def write(split, it):
-            _files.write_text_part(os.path.join(tmp, f"part-{split:05d}{ext}"), it, codec)
-            return []
-
-        try:
-            self._run(write)
-            open(os.path.join(tmp, "_SUCCESS"), "wb").close()
-            os.rename(tmp, path)
-        except BaseException:
-            import shutil
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-
-    # ---- actions: collecting and counting ------------------------------------------------
-
-    def collectAsMap(self):
-        """The (key, value) pairs as a dict; for a repeated key the last value wins.
-
-        Returns
-        -------
-        dict
-
-        Examples
-        --------
-        >>> sc.parallelize([(1, 2), (3, 4), (1, 5)]).collectAsMap()
-        {1: 5, 3: 4}
-        """
-        return dict(self.collect())
-
-    def countByValue(self):
-        """How many times each distinct element occurs.
-
-        Returns
-        -------
-        collections.defaultdict
-            element -> count.
-
-        Examples
-        --------
-        >>> sorted(sc.parallelize([1, 2, 1, 2, 2], 2).countByValue().items())
-        [(1, 2), (2, 3)]
-        """
-        def count_partition(_, it):
-            counts = defaultdict(int)
-            for x in it:
-                counts[x] += 1
-            return [counts]
-
-        parts = self._run(count_partition)
-        if not parts:  # as PySpark, which reduces the partitions' counts
-            raise ValueError("Can not reduce() empty RDD")
-        total = defaultdict(int)
-        for part in parts:
-            for counts in part:
-                for k, v in counts.items():
-                    total[k] += v
-        return total
-
-    def countByKey(self):
-        """How many pairs each key has.
-
-        Returns
-        -------
-        collections.defaultdict
-            key -> count.
-
-        Examples
-        --------
-        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).countByKey().items())
-        [('a', 2), ('b', 1)]
-        """
-        return self.map(lambda kv: kv[0]).countByValue()
-
-    def reduceByKeyLocally(self, func):
-        """Merges the values of each key with func and returns the result to the
-        driver as a dict, without a shuffle.
-
-        Parameters
-        ----------
-        func : function
-            An associative, commutative binary function.
-
-        Returns
-        -------
-        dict
-
-        Examples
-        --------
-        >>> from operator import add
-        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKeyLocally(add).items())
-        [('a', 2), ('b', 1)]
-        """
-        def reduce_partition(_, it):
-            m = {}
-            for k, v in it:
-                m[k] = func(m[k], v) if k in m else v
-            return [m]
-
-        parts = self._run(reduce_partition)
-        if not parts:  # as PySpark, which reduces the partitions' dicts
-            raise ValueError("Can not reduce() empty RDD")
-        merged = {}
-        for part in parts:
-            for m in part:
-                for k, v in m.items():
-                    merged[k] = func(merged[k], v) if k in merged else v
-        return merged
+        return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
     def lookup(self, key):
         """The values of key. When the RDD has a partitioner only the partition that
@@ -1956,91 +2040,6 @@ class RDD:
         if self.partitioner is not None:
             return values._run(None, [self.partitioner(key)])[0]
         return values.collect()
-
-    def isEmpty(self):
-        """Whether the RDD has no element (it may still have partitions).
-
-        Examples
-        --------
-        >>> sc.parallelize([], 2).isEmpty(), sc.parallelize([1]).isEmpty()
-        (True, False)
-        """
-        return self.getNumPartitions() == 0 or len(self.take(1)) == 0
-
-    def foreach(self, f):
-        """Applies f to every element, in the workers, for its side effects.
-
-        Examples
-        --------
-        >>> sc.parallelize([1, 2, 3]).foreach(lambda x: None)
-        """
-        def run(_, it):
-            for x in it:
-                f(x)
-            return []
-
-        self._run(run)
-
-    def foreachPartition(self, f):
-        """Applies f to each partition's iterator, in the workers, for its side effects.
-
-        Examples
-        --------
-        >>> sc.parallelize([1, 2, 3], 2).foreachPartition(lambda it: sum(it))
-        """
-        def run(_, it):
-            r = f(it)
-            try:
-                results = iter(r)
-            except TypeError:
-                return []
-            for _ in results:  # as in PySpark, an iterable result is run through
-                pass
-            return []
-
-        self._run(run)
-
-    def toLocalIterator(self, prefetchPartitions=False):
-        """An iterator over all elements that runs one job per partition, when the
-        iterator reaches it: the driver holds one partition at a time.
-
-        Parameters
-        ----------
-        prefetchPartitions : bool, optional
-            Compute the next partition while the current one is consumed.
-
-        Returns
-        -------
-        iterator
-
-        Examples
-        --------
-        >>> list(sc.parallelize(range(10), 3).toLocalIterator())
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
-        >>> list(sc.parallelize(range(5), 2).toLocalIterator(prefetchPartitions=True))
-        [0, 1, 2, 3, 4]
-        """
-        n = self.getNumPartitions()
-
-        def fetch(p):
-            return self._run(None, [p])[0]
-
-        def plain():
-            for p in range(n):
-                yield from fetch(p)
-
-        def prefetching():
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(1, thread_name_prefix="ember-prefetch") as pool:
-                ahead = pool.submit(fetch, 0) if n else None
-                for p in range(n):
-                    part = ahead.result()
-                    ahead = pool.submit(fetch, p + 1) if p + 1 < n else None
-                    yield from part
-
-        return prefetching() if prefetchPartitions else plain()
-
-    # ---- actions: ordering and sampling ------------------------------------------------------
 
     def takeOrdered(self, num, key=None):
         """The num smallest elements, in ascending order (of key(x) when given).
@@ -2099,65 +2098,85 @@ class RDD:
             raise ValueError("Can not reduce() empty RDD")
         return _reduce(lambda a, b: heapq.nlargest(num, a + b, key=key), tops)
 
-    def _sampled(self, withReplacement, fraction, seed):
-        """The elements kept by PySpark's seeded per-partition sampler."""
-        sampler = rddsampler.poisson if withReplacement else rddsampler.bernoulli
-        return self.mapPartitionsWithIndex(sampler(fraction, seed), True)
+    # ---- actions: counting ---------------------------------------------------------------
 
-    def takeSample(self, withReplacement, num, seed=None):
-        """A random sample of exactly num elements (fewer if the RDD is smaller and
-        withReplacement is false). Runs a count, then samples; the same seed gives the
-        same sample as PySpark for the same partitions.
-
-        Parameters
-        ----------
-        withReplacement : bool
-        num : int
-        seed : int, optional
-
-        Returns
-        -------
-        list
+    def count(self):
+        """The number of elements.
 
         Examples
         --------
-        >>> rdd = sc.parallelize(range(0, 10))
-        >>> len(rdd.takeSample(True, 20, 1))
-        20
-        >>> len(rdd.takeSample(False, 5, 2))
-        5
-        >>> sorted(rdd.takeSample(False, 15, 3))
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        >>> sc.parallelize([2, 3, 4]).count()
+        3
         """
-        import random
-        import sys
-        from ember.rddsampler import fraction_for_sample_size
-        max_size = sys.maxsize - int(10.0 * math.sqrt(sys.maxsize))
-        if num < 0:
-            raise ValueError("Sample size cannot be negative.")
-        if num > max_size:
-            raise ValueError("Sample size cannot be greater than %d." % max_size)
-        if num == 0 or self.getNumPartitions() == 0:
-            return []
-        total = self.count()
-        if total == 0:
-            return []
-        rng = random.Random(seed)
-        if not withReplacement and num >= total:
-            samples = self.collect()
-            rng.shuffle(samples)
-            return samples
-        fraction = fraction_for_sample_size(num, total, withReplacement)
-        if seed is None:
-            seed = random.randint(0, sys.maxsize)
-        samples = self._sampled(withReplacement, fraction, seed).collect()
-        while len(samples) < num:  # rare: the fraction aims at 99.99% success
-            seed = rng.randint(0, sys.maxsize)
-            samples = self._sampled(withReplacement, fraction, seed).collect()
-        rng.shuffle(samples)
-        return samples[0:num]
+        return sum(n for part in self._run(_commands.count) for n in part)
 
-    # ---- actions: folds and aggregates ---------------------------------------------------------
+    def countByValue(self):
+        """How many times each distinct element occurs.
+
+        Returns
+        -------
+        collections.defaultdict
+            element -> count.
+
+        Examples
+        --------
+        >>> sorted(sc.parallelize([1, 2, 1, 2, 2], 2).countByValue().items())
+        [(1, 2), (2, 3)]
+        """
+        def count_partition(_, it):
+            counts = defaultdict(int)
+            for x in it:
+                counts[x] += 1
+            return [counts]
+
+        parts = self._run(count_partition)
+        if not parts:  # as PySpark, which reduces the partitions' counts
+            raise ValueError("Can not reduce() empty RDD")
+        total = defaultdict(int)
+        for part in parts:
+            for counts in part:
+                for k, v in counts.items():
+                    total[k] += v
+        return total
+
+    def countByKey(self):
+        """How many pairs each key has.
+
+        Returns
+        -------
+        collections.defaultdict
+            key -> count.
+
+        Examples
+        --------
+        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).countByKey().items())
+        [('a', 2), ('b', 1)]
+        """
+        return self.map(lambda kv: kv[0]).countByValue()
+
+    # ---- actions: folds and aggregates ---------------------------------------------------
+
+    def reduce(self, f):
+        """Reduces the elements with a commutative, associative binary function.
+
+        Examples
+        --------
+        >>> from operator import add
+        >>> sc.parallelize([1, 2, 3, 4, 5]).reduce(add)
+        15
+        """
+        sentinel = object()
+
+        def part(_, it):
+            acc = sentinel
+            for x in it:
+                acc = x if acc is sentinel else f(acc, x)
+            return [] if acc is sentinel else [acc]
+
+        vals = [v for p in self._run(part) for v in p]
+        if not vals:
+            raise ValueError("Can not reduce() empty RDD")
+        return _reduce(f, vals)
 
     def fold(self, zeroValue, op):
         """Folds each partition, then the partition results, with op starting from
@@ -2295,6 +2314,51 @@ class RDD:
             raise ValueError("Cannot reduce empty RDD.")
         return value
 
+    def reduceByKeyLocally(self, func):
+        """Merges the values of each key with func and returns the result to the
+        driver as a dict, without a shuffle.
+
+        Parameters
+        ----------
+        func : function
+            An associative, commutative binary function.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> from operator import add
+        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKeyLocally(add).items())
+        [('a', 2), ('b', 1)]
+        """
+        def reduce_partition(_, it):
+            m = {}
+            for k, v in it:
+                m[k] = func(m[k], v) if k in m else v
+            return [m]
+
+        parts = self._run(reduce_partition)
+        if not parts:  # as PySpark, which reduces the partitions' dicts
+            raise ValueError("Can not reduce() empty RDD")
+        merged = {}
+        for part in parts:
+            for m in part:
+                for k, v in m.items():
+                    merged[k] = func(merged[k], v) if k in merged else v
+        return merged
+
+    def sum(self):
+        """The sum of the elements (0 for an empty RDD).
+
+        Examples
+        --------
+        >>> sc.parallelize([1.0, 2.0, 3.0]).sum()
+        6.0
+        """
+        return sum((v for p in self._run(_commands.total) for v in p), 0)
+
     def max(self, key=None):
         """The largest element (by key(x) when given).
 
@@ -2323,7 +2387,7 @@ class RDD:
             return self.reduce(min)
         return self.reduce(lambda a, b: min(a, b, key=key))
 
-    # ---- actions: statistics -----------------------------------------------------------------
+    # ---- actions: statistics -------------------------------------------------------------
 
     def stats(self):
         """A StatCounter of the elements: count, mean, variance, min, max in one pass.
@@ -2487,7 +2551,7 @@ class RDD:
             raise ValueError("Can not reduce() empty RDD")
         return bounds, _reduce(lambda a, b: [x + y for x, y in zip(a, b)], parts)
 
-    # ---- actions: approximate ------------------------------------------------------------------
+    # ---- actions: approximate ------------------------------------------------------------
 
     def countApprox(self, timeout, confidence=0.95):
         """The number of elements. ember always computes it exactly (it does not stop
@@ -2568,7 +2632,95 @@ class RDD:
             return 0
         return hll.estimate(_reduce(hll.merge, sketches), p)
 
-    # ---- pickle files ------------------------------------------------------------------------------
+    # ---- actions: side effects -----------------------------------------------------------
+
+    def foreach(self, f):
+        """Applies f to every element, in the workers, for its side effects.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3]).foreach(lambda x: None)
+        """
+        def run(_, it):
+            for x in it:
+                f(x)
+            return []
+
+        self._run(run)
+
+    def foreachPartition(self, f):
+        """Applies f to each partition's iterator, in the workers, for its side effects.
+
+        Examples
+        --------
+        >>> sc.parallelize([1, 2, 3], 2).foreachPartition(lambda it: sum(it))
+        """
+        def run(_, it):
+            r = f(it)
+            try:
+                results = iter(r)
+            except TypeError:
+                return []
+            for _ in results:  # as in PySpark, an iterable result is run through
+                pass
+            return []
+
+        self._run(run)
+
+    # ---- output --------------------------------------------------------------------------
+
+    def saveAsTextFile(self, path, compressionCodecClass=None):
+        """Writes the elements as lines of text files ``part-NNNNN`` in a new directory,
+        committed (with ``_SUCCESS``) only when every task succeeded.
+
+        Parameters
+        ----------
+        path : str
+            A directory that must not exist yet.
+        compressionCodecClass : str, optional
+            A Hadoop codec class name: ``org.apache.hadoop.io.compress.GzipCodec``
+            (``part-NNNNN.gz``), ``BZip2Codec`` (``.bz2``), ``ZStandardCodec`` (``.zst``),
+            ``DefaultCodec`` or ``DeflateCodec`` (``.deflate``, a zlib stream).
+            ``Lz4Codec`` and ``SnappyCodec`` raise NotImplementedError.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "out")
+        >>> sc.parallelize(["a", "b", "c"], 2).saveAsTextFile(out)
+        >>> sorted(os.listdir(out))
+        ['_SUCCESS', 'part-00000', 'part-00001']
+        >>> sc.textFile(out).collect()
+        ['a', 'b', 'c']
+        >>> gz = os.path.join(tempfile.mkdtemp(), "gz")
+        >>> sc.parallelize(["a", "b"], 1).saveAsTextFile(gz, "org.apache.hadoop.io.compress.GzipCodec")
+        >>> sorted(os.listdir(gz)), sc.textFile(gz).collect()
+        (['_SUCCESS', 'part-00000.gz'], ['a', 'b'])
+        """
+        from ember import _files
+        codec, ext = _files.text_codec(compressionCodecClass)
+        path = os.path.abspath(os.fspath(path))
+        if os.path.exists(path):
+            raise FileExistsError(
+                f"Output directory {path} already exists; remove it or write to another path")
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        import uuid
+        tmp = os.path.join(parent, f".{os.path.basename(path)}.ember-{uuid.uuid4().hex}")
+        os.mkdir(tmp)
+
+        def write(split, it):
+            _files.write_text_part(os.path.join(tmp, f"part-{split:05d}{ext}"), it, codec)
+            return []
+
+        try:
+            self._run(write)
+            open(os.path.join(tmp, "_SUCCESS"), "wb").close()
+            os.rename(tmp, path)
+        except BaseException:
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     def saveAsPickleFile(self, path, batchSize=10):
         """Writes the elements as pickled batches into a new directory, one
@@ -2599,191 +2751,6 @@ class RDD:
         if batch < 0:
             raise ValueError(f"batchSize must be >= 0 (0 = automatic), got {batchSize}")
         _files.save_partitions(self, path, lambda name, it: _files.write_pickle_part(name, it, batch))
-
-    # ---- checkpoints -------------------------------------------------------------------------------
-
-    def checkpoint(self):
-        """Marks the RDD to be saved to files under the context's checkpoint directory
-        (``sc.setCheckpointDir``). The files are written after the next job that uses
-        the RDD; from then on the RDD reads them instead of recomputing its lineage.
-        Persist the RDD first to avoid computing it twice.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> sc.setCheckpointDir(tempfile.mkdtemp())
-        >>> rdd = sc.parallelize(range(4), 2).map(lambda x: x * 2)
-        >>> rdd.checkpoint()
-        >>> rdd.isCheckpointed(), rdd.getCheckpointFile()
-        (False, None)
-        >>> rdd.collect()
-        [0, 2, 4, 6]
-        >>> rdd.isCheckpointed(), rdd.getCheckpointFile().startswith("file:")
-        (True, True)
-        >>> rdd.map(lambda x: x + 1).collect()
-        [1, 3, 5, 7]
-        """
-        if self.ctx._checkpoint_dir is None:
-            raise RuntimeError(
-                "Checkpoint directory has not been set in the SparkContext: call "
-                "sc.setCheckpointDir(path) before checkpoint()")
-        self.is_checkpointed = True
-        if self._checkpoint_file is None:
-            self.ctx._pending_checkpoints[self._node_obj_built().id] = weakref.ref(self)
-
-    def isCheckpointed(self):
-        """Whether the RDD has been checkpointed (its files written, or, for a local
-        checkpoint, its partitions kept).
-
-        Examples
-        --------
-        >>> sc.parallelize([1]).isCheckpointed()
-        False
-        """
-        return self._checkpoint_file is not None or getattr(self, "_local_checkpoint_done", False)
-
-    def getCheckpointFile(self):
-        """The ``file:`` URI of the directory holding the RDD's checkpoint, or None
-        until it is written.
-
-        Examples
-        --------
-        >>> sc.parallelize([1]).getCheckpointFile() is None
-        True
-        """
-        return self._checkpoint_file
-
-    def localCheckpoint(self):
-        """Marks the RDD for a local checkpoint: after the next job that uses it, all of
-        its partitions are kept in the block store (StorageLevel ``MEMORY_AND_DISK``,
-        deserialized, as PySpark reports it), and later jobs read them. Faster than
-        ``checkpoint()`` but not written to files.
-
-        Examples
-        --------
-        >>> rdd = sc.parallelize(range(4), 2).map(lambda x: x + 1)
-        >>> rdd.localCheckpoint()
-        >>> rdd.isLocallyCheckpointed(), rdd.isCheckpointed()
-        (True, False)
-        >>> rdd.sum()
-        10
-        >>> rdd.isCheckpointed(), rdd.getCheckpointFile() is None
-        (True, True)
-        """
-        level = self._storage_level
-        if level == StorageLevel.NONE:
-            level = StorageLevel(True, True, False, True, 1)
-        elif not level.useDisk:
-            level = StorageLevel(True, level.useMemory, level.useOffHeap, level.deserialized, level.replication)
-        self._storage_level = level
-        self._node_obj_built().set_cached(True)
-        self._local_checkpoint = True
-        self._local_checkpoint_done = False
-        self.ctx._pending_checkpoints[self._node_obj.id] = weakref.ref(self)
-
-    def isLocallyCheckpointed(self):
-        """Whether localCheckpoint() was called on this RDD.
-
-        Examples
-        --------
-        >>> sc.parallelize([1]).isLocallyCheckpointed()
-        False
-        """
-        return self._local_checkpoint
-
-    def cleanShuffleDependencies(self, blocking=False):
-        """Removes the shuffle output this RDD's lineage holds, so that the next job
-        over it runs those shuffles' map stages again. As Spark, it follows the
-        lineage through RDDs that are not persisted (a persisted RDD's ancestors are
-        left alone). A shuffle that a running job uses is kept, with a warning.
-
-        Parameters
-        ----------
-        blocking : bool, optional
-            Accepted for PySpark compatibility; ember removes the files before
-            returning either way.
-
-        Examples
-        --------
-        >>> calls = sc.accumulator(0)
-        >>> def tag(x):
-        ...     calls.add(1)
-        ...     return (x % 2, x)
-        >>> sums = sc.parallelize(range(6), 2).map(tag).reduceByKey(lambda a, b: a + b)
-        >>> sorted(sums.collect()), calls.value
-        ([(0, 6), (1, 9)], 6)
-        >>> sorted(sums.collect()), calls.value  # the map output is reused
-        ([(0, 6), (1, 9)], 6)
-        >>> sums.cleanShuffleDependencies()
-        >>> sorted(sums.collect()), calls.value  # the map stage ran again
-        ([(0, 6), (1, 9)], 12)
-        """
-        from ember.log import logger
-        seen, stack = set(), [self._node]
-        while stack:
-            node = stack.pop()
-            if node.id in seen:
-                continue
-            seen.add(node.id)
-            if node.kind == "shuffle":
-                try:
-                    node.clean_shuffle()
-                except RuntimeError as e:
-                    logger.warning("cleanShuffleDependencies of RDD %d kept a shuffle: %s", self.id(), e)
-            stack.extend(p for p in node.parents if not p.cached)
-
-    def _write_checkpoint(self):
-        """Writes the pending checkpoint: files for checkpoint(), kept partitions for
-        localCheckpoint(). Called by the context after a job that used this RDD."""
-        if self._local_checkpoint:
-            self._run(lambda _, it: [_count(it)])  # computes and keeps the missing partitions
-            self._local_checkpoint_done = True
-            return
-        from ember import _files
-        path = os.path.join(self.ctx._checkpoint_dir, f"rdd-{self.id()}")
-        _files.save_partitions(self, path, lambda name, it: _files.write_pickle_part(name, it, 0), success=False)
-        parts = [[(os.path.join(path, f"part-{i:05d}"), 0, -1)] for i in range(self.getNumPartitions())]
-        self._checkpoint_node = self.ctx._pickle_source(parts, "ReliableCheckpointRDD")._node
-        self._checkpoint_file = _files.uri(path)
-
-    # ---- lineage -------------------------------------------------------------------------------
-
-    def toDebugString(self):
-        """The lineage of the RDD as bytes: one line per RDD, ``(partitions) Name[id] at
-        call site [storage level]``, narrow parents below with `` |  ``, and each
-        shuffle starting a new, further indented stage with ``+-``.
-
-        Examples
-        --------
-        >>> rdd = sc.parallelize(["a"], 2).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b)
-        >>> print(rdd.toDebugString().decode())  # doctest: +ELLIPSIS
-        (2) PythonRDD[...] at reduceByKey at ...
-         |  ShuffledRDD[...] at reduceByKey at ...
-         +-(2) PythonRDD[...] at map at ...
-            |  ParallelCollectionRDD[...] at parallelize at ...
-        """
-        level = self._storage_level
-        text = str(level) if level != StorageLevel.NONE else ""
-        head = self._node_obj_built() if self._checkpoint_node is not None else None
-        return "\n".join(_lineage.debug_lines(self.ctx, self._node, text, head)).encode("utf-8")
-
-    def mapPartitionsWithSplit(self, f, preservesPartitioning=False):
-        """Deprecated alias of mapPartitionsWithIndex (emits a FutureWarning).
-
-        Examples
-        --------
-        >>> import warnings
-        >>> with warnings.catch_warnings():
-        ...     warnings.simplefilter("ignore")
-        ...     sc.parallelize([1, 2, 3, 4], 4).mapPartitionsWithSplit(lambda i, it: [i]).sum()
-        6
-        """
-        import warnings
-        warnings.warn("mapPartitionsWithSplit is deprecated; use mapPartitionsWithIndex instead",
-                      FutureWarning, stacklevel=2)
-        return self.mapPartitionsWithIndex(f, preservesPartitioning)
-
-    # ---- not available in ember: Hadoop output, SQL, resource profiles ---------------------------
 
     def saveAsSequenceFile(self, path, compressionCodecClass=None):
         """Writes an RDD of (key, value) pairs as Hadoop SequenceFiles (``part-NNNNN``,
@@ -2824,6 +2791,31 @@ class RDD:
             raise TypeError(f"saveAsSequenceFile needs (key, value) pairs; the first element is {first!r}")
         kc, vc = _hadoop.writable_for(first[0]), _hadoop.writable_for(first[1])
         _files.save_partitions(self, path, lambda name, it: _files.write_sequence_part(name, it, kc, vc))
+
+    # ---- barrier execution ---------------------------------------------------------------
+
+    def barrier(self):
+        """Marks the current stage as a barrier stage: its tasks are launched
+        together, and a failed task restarts all of them. The functions given to the
+        returned RDDBarrier can synchronise with ``BarrierTaskContext``.
+
+        The context needs a task slot for each partition (``local[N]`` with N at
+        least the number of partitions), else the job fails at once.
+
+        Returns
+        -------
+        :class:`RDDBarrier`
+
+        Examples
+        --------
+        >>> def sizes(it):
+        ...     return [len(BarrierTaskContext.get().allGather(str(sum(it))))]
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitions(sizes).collect()
+        [2, 2]
+        """
+        return RDDBarrier(self)
+
+    # ---- not available in ember: Hadoop output formats, SQL, resource profiles -----------
 
     def saveAsHadoopFile(self, path, outputFormatClass, keyClass=None, valueClass=None, keyConverter=None,
                          valueConverter=None, conf=None, compressionCodecClass=None):
