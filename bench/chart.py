@@ -1,6 +1,8 @@
-"""A PNG of one benchmark result: median time and peak RSS per workload and engine.
+"""The chart of one benchmark result: median time and peak RSS per workload and engine,
+as an SVG (text kept as text, no timestamp: a few tens of KB, committed next to its
+results table).
 
-    python bench/chart.py bench/results/<date>-<machine>.json
+    python bench/chart.py bench/results/<date>-<machine>.json   # writes <date>-<machine>.svg
 
 matplotlib is a benchmark-only dependency; without it the chart is skipped.
 """
@@ -16,6 +18,8 @@ def write(result, path):
     try:
         import matplotlib
         matplotlib.use("Agg")
+        matplotlib.rcParams["svg.fonttype"] = "none"   # text as <text>, not paths: smaller
+        matplotlib.rcParams["svg.hashsalt"] = "ember"  # the same ids in every run
         import matplotlib.pyplot as plt
     except ImportError:
         return "chart: skipped (matplotlib is not installed; `make bench` installs it)"
@@ -46,12 +50,12 @@ def write(result, path):
         if key == "median_s":
             ax.set_xscale("log")
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(loc="lower right")
+    axes[1].legend(loc="center right")
     m = result["machine"]
     fig.suptitle(f"ember benchmarks, {result['date'][:10]}, {m.get('cores')} cores "
                  f"({m.get('cpu', '?')})", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, metadata={"Date": None})
     plt.close(fig)
     return f"chart: {path}"
 
@@ -59,4 +63,4 @@ def write(result, path):
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
         res = json.load(f)
-    print(write(res, sys.argv[1].rsplit(".", 1)[0] + ".png"))
+    print(write(res, sys.argv[1].rsplit(".", 1)[0] + ".svg"))

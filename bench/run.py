@@ -16,8 +16,9 @@ the report gives, per workload and engine:
   largest over its repeats;
 - the ratios of both to ember's, and whether the output equals the other engines'.
 
-Results go to bench/results/<date>-<machine>.{json,md,png}. An engine that is not
-installed is reported as skipped; a method ember lacks as unsupported.
+Results go to bench/results/<date>-<machine>.{json,md,svg} (the .md shows the chart
+under its table). An engine that is not installed is reported as skipped; a method
+ember lacks as unsupported.
 """
 
 import argparse
@@ -580,15 +581,18 @@ def main(argv=None):
     }
     with open(base + ".json", "w") as f:
         json.dump(result, f, indent=1)
+    chart_line = ""
+    if not args.no_chart:
+        import chart
+        msg = chart.write(result, base + ".svg")
+        print(msg)
+        if os.path.exists(base + ".svg"):
+            chart_line = f"\n![median time and peak RSS per workload and engine]({os.path.basename(base)}.svg)\n"
     with open(base + ".md", "w") as f:
-        f.write(f"Command: `{command}`\n\nMachine: {describe_machine(result)}\n\n{table}")
+        f.write(f"Command: `{command}`\n\nMachine: {describe_machine(result)}\n\n{table}{chart_line}")
     print()
     print(table)
     print(f"results: {base}.json")
-    if not args.no_chart:
-        import chart
-        msg = chart.write(result, base + ".png")
-        print(msg)
 
     mismatched = [w for w, ok in equal.items() if ok is False]
     errors = [r for r in rows if r["status"] == "error"]
