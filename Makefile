@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 PYBUILD := build/py
 PYTEST_ARGS :=
-DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython numpy
+DEPS := meson-python meson ninja cloudpickle pytest hypothesis pexpect ipython numpy mypy ruff
 # The PySpark release ember is compared with: by the differential tests (`make test`
 # installs it; they need a Java runtime) and by the benchmarks.
 PYSPARK := pyspark==4.3.0
@@ -14,7 +14,7 @@ PYSPARK := pyspark==4.3.0
 BENCH_DEPS := "dask[bag]" psutil matplotlib
 BENCH_ARGS ?=
 
-.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons
+.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons lint
 
 # The decoders of bytes from a pipe or a file that have a fuzz target (tests/fuzz/fuzz_<name>.c,
 # seeds in tests/fuzz/corpus/<name>); `make test` replays each corpus.
@@ -83,7 +83,13 @@ $(VENV)/.pyspark: $(VENV)/.deps
 pytest: install
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
-test: ctest ctest-asan $(VENV)/.pyspark pytest
+# ruff (pyflakes, pycodestyle) over the Python code; mypy over python/ember, strict on the
+# public modules (pyproject.toml lists them).
+lint: $(VENV)/.deps
+	$(VENV)/bin/ruff check python tests bench examples
+	$(VENV)/bin/mypy
+
+test: lint ctest ctest-asan $(VENV)/.pyspark pytest
 
 # The suite on the other supported Pythons (`make test` is 3.11's): each gets its own
 # venv (.venv-3.X) and -Werror build (build/py-3.X); the tests marked slow or

@@ -323,7 +323,7 @@ def summarize(runs, workload_names, engines, skipped):
                     laps = [r.get("laps") for r in ok if r.get("laps")]
                     if laps:
                         row["laps_median"] = [
-                            [label, _median(l[i][1] for l in laps)]
+                            [label, _median(lap[i][1] for lap in laps)]
                             for i, (label, _) in enumerate(laps[0])]
             per[e] = row
         # Output check: every ok run of every engine against one reference.

@@ -67,7 +67,8 @@ def pyspark_or_skip():
         why = "pyspark is not installed (make test installs pyspark==4.3.0)"
     else:
         if not pyspark.__version__.startswith(PYSPARK_VERSION):
-            why = f"the differential tests compare with PySpark {PYSPARK_VERSION}x, pyspark {pyspark.__version__} is installed"
+            why = (f"the differential tests compare with PySpark {PYSPARK_VERSION}x, "
+                   f"pyspark {pyspark.__version__} is installed")
         elif shutil.which("java") is None and "JAVA_HOME" not in os.environ:
             why = "PySpark needs a Java runtime (java on PATH or JAVA_HOME)"
     if why is None:

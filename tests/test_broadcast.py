@@ -156,7 +156,7 @@ def test_broadcasts_no_longer_referenced_are_freed_files_included(sc):
     before = _broadcast_files(sc)
     for _ in range(20):
         b = sc.broadcast(bytes(10 << 20))
-        assert sc.parallelize([0], 1).map(lambda _: len(b.value)).collect() == [10 << 20]
+        assert sc.parallelize([0], 1).map(lambda _: len(b.value)).collect() == [10 << 20]  # noqa: F821
         b.unpersist()
         del b
     gc.collect()

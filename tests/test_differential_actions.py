@@ -515,7 +515,8 @@ def prog_set_log_level(sc):
     try:
         sc.setLogLevel("bogus")
     except Exception as e:
-        return type(e).__name__, "Supplied level bogus did not match one of: ALL,DEBUG,ERROR,FATAL,TRACE,WARN,INFO,OFF" in str(e)
+        expected = "Supplied level bogus did not match one of: ALL,DEBUG,ERROR,FATAL,TRACE,WARN,INFO,OFF"
+        return type(e).__name__, expected in str(e)
     finally:
         sc.setLogLevel("ERROR")
     return "accepted"
@@ -603,7 +604,8 @@ def prog_session_typed_program(sc):
     b = sc.broadcast(3)
     acc = sc.accumulator(0)
     typed = (lib(sc).Broadcast[int], lib(sc).Accumulator[int])
-    return (count_sorted(session(sc).sparkContext.parallelize(WORDS, 2)).collect(), repr(hints["return"]).split(".")[-1],
+    return (count_sorted(session(sc).sparkContext.parallelize(WORDS, 2)).collect(),
+            repr(hints["return"]).split(".")[-1],
             b.value, acc.value, [t.__origin__.__name__ for t in typed])
 
 

@@ -312,7 +312,8 @@ def _job_stages(sc, group, action):
     tracker = sc.statusTracker()
     [job] = tracker.getJobIdsForGroup(group)
     ids = tracker.getJobInfo(job).stageIds
-    return ids, [tracker.getStageInfo(s).numCompletedTasks for s in ids], [tracker.getStageInfo(s).numTasks for s in ids]
+    stages = [tracker.getStageInfo(s) for s in ids]
+    return ids, [s.numCompletedTasks for s in stages], [s.numTasks for s in stages]
 
 
 def test_stage_ids_include_map_stages_skipped_as_spark(sc):

@@ -1,6 +1,5 @@
 """Logging: the 'ember' logger is quiet unless asked; setLogLevel takes PySpark's names."""
 import logging
-import sys
 
 import pytest
 

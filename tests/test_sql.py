@@ -180,7 +180,7 @@ def test_namedtuples_of_main_travel_into_tasks():
 
 
 def test_generic_annotations():
-    counts: RDD[Tuple[str, int]]
+    counts: RDD[Tuple[str, int]]  # noqa: F842 (the annotation is what is tested)
     assert RDD[Tuple[str, int]].__origin__ is RDD
     assert Broadcast[int].__origin__ is Broadcast and Accumulator[float].__origin__ is Accumulator
 

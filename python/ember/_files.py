@@ -37,7 +37,8 @@ import zlib
 
 from ember import _core, _hadoop
 
-__all__ = ["text_codec", "write_text_part", "write_sequence_part", "local_path", "uri", "list_files", "pack_files", "whole_file_groups", "binary_file_groups",
+__all__ = ["text_codec", "write_text_part", "write_sequence_part", "local_path", "uri", "list_files", "pack_files",
+           "whole_file_groups", "binary_file_groups",
            "record_splits", "pickle_splits", "read_whole_files", "read_records", "write_pickle_part",
            "read_pickle_split", "check_pickle_header", "save_partitions", "PICKLE_MAGIC"]
 

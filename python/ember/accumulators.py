@@ -14,12 +14,19 @@ transformation runs: a recomputed, uncached RDD adds again; a shuffle's map
 output reused by a later job does not.
 """
 
+from __future__ import annotations
+
 import copy
 import itertools
 import pickle
 import threading
 import weakref
-from types import GenericAlias
+
+from ember._typing import Generic, T
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "Accumulator",
@@ -31,14 +38,14 @@ __all__ = [
 ]
 
 # Driver: id -> Accumulator. Weak: an accumulator nobody can read needs no updates.
-_registry = weakref.WeakValueDictionary()
+_registry: weakref.WeakValueDictionary[int, Accumulator[Any]] = weakref.WeakValueDictionary()
 _ids = itertools.count()
 _merge_lock = threading.Lock()
 
 # Worker: id -> this process's copy; the running task's number; the copies it touched.
-_task_copies = weakref.WeakValueDictionary()
+_task_copies: weakref.WeakValueDictionary[int, Accumulator[Any]] = weakref.WeakValueDictionary()
 _task_number = 0
-_touched = {}
+_touched: dict[int, Accumulator[Any]] = {}
 
 
 def _next_id():
@@ -99,7 +106,7 @@ def _not_accessible():
                         "tasks: only the driver reads an accumulator; tasks may only add() to it")
 
 
-class Accumulator:
+class Accumulator(Generic[T]):
     """A shared variable that tasks add to with ``add`` or ``+=`` and that only the
     driver reads, through ``value``. Create one with :meth:`SparkContext.accumulator`.
 
@@ -148,9 +155,6 @@ class Accumulator:
         ...
     TypeError: No default accumulator param for type <class 'list'>: pass an AccumulatorParam
     """
-
-    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
-    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, aid, value, accum_param):
         self.aid = aid
@@ -221,7 +225,7 @@ class Accumulator:
         return f"Accumulator<id={self.aid}, value={self._value}>"
 
 
-class AccumulatorParam:
+class AccumulatorParam(Generic[T]):
     """Says how values of an accumulator's type add up: subclass it and implement
     ``zero`` and ``addInPlace``.
 
@@ -243,9 +247,6 @@ class AccumulatorParam:
     >>> va.value
     [7.0, 8.0, 9.0]
     """
-
-    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
-    __class_getitem__ = classmethod(GenericAlias)
 
     def zero(self, value):
         """A zero value of the type, shaped like value (e.g. a vector of zeros).

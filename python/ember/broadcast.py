@@ -17,13 +17,17 @@ RDD holds its functions, and the broadcasts its pickled command or shuffle spec
 captured by name (see ``_dumps_holding``) — so it lives as long as a job may read it.
 """
 
+from __future__ import annotations
+
 import gc
 import mmap
 import os
 import pickle
 import threading
 import weakref
-from types import GenericAlias
+
+from ember._typing import Generic, T
+
 
 __all__ = ["Broadcast"]
 
@@ -31,7 +35,7 @@ _MISSING = object()
 
 # Worker process: id -> (generation, value) loaded; the alive broadcasts of the
 # running job, id -> generation (None outside a worker).
-_loaded = {}
+_loaded: dict[int, tuple[int, object]] = {}
 _alive = None
 
 
@@ -81,7 +85,7 @@ def _invalid(operation):
     return RuntimeError(f"[INVALID_BROADCAST_OPERATION] Broadcast can only be {operation} in driver.")
 
 
-class Broadcast:
+class Broadcast(Generic[T]):
     """A read-only variable made by :meth:`SparkContext.broadcast`: stored once by
     the engine, loaded at most once per worker process, read through ``value`` on
     the driver and in tasks. A Broadcast captured in a closure ships as a small
@@ -103,9 +107,6 @@ class Broadcast:
         ...
     RuntimeError: Attempted to use Broadcast(...) after it was destroyed; broadcast the value again to use it
     """
-
-    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
-    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, sc=None, value=None, pickle_registry=None, path=None, sock_file=None):
         # Without a context: a Broadcast of a value pickled in the file at path, or

@@ -1,5 +1,7 @@
 """SparkContext: the entry point of an ember application."""
 
+from __future__ import annotations
+
 import atexit
 import importlib
 import importlib.machinery
@@ -21,12 +23,24 @@ from ember.rdd import RDD, _union_rdds
 from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer, cloudpickle_dumps,
                                CPickleSerializer, PickleSerializer)
 
+from ember._typing import T, U
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from types import TracebackType
+    from typing import Any, NoReturn
+
+    from ember.accumulators import Accumulator, AccumulatorParam
+    from ember.serializers import Serializer
+    from ember.status import StatusTracker
+
 __all__ = ["SparkContext"]
 
-_live_contexts = weakref.WeakSet()
+_live_contexts: weakref.WeakSet[SparkContext] = weakref.WeakSet()
 
 
-def _stop_all_at_exit():
+def _stop_all_at_exit() -> None:
     for sc in list(_live_contexts):
         sc.stop()
 
@@ -38,7 +52,7 @@ _BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1
                "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50}
 
 
-def _byte_size(text, key):
+def _byte_size(text: Any, key: Any) -> Any:
     """Bytes in a Spark size string as Spark reads a bytes setting: a whole number
     with an optional unit (b, k/kb, m/mb, g/gb, t/tb, p/pb; none: bytes)."""
     m = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", str(text).lower())
@@ -48,7 +62,7 @@ def _byte_size(text, key):
     return int(m.group(1)) * _BYTE_UNITS[m.group(2)]
 
 
-def _worker_path():
+def _worker_path() -> Any:
     """The workers' sys.path: the driver's, each entry made absolute ('' is the working
     directory, as for the driver), in the driver's order. Workers import nothing else
     from the working directory. Should the path find another ember first (sys.path
@@ -60,13 +74,14 @@ def _worker_path():
             if entry not in path:
                 path.append(entry)
     ember_init = sys.modules["ember"].__file__
+    assert ember_init is not None  # a package imported from files
     spec = importlib.machinery.PathFinder.find_spec("ember", path)
     if spec is None or not spec.origin or os.path.realpath(spec.origin) != os.path.realpath(ember_init):
         path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(ember_init))))
     return path
 
 
-def _worker_memory(conf):
+def _worker_memory(conf: Any) -> Any:
     """spark.executor.pyspark.memory in bytes (each worker's address-space limit), or None."""
     value = conf.get("spark.executor.pyspark.memory")
     if value is None:
@@ -81,7 +96,7 @@ def _worker_memory(conf):
     return nbytes
 
 
-def _parse_master(master):
+def _parse_master(master: Any) -> Any:
     """Returns (slots, max_failures or None) for a local master URL."""
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:\s*,\s*(\d+))?\])?", master.strip())
     if not m:
@@ -99,12 +114,12 @@ _INPUTS = ("sc.textFile(), sc.wholeTextFiles(), sc.binaryFiles(), sc.binaryRecor
            "sc.sequenceFile() (uncompressed SequenceFiles)")
 
 
-def _no_hadoop(method, instead):
+def _no_hadoop(method: Any, instead: Any) -> Any:
     return (f"{method}() reads Hadoop formats through the JVM, which ember does not have; "
             f"use {instead} instead")
 
 
-def _dumps(obj):
+def _dumps(obj: Any) -> Any:
     try:
         return pickle.dumps(obj, protocol=5)
     except Exception:
@@ -151,14 +166,20 @@ class SparkContext:
     AutoBatchedSerializer(CloudPickleSerializer())
     """
 
-    _active_spark_context = None
-    _system_properties = {}  # setSystemProperty: defaults of later contexts
+    _active_spark_context: SparkContext | None = None
+    _system_properties: dict[str, str] = {}  # setSystemProperty: defaults of later contexts
     _lock = threading.RLock()
     PACKAGE_EXTENSIONS = (".zip", ".egg", ".jar")
+    master: str
+    appName: str
+    _callsite: Any
 
-    def __init__(self, master=None, appName=None, sparkHome=None, pyFiles=None, environment=None,
-                 batchSize=0, serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=BasicProfiler,
-                 udf_profiler_cls=UDFBasicProfiler, memory_profiler_cls=MemoryProfiler):
+    def __init__(self, master: str | None = None, appName: str | None = None, sparkHome: str | None = None,
+                 pyFiles: list[str] | None = None, environment: dict[str, Any] | None = None, batchSize: int = 0,
+                 serializer: Serializer | None = None, conf: SparkConf | None = None, gateway: None = None,
+                 jsc: None = None, profiler_cls: type[BasicProfiler] = BasicProfiler,
+                 udf_profiler_cls: type[UDFBasicProfiler] = UDFBasicProfiler,
+                 memory_profiler_cls: type[MemoryProfiler] = MemoryProfiler) -> None:
         element_serializer = _element_serializer(serializer)
         conf = SparkConf() if conf is None else conf._copy()
         if master:
@@ -184,9 +205,11 @@ class SparkContext:
                     f"created by {method} at {filename}:{line} ")
             self._callsite = _lineage.callsite()
             self._start_ms = int(time.time() * 1000)
-            self._node_info = {}                # node id -> (label, call site, name): see _lineage
-            self._pending_checkpoints = {}      # node id -> weakref to an RDD to checkpoint
-            self._checkpoint_dir = None
+            # node id -> (label, call site, name): see _lineage
+            self._node_info: dict[int, tuple[str | None, Any, str | None]] = {}
+            # node id -> weakref to an RDD to checkpoint
+            self._pending_checkpoints: dict[int, weakref.ref[RDD[Any]]] = {}
+            self._checkpoint_dir: str | None = None
             self._conf = conf
             self.master = conf.get("spark.master")
             self.appName = conf.get("spark.app.name")
@@ -194,12 +217,11 @@ class SparkContext:
             self.environment = dict(environment or {})
             self._batchSize = batchSize
             self._unbatched_serializer = element_serializer
+            self.profiler_collector: ProfilerCollector | None = None
             if conf.get("spark.python.profile", "false").lower() == "true":
                 self.profiler_collector = ProfilerCollector(
                     profiler_cls, udf_profiler_cls, conf.get("spark.python.profile.dump"))
                 self.profiler_collector.memory_profiler_cls = memory_profiler_cls
-            else:
-                self.profiler_collector = None
             self.serializer = (AutoBatchedSerializer(element_serializer) if batchSize == 0
                                else BatchedSerializer(element_serializer, batchSize))
             slots, failures = _parse_master(self.master)
@@ -223,7 +245,7 @@ class SparkContext:
     # ---- lifecycle -----------------------------------------------------------------------
 
     @classmethod
-    def getOrCreate(cls, conf=None):
+    def getOrCreate(cls, conf: SparkConf | None = None) -> SparkContext:
         """Returns the active context, or creates one from conf.
 
         Parameters
@@ -241,11 +263,12 @@ class SparkContext:
         True
         """
         with cls._lock:
-            if cls._active_spark_context is None:
-                cls(conf=conf or SparkConf())
-            return cls._active_spark_context
+            active = cls._active_spark_context
+            if active is None:
+                active = cls(conf=conf or SparkConf())  # becomes the active context
+            return active
 
-    def stop(self):
+    def stop(self) -> None:
         """Stops the workers and removes temporary files. Safe to call twice."""
         with SparkContext._lock:
             getattr(self, "_progress", progress.NO_PROGRESS).close()
@@ -258,25 +281,26 @@ class SparkContext:
                 SparkContext._active_spark_context = None
             _live_contexts.discard(self)
 
-    def __enter__(self):
+    def __enter__(self) -> SparkContext:
         return self
 
-    def __exit__(self, type, value, trace):
+    def __exit__(self, type: type[BaseException] | None, value: BaseException | None,
+                 trace: TracebackType | None) -> None:
         self.stop()
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise RuntimeError(
             "[CONTEXT_ONLY_VALID_ON_DRIVER] It appears that you are attempting to reference "
             "SparkContext from a broadcast variable, action, or transformation. SparkContext can "
             "only be used on the driver, not in code that runs on workers.")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<SparkContext master={self.master} appName={self.appName}>"
 
     # ---- identity and settings -----------------------------------------------------------
 
     @property
-    def version(self):
+    def version(self) -> str:
         """The version of ember running this context.
 
         Examples
@@ -289,7 +313,7 @@ class SparkContext:
         return __version__
 
     @property
-    def applicationId(self):
+    def applicationId(self) -> str:
         """A unique id of this application: ``local-<start time in ms>``.
 
         Examples
@@ -300,7 +324,7 @@ class SparkContext:
         return f"local-{self._start_ms}"
 
     @property
-    def startTime(self):
+    def startTime(self) -> int:
         """When the context started, in milliseconds since the epoch.
 
         Examples
@@ -311,7 +335,7 @@ class SparkContext:
         return self._start_ms
 
     @property
-    def pythonExec(self):
+    def pythonExec(self) -> str:
         """The Python interpreter the workers run (this driver's own).
 
         Examples
@@ -323,7 +347,7 @@ class SparkContext:
         return sys.executable
 
     @property
-    def pythonVer(self):
+    def pythonVer(self) -> str:
         """The workers' Python version, ``major.minor``.
 
         Examples
@@ -335,7 +359,7 @@ class SparkContext:
         return "%d.%d" % sys.version_info[:2]
 
     @property
-    def uiWebUrl(self):
+    def uiWebUrl(self) -> str | None:
         """None: ember has no web UI (PySpark's value when ``spark.ui.enabled=false``).
 
         Examples
@@ -346,7 +370,7 @@ class SparkContext:
         return None
 
     @property
-    def resources(self):
+    def resources(self) -> dict[str, Any]:
         """An empty dict: ember schedules no custom resources (GPUs, FPGAs).
 
         Examples
@@ -356,7 +380,7 @@ class SparkContext:
         """
         return {}
 
-    def sparkUser(self):
+    def sparkUser(self) -> str:
         """The user running the application: ``$SPARK_USER``, else the login name.
 
         Examples
@@ -367,7 +391,7 @@ class SparkContext:
         import getpass
         return os.environ.get("SPARK_USER") or getpass.getuser()
 
-    def getConf(self):
+    def getConf(self) -> SparkConf:
         """A copy of the context's settings.
 
         Examples
@@ -378,7 +402,7 @@ class SparkContext:
         """
         return self._conf._copy()
 
-    def setLogLevel(self, logLevel):
+    def setLogLevel(self, logLevel: str) -> None:
         """Sets the level of the ``ember`` logger (Python ``logging``), by PySpark's names.
 
         Parameters
@@ -397,7 +421,7 @@ class SparkContext:
         _log.set_log_level(logLevel)
 
     @classmethod
-    def setSystemProperty(cls, key, value):
+    def setSystemProperty(cls, key: str, value: str) -> None:
         """Sets a process-wide property. ``spark.*`` keys become defaults of every
         context created afterwards, as JVM system properties do in PySpark.
 
@@ -410,7 +434,7 @@ class SparkContext:
         cls._system_properties[key] = str(value)
 
     @classmethod
-    def getSystemProperty(cls, key):
+    def getSystemProperty(cls, key: str) -> str | None:
         """A process-wide property: one set with :meth:`setSystemProperty`, else
         the few the JVM's ``System.getProperty`` has that mean the same in this
         process (``user.name``, ``user.home``, ``user.dir``, ``os.name``, ``os.arch``,
@@ -441,39 +465,40 @@ class SparkContext:
         return _process_property(key)
 
     @property
-    def defaultParallelism(self):
+    def defaultParallelism(self) -> int:
         """Default number of partitions: ``spark.default.parallelism``, else the slots."""
         return int(self._conf.get("spark.default.parallelism", self._slots))
 
     @property
-    def defaultMinPartitions(self):
+    def defaultMinPartitions(self) -> int:
         """Default minimum partitions of file inputs: ``min(defaultParallelism, 2)``."""
         return min(self.defaultParallelism, 2)
 
     # ---- data sources --------------------------------------------------------------------
 
-    def _label(self, rdd, label):
+    def _label(self, rdd: RDD[Any], label: str) -> None:
         """Names the class of rdd's node in repr() and toDebugString()."""
         node = rdd._node_obj_built()
         _, site, name = self._node_info.get(node.id, (None, rdd._site, rdd._name))
         self._node_info[node.id] = (label, site, name)
 
-    def _descriptor_source(self, partitions, read, label=None):
+    def _descriptor_source(self, partitions: Sequence[Any], read: Callable[[Iterable[Any]], Iterable[Any]],
+                           label: str | None = None) -> RDD[Any]:
         """An RDD whose partition i is read(descriptors of partition i) in a worker: the
         driver ships only the small descriptors (paths, byte ranges)."""
-        base = RDD(self, self._core.parallelize([[_dumps(list(d))] for d in partitions]))
+        base: RDD[Any] = RDD(self, self._core.parallelize([[_dumps(list(d))] for d in partitions]))
         rdd = base.mapPartitions(read)
         if label:
             self._label(rdd, label)
         return rdd
 
-    def _pickle_source(self, partitions, label=None):
+    def _pickle_source(self, partitions: Sequence[Any], label: str | None = None) -> RDD[Any]:
         from ember import _files
         return self._descriptor_source(
             partitions, lambda it: (x for p, start, end in it for x in _files.read_pickle_split(p, start, end)),
             label)
 
-    def emptyRDD(self):
+    def emptyRDD(self) -> RDD[Any]:
         """An RDD with no partitions and no elements.
 
         Examples
@@ -482,11 +507,11 @@ class SparkContext:
         >>> rdd.getNumPartitions(), rdd.collect(), rdd.isEmpty()
         (0, [], True)
         """
-        rdd = RDD(self, self._core.parallelize([]))
+        rdd: RDD[Any] = RDD(self, self._core.parallelize([]))
         self._label(rdd, "EmptyRDD")
         return rdd
 
-    def parallelize(self, c, numSlices=None):
+    def parallelize(self, c: Iterable[T], numSlices: int | None = None) -> RDD[T]:
         """Distributes a local collection to form an RDD.
 
         A ``range`` is split without being materialized; other iterables are cut into
@@ -513,7 +538,7 @@ class SparkContext:
         parts = [[_dumps(b) for b in batches[p * nb // n:(p + 1) * nb // n]] for p in range(n)]
         return RDD(self, self._core.parallelize(parts))
 
-    def range(self, start, end=None, step=1, numSlices=None):
+    def range(self, start: int, end: int | None = None, step: int = 1, numSlices: int | None = None) -> RDD[int]:
         """An RDD of ints from start (inclusive) to end (exclusive), like ``range``.
 
         Examples
@@ -527,7 +552,7 @@ class SparkContext:
             start, end = 0, start
         return self.parallelize(range(start, end, step), numSlices)
 
-    def textFile(self, name, minPartitions=None, use_unicode=True):
+    def textFile(self, name: str, minPartitions: int | None = None, use_unicode: bool = True) -> RDD[str]:
         """Reads text files (a path, a directory, a glob, or several comma-separated)
         as an RDD of lines. Each worker reads its own byte range; ``.gz`` files are
         read whole.
@@ -543,10 +568,11 @@ class SparkContext:
         if not isinstance(name, str):
             raise TypeError(f"textFile expects a path string, got {type(name).__name__}")
         n = self.defaultMinPartitions if minPartitions is None else int(minPartitions)
-        rdd = RDD(self, self._core.text(name, n, not use_unicode))
+        rdd: RDD[str] = RDD(self, self._core.text(name, n, not use_unicode))
         return rdd.setName(name)
 
-    def wholeTextFiles(self, path, minPartitions=None, use_unicode=True):
+    def wholeTextFiles(self, path: str, minPartitions: int | None = None,
+                       use_unicode: bool = True) -> RDD[tuple[str, str]]:
         """Reads whole text files as ``(file URI, content)`` pairs. Paths, directories,
         globs and comma-separated lists are accepted as in textFile; each worker reads
         its own files.
@@ -584,7 +610,7 @@ class SparkContext:
         rdd = self._descriptor_source(groups, lambda it: _files.read_whole_files(it, mode))
         return rdd.setName(path)
 
-    def binaryFiles(self, path, minPartitions=None):
+    def binaryFiles(self, path: str, minPartitions: int | None = None) -> RDD[tuple[str, bytes]]:
         """Reads whole binary files as ``(file URI, bytes)`` pairs; each worker reads
         its own files.
 
@@ -610,7 +636,7 @@ class SparkContext:
         rdd = self._descriptor_source(groups, lambda it: _files.read_whole_files(it, "binary"))
         return rdd.setName(path)
 
-    def binaryRecords(self, path, recordLength):
+    def binaryRecords(self, path: str, recordLength: int) -> RDD[bytes]:
         """Reads files of fixed-length binary records: each element is recordLength
         bytes. A file whose size is not a multiple of recordLength fails the job with
         an error naming it.
@@ -634,7 +660,7 @@ class SparkContext:
             lambda it: (rec for p, start, end in it for rec in _files.read_records(p, start, end, length)))
         return rdd.setName(path)
 
-    def pickleFile(self, name, minPartitions=None):
+    def pickleFile(self, name: str, minPartitions: int | None = None) -> RDD[Any]:
         """Loads an RDD saved with ``RDD.saveAsPickleFile`` (by ember or by PySpark: both
         write Hadoop SequenceFiles of pickled batches). A file that is not a pickle
         file, or is damaged, gives a ValueError naming it (and the byte offset).
@@ -661,8 +687,9 @@ class SparkContext:
         splits = _files.pickle_splits(files, minPartitions or self.defaultMinPartitions)
         return self._pickle_source([[s] for s in splits]).setName(name)
 
-    def sequenceFile(self, path, keyClass=None, valueClass=None, keyConverter=None, valueConverter=None,
-                     minSplits=None, batchSize=0):
+    def sequenceFile(self, path: str, keyClass: str | None = None, valueClass: str | None = None,
+                     keyConverter: str | None = None, valueConverter: str | None = None, minSplits: int | None = None,
+                     batchSize: int = 0) -> RDD[tuple[Any, Any]]:
         """Reads a Hadoop SequenceFile of Writable keys and values as (key, value) pairs,
         converted as PySpark converts them: Text to str, IntWritable, LongWritable and
         VIntWritable/VLongWritable to int, DoubleWritable and FloatWritable to float,
@@ -714,31 +741,35 @@ class SparkContext:
             [[s] for s in splits],
             lambda it: (kv for p, start, end in it for kv in _hadoop.read_split(p, start, end))).setName(path)
 
-    def newAPIHadoopFile(self, path, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                         valueConverter=None, conf=None, batchSize=0):
+    def newAPIHadoopFile(self, path: str, inputFormatClass: str, keyClass: str, valueClass: str,
+                         keyConverter: str | None = None, valueConverter: str | None = None,
+                         conf: dict[str, str] | None = None, batchSize: int = 0) -> NoReturn:
         """Not available: Hadoop InputFormats need the JVM. Use textFile,
         wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
         raise NotImplementedError(_no_hadoop("newAPIHadoopFile", _INPUTS))
 
-    def newAPIHadoopRDD(self, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                        valueConverter=None, conf=None, batchSize=0):
+    def newAPIHadoopRDD(self, inputFormatClass: str, keyClass: str, valueClass: str, keyConverter: str | None = None,
+                        valueConverter: str | None = None, conf: dict[str, str] | None = None,
+                        batchSize: int = 0) -> NoReturn:
         """Not available: Hadoop InputFormats need the JVM. Use textFile,
         wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
         raise NotImplementedError(_no_hadoop("newAPIHadoopRDD", _INPUTS))
 
-    def hadoopFile(self, path, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                   valueConverter=None, conf=None, batchSize=0):
+    def hadoopFile(self, path: str, inputFormatClass: str, keyClass: str, valueClass: str,
+                   keyConverter: str | None = None, valueConverter: str | None = None,
+                   conf: dict[str, str] | None = None, batchSize: int = 0) -> NoReturn:
         """Not available: Hadoop InputFormats need the JVM. Use textFile,
         wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
         raise NotImplementedError(_no_hadoop("hadoopFile", _INPUTS))
 
-    def hadoopRDD(self, inputFormatClass, keyClass, valueClass, keyConverter=None,
-                  valueConverter=None, conf=None, batchSize=0):
+    def hadoopRDD(self, inputFormatClass: str, keyClass: str, valueClass: str, keyConverter: str | None = None,
+                  valueConverter: str | None = None, conf: dict[str, str] | None = None,
+                  batchSize: int = 0) -> NoReturn:
         """Not available: Hadoop InputFormats need the JVM. Use textFile,
         wholeTextFiles, binaryFiles, binaryRecords or pickleFile."""
         raise NotImplementedError(_no_hadoop("hadoopRDD", _INPUTS))
 
-    def union(self, rdds):
+    def union(self, rdds: list[RDD[T]]) -> RDD[T]:
         """The union of a list of RDDs: their partitions, in order.
 
         Examples
@@ -758,26 +789,26 @@ class SparkContext:
 
     # ---- shared variables ----------------------------------------------------------------
 
-    def _init_shared_state(self):
+    def _init_shared_state(self) -> None:
         """Broadcasts, added files, local properties and the job history."""
         self._shared_lock = threading.RLock()
         self._thread_local = threading.local()
         self._next_broadcast = 0
-        self._broadcast_alive = {}   # broadcast id -> generation (bumped by unpersist)
-        self._added_files = {}       # "file:" URI -> name in the files root
-        self._python_includes = []   # names of added .zip/.egg/.jar files
-        self._added_archives = {}    # "file:" URI (with any "#alias") -> name in the files root
+        self._broadcast_alive: dict[int, int] = {}   # broadcast id -> generation (bumped by unpersist)
+        self._added_files: dict[str, str] = {}       # "file:" URI -> name in the files root
+        self._python_includes: list[str] = []   # names of added .zip/.egg/.jar files
+        self._added_archives: dict[str, str] = {}    # "file:" URI (with any "#alias") -> name in the files root
         self._files_dir = os.path.join(self._core.tmpdir, "userFiles")
         from ember.status import _JobHistory
         self._jobs = _JobHistory()
 
-    def _new_broadcast_id(self):
+    def _new_broadcast_id(self) -> Any:
         with self._shared_lock:
             bid = self._next_broadcast
             self._next_broadcast += 1
             return bid
 
-    def broadcast(self, value):
+    def broadcast(self, value: T) -> Broadcast[T]:
         """Broadcasts a read-only value to the tasks: it is pickled once, stored by
         the engine, and loaded at most once per worker process.
 
@@ -803,7 +834,7 @@ class SparkContext:
             raise RuntimeError("this SparkContext is stopped; create a new SparkContext to broadcast values")
         return Broadcast(self, value)
 
-    def accumulator(self, value, accum_param=None):
+    def accumulator(self, value: T, accum_param: AccumulatorParam[T] | None = None) -> Accumulator[T]:
         """Creates an Accumulator: tasks add to it, the driver reads ``.value``.
 
         Parameters
@@ -842,14 +873,14 @@ class SparkContext:
 
     # ---- files ---------------------------------------------------------------------------
 
-    def _files_root(self):
+    def _files_root(self) -> Any:
         if self._core.stopped:
             raise RuntimeError("this SparkContext is stopped (its files went with it); "
                                "create a new SparkContext to add or find files")
         os.makedirs(self._files_dir, exist_ok=True)
         return self._files_dir
 
-    def _write_into_files_root(self, name, write):
+    def _write_into_files_root(self, name: Any, write: Any) -> None:
         """Puts a new entry called name into the files root: write(tmp) makes it at a
         temporary path beside, which is then renamed into place, so tasks never see a
         half-written copy; nothing is left at the temporary path if write fails."""
@@ -866,7 +897,7 @@ class SparkContext:
             elif os.path.lexists(tmp):
                 os.unlink(tmp)
 
-    def addFile(self, path, recursive=False):
+    def addFile(self, path: str, recursive: bool = False) -> None:
         """Adds a file (or, with recursive, a directory) for every task to use:
         it is copied once into the files root, where :meth:`SparkFiles.get` finds
         it by name. Adding the same path again is ignored.
@@ -917,7 +948,7 @@ class SparkContext:
             self._added_files[key] = name
 
     @property
-    def listFiles(self):
+    def listFiles(self) -> list[str]:
         """The ``file:`` URIs of the files added with addFile and addPyFile.
 
         Examples
@@ -928,7 +959,7 @@ class SparkContext:
         with self._shared_lock:
             return list(self._added_files)
 
-    def addPyFile(self, path):
+    def addPyFile(self, path: str) -> None:
         """Adds a Python dependency for the tasks: a .py file, or a .zip/.egg of
         packages, importable in the workers (and on the driver). Adding the same
         path again is ignored.
@@ -958,7 +989,7 @@ class SparkContext:
                 sys.path.insert(1, os.path.join(root, name))
         importlib.invalidate_caches()
 
-    def addArchive(self, path):
+    def addArchive(self, path: str) -> None:
         """Adds an archive for every task to use: a .zip, .jar, .tar, .tar.gz or .tgz
         file is unpacked once into a directory of the files root named after the
         archive (or after ``#alias`` when the path ends with one), which
@@ -1012,7 +1043,7 @@ class SparkContext:
             self._added_archives[key] = name
 
     @property
-    def listArchives(self):
+    def listArchives(self) -> list[str]:
         """The ``file:`` URIs of the archives added with addArchive.
 
         Examples
@@ -1025,7 +1056,7 @@ class SparkContext:
 
     # ---- checkpoints ---------------------------------------------------------------------
 
-    def setCheckpointDir(self, dirName):
+    def setCheckpointDir(self, dirName: str) -> None:
         """Sets the directory under which RDD.checkpoint() writes; a new
         sub-directory with a unique name is made in it for this context.
 
@@ -1044,7 +1075,7 @@ class SparkContext:
         os.makedirs(sub)
         self._checkpoint_dir = sub
 
-    def getCheckpointDir(self):
+    def getCheckpointDir(self) -> str | None:
         """The ``file:`` URI of this context's checkpoint directory, or None when
         setCheckpointDir was not called.
 
@@ -1056,7 +1087,7 @@ class SparkContext:
         """
         return None if self._checkpoint_dir is None else "file:" + self._checkpoint_dir
 
-    def _write_checkpoints(self, node):
+    def _write_checkpoints(self, node: Any) -> None:
         """After a job over node: writes the pending checkpoints of the RDDs in its
         lineage (the nearest ones on each path, as Spark does)."""
         pending = self._pending_checkpoints
@@ -1078,13 +1109,13 @@ class SparkContext:
 
     # ---- job groups, local properties, cancellation --------------------------------------
 
-    def _local_properties(self):
+    def _local_properties(self) -> Any:
         props = getattr(self._thread_local, "props", None)
         if props is None:
             props = self._thread_local.props = {}
         return props
 
-    def setLocalProperty(self, key, value):
+    def setLocalProperty(self, key: str, value: str | None) -> None:
         """Sets a local property of this thread: it goes with the jobs this thread
         starts, and tasks read it with ``TaskContext.getLocalProperty``.
 
@@ -1110,7 +1141,7 @@ class SparkContext:
         else:
             props[str(key)] = str(value)
 
-    def getLocalProperty(self, key):
+    def getLocalProperty(self, key: str) -> str | None:
         """A local property of this thread, or None.
 
         Parameters
@@ -1130,7 +1161,7 @@ class SparkContext:
         """
         return self._local_properties().get(key)
 
-    def setJobGroup(self, groupId, description, interruptOnCancel=False):
+    def setJobGroup(self, groupId: str, description: str, interruptOnCancel: bool = False) -> None:
         """Puts the jobs this thread starts from now on in a group, which
         :meth:`cancelJobGroup` cancels at once.
 
@@ -1167,7 +1198,7 @@ class SparkContext:
         self.setLocalProperty("spark.job.description", description)
         self.setLocalProperty("spark.job.interruptOnCancel", str(bool(interruptOnCancel)).lower())
 
-    def setInterruptOnCancel(self, interruptOnCancel):
+    def setInterruptOnCancel(self, interruptOnCancel: bool) -> None:
         """Records whether cancelling this thread's jobs should interrupt their
         tasks; ember always kills the tasks of a cancelled job.
 
@@ -1180,7 +1211,7 @@ class SparkContext:
         """
         self.setLocalProperty("spark.job.interruptOnCancel", str(bool(interruptOnCancel)).lower())
 
-    def setJobDescription(self, value):
+    def setJobDescription(self, value: str) -> None:
         """Sets the description of the jobs this thread starts.
 
         Parameters
@@ -1196,7 +1227,7 @@ class SparkContext:
         """
         self.setLocalProperty("spark.job.description", value)
 
-    def addJobTag(self, tag):
+    def addJobTag(self, tag: str) -> None:
         """Adds a tag to the jobs this thread starts from now on;
         :meth:`cancelJobsWithTag` cancels them by it. Tasks see the thread's tags,
         comma-separated, in the local property ``spark.job.tags``.
@@ -1234,7 +1265,7 @@ class SparkContext:
         tags.add(tag)
         self.setLocalProperty("spark.job.tags", ",".join(sorted(tags)))
 
-    def removeJobTag(self, tag):
+    def removeJobTag(self, tag: str) -> None:
         """Removes a tag added with :meth:`addJobTag` from this thread's jobs; a tag
         that was not added is ignored.
 
@@ -1259,7 +1290,7 @@ class SparkContext:
         tags.discard(tag)
         self.setLocalProperty("spark.job.tags", ",".join(sorted(tags)) if tags else None)
 
-    def getJobTags(self):
+    def getJobTags(self) -> set[str]:
         """The tags this thread's jobs carry.
 
         Returns
@@ -1276,7 +1307,7 @@ class SparkContext:
         value = self.getLocalProperty("spark.job.tags")
         return {t for t in value.split(",") if t} if value else set()
 
-    def clearJobTags(self):
+    def clearJobTags(self) -> None:
         """Removes all of this thread's job tags.
 
         Examples
@@ -1288,7 +1319,7 @@ class SparkContext:
         """
         self.setLocalProperty("spark.job.tags", None)
 
-    def cancelJobGroup(self, groupId):
+    def cancelJobGroup(self, groupId: str) -> None:
         """Cancels the running jobs of a group: each raises
         ``JobCancelledError`` in the thread that started it, its running tasks are
         killed, and the context stays usable.
@@ -1303,7 +1334,7 @@ class SparkContext:
         """
         self._core.cancel_group(str(groupId))
 
-    def cancelJobsWithTag(self, tag):
+    def cancelJobsWithTag(self, tag: str) -> None:
         """Cancels the scheduled and running jobs that carry a tag (see
         :meth:`addJobTag`): each raises ``JobCancelledError`` in the thread that
         started it, its running tasks are killed, and the context stays usable.
@@ -1320,7 +1351,7 @@ class SparkContext:
         _check_tag(tag)
         self._core.cancel_group(_TAG_LABEL + tag)
 
-    def cancelAllJobs(self):
+    def cancelAllJobs(self) -> None:
         """Cancels every job that is scheduled or running.
 
         Examples
@@ -1333,7 +1364,8 @@ class SparkContext:
 
     # ---- running jobs --------------------------------------------------------------------
 
-    def runJob(self, rdd, partitionFunc, partitions=None, allowLocal=False):
+    def runJob(self, rdd: RDD[T], partitionFunc: Callable[[Iterable[T]], Iterable[U]],
+               partitions: Sequence[int] | None = None, allowLocal: bool = False) -> list[U]:
         """Runs partitionFunc(iterator) on the chosen partitions of rdd (all when None)
         and returns all results in one list. allowLocal is ignored.
 
@@ -1354,7 +1386,7 @@ class SparkContext:
         mapped = rdd.mapPartitions(partitionFunc)
         return [x for part in mapped._run(None, parts) for x in part]
 
-    def _run_job(self, node, partitions=None, on_partition=None):
+    def _run_job(self, node: Any, partitions: Any = None, on_partition: Any = None) -> Any:
         """Runs a job; returns each requested partition's list of result batches.
         With on_partition(index, batches), each partition goes there as its task
         finishes (None in the returned list); a true return stops the job.
@@ -1377,13 +1409,13 @@ class SparkContext:
         info = pickle.dumps((props, alive, self._files_dir, files, self._worker_memory), protocol=5)
         name = _lineage.site_text(_lineage.callsite())
         jobs = self._jobs
-        submitted = []
+        submitted: list[int] = []
 
-        def on_submit(job_id):
+        def on_submit(job_id: Any) -> None:
             submitted.append(job_id)
             jobs.started(job_id, group, name)
 
-        reports = []
+        reports: list[bytes] = []
         status = "FAILED"
         try:
             with self._progress:
@@ -1399,14 +1431,14 @@ class SparkContext:
                 jobs.finished(job_id, status)
             self._log_daemon_restarts()
 
-    def _log_daemon_restarts(self):
+    def _log_daemon_restarts(self) -> None:
         """Logs (a warning) each time the engine replaced a worker daemon that died."""
         count, note = self._core.daemon_restarts()
         if count != self._daemon_restarts:
             self._daemon_restarts = count
             _log.logger.warning("%s", note)
 
-    def _forget_freed_nodes(self):
+    def _forget_freed_nodes(self) -> None:
         """Drops what the driver keeps per engine node (labels, pending checkpoints)
         for the nodes the engine freed, so that bookkeeping stays as big as the
         lineage still alive, however many jobs run."""
@@ -1414,7 +1446,7 @@ class SparkContext:
             self._node_info.pop(node_id, None)
             self._pending_checkpoints.pop(node_id, None)
 
-    def statusTracker(self):
+    def statusTracker(self) -> StatusTracker:
         """A StatusTracker over this context's recent jobs and stages.
 
         Examples
@@ -1427,7 +1459,7 @@ class SparkContext:
 
     # ---- profiling -----------------------------------------------------------------------
 
-    def show_profiles(self):
+    def show_profiles(self) -> None:
         """Prints the profiles of the RDDs run so far (not shown before), one per
         RDD: the tasks' cProfile stats added up. Needs ``spark.python.profile=true``.
 
@@ -1436,13 +1468,13 @@ class SparkContext:
         >>> sc.show_profiles()
         Traceback (most recent call last):
             ...
-        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration must be set to `true` to enable Python profile.
+        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` ...
         """
         if self.profiler_collector is None:
             raise _incorrect_conf()
         self.profiler_collector.show_profiles()
 
-    def dump_profiles(self, path):
+    def dump_profiles(self, path: str) -> None:
         """Writes the profile of each RDD run so far into the directory path, as
         ``rdd_<id>.pstats`` (read them with ``pstats.Stats``), then forgets them.
         Needs ``spark.python.profile=true``.
@@ -1457,7 +1489,7 @@ class SparkContext:
         >>> sc.dump_profiles("/tmp/never-written")
         Traceback (most recent call last):
             ...
-        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration must be set to `true` to enable Python profile.
+        RuntimeError: [INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` ...
         """
         if self.profiler_collector is None:
             raise _incorrect_conf()
@@ -1465,7 +1497,7 @@ class SparkContext:
 
 
 
-def _element_serializer(serializer):
+def _element_serializer(serializer: Any) -> Any:
     """The record serializer of a new context: ember stores pickles, so a
     pickle-based serializer is taken as asked and any other one refused."""
     if serializer is None:
@@ -1481,7 +1513,7 @@ def _element_serializer(serializer):
 _TAG_LABEL = "tag:"  # engine label of a job tag (include/ember.h, ember_job_submit)
 
 
-def _check_tag(tag):
+def _check_tag(tag: Any) -> None:
     """Raises as Spark does for a tag that cannot be one."""
     if tag is None:
         raise ValueError("Spark job tag cannot be null.")
@@ -1493,14 +1525,14 @@ def _check_tag(tag):
         raise ValueError("Spark job tag cannot be an empty string.")
 
 
-def _job_labels(group, tags):
+def _job_labels(group: Any, tags: Any) -> Any:
     """The engine labels of a job: its group, then one "tag:<tag>" per tag; '\n'
     separates them (include/ember.h). None when the job has neither."""
     labels = ([group] if group else []) + [_TAG_LABEL + t for t in sorted(tags)]
     return "\n".join(labels) if labels else None
 
 
-def _process_property(key):
+def _process_property(key: Any) -> Any:
     """The value of a JVM system property that has a counterpart in this process."""
     import getpass
     import platform
@@ -1515,7 +1547,7 @@ def _process_property(key):
     return getter() if getter is not None else None
 
 
-def _local_path(path):
+def _local_path(path: Any) -> Any:
     """An absolute local path from a path or a file: URI."""
     path = os.fspath(path)
     if not isinstance(path, str):
@@ -1530,7 +1562,7 @@ def _local_path(path):
     return os.path.abspath(path)
 
 
-def _copy(src, dst):
+def _copy(src: Any, dst: Any) -> None:
     """Copies the file or directory src to dst, keeping modes and times."""
     import shutil
     if os.path.isdir(src):
@@ -1539,7 +1571,7 @@ def _copy(src, dst):
         shutil.copy2(src, dst)
 
 
-def _same_contents(a, b):
+def _same_contents(a: Any, b: Any) -> Any:
     import filecmp
     if os.path.isdir(a) or os.path.isdir(b):
         if not (os.path.isdir(a) and os.path.isdir(b)):
@@ -1549,7 +1581,7 @@ def _same_contents(a, b):
     return filecmp.cmp(a, b, shallow=False)
 
 
-def _unpack_archive(src, dst):
+def _unpack_archive(src: Any, dst: Any) -> None:
     """Unpacks an archive into the new directory dst, chosen by the name's ending as
     Spark chooses: .zip/.jar, .tar.gz/.tgz, .tar; any other file is copied to dst.
     Members stay inside dst (zipfile strips absolute paths and "..", tarfile's

@@ -58,7 +58,7 @@ def dumps(obj: Any, where: Optional[str] = None) -> bytes:
     >>> native.dumps({1, 2})
     Traceback (most recent call last):
         ...
-    TypeError: cannot encode set as an ember record: records hold None, bool, int, float, str, bytes, tuple, list and dict
+    TypeError: cannot encode set as an ember record: records hold None, bool, int, float, str, bytes, tuple, ...
     """
     return _core.record_dumps(obj, where)
 

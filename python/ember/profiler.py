@@ -35,6 +35,7 @@ class ProfilerCollector:
         self.profiler_cls = profiler_cls
         self.udf_profiler_cls = udf_profiler_cls
         self.profile_dump_path = dump_path
+        self.memory_profiler_cls = None  # set by the context: the class it was given
         self.profilers = []  # [rdd id, profiler, shown]
         self._lock = threading.Lock()
 

@@ -7,6 +7,8 @@ of them. Shuffles and unions are engine nodes too; actions run a job and decode 
 batches that come back.
 """
 
+from __future__ import annotations
+
 import bisect
 import copy
 import heapq
@@ -20,7 +22,6 @@ import warnings
 import weakref
 from collections import defaultdict
 from functools import reduce as _reduce
-from types import GenericAlias
 
 from ember import _commands, _core, _lineage, rddsampler, shuffle
 from ember import broadcast as _broadcast
@@ -29,6 +30,16 @@ from ember import profiler as _profiler
 from ember.resultiterable import ResultIterable
 from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
 from ember.storagelevel import StorageLevel
+from ember._typing import Generic, K, NumberOrArray, S, T, T_co, U, V, V1, V2, V3, overload
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from typing import Any, NoReturn
+
+    from ember.context import SparkContext
+    from ember.sql import DataFrame
+    from ember.statcounter import StatCounter
 
 __all__ = ["RDD", "RDDBarrier", "PipelinedRDD", "Partitioner", "ResultIterable", "BoundedFloat", "portable_hash"]
 
@@ -40,7 +51,7 @@ _OP_NAMES = {_core.OP_MAP: "map", _core.OP_FLATMAP: "flatMap", _core.OP_FILTER: 
 _OUTPUTS = "saveAsPickleFile() (read back with sc.pickleFile()), saveAsSequenceFile() or saveAsTextFile()"
 
 
-def _no_jvm(method, instead):
+def _no_jvm(method: Any, instead: Any) -> Any:
     return (f"{method}() writes Hadoop formats through the JVM, which ember does not have; "
             f"use {instead} instead")
 
@@ -54,27 +65,27 @@ _SHUFFLE_BUFFER = 32 << 20
 class Partitioner:
     """Maps a key to a partition: ``partitionFunc(key) % numPartitions``."""
 
-    def __init__(self, numPartitions, partitionFunc):
+    def __init__(self, numPartitions: int, partitionFunc: Callable[[Any], int]) -> None:
         self.numPartitions = numPartitions
         self.partitionFunc = partitionFunc
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return (isinstance(other, Partitioner) and self.numPartitions == other.numPartitions
                 and self.partitionFunc == other.partitionFunc)
 
-    def __call__(self, k):
+    def __call__(self, k: Any) -> int:
         return self.partitionFunc(k) % self.numPartitions
 
 
-def _identity_partition(k):
+def _identity_partition(k: Any) -> Any:
     return k
 
 
-def _plain_add(a, b):
+def _plain_add(a: Any, b: Any) -> Any:
     return a + b
 
 
-def _as_native(func):
+def _as_native(func: Any) -> Any:
     """operator.add for a function that only returns its two arguments added (in
     that order), so the C combiner can add without a Python call; else func."""
     code = getattr(func, "__code__", None)
@@ -86,23 +97,23 @@ def _as_native(func):
     return func
 
 
-def _second(kv):
+def _second(kv: Any) -> Any:
     return kv[1]
 
 
-def _only_in_first(kv):
+def _only_in_first(kv: Any) -> Any:
     groups = kv[1]
     return bool(groups[0]) and not groups[1]
 
 
-def _count(it):
+def _count(it: Any) -> Any:
     n = 0
     for _ in it:
         n += 1
     return n
 
 
-def _one(it):
+def _one(it: Any) -> Any:
     """A whole partition as a single element: its iterator (see _union_by_partition)."""
     return [it]
 
@@ -111,10 +122,10 @@ class _ConcatZipped:
     """f(split, it) over nested zip pairs of k partition iterators (((p0, p1), p2), ...):
     the records of p0, then p1, ..."""
 
-    def __init__(self, k):
+    def __init__(self, k: int) -> None:
         self.k = k
 
-    def __call__(self, split, it):
+    def __call__(self, split: int, it: Iterable[Any]) -> Iterator[Any]:
         for nested in it:
             parts = []
             for _ in range(self.k - 1):
@@ -125,7 +136,7 @@ class _ConcatZipped:
                 yield from part
 
 
-def _union_by_partition(rdds, partitioner):
+def _union_by_partition(rdds: Any, partitioner: Any) -> Any:
     """The union of RDDs with equal partitioners: partition i holds partition i of each
     RDD, in order (Spark's partitioner-aware union), so keys stay where the partitioner
     put them and a following groupByKey needs no shuffle.
@@ -140,7 +151,7 @@ def _union_by_partition(rdds, partitioner):
     return RDD(ctx, node, partitioner).mapPartitionsWithIndex(_ConcatZipped(len(rdds)), True)
 
 
-def _union_rdds(ctx, rdds):
+def _union_rdds(ctx: Any, rdds: Any) -> Any:
     """SparkContext.union: partitions concatenated, or partition by partition when all
     RDDs share a partitioner (then, as in PySpark, the result has no partitioner)."""
     first = rdds[0].partitioner
@@ -149,7 +160,7 @@ def _union_rdds(ctx, rdds):
     return RDD(ctx, ctx._core.union([r._node for r in rdds]), deps=tuple(rdds), kind="union")
 
 
-def _piped(argv, command, env, check_code, it):
+def _piped(argv: Any, command: Any, env: Any, check_code: Any, it: Any) -> Any:
     """The output lines of a command fed the elements of it as lines (RDD.pipe).
 
     A thread writes the input while this generator reads the output; errors of the
@@ -158,19 +169,21 @@ def _piped(argv, command, env, check_code, it):
     import threading
 
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    failure = []
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
+    failure: list[BaseException] = []
 
-    def feed():
+    def feed() -> None:
         try:
             for x in it:
-                proc.stdin.write((str(x).rstrip("\n") + "\n").encode("utf-8"))
+                stdin.write((str(x).rstrip("\n") + "\n").encode("utf-8"))
         except BrokenPipeError:
             pass  # the command stopped reading; its exit code tells
         except BaseException as e:  # the user's error upstream: re-raised in the task
             failure.append(e)
         finally:
             try:
-                proc.stdin.close()
+                stdin.close()
             except BrokenPipeError:
                 pass
 
@@ -178,13 +191,13 @@ def _piped(argv, command, env, check_code, it):
     writer.start()
     finished = False
     try:
-        for line in iter(proc.stdout.readline, b""):
+        for line in iter(stdout.readline, b""):
             yield line.rstrip(b"\n").decode("utf-8")
         finished = True
     finally:
         if not finished:  # the task stopped reading (take, an error): stop the command
             proc.kill()
-        proc.stdout.close()
+        stdout.close()
         writer.join()
         code = proc.wait()
     if failure:
@@ -193,7 +206,7 @@ def _piped(argv, command, env, check_code, it):
         raise RuntimeError(f"[PIPE_FUNCTION_EXITED] Pipe function `{command}` exited with error code {code}.")
 
 
-class RDD:
+class RDD(Generic[T_co]):
     """A resilient distributed dataset: partitions of records, computed lazily from
     its lineage.
 
@@ -209,12 +222,12 @@ class RDD:
     >>> counts: RDD[Tuple[str, int]] = rdd.map(lambda w: (w, 1))
     """
 
-    # Generic as PySpark's: RDD[T], Broadcast[T] ... in annotations.
-    __class_getitem__ = classmethod(GenericAlias)
-
     _barrier = False  # a barrier RDD's node is a barrier node (RDD.barrier)
+    _broadcasts: object = None  # what the node's command holds (shuffles, pipelines)
+    _local_checkpoint_done = False
 
-    def __init__(self, ctx, node, partitioner=None, deps=(), kind=None):
+    def __init__(self, ctx: SparkContext, node: _core.Node | None, partitioner: Partitioner | None = None,
+                 deps: tuple[RDD[Any], ...] = (), kind: str | None = None) -> None:
         self.ctx = ctx
         self._deps = deps      # parent RDDs, for the lineage summary
         self._kind = kind      # the step's name in the lineage; default: the call that made it
@@ -223,10 +236,10 @@ class RDD:
         self.is_cached = False
         self.is_checkpointed = False
         self._storage_level = StorageLevel.NONE
-        self._name = None
+        self._name: str | None = None
         self._site = _lineage.callsite()
-        self._checkpoint_node = None  # set once a checkpoint is written: reads it
-        self._checkpoint_file = None
+        self._checkpoint_node: _core.Node | None = None  # set once a checkpoint is written: reads it
+        self._checkpoint_file: str | None = None
         self._local_checkpoint = False
         if node is not None:
             ctx._node_info[node.id] = (None, self._site, None)
@@ -234,15 +247,17 @@ class RDD:
     # ---- identity and lineage ------------------------------------------------------------
 
     @property
-    def context(self):
+    def context(self) -> SparkContext:
         """The SparkContext this RDD belongs to."""
         return self.ctx
 
     @property
-    def _node(self):
-        return self._checkpoint_node or self._node_obj
+    def _node(self) -> _core.Node:
+        node = self._checkpoint_node or self._node_obj
+        assert node is not None  # only a PipelinedRDD starts without one, and it overrides _node
+        return node
 
-    def id(self):
+    def id(self) -> int:
         """A unique id of this RDD within its context.
 
         Examples
@@ -253,10 +268,9 @@ class RDD:
         >>> rdd.map(str).filter(bool).id() == rdd.id() + 1
         True
         """
-        self._node  # a pipelined RDD gets its node (and id) on first use
-        return self._node_obj.id
+        return self._node_obj_built().id  # a pipelined RDD gets its node (and id) on first use
 
-    def name(self):
+    def name(self) -> str | None:
         """The RDD's name, or None.
 
         Examples
@@ -266,7 +280,7 @@ class RDD:
         """
         return self._name
 
-    def setName(self, name):
+    def setName(self: RDD[T], name: str) -> RDD[T]:
         """Names the RDD; returns it.
 
         Examples
@@ -280,7 +294,7 @@ class RDD:
             self.ctx._node_info[self._node_obj.id] = (label, site, name)
         return self
 
-    def getNumPartitions(self):
+    def getNumPartitions(self) -> int:
         """The number of partitions.
 
         Examples
@@ -290,7 +304,7 @@ class RDD:
         """
         return self._node.num_partitions
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         """The RDD's class, id, name, partitions, the call that made it and a summary
         of its lineage, root first.
 
@@ -307,7 +321,7 @@ class RDD:
         return (f"{kind}[{self.id()}]{name} ({n} partition{'s' if n != 1 else ''}){where}; "
                 f"lineage: {self._lineage()}")
 
-    def toDebugString(self):
+    def toDebugString(self) -> bytes:
         """The lineage of the RDD as bytes: one line per RDD, ``(partitions) Name[id] at
         call site [storage level]``, narrow parents below with `` |  ``, and each
         shuffle starting a new, further indented stage with ``+-``.
@@ -326,16 +340,16 @@ class RDD:
         head = self._node_obj_built() if self._checkpoint_node is not None else None
         return "\n".join(_lineage.debug_lines(self.ctx, self._node, text, head)).encode("utf-8")
 
-    def _steps(self):
+    def _steps(self) -> tuple[list[str], tuple[RDD[Any], ...]]:
         """This RDD's own steps in the lineage, and the RDDs it reads."""
         label = self._kind or (self._site.function if self._site.linenum else type(self).__name__)
         return [label], self._deps
 
-    def _lineage(self, depth=0):
+    def _lineage(self, depth: int = 0) -> str:
         """The steps that compute this RDD, root first: ``a -> b``, ``union(a, b) -> c``;
         a long chain keeps its first and last steps."""
-        chain = []
-        rdd = self
+        chain: list[str] = []
+        rdd: RDD[Any] = self
         while True:
             steps, deps = rdd._steps()
             if rdd.is_cached:
@@ -352,7 +366,7 @@ class RDD:
             chain = chain[:2] + [f"... {len(chain) - 6} more"] + chain[-4:]
         return " -> ".join(chain)
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise RuntimeError(
             "[RDD_TRANSFORM_ONLY_VALID_ON_DRIVER] It appears that you are attempting to broadcast "
             "an RDD or reference an RDD from an action or transformation. RDD transformations and "
@@ -361,7 +375,7 @@ class RDD:
 
     # ---- persistence ---------------------------------------------------------------------
 
-    def cache(self):
+    def cache(self: RDD[T]) -> RDD[T]:
         """Keeps the RDD's partitions once computed (MEMORY_ONLY); returns self.
 
         Examples
@@ -372,7 +386,7 @@ class RDD:
         """
         return self.persist(StorageLevel.MEMORY_ONLY)
 
-    def persist(self, storageLevel=StorageLevel.MEMORY_ONLY):
+    def persist(self: RDD[T], storageLevel: StorageLevel = StorageLevel.MEMORY_ONLY) -> RDD[T]:
         """Keeps the RDD's partitions once computed; returns self.
 
         ember keeps every level's partitions in the engine's block store; the level is
@@ -414,7 +428,7 @@ class RDD:
         self._storage_level = storageLevel
         return self
 
-    def unpersist(self, blocking=False):
+    def unpersist(self: RDD[T], blocking: bool = False) -> RDD[T]:
         """Drops kept partitions and the storage level; returns self.
 
         Examples
@@ -428,7 +442,7 @@ class RDD:
         self._storage_level = StorageLevel.NONE
         return self
 
-    def getStorageLevel(self):
+    def getStorageLevel(self) -> StorageLevel:
         """The RDD's StorageLevel (``StorageLevel.NONE`` when not persisted).
 
         Examples
@@ -438,14 +452,15 @@ class RDD:
         """
         return self._storage_level
 
-    def _node_obj_built(self):
+    def _node_obj_built(self) -> _core.Node:
         """The RDD's own engine node (not its checkpoint), built if needed."""
         self._node
+        assert self._node_obj is not None
         return self._node_obj
 
     # ---- checkpoints ---------------------------------------------------------------------
 
-    def checkpoint(self):
+    def checkpoint(self) -> None:
         """Marks the RDD to be saved to files under the context's checkpoint directory
         (``sc.setCheckpointDir``). The files are written after the next job that uses
         the RDD; from then on the RDD reads them instead of recomputing its lineage.
@@ -474,7 +489,7 @@ class RDD:
         if self._checkpoint_file is None:
             self.ctx._pending_checkpoints[self._node_obj_built().id] = weakref.ref(self)
 
-    def isCheckpointed(self):
+    def isCheckpointed(self) -> bool:
         """Whether the RDD has been checkpointed (its files written, or, for a local
         checkpoint, its partitions kept).
 
@@ -483,9 +498,9 @@ class RDD:
         >>> sc.parallelize([1]).isCheckpointed()
         False
         """
-        return self._checkpoint_file is not None or getattr(self, "_local_checkpoint_done", False)
+        return self._checkpoint_file is not None or self._local_checkpoint_done
 
-    def getCheckpointFile(self):
+    def getCheckpointFile(self) -> str | None:
         """The ``file:`` URI of the directory holding the RDD's checkpoint, or None
         until it is written.
 
@@ -496,7 +511,7 @@ class RDD:
         """
         return self._checkpoint_file
 
-    def localCheckpoint(self):
+    def localCheckpoint(self) -> None:
         """Marks the RDD for a local checkpoint: after the next job that uses it, all of
         its partitions are kept in the block store (StorageLevel ``MEMORY_AND_DISK``,
         deserialized, as PySpark reports it), and later jobs read them. Faster than
@@ -519,12 +534,13 @@ class RDD:
         elif not level.useDisk:
             level = StorageLevel(True, level.useMemory, level.useOffHeap, level.deserialized, level.replication)
         self._storage_level = level
-        self._node_obj_built().set_cached(True)
+        node = self._node_obj_built()
+        node.set_cached(True)
         self._local_checkpoint = True
         self._local_checkpoint_done = False
-        self.ctx._pending_checkpoints[self._node_obj.id] = weakref.ref(self)
+        self.ctx._pending_checkpoints[node.id] = weakref.ref(self)
 
-    def isLocallyCheckpointed(self):
+    def isLocallyCheckpointed(self) -> bool:
         """Whether localCheckpoint() was called on this RDD.
 
         Examples
@@ -534,7 +550,7 @@ class RDD:
         """
         return self._local_checkpoint
 
-    def cleanShuffleDependencies(self, blocking=False):
+    def cleanShuffleDependencies(self, blocking: bool = False) -> None:
         """Removes the shuffle output this RDD's lineage holds, so that the next job
         over it runs those shuffles' map stages again. As Spark, it follows the
         lineage through RDDs that are not persisted (a persisted RDD's ancestors are
@@ -575,7 +591,7 @@ class RDD:
                     logger.warning("cleanShuffleDependencies of RDD %d kept a shuffle: %s", self.id(), e)
             stack.extend(p for p in node.parents if not p.cached)
 
-    def _write_checkpoint(self):
+    def _write_checkpoint(self) -> None:
         """Writes the pending checkpoint: files for checkpoint(), kept partitions for
         localCheckpoint(). Called by the context after a job that used this RDD."""
         if self._local_checkpoint:
@@ -583,7 +599,9 @@ class RDD:
             self._local_checkpoint_done = True
             return
         from ember import _files
-        path = os.path.join(self.ctx._checkpoint_dir, f"rdd-{self.id()}")
+        checkpoint_dir = self.ctx._checkpoint_dir
+        assert checkpoint_dir is not None  # checkpoint() checked it
+        path = os.path.join(checkpoint_dir, f"rdd-{self.id()}")
         _files.save_partitions(self, path, lambda name, it: _files.write_pickle_part(name, it, 0), success=False)
         parts = [[(os.path.join(path, f"part-{i:05d}"), 0, -1)] for i in range(self.getNumPartitions())]
         self._checkpoint_node = self.ctx._pickle_source(parts, "ReliableCheckpointRDD")._node
@@ -591,10 +609,10 @@ class RDD:
 
     # ---- narrow transformations ----------------------------------------------------------
 
-    def _pipe(self, op, preservesPartitioning=False):
+    def _pipe(self, op: Any, preservesPartitioning: bool = False) -> RDD[Any]:
         return PipelinedRDD(self, [op], self.partitioner if preservesPartitioning else None)
 
-    def map(self, f, preservesPartitioning=False):
+    def map(self: RDD[T], f: Callable[[T], U], preservesPartitioning: bool = False) -> RDD[U]:
         """Applies f to each element.
 
         Examples
@@ -604,7 +622,7 @@ class RDD:
         """
         return self._pipe((_core.OP_MAP, f), preservesPartitioning)
 
-    def flatMap(self, f, preservesPartitioning=False):
+    def flatMap(self: RDD[T], f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> RDD[U]:
         """Applies f to each element and flattens the iterables it returns.
 
         Examples
@@ -614,7 +632,7 @@ class RDD:
         """
         return self._pipe((_core.OP_FLATMAP, f), preservesPartitioning)
 
-    def filter(self, f):
+    def filter(self: RDD[T], f: Callable[[T], bool]) -> RDD[T]:
         """Keeps the elements for which f is true.
 
         Examples
@@ -624,7 +642,8 @@ class RDD:
         """
         return self._pipe((_core.OP_FILTER, f), True)
 
-    def mapPartitions(self, f, preservesPartitioning=False):
+    def mapPartitions(self: RDD[T], f: Callable[[Iterable[T]], Iterable[U]],
+                      preservesPartitioning: bool = False) -> RDD[U]:
         """Applies f to each partition's iterator.
 
         Examples
@@ -634,7 +653,8 @@ class RDD:
         """
         return self._pipe((OP_PARTITIONS, lambda _, it: f(it)), preservesPartitioning)
 
-    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+    def mapPartitionsWithIndex(self: RDD[T], f: Callable[[int, Iterable[T]], Iterable[U]],
+                               preservesPartitioning: bool = False) -> RDD[U]:
         """Applies f(partitionIndex, iterator) to each partition.
 
         Examples
@@ -644,7 +664,8 @@ class RDD:
         """
         return self._pipe((OP_PARTITIONS, f), preservesPartitioning)
 
-    def mapPartitionsWithSplit(self, f, preservesPartitioning=False):
+    def mapPartitionsWithSplit(self: RDD[T], f: Callable[[int, Iterable[T]], Iterable[U]],
+                               preservesPartitioning: bool = False) -> RDD[U]:
         """Applies f(partitionIndex, iterator) to each partition.
 
         Deprecated: use :meth:`mapPartitionsWithIndex`; calling it emits a FutureWarning.
@@ -673,7 +694,7 @@ class RDD:
                       FutureWarning, stacklevel=2)
         return self.mapPartitionsWithIndex(f, preservesPartitioning)
 
-    def mapValues(self, f):
+    def mapValues(self: RDD[tuple[K, V]], f: Callable[[V], U]) -> RDD[tuple[K, U]]:
         """Applies f to the value of each (key, value) pair; keeps the partitioner.
 
         Examples
@@ -683,7 +704,7 @@ class RDD:
         """
         return self._pipe((_core.OP_MAPVALUES, f), True)
 
-    def flatMapValues(self, f):
+    def flatMapValues(self: RDD[tuple[K, V]], f: Callable[[V], Iterable[U]]) -> RDD[tuple[K, U]]:
         """Applies f to each value and pairs each of its results with the key.
 
         Examples
@@ -693,7 +714,7 @@ class RDD:
         """
         return self._pipe((_core.OP_FLATMAPVALUES, f), True)
 
-    def keys(self):
+    def keys(self: RDD[tuple[K, V]]) -> RDD[K]:
         """The key of each pair.
 
         Examples
@@ -703,7 +724,7 @@ class RDD:
         """
         return self.map(lambda kv: kv[0])
 
-    def values(self):
+    def values(self: RDD[tuple[K, V]]) -> RDD[V]:
         """The value of each pair.
 
         Examples
@@ -713,7 +734,7 @@ class RDD:
         """
         return self.map(lambda kv: kv[1])
 
-    def glom(self):
+    def glom(self: RDD[T]) -> RDD[list[T]]:
         """Each partition as one list.
 
         Examples
@@ -723,7 +744,7 @@ class RDD:
         """
         return self.mapPartitions(lambda it: [list(it)])
 
-    def keyBy(self, f):
+    def keyBy(self: RDD[T], f: Callable[[T], K]) -> RDD[tuple[K, T]]:
         """Pairs each element with a key computed from it: ``(f(x), x)``.
 
         Parameters
@@ -743,7 +764,7 @@ class RDD:
         """
         return self.map(lambda x: (f(x), x))
 
-    def zipWithIndex(self):
+    def zipWithIndex(self: RDD[T]) -> RDD[tuple[T, int]]:
         """Pairs each element with its index: the first element of the first
         partition gets 0, the last of the last partition the largest index.
 
@@ -767,12 +788,12 @@ class RDD:
             for c in counts[:-1]:
                 starts.append(starts[-1] + c)
 
-        def index(split, it):
+        def index(split: Any, it: Any) -> Any:
             return zip(it, itertools.count(starts[split]))
 
         return self.mapPartitionsWithIndex(index)
 
-    def zipWithUniqueId(self):
+    def zipWithUniqueId(self: RDD[T]) -> RDD[tuple[T, int]]:
         """Pairs each element with a unique id, without running a job: the i-th
         element of partition k (of n) gets ``i * n + k``; ids may have gaps.
 
@@ -788,12 +809,12 @@ class RDD:
         """
         n = self.getNumPartitions()
 
-        def unique_ids(split, it):
+        def unique_ids(split: Any, it: Any) -> Any:
             return zip(it, itertools.count(split, n))
 
         return self.mapPartitionsWithIndex(unique_ids)
 
-    def pipe(self, command, env=None, checkCode=False):
+    def pipe(self, command: str, env: dict[str, str] | None = None, checkCode: bool = False) -> RDD[str]:
         """Pipes each partition through an external command: the elements go to its
         standard input as lines (``str(x)``), its output lines are the new elements.
 
@@ -822,14 +843,14 @@ class RDD:
         env = {} if env is None else dict(env)
         argv = shlex.split(command)
 
-        def run(it):
+        def run(it: Any) -> Any:
             return _piped(argv, command, env, checkCode, it)
 
         return self.mapPartitions(run)
 
     # ---- native (C) transformations: see ember.native and ember/native.h -----------------
 
-    def mapNative(self, lib, symbol, preservesPartitioning=False):
+    def mapNative(self, lib: str, symbol: str, preservesPartitioning: bool = False) -> RDD[Any]:
         """Applies the C function ``symbol`` of the shared library ``lib`` to each
         element, in the workers (signature ``ember_map_fn`` in ``ember/native.h``).
 
@@ -865,7 +886,8 @@ class RDD:
         from ember import native
         return self._pipe((_core.OP_MAP, native.Function(lib, symbol, "mapNative")), preservesPartitioning)
 
-    def flatMapNative(self, lib, symbol, preservesPartitioning=False):
+    def flatMapNative(self, lib: str, symbol: str,
+                      preservesPartitioning: bool = False) -> RDD[Any]:
         """Applies the C function ``symbol`` of the shared library ``lib`` to each
         element and flattens the records it writes (``ember_flatmap_fn``).
 
@@ -887,7 +909,7 @@ class RDD:
         return self._pipe((_core.OP_FLATMAP, native.Function(lib, symbol, "flatMapNative")),
                           preservesPartitioning)
 
-    def filterNative(self, lib, symbol):
+    def filterNative(self: RDD[T], lib: str, symbol: str) -> RDD[T]:
         """Keeps the elements for which the C function ``symbol`` of the shared
         library ``lib`` returns 1 (``ember_filter_fn``).
 
@@ -907,7 +929,7 @@ class RDD:
 
     # ---- sampling ------------------------------------------------------------------------
 
-    def sample(self, withReplacement, fraction, seed=None):
+    def sample(self: RDD[T], withReplacement: bool, fraction: float, seed: int | None = None) -> RDD[T]:
         """A random sample of the elements.
 
         Each partition draws from its own generator, seeded with
@@ -948,7 +970,7 @@ class RDD:
         sampler = rddsampler.poisson if withReplacement else rddsampler.bernoulli
         return self.mapPartitionsWithIndex(sampler(fraction, seed), True)
 
-    def randomSplit(self, weights, seed=None):
+    def randomSplit(self: RDD[T], weights: Sequence[int | float], seed: int | None = None) -> list[RDD[T]]:
         """Splits the RDD at random into several RDDs, one per weight.
 
         Every element lands in exactly one split; split j gets about
@@ -991,7 +1013,8 @@ class RDD:
         return [self.mapPartitionsWithIndex(rddsampler.in_range(lo, hi, seed), True)
                 for lo, hi in zip(bounds, bounds[1:])]
 
-    def sampleByKey(self, withReplacement, fractions, seed=None):
+    def sampleByKey(self: RDD[tuple[K, V]], withReplacement: bool, fractions: dict[K, float | int],
+                    seed: int | None = None) -> RDD[tuple[K, V]]:
         """A sample of (key, value) pairs with a sampling fraction per key.
 
         Parameters
@@ -1025,12 +1048,12 @@ class RDD:
             seed = rddsampler.default_seed()
         return self.mapPartitionsWithIndex(rddsampler.stratified(withReplacement, fractions, seed), True)
 
-    def _sampled(self, withReplacement, fraction, seed):
+    def _sampled(self: RDD[T], withReplacement: bool, fraction: float, seed: int) -> RDD[T]:
         """The elements kept by PySpark's seeded per-partition sampler."""
         sampler = rddsampler.poisson if withReplacement else rddsampler.bernoulli
         return self.mapPartitionsWithIndex(sampler(fraction, seed), True)
 
-    def takeSample(self, withReplacement, num, seed=None):
+    def takeSample(self: RDD[T], withReplacement: bool, num: int, seed: int | None = None) -> list[T]:
         """A random sample of exactly num elements (fewer if the RDD is smaller and
         withReplacement is false). Runs a count, then samples; the same seed gives the
         same sample as PySpark for the same partitions.
@@ -1085,7 +1108,7 @@ class RDD:
 
     # ---- combining and repartitioning RDDs -----------------------------------------------
 
-    def union(self, other):
+    def union(self: RDD[T], other: RDD[U]) -> RDD[T | U]:
         """The elements of this RDD and of other.
 
         The partitions of this RDD are followed by other's. When both RDDs are
@@ -1117,12 +1140,12 @@ class RDD:
             return _union_by_partition([self, other], self.partitioner)
         return RDD(self.ctx, self.ctx._core.union([self._node, other._node]), deps=(self, other), kind="union")
 
-    def __add__(self, other):
+    def __add__(self: RDD[T], other: RDD[U]) -> RDD[T | U]:
         if not isinstance(other, RDD):
             raise TypeError(f"unsupported operand: RDD + {type(other).__name__}")
         return self.union(other)
 
-    def zip(self, other):
+    def zip(self: RDD[T], other: RDD[U]) -> RDD[tuple[T, U]]:
         """Pairs the i-th elements of both RDDs; they need the same number of
         partitions and of elements in each partition.
 
@@ -1137,7 +1160,7 @@ class RDD:
             raise ValueError("Can only zip with RDD which has the same number of partitions")
         return RDD(self.ctx, self.ctx._core.zip(self._node, other._node), deps=(self, other), kind="zip")
 
-    def cartesian(self, other):
+    def cartesian(self: RDD[T], other: RDD[U]) -> RDD[tuple[T, U]]:
         """Every pair (a, b) of an element of this RDD and one of other.
 
         Examples
@@ -1149,7 +1172,7 @@ class RDD:
         return RDD(self.ctx, self.ctx._core.cartesian(self._node, other._node), deps=(self, other),
                    kind="cartesian")
 
-    def coalesce(self, numPartitions, shuffle=False):
+    def coalesce(self: RDD[T], numPartitions: int, shuffle: bool = False) -> RDD[T]:
         """Fewer partitions: neighbouring ones merged without a shuffle, or, with
         shuffle=True, the records spread evenly by a shuffle.
 
@@ -1184,7 +1207,7 @@ class RDD:
             return RDD(self.ctx, self._node)
         return RDD(self.ctx, self.ctx._core.coalesce(self._node, n), deps=(self,), kind="coalesce")
 
-    def repartition(self, numPartitions):
+    def repartition(self: RDD[T], numPartitions: int) -> RDD[T]:
         """Exactly numPartitions partitions, records spread by a shuffle.
 
         As in PySpark, each partition is cut into chunks of 10 records, dealt round
@@ -1218,16 +1241,17 @@ class RDD:
 
     # ---- shuffles: aggregating by key ----------------------------------------------------
 
-    def _default_partitions(self):
+    def _default_partitions(self) -> int:
         if self.ctx._conf.contains("spark.default.parallelism"):
             return self.ctx.defaultParallelism
         return self.getNumPartitions()
 
-    def _memory_limit(self):
+    def _memory_limit(self) -> int:
         """Bytes a worker may hold while merging (``spark.python.worker.memory``)."""
         return shuffle.parse_memory(self.ctx._conf.get("spark.python.worker.memory", "512m"))
 
-    def _shuffle(self, numPartitions, partitionFunc, create=None, merge=None):
+    def _shuffle(self, numPartitions: int | None, partitionFunc: Callable[[Any], int],
+                 create: Any = None, merge: Any = None) -> RDD[Any]:
         """A shuffled RDD of this RDD's (key, value) pairs: partitioned by
         partitionFunc, values of a key combined on the map side when merge is given."""
         n = self._default_partitions() if numPartitions is None else int(numPartitions)
@@ -1237,11 +1261,12 @@ class RDD:
         spec, held = _broadcast._dumps_holding(
             _commands.dumps_command, (pfunc, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER))
         node = self.ctx._core.shuffle(self._node, n, spec)
-        rdd = RDD(self.ctx, node, Partitioner(n, partitionFunc), deps=(self,), kind="shuffle")
+        rdd: RDD[Any] = RDD(self.ctx, node, Partitioner(n, partitionFunc), deps=(self,), kind="shuffle")
         rdd._broadcasts = held
         return rdd
 
-    def partitionBy(self, numPartitions, partitionFunc=portable_hash):
+    def partitionBy(self: RDD[tuple[K, V]], numPartitions: int | None,
+                    partitionFunc: Callable[[K], int] = portable_hash) -> RDD[tuple[K, V]]:
         """Partitions (key, value) pairs by key: ``partitionFunc(key) % numPartitions``.
 
         Examples
@@ -1257,8 +1282,9 @@ class RDD:
             return self
         return self._shuffle(numPartitions, partitionFunc)
 
-    def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None,
-                     partitionFunc=portable_hash):
+    def combineByKey(self: RDD[tuple[K, V]], createCombiner: Callable[[V], U], mergeValue: Callable[[U, V], U],
+                     mergeCombiners: Callable[[U, U], U], numPartitions: int | None = None,
+                     partitionFunc: Callable[[K], int] = portable_hash) -> RDD[tuple[K, U]]:
         """Combines the values of each key with the three functions, on the map side
         before the shuffle and on the reduce side after it.
 
@@ -1299,7 +1325,8 @@ class RDD:
         limit = self._memory_limit()
         return shuffled.mapPartitions(lambda it: shuffle.merge_combiners(it, mergeCombiners, limit), True)
 
-    def reduceByKey(self, func, numPartitions=None, partitionFunc=portable_hash):
+    def reduceByKey(self: RDD[tuple[K, V]], func: Callable[[V, V], V], numPartitions: int | None = None,
+                    partitionFunc: Callable[[K], int] = portable_hash) -> RDD[tuple[K, V]]:
         """Merges the values of each key with an associative, commutative function
         (a Python function, or a C one made by :func:`ember.native.merge`).
 
@@ -1310,9 +1337,11 @@ class RDD:
         [('a', 2), ('b', 1)]
         """
         func = _as_native(func)
-        return self.combineByKey(None, func, func, numPartitions, partitionFunc)
+        # No createCombiner: a key's first value is its combiner (the C combiner's fast path).
+        return self.combineByKey(None, func, func, numPartitions, partitionFunc)  # type: ignore[arg-type]
 
-    def groupByKey(self, numPartitions=None, partitionFunc=portable_hash):
+    def groupByKey(self: RDD[tuple[K, V]], numPartitions: int | None = None,
+                   partitionFunc: Callable[[K], int] = portable_hash) -> RDD[tuple[K, Iterable[V]]]:
         """Groups the values of each key into a ResultIterable.
 
         When the RDD is already partitioned by ``Partitioner(numPartitions,
@@ -1349,8 +1378,9 @@ class RDD:
         return grouped.mapPartitions(
             lambda it: ((k, ResultIterable(v)) for k, v in shuffle.group_values(it, limit)), True)
 
-    def aggregateByKey(self, zeroValue, seqFunc, combFunc, numPartitions=None,
-                       partitionFunc=portable_hash):
+    def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U, seqFunc: Callable[[U, V], U],
+                       combFunc: Callable[[U, U], U], numPartitions: int | None = None,
+                       partitionFunc: Callable[[K], int] = portable_hash) -> RDD[tuple[K, U]]:
         """Aggregates the values of each key, starting from a zero value: seqFunc
         folds values into an aggregate, combFunc merges two aggregates.
 
@@ -1385,12 +1415,13 @@ class RDD:
         >>> sorted(rdd.aggregateByKey([], lambda a, v: a + [v], lambda a, b: a + b).collect())
         [('a', [1, 2]), ('b', [1])]
         """
-        def create(v):
+        def create(v: Any) -> Any:
             return seqFunc(copy.deepcopy(zeroValue), v)
 
         return self.combineByKey(create, seqFunc, combFunc, numPartitions, partitionFunc)
 
-    def foldByKey(self, zeroValue, func, numPartitions=None, partitionFunc=portable_hash):
+    def foldByKey(self: RDD[tuple[K, V]], zeroValue: V, func: Callable[[V, V], V], numPartitions: int | None = None,
+                  partitionFunc: Callable[[K], int] = portable_hash) -> RDD[tuple[K, V]]:
         """Merges the values of each key with an associative function, starting from
         a neutral zero value (0 for addition, 1 for multiplication, [] for lists).
 
@@ -1419,12 +1450,13 @@ class RDD:
         >>> sorted(rdd.foldByKey(0, add).collect())
         [('a', 2), ('b', 1)]
         """
-        def create(v):
+        def create(v: Any) -> Any:
             return func(copy.deepcopy(zeroValue), v)
 
         return self.combineByKey(create, func, func, numPartitions, partitionFunc)
 
-    def groupBy(self, f, numPartitions=None, partitionFunc=portable_hash):
+    def groupBy(self: RDD[T], f: Callable[[T], K], numPartitions: int | None = None,
+                partitionFunc: Callable[[K], int] = portable_hash) -> RDD[tuple[K, Iterable[T]]]:
         """Groups the elements by the key f computes from them.
 
         Parameters
@@ -1449,7 +1481,7 @@ class RDD:
         """
         return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
 
-    def distinct(self, numPartitions=None):
+    def distinct(self: RDD[T], numPartitions: int | None = None) -> RDD[T]:
         """The distinct elements (by hash and equality).
 
         Parameters
@@ -1473,7 +1505,8 @@ class RDD:
 
     # ---- shuffles: joins and set operations ----------------------------------------------
 
-    def cogroup(self, other, numPartitions=None):
+    def cogroup(self: RDD[tuple[K, V]], other: RDD[tuple[K, U]],
+                numPartitions: int | None = None) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[U]]]]:
         """For each key of either RDD: the values it has in this RDD and in other.
 
         Parameters
@@ -1498,7 +1531,21 @@ class RDD:
         """
         return _join.python_cogroup((self, other), numPartitions)
 
-    def groupWith(self, other, *others):
+    @overload
+    def groupWith(self: RDD[tuple[K, V]],
+                  other: RDD[tuple[K, V1]]) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[V1]]]]: ...
+
+    @overload
+    def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, V1]], other2: RDD[tuple[K, V2]], /
+                  ) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[V1], ResultIterable[V2]]]]: ...
+
+    @overload
+    def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, V1]], other2: RDD[tuple[K, V2]],
+                  other3: RDD[tuple[K, V3]], /) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[V1],
+                                                                        ResultIterable[V2], ResultIterable[V3]]]]: ...
+
+    def groupWith(self: RDD[tuple[Any, Any]], other: RDD[tuple[Any, Any]],
+                  *others: RDD[tuple[Any, Any]]) -> RDD[tuple[Any, tuple[ResultIterable[Any], ...]]]:
         """:meth:`cogroup` of this RDD with one or more others.
 
         Parameters
@@ -1524,7 +1571,8 @@ class RDD:
         """
         return _join.python_cogroup((self, other) + others, None)
 
-    def join(self, other, numPartitions=None):
+    def join(self: RDD[tuple[K, V]], other: RDD[tuple[K, U]],
+             numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, U]]]:
         """The inner join: (k, (v, w)) for every v of key k here and w of k in other.
 
         Parameters
@@ -1549,7 +1597,8 @@ class RDD:
         """
         return _join.python_join(self, other, numPartitions)
 
-    def leftOuterJoin(self, other, numPartitions=None):
+    def leftOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, U]],
+                      numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, U | None]]]:
         """:meth:`join`, plus (k, (v, None)) for each key k that other lacks.
 
         Parameters
@@ -1573,7 +1622,8 @@ class RDD:
         """
         return _join.python_left_outer_join(self, other, numPartitions)
 
-    def rightOuterJoin(self, other, numPartitions=None):
+    def rightOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, U]],
+                       numPartitions: int | None = None) -> RDD[tuple[K, tuple[V | None, U]]]:
         """:meth:`join`, plus (k, (None, w)) for each key k of other missing here.
 
         Parameters
@@ -1597,7 +1647,8 @@ class RDD:
         """
         return _join.python_right_outer_join(self, other, numPartitions)
 
-    def fullOuterJoin(self, other, numPartitions=None):
+    def fullOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, U]],
+                      numPartitions: int | None = None) -> RDD[tuple[K, tuple[V | None, U | None]]]:
         """Both outer joins: every key of either RDD, None standing in for the side
         that lacks it.
 
@@ -1622,7 +1673,8 @@ class RDD:
         """
         return _join.python_full_outer_join(self, other, numPartitions)
 
-    def subtractByKey(self, other, numPartitions=None):
+    def subtractByKey(self: RDD[tuple[K, V]], other: RDD[tuple[K, Any]],
+                      numPartitions: int | None = None) -> RDD[tuple[K, V]]:
         """The pairs of this RDD whose key does not occur in other.
 
         Parameters
@@ -1648,7 +1700,7 @@ class RDD:
                 .filter(_only_in_first)
                 .flatMapValues(lambda groups: groups[0]))
 
-    def subtract(self, other, numPartitions=None):
+    def subtract(self: RDD[T], other: RDD[T], numPartitions: int | None = None) -> RDD[T]:
         """The elements of this RDD that do not occur in other (duplicates kept).
 
         Parameters
@@ -1673,7 +1725,7 @@ class RDD:
         present = other.map(lambda x: (x, True))
         return self.map(lambda x: (x, True)).subtractByKey(present, numPartitions).keys()
 
-    def intersection(self, other):
+    def intersection(self: RDD[T], other: RDD[T]) -> RDD[T]:
         """The elements in both RDDs, each once (even when repeated in the inputs).
 
         Parameters
@@ -1700,8 +1752,25 @@ class RDD:
 
     # ---- shuffles: sorting ---------------------------------------------------------------
 
-    def repartitionAndSortWithinPartitions(self, numPartitions=None, partitionFunc=portable_hash,
-                                           ascending=True, keyfunc=identity):
+    @overload
+    def repartitionAndSortWithinPartitions(self: RDD[tuple[S, V]], numPartitions: int | None = ...,
+                                           partitionFunc: Callable[[S], int] = ...,
+                                           ascending: bool = ...) -> RDD[tuple[S, V]]: ...
+
+    @overload
+    def repartitionAndSortWithinPartitions(self: RDD[tuple[K, V]], numPartitions: int | None,
+                                           partitionFunc: Callable[[K], int], ascending: bool,
+                                           keyfunc: Callable[[K], S]) -> RDD[tuple[K, V]]: ...
+
+    @overload
+    def repartitionAndSortWithinPartitions(self: RDD[tuple[K, V]], numPartitions: int | None = ...,
+                                           partitionFunc: Callable[[K], int] = ..., ascending: bool = ..., *,
+                                           keyfunc: Callable[[K], S]) -> RDD[tuple[K, V]]: ...
+
+    def repartitionAndSortWithinPartitions(self: RDD[tuple[Any, Any]], numPartitions: int | None = None,
+                                           partitionFunc: Callable[[Any], int] = portable_hash,
+                                           ascending: bool = True,
+                                           keyfunc: Callable[[Any], Any] = identity) -> RDD[tuple[Any, Any]]:
         """Partitions (key, value) pairs with partitionFunc and sorts each partition by key.
 
         The sort runs in the workers, one partition at a time in memory.
@@ -1733,7 +1802,20 @@ class RDD:
         return (self.partitionBy(numPartitions, partitionFunc)
                 .mapPartitionsWithIndex(PartitionSorter(ascending, keyfunc), True))
 
-    def sortByKey(self, ascending=True, numPartitions=None, keyfunc=identity):
+    @overload
+    def sortByKey(self: RDD[tuple[S, V]], ascending: bool = ...,
+                  numPartitions: int | None = ...) -> RDD[tuple[S, V]]: ...
+
+    @overload
+    def sortByKey(self: RDD[tuple[K, V]], ascending: bool, numPartitions: int | None,
+                  keyfunc: Callable[[K], S]) -> RDD[tuple[K, V]]: ...
+
+    @overload
+    def sortByKey(self: RDD[tuple[K, V]], ascending: bool = ..., numPartitions: int | None = ..., *,
+                  keyfunc: Callable[[K], S]) -> RDD[tuple[K, V]]: ...
+
+    def sortByKey(self: RDD[tuple[Any, Any]], ascending: bool | None = True, numPartitions: int | None = None,
+                  keyfunc: Callable[[Any], Any] = identity) -> RDD[tuple[Any, Any]]:
         """Sorts (key, value) pairs by key: partition i holds keys that sort before
         those of partition i + 1, and each partition is sorted.
 
@@ -1787,7 +1869,8 @@ class RDD:
         ranges = RangePartitioner(bounds, numPartitions, ascending, keyfunc)
         return self.partitionBy(numPartitions, ranges).mapPartitionsWithIndex(sorter, True)
 
-    def sortBy(self, keyfunc, ascending=True, numPartitions=None):
+    def sortBy(self: RDD[T], keyfunc: Callable[[T], S], ascending: bool = True,
+               numPartitions: int | None = None) -> RDD[T]:
         """Sorts the elements by the key keyfunc computes from them (see :meth:`sortByKey`).
 
         Parameters
@@ -1812,11 +1895,12 @@ class RDD:
         >>> sc.parallelize(tmp).sortBy(lambda x: x[1]).collect()
         [('a', 1), ('b', 2), ('1', 3), ('d', 4), ('2', 5)]
         """
-        return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
+        return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()  # type: ignore[type-var]
 
     # ---- actions: collecting -------------------------------------------------------------
 
-    def _run(self, func=None, partitions=None, on_partition=None):
+    def _run(self, func: Any = None, partitions: Sequence[int] | None = None,
+             on_partition: Callable[[int, list[Any]], None] | None = None) -> list[Any]:
         """Runs func(split, iterator) over partitions; returns each partition's
         decoded results as a list. Each partition is decoded as soon as its task
         finishes; on_partition(index, records), when given, receives it instead
@@ -1827,7 +1911,7 @@ class RDD:
         n = rdd.getNumPartitions() if partitions is None else len(partitions)
         out = [None] * n
 
-        def arrived(index, batches):
+        def arrived(index: Any, batches: Any) -> Any:
             part = []
             for b in batches:
                 part.extend(loads(b))
@@ -1839,7 +1923,7 @@ class RDD:
         self.ctx._run_job(rdd._node, partitions, arrived)
         return out
 
-    def collect(self):
+    def collect(self: RDD[T]) -> list[T]:
         """All elements, in partition order.
 
         Examples
@@ -1849,7 +1933,8 @@ class RDD:
         """
         return [x for part in self._run() for x in part]
 
-    def collectWithJobGroup(self, groupId, description, interruptOnCancel=False):
+    def collectWithJobGroup(self: RDD[T], groupId: str, description: str,
+                            interruptOnCancel: bool = False) -> list[T]:
         """All elements, in partition order, collected by a job in the given job group.
 
         Deprecated (as in PySpark 3.1): call :meth:`SparkContext.setJobGroup` in the
@@ -1885,7 +1970,7 @@ class RDD:
         self.ctx.setJobGroup(groupId, description, interruptOnCancel)
         return self.collect()
 
-    def collectAsMap(self):
+    def collectAsMap(self: RDD[tuple[K, V]]) -> dict[K, V]:
         """The (key, value) pairs as a dict; for a repeated key the last value wins.
 
         Returns
@@ -1899,7 +1984,7 @@ class RDD:
         """
         return dict(self.collect())
 
-    def toLocalIterator(self, prefetchPartitions=False):
+    def toLocalIterator(self: RDD[T], prefetchPartitions: bool = False) -> Iterator[T]:
         """An iterator over all elements that runs one job per partition, when the
         iterator reaches it: the driver holds one partition at a time.
 
@@ -1921,25 +2006,26 @@ class RDD:
         """
         n = self.getNumPartitions()
 
-        def fetch(p):
+        def fetch(p: Any) -> Any:
             return self._run(None, [p])[0]
 
-        def plain():
+        def plain() -> Any:
             for p in range(n):
                 yield from fetch(p)
 
-        def prefetching():
+        def prefetching() -> Any:
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(1, thread_name_prefix="ember-prefetch") as pool:
                 ahead = pool.submit(fetch, 0) if n else None
                 for p in range(n):
+                    assert ahead is not None
                     part = ahead.result()
                     ahead = pool.submit(fetch, p + 1) if p + 1 < n else None
                     yield from part
 
         return prefetching() if prefetchPartitions else plain()
 
-    def take(self, num):
+    def take(self: RDD[T], num: int) -> list[T]:
         """The first num elements, scanning partitions in growing rounds (1
         partition, then more as PySpark does). A round's job stops as soon as the
         partitions from its first, in order, hold enough elements: no more of its
@@ -1953,7 +2039,7 @@ class RDD:
         [0, 1, 2]
         """
         num = int(num)
-        items = []
+        items: list[T] = []
         total = self.getNumPartitions()
         scanned = 0
         while len(items) < num and scanned < total:
@@ -1966,7 +2052,7 @@ class RDD:
             parts = list(range(scanned, min(scanned + want, total)))
             left = num - len(items)
 
-            def head(_, it, left=left):
+            def head(_: Any, it: Any, left: Any = left) -> Any:
                 out = []
                 if left > 0:
                     for x in it:
@@ -1977,10 +2063,10 @@ class RDD:
 
             # Partitions arrive as their tasks finish; once those in order from the
             # round's first hold enough elements, the job stops launching tasks.
-            got = {}
+            got: dict[int, list[T]] = {}
             prefix = [0, 0]  # partitions in order received, their elements
 
-            def arrived(index, part, got=got, prefix=prefix, left=left):
+            def arrived(index: Any, part: Any, got: Any = got, prefix: Any = prefix, left: Any = left) -> Any:
                 got[index] = part
                 while prefix[0] in got:
                     prefix[1] += len(got[prefix[0]])
@@ -1993,7 +2079,7 @@ class RDD:
             scanned += len(parts)
         return items[:num]
 
-    def first(self):
+    def first(self: RDD[T]) -> T:
         """The first element; ValueError when the RDD is empty.
 
         Examples
@@ -2006,7 +2092,7 @@ class RDD:
             raise ValueError("RDD is empty")
         return got[0]
 
-    def isEmpty(self):
+    def isEmpty(self) -> bool:
         """Whether the RDD has no element (it may still have partitions).
 
         Examples
@@ -2016,7 +2102,7 @@ class RDD:
         """
         return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
-    def lookup(self, key):
+    def lookup(self: RDD[tuple[K, V]], key: K) -> list[V]:
         """The values of key. When the RDD has a partitioner only the partition that
         holds key is scanned.
 
@@ -2041,7 +2127,13 @@ class RDD:
             return values._run(None, [self.partitioner(key)])[0]
         return values.collect()
 
-    def takeOrdered(self, num, key=None):
+    @overload
+    def takeOrdered(self: RDD[S], num: int) -> list[S]: ...
+
+    @overload
+    def takeOrdered(self: RDD[T], num: int, key: Callable[[T], S]) -> list[T]: ...
+
+    def takeOrdered(self: RDD[T], num: int, key: Callable[[T], S] | None = None) -> list[T]:
         """The num smallest elements, in ascending order (of key(x) when given).
 
         Parameters
@@ -2071,7 +2163,13 @@ class RDD:
         parts = self._run(lambda _, it: [heapq.nsmallest(num, it, key)])
         return _reduce(lambda a, b: heapq.nsmallest(num, a + b, key), [p[0] for p in parts])
 
-    def top(self, num, key=None):
+    @overload
+    def top(self: RDD[S], num: int) -> list[S]: ...
+
+    @overload
+    def top(self: RDD[T], num: int, key: Callable[[T], S]) -> list[T]: ...
+
+    def top(self: RDD[T], num: int, key: Callable[[T], S] | None = None) -> list[T]:
         """The num largest elements, in descending order (of key(x) when given).
 
         Parameters
@@ -2100,7 +2198,7 @@ class RDD:
 
     # ---- actions: counting ---------------------------------------------------------------
 
-    def count(self):
+    def count(self) -> int:
         """The number of elements.
 
         Examples
@@ -2110,7 +2208,7 @@ class RDD:
         """
         return sum(n for part in self._run(_commands.count) for n in part)
 
-    def countByValue(self):
+    def countByValue(self: RDD[K]) -> dict[K, int]:
         """How many times each distinct element occurs.
 
         Returns
@@ -2123,8 +2221,8 @@ class RDD:
         >>> sorted(sc.parallelize([1, 2, 1, 2, 2], 2).countByValue().items())
         [(1, 2), (2, 3)]
         """
-        def count_partition(_, it):
-            counts = defaultdict(int)
+        def count_partition(_: Any, it: Any) -> Any:
+            counts: defaultdict[Any, int] = defaultdict(int)
             for x in it:
                 counts[x] += 1
             return [counts]
@@ -2132,14 +2230,14 @@ class RDD:
         parts = self._run(count_partition)
         if not parts:  # as PySpark, which reduces the partitions' counts
             raise ValueError("Can not reduce() empty RDD")
-        total = defaultdict(int)
+        total: defaultdict[K, int] = defaultdict(int)
         for part in parts:
             for counts in part:
                 for k, v in counts.items():
                     total[k] += v
         return total
 
-    def countByKey(self):
+    def countByKey(self: RDD[tuple[K, V]]) -> dict[K, int]:
         """How many pairs each key has.
 
         Returns
@@ -2156,7 +2254,7 @@ class RDD:
 
     # ---- actions: folds and aggregates ---------------------------------------------------
 
-    def reduce(self, f):
+    def reduce(self: RDD[T], f: Callable[[T, T], T]) -> T:
         """Reduces the elements with a commutative, associative binary function.
 
         Examples
@@ -2167,8 +2265,8 @@ class RDD:
         """
         sentinel = object()
 
-        def part(_, it):
-            acc = sentinel
+        def part(_: Any, it: Any) -> Any:
+            acc: Any = sentinel
             for x in it:
                 acc = x if acc is sentinel else f(acc, x)
             return [] if acc is sentinel else [acc]
@@ -2178,7 +2276,7 @@ class RDD:
             raise ValueError("Can not reduce() empty RDD")
         return _reduce(f, vals)
 
-    def fold(self, zeroValue, op):
+    def fold(self: RDD[T], zeroValue: T, op: Callable[[T, T], T]) -> T:
         """Folds each partition, then the partition results, with op starting from
         zeroValue: the zero is used once per partition and once more on the driver.
         Every use gets its own deep copy, so op may mutate its first argument.
@@ -2196,7 +2294,7 @@ class RDD:
         >>> sc.parallelize([1, 2, 3], 3).fold(10, add)
         46
         """
-        def fold_partition(_, it):
+        def fold_partition(_: Any, it: Any) -> Any:
             acc = copy.deepcopy(zeroValue)
             for x in it:
                 acc = op(acc, x)
@@ -2205,7 +2303,7 @@ class RDD:
         vals = [v for p in self._run(fold_partition) for v in p]
         return _reduce(op, vals, copy.deepcopy(zeroValue))
 
-    def aggregate(self, zeroValue, seqOp, combOp):
+    def aggregate(self: RDD[T], zeroValue: U, seqOp: Callable[[U, T], U], combOp: Callable[[U, U], U]) -> U:
         """Aggregates each partition with seqOp from zeroValue, then combines the
         partition results with combOp from zeroValue. Every use of the zero is a deep
         copy, so both functions may mutate and return their first argument.
@@ -2225,7 +2323,7 @@ class RDD:
         >>> sc.parallelize([]).aggregate((0, 0), seqOp, combOp)
         (0, 0)
         """
-        def aggregate_partition(_, it):
+        def aggregate_partition(_: Any, it: Any) -> Any:
             acc = copy.deepcopy(zeroValue)
             for x in it:
                 acc = seqOp(acc, x)
@@ -2234,7 +2332,8 @@ class RDD:
         vals = [v for p in self._run(aggregate_partition) for v in p]
         return _reduce(combOp, vals, copy.deepcopy(zeroValue))
 
-    def treeAggregate(self, zeroValue, seqOp, combOp, depth=2):
+    def treeAggregate(self: RDD[T], zeroValue: U, seqOp: Callable[[U, T], U], combOp: Callable[[U, U], U],
+                      depth: int = 2) -> U:
         """Like aggregate, but partition results are combined in a tree of shuffles of
         the given depth instead of all on the driver. The zero is used (deep-copied)
         once per partition only.
@@ -2259,25 +2358,27 @@ class RDD:
         if self.getNumPartitions() == 0:
             return copy.deepcopy(zeroValue)
 
-        def aggregate_partition(_, it):
+        def aggregate_partition(_: Any, it: Any) -> Any:
             acc = copy.deepcopy(zeroValue)
             for x in it:
                 acc = seqOp(acc, x)
             return [acc]
 
         partial = self.mapPartitionsWithIndex(aggregate_partition)
-        n = partial.getNumPartitions()
+        n: float = partial.getNumPartitions()
         scale = max(int(math.ceil(pow(n, 1.0 / depth))), 2)
         # Add a level only while it makes the last one smaller.
         while n > scale + n / scale:
             n /= scale
             target = int(n)
-            partial = (partial.mapPartitionsWithIndex(
-                lambda i, it, target=target: ((i % target, x) for x in it))
-                .reduceByKey(combOp, target).values())
+
+            def keyed(i: int, it: Iterable[U], target: int = target) -> Iterator[tuple[int, U]]:
+                return ((i % target, x) for x in it)
+
+            partial = partial.mapPartitionsWithIndex(keyed).reduceByKey(combOp, target).values()
         return partial.reduce(combOp)
 
-    def treeReduce(self, f, depth=2):
+    def treeReduce(self: RDD[T], f: Callable[[T, T], T], depth: int = 2) -> T:
         """Reduces the elements with f in a tree of the given depth.
 
         Parameters
@@ -2302,7 +2403,7 @@ class RDD:
             raise ValueError("Depth cannot be smaller than 1 but got %d." % depth)
         empty = (None, True)  # (value, is the dummy zero)
 
-        def op(x, y):
+        def op(x: Any, y: Any) -> Any:
             if x[1]:
                 return y
             if y[1]:
@@ -2312,9 +2413,9 @@ class RDD:
         value, dummy = self.map(lambda x: (x, False)).treeAggregate(empty, op, op, depth)
         if dummy:
             raise ValueError("Cannot reduce empty RDD.")
-        return value
+        return value  # type: ignore[return-value]  # (value, False): a T
 
-    def reduceByKeyLocally(self, func):
+    def reduceByKeyLocally(self: RDD[tuple[K, V]], func: Callable[[V, V], V]) -> dict[K, V]:
         """Merges the values of each key with func and returns the result to the
         driver as a dict, without a shuffle.
 
@@ -2333,8 +2434,8 @@ class RDD:
         >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKeyLocally(add).items())
         [('a', 2), ('b', 1)]
         """
-        def reduce_partition(_, it):
-            m = {}
+        def reduce_partition(_: Any, it: Any) -> Any:
+            m: dict[Any, Any] = {}
             for k, v in it:
                 m[k] = func(m[k], v) if k in m else v
             return [m]
@@ -2342,14 +2443,14 @@ class RDD:
         parts = self._run(reduce_partition)
         if not parts:  # as PySpark, which reduces the partitions' dicts
             raise ValueError("Can not reduce() empty RDD")
-        merged = {}
+        merged: dict[K, V] = {}
         for part in parts:
             for m in part:
                 for k, v in m.items():
                     merged[k] = func(merged[k], v) if k in merged else v
         return merged
 
-    def sum(self):
+    def sum(self: RDD[NumberOrArray]) -> NumberOrArray:
         """The sum of the elements (0 for an empty RDD).
 
         Examples
@@ -2359,7 +2460,13 @@ class RDD:
         """
         return sum((v for p in self._run(_commands.total) for v in p), 0)
 
-    def max(self, key=None):
+    @overload
+    def max(self: RDD[S]) -> S: ...
+
+    @overload
+    def max(self: RDD[T], key: Callable[[T], S]) -> T: ...
+
+    def max(self: RDD[T], key: Callable[[T], S] | None = None) -> T:
         """The largest element (by key(x) when given).
 
         Examples
@@ -2370,10 +2477,16 @@ class RDD:
         5.0
         """
         if key is None:
-            return self.reduce(max)
+            return self.reduce(max)  # type: ignore[arg-type]  # T is ordered here (the first overload)
         return self.reduce(lambda a, b: max(a, b, key=key))
 
-    def min(self, key=None):
+    @overload
+    def min(self: RDD[S]) -> S: ...
+
+    @overload
+    def min(self: RDD[T], key: Callable[[T], S]) -> T: ...
+
+    def min(self: RDD[T], key: Callable[[T], S] | None = None) -> T:
         """The smallest element (by key(x) when given).
 
         Examples
@@ -2384,12 +2497,12 @@ class RDD:
         10.0
         """
         if key is None:
-            return self.reduce(min)
+            return self.reduce(min)  # type: ignore[arg-type]  # T is ordered here (the first overload)
         return self.reduce(lambda a, b: min(a, b, key=key))
 
     # ---- actions: statistics -------------------------------------------------------------
 
-    def stats(self):
+    def stats(self: RDD[NumberOrArray]) -> StatCounter:
         """A StatCounter of the elements: count, mean, variance, min, max in one pass.
 
         Returns
@@ -2407,7 +2520,7 @@ class RDD:
             raise ValueError("Can not reduce() empty RDD")
         return _reduce(lambda a, b: a.mergeStats(b), counters)
 
-    def mean(self):
+    def mean(self: RDD[NumberOrArray]) -> float:
         """The mean of the elements.
 
         Examples
@@ -2417,7 +2530,7 @@ class RDD:
         """
         return self.stats().mean()
 
-    def variance(self):
+    def variance(self: RDD[NumberOrArray]) -> float:
         """The population variance of the elements (divides by n).
 
         Examples
@@ -2427,7 +2540,7 @@ class RDD:
         """
         return self.stats().variance()
 
-    def stdev(self):
+    def stdev(self: RDD[NumberOrArray]) -> float:
         """The population standard deviation of the elements.
 
         Examples
@@ -2437,7 +2550,7 @@ class RDD:
         """
         return self.stats().stdev()
 
-    def sampleVariance(self):
+    def sampleVariance(self: RDD[NumberOrArray]) -> float:
         """The sample variance of the elements (divides by n - 1).
 
         Examples
@@ -2447,7 +2560,7 @@ class RDD:
         """
         return self.stats().sampleVariance()
 
-    def sampleStdev(self):
+    def sampleStdev(self: RDD[NumberOrArray]) -> float:
         """The sample standard deviation of the elements.
 
         Examples
@@ -2457,7 +2570,7 @@ class RDD:
         """
         return self.stats().sampleStdev()
 
-    def histogram(self, buckets):
+    def histogram(self: RDD[S], buckets: int | list[S] | tuple[S, ...]) -> tuple[Sequence[S], list[int]]:
         """Counts the elements falling in buckets.
 
         With an int b, b evenly spaced buckets between the smallest and largest
@@ -2519,11 +2632,12 @@ class RDD:
                 raise ValueError("buckets should be sorted")
             if len(set(buckets)) != len(buckets):
                 raise ValueError("buckets should not contain duplicated values")
-            bounds = buckets
-            minv, maxv = buckets[0], buckets[-1]
+            given: Any = buckets  # a sorted list or tuple of bounds
+            bounds = given
+            minv, maxv = given[0], given[-1]
             even, inc = False, None
             try:
-                steps = [buckets[i + 1] - buckets[i] for i in range(len(buckets) - 1)]
+                steps = [given[i + 1] - given[i] for i in range(len(given) - 1)]
             except TypeError:
                 pass  # bounds without '-' (strings): bisect
             else:
@@ -2535,7 +2649,7 @@ class RDD:
 
         nb = len(bounds)
 
-        def count_partition(_, it):
+        def count_partition(_: Any, it: Any) -> Any:
             counts = [0] * nb
             for x in it:
                 if x is None or (isinstance(x, float) and math.isnan(x)) or x > maxv or x < minv:
@@ -2553,7 +2667,7 @@ class RDD:
 
     # ---- actions: approximate ------------------------------------------------------------
 
-    def countApprox(self, timeout, confidence=0.95):
+    def countApprox(self, timeout: int, confidence: float = 0.95) -> int:
         """The number of elements. ember always computes it exactly (it does not stop
         at the timeout); timeout and confidence are accepted for compatibility.
 
@@ -2572,7 +2686,7 @@ class RDD:
         _check_confidence(confidence)
         return self.count()
 
-    def sumApprox(self, timeout, confidence=0.95):
+    def sumApprox(self: RDD[float | int], timeout: int, confidence: float = 0.95) -> BoundedFloat:
         """The sum of the elements as a BoundedFloat; ember computes it exactly, so
         confidence is 1.0 and low == high == the sum.
 
@@ -2586,7 +2700,7 @@ class RDD:
         total = float(sum(v for p in self._run(lambda _, it: [float(sum(it))]) for v in p))
         return BoundedFloat(total, 1.0, total, total)
 
-    def meanApprox(self, timeout, confidence=0.95):
+    def meanApprox(self: RDD[float | int], timeout: int, confidence: float = 0.95) -> BoundedFloat:
         """The mean of the elements as a BoundedFloat; computed exactly (see sumApprox).
 
         Examples
@@ -2600,7 +2714,7 @@ class RDD:
         mean = float(_reduce(lambda a, b: a.mergeStats(b), counters, StatCounter()).mean())
         return BoundedFloat(mean, 1.0, mean, mean)
 
-    def countApproxDistinct(self, relativeSD=0.05):
+    def countApproxDistinct(self, relativeSD: float = 0.05) -> int:
         """An estimate of the number of distinct elements, by HyperLogLog over
         ``portable_hash(x) & 0xFFFFFFFF``.
 
@@ -2624,7 +2738,7 @@ class RDD:
         from ember import _hyperloglog as hll
         p = hll.precision(relativeSD)
 
-        def sketch_partition(_, it):
+        def sketch_partition(_: Any, it: Any) -> Any:
             return [hll.sketch((portable_hash(x) & 0xFFFFFFFF for x in it), p)]
 
         sketches = [s for part in self._run(sketch_partition) for s in part]
@@ -2634,29 +2748,29 @@ class RDD:
 
     # ---- actions: side effects -----------------------------------------------------------
 
-    def foreach(self, f):
+    def foreach(self: RDD[T], f: Callable[[T], None]) -> None:
         """Applies f to every element, in the workers, for its side effects.
 
         Examples
         --------
         >>> sc.parallelize([1, 2, 3]).foreach(lambda x: None)
         """
-        def run(_, it):
+        def run(_: Any, it: Any) -> Any:
             for x in it:
                 f(x)
             return []
 
         self._run(run)
 
-    def foreachPartition(self, f):
+    def foreachPartition(self: RDD[T], f: Callable[[Iterable[T]], object]) -> None:
         """Applies f to each partition's iterator, in the workers, for its side effects.
 
         Examples
         --------
         >>> sc.parallelize([1, 2, 3], 2).foreachPartition(lambda it: sum(it))
         """
-        def run(_, it):
-            r = f(it)
+        def run(_: Any, it: Any) -> Any:
+            r: Any = f(it)
             try:
                 results = iter(r)
             except TypeError:
@@ -2669,7 +2783,7 @@ class RDD:
 
     # ---- output --------------------------------------------------------------------------
 
-    def saveAsTextFile(self, path, compressionCodecClass=None):
+    def saveAsTextFile(self, path: str, compressionCodecClass: str | None = None) -> None:
         """Writes the elements as lines of text files ``part-NNNNN`` in a new directory,
         committed (with ``_SUCCESS``) only when every task succeeded.
 
@@ -2709,7 +2823,7 @@ class RDD:
         tmp = os.path.join(parent, f".{os.path.basename(path)}.ember-{uuid.uuid4().hex}")
         os.mkdir(tmp)
 
-        def write(split, it):
+        def write(split: Any, it: Any) -> Any:
             _files.write_text_part(os.path.join(tmp, f"part-{split:05d}{ext}"), it, codec)
             return []
 
@@ -2722,7 +2836,7 @@ class RDD:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def saveAsPickleFile(self, path, batchSize=10):
+    def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:
         """Writes the elements as pickled batches into a new directory, one
         ``part-NNNNN`` file per partition (with Hadoop's ``.part-NNNNN.crc``) plus
         ``_SUCCESS``, in PySpark's format: Hadoop SequenceFiles whose values hold
@@ -2752,7 +2866,7 @@ class RDD:
             raise ValueError(f"batchSize must be >= 0 (0 = automatic), got {batchSize}")
         _files.save_partitions(self, path, lambda name, it: _files.write_pickle_part(name, it, batch))
 
-    def saveAsSequenceFile(self, path, compressionCodecClass=None):
+    def saveAsSequenceFile(self: RDD[tuple[K, V]], path: str, compressionCodecClass: str | None = None) -> None:
         """Writes an RDD of (key, value) pairs as Hadoop SequenceFiles (``part-NNNNN``,
         each with Hadoop's ``.crc`` checksum file, and ``_SUCCESS``), converting keys and
         values to Writables as PySpark does: the classes come from the first pair (str:
@@ -2794,7 +2908,7 @@ class RDD:
 
     # ---- barrier execution ---------------------------------------------------------------
 
-    def barrier(self):
+    def barrier(self: RDD[T]) -> RDDBarrier[T]:
         """Marks the current stage as a barrier stage: its tasks are launched
         together, and a failed task restarts all of them. The functions given to the
         returned RDDBarrier can synchronise with ``BarrierTaskContext``.
@@ -2817,54 +2931,62 @@ class RDD:
 
     # ---- not available in ember: Hadoop output formats, SQL, resource profiles -----------
 
-    def saveAsHadoopFile(self, path, outputFormatClass, keyClass=None, valueClass=None, keyConverter=None,
-                         valueConverter=None, conf=None, compressionCodecClass=None):
+    def saveAsHadoopFile(self, path: str, outputFormatClass: str, keyClass: str | None = None,
+                         valueClass: str | None = None, keyConverter: str | None = None,
+                         valueConverter: str | None = None, conf: dict[str, str] | None = None,
+                         compressionCodecClass: str | None = None) -> NoReturn:
         """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
         saveAsTextFile."""
         raise NotImplementedError(_no_jvm("saveAsHadoopFile", _OUTPUTS))
 
-    def saveAsNewAPIHadoopFile(self, path, outputFormatClass, keyClass=None, valueClass=None,
-                               keyConverter=None, valueConverter=None, conf=None):
+    def saveAsNewAPIHadoopFile(self, path: str, outputFormatClass: str, keyClass: str | None = None,
+                               valueClass: str | None = None, keyConverter: str | None = None,
+                               valueConverter: str | None = None, conf: dict[str, str] | None = None) -> NoReturn:
         """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
         saveAsTextFile."""
         raise NotImplementedError(_no_jvm("saveAsNewAPIHadoopFile", _OUTPUTS))
 
-    def saveAsHadoopDataset(self, conf, keyConverter=None, valueConverter=None):
+    def saveAsHadoopDataset(self, conf: dict[str, str], keyConverter: str | None = None,
+                            valueConverter: str | None = None) -> NoReturn:
         """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
         saveAsTextFile."""
         raise NotImplementedError(_no_jvm("saveAsHadoopDataset", _OUTPUTS))
 
-    def saveAsNewAPIHadoopDataset(self, conf, keyConverter=None, valueConverter=None):
+    def saveAsNewAPIHadoopDataset(self, conf: dict[str, str], keyConverter: str | None = None,
+                                  valueConverter: str | None = None) -> NoReturn:
         """Not available: Hadoop OutputFormats need the JVM. Use saveAsPickleFile or
         saveAsTextFile."""
         raise NotImplementedError(_no_jvm("saveAsNewAPIHadoopDataset", _OUTPUTS))
 
-    def toDF(self, schema=None, sampleRatio=None):
+    def toDF(self, schema: Any = None, sampleRatio: float | None = None) -> DataFrame:
         """Not available: DataFrames belong to Spark SQL, which ember does not provide.
         Collect the rows (or toLocalIterator) into pandas or another DataFrame library."""
         raise NotImplementedError(
             "toDF() needs Spark SQL, which ember does not provide; collect() or toLocalIterator() "
             "the rows into a DataFrame library such as pandas instead")
 
-    def withResources(self, profile):
+    def withResources(self, profile: Any) -> NoReturn:
         """Not available: stage-level resource profiles need a cluster manager that
         allocates executors per stage; ember's tasks all use the same workers."""
         raise NotImplementedError(
             "withResources() needs stage-level resource scheduling, which ember does not have (all "
             "stages share the same workers); size the workers with the master URL (local[N]) instead")
 
-    def getResourceProfile(self):
+    def getResourceProfile(self) -> None:
         """Not available: see withResources."""
         raise NotImplementedError(
             "getResourceProfile(): ember has no stage-level resource profiles (all stages share the "
             "same workers); read the worker count from sc.defaultParallelism instead")
 
 
-class PipelinedRDD(RDD):
+class PipelinedRDD(RDD[T_co]):
     """An RDD made by narrow Python transformations of a parent; consecutive ones
     fuse into one command (one pass, one worker round trip per partition)."""
 
-    def __init__(self, prev, ops, partitioner=None, fuse=True, barrier=False):
+    def __init__(self, prev: RDD[Any], ops: list[Any], partitioner: Partitioner | None = None, fuse: bool = True,
+                 barrier: bool = False) -> None:
+        self._parent: RDD[Any]
+        self._ops: list[Any]
         if (fuse and isinstance(prev, PipelinedRDD) and not prev.is_cached and not prev.is_checkpointed
                 and not prev._local_checkpoint):
             self._parent = prev._parent
@@ -2877,7 +2999,7 @@ class PipelinedRDD(RDD):
         super().__init__(prev.ctx, None, partitioner)
 
     @property
-    def _node(self):
+    def _node(self) -> _core.Node:
         if self._checkpoint_node is not None:
             return self._checkpoint_node
         if self._node_obj is None:
@@ -2889,17 +3011,17 @@ class PipelinedRDD(RDD):
             if self._barrier:
                 self._node_obj.set_barrier(True)
             self.ctx._node_info[self._node_obj.id] = (None, self._site, self._name)
-            if profiler is not None:
+            if collector is not None and profiler is not None:
                 collector.add_profiler(self._node_obj.id, profiler)
         return self._node_obj
 
-    def getNumPartitions(self):
+    def getNumPartitions(self) -> int:
         return self._parent.getNumPartitions()
 
-    def _steps(self):
+    def _steps(self) -> tuple[list[str], tuple[RDD[Any], ...]]:
         return [_OP_NAMES.get(kind, "mapPartitions") for kind, _ in self._ops], (self._parent,)
 
-class RDDBarrier:
+class RDDBarrier(Generic[T]):
     """An RDD waiting for the function of a barrier stage (made by
     :meth:`RDD.barrier`): its methods return the resulting RDD, whose tasks all run
     at the same time.
@@ -2913,18 +3035,19 @@ class RDDBarrier:
     [0, 1]
     """
 
-    def __init__(self, rdd):
+    def __init__(self, rdd: RDD[T]) -> None:
         self.rdd = rdd
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RDDBarrier({self.rdd!r})"
 
-    def _stage(self, f, preservesPartitioning):
+    def _stage(self, f: Callable[[int, Iterable[T]], Iterable[Any]], preservesPartitioning: bool) -> RDD[Any]:
         timeout = self.rdd.ctx.getConf().get("spark.barrier.sync.timeout", "365d")
         op = (OP_PARTITIONS, _BarrierFunction(f, timeout))
         return PipelinedRDD(self.rdd, [op], self.rdd.partitioner if preservesPartitioning else None, barrier=True)
 
-    def mapPartitions(self, f, preservesPartitioning=False):
+    def mapPartitions(self, f: Callable[[Iterable[T]], Iterable[U]],
+                      preservesPartitioning: bool = False) -> RDD[U]:
         """Applies f to each partition's iterator, in a barrier stage: inside f,
         ``BarrierTaskContext.get()`` gives ``barrier()`` and ``allGather()``.
 
@@ -2949,7 +3072,8 @@ class RDDBarrier:
         """
         return self._stage(lambda _, it: f(it), preservesPartitioning)
 
-    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+    def mapPartitionsWithIndex(self, f: Callable[[int, Iterable[T]], Iterable[U]],
+                               preservesPartitioning: bool = False) -> RDD[U]:
         """Applies f(partitionIndex, iterator) to each partition, in a barrier stage.
 
         Parameters
@@ -2979,10 +3103,10 @@ class _BarrierFunction:
     """A barrier stage's partition function: gives the task's BarrierTaskContext the
     driver's ``spark.barrier.sync.timeout`` before calling f(split, iterator)."""
 
-    def __init__(self, f, timeout):
+    def __init__(self, f: Callable[[int, Iterable[Any]], Iterable[Any]], timeout: float) -> None:
         self.f, self.timeout = f, timeout
 
-    def __call__(self, split, it):
+    def __call__(self, split: int, it: Iterable[Any]) -> Iterable[Any]:
         from ember.taskcontext import BarrierTaskContext
 
         ctx = BarrierTaskContext._getOrCreate()
@@ -3001,7 +3125,11 @@ class BoundedFloat(float):
     (2.5, 0.95, 2.0, 3.0)
     """
 
-    def __new__(cls, mean, confidence, low, high):
+    confidence: float
+    low: float
+    high: float
+
+    def __new__(cls, mean: float, confidence: float, low: float, high: float) -> BoundedFloat:
         obj = float.__new__(cls, mean)
         obj.confidence = confidence
         obj.low = low
@@ -3009,17 +3137,17 @@ class BoundedFloat(float):
         return obj
 
 
-def _check_confidence(confidence):
+def _check_confidence(confidence: Any) -> None:
     if not 0.0 <= confidence <= 1.0:
         raise ValueError(f"confidence ({confidence}) must be between 0.0 and 1.0")
 
 
-def _comparable(x):
+def _comparable(x: Any) -> Any:
     """Whether histogram() can place x: not None, not NaN."""
     return x is not None and not (type(x) is float and math.isnan(x))
 
 
-def _min_max_partition(_, it):
+def _min_max_partition(_: Any, it: Any) -> Any:
     it = iter(it)
     for first in it:
         lo = hi = first

@@ -27,6 +27,8 @@ Examples
 [0, 1, 2, 3, 4]
 """
 
+from __future__ import annotations
+
 import collections
 import io
 import itertools
@@ -38,6 +40,7 @@ import types
 import weakref
 import zlib
 from collections import ChainMap
+
 
 __all__ = [
     "PickleSerializer",
@@ -84,8 +87,9 @@ def cloudpickle_dumps(obj, protocol=pickle_protocol):
 
 # (module, name, fields) -> the class, for the classes of this process; weak, as
 # classes made in a function can go away.
-_namedtuple_classes = weakref.WeakValueDictionary()
-_rebuilt_namedtuples = {}  # (name, fields) -> a class made in this process by _restore
+_namedtuple_classes: weakref.WeakValueDictionary[tuple[str, str, tuple[str, ...]], type] = weakref.WeakValueDictionary()
+# (name, fields) -> a class made in this process by _restore
+_rebuilt_namedtuples: dict[tuple[str, tuple[str, ...]], type] = {}
 
 
 def _restore(name, fields, value, module=None):
@@ -124,11 +128,12 @@ def _hijack_namedtuple():
     original_kwdefaults = collections.namedtuple.__kwdefaults__
 
     def namedtuple(*args, **kwargs):
-        for k, v in _ember_original_kwdefaults.items():
+        # The names below are globals of the copy of this function installed in namedtuple's module.
+        for k, v in _ember_original_kwdefaults.items():  # noqa: F821
             kwargs[k] = kwargs.get(k, v)
         if kwargs.get("module") is None:  # the caller's module, as namedtuple itself finds it
-            kwargs["module"] = _sys._getframe(1).f_globals.get("__name__", "__main__")
-        return _ember_hack_namedtuple(_ember_original_namedtuple(*args, **kwargs))
+            kwargs["module"] = _sys._getframe(1).f_globals.get("__name__", "__main__")  # noqa: F821
+        return _ember_hack_namedtuple(_ember_original_namedtuple(*args, **kwargs))  # noqa: F821
 
     # The replacement code runs with collections' globals: give them the three names.
     collections.namedtuple.__globals__["_ember_original_namedtuple"] = original

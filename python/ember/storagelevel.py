@@ -1,5 +1,11 @@
 """StorageLevel: how a persisted RDD is kept."""
 
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
+
 
 class StorageLevel:
     """Flags for how an RDD's partitions are stored, as ``pyspark.StorageLevel``.
@@ -12,19 +18,31 @@ class StorageLevel:
     StorageLevel(False, True, False, False, 1)
     """
 
-    def __init__(self, useDisk, useMemory, useOffHeap, deserialized, replication=1):
+    NONE: ClassVar[StorageLevel]
+    DISK_ONLY: ClassVar[StorageLevel]
+    DISK_ONLY_2: ClassVar[StorageLevel]
+    DISK_ONLY_3: ClassVar[StorageLevel]
+    MEMORY_ONLY: ClassVar[StorageLevel]
+    MEMORY_ONLY_2: ClassVar[StorageLevel]
+    MEMORY_AND_DISK: ClassVar[StorageLevel]
+    MEMORY_AND_DISK_2: ClassVar[StorageLevel]
+    MEMORY_AND_DISK_DESER: ClassVar[StorageLevel]
+    OFF_HEAP: ClassVar[StorageLevel]
+
+    def __init__(self, useDisk: bool, useMemory: bool, useOffHeap: bool, deserialized: bool,
+                 replication: int = 1) -> None:
         self.useDisk = useDisk
         self.useMemory = useMemory
         self.useOffHeap = useOffHeap
         self.deserialized = deserialized
         self.replication = replication
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"StorageLevel({self.useDisk}, {self.useMemory}, {self.useOffHeap}, "
                 f"{self.deserialized}, {self.replication})")
 
-    def __str__(self):
-        parts = []
+    def __str__(self) -> str:
+        parts: list[str] = []
         if self.useDisk:
             parts.append("Disk ")
         if self.useMemory:
@@ -35,12 +53,12 @@ class StorageLevel:
         parts.append(f"{self.replication}x Replicated")
         return "".join(parts)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, StorageLevel) and (
             self.useDisk, self.useMemory, self.useOffHeap, self.deserialized, self.replication) == (
             other.useDisk, other.useMemory, other.useOffHeap, other.deserialized, other.replication)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self.useDisk, self.useMemory, self.useOffHeap, self.deserialized, self.replication))
 
 
