@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 
 # The decoders of bytes from a pipe or a file that have a fuzz target (tests/fuzz/fuzz_<name>.c,
 # seeds in tests/fuzz/corpus/<name>); `make test` replays each corpus.
-FUZZ_TARGETS := wire record lines seqfile shuffle
+FUZZ_TARGETS := wire record lines seqfile shuffle native
 FUZZ_SECONDS ?= 180
 
 $(VENV)/.deps: Makefile
@@ -39,6 +39,7 @@ ctest: $(VENV)/.deps
 	$(VENV)/bin/meson compile -C build/c
 	@set -e; for t in build/c/test_*; do [ -f $$t ] && [ -x $$t ] || continue; echo "== $$t"; $$t; done
 	@set -e; for f in $(FUZZ_TARGETS); do echo "== fuzz_$$f corpus"; build/c/fuzz_$${f}_replay tests/fuzz/corpus/$$f; done
+	@echo "== examples/c/wordcount (a C-only job)"; build/c/wordcount examples/data/ember.txt 'local[2]'
 
 # The C unit tests again under AddressSanitizer and UBSan.
 ctest-asan: $(VENV)/.deps
@@ -49,6 +50,7 @@ ctest-asan: $(VENV)/.deps
 		echo "== $$t (asan)"; UBSAN_OPTIONS=halt_on_error=1 $$t; done
 	@set -e; for f in $(FUZZ_TARGETS); do echo "== fuzz_$$f corpus (asan)"; \
 		UBSAN_OPTIONS=halt_on_error=1 build/c-asan/fuzz_$${f}_replay tests/fuzz/corpus/$$f; done
+	@echo "== examples/c/wordcount (asan)"; UBSAN_OPTIONS=halt_on_error=1 build/c-asan/wordcount examples/data/ember.txt 'local[2]'
 
 # The C unit tests under ThreadSanitizer (the engine's threads, the block store's lock).
 # setarch -R: TSan needs the classic address-space layout some kernels randomise away.
@@ -67,7 +69,7 @@ fuzz:
 	@command -v clang >/dev/null || (apt-get update && apt-get install -y clang)
 	@mkdir -p build/fuzz
 	@set -e; for f in $(FUZZ_TARGETS); do \
-		clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_$$f.c $(wildcard src/*.c) -lz -lpthread -o build/fuzz/fuzz_$$f; \
+		clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_$$f.c $(wildcard src/*.c) -lz -lpthread -ldl -lm -o build/fuzz/fuzz_$$f; \
 		mkdir -p build/fuzz/corpus-$$f; \
 		echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
 		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \

@@ -24,9 +24,10 @@
 extern "C" {
 #endif
 
-/* The version of this API: raised when a declaration here changes incompatibly.
- * The record format carries its own version (EMBER_RECORD_VERSION). */
-#define EMBER_API_VERSION 1
+/* The version of this API: raised when a declaration here changes incompatibly
+ * (2: C jobs, the section at the end). The record format carries its own version
+ * (EMBER_RECORD_VERSION). */
+#define EMBER_API_VERSION 2
 
 #if defined(EMBER_BUILDING) && defined(__GNUC__)
 #define EMBER_EXTERN __attribute__((visibility("default")))
@@ -205,7 +206,9 @@ typedef struct ember_node ember_node;
 typedef struct ember_config {
     int slots;               /* task slots = Python workers; >= 1 */
     int max_failures;        /* attempts per task before the job fails (default 4) */
-    const char *python;      /* interpreter for workers, e.g. sys.executable (may be NULL with daemon) */
+    /* Interpreter for workers, e.g. sys.executable. NULL with daemon NULL too: native
+     * workers, no Python anywhere (see "C jobs" below). */
+    const char *python;
     const char *pythonpath;  /* PYTHONPATH for workers (may be NULL) */
     const char *local_dir;   /* parent of the context's temp dir (NULL: $TMPDIR or /tmp) */
     /* Bytes of result batches one job may send back (spark.driver.maxResultSize; 0:
@@ -396,6 +399,108 @@ EMBER_EXTERN size_t ember_active_stages(ember_context *ctx, ember_stage_info *ou
  * with the most recent of them, oldest first; returns how many are remembered. */
 #define EMBER_STAGE_HISTORY 1000
 EMBER_EXTERN size_t ember_finished_stages(ember_context *ctx, ember_stage_info *out, size_t max);
+
+/* ---- C jobs -------------------------------------------------------------------
+ * A C program builds RDDs from C functions and runs jobs over them with no Python
+ * interpreter anywhere. Records are values of the typed record format (ember/record.h);
+ * the functions have the signatures of ember/native.h.
+ *
+ *     ember_context *ctx;
+ *     ember_node *lines, *words, *counts;
+ *     ember_context_create_local("local[2]", &ctx);
+ *     ember_node_text(ctx, "big.txt", 4, 0, &lines);            // records: str lines
+ *     ember_node_flat_map(lines, tokenize, NULL, &words);         // (word, 1) pairs
+ *     ember_node_reduce_by_key(words, add, NULL, 0, &counts);
+ *     ember_writer out = {0};
+ *     size_t n;
+ *     ember_collect(counts, &out, &n);                            // n encoded (word, count)
+ *
+ * Where native functions run. Never in the driver: tasks run in worker processes.
+ * A context created without a Python interpreter (ember_context_create_local, or
+ * ember_config.python and .daemon both NULL) starts its worker daemon by running the
+ * driver's own executable again (/proc/self/exe) with EMBER_NATIVE_DAEMON=1 in its
+ * environment: libember's constructor sees it before main() and serves as the daemon,
+ * forking one worker per task slot (src/nworker.c). A function pointer reaches the
+ * workers as the file it was loaded from (the executable itself, or a shared library)
+ * and its offset in that file's mapping, so any function of the program or of a
+ * library it loaded can be used, static ones included. A context with a Python
+ * interpreter (a Python driver, ember.native) runs the same commands in its Python
+ * workers, which load the library by path.
+ *
+ * Records through the engine: sources and native steps make batches of typed records
+ * (a text file's lines are str, invalid UTF-8 replaced by U+FFFD as Python decodes
+ * them; a range's are int); a shuffle partitions (key, value) pairs — 2-tuples or
+ * 2-lists — by the portable hash Python partitions by (ember.rdd.portable_hash), so a
+ * key lands in the same partition whichever worker writes it.
+ *
+ * Failures: a function returning a negative code fails its task with the message of
+ * ember_set_error; a crash (SIGSEGV ...) kills only its worker. Either way the task is
+ * retried up to max_failures times, then the action fails with EMBER_ETASK and
+ * ember_last_error() names the function (by `name`, else its symbol) and the error or
+ * signal.
+ */
+
+/* mapPartitions: reads the partition's records with ember_iter_next and writes its
+ * output records into out (held in memory until the function returns). */
+typedef struct ember_iter ember_iter;
+typedef int (*ember_partition_fn)(ember_iter *in, ember_writer *out);
+/* Returns 1 with the next record in *v (valid until the next call), 0 at the end, or
+ * a negative code (reading the input failed: return it). */
+EMBER_EXTERN int ember_iter_next(ember_iter *it, ember_value *v);
+/* foreach: called with every record; a negative code fails the task. */
+typedef int (*ember_foreach_fn)(const ember_value *v);
+/* partitionBy: the partition (0 <= p < nparts) of a key, or a negative code. */
+typedef int64_t (*ember_partitioner_fn)(const ember_value *key, size_t nparts);
+
+/* Creates a context with native workers from a master URL: "local" (one slot),
+ * "local[N]" or "local[*]" (one slot per online CPU). EMBER_EINVAL names a bad URL. */
+EMBER_EXTERN int ember_context_create_local(const char *master, ember_context **out);
+
+/* A source of records: `data` holds `len` bytes of encoded records one after another
+ * (e.g. an ember_writer's .data and .len), split into nparts partitions of
+ * neighbouring records as evenly as their count allows. The bytes are checked
+ * (EMBER_ECORRUPT names the bad record) and copied. */
+EMBER_EXTERN int ember_node_parallelize_records(ember_context *ctx, const void *data, size_t len, size_t nparts,
+                                                ember_node **out);
+
+/* Narrow steps. `name` (may be NULL: the function's symbol, found with dladdr, or its
+ * address) is how errors name the function. Each returns a new node, or EMBER_EINVAL
+ * when fn is not in a file the workers can load (dladdr finds none). */
+EMBER_EXTERN int ember_node_map(ember_node *parent, ember_map_fn fn, const char *name, ember_node **out);
+EMBER_EXTERN int ember_node_flat_map(ember_node *parent, ember_flatmap_fn fn, const char *name, ember_node **out);
+EMBER_EXTERN int ember_node_filter(ember_node *parent, ember_filter_fn fn, const char *name, ember_node **out);
+EMBER_EXTERN int ember_node_map_partitions(ember_node *parent, ember_partition_fn fn, const char *name,
+                                           ember_node **out);
+
+/* Shuffles of (key, value) records into nparts partitions (0: the parent's count).
+ * combineByKey: create(value) starts a combiner, merge_value(combiner, value) adds a
+ * value, merge_combiners(c1, c2) joins two; the map side combines before writing, the
+ * reduce side merges; the result holds one (key, combiner) per key. reduceByKey(f) is
+ * combineByKey(identity, f, f). partitionBy moves the records as they are; partition
+ * NULL: the portable hash of the key. */
+EMBER_EXTERN int ember_node_combine_by_key(ember_node *parent, ember_map_fn create, ember_merge_fn merge_value,
+                                           ember_merge_fn merge_combiners, size_t nparts, ember_node **out);
+EMBER_EXTERN int ember_node_reduce_by_key(ember_node *parent, ember_merge_fn fn, const char *name, size_t nparts,
+                                          ember_node **out);
+EMBER_EXTERN int ember_node_partition_by(ember_node *parent, size_t nparts, ember_partitioner_fn partition,
+                                         ember_node **out);
+
+/* Actions; each runs one job and blocks until it ends.
+ * collect appends every record of node, partitions in order, to `out` (the caller's
+ * writer: zero it or ember_writer_init it first, free it with ember_writer_free);
+ * *count (may be NULL) gets how many records were appended. Walk them with
+ * ember_value_decode. */
+EMBER_EXTERN int ember_collect(ember_node *node, ember_writer *out, size_t *count);
+EMBER_EXTERN int ember_count(ember_node *node, int64_t *count);
+/* Calls fn with every record, in the workers. */
+EMBER_EXTERN int ember_foreach(ember_node *node, ember_foreach_fn fn, const char *name);
+/* Writes one text file per partition under the directory `path` (part-00000 ...,
+ * then _SUCCESS), one line per record: a str as it is, other values as Python's str()
+ * prints them. Fails with EMBER_EEXIST when path exists. */
+EMBER_EXTERN int ember_save_as_text_file(ember_node *node, const char *path);
+/* Python's str() of a record, appended to out (NUL not included): what
+ * ember_save_as_text_file writes. Returns 0 or EMBER_ENOMEM. */
+EMBER_EXTERN int ember_value_str(const ember_value *v, ember_writer *out);
 
 #ifdef __cplusplus
 }

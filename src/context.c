@@ -27,9 +27,7 @@ static char *dup_or_null(const char *s) { return s ? ember_strdup(s) : NULL; }
 
 int ember_context_create(const ember_config *cfg, ember_context **out) {
     int rc = 0;
-    if (!cfg || cfg->slots < 1 || (!cfg->python && !cfg->daemon))
-        return emberE_set(EMBER_EINVAL, "a context needs at least one task slot and a Python interpreter (or a "
-                                        "worker daemon, ember_config.daemon)");
+    if (!cfg || cfg->slots < 1) return emberE_set(EMBER_EINVAL, "a context needs at least one task slot");
     ember_context *ctx = ember_calloc(1, sizeof *ctx);
     if (!ctx) return emberE_set(EMBER_ENOMEM, "out of memory creating a context");
     atomic_init(&ctx->refcnt, 1);

@@ -4,7 +4,8 @@
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
  *   common (alloc.c, error.c, checksum.c, record.c) <- blocks.c <- wire.c, codec.c <- textsplit.c,
- *   seqfile.c, shuffle.c <- workers.c <- graph.c <- tasks.c <- engine.c <- jobs.c <- context.c
+ *   seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- graph.c <- tasks.c <- engine.c
+ *   <- jobs.c <- context.c, native_jobs.c
  *
  * blocks.c knows no node: it holds blocks by node id. graph.c knows no engine: a
  * released node drops its blocks (blocks.c) and, as the last holder, frees the
@@ -20,6 +21,8 @@
  *   emberW_  wire.c       the frame codec (wire.h)
  *   emberC_  codec.c      compressed streams (decoders; magic bytes)
  *   emberT_  textsplit.c  text splits and the line reader
+ *   emberN_  native.c     naming native functions, native commands and specs, the portable hash
+ *   emberV_  nworker.c    the native worker: its daemon, and the runner of a native task
  *   emberX_  workers.c    the worker daemon and pool
  *   emberG_  graph.c      lineage nodes, the context's reference count
  *   emberA_  tasks.c      encoding a task (its input tree, commands, frames)
@@ -142,6 +145,104 @@ int emberM_shuffle_lose(emberM_store *s, const char *path, int *id, size_t *map)
 /* 1 when map output `map` of shuffle id is registered. */
 int emberM_shuffle_has(emberM_store *s, int id, size_t map);
 
+/* record.c: 1 when s[0, n) is well-formed UTF-8. */
+int emberR_utf8_valid(const uint8_t *s, size_t n);
+
+/* ---- native.c: native functions, commands and specs (layouts atop native.c) ---- */
+#include "wire.h"
+
+#define EMBER_NATIVE_CMD_MAGIC "EMNC"
+#define EMBER_NATIVE_SPEC_MAGIC "EMNS"
+#define EMBER_NATIVE_VERSION 1
+/* The steps of native commands. MERGE: the reduce side of combineByKey (merges the
+ * combiners of each key); COUNT, FOREACH, SAVE_TEXT end a partition for an action. */
+enum {
+    EMBER_NOP_MAP = 1,
+    EMBER_NOP_FLATMAP,
+    EMBER_NOP_FILTER,
+    EMBER_NOP_PARTITIONS,
+    EMBER_NOP_MERGE,
+    EMBER_NOP_COUNT,
+    EMBER_NOP_FOREACH,
+    EMBER_NOP_SAVE_TEXT
+};
+/* Flags of a native shuffle spec: which functions it has (partitioner, createCombiner,
+ * mergeValue, mergeCombiners), and whether the map side combines. */
+enum {
+    EMBER_NSPEC_PARTITION = 1,
+    EMBER_NSPEC_CREATE = 2,
+    EMBER_NSPEC_MERGE_VALUE = 4,
+    EMBER_NSPEC_MERGE_COMBINERS = 8,
+    EMBER_NSPEC_COMBINE = 16,
+    EMBER_NSPEC_HAS_MERGE = 4 | 8,
+    EMBER_NSPEC_ALL = 31
+};
+
+/* A function as the driver names it (owned strings). */
+typedef struct emberN_fnref {
+    char *module;    /* "" for the executable, else the shared library's path */
+    uint64_t offset; /* from the object's load address */
+    char *name;      /* for messages */
+} emberN_fnref;
+/* The same, decoded from a command (borrowed bytes). */
+typedef struct emberN_fn {
+    emberW_bytes module, name;
+    uint64_t offset;
+} emberN_fn;
+typedef struct emberN_op {
+    uint32_t kind;    /* EMBER_NOP_* */
+    emberN_fn fn;     /* empty for COUNT and SAVE_TEXT */
+    emberW_bytes arg; /* SAVE_TEXT: the output directory */
+} emberN_op;
+typedef struct emberN_spec {
+    uint32_t flags;   /* EMBER_NSPEC_* */
+    emberN_fn fns[4]; /* partition, create, merge_value, merge_combiners */
+} emberN_spec;
+
+/* Names fn (label: its name in messages; NULL: its symbol). EMBER_EINVAL when fn is
+ * in no loaded file. Free with emberN_fnref_free. */
+int emberN_fn_name(void *fn, const char *label, emberN_fnref *out);
+void emberN_fnref_free(emberN_fnref *f);
+/* Finds a named function in this process (loading its library when needed); a
+ * function of the executable only when allow_main. */
+int emberN_resolve(const emberN_fn *fn, int allow_main, void **out);
+int emberN_op_encode(emberB_buf *b, uint32_t kind, const emberN_fnref *fn, const char *arg);
+int emberN_spec_encode(emberB_buf *b, uint32_t flags, const emberN_fnref *fns[4]);
+/* 1 when a command or spec is native (starts with a native magic). */
+int emberN_is_native(const void *p, size_t len);
+/* Decoders: 0, or EMBER_EPROTO naming the field. Fields borrow from p. */
+int emberN_op_decode(const void *p, size_t len, emberN_op *op);
+int emberN_spec_decode(const void *p, size_t len, emberN_spec *spec);
+/* The portable hash of a value (what Python's portable_hash gives its object);
+ * EMBER_EINVAL for a list or dict (unhashable). */
+int emberN_hash(const ember_value *v, int64_t *out);
+/* Appends raw bytes to a writer (0 or its error). */
+int emberN_append(ember_writer *w, const void *p, size_t n);
+
+/* ---- nworker.c: the native worker ------------------------------------------------ */
+typedef struct emberV_stream {
+    ember_buf *bufs;
+    size_t n, cap;
+} emberV_stream;
+typedef struct emberV_env {
+    int out_fd;             /* the result pipe: DATA, TASK_DONE, TASK_ERROR frames */
+    emberV_stream *streams; /* the task's data streams, read whole */
+    size_t nstreams;
+    const emberW_bytes *(*command)(void *arg, uint64_t id); /* a command's bytes by id, or NULL */
+    void *arg;
+    int allow_main;                  /* functions of the executable may be resolved */
+    struct shuffle_iter *shuffle_in; /* internal to emberV_run */
+    char *fetch_failed;
+} emberV_env;
+/* Runs one task of native steps and answers it on env->out_fd (TASK_DONE,
+ * TASK_ERROR or FETCH_FAILED). Returns 0, or EMBER_EIO when the answer could not be
+ * written. */
+int emberV_run(emberV_env *env, const emberW_task *task);
+/* The environment variable that makes a program run as the native daemon. */
+#define EMBER_NATIVE_DAEMON_VAR "EMBER_NATIVE_DAEMON"
+/* Does nothing; a program that starts the native daemon calls it, so that a static
+ * link keeps nworker.c and its constructor (the daemon's entry). */
+void emberV_link(void);
 
 /* ---- workers.c: the Python worker daemon and the pool of workers ------------ */
 #include "wire.h"

@@ -39,7 +39,7 @@ static size_t read_uvar(const uint8_t *p, const uint8_t *end, uint64_t *out) {
 
 /* 1 when s[0, n) is well-formed UTF-8 (no overlongs, surrogates or values past
  * U+10FFFF), else 0. */
-static int utf8_valid(const uint8_t *s, size_t n) {
+int emberR_utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         /* ASCII, eight bytes at a time */
@@ -125,7 +125,7 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
                 return corrupt(d, v->data, "big int not in its shortest form");
             v->type = EMBER_BIGINT;
         } else if (p[0] == TAG_STR) {
-            if (utf8 && !utf8_valid(v->data, v->len)) return corrupt(d, v->data, "str is not UTF-8");
+            if (utf8 && !emberR_utf8_valid(v->data, v->len)) return corrupt(d, v->data, "str is not UTF-8");
             v->type = EMBER_STR;
         } else {
             v->type = EMBER_BYTES;

@@ -1,6 +1,8 @@
 /* workers.c — the Python worker processes: one daemon per context, started with
  * posix_spawn, and one worker per task slot, forked by the daemon on request. The
- * daemon is ember.daemon (see DAEMON_BOOT), or the executable ember_config.daemon names
+ * daemon is ember.daemon (see DAEMON_BOOT), or the executable ember_config.daemon names,
+ * or — a context with neither — the native daemon: the driver's own executable run
+ * again with EMBER_NATIVE_DAEMON=1 (nworker.c)
  * (the scheduler's C tests use a fake worker that speaks the same protocols).
  *
  * Design. The engine and the daemon share a Unix socket (the control channel). To
@@ -33,19 +35,22 @@
 extern char **environ;
 
 /* Builds the daemon's environment: ours, with PYTHONHASHSEED=0 (workers hash the same
- * everywhere) and PYTHONPATH replaced when given. */
-static char **daemon_env(const char *pythonpath) {
+ * everywhere) and PYTHONPATH replaced when given; for the native daemon (nworker.c)
+ * EMBER_NATIVE_DAEMON=1 too. */
+static char **daemon_env(const char *pythonpath, int native) {
     size_t n = 0;
     while (environ[n]) n++;
-    char **env = ember_calloc(n + 3, sizeof *env);
+    char **env = ember_calloc(n + 4, sizeof *env);
     if (!env) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(environ[i], "PYTHONHASHSEED=", 15) == 0) continue;
         if (pythonpath && strncmp(environ[i], "PYTHONPATH=", 11) == 0) continue;
+        if (strncmp(environ[i], EMBER_NATIVE_DAEMON_VAR "=", sizeof EMBER_NATIVE_DAEMON_VAR) == 0) continue;
         env[k++] = environ[i];
     }
     env[k++] = "PYTHONHASHSEED=0";
+    if (native) env[k++] = "EMBER_NATIVE_DAEMON=1";
     if (pythonpath) {
         size_t len = strlen(pythonpath) + 12;
         char *pp = ember_malloc(len);
@@ -80,7 +85,11 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     pool->tmpdir = tmpdir;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return emberE_errno(EMBER_ESPAWN, errno, "creating the worker daemon's control socket");
-    env = daemon_env(cfg->pythonpath);
+    /* Without an interpreter or a daemon: the native daemon, this very program run
+     * again (see nworker.c). */
+    int native = !cfg->python && !cfg->daemon;
+    if (native) emberV_link();
+    env = daemon_env(cfg->pythonpath, native);
     if (!env) { rc = emberE_set(EMBER_ENOMEM, "out of memory building the daemon's environment"); goto close_socket; }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3); /* dup2 clears close-on-exec */
@@ -98,12 +107,15 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *python_argv[] = {(char *)cfg->python, "-c", (char *)DAEMON_BOOT, "3", (char *)tmpdir, NULL};
     char *daemon_argv[] = {(char *)cfg->daemon, "3", (char *)tmpdir, NULL};
-    char **argv = cfg->daemon ? daemon_argv : python_argv;
+    char *native_argv[] = {"/proc/self/exe", "3", (char *)tmpdir, NULL};
+    char **argv = native ? native_argv : cfg->daemon ? daemon_argv : python_argv;
     int err = posix_spawn(&pool->daemon_pid, argv[0], &fa, &attr, argv, env);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (err) {
-        if (cfg->daemon)
+        if (native)
+            rc = emberE_errno(EMBER_ESPAWN, err, "starting the native worker daemon (/proc/self/exe)");
+        else if (cfg->daemon)
             rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s' (ember_config.daemon)", cfg->daemon);
         else
             rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon with '%s'", cfg->python);

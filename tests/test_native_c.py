@@ -1,0 +1,77 @@
+"""C jobs (include/ember.h, "C jobs"): examples/c/wordcount.c, a C-only word count,
+runs with no Python interpreter reachable and gives the Python path's answer."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def wordcount(tmp_path_factory):
+    """The example's binary: the one `make ctest` built, else compiled here from the
+    sources (libember's files with the example, by the system compiler)."""
+    built = os.path.join(ROOT, "build", "c", "wordcount")
+    if os.path.exists(built):
+        return built
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.fail("no C compiler (cc) to build examples/c/wordcount.c")
+    out = str(tmp_path_factory.mktemp("wc") / "wordcount")
+    src = [os.path.join(ROOT, "src", f) for f in sorted(os.listdir(os.path.join(ROOT, "src"))) if f.endswith(".c")]
+    subprocess.run([cc, "-O1", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I" + os.path.join(ROOT, "include"),
+                    "-I" + os.path.join(ROOT, "src"), os.path.join(ROOT, "examples", "c", "wordcount.c"), *src,
+                    "-lz", "-lpthread", "-ldl", "-lm", "-o", out], check=True)
+    return out
+
+
+def no_python_env(tmp_path):
+    """An environment whose PATH holds no python3 (nor python) and no PYTHON* variable."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("sh", "ls"):
+        path = shutil.which(tool)
+        if path:
+            os.symlink(path, bindir / tool)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and not k.startswith("VIRTUAL_ENV")}
+    env["PATH"] = str(bindir)
+    return env
+
+
+def python_counts(sc, path):
+    return dict(sc.textFile(path, 4).flatMap(lambda line: line.split())
+                .map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b).collect())
+
+
+def test_c_only_job_runs_without_python(sc, wordcount, tmp_path):
+    text = tmp_path / "words.txt"
+    words = [f"w{i % 97}" for i in range(20000)] + ["é", "naïve", "日本"] * 7
+    text.write_text("\n".join(" ".join(words[i:i + 13]) for i in range(0, len(words), 13)) + "\n", encoding="utf-8")
+    env = no_python_env(tmp_path)
+    assert shutil.which("python3", path=env["PATH"]) is None
+    r = subprocess.run([wordcount, str(text), "local[2]", "--all"], env=env, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    got = {}
+    for line in r.stdout.decode("utf-8").splitlines():
+        word, count = line.split("\t")
+        got[word] = int(count)
+    assert got == python_counts(sc, str(text))
+
+
+def test_c_only_job_answers_the_example_text(sc, wordcount, tmp_path):
+    path = os.path.join(ROOT, "examples", "data", "ember.txt")
+    r = subprocess.run([wordcount, path, "local[3]"], env=no_python_env(tmp_path), capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    counts = python_counts(sc, path)
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].encode()))[:10]
+    assert r.stdout.decode().splitlines() == [f"{n} {w}" for w, n in top]
+
+
+def test_c_only_job_names_a_missing_file(wordcount, tmp_path):
+    r = subprocess.run([wordcount, str(tmp_path / "nope.txt"), "local[1]"], env=no_python_env(tmp_path),
+                       capture_output=True, timeout=120)
+    assert r.returncode == 1
+    assert b"nope.txt" in r.stderr
