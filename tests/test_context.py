@@ -56,7 +56,7 @@ def test_identity(sc):
     assert re.fullmatch(r"local-\d{13}", sc.applicationId)
     assert sc.applicationId == f"local-{sc.startTime}"
     assert abs(sc.startTime / 1000 - time.time()) < 24 * 3600
-    assert sc.uiWebUrl is None and sc.resources == {}
+    assert sc.uiWebUrl.startswith("http://127.0.0.1:") and sc.resources == {}
     assert isinstance(sc.sparkUser(), str) and sc.sparkUser()
 
 

@@ -157,6 +157,9 @@ def test_status_tracker_while_a_job_runs_and_after(sc, tmp_path):
     tracker = sc.statusTracker()
     t, out = run_in_thread(job)
     wait_for(started.exists, "the result stage's tasks")
+    # The job's thread records the job (on_submit) as the engine starts its tasks: on a
+    # busy machine a task can start first.
+    wait_for(lambda: tracker.getJobIdsForGroup("tracked-run"), "the job in the history")
     [job_id] = tracker.getJobIdsForGroup("tracked-run")
     assert job_id in tracker.getActiveJobsIds()
     running = tracker.getJobInfo(job_id)

@@ -236,6 +236,8 @@ class SparkContext:
             self._core.freed_nodes()            # from now on the engine tells which nodes went
             self._init_shared_state()
             self._progress = progress.for_context(conf, self._core)
+            from ember import _ui
+            self._ui = _ui.start(self, conf)
             SparkContext._active_spark_context = self
             _live_contexts.add(self)
         for path in pyFiles or ():
@@ -271,6 +273,9 @@ class SparkContext:
     def stop(self) -> None:
         """Stops the workers and removes temporary files. Safe to call twice."""
         with SparkContext._lock:
+            ui = getattr(self, "_ui", None)
+            if ui is not None:
+                ui.close()
             getattr(self, "_progress", progress.NO_PROGRESS).close()
             core = getattr(self, "_core", None)
             if core is not None:
@@ -360,14 +365,17 @@ class SparkContext:
 
     @property
     def uiWebUrl(self) -> str | None:
-        """None: ember has no web UI (PySpark's value when ``spark.ui.enabled=false``).
+        """The address of the web UI (``http://127.0.0.1:4040`` unless
+        ``spark.ui.host``/``spark.ui.port`` say otherwise, or the next free port), or
+        None when ``spark.ui.enabled`` is false or no port was free.
 
         Examples
         --------
-        >>> sc.uiWebUrl is None
+        >>> sc.uiWebUrl.startswith("http://127.0.0.1:")
         True
         """
-        return None
+        ui = getattr(self, "_ui", None)
+        return None if ui is None else ui.url
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -1402,7 +1410,9 @@ class SparkContext:
         self._forget_freed_nodes()
         props = self._local_properties()
         group = props.get("spark.jobGroup.id")
-        labels = _job_labels(group, self.getJobTags())
+        tags = self.getJobTags()
+        labels = _job_labels(group, tags)
+        description = props.get("spark.job.description")
         with self._shared_lock:
             alive = dict(self._broadcast_alive)
             files = (len(self._added_files), tuple(self._python_includes))
@@ -1413,7 +1423,7 @@ class SparkContext:
 
         def on_submit(job_id: Any) -> None:
             submitted.append(job_id)
-            jobs.started(job_id, group, name)
+            jobs.started(job_id, group, name, description, sorted(tags))
 
         reports: list[bytes] = []
         status = "FAILED"

@@ -42,11 +42,17 @@ class SparkExecutorInfo(collections.namedtuple(
 
 
 class _Job:
-    __slots__ = ("group", "name", "status", "submitted")
+    """A job as the context saw it: its group, call site (name), description and
+    tags (local properties when submitted), status, and wall-clock submission and
+    completion times (seconds since the epoch; completed is None while it runs)."""
 
-    def __init__(self, group, name):
+    __slots__ = ("group", "name", "status", "submitted", "completed", "description", "tags")
+
+    def __init__(self, group, name, description=None, tags=()):
         self.group, self.name, self.status = group, name, "RUNNING"
+        self.description, self.tags = description, tuple(tags)
         self.submitted = time.time()
+        self.completed = None
 
 
 class _JobHistory:
@@ -57,9 +63,9 @@ class _JobHistory:
         self._jobs = collections.OrderedDict()
         self._retained = retained
 
-    def started(self, job_id, group, name):
+    def started(self, job_id, group, name, description=None, tags=()):
         with self._lock:
-            self._jobs[job_id] = _Job(group, name)
+            self._jobs[job_id] = _Job(group, name, description, tags)
             while len(self._jobs) > self._retained:
                 self._jobs.popitem(last=False)
 
@@ -68,6 +74,7 @@ class _JobHistory:
             job = self._jobs.get(job_id)
             if job is not None:
                 job.status = status
+                job.completed = time.time()
 
     def get(self, job_id):
         with self._lock:
@@ -231,8 +238,8 @@ class StatusTracker:
 
     def getExecutorInfos(self):
         """The executors: in local mode, one, this process (the driver). ``host`` is
-        ``spark.driver.host`` (``localhost`` unless set) and ``port`` 0 (ember opens no
-        port); ``cacheSize`` and ``usedOnHeapStorageMemory`` are the bytes the engine
+        ``spark.driver.host`` (``localhost`` unless set) and ``port`` 0 (no executor
+        listens on a port); ``cacheSize`` and ``usedOnHeapStorageMemory`` are the bytes the engine
         holds (cached partitions and shuffle buffers); ``totalOnHeapStorageMemory`` is
         ``spark.executor.memory`` (1g unless set); nothing is off-heap.
 
