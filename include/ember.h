@@ -452,6 +452,16 @@ typedef int (*ember_foreach_fn)(const ember_value *v);
 /* partitionBy: the partition (0 <= p < nparts) of a key, or a negative code. */
 typedef int64_t (*ember_partitioner_fn)(const ember_value *key, size_t nparts);
 
+/* A C library's entry for a Python driver (ember.native.call): builds a lineage over
+ * `inputs` (nodes of Python RDDs, borrowed) in ctx with the functions above and sets
+ * *out to a new node (the caller owns it). Returns 0 or a negative code with
+ * ember_set_error's message. Runs in the driver; the steps it adds run in workers. */
+typedef int (*ember_build_fn)(ember_context *ctx, ember_node *const *inputs, size_t ninputs, ember_node **out);
+
+/* EMBER_API_VERSION of the library linked in (a program built against other headers
+ * can check it). */
+EMBER_EXTERN int ember_api_version(void);
+
 /* Creates a context with native workers from a master URL: "local" (one slot),
  * "local[N]" or "local[*]" (one slot per online CPU). EMBER_EINVAL names a bad URL. */
 EMBER_EXTERN int ember_context_create_local(const char *master, ember_context **out);

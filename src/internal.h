@@ -178,6 +178,10 @@ enum {
     EMBER_NSPEC_ALL = 31
 };
 
+/* A function's offset that says: look its name up (dlsym) in the library, up to the
+ * first space of the name (a Python driver names functions without loading them). */
+#define EMBER_NATIVE_BY_SYMBOL UINT64_MAX
+
 /* A function as the driver names it (owned strings). */
 typedef struct emberN_fnref {
     char *module;    /* "" for the executable, else the shared library's path */
@@ -231,13 +235,22 @@ typedef struct emberV_env {
     const emberW_bytes *(*command)(void *arg, uint64_t id); /* a command's bytes by id, or NULL */
     void *arg;
     int allow_main;                  /* functions of the executable may be resolved */
+    int check_inputs;                /* first check that shuffle inputs hold typed batches */
     struct shuffle_iter *shuffle_in; /* internal to emberV_run */
     char *fetch_failed;
 } emberV_env;
 /* Runs one task of native steps and answers it on env->out_fd (TASK_DONE,
  * TASK_ERROR or FETCH_FAILED). Returns 0, or EMBER_EIO when the answer could not be
- * written. */
+ * written; with check_inputs, EMBER_NATIVE_PICKLED_INPUT (nothing sent) when a
+ * shuffle input holds pickled batches (a Python worker then runs the task itself). */
+#define EMBER_NATIVE_PICKLED_INPUT 1
 int emberV_run(emberV_env *env, const emberW_task *task);
+/* For a process that runs tasks with emberV_run outside the native worker (a Python
+ * worker): installs the crash handlers that report a native function's crash on
+ * result_fd (closing task_fd first), saving the handlers they replace;
+ * emberV_crash_restore puts those back. */
+void emberV_crash_install(int task_fd, int result_fd);
+void emberV_crash_restore(void);
 /* The environment variable that makes a program run as the native daemon. */
 #define EMBER_NATIVE_DAEMON_VAR "EMBER_NATIVE_DAEMON"
 /* Does nothing; a program that starts the native daemon calls it, so that a static

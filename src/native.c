@@ -172,6 +172,24 @@ int emberN_resolve(const emberN_fn *fn, int allow_main, void **out) {
                           "native function %.*s lives in the executable of the C program that built it; a Python "
                           "worker cannot load it: put it in a shared library",
                           (int)fn->name.len, (const char *)fn->name.p);
+    if (fn->offset == EMBER_NATIVE_BY_SYMBOL) {
+        char sym[256];
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+            return emberE_set(EMBER_EINVAL, "native function %.*s: cannot load the library: %s", (int)fn->name.len,
+                              (const char *)fn->name.p, dlerror());
+        size_t n = strcspn((const char *)fn->name.p, " ");
+        n = n < fn->name.len ? n : fn->name.len; /* the name may go on: "add (/path/lib.so)" */
+        if (n >= sizeof sym) n = sizeof sym - 1;
+        memcpy(sym, fn->name.p, n);
+        sym[n] = 0;
+        dlerror();
+        *out = dlsym(h, sym); /* the handle stays open: the function is used until exit */
+        if (!*out)
+            return emberE_set(EMBER_EINVAL, "native function %.*s: the library has no function %s", (int)fn->name.len,
+                              (const char *)fn->name.p, sym);
+        return 0;
+    }
     find_name f = {path, strlen(path), 0, 0, 0};
     dl_iterate_phdr(find_name_cb, &f);
     if (!f.found) {

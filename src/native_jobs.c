@@ -13,6 +13,8 @@
 
 /* ---- the C job API ------------------------------------------------------------------ */
 
+int ember_api_version(void) { return EMBER_API_VERSION; }
+
 int ember_context_create_local(const char *master, ember_context **out) {
     long slots = 0;
     if (master && strcmp(master, "local") == 0) {

@@ -72,19 +72,33 @@ static void on_crash(int sig) {
     raise(sig);
 }
 
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+#define NCRASH (sizeof crash_signals / sizeof crash_signals[0])
+static struct sigaction saved_actions[NCRASH];
+
 static void install_crash_handlers(void) {
     static char altstack[64 * 1024];
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
     sigaltstack(&ss, NULL);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    for (size_t i = 0; i < NCRASH; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_crash;
         sa.sa_flags = SA_ONSTACK | SA_NODEFER;
         sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, NULL);
+        sigaction(crash_signals[i], &sa, &saved_actions[i]);
     }
+}
+
+void emberV_crash_install(int task_fd, int result_fd) {
+    crash_task_fd = task_fd;
+    crash_result_fd = result_fd;
+    install_crash_handlers();
+}
+
+void emberV_crash_restore(void) {
+    for (size_t i = 0; i < NCRASH; i++)
+        sigaction(crash_signals[i], &saved_actions[i], NULL);
 }
 
 /* ---- record iterators ------------------------------------------------------------- */
@@ -509,7 +523,7 @@ static int ctable_set(ctable *t, centry *e, const uint8_t *v, size_t n) {
 
 typedef struct fn_call {
     void *fn;
-    char *name; /* "flatMap tokenize" ..., for messages */
+    char *name; /* "flatMapNative tokenize" ..., for messages */
 } fn_call;
 
 static int fn_failed(const fn_call *f, int rc) {
@@ -747,13 +761,13 @@ static void step_close(ember_iter *it) {
 static const char *op_label(uint32_t kind) {
     switch (kind) {
     case EMBER_NOP_MAP:
-        return "map";
+        return "mapNative";
     case EMBER_NOP_FLATMAP:
-        return "flatMap";
+        return "flatMapNative";
     case EMBER_NOP_FILTER:
-        return "filter";
+        return "filterNative";
     case EMBER_NOP_PARTITIONS:
-        return "mapPartitions";
+        return "mapPartitionsNative";
     case EMBER_NOP_MERGE:
         return "reduceByKey";
     case EMBER_NOP_FOREACH:
@@ -763,7 +777,7 @@ static const char *op_label(uint32_t kind) {
     }
 }
 
-/* "flatMap tokenize" in new memory. */
+/* "flatMapNative tokenize" in new memory. */
 static char *fn_label(const char *what, const emberN_fn *fn) {
     size_t n = strlen(what) + fn->name.len + 2;
     char *s = ember_malloc(n);
@@ -1111,6 +1125,35 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
     return rc;
 }
 
+/* 1 when every shuffle bucket the input tree reads starts with a typed batch (or is
+ * empty or unreadable: the run reports that), 0 when one holds pickled batches. */
+static int typed_inputs(const emberW_input *in) {
+    if (in->kind == EMBER_IN_SHUFFLE) {
+        char **paths = ember_calloc(in->npaths ? in->npaths : 1, sizeof *paths);
+        int typed = 1;
+        for (uint32_t i = 0; paths && i < in->npaths; i++)
+            if ((paths[i] = ember_malloc(in->paths[i].len + 1))) {
+                memcpy(paths[i], in->paths[i].p, in->paths[i].len);
+                paths[i][in->paths[i].len] = 0;
+            }
+        ember_shuffle_reader *r = NULL;
+        const void *data;
+        size_t len;
+        const uint8_t *body;
+        if (paths && ember_shuffle_reader_open((const char *const *)paths, in->npaths, in->bucket, &r) == 0 &&
+            ember_shuffle_reader_next(r, &data, &len) == 1)
+            typed = ember_batch_open(data, len, &body, &len) == 0;
+        ember_shuffle_reader_close(r);
+        for (uint32_t i = 0; paths && i < in->npaths; i++)
+            ember_free(paths[i]);
+        ember_free(paths);
+        return typed;
+    }
+    for (uint32_t i = 0; i < in->nchildren; i++)
+        if (!typed_inputs(&in->children[i])) return 0;
+    return 1;
+}
+
 int emberV_run(emberV_env *env, const emberW_task *task) {
     int rc = 0;
     uint64_t *sizes = NULL;
@@ -1118,6 +1161,7 @@ int emberV_run(emberV_env *env, const emberW_task *task) {
     env->fetch_failed = NULL;
     env->shuffle_in = NULL;
     ember_clear_error();
+    if (env->check_inputs && !typed_inputs(&task->input)) return EMBER_NATIVE_PICKLED_INPUT;
     ember_iter *it = input_iter(env, &task->input, &rc);
     if (!rc && task->output == EMBER_OUT_SHUFFLE) {
         const emberW_bytes *cmd = env->command(env->arg, task->spec_id);

@@ -4,6 +4,7 @@
  * thread) through the interrupt callback, which takes the GIL only for that check. */
 #include "core.h"
 
+#include <dlfcn.h>
 
 typedef struct {
     PyObject_HEAD
@@ -277,6 +278,46 @@ static PyObject *Context_pipeline(ContextObject *self, PyObject *args) {
     int rc = ember_node_pipeline(self->ctx, ((NodeObject *)parent)->node, cmd.buf, (size_t)cmd.len, &node);
     PyBuffer_Release(&cmd);
     return rc ? core_raise(st, rc) : wrap_node(st, node);
+}
+
+/* call_native(path, symbol, nodes) -> Node: loads a library built against ember.h in
+ * the driver and calls its builder `int symbol(ember_context *, ember_node *const *,
+ * size_t, ember_node **)` (ember_build_fn), which builds a lineage over the given
+ * nodes with the C API; the node it returns is wrapped. The builder runs no native
+ * step itself: the steps it adds run in the workers. */
+static PyObject *Context_call_native(ContextObject *self, PyObject *args) {
+    core_state *st = ctx_state(self);
+    const char *path, *symbol;
+    PyObject *nodes;
+    if (!PyArg_ParseTuple(args, "ssO!", &path, &symbol, &PyList_Type, &nodes) || check_live(self)) return NULL;
+    if (core_native_share_symbols() < 0) return NULL;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) return PyErr_Format(PyExc_OSError, "%s: cannot load the library: %s", path, dlerror());
+    dlerror();
+    ember_build_fn build = (ember_build_fn)(uintptr_t)dlsym(h, symbol);
+    if (!build) return PyErr_Format(PyExc_AttributeError, "%s has no function %s", path, symbol);
+    Py_ssize_t n = PyList_GET_SIZE(nodes);
+    ember_node **in = PyMem_Calloc(n ? (size_t)n : 1, sizeof *in);
+    if (!in) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyList_GET_ITEM(nodes, i);
+        if (!PyObject_TypeCheck(x, st->Node_type)) {
+            PyMem_Free(in);
+            return PyErr_Format(PyExc_TypeError, "call_native: input %zd is not a Node", i);
+        }
+        in[i] = ((NodeObject *)x)->node;
+    }
+    ember_node *out = NULL;
+    ember_clear_error();
+    int rc = build(self->ctx, (ember_node *const *)in, (size_t)n, &out);
+    PyMem_Free(in);
+    if (rc < 0) {
+        const char *msg = ember_last_error();
+        return PyErr_Format(PyExc_RuntimeError, "native builder %s (%s) failed: %s", symbol, path,
+                            *msg ? msg : ember_strerror(rc));
+    }
+    if (!out) return PyErr_Format(PyExc_RuntimeError, "native builder %s (%s) returned no RDD", symbol, path);
+    return wrap_node(st, out);
 }
 
 static PyObject *Context_shuffle(ContextObject *self, PyObject *args) {
@@ -588,6 +629,8 @@ static PyMethodDef Context_methods[] = {
     {"range", (PyCFunction)Context_range, METH_VARARGS, "range(start, stop, step, num_partitions) -> Node"},
     {"pipeline", (PyCFunction)Context_pipeline, METH_VARARGS, "pipeline(parent, command: bytes) -> Node"},
     {"shuffle", (PyCFunction)Context_shuffle, METH_VARARGS, "shuffle(parent, num_partitions, spec: bytes) -> Node"},
+    {"call_native", (PyCFunction)Context_call_native, METH_VARARGS,
+     "call_native(path, symbol, nodes) -> Node: a lineage built by a C library's ember_build_fn"},
     {"union", (PyCFunction)Context_union, METH_O, "union(nodes) -> Node"},
     {"coalesce", (PyCFunction)Context_coalesce, METH_VARARGS, "coalesce(parent, num_partitions) -> Node"},
     {"zip", (PyCFunction)Context_zip, METH_VARARGS, "zip(a, b) -> Node"},

@@ -46,6 +46,9 @@ extern PyMethodDef core_pipeline_methods[];
 extern PyMethodDef core_record_methods[];
 extern PyMethodDef core_native_methods[];
 int core_add_native(PyObject *m); /* native.c: the NativeFn type */
+/* native.c: makes libember's symbols in this extension visible to libraries loaded
+ * later (0, or -1 with an exception). */
+int core_native_share_symbols(void);
 extern PyMethodDef core_codec_methods[];
 
 /* Calls merge(a, b); operator.add runs as PyNumber_Add without a Python call. */
@@ -68,5 +71,7 @@ int core_record_encode(ember_writer *w, PyObject *obj, const char *where);
 PyObject *core_record_decode(const ember_value *v);
 /* Decodes the value at buf[0, len) (ValueError when it is corrupt); *used its length. */
 PyObject *core_record_loads(const uint8_t *buf, size_t len, size_t *used);
+/* The records of a batch (header and records) as a new list, or NULL with ValueError. */
+PyObject *core_records_list(const uint8_t *data, size_t len);
 
 #endif

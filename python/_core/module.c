@@ -53,6 +53,9 @@ static int core_exec(PyObject *m) {
     if (PyModule_AddFunctions(m, core_pipeline_methods) < 0) return -1;
     if (PyModule_AddFunctions(m, core_record_methods) < 0) return -1;
     if (PyModule_AddFunctions(m, core_native_methods) < 0 || core_add_native(m) < 0) return -1;
+    /* The C API version; asking libember for it also links its C job API (native_jobs.c)
+     * into this extension, for the libraries ember.native.call loads. */
+    if (PyModule_AddIntConstant(m, "API_VERSION", ember_api_version()) < 0) return -1;
     if (PyModule_AddFunctions(m, core_codec_methods) < 0) return -1;
     if (core_add_context(m, st) < 0 || core_add_worker_io(m, st) < 0 || core_add_pipeline(m, st) < 0 ||
         core_add_formats(m, st) < 0)

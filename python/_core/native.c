@@ -19,6 +19,7 @@
  */
 #include "core.h"
 
+#include "internal.h"
 #include "wire.h"
 
 #include <dlfcn.h>
@@ -315,12 +316,16 @@ static int promote_self(void) {
     return 0;
 }
 
-/* NativeFn(path, symbol, kind, label): kind one of NATIVE_*; label ("mapNative") names it. */
+int core_native_share_symbols(void) { return promote_self(); }
+
+/* NativeFn(path, symbol, kind, label, offset=by symbol): kind one of NATIVE_*; label
+ * ("mapNative") names it; an offset names it by file and offset (native.c). */
 static PyObject *NativeFn_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     const char *path, *symbol, *label;
     int kind;
     if (kw && PyDict_GET_SIZE(kw)) return PyErr_Format(PyExc_TypeError, "NativeFn takes no keyword arguments");
-    if (!PyArg_ParseTuple(args, "ssis", &path, &symbol, &kind, &label)) return NULL;
+    unsigned long long offset = EMBER_NATIVE_BY_SYMBOL;
+    if (!PyArg_ParseTuple(args, "ssis|K", &path, &symbol, &kind, &label, &offset)) return NULL;
     if (kind < NATIVE_MAP || kind > NATIVE_MERGE) return PyErr_Format(PyExc_ValueError, "unknown native kind %d", kind);
     NativeFn *self = (NativeFn *)type->tp_alloc(type, 0);
     if (!self) return NULL;
@@ -337,6 +342,17 @@ static PyObject *NativeFn_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     self->crash = join3("native function ", self->name, " crashed with signal ");
     if (!self->where_in || !self->crash) goto fail;
     if (promote_self() < 0 || install_handlers() < 0) goto fail;
+    if (offset != EMBER_NATIVE_BY_SYMBOL) { /* a function named by file and offset (native.c) */
+        emberN_fn fn = {{(const uint8_t *)path, (uint32_t)strlen(path)},
+                        {(const uint8_t *)symbol, (uint32_t)strlen(symbol)},
+                        (uint64_t)offset};
+        int rc = emberN_resolve(&fn, 0, &self->fn);
+        if (rc) {
+            PyErr_Format(PyExc_OSError, "%s: %s", self->name, ember_last_error());
+            goto fail;
+        }
+        return (PyObject *)self;
+    }
     self->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!self->handle) {
         PyErr_Format(PyExc_OSError, "%s: cannot load the library: %s", self->name, dlerror());

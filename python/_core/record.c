@@ -293,19 +293,14 @@ cleanup:
     return r;
 }
 
-/* records_loads(data) -> list: the records of a batch. */
-static PyObject *py_records_loads(PyObject *m, PyObject *arg) {
-    (void)m;
-    Py_buffer b;
-    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
-    PyObject *out = NULL;
+PyObject *core_records_list(const uint8_t *data, size_t n) {
     const uint8_t *body;
     size_t len;
-    if (ember_batch_open(b.buf, (size_t)b.len, &body, &len)) {
+    if (ember_batch_open(data, n, &body, &len)) {
         PyErr_SetString(PyExc_ValueError, ember_last_error());
-        goto cleanup;
+        return NULL;
     }
-    out = PyList_New(0);
+    PyObject *out = PyList_New(0);
     for (size_t off = 0; out && off < len;) {
         size_t used;
         PyObject *x = core_record_loads(body + off, len - off, &used);
@@ -317,7 +312,15 @@ static PyObject *py_records_loads(PyObject *m, PyObject *arg) {
         Py_DECREF(x);
         off += used;
     }
-cleanup:
+    return out;
+}
+
+/* records_loads(data) -> list: the records of a batch. */
+static PyObject *py_records_loads(PyObject *m, PyObject *arg) {
+    (void)m;
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *out = core_records_list(b.buf, (size_t)b.len);
     PyBuffer_Release(&b);
     return out;
 }

@@ -176,11 +176,18 @@ static PyObject *cursor_take(batch_cursor *c) {
     return NULL;
 }
 
+/* Loads a batch: a pickled list, or typed records (ember/record.h: native steps and
+ * C sources write those; their header "EMR" never starts a pickle). */
 static int cursor_load(batch_cursor *c, const char *data, Py_ssize_t len, const char *where) {
-    PyObject *b = PyBytes_FromStringAndSize(data, len);
-    if (!b) return -1;
-    PyObject *lst = PyObject_CallOneArg(c->loads, b);
-    Py_DECREF(b);
+    PyObject *lst;
+    if (len >= EMBER_BATCH_HEADER && memcmp(data, "EMR", 3) == 0) {
+        lst = core_records_list((const uint8_t *)data, (size_t)len);
+    } else {
+        PyObject *b = PyBytes_FromStringAndSize(data, len);
+        if (!b) return -1;
+        lst = PyObject_CallOneArg(c->loads, b);
+        Py_DECREF(b);
+    }
     if (!lst) return -1;
     if (!PyList_CheckExact(lst)) {
         Py_DECREF(lst);
@@ -883,7 +890,168 @@ static PyObject *py_decode_forget(PyObject *m, PyObject *arg) {
     return rc ? core_raise(core_get_state(m), rc) : PyLong_FromUnsignedLongLong(id);
 }
 
+/* ---- native tasks ------------------------------------------------------------------ */
+
+typedef struct native_cmds {
+    uint64_t *ids;
+    emberW_bytes *bytes;
+    size_t n;
+} native_cmds;
+
+static const emberW_bytes *native_cmd(void *arg, uint64_t id) {
+    native_cmds *c = arg;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] == id) return &c->bytes[i];
+    return NULL;
+}
+
+/* native_run(io, payload, commands) runs a TASK (payload) whose steps are all native
+ * commands (commands: {id: bytes}) in C, as the native worker runs it (nworker.c's
+ * emberV_run, without the GIL), and answers it on io: TASK_DONE, TASK_ERROR or
+ * FETCH_FAILED; returns True. False (nothing sent) when a shuffle input holds
+ * pickled batches: the caller runs the task in Python. The task must have no data
+ * streams. */
+static PyObject *py_native_run(PyObject *m, PyObject *args) {
+    core_state *st = core_get_state(m);
+    PyObject *io, *cmds, *out = NULL;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "O!y*O!", st->FrameIO_type, &io, &b, &PyDict_Type, &cmds)) return NULL;
+    FrameIO *f = (FrameIO *)io;
+    emberW_task t;
+    native_cmds nc = {0};
+    int rc = emberW_task_decode(b.buf, (size_t)b.len, &t);
+    if (rc) {
+        core_raise(st, rc);
+        goto release;
+    }
+    if (t.nstreams) {
+        PyErr_SetString(PyExc_ValueError, "native_run: a task with data streams");
+        goto release;
+    }
+    Py_ssize_t n = PyDict_GET_SIZE(cmds), pos = 0, i = 0;
+    nc.ids = PyMem_Calloc(n ? (size_t)n : 1, sizeof *nc.ids);
+    nc.bytes = PyMem_Calloc(n ? (size_t)n : 1, sizeof *nc.bytes);
+    if (!nc.ids || !nc.bytes) {
+        PyErr_NoMemory();
+        goto release;
+    }
+    PyObject *k, *v;
+    while (PyDict_Next(cmds, &pos, &k, &v)) {
+        if (!PyBytes_Check(v) || PyBytes_GET_SIZE(v) > UINT32_MAX) {
+            PyErr_SetString(PyExc_TypeError, "native_run: commands must be bytes");
+            goto release;
+        }
+        nc.ids[i] = PyLong_AsUnsignedLongLong(k);
+        if (PyErr_Occurred()) goto release;
+        nc.bytes[i] = (emberW_bytes){(const uint8_t *)PyBytes_AS_STRING(v), (uint32_t)PyBytes_GET_SIZE(v)};
+        i++;
+    }
+    nc.n = (size_t)i;
+    if (core_native_share_symbols() < 0 || flush_io(f) < 0) goto release; /* libraries find ember_put_* ... */
+    emberV_env env = {.out_fd = f->wfd, .command = native_cmd, .arg = &nc, .allow_main = 0, .check_inputs = 1};
+    Py_BEGIN_ALLOW_THREADS emberV_crash_install(f->rfd, f->wfd);
+    rc = emberV_run(&env, &t);
+    emberV_crash_restore();
+    Py_END_ALLOW_THREADS if (rc < 0) {
+        core_raise(st, rc);
+        goto release;
+    }
+    out = PyBool_FromLong(rc == 0);
+release:
+    PyMem_Free(nc.ids);
+    PyMem_Free(nc.bytes);
+    emberW_task_free(&t);
+    PyBuffer_Release(&b);
+    return out;
+}
+
+/* native_decode(data) -> ("op", kind, module, offset, name, arg) for a native command,
+ * ("spec", flags, [(module, offset, name)] * 4) for a native shuffle spec (native.c). */
+static PyObject *py_native_decode(PyObject *m, PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *out = NULL;
+    int rc;
+    if (b.len >= 4 && memcmp(b.buf, EMBER_NATIVE_CMD_MAGIC, 4) == 0) {
+        emberN_op op;
+        if (!(rc = emberN_op_decode(b.buf, (size_t)b.len, &op)))
+            out =
+                Py_BuildValue("(sIs#Ks#s#)", "op", op.kind, (const char *)op.fn.module.p, (Py_ssize_t)op.fn.module.len,
+                              (unsigned long long)op.fn.offset, (const char *)op.fn.name.p, (Py_ssize_t)op.fn.name.len,
+                              (const char *)op.arg.p, (Py_ssize_t)op.arg.len);
+    } else {
+        emberN_spec sp;
+        if (!(rc = emberN_spec_decode(b.buf, (size_t)b.len, &sp))) {
+            PyObject *fns = PyList_New(4);
+            for (int i = 0; fns && i < 4; i++) {
+                PyObject *x = Py_BuildValue("(s#Ks#)", (const char *)sp.fns[i].module.p,
+                                            (Py_ssize_t)sp.fns[i].module.len, (unsigned long long)sp.fns[i].offset,
+                                            (const char *)sp.fns[i].name.p, (Py_ssize_t)sp.fns[i].name.len);
+                if (!x)
+                    Py_CLEAR(fns);
+                else
+                    PyList_SET_ITEM(fns, i, x);
+            }
+            if (fns) out = Py_BuildValue("(sIN)", "spec", sp.flags, fns);
+        }
+    }
+    if (rc) core_raise(core_get_state(m), rc);
+    PyBuffer_Release(&b);
+    return out;
+}
+
+/* native_command(kind, lib, name, arg="") -> bytes: a native command naming a function
+ * of a library by its symbol (the first word of name); native_spec(flags, fns) with
+ * fns four (lib, name) pairs or None. The driver does not load the library. */
+static int fnref_of(PyObject *pair, emberN_fnref *f) {
+    const char *lib, *name;
+    memset(f, 0, sizeof *f);
+    if (pair == Py_None) return 0;
+    if (!PyArg_ParseTuple(pair, "ss", &lib, &name)) return -1;
+    f->module = (char *)lib;
+    f->name = (char *)name;
+    f->offset = EMBER_NATIVE_BY_SYMBOL;
+    return 0;
+}
+
+static PyObject *py_native_command(PyObject *m, PyObject *args) {
+    unsigned int kind;
+    const char *lib, *name, *arg = "";
+    if (!PyArg_ParseTuple(args, "Iss|s", &kind, &lib, &name, &arg)) return NULL;
+    emberN_fnref f = {(char *)lib, EMBER_NATIVE_BY_SYMBOL, (char *)name};
+    emberB_buf b = {0};
+    int rc = emberN_op_encode(&b, kind, *lib ? &f : NULL, arg);
+    PyObject *out =
+        rc ? core_raise(core_get_state(m), rc) : PyBytes_FromStringAndSize((const char *)b.data, (Py_ssize_t)b.len);
+    emberB_free(&b);
+    return out;
+}
+
+static PyObject *py_native_spec(PyObject *m, PyObject *args) {
+    unsigned int flags;
+    PyObject *a, *bb, *c, *d;
+    if (!PyArg_ParseTuple(args, "I(OOOO)", &flags, &a, &bb, &c, &d)) return NULL;
+    emberN_fnref f[4];
+    const emberN_fnref *pf[4];
+    PyObject *items[4] = {a, bb, c, d};
+    for (int i = 0; i < 4; i++) {
+        if (fnref_of(items[i], &f[i]) < 0) return NULL;
+        pf[i] = items[i] == Py_None ? NULL : &f[i];
+    }
+    emberB_buf b = {0};
+    int rc = emberN_spec_encode(&b, flags, pf);
+    PyObject *out =
+        rc ? core_raise(core_get_state(m), rc) : PyBytes_FromStringAndSize((const char *)b.data, (Py_ssize_t)b.len);
+    emberB_free(&b);
+    return out;
+}
+
 PyMethodDef core_worker_io_methods[] = {
+    {"native_run", py_native_run, METH_VARARGS,
+     "native_run(io, task_payload, commands): run a task of native steps in C and answer it"},
+    {"native_decode", py_native_decode, METH_O, "native_decode(data) -> a native command's or spec's fields"},
+    {"native_command", py_native_command, METH_VARARGS, "native_command(kind, lib, name, arg='') -> bytes"},
+    {"native_spec", py_native_spec, METH_VARARGS, "native_spec(flags, (fn, fn, fn, fn)) -> bytes"},
     {"write_batches", py_write_batches, METH_VARARGS, "write_batches(io, iterable) -> records sent as DATA frames"},
     {"shuffle_write", py_shuffle_write, METH_VARARGS,
      "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys, buffer_bytes) -> bucket sizes"},
@@ -917,6 +1085,20 @@ int core_add_worker_io(PyObject *m, core_state *st) {
         PyModule_AddIntConstant(m, "IN_CARTESIAN", EMBER_IN_CARTESIAN) < 0 ||
         PyModule_AddIntConstant(m, "OUT_RESULT", EMBER_OUT_RESULT) < 0 ||
         PyModule_AddIntConstant(m, "OUT_SHUFFLE", EMBER_OUT_SHUFFLE) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(m, "NOP_MAP", EMBER_NOP_MAP) < 0 ||
+        PyModule_AddIntConstant(m, "NOP_FLATMAP", EMBER_NOP_FLATMAP) < 0 ||
+        PyModule_AddIntConstant(m, "NOP_FILTER", EMBER_NOP_FILTER) < 0 ||
+        PyModule_AddIntConstant(m, "NOP_PARTITIONS", EMBER_NOP_PARTITIONS) < 0 ||
+        PyModule_AddIntConstant(m, "NOP_MERGE", EMBER_NOP_MERGE) < 0 ||
+        PyModule_AddIntConstant(m, "NOP_COUNT", EMBER_NOP_COUNT) < 0 ||
+        PyModule_AddIntConstant(m, "NOP_FOREACH", EMBER_NOP_FOREACH) < 0 ||
+        PyModule_AddIntConstant(m, "NOP_SAVE_TEXT", EMBER_NOP_SAVE_TEXT) < 0 ||
+        PyModule_AddIntConstant(m, "NSPEC_PARTITION", EMBER_NSPEC_PARTITION) < 0 ||
+        PyModule_AddIntConstant(m, "NSPEC_CREATE", EMBER_NSPEC_CREATE) < 0 ||
+        PyModule_AddIntConstant(m, "NSPEC_MERGE_VALUE", EMBER_NSPEC_MERGE_VALUE) < 0 ||
+        PyModule_AddIntConstant(m, "NSPEC_MERGE_COMBINERS", EMBER_NSPEC_MERGE_COMBINERS) < 0 ||
+        PyModule_AddIntConstant(m, "NSPEC_COMBINE", EMBER_NSPEC_COMBINE) < 0)
         return -1;
     return 0;
 }

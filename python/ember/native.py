@@ -14,16 +14,13 @@ running it (the task is retried, then the job fails naming the function and the
 signal).
 """
 
-import hashlib
 import os
 import re
-import subprocess
-import tempfile
 from typing import Any, Optional, Sequence
 
 from ember import _core
 
-__all__ = ["dumps", "loads", "get_include", "compile", "merge", "Function", "RECORD_VERSION"]
+__all__ = ["dumps", "loads", "get_include", "compile", "merge", "call", "Function", "RECORD_VERSION"]
 
 #: The version of the record format this package reads and writes.
 RECORD_VERSION = 1
@@ -149,6 +146,9 @@ def compile(c_file: str, output: Optional[str] = None, cflags: Sequence[str] = (
     >>> sc.parallelize([1, 2, 3]).mapNative(lib, "plus1").collect()
     [2, 3, 4]
     """
+    import hashlib
+    import subprocess
+    import tempfile
     c_file = os.path.abspath(c_file)
     with open(c_file, "rb") as f:
         source = f.read()
@@ -260,3 +260,146 @@ def merge(lib: str, symbol: str) -> Function:
     [('a', 4), ('b', 2)]
     """
     return Function(lib, symbol, "merge")
+
+
+def call(lib: str, symbol: str, *rdds, sc=None):
+    """An RDD built by C code: calls ``symbol`` of the shared library ``lib`` (an
+    ``ember_build_fn`` of ``ember.h``) in the driver with the engine nodes of ``rdds``;
+    it builds a lineage over them with the C API (``ember_node_flat_map``,
+    ``ember_node_reduce_by_key`` ...) and returns its last node, an ordinary RDD here.
+    Its native steps run in the workers, never in the driver; their records arrive in
+    Python as Python objects.
+
+    Parameters
+    ----------
+    lib : str
+        Path of a shared library built against ``ember.h`` (see :func:`compile`).
+    symbol : str
+        Name of the builder function in it.
+    *rdds : RDD
+        The RDDs the builder gets as inputs (it may take none).
+    sc : SparkContext, optional
+        The context, when no RDD is given (default: the active one).
+
+    Returns
+    -------
+    RDD
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ember import native
+    >>> src = os.path.join(tempfile.mkdtemp(), "squares.c")
+    >>> with open(src, "w") as f:
+    ...     _ = f.write("#include <ember.h>\\n"
+    ...                 "static int square(const ember_value *v, ember_writer *out) {\\n"
+    ...                 "    return ember_put_int(out, v->i * v->i);\\n"
+    ...                 "}\\n"
+    ...                 "int squares(ember_context *ctx, ember_node *const *in, size_t n, ember_node **out) {\\n"
+    ...                 "    ember_node *r; int rc = ember_node_range(ctx, 0, 5, 1, 2, &r);\\n"
+    ...                 "    if (!rc) rc = ember_node_map(r, square, \\"square\\", out);\\n"
+    ...                 "    ember_node_release(r);\\n"
+    ...                 "    return rc;\\n"
+    ...                 "}\\n")
+    >>> native.call(native.compile(src), "squares", sc=sc).collect()
+    [0, 1, 4, 9, 16]
+    """
+    from ember.context import SparkContext
+    from ember.rdd import RDD
+    if rdds:
+        sc = rdds[0].ctx
+    elif sc is None:
+        sc = SparkContext._active_spark_context
+        if sc is None:
+            raise ValueError("native.call: no RDD given and no active SparkContext; pass sc=")
+    if not isinstance(lib, (str, os.PathLike)) or not os.path.isfile(os.fspath(lib)):
+        raise FileNotFoundError(f"native.call: no shared library at {lib}; build one with ember.native.compile(c_file)")
+    path = os.path.abspath(os.fspath(lib))
+    node = sc._core.call_native(path, symbol, [r._node for r in rdds])
+    return RDD(sc, node, deps=tuple(rdds), kind=f"native {symbol}")
+
+
+# ---- native steps as engine nodes (RDD.mapNative and friends, reduceByKey) -----------
+
+_MAGICS = (b"EMNC", b"EMNS")  # native commands and shuffle specs (src/native.c)
+_NOPS = {"mapNative": _core.NOP_MAP, "flatMapNative": _core.NOP_FLATMAP, "filterNative": _core.NOP_FILTER}
+
+
+def _step(rdd, label, lib, symbol, partitioner):
+    """An RDD applying a C function of a library (a native command the workers run:
+    in C when every step of a task is native, else through ``_core.NativeFn``)."""
+    from ember.rdd import RDD
+    f = Function(lib, symbol, label)
+    cmd = _core.native_command(_NOPS[label], f.lib, f"{f.symbol} ({f.lib})")
+    return RDD(rdd.ctx, rdd.ctx._core.pipeline(rdd._node, cmd), partitioner, deps=(rdd,), kind=label)
+
+
+def _reduce_by_key(rdd, f, numPartitions):
+    """reduceByKey with a native merge: a native shuffle (map-side combining in C) and
+    the reduce side's merge, partitioned by portable_hash as Python partitions."""
+    from ember.rdd import RDD, Partitioner, portable_hash
+    n = rdd._default_partitions() if numPartitions is None else int(numPartitions)
+    if n < 1:
+        raise ValueError(f"Number of partitions must be positive, got {numPartitions}")
+    fn = (f.lib, f"{f.symbol} ({f.lib})")
+    flags = _core.NSPEC_MERGE_VALUE | _core.NSPEC_MERGE_COMBINERS | _core.NSPEC_COMBINE
+    part = Partitioner(n, portable_hash)
+    shuffled = RDD(rdd.ctx, rdd.ctx._core.shuffle(rdd._node, n, _core.native_spec(flags, (None, None, fn, fn))),
+                   part, deps=(rdd,), kind="shuffle")
+    merge = _core.native_command(_core.NOP_MERGE, *fn)
+    return RDD(rdd.ctx, rdd.ctx._core.pipeline(shuffled._node, merge), part, deps=(shuffled,), kind="reduceByKey")
+
+
+def _native_fn(module, offset, name, kind, label):
+    """A worker's NativeFn for a function named in a native command."""
+    if not module:
+        raise ValueError(f"{label} {name}: the function lives in the executable of the C program that built "
+                         "the job; a Python worker cannot load it: put it in a shared library")
+    return _core.NativeFn(module, name.split(" ")[0], kind, label, offset)
+
+
+def _save_text(path, split, it):
+    final = os.path.join(path, f"part-{split:05d}")
+    tmp = os.path.join(path, f".part-{split:05d}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
+        for x in it:
+            f.write(f"{x}\n")
+    os.replace(tmp, final)
+    return ()
+
+
+def _worker_command(data):
+    """The operations (ember.worker.apply_ops) of a native command, or the shuffle_write
+    arguments of a native spec, for a task a Python worker runs itself (its input
+    holds pickled records, or Python steps are mixed in)."""
+    from ember import shuffle
+    from ember.worker import OP_PARTITIONS
+    what = _core.native_decode(data)
+    if what[0] == "spec":
+        _, flags, fns = what
+        if flags & _core.NSPEC_PARTITION:
+            raise ValueError(f"partitionBy with a C partitioner ({fns[0][2]}) runs in native workers only; "
+                             "a Python worker partitions by portable_hash or a Python function")
+        create = _native_fn(*fns[1], _core.NATIVE_MAP, "createCombiner") if flags & _core.NSPEC_CREATE else None
+        merge = _native_fn(*fns[2], _core.NATIVE_MERGE, "reduceByKey") if flags & _core.NSPEC_COMBINE else None
+        from ember.rdd import _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER
+        return None, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER
+    _, kind, module, offset, name, arg = what
+    if kind == _core.NOP_MAP:
+        return [(_core.OP_MAP, _native_fn(module, offset, name, _core.NATIVE_MAP, "mapNative"))]
+    if kind == _core.NOP_FLATMAP:
+        return [(_core.OP_FLATMAP, _native_fn(module, offset, name, _core.NATIVE_FLATMAP, "flatMapNative"))]
+    if kind == _core.NOP_FILTER:
+        return [(_core.OP_FILTER, _native_fn(module, offset, name, _core.NATIVE_FILTER, "filterNative"))]
+    if kind == _core.NOP_MERGE:
+        merge = _native_fn(module, offset, name, _core.NATIVE_MERGE, "reduceByKey")
+        limit = shuffle.parse_memory("512m")
+        return [(OP_PARTITIONS, lambda split, it: shuffle.merge_combiners(it, merge, limit))]
+    if kind == _core.NOP_COUNT:
+        return [(OP_PARTITIONS, lambda split, it: [sum(1 for _ in it)])]
+    if kind == _core.NOP_FOREACH:
+        each = _native_fn(module, offset, name, _core.NATIVE_FILTER, "foreach")
+        return [(OP_PARTITIONS, lambda split, it: [x for x in it if each(x) and False])]
+    if kind == _core.NOP_SAVE_TEXT:
+        return [(OP_PARTITIONS, lambda split, it: _save_text(arg, split, it))]
+    raise ValueError(f"mapPartitions with a C function ({name}) runs in native workers only, not in a Python worker")

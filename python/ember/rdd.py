@@ -97,6 +97,11 @@ def _as_native(func: Any) -> Any:
     return func
 
 
+def _load_batch(b: bytes) -> list[Any]:
+    """A result batch's records: typed records (native steps write those) or a pickled list."""
+    return _core.records_loads(b) if b[:3] == b"EMR" else pickle.loads(b)
+
+
 def _second(kv: Any) -> Any:
     return kv[1]
 
@@ -884,7 +889,7 @@ class RDD(Generic[T_co]):
         [2, 4, 6]
         """
         from ember import native
-        return self._pipe((_core.OP_MAP, native.Function(lib, symbol, "mapNative")), preservesPartitioning)
+        return native._step(self, "mapNative", lib, symbol, self.partitioner if preservesPartitioning else None)
 
     def flatMapNative(self, lib: str, symbol: str,
                       preservesPartitioning: bool = False) -> RDD[Any]:
@@ -906,8 +911,7 @@ class RDD(Generic[T_co]):
         [1, 1, 2, 1, 2, 3]
         """
         from ember import native
-        return self._pipe((_core.OP_FLATMAP, native.Function(lib, symbol, "flatMapNative")),
-                          preservesPartitioning)
+        return native._step(self, "flatMapNative", lib, symbol, self.partitioner if preservesPartitioning else None)
 
     def filterNative(self: RDD[T], lib: str, symbol: str) -> RDD[T]:
         """Keeps the elements for which the C function ``symbol`` of the shared
@@ -925,7 +929,7 @@ class RDD(Generic[T_co]):
         [2, 4]
         """
         from ember import native
-        return self._pipe((_core.OP_FILTER, native.Function(lib, symbol, "filterNative")), True)
+        return native._step(self, "filterNative", lib, symbol, self.partitioner)
 
     # ---- sampling ------------------------------------------------------------------------
 
@@ -1336,6 +1340,9 @@ class RDD(Generic[T_co]):
         >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKey(add).collect())
         [('a', 2), ('b', 1)]
         """
+        from ember import native
+        if isinstance(func, native.Function) and partitionFunc is portable_hash:
+            return native._reduce_by_key(self, func, numPartitions)  # in C, end to end
         func = _as_native(func)
         # No createCombiner: a key's first value is its combiner (the C combiner's fast path).
         return self.combineByKey(None, func, func, numPartitions, partitionFunc)  # type: ignore[arg-type]
@@ -1907,7 +1914,7 @@ class RDD(Generic[T_co]):
         (index into partitions, completion order) and returns True to stop the
         job: no more tasks are launched, and the partitions not received stay None."""
         rdd = self if func is None else PipelinedRDD(self, [(OP_PARTITIONS, func)], None, fuse=False)
-        loads = pickle.loads
+        loads = _load_batch
         n = rdd.getNumPartitions() if partitions is None else len(partitions)
         out = [None] * n
 

@@ -22,6 +22,7 @@ import pickle
 import sys
 
 from ember import _core, accumulators, broadcast
+from ember import native
 from ember.files import SparkFiles
 
 OP_PARTITIONS = 0  # (OP_PARTITIONS, f): f(split_index, iterator) -> iterable
@@ -54,6 +55,7 @@ class Worker:
         self.io = _core.FrameIO(rfd, wfd)
         _core.native_crash_fds(rfd, wfd)  # a crash inside a native function is reported on wfd
         self.commands = {}  # id -> pickled bytes, or the loaded object
+        self.native = {}    # id -> bytes of the native commands and specs (ember.native)
         self.info = None    # the last job info applied
         self.files = None   # (files added, Python includes) of the driver, last seen
         self.properties = {}
@@ -83,8 +85,26 @@ class Worker:
     def command(self, cid):
         c = self.commands[cid]
         if isinstance(c, bytes):
-            c = self.commands[cid] = pickle.loads(c)
+            c = self.commands[cid] = native._worker_command(c) if cid in self.native else pickle.loads(c)
         return c
+
+    def all_native(self, task):
+        """True when every command of the task is native and it has no data streams
+        (its records are read in C): _core.native_run can run it whole."""
+        if task["nstreams"]:
+            return False
+        if task["output"] == _core.OUT_SHUFFLE and task["shuffle_out"][2] not in self.native:
+            return False
+        nodes = [task["input"]]
+        while nodes:
+            kind, args, cmds = nodes.pop()
+            if any(cid not in self.native for cid, _ in cmds):
+                return False
+            if kind == _core.IN_CONCAT:
+                nodes.extend(args)
+            elif kind in (_core.IN_ZIP, _core.IN_CARTESIAN):
+                nodes.extend(args)
+        return True
 
     def serve(self):
         while True:
@@ -95,10 +115,18 @@ class Worker:
             if kind == _core.FRAME_COMMAND:
                 cid, command = _core.decode_command(payload)
                 self.commands[cid] = command
+                if command[:4] in native._MAGICS:
+                    self.native[cid] = command
             elif kind == _core.FRAME_FORGET:
-                self.commands.pop(_core.decode_forget(payload), None)
+                cid = _core.decode_forget(payload)
+                self.commands.pop(cid, None)
+                self.native.pop(cid, None)
             elif kind == _core.FRAME_TASK:
-                self.run(_core.decode_task(payload))
+                task = _core.decode_task(payload)
+                # A task of native steps only runs in C, records never becoming Python
+                # objects; unless a shuffle input holds pickled batches.
+                if not (self.all_native(task) and _core.native_run(self.io, payload, self.native)):
+                    self.run(task)
             else:
                 raise ValueError(f"unexpected frame type {kind} from the engine")
 

@@ -357,10 +357,10 @@ static void test_failures_name_the_function(void) {
     CHECK(ember_node_map(r, fails, NULL, &bad) == 0);
     ember_writer out = {0};
     CHECK(ember_collect(bad, &out, NULL) == EMBER_ETASK);
-    CHECK(strstr(ember_last_error(), "native function map fails failed: no thanks to") != NULL);
+    CHECK(strstr(ember_last_error(), "native function mapNative fails failed: no thanks to") != NULL);
     CHECK(ember_node_map(r, crashes, "crashes", &boom) == 0);
     CHECK(ember_collect(boom, &out, NULL) == EMBER_ETASK);
-    CHECK(strstr(ember_last_error(), "native function map crashes crashed with signal 11 (SIGSEGV)") != NULL);
+    CHECK(strstr(ember_last_error(), "native function mapNative crashes crashed with signal 11 (SIGSEGV)") != NULL);
     /* the context is still usable */
     int64_t count = 0;
     CHECK(ember_count(r, &count) == 0 && count == 4);
