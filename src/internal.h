@@ -220,6 +220,8 @@ int emberN_spec_decode(const void *p, size_t len, emberN_spec *spec);
 /* The portable hash of a value (what Python's portable_hash gives its object);
  * EMBER_EINVAL for a list or dict (unhashable). */
 int emberN_hash(const ember_value *v, int64_t *out);
+/* SipHash-1-3 with the key (0, 0): CPython's str and bytes hash with PYTHONHASHSEED=0. */
+uint64_t emberN_siphash13(const uint8_t *p, size_t n);
 /* Appends raw bytes to a writer (0 or its error). */
 int emberN_append(ember_writer *w, const void *p, size_t n);
 

@@ -392,7 +392,7 @@ static uint64_t sip_end(sip *s) {
     return (v0 ^ v1) ^ (v2 ^ v3);
 }
 
-static uint64_t sip_bytes(const uint8_t *p, size_t n) {
+uint64_t emberN_siphash13(const uint8_t *p, size_t n) {
     sip s;
     sip_init(&s);
     size_t i = 0;
@@ -435,7 +435,7 @@ static int64_t hash_str(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n && s[i] < 0x80)
         i++;
-    if (i == n) return fix_hash(sip_bytes(s, n)); /* ASCII: the bytes are the code units */
+    if (i == n) return fix_hash(emberN_siphash13(s, n)); /* ASCII: the bytes are the code units */
     for (const uint8_t *p = s, *end = s + n; p < end;) {
         uint32_t c = utf8_next(&p);
         if (c > max) max = c;
@@ -515,7 +515,7 @@ int emberN_hash(const ember_value *v, int64_t *out) {
         *out = hash_str(v->data, v->len);
         return 0;
     case EMBER_BYTES:
-        *out = v->len ? fix_hash(sip_bytes(v->data, v->len)) : 0;
+        *out = v->len ? fix_hash(emberN_siphash13(v->data, v->len)) : 0;
         return 0;
     case EMBER_TUPLE: {
         uint64_t h = 0x345678;

@@ -91,9 +91,9 @@ int main(int argc, char **argv) {
     int rc = ember_context_create_local(master, &ctx);
     if (rc) return fail("creating the context", rc);
     int slots = ember_context_slots(ctx);
-    rc = ember_node_text(ctx, path, slots * 4, 0, &lines);
+    rc = ember_node_text(ctx, path, slots, 0, &lines);
     rc = rc ? rc : ember_node_flat_map(lines, tokenize, "tokenize", &pairs);
-    rc = rc ? rc : ember_node_reduce_by_key(pairs, add, "add", (size_t)slots * 2, &counts);
+    rc = rc ? rc : ember_node_reduce_by_key(pairs, add, "add", (size_t)slots, &counts);
     ember_writer out = {0};
     size_t n = 0;
     rc = rc ? rc : ember_collect(counts, &out, &n);

@@ -12,48 +12,13 @@
  */
 #include "core.h"
 
+#include "internal.h"
+
 #include <stdint.h>
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                        \
-    do {                                                                \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);       \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                          \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                          \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);       \
-    } while (0)
-
-/* SipHash-1-3 with key (0, 0). */
-static uint64_t siphash13_zero(const uint8_t *src, size_t len) {
-    uint64_t k0 = 0, k1 = 0;
-    uint64_t b = (uint64_t)len << 56;
-    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
-    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-    while (len >= 8) {
-        uint64_t mi;
-        memcpy(&mi, src, 8);
-        src += 8;
-        len -= 8;
-        v3 ^= mi;
-        SIPROUND;
-        v0 ^= mi;
-    }
-    uint64_t t = 0;
-    for (size_t i = 0; i < len; i++) t |= (uint64_t)src[i] << (8 * i);
-    b |= t;
-    v3 ^= b;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return (v0 ^ v1) ^ (v2 ^ v3);
-}
 
 static Py_hash_t hash_bytes(const void *p, Py_ssize_t len) {
     if (len == 0) return 0;
-    Py_hash_t h = (Py_hash_t)siphash13_zero(p, (size_t)len);
+    Py_hash_t h = (Py_hash_t)emberN_siphash13(p, (size_t)len); /* src/native.c: the C side's hash too */
     return h == -1 ? -2 : h;
 }
 
