@@ -321,7 +321,6 @@ def call(lib: str, symbol: str, *rdds, sc=None):
 
 # ---- native steps as engine nodes (RDD.mapNative and friends, reduceByKey) -----------
 
-_MAGICS = (b"EMNC", b"EMNS")  # native commands and shuffle specs (src/native.c)
 _NOPS = {"mapNative": _core.NOP_MAP, "flatMapNative": _core.NOP_FLATMAP, "filterNative": _core.NOP_FILTER}
 
 

@@ -22,10 +22,10 @@ import pickle
 import sys
 
 from ember import _core, accumulators, broadcast
-from ember import native
 from ember.files import SparkFiles
 
 OP_PARTITIONS = 0  # (OP_PARTITIONS, f): f(split_index, iterator) -> iterable
+NATIVE_MAGICS = (b"EMNC", b"EMNS")  # how native commands and shuffle specs start (src/native.c)
 OP_PROFILER = -1   # (OP_PROFILER, profiler): profile the tasks computing this command's RDD
 
 
@@ -85,7 +85,11 @@ class Worker:
     def command(self, cid):
         c = self.commands[cid]
         if isinstance(c, bytes):
-            c = self.commands[cid] = native._worker_command(c) if cid in self.native else pickle.loads(c)
+            if cid in self.native:
+                from ember import native  # not preloaded: the daemon stays lean
+                c = self.commands[cid] = native._worker_command(c)
+            else:
+                c = self.commands[cid] = pickle.loads(c)
         return c
 
     def all_native(self, task):
@@ -115,7 +119,7 @@ class Worker:
             if kind == _core.FRAME_COMMAND:
                 cid, command = _core.decode_command(payload)
                 self.commands[cid] = command
-                if command[:4] in native._MAGICS:
+                if command[:4] in NATIVE_MAGICS:
                     self.native[cid] = command
             elif kind == _core.FRAME_FORGET:
                 cid = _core.decode_forget(payload)
