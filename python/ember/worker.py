@@ -93,22 +93,25 @@ class Worker:
         return c
 
     def all_native(self, task):
-        """True when every command of the task is native and it has no data streams
-        (its records are read in C): _core.native_run can run it whole."""
+        """True when the task has native steps, every command of it is native and it
+        has no data streams (its records are read in C): _core.native_run can run it
+        whole. (A task with no step at all stays with Python.)"""
         if task["nstreams"]:
             return False
-        if task["output"] == _core.OUT_SHUFFLE and task["shuffle_out"][2] not in self.native:
-            return False
+        steps = 0
+        if task["output"] == _core.OUT_SHUFFLE:
+            if task["shuffle_out"][2] not in self.native:
+                return False
+            steps += 1
         nodes = [task["input"]]
         while nodes:
             kind, args, cmds = nodes.pop()
             if any(cid not in self.native for cid, _ in cmds):
                 return False
-            if kind == _core.IN_CONCAT:
+            steps += len(cmds)
+            if kind in (_core.IN_CONCAT, _core.IN_ZIP, _core.IN_CARTESIAN):
                 nodes.extend(args)
-            elif kind in (_core.IN_ZIP, _core.IN_CARTESIAN):
-                nodes.extend(args)
-        return True
+        return steps > 0
 
     def serve(self):
         while True:
