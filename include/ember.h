@@ -80,19 +80,21 @@ EMBER_EXTERN int64_t ember_mem_used(void);
 #include "ember/native.h"
 
 /* ---- text input ------------------------------------------------------------
- * A split is a byte range [start, end) of one file. A line belongs to the split in
- * which its first byte lies; a line that straddles `end` is read whole by the split
- * it starts in. Lines end at "\n", "\r\n" or a lone "\r"; terminators are dropped;
- * a last line without a terminator is kept. A compressed file (its codec chosen by
- * its extension, see below) is one split, read whole (start 0, end -1 meaning "to
- * the end"); its first bytes must be that codec's magic bytes, else reading fails
- * with EMBER_ECORRUPT saying what the file looks like.
+ * A split is a byte range [start, end) of one file. As in Hadoop, a line belongs to
+ * the split with start < (the line's first byte) <= end, the split at 0 also holding
+ * the line at 0; a line that straddles `end` is read whole by its split. Lines end at
+ * "\n", "\r\n" or a lone "\r"; terminators are dropped; a last line without a
+ * terminator is kept. A compressed file (its codec chosen by its extension, see
+ * below) is read whole (start 0, end -1 meaning "to the end"), except that a bzip2
+ * file may be cut into byte ranges of its compressed bytes, read from block to block
+ * as Hadoop reads them; its first bytes must be that codec's magic bytes, else
+ * reading fails with EMBER_ECORRUPT saying what the file looks like.
  */
 typedef struct ember_split {
     char *path;    /* owned by the array */
     int64_t start;
     int64_t end;   /* exclusive; -1 = to the end of the file */
-    int codec;     /* EMBER_CODEC_*: NONE, or the codec of a file read whole */
+    int codec;     /* EMBER_CODEC_*: NONE, or the file's codec */
 } ember_split;
 
 /* Compression codecs, Hadoop's by file extension: ".gz" gzip, ".deflate" a zlib
@@ -123,7 +125,8 @@ EMBER_EXTERN void ember_compressed_writer_close(ember_compressed_writer *w);
  * directory (its files, not descending; names starting with '_' or '.' skipped) or
  * a glob pattern — and cuts the files into splits as Hadoop's FileInputFormat does
  * for `min_partitions`: goal = total / min_partitions, size = max(1, min(goal, 32 MiB)),
- * keep cutting while remaining / size > 1.1. An empty file gives one empty split.
+ * keep cutting while remaining / size > 1.1; total counts every file, and plain and
+ * bzip2 files are cut (other compressed files are one split each). An empty file gives one empty split.
  * On success *out is an array of *n splits, freed with ember_splits_free().
  * Fails with EMBER_ENOENT (message names the path) when a path or pattern matches
  * nothing. */

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #ifdef EMBER_HAVE_BZIP2
@@ -202,6 +203,19 @@ struct emberC_decoder {
     int in_stream;       /* inside a stream: its end has not been seen */
     int ended;           /* the last stream ended and the file has no more bytes */
     int live;            /* the library's state is initialised */
+    /* bzip2 read block by block, from the block a split starts at (the section
+     * "bzip2 splits" below); 0 for a decoder of whole streams */
+    int by_block;
+    int64_t file_size;   /* bytes, at open */
+    int64_t next_bit;    /* where the search for the next block starts; -1 none */
+    int64_t block_bit;   /* the current block's magic (bit offset in the file) */
+    int64_t block_end;   /* where the current block's bits are taken to end */
+    int64_t block_pos;   /* the current block's position (see emberC_decoder_block) */
+    int64_t blocks_seen; /* blocks started */
+    int block_output;    /* the current block has produced bytes */
+    int split_start_zero;
+    uint8_t *synth; /* the current block as a stream of its own */
+    size_t synth_cap;
     union {
         z_stream z;
 #ifdef EMBER_HAVE_BZIP2
@@ -387,9 +401,264 @@ static int step(emberC_decoder *d, uint8_t *out, size_t want, size_t *got, int *
     }
 }
 
+/* ---- bzip2 splits: decoding from a block in the middle of a file ------------------
+ * Hadoop splits a bzip2 file at its blocks. Each block starts with the 48-bit magic
+ * 0x314159265359 at any bit offset (blocks are not byte-aligned); a stream ends with
+ * 0x177245385090 and the CRC of its blocks. A split [start, end) reads from the first
+ * block whose magic starts at or after byte start (byte 5 for start 1 to 4, past the
+ * first block), to the end of the file or until the line reader stops it.
+ *
+ * libbz2 decodes whole streams only, so each block is decoded as a stream of its own:
+ * "BZh9", the block's bits shifted to a byte boundary, the end-of-stream magic and,
+ * as the CRC of a one-block stream, the block's own CRC. So every block's CRC is
+ * checked (a split does not check the CRC of a whole stream; the file read whole
+ * does). A block ends where the next magic of either kind starts. Those 48 bits can
+ * also occur inside a block's data; the block then fails to decode before giving any
+ * byte, and the next candidate end is tried.
+ *
+ * Each block has a position, the one Hadoop's BYBLOCK stream reports while its bytes
+ * are read: the byte holding the block's first magic bit, plus one for every block but
+ * the first of a split; 0 for the first block of the split at 0. The line reader
+ * (textsplit.c) stops a split with them. */
+
+#define BZ_BLOCK_MAGIC 0x314159265359ULL
+#define BZ_EOS_MAGIC 0x177245385090ULL
+#define BZ_MAGIC_BITS 48
+#define BZ_HEADER_BITS (BZ_MAGIC_BITS + 32) /* magic and block CRC */
+
+/* Longest extent tried for one block: bzip2 writes blocks of at most 900 kB before
+ * compression, which never take 4 MiB. */
+#define BZ_MAX_BLOCK_BITS ((int64_t)8 << 22)
+
+static int block_corrupt(const emberC_decoder *d, const char *why) {
+    return emberE_set(EMBER_ECORRUPT,
+                      "corrupt bzip2 input file %s at compressed byte %lld (the block starting there): %s", d->path,
+                      (long long)(d->block_bit >> 3), why);
+}
+
+/* Reads the file byte at `off` through the window d->in[0, in_len) at d->in_off. */
+static int byte_at(emberC_decoder *d, int64_t off, uint8_t *b) {
+    if (off < d->in_off || off >= d->in_off + (int64_t)d->in_len) {
+        ssize_t got;
+        do {
+            got = pread(d->fd, d->in, IN_BUF_SIZE, (off_t)off);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0) return emberE_errno(EMBER_EIO, errno, "error reading input file %s", d->path);
+        if (got == 0)
+            return emberE_set(EMBER_ECORRUPT, "input file %s became shorter while it was read (at byte %lld)", d->path,
+                              (long long)off);
+        d->in_off = off;
+        d->in_len = (size_t)got;
+    }
+    *b = d->in[off - d->in_off];
+    return 0;
+}
+
+/* Finds the first magic at a bit offset >= from: a block's, or with `eos` also an
+ * end of stream's. Returns 1 with *at (and *is_eos), 0 when the file has none, or a
+ * negative code. */
+static int find_magic(emberC_decoder *d, int64_t from, int eos, int64_t *at, int *is_eos) {
+    const uint64_t mask = ((uint64_t)1 << BZ_MAGIC_BITS) - 1;
+    uint64_t window = 0;
+    int64_t have = 0;
+    for (int64_t off = from >> 3; off < d->file_size; off++) {
+        uint8_t b = 0;
+        int rc = byte_at(d, off, &b);
+        if (rc) return rc;
+        for (int k = off == from >> 3 ? (int)(from & 7) : 0; k < 8; k++) {
+            window = (window << 1 | (uint64_t)(b >> (7 - k) & 1)) & mask;
+            if (++have < BZ_MAGIC_BITS) continue;
+            if (window == BZ_BLOCK_MAGIC || (eos && window == BZ_EOS_MAGIC)) {
+                *at = off * 8 + k + 1 - BZ_MAGIC_BITS;
+                *is_eos = window == BZ_EOS_MAGIC;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+#ifdef EMBER_HAVE_BZIP2
+/* Writes the n low bits of v, most significant first, at bit `bit` of p. */
+static void put_bits(uint8_t *p, size_t bit, uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; i--, bit++) {
+        uint8_t m = (uint8_t)(0x80 >> (bit & 7));
+        if (v >> i & 1)
+            p[bit >> 3] |= m;
+        else
+            p[bit >> 3] &= (uint8_t)~m;
+    }
+}
+#endif
+
+/* Makes d->synth the stream of the block whose bits are [d->block_bit, d->block_end)
+ * and starts libbz2 on it. */
+static int start_block_stream(emberC_decoder *d) {
+#ifdef EMBER_HAVE_BZIP2
+    int64_t nbits = d->block_end - d->block_bit;
+    if (nbits < BZ_HEADER_BITS) return block_corrupt(d, "it ends inside its header");
+    size_t first = (size_t)(d->block_bit >> 3), nraw = (size_t)((d->block_end + 7) >> 3) - first;
+    size_t nsynth = 4 + ((size_t)nbits + 2 * BZ_MAGIC_BITS + 7) / 8 + 1;
+    if (nsynth + nraw + 1 > d->synth_cap) {
+        uint8_t *p = ember_realloc(d->synth, nsynth + nraw + 1);
+        if (!p) return emberE_set(EMBER_ENOMEM, "out of memory reading a block of %s", d->path);
+        d->synth = p;
+        d->synth_cap = nsynth + nraw + 1;
+    }
+    /* the raw bytes go behind the stream being built, which never overtakes them */
+    uint8_t *out = d->synth, *raw = d->synth + nsynth;
+    for (size_t done = 0; done < nraw;) {
+        ssize_t got = pread(d->fd, raw + done, nraw - done, (off_t)(first + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return emberE_errno(EMBER_EIO, errno, "error reading input file %s", d->path);
+        if (got == 0) return block_corrupt(d, "the file became shorter while it was read");
+        done += (size_t)got;
+    }
+    raw[nraw] = 0;
+    int shift = (int)(d->block_bit & 7);
+    memcpy(out, "BZh9", 4);
+    for (size_t i = 0; i < ((size_t)nbits + 7) / 8; i++)
+        out[4 + i] = (uint8_t)(raw[i] << shift | (shift ? raw[i + 1] >> (8 - shift) : 0));
+    uint64_t crc = 0;
+    for (int i = 0; i < 4; i++)
+        crc = crc << 8 | out[4 + 6 + i];
+    size_t bit = 32 + (size_t)nbits;
+    put_bits(out, bit, BZ_EOS_MAGIC, BZ_MAGIC_BITS);
+    put_bits(out, bit + BZ_MAGIC_BITS, crc, 32);
+    bit += BZ_MAGIC_BITS + 32;
+    put_bits(out, bit, 0, (int)(-bit & 7)); /* padding */
+    if (d->live) BZ2_bzDecompressEnd(&d->s.bz);
+    memset(&d->s.bz, 0, sizeof d->s.bz);
+    d->live = 0;
+    d->s.bz.bzalloc = bz_alloc;
+    d->s.bz.bzfree = bz_free;
+    if (BZ2_bzDecompressInit(&d->s.bz, 0, 0) != BZ_OK)
+        return emberE_set(EMBER_ENOMEM, "out of memory starting to decompress %s", d->path);
+    d->live = 1;
+    d->s.bz.next_in = (char *)out;
+    d->s.bz.avail_in = (unsigned)((bit + 7) / 8);
+    d->block_output = 0;
+    return 0;
+#else
+    return unavailable(d->codec, d->path);
+#endif
+}
+
+/* Moves to the block whose magic is the first at or after d->next_bit: finds it, and
+ * where its bits end. Sets d->ended when there is none. */
+static int next_block(emberC_decoder *d) {
+    int64_t at, end;
+    int is_eos;
+    int rc = d->next_bit < 0 ? 0 : find_magic(d, d->next_bit, 0, &at, &is_eos);
+    if (rc < 0) return rc;
+    if (rc == 0) {
+        d->ended = 1;
+        return 0;
+    }
+    rc = find_magic(d, at + BZ_HEADER_BITS, 1, &end, &is_eos);
+    if (rc < 0) return rc;
+    d->block_bit = at;
+    d->block_end = rc ? end : d->file_size * 8;
+    d->block_pos = d->blocks_seen == 0 ? (d->split_start_zero ? 0 : at >> 3) : (at >> 3) + 1;
+    d->blocks_seen++;
+    d->in_stream = 1;
+    return start_block_stream(d);
+}
+
+/* The block read did not decode before giving a byte: its bits may end at a later
+ * magic (the one taken was data). Tries the next candidate, or fails with `why`. */
+static int extend_block(emberC_decoder *d, const char *why) {
+    int64_t end;
+    int is_eos;
+    if (d->block_end == d->file_size * 8 || d->block_end - d->block_bit > BZ_MAX_BLOCK_BITS)
+        return block_corrupt(d, why);
+    int rc = find_magic(d, d->block_end + 1, 1, &end, &is_eos);
+    if (rc < 0) return rc;
+    d->block_end = rc ? end : d->file_size * 8;
+    return start_block_stream(d);
+}
+
+static int blocks_read(emberC_decoder *d, uint8_t *buf, size_t want, size_t *got) {
+#ifdef EMBER_HAVE_BZIP2
+    for (;;) {
+        if (!d->in_stream) {
+            int rc = next_block(d);
+            if (rc || d->ended) return rc;
+        }
+        bz_stream *b = &d->s.bz;
+        unsigned out_n = want > UINT32_MAX ? UINT32_MAX : (unsigned)want;
+        b->next_out = (char *)buf;
+        b->avail_out = out_n;
+        int brc = BZ2_bzDecompress(b);
+        *got = out_n - b->avail_out;
+        if (brc == BZ_MEM_ERROR) return emberE_set(EMBER_ENOMEM, "out of memory decompressing %s", d->path);
+        if (brc != BZ_OK && brc != BZ_STREAM_END) {
+            if (d->block_output)
+                return block_corrupt(d, brc == BZ_DATA_ERROR ? "its CRC does not match its data" : "invalid data");
+            int rc = extend_block(d, "invalid data");
+            if (rc) return rc;
+            continue;
+        }
+        if (*got == 0 && brc == BZ_OK) {
+            /* all of the block's stream was given: it needs bits past the end taken */
+            if (d->block_output) return block_corrupt(d, "the decoder made no progress");
+            int rc = extend_block(d, "the file ends inside a block (truncated)");
+            if (rc) return rc;
+            continue;
+        }
+        if (*got) d->block_output = 1;
+        if (brc == BZ_STREAM_END) {
+            d->in_stream = 0;
+            d->next_bit = d->block_end; /* an end of stream there is skipped by the search */
+        }
+        if (*got) return 0;
+    }
+#else
+    (void)buf;
+    (void)want;
+    *got = 0;
+    return unavailable(d->codec, d->path);
+#endif
+}
+
+int emberC_decoder_open_split(int codec, int fd, const char *path, int64_t start, emberC_decoder **out) {
+    *out = NULL;
+    if (codec != EMBER_CODEC_BZIP2)
+        return emberE_set(EMBER_EINVAL, "a %s-compressed file is read whole, not from byte %lld (file %s)",
+                          ember_codec_name(codec), (long long)start, path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) return emberE_errno(EMBER_EIO, errno, "cannot stat input file %s", path);
+    int rc = emberC_decoder_open(codec, fd, path, out);
+    if (rc) return rc;
+    emberC_decoder *d = *out;
+    d->by_block = 1;
+    d->file_size = (int64_t)st.st_size;
+    d->split_start_zero = start == 0;
+    d->in_len = 0; /* the window of byte_at, empty */
+    d->next_bit = 8 * (start == 0 ? 4 : start < 5 ? 5 : start);
+    /* the first block's position, before anything is decoded */
+    int64_t at;
+    int is_eos;
+    rc = find_magic(d, d->next_bit, 0, &at, &is_eos);
+    if (rc < 0) goto close_decoder;
+    d->block_pos = rc == 0 ? INT64_MAX : start == 0 ? 0 : at >> 3;
+    d->next_bit = rc ? at : -1;
+    return 0;
+close_decoder:
+    emberC_decoder_close(d);
+    *out = NULL;
+    return rc;
+}
+
+int64_t emberC_decoder_block(const emberC_decoder *d, int64_t *pos) {
+    *pos = d->block_pos;
+    return d->blocks_seen;
+}
+
 int emberC_decoder_read(emberC_decoder *d, void *buf, size_t want, size_t *got) {
     *got = 0;
     if (d->ended || want == 0) return 0;
+    if (d->by_block) return blocks_read(d, buf, want, got);
     for (;;) {
         int rc = refill(d);
         if (rc) return rc;
@@ -439,6 +708,7 @@ void emberC_decoder_close(emberC_decoder *d) {
         default: break;
         }
     }
+    ember_free(d->synth);
     ember_free(d->in);
     ember_free(d->path);
     ember_free(d);

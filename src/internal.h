@@ -485,6 +485,15 @@ void emberC_describe(const uint8_t *h, size_t n, char *out, size_t cap);
 typedef struct emberC_decoder emberC_decoder;
 int emberC_decoder_open(int codec, int fd, const char *path, emberC_decoder **out);
 int emberC_decoder_read(emberC_decoder *d, void *buf, size_t want, size_t *got);
+/* A decoder of a split of a bzip2 file: from the first block whose magic starts at or
+ * after byte `start` (past the first block when start is 1 to 4) to the end of the
+ * file, block by block (codec.c, "bzip2 splits"). A read never returns bytes of two
+ * blocks. Other codecs fail with EMBER_EINVAL: their files are read whole. */
+int emberC_decoder_open_split(int codec, int fd, const char *path, int64_t start, emberC_decoder **out);
+/* For a split's decoder: the number of blocks started, and in *pos the position of
+ * the block the last read came from (before any read: of the split's first block;
+ * INT64_MAX when the split has no block), as Hadoop reports it to its line reader. */
+int64_t emberC_decoder_block(const emberC_decoder *d, int64_t *pos);
 void emberC_decoder_close(emberC_decoder *d);
 
 /* ---- textsplit.c ---------------------------------------------------------- */

@@ -9,24 +9,32 @@
  *    a pattern that matched nothing but names an existing file literally) is a file or
  *    a directory: its regular files, sorted by name, '_' and '.' names skipped, no
  *    descent. Anything that yields no match at all is EMBER_ENOENT.
- *  - Cutting. total = bytes of the plain files; goal = total / max(min_partitions, 1);
+ *  - Cutting. total = bytes of all the files; goal = total / max(min_partitions, 1);
  *    size = max(1, min(goal, 32 MiB)); each plain file is cut into pieces of `size`
  *    while remaining / size > 1.1, the rest being the last piece; an empty file is one
- *    empty split. A compressed file (codec by extension: .gz .deflate .bz2 .xz .zst,
- *    codec.c) is one split [0, -1) read whole; bzip2 is not cut at block boundaries
- *    as Hadoop cuts it. One departure from
+ *    empty split. A compressed file (codec by extension: .gz .deflate .xz .zst,
+ *    codec.c) is one split [0, -1) read whole; bzip2, splittable, is cut like plain
+ *    text (below). All files count in the total, as in Hadoop. One departure from
  *    Hadoop: when the 32 MiB cap applies, a file is cut into the same number of pieces
  *    but of equal size, so that its tasks take equal time (Hadoop's rule leaves a small
  *    last piece: a 100 MB file on two cores would run as 32+32 MB on one core and
  *    32+4 MB on the other). Counts, and the layout of smaller inputs, are Hadoop's.
  *  - Reading. A reader works in offsets of the uncompressed bytes. Line starts are
  *    offset 0 and every offset just past a terminator ("\n", "\r\n", lone "\r"); a line
- *    belongs to the split holding its start. A split starting at s > 0 first reads from
- *    s - 1 and discards up to and including the first terminator found there. That one
- *    rule covers the three cases: byte s-1 ends a line (s is a line start), s falls
- *    between "\r" and "\n" (the pair is consumed whole, the line starts at s + 1), and s
- *    is inside a line (it is skipped). The reader then returns lines while their start
- *    is before `end`, reading past `end` to finish the last one.
+ *    belongs to the split [s, e) with s < start <= e (the first split, unless empty,
+ *    also holds the line at 0), as Hadoop's LineRecordReader gives them: a split starting at s > 0
+ *    reads from s and discards up to and including the first terminator found there
+ *    (the split before has read that line), then returns lines while their start is
+ *    at most `end`, reading past `end` to finish the last one. A pair "\r\n" cut
+ *    between its bytes is one terminator: the split before reads it whole, and the
+ *    "\n" the next split finds first ends the line it discards.
+ *  - bzip2 splits. A .bz2 file is cut like a plain one, by its compressed bytes; a
+ *    split starts at the first block whose magic starts in it (codec.c, "bzip2
+ *    splits"), and offsets count from that block's first byte. As in Hadoop, a split
+ *    starting at s > 0 discards the first line of that block, and returns lines while
+ *    the position of the block holding the byte before the line (codec.c) is at most
+ *    `end`; so every line is read once, and by the same split as in PySpark. A
+ *    bzip2 file of one piece is read whole, as the other codecs' files are.
  *  - Buffering. buf[pos, len) holds the bytes not yet returned, buf[0] being at file
  *    offset `off`. Bytes come from pread() for plain files and from a codec.c decoder
  *    (sequential) for compressed ones, into a buffer of emberT_buffer_size bytes that
@@ -285,19 +293,19 @@ static int cut_splits(const filelist *fl, int min_partitions, ember_split **out,
     size_t n = 0, cap = 0;
     int64_t total = 0;
     for (size_t i = 0; i < fl->n; i++)
-        if (!fl->v[i].codec) total += fl->v[i].size;
+        total += fl->v[i].size;
     int64_t goal = total / (min_partitions > 1 ? min_partitions : 1);
     int64_t size = goal < MAX_SPLIT_SIZE ? goal : MAX_SPLIT_SIZE;
     if (size < 1) size = 1;
 
     for (size_t i = 0; i < fl->n && !rc; i++) {
         const infile *f = &fl->v[i];
-        if (f->codec) {
+        if (f->codec && f->codec != EMBER_CODEC_BZIP2) {
             rc = push_split(&v, &n, &cap, f, 0, -1);
             continue;
         }
         if (f->size == 0) {
-            rc = push_split(&v, &n, &cap, f, 0, 0);
+            rc = push_split(&v, &n, &cap, f, 0, f->codec ? -1 : 0);
             continue;
         }
         int64_t remaining = f->size, pieces = 0;
@@ -306,6 +314,10 @@ static int cut_splits(const filelist *fl, int min_partitions, ember_split **out,
             remaining -= size;
         }
         if (remaining > 0) pieces++;
+        if (f->codec && pieces == 1) {
+            rc = push_split(&v, &n, &cap, f, 0, -1); /* a bzip2 file read whole */
+            continue;
+        }
         if (size == MAX_SPLIT_SIZE) {
             for (int64_t j = 0; j < pieces && !rc; j++)
                 rc = push_split(&v, &n, &cap, f, (int64_t)((__int128)f->size * j / pieces),
@@ -360,7 +372,48 @@ struct ember_line_reader {
     int64_t off;   /* file offset (uncompressed) of buf[0] */
     int eof;       /* the source said end of file */
     int state;     /* 0 reading, 1 finished, < 0 the error every later call returns */
+    /* A bzip2 split read block by block: offsets are from the start of its first
+     * block, and marks[0, nmarks) hold where each block still needed starts (its
+     * offset) and its position (codec.c), oldest first. */
+    int by_block;
+    struct block_mark {
+        int64_t off, pos;
+    } * marks;
+    size_t nmarks, cap_marks;
+    int64_t blocks_seen;
 };
+
+/* Notes that the bytes from offset `off` on come from the decoder's current block. */
+static int mark_block(ember_line_reader *r, int64_t off) {
+    int64_t pos, seen = emberC_decoder_block(r->dec, &pos);
+    if (seen == r->blocks_seen) return 0;
+    r->blocks_seen = seen;
+    if (r->nmarks == r->cap_marks) {
+        size_t cap = r->cap_marks ? r->cap_marks * 2 : 4;
+        struct block_mark *m = ember_realloc(r->marks, cap * sizeof *m);
+        if (!m) return emberE_set(EMBER_ENOMEM, "out of memory reading %s", r->path);
+        r->marks = m;
+        r->cap_marks = cap;
+    }
+    r->marks[r->nmarks].off = off;
+    r->marks[r->nmarks].pos = pos;
+    r->nmarks++;
+    return 0;
+}
+
+/* The position of the block holding offset `off` (already read); marks of blocks
+ * before it are dropped, as offsets asked for only grow. */
+static int64_t block_pos_at(ember_line_reader *r, int64_t off) {
+    size_t i = 0;
+    if (r->nmarks == 0) return INT64_MAX;
+    while (i + 1 < r->nmarks && r->marks[i + 1].off <= off)
+        i++;
+    if (i) {
+        memmove(r->marks, r->marks + i, (r->nmarks - i) * sizeof *r->marks);
+        r->nmarks -= i;
+    }
+    return r->marks[0].pos;
+}
 
 /* Moves the held bytes to the front of the buffer (growing it when full) and reads
  * more behind them. Sets r->eof at end of file. */
@@ -386,6 +439,7 @@ static int fill(ember_line_reader *r) {
         size_t got;
         int rc = emberC_decoder_read(r->dec, r->buf + r->len, want, &got);
         if (rc) return rc;
+        if (got && r->by_block && (rc = mark_block(r, r->off + (int64_t)r->len))) return rc;
         if (got == 0) r->eof = 1;
         r->len += got;
         return 0;
@@ -472,7 +526,9 @@ int ember_line_reader_open(const ember_split *split, ember_line_reader **out) {
     if (split->codec) {
         uint8_t head[16];
         ssize_t got;
-        if (split->start != 0 || split->end != -1) {
+        r->by_block = split->start != 0 || split->end != -1;
+        if (r->by_block && r->end < 0) r->end = INT64_MAX; /* to the end: no block is past it */
+        if (r->by_block && split->codec != EMBER_CODEC_BZIP2) {
             rc = emberE_set(EMBER_EINVAL, "a %s-compressed file is read whole, not as the split [%lld, %lld) of %s",
                             ember_codec_name(split->codec), (long long)split->start, (long long)split->end,
                             r->path);
@@ -489,13 +545,28 @@ int ember_line_reader_open(const ember_split *split, ember_line_reader **out) {
         rc = ember_codec_available(split->codec) ? emberC_check_magic(split->codec, r->path, head, (size_t)got)
                                                  : 0;
         if (rc) goto close_reader;
-        rc = emberC_decoder_open(split->codec, r->fd, r->path, &r->dec);
+        rc = r->by_block ? emberC_decoder_open_split(split->codec, r->fd, r->path, split->start, &r->dec)
+                         : emberC_decoder_open(split->codec, r->fd, r->path, &r->dec);
         if (rc) goto close_reader;
     }
-    if (split->start > 0) {
-        /* Read from start - 1 and drop through the first terminator (see the top). */
+    if (r->by_block && split->start > 0) {
+        /* Hadoop's rule: the first line of the first block belongs to the split
+         * before (which reads on while its block's position is <= its end), and a
+         * split whose first block lies past its end has no lines. */
+        int64_t first;
+        emberC_decoder_block(r->dec, &first);
+        if (first > r->end) {
+            r->state = 1;
+        } else {
+            size_t line_len, term_len;
+            rc = find_line(r, 1, &line_len, &term_len);
+            if (rc) goto close_reader;
+            r->pos += line_len + term_len;
+        }
+    } else if (split->start > 0) {
+        /* Read from start and drop through the first terminator (see the top). */
         size_t line_len, term_len;
-        r->off = split->start - 1;
+        r->off = split->start;
         rc = find_line(r, 1, &line_len, &term_len);
         if (rc) goto close_reader;
         r->pos += line_len + term_len;
@@ -511,7 +582,9 @@ int ember_line_reader_next(ember_line_reader *r, const char **line, size_t *len)
     size_t line_len, term_len;
     if (!r || !line || !len) return emberE_set(EMBER_EINVAL, "ember_line_reader_next: NULL argument");
     if (r->state) return r->state < 0 ? r->state : 0;
-    if (r->end >= 0 && r->off + (int64_t)r->pos >= r->end) {
+    int64_t at = r->off + (int64_t)r->pos;
+    /* an empty split [0, 0) holds no line: only an empty file is cut so */
+    if (r->end == 0 || (r->by_block ? at > 0 && block_pos_at(r, at - 1) > r->end : r->end > 0 && at > r->end)) {
         r->state = 1;
         return 0;
     }
@@ -533,6 +606,7 @@ int ember_line_reader_next(ember_line_reader *r, const char **line, size_t *len)
 void ember_line_reader_close(ember_line_reader *r) {
     if (!r) return;
     emberC_decoder_close(r->dec);
+    ember_free(r->marks);
     if (r->fd >= 0) close(r->fd);
     ember_free(r->buf);
     ember_free(r->path);

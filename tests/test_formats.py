@@ -9,6 +9,7 @@ exchange with a running PySpark is in test_formats_pyspark.py.
 import bz2
 import gzip
 import os
+import random
 import re
 import struct
 import zlib
@@ -165,7 +166,10 @@ def test_large_compressed_text_round_trip(sc, tmp_path):
         out = tmp_path / codec
         sc.parallelize(lines, 3).saveAsTextFile(str(out), "org.apache.hadoop.io.compress." + codec)
         back = sc.textFile(str(out), 8)
-        assert back.getNumPartitions() == 3  # one split per compressed file
+        if codec == "BZip2Codec":  # splittable, as in Hadoop: each file is cut in three
+            assert back.getNumPartitions() == 9
+        else:
+            assert back.getNumPartitions() == 3  # one split per compressed file
         assert back.collect() == lines
 
 
@@ -351,9 +355,48 @@ def test_truncated_compressed_input_names_the_offset(sc, tmp_path, ext, compress
     data = compress("".join(f"line {i}\n" for i in range(5000)).encode())
     p = tmp_path / f"cut{ext}"
     p.write_bytes(data[:len(data) // 2])
-    with pytest.raises(PythonException, match=re.escape(str(p)) + r" at compressed byte [0-9]+: the file ends "
-                                              r"inside a stream \(truncated\)"):
+    # (a .bz2 file of two splits is read block by block: it ends inside a block)
+    with pytest.raises(PythonException, match=re.escape(str(p)) + r" at compressed byte [0-9]+"
+                                              r"( \(the block starting there\))?: the file ends "
+                                              r"inside a (stream|block) \(truncated\)"):
         sc.textFile(str(p)).collect()
+
+
+def _multi_block_bzip2(path):
+    """A .bz2 file of several blocks (level 1: 100 kB each), lines of every length,
+    lone "\r" and "\r\n" among the "\n"; returns its lines."""
+    rnd = random.Random(5)
+    parts = []
+    for i in range(12000):
+        parts.append("".join(rnd.choices("abcdefghij ", k=rnd.choice([0, 3, 40, 200]))) + f" {i}")
+        parts.append(rnd.choice(["\n", "\n", "\n", "\r\n", "\r"]))
+    text = "".join(parts)
+    path.write_bytes(bz2.compress(text.encode(), 1))
+    return text.splitlines()
+
+
+@pytest.mark.parametrize("min_partitions", [2, 5, 16, 40])
+def test_bzip2_input_is_split_at_its_blocks(sc, tmp_path, min_partitions):
+    p = tmp_path / "multi.bz2"
+    lines = _multi_block_bzip2(p)
+    whole = sc.textFile(str(p), 1)
+    assert whole.getNumPartitions() == 1
+    split = sc.textFile(str(p), min_partitions)
+    assert split.getNumPartitions() >= min_partitions
+    parts = split.glom().collect()
+    assert sum(1 for part in parts if part) >= min(min_partitions, 3)  # several splits hold lines
+    assert [ln for part in parts for ln in part] == whole.collect() == lines
+
+
+def test_a_damaged_bzip2_block_fails_its_split_naming_it(sc, tmp_path):
+    p = tmp_path / "damaged.bz2"
+    _multi_block_bzip2(p)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    p.write_bytes(bytes(data))
+    with pytest.raises(PythonException, match=re.escape(str(p)) + r" at compressed byte [0-9]+ \(the block "
+                                              r"starting there\): (its CRC does not match its data|invalid data)"):
+        sc.textFile(str(p), 8).collect()
 
 
 def test_concatenated_gzip_members(sc, tmp_path):

@@ -6,6 +6,7 @@ reads the directories ember wrote, writes its own, and pickles what it read. The
 module is skipped when pyspark (and Java) are not installed; EMBER_PYSPARK_PYTHON
 names another Python that has pyspark (default: this one).
 """
+import bz2
 import os
 import pickle
 import shutil
@@ -25,6 +26,21 @@ SEQUENCES = {
     "seq_long_text": [("k" * n, "é" * n) for n in (0, 127, 128, 255, 256, 70000)],
 }
 CODECS = ["GzipCodec", "BZip2Codec", "DefaultCodec"]
+# Files read by both in several splits: which split each line goes to is Hadoop's rule.
+SPLIT_FILES = ["multi.bz2", "plain.txt"]
+SPLIT_PARTITIONS = [2, 3, 7, 16, 41]
+
+
+def _split_text():
+    """Lines of every length, some "\r\n" and lone "\r": about 900 kB, so that a bzip2
+    -1 file of it has 9 blocks."""
+    import random
+    rnd = random.Random(11)
+    parts = []
+    for i in range(30000):
+        parts.append("".join(rnd.choices("abcdefghij ", k=rnd.choice([0, 1, 7, 30, 120]))) + str(i))
+        parts.append(rnd.choice(["\n"] * 6 + ["\r\n", "\r"]))
+    return "".join(parts).encode()
 
 
 def _pyspark_side(ember_dir, out_dir, result_path):
@@ -49,6 +65,9 @@ def _pyspark_side(ember_dir, out_dir, result_path):
         for codec in CODECS:
             sc.parallelize(LINES, 2).saveAsTextFile(os.path.join(out_dir, "text_" + codec),
                                                     "org.apache.hadoop.io.compress." + codec)
+        for name in SPLIT_FILES:
+            for n in SPLIT_PARTITIONS:
+                got[f"glom_{name}_{n}"] = sc.textFile(os.path.join(ember_dir, name), n).glom().collect()
     finally:
         sc.stop()
     with open(result_path, "wb") as f:
@@ -79,6 +98,9 @@ def exchange(sc, tmp_path_factory):
     for codec in CODECS + ["ZStandardCodec"]:
         sc.parallelize(LINES, 2).saveAsTextFile(str(ember_dir / ("text_" + codec)),
                                                 "org.apache.hadoop.io.compress." + codec)
+    text = _split_text()
+    (ember_dir / "multi.bz2").write_bytes(bz2.compress(text, 1))
+    (ember_dir / "plain.txt").write_bytes(text)
     result = base / "result.pickle"
     env = dict(os.environ, PYSPARK_PYTHON=py)
     env.pop("LD_PRELOAD", None)  # under `make asan`: the JVM does not run with the ASan runtime
@@ -130,6 +152,19 @@ def test_ember_reads_pyspark_sequence_files(sc, exchange, name):
 def test_ember_reads_pyspark_compressed_text(sc, exchange, codec):
     _, out = exchange
     assert sc.textFile(str(out / ("text_" + codec))).collect() == LINES
+
+
+@pytest.mark.parametrize("name", SPLIT_FILES)
+@pytest.mark.parametrize("n", SPLIT_PARTITIONS)
+def test_lines_go_to_the_same_splits_as_in_pyspark(sc, exchange, name, n):
+    """A multi-block .bz2 file and a plain one, cut in n or more splits: every split
+    holds the same lines as in PySpark (so the whole equals the file read unsplit)."""
+    got, _ = exchange
+    path = os.path.join(os.path.dirname(exchange[1]), "ember", name)
+    ours = sc.textFile(path, n).glom().collect()
+    assert len(ours) == len(got[f"glom_{name}_{n}"])
+    assert ours == got[f"glom_{name}_{n}"]
+    assert [ln for part in ours for ln in part] == sc.textFile(path, 1).collect()
 
 
 if __name__ == "__main__":

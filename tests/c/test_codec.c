@@ -2,7 +2,7 @@
  * output use them: names by extension, each codec's writer read back by the line
  * reader (whole, concatenated, empty, through tiny buffers), magic-byte checks naming
  * what a misnamed file looks like, truncated and corrupt files named with an offset,
- * and every byte allocated given back. */
+ * bzip2 files read in splits from block to block, and every byte allocated given back. */
 #include "ember.h"
 #include "test.h"
 
@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef EMBER_HAVE_BZIP2
+#include <bzlib.h>
+#endif
 
 extern size_t emberT_buffer_size;
 
@@ -140,11 +143,14 @@ static void test_round_trip(void) {
         CHECK(read_all(p, &got, &got_len) == 0);
         CHECK(got_len == len && memcmp(got, text, len) == 0);
         free(got);
-        /* one split, read whole */
+        /* one split, read whole; bzip2 alone is cut */
         ember_split *s;
         size_t n;
         CHECK(ember_text_splits(p, 8, &s, &n) == 0);
-        CHECK(n == 1 && s[0].codec == c && s[0].start == 0 && s[0].end == -1);
+        if (c == EMBER_CODEC_BZIP2)
+            CHECK(n == 8 && s[0].codec == c && s[7].end > 0);
+        else
+            CHECK(n == 1 && s[0].codec == c && s[0].start == 0 && s[0].end == -1);
         ember_splits_free(s, n);
         unlink(p);
     }
@@ -300,6 +306,143 @@ static void test_truncated_and_corrupt(void) {
     CHECK(ember_mem_used() == mem0);
 }
 
+/* ---- bzip2 splits --------------------------------------------------------------- */
+#ifdef EMBER_HAVE_BZIP2
+/* Bit offsets of the block magics in d[0, n), at most max of them. */
+static size_t block_magics(const unsigned char *d, size_t n, int64_t *at, size_t max) {
+    const uint64_t magic = 0x314159265359ULL, mask = (1ULL << 48) - 1;
+    uint64_t w = 0;
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++) {
+            w = (w << 1 | (uint64_t)(d[i] >> (7 - k) & 1)) & mask;
+            if (i * 8 + (size_t)k + 1 >= 48 && w == magic && found < max)
+                at[found++] = (int64_t)(i * 8 + (size_t)k + 1 - 48);
+        }
+    return found;
+}
+
+/* The lines of the split [start, end) of a .bz2 file, appended to *out. */
+static int read_bz2_range(const char *path, int64_t start, int64_t end, char **out, size_t *len, size_t *cap) {
+    ember_split s = {(char *)path, start, end, EMBER_CODEC_BZIP2};
+    ember_line_reader *r;
+    int rc = ember_line_reader_open(&s, &r);
+    if (rc) return rc;
+    const char *line;
+    size_t ll;
+    while ((rc = ember_line_reader_next(r, &line, &ll)) == 1) {
+        while (*len + ll + 1 > *cap)
+            *out = realloc(*out, *cap *= 2);
+        memcpy(*out + *len, line, ll);
+        *len += ll;
+        (*out)[(*len)++] = '\n';
+    }
+    ember_line_reader_close(r);
+    return rc;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Splits of a multi-block file (bzip2 -1: blocks of 100 kB), cut anywhere, and at and
+ * around every block's first byte, give every line once, in order; so do the splits
+ * textFile cuts, also over two concatenated streams; a damaged block fails naming
+ * the file and the block. */
+static void test_bzip2_splits(void) {
+    int64_t mem0 = ember_mem_used();
+    size_t saved = emberT_buffer_size;
+    size_t len;
+    char *text = make_text(9000, &len); /* about 540 kB: 6 blocks */
+    for (size_t i = 0; i < len; i += 997)
+        if (text[i] == '\n') text[i] = '\r'; /* some lone \r */
+    unsigned int zlen = (unsigned int)len + len / 50 + 1000;
+    char *z = malloc(zlen * 2);
+    CHECK(BZ2_bzBuffToBuffCompress(z, &zlen, text, (unsigned int)len, 1, 0, 30) == BZ_OK);
+    /* the reference: the file read whole */
+    const char *p = tpath("multi", EMBER_CODEC_BZIP2);
+    spill(p, z, zlen);
+    char *want;
+    size_t want_len;
+    CHECK(read_all(p, &want, &want_len) == 0);
+    int64_t magic[64];
+    size_t nblocks = block_magics((unsigned char *)z, zlen, magic, 64);
+    CHECK(nblocks >= 5);
+
+    size_t cap = 1 << 16;
+    char *got = malloc(cap);
+    /* cuts at and around each block's first byte, each as the end of one split */
+    for (size_t b = 0; b < nblocks; b++) {
+        for (int64_t delta = -8; delta <= 8; delta++) {
+            int64_t c = magic[b] / 8 + delta;
+            if (c < 0 || c > (int64_t)zlen) continue;
+            size_t n = 0;
+            CHECK(read_bz2_range(p, 0, c, &got, &n, &cap) == 0);
+            CHECK(read_bz2_range(p, c, delta % 2 ? -1 : (int64_t)zlen, &got, &n, &cap) == 0); /* -1: to the end */
+            CHECK(n == want_len && memcmp(got, want, n) == 0);
+            if (n != want_len)
+                fprintf(stderr, "  cut at %lld (block %zu at bit %lld): %zu bytes of lines, want %zu\n", (long long)c,
+                        b, (long long)magic[b], n, want_len);
+        }
+    }
+    /* random cuts, some through tiny line buffers */
+    uint64_t x = 99;
+    for (int round = 0; round < 40; round++) {
+        int64_t cuts[12];
+        size_t nc = 2 + (size_t)(round % 10);
+        cuts[0] = 0;
+        cuts[1] = (int64_t)zlen;
+        for (size_t k = 2; k < nc; k++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            cuts[k] = (int64_t)((x >> 33) % (zlen + 1));
+        }
+        qsort(cuts, nc, sizeof *cuts, cmp_i64);
+        emberT_buffer_size = round % 4 == 0 ? 1 + (size_t)round % 7 : saved;
+        size_t n = 0;
+        for (size_t k = 0; k + 1 < nc; k++)
+            CHECK(read_bz2_range(p, cuts[k], cuts[k + 1], &got, &n, &cap) == 0);
+        CHECK(n == want_len && memcmp(got, want, n) == 0);
+    }
+    emberT_buffer_size = saved;
+
+    /* textFile's own cuts, on one stream and on two concatenated ones */
+    const char *two = tpath("two", EMBER_CODEC_BZIP2);
+    spill(two, z, zlen);
+    FILE *f = fopen(two, "ab");
+    CHECK(f && fwrite(z, 1, zlen, f) == zlen && fclose(f) == 0);
+    for (int parts = 1; parts <= 40; parts += 13) {
+        ember_split *s;
+        size_t ns, n = 0;
+        CHECK(ember_text_splits(two, parts, &s, &ns) == 0);
+        CHECK(parts == 1 ? ns == 1 && s[0].end == -1 : ns >= (size_t)parts);
+        for (size_t k = 0; k < ns; k++)
+            CHECK(read_bz2_range(two, s[k].start, s[k].end, &got, &n, &cap) == 0);
+        CHECK(n == 2 * want_len && memcmp(got, want, want_len) == 0 && memcmp(got + want_len, want, want_len) == 0);
+        ember_splits_free(s, ns);
+    }
+
+    /* a damaged third block: the split holding it fails, naming the file and block */
+    z[magic[2] / 8 + 5000] ^= 0x21;
+    spill(p, z, zlen);
+    size_t n = 0;
+    CHECK(read_bz2_range(p, magic[2] / 8, magic[3] / 8, &got, &n, &cap) == EMBER_ECORRUPT);
+    char where[64];
+    snprintf(where, sizeof where, "at compressed byte %lld (the block", (long long)(magic[2] / 8));
+    CHECK(strstr(ember_last_error(), p) != NULL && strstr(ember_last_error(), where) != NULL);
+    /* the splits before it still read */
+    n = 0;
+    CHECK(read_bz2_range(p, 0, magic[1] / 8, &got, &n, &cap) == 0);
+    unlink(p);
+    unlink(two);
+    free(got);
+    free(want);
+    free(z);
+    free(text);
+    CHECK(ember_mem_used() == mem0);
+}
+#endif
+
 static void test_errors(void) {
     int64_t mem0 = ember_mem_used();
     ember_compressed_writer *w = (ember_compressed_writer *)1;
@@ -353,6 +496,9 @@ int main(void) {
     RUN(test_magic_bytes);
     RUN(test_truncated_and_corrupt);
     RUN(test_errors);
+#ifdef EMBER_HAVE_BZIP2
+    RUN(test_bzip2_splits);
+#endif
     rmdir(tmpdir);
     return TEST_REPORT();
 }
