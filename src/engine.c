@@ -587,15 +587,15 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         task_failed(ctx, st, t);
         return;
     case EMBER_FRAME_FETCH_FAILED: {
-        uint32_t plen = len >= 4 ? emberB_load_u32(p) : UINT32_MAX;
-        if (len < 4 || plen > len - 4 || plen == 0 || plen >= 4096 || memchr(p + 4, 0, plen)) {
+        emberW_bytes file, text;
+        if (emberW_fetch_failed_decode(p, len, &file, &text)) {
             worker_died(ctx, w, "it sent a malformed FETCH_FAILED");
             return;
         }
-        char path[4096];
-        memcpy(path, p + 4, plen);
-        path[plen] = 0;
-        fetch_failed(ctx, st, t, w, path, p + 4 + plen, len - 4 - plen);
+        char path[EMBER_WIRE_MAX_PATH];
+        memcpy(path, file.p, file.len);
+        path[file.len] = 0;
+        fetch_failed(ctx, st, t, w, path, text.p, text.len);
         return;
     }
     default: worker_died(ctx, w, "it sent an unexpected frame");

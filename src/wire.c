@@ -412,3 +412,31 @@ int emberW_command_decode(const uint8_t *p, size_t len, uint64_t *id, emberW_byt
     cmd->len = (uint32_t)(len - 8);
     return 0;
 }
+
+int emberW_fetch_failed_encode(emberB_buf *b, const void *path, size_t path_len, const void *text, size_t text_len) {
+    if (path_len == 0 || path_len >= EMBER_WIRE_MAX_PATH || memchr(path, 0, path_len))
+        return emberE_set(EMBER_EINVAL, "FETCH_FAILED: a shuffle file path of %zu bytes (1 to %d, no NUL)", path_len,
+                          EMBER_WIRE_MAX_PATH - 1);
+    if (text_len > UINT32_MAX) return emberE_set(EMBER_EINVAL, "FETCH_FAILED: an error text of %zu bytes", text_len);
+    int rc = emberB_put_u32(b, (uint32_t)path_len);
+    rc = rc ? rc : emberB_append(b, path, path_len);
+    return rc ? rc : emberB_append(b, text, text_len);
+}
+
+int emberW_fetch_failed_decode(const uint8_t *p, size_t len, emberW_bytes *path, emberW_bytes *text) {
+    cursor c = {p, len, "FETCH_FAILED"};
+    uint32_t n = 0;
+    int rc = take_u32(&c, &n, "the path's length");
+    if (rc) return rc;
+    if (n == 0 || n >= EMBER_WIRE_MAX_PATH || n > c.left || memchr(c.p, 0, n))
+        return emberE_set(EMBER_EPROTO,
+                          "malformed FETCH_FAILED payload: a path of %u bytes (1 to %d, no NUL) with "
+                          "%zu bytes left",
+                          n, EMBER_WIRE_MAX_PATH - 1, c.left);
+    if (c.left - n > UINT32_MAX) return emberE_set(EMBER_EPROTO, "malformed FETCH_FAILED payload of %zu bytes", len);
+    path->p = c.p;
+    path->len = n;
+    text->p = c.p + n; /* the end of the payload when the text is empty */
+    text->len = (uint32_t)(c.left - n);
+    return 0;
+}

@@ -184,4 +184,12 @@ int emberW_u64_decode(const uint8_t *p, size_t len, uint64_t *v);
 int emberW_command_encode(struct emberB_buf *b, uint64_t id, const void *cmd, size_t len);
 int emberW_command_decode(const uint8_t *p, size_t len, uint64_t *id, emberW_bytes *cmd);
 
+/* FETCH_FAILED: the path of the shuffle file a task could not read (1 to
+ * EMBER_WIRE_MAX_PATH - 1 bytes, no NUL), then the UTF-8 text of the error; the
+ * decoded fields borrow from p. 0 or EMBER_EPROTO (EMBER_EINVAL encoding a bad path). */
+#define EMBER_WIRE_MAX_PATH 4096
+int emberW_fetch_failed_encode(struct emberB_buf *b, const void *path, size_t path_len, const void *text,
+                               size_t text_len);
+int emberW_fetch_failed_decode(const uint8_t *p, size_t len, emberW_bytes *path, emberW_bytes *text);
+
 #endif

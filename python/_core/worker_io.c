@@ -1046,12 +1046,28 @@ static PyObject *py_native_spec(PyObject *m, PyObject *args) {
     return out;
 }
 
+/* encode_fetch_failed(path, text) -> bytes: a FETCH_FAILED payload (wire.c's encoder). */
+static PyObject *py_encode_fetch_failed(PyObject *m, PyObject *args) {
+    Py_buffer path, text;
+    if (!PyArg_ParseTuple(args, "y*y*", &path, &text)) return NULL;
+    emberB_buf b = {0};
+    int rc = emberW_fetch_failed_encode(&b, path.buf, (size_t)path.len, text.buf, (size_t)text.len);
+    PyObject *out =
+        rc ? core_raise(core_get_state(m), rc) : PyBytes_FromStringAndSize((const char *)b.data, (Py_ssize_t)b.len);
+    emberB_free(&b);
+    PyBuffer_Release(&path);
+    PyBuffer_Release(&text);
+    return out;
+}
+
 PyMethodDef core_worker_io_methods[] = {
     {"native_run", py_native_run, METH_VARARGS,
      "native_run(io, task_payload, commands): run a task of native steps in C and answer it"},
     {"native_decode", py_native_decode, METH_O, "native_decode(data) -> a native command's or spec's fields"},
     {"native_command", py_native_command, METH_VARARGS, "native_command(kind, lib, name, arg='') -> bytes"},
     {"native_spec", py_native_spec, METH_VARARGS, "native_spec(flags, (fn, fn, fn, fn)) -> bytes"},
+    {"encode_fetch_failed", py_encode_fetch_failed, METH_VARARGS,
+     "encode_fetch_failed(path, text) -> bytes: a FETCH_FAILED payload"},
     {"write_batches", py_write_batches, METH_VARARGS, "write_batches(io, iterable) -> records sent as DATA frames"},
     {"shuffle_write", py_shuffle_write, METH_VARARGS,
      "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys, buffer_bytes) -> bucket sizes"},

@@ -211,9 +211,8 @@ class Worker:
             if failed is None:
                 self.io.write(_core.FRAME_TASK_ERROR, text.encode("utf-8", "replace"))
             else:  # the engine reruns the map task that wrote the file, then this task
-                path = os.fsencode(failed)
                 self.io.write(_core.FRAME_FETCH_FAILED,
-                              len(path).to_bytes(4, "little") + path + text.encode("utf-8", "replace"))
+                              _core.encode_fetch_failed(os.fsencode(failed), text.encode("utf-8", "replace")))
             self.io.flush()
         finally:
             self.shuffle_inputs = []

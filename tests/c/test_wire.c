@@ -443,6 +443,44 @@ static void test_fixed_size_payloads(void) {
     emberB_free(&b);
 }
 
+/* FETCH_FAILED: a round trip, every truncation (a lying path length included), and
+ * the paths neither end takes: empty, too long, holding a NUL. */
+static void test_fetch_failed(void) {
+    emberB_buf b = {0};
+    emberW_bytes path, text;
+    CHECK(emberW_fetch_failed_encode(&b, "/tmp/shuffle-1-0.data", 21, "bad crc", 7) == 0);
+    CHECK(emberW_fetch_failed_decode(b.data, b.len, &path, &text) == 0);
+    CHECK(path.len == 21 && memcmp(path.p, "/tmp/shuffle-1-0.data", 21) == 0);
+    CHECK(text.len == 7 && memcmp(text.p, "bad crc", 7) == 0);
+    for (size_t cut = 0; cut < 4 + 21; cut++)
+        CHECK(emberW_fetch_failed_decode(b.data, cut, &path, &text) == EMBER_EPROTO);
+    /* any cut in the text still decodes: the text runs to the end */
+    CHECK(emberW_fetch_failed_decode(b.data, 4 + 21, &path, &text) == 0 && text.len == 0 && path.len == 21);
+    uint8_t lie[8];
+    emberB_store_u32(lie, 5);
+    memcpy(lie + 4, "abcd", 4);
+    CHECK(emberW_fetch_failed_decode(lie, sizeof lie, &path, &text) == EMBER_EPROTO); /* 5 > 4 left */
+    emberB_store_u32(lie, 0);
+    CHECK(emberW_fetch_failed_decode(lie, sizeof lie, &path, &text) == EMBER_EPROTO); /* empty path */
+    emberB_store_u32(lie, 2);
+    lie[5] = 0;
+    CHECK(emberW_fetch_failed_decode(lie, sizeof lie, &path, &text) == EMBER_EPROTO); /* a NUL in it */
+    char *long_path = malloc(EMBER_WIRE_MAX_PATH + 8);
+    memset(long_path, 'p', EMBER_WIRE_MAX_PATH + 8);
+    b.len = 0;
+    CHECK(emberW_fetch_failed_encode(&b, long_path, EMBER_WIRE_MAX_PATH, "", 0) == EMBER_EINVAL);
+    CHECK(emberW_fetch_failed_encode(&b, "", 0, "", 0) == EMBER_EINVAL);
+    CHECK(emberW_fetch_failed_encode(&b, "a\0b", 3, "", 0) == EMBER_EINVAL);
+    CHECK(emberW_fetch_failed_encode(&b, long_path, EMBER_WIRE_MAX_PATH - 1, "", 0) == 0);
+    CHECK(emberW_fetch_failed_decode(b.data, b.len, &path, &text) == 0 && path.len == EMBER_WIRE_MAX_PATH - 1);
+    b.len = 0;
+    emberB_put_u32(&b, EMBER_WIRE_MAX_PATH);
+    emberB_append(&b, long_path, EMBER_WIRE_MAX_PATH);
+    CHECK(emberW_fetch_failed_decode(b.data, b.len, &path, &text) == EMBER_EPROTO); /* too long */
+    free(long_path);
+    emberB_free(&b);
+}
+
 int main(void) {
     RUN(test_round_trip_any_chunking);
     RUN(test_rejects_oversized_length);
@@ -459,5 +497,6 @@ int main(void) {
     RUN(test_task_encoder_refuses_what_decoder_would);
     RUN(test_done_round_trip_and_truncations);
     RUN(test_fixed_size_payloads);
+    RUN(test_fetch_failed);
     return TEST_REPORT();
 }

@@ -1,8 +1,8 @@
 /* fuzz_wire.c — fuzz target for the worker protocol's codec (wire.c), both ends:
  *  - the engine's frame decoder: any byte stream, fed in chunks whose sizes the input
  *    itself chooses, decodes to frames or fails with EMBER_EPROTO;
- *  - the payload decoders, on every frame decoded: TASK, TASK_DONE, COMMAND and the
- *    fixed-size ones; a payload that decodes must encode back to the same bytes;
+ *  - the payload decoders, on every frame decoded: TASK, TASK_DONE, COMMAND,
+ *    FETCH_FAILED and the fixed-size ones; a payload that decodes must encode back to the same bytes;
  *  - the worker's reader (emberW_read_frame, as python/_core reads its task pipe),
  *    over the same bytes through a pipe: the same frames, then end of stream or
  *    EMBER_EPROTO.
@@ -50,6 +50,18 @@ static void check_payload(uint32_t type, const uint8_t *p, size_t len) {
         if (!rc && (emberW_command_encode(&again, id, cmd.p, cmd.len) || again.len != len ||
                     memcmp(again.data, p, len) != 0))
             abort();
+    } else if (type == EMBER_FRAME_FETCH_FAILED) {
+        emberW_bytes path, text;
+        int rc = emberW_fetch_failed_decode(p, len, &path, &text);
+        if (rc && rc != EMBER_EPROTO) abort();
+        if (!rc) {
+            if (!path.len || path.len >= EMBER_WIRE_MAX_PATH || memchr(path.p, 0, path.len) ||
+                text.p + text.len != p + len)
+                abort();
+            if (emberW_fetch_failed_encode(&again, path.p, path.len, text.p, text.len) || again.len != len ||
+                memcmp(again.data, p, len) != 0)
+                abort();
+        }
     } else if (type == EMBER_FRAME_INPUT_BEGIN || type == EMBER_FRAME_FORGET) {
         uint32_t v32;
         uint64_t v64;
