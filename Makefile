@@ -65,11 +65,15 @@ tsan: $(VENV)/.deps
 # FUZZ_SECONDS on a working corpus in build/fuzz seeded from tests/fuzz/corpus.
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -DEMBER_BUILDING -Iinclude -Isrc \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# The optional codecs, built in when their headers are there (as meson builds libember).
+FUZZ_CODECS := $(if $(wildcard /usr/include/bzlib.h),-DEMBER_HAVE_BZIP2 -lbz2) \
+	$(if $(wildcard /usr/include/lzma.h),-DEMBER_HAVE_LZMA -llzma) \
+	$(if $(wildcard /usr/include/zstd.h),-DEMBER_HAVE_ZSTD -lzstd)
 fuzz:
 	@command -v clang >/dev/null || (apt-get update && apt-get install -y clang)
 	@mkdir -p build/fuzz
 	@set -e; for f in $(FUZZ_TARGETS); do \
-		clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_$$f.c $(wildcard src/*.c) -lz -lpthread -ldl -lm -o build/fuzz/fuzz_$$f; \
+		clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_$$f.c $(wildcard src/*.c) $(FUZZ_CODECS) -lz -lpthread -ldl -lm -o build/fuzz/fuzz_$$f; \
 		mkdir -p build/fuzz/corpus-$$f; \
 		echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
 		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
