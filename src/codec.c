@@ -158,9 +158,12 @@ static void z_free(voidpf opaque, voidpf p) {
     ember_free(p);
 }
 #ifdef EMBER_HAVE_BZIP2
+/* Not zeroed: libbz2 writes what it reads, and a split's decoder allocates a level-9
+ * block's 3.6 MB for every block it reads (of which a smaller block touches little). */
 static void *bz_alloc(void *opaque, int items, int size) {
     (void)opaque;
-    return items < 0 || size < 0 ? NULL : ember_calloc((size_t)items, (size_t)size);
+    if (items < 0 || size < 0 || (size && (size_t)items > SIZE_MAX / (size_t)size)) return NULL;
+    return ember_malloc((size_t)items * (size_t)size);
 }
 static void bz_free(void *opaque, void *p) {
     (void)opaque;
@@ -497,6 +500,7 @@ static int start_block_stream(emberC_decoder *d) {
 #ifdef EMBER_HAVE_BZIP2
     int64_t nbits = d->block_end - d->block_bit;
     if (nbits < BZ_HEADER_BITS) return block_corrupt(d, "it ends inside its header");
+    if (nbits > BZ_MAX_BLOCK_BITS) return block_corrupt(d, "no block or stream end follows it within 4 MiB");
     size_t first = (size_t)(d->block_bit >> 3), nraw = (size_t)((d->block_end + 7) >> 3) - first;
     size_t nsynth = 4 + ((size_t)nbits + 2 * BZ_MAGIC_BITS + 7) / 8 + 1;
     if (nsynth + nraw + 1 > d->synth_cap) {

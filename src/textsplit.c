@@ -35,6 +35,7 @@
  *    the position of the block holding the byte before the line (codec.c) is at most
  *    `end`; so every line is read once, and by the same split as in PySpark. A
  *    bzip2 file of one piece is read whole, as the other codecs' files are.
+ *  - A UTF-8 byte order mark at the start of a file is dropped, as Hadoop drops it.
  *  - Buffering. buf[pos, len) holds the bytes not yet returned, buf[0] being at file
  *    offset `off`. Bytes come from pread() for plain files and from a codec.c decoder
  *    (sequential) for compressed ones, into a buffer of emberT_buffer_size bytes that
@@ -596,6 +597,16 @@ int ember_line_reader_next(ember_line_reader *r, const char **line, size_t *len)
     if (line_len == 0 && term_len == 0) {
         r->state = 1;
         return 0;
+    }
+    if (at == 0 && line_len >= 3 && memcmp(r->buf + r->pos, "\xef\xbb\xbf", 3) == 0) {
+        /* Hadoop's LineRecordReader drops a UTF-8 byte order mark at the start of a
+         * file (and a file of the mark alone then holds no line) */
+        r->pos += 3;
+        line_len -= 3;
+        if (line_len == 0 && term_len == 0) {
+            r->state = 1;
+            return 0;
+        }
     }
     *line = r->buf + r->pos;
     *len = line_len;

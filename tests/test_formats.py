@@ -399,6 +399,17 @@ def test_a_damaged_bzip2_block_fails_its_split_naming_it(sc, tmp_path):
         sc.textFile(str(p), 8).collect()
 
 
+@pytest.mark.parametrize("name, data, lines", [
+    ("bom.txt", b"\xef\xbb\xbfa\n\xef\xbb\xbfb\n", ["a", "\ufeffb"]),  # only the file's first
+    ("bom_only.txt", b"\xef\xbb\xbf", []),
+    ("bom_line.txt", b"\xef\xbb\xbf\r\nx", ["", "x"]),
+    ("bom.gz", gzip.compress(b"\xef\xbb\xbfz\n"), ["z"])])
+def test_a_utf8_byte_order_mark_starting_a_file_is_dropped(sc, tmp_path, name, data, lines):
+    # as Hadoop's LineRecordReader drops it (test_formats_pyspark compares with PySpark)
+    (tmp_path / name).write_bytes(data)
+    assert sc.textFile(str(tmp_path / name), 3).collect() == lines
+
+
 def test_concatenated_gzip_members(sc, tmp_path):
     p = tmp_path / "two.gz"
     p.write_bytes(gzip.compress(b"a\nb") + gzip.compress(b"c\n"))

@@ -7,6 +7,7 @@ module is skipped when pyspark (and Java) are not installed; EMBER_PYSPARK_PYTHO
 names another Python that has pyspark (default: this one).
 """
 import bz2
+import gzip
 import os
 import pickle
 import shutil
@@ -29,6 +30,9 @@ CODECS = ["GzipCodec", "BZip2Codec", "DefaultCodec"]
 # Files read by both in several splits: which split each line goes to is Hadoop's rule.
 SPLIT_FILES = ["multi.bz2", "plain.txt"]
 SPLIT_PARTITIONS = [2, 3, 7, 16, 41]
+# A UTF-8 byte order mark at the start of a file: Hadoop drops it.
+BOM_FILES = {"bom.txt": b"\xef\xbb\xbfa\n\xef\xbb\xbfb\n", "bom_only.txt": b"\xef\xbb\xbf",
+             "bom_line.txt": b"\xef\xbb\xbf\r\nx", "bom.gz": gzip.compress(b"\xef\xbb\xbfz\n")}
 
 
 def _split_text():
@@ -65,6 +69,8 @@ def _pyspark_side(ember_dir, out_dir, result_path):
         for codec in CODECS:
             sc.parallelize(LINES, 2).saveAsTextFile(os.path.join(out_dir, "text_" + codec),
                                                     "org.apache.hadoop.io.compress." + codec)
+        for name in BOM_FILES:
+            got["bom_" + name] = sc.textFile(os.path.join(ember_dir, name)).collect()
         for name in SPLIT_FILES:
             for n in SPLIT_PARTITIONS:
                 got[f"glom_{name}_{n}"] = sc.textFile(os.path.join(ember_dir, name), n).glom().collect()
@@ -101,6 +107,8 @@ def exchange(sc, tmp_path_factory):
     text = _split_text()
     (ember_dir / "multi.bz2").write_bytes(bz2.compress(text, 1))
     (ember_dir / "plain.txt").write_bytes(text)
+    for name, data in BOM_FILES.items():
+        (ember_dir / name).write_bytes(data)
     result = base / "result.pickle"
     env = dict(os.environ, PYSPARK_PYTHON=py)
     env.pop("LD_PRELOAD", None)  # under `make asan`: the JVM does not run with the ASan runtime
@@ -152,6 +160,13 @@ def test_ember_reads_pyspark_sequence_files(sc, exchange, name):
 def test_ember_reads_pyspark_compressed_text(sc, exchange, codec):
     _, out = exchange
     assert sc.textFile(str(out / ("text_" + codec))).collect() == LINES
+
+
+@pytest.mark.parametrize("name", sorted(BOM_FILES))
+def test_a_byte_order_mark_is_dropped_as_in_pyspark(sc, exchange, name):
+    got, out = exchange
+    path = os.path.join(os.path.dirname(out), "ember", name)
+    assert sc.textFile(path).collect() == got["bom_" + name]
 
 
 @pytest.mark.parametrize("name", SPLIT_FILES)

@@ -433,6 +433,16 @@ static void test_bzip2_splits(void) {
     /* the splits before it still read */
     n = 0;
     CHECK(read_bz2_range(p, 0, magic[1] / 8, &got, &n, &cap) == 0);
+    /* a block magic followed by 5 MiB with no other: refused, not held in memory whole */
+    size_t big = (size_t)5 << 20;
+    unsigned char *junk = malloc(big);
+    memcpy(junk, "BZh91AY&SY", 10);
+    for (size_t i = 10; i < big; i++) junk[i] = (unsigned char)(i * 7 % 251);
+    spill(p, junk, big);
+    n = 0;
+    CHECK(read_bz2_range(p, 0, (int64_t)big, &got, &n, &cap) == EMBER_ECORRUPT);
+    CHECK(strstr(ember_last_error(), "within 4 MiB") != NULL);
+    free(junk);
     unlink(p);
     unlink(two);
     free(got);

@@ -497,6 +497,20 @@ static void test_line_rules(void) {
     write_str(h, "\r");
     check_lines(h, 0, -1, "\n");
     check_lines(h, 1, -1, "");
+
+    /* a UTF-8 byte order mark at the start of the file is dropped (Hadoop's rule);
+     * one elsewhere is data */
+    const char *bom = tpath("bom.txt");
+    write_str(bom, "\xef\xbb\xbf" "a\n\xef\xbb\xbf" "b\n");
+    check_lines(bom, 0, -1, "a\n\xef\xbb\xbf" "b\n");
+    check_lines(bom, 0, 2, "a\n");
+    check_lines(bom, 3, -1, "\xef\xbb\xbf" "b\n");
+    write_str(bom, "\xef\xbb\xbf");
+    check_lines(bom, 0, -1, ""); /* the mark alone: no line */
+    write_str(bom, "\xef\xbb\xbf\n");
+    check_lines(bom, 0, -1, "\n");
+    write_str(bom, "\xef\xbb\n");
+    check_lines(bom, 0, -1, "\xef\xbb\n");
     CHECK(ember_mem_used() == mem0);
 }
 
