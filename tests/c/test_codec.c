@@ -437,7 +437,8 @@ static void test_bzip2_splits(void) {
     size_t big = (size_t)5 << 20;
     unsigned char *junk = malloc(big);
     memcpy(junk, "BZh91AY&SY", 10);
-    for (size_t i = 10; i < big; i++) junk[i] = (unsigned char)(i * 7 % 251);
+    for (size_t i = 10; i < big; i++)
+        junk[i] = (unsigned char)(i * 7 % 251);
     spill(p, junk, big);
     n = 0;
     CHECK(read_bz2_range(p, 0, (int64_t)big, &got, &n, &cap) == EMBER_ECORRUPT);
