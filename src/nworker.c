@@ -1190,9 +1190,8 @@ int emberV_run(emberV_env *env, const emberW_task *task) {
         emberB_buf b = {0};
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", ember_last_error());
-        emberB_put_str(&b, env->fetch_failed);
-        emberB_append(&b, msg, strlen(msg));
-        rc = send_frame(env, EMBER_FRAME_FETCH_FAILED, b.data, b.len);
+        rc = emberW_fetch_failed_encode(&b, env->fetch_failed, strlen(env->fetch_failed), msg, strlen(msg));
+        rc = rc ? rc : send_frame(env, EMBER_FRAME_FETCH_FAILED, b.data, b.len);
         emberB_free(&b);
     } else {
         char msg[4096];
