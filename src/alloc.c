@@ -44,15 +44,27 @@ char *ember_strdup(const char *s) {
 
 int64_t ember_mem_used(void) { return atomic_load(&live_bytes); }
 
-int emberB_reserve(emberB_buf *b, size_t extra) {
-    if (b->len + extra <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra) cap *= 2;
-    uint8_t *d = ember_realloc(b->data, cap);
-    if (!d) return emberE_set(EMBER_ENOMEM, "out of memory growing a buffer to %zu bytes", cap);
-    b->data = d;
-    b->cap = cap;
+int emberB_grow(void *parray, size_t *cap, size_t need, size_t elem, size_t first) {
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : (first ? first : 1);
+    while (n < need) {
+        if (n > SIZE_MAX / 2) return emberE_set(EMBER_ENOMEM, "cannot grow an array to %zu elements", need);
+        n *= 2;
+    }
+    if (elem && n > SIZE_MAX / elem)
+        return emberE_set(EMBER_ENOMEM, "cannot grow an array to %zu elements of %zu bytes", n, elem);
+    void *array;
+    memcpy(&array, parray, sizeof array); /* parray points to a T *, whatever T is */
+    void *grown = ember_realloc(array, n * elem);
+    if (!grown) return emberE_set(EMBER_ENOMEM, "out of memory growing an array to %zu bytes", n * elem);
+    memcpy(parray, &grown, sizeof grown);
+    *cap = n;
     return 0;
+}
+
+int emberB_reserve(emberB_buf *b, size_t extra) {
+    if (extra > SIZE_MAX - b->len) return emberE_set(EMBER_ENOMEM, "cannot grow a buffer by %zu bytes", extra);
+    return emberB_grow(&b->data, &b->cap, b->len + extra, 1, 256);
 }
 
 int emberB_append(emberB_buf *b, const void *p, size_t n) {

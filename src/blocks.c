@@ -20,13 +20,8 @@
 /* ---- batches and shared partitions ------------------------------------------------ */
 
 int emberM_batches_push(emberM_batches *b, uint8_t *data, size_t len) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 8;
-        ember_buf *nb = ember_realloc(b->bufs, cap * sizeof *nb);
-        if (!nb) return emberE_set(EMBER_ENOMEM, "out of memory storing a batch");
-        b->bufs = nb;
-        b->cap = cap;
-    }
+    if (emberB_grow(&b->bufs, &b->cap, b->n + 1, sizeof *b->bufs, 8))
+        return emberE_set(EMBER_ENOMEM, "out of memory storing a batch");
     b->bufs[b->n].data = data;
     b->bufs[b->n].len = len;
     b->n++;

@@ -296,13 +296,7 @@ typedef struct {
 static int seen_add(seen_set *seen, const ember_node *n) {
     for (size_t i = 0; i < seen->n; i++)
         if (seen->nodes[i] == n) return 1;
-    if (seen->n == seen->cap) {
-        size_t cap = seen->cap ? seen->cap * 2 : 16;
-        const ember_node **grown = ember_realloc(seen->nodes, cap * sizeof *grown);
-        if (!grown) return -1;
-        seen->nodes = grown;
-        seen->cap = cap;
-    }
+    if (emberB_grow(&seen->nodes, &seen->cap, seen->n + 1, sizeof *seen->nodes, 16)) return -1;
     seen->nodes[seen->n++] = n;
     return 0;
 }

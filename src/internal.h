@@ -27,7 +27,8 @@
  *   emberG_  graph.c      lineage nodes, the context's reference count
  *   emberA_  tasks.c      encoding a task (its input tree, commands, frames)
  *   emberS_  engine.c     the engine thread: planning, dispatch, frames from workers
- *   emberJ_  jobs.c       the job API, cancellation, stage info
+ *   emberJ_  jobs.c       reserved: the job API, cancellation and stage info are public
+ *                         (ember_job_*, ember_cancel_*); no internal names yet
  */
 #ifndef EMBER_INTERNAL_H
 #define EMBER_INTERNAL_H
@@ -51,7 +52,14 @@ typedef struct emberB_buf {
     size_t len;
     size_t cap;
 } emberB_buf;
+/* Makes room for extra more bytes after b->len (growing by doubling, through emberB_grow).
+ * Returns 0 or EMBER_ENOMEM (message set; b unchanged). */
 int emberB_reserve(emberB_buf *b, size_t extra);
+/* The one growth rule of libember's arrays: grows the array *(T **)parray of *cap
+ * elements of elem bytes so that it holds at least need elements, doubling *cap (from
+ * first when it is 0) until it does. Returns 0, or EMBER_ENOMEM with a message when
+ * the size overflows or memory is short; the array and *cap are unchanged then. */
+int emberB_grow(void *parray, size_t *cap, size_t need, size_t elem, size_t first);
 int emberB_append(emberB_buf *b, const void *p, size_t n);
 int emberB_put_u32(emberB_buf *b, uint32_t v);
 int emberB_put_u64(emberB_buf *b, uint64_t v);

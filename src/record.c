@@ -237,16 +237,9 @@ static uint8_t *room(ember_writer *w, size_t extra) {
         w->err = emberE_set(EMBER_ENOMEM, "record writer: %zu bytes is too large", extra);
         return NULL;
     }
-    if (w->len + extra > w->cap) {
-        size_t cap = w->cap ? w->cap : 64;
-        while (cap < w->len + extra) cap *= 2;
-        uint8_t *d = ember_realloc(w->data, cap);
-        if (!d) {
-            w->err = emberE_set(EMBER_ENOMEM, "out of memory growing a record writer to %zu bytes", cap);
-            return NULL;
-        }
-        w->data = d;
-        w->cap = cap;
+    if (emberB_grow(&w->data, &w->cap, w->len + extra, 1, 64)) {
+        w->err = emberE_set(EMBER_ENOMEM, "out of memory growing a record writer by %zu bytes", extra);
+        return NULL;
     }
     return w->data + w->len;
 }

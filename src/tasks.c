@@ -34,13 +34,11 @@ typedef struct encoder {
 /* Adds a DATA stream of batches; part (may be NULL) is the cached partition they
  * belong to, retained by the encoder until the task takes it over. */
 static int add_stream(encoder *e, const emberM_batches *batches, emberM_part *part, uint32_t *index) {
-    if (e->nstreams == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 4;
-        const emberM_batches **s = ember_realloc(e->streams, cap * sizeof *s);
-        if (s) e->streams = s;
-        emberM_part **p = s ? ember_realloc(e->sending, cap * sizeof *p) : NULL;
-        if (!p) return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
-        e->sending = p;
+    if (e->nstreams == e->cap) { /* two arrays of e->cap elements; e->cap moves when both grew */
+        size_t cap = e->cap, cap2 = e->cap;
+        if (emberB_grow(&e->streams, &cap, e->nstreams + 1, sizeof *e->streams, 4) ||
+            emberB_grow(&e->sending, &cap2, e->nstreams + 1, sizeof *e->sending, 4))
+            return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
         e->cap = cap;
     }
     if (part) emberM_part_retain(part);

@@ -97,13 +97,8 @@ static int compare_paths(const void *a, const void *b) {
 
 /* Appends a copy of `path` to the list. */
 static int filelist_add(filelist *fl, const char *path, int64_t size) {
-    if (fl->n == fl->cap) {
-        size_t cap = fl->cap ? fl->cap * 2 : 16;
-        infile *v = ember_realloc(fl->v, cap * sizeof *v);
-        if (!v) return emberE_set(EMBER_ENOMEM, "out of memory listing input files");
-        fl->v = v;
-        fl->cap = cap;
-    }
+    if (emberB_grow(&fl->v, &fl->cap, fl->n + 1, sizeof *fl->v, 16))
+        return emberE_set(EMBER_ENOMEM, "out of memory listing input files");
     char *copy = ember_strdup(path);
     if (!copy) return emberE_set(EMBER_ENOMEM, "out of memory listing input files");
     fl->v[fl->n].path = copy;
@@ -141,15 +136,9 @@ static int add_directory(filelist *fl, const char *dir) {
             break;
         }
         if (is_hidden_name(e->d_name)) continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            char **v = ember_realloc(names, ncap * sizeof *v);
-            if (!v) {
-                rc = emberE_set(EMBER_ENOMEM, "out of memory listing input directory %s", dir);
-                break;
-            }
-            names = v;
-            cap = ncap;
+        if (emberB_grow(&names, &cap, n + 1, sizeof *names, 32)) {
+            rc = emberE_set(EMBER_ENOMEM, "out of memory listing input directory %s", dir);
+            break;
         }
         names[n] = join_path(dir, e->d_name);
         if (!names[n]) {
@@ -271,13 +260,8 @@ free_entry:
 
 static int push_split(ember_split **v, size_t *n, size_t *cap, const infile *f, int64_t start,
                       int64_t end) {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        ember_split *nv = ember_realloc(*v, ncap * sizeof *nv);
-        if (!nv) return emberE_set(EMBER_ENOMEM, "out of memory cutting input splits");
-        *v = nv;
-        *cap = ncap;
-    }
+    if (emberB_grow(v, cap, *n + 1, sizeof **v, 16))
+        return emberE_set(EMBER_ENOMEM, "out of memory cutting input splits");
     ember_split *s = &(*v)[*n];
     s->path = ember_strdup(f->path);
     if (!s->path) return emberE_set(EMBER_ENOMEM, "out of memory cutting input splits");
@@ -425,16 +409,10 @@ static int fill(ember_line_reader *r) {
         r->len -= r->pos;
         r->pos = 0;
     }
-    if (r->len == r->cap) {
-        if (r->cap > SIZE_MAX / 2)
-            return emberE_set(EMBER_ENOMEM, "line too long in input file %s", r->path);
-        char *nb = ember_realloc(r->buf, r->cap * 2);
-        if (!nb)
-            return emberE_set(EMBER_ENOMEM, "out of memory growing the line buffer to %zu bytes for %s",
-                              r->cap * 2, r->path);
-        r->buf = nb;
-        r->cap *= 2;
-    }
+    if (r->len == r->cap && emberB_grow(&r->buf, &r->cap, r->cap + 1, 1, 1))
+        return emberE_set(EMBER_ENOMEM,
+                          "out of memory growing the line buffer past %zu bytes for %s (a line too long?)", r->cap,
+                          r->path);
     size_t want = r->cap - r->len;
     if (r->dec) {
         size_t got;

@@ -38,13 +38,8 @@ static void compact(emberW_parser *p) {
 static int reserve(emberW_parser *p, size_t extra) {
     if (p->len + extra <= p->cap) return 0;
     compact(p);
-    if (p->len + extra <= p->cap) return 0;
-    size_t cap = p->cap ? p->cap : 65536;
-    while (cap < p->len + extra) cap *= 2;
-    uint8_t *b = ember_realloc(p->buf, cap);
-    if (!b) return emberE_set(EMBER_ENOMEM, "out of memory growing a frame buffer to %zu bytes", cap);
-    p->buf = b;
-    p->cap = cap;
+    if (emberB_grow(&p->buf, &p->cap, p->len + extra, 1, 65536))
+        return emberE_set(EMBER_ENOMEM, "out of memory growing a frame buffer by %zu bytes", extra);
     return 0;
 }
 

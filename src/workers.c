@@ -445,12 +445,8 @@ int emberX_queue(emberX_worker *w, uint32_t type, const void *payload, size_t le
             memmove(w->outq, w->outq + w->outq_head, (w->outq_len - w->outq_head) * sizeof *w->outq);
             w->outq_len -= w->outq_head;
             w->outq_head = 0;
-        } else {
-            size_t cap = w->outq_cap ? w->outq_cap * 2 : 64;
-            emberX_outframe *q = ember_realloc(w->outq, cap * sizeof *q);
-            if (!q) return emberE_set(EMBER_ENOMEM, "out of memory queueing a frame");
-            w->outq = q;
-            w->outq_cap = cap;
+        } else if (emberB_grow(&w->outq, &w->outq_cap, w->outq_len + 1, sizeof *w->outq, 64)) {
+            return emberE_set(EMBER_ENOMEM, "out of memory queueing a frame");
         }
     }
     emberX_outframe *f = &w->outq[w->outq_len];
