@@ -13,8 +13,10 @@ PYSPARK := pyspark==4.3.0
 # Benchmark-only: the engines ember is compared with, and the harness's chart.
 BENCH_DEPS := "dask[bag]" psutil matplotlib
 BENCH_ARGS ?=
+# `make docs`: the site (docs/*.md and the API reference from the docstrings) into build/docs.
+DOCS_DEPS := mkdocs "mkdocstrings[python]"
 
-.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons lint
+.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons lint docs
 
 # The decoders of bytes from a pipe or a file that have a fuzz target (tests/fuzz/fuzz_<name>.c,
 # seeds in tests/fuzz/corpus/<name>); `make test` replays each corpus.
@@ -127,6 +129,16 @@ $(VENV)/.bench-deps: $(VENV)/.deps
 
 bench: install $(VENV)/.bench-deps
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+$(VENV)/.docs-deps: $(VENV)/.deps
+	$(PIP) install $(DOCS_DEPS)
+	touch $@
+
+# The documentation (mkdocs.yml): docs/design.md and the API reference that mkdocstrings
+# generates from python/ember's docstrings and annotations, into build/docs; strict, so
+# a reference to a missing name fails the build.
+docs: $(VENV)/.docs-deps
+	$(VENV)/bin/mkdocs build
 
 clean:
 	rm -rf build $(VENV)

@@ -102,7 +102,7 @@ def _parse_master(master: Any) -> Any:
     if not m:
         raise ValueError(
             f"Unsupported master URL {master!r}: use local, local[N], local[*] or local[N,F] "
-            "(cluster mode runs under mpirun)")
+            "(ember has no cluster mode)")
     n = m.group(1)
     slots = 1 if n is None else (os.cpu_count() or 1) if n == "*" else int(n)
     if slots < 1:
