@@ -96,6 +96,7 @@ pytest: install
 lint: $(VENV)/.deps
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests/typing/check_api.py
 
 test: lint ctest ctest-asan $(VENV)/.pyspark pytest
 

@@ -22,7 +22,7 @@ import pickle
 import threading
 import weakref
 
-from ember._typing import Generic, T
+from ember._typing import Generic, T, U
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,11 +48,11 @@ _task_number = 0
 _touched: dict[int, Accumulator[Any]] = {}
 
 
-def _next_id():
+def _next_id() -> int:
     return next(_ids)
 
 
-def _deserialize_accumulator(aid, zero_value, accum_param):
+def _deserialize_accumulator(aid: int, zero_value: Any, accum_param: AccumulatorParam[Any]) -> Accumulator[Any]:
     """Unpickles an accumulator: the driver's own object where it exists (the
     driver), else this worker process's copy of it."""
     acc = _registry.get(aid)
@@ -71,14 +71,14 @@ def _deserialize_accumulator(aid, zero_value, accum_param):
     return acc
 
 
-def _task_begin():
+def _task_begin() -> None:
     """Worker: a new task starts; copies restart from zero on their first add."""
     global _task_number
     _task_number += 1
     _touched.clear()
 
 
-def _task_report():
+def _task_report() -> Any:
     """Worker: the pickled [(id, value)] of the copies the task touched (b"" if none)."""
     if not _touched:
         return b""
@@ -91,7 +91,7 @@ def _task_report():
         return cloudpickle.dumps(updates, protocol=5)
 
 
-def _merge_reports(reports):
+def _merge_reports(reports: Any) -> None:
     """Driver: adds the updates of successful tasks into the accumulators."""
     with _merge_lock:
         for report in reports:
@@ -101,7 +101,7 @@ def _merge_reports(reports):
                     acc._value = acc.accum_param.addInPlace(acc._value, update)
 
 
-def _not_accessible():
+def _not_accessible() -> Any:
     return RuntimeError("[VALUE_NOT_ACCESSIBLE] Value `Accumulator.value` cannot be accessed inside "
                         "tasks: only the driver reads an accumulator; tasks may only add() to it")
 
@@ -156,19 +156,24 @@ class Accumulator(Generic[T]):
     TypeError: No default accumulator param for type <class 'list'>: pass an AccumulatorParam
     """
 
-    def __init__(self, aid, value, accum_param):
+    # A task's copy (made by _deserialize_accumulator) also has _zero and _task: the
+    # zero it restarts from, and the task whose additions _value holds.
+    _zero: T
+    _task: int
+
+    def __init__(self, aid: int, value: T, accum_param: AccumulatorParam[T]) -> None:
         self.aid = aid
         self.accum_param = accum_param
         self._value = value
         self._deserialized = False
         _registry[aid] = self
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         param = self.accum_param
         return _deserialize_accumulator, (self.aid, param.zero(self._value), param)
 
     @property
-    def value(self):
+    def value(self) -> T:
         """The accumulated value; readable and settable on the driver only.
 
         Examples
@@ -183,12 +188,12 @@ class Accumulator(Generic[T]):
         return self._value
 
     @value.setter
-    def value(self, value):
+    def value(self, value: T) -> None:
         if self._deserialized:
             raise _not_accessible()
         self._value = value
 
-    def add(self, term):
+    def add(self, term: T) -> None:
         """Adds a term to the accumulator's value (``addInPlace``).
 
         Parameters
@@ -214,14 +219,14 @@ class Accumulator(Generic[T]):
             _touched[self.aid] = self
         self._value = self.accum_param.addInPlace(self._value, term)
 
-    def __iadd__(self, term):
+    def __iadd__(self, term: T) -> Accumulator[T]:
         self.add(term)
         return self
 
-    def __str__(self):
+    def __str__(self) -> str:
         return str(self._value)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Accumulator<id={self.aid}, value={self._value}>"
 
 
@@ -248,7 +253,7 @@ class AccumulatorParam(Generic[T]):
     [7.0, 8.0, 9.0]
     """
 
-    def zero(self, value):
+    def zero(self, value: T) -> T:
         """A zero value of the type, shaped like value (e.g. a vector of zeros).
 
         Parameters
@@ -269,7 +274,7 @@ class AccumulatorParam(Generic[T]):
         """
         raise NotImplementedError(f"{type(self).__name__} must implement zero(value)")
 
-    def addInPlace(self, value1, value2):
+    def addInPlace(self, value1: T, value2: T) -> T:
         """Adds value2 to value1 and returns the sum; may update value1 in place.
 
         Parameters
@@ -291,7 +296,7 @@ class AccumulatorParam(Generic[T]):
         raise NotImplementedError(f"{type(self).__name__} must implement addInPlace(value1, value2)")
 
 
-class AddingAccumulatorParam(AccumulatorParam):
+class AddingAccumulatorParam(AccumulatorParam[U]):
     """An AccumulatorParam that adds with ``+=`` from a given zero value.
 
     Parameters
@@ -307,10 +312,10 @@ class AddingAccumulatorParam(AccumulatorParam):
     7
     """
 
-    def __init__(self, zero_value):
+    def __init__(self, zero_value: U) -> None:
         self.zero_value = zero_value
 
-    def zero(self, value):
+    def zero(self, value: U) -> U:
         """The zero value given at construction.
 
         Examples
@@ -321,7 +326,7 @@ class AddingAccumulatorParam(AccumulatorParam):
         """
         return self.zero_value
 
-    def addInPlace(self, value1, value2):
+    def addInPlace(self, value1: U, value2: U) -> U:
         """Returns ``value1 += value2``.
 
         Examples
@@ -330,7 +335,7 @@ class AddingAccumulatorParam(AccumulatorParam):
         >>> AddingAccumulatorParam(0j).addInPlace(1j, 2)
         (2+1j)
         """
-        value1 += value2
+        value1 += value2  # type: ignore[operator]  # U is a type with +=
         return value1
 
 

@@ -28,6 +28,13 @@ import weakref
 
 from ember._typing import Generic, T
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, BinaryIO
+
+    from ember.context import SparkContext
+
 
 __all__ = ["Broadcast"]
 
@@ -39,7 +46,7 @@ _loaded: dict[int, tuple[int, object]] = {}
 _alive = None
 
 
-def _set_alive(alive):
+def _set_alive(alive: Any) -> None:
     """Worker: the job's alive broadcasts; drops copies destroyed or unpersisted."""
     global _alive
     _alive = alive
@@ -50,19 +57,20 @@ def _set_alive(alive):
 _capture = threading.local()  # .held: the list collecting Broadcasts being pickled
 
 
-def _dumps_holding(dumps, obj):
+def _dumps_holding(dumps: Callable[[Any], bytes], obj: Any) -> tuple[bytes, list[Broadcast[Any]]]:
     """Returns (dumps(obj), [the driver Broadcasts pickled in it]); the caller keeps
     the list for as long as the bytes may run, so those broadcasts stay alive (as
     PySpark's commands keep their broadcast variables)."""
     outer = getattr(_capture, "held", None)
-    _capture.held = held = []
+    held: list[Broadcast[Any]] = []
+    _capture.held = held
     try:
         return dumps(obj), held
     finally:
         _capture.held = outer
 
 
-def _free(alive, bid, path):
+def _free(alive: Any, bid: Any, path: Any) -> None:
     """Destroys broadcast bid: forgets it (workers drop their copy with the next job)
     and removes its file. The finalizer of a driver Broadcast, and destroy()."""
     alive.pop(bid, None)
@@ -72,7 +80,7 @@ def _free(alive, bid, path):
         pass
 
 
-def _from_handle(bid, path):
+def _from_handle(bid: Any, path: Any) -> Any:
     """Unpickles a broadcast shipped in a closure: a handle that loads lazily."""
     b = Broadcast.__new__(Broadcast)
     b._sc = None
@@ -81,7 +89,7 @@ def _from_handle(bid, path):
     return b
 
 
-def _invalid(operation):
+def _invalid(operation: Any) -> Any:
     return RuntimeError(f"[INVALID_BROADCAST_OPERATION] Broadcast can only be {operation} in driver.")
 
 
@@ -108,7 +116,15 @@ class Broadcast(Generic[T]):
     RuntimeError: Attempted to use Broadcast(...) after it was destroyed; broadcast the value again to use it
     """
 
-    def __init__(self, sc=None, value=None, pickle_registry=None, path=None, sock_file=None):
+    # On the driver: the context, the broadcast's id and its file. Made by hand (a path
+    # or a stream, no context): None, None and the path (or None).
+    _sc: Any
+    _id: Any
+    _path: Any
+    _value: T
+
+    def __init__(self, sc: SparkContext | None = None, value: T | None = None, pickle_registry: Any = None,
+                 path: str | None = None, sock_file: BinaryIO | None = None) -> None:
         # Without a context: a Broadcast of a value pickled in the file at path, or
         # read at once from the open binary stream sock_file (as PySpark's workers do).
         if sc is None:
@@ -123,7 +139,7 @@ class Broadcast(Generic[T]):
         self._path = os.path.join(sc._core.tmpdir, f"broadcast-{self._id}")
         tmp = self._path + ".part"
         try:
-            self.dump(value, open(tmp, "wb"))
+            self.dump(value, open(tmp, "wb"))  # type: ignore[arg-type]  # with a context, value is the T
             os.replace(tmp, self._path)
         except BaseException:
             if os.path.exists(tmp):
@@ -135,7 +151,7 @@ class Broadcast(Generic[T]):
 
     # ---- files ----------------------------------------------------------------
 
-    def dump(self, value, f):
+    def dump(self, value: T, f: BinaryIO) -> None:
         """Writes value, pickled, to the open binary file f and closes f.
 
         Parameters
@@ -168,7 +184,7 @@ class Broadcast(Generic[T]):
         finally:
             f.close()
 
-    def load(self, file):
+    def load(self, file: BinaryIO) -> T:
         """Reads a pickled value from the open binary file.
 
         Parameters
@@ -189,11 +205,12 @@ class Broadcast(Generic[T]):
         """
         gc.disable()
         try:
-            return pickle.load(file)
+            value: T = pickle.load(file)
+            return value
         finally:
             gc.enable()
 
-    def load_from_path(self, path):
+    def load_from_path(self, path: str) -> T:
         """Reads a pickled value from the file at path, memory-mapped: the file's
         bytes are not copied before unpickling.
 
@@ -221,7 +238,8 @@ class Broadcast(Generic[T]):
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         gc.disable()
         try:
-            return pickle.loads(mm)
+            value: T = pickle.loads(mm)
+            return value
         finally:
             gc.enable()
             try:
@@ -232,7 +250,7 @@ class Broadcast(Generic[T]):
     # ---- the value ----------------------------------------------------------------
 
     @property
-    def value(self):
+    def value(self) -> T:
         """The broadcast value: on the driver loaded from its file on first use; in
         a task loaded once per worker process and shared by later tasks.
 
@@ -245,18 +263,18 @@ class Broadcast(Generic[T]):
         [1, 0]
         """
         if self._sc is None:
-            return self._worker_value()
-        v = getattr(self, "_value", _MISSING)
-        if v is _MISSING:
+            worker_value: T = self._worker_value()
+            return worker_value
+        if not hasattr(self, "_value"):
             self._check_alive()
             try:
-                v = self._value = self.load_from_path(self._path)
+                self._value = self.load_from_path(self._path)
             except FileNotFoundError:
                 raise RuntimeError(f"Broadcast({self._id}) cannot be read: its file {self._path} is gone "
                                    "because its SparkContext was stopped") from None
-        return v
+        return self._value
 
-    def _worker_value(self):
+    def _worker_value(self) -> Any:
         bid = self._id
         got = _loaded.get(bid)
         if got is not None:
@@ -280,12 +298,12 @@ class Broadcast(Generic[T]):
         _loaded[bid] = (gen, v)
         return v
 
-    def _check_alive(self):
+    def _check_alive(self) -> None:
         if self._id not in self._sc._broadcast_alive:
             raise RuntimeError(f"Attempted to use Broadcast({self._id}) after it was destroyed; "
                                "broadcast the value again to use it")
 
-    def unpersist(self, blocking=False):
+    def unpersist(self, blocking: bool = False) -> None:
         """Drops the copies workers keep; the next task that reads the value loads
         it again. Driver only.
 
@@ -308,7 +326,7 @@ class Broadcast(Generic[T]):
             self._check_alive()
             self._sc._broadcast_alive[self._id] += 1
 
-    def destroy(self, blocking=False):
+    def destroy(self, blocking: bool = False) -> None:
         """Removes the broadcast everywhere: its file, workers' copies and the
         driver's. Using it afterwards raises an error. Driver only.
 
@@ -333,7 +351,7 @@ class Broadcast(Generic[T]):
             self._finalizer()
         self.__dict__.pop("_value", None)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         if self._sc is None:
             raise _invalid("serialized")
         self._check_alive()
@@ -342,6 +360,6 @@ class Broadcast(Generic[T]):
             held.append(self)
         return _from_handle, (self._id, self._path)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Broadcast({self._id})"
 

@@ -211,8 +211,8 @@ class SparkContext:
             self._pending_checkpoints: dict[int, weakref.ref[RDD[Any]]] = {}
             self._checkpoint_dir: str | None = None
             self._conf = conf
-            self.master = conf.get("spark.master")
-            self.appName = conf.get("spark.app.name")
+            self.master = conf.get("spark.master", "")  # set just above
+            self.appName = conf.get("spark.app.name", "")
             self.sparkHome = sparkHome
             self.environment = dict(environment or {})
             self._batchSize = batchSize
@@ -470,7 +470,8 @@ class SparkContext:
         """
         if key in cls._system_properties:
             return cls._system_properties[key]
-        return _process_property(key)
+        value: str | None = _process_property(key)
+        return value
 
     @property
     def defaultParallelism(self) -> int:
@@ -867,28 +868,30 @@ class SparkContext:
         >>> acc.value
         15
         """
-        if accum_param is None:
-            if isinstance(value, int):
-                accum_param = _accumulators.INT_ACCUMULATOR_PARAM
-            elif isinstance(value, float):
-                accum_param = _accumulators.FLOAT_ACCUMULATOR_PARAM
-            elif isinstance(value, complex):
-                accum_param = _accumulators.COMPLEX_ACCUMULATOR_PARAM
-            else:
-                raise TypeError(f"No default accumulator param for type {type(value)}: "
-                                "pass an AccumulatorParam")
-        return _accumulators.Accumulator(_accumulators._next_id(), value, accum_param)
+        param: Any  # an AccumulatorParam[T]: T is the type of value
+        if accum_param is not None:
+            param = accum_param
+        elif isinstance(value, int):
+            param = _accumulators.INT_ACCUMULATOR_PARAM
+        elif isinstance(value, float):
+            param = _accumulators.FLOAT_ACCUMULATOR_PARAM
+        elif isinstance(value, complex):
+            param = _accumulators.COMPLEX_ACCUMULATOR_PARAM
+        else:
+            raise TypeError(f"No default accumulator param for type {type(value)}: "
+                            "pass an AccumulatorParam")
+        return _accumulators.Accumulator(_accumulators._next_id(), value, param)
 
     # ---- files ---------------------------------------------------------------------------
 
-    def _files_root(self) -> Any:
+    def _files_root(self) -> str:
         if self._core.stopped:
             raise RuntimeError("this SparkContext is stopped (its files went with it); "
                                "create a new SparkContext to add or find files")
         os.makedirs(self._files_dir, exist_ok=True)
         return self._files_dir
 
-    def _write_into_files_root(self, name: Any, write: Any) -> None:
+    def _write_into_files_root(self, name: str, write: Callable[[str], object]) -> None:
         """Puts a new entry called name into the files root: write(tmp) makes it at a
         temporary path beside, which is then renamed into place, so tasks never see a
         half-written copy; nothing is left at the temporary path if write fails."""
@@ -1167,7 +1170,8 @@ class SparkContext:
         'v'
         >>> sc.setLocalProperty("k", None)
         """
-        return self._local_properties().get(key)
+        value: str | None = self._local_properties().get(key)
+        return value
 
     def setJobGroup(self, groupId: str, description: str, interruptOnCancel: bool = False) -> None:
         """Puts the jobs this thread starts from now on in a group, which
@@ -1547,7 +1551,7 @@ def _process_property(key: Any) -> Any:
     import getpass
     import platform
     import tempfile
-    known = {
+    known: dict[str, Callable[[], str]] = {
         "user.name": getpass.getuser, "user.home": lambda: os.path.expanduser("~"), "user.dir": os.getcwd,
         "os.name": platform.system, "os.arch": platform.machine, "java.io.tmpdir": tempfile.gettempdir,
         "file.separator": lambda: os.sep, "path.separator": lambda: os.pathsep,

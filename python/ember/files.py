@@ -33,14 +33,14 @@ class SparkFiles:
     NotImplementedError: Do not construct SparkFiles objects
     """
 
-    _root_directory = None
+    _root_directory: str | None = None  # set in workers from each job's info (ember.worker)
     _is_running_on_worker = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         raise NotImplementedError("Do not construct SparkFiles objects")
 
     @classmethod
-    def get(cls, filename):
+    def get(cls, filename: str) -> str:
         """The absolute path of an added file. The file's existence is not checked.
 
         Parameters
@@ -63,7 +63,7 @@ class SparkFiles:
         return os.path.abspath(os.path.join(cls.getRootDirectory(), filename))
 
     @classmethod
-    def getRootDirectory(cls):
+    def getRootDirectory(cls) -> str:
         """The directory holding the added files.
 
         Returns
@@ -81,6 +81,7 @@ class SparkFiles:
         True
         """
         if cls._is_running_on_worker:
+            assert cls._root_directory is not None  # set before any task runs
             return cls._root_directory
         from ember.context import SparkContext
         sc = SparkContext._active_spark_context

@@ -14,9 +14,17 @@ side in one task (see ``RDD.union``). Otherwise the grouping shuffles, into
 (or ``spark.default.parallelism`` when it is set).
 """
 
+from __future__ import annotations
+
 from functools import partial, reduce
 
 from ember.resultiterable import ResultIterable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ember.rdd import RDD
 
 __all__ = ["python_join", "python_left_outer_join", "python_right_outer_join",
            "python_full_outer_join", "python_cogroup"]
@@ -67,26 +75,26 @@ def _join(rdd, other, numPartitions, pairs):
     return _tagged_union((rdd, other)).groupByKey(numPartitions).flatMapValues(pairs)
 
 
-def python_join(rdd, other, numPartitions):
+def python_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """(k, (v, w)) for every v of k in rdd and w of k in other."""
     return _join(rdd, other, numPartitions, _inner)
 
 
-def python_left_outer_join(rdd, other, numPartitions):
+def python_left_outer_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """As python_join, plus (k, (v, None)) for keys of rdd missing in other."""
     return _join(rdd, other, numPartitions, _left_outer)
 
 
-def python_right_outer_join(rdd, other, numPartitions):
+def python_right_outer_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """As python_join, plus (k, (None, w)) for keys of other missing in rdd."""
     return _join(rdd, other, numPartitions, _right_outer)
 
 
-def python_full_outer_join(rdd, other, numPartitions):
+def python_full_outer_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """Both outer joins at once."""
     return _join(rdd, other, numPartitions, _full_outer)
 
 
-def python_cogroup(rdds, numPartitions):
+def python_cogroup(rdds: tuple[RDD[Any], ...], numPartitions: int | None) -> RDD[Any]:
     """(k, (ResultIterable of rdds[0]'s values of k, ... one per RDD)) for every key."""
     return _tagged_union(rdds).groupByKey(numPartitions).mapValues(partial(_regroup, len(rdds)))

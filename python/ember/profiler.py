@@ -10,11 +10,21 @@ writes ``rdd_<id>.pstats`` files; at exit they are shown, or dumped to
 ``spark.python.profile.dump`` when that is set.
 """
 
+from __future__ import annotations
+
 import atexit
 import os
 import threading
 
 from ember.accumulators import AccumulatorParam
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ember.accumulators import Accumulator
+    from ember.context import SparkContext
 
 __all__ = ["Profiler", "BasicProfiler", "UDFBasicProfiler", "MemoryProfiler", "ProfilerCollector", "PStatsParam",
            "MemUsageParam"]
@@ -22,7 +32,7 @@ __all__ = ["Profiler", "BasicProfiler", "UDFBasicProfiler", "MemoryProfiler", "P
 OP_PROFILER = -1  # a pipeline command's first op when its RDD is profiled: (OP_PROFILER, profiler)
 
 
-def _incorrect_conf():
+def _incorrect_conf() -> Any:
     return RuntimeError(
         "[INCORRECT_CONF_FOR_PROFILE] `spark.python.profile` or `spark.python.profile.memory` configuration "
         "must be set to `true` to enable Python profile.")
@@ -31,23 +41,26 @@ def _incorrect_conf():
 class ProfilerCollector:
     """Keeps the profilers of a context, one per profiled RDD, and makes new ones."""
 
-    def __init__(self, profiler_cls, udf_profiler_cls=None, dump_path=None):
+    def __init__(self, profiler_cls: type[Profiler], udf_profiler_cls: type[Profiler] | None = None,
+                 dump_path: str | None = None) -> None:
         self.profiler_cls = profiler_cls
         self.udf_profiler_cls = udf_profiler_cls
         self.profile_dump_path = dump_path
-        self.memory_profiler_cls = None  # set by the context: the class it was given
-        self.profilers = []  # [rdd id, profiler, shown]
+        self.memory_profiler_cls: type[Profiler] | None = None  # set by the context: the class it was given
+        self.profilers: list[list[Any]] = []  # [rdd id, profiler, shown]
         self._lock = threading.Lock()
 
-    def new_profiler(self, ctx):
+    def new_profiler(self, ctx: SparkContext) -> Profiler:
         """A new profiler of ``profiler_cls``."""
         return self.profiler_cls(ctx)
 
-    def new_udf_profiler(self, ctx):
+    def new_udf_profiler(self, ctx: SparkContext) -> Profiler:
         """A new profiler of ``udf_profiler_cls``."""
+        if self.udf_profiler_cls is None:
+            raise RuntimeError("this ProfilerCollector was made without a udf_profiler_cls")
         return self.udf_profiler_cls(ctx)
 
-    def add_profiler(self, id, profiler):
+    def add_profiler(self, id: int, profiler: Profiler) -> None:
         """Records the profiler of RDD id. The first one registers the exit-time
         show (or dump to ``spark.python.profile.dump``)."""
         with self._lock:
@@ -58,7 +71,7 @@ class ProfilerCollector:
                     atexit.register(self.show_profiles)
             self.profilers.append([id, profiler, False])
 
-    def dump_profiles(self, path):
+    def dump_profiles(self, path: str) -> None:
         """Writes each profiler's stats under path, then forgets them."""
         with self._lock:
             profilers, self.profilers = self.profilers, []
@@ -66,7 +79,7 @@ class ProfilerCollector:
             if _ran(profiler):
                 profiler.dump(id, path)
 
-    def show_profiles(self):
+    def show_profiles(self) -> None:
         """Prints the stats of the profilers not shown yet."""
         with self._lock:
             pending = [entry for entry in self.profilers if not entry[2] and _ran(entry[1])]
@@ -76,14 +89,14 @@ class ProfilerCollector:
             profiler.show(id)
 
 
-def _print_heading(profiled, id):
+def _print_heading(profiled: Any, id: Any) -> None:
     """The heading show() prints above a profile: "Profile of RDD<id=3>" between rules."""
     print("=" * 60)
     print("Profile of %s<id=%d>" % (profiled, id))
     print("=" * 60)
 
 
-def _ran(profiler):
+def _ran(profiler: Any) -> Any:
     """False for a BasicProfiler that profiled no task: ember gives an RDD its
     engine node (and profiler) sooner than PySpark gives one its JVM RDD, e.g. when
     an action fuses it into another RDD, so such profilers are left out."""
@@ -105,35 +118,35 @@ class Profiler:
     My custom profiles for RDD:3
     """
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: SparkContext) -> None:
         pass
 
-    def profile(self, func, *args, **kwargs):
+    def profile(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Runs func(*args, **kwargs) under the profiler; returns its result."""
         raise NotImplementedError(f"{type(self).__name__} must define profile()")
 
-    def stats(self):
+    def stats(self) -> Any:
         """The stats collected so far."""
         raise NotImplementedError(f"{type(self).__name__} must define stats()")
 
-    def show(self, id):
+    def show(self, id: int) -> None:
         """Prints the stats of RDD id."""
         raise NotImplementedError(f"{type(self).__name__} must define show()")
 
-    def dump(self, id, path):
+    def dump(self, id: int, path: str) -> None:
         """Writes the stats of RDD id under the directory path."""
         raise NotImplementedError(f"{type(self).__name__} must define dump()")
 
 
-class PStatsParam(AccumulatorParam):
+class PStatsParam(AccumulatorParam["Any"]):
     """Adds up ``pstats.Stats`` (None is the zero)."""
 
     @staticmethod
-    def zero(value):
+    def zero(value: Any) -> None:
         return None
 
     @staticmethod
-    def addInPlace(value1, value2):
+    def addInPlace(value1: Any, value2: Any) -> Any:
         if value1 is None:
             return value2
         if value2 is not None:
@@ -154,34 +167,34 @@ class BasicProfiler(Profiler):
     True
     """
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: SparkContext) -> None:
         super().__init__(ctx)
-        self._accumulator = ctx.accumulator(None, PStatsParam)
+        self._accumulator: Accumulator[Any] = ctx.accumulator(None, PStatsParam())
 
-    def profile(self, func, *args, **kwargs):
+    def profile(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import cProfile
         import pstats
         prof = cProfile.Profile()
         result = prof.runcall(func, *args, **kwargs)
         st = pstats.Stats(prof)
-        st.stream = None  # picklable; printing goes to sys.stdout
+        st.stream = None  # type: ignore[attr-defined]  # picklable; printing goes to sys.stdout
         st.strip_dirs()
         self._accumulator.add(st)
         return result
 
-    def stats(self):
+    def stats(self) -> Any:
         return self._accumulator.value
 
     _profiled = "RDD"             # show's heading: "Profile of RDD<id=...>"
     _dump_name = "rdd_%d.pstats"  # dump's file name
 
-    def show(self, id):
+    def show(self, id: int) -> None:
         st = self.stats()
         if st:
             _print_heading(self._profiled, id)
             st.sort_stats("time", "cumulative").print_stats()
 
-    def dump(self, id, path):
+    def dump(self, id: int, path: str) -> None:
         os.makedirs(path, exist_ok=True)
         st = self.stats()
         if st:
@@ -196,7 +209,7 @@ class UDFBasicProfiler(BasicProfiler):
     _dump_name = "udf_%d.pstats"
 
 
-class MemUsageParam(AccumulatorParam):
+class MemUsageParam(AccumulatorParam["Any"]):
     """Adds up memory profiles: {file name: [(line number, (increment MiB, memory
     MiB, occurrences)), ...]} (None is the zero); the figures of a line present in
     both add up.
@@ -208,11 +221,11 @@ class MemUsageParam(AccumulatorParam):
     """
 
     @staticmethod
-    def zero(value):
+    def zero(value: Any) -> None:
         return None
 
     @staticmethod
-    def addInPlace(value1, value2):
+    def addInPlace(value1: Any, value2: Any) -> Any:
         if not value1:
             return value2
         if not value2:
@@ -243,11 +256,13 @@ class MemoryProfiler(Profiler):
     >>> MemoryProfiler._show_results({})
     """
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self._accumulator = ctx.accumulator(None, MemUsageParam)
+        self._accumulator: Accumulator[Any] = ctx.accumulator(None, MemUsageParam())
 
-    def profile(self, sub_lines, start_line, func, *args, **kwargs):
+    # PySpark's signature: the UDF's source hints come first.
+    def profile(  # type: ignore[override]
+            self, sub_lines: Any, start_line: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
         """Runs func(*args, **kwargs) under ``memory_profiler``'s line profiler and
         adds its code map to the stats (``sub_lines``/``start_line`` are PySpark's UDF
         source hints, unused here)."""
@@ -261,11 +276,11 @@ class MemoryProfiler(Profiler):
         self._accumulator.add({filename: list(lines) for filename, lines in profiler.code_map.items()})
         return result
 
-    def stats(self):
+    def stats(self) -> Any:
         return self._accumulator.value
 
     @staticmethod
-    def _show_results(code_map, stream=None, precision=1):
+    def _show_results(code_map: Any, stream: Any = None, precision: Any = 1) -> None:
         import linecache
         import sys
         stream = stream or sys.stdout
@@ -285,13 +300,13 @@ class MemoryProfiler(Profiler):
                 stream.write(template.format(lineno, *cells, source[lineno - 1] if lineno <= len(source) else "\n"))
             stream.write("\n\n")
 
-    def show(self, id):
+    def show(self, id: int) -> None:
         code_map = self.stats()
         if code_map:
             _print_heading("UDF", id)
             self._show_results(code_map)
 
-    def dump(self, id, path):
+    def dump(self, id: int, path: str) -> None:
         os.makedirs(path, exist_ok=True)
         code_map = self.stats()
         if code_map:

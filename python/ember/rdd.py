@@ -141,7 +141,7 @@ class _ConcatZipped:
                 yield from part
 
 
-def _union_by_partition(rdds: Any, partitioner: Any) -> Any:
+def _union_by_partition(rdds: list[RDD[Any]], partitioner: Partitioner | None) -> RDD[Any]:
     """The union of RDDs with equal partitioners: partition i holds partition i of each
     RDD, in order (Spark's partitioner-aware union), so keys stay where the partitioner
     put them and a following groupByKey needs no shuffle.
@@ -156,7 +156,7 @@ def _union_by_partition(rdds: Any, partitioner: Any) -> Any:
     return RDD(ctx, node, partitioner).mapPartitionsWithIndex(_ConcatZipped(len(rdds)), True)
 
 
-def _union_rdds(ctx: Any, rdds: Any) -> Any:
+def _union_rdds(ctx: SparkContext, rdds: list[RDD[Any]]) -> RDD[Any]:
     """SparkContext.union: partitions concatenated, or partition by partition when all
     RDDs share a partitioner (then, as in PySpark, the result has no partitioner)."""
     first = rdds[0].partitioner
@@ -1141,7 +1141,8 @@ class RDD(Generic[T_co]):
         if not isinstance(other, RDD):
             raise TypeError(f"union() expects an RDD, got {type(other).__name__}")
         if self.partitioner is not None and self.partitioner == other.partitioner:
-            return _union_by_partition([self, other], self.partitioner)
+            union: RDD[T | U] = _union_by_partition([self, other], self.partitioner)
+            return union
         return RDD(self.ctx, self.ctx._core.union([self._node, other._node]), deps=(self, other), kind="union")
 
     def __add__(self: RDD[T], other: RDD[U]) -> RDD[T | U]:
@@ -1252,7 +1253,8 @@ class RDD(Generic[T_co]):
 
     def _memory_limit(self) -> int:
         """Bytes a worker may hold while merging (``spark.python.worker.memory``)."""
-        return shuffle.parse_memory(self.ctx._conf.get("spark.python.worker.memory", "512m"))
+        limit: int = shuffle.parse_memory(self.ctx._conf.get("spark.python.worker.memory", "512m"))
+        return limit
 
     def _shuffle(self, numPartitions: int | None, partitionFunc: Callable[[Any], int],
                  create: Any = None, merge: Any = None) -> RDD[Any]:
@@ -2030,7 +2032,8 @@ class RDD(Generic[T_co]):
                     ahead = pool.submit(fetch, p + 1) if p + 1 < n else None
                     yield from part
 
-        return prefetching() if prefetchPartitions else plain()
+        parts: Iterator[T] = prefetching() if prefetchPartitions else plain()
+        return parts
 
     def take(self: RDD[T], num: int) -> list[T]:
         """The first num elements, scanning partitions in growing rounds (1
@@ -2131,7 +2134,8 @@ class RDD(Generic[T_co]):
         """
         values = self.filter(lambda kv: kv[0] == key).values()
         if self.partitioner is not None:
-            return values._run(None, [self.partitioner(key)])[0]
+            found: list[V] = values._run(None, [self.partitioner(key)])[0]
+            return found
         return values.collect()
 
     @overload
@@ -2167,8 +2171,10 @@ class RDD(Generic[T_co]):
             raise ValueError("top N cannot be negative.")
         if num == 0 or self.getNumPartitions() == 0:
             return []
-        parts = self._run(lambda _, it: [heapq.nsmallest(num, it, key)])
-        return _reduce(lambda a, b: heapq.nsmallest(num, a + b, key), [p[0] for p in parts])
+        order: Any = key  # None: the elements themselves
+        parts = self._run(lambda _, it: [heapq.nsmallest(num, it, order)])
+        smallest: list[T] = _reduce(lambda a, b: heapq.nsmallest(num, a + b, order), [p[0] for p in parts])
+        return smallest
 
     @overload
     def top(self: RDD[S], num: int) -> list[S]: ...
@@ -2197,11 +2203,13 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize([10, 4, 2, 12, 3]).top(3, key=str)
         [4, 3, 2]
         """
-        parts = self._run(lambda _, it: [heapq.nlargest(num, it, key=key)])
+        order: Any = key  # None: the elements themselves
+        parts = self._run(lambda _, it: [heapq.nlargest(num, it, key=order)])
         tops = [p[0] for p in parts]
         if not tops:
             raise ValueError("Can not reduce() empty RDD")
-        return _reduce(lambda a, b: heapq.nlargest(num, a + b, key=key), tops)
+        largest: list[T] = _reduce(lambda a, b: heapq.nlargest(num, a + b, key=order), tops)
+        return largest
 
     # ---- actions: counting ---------------------------------------------------------------
 
@@ -2281,7 +2289,8 @@ class RDD(Generic[T_co]):
         vals = [v for p in self._run(part) for v in p]
         if not vals:
             raise ValueError("Can not reduce() empty RDD")
-        return _reduce(f, vals)
+        reduced: T = _reduce(f, vals)
+        return reduced
 
     def fold(self: RDD[T], zeroValue: T, op: Callable[[T, T], T]) -> T:
         """Folds each partition, then the partition results, with op starting from
@@ -2383,7 +2392,8 @@ class RDD(Generic[T_co]):
                 return ((i % target, x) for x in it)
 
             partial = partial.mapPartitionsWithIndex(keyed).reduceByKey(combOp, target).values()
-        return partial.reduce(combOp)
+        aggregated: U = partial.reduce(combOp)
+        return aggregated
 
     def treeReduce(self: RDD[T], f: Callable[[T, T], T], depth: int = 2) -> T:
         """Reduces the elements with f in a tree of the given depth.
@@ -2465,7 +2475,8 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize([1.0, 2.0, 3.0]).sum()
         6.0
         """
-        return sum((v for p in self._run(_commands.total) for v in p), 0)
+        total: NumberOrArray = sum((v for p in self._run(_commands.total) for v in p), 0)
+        return total
 
     @overload
     def max(self: RDD[S]) -> S: ...
@@ -2525,7 +2536,8 @@ class RDD(Generic[T_co]):
         counters = [c for p in self._run(lambda _, it: [StatCounter(it)]) for c in p]
         if not counters:
             raise ValueError("Can not reduce() empty RDD")
-        return _reduce(lambda a, b: a.mergeStats(b), counters)
+        merged: StatCounter = _reduce(lambda a, b: a.mergeStats(b), counters)
+        return merged
 
     def mean(self: RDD[NumberOrArray]) -> float:
         """The mean of the elements.
@@ -2751,7 +2763,8 @@ class RDD(Generic[T_co]):
         sketches = [s for part in self._run(sketch_partition) for s in part]
         if not sketches:
             return 0
-        return hll.estimate(_reduce(hll.merge, sketches), p)
+        estimate: int = hll.estimate(_reduce(hll.merge, sketches), p)
+        return estimate
 
     # ---- actions: side effects -----------------------------------------------------------
 
@@ -3110,7 +3123,7 @@ class _BarrierFunction:
     """A barrier stage's partition function: gives the task's BarrierTaskContext the
     driver's ``spark.barrier.sync.timeout`` before calling f(split, iterator)."""
 
-    def __init__(self, f: Callable[[int, Iterable[Any]], Iterable[Any]], timeout: float) -> None:
+    def __init__(self, f: Callable[[int, Iterable[Any]], Iterable[Any]], timeout: str) -> None:
         self.f, self.timeout = f, timeout
 
     def __call__(self, split: int, it: Iterable[Any]) -> Iterable[Any]:

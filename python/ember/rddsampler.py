@@ -13,9 +13,16 @@ seed and the same partition layout the results are therefore exactly PySpark's.
   split uses the same seed, so the splits partition the data.
 """
 
+from __future__ import annotations
+
 import math
 import random
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any
 
 __all__ = ["default_seed", "bernoulli", "poisson", "in_range", "stratified", "fraction_for_sample_size"]
 
@@ -72,7 +79,7 @@ def poisson_draw(rng, mean):
     return k
 
 
-def bernoulli(fraction, seed):
+def bernoulli(fraction: float, seed: int) -> Callable[[int, Iterable[Any]], Iterator[Any]]:
     """Keeps each element with probability ``fraction``.
 
     Examples
@@ -92,7 +99,7 @@ def bernoulli(fraction, seed):
     return sample
 
 
-def poisson(fraction, seed):
+def poisson(fraction: float, seed: int) -> Callable[[int, Iterable[Any]], Iterator[Any]]:
     """Repeats each element a Poisson(``fraction``) number of times.
 
     Examples

@@ -41,6 +41,11 @@ import weakref
 import zlib
 from collections import ChainMap
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import IO, Any
+
 
 __all__ = [
     "PickleSerializer",
@@ -56,7 +61,7 @@ _DYNAMIC_CODE = "<dynamic-code>"  # the file name cloudpickle (3.x) gives code i
 _pickler_class = None
 
 
-def _pickler():
+def _pickler() -> Any:
     """cloudpickle's Pickler whose code objects keep their real file names, so that a
     failing user function's traceback in a worker names the user's file (line numbers
     travel anyway). Made on first use: importing cloudpickle is costly."""
@@ -65,18 +70,18 @@ def _pickler():
         import cloudpickle
         base = cloudpickle.Pickler.dispatch_table[types.CodeType]
 
-        def code_reduce(code):
+        def code_reduce(code: Any) -> Any:
             rebuild, args = base(code)
             return rebuild, tuple(code.co_filename if type(a) is str and a == _DYNAMIC_CODE else a for a in args)
 
-        class Pickler(cloudpickle.Pickler):
+        class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle has no types
             dispatch_table = ChainMap({types.CodeType: code_reduce}, cloudpickle.Pickler.dispatch_table)
 
         _pickler_class = Pickler
     return _pickler_class
 
 
-def cloudpickle_dumps(obj, protocol=pickle_protocol):
+def cloudpickle_dumps(obj: Any, protocol: int = pickle_protocol) -> bytes:
     """``cloudpickle.dumps(obj, protocol)``, code objects keeping their file names."""
     with io.BytesIO() as f:
         _pickler()(f, protocol=protocol).dump(obj)
@@ -92,7 +97,7 @@ _namedtuple_classes: weakref.WeakValueDictionary[tuple[str, str, tuple[str, ...]
 _rebuilt_namedtuples: dict[tuple[str, tuple[str, ...]], type] = {}
 
 
-def _restore(name, fields, value, module=None):
+def _restore(name: Any, fields: Any, value: Any, module: Any = None) -> Any:
     """A namedtuple record from its pickled parts: an instance of the class it was
     made from when that class exists in this process, else of a namedtuple class
     with the same name and fields."""
@@ -104,11 +109,11 @@ def _restore(name, fields, value, module=None):
     return cls(*value)
 
 
-def _hack_namedtuple(cls):
+def _hack_namedtuple(cls: Any) -> Any:
     """Gives a namedtuple class a __reduce__ that pickles its instances by value."""
     name, fields, module = cls.__name__, tuple(cls._fields), cls.__module__
 
-    def __reduce__(self):
+    def __reduce__(self: Any) -> Any:
         return (_restore, (name, fields, tuple(self), module))
 
     cls.__reduce__ = __reduce__
@@ -117,7 +122,7 @@ def _hack_namedtuple(cls):
     return cls
 
 
-def _hijack_namedtuple():
+def _hijack_namedtuple() -> Any:
     """Makes collections.namedtuple (also where it was imported by name before ember)
     return classes that pickle by value, and fixes the ones already in __main__."""
     if hasattr(collections.namedtuple, "_ember_hijacked"):
@@ -127,20 +132,20 @@ def _hijack_namedtuple():
                                   collections.namedtuple.__closure__)
     original_kwdefaults = collections.namedtuple.__kwdefaults__
 
-    def namedtuple(*args, **kwargs):
+    def namedtuple(*args: Any, **kwargs: Any) -> Any:
         # The names below are globals of the copy of this function installed in namedtuple's module.
-        for k, v in _ember_original_kwdefaults.items():  # noqa: F821
+        for k, v in _ember_original_kwdefaults.items():  # type: ignore[name-defined]  # noqa: F821
             kwargs[k] = kwargs.get(k, v)
         if kwargs.get("module") is None:  # the caller's module, as namedtuple itself finds it
-            kwargs["module"] = _sys._getframe(1).f_globals.get("__name__", "__main__")  # noqa: F821
-        return _ember_hack_namedtuple(_ember_original_namedtuple(*args, **kwargs))  # noqa: F821
+            kwargs["module"] = _sys._getframe(1).f_globals.get("__name__", "__main__")  # type: ignore[name-defined]  # noqa: F821, E501
+        return _ember_hack_namedtuple(_ember_original_namedtuple(*args, **kwargs))  # type: ignore[name-defined]  # noqa: F821, E501
 
     # The replacement code runs with collections' globals: give them the three names.
     collections.namedtuple.__globals__["_ember_original_namedtuple"] = original
     collections.namedtuple.__globals__["_ember_original_kwdefaults"] = original_kwdefaults
     collections.namedtuple.__globals__["_ember_hack_namedtuple"] = _hack_namedtuple
     collections.namedtuple.__code__ = namedtuple.__code__
-    collections.namedtuple._ember_hijacked = True
+    collections.namedtuple._ember_hijacked = True  # type: ignore[attr-defined]
     main = sys.modules.get("__main__")
     for obj in list(vars(main).values()) if main is not None else []:
         if isinstance(obj, type) and obj.__base__ is tuple and hasattr(obj, "_fields") \
@@ -162,46 +167,49 @@ class SpecialLengths:
     START_ARROW_STREAM = -6
 
 
-def read_int(stream):
+def read_int(stream: IO[bytes]) -> int:
     """Reads a big-endian signed 32-bit int; EOFError at the end of the stream."""
     data = stream.read(4)
     if len(data) < 4:
         raise EOFError("the stream ended inside (or before) a 4-byte length")
-    return struct.unpack("!i", data)[0]
+    value: int = struct.unpack("!i", data)[0]
+    return value
 
 
-def write_int(value, stream):
+def write_int(value: int, stream: IO[bytes]) -> None:
     """Writes a big-endian signed 32-bit int."""
     stream.write(struct.pack("!i", value))
 
 
-def read_long(stream):
+def read_long(stream: IO[bytes]) -> int:
     """Reads a big-endian signed 64-bit int; EOFError at the end of the stream."""
     data = stream.read(8)
     if len(data) < 8:
         raise EOFError("the stream ended inside (or before) an 8-byte integer")
-    return struct.unpack("!q", data)[0]
+    value: int = struct.unpack("!q", data)[0]
+    return value
 
 
-def pack_long(value):
+def pack_long(value: int) -> bytes:
     """A big-endian signed 64-bit int as bytes."""
     return struct.pack("!q", value)
 
 
-def write_long(value, stream):
+def write_long(value: int, stream: IO[bytes]) -> None:
     """Writes a big-endian signed 64-bit int."""
     stream.write(pack_long(value))
 
 
-def read_bool(stream):
+def read_bool(stream: IO[bytes]) -> bool:
     """Reads one byte as a bool; EOFError at the end of the stream."""
     data = stream.read(1)
     if not data:
         raise EOFError("the stream ended before a bool")
-    return struct.unpack("!?", data)[0]
+    value: bool = struct.unpack("!?", data)[0]
+    return value
 
 
-def write_with_length(obj, stream):
+def write_with_length(obj: bytes, stream: IO[bytes]) -> None:
     """Writes bytes preceded by their length."""
     write_int(len(obj), stream)
     stream.write(obj)
@@ -212,32 +220,32 @@ class Serializer:
     (``dump_stream``) and reads them back (``load_stream``). Serializers are equal
     when they are of the same class with the same settings."""
 
-    def dump_stream(self, iterator, stream):
+    def dump_stream(self, iterator: Iterable[Any], stream: IO[bytes]) -> None:
         """Writes every object of iterator to the binary stream."""
         raise NotImplementedError(f"{type(self).__name__} does not write streams")
 
-    def load_stream(self, stream):
+    def load_stream(self, stream: IO[bytes]) -> Iterator[Any]:
         """An iterator over the objects of the binary stream."""
         raise NotImplementedError(f"{type(self).__name__} does not read streams")
 
-    def dumps(self, obj):
+    def dumps(self, obj: Any) -> bytes:
         """One object as bytes."""
         raise NotImplementedError(f"{type(self).__name__} does not serialize single objects")
 
-    def _load_stream_without_unbatching(self, stream):
+    def _load_stream_without_unbatching(self, stream: Any) -> Any:
         """The stream's batches, each an iterable (one object each here)."""
         return ([obj] for obj in self.load_stream(stream))
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, self.__class__) and other.__dict__ == self.__dict__
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return not self == other
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(str(self))
 
 
@@ -245,18 +253,18 @@ class FramedSerializer(Serializer):
     """Writes each object as its length then its bytes; subclasses say how one
     object becomes bytes (``dumps``) and back (``loads``)."""
 
-    def dump_stream(self, iterator, stream):
+    def dump_stream(self, iterator: Iterable[Any], stream: IO[bytes]) -> None:
         for obj in iterator:
             self._write_with_length(obj, stream)
 
-    def load_stream(self, stream):
+    def load_stream(self, stream: IO[bytes]) -> Iterator[Any]:
         while True:
             try:
                 yield self._read_with_length(stream)
             except EOFError:
                 return
 
-    def _write_with_length(self, obj, stream):
+    def _write_with_length(self, obj: Any, stream: Any) -> None:
         data = self.dumps(obj)
         if data is None:
             raise ValueError(f"{type(self).__name__}.dumps returned None; it must return bytes")
@@ -264,7 +272,7 @@ class FramedSerializer(Serializer):
             raise ValueError(f"cannot serialize an object of {len(data)} bytes: frames are limited to 2 GiB")
         write_with_length(data, stream)
 
-    def _read_with_length(self, stream):
+    def _read_with_length(self, stream: Any) -> Any:
         length = read_int(stream)
         if length == SpecialLengths.END_OF_DATA_SECTION:
             raise EOFError("end of the data section")
@@ -277,10 +285,10 @@ class FramedSerializer(Serializer):
             raise EOFError(f"the stream ended inside a frame of {length} bytes")
         return self.loads(data)
 
-    def dumps(self, obj):
+    def dumps(self, obj: Any) -> bytes:
         raise NotImplementedError(f"{type(self).__name__} does not say how to serialize an object")
 
-    def loads(self, obj):
+    def loads(self, obj: bytes) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not say how to deserialize an object")
 
 
@@ -303,11 +311,11 @@ class BatchedSerializer(Serializer):
     UNLIMITED_BATCH_SIZE = -1
     UNKNOWN_BATCH_SIZE = 0
 
-    def __init__(self, serializer, batchSize=UNLIMITED_BATCH_SIZE):
+    def __init__(self, serializer: Serializer, batchSize: int = UNLIMITED_BATCH_SIZE) -> None:
         self.serializer = serializer
         self.batchSize = batchSize
 
-    def _batched(self, iterator):
+    def _batched(self, iterator: Any) -> Any:
         if self.batchSize == self.UNLIMITED_BATCH_SIZE:
             yield list(iterator)
             return
@@ -320,16 +328,16 @@ class BatchedSerializer(Serializer):
                 return
             yield batch
 
-    def dump_stream(self, iterator, stream):
+    def dump_stream(self, iterator: Iterable[Any], stream: IO[bytes]) -> None:
         self.serializer.dump_stream(self._batched(iterator), stream)
 
-    def load_stream(self, stream):
+    def load_stream(self, stream: IO[bytes]) -> Iterator[Any]:
         return itertools.chain.from_iterable(self._load_stream_without_unbatching(stream))
 
-    def _load_stream_without_unbatching(self, stream):
+    def _load_stream_without_unbatching(self, stream: Any) -> Any:
         return self.serializer.load_stream(stream)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"BatchedSerializer({self.serializer}, {self.batchSize})"
 
 
@@ -351,11 +359,11 @@ class AutoBatchedSerializer(BatchedSerializer):
     True
     """
 
-    def __init__(self, serializer, bestSize=1 << 16):
+    def __init__(self, serializer: Serializer, bestSize: int = 1 << 16) -> None:
         super().__init__(serializer, self.UNKNOWN_BATCH_SIZE)
         self.bestSize = bestSize
 
-    def dump_stream(self, iterator, stream):
+    def dump_stream(self, iterator: Iterable[Any], stream: IO[bytes]) -> None:
         iterator = iter(iterator)
         size, best = 1, self.bestSize
         while True:
@@ -369,7 +377,7 @@ class AutoBatchedSerializer(BatchedSerializer):
             elif len(data) > best * 10 and size > 1:
                 size //= 2
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"AutoBatchedSerializer({self.serializer})"
 
 
@@ -377,19 +385,19 @@ class FlattenedValuesSerializer(BatchedSerializer):
     """Writes (key, values) pairs, splitting long value lists into pieces of at
     most batchSize values (each piece with its key)."""
 
-    def __init__(self, serializer, batchSize=10):
+    def __init__(self, serializer: Serializer, batchSize: int = 10) -> None:
         super().__init__(serializer, batchSize)
 
-    def _batched(self, iterator):
+    def _batched(self, iterator: Any) -> Any:
         n = self.batchSize
         for key, values in iterator:
             for i in range(0, len(values), n):
                 yield key, values[i:i + n]
 
-    def load_stream(self, stream):
+    def load_stream(self, stream: IO[bytes]) -> Iterator[Any]:
         return self.serializer.load_stream(stream)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"FlattenedValuesSerializer({self.serializer}, {self.batchSize})"
 
 
@@ -397,20 +405,20 @@ class CartesianDeserializer(Serializer):
     """Reads a stream of alternating batches of two serializers and yields every
     pair of each key batch with its value batch (how PySpark reads cartesian())."""
 
-    def __init__(self, key_ser, val_ser):
+    def __init__(self, key_ser: Serializer, val_ser: Serializer) -> None:
         self.key_ser = key_ser
         self.val_ser = val_ser
 
-    def _load_stream_without_unbatching(self, stream):
+    def _load_stream_without_unbatching(self, stream: Any) -> Any:
         keys = self.key_ser._load_stream_without_unbatching(stream)
         values = self.val_ser._load_stream_without_unbatching(stream)
         for kb, vb in zip(keys, values):
             yield itertools.product(kb, vb)
 
-    def load_stream(self, stream):
+    def load_stream(self, stream: IO[bytes]) -> Iterator[Any]:
         return itertools.chain.from_iterable(self._load_stream_without_unbatching(stream))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"CartesianDeserializer({self.key_ser}, {self.val_ser})"
 
 
@@ -419,11 +427,11 @@ class PairDeserializer(Serializer):
     batch with its value batch (how PySpark reads zip()); batches of different
     lengths raise ValueError."""
 
-    def __init__(self, key_ser, val_ser):
+    def __init__(self, key_ser: Serializer, val_ser: Serializer) -> None:
         self.key_ser = key_ser
         self.val_ser = val_ser
 
-    def _load_stream_without_unbatching(self, stream):
+    def _load_stream_without_unbatching(self, stream: Any) -> Any:
         keys = self.key_ser._load_stream_without_unbatching(stream)
         values = self.val_ser._load_stream_without_unbatching(stream)
         for kb, vb in zip(keys, values):
@@ -434,10 +442,10 @@ class PairDeserializer(Serializer):
                                  f"({len(kb)}, {len(vb)})")
             yield zip(kb, vb)
 
-    def load_stream(self, stream):
+    def load_stream(self, stream: IO[bytes]) -> Iterator[Any]:
         return itertools.chain.from_iterable(self._load_stream_without_unbatching(stream))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"PairDeserializer({self.key_ser}, {self.val_ser})"
 
 
@@ -450,10 +458,11 @@ class NoOpSerializer(FramedSerializer):
     b'raw'
     """
 
-    def dumps(self, obj):
-        return obj
+    def dumps(self, obj: Any) -> bytes:
+        data: bytes = obj  # bytes already
+        return data
 
-    def loads(self, obj):
+    def loads(self, obj: bytes) -> Any:
         return obj
 
 
@@ -467,10 +476,10 @@ class PickleSerializer(FramedSerializer):
     {'a': [1, 2]}
     """
 
-    def dumps(self, obj):
+    def dumps(self, obj: Any) -> bytes:
         return pickle.dumps(obj, pickle_protocol)
 
-    def loads(self, obj, encoding="bytes"):
+    def loads(self, obj: bytes, encoding: str = "bytes") -> Any:
         return pickle.loads(obj, encoding=encoding)
 
 
@@ -490,7 +499,7 @@ class CloudPickleSerializer(FramedSerializer):
     _pickle.PicklingError: Could not serialize object: TypeError: cannot pickle '_thread.lock' object
     """
 
-    def dumps(self, obj):
+    def dumps(self, obj: Any) -> bytes:
         try:
             return cloudpickle_dumps(obj, pickle_protocol)
         except pickle.PickleError:
@@ -501,7 +510,7 @@ class CloudPickleSerializer(FramedSerializer):
                 raise pickle.PicklingError(f"Object too large to serialize: {text}") from e
             raise pickle.PicklingError(f"Could not serialize object: {type(e).__name__}: {text}") from e
 
-    def loads(self, obj, encoding="bytes"):
+    def loads(self, obj: bytes, encoding: str = "bytes") -> Any:
         return pickle.loads(obj, encoding=encoding)
 
 
@@ -518,10 +527,10 @@ class MarshalSerializer(FramedSerializer):
     [1, 'a', (2.5, None)]
     """
 
-    def dumps(self, obj):
+    def dumps(self, obj: Any) -> bytes:
         return marshal.dumps(obj)
 
-    def loads(self, obj):
+    def loads(self, obj: bytes) -> Any:
         return marshal.loads(obj)
 
 
@@ -538,11 +547,11 @@ class AutoSerializer(FramedSerializer):
     (b'P', {1, 2})
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         FramedSerializer.__init__(self)
-        self._type = None
+        self._type: bytes | None = None
 
-    def dumps(self, obj):
+    def dumps(self, obj: Any) -> bytes:
         if self._type is not None:
             return b"P" + pickle.dumps(obj, -1)
         try:
@@ -551,7 +560,7 @@ class AutoSerializer(FramedSerializer):
             self._type = b"P"
             return b"P" + pickle.dumps(obj, -1)
 
-    def loads(self, obj):
+    def loads(self, obj: bytes) -> Any:
         kind = obj[:1]
         if kind == b"M":
             return marshal.loads(obj[1:])
@@ -570,18 +579,18 @@ class CompressedSerializer(FramedSerializer):
     (True, True)
     """
 
-    def __init__(self, serializer):
+    def __init__(self, serializer: FramedSerializer) -> None:
         if not isinstance(serializer, FramedSerializer):
             raise TypeError(f"CompressedSerializer wraps a FramedSerializer, got {type(serializer).__name__}")
         self.serializer = serializer
 
-    def dumps(self, obj):
+    def dumps(self, obj: Any) -> bytes:
         return zlib.compress(self.serializer.dumps(obj), 1)
 
-    def loads(self, obj):
+    def loads(self, obj: bytes) -> Any:
         return self.serializer.loads(zlib.decompress(obj))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"CompressedSerializer({self.serializer})"
 
 
@@ -601,10 +610,10 @@ class UTF8Deserializer(Serializer):
     ['café', 'x', None]
     """
 
-    def __init__(self, use_unicode=True):
+    def __init__(self, use_unicode: bool = True) -> None:
         self.use_unicode = use_unicode
 
-    def loads(self, stream):
+    def loads(self, stream: IO[bytes]) -> Any:
         """Reads the next string of the stream; EOFError at the end of a section."""
         length = read_int(stream)
         if length == SpecialLengths.END_OF_DATA_SECTION:
@@ -616,14 +625,14 @@ class UTF8Deserializer(Serializer):
             raise EOFError(f"the stream ended inside a string of {length} bytes")
         return data.decode("utf-8") if self.use_unicode else data
 
-    def load_stream(self, stream):
+    def load_stream(self, stream: IO[bytes]) -> Iterator[Any]:
         while True:
             try:
                 yield self.loads(stream)
             except EOFError:
                 return
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"UTF8Deserializer({self.use_unicode})"
 
 
@@ -646,13 +655,13 @@ class ChunkedStream:
     b'\\x00\\x00\\x00\\x04abcd\\x00\\x00\\x00\\x04efgh\\x00\\x00\\x00\\x02ij\\xff\\xff\\xff\\xff'
     """
 
-    def __init__(self, wrapped, buffer_size):
+    def __init__(self, wrapped: Any, buffer_size: Any) -> None:
         self.buffer_size = buffer_size
         self.buffer = bytearray(buffer_size)
         self.current_pos = 0
         self.wrapped = wrapped
 
-    def write(self, bytes):
+    def write(self, bytes: Any) -> None:
         view = memoryview(bytes)
         while len(view):
             space = self.buffer_size - self.current_pos
@@ -666,7 +675,7 @@ class ChunkedStream:
             view = view[space:]
             self.current_pos = 0
 
-    def close(self):
+    def close(self) -> None:
         if self.current_pos > 0:
             write_int(self.current_pos, self.wrapped)
             self.wrapped.write(self.buffer[:self.current_pos])
@@ -674,6 +683,6 @@ class ChunkedStream:
         self.wrapped.close()
 
     @property
-    def closed(self):
+    def closed(self) -> Any:
         """Whether the wrapped stream is closed."""
         return self.wrapped.closed

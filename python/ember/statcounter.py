@@ -12,23 +12,30 @@ works element-wise (and max/min of numbers come back as numpy floats); without
 numpy they are Python's ``max``, ``min`` and ``math.sqrt``.
 """
 
+from __future__ import annotations
+
 import copy
 import math
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
 __all__ = ["StatCounter"]
 
-_ops = None
+_ops: tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any], Callable[[float], float]] | None = None
 
 
-def _numeric_ops():
+def _numeric_ops() -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any], Callable[[float], float]]:
     """(maximum, minimum, sqrt): numpy's when it is installed, else Python's."""
     global _ops
     if _ops is None:
         try:
-            from numpy import maximum, minimum, sqrt
+            import numpy
+            _ops = (numpy.maximum, numpy.minimum, numpy.sqrt)
         except ImportError:
-            maximum, minimum, sqrt = max, min, math.sqrt
-        _ops = (maximum, minimum, sqrt)
+            _ops = (max, min, math.sqrt)
     return _ops
 
 
@@ -53,7 +60,7 @@ class StatCounter:
     (count: 0, mean: 0.0, stdev: nan, max: -inf, min: inf)
     """
 
-    def __init__(self, values=None):
+    def __init__(self, values: Iterable[float] | None = None) -> None:
         self.n = 0
         self.mu = 0.0
         self.m2 = 0.0
@@ -63,7 +70,7 @@ class StatCounter:
             for v in values:
                 self.merge(v)
 
-    def merge(self, value):
+    def merge(self, value: float) -> StatCounter:
         """Adds one value; returns self.
 
         Examples
@@ -80,7 +87,7 @@ class StatCounter:
         self.minValue = minimum(self.minValue, value)
         return self
 
-    def mergeStats(self, other):
+    def mergeStats(self, other: StatCounter) -> StatCounter:
         """Merges another StatCounter into this one; returns self.
 
         Parameters
@@ -127,47 +134,47 @@ class StatCounter:
             self.n = total
         return self
 
-    def copy(self):
+    def copy(self) -> StatCounter:
         """An independent copy of this counter."""
         return copy.deepcopy(self)
 
-    def count(self):
+    def count(self) -> int:
         """The number of values."""
         return int(self.n)
 
-    def mean(self):
+    def mean(self) -> float:
         """The mean (0.0 when empty)."""
         return self.mu
 
-    def sum(self):
+    def sum(self) -> float:
         """The sum, as count * mean."""
         return self.n * self.mu
 
-    def min(self):
+    def min(self) -> float:
         """The smallest value (inf when empty)."""
         return self.minValue
 
-    def max(self):
+    def max(self) -> float:
         """The largest value (-inf when empty)."""
         return self.maxValue
 
-    def variance(self):
+    def variance(self) -> float:
         """The population variance (divides by n); nan when empty."""
         return float("nan") if self.n == 0 else self.m2 / self.n
 
-    def sampleVariance(self):
+    def sampleVariance(self) -> float:
         """The sample variance (divides by n - 1); nan with fewer than two values."""
         return float("nan") if self.n <= 1 else self.m2 / (self.n - 1)
 
-    def stdev(self):
+    def stdev(self) -> float:
         """The population standard deviation."""
         return _numeric_ops()[2](self.variance())
 
-    def sampleStdev(self):
+    def sampleStdev(self) -> float:
         """The sample standard deviation."""
         return _numeric_ops()[2](self.sampleVariance())
 
-    def asDict(self, sample=False):
+    def asDict(self, sample: bool = False) -> dict[str, float]:
         """The statistics as a dict.
 
         Parameters
@@ -200,6 +207,6 @@ class StatCounter:
             "variance": self.variance() if sample else self.sampleVariance(),
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "(count: %s, mean: %s, stdev: %s, max: %s, min: %s)" % (
             self.count(), self.mean(), self.stdev(), self.max(), self.min())

@@ -5,9 +5,17 @@ small Python history; the engine reports running stages and remembers the final
 task counts of the last 1000 finished ones.
 """
 
+from __future__ import annotations
+
 import collections
 import threading
 import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ember.context import SparkContext
 
 __all__ = ["SparkJobInfo", "SparkStageInfo", "SparkExecutorInfo", "StatusTracker"]
 
@@ -48,7 +56,7 @@ class _Job:
 
     __slots__ = ("group", "name", "status", "submitted", "completed", "description", "tags")
 
-    def __init__(self, group, name, description=None, tags=()):
+    def __init__(self, group: Any, name: Any, description: Any = None, tags: Any = ()) -> None:
         self.group, self.name, self.status = group, name, "RUNNING"
         self.description, self.tags = description, tuple(tags)
         self.submitted = time.time()
@@ -58,29 +66,29 @@ class _Job:
 class _JobHistory:
     """The context's record of its recent jobs (thread-safe)."""
 
-    def __init__(self, retained=_RETAINED_JOBS):
+    def __init__(self, retained: Any = _RETAINED_JOBS) -> None:
         self._lock = threading.Lock()
-        self._jobs = collections.OrderedDict()
+        self._jobs: collections.OrderedDict[int, _Job] = collections.OrderedDict()
         self._retained = retained
 
-    def started(self, job_id, group, name, description=None, tags=()):
+    def started(self, job_id: Any, group: Any, name: Any, description: Any = None, tags: Any = ()) -> None:
         with self._lock:
             self._jobs[job_id] = _Job(group, name, description, tags)
             while len(self._jobs) > self._retained:
                 self._jobs.popitem(last=False)
 
-    def finished(self, job_id, status):
+    def finished(self, job_id: Any, status: Any) -> None:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None:
                 job.status = status
                 job.completed = time.time()
 
-    def get(self, job_id):
+    def get(self, job_id: Any) -> Any:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def items(self):
+    def items(self) -> Any:
         with self._lock:
             return list(self._jobs.items())
 
@@ -106,10 +114,10 @@ class StatusTracker:
     [2, 2]
     """
 
-    def __init__(self, sc):
+    def __init__(self, sc: SparkContext) -> None:
         self._sc = sc
 
-    def _stages(self):
+    def _stages(self) -> Any:
         """stage id -> (job id, tasks, completed, active, failed): running stages,
         then finished ones (a stage finishing in between shows as finished)."""
         core = self._sc._core
@@ -120,7 +128,7 @@ class StatusTracker:
             out[sid] = (jid, n, done, 0, failed)
         return out
 
-    def getJobIdsForGroup(self, jobGroup=None):
+    def getJobIdsForGroup(self, jobGroup: str | None = None) -> list[int]:
         """The ids of the known jobs of a job group (newest first): running,
         failed and succeeded ones.
 
@@ -146,7 +154,7 @@ class StatusTracker:
         # By id, not by record order: jobs of two threads may be recorded out of order.
         return sorted((jid for jid, job in self._sc._jobs.items() if job.group == jobGroup), reverse=True)
 
-    def getActiveStageIds(self):
+    def getActiveStageIds(self) -> list[int]:
         """The ids of the running stages, sorted.
 
         Returns
@@ -160,7 +168,7 @@ class StatusTracker:
         """
         return sorted(sid for sid, *_ in self._sc._core.active_stages())
 
-    def getActiveJobsIds(self):
+    def getActiveJobsIds(self) -> list[int]:
         """The ids of the running jobs, sorted.
 
         Returns
@@ -174,7 +182,7 @@ class StatusTracker:
         """
         return sorted(jid for jid, job in self._sc._jobs.items() if job.status == "RUNNING")
 
-    def getJobInfo(self, jobId):
+    def getJobInfo(self, jobId: int) -> SparkJobInfo | None:
         """A job's stages and status, or None when the job is unknown.
 
         Parameters
@@ -203,7 +211,7 @@ class StatusTracker:
         stage_ids = sorted(sid for sid, (jid, *_) in self._stages().items() if jid == jobId)
         return SparkJobInfo(jobId, stage_ids, job.status)
 
-    def getStageInfo(self, stageId):
+    def getStageInfo(self, stageId: int) -> SparkStageInfo | None:
         """A stage's task counts, or None when the stage is unknown.
 
         Parameters
@@ -236,7 +244,7 @@ class StatusTracker:
         name = job.name if job is not None else f"stage {stageId}"
         return SparkStageInfo(stageId, 0, name, n, active, done, failed)
 
-    def getExecutorInfos(self):
+    def getExecutorInfos(self) -> list[SparkExecutorInfo]:
         """The executors: in local mode, one, this process (the driver). ``host`` is
         ``spark.driver.host`` (``localhost`` unless set) and ``port`` 0 (no executor
         listens on a port); ``cacheSize`` and ``usedOnHeapStorageMemory`` are the bytes the engine

@@ -13,9 +13,16 @@ peer waiting for a call it will never make fails at once; a peer that dies makes
 engine kill the whole stage; a peer that never comes fails the call after
 ``spark.barrier.sync.timeout`` (as Spark: 365 days unless set).
 """
+
+from __future__ import annotations
 import os
 import re
 import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from decimal import Decimal
+    from typing import Any, NoReturn
 
 _current = None
 
@@ -37,23 +44,25 @@ class TaskContext:
     [True]
     """
 
-    _stageId = None
-    _partitionId = None
-    _attemptNumber = None
-    _taskAttemptId = None
-    _cpus = None
-    _cpuAmount = None
-    _resources = None
-    _localProperties = None
+    # The fields, typed as in a task; None in a context made outside a task without them.
+    _stageId: int = None  # type: ignore[assignment]
+    _partitionId: int = None  # type: ignore[assignment]
+    _attemptNumber: int = None  # type: ignore[assignment]
+    _taskAttemptId: int = None  # type: ignore[assignment]
+    _cpus: int = None  # type: ignore[assignment]
+    _cpuAmount: Decimal = None  # type: ignore[assignment]
+    _resources: dict[str, Any] = None  # type: ignore[assignment]
+    _localProperties: dict[str, str] | None = None
+    _task: Any = None  # the engine's description of the running task (None outside tasks)
 
-    def __new__(cls, **kwargs):
+    def __new__(cls, **kwargs: Any) -> Any:
         """Inside a task, the task's context (as PySpark, whatever the arguments);
         elsewhere a new, empty one."""
         if isinstance(_current, cls):
             return _current
         return object.__new__(cls)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         # Keyword arguments name the fields: stageId=3 sets what stageId() returns.
         for key, value in kwargs.items():
             if not hasattr(type(self), f"_{key}") or key in ("task",):
@@ -62,7 +71,7 @@ class TaskContext:
                 setattr(self, f"_{key}", value)
 
     @classmethod
-    def _of_task(cls, task):
+    def _of_task(cls, task: Any) -> Any:
         """The context of a task the worker runs (task: the engine's dict)."""
         from decimal import Decimal
         ctx = object.__new__(cls)
@@ -73,7 +82,7 @@ class TaskContext:
         return ctx
 
     @classmethod
-    def from_json(cls, json):
+    def from_json(cls, json: dict[str, Any]) -> TaskContext:
         """A context from a dict with PySpark's keys (``stageId``, ``partitionId``,
         ``attemptNumber``, ``taskAttemptId``, ``cpus``, optional ``cpuAmount``,
         ``resources``, ``localProperties``).
@@ -95,7 +104,7 @@ class TaskContext:
                    localProperties=json["localProperties"])
 
     @classmethod
-    def get(cls):
+    def get(cls) -> TaskContext | None:
         """The current task's TaskContext, or None outside a task (on the driver).
 
         Returns
@@ -109,7 +118,7 @@ class TaskContext:
         """
         return _current
 
-    def partitionId(self):
+    def partitionId(self) -> int:
         """The index of the partition this task computes.
 
         Returns
@@ -123,7 +132,7 @@ class TaskContext:
         """
         return self._partitionId
 
-    def stageId(self):
+    def stageId(self) -> int:
         """The id of the stage this task belongs to; stage ids grow over the
         context's life.
 
@@ -139,7 +148,7 @@ class TaskContext:
         """
         return self._stageId
 
-    def attemptNumber(self):
+    def attemptNumber(self) -> int:
         """How many times this task was tried before this attempt (0 on the first).
 
         Returns
@@ -153,7 +162,7 @@ class TaskContext:
         """
         return self._attemptNumber
 
-    def taskAttemptId(self):
+    def taskAttemptId(self) -> int:
         """An id unique to this attempt of this task within the context.
 
         Returns
@@ -168,7 +177,7 @@ class TaskContext:
         """
         return self._taskAttemptId
 
-    def cpus(self):
+    def cpus(self) -> int:
         """The CPUs reserved for this task (one task slot: 1).
 
         Returns
@@ -182,7 +191,7 @@ class TaskContext:
         """
         return self._cpus
 
-    def cpuAmount(self):
+    def cpuAmount(self) -> Decimal:
         """The exact amount of CPUs reserved for this task, as a Decimal (one task
         slot: 1).
 
@@ -197,7 +206,7 @@ class TaskContext:
         """
         return self._cpuAmount
 
-    def resources(self):
+    def resources(self) -> dict[str, Any]:
         """Resources (GPUs ...) allocated to this task: none in ember.
 
         Returns
@@ -211,7 +220,7 @@ class TaskContext:
         """
         return self._resources
 
-    def getLocalProperty(self, key):
+    def getLocalProperty(self, key: str) -> str | None:
         """A local property the driver thread that started the job had set (with
         ``sc.setLocalProperty``, ``setJobGroup`` ...), or None.
 
@@ -232,7 +241,8 @@ class TaskContext:
         >>> sc.parallelize([0]).map(lambda _: TaskContext.get().getLocalProperty("missing")).collect()
         [None]
         """
-        return (self._localProperties or {}).get(key)
+        value: str | None = (self._localProperties or {}).get(key)
+        return value
 
 
 class BarrierTaskInfo:
@@ -249,23 +259,23 @@ class BarrierTaskInfo:
     'localhost'
     """
 
-    def __init__(self, address):
+    def __init__(self, address: str) -> None:
         self.address = address
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"BarrierTaskInfo(address={self.address!r})"
 
 
-_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_SECONDS: dict[str, float] = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
-def _timeout_seconds(value):
+def _timeout_seconds(value: object) -> float:
     """Seconds of a Spark time setting: a number of seconds, or with a unit
     (``500ms``, ``30s``, ``5min``, ``2h``, ``365d``)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", str(value).lower())
     if not m or m.group(2) not in _SECONDS and m.group(2):
         raise ValueError(f"spark.barrier.sync.timeout must be a time like 30s, 5min or 365d, got {value!r}")
-    return float(m.group(1)) * _SECONDS.get(m.group(2) or "s")
+    return float(m.group(1)) * _SECONDS[m.group(2) or "s"]
 
 
 class BarrierTaskContext(TaskContext):
@@ -283,10 +293,13 @@ class BarrierTaskContext(TaskContext):
     [(0, 2), (1, 2)]
     """
 
-    _task = None
+    _calls: int        # barrier()/allGather() calls made so far
+    _timeout: float    # spark.barrier.sync.timeout in seconds
+    _stages_dir: str   # where barrier stages keep their files
+    _dir: str          # this stage attempt's directory
 
     @classmethod
-    def _of_task(cls, task):
+    def _of_task(cls, task: Any) -> Any:
         import tempfile
         ctx = super()._of_task(task)
         ctx._calls = 0
@@ -297,7 +310,7 @@ class BarrierTaskContext(TaskContext):
         return ctx
 
     @classmethod
-    def from_json(cls, json):
+    def from_json(cls, json: dict[str, Any]) -> NoReturn:
         """Not in ember: a BarrierTaskContext belongs to a running barrier task;
         use ``BarrierTaskContext.get()`` inside ``rdd.barrier().mapPartitions(f)``."""
         raise NotImplementedError("BarrierTaskContext.from_json: an ember barrier context synchronises through "
@@ -305,7 +318,7 @@ class BarrierTaskContext(TaskContext):
                                   "BarrierTaskContext.get() inside rdd.barrier().mapPartitions(f) instead")
 
     @classmethod
-    def get(cls):
+    def get(cls) -> BarrierTaskContext:
         """The current task's BarrierTaskContext, inside a barrier stage.
 
         Returns
@@ -330,17 +343,17 @@ class BarrierTaskContext(TaskContext):
         return cls._getOrCreate()
 
     @classmethod
-    def _getOrCreate(cls):
+    def _getOrCreate(cls) -> BarrierTaskContext:
         if not isinstance(_current, BarrierTaskContext):
             raise RuntimeError("[NOT_IN_BARRIER_STAGE] It is not in a barrier stage: BarrierTaskContext.get() "
                                "works inside a function given to rdd.barrier().mapPartitions(...) or "
                                "mapPartitionsWithIndex(...); use TaskContext.get() elsewhere.")
         return _current
 
-    def _set_timeout(self, value):
+    def _set_timeout(self, value: Any) -> None:
         self._timeout = _timeout_seconds(value)
 
-    def barrier(self):
+    def barrier(self) -> None:
         """Waits until every task of the stage has called ``barrier()`` (as many
         times as this one), like MPI_Barrier.
 
@@ -354,7 +367,7 @@ class BarrierTaskContext(TaskContext):
         """
         self._sync("barrier", "")
 
-    def allGather(self, message=""):
+    def allGather(self, message: str = "") -> list[str]:
         """Waits until every task of the stage has called ``allGather()``, then
         returns the messages of all of them, ordered by partition.
 
@@ -377,7 +390,7 @@ class BarrierTaskContext(TaskContext):
             raise TypeError(f"[NOT_STR] Argument `message` should be a str, got {type(message).__name__}.")
         return self._sync("allGather", message)
 
-    def getTaskInfos(self):
+    def getTaskInfos(self) -> list[BarrierTaskInfo]:
         """Information about every task of the stage, ordered by partition.
 
         Returns
@@ -392,16 +405,16 @@ class BarrierTaskContext(TaskContext):
         """
         return [BarrierTaskInfo("localhost") for _ in range(self._task["barrier_tasks"])]
 
-    def _path(self, name):
+    def _path(self, name: Any) -> Any:
         return os.path.join(self._dir, name)
 
-    def _write(self, name, text):
+    def _write(self, name: Any, text: Any) -> None:
         tmp = self._path(f".{name}.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, self._path(name))
 
-    def _begin(self):
+    def _begin(self) -> None:
         """Called when the task starts: the first task of a retried stage removes
         the files of its earlier attempts."""
         attempt = self._task["stage_attempt"]
@@ -411,7 +424,7 @@ class BarrierTaskContext(TaskContext):
                 shutil.rmtree(os.path.join(self._stages_dir, f"stage-{self.stageId()}-attempt-{a}"),
                               ignore_errors=True)
 
-    def _end(self):
+    def _end(self) -> None:
         """Called when the task ends: peers waiting for a call it will not make fail."""
         try:
             os.makedirs(self._dir, exist_ok=True)
@@ -419,14 +432,14 @@ class BarrierTaskContext(TaskContext):
         except OSError:
             pass  # the context's temp dir is gone: the context stopped
 
-    def _sync(self, kind, message):
+    def _sync(self, kind: str, message: str) -> list[str]:
         import json
         k = self._calls
         self._calls += 1
         n, me = self._task["barrier_tasks"], self.partitionId()
         os.makedirs(self._dir, exist_ok=True)
         self._write(f"{k}-{me}", json.dumps([kind, message]))
-        got = [None] * n
+        got: list[Any] = [None] * n
         waiting = list(range(n))
         deadline = time.monotonic() + self._timeout
         pause = 0.0005
@@ -458,7 +471,7 @@ class BarrierTaskContext(TaskContext):
                 f"same sequence of calls.")
         return [g[1] for g in got]
 
-    def _check_finished(self, waiting, k, kind):
+    def _check_finished(self, waiting: Any, k: Any, kind: Any) -> None:
         for p in waiting:
             try:
                 with open(self._path(f"done-{p}"), encoding="utf-8") as f:
@@ -471,7 +484,7 @@ class BarrierTaskContext(TaskContext):
                 f"{calls} barrier()/allGather() call(s); every task of the stage must make the same calls.")
 
 
-def _set(task):
+def _set(task: Any) -> None:
     global _current
     if task is None:
         _current = None
@@ -482,7 +495,7 @@ def _set(task):
         _current = TaskContext._of_task(task)
 
 
-def _end():
+def _end() -> None:
     """The running task is over (before _set(None)): tells barrier peers."""
     if isinstance(_current, BarrierTaskContext):
         _current._end()
