@@ -27,7 +27,9 @@ PyObject *core_raise(core_state *st, int code) {
 
 static int core_exec(PyObject *m) {
     core_state *st = core_get_state(m);
-    PyObject *pickle = PyImport_ImportModule("pickle");
+    /* pickle's C core: the same dumps and loads, without pickle.py, whose imports (re,
+     * enum, struct ...) would cost a worker daemon a third of its start-up. */
+    PyObject *pickle = PyImport_ImportModule("_pickle");
     if (!pickle) return -1;
     st->dumps = PyObject_GetAttrString(pickle, "dumps");
     st->loads = PyObject_GetAttrString(pickle, "loads");

@@ -19,7 +19,7 @@ True
 [3]
 """
 
-import pickle
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
 import sys
 
 from ember import _core

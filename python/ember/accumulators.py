@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-import pickle
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
 import threading
 import weakref
 

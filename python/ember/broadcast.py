@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 import mmap
 import os
-import pickle
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
 import threading
 import weakref
 
@@ -172,13 +172,13 @@ class Broadcast(Generic[T]):
         """
         try:
             try:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(value, f, protocol=5)
             except Exception:
                 # Lambdas, classes of __main__: shipped by value, as closures are.
                 import cloudpickle
                 f.seek(0)
                 f.truncate()
-                cloudpickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+                cloudpickle.dump(value, f, protocol=5)
         except Exception as e:
             raise pickle.PicklingError(f"Could not serialize broadcast: {type(e).__name__}: {e}") from e
         finally:

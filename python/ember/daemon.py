@@ -123,6 +123,7 @@ def _recv_fds(sock):
 
 def main(argv):
     ctl_fd, tmpdir = int(argv[1]), argv[2]
+    driver_pid = os.getppid()  # the engine's process, which spawned this one
     import gc
 
     # Preloaded, so that workers forked below start warm: the worker loop, the task
@@ -204,7 +205,10 @@ def main(argv):
             except ProcessLookupError:
                 pass
         _reap(children, statuses)
-        if closed:  # not on an error of our own: the engine replaces this daemon
+        # The driver removes the context's temp dir itself after this daemon exits (and
+        # stop() waits for that exit); if the driver died, the daemon was re-parented
+        # and removes it. Not on an error of our own: the engine replaces this daemon.
+        if closed and os.getppid() != driver_pid:
             import shutil
             shutil.rmtree(tmpdir, ignore_errors=True)
 

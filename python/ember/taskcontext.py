@@ -16,7 +16,6 @@ engine kill the whole stage; a peer that never comes fails the call after
 
 from __future__ import annotations
 import os
-import re
 import time
 
 TYPE_CHECKING = False
@@ -272,6 +271,7 @@ _SECONDS: dict[str, float] = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "min": 60
 def _timeout_seconds(value: object) -> float:
     """Seconds of a Spark time setting: a number of seconds, or with a unit
     (``500ms``, ``30s``, ``5min``, ``2h``, ``365d``)."""
+    import re  # here: the worker daemon loads this module, and re is a tenth of its start-up
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", str(value).lower())
     if not m or m.group(2) not in _SECONDS and m.group(2):
         raise ValueError(f"spark.barrier.sync.timeout must be a time like 30s, 5min or 365d, got {value!r}")

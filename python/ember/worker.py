@@ -18,7 +18,7 @@ the accumulators it touched with its TASK_DONE.
 import importlib
 import itertools
 import os
-import pickle
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
 import sys
 
 from ember import _core, accumulators, broadcast
