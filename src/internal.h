@@ -14,9 +14,9 @@
  *
  * Sub-prefixes of non-static internals (public names are ember_* / EMBER_*):
  *   emberE_  error.c      the thread's last error message
- *   emberB_  alloc.c      growable byte buffers, little-endian loads and stores
+ *   emberB_  alloc.c      growable byte buffers, the growth rule of arrays, little-endian loads/stores
  *   emberK_  checksum.c   CRC-32C
- *   (none)   record.c     the typed record format: public ember_value_* / ember_put_* only
+ *   emberR_  record.c     the typed record format (public ember_value_* / ember_put_*; emberR_ helpers)
  *   emberM_  blocks.c     the block store: cached partitions, shuffle-output registry
  *   emberW_  wire.c       the frame codec (wire.h)
  *   emberC_  codec.c      compressed streams (decoders; magic bytes)
@@ -29,6 +29,7 @@
  *   emberS_  engine.c     the engine thread: planning, dispatch, frames from workers
  *   emberJ_  jobs.c       reserved: the job API, cancellation and stage info are public
  *                         (ember_job_*, ember_cancel_*); no internal names yet
+ *   (none)   native_jobs.c  the C job API: public ember_* only
  */
 #ifndef EMBER_INTERNAL_H
 #define EMBER_INTERNAL_H

@@ -544,15 +544,8 @@ int emberN_append(ember_writer *w, const void *p, size_t n) {
     const char *s = p;
     if (w->err) return w->err;
     if (n > SIZE_MAX / 2 - w->len) return w->err = emberE_set(EMBER_ENOMEM, "text of %zu bytes is too large", n);
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 64;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *d = ember_realloc(w->data, cap);
-        if (!d) return w->err = emberE_set(EMBER_ENOMEM, "out of memory writing text");
-        w->data = d;
-        w->cap = cap;
-    }
+    if (emberB_grow(&w->data, &w->cap, w->len + n, 1, 64))
+        return w->err = emberE_set(EMBER_ENOMEM, "out of memory writing text");
     memcpy(w->data + w->len, s, n);
     w->len += n;
     return 0;

@@ -1226,13 +1226,7 @@ static const emberW_bytes *find_command(void *arg, uint64_t id) {
 }
 
 static int streams_push(emberV_stream *s, const uint8_t *p, size_t len) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 8;
-        ember_buf *v = ember_realloc(s->bufs, cap * sizeof *v);
-        if (!v) return EMBER_ENOMEM;
-        s->bufs = v;
-        s->cap = cap;
-    }
+    if (emberB_grow(&s->bufs, &s->cap, s->n + 1, sizeof *s->bufs, 8)) return EMBER_ENOMEM;
     uint8_t *d = ember_malloc(len ? len : 1);
     if (!d) return EMBER_ENOMEM;
     memcpy(d, p, len);
@@ -1266,10 +1260,7 @@ static int worker_main(int rfd, int wfd) {
             uint64_t id;
             emberW_bytes bytes;
             if (emberW_command_decode(payload, len, &id, &bytes)) return 2;
-            if (cmds.n == cmds.cap) {
-                cmds.cap = cmds.cap ? 2 * cmds.cap : 16;
-                if (!(cmds.v = ember_realloc(cmds.v, cmds.cap * sizeof *cmds.v))) return 3;
-            }
+            if (emberB_grow(&cmds.v, &cmds.cap, cmds.n + 1, sizeof *cmds.v, 16)) return 3;
             command *c = &cmds.v[cmds.n++];
             c->id = id;
             if (!(c->bytes = ember_malloc(bytes.len ? bytes.len : 1))) return 3;
