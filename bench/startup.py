@@ -79,7 +79,6 @@ def traced_run(strace):
     proc = subprocess.run([strace, "-f", "-tt", "-qq", "-o", out, "-e",
                            "trace=execve,clone,clone3,read,sendmsg,recvmsg,exit_group",
                            sys.executable, "-c", MARKED], capture_output=True, text=True, check=True)
-    t_end = time.time()
     marks = next(line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("MARKS"))
     t0, t1, t2, t3, t4 = (float(x) for x in marks)
     day = t_spawn - t_spawn % 86400  # strace prints the time of day (UTC)
@@ -132,7 +131,6 @@ def traced_run(strace):
         phases["interpreter exit"] = driver_exit - t4
     if daemon_exit:
         phases["(daemon: exit after stop() began)"] = daemon_exit - t3
-    phases["whole process (traced)"] = t_end - t_spawn
     return phases
 
 

@@ -16,7 +16,6 @@ output reused by a later job does not.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
 import threading
@@ -215,6 +214,7 @@ class Accumulator(Generic[T]):
         if self._deserialized and self._task != _task_number:
             # First addition of this task: start from a fresh zero.
             self._task = _task_number
+            import copy  # here: the worker daemon loads this module, and rarely needs copy
             self._value = copy.deepcopy(self._zero)
             _touched[self.aid] = self
         self._value = self.accum_param.addInPlace(self._value, term)

@@ -19,11 +19,11 @@ kills its workers, removes the context's temp dir and exits, so nothing is left
 behind.
 """
 
-import _socket  # not socket: its enums would take a tenth of the daemon's start-up
+import _signal  # not signal, nor socket: their enums would take a tenth of the daemon's start-up
+import _socket
 import array
 import faulthandler
 import os
-import signal
 import sys
 import time
 
@@ -71,7 +71,7 @@ def _send(sock, data):
 
 def _status_reply(pid, children, statuses, tmpdir):
     """The answer to an S request: wait status, then the worker's last traceback."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # reaped here meanwhile
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGCHLD})  # reaped here meanwhile
     try:
         deadline = time.monotonic() + STATUS_WAIT_S
         while pid not in statuses and pid in children and time.monotonic() < deadline:
@@ -83,7 +83,7 @@ def _status_reply(pid, children, statuses, tmpdir):
         else:
             status = -1 if pid in children else -2
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGCHLD})
     text = b""
     if status >= 0:
         path = crash_path(tmpdir, pid)
@@ -140,9 +140,9 @@ def main(argv):
     gc.set_threshold(50_000, 20, 20)
 
     os.environ["EMBER_LOCAL_DIR"] = tmpdir  # workers spill under the context's temp dir
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     children, statuses = set(), {}
-    signal.signal(signal.SIGCHLD, lambda *_: _reap(children, statuses))
+    _signal.signal(_signal.SIGCHLD, lambda *_: _reap(children, statuses))
     sock = _socket.socket(fileno=ctl_fd)
     closed = False  # the engine closed the control socket: the context is over
     try:
@@ -187,7 +187,7 @@ def main(argv):
                 code = 1
                 try:
                     sock.close()
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
                     code = _serve_worker(fds, tmpdir, worker)
                 finally:
                     os._exit(code)
@@ -198,10 +198,10 @@ def main(argv):
                 closed = True
                 break
     finally:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         for pid in list(children):
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
         _reap(children, statuses)

@@ -72,12 +72,11 @@ class TaskContext:
     @classmethod
     def _of_task(cls, task: Any) -> Any:
         """The context of a task the worker runs (task: the engine's dict)."""
-        from decimal import Decimal
         ctx = object.__new__(cls)
         ctx._task = task
         TaskContext.__init__(ctx, stageId=task["stage"], partitionId=task["partition"],
                              attemptNumber=task["attempt"], taskAttemptId=task["attempt_id"], cpus=1,
-                             cpuAmount=Decimal(1), resources={}, localProperties=task.get("properties", {}))
+                             resources={}, localProperties=task.get("properties", {}))
         return ctx
 
     @classmethod
@@ -203,6 +202,11 @@ class TaskContext:
         >>> sc.parallelize([0]).map(lambda _: TaskContext.get().cpuAmount()).collect()
         [Decimal('1')]
         """
+        if self._cpuAmount is None and self._task is not None:
+            # A task's, made on first use: importing decimal in every worker would
+            # cost its first task a few milliseconds.
+            from decimal import Decimal
+            self._cpuAmount = Decimal(self._cpus)
         return self._cpuAmount
 
     def resources(self) -> dict[str, Any]:

@@ -15,7 +15,6 @@ the worker applies it when it changes. A task that succeeds reports the updates 
 the accumulators it touched with its TASK_DONE.
 """
 
-import importlib
 import itertools
 import os
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
@@ -78,7 +77,9 @@ class Worker:
                 if path not in sys.path:
                     sys.path.insert(1, path)
             if files != self.files:  # new files: importers must look again
-                importlib.invalidate_caches()
+                if files[0] or files[1]:
+                    import importlib
+                    importlib.invalidate_caches()
                 self.files = files
         self.info = info
 
