@@ -2169,12 +2169,9 @@ class RDD(Generic[T_co]):
         """
         if num < 0:
             raise ValueError("top N cannot be negative.")
-        if num == 0 or self.getNumPartitions() == 0:
+        if num == 0:
             return []
-        order: Any = key  # None: the elements themselves
-        parts = self._run(lambda _, it: [heapq.nsmallest(num, it, order)])
-        smallest: list[T] = _reduce(lambda a, b: heapq.nsmallest(num, a + b, order), [p[0] for p in parts])
-        return smallest
+        return self._heap_select(num, key, heapq.nsmallest) or []
 
     @overload
     def top(self: RDD[S], num: int) -> list[S]: ...
@@ -2203,13 +2200,21 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize([10, 4, 2, 12, 3]).top(3, key=str)
         [4, 3, 2]
         """
-        order: Any = key  # None: the elements themselves
-        parts = self._run(lambda _, it: [heapq.nlargest(num, it, key=order)])
-        tops = [p[0] for p in parts]
-        if not tops:
+        largest = self._heap_select(num, key, heapq.nlargest)
+        if largest is None:
             raise ValueError("Can not reduce() empty RDD")
-        largest: list[T] = _reduce(lambda a, b: heapq.nlargest(num, a + b, key=order), tops)
         return largest
+
+    def _heap_select(self: RDD[T], num: int, key: Callable[[T], S] | None,
+                     select: Callable[..., list[T]]) -> list[T] | None:
+        """select(num, elements, key=key) (heapq.nsmallest or nlargest) of each
+        partition, then of their union; None for an RDD with no partitions."""
+        order: Any = key  # None: the elements themselves
+        parts = [p[0] for p in self._run(lambda _, it: [select(num, it, key=order)])]
+        if not parts:
+            return None
+        selected: list[T] = _reduce(lambda a, b: select(num, a + b, key=order), parts)
+        return selected
 
     # ---- actions: counting ---------------------------------------------------------------
 
