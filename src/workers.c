@@ -10,9 +10,10 @@
  * with SCM_RIGHTS and reads back the new process id. From then on the engine talks
  * to the worker directly over those pipes (frames of wire.h) and the daemon only
  * reaps it. The daemon runs in its own process group, so a Ctrl-C at the terminal
- * reaches the driver only, which cancels jobs itself. When the control channel
- * closes — stop(), interpreter exit, or the driver dying — the daemon kills its
- * workers, removes the context's temp dir and exits.
+ * reaches the driver only, which cancels jobs itself. stop() and interpreter exit
+ * send 'Q': the daemon kills its workers and exits, and the context removes its temp
+ * dir. When the control channel closes without 'Q' — the driver died — the daemon
+ * kills its workers, removes the temp dir and exits.
  *
  * Engine-side pipe ends are non-blocking and close-on-exec. Writes block SIGPIPE
  * in the calling thread so that a dead worker shows up as EPIPE, not a signal.
@@ -172,12 +173,19 @@ void emberX_pool_stop(emberX_pool *pool) {
         ember_free(pool->workers[i].outq);
         emberW_parser_free(&pool->workers[i].in);
     }
-    /* The daemon exits on EOF of its control socket, and its end of the socket closes
-     * as it exits: wait for that, then reap it; two seconds in all, then SIGKILL. */
+    /* 'Q' tells the daemon that the engine is stopping and removes the temp dir itself
+     * (a daemon that sees EOF without it, its driver gone, removes it). The daemon exits
+     * on 'Q' or EOF, and its end of the socket closes as it exits: wait for that, then
+     * reap it; two seconds in all, then SIGKILL. */
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += 2;
     if (pool->ctl_fd >= 0 && pool->daemon_pid > 0) {
+        char quit = 'Q';
+        ssize_t sent;
+        do
+            sent = send(pool->ctl_fd, &quit, 1, MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
         shutdown(pool->ctl_fd, SHUT_WR);
         for (;;) {
             long ms = ms_until(&end);

@@ -1,6 +1,6 @@
 """The worker daemon: one per SparkContext, started by the engine with posix_spawn.
 
-It imports what workers need once, then waits on its control socket (fd 3). Two
+It imports what workers need once, then waits on its control socket (fd 3). Three
 requests arrive there:
 
 - ``F`` with two pipe ends (SCM_RIGHTS): fork a worker that serves tasks over them;
@@ -11,12 +11,15 @@ requests arrive there:
   pid is none of its workers), then the length (u32) and text of the last Python
   traceback the worker wrote (faulthandler's on a fatal signal, or the error that
   ended it), at most 8 KiB.
+- ``Q``: the context is stopping. The daemon kills its workers and exits; the driver
+  removes the context's temp dir once it has exited.
 
 Each worker writes such tracebacks to ``worker-<pid>.crash`` in the context's temp
 dir; a worker that ends cleanly removes its file, the daemon removes the others once
-read. When the control socket closes — the context stopped, or the driver died — it
-kills its workers, removes the context's temp dir and exits, so nothing is left
-behind.
+read.
+
+When the control socket closes without a ``Q`` — the driver died — the daemon kills
+its workers, removes the context's temp dir and exits, so nothing is left behind.
 """
 
 import _signal  # not signal, nor socket: their enums would take a tenth of the daemon's start-up
@@ -123,7 +126,6 @@ def _recv_fds(sock):
 
 def main(argv):
     ctl_fd, tmpdir = int(argv[1]), argv[2]
-    driver_pid = os.getppid()  # the engine's process, which spawned this one
     import gc
 
     # Preloaded, so that workers forked below start warm: the worker loop, the task
@@ -144,7 +146,7 @@ def main(argv):
     children, statuses = set(), {}
     _signal.signal(_signal.SIGCHLD, lambda *_: _reap(children, statuses))
     sock = _socket.socket(fileno=ctl_fd)
-    closed = False  # the engine closed the control socket: the context is over
+    closed = False  # the control socket closed without a 'Q': the driver is gone
     try:
         while True:
             try:
@@ -154,6 +156,8 @@ def main(argv):
                 break
             if not msg:
                 closed = True
+                break
+            if msg == b"Q":  # the engine is stopping: it removes the temp dir itself
                 break
             if msg == b"S":
                 for fd in fds:
@@ -205,10 +209,10 @@ def main(argv):
             except ProcessLookupError:
                 pass
         _reap(children, statuses)
-        # The driver removes the context's temp dir itself after this daemon exits (and
-        # stop() waits for that exit); if the driver died, the daemon was re-parented
-        # and removes it. Not on an error of our own: the engine replaces this daemon.
-        if closed and os.getppid() != driver_pid:
+        # After 'Q' the driver removes the context's temp dir itself once this daemon
+        # has exited (stop() waits for that). EOF alone: the driver died, so the daemon
+        # removes it. Not on an error of our own: the engine replaces this daemon.
+        if closed:
             import shutil
             shutil.rmtree(tmpdir, ignore_errors=True)
 
