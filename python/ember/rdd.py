@@ -889,7 +889,9 @@ class RDD(Generic[T_co]):
         [2, 4, 6]
         """
         from ember import native
-        return native._step(self, "mapNative", lib, symbol, self.partitioner if preservesPartitioning else None)
+        partitioner = self.partitioner if preservesPartitioning else None
+        stepped: RDD[Any] = native._step(self, "mapNative", lib, symbol, partitioner)
+        return stepped
 
     def flatMapNative(self, lib: str, symbol: str,
                       preservesPartitioning: bool = False) -> RDD[Any]:
@@ -911,7 +913,9 @@ class RDD(Generic[T_co]):
         [1, 1, 2, 1, 2, 3]
         """
         from ember import native
-        return native._step(self, "flatMapNative", lib, symbol, self.partitioner if preservesPartitioning else None)
+        partitioner = self.partitioner if preservesPartitioning else None
+        stepped: RDD[Any] = native._step(self, "flatMapNative", lib, symbol, partitioner)
+        return stepped
 
     def filterNative(self: RDD[T], lib: str, symbol: str) -> RDD[T]:
         """Keeps the elements for which the C function ``symbol`` of the shared
@@ -929,7 +933,8 @@ class RDD(Generic[T_co]):
         [2, 4]
         """
         from ember import native
-        return native._step(self, "filterNative", lib, symbol, self.partitioner)
+        stepped: RDD[Any] = native._step(self, "filterNative", lib, symbol, self.partitioner)
+        return stepped
 
     # ---- sampling ------------------------------------------------------------------------
 
@@ -1344,7 +1349,8 @@ class RDD(Generic[T_co]):
         """
         from ember import native
         if isinstance(func, native.Function) and partitionFunc is portable_hash:
-            return native._reduce_by_key(self, func, numPartitions)  # in C, end to end
+            stepped: RDD[Any] = native._reduce_by_key(self, func, numPartitions)  # in C, end to end
+            return stepped
         func = _as_native(func)
         # No createCombiner: a key's first value is its combiner (the C combiner's fast path).
         return self.combineByKey(None, func, func, numPartitions, partitionFunc)  # type: ignore[arg-type]

@@ -60,7 +60,7 @@ class _Job:
         self.group, self.name, self.status = group, name, "RUNNING"
         self.description, self.tags = description, tuple(tags)
         self.submitted = time.time()
-        self.completed = None
+        self.completed: float | None = None
 
 
 class _JobHistory:
