@@ -515,6 +515,67 @@ EMBER_EXTERN int ember_save_as_text_file(ember_node *node, const char *path);
  * ember_save_as_text_file writes. Returns 0 or EMBER_ENOMEM. */
 EMBER_EXTERN int ember_value_str(const ember_value *v, ember_writer *out);
 
+/* ---- the task log: per-task and per-stage records for the web UI (src/tasklog.c) ----
+ * The engine records each task attempt when it starts and when it ends, and each stage
+ * when it is submitted (or skipped) and when it ends. The log keeps the last
+ * retained_tasks attempts and retained_stages stages (100000 and 1000 unless
+ * ember_tasklog_retain says otherwise; Spark's spark.ui.retainedTasks/Stages), and the
+ * error text of failed attempts up to EMBER_TASKLOG_ERROR_BYTES in all (older errors
+ * are dropped first; each is cut at EMBER_TASKLOG_ERROR_MAX bytes). It has a lock of its
+ * own: reading it never waits for the engine's. Times are wall-clock milliseconds since
+ * the epoch; 0 when not yet known. */
+enum { EMBER_TASK_RUNNING = 0, EMBER_TASK_SUCCESS, EMBER_TASK_FAILED, EMBER_TASK_KILLED };
+enum { EMBER_STAGE_ACTIVE = 0, EMBER_STAGE_COMPLETE, EMBER_STAGE_FAILED, EMBER_STAGE_SKIPPED };
+enum { EMBER_STAGE_KIND_RESULT = 0, EMBER_STAGE_KIND_SHUFFLE_MAP, EMBER_STAGE_KIND_CACHE };
+#define EMBER_TASKLOG_ERROR_MAX (16 * 1024)
+#define EMBER_TASKLOG_ERROR_BYTES (8 * 1024 * 1024)
+
+typedef struct ember_task_info {
+    uint64_t task_id; /* the attempt's id, unique in the context */
+    int stage_id;
+    int stage_attempt; /* 0, or the barrier stage's attempt */
+    int job_id;
+    int index;     /* the task's index in its stage */
+    int partition; /* the partition it computes */
+    int attempt;   /* 0 for the first attempt of this task */
+    int worker;    /* the worker slot that ran it */
+    int pid;       /* that worker's process id */
+    int status;    /* EMBER_TASK_* */
+    int has_error; /* ember_task_error has its text */
+    int64_t launch_ms;
+    int64_t finish_ms;            /* 0 while it runs */
+    uint64_t input_bytes;         /* bytes read from parallelized data, cache blocks or text splits */
+    uint64_t shuffle_read_bytes;  /* bytes of the shuffle buckets it reads */
+    uint64_t output_bytes;        /* bytes of result or cache batches it sent */
+    uint64_t shuffle_write_bytes; /* bytes of the shuffle file it wrote */
+} ember_task_info;
+
+typedef struct ember_stage_record {
+    int stage_id;
+    int job_id;
+    int attempt; /* barrier stages: attempts started over (0 first) */
+    int kind;    /* EMBER_STAGE_KIND_* */
+    int node_id; /* the node it makes (result, cache) or the shuffle node (map stage) */
+    int status;  /* EMBER_STAGE_* */
+    int num_tasks;
+    int64_t submitted_ms;
+    int64_t completed_ms;   /* 0 while active */
+    uint64_t first_task_id; /* the first attempt it started (0 before) */
+} ember_stage_record;
+
+/* Sets how many task attempts and stages the log keeps (at least 1 each); older
+ * entries go first. */
+EMBER_EXTERN void ember_tasklog_retain(ember_context *ctx, size_t tasks, size_t stages);
+/* Fills up to max entries with the logged attempts of stage_id (any stage when
+ * stage_id < 0), oldest first; returns how many there are (may exceed max). */
+EMBER_EXTERN size_t ember_task_infos(ember_context *ctx, int stage_id, ember_task_info *out, size_t max);
+/* Copies the error text of attempt task_id into buf (NUL-terminated, cut at cap - 1);
+ * returns its full length, 0 when it has none (or is no longer logged). */
+EMBER_EXTERN size_t ember_task_error(ember_context *ctx, uint64_t task_id, char *buf, size_t cap);
+/* Fills up to max entries with the logged stages, oldest first; returns how many
+ * there are (may exceed max). */
+EMBER_EXTERN size_t ember_stage_records(ember_context *ctx, ember_stage_record *out, size_t max);
+
 #ifdef __cplusplus
 }
 #endif

@@ -298,6 +298,16 @@ int emberM_shuffle_done(emberM_store *s, int id) {
     return done;
 }
 
+uint64_t emberM_shuffle_bucket_bytes(emberM_store *s, int id, size_t bucket) {
+    uint64_t total = 0;
+    pthread_mutex_lock(&s->mu);
+    struct emberM_shuffle *h = find_shuffle(s, id);
+    for (size_t m = 0; h && bucket < h->nparts && m < h->nmaps; m++)
+        if (h->paths[m]) total += h->bucket_bytes[m * h->nparts + bucket];
+    pthread_mutex_unlock(&s->mu);
+    return total;
+}
+
 int emberM_shuffle_buckets(emberM_store *s, int id, size_t bucket, char ***paths, size_t *npaths) {
     int rc = 0;
     *paths = NULL;

@@ -32,6 +32,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     if (!ctx) return emberE_set(EMBER_ENOMEM, "out of memory creating a context");
     atomic_init(&ctx->refcnt, 1);
     pthread_mutex_init(&ctx->mu, NULL);
+    emberL_init(&ctx->tasklog);
     ctx->wake[0] = ctx->wake[1] = -1;
     ctx->cfg.slots = cfg->slots;
     ctx->cfg.max_failures = cfg->max_failures > 0 ? cfg->max_failures : 4;

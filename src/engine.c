@@ -29,8 +29,10 @@
  * failed attempt's never do), and each finished stage's final counts are kept in a
  * small ring for status queries. As Spark reports them, a job's stages include the
  * map stages it skips because their shuffle output exists already: each gets a stage
- * id and a history entry with no completed task when the job is submitted. Lock
- * order: ctx->mu, then the block store's lock.
+ * id and a history entry with no completed task when the job is submitted. Every
+ * attempt's start and end, and every stage's, go into the task log (tasklog.c) for
+ * the web UI: a copy under the log's own lock, nothing that waits. Lock order:
+ * ctx->mu, then the block store's lock or the task log's.
  *
  * Barrier stages (a barrier node computed within the stage, see
  * ember_node_set_barrier) run all their tasks at once: the stage waits, holding up
@@ -195,6 +197,13 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
     }
     ember_free(wanted);
     st->id = ctx->next_stage_id++;
+    emberL_stage_begin(&ctx->tasklog, &(ember_stage_record){.stage_id = st->id,
+                                                            .job_id = job->id,
+                                                            .kind = kind,
+                                                            .node_id = target->id,
+                                                            .status = EMBER_STAGE_ACTIVE,
+                                                            .num_tasks = (int)n,
+                                                            .submitted_ms = emberL_now_ms()});
     st->next = ctx->stages;
     ctx->stages = st;
     stage **pp = &job->stages;
@@ -217,6 +226,19 @@ static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
     t->attempt_id = ++ctx->next_attempt_id;
     int rc = emberA_send_task(ctx, st, t, w);
     if (rc) return rc;
+    emberL_task_begin(&ctx->tasklog, &(ember_task_info){.task_id = t->attempt_id,
+                                                        .stage_id = st->id,
+                                                        .stage_attempt = st->attempt,
+                                                        .job_id = st->job->id,
+                                                        .index = (int)(t - st->tasks),
+                                                        .partition = (int)t->part,
+                                                        .attempt = t->attempts,
+                                                        .worker = (int)(w - ctx->pool.workers),
+                                                        .pid = (int)w->pid,
+                                                        .status = EMBER_TASK_RUNNING,
+                                                        .launch_ms = emberL_now_ms(),
+                                                        .input_bytes = t->input_bytes,
+                                                        .shuffle_read_bytes = t->shuffle_read_bytes});
     t->state = TASK_RUNNING;
     t->attempts++;
     t->w = w;
@@ -230,6 +252,7 @@ static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
 /* Takes back an attempt that never reached its worker (assign's first write found
  * the worker gone): the task is pending again, its attempt count as before. */
 static void unassign(ember_context *ctx, stage *st, task *t) {
+    emberL_task_drop(&ctx->tasklog, t->attempt_id);
     t->attempts--;
     t->state = TASK_PENDING;
     if (t->w) t->w->task = NULL;
@@ -312,9 +335,16 @@ static void remember_skipped(ember_context *ctx, struct ember_job *job, const em
     int shuffle = n->kind == EMBER_NODE_SHUFFLE;
     if (shuffle) skipped = skipped || emberM_shuffle_done(&ctx->blocks, n->id);
     for (size_t i = 0; i < n->nparents; i++) remember_skipped(ctx, job, n->parents[i], skipped, seen);
-    if (shuffle && skipped)
-        remember(ctx, (ember_stage_info){ctx->next_stage_id++, job->id, (int)n->parents[0]->nparts, 0, 0, 0,
-                                         (int64_t)now_ms()});
+    if (shuffle && skipped) {
+        int id = ctx->next_stage_id++;
+        remember(ctx, (ember_stage_info){id, job->id, (int)n->parents[0]->nparts, 0, 0, 0, (int64_t)now_ms()});
+        emberL_stage_begin(&ctx->tasklog, &(ember_stage_record){.stage_id = id,
+                                                                .job_id = job->id,
+                                                                .kind = EMBER_STAGE_KIND_SHUFFLE_MAP,
+                                                                .node_id = n->id,
+                                                                .status = EMBER_STAGE_SKIPPED,
+                                                                .num_tasks = (int)n->parents[0]->nparts});
+    }
 }
 
 /* Removes st from its job's and the context's lists and frees it. */
@@ -326,6 +356,8 @@ static void free_stage(ember_context *ctx, stage *st) {
         if (*pp == st) { *pp = st->next; break; }
     remember_stage(ctx, st);
     pthread_mutex_unlock(&ctx->mu);
+    emberL_stage_end(&ctx->tasklog, st->id, st->ndone == st->ntasks ? EMBER_STAGE_COMPLETE : EMBER_STAGE_FAILED,
+                     emberL_now_ms());
     for (size_t i = 0; i < st->ntasks; i++) {
         task *t = &st->tasks[i];
         emberM_batches_clear(&t->out);
@@ -351,6 +383,8 @@ static void restart_barrier_stage(ember_context *ctx, stage *st) {
     for (size_t i = 0; i < st->ntasks; i++) {
         task *t = &st->tasks[i];
         if (t->state == TASK_RUNNING) {
+            emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_KILLED, emberL_now_ms(), 0, 0,
+                            "killed: another task of its barrier stage failed");
             if (t->w) emberX_worker_kill(t->w); /* frees its slot (w->task = NULL) */
             pthread_mutex_lock(&ctx->mu);
             st->nrunning--;
@@ -371,10 +405,12 @@ static void restart_barrier_stage(ember_context *ctx, stage *st) {
         release_sending(t);
     }
     st->attempt++;
+    emberL_stage_attempt(&ctx->tasklog, st->id, st->attempt);
 }
 
 /* Records a failed attempt; the task goes back to pending, or the job fails. */
 static void task_failed(ember_context *ctx, stage *st, task *t) {
+    emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_FAILED, emberL_now_ms(), t->out_bytes, 0, t->error);
     drop_output(st, t);
     release_sending(t);
     if (t->w) t->w->task = NULL;
@@ -454,6 +490,7 @@ static void fetch_failed(ember_context *ctx, stage *st, task *t, emberX_worker *
     size_t map = 0;
     int lost = emberM_shuffle_lose(&ctx->blocks, path, &id, &map);
     set_error(&t->error, (const char *)text, len);
+    emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_FAILED, emberL_now_ms(), 0, 0, t->error);
     if (++job->fetch_failures > ctx->cfg.max_failures) {
         emberE_set(EMBER_ETASK,
                    "Job aborted: task %zu in stage %d could not read shuffle file %s (%d shuffle reads of this "
@@ -565,6 +602,11 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
             return;
         }
         release_sending(t);
+        uint64_t written = 0;
+        for (size_t i = 0; st->kind == STAGE_SHUFFLE && i < st->target->nparts; i++)
+            written += t->bucket_bytes[i];
+        emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_SUCCESS, emberL_now_ms(),
+                        st->kind == STAGE_RESULT ? t->out_bytes : emberM_batches_bytes(&t->out), written, NULL);
         t->state = TASK_DONE;
         t->w = NULL;
         w->task = NULL;

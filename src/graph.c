@@ -223,6 +223,7 @@ int emberG_lineage_holds(ember_node *n, const ember_node *target, unsigned walk)
 void emberG_context_release(ember_context *ctx) {
     if (atomic_fetch_sub(&ctx->refcnt, 1) != 1) return;
     emberM_destroy(&ctx->blocks);
+    emberL_destroy(&ctx->tasklog);
     pthread_mutex_destroy(&ctx->mu);
     ember_free((char *)ctx->cfg.python);
     ember_free((char *)ctx->cfg.pythonpath);

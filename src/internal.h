@@ -3,9 +3,9 @@
  * Dependency order: a file may use only what is to its left (files sharing a place
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
- *   common (alloc.c, error.c, checksum.c, record.c) <- blocks.c <- wire.c, codec.c <- textsplit.c,
- *   seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- graph.c <- tasks.c <- engine.c
- *   <- jobs.c <- context.c, native_jobs.c
+ *   common (alloc.c, error.c, checksum.c, record.c, tasklog.c) <- blocks.c <- wire.c, codec.c <-
+ *   textsplit.c, seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- graph.c <- tasks.c
+ *   <- engine.c <- jobs.c <- context.c, native_jobs.c
  *
  * blocks.c knows no node: it holds blocks by node id. graph.c knows no engine: a
  * released node drops its blocks (blocks.c) and, as the last holder, frees the
@@ -16,6 +16,7 @@
  *   emberE_  error.c      the thread's last error message
  *   emberB_  alloc.c      growable byte buffers, the growth rule of arrays, little-endian loads/stores
  *   emberK_  checksum.c   CRC-32C
+ *   emberL_  tasklog.c    the task log: task attempts and stages for the web UI
  *   emberR_  record.c     the typed record format (public ember_value_* / ember_put_*; emberR_ helpers)
  *   emberM_  blocks.c     the block store: cached partitions, shuffle-output registry
  *   emberW_  wire.c       the frame codec (wire.h)
@@ -145,6 +146,8 @@ int emberM_shuffle_done(emberM_store *s, int id);
 /* The files whose bucket `bucket` is not empty, copied (free with emberM_paths_free). */
 int emberM_shuffle_buckets(emberM_store *s, int id, size_t bucket, char ***paths, size_t *npaths);
 void emberM_paths_free(char **paths, size_t n);
+/* The bytes bucket `bucket` of shuffle id holds over all registered map outputs. */
+uint64_t emberM_shuffle_bucket_bytes(emberM_store *s, int id, size_t bucket);
 /* Removes shuffle id's files and entry: 1 when it had output, else 0. */
 int emberM_shuffle_remove(emberM_store *s, int id);
 /* A reader found `path` bad or missing: forgets (and removes) that map output, so
@@ -153,6 +156,46 @@ int emberM_shuffle_remove(emberM_store *s, int id);
 int emberM_shuffle_lose(emberM_store *s, const char *path, int *id, size_t *map);
 /* 1 when map output `map` of shuffle id is registered. */
 int emberM_shuffle_has(emberM_store *s, int id, size_t map);
+
+/* ---- tasklog.c: the task log (ember.h's ember_task_info, ember_stage_record) ---- */
+typedef struct emberL_task {
+    ember_task_info info;
+    char *error; /* owned; NULL when none (or dropped) */
+} emberL_task;
+
+typedef struct emberL_log {
+    pthread_mutex_t mu;
+    emberL_task *tasks; /* ring: logical entry i at (thead + i) % tcap, ids ascending */
+    size_t tcap, tmax, thead, tn;
+    ember_stage_record *stages; /* ring, the same way */
+    size_t scap, smax, shead, sn;
+    size_t error_bytes; /* bytes of the error texts held */
+    size_t error_scan;  /* logical index before which no entry holds an error */
+} emberL_log;
+
+/* CLOCK_REALTIME milliseconds, the log's times. */
+int64_t emberL_now_ms(void);
+/* An empty log with the default retention; emberL_destroy frees what it holds. */
+void emberL_init(emberL_log *log);
+void emberL_destroy(emberL_log *log);
+/* Sets the retention (at least 1 each), dropping every entry logged so far. */
+void emberL_retain(emberL_log *log, size_t tasks, size_t stages);
+/* Appends a stage (ids ascending); sets its attempt; ends it (status EMBER_STAGE_*),
+ * which ends its attempts still running as EMBER_TASK_KILLED. */
+void emberL_stage_begin(emberL_log *log, const ember_stage_record *rec);
+void emberL_stage_attempt(emberL_log *log, int stage_id, int attempt);
+void emberL_stage_end(emberL_log *log, int stage_id, int status, int64_t now_ms);
+/* Appends an attempt (ids ascending; status RUNNING, has_error ignored); drops the
+ * last one appended when it is task_id (an attempt that never reached its worker);
+ * ends one still running (error copied, may be NULL). */
+void emberL_task_begin(emberL_log *log, const ember_task_info *info);
+void emberL_task_drop(emberL_log *log, uint64_t task_id);
+void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_ms, uint64_t output_bytes,
+                     uint64_t shuffle_write_bytes, const char *error);
+/* The readers behind ember_task_infos, ember_task_error, ember_stage_records. */
+size_t emberL_tasks(emberL_log *log, int stage_id, ember_task_info *out, size_t max);
+size_t emberL_error(emberL_log *log, uint64_t task_id, char *buf, size_t cap);
+size_t emberL_stages(emberL_log *log, ember_stage_record *out, size_t max);
 
 /* record.c: 1 when s[0, n) is well-formed UTF-8. */
 int emberR_utf8_valid(const uint8_t *s, size_t n);
@@ -368,6 +411,7 @@ struct ember_context {
     pthread_mutex_t mu;        /* ids, the forget list, jobs' shared state, stage counters */
     int stopped;
     emberM_store blocks;       /* cached partitions and shuffle outputs (its own lock) */
+    emberL_log tasklog;        /* task attempts and stages for the web UI (its own lock) */
     emberX_pool pool;          /* owned by the engine thread */
     pthread_t engine;          /* the engine thread (engine.c) */
     int engine_started;
@@ -416,6 +460,7 @@ typedef struct emberS_task {
     emberM_part **sending; /* cached partitions this attempt is sending */
     size_t nsending;
     char *error;         /* the last failure */
+    uint64_t input_bytes, shuffle_read_bytes; /* what the current attempt reads (tasks.c) */
 } emberS_task;
 
 typedef struct emberS_stage {

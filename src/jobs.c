@@ -1,6 +1,6 @@
 /* jobs.c — the job API: submitting, waiting for and freeing jobs, cancelling them
- * (one job, a group or tag, all), removing a shuffle's output, and the stage figures
- * status queries read. Everything here runs on the caller's thread and talks to the
+ * (one job, a group or tag, all), removing a shuffle's output, the stage figures
+ * status queries read, and the task log's readers. Everything here runs on the caller's thread and talks to the
  * engine thread (engine.c) through the context, under ctx->mu.
  */
 #include "internal.h"
@@ -276,3 +276,20 @@ size_t ember_finished_stages(ember_context *ctx, ember_stage_info *out, size_t m
     return n;
 }
 
+/* ---- the task log (tasklog.c holds it; the engine writes it) ----------------------- */
+
+void ember_tasklog_retain(ember_context *ctx, size_t tasks, size_t stages) {
+    emberL_retain(&ctx->tasklog, tasks, stages);
+}
+
+size_t ember_task_infos(ember_context *ctx, int stage_id, ember_task_info *out, size_t max) {
+    return emberL_tasks(&ctx->tasklog, stage_id, out, max);
+}
+
+size_t ember_task_error(ember_context *ctx, uint64_t task_id, char *buf, size_t cap) {
+    return emberL_error(&ctx->tasklog, task_id, buf, cap);
+}
+
+size_t ember_stage_records(ember_context *ctx, ember_stage_record *out, size_t max) {
+    return emberL_stages(&ctx->tasklog, out, max);
+}

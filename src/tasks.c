@@ -29,6 +29,8 @@ typedef struct encoder {
     char ***paths;               /* shuffle paths the tree borrows, freed after encoding */
     size_t *npaths;
     size_t npathsets, cappathsets;
+    uint64_t input_bytes;        /* bytes of the DATA streams and text splits read */
+    uint64_t shuffle_read_bytes; /* bytes of the shuffle buckets read */
 } encoder;
 
 /* Adds a DATA stream of batches; part (may be NULL) is the cached partition they
@@ -42,6 +44,7 @@ static int add_stream(encoder *e, const emberM_batches *batches, emberM_part *pa
         e->cap = cap;
     }
     if (part) emberM_part_retain(part);
+    e->input_bytes += emberM_batches_bytes(batches);
     e->sending[e->nstreams] = part;
     e->streams[e->nstreams] = batches;
     *index = (uint32_t)e->nstreams++;
@@ -160,6 +163,7 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
         in->start = s->start;
         in->end = s->end;
         in->flags = (uint32_t)s->codec << EMBER_TEXT_CODEC_SHIFT | (n->as_bytes ? EMBER_TEXT_BYTES : 0);
+        e->input_bytes += s->end > s->start ? (uint64_t)(s->end - s->start) : 0;
         break;
     }
     case EMBER_NODE_RANGE:
@@ -173,6 +177,7 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
         size_t npaths;
         if ((rc = emberM_shuffle_buckets(&n->ctx->blocks, n->id, p, &paths, &npaths))) return rc;
         if ((rc = keep_paths(e, paths, npaths))) return rc;
+        e->shuffle_read_bytes += emberM_shuffle_bucket_bytes(&n->ctx->blocks, n->id, p);
         in->kind = EMBER_IN_SHUFFLE;
         in->bucket = (uint32_t)p;
         if (npaths && !(in->paths = ember_calloc(npaths, sizeof *in->paths)))
@@ -266,6 +271,8 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
      * frames) until the attempt ends. */
     t->sending = e.sending;
     t->nsending = e.nstreams;
+    t->input_bytes = e.input_bytes;
+    t->shuffle_read_bytes = e.shuffle_read_bytes;
     e.sending = NULL;
     e.nstreams = 0;
 free_all:

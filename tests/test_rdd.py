@@ -211,15 +211,21 @@ def test_coalesce_zip_cartesian(sc):
 def test_released_commands_do_not_pile_up(sc):
     import gc
     from ember import _core
-    base = sc.parallelize(range(4), 2)
-    for _ in range(300):
-        base.map(lambda x: x).count()
-    gc.collect()
-    before = _core.mem_used()
-    for _ in range(2000):
-        base.map(lambda x: x).count()
-    gc.collect()
-    assert _core.mem_used() - before < 16 * 1024
+    # The web UI's task log keeps the last spark.ui.retainedTasks attempts (100000): here
+    # the last 500 (and 200 stages), so that it is full before the jobs measured.
+    sc._core.tasklog_retain(500, 200)
+    try:
+        base = sc.parallelize(range(4), 2)
+        for _ in range(300):
+            base.map(lambda x: x).count()
+        gc.collect()
+        before = _core.mem_used()
+        for _ in range(2000):
+            base.map(lambda x: x).count()
+        gc.collect()
+        assert _core.mem_used() - before < 16 * 1024
+    finally:
+        sc._core.tasklog_retain(100000, 1000)
 
 
 def test_distinct_group_by_key_by(sc):

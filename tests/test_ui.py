@@ -6,11 +6,14 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import run_in_thread, run_python, wait_for
 
@@ -35,6 +38,15 @@ SPARK_STAGE = {"status", "stageId", "attemptId", "numTasks", "numActiveTasks", "
                "shuffleWriteTime", "shuffleWriteRecords", "name", "description", "details", "schedulingPool",
                "rddIds", "accumulatorUpdates", "tasks", "executorSummary", "killedTasksSummary",
                "resourceProfileId"}
+SPARK_TASK = {"taskId", "index", "attempt", "partitionId", "launchTime", "resultFetchStart", "duration",
+              "executorId", "host", "status", "taskLocality", "speculative", "accumulatorUpdates", "errorMessage",
+              "taskMetrics", "executorLogs", "schedulerDelay", "gettingResultTime"}
+SPARK_TASK_METRICS = {"executorDeserializeTime", "executorDeserializeCpuTime", "executorRunTime", "executorCpuTime",
+                      "resultSize", "jvmGcTime", "resultSerializationTime", "memoryBytesSpilled", "diskBytesSpilled",
+                      "peakExecutionMemory", "inputMetrics", "outputMetrics", "shuffleReadMetrics",
+                      "shuffleWriteMetrics"}
+SPARK_SHUFFLE_READ = {"remoteBlocksFetched", "localBlocksFetched", "fetchWaitTime", "remoteBytesRead",
+                      "remoteBytesReadToDisk", "localBytesRead", "recordsRead"}
 
 
 def get(url, timeout=10):
@@ -147,9 +159,9 @@ def test_rest_field_names_are_sparks(sc, api):
     status, stages = get_json(f"{api}/stages")
     mine = [s for s in stages if s["stageId"] in job["stageIds"]]
     assert len(mine) == 2
-    for st in mine:
-        assert set(st) <= SPARK_STAGE
-        assert st["status"] == "COMPLETE" and st["numTasks"] == 4 and st["numCompleteTasks"] == 4
+    for stage in mine:
+        assert set(stage) <= SPARK_STAGE
+        assert stage["status"] == "COMPLETE" and stage["numTasks"] == 4 and stage["numCompleteTasks"] == 4
     status, attempts = get_json(f"{api}/stages/{mine[0]['stageId']}")
     assert status == 200 and [a["attemptId"] for a in attempts] == [0]
     assert get_json(f"{api}/stages/{mine[0]['stageId']}/0")[1]["stageId"] == mine[0]["stageId"]
@@ -212,16 +224,61 @@ def test_bad_requests_are_refused_and_slow_clients_block_nothing(sc):
     assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
 
 
-def test_the_pages_during_a_job_and_after(sc, tmp_path):
-    started = tmp_path / "started"
-    go = tmp_path / "go"
+class _FakeUI:
+    """What server.serve_connection needs of the UI, for feeding it bytes directly."""
+
+    def __init__(self, sc):
+        self.sc, self.lock = sc, threading.Lock()
+
+    def context(self):
+        return self.sc
+
+    def reading(self):
+        return self.lock
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=600),
+                 st.builds(lambda m, p, v, h: m + b" " + p + b" " + v + b"\r\n" + h + b"\r\n\r\n",
+                           st.sampled_from([b"GET", b"HEAD", b"POST", b"", b"G\x00T"]),
+                           st.binary(max_size=80).map(lambda b: b"/" + b),
+                           st.sampled_from([b"HTTP/1.1", b"HTTP/2", b""]),
+                           st.binary(max_size=200))))
+def test_the_request_parser_answers_any_bytes_with_a_status(sc, data):
+    from ember._ui import server
+    a, b = socket.socketpair()
+    try:
+        a.sendall(data)
+        a.shutdown(socket.SHUT_WR)
+        server.serve_connection(b, _FakeUI(sc))  # never raises
+        b.close()
+        answer = b""
+        while chunk := a.recv(65536):
+            answer += chunk
+    finally:
+        a.close()
+        b.close()
+    head = answer.split(b"\r\n", 1)[0]
+    assert head[:9] == b"HTTP/1.1 " and head[9:12].isdigit(), answer[:200]
+    assert int(head[9:12]) in (200, 302, 400, 404, 405, 408, 431, 501)
+
+
+def held_until_released(tmp_path, limit=60):
+    """(started, go, wait_go): wait_go(x), a task's function, creates the file `started`,
+    then waits for the file `go` (at most limit seconds) and returns x."""
+    started, go = tmp_path / "started", tmp_path / "go"
 
     def wait_go(x):
         started.touch()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + limit
         while not go.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         return x
+    return started, go, wait_go
+
+
+def test_the_pages_during_a_job_and_after(sc, tmp_path):
+    started, go, wait_go = held_until_released(tmp_path)
 
     def job():
         sc.setJobGroup("page-group", "page description <b>escaped</b>")
@@ -292,14 +349,7 @@ def chromium(browser, profile, url, *args):
 def test_a_browser_shows_the_jobs_page_during_a_job_and_after(sc, tmp_path):
     browser = chromium_or_skip()
     os.makedirs(ARTIFACTS, exist_ok=True)
-    started, go = tmp_path / "started", tmp_path / "go"
-
-    def wait_go(x):
-        started.touch()
-        deadline = time.monotonic() + 60
-        while not go.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return x
+    started, go, wait_go = held_until_released(tmp_path)
 
     def job():
         sc.setJobGroup("browser-group", "a job the browser watches")
@@ -316,8 +366,7 @@ def test_a_browser_shows_the_jobs_page_during_a_job_and_after(sc, tmp_path):
         wait_for(lambda: sc.statusTracker().getJobIdsForGroup("browser-group"), "the job in the history")
         [job_id] = sc.statusTracker().getJobIdsForGroup("browser-group")
         running = os.path.join(ARTIFACTS, "ui-jobs-running.png")
-        chromium(browser, tmp_path / "profile", f"{sc.uiWebUrl}/jobs/", f"--screenshot={running}")
-        dom = chromium(browser, tmp_path / "profile", f"{sc.uiWebUrl}/jobs/", "--dump-dom")
+        dom = chromium(browser, tmp_path / "profile", f"{sc.uiWebUrl}/jobs/", f"--screenshot={running}", "--dump-dom")
         assert f'id="job-{job_id}"' in dom and "Active Jobs (1)" in dom and "RUNNING" in dom
         assert os.path.getsize(running) > 1000
     finally:
@@ -327,9 +376,266 @@ def test_a_browser_shows_the_jobs_page_during_a_job_and_after(sc, tmp_path):
     stage_ids = sc.statusTracker().getJobInfo(job_id).stageIds
     assert len(stage_ids) == 2
     done = os.path.join(ARTIFACTS, "ui-jobs-done.png")
-    dom = chromium(browser, tmp_path / "profile", f"{sc.uiWebUrl}/jobs/job/?id={job_id}", "--dump-dom")
-    chromium(browser, tmp_path / "profile", f"{sc.uiWebUrl}/jobs/", f"--screenshot={done}")
+    dom = chromium(browser, tmp_path / "profile", f"{sc.uiWebUrl}/jobs/job/?id={job_id}", f"--screenshot={done}",
+                   "--dump-dom")
     assert "SUCCEEDED" in dom
     for sid in stage_ids:
         assert f'id="stage-{sid}"' in dom
     assert os.path.getsize(done) > 1000
+
+    # The stage page of a skewed job: the timeline shows one long bar.
+    skewed_job(sc)
+    reduce_id = sc.statusTracker().getJobInfo(sc.statusTracker().getJobIdsForGroup(None)[0]).stageIds[-1]
+    shot = os.path.join(ARTIFACTS, "ui-stage-skewed.png")
+    url = f"{sc.uiWebUrl}/stages/stage/?id={reduce_id}&attempt=0"
+    dom = chromium(browser, tmp_path / "profile", url, "--window-size=1400,1100", f"--screenshot={shot}", "--dump-dom")
+    assert dom.count('class="task-bar"') == 8 and 'id="timeline"' in dom
+    assert os.path.getsize(shot) > 1000
+
+
+def skewed_job(sc):
+    """A groupByKey whose partition 0 holds most values, and a map over each group that
+    takes time by its size: one reduce task runs far longer than the others."""
+    def work(kv):
+        key, values = kv
+        time.sleep(len(values) / 20000)
+        return key, len(values)
+    data = [(0 if i % 10 < 7 else i % 8, i) for i in range(8000)]
+    sc.setJobDescription("a skewed groupByKey")
+    try:
+        return sc.parallelize(data, 8).groupByKey(8).map(work).collect()
+    finally:
+        sc.setJobDescription(None)
+
+
+def test_stage_tasks_in_rest_and_page(sc, api):
+    result = dict(skewed_job(sc))
+    assert result[0] == 5800
+    job = get_json(f"{api}/jobs")[1][0]
+    map_id, reduce_id = job["stageIds"]
+    reduce_stage = get_json(f"{api}/stages/{reduce_id}/0?details=true")[1]
+    assert set(reduce_stage) <= SPARK_STAGE
+    assert reduce_stage["name"].startswith("collect at ") and "completionTime" in reduce_stage
+    map_stage = get_json(f"{api}/stages/{map_id}/0")[1]
+    assert map_stage["name"].startswith("groupByKey at ")  # the call site of the shuffle
+    assert map_stage["inputBytes"] > 0 and map_stage["shuffleWriteBytes"] > 0
+    assert reduce_stage["shuffleReadBytes"] == map_stage["shuffleWriteBytes"]
+    tasks = reduce_stage["tasks"]
+    assert len(tasks) == 8
+    for tid, task in tasks.items():
+        assert set(task) <= SPARK_TASK and set(task["taskMetrics"]) <= SPARK_TASK_METRICS
+        assert set(task["taskMetrics"]["shuffleReadMetrics"]) <= SPARK_SHUFFLE_READ
+        assert int(tid) == task["taskId"] and task["status"] == "SUCCESS" and task["executorId"] == "driver"
+    by_partition = {t["partitionId"]: t for t in tasks.values()}
+    skewed = by_partition[0]
+    assert skewed["duration"] == max(t["duration"] for t in tasks.values())
+    assert skewed["taskMetrics"]["shuffleReadMetrics"]["localBytesRead"] > 5 * by_partition[1]["taskMetrics"][
+        "shuffleReadMetrics"]["localBytesRead"]
+    assert sum(t["taskMetrics"]["resultSize"] for t in tasks.values()) == reduce_stage["resultSize"] > 0
+    listed = get_json(f"{api}/stages/{reduce_id}/0/taskList?offset=2&length=3")[1]
+    assert [t["index"] for t in listed] == [2, 3, 4]
+
+    page = get(f"{sc.uiWebUrl}/stages/stage/?id={reduce_id}&attempt=0")[1].decode()
+    assert page.count('class="task-bar"') == 8 and page.count('class="task"') == 8
+    assert f'data-task="{skewed["taskId"]}"' in page and "a skewed groupByKey" not in page.split("<main>")[0]
+
+
+def test_failed_and_killed_attempts_show_with_their_errors(sc, api, tmp_path):
+    def boom(x):
+        if x == 1:
+            raise ValueError("partition one fails for the UI")
+        return x
+    with pytest.raises(Exception, match="partition one fails"):
+        sc.parallelize(range(2), 2).map(boom).collect()
+    failed_job = get_json(f"{api}/jobs?status=failed")[1][0]
+    [sid] = failed_job["stageIds"]
+    stage = get_json(f"{api}/stages/{sid}?details=true")[1][0]
+    failures = [t for t in stage["tasks"].values() if t["status"] == "FAILED"]
+    assert len(failures) == 4 and sorted(t["attempt"] for t in failures) == [0, 1, 2, 3]  # local[2]: 4 tries
+    assert all("Traceback" in t["errorMessage"] and "partition one fails" in t["errorMessage"] for t in failures)
+    page = get(f"{sc.uiWebUrl}/stages/stage/?id={sid}&attempt=0")[1].decode()
+    assert "ValueError: partition one fails for the UI" in page and 'class="err"' in page
+
+    started = tmp_path / "started"
+
+    def slow(x):
+        started.touch()
+        time.sleep(60)
+        return x
+
+    def job():
+        sc.setJobGroup("ui-cancel", "cancelled while the UI watches")
+        try:
+            return sc.parallelize(range(2), 2).map(slow).collect()
+        finally:
+            sc.setJobGroup(None, None)
+    t, out = run_in_thread(job)
+    wait_for(started.exists, "the job's first task")
+    wait_for(lambda: sc.statusTracker().getJobIdsForGroup("ui-cancel"), "the job in the history")
+    running = get_json(f"{api}/jobs?status=running")[1]
+    [rid] = [j["jobId"] for j in running if j.get("jobGroup") == "ui-cancel"]
+    sc.cancelJobGroup("ui-cancel")
+    t.join(30)
+    assert "error" in out
+    [job_data] = [j for j in get_json(f"{api}/jobs")[1] if j["jobId"] == rid]
+    stage = get_json(f"{api}/stages/{job_data['stageIds'][0]}?details=true")[1][0]
+    assert stage["status"] == "FAILED"
+    assert {t["status"] for t in stage["tasks"].values()} == {"KILLED"}
+
+
+def test_retained_tasks_and_jobs_are_bounded():
+    proc = run_python("from ember import SparkContext, SparkConf\n"
+                      "conf = SparkConf().set('spark.ui.retainedTasks', '5').set('spark.ui.retainedStages', '3')\n"
+                      "conf.set('spark.ui.retainedJobs', '4').set('spark.ui.port', '0')\n"
+                      "sc = SparkContext('local[2]', conf=conf)\n"
+                      "for i in range(6):\n"
+                      "    sc.parallelize(range(4), 4).count()\n"
+                      "print(len(sc._core.task_infos(-1)), len(sc._core.stage_records()),\n"
+                      "      len(sc.statusTracker().getJobIdsForGroup(None)))\n"
+                      "print(min(t[0] for t in sc._core.task_infos(-1)))\n"
+                      "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    counts, oldest = proc.stdout.splitlines()[-2:]
+    assert counts.split() == ["5", "3", "4"]
+    assert int(oldest) == 20  # 24 attempts ran: the last 5 are kept
+
+
+# ---- storage, executors, environment, event log -------------------------------------------
+
+SPARK_RDD_STORAGE = {"id", "name", "numPartitions", "numCachedPartitions", "storageLevel", "memoryUsed", "diskUsed",
+                     "dataDistribution", "partitions"}
+SPARK_EXECUTOR = {"id", "hostPort", "isActive", "rddBlocks", "memoryUsed", "diskUsed", "totalCores", "maxTasks",
+                  "activeTasks", "failedTasks", "completedTasks", "totalTasks", "totalDuration", "totalGCTime",
+                  "totalInputBytes", "totalShuffleRead", "totalShuffleWrite", "isBlacklisted", "maxMemory",
+                  "addTime", "removeTime", "removeReason", "executorLogs", "memoryMetrics", "blacklistedInStages",
+                  "peakMemoryMetrics", "attributes", "resources", "resourceProfileId", "isExcluded",
+                  "excludedInStages"}
+SPARK_ENVIRONMENT = {"runtime", "sparkProperties", "hadoopProperties", "systemProperties", "metricsProperties",
+                     "classpathEntries", "resourceProfiles"}
+
+
+def test_storage_from_the_block_stores_report(sc, api, monkeypatch):
+    report = [{"id": 41, "name": "cached <nums>", "storage_level": "Memory Serialized 1x Replicated",
+               "num_partitions": 4, "num_cached_partitions": 3, "memory_used": 2048, "disk_used": 0}]
+    monkeypatch.setattr(sc, "_storage_status", lambda: report, raising=False)
+    status, rdds = get_json(f"{api}/storage/rdd")
+    assert status == 200 and len(rdds) == 1 and set(rdds[0]) <= SPARK_RDD_STORAGE
+    assert rdds[0] == {"id": 41, "name": "cached <nums>", "numPartitions": 4, "numCachedPartitions": 3,
+                       "storageLevel": "Memory Serialized 1x Replicated", "memoryUsed": 2048, "diskUsed": 0}
+    assert get_json(f"{api}/storage/rdd/41")[1]["id"] == 41
+    assert get(f"{api}/storage/rdd/42")[0] == 404
+    page = get(f"{sc.uiWebUrl}/storage/")[1].decode()
+    assert 'id="rdd-41"' in page and "cached &lt;nums&gt;" in page and "2.0 KiB" in page
+    assert get_json(f"{api}/executors")[1][0]["rddBlocks"] == 3
+    # Without the block store's report (a build without it), the API says so, the page degrades.
+    monkeypatch.setattr(type(sc), "_storage_status", None, raising=False)
+    monkeypatch.delattr(sc, "_storage_status", raising=False)
+    status, body, _ = get(f"{api}/storage/rdd")
+    assert status == 501 and "_storage_status" in json.loads(body)["error"]
+    assert "Engine memory in use" in get(f"{sc.uiWebUrl}/storage/")[1].decode()
+
+
+def test_storage_of_a_persisted_rdd(sc, api):
+    if not hasattr(sc, "_storage_status"):
+        pytest.skip("the block store of this build does not report cached RDDs (SparkContext._storage_status)")
+    rdd = sc.parallelize(range(100), 4).setName("ui-cached").cache()
+    try:
+        assert rdd.count() == 100
+        [info] = [r for r in get_json(f"{api}/storage/rdd")[1] if r["id"] == rdd.id()]
+        assert info["name"] == "ui-cached" and info["numCachedPartitions"] == 4 and info["memoryUsed"] > 0
+    finally:
+        rdd.unpersist()
+
+
+def test_executors_and_workers(sc, api):
+    assert sc.parallelize(range(20), 4).map(lambda x: x + 1).sum() == 210
+    [ex] = get_json(f"{api}/executors")[1]
+    assert set(ex) <= SPARK_EXECUTOR
+    assert ex["id"] == "driver" and ex["totalCores"] == 2 and ex["completedTasks"] >= 4
+    assert ex["totalTasks"] >= ex["completedTasks"] + ex["failedTasks"] and ex["totalDuration"] > 0
+    assert get_json(f"{api}/allexecutors")[1][0]["id"] == "driver"
+    page = get(f"{sc.uiWebUrl}/executors/")[1].decode()
+    assert page.count('class="worker"') == 2  # local[2]: two worker slots, each with its process and RSS
+    assert "MiB" in page
+
+
+def test_environment_redacts_secrets():
+    proc = run_python("import json, urllib.request\n"
+                      "from ember import SparkContext, SparkConf\n"
+                      "conf = SparkConf().set('spark.ui.port', '0').set('my.db.password', 'hunter2')\n"
+                      "conf.set('spark.s3.access.key', 'AKIA-SECRET').set('plain.setting', 'token=abc')\n"
+                      "conf.set('spark.visible', 'shown')\n"
+                      "sc = SparkContext('local[1]', conf=conf)\n"
+                      "env = json.load(urllib.request.urlopen(\n"
+                      "    f'{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/environment'))\n"
+                      "page = urllib.request.urlopen(f'{sc.uiWebUrl}/environment/').read().decode()\n"
+                      "print(json.dumps([sorted(env), dict(env['sparkProperties']),\n"
+                      "                  'hunter2' in page or 'AKIA' in page or 'abc' in page]))\n"
+                      "sc.stop()\n"
+                      "conf.set('spark.redaction.regex', 'visible')\n"
+                      "sc = SparkContext('local[1]', conf=conf)\n"
+                      "env = json.load(urllib.request.urlopen(\n"
+                      "    f'{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/environment'))\n"
+                      "print(json.dumps(dict(env['sparkProperties'])))\n"
+                      "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[-2:]
+    keys, props, leaked = json.loads(first)
+    assert set(keys) <= SPARK_ENVIRONMENT and leaked is False
+    assert props["my.db.password"] == props["spark.s3.access.key"] == "*********(redacted)"
+    assert props["plain.setting"] == "*********(redacted)"  # the value looks secret
+    assert props["spark.visible"] == "shown" and props["spark.master"] == "local[1]"
+    props = json.loads(second)
+    assert props["spark.visible"] == "*********(redacted)" and props["my.db.password"] == "hunter2"
+
+
+def test_event_log_of_a_finished_application(tmp_path):
+    events_dir = tmp_path / "events"
+    events_dir.mkdir()
+    proc = run_python("from ember import SparkContext, SparkConf\n"
+                      "conf = SparkConf().set('spark.ui.port', '0').set('spark.eventLog.enabled', 'true')\n"
+                      f"conf.set('spark.eventLog.dir', 'file:{events_dir}')\n"
+                      "sc = SparkContext('local[2]', 'logged', conf=conf)\n"
+                      "import os\n"
+                      "print(sorted(os.listdir(" + repr(str(events_dir)) + ")))\n"
+                      "sc.parallelize(range(10), 2).map(lambda x: (x % 2, x)).reduceByKey(lambda a, b: a + b).count()\n"
+                      "def boom(x):\n"
+                      "    raise ValueError('boom')\n"
+                      "try:\n"
+                      "    sc.parallelize([1], 1).map(boom).count()\n"
+                      "except Exception:\n"
+                      "    pass\n"
+                      "print(sc.applicationId)\n"
+                      "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    listed, app_id = proc.stdout.splitlines()[-2:]
+    assert listed == str([app_id + ".inprogress"])
+    assert os.listdir(events_dir) == [app_id]  # renamed at stop()
+    events = [json.loads(line) for line in (events_dir / app_id).read_text().splitlines()]
+    names = [e["Event"] for e in events]
+    assert names[:3] == ["SparkListenerLogStart", "SparkListenerApplicationStart", "SparkListenerEnvironmentUpdate"]
+    assert names[-1] == "SparkListenerApplicationEnd"
+    assert names.count("SparkListenerJobStart") == names.count("SparkListenerJobEnd") == 2
+    assert names.count("SparkListenerStageCompleted") == 3
+    assert names.count("SparkListenerTaskEnd") == 4 + 4  # 2 map + 2 reduce, then 4 failed attempts
+    ends = [e for e in events if e["Event"] == "SparkListenerJobEnd"]
+    assert [e["Job Result"]["Result"] for e in ends] == ["JobSucceeded", "JobFailed"]
+    failed = [e for e in events if e["Event"] == "SparkListenerTaskEnd" and e["Task Info"]["Failed"]]
+    assert len(failed) == 4 and all("ValueError: boom" in e["Task End Reason"]["Description"] for e in failed)
+    assert events[1]["App ID"] == app_id and events[1]["App Name"] == "logged"
+
+
+def test_event_log_dir_must_exist(tmp_path):
+    proc = run_python("from ember import SparkContext, SparkConf\n"
+                      "conf = SparkConf().set('spark.eventLog.enabled', 'true')\n"
+                      f"conf.set('spark.eventLog.dir', {str(tmp_path / 'missing')!r})\n"
+                      "try:\n"
+                      "    SparkContext('local[1]', conf=conf)\n"
+                      "except FileNotFoundError as e:\n"
+                      "    print('refused:', e)\n"
+                      "sc = SparkContext('local[1]')\n"  # nothing half-started was left behind
+                      "print(sc.parallelize([1, 2]).count())\n"
+                      "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "refused: spark.eventLog.dir" in proc.stdout and "missing" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "2"

@@ -580,6 +580,93 @@ static PyObject *Context_finished_stages(ContextObject *self, PyObject *unused) 
     return lst;
 }
 
+/* The task log (ember_task_infos ...). The copies are made holding the GIL: stop()
+ * frees the context only with the GIL, and the log's lock is held only for copies. */
+
+/* task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition,
+ * attempt, worker, pid, status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes,
+ * output_bytes, shuffle_write_bytes, error or None)], oldest first (stage_id < 0: all) */
+static PyObject *Context_task_infos(ContextObject *self, PyObject *arg) {
+    int stage_id = PyLong_AsLong(arg);
+    if (stage_id == -1 && PyErr_Occurred()) return NULL;
+    if (!self->ctx) return PyList_New(0);
+    size_t cap = ember_task_infos(self->ctx, stage_id, NULL, 0) + 16;
+    ember_task_info *info = PyMem_Malloc(cap * sizeof *info);
+    if (!info) return PyErr_NoMemory();
+    size_t n = ember_task_infos(self->ctx, stage_id, info, cap);
+    if (n > cap) n = cap;
+    PyObject *lst = PyList_New((Py_ssize_t)n);
+    char *err = NULL;
+    for (size_t i = 0; lst && i < n; i++) {
+        const ember_task_info *t = &info[i];
+        PyObject *error = NULL;
+        if (t->has_error) {
+            if (!err && !(err = PyMem_Malloc(EMBER_TASKLOG_ERROR_MAX))) {
+                Py_CLEAR(lst);
+                PyErr_NoMemory();
+                break;
+            }
+            ember_task_error(self->ctx, t->task_id, err, EMBER_TASKLOG_ERROR_MAX);
+            error = PyUnicode_DecodeUTF8(err, (Py_ssize_t)strlen(err), "replace");
+        } else {
+            error = Py_NewRef(Py_None);
+        }
+        PyObject *row =
+            error ? Py_BuildValue("(KiiiiiiiiiLLKKKKN)", (unsigned long long)t->task_id, t->stage_id, t->stage_attempt,
+                                  t->job_id, t->index, t->partition, t->attempt, t->worker, t->pid, t->status,
+                                  (long long)t->launch_ms, (long long)t->finish_ms, (unsigned long long)t->input_bytes,
+                                  (unsigned long long)t->shuffle_read_bytes, (unsigned long long)t->output_bytes,
+                                  (unsigned long long)t->shuffle_write_bytes, error)
+                  : NULL;
+        if (!row) {
+            Py_CLEAR(lst);
+            break;
+        }
+        PyList_SET_ITEM(lst, (Py_ssize_t)i, row);
+    }
+    PyMem_Free(err);
+    PyMem_Free(info);
+    return lst;
+}
+
+/* stage_records() -> [(stage_id, job_id, attempt, kind, node_id, status, num_tasks,
+ * submitted_ms, completed_ms)], oldest first */
+static PyObject *Context_stage_records(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    if (!self->ctx) return PyList_New(0);
+    size_t cap = ember_stage_records(self->ctx, NULL, 0) + 16;
+    ember_stage_record *rec = PyMem_Malloc(cap * sizeof *rec);
+    if (!rec) return PyErr_NoMemory();
+    size_t n = ember_stage_records(self->ctx, rec, cap);
+    if (n > cap) n = cap;
+    PyObject *lst = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; lst && i < n; i++) {
+        const ember_stage_record *r = &rec[i];
+        PyObject *row = Py_BuildValue("(iiiiiiiLL)", r->stage_id, r->job_id, r->attempt, r->kind, r->node_id, r->status,
+                                      r->num_tasks, (long long)r->submitted_ms, (long long)r->completed_ms);
+        if (!row) {
+            Py_CLEAR(lst);
+            break;
+        }
+        PyList_SET_ITEM(lst, (Py_ssize_t)i, row);
+    }
+    PyMem_Free(rec);
+    return lst;
+}
+
+/* tasklog_retain(tasks, stages): how many attempts and stages the log keeps */
+static PyObject *Context_tasklog_retain(ContextObject *self, PyObject *args) {
+    Py_ssize_t tasks, stages;
+    if (!PyArg_ParseTuple(args, "nn", &tasks, &stages) || check_live(self)) return NULL;
+    if (tasks < 1 || stages < 1) {
+        PyErr_Format(PyExc_ValueError, "the task log keeps at least 1 task and 1 stage, got %zd and %zd", tasks,
+                     stages);
+        return NULL;
+    }
+    ember_tasklog_retain(self->ctx, (size_t)tasks, (size_t)stages);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Context_get_tmpdir(ContextObject *self, void *c) {
     (void)c;
     if (check_live(self)) return NULL;
@@ -645,6 +732,14 @@ static PyMethodDef Context_methods[] = {
      "active_stages() -> [(stage_id, job_id, tasks, completed, active, failed, submitted_ms)]"},
     {"finished_stages", (PyCFunction)Context_finished_stages, METH_NOARGS,
      "finished_stages() -> the same tuples for the last stages that finished, oldest first"},
+    {"task_infos", (PyCFunction)Context_task_infos, METH_O,
+     "task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition, attempt, worker, pid, "
+     "status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes, output_bytes, shuffle_write_bytes, error)]"},
+    {"stage_records", (PyCFunction)Context_stage_records, METH_NOARGS,
+     "stage_records() -> [(stage_id, job_id, attempt, kind, node_id, status, num_tasks, submitted_ms, "
+     "completed_ms)]"},
+    {"tasklog_retain", (PyCFunction)Context_tasklog_retain, METH_VARARGS,
+     "tasklog_retain(tasks, stages): how many task attempts and stages the task log keeps"},
     {"daemon_restarts", (PyCFunction)Context_daemon_restarts, METH_NOARGS,
      "daemon_restarts() -> (how many worker daemons died and were replaced, what happened last)"},
     {"freed_nodes", (PyCFunction)Context_freed_nodes, METH_NOARGS,

@@ -224,6 +224,10 @@ class SparkContext:
                 self.profiler_collector.memory_profiler_cls = memory_profiler_cls
             self.serializer = (AutoBatchedSerializer(element_serializer) if batchSize == 0
                                else BatchedSerializer(element_serializer, batchSize))
+            event_dir = None
+            if conf.get("spark.eventLog.enabled", "false").strip().lower() == "true":
+                from ember._ui import eventlog
+                event_dir = eventlog.directory(conf)  # before anything starts: it may raise
             slots, failures = _parse_master(self.master)
             if failures is None:
                 failures = int(conf.get("spark.task.maxFailures", "4"))
@@ -236,8 +240,12 @@ class SparkContext:
             self._core.freed_nodes()            # from now on the engine tells which nodes went
             self._init_shared_state()
             self._progress = progress.for_context(conf, self._core)
+            tasks, stages = conf.get("spark.ui.retainedTasks"), conf.get("spark.ui.retainedStages")
+            if tasks is not None or stages is not None:
+                self._core.tasklog_retain(int(tasks or 100000), int(stages or 1000))
             from ember import _ui
             self._ui = _ui.start(self, conf)
+            self._event_log = None if event_dir is None else eventlog.EventLog(self, event_dir)
             SparkContext._active_spark_context = self
             _live_contexts.add(self)
         for path in pyFiles or ():
@@ -276,6 +284,9 @@ class SparkContext:
             ui = getattr(self, "_ui", None)
             if ui is not None:
                 ui.close()
+            event_log = getattr(self, "_event_log", None)
+            if event_log is not None:
+                event_log.close()
             getattr(self, "_progress", progress.NO_PROGRESS).close()
             core = getattr(self, "_core", None)
             if core is not None:
@@ -809,7 +820,7 @@ class SparkContext:
         self._added_archives: dict[str, str] = {}    # "file:" URI (with any "#alias") -> name in the files root
         self._files_dir = os.path.join(self._core.tmpdir, "userFiles")
         from ember.status import _JobHistory
-        self._jobs = _JobHistory()
+        self._jobs = _JobHistory(int(self._conf.get("spark.ui.retainedJobs", "1000")))
 
     def _new_broadcast_id(self) -> Any:
         with self._shared_lock:
@@ -1443,6 +1454,8 @@ class SparkContext:
                 _accumulators._merge_reports(reports)
             for job_id in submitted:
                 jobs.finished(job_id, status)
+                if self._event_log is not None:
+                    self._event_log.job_finished(job_id, jobs.get(job_id))
             self._log_daemon_restarts()
 
     def _log_daemon_restarts(self) -> None:

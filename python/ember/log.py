@@ -13,7 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["logger", "LOG_LEVELS", "set_log_level", "info"]
+__all__ = ["logger", "LOG_LEVELS", "set_log_level", "info", "warning"]
 
 # PySpark's level names (log4j's) and the logging levels they map to (logging.DEBUG
 # is 10 ... logging.CRITICAL is 50).
@@ -57,6 +57,14 @@ def info(msg, *args):
     the defaults, WARNING), so the record is dropped without importing it."""
     if "logging" in sys.modules:
         _logger().info(msg, *args)
+
+
+def warning(msg, *args):
+    """Logs ``msg % args`` at WARNING on the ``ember`` logger, when ``logging`` is
+    loaded: as for :func:`info`, without it no handler exists that could show the
+    record (the ``ember`` logger's own is a NullHandler)."""
+    if "logging" in sys.modules:
+        _logger().warning(msg, *args)
 
 
 _console = None

@@ -313,6 +313,61 @@ static void test_independent_stages_run_together(void) {
     ember_context_free(ctx);
 }
 
+/* The engine writes each attempt and stage into the task log: a retried failure with
+ * its error, successes with their bytes, and the attempts a cancellation kills. */
+static void test_task_log(void) {
+    ember_context *ctx = new_context(2, 0);
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
+    ember_node *src = parallel(ctx, 2);
+    ember_node *once = pipeline(ctx, src, "fail-once");
+    ember_result *res = NULL;
+    CHECK(ember_run_job(ctx, once, NULL, 0, NULL, NULL, &res) == 0);
+    ember_result_free(res);
+    ember_task_info t[16];
+    size_t n = ember_task_infos(ctx, -1, t, 16);
+    CHECK(n == 4); /* two partitions, each failing once */
+    int failed = 0, ok = 0;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        CHECK(t[i].launch_ms > 0 && t[i].finish_ms >= t[i].launch_ms && t[i].pid > 0);
+        CHECK(t[i].input_bytes > 0); /* the parallelized batches sent */
+        if (t[i].status == EMBER_TASK_FAILED) {
+            char err[256];
+            failed++;
+            CHECK(t[i].has_error && t[i].attempt == 0);
+            CHECK(ember_task_error(ctx, t[i].task_id, err, sizeof err) > 0 && strstr(err, "fake failure") != NULL);
+        } else if (t[i].status == EMBER_TASK_SUCCESS) {
+            ok++;
+            CHECK(t[i].attempt == 1 && t[i].output_bytes > 0 && !t[i].has_error);
+        }
+    }
+    CHECK(failed == 2 && ok == 2);
+    ember_stage_record st[4];
+    CHECK(ember_stage_records(ctx, st, 4) == 1);
+    CHECK(st[0].status == EMBER_STAGE_COMPLETE && st[0].kind == EMBER_STAGE_KIND_RESULT && st[0].num_tasks == 2);
+    CHECK(st[0].completed_ms >= st[0].submitted_ms && st[0].node_id == ember_node_id(once));
+
+    ember_node *hang = pipeline(ctx, src, "hang");
+    ember_job *job;
+    CHECK(ember_job_submit(ctx, hang, NULL, 0, "log group", NULL, 0, &job) == 0);
+    CHECK(ember_job_wait(job, 100) == 0);
+    CHECK(ember_cancel_group(ctx, "log group") == 1);
+    CHECK(ember_job_finish(job, &res) == EMBER_ECANCELLED);
+    ember_result_free(res);
+    CHECK(ember_stage_records(ctx, st, 4) == 2 && st[1].status == EMBER_STAGE_FAILED);
+    n = ember_task_infos(ctx, st[1].stage_id, t, 16);
+    CHECK(n == 2);
+    for (size_t i = 0; i < n && i < 16; i++)
+        CHECK(t[i].status == EMBER_TASK_KILLED && t[i].finish_ms > 0);
+    ember_job_free(job);
+    ember_node_release(hang);
+    ember_node_release(once);
+    ember_node_release(src);
+    ember_context_free(ctx);
+}
+
 int main(void) {
     RUN(test_job_success);
     RUN(test_task_failure_and_retry);
@@ -322,5 +377,6 @@ int main(void) {
     RUN(test_stop_after_first_result);
     RUN(test_max_result_size);
     RUN(test_independent_stages_run_together);
+    RUN(test_task_log);
     return TEST_REPORT();
 }

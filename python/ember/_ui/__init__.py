@@ -65,8 +65,7 @@ class UI:
             self._bound.set()
         from ember import log
         if self.port != port and port != 0:
-            log.logger.warning("The web UI could not listen on port %d (taken); it listens on port %d", port,
-                               self.port)
+            log.warning("The web UI could not listen on port %d (taken); it listens on port %d", port, self.port)
         log.info("Web UI at %s", self._url)
         self._accept_loop(_socket)
 

@@ -5,13 +5,19 @@ JobData, StageData ...) where ember has the same concept, and leave out the fiel
 it has no figure for. Times are Spark's text form (``2026-12-07T09:41:04.123GMT``).
 
 The figures come from the context's job history (``sc._jobs``: the last
-``spark.ui.retainedJobs`` jobs) and the engine's stage counters (the running stages,
-and the last 1000 that finished); they are read, never changed, so serving them
-takes no lock that a job or a cancellation waits for longer than a copy.
+``spark.ui.retainedJobs`` jobs), the engine's stage counters (the running stages, and
+the last 1000 that finished) and its task log (``src/tasklog.c``: each stage's kind,
+status and times, and each task attempt's times, worker, bytes read and written and
+error, for the last ``spark.ui.retainedStages`` stages and ``spark.ui.retainedTasks``
+attempts). They are read, never changed, so serving them takes no lock that a job or
+a cancellation waits for longer than a copy.
 """
 import time
 
-__all__ = ["get", "public", "NotFound", "BadParameter", "app_info", "jobs", "stages", "spark_time"]
+from ember._lineage import site_text
+
+__all__ = ["get", "public", "NotFound", "BadParameter", "NotAvailable", "app_info", "jobs", "stages", "tasks",
+           "storage", "executors", "environment", "spark_time", "stage_name"]
 
 
 class NotFound(LookupError):
@@ -30,6 +36,11 @@ def spark_time(seconds):
 
 # ---- the model: jobs and stages as dicts with Spark's names -----------------------------
 
+_STAGE_STATUS = ("ACTIVE", "COMPLETE", "FAILED", "SKIPPED")   # EMBER_STAGE_*
+_TASK_STATUS = ("RUNNING", "SUCCESS", "FAILED", "KILLED")        # EMBER_TASK_*
+_STAGE_KINDS = ("result", "shuffle map", "cache")                # EMBER_STAGE_KIND_*
+
+
 def _stage_records(sc):
     """stage id -> [job id, tasks, completed, active, failed, submitted_ms, running]:
     finished stages, then running ones over them (a stage that finishes in between
@@ -43,11 +54,14 @@ def _stage_records(sc):
     return out
 
 
-def _stage_status(record, job):
-    """Spark's StageStatus of an engine stage record, given its job (or None)."""
+def _stage_status(record, job, logged):
+    """Spark's StageStatus of an engine stage record, given its job (or None) and
+    its task log record (or None)."""
     jid, n, done, active, failed, sub, running = record
     if running:
         return "ACTIVE"
+    if logged is not None:
+        return _STAGE_STATUS[logged[5]]
     if done == n:
         return "COMPLETE"
     if done == 0 and failed == 0 and job is not None and job.status == "SUCCEEDED":
@@ -55,9 +69,19 @@ def _stage_status(record, job):
     return "FAILED"
 
 
-def _stage_data(sid, record, job, now_ms):
+def stage_name(sc, logged, job, sid):
+    """Spark's stage name: the call site of the operation whose output the stage
+    makes (a shuffle's, for a map stage; the action's, for a result stage)."""
+    if logged is not None and logged[3] != 0:
+        info = sc._node_info.get(logged[4])
+        if info is not None and info[1]:
+            return site_text(info[1])  # ("groupByKey", file, line): "groupByKey at file:line"
+    return job.name if job is not None else f"stage {sid}"
+
+
+def _stage_data(sc, sid, record, job, logged, now_ms):
     jid, n, done, active, failed, sub, running = record
-    status = _stage_status(record, job)
+    status = _stage_status(record, job, logged)
     data = {
         "status": status,
         "stageId": sid,
@@ -68,27 +92,119 @@ def _stage_data(sid, record, job, now_ms):
         "numFailedTasks": failed,
         "numKilledTasks": 0,
         "numCompletedIndices": done,
-        "name": job.name if job is not None else f"stage {sid}",
+        "name": stage_name(sc, logged, job, sid),
         "description": job.description if job is not None else None,
         "details": "",
         "schedulingPool": "default",
         "_jobId": jid,  # ember's: the pages link a stage to its job (not served)
         "killedTasksSummary": {},
     }
-    if status != "SKIPPED":
-        # The engine's clock is CLOCK_MONOTONIC: convert through "now".
+    if logged is not None:
+        data["attemptId"] = logged[2]
+        data["_kind"] = _STAGE_KINDS[logged[3]]
+        if status != "SKIPPED":
+            data["submissionTime"] = spark_time(logged[7] / 1000)
+        if logged[8]:
+            data["completionTime"] = spark_time(logged[8] / 1000)
+            data["_durationMs"] = logged[8] - logged[7]
+        elif status == "ACTIVE":
+            data["_durationMs"] = time.time() * 1000 - logged[7]
+    elif status != "SKIPPED":
+        # The engine's counters are CLOCK_MONOTONIC: convert through "now".
         data["submissionTime"] = spark_time(time.time() - (now_ms - sub) / 1000)
     if data["description"] is None:
         del data["description"]
     return data
 
 
-def stages(sc):
-    """StageData of every stage known (newest first)."""
+def stages(sc, with_totals=False, only=None):
+    """StageData of every stage known (newest first), or of stage `only`; with_totals
+    adds the sums of its tasks' figures (run time, bytes read and written) from the
+    task log."""
     jobs = dict(sc._jobs.items())
     now_ms = time.monotonic() * 1000  # engine stage times are CLOCK_MONOTONIC milliseconds
     recs = _stage_records(sc)
-    return [_stage_data(sid, rec, jobs.get(rec[0]), now_ms) for sid, rec in sorted(recs.items(), reverse=True)]
+    if only is not None:
+        recs = {only: recs[only]} if only in recs else {}
+    logged = {r[0]: r for r in sc._core.stage_records()}
+    out = [_stage_data(sc, sid, rec, jobs.get(rec[0]), logged.get(sid), now_ms)
+           for sid, rec in sorted(recs.items(), reverse=True)]
+    if with_totals:
+        by_stage = {}
+        for t in sc._core.task_infos(-1 if only is None else only):
+            by_stage.setdefault(t[1], []).append(t)
+        for st in out:
+            _add_totals(st, by_stage.get(st["stageId"], []))
+    return out
+
+
+# ---- tasks ------------------------------------------------------------------------------
+
+def task_data(row, kind, now_ms):
+    """Spark's TaskData of a task log row (``_core.Context.task_infos``), with ember's
+    own figures under "_" keys: the worker slot and pid, the stage's kind."""
+    (task_id, stage_id, stage_attempt, job_id, index, partition, attempt, worker, pid, status, launch, finish,
+     input_bytes, shuffle_read, output_bytes, shuffle_write, error) = row
+    duration = (finish if finish else now_ms) - launch
+    metrics = {
+        "executorRunTime": duration,
+        "resultSize": output_bytes if kind == "result" else 0,
+        "inputMetrics": {"bytesRead": input_bytes},
+        "shuffleReadMetrics": {"localBytesRead": shuffle_read, "remoteBytesRead": 0},
+        "shuffleWriteMetrics": {"bytesWritten": shuffle_write},
+    }
+    data = {
+        "taskId": task_id,
+        "index": index,
+        "attempt": attempt,
+        "partitionId": partition,
+        "launchTime": spark_time(launch / 1000),
+        "duration": duration,
+        "executorId": "driver",
+        "host": "localhost",
+        "status": _TASK_STATUS[status],
+        "taskLocality": "PROCESS_LOCAL",
+        "speculative": False,
+        "accumulatorUpdates": [],
+        "taskMetrics": metrics,
+        "_worker": worker,
+        "_pid": pid,
+        "_launchMs": launch,
+        "_finishMs": finish,
+        "_cachedBytes": output_bytes if kind == "cache" else 0,
+        "_stageAttempt": stage_attempt,
+    }
+    if error is not None:
+        data["errorMessage"] = error
+    return data
+
+
+def tasks(sc, stage_id, kind):
+    """TaskData of the logged attempts of a stage, in launch order."""
+    now_ms = time.time() * 1000
+    return [task_data(row, kind, now_ms) for row in sc._core.task_infos(stage_id)]
+
+
+def _add_totals(st, rows):
+    """Adds a stage's sums over its task rows (``task_infos``) to its StageData."""
+    now_ms = time.time() * 1000
+    run = inp = sread = swrite = out = 0
+    first = None
+    for r in rows:
+        run += (r[11] if r[11] else now_ms) - r[10]
+        inp += r[12]
+        sread += r[13]
+        out += r[14]
+        swrite += r[15]
+        first = r[10] if first is None else min(first, r[10])
+    st["executorRunTime"] = int(run)
+    st["inputBytes"] = inp
+    st["shuffleReadBytes"] = sread
+    st["shuffleLocalBytesRead"] = sread
+    st["shuffleWriteBytes"] = swrite
+    st["resultSize"] = out if st.get("_kind") == "result" else 0
+    if first is not None:
+        st["firstTaskLaunchedTime"] = spark_time(first / 1000)
 
 
 def jobs(sc, stage_list=None):
@@ -154,6 +270,126 @@ def app_info(sc):
     }
 
 
+# ---- storage, executors, environment ------------------------------------------------
+
+class NotAvailable(RuntimeError):
+    """A figure this build of ember does not report (answered with 501)."""
+
+
+def storage(sc):
+    """RDDStorageInfo of each persisted RDD, from the block store's report
+    (``SparkContext._storage_status``); NotAvailable when the block store of this
+    build does not report per-RDD figures."""
+    report = getattr(sc, "_storage_status", None)
+    if report is None:
+        raise NotAvailable("this build's block store does not report per-RDD figures "
+                           "(SparkContext._storage_status); the storage page shows the engine's total")
+    return [{
+        "id": r["id"],
+        "name": r["name"],
+        "numPartitions": r["num_partitions"],
+        "numCachedPartitions": r["num_cached_partitions"],
+        "storageLevel": r["storage_level"],
+        "memoryUsed": r["memory_used"],
+        "diskUsed": r["disk_used"],
+    } for r in report()]
+
+
+def _rss_bytes(pid):
+    """The resident set size of process pid (bytes), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def workers(sc):
+    """Per worker slot, over the logged attempts: its process (the last one seen),
+    tasks run, failed and running, busy time (ms) and the process's RSS (None once
+    it has exited)."""
+    now_ms = time.time() * 1000
+    out = {}
+    for row in sc._core.task_infos(-1):
+        slot, pid, status, launch, finish = row[7], row[8], row[9], row[10], row[11]
+        w = out.setdefault(slot, {"worker": slot, "pid": pid, "tasks": 0, "failed": 0, "active": 0, "busyMs": 0})
+        w["pid"] = pid
+        w["tasks"] += 1
+        w["failed"] += status == 2
+        w["active"] += status == 0
+        w["busyMs"] += (finish if finish else now_ms) - launch
+    for w in out.values():
+        w["busyMs"] = int(w["busyMs"])
+        w["rss"] = _rss_bytes(w["pid"])
+    return [out[k] for k in sorted(out)]
+
+
+def executors(sc):
+    """ExecutorSummary of the one executor of local mode, the driver, with its
+    worker processes under "_workers" (ember's own)."""
+    from ember.shuffle import parse_memory
+    try:
+        cached = storage(sc)
+    except NotAvailable:
+        cached = []
+    ws = workers(sc)
+    rows = sc._core.task_infos(-1)
+    now_ms = time.time() * 1000
+    from ember import _core
+    return [{
+        "id": "driver",
+        "hostPort": "localhost",
+        "isActive": True,
+        "rddBlocks": sum(r["numCachedPartitions"] for r in cached),
+        "memoryUsed": _core.mem_used(),
+        "diskUsed": sum(r["diskUsed"] for r in cached),
+        "totalCores": sc._slots,
+        "maxTasks": sc._slots,
+        "activeTasks": sum(w["active"] for w in ws),
+        "failedTasks": sum(w["failed"] for w in ws),
+        "completedTasks": sum(1 for r in rows if r[9] == 1),
+        "totalTasks": len(rows),
+        "totalDuration": int(sum((r[11] if r[11] else now_ms) - r[10] for r in rows)),
+        "totalInputBytes": sum(r[12] for r in rows),
+        "totalShuffleRead": sum(r[13] for r in rows),
+        "totalShuffleWrite": sum(r[15] for r in rows),
+        "maxMemory": parse_memory(sc._conf.get("spark.executor.memory", "1g")),
+        "addTime": spark_time(sc.startTime / 1000),
+        "executorLogs": {},
+        "_driverRss": _rss_bytes("self"),
+        "_workers": ws,
+    }]
+
+
+DEFAULT_REDACTION = "(?i)secret|password|token|access[.]key"
+REDACTED = "*********(redacted)"
+
+
+def environment(sc):
+    """ApplicationEnvironmentInfo: the context's settings (values of keys, or values,
+    matching spark.redaction.regex redacted, as Spark does), the Python runtime and
+    the module search path."""
+    import platform
+    import re
+    import sys
+    conf = sc._conf
+    pattern = re.compile(conf.get("spark.redaction.regex", DEFAULT_REDACTION))
+    props = sorted(conf.getAll())
+    redacted = [[k, REDACTED if pattern.search(k) or pattern.search(v) else v] for k, v in props]
+    return {
+        "runtime": {"pythonVersion": platform.python_version(), "pythonExec": sys.executable,
+                    "emberVersion": sc.version},
+        "sparkProperties": redacted,
+        "systemProperties": [["os.name", platform.system()], ["os.arch", platform.machine()],
+                             ["os.version", platform.release()], ["user.name", sc.sparkUser()],
+                             ["python.implementation", platform.python_implementation()]],
+        "classpathEntries": [[p, "Python Path"] for p in sys.path if p],
+    }
+
+
 # ---- routing ----------------------------------------------------------------------------
 
 def _int(text, what):
@@ -212,16 +448,41 @@ def _get(sc, parts, query):
                 return job
         raise NotFound(f"unknown job: {jid} (the UI keeps the last jobs of spark.ui.retainedJobs)")
     if head == "stages" and not args:
-        return _filter_status(stages(sc), query, _STAGE_STATUSES)
-    if head == "stages" and len(args) in (1, 2):
+        return _filter_status(stages(sc, with_totals=True), query, _STAGE_STATUSES)
+    if head == "stages" and len(args) in (1, 2, 3):
         sid = _int(args[0], "stage id")
-        found = [s for s in stages(sc) if s["stageId"] == sid]
-        if len(args) == 2:
+        found = stages(sc, with_totals=True, only=sid)
+        details = query.get("details", "false").lower() == "true"
+        if len(args) == 1 and found:
+            for st in found:
+                if details:
+                    st["tasks"] = {str(t["taskId"]): t for t in tasks(sc, sid, st.get("_kind"))}
+            return found
+        if len(args) >= 2:
             attempt = _int(args[1], "stage attempt id")
             found = [s for s in found if s["attemptId"] == attempt]
-            if found:
-                return found[0]
-        elif found:
-            return found
-        raise NotFound(f"unknown stage: {'/'.join(args)} (the UI keeps the last 1000 stages)")
+        if found and len(args) == 2:
+            if details:
+                found[0]["tasks"] = {str(t["taskId"]): t for t in tasks(sc, sid, found[0].get("_kind"))}
+            return found[0]
+        if found and args[2] == "taskList":
+            listed = tasks(sc, sid, found[0].get("_kind"))
+            offset = _int(query.get("offset", "0"), "offset")
+            length = _int(query.get("length", "20"), "length")
+            return listed[offset:offset + length]
+        if found:
+            raise NotFound(f"unknown endpoint /api/v1/{'/'.join(parts)}: a stage attempt has .../taskList")
+        raise NotFound(f"unknown stage: {'/'.join(args[:2])} (the UI keeps the last spark.ui.retainedStages stages)")
+    if head == "storage" and args == ["rdd"]:
+        return storage(sc)
+    if head == "storage" and len(args) == 2 and args[0] == "rdd":
+        rid = _int(args[1], "RDD id")
+        for r in storage(sc):
+            if r["id"] == rid:
+                return r
+        raise NotFound(f"unknown RDD: {rid} (not persisted, or nothing of it cached)")
+    if head in ("executors", "allexecutors") and not args:
+        return executors(sc)
+    if head == "environment" and not args:
+        return environment(sc)
     raise NotFound(f"unknown endpoint /api/v1/{'/'.join(parts)}")

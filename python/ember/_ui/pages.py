@@ -28,6 +28,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre.err{white-space:pre-wrap;background:#fef2f2;border:1px solid #fecaca;padding:6px;margin:4px 0;
 max-height:24em;overflow:auto}
 .muted{color:#6b7280}
+table.summary th,table.tasks th{text-align:right}table.tasks th:nth-child(n+5):nth-child(-n+7){text-align:left}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}dd{margin:0}
 """
 
@@ -157,13 +158,10 @@ def jobs_page(sc, query):
 def stages_table(stage_list, caption, anchor):
     if not stage_list:
         return ""
-    now = time.time()
     rows = []
     for st in stage_list:
         sub = st.get("submissionTime")
-        duration = duration_text((now - _parse_spark_time(sub)) * 1000) if sub and st["status"] == "ACTIVE" else ""
-        if "completionTime" in st and sub:
-            duration = duration_text((_parse_spark_time(st["completionTime"]) - _parse_spark_time(sub)) * 1000)
+        duration = duration_text(st["_durationMs"]) if "_durationMs" in st else ""
         desc = f'<div>{esc(st["description"])}</div>' if st.get("description") else ""
         rows.append(
             f'<tr id="stage-{st["stageId"]}" class="stage"><td class="num">{st["stageId"]}</td>'
@@ -219,20 +217,181 @@ def job_page(sc, query):
     return layout(sc, "jobs", f"Details for Job {jid}", body, job["status"] == "RUNNING")
 
 
+TIMELINE_MAX_TASKS = 400
+TABLE_MAX_TASKS = 1000
+_STATUS_COLOURS = {"SUCCESS": "#34d399", "RUNNING": "#60a5fa", "FAILED": "#f87171", "KILLED": "#9ca3af"}
+
+
+def timeline(task_list, now_ms):
+    """An inline SVG of the tasks' run times: one lane per worker slot, a bar per
+    attempt from launch to end (now while it runs), coloured by status; a task far
+    longer than the others (a skewed partition) shows as a far longer bar."""
+    shown = task_list[-TIMELINE_MAX_TASKS:]
+    if not shown:
+        return '<p class="muted">No task has started.</p>'
+    start = min(t["_launchMs"] for t in shown)
+    end = max((t["_finishMs"] or now_ms) for t in shown)
+    span = max(end - start, 1)
+    lanes = sorted({t["_worker"] for t in shown})
+    lane_of = {w: i for i, w in enumerate(lanes)}
+    left, width, lane_h = 90, 1000, 22
+    height = lane_h * len(lanes) + 30
+    parts = [f'<svg id="timeline" width="{left + width + 40}" height="{height}" role="img" '
+             f'aria-label="task timeline" style="font-size:11px">']
+    for w, i in lane_of.items():
+        y = 4 + i * lane_h
+        parts.append(f'<text x="4" y="{y + 14}">worker {w}</text>'
+                     f'<line x1="{left}" x2="{left + width}" y1="{y + lane_h - 2}" y2="{y + lane_h - 2}" '
+                     f'stroke="#e5e7eb"/>')
+    for t in shown:
+        x0 = left + width * (t["_launchMs"] - start) / span
+        x1 = left + width * ((t["_finishMs"] or now_ms) - start) / span
+        y = 4 + lane_of[t["_worker"]] * lane_h
+        colour = _STATUS_COLOURS.get(t["status"], "#9ca3af")
+        tip = (f'task {t["taskId"]}: partition {t["partitionId"]}, attempt {t["attempt"]}, {t["status"]}, '
+               f'{duration_text(t["duration"])}')
+        parts.append(f'<rect class="task-bar" data-task="{t["taskId"]}" x="{x0:.1f}" y="{y + 2}" '
+                     f'width="{max(x1 - x0, 1.5):.1f}" height="{lane_h - 6}" rx="2" fill="{colour}" '
+                     f'stroke="#fff"><title>{esc(tip)}</title></rect>')
+    axis_y = height - 10
+    for k in range(5):
+        x = left + width * k / 4
+        parts.append(f'<text x="{x:.0f}" y="{axis_y}" text-anchor="middle" fill="#6b7280">'
+                     f'+{duration_text(span * k / 4)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def tasks_table(task_list):
+    shown = task_list[:TABLE_MAX_TASKS]
+    rows = []
+    for t in shown:
+        m = t["taskMetrics"]
+        err = (f'<details><summary>{esc(t["errorMessage"].strip().splitlines()[-1][:160])}</summary>'
+               f'<pre class="err">{esc(t["errorMessage"])}</pre></details>') if t.get("errorMessage") else ""
+        written = m["resultSize"] or t["_cachedBytes"]
+        rows.append(
+            f'<tr id="task-{t["taskId"]}" class="task"><td class="num">{t["index"]}</td>'
+            f'<td class="num">{t["taskId"]}</td><td class="num">{t["partitionId"]}</td>'
+            f'<td class="num">{t["attempt"]}</td><td class="status-{t["status"]}">{t["status"]}</td>'
+            f'<td>worker {t["_worker"]} (pid {t["_pid"]})</td>'
+            f'<td>{esc(t["launchTime"][:23].replace("T", " "))}</td>'
+            f'<td class="num">{duration_text(t["duration"])}</td>'
+            f'<td class="num">{size_text(m["inputMetrics"]["bytesRead"])}</td>'
+            f'<td class="num">{size_text(written)}</td>'
+            f'<td class="num">{size_text(m["shuffleReadMetrics"]["localBytesRead"])}</td>'
+            f'<td class="num">{size_text(m["shuffleWriteMetrics"]["bytesWritten"])}</td>'
+            f'<td>{err}</td></tr>')
+    more = (f'<p class="muted">The first {TABLE_MAX_TASKS} of {len(task_list)} attempts; the REST API lists '
+            'all (.../taskList?offset=&amp;length=).</p>') if len(task_list) > TABLE_MAX_TASKS else ""
+    return ('<table class="tasks"><thead><tr><th>Index</th><th>Task Id</th><th>Partition</th><th>Attempt</th>'
+            '<th>Status</th><th>Worker</th><th>Launch Time</th><th>Duration</th><th>Input</th>'
+            '<th>Output (result or cache)</th><th>Shuffle Read</th><th>Shuffle Write</th><th>Errors</th></tr>'
+            '</thead><tbody>' + "".join(rows) + "</tbody></table>" + more)
+
+
+def _summary(task_list):
+    """Min, median, max of the finished attempts' durations, Spark's summary shape."""
+    done = sorted(t["duration"] for t in task_list if t["status"] == "SUCCESS")
+    if not done:
+        return ""
+    pick = [done[0], done[len(done) // 4], done[len(done) // 2], done[3 * len(done) // 4], done[-1]]
+    cells = "".join(f'<td class="num">{duration_text(v)}</td>' for v in pick)
+    return ('<h2>Summary of the successful tasks</h2><table class="summary"><thead><tr><th>Metric</th><th>Min</th>'
+            '<th>25th percentile</th><th>Median</th><th>75th percentile</th><th>Max</th></tr></thead><tbody>'
+            f'<tr><td>Duration</td>{cells}</tr></tbody></table>')
+
+
 def stage_page(sc, query):
     sid = _query_int(query, "id")
     attempt = int(query.get("attempt", 0)) if str(query.get("attempt", "0")).isdigit() else 0
-    found = [s for s in api.stages(sc) if s["stageId"] == sid and s["attemptId"] == attempt]
+    found = [s for s in api.stages(sc, with_totals=True, only=sid) if s["attemptId"] == attempt]
     if not found:
-        raise api.NotFound(f"unknown stage: {sid} attempt {attempt} (the UI keeps the last 1000 stages)")
+        raise api.NotFound(f"unknown stage: {sid} attempt {attempt} (the UI keeps the last "
+                           "spark.ui.retainedStages stages)")
     st = found[0]
+    task_list = api.tasks(sc, sid, st.get("_kind"))
     facts = (f'<dl><dt>Status</dt><dd class="status-{st["status"]}">{st["status"]}</dd>'
              f'<dt>Call site</dt><dd>{esc(st["name"])}</dd>'
-             f'<dt>Job</dt><dd><a href="/jobs/job/?id={st["_jobId"]}">{st["_jobId"]}</a></dd>'
+             + (f'<dt>Kind</dt><dd>{esc(st["_kind"])} stage</dd>' if "_kind" in st else "")
+             + f'<dt>Job</dt><dd><a href="/jobs/job/?id={st["_jobId"]}">{st["_jobId"]}</a></dd>'
              f'<dt>Submitted</dt><dd>{esc(st.get("submissionTime", ""))}</dd>'
+             f'<dt>Duration</dt><dd>{duration_text(st.get("_durationMs"))}</dd>'
+             f'<dt>Total task time</dt><dd>{duration_text(st.get("executorRunTime", 0))}</dd>'
+             f'<dt>Input</dt><dd>{size_text(st.get("inputBytes", 0))}</dd>'
+             f'<dt>Shuffle read</dt><dd>{size_text(st.get("shuffleReadBytes", 0))}</dd>'
+             f'<dt>Shuffle write</dt><dd>{size_text(st.get("shuffleWriteBytes", 0))}</dd>'
              f'<dt>Tasks</dt><dd>{progress_bar(st["numCompleteTasks"], st["numActiveTasks"], st["numTasks"])}'
              f'{_failed_note(st["numFailedTasks"])}</dd></dl>')
-    return layout(sc, "stages", f"Details for Stage {sid} (Attempt {attempt})", facts, st["status"] == "ACTIVE")
+    body = (facts + "<h2>Event Timeline</h2>" + timeline(task_list, time.time() * 1000) + _summary(task_list)
+            + f"<h2>Tasks ({len(task_list)})</h2>" + tasks_table(task_list))
+    return layout(sc, "stages", f"Details for Stage {sid} (Attempt {attempt})", body, st["status"] == "ACTIVE")
+
+
+def storage_page(sc, query):
+    from ember import _core
+    try:
+        rdds = api.storage(sc)
+    except api.NotAvailable as e:
+        body = (f'<p class="muted">{esc(e)}.</p><dl><dt>Engine memory in use</dt>'
+                f'<dd>{size_text(_core.mem_used())}</dd></dl>')
+        return layout(sc, "storage", "Storage", body, False)
+    if not rdds:
+        body = "<p>No RDD is cached (persist() an RDD and run a job over it).</p>"
+    else:
+        rows = "".join(
+            f'<tr id="rdd-{r["id"]}" class="rdd"><td class="num">{r["id"]}</td><td>{esc(r["name"])}</td>'
+            f'<td>{esc(r["storageLevel"])}</td><td class="num">{r["numCachedPartitions"]}</td>'
+            f'<td class="num">{r["numPartitions"]}</td>'
+            f'<td>{progress_bar(r["numCachedPartitions"], 0, r["numPartitions"], 120)}</td>'
+            f'<td class="num">{size_text(r["memoryUsed"])}</td><td class="num">{size_text(r["diskUsed"])}</td></tr>'
+            for r in rdds)
+        body = ('<table class="storage"><thead><tr><th>ID</th><th>RDD Name</th><th>Storage Level</th>'
+                '<th>Cached Partitions</th><th>Partitions</th><th>Fraction Cached</th><th>Size in Memory</th>'
+                '<th>Size on Disk</th></tr></thead><tbody>' + rows + "</tbody></table>")
+    return layout(sc, "storage", "Storage", body, False)
+
+
+def executors_page(sc, query):
+    [ex] = api.executors(sc)
+    facts = (f'<dl><dt>Executor</dt><dd>driver (local mode: the engine runs in this process)</dd>'
+             f'<dt>Task slots</dt><dd>{ex["totalCores"]}</dd>'
+             f'<dt>Tasks</dt><dd>{ex["totalTasks"]} logged: {ex["completedTasks"]} succeeded, '
+             f'{ex["failedTasks"]} failed, {ex["activeTasks"]} running</dd>'
+             f'<dt>Task time</dt><dd>{duration_text(ex["totalDuration"])}</dd>'
+             f'<dt>Engine memory</dt><dd>{size_text(ex["memoryUsed"])} of {size_text(ex["maxMemory"])}</dd>'
+             f'<dt>Cached blocks</dt><dd>{ex["rddBlocks"]} ({size_text(ex["diskUsed"])} on disk)</dd>'
+             f'<dt>Input / shuffle read / write</dt><dd>{size_text(ex["totalInputBytes"])} / '
+             f'{size_text(ex["totalShuffleRead"])} / {size_text(ex["totalShuffleWrite"])}</dd>'
+             f'<dt>Driver RSS</dt><dd>{size_text(ex["_driverRss"])}</dd></dl>')
+    rows = "".join(
+        f'<tr id="worker-{w["worker"]}" class="worker"><td class="num">{w["worker"]}</td>'
+        f'<td class="num">{w["pid"]}</td>'
+        f'<td class="num">{w["tasks"]}</td><td class="num">{w["failed"]}</td><td class="num">{w["active"]}</td>'
+        f'<td class="num">{duration_text(w["busyMs"])}</td>'
+        f'<td class="num">{size_text(w["rss"]) if w["rss"] is not None else "exited"}</td></tr>'
+        for w in ex["_workers"])
+    body = (facts + "<h2>Python workers</h2>"
+            + ('<table class="workers"><thead><tr><th>Worker slot</th><th>Process</th><th>Tasks</th><th>Failed</th>'
+               '<th>Running</th><th>Busy time</th><th>RSS</th></tr></thead><tbody>' + rows + "</tbody></table>"
+               '<p class="muted">Over the attempts the task log keeps (spark.ui.retainedTasks); the process is the '
+               'last one seen in the slot (a crashed worker is replaced).</p>'
+               if rows else "<p>No task has run yet.</p>"))
+    return layout(sc, "executors", "Executors", body, ex["activeTasks"] > 0)
+
+
+def environment_page(sc, query):
+    env = api.environment(sc)
+
+    def table(pairs, caption, anchor):
+        rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in pairs)
+        return (f'<h2 id="{anchor}">{caption}</h2><table class="env"><thead><tr><th>Name</th><th>Value</th></tr>'
+                f'</thead><tbody>{rows}</tbody></table>')
+    body = (table(env["runtime"].items(), "Runtime Information", "runtime")
+            + table(env["sparkProperties"], "Spark Properties", "spark")
+            + table(env["systemProperties"], "System Properties", "system")
+            + table(env["classpathEntries"], "Python Path", "path"))
+    return layout(sc, "environment", "Environment", body, False)
 
 
 _PAGES = {
@@ -240,6 +399,9 @@ _PAGES = {
     "/jobs/job/": job_page,
     "/stages/": stages_page,
     "/stages/stage/": stage_page,
+    "/storage/": storage_page,
+    "/executors/": executors_page,
+    "/environment/": environment_page,
 }
 
 

@@ -18,6 +18,7 @@ SOCKET_SECONDS = 5.0
 
 _REASONS = {200: "OK", 302: "Found", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
             408: "Request Timeout", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+            501: "Not Implemented",
             503: "Service Unavailable"}
 
 
@@ -120,6 +121,8 @@ def serve_connection(conn, ui):
             extra = ("Allow: GET, HEAD",) if e.status == 405 else ()
         except api.NotFound as e:
             status, body, ctype, extra = 404, error_body(404, str(e)), "application/json", ()
+        except api.NotAvailable as e:
+            status, body, ctype, extra = 501, error_body(501, str(e)), "application/json", ()
         except api.BadParameter as e:
             status, body, ctype, extra = 400, error_body(400, str(e)), "application/json", ()
         except Exception as e:  # a bug of the UI's must not end its thread silently
