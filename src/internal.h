@@ -305,6 +305,8 @@ int emberV_run(emberV_env *env, const emberW_task *task);
  * emberV_crash_restore puts those back. */
 void emberV_crash_install(int task_fd, int result_fd);
 void emberV_crash_restore(void);
+/* Names the native function about to run (NULL: none runs), for the crash report. */
+void emberV_crash_running(const char *name);
 /* The environment variable that makes a program run as the native daemon. */
 #define EMBER_NATIVE_DAEMON_VAR "EMBER_NATIVE_DAEMON"
 /* Does nothing; a program that starts the native daemon calls it, so that a static

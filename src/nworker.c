@@ -50,23 +50,38 @@ static void put_all(int fd, const char *p, size_t n) {
     }
 }
 
+/* Appends the NUL-terminated s to msg[*n, cap) (async-signal-safe). */
+static void put_text(char *msg, size_t *n, size_t cap, const char *s) {
+    while (*s && *n < cap)
+        msg[(*n)++] = *s++;
+}
+
 static void on_crash(int sig) {
     const char *name = crash_running;
     if (name && crash_result_fd >= 0) {
+        /* The task pipe closes first: a task the engine sends after reading the report
+         * fails to reach this dying worker (and goes to a new one), not lost with it. */
         if (crash_task_fd >= 0) close(crash_task_fd);
-        char msg[1024];
-        /* snprintf is not async-signal-safe in general; glibc's does not allocate for %s/%d */
-        int n = snprintf(msg, sizeof msg,
-                         "native function %s crashed with signal %d (SIG%s); the worker running it "
-                         "was replaced",
-                         name, sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
-        if (n < 0) n = 0;
-        if ((size_t)n >= sizeof msg) n = sizeof msg - 1;
+        char msg[1024], num[16];
+        size_t n = 0, k = sizeof num;
+        num[--k] = 0;
+        for (int v = sig; k > 0;) {
+            num[--k] = (char)('0' + v % 10);
+            if (!(v /= 10)) break;
+        }
+        const char *abbrev = sigabbrev_np(sig);
+        put_text(msg, &n, sizeof msg - 200, "native function ");
+        put_text(msg, &n, sizeof msg - 200, name);
+        put_text(msg, &n, sizeof msg, " crashed with signal ");
+        put_text(msg, &n, sizeof msg, num + k);
+        put_text(msg, &n, sizeof msg, " (SIG");
+        put_text(msg, &n, sizeof msg, abbrev ? abbrev : "?");
+        put_text(msg, &n, sizeof msg, "); the worker running it was replaced");
         uint8_t hdr[EMBER_WIRE_HEADER];
         emberW_header(hdr, EMBER_FRAME_TASK_ERROR, (uint32_t)n);
         put_all(crash_result_fd, (const char *)hdr, sizeof hdr);
-        put_all(crash_result_fd, msg, (size_t)n);
-        close(crash_result_fd);
+        put_all(crash_result_fd, msg, n);
+        close(crash_result_fd); /* the engine sees the report, then the end of the pipe */
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -95,6 +110,8 @@ void emberV_crash_install(int task_fd, int result_fd) {
     crash_result_fd = result_fd;
     install_crash_handlers();
 }
+
+void emberV_crash_running(const char *name) { crash_running = name; }
 
 void emberV_crash_restore(void) {
     for (size_t i = 0; i < NCRASH; i++)

@@ -8,9 +8,10 @@
  * RTLD_LOCAL after this extension has been promoted to RTLD_GLOBAL, so its undefined
  * ember_* symbols resolve against the libember linked into _core.
  *
- * Crashes: while a native function runs, `running` names it. The first NativeFn
- * installs handlers (on an alternate stack) for SIGSEGV, SIGBUS, SIGFPE, SIGILL and
- * SIGABRT: a signal inside a native function closes the task pipe, writes a
+ * Crashes: while a native function runs, emberV_crash_running names it. The first
+ * NativeFn installs the native worker's handlers (src/nworker.c, on an alternate
+ * stack) for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT: a signal inside a native
+ * function closes the task pipe, writes a
  * TASK_ERROR frame naming the function and the signal straight to the result pipe
  * (native_crash_fds) and closes it, then the worker dies of that signal (default
  * action). The engine fails the attempt with that message and retries the task on
@@ -36,87 +37,18 @@ typedef struct {
     void *handle;
     char *name;        /* "mapNative tokenize (/path/lib.so)" */
     char *where_in;    /* "the input of <name>" */
-    char *crash;       /* "<name> crashed with signal " */
     ember_writer in, out;
 } NativeFn;
 
 /* ---- crashes ------------------------------------------------------------------- */
 
 static int task_fd = -1, crash_fd = -1;
-static const char *volatile running; /* the crash prefix of the function running, or NULL */
 static int handlers_installed;
 
-static void put_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0) return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static const char *signal_name(int sig) {
-    switch (sig) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGABRT: return "SIGABRT";
-    default: return "?";
-    }
-}
-
-static void on_crash(int sig) {
-    const char *prefix = running;
-    if (prefix && crash_fd >= 0) {
-        /* The task pipe closes first: a task the engine sends after reading the
-         * report below fails to reach this dying worker (and goes to a new one)
-         * rather than being lost with it. */
-        if (task_fd >= 0) close(task_fd);
-        char msg[1024];
-        size_t n = 0;
-        const char *parts[3] = {prefix, NULL, NULL};
-        char num[16];
-        size_t k = sizeof num;
-        num[--k] = 0;
-        int v = sig;
-        do num[--k] = (char)('0' + v % 10); while ((v /= 10) && k);
-        parts[1] = num + k;
-        for (int i = 0; i < 2; i++)
-            for (const char *s = parts[i]; *s && n < sizeof msg - 64; s++) msg[n++] = *s;
-        const char *tail[] = {" (", signal_name(sig), "); the worker running it was replaced", NULL};
-        for (int i = 0; tail[i]; i++)
-            for (const char *s = tail[i]; *s && n < sizeof msg; s++) msg[n++] = *s;
-        uint8_t hdr[EMBER_WIRE_HEADER];
-        emberW_header(hdr, EMBER_FRAME_TASK_ERROR, (uint32_t)n);
-        put_all(crash_fd, (const char *)hdr, sizeof hdr);
-        put_all(crash_fd, msg, n);
-        close(crash_fd); /* the engine sees the report, then the end of the pipe */
-    }
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
+/* The crash handlers of the native worker (src/nworker.c), reporting on the pipes. */
 static int install_handlers(void) {
     if (handlers_installed) return 0;
-    static char altstack[64 * 1024];
-    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
-    if (sigaltstack(&ss, NULL) < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_crash;
-        sa.sa_flags = SA_ONSTACK | SA_NODEFER;
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(sigs[i], &sa, NULL) < 0) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-    }
+    emberV_crash_install(task_fd, crash_fd);
     handlers_installed = 1;
     return 0;
 }
@@ -252,14 +184,14 @@ static PyObject *NativeFn_vectorcall(PyObject *callable, PyObject *const *args, 
     if (want == 2 && view_of(self, args[1], a1, self->in.len, &vb) < 0) return NULL;
     ember_clear_error();
     int rc;
-    running = self->crash;
+    emberV_crash_running(self->name);
     switch (self->kind) {
     case NATIVE_MAP: rc = ((ember_map_fn)self->fn)(&va, &self->out); break;
     case NATIVE_FLATMAP: rc = ((ember_flatmap_fn)self->fn)(&va, &self->out); break;
     case NATIVE_FILTER: rc = ((ember_filter_fn)self->fn)(&va); break;
     default: rc = ((ember_merge_fn)self->fn)(&va, &vb, &self->out); break;
     }
-    running = NULL;
+    emberV_crash_running(NULL);
     if (rc < 0) return fail_rc(self, rc);
     switch (self->kind) {
     case NATIVE_FILTER: return PyBool_FromLong(rc > 0);
@@ -276,7 +208,6 @@ static void NativeFn_dealloc(NativeFn *self) {
     ember_writer_free(&self->out);
     PyMem_Free(self->name);
     PyMem_Free(self->where_in);
-    PyMem_Free(self->crash);
     if (self->handle) dlclose(self->handle); /* dlopen counts references per library */
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -339,8 +270,7 @@ static PyObject *NativeFn_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     Py_DECREF(name);
     if (!self->name) goto fail;
     self->where_in = join3("the input of ", self->name, "");
-    self->crash = join3("native function ", self->name, " crashed with signal ");
-    if (!self->where_in || !self->crash) goto fail;
+    if (!self->where_in) goto fail;
     if (promote_self() < 0 || install_handlers() < 0) goto fail;
     if (offset != EMBER_NATIVE_BY_SYMBOL) { /* a function named by file and offset (native.c) */
         emberN_fn fn = {{(const uint8_t *)path, (uint32_t)strlen(path)},
