@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 # `make docs`: the site (docs/*.md and the API reference from the docstrings) into build/docs.
 DOCS_DEPS := mkdocs "mkdocstrings[python]"
 
-.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons lint docs
+.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons lint docs format
 
 # The decoders of bytes from a pipe or a file that have a fuzz target (tests/fuzz/fuzz_<name>.c,
 # seeds in tests/fuzz/corpus/<name>); `make test` replays each corpus.
@@ -93,10 +93,17 @@ pytest: install
 
 # ruff (pyflakes, pycodestyle) over the Python code; mypy over python/ember, strict on the
 # public modules (pyproject.toml lists them).
+# The C files clang-format checks (.clang-format at the root); `make format` rewrites them.
+C_SOURCES = $(shell find src include python/_core tests/c tests/fuzz examples -name '*.[ch]' | sort)
+
 lint: $(VENV)/.deps
+	clang-format --dry-run -Werror $(C_SOURCES)
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy tests/typing/check_api.py
+
+format:
+	clang-format -i $(C_SOURCES)
 
 test: lint ctest ctest-asan $(VENV)/.pyspark pytest
 

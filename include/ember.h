@@ -37,19 +37,19 @@ extern "C" {
 
 /* ---- errors ----------------------------------------------------------------
  * One table drives the codes and ember_strerror(). */
-#define EMBER_ERRNO_MAP(X)                                                   \
-    X(NOMEM, -1, "out of memory")                                            \
-    X(INVAL, -2, "invalid argument")                                         \
-    X(NOENT, -3, "no such file or directory")                                \
-    X(IO, -4, "input/output error")                                          \
-    X(EXIST, -5, "already exists")                                           \
-    X(PROTO, -6, "malformed frame on a worker pipe")                         \
-    X(CORRUPT, -7, "corrupt data")                                           \
-    X(SPAWN, -8, "could not start the Python worker daemon")                 \
-    X(WORKER, -9, "a Python worker process failed")                          \
-    X(TASK, -10, "a task failed")                                            \
-    X(CANCELLED, -11, "job cancelled")                                       \
-    X(STOPPED, -12, "the context is stopped")                                \
+#define EMBER_ERRNO_MAP(X)                                                                                             \
+    X(NOMEM, -1, "out of memory")                                                                                      \
+    X(INVAL, -2, "invalid argument")                                                                                   \
+    X(NOENT, -3, "no such file or directory")                                                                          \
+    X(IO, -4, "input/output error")                                                                                    \
+    X(EXIST, -5, "already exists")                                                                                     \
+    X(PROTO, -6, "malformed frame on a worker pipe")                                                                   \
+    X(CORRUPT, -7, "corrupt data")                                                                                     \
+    X(SPAWN, -8, "could not start the Python worker daemon")                                                           \
+    X(WORKER, -9, "a Python worker process failed")                                                                    \
+    X(TASK, -10, "a task failed")                                                                                      \
+    X(CANCELLED, -11, "job cancelled")                                                                                 \
+    X(STOPPED, -12, "the context is stopped")                                                                          \
     X(BUSY, -13, "in use by a running job")
 
 enum {
@@ -91,18 +91,26 @@ EMBER_EXTERN int64_t ember_mem_used(void);
  * reading fails with EMBER_ECORRUPT saying what the file looks like.
  */
 typedef struct ember_split {
-    char *path;    /* owned by the array */
+    char *path; /* owned by the array */
     int64_t start;
-    int64_t end;   /* exclusive; -1 = to the end of the file */
-    int codec;     /* EMBER_CODEC_*: NONE, or the file's codec */
+    int64_t end; /* exclusive; -1 = to the end of the file */
+    int codec;   /* EMBER_CODEC_*: NONE, or the file's codec */
 } ember_split;
 
 /* Compression codecs, Hadoop's by file extension: ".gz" gzip, ".deflate" a zlib
  * stream (Hadoop's DefaultCodec), ".bz2" bzip2, ".xz" xz, ".zst" zstd. gzip and
  * deflate are always built; the others only when meson found their library.
  * ".lz4" and ".snappy" (Hadoop's block framing) are recognised, never available. */
-enum ember_codec { EMBER_CODEC_NONE = 0, EMBER_CODEC_GZIP = 1, EMBER_CODEC_DEFLATE = 2, EMBER_CODEC_BZIP2 = 3,
-                   EMBER_CODEC_XZ = 4, EMBER_CODEC_ZSTD = 5, EMBER_CODEC_LZ4 = 6, EMBER_CODEC_SNAPPY = 7 };
+enum ember_codec {
+    EMBER_CODEC_NONE = 0,
+    EMBER_CODEC_GZIP = 1,
+    EMBER_CODEC_DEFLATE = 2,
+    EMBER_CODEC_BZIP2 = 3,
+    EMBER_CODEC_XZ = 4,
+    EMBER_CODEC_ZSTD = 5,
+    EMBER_CODEC_LZ4 = 6,
+    EMBER_CODEC_SNAPPY = 7
+};
 /* The codec a file name asks for (EMBER_CODEC_NONE for other names). */
 EMBER_EXTERN int ember_codec_of_name(const char *path);
 /* A static name ("gzip", "bzip2" ...) and the file extension (".gz" ...) of a codec. */
@@ -130,8 +138,7 @@ EMBER_EXTERN void ember_compressed_writer_close(ember_compressed_writer *w);
  * On success *out is an array of *n splits, freed with ember_splits_free().
  * Fails with EMBER_ENOENT (message names the path) when a path or pattern matches
  * nothing. */
-EMBER_EXTERN int ember_text_splits(const char *paths, int min_partitions,
-                                   ember_split **out, size_t *n);
+EMBER_EXTERN int ember_text_splits(const char *paths, int min_partitions, ember_split **out, size_t *n);
 EMBER_EXTERN void ember_splits_free(ember_split *splits, size_t n);
 
 typedef struct ember_line_reader ember_line_reader;
@@ -154,7 +161,7 @@ typedef struct ember_seq_reader ember_seq_reader;
 typedef struct ember_seq_record {
     const uint8_t *key, *value; /* valid until the next call */
     size_t key_len, value_len;
-    int64_t offset;             /* of the record in the file */
+    int64_t offset; /* of the record in the file */
 } ember_seq_record;
 EMBER_EXTERN int ember_seq_reader_open(const char *path, int64_t start, int64_t end, ember_seq_reader **out);
 /* The class names of the keys and values (owned by the reader). */
@@ -178,11 +185,10 @@ EMBER_EXTERN void ember_seq_reader_close(ember_seq_reader *r);
  */
 typedef struct ember_shuffle_writer ember_shuffle_writer;
 /* Creates `path` (written under a temporary name and renamed at commit). */
-EMBER_EXTERN int ember_shuffle_writer_open(const char *path, uint32_t nbuckets,
-                                           size_t buffer_limit, ember_shuffle_writer **out);
+EMBER_EXTERN int ember_shuffle_writer_open(const char *path, uint32_t nbuckets, size_t buffer_limit,
+                                           ember_shuffle_writer **out);
 /* Appends one record to a bucket. */
-EMBER_EXTERN int ember_shuffle_writer_append(ember_shuffle_writer *w, uint32_t bucket,
-                                             const void *data, size_t len);
+EMBER_EXTERN int ember_shuffle_writer_append(ember_shuffle_writer *w, uint32_t bucket, const void *data, size_t len);
 /* Writes what is buffered and the index, renames the file into place, fills
  * bucket_bytes[nbuckets] (may be NULL) with each bucket's record bytes, and frees w
  * whatever the result. */
@@ -192,8 +198,8 @@ EMBER_EXTERN void ember_shuffle_writer_abort(ember_shuffle_writer *w);
 
 typedef struct ember_shuffle_reader ember_shuffle_reader;
 /* Opens a reader over one bucket of several shuffle files, read in the order given. */
-EMBER_EXTERN int ember_shuffle_reader_open(const char *const *paths, size_t npaths,
-                                           uint32_t bucket, ember_shuffle_reader **out);
+EMBER_EXTERN int ember_shuffle_reader_open(const char *const *paths, size_t npaths, uint32_t bucket,
+                                           ember_shuffle_reader **out);
 /* Returns 1 with the next record (valid until the next call), 0 at the end, or a
  * negative code (EMBER_ECORRUPT naming the file on a bad index, length or checksum;
  * EMBER_ENOENT for a missing file). */
@@ -207,13 +213,13 @@ typedef struct ember_context ember_context;
 typedef struct ember_node ember_node;
 
 typedef struct ember_config {
-    int slots;               /* task slots = Python workers; >= 1 */
-    int max_failures;        /* attempts per task before the job fails (default 4) */
+    int slots;        /* task slots = Python workers; >= 1 */
+    int max_failures; /* attempts per task before the job fails (default 4) */
     /* Interpreter for workers, e.g. sys.executable. NULL with daemon NULL too: native
      * workers, no Python anywhere (see "C jobs" below). */
     const char *python;
-    const char *pythonpath;  /* PYTHONPATH for workers (may be NULL) */
-    const char *local_dir;   /* parent of the context's temp dir (NULL: $TMPDIR or /tmp) */
+    const char *pythonpath; /* PYTHONPATH for workers (may be NULL) */
+    const char *local_dir;  /* parent of the context's temp dir (NULL: $TMPDIR or /tmp) */
     /* Bytes of result batches one job may send back (spark.driver.maxResultSize; 0:
      * unlimited). Past it the job fails with EMBER_ETASK, its message naming the size
      * and the key, before more results are held. */
@@ -249,32 +255,28 @@ typedef struct ember_buf {
 /* Nodes. Each constructor returns a new reference (release with ember_node_release)
  * and takes its own references to parents. Commands are opaque bytes (for Python:
  * a pickled list of operations), copied. */
-EMBER_EXTERN int ember_node_parallelize(ember_context *ctx, size_t nparts,
-                                        const ember_buf *const *batches,
+EMBER_EXTERN int ember_node_parallelize(ember_context *ctx, size_t nparts, const ember_buf *const *batches,
                                         const size_t *nbatches, ember_node **out);
-EMBER_EXTERN int ember_node_text(ember_context *ctx, const char *paths, int min_partitions,
-                                 int as_bytes, ember_node **out);
-EMBER_EXTERN int ember_node_range(ember_context *ctx, int64_t start, int64_t stop,
-                                  int64_t step, size_t nparts, ember_node **out);
-EMBER_EXTERN int ember_node_pipeline(ember_context *ctx, ember_node *parent,
-                                     const void *cmd, size_t cmd_len, ember_node **out);
+EMBER_EXTERN int ember_node_text(ember_context *ctx, const char *paths, int min_partitions, int as_bytes,
+                                 ember_node **out);
+EMBER_EXTERN int ember_node_range(ember_context *ctx, int64_t start, int64_t stop, int64_t step, size_t nparts,
+                                  ember_node **out);
+EMBER_EXTERN int ember_node_pipeline(ember_context *ctx, ember_node *parent, const void *cmd, size_t cmd_len,
+                                     ember_node **out);
 /* A shuffle: the parent's records are partitioned into nparts buckets by the
  * workers as `spec` (opaque: partitioner and optional map-side combiner) says. */
-EMBER_EXTERN int ember_node_shuffle(ember_context *ctx, ember_node *parent, size_t nparts,
-                                    const void *spec, size_t spec_len, ember_node **out);
-EMBER_EXTERN int ember_node_union(ember_context *ctx, ember_node *const *parents,
-                                  size_t nparents, ember_node **out);
+EMBER_EXTERN int ember_node_shuffle(ember_context *ctx, ember_node *parent, size_t nparts, const void *spec,
+                                    size_t spec_len, ember_node **out);
+EMBER_EXTERN int ember_node_union(ember_context *ctx, ember_node *const *parents, size_t nparents, ember_node **out);
 /* nparts partitions, each the concatenation of neighbouring parent partitions:
  * partition i holds parent partitions [i*N/nparts, (i+1)*N/nparts). No shuffle. */
-EMBER_EXTERN int ember_node_coalesce(ember_context *ctx, ember_node *parent, size_t nparts,
-                                     ember_node **out);
+EMBER_EXTERN int ember_node_coalesce(ember_context *ctx, ember_node *parent, size_t nparts, ember_node **out);
 /* Partition i pairs partition i of a with partition i of b (record by record, done by
  * the workers). Fails with EMBER_EINVAL when the partition counts differ. */
 EMBER_EXTERN int ember_node_zip(ember_context *ctx, ember_node *a, ember_node *b, ember_node **out);
 /* Partition i*nb + j pairs every record of a's partition i with every record of b's
  * partition j. */
-EMBER_EXTERN int ember_node_cartesian(ember_context *ctx, ember_node *a, ember_node *b,
-                                      ember_node **out);
+EMBER_EXTERN int ember_node_cartesian(ember_context *ctx, ember_node *a, ember_node *b, ember_node **out);
 EMBER_EXTERN void ember_node_retain(ember_node *n);
 EMBER_EXTERN void ember_node_release(ember_node *n);
 EMBER_EXTERN int ember_node_id(const ember_node *n);
@@ -315,7 +317,7 @@ EMBER_EXTERN ember_node *ember_node_parent(const ember_node *n, size_t i);
  * attempt that succeeded, in completion order. Free with ember_result_free. */
 typedef struct ember_result {
     size_t nparts;
-    ember_buf **batches;  /* batches[i] is an array of nbatches[i] buffers */
+    ember_buf **batches; /* batches[i] is an array of nbatches[i] buffers */
     size_t *nbatches;
     ember_buf *reports;
     size_t nreports;
@@ -330,9 +332,8 @@ EMBER_EXTERN void ember_result_free(ember_result *r);
  * group, then "tag:<tag>" for each job tag); `info` (may be NULL) is opaque bytes sent
  * with every task of the job (for Python: local properties and broadcasts). */
 typedef struct ember_job ember_job;
-EMBER_EXTERN int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partitions,
-                                  size_t npartitions, const char *group, const void *info,
-                                  size_t info_len, ember_job **out);
+EMBER_EXTERN int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partitions, size_t npartitions,
+                                  const char *group, const void *info, size_t info_len, ember_job **out);
 /* Waits up to timeout_ms (-1: forever). Returns 1 when the job has finished, else 0. */
 EMBER_EXTERN int ember_job_wait(ember_job *job, int timeout_ms);
 /* Asks the engine to cancel the job: its running tasks are killed, it finishes with
@@ -359,8 +360,8 @@ EMBER_EXTERN int ember_job_finish(ember_job *job, ember_result **out);
  * job early (enough results), cancel it and take until 0; ember_job_finish then
  * says EMBER_ECANCELLED. */
 typedef struct ember_part {
-    size_t index;        /* position in the job's list of partitions */
-    ember_buf *batches;  /* nbatches buffers, owned by the struct */
+    size_t index;       /* position in the job's list of partitions */
+    ember_buf *batches; /* nbatches buffers, owned by the struct */
     size_t nbatches;
 } ember_part;
 #define EMBER_JOB_TIMEOUT 2
@@ -381,9 +382,8 @@ typedef int (*ember_interrupt_fn)(void *arg);
 
 /* Submits a job and waits for it: ember_job_submit + wait + finish. On failure *out
  * is NULL (ember_job_finish gives the reports of a failed job). */
-EMBER_EXTERN int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions,
-                               size_t npartitions, ember_interrupt_fn interrupt,
-                               void *interrupt_arg, ember_result **out);
+EMBER_EXTERN int ember_run_job(ember_context *ctx, ember_node *node, const size_t *partitions, size_t npartitions,
+                               ember_interrupt_fn interrupt, void *interrupt_arg, ember_result **out);
 
 /* A snapshot of a running stage, for progress bars and status trackers. */
 typedef struct ember_stage_info {

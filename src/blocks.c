@@ -29,7 +29,8 @@ int emberM_batches_push(emberM_batches *b, uint8_t *data, size_t len) {
 }
 
 void emberM_batches_clear(emberM_batches *b) {
-    for (size_t i = 0; i < b->n; i++) ember_free(b->bufs[i].data);
+    for (size_t i = 0; i < b->n; i++)
+        ember_free(b->bufs[i].data);
     ember_free(b->bufs);
     b->bufs = NULL;
     b->n = b->cap = 0;
@@ -37,7 +38,8 @@ void emberM_batches_clear(emberM_batches *b) {
 
 uint64_t emberM_batches_bytes(const emberM_batches *b) {
     uint64_t n = 0;
-    for (size_t i = 0; i < b->n; i++) n += b->bufs[i].len;
+    for (size_t i = 0; i < b->n; i++)
+        n += b->bufs[i].len;
     return n;
 }
 
@@ -58,7 +60,7 @@ void emberM_part_release(emberM_part *p) {
 /* ---- the store -------------------------------------------------------------------- */
 
 typedef struct slot {
-    emberM_part *mem;          /* the partition in memory, or NULL */
+    emberM_part *mem; /* the partition in memory, or NULL */
 } slot;
 
 struct emberM_rdd {
@@ -72,10 +74,10 @@ struct emberM_rdd {
 struct emberM_shuffle {
     struct emberM_shuffle *next;
     int id;
-    int done;                  /* every map task's output is registered */
+    int done; /* every map task's output is registered */
     size_t nmaps, nparts;
-    char **paths;              /* [map]: the map task's file, or NULL */
-    uint64_t *bucket_bytes;    /* [map * nparts + bucket] */
+    char **paths;           /* [map]: the map task's file, or NULL */
+    uint64_t *bucket_bytes; /* [map * nparts + bucket] */
 };
 
 int emberM_init(emberM_store *s, const char *dir) {
@@ -100,7 +102,8 @@ static struct emberM_shuffle *find_shuffle(emberM_store *s, int id) {
 }
 
 static void free_rdd(struct emberM_rdd *r) {
-    for (size_t p = 0; p < r->nparts; p++) emberM_part_release(r->slots[p].mem);
+    for (size_t p = 0; p < r->nparts; p++)
+        emberM_part_release(r->slots[p].mem);
     ember_free(r->slots);
     ember_free(r);
 }
@@ -240,7 +243,8 @@ int emberM_put(emberM_store *s, int id, size_t p, emberM_batches *batches) {
 
 int emberM_shuffle_put(emberM_store *s, int id, size_t nmaps, size_t nparts, size_t map, const char *path,
                        const uint64_t *bucket_bytes) {
-    if (map >= nmaps) return emberE_set(EMBER_EINVAL, "map output %zu of shuffle %d out of range (%zu maps)", map, id, nmaps);
+    if (map >= nmaps)
+        return emberE_set(EMBER_EINVAL, "map output %zu of shuffle %d out of range (%zu maps)", map, id, nmaps);
     char *dup = ember_strdup(path);
     if (!dup) return emberE_set(EMBER_ENOMEM, "out of memory registering map output %zu of shuffle %d", map, id);
     int rc = 0;
@@ -316,7 +320,8 @@ int emberM_shuffle_buckets(emberM_store *s, int id, size_t bucket, char ***paths
     struct emberM_shuffle *h = find_shuffle(s, id);
     if (!h || bucket >= h->nparts) goto unlock;
     size_t n = 0;
-    for (size_t m = 0; m < h->nmaps; m++) n += h->paths[m] && h->bucket_bytes[m * h->nparts + bucket];
+    for (size_t m = 0; m < h->nmaps; m++)
+        n += h->paths[m] && h->bucket_bytes[m * h->nparts + bucket];
     if (n == 0) goto unlock;
     char **out = ember_calloc(n, sizeof *out);
     if (!out) {
@@ -341,7 +346,8 @@ unlock:
 }
 
 void emberM_paths_free(char **paths, size_t n) {
-    for (size_t i = 0; paths && i < n; i++) ember_free(paths[i]);
+    for (size_t i = 0; paths && i < n; i++)
+        ember_free(paths[i]);
     ember_free(paths);
 }
 

@@ -79,20 +79,18 @@ int ember_codec_of_name(const char *path) {
     return EMBER_CODEC_NONE;
 }
 
-const char *ember_codec_name(int codec) {
-    return codec >= 0 && codec < NCODECS ? codecs[codec].name : "unknown codec";
-}
+const char *ember_codec_name(int codec) { return codec >= 0 && codec < NCODECS ? codecs[codec].name : "unknown codec"; }
 
-const char *ember_codec_extension(int codec) {
-    return codec >= 0 && codec < NCODECS ? codecs[codec].ext : "";
-}
+const char *ember_codec_extension(int codec) { return codec >= 0 && codec < NCODECS ? codecs[codec].ext : ""; }
 
 int ember_codec_available(int codec) { return codec >= 0 && codec < NCODECS && codecs[codec].available; }
 
 static int unavailable(int codec, const char *path) {
     if (!codecs[codec].library)
-        return emberE_set(EMBER_EINVAL, "cannot read or write %s: ember has no %s codec; decompress the file "
-                          "first (or write it with another codec)", path, codecs[codec].name);
+        return emberE_set(EMBER_EINVAL,
+                          "cannot read or write %s: ember has no %s codec; decompress the file "
+                          "first (or write it with another codec)",
+                          path, codecs[codec].name);
     return emberE_set(EMBER_EINVAL,
                       "cannot read or write %s: it is %s-compressed and this ember was built without %s; "
                       "install it and rebuild ember",
@@ -102,13 +100,15 @@ static int unavailable(int codec, const char *path) {
 /* The codec whose magic bytes head[0, n) starts with, or -1. */
 static int codec_of_magic(const uint8_t *h, size_t n) {
     if (n >= 2 && h[0] == 0x1f && h[1] == 0x8b) return EMBER_CODEC_GZIP;
-    if (n >= 4 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h' && h[3] >= '1' && h[3] <= '9')
-        return EMBER_CODEC_BZIP2;
-    if (n >= 6 && memcmp(h, "\xfd" "7zXZ\0", 6) == 0) return EMBER_CODEC_XZ;
+    if (n >= 4 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h' && h[3] >= '1' && h[3] <= '9') return EMBER_CODEC_BZIP2;
+    if (n >= 6 && memcmp(h,
+                         "\xfd"
+                         "7zXZ\0",
+                         6) == 0)
+        return EMBER_CODEC_XZ;
     if (n >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd) return EMBER_CODEC_ZSTD;
     /* zlib: deflate method, a window of at most 32 KiB, header check multiple of 31 */
-    if (n >= 2 && (h[0] & 0x0f) == 8 && (h[0] >> 4) <= 7 && ((h[0] << 8) | h[1]) % 31 == 0)
-        return EMBER_CODEC_DEFLATE;
+    if (n >= 2 && (h[0] & 0x0f) == 8 && (h[0] >> 4) <= 7 && ((h[0] << 8) | h[1]) % 31 == 0) return EMBER_CODEC_DEFLATE;
     return -1;
 }
 
@@ -117,7 +117,8 @@ int emberC_check_magic(int codec, const char *path, const uint8_t *head, size_t 
     if (codec_of_magic(head, n) == codec) return 0;
     char what[96];
     emberC_describe(head, n, what, sizeof what);
-    return emberE_set(EMBER_ECORRUPT, "input file %s is named %s but is not %s data: it looks like %s; "
+    return emberE_set(EMBER_ECORRUPT,
+                      "input file %s is named %s but is not %s data: it looks like %s; "
                       "rename it to what it holds",
                       path, codecs[codec].ext, codecs[codec].name, what);
 }
@@ -144,7 +145,8 @@ void emberC_describe(const uint8_t *h, size_t n, char *out, size_t cap) {
         return;
     }
     size_t k = n < 8 ? n : 8, w = (size_t)snprintf(out, cap, "binary data starting");
-    for (size_t i = 0; i < k && w + 4 < cap; i++) w += (size_t)snprintf(out + w, cap - w, " %02x", h[i]);
+    for (size_t i = 0; i < k && w + 4 < cap; i++)
+        w += (size_t)snprintf(out + w, cap - w, " %02x", h[i]);
 }
 
 /* ---- allocators handed to the libraries ------------------------------------------ */
@@ -197,15 +199,15 @@ static const ZSTD_customMem zs_mem = {zs_alloc, zs_free, NULL};
 
 struct emberC_decoder {
     int codec;
-    int fd;              /* borrowed */
+    int fd; /* borrowed */
     char *path;
     uint8_t *in;
     size_t in_pos, in_len;
-    int64_t in_off;      /* file offset of in[0] */
+    int64_t in_off; /* file offset of in[0] */
     int in_eof;
-    int in_stream;       /* inside a stream: its end has not been seen */
-    int ended;           /* the last stream ended and the file has no more bytes */
-    int live;            /* the library's state is initialised */
+    int in_stream; /* inside a stream: its end has not been seen */
+    int ended;     /* the last stream ended and the file has no more bytes */
+    int live;      /* the library's state is initialised */
     /* bzip2 read block by block, from the block a split starts at (the section
      * "bzip2 splits" below); 0 for a decoder of whole streams */
     int by_block;
@@ -236,8 +238,8 @@ struct emberC_decoder {
 static int64_t consumed(const emberC_decoder *d) { return d->in_off + (int64_t)d->in_pos; }
 
 static int corrupt(const emberC_decoder *d, const char *why) {
-    return emberE_set(EMBER_ECORRUPT, "corrupt %s input file %s at compressed byte %lld: %s",
-                      codecs[d->codec].name, d->path, (long long)consumed(d), why);
+    return emberE_set(EMBER_ECORRUPT, "corrupt %s input file %s at compressed byte %lld: %s", codecs[d->codec].name,
+                      d->path, (long long)consumed(d), why);
 }
 
 static int refill(emberC_decoder *d) {
@@ -347,15 +349,19 @@ static int step(emberC_decoder *d, uint8_t *out, size_t want, size_t *got, int *
         int zrc = inflate(z, Z_NO_FLUSH);
         d->in_pos += in_n - z->avail_in;
         *got = out_n - z->avail_out;
-        if (zrc == Z_STREAM_END) *stream_end = 1;
-        else if (zrc == Z_MEM_ERROR) return emberE_set(EMBER_ENOMEM, "out of memory decompressing %s", d->path);
-        else if (zrc != Z_OK && zrc != Z_BUF_ERROR) return corrupt(d, z->msg ? z->msg : "invalid data");
+        if (zrc == Z_STREAM_END)
+            *stream_end = 1;
+        else if (zrc == Z_MEM_ERROR)
+            return emberE_set(EMBER_ENOMEM, "out of memory decompressing %s", d->path);
+        else if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+            return corrupt(d, z->msg ? z->msg : "invalid data");
         return 0;
     }
 #ifdef EMBER_HAVE_BZIP2
     case EMBER_CODEC_BZIP2: {
         bz_stream *b = &d->s.bz;
-        unsigned in_n = avail > UINT32_MAX ? UINT32_MAX : (unsigned)avail, out_n = want > UINT32_MAX ? UINT32_MAX : (unsigned)want;
+        unsigned in_n = avail > UINT32_MAX ? UINT32_MAX : (unsigned)avail,
+                 out_n = want > UINT32_MAX ? UINT32_MAX : (unsigned)want;
         b->next_in = (char *)(d->in + d->in_pos);
         b->avail_in = in_n;
         b->next_out = (char *)out;
@@ -363,9 +369,12 @@ static int step(emberC_decoder *d, uint8_t *out, size_t want, size_t *got, int *
         int brc = BZ2_bzDecompress(b);
         d->in_pos += in_n - b->avail_in;
         *got = out_n - b->avail_out;
-        if (brc == BZ_STREAM_END) *stream_end = 1;
-        else if (brc == BZ_MEM_ERROR) return emberE_set(EMBER_ENOMEM, "out of memory decompressing %s", d->path);
-        else if (brc != BZ_OK) return corrupt(d, brc == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "invalid data");
+        if (brc == BZ_STREAM_END)
+            *stream_end = 1;
+        else if (brc == BZ_MEM_ERROR)
+            return emberE_set(EMBER_ENOMEM, "out of memory decompressing %s", d->path);
+        else if (brc != BZ_OK)
+            return corrupt(d, brc == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "invalid data");
         return 0;
     }
 #endif
@@ -379,9 +388,12 @@ static int step(emberC_decoder *d, uint8_t *out, size_t want, size_t *got, int *
         lzma_ret xrc = lzma_code(x, d->in_eof ? LZMA_FINISH : LZMA_RUN);
         d->in_pos += avail - x->avail_in;
         *got = want - x->avail_out;
-        if (xrc == LZMA_STREAM_END) *stream_end = 1;
-        else if (xrc == LZMA_MEM_ERROR) return emberE_set(EMBER_ENOMEM, "out of memory decompressing %s", d->path);
-        else if (xrc == LZMA_BUF_ERROR && d->in_eof) return corrupt(d, "the file ends inside a stream (truncated)");
+        if (xrc == LZMA_STREAM_END)
+            *stream_end = 1;
+        else if (xrc == LZMA_MEM_ERROR)
+            return emberE_set(EMBER_ENOMEM, "out of memory decompressing %s", d->path);
+        else if (xrc == LZMA_BUF_ERROR && d->in_eof)
+            return corrupt(d, "the file ends inside a stream (truncated)");
         else if (xrc != LZMA_OK && xrc != LZMA_BUF_ERROR)
             return corrupt(d, xrc == LZMA_FORMAT_ERROR ? "not an xz stream" : "invalid data");
         return 0;
@@ -699,17 +711,26 @@ void emberC_decoder_close(emberC_decoder *d) {
     if (d->live) {
         switch (d->codec) {
         case EMBER_CODEC_GZIP:
-        case EMBER_CODEC_DEFLATE: inflateEnd(&d->s.z); break;
+        case EMBER_CODEC_DEFLATE:
+            inflateEnd(&d->s.z);
+            break;
 #ifdef EMBER_HAVE_BZIP2
-        case EMBER_CODEC_BZIP2: BZ2_bzDecompressEnd(&d->s.bz); break;
+        case EMBER_CODEC_BZIP2:
+            BZ2_bzDecompressEnd(&d->s.bz);
+            break;
 #endif
 #ifdef EMBER_HAVE_LZMA
-        case EMBER_CODEC_XZ: lzma_end(&d->s.xz); break;
+        case EMBER_CODEC_XZ:
+            lzma_end(&d->s.xz);
+            break;
 #endif
 #ifdef EMBER_HAVE_ZSTD
-        case EMBER_CODEC_ZSTD: ZSTD_freeDCtx(d->s.zs); break;
+        case EMBER_CODEC_ZSTD:
+            ZSTD_freeDCtx(d->s.zs);
+            break;
 #endif
-        default: break;
+        default:
+            break;
         }
     }
     ember_free(d->synth);
@@ -774,8 +795,10 @@ int ember_compressed_writer_open(int codec, const char *path, ember_compressed_w
     case EMBER_CODEC_DEFLATE:
         w->s.z.zalloc = z_alloc;
         w->s.z.zfree = z_free;
-        rc = deflateInit2(&w->s.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, codec == EMBER_CODEC_GZIP ? 15 + 16 : 15,
-                          8, Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
+        rc = deflateInit2(&w->s.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, codec == EMBER_CODEC_GZIP ? 15 + 16 : 15, 8,
+                          Z_DEFAULT_STRATEGY) == Z_OK
+                 ? 0
+                 : -1;
         break;
 #ifdef EMBER_HAVE_BZIP2
     case EMBER_CODEC_BZIP2:
@@ -923,17 +946,26 @@ void ember_compressed_writer_close(ember_compressed_writer *w) {
     if (w->live) {
         switch (w->codec) {
         case EMBER_CODEC_GZIP:
-        case EMBER_CODEC_DEFLATE: deflateEnd(&w->s.z); break;
+        case EMBER_CODEC_DEFLATE:
+            deflateEnd(&w->s.z);
+            break;
 #ifdef EMBER_HAVE_BZIP2
-        case EMBER_CODEC_BZIP2: BZ2_bzCompressEnd(&w->s.bz); break;
+        case EMBER_CODEC_BZIP2:
+            BZ2_bzCompressEnd(&w->s.bz);
+            break;
 #endif
 #ifdef EMBER_HAVE_LZMA
-        case EMBER_CODEC_XZ: lzma_end(&w->s.xz); break;
+        case EMBER_CODEC_XZ:
+            lzma_end(&w->s.xz);
+            break;
 #endif
 #ifdef EMBER_HAVE_ZSTD
-        case EMBER_CODEC_ZSTD: ZSTD_freeCCtx(w->s.zs); break;
+        case EMBER_CODEC_ZSTD:
+            ZSTD_freeCCtx(w->s.zs);
+            break;
 #endif
-        default: break;
+        default:
+            break;
         }
     }
     if (w->fd >= 0) close(w->fd);

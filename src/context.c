@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
+    (void)sb;
+    (void)flag;
+    (void)ftw;
     remove(path);
     return 0;
 }
@@ -58,7 +60,10 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     if ((rc = emberM_init(&ctx->blocks, ctx->tmpdir))) goto fail;
     ctx->pool.nworkers = (size_t)cfg->slots;
     ctx->pool.workers = ember_calloc((size_t)cfg->slots, sizeof *ctx->pool.workers);
-    if (!ctx->pool.workers) { rc = emberE_set(EMBER_ENOMEM, "out of memory creating a context"); goto fail; }
+    if (!ctx->pool.workers) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory creating a context");
+        goto fail;
+    }
     for (int i = 0; i < cfg->slots; i++) {
         ctx->pool.workers[i].to_fd = ctx->pool.workers[i].from_fd = -1;
         ctx->pool.workers[i].pid = -1;

@@ -60,7 +60,9 @@ static double now_ms(void) {
 void emberS_wake(ember_context *ctx) {
     char b = 1;
     ssize_t r;
-    do r = write(ctx->wake[1], &b, 1); while (r < 0 && errno == EINTR);
+    do
+        r = write(ctx->wake[1], &b, 1);
+    while (r < 0 && errno == EINTR);
 }
 
 int emberS_making(ember_context *ctx, const ember_node *n) {
@@ -80,8 +82,8 @@ static int wants_cache(ember_node *n) {
 
 /* What a job's node needs made before its result stage can run. */
 typedef struct needs {
-    int missing;          /* something is missing (ready, being made, or waiting on its inputs) */
-    size_t n;             /* ready[0..n): missing nodes whose inputs exist, nobody making them */
+    int missing; /* something is missing (ready, being made, or waiting on its inputs) */
+    size_t n;    /* ready[0..n): missing nodes whose inputs exist, nobody making them */
     ember_node *ready[32];
     int kind[32];
 } needs;
@@ -103,7 +105,8 @@ static void find_ready(ember_context *ctx, ember_node *n, int skip_cache, needs 
         nd->missing = 1;
         needs inner = {0};
         find_ready(ctx, n, 1, &inner);
-        for (size_t i = 0; i < inner.n; i++) add_ready(nd, inner.ready[i], inner.kind[i]);
+        for (size_t i = 0; i < inner.n; i++)
+            add_ready(nd, inner.ready[i], inner.kind[i]);
         if (!inner.missing && !emberS_making(ctx, n)) add_ready(nd, n, STAGE_CACHE);
         return;
     }
@@ -112,11 +115,13 @@ static void find_ready(ember_context *ctx, ember_node *n, int skip_cache, needs 
         nd->missing = 1;
         needs inner = {0};
         find_ready(ctx, n->parents[0], 0, &inner);
-        for (size_t i = 0; i < inner.n; i++) add_ready(nd, inner.ready[i], inner.kind[i]);
+        for (size_t i = 0; i < inner.n; i++)
+            add_ready(nd, inner.ready[i], inner.kind[i]);
         if (!inner.missing && !emberS_making(ctx, n)) add_ready(nd, n, STAGE_SHUFFLE);
         return;
     }
-    for (size_t i = 0; i < n->nparents; i++) find_ready(ctx, n->parents[i], 0, nd);
+    for (size_t i = 0; i < n->nparents; i++)
+        find_ready(ctx, n->parents[i], 0, nd);
 }
 
 /* 1 when n or a node it reads through narrow dependencies (not across a shuffle) is a
@@ -168,19 +173,30 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
         /* Only what is missing: partitions not cached, map outputs not registered (all
          * the first time; one whose file was lost, later), results not yet delivered
          * (after a stage that lost a shuffle file was dropped, see fetch_failed). */
-        if (!(wanted = ember_calloc(all ? all : 1, 1))) { ember_free(st); return NULL; }
-        for (size_t p = 0; p < all; p++) wanted[p] = 1;
-        for (size_t i = 0; kind == STAGE_RESULT && i < job->narrived; i++) wanted[job->arrived[i]] = 0;
+        if (!(wanted = ember_calloc(all ? all : 1, 1))) {
+            ember_free(st);
+            return NULL;
+        }
+        for (size_t p = 0; p < all; p++)
+            wanted[p] = 1;
+        for (size_t i = 0; kind == STAGE_RESULT && i < job->narrived; i++)
+            wanted[job->arrived[i]] = 0;
         for (size_t p = 0; p < all; p++) {
-            if (kind == STAGE_CACHE) wanted[p] = (uint8_t)emberM_wants(&ctx->blocks, target->id, p);
-            else if (kind == STAGE_SHUFFLE) wanted[p] = (uint8_t)!emberM_shuffle_has(&ctx->blocks, target->id, p);
+            if (kind == STAGE_CACHE)
+                wanted[p] = (uint8_t)emberM_wants(&ctx->blocks, target->id, p);
+            else if (kind == STAGE_SHUFFLE)
+                wanted[p] = (uint8_t)!emberM_shuffle_has(&ctx->blocks, target->id, p);
             n += wanted[p];
         }
     } else {
         n = all;
     }
     st->tasks = ember_calloc(n ? n : 1, sizeof *st->tasks);
-    if (!st->tasks) { ember_free(wanted); ember_free(st); return NULL; }
+    if (!st->tasks) {
+        ember_free(wanted);
+        ember_free(st);
+        return NULL;
+    }
     st->ntasks = n;
     size_t k = 0;
     for (size_t p = 0; p < all; p++) {
@@ -189,7 +205,8 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
         t->part = kind == STAGE_RESULT ? job->parts[p] : p;
         t->index = p;
         if (kind == STAGE_SHUFFLE && !(t->bucket_bytes = ember_calloc(target->nparts, sizeof(uint64_t)))) {
-            for (size_t i = 0; i < k; i++) ember_free(st->tasks[i].bucket_bytes);
+            for (size_t i = 0; i < k; i++)
+                ember_free(st->tasks[i].bucket_bytes);
             ember_free(st->tasks);
             ember_free(st);
             return NULL;
@@ -207,7 +224,8 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
     st->next = ctx->stages;
     ctx->stages = st;
     stage **pp = &job->stages;
-    while (*pp) pp = &(*pp)->job_next;
+    while (*pp)
+        pp = &(*pp)->job_next;
     *pp = st;
     return st;
 }
@@ -215,7 +233,8 @@ static stage *new_stage(ember_context *ctx, struct ember_job *job, int kind, emb
 /* ---- starting a task ------------------------------------------------------------- */
 
 static void release_sending(task *t) {
-    for (size_t i = 0; i < t->nsending; i++) emberM_part_release(t->sending[i]);
+    for (size_t i = 0; i < t->nsending; i++)
+        emberM_part_release(t->sending[i]);
     ember_free(t->sending);
     t->sending = NULL;
     t->nsending = 0;
@@ -334,7 +353,8 @@ static void remember_skipped(ember_context *ctx, struct ember_job *job, const em
     if (seen_add(seen, n) != 0) return;
     int shuffle = n->kind == EMBER_NODE_SHUFFLE;
     if (shuffle) skipped = skipped || emberM_shuffle_done(&ctx->blocks, n->id);
-    for (size_t i = 0; i < n->nparents; i++) remember_skipped(ctx, job, n->parents[i], skipped, seen);
+    for (size_t i = 0; i < n->nparents; i++)
+        remember_skipped(ctx, job, n->parents[i], skipped, seen);
     if (shuffle && skipped) {
         int id = ctx->next_stage_id++;
         remember(ctx, (ember_stage_info){id, job->id, (int)n->parents[0]->nparts, 0, 0, 0, (int64_t)now_ms()});
@@ -350,10 +370,16 @@ static void remember_skipped(ember_context *ctx, struct ember_job *job, const em
 /* Removes st from its job's and the context's lists and frees it. */
 static void free_stage(ember_context *ctx, stage *st) {
     for (stage **pp = &st->job->stages; *pp; pp = &(*pp)->job_next)
-        if (*pp == st) { *pp = st->job_next; break; }
+        if (*pp == st) {
+            *pp = st->job_next;
+            break;
+        }
     pthread_mutex_lock(&ctx->mu);
     for (stage **pp = &ctx->stages; *pp; pp = &(*pp)->next)
-        if (*pp == st) { *pp = st->next; break; }
+        if (*pp == st) {
+            *pp = st->next;
+            break;
+        }
     remember_stage(ctx, st);
     pthread_mutex_unlock(&ctx->mu);
     emberL_stage_end(&ctx->tasklog, st->id, st->ndone == st->ntasks ? EMBER_STAGE_COMPLETE : EMBER_STAGE_FAILED,
@@ -548,7 +574,8 @@ static int result_too_big(ember_context *ctx, stage *st, task *t, size_t len) {
     job->result_bytes += len;
     if (!ctx->cfg.max_result_size || job->result_bytes <= (uint64_t)ctx->cfg.max_result_size) return 0;
     size_t tasks = 0;
-    for (size_t i = 0; i < st->ntasks; i++) tasks += st->tasks[i].state == TASK_DONE || st->tasks[i].out_bytes > 0;
+    for (size_t i = 0; i < st->ntasks; i++)
+        tasks += st->tasks[i].state == TASK_DONE || st->tasks[i].out_bytes > 0;
     char total[32], limit[32];
     size_text(total, sizeof total, job->result_bytes);
     size_text(limit, sizeof limit, (uint64_t)ctx->cfg.max_result_size);
@@ -577,10 +604,16 @@ static void deliver(ember_context *ctx, stage *st, task *t) {
 static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, const uint8_t *p, size_t len) {
     task *t = w->task;
     stage *st = t ? stage_of(ctx, t) : NULL;
-    if (!st) { worker_died(ctx, w, "it sent a frame while idle"); return; }
+    if (!st) {
+        worker_died(ctx, w, "it sent a frame while idle");
+        return;
+    }
     switch (type) {
     case EMBER_FRAME_DATA: {
-        if (st->kind == STAGE_SHUFFLE) { worker_died(ctx, w, "it sent data from a shuffle map task"); return; }
+        if (st->kind == STAGE_SHUFFLE) {
+            worker_died(ctx, w, "it sent data from a shuffle map task");
+            return;
+        }
         if (st->kind == STAGE_RESULT && result_too_big(ctx, st, t, len)) return;
         uint8_t *copy = ember_malloc(len ? len : 1);
         if (copy) memcpy(copy, p, len);
@@ -596,7 +629,8 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
             worker_died(ctx, w, "it sent a malformed TASK_DONE");
             return;
         }
-        for (uint32_t i = 0; i < d.nsizes && st->kind == STAGE_SHUFFLE; i++) t->bucket_bytes[i] = emberW_done_size(&d, i);
+        for (uint32_t i = 0; i < d.nsizes && st->kind == STAGE_SHUFFLE; i++)
+            t->bucket_bytes[i] = emberW_done_size(&d, i);
         if (d.report.len && st->job->result && add_report(st->job->result, d.report.p, d.report.len)) {
             finish_job(ctx, st->job, EMBER_ENOMEM, ember_last_error());
             return;
@@ -634,7 +668,8 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         fetch_failed(ctx, st, t, w, path, text.p, text.len);
         return;
     }
-    default: worker_died(ctx, w, "it sent an unexpected frame");
+    default:
+        worker_died(ctx, w, "it sent an unexpected frame");
     }
 }
 
@@ -643,8 +678,14 @@ static void drain_worker(ember_context *ctx, emberX_worker *w) {
     for (;;) {
         long r = emberW_read_fd(&w->in, w->from_fd);
         if (r == -EAGAIN) return;
-        if (r < 0) { worker_died(ctx, w, ember_last_error()); return; }
-        if (r == 0) { worker_died(ctx, w, NULL); return; }
+        if (r < 0) {
+            worker_died(ctx, w, ember_last_error());
+            return;
+        }
+        if (r == 0) {
+            worker_died(ctx, w, NULL);
+            return;
+        }
         uint32_t type;
         const uint8_t *payload;
         size_t len;
@@ -652,7 +693,10 @@ static void drain_worker(ember_context *ctx, emberX_worker *w) {
         while (w->alive && w->task && (got = emberW_next(&w->in, &type, &payload, &len)) > 0)
             handle_frame(ctx, w, type, payload, len);
         if (!w->alive) return;
-        if (w->task && got < 0) { worker_died(ctx, w, ember_last_error()); return; }
+        if (w->task && got < 0) {
+            worker_died(ctx, w, ember_last_error());
+            return;
+        }
     }
 }
 
@@ -678,8 +722,10 @@ static void stage_complete(ember_context *ctx, stage *st) {
     int kind = st->kind;
     if (kind == STAGE_SHUFFLE && !rc) emberM_shuffle_set_done(&ctx->blocks, n->id);
     free_stage(ctx, st);
-    if (rc) finish_job(ctx, job, rc, ember_last_error());
-    else if (kind == STAGE_RESULT) finish_job(ctx, job, 0, NULL);
+    if (rc)
+        finish_job(ctx, job, rc, ember_last_error());
+    else if (kind == STAGE_RESULT)
+        finish_job(ctx, job, 0, NULL);
 }
 
 /* Marks a job finished (once): aborts its running stages, wakes its waiter. */
@@ -691,14 +737,18 @@ static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const 
     }
     pthread_mutex_lock(&ctx->mu);
     for (struct ember_job **pp = &ctx->running; *pp; pp = &(*pp)->next)
-        if (*pp == job) { *pp = job->next; break; }
+        if (*pp == job) {
+            *pp = job->next;
+            break;
+        }
     job->rc = rc;
     if (error) set_error(&job->error, error, strlen(error));
     if (rc && job->result) {
         /* Reports of successful tasks stay: accumulators count them even when the job fails. */
         for (size_t i = 0; i < job->result->nparts; i++) {
             if (!job->result->batches[i]) continue;
-            for (size_t j = 0; j < job->result->nbatches[i]; j++) ember_free(job->result->batches[i][j].data);
+            for (size_t j = 0; j < job->result->nbatches[i]; j++)
+                ember_free(job->result->batches[i][j].data);
             ember_free(job->result->batches[i]);
             job->result->batches[i] = NULL;
             job->result->nbatches[i] = 0;
@@ -740,7 +790,8 @@ static void plan(ember_context *ctx) {
         ctx->incoming = j->next;
         /* Append: jobs are served in submission order. */
         struct ember_job **pp = &ctx->running;
-        while (*pp) pp = &(*pp)->next;
+        while (*pp)
+            pp = &(*pp)->next;
         j->next = NULL;
         *pp = j;
         seen_set seen = {0};
@@ -769,7 +820,8 @@ static void plan(ember_context *ctx) {
         pthread_mutex_lock(&ctx->mu);
         for (struct ember_job *j = ctx->running; j && !failed && !empty; j = j->next) {
             int has_result = 0;
-            for (stage *s = j->stages; s; s = s->job_next) has_result |= s->kind == STAGE_RESULT;
+            for (stage *s = j->stages; s; s = s->job_next)
+                has_result |= s->kind == STAGE_RESULT;
             if (has_result) continue;
             needs nd = {0};
             find_ready(ctx, j->node, 0, &nd);
@@ -791,9 +843,12 @@ static void plan(ember_context *ctx) {
             }
         }
         pthread_mutex_unlock(&ctx->mu);
-        if (failed) finish_job(ctx, failed, failed_rc ? failed_rc : EMBER_ENOMEM, why);
-        else if (empty) stage_complete(ctx, empty);
-        else break;
+        if (failed)
+            finish_job(ctx, failed, failed_rc ? failed_rc : EMBER_ENOMEM, why);
+        else if (empty)
+            stage_complete(ctx, empty);
+        else
+            break;
     }
 }
 
@@ -836,7 +891,8 @@ static void tidy_forgets(ember_context *ctx) {
 static void dispatch(ember_context *ctx) {
     emberX_pool *pool = &ctx->pool;
     size_t nfree = 0;
-    for (size_t wi = 0; wi < pool->nworkers; wi++) nfree += !(pool->workers[wi].alive && pool->workers[wi].task);
+    for (size_t wi = 0; wi < pool->nworkers; wi++)
+        nfree += !(pool->workers[wi].alive && pool->workers[wi].task);
     for (size_t wi = 0; wi < pool->nworkers; wi++) {
         emberX_worker *w = &pool->workers[wi];
         if (w->alive && w->task) continue;

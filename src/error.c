@@ -11,11 +11,15 @@ static _Thread_local size_t last_error_cap;
 
 const char *ember_strerror(int code) {
     switch (code) {
-    case EMBER_OK: return "success";
-#define EMBER_ERR_CASE(name, value, msg) case EMBER_E##name: return msg;
-    EMBER_ERRNO_MAP(EMBER_ERR_CASE)
+    case EMBER_OK:
+        return "success";
+#define EMBER_ERR_CASE(name, value, msg)                                                                               \
+    case EMBER_E##name:                                                                                                \
+        return msg;
+        EMBER_ERRNO_MAP(EMBER_ERR_CASE)
 #undef EMBER_ERR_CASE
-    default: return "unknown error";
+    default:
+        return "unknown error";
     }
 }
 
@@ -36,7 +40,10 @@ static void vformat(size_t offset, const char *fmt, va_list ap) {
     size_t want = offset + (size_t)need + 1;
     if (want > last_error_cap) {
         char *b = realloc(last_error, want);
-        if (!b) { va_end(again); return; }
+        if (!b) {
+            va_end(again);
+            return;
+        }
         last_error = b;
         last_error_cap = want;
     }

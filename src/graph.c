@@ -47,20 +47,29 @@ static int set_parents(ember_node *n, ember_node *const *parents, size_t np) {
     return 0;
 }
 
-int ember_node_parallelize(ember_context *ctx, size_t nparts, const ember_buf *const *batches,
-                           const size_t *nbatches, ember_node **out) {
+int ember_node_parallelize(ember_context *ctx, size_t nparts, const ember_buf *const *batches, const size_t *nbatches,
+                           ember_node **out) {
     ember_node *n = NULL;
     int rc = new_node(ctx, EMBER_NODE_PARALLEL, nparts, &n);
     if (rc) return rc;
     n->data = ember_calloc(nparts ? nparts : 1, sizeof *n->data);
-    if (!n->data) { rc = emberE_set(EMBER_ENOMEM, "out of memory holding parallelized data"); goto fail; }
+    if (!n->data) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory holding parallelized data");
+        goto fail;
+    }
     for (size_t p = 0; p < nparts; p++) {
         for (size_t i = 0; i < nbatches[p]; i++) {
             uint8_t *copy = ember_malloc(batches[p][i].len);
-            if (!copy) { rc = emberE_set(EMBER_ENOMEM, "out of memory holding parallelized data"); goto fail; }
+            if (!copy) {
+                rc = emberE_set(EMBER_ENOMEM, "out of memory holding parallelized data");
+                goto fail;
+            }
             memcpy(copy, batches[p][i].data, batches[p][i].len);
             rc = emberM_batches_push(&n->data[p], copy, batches[p][i].len);
-            if (rc) { ember_free(copy); goto fail; }
+            if (rc) {
+                ember_free(copy);
+                goto fail;
+            }
         }
     }
     *out = n;
@@ -77,7 +86,10 @@ int ember_node_text(ember_context *ctx, const char *paths, int min_partitions, i
     if (rc) return rc;
     ember_node *n = NULL;
     rc = new_node(ctx, EMBER_NODE_TEXT, ns, &n);
-    if (rc) { ember_splits_free(splits, ns); return rc; }
+    if (rc) {
+        ember_splits_free(splits, ns);
+        return rc;
+    }
     n->splits = splits;
     n->as_bytes = as_bytes;
     *out = n;
@@ -94,8 +106,12 @@ int ember_node_range(ember_context *ctx, int64_t start, int64_t stop, int64_t st
     int rc = new_node(ctx, EMBER_NODE_RANGE, nparts, &n);
     if (rc) return rc;
     n->bounds = ember_calloc(nparts + 1, sizeof *n->bounds);
-    if (!n->bounds) { ember_node_release(n); return emberE_set(EMBER_ENOMEM, "out of memory for a range"); }
-    for (size_t p = 0; p <= nparts; p++) n->bounds[p] = (int64_t)((__int128)p * count / (int64_t)nparts);
+    if (!n->bounds) {
+        ember_node_release(n);
+        return emberE_set(EMBER_ENOMEM, "out of memory for a range");
+    }
+    for (size_t p = 0; p <= nparts; p++)
+        n->bounds[p] = (int64_t)((__int128)p * count / (int64_t)nparts);
     n->rstart = start;
     n->rstep = step;
     *out = n;
@@ -106,7 +122,10 @@ int ember_node_pipeline(ember_context *ctx, ember_node *parent, const void *cmd,
     ember_node *n = NULL;
     int rc = new_node(ctx, EMBER_NODE_PIPELINE, parent->nparts, &n);
     if (rc) return rc;
-    if ((rc = set_parents(n, &parent, 1)) || (rc = set_command(n, cmd, len))) { ember_node_release(n); return rc; }
+    if ((rc = set_parents(n, &parent, 1)) || (rc = set_command(n, cmd, len))) {
+        ember_node_release(n);
+        return rc;
+    }
     *out = n;
     return 0;
 }
@@ -117,18 +136,25 @@ int ember_node_shuffle(ember_context *ctx, ember_node *parent, size_t nparts, co
     ember_node *n = NULL;
     int rc = new_node(ctx, EMBER_NODE_SHUFFLE, nparts, &n);
     if (rc) return rc;
-    if ((rc = set_parents(n, &parent, 1)) || (rc = set_command(n, spec, len))) { ember_node_release(n); return rc; }
+    if ((rc = set_parents(n, &parent, 1)) || (rc = set_command(n, spec, len))) {
+        ember_node_release(n);
+        return rc;
+    }
     *out = n;
     return 0;
 }
 
 int ember_node_union(ember_context *ctx, ember_node *const *parents, size_t np, ember_node **out) {
     size_t total = 0;
-    for (size_t i = 0; i < np; i++) total += parents[i]->nparts;
+    for (size_t i = 0; i < np; i++)
+        total += parents[i]->nparts;
     ember_node *n = NULL;
     int rc = new_node(ctx, EMBER_NODE_UNION, total, &n);
     if (rc) return rc;
-    if ((rc = set_parents(n, parents, np))) { ember_node_release(n); return rc; }
+    if ((rc = set_parents(n, parents, np))) {
+        ember_node_release(n);
+        return rc;
+    }
     *out = n;
     return 0;
 }
@@ -138,10 +164,17 @@ int ember_node_coalesce(ember_context *ctx, ember_node *parent, size_t nparts, e
     ember_node *n = NULL;
     int rc = new_node(ctx, EMBER_NODE_COALESCE, nparts, &n);
     if (rc) return rc;
-    if ((rc = set_parents(n, &parent, 1))) { ember_node_release(n); return rc; }
+    if ((rc = set_parents(n, &parent, 1))) {
+        ember_node_release(n);
+        return rc;
+    }
     n->groups = ember_calloc(nparts + 1, sizeof *n->groups);
-    if (!n->groups) { ember_node_release(n); return emberE_set(EMBER_ENOMEM, "out of memory for a coalesce"); }
-    for (size_t i = 0; i <= nparts; i++) n->groups[i] = (size_t)((unsigned __int128)i * parent->nparts / nparts);
+    if (!n->groups) {
+        ember_node_release(n);
+        return emberE_set(EMBER_ENOMEM, "out of memory for a coalesce");
+    }
+    for (size_t i = 0; i <= nparts; i++)
+        n->groups[i] = (size_t)((unsigned __int128)i * parent->nparts / nparts);
     *out = n;
     return 0;
 }
@@ -153,7 +186,10 @@ int ember_node_zip(ember_context *ctx, ember_node *a, ember_node *b, ember_node 
     ember_node *n = NULL, *parents[2] = {a, b};
     int rc = new_node(ctx, EMBER_NODE_ZIP, a->nparts, &n);
     if (rc) return rc;
-    if ((rc = set_parents(n, parents, 2))) { ember_node_release(n); return rc; }
+    if ((rc = set_parents(n, parents, 2))) {
+        ember_node_release(n);
+        return rc;
+    }
     *out = n;
     return 0;
 }
@@ -162,7 +198,10 @@ int ember_node_cartesian(ember_context *ctx, ember_node *a, ember_node *b, ember
     ember_node *n = NULL, *parents[2] = {a, b};
     int rc = new_node(ctx, EMBER_NODE_CARTESIAN, a->nparts * b->nparts, &n);
     if (rc) return rc;
-    if ((rc = set_parents(n, parents, 2))) { ember_node_release(n); return rc; }
+    if ((rc = set_parents(n, parents, 2))) {
+        ember_node_release(n);
+        return rc;
+    }
     *out = n;
     return 0;
 }
@@ -173,16 +212,26 @@ size_t ember_node_num_partitions(const ember_node *n) { return n->nparts; }
 
 const char *ember_node_kind_name(const ember_node *n) {
     switch (n->kind) {
-    case EMBER_NODE_PARALLEL: return "parallelize";
-    case EMBER_NODE_TEXT: return "text";
-    case EMBER_NODE_RANGE: return "range";
-    case EMBER_NODE_PIPELINE: return "pipeline";
-    case EMBER_NODE_SHUFFLE: return "shuffle";
-    case EMBER_NODE_UNION: return "union";
-    case EMBER_NODE_COALESCE: return "coalesce";
-    case EMBER_NODE_ZIP: return "zip";
-    case EMBER_NODE_CARTESIAN: return "cartesian";
-    default: return "unknown";
+    case EMBER_NODE_PARALLEL:
+        return "parallelize";
+    case EMBER_NODE_TEXT:
+        return "text";
+    case EMBER_NODE_RANGE:
+        return "range";
+    case EMBER_NODE_PIPELINE:
+        return "pipeline";
+    case EMBER_NODE_SHUFFLE:
+        return "shuffle";
+    case EMBER_NODE_UNION:
+        return "union";
+    case EMBER_NODE_COALESCE:
+        return "coalesce";
+    case EMBER_NODE_ZIP:
+        return "zip";
+    case EMBER_NODE_CARTESIAN:
+        return "cartesian";
+    default:
+        return "unknown";
     }
 }
 
@@ -238,7 +287,8 @@ void emberG_context_release(ember_context *ctx) {
 void ember_node_release(ember_node *n) {
     if (!n || atomic_fetch_sub(&n->refcnt, 1) != 1) return;
     ember_context *ctx = n->ctx;
-    for (size_t i = 0; i < n->nparents; i++) ember_node_release(n->parents[i]);
+    for (size_t i = 0; i < n->nparents; i++)
+        ember_node_release(n->parents[i]);
     ember_free(n->parents);
     if (n->cmd_id) {
         pthread_mutex_lock(&ctx->mu);
@@ -246,14 +296,19 @@ void ember_node_release(ember_node *n) {
             if (ctx->nforget == ctx->capforget) {
                 size_t cap = ctx->capforget ? ctx->capforget * 2 : 32;
                 uint64_t *f = ember_realloc(ctx->forget, cap * sizeof *f);
-                if (f) { ctx->forget = f; ctx->capforget = cap; }
+                if (f) {
+                    ctx->forget = f;
+                    ctx->capforget = cap;
+                }
             }
             if (ctx->nforget < ctx->capforget) ctx->forget[ctx->nforget++] = n->cmd_id;
         }
         pthread_mutex_unlock(&ctx->mu);
     }
     ember_free(n->cmd);
-    if (n->data) for (size_t p = 0; p < n->nparts; p++) emberM_batches_clear(&n->data[p]);
+    if (n->data)
+        for (size_t p = 0; p < n->nparts; p++)
+            emberM_batches_clear(&n->data[p]);
     ember_free(n->data);
     if (n->splits) ember_splits_free(n->splits, n->nparts);
     ember_free(n->bounds);
@@ -265,7 +320,10 @@ void ember_node_release(ember_node *n) {
         if (ctx->nfreed == ctx->capfreed) {
             size_t cap = ctx->capfreed ? ctx->capfreed * 2 : 64;
             int *f = ember_realloc(ctx->freed, cap * sizeof *f);
-            if (f) { ctx->freed = f; ctx->capfreed = cap; }
+            if (f) {
+                ctx->freed = f;
+                ctx->capfreed = cap;
+            }
         }
         /* Out of memory only loses the id: its owner keeps a stale label. */
         if (ctx->nfreed < ctx->capfreed) ctx->freed[ctx->nfreed++] = n->id;

@@ -69,18 +69,21 @@ int emberB_put_str(emberB_buf *b, const char *s); /* u32 length + bytes */
 void emberB_free(emberB_buf *b);
 
 static inline void emberB_store_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
 }
 static inline uint32_t emberB_load_u32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static inline void emberB_store_u64(uint8_t *p, uint64_t v) {
-    emberB_store_u32(p, (uint32_t)v); emberB_store_u32(p + 4, (uint32_t)(v >> 32));
+    emberB_store_u32(p, (uint32_t)v);
+    emberB_store_u32(p + 4, (uint32_t)(v >> 32));
 }
 static inline uint64_t emberB_load_u64(const uint8_t *p) {
     return (uint64_t)emberB_load_u32(p) | (uint64_t)emberB_load_u32(p + 4) << 32;
 }
-
 
 /* ---- checksum.c ------------------------------------------------------------- */
 /* CRC-32C of data, continuing from crc (0 to start). */
@@ -111,8 +114,8 @@ void emberM_part_release(emberM_part *p); /* NULL is a no-op */
 typedef struct emberM_store {
     pthread_mutex_t mu;
     int ready;
-    char *dir;                  /* where block files go */
-    struct emberM_rdd *rdds;    /* persisted nodes */
+    char *dir;               /* where block files go */
+    struct emberM_rdd *rdds; /* persisted nodes */
     struct emberM_shuffle *shuffles;
 } emberM_store;
 
@@ -323,19 +326,19 @@ typedef struct emberX_outframe {
     const uint8_t *payload; /* borrowed, or == owned */
     uint8_t *owned;
     size_t len;
-    size_t off;             /* bytes of header + payload already written */
+    size_t off; /* bytes of header + payload already written */
 } emberX_outframe;
 
 typedef struct emberX_worker {
     int alive;
     pid_t pid;
-    int to_fd, from_fd;     /* engine side: task pipe (write), result pipe (read) */
-    uint64_t *sent;         /* ids of the commands this worker holds */
+    int to_fd, from_fd; /* engine side: task pipe (write), result pipe (read) */
+    uint64_t *sent;     /* ids of the commands this worker holds */
     size_t nsent, capsent;
-    emberX_outframe *outq;  /* frames not yet written, from outq_head */
+    emberX_outframe *outq; /* frames not yet written, from outq_head */
     size_t outq_head, outq_len, outq_cap;
     emberW_parser in;
-    void *task;             /* the scheduler's running task, or NULL */
+    void *task; /* the scheduler's running task, or NULL */
 } emberX_worker;
 
 typedef struct emberX_pool {
@@ -343,7 +346,7 @@ typedef struct emberX_pool {
     int ctl_fd;
     size_t nworkers;
     emberX_worker *workers;
-    const ember_config *cfg;  /* borrowed from the context: to start a new daemon */
+    const ember_config *cfg; /* borrowed from the context: to start a new daemon */
     const char *tmpdir;
     pthread_mutex_t *note_mu; /* guards restarts and restart_note (the context's mu) */
     int restarts;             /* daemons started to replace one that died */
@@ -378,9 +381,17 @@ static inline int emberX_pending(const emberX_worker *w) { return w->outq_head <
 
 /* ---- graph.c: lineage nodes ----------------------------------------------- */
 
-enum emberG_kind { EMBER_NODE_PARALLEL = 1, EMBER_NODE_TEXT, EMBER_NODE_RANGE, EMBER_NODE_PIPELINE,
-                   EMBER_NODE_SHUFFLE, EMBER_NODE_UNION, EMBER_NODE_COALESCE, EMBER_NODE_ZIP,
-                   EMBER_NODE_CARTESIAN };
+enum emberG_kind {
+    EMBER_NODE_PARALLEL = 1,
+    EMBER_NODE_TEXT,
+    EMBER_NODE_RANGE,
+    EMBER_NODE_PIPELINE,
+    EMBER_NODE_SHUFFLE,
+    EMBER_NODE_UNION,
+    EMBER_NODE_COALESCE,
+    EMBER_NODE_ZIP,
+    EMBER_NODE_CARTESIAN
+};
 
 /* What a node is; immutable once built, but for the barrier flag and walk_mark. Its
  * blocks (cache, shuffle output) live in the context's block store, by id. */
@@ -396,43 +407,43 @@ struct ember_node {
     uint64_t cmd_id;
     uint8_t *cmd;
     size_t cmd_len;
-    emberM_batches *data;      /* PARALLEL: per partition */
-    ember_split *splits;       /* TEXT: one per partition */
+    emberM_batches *data; /* PARALLEL: per partition */
+    ember_split *splits;  /* TEXT: one per partition */
     int as_bytes;
-    int64_t rstart, rstep;     /* RANGE: partition p is elements [bounds[p], bounds[p+1]) */
+    int64_t rstart, rstep; /* RANGE: partition p is elements [bounds[p], bounds[p+1]) */
     int64_t *bounds;
-    size_t *groups;            /* COALESCE: partition i is parent partitions [groups[i], groups[i+1]) */
-    unsigned walk_mark;        /* under mu: the last lineage walk that visited it */
-    int barrier;               /* under mu: a stage computing it is a barrier stage */
+    size_t *groups;     /* COALESCE: partition i is parent partitions [groups[i], groups[i+1]) */
+    unsigned walk_mark; /* under mu: the last lineage walk that visited it */
+    int barrier;        /* under mu: a stage computing it is a barrier stage */
 };
 
 struct ember_context {
-    atomic_int refcnt;         /* the owner's reference plus one per live node */
-    ember_config cfg;          /* strings owned */
+    atomic_int refcnt; /* the owner's reference plus one per live node */
+    ember_config cfg;  /* strings owned */
     char *tmpdir;
-    pthread_mutex_t mu;        /* ids, the forget list, jobs' shared state, stage counters */
+    pthread_mutex_t mu; /* ids, the forget list, jobs' shared state, stage counters */
     int stopped;
-    emberM_store blocks;       /* cached partitions and shuffle outputs (its own lock) */
-    emberL_log tasklog;        /* task attempts and stages for the web UI (its own lock) */
-    emberX_pool pool;          /* owned by the engine thread */
-    pthread_t engine;          /* the engine thread (engine.c) */
+    emberM_store blocks; /* cached partitions and shuffle outputs (its own lock) */
+    emberL_log tasklog;  /* task attempts and stages for the web UI (its own lock) */
+    emberX_pool pool;    /* owned by the engine thread */
+    pthread_t engine;    /* the engine thread (engine.c) */
     int engine_started;
-    int wake[2];               /* a byte written here wakes the engine thread */
-    struct ember_job *incoming; /* submitted, not yet taken by the engine (under mu) */
-    struct ember_job *running;  /* taken by the engine (list under mu) */
+    int wake[2];                 /* a byte written here wakes the engine thread */
+    struct ember_job *incoming;  /* submitted, not yet taken by the engine (under mu) */
+    struct ember_job *running;   /* taken by the engine (list under mu) */
     struct emberS_stage *stages; /* running stages (list under mu, for ember_active_stages) */
-    ember_stage_info *history;  /* finished stages, a ring of EMBER_STAGE_HISTORY (under mu) */
+    ember_stage_info *history;   /* finished stages, a ring of EMBER_STAGE_HISTORY (under mu) */
     size_t nhistory, history_next;
     int next_job_id;
     int next_node_id;
     uint64_t next_cmd_id;
     uint64_t next_attempt_id;
     int next_stage_id;
-    unsigned next_walk;        /* lineage walks (ember_node_clean_shuffle), under mu */
-    uint64_t *forget;          /* command ids of released nodes, to drop from workers */
+    unsigned next_walk; /* lineage walks (ember_node_clean_shuffle), under mu */
+    uint64_t *forget;   /* command ids of released nodes, to drop from workers */
     size_t nforget, capforget;
-    int track_freed;           /* under mu: keep ids of freed nodes for ember_context_freed_nodes */
-    int *freed;                /* under mu: ids of nodes freed and not yet taken */
+    int track_freed; /* under mu: keep ids of freed nodes for ember_context_freed_nodes */
+    int *freed;      /* under mu: ids of nodes freed and not yet taken */
     size_t nfreed, capfreed;
 };
 
@@ -450,69 +461,68 @@ enum emberS_stage_kind { STAGE_RESULT, STAGE_SHUFFLE, STAGE_CACHE };
 enum emberS_task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
 
 typedef struct emberS_task {
-    size_t part;         /* partition of the stage's node (for a shuffle: of its parent) */
-    size_t index;        /* result stage: the job's result partition this task makes */
+    size_t part;  /* partition of the stage's node (for a shuffle: of its parent) */
+    size_t index; /* result stage: the job's result partition this task makes */
     int state;
-    int attempts;        /* attempts started so far */
+    int attempts; /* attempts started so far */
     emberX_worker *w;
     uint64_t attempt_id;
-    emberM_batches out;  /* DATA frames received */
-    uint64_t out_bytes;  /* their bytes, counted against max_result_size */
+    emberM_batches out; /* DATA frames received */
+    uint64_t out_bytes; /* their bytes, counted against max_result_size */
     uint64_t *bucket_bytes;
     emberM_part **sending; /* cached partitions this attempt is sending */
     size_t nsending;
-    char *error;         /* the last failure */
+    char *error;                              /* the last failure */
     uint64_t input_bytes, shuffle_read_bytes; /* what the current attempt reads (tasks.c) */
 } emberS_task;
 
 typedef struct emberS_stage {
-    struct emberS_stage *next; /* in ctx->stages */
+    struct emberS_stage *next;     /* in ctx->stages */
     struct emberS_stage *job_next; /* in its job's stages, oldest first */
     int id;
     int kind;
-    ember_node *target;  /* result/cache: the node computed; shuffle: the shuffle node */
+    ember_node *target;   /* result/cache: the node computed; shuffle: the shuffle node */
     ember_node *computed; /* the node whose partitions the tasks compute */
     struct ember_job *job;
     emberS_task *tasks;
     size_t ntasks, ndone, nrunning, nfailed;
     double submitted_ms;
-    int barrier;         /* a barrier stage: all tasks run at once, fail and retry together */
-    int attempt;         /* barrier stage: attempts started over (0 for the first) */
+    int barrier; /* a barrier stage: all tasks run at once, fail and retry together */
+    int attempt; /* barrier stage: attempts started over (0 for the first) */
 } emberS_stage;
 
 struct ember_job {
-    struct ember_job *next;   /* in ctx->incoming or ctx->running */
+    struct ember_job *next; /* in ctx->incoming or ctx->running */
     ember_context *ctx;
     int id;
     ember_node *node;
     size_t *parts;
     size_t nparts;
-    char *group;              /* labels, '\n'-separated (ember_cancel_group matches any) */
+    char *group; /* labels, '\n'-separated (ember_cancel_group matches any) */
     uint8_t *info;
     size_t info_len;
     pthread_cond_t done_cv;
     /* under ctx->mu: */
-    int cancel_requested;     /* a EMBER_CANCEL_* reason, 0 while not asked */
-    char *cancel_label;       /* EMBER_CANCEL_GROUP: the label that was cancelled */
+    int cancel_requested; /* a EMBER_CANCEL_* reason, 0 while not asked */
+    char *cancel_label;   /* EMBER_CANCEL_GROUP: the label that was cancelled */
     int done;
-    int freed;                /* the caller let go: the engine frees it when done */
+    int freed; /* the caller let go: the engine frees it when done */
     int rc;
     char *error;
     ember_result *result;
-    size_t *arrived;          /* indexes of result partitions arrived, in order ... */
-    size_t narrived, ntaken;  /* ... and how many of them ember_job_next took */
+    size_t *arrived;         /* indexes of result partitions arrived, in order ... */
+    size_t narrived, ntaken; /* ... and how many of them ember_job_next took */
     /* engine thread only: */
-    emberS_stage *stages;     /* its running stages, oldest first (independent ones run together) */
-    uint64_t result_bytes;    /* bytes of result batches received (max_result_size) */
-    int fetch_failures;       /* stages restarted because a shuffle file could not be read */
+    emberS_stage *stages;  /* its running stages, oldest first (independent ones run together) */
+    uint64_t result_bytes; /* bytes of result batches received (max_result_size) */
+    int fetch_failures;    /* stages restarted because a shuffle file could not be read */
 };
 
 /* Why a job was asked to cancel: names the cause in the error its caller sees. */
 enum { EMBER_CANCEL_JOB = 1, EMBER_CANCEL_GROUP, EMBER_CANCEL_ALL };
 
 /* tasks.c: the file a shuffle map task's attempt writes. */
-void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const emberS_stage *st,
-                            const emberS_task *t);
+void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const emberS_stage *st, const emberS_task *t);
 /* tasks.c: queues on w every frame of task t's attempt t->attempt_id (forgets,
  * commands, TASK, input streams). On success the task holds the cached partitions
  * it sends (t->sending). Returns 0 or a negative code (EMBER_EWORKER: pipe closed). */

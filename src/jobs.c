@@ -13,10 +13,12 @@ void ember_result_free(ember_result *r) {
     if (!r) return;
     for (size_t i = 0; i < r->nparts; i++) {
         if (!r->batches || !r->batches[i]) continue;
-        for (size_t j = 0; j < r->nbatches[i]; j++) ember_free(r->batches[i][j].data);
+        for (size_t j = 0; j < r->nbatches[i]; j++)
+            ember_free(r->batches[i][j].data);
         ember_free(r->batches[i]);
     }
-    for (size_t i = 0; i < r->nreports; i++) ember_free(r->reports[i].data);
+    for (size_t i = 0; i < r->nreports; i++)
+        ember_free(r->reports[i].data);
     ember_free(r->reports);
     ember_free(r->batches);
     ember_free(r->nbatches);
@@ -43,8 +45,8 @@ int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partiti
     job->group = group ? ember_strdup(group) : NULL;
     job->info = ember_malloc(info_len ? info_len : 1);
     job->arrived = ember_malloc((npartitions ? npartitions : 1) * sizeof *job->arrived);
-    if (!job->arrived || !job->parts || !job->result || !job->result->batches || !job->result->nbatches || (group && !job->group) ||
-        !job->info) {
+    if (!job->arrived || !job->parts || !job->result || !job->result->batches || !job->result->nbatches ||
+        (group && !job->group) || !job->info) {
         ember_result_free(job->result);
         ember_free(job->parts);
         ember_free(job->group);
@@ -53,7 +55,8 @@ int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partiti
         ember_free(job);
         return emberE_set(EMBER_ENOMEM, "out of memory submitting a job");
     }
-    for (size_t i = 0; i < npartitions; i++) job->parts[i] = partitions ? partitions[i] : i;
+    for (size_t i = 0; i < npartitions; i++)
+        job->parts[i] = partitions ? partitions[i] : i;
     job->nparts = npartitions;
     if (info_len) memcpy(job->info, info, info_len);
     job->info_len = info_len;
@@ -70,7 +73,8 @@ int ember_job_submit(ember_context *ctx, ember_node *node, const size_t *partiti
     job->id = ctx->next_job_id++;
     job->next = NULL;
     struct ember_job **pp = &ctx->incoming;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = job;
     pthread_mutex_unlock(&ctx->mu);
     emberS_wake(ctx);
@@ -83,7 +87,10 @@ static void deadline_in(struct timespec *ts, int timeout_ms) {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_sec += timeout_ms / 1000;
     ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }
 
 int ember_job_wait(ember_job *job, int timeout_ms) {
@@ -91,7 +98,8 @@ int ember_job_wait(ember_job *job, int timeout_ms) {
     pthread_mutex_lock(&ctx->mu);
     if (!job->done && timeout_ms != 0) {
         if (timeout_ms < 0) {
-            while (!job->done) pthread_cond_wait(&job->done_cv, &ctx->mu);
+            while (!job->done)
+                pthread_cond_wait(&job->done_cv, &ctx->mu);
         } else {
             struct timespec ts;
             deadline_in(&ts, timeout_ms);
@@ -119,8 +127,10 @@ int ember_job_next(ember_job *job, int timeout_ms, ember_part **out) {
     if (timeout_ms > 0) deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&ctx->mu);
     while (job->ntaken == job->narrived && !job->done && timeout_ms != 0) {
-        if (timeout_ms < 0) pthread_cond_wait(&job->done_cv, &ctx->mu);
-        else if (pthread_cond_timedwait(&job->done_cv, &ctx->mu, &ts) != 0) break;
+        if (timeout_ms < 0)
+            pthread_cond_wait(&job->done_cv, &ctx->mu);
+        else if (pthread_cond_timedwait(&job->done_cv, &ctx->mu, &ts) != 0)
+            break;
     }
     int rc = job->ntaken < job->narrived ? 1 : job->done ? 0 : EMBER_JOB_TIMEOUT;
     if (rc == 1) {
@@ -143,7 +153,8 @@ int ember_job_next(ember_job *job, int timeout_ms, ember_part **out) {
 
 void ember_part_free(ember_part *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->nbatches; i++) ember_free(p->batches[i].data);
+    for (size_t i = 0; i < p->nbatches; i++)
+        ember_free(p->batches[i].data);
     ember_free(p->batches);
     ember_free(p);
 }
@@ -260,8 +271,13 @@ size_t ember_active_stages(ember_context *ctx, ember_stage_info *out, size_t max
     pthread_mutex_lock(&ctx->mu);
     for (stage *st = ctx->stages; st; st = st->next, n++) {
         if (n >= max) continue;
-        out[n] = (ember_stage_info){st->id, st->job->id, (int)st->ntasks, (int)st->ndone, (int)st->nrunning,
-                                    (int)st->nfailed, (int64_t)st->submitted_ms};
+        out[n] = (ember_stage_info){st->id,
+                                    st->job->id,
+                                    (int)st->ntasks,
+                                    (int)st->ndone,
+                                    (int)st->nrunning,
+                                    (int)st->nfailed,
+                                    (int64_t)st->submitted_ms};
     }
     pthread_mutex_unlock(&ctx->mu);
     return n;
@@ -271,7 +287,8 @@ size_t ember_finished_stages(ember_context *ctx, ember_stage_info *out, size_t m
     pthread_mutex_lock(&ctx->mu);
     size_t n = ctx->nhistory, skip = n > max ? n - max : 0;
     size_t first = (ctx->history_next + EMBER_STAGE_HISTORY - n) % EMBER_STAGE_HISTORY;
-    for (size_t i = skip; i < n; i++) out[i - skip] = ctx->history[(first + i) % EMBER_STAGE_HISTORY];
+    for (size_t i = skip; i < n; i++)
+        out[i - skip] = ctx->history[(first + i) % EMBER_STAGE_HISTORY];
     pthread_mutex_unlock(&ctx->mu);
     return n;
 }

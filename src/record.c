@@ -14,8 +14,19 @@
 
 #include <stdio.h>
 
-enum { TAG_NONE = 0, TAG_FALSE = 1, TAG_TRUE = 2, TAG_INT = 3, TAG_BIGINT = 4, TAG_FLOAT = 5,
-       TAG_STR = 6, TAG_BYTES = 7, TAG_TUPLE = 8, TAG_LIST = 9, TAG_DICT = 10 };
+enum {
+    TAG_NONE = 0,
+    TAG_FALSE = 1,
+    TAG_TRUE = 2,
+    TAG_INT = 3,
+    TAG_BIGINT = 4,
+    TAG_FLOAT = 5,
+    TAG_STR = 6,
+    TAG_BYTES = 7,
+    TAG_TUPLE = 8,
+    TAG_LIST = 9,
+    TAG_DICT = 10
+};
 
 /* ---- reading ---------------------------------------------------------------- */
 
@@ -47,15 +58,23 @@ int emberR_utf8_valid(const uint8_t *s, size_t n) {
             memcpy(&w, s + i, 8);
             if (w & 0x8080808080808080ull) break;
         }
-        while (i < n && s[i] < 0x80) i++;
+        while (i < n && s[i] < 0x80)
+            i++;
         if (i == n) break;
         uint8_t c = s[i];
         size_t need;
         uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) { need = 1; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { need = 2; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { need = 3; cp = c & 0x07; }
-        else return 0;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07;
+        } else
+            return 0;
         if (n - i - 1 < need) return 0;
         for (size_t k = 1; k <= need; k++) {
             uint8_t d = s[i + k];
@@ -89,7 +108,9 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
     uint64_t n = 0;
     size_t k;
     switch (p[0]) {
-    case TAG_NONE: v->type = EMBER_NONE; break;
+    case TAG_NONE:
+        v->type = EMBER_NONE;
+        break;
     case TAG_FALSE:
     case TAG_TRUE:
         v->type = EMBER_BOOL;
@@ -137,7 +158,8 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
         if (!(k = read_uvar(q, end, &n))) return corrupt(d, q, "bad count");
         q += k;
         uint64_t items = p[0] == TAG_DICT ? n * 2 : n;
-        if (n > (uint64_t)(end - q) || items > (uint64_t)(end - q)) return corrupt(d, q, "count past the end of the data");
+        if (n > (uint64_t)(end - q) || items > (uint64_t)(end - q))
+            return corrupt(d, q, "count past the end of the data");
         if (depth >= EMBER_RECORD_MAX_DEPTH) return corrupt(d, p, "containers nested too deep");
         v->type = p[0] == TAG_TUPLE ? EMBER_TUPLE : p[0] == TAG_LIST ? EMBER_LIST : EMBER_DICT;
         v->count = (size_t)n;
@@ -151,7 +173,8 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
         }
         break;
     }
-    default: return corrupt(d, p, "unknown tag");
+    default:
+        return corrupt(d, p, "unknown tag");
     }
     v->enc_len = (size_t)(q - p);
     return 0;
@@ -208,8 +231,9 @@ int ember_batch_open(const void *buf, size_t len, const uint8_t **body, size_t *
     if (!p || len < EMBER_BATCH_HEADER || p[0] != 'E' || p[1] != 'M' || p[2] != 'R')
         return emberE_set(EMBER_ECORRUPT, "not a batch of ember records (no EMR header)");
     if (p[3] != EMBER_RECORD_VERSION)
-        return emberE_set(EMBER_ECORRUPT, "a batch of ember records of format version %u; this library reads version %d",
-                          p[3], EMBER_RECORD_VERSION);
+        return emberE_set(EMBER_ECORRUPT,
+                          "a batch of ember records of format version %u; this library reads version %d", p[3],
+                          EMBER_RECORD_VERSION);
     *body = p + EMBER_BATCH_HEADER;
     *body_len = len - EMBER_BATCH_HEADER;
     return 0;
@@ -284,15 +308,17 @@ int ember_put_bigint(ember_writer *w, const uint8_t *le, size_t n) {
     if (w->err) return w->err;
     if (n == 0) return ember_put_int(w, 0);
     if (!le || n > EMBER_RECORD_MAX_BIGINT)
-        return w->err = emberE_set(EMBER_EINVAL, "ember_put_bigint: %zu bytes (at most %u)", n,
-                                   EMBER_RECORD_MAX_BIGINT);
+        return w->err =
+                   emberE_set(EMBER_EINVAL, "ember_put_bigint: %zu bytes (at most %u)", n, EMBER_RECORD_MAX_BIGINT);
     /* drop redundant sign bytes: the shortest form that keeps the value */
     int neg = (le[n - 1] & 0x80) != 0;
     uint8_t fill = neg ? 0xff : 0x00;
-    while (n > 1 && le[n - 1] == fill && ((le[n - 2] & 0x80) != 0) == neg) n--;
+    while (n > 1 && le[n - 1] == fill && ((le[n - 2] & 0x80) != 0) == neg)
+        n--;
     if (n <= 8) {
         uint64_t u = neg ? UINT64_MAX : 0;
-        for (size_t k = 0; k < n; k++) u = (u & ~((uint64_t)0xff << (8 * k))) | (uint64_t)le[k] << (8 * k);
+        for (size_t k = 0; k < n; k++)
+            u = (u & ~((uint64_t)0xff << (8 * k))) | (uint64_t)le[k] << (8 * k);
         return ember_put_int(w, (int64_t)u);
     }
     return put_tag_uvar(w, TAG_BIGINT, n, le, n);
@@ -325,8 +351,7 @@ int ember_put_dict(ember_writer *w, size_t npairs) { return put_tag_uvar(w, TAG_
 
 int ember_put_value(ember_writer *w, const ember_value *v) {
     if (w->err) return w->err;
-    if (!v || !v->enc || !v->enc_len)
-        return w->err = emberE_set(EMBER_EINVAL, "ember_put_value: not a decoded value");
+    if (!v || !v->enc || !v->enc_len) return w->err = emberE_set(EMBER_EINVAL, "ember_put_value: not a decoded value");
     uint8_t *p = room(w, v->enc_len);
     if (!p) return w->err;
     memcpy(p, v->enc, v->enc_len);
@@ -347,17 +372,27 @@ int ember_put_batch_header(ember_writer *w) {
 
 const char *ember_type_name(int type) {
     switch (type) {
-    case EMBER_NONE: return "None";
-    case EMBER_BOOL: return "bool";
+    case EMBER_NONE:
+        return "None";
+    case EMBER_BOOL:
+        return "bool";
     case EMBER_INT:
-    case EMBER_BIGINT: return "int";
-    case EMBER_FLOAT: return "float";
-    case EMBER_STR: return "str";
-    case EMBER_BYTES: return "bytes";
-    case EMBER_TUPLE: return "tuple";
-    case EMBER_LIST: return "list";
-    case EMBER_DICT: return "dict";
-    default: return "unknown";
+    case EMBER_BIGINT:
+        return "int";
+    case EMBER_FLOAT:
+        return "float";
+    case EMBER_STR:
+        return "str";
+    case EMBER_BYTES:
+        return "bytes";
+    case EMBER_TUPLE:
+        return "tuple";
+    case EMBER_LIST:
+        return "list";
+    case EMBER_DICT:
+        return "dict";
+    default:
+        return "unknown";
     }
 }
 

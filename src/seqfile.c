@@ -46,12 +46,12 @@ struct ember_seq_reader {
     uint8_t *buf;
     size_t cap, blen;
     int64_t boff;
-    int64_t pos;           /* the next record (or sync escape) */
-    int64_t owner;         /* offset of the sync marker the next records follow (0: header) */
-    uint32_t *crcs;        /* NULL: no checksum file */
+    int64_t pos;    /* the next record (or sync escape) */
+    int64_t owner;  /* offset of the sync marker the next records follow (0: header) */
+    uint32_t *crcs; /* NULL: no checksum file */
     size_t ncrcs;
-    uint32_t chunk;        /* bytes per checksum (1 when there is no checksum file) */
-    int state;             /* 0 reading, 1 finished, < 0 the error every later call returns */
+    uint32_t chunk; /* bytes per checksum (1 when there is no checksum file) */
+    int state;      /* 0 reading, 1 finished, < 0 the error every later call returns */
 };
 
 static uint32_t load_be32(const uint8_t *p) {
@@ -121,7 +121,8 @@ static int load_crcs(ember_seq_reader *r) {
         rc = emberE_set(EMBER_ENOMEM, "out of memory reading checksum file %s", cpath);
         goto close_fd;
     }
-    for (size_t i = 0; i < count; i++) r->crcs[i] = load_be32(data + 8 + 4 * i);
+    for (size_t i = 0; i < count; i++)
+        r->crcs[i] = load_be32(data + 8 + 4 * i);
     r->ncrcs = count;
     r->chunk = chunk;
 close_fd:
@@ -153,8 +154,9 @@ static int need(ember_seq_reader *r, int64_t p, size_t n) {
         ssize_t got = pread(r->fd, r->buf + have, want - have, (off_t)(from + (int64_t)have));
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) return emberE_errno(EMBER_EIO, errno, "error reading %s", r->path);
-        if (got == 0) return emberE_set(EMBER_EIO, "%s shrank while being read (at byte %lld)", r->path,
-                                        (long long)(from + (int64_t)have));
+        if (got == 0)
+            return emberE_set(EMBER_EIO, "%s shrank while being read (at byte %lld)", r->path,
+                              (long long)(from + (int64_t)have));
         have += (size_t)got;
     }
     r->boff = from;
@@ -189,7 +191,8 @@ static int read_vint(ember_seq_reader *r, int64_t *p, int64_t *out) {
     int size = neg ? -(first + 120) : -(first + 112);
     if (*p + 1 + size > r->size) return corrupt(r, *p, "truncated header (a length runs past the end)");
     uint64_t v = 0;
-    for (int i = 0; i < size; i++) v = v << 8 | b[1 + i];
+    for (int i = 0; i < size; i++)
+        v = v << 8 | b[1 + i];
     *out = neg ? (int64_t)~v : (int64_t)v;
     *p += 1 + size;
     return 0;
@@ -208,8 +211,10 @@ static int read_text(ember_seq_reader *r, int64_t *p, char **out) {
     memcpy(s, r->buf + (*p - r->boff), (size_t)n);
     s[n] = '\0';
     *p += n;
-    if (out) *out = s;
-    else ember_free(s);
+    if (out)
+        *out = s;
+    else
+        ember_free(s);
     return 0;
 }
 
@@ -240,8 +245,10 @@ static int read_header(ember_seq_reader *r) {
         /* Known, not read: the header is kept for ember_seq_reader_compression(). */
         r->compression = block ? "block" : "record";
         if ((rc = read_text(r, &p, &r->codec))) return rc;
-        r->state = emberE_set(EMBER_EINVAL, "%s is a %s-compressed SequenceFile (%s); ember reads uncompressed "
-                              "SequenceFiles only", r->path, r->compression, r->codec);
+        r->state = emberE_set(EMBER_EINVAL,
+                              "%s is a %s-compressed SequenceFile (%s); ember reads uncompressed "
+                              "SequenceFiles only",
+                              r->path, r->compression, r->codec);
         return 0;
     }
     if (p + 4 > r->size) return corrupt(r, p, "truncated header");
@@ -336,8 +343,10 @@ int ember_seq_reader_next(ember_seq_reader *r, ember_seq_record *rec) {
             return 0;
         }
         if (p + 4 > r->size) {
-            rc = emberE_set(EMBER_ECORRUPT, "truncated SequenceFile %s: a record starts at byte %lld but the file "
-                            "ends at byte %lld", r->path, (long long)p, (long long)r->size);
+            rc = emberE_set(EMBER_ECORRUPT,
+                            "truncated SequenceFile %s: a record starts at byte %lld but the file "
+                            "ends at byte %lld",
+                            r->path, (long long)p, (long long)r->size);
             goto fail;
         }
         if ((rc = need(r, p, p + 8 <= r->size ? 8 : 4))) goto fail;
@@ -366,8 +375,10 @@ int ember_seq_reader_next(ember_seq_reader *r, ember_seq_record *rec) {
             return 0;
         }
         if (p + 8 > r->size) {
-            rc = emberE_set(EMBER_ECORRUPT, "truncated SequenceFile %s: the record at byte %lld is cut short by the "
-                            "end of the file at byte %lld", r->path, (long long)p, (long long)r->size);
+            rc = emberE_set(EMBER_ECORRUPT,
+                            "truncated SequenceFile %s: the record at byte %lld is cut short by the "
+                            "end of the file at byte %lld",
+                            r->path, (long long)p, (long long)r->size);
             goto fail;
         }
         int32_t key_len = (int32_t)load_be32(r->buf + (p - r->boff) + 4);
@@ -378,8 +389,10 @@ int ember_seq_reader_next(ember_seq_reader *r, ember_seq_record *rec) {
             goto fail;
         }
         if (p + 8 + rec_len > r->size) {
-            rc = emberE_set(EMBER_ECORRUPT, "truncated SequenceFile %s: the record at byte %lld needs %d bytes but "
-                            "the file ends at byte %lld", r->path, (long long)p, (int)rec_len, (long long)r->size);
+            rc = emberE_set(EMBER_ECORRUPT,
+                            "truncated SequenceFile %s: the record at byte %lld needs %d bytes but "
+                            "the file ends at byte %lld",
+                            r->path, (long long)p, (int)rec_len, (long long)r->size);
             goto fail;
         }
         if ((rc = need(r, p, 8 + (size_t)rec_len))) goto fail;

@@ -42,18 +42,18 @@
 
 #define SHUFFLE_MAGIC 0x48534d45u /* the bytes "EMSH" read as a little-endian u32 */
 #define SHUFFLE_VERSION 2u
-#define TRAILER_SIZE 16u          /* u64 index offset, u32 magic, u32 version */
-#define INDEX_HEADER_SIZE 8u      /* u32 nbuckets, u32 nsegments */
-#define INDEX_ENTRY_SIZE 20u      /* u64 offset, u64 length, u32 CRC-32C */
-#define RECORD_HEADER_SIZE 4u     /* u32 len */
+#define TRAILER_SIZE 16u      /* u64 index offset, u32 magic, u32 version */
+#define INDEX_HEADER_SIZE 8u  /* u32 nbuckets, u32 nsegments */
+#define INDEX_ENTRY_SIZE 20u  /* u64 offset, u64 length, u32 CRC-32C */
+#define RECORD_HEADER_SIZE 4u /* u32 len */
 #define READ_BUFFER_SIZE ((size_t)256 * 1024)
 
 /* ---- writer ----------------------------------------------------------------- */
 
 struct ember_shuffle_writer {
     char *path;
-    char *tmp_path;         /* what is written until commit renames it to path */
-    int fd;                 /* open on tmp_path, or -1 */
+    char *tmp_path; /* what is written until commit renames it to path */
+    int fd;         /* open on tmp_path, or -1 */
     uint32_t nbuckets;
     size_t buffer_limit;
     emberB_buf *buckets;    /* [nbuckets] framed records not yet written */
@@ -61,8 +61,8 @@ struct ember_shuffle_writer {
     uint64_t *bucket_bytes; /* [nbuckets] framed bytes appended to each bucket */
     emberB_buf index;       /* index entries of the segments written so far */
     uint32_t nsegments;
-    uint64_t offset;        /* bytes written to the file so far */
-    int err;                /* first failure that broke the file; then only abort */
+    uint64_t offset; /* bytes written to the file so far */
+    int err;         /* first failure that broke the file; then only abort */
 };
 
 static int write_all(int fd, const void *p, size_t n, const char *path) {
@@ -82,8 +82,7 @@ static int write_all(int fd, const void *p, size_t n, const char *path) {
 
 /* Writes every bucket's buffer as one segment and records its index entries. */
 static int write_segment(ember_shuffle_writer *w) {
-    if (w->nsegments == UINT32_MAX)
-        return emberE_set(EMBER_EINVAL, "shuffle file %s: too many segments", w->path);
+    if (w->nsegments == UINT32_MAX) return emberE_set(EMBER_EINVAL, "shuffle file %s: too many segments", w->path);
     int rc = emberB_reserve(&w->index, (size_t)w->nbuckets * INDEX_ENTRY_SIZE);
     if (rc) return emberE_set(rc, "shuffle file %s: out of memory growing the index", w->path);
     size_t keep = w->buffer_limit / w->nbuckets; /* nbuckets > 0: something was buffered */
@@ -99,8 +98,10 @@ static int write_segment(ember_shuffle_writer *w) {
             if (rc) return rc;
             w->offset += b->len;
         }
-        if (b->cap > keep) emberB_free(b);
-        else b->len = 0;
+        if (b->cap > keep)
+            emberB_free(b);
+        else
+            b->len = 0;
     }
     w->nsegments++;
     w->buffered = 0;
@@ -111,7 +112,8 @@ static int write_segment(ember_shuffle_writer *w) {
 static void writer_free(ember_shuffle_writer *w) {
     if (w->fd >= 0) close(w->fd);
     if (w->buckets)
-        for (uint32_t i = 0; i < w->nbuckets; i++) emberB_free(&w->buckets[i]);
+        for (uint32_t i = 0; i < w->nbuckets; i++)
+            emberB_free(&w->buckets[i]);
     emberB_free(&w->index);
     ember_free(w->buckets);
     ember_free(w->bucket_bytes);
@@ -120,8 +122,7 @@ static void writer_free(ember_shuffle_writer *w) {
     ember_free(w);
 }
 
-int ember_shuffle_writer_open(const char *path, uint32_t nbuckets, size_t buffer_limit,
-                              ember_shuffle_writer **out) {
+int ember_shuffle_writer_open(const char *path, uint32_t nbuckets, size_t buffer_limit, ember_shuffle_writer **out) {
     if (!out) return emberE_set(EMBER_EINVAL, "ember_shuffle_writer_open: out is NULL");
     *out = NULL;
     if (!path || !*path) return emberE_set(EMBER_EINVAL, "ember_shuffle_writer_open: no path given");
@@ -138,8 +139,7 @@ int ember_shuffle_writer_open(const char *path, uint32_t nbuckets, size_t buffer
     w->buckets = ember_calloc(nbuckets, sizeof *w->buckets);
     w->bucket_bytes = ember_calloc(nbuckets, sizeof *w->bucket_bytes);
     if (!w->path || !w->tmp_path || !w->buckets || !w->bucket_bytes) {
-        rc = emberE_set(EMBER_ENOMEM, "out of memory opening shuffle file %s with %" PRIu32 " buckets",
-                        path, nbuckets);
+        rc = emberE_set(EMBER_ENOMEM, "out of memory opening shuffle file %s with %" PRIu32 " buckets", path, nbuckets);
         goto free_writer;
     }
     snprintf(w->tmp_path, (size_t)n + 1, "%s.tmp.%ld", path, (long)getpid());
@@ -147,8 +147,7 @@ int ember_shuffle_writer_open(const char *path, uint32_t nbuckets, size_t buffer
     w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (w->fd < 0) {
         int e = errno;
-        rc = emberE_errno(e == ENOENT ? EMBER_ENOENT : EMBER_EIO, e, "cannot create shuffle file %s",
-                          w->tmp_path);
+        rc = emberE_errno(e == ENOENT ? EMBER_ENOENT : EMBER_EIO, e, "cannot create shuffle file %s", w->tmp_path);
         goto free_writer;
     }
     *out = w;
@@ -161,22 +160,19 @@ free_writer:
 
 int ember_shuffle_writer_append(ember_shuffle_writer *w, uint32_t bucket, const void *data, size_t len) {
     if (!w) return emberE_set(EMBER_EINVAL, "ember_shuffle_writer_append: writer is NULL");
-    if (w->err)
-        return emberE_set(w->err, "shuffle file %s: cannot append after an earlier write failed", w->path);
+    if (w->err) return emberE_set(w->err, "shuffle file %s: cannot append after an earlier write failed", w->path);
     if (bucket >= w->nbuckets)
         return emberE_set(EMBER_EINVAL, "shuffle file %s: bucket %" PRIu32 " out of range (%" PRIu32 " buckets)",
                           w->path, bucket, w->nbuckets);
     if ((uint64_t)len > UINT32_MAX)
-        return emberE_set(EMBER_EINVAL, "shuffle file %s: a record of %zu bytes is over the 4 GiB - 1 limit",
-                          w->path, len);
-    if (!data && len)
-        return emberE_set(EMBER_EINVAL, "shuffle file %s: record data is NULL", w->path);
+        return emberE_set(EMBER_EINVAL, "shuffle file %s: a record of %zu bytes is over the 4 GiB - 1 limit", w->path,
+                          len);
+    if (!data && len) return emberE_set(EMBER_EINVAL, "shuffle file %s: record data is NULL", w->path);
 
     emberB_buf *b = &w->buckets[bucket];
     size_t framed = RECORD_HEADER_SIZE + len;
     if (emberB_reserve(b, framed))
-        return emberE_set(EMBER_ENOMEM, "shuffle file %s: out of memory buffering a record of %zu bytes",
-                          w->path, len);
+        return emberE_set(EMBER_ENOMEM, "shuffle file %s: out of memory buffering a record of %zu bytes", w->path, len);
     emberB_store_u32(b->data + b->len, (uint32_t)len);
     if (len) memcpy(b->data + b->len + RECORD_HEADER_SIZE, data, len);
     b->len += framed;
@@ -193,8 +189,7 @@ int ember_shuffle_writer_commit(ember_shuffle_writer *w, uint64_t *bucket_bytes)
     if (!w) return emberE_set(EMBER_EINVAL, "ember_shuffle_writer_commit: writer is NULL");
     int rc = w->err;
     if (rc) {
-        emberE_set(rc, "shuffle file %s not written: an earlier write failed (%s)", w->path,
-                   ember_strerror(rc));
+        emberE_set(rc, "shuffle file %s not written: an earlier write failed (%s)", w->path, ember_strerror(rc));
         goto free_writer;
     }
     if (w->buffered) {
@@ -242,20 +237,20 @@ void ember_shuffle_writer_abort(ember_shuffle_writer *w) {
 struct ember_shuffle_reader {
     char **paths;
     size_t npaths;
-    size_t cur;          /* the open file, or the next one to open */
+    size_t cur; /* the open file, or the next one to open */
     uint32_t bucket;
-    int fd;              /* open on paths[cur], or -1 */
-    uint64_t index_off;  /* of the open file: its data is [0, index_off) */
+    int fd;             /* open on paths[cur], or -1 */
+    uint64_t index_off; /* of the open file: its data is [0, index_off) */
     uint32_t nbuckets;
     uint32_t nsegments;
-    uint32_t seg;        /* next segment whose range to read */
-    uint64_t range_pos;  /* next byte of the current range to load */
+    uint32_t seg;       /* next segment whose range to read */
+    uint64_t range_pos; /* next byte of the current range to load */
     uint64_t range_end;
     uint32_t range_crc;  /* CRC-32C of the range's bytes loaded so far */
     uint32_t range_want; /* the index's CRC-32C of the whole range */
     uint8_t *buf;        /* bytes loaded from the range; [start, end) not yet consumed */
     size_t cap, start, end;
-    int err;             /* a failure sticks: next keeps returning it */
+    int err; /* a failure sticks: next keeps returning it */
 };
 
 static int corrupt(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -325,8 +320,7 @@ static int open_file(ember_shuffle_reader *r) {
     }
     uint64_t index_room = size - TRAILER_SIZE; /* the index must end here */
     if (index_off > index_room - INDEX_HEADER_SIZE) {
-        rc = corrupt(path, "index offset %" PRIu64 " is past the end of the file (%" PRIu64 " bytes)",
-                     index_off, size);
+        rc = corrupt(path, "index offset %" PRIu64 " is past the end of the file (%" PRIu64 " bytes)", index_off, size);
         goto close_fd;
     }
     rc = pread_all(fd, head, sizeof head, index_off, path);
@@ -373,8 +367,7 @@ static int check_range(ember_shuffle_reader *r) {
 static int load_range(ember_shuffle_reader *r) {
     const char *path = r->paths[r->cur];
     uint8_t entry[INDEX_ENTRY_SIZE];
-    uint64_t at = r->index_off + INDEX_HEADER_SIZE +
-                  ((uint64_t)r->seg * r->nbuckets + r->bucket) * INDEX_ENTRY_SIZE;
+    uint64_t at = r->index_off + INDEX_HEADER_SIZE + ((uint64_t)r->seg * r->nbuckets + r->bucket) * INDEX_ENTRY_SIZE;
     int rc = pread_all(r->fd, entry, sizeof entry, at, path);
     if (rc) return rc;
     uint64_t off = emberB_load_u64(entry), len = emberB_load_u64(entry + 8);
@@ -421,8 +414,7 @@ static int fill(ember_shuffle_reader *r, size_t need) {
     return r->range_pos == r->range_end ? check_range(r) : 0;
 }
 
-int ember_shuffle_reader_open(const char *const *paths, size_t npaths, uint32_t bucket,
-                              ember_shuffle_reader **out) {
+int ember_shuffle_reader_open(const char *const *paths, size_t npaths, uint32_t bucket, ember_shuffle_reader **out) {
     if (!out) return emberE_set(EMBER_EINVAL, "ember_shuffle_reader_open: out is NULL");
     *out = NULL;
     if (npaths && !paths) return emberE_set(EMBER_EINVAL, "ember_shuffle_reader_open: paths is NULL");
@@ -484,8 +476,8 @@ int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t
         uint64_t at = r->range_pos - have; /* file offset of the record */
         if (have < RECORD_HEADER_SIZE) {
             if (left < RECORD_HEADER_SIZE - have) {
-                rc = corrupt(r->paths[r->cur],
-                             "bucket %" PRIu32 " ends inside a record length at byte %" PRIu64, r->bucket, at);
+                rc = corrupt(r->paths[r->cur], "bucket %" PRIu32 " ends inside a record length at byte %" PRIu64,
+                             r->bucket, at);
                 goto fail;
             }
             rc = fill(r, RECORD_HEADER_SIZE);
@@ -496,8 +488,8 @@ int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t
         uint32_t n = emberB_load_u32(r->buf + r->start);
         if ((uint64_t)n > have - RECORD_HEADER_SIZE + left) {
             rc = corrupt(r->paths[r->cur],
-                         "record of %" PRIu32 " bytes at byte %" PRIu64 " overruns bucket %" PRIu32
-                         " (segment %" PRIu32 " ends at byte %" PRIu64 ")",
+                         "record of %" PRIu32 " bytes at byte %" PRIu64 " overruns bucket %" PRIu32 " (segment %" PRIu32
+                         " ends at byte %" PRIu64 ")",
                          n, at, r->bucket, r->seg - 1, r->range_end);
             goto fail;
         }
@@ -524,7 +516,8 @@ const char *ember_shuffle_reader_file(const ember_shuffle_reader *r) {
 void ember_shuffle_reader_close(ember_shuffle_reader *r) {
     if (!r) return;
     close_file(r);
-    for (size_t i = 0; i < r->npaths; i++) ember_free(r->paths[i]);
+    for (size_t i = 0; i < r->npaths; i++)
+        ember_free(r->paths[i]);
     ember_free(r->paths);
     ember_free(r->buf);
     ember_free(r);

@@ -14,8 +14,7 @@
 
 #include <stdio.h>
 
-void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const emberS_stage *st,
-                            const emberS_task *t) {
+void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const emberS_stage *st, const emberS_task *t) {
     snprintf(buf, size, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, st->target->id, t->part,
              (unsigned long long)t->attempt_id);
 }
@@ -23,10 +22,10 @@ void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const em
 /* ---- resolving a partition into an input tree ------------------------------------ */
 
 typedef struct encoder {
-    emberM_part **sending;       /* cached partitions the task sends, retained */
+    emberM_part **sending;          /* cached partitions the task sends, retained */
     const emberM_batches **streams; /* the batches of each DATA stream */
     size_t nstreams, cap;
-    char ***paths;               /* shuffle paths the tree borrows, freed after encoding */
+    char ***paths; /* shuffle paths the tree borrows, freed after encoding */
     size_t *npaths;
     size_t npathsets, cappathsets;
     uint64_t input_bytes;        /* bytes of the DATA streams and text splits read */
@@ -71,8 +70,10 @@ static int keep_paths(encoder *e, char **paths, size_t n) {
 }
 
 static void encoder_free(encoder *e) {
-    for (size_t i = 0; i < e->nstreams; i++) emberM_part_release(e->sending[i]);
-    for (size_t i = 0; i < e->npathsets; i++) emberM_paths_free(e->paths[i], e->npaths[i]);
+    for (size_t i = 0; i < e->nstreams; i++)
+        emberM_part_release(e->sending[i]);
+    for (size_t i = 0; i < e->npathsets; i++)
+        emberM_paths_free(e->paths[i], e->npaths[i]);
     ember_free(e->sending);
     ember_free(e->streams);
     ember_free(e->paths);
@@ -90,9 +91,11 @@ static emberW_bytes str_bytes(const char *s) { return (emberW_bytes){(const uint
 /* Gives `in` the commands collected top-down, to be applied bottom-up. */
 static int set_cmds(emberW_input *in, const cmd_ref *cmds, size_t n) {
     if (!n) return 0;
-    if (!(in->cmds = ember_calloc(n, sizeof *in->cmds))) return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+    if (!(in->cmds = ember_calloc(n, sizeof *in->cmds)))
+        return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
     in->ncmds = (uint32_t)n;
-    for (size_t i = 0; i < n; i++) in->cmds[i] = (emberW_cmd){cmds[n - 1 - i].id, cmds[n - 1 - i].split};
+    for (size_t i = 0; i < n; i++)
+        in->cmds[i] = (emberW_cmd){cmds[n - 1 - i].id, cmds[n - 1 - i].split};
     return 0;
 }
 
@@ -107,8 +110,8 @@ static int new_children(emberW_input *in, size_t n) {
  * are freed with emberW_input_free). `above` holds the commands met so far
  * (top-down). A cached partition in the block store is sent as it is, unless
  * skip_cache (the task is computing that cache). */
-static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref *above, size_t nabove,
-                   size_t capabove, emberW_input *in) {
+static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref *above, size_t nabove, size_t capabove,
+                   emberW_input *in) {
     int rc = 0;
     emberM_part *cached = skip_cache ? NULL : emberM_get(&n->ctx->blocks, n->id, p);
     if (cached) {
@@ -119,7 +122,8 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
     }
     switch (n->kind) {
     case EMBER_NODE_PIPELINE: {
-        if (nabove == capabove) return emberE_set(EMBER_EINVAL, "lineage too deep (over %zu pipelined steps)", capabove);
+        if (nabove == capabove)
+            return emberE_set(EMBER_EINVAL, "lineage too deep (over %zu pipelined steps)", capabove);
         above[nabove] = (cmd_ref){n->cmd_id, (uint32_t)p};
         return resolve(e, n->parents[0], p, 0, above, nabove + 1, capabove, in);
     }
@@ -183,10 +187,12 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
         if (npaths && !(in->paths = ember_calloc(npaths, sizeof *in->paths)))
             return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
         in->npaths = (uint32_t)npaths;
-        for (size_t i = 0; i < npaths; i++) in->paths[i] = str_bytes(paths[i]);
+        for (size_t i = 0; i < npaths; i++)
+            in->paths[i] = str_bytes(paths[i]);
         break;
     }
-    default: return emberE_set(EMBER_EINVAL, "node %d cannot be a task's input", n->id);
+    default:
+        return emberE_set(EMBER_EINVAL, "node %d cannot be a task's input", n->id);
     }
     return rc ? rc : set_cmds(in, above, nabove);
 }
@@ -238,10 +244,15 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
     cmd_ref above[256];
     char path[4096];
     struct ember_job *job = st->job;
-    emberW_task task = {.attempt_id = t->attempt_id, .stage = (uint32_t)st->id, .partition = (uint32_t)t->part,
-                        .attempt = (uint32_t)t->attempts, .job = (uint32_t)job->id,
-                        .info = {job->info, (uint32_t)job->info_len}, .output = EMBER_OUT_RESULT,
-                        .barrier_tasks = st->barrier ? (uint32_t)st->ntasks : 0, .stage_attempt = (uint32_t)st->attempt};
+    emberW_task task = {.attempt_id = t->attempt_id,
+                        .stage = (uint32_t)st->id,
+                        .partition = (uint32_t)t->part,
+                        .attempt = (uint32_t)t->attempts,
+                        .job = (uint32_t)job->id,
+                        .info = {job->info, (uint32_t)job->info_len},
+                        .output = EMBER_OUT_RESULT,
+                        .barrier_tasks = st->barrier ? (uint32_t)st->ntasks : 0,
+                        .stage_attempt = (uint32_t)st->attempt};
     pthread_mutex_lock(&ctx->mu);
     int rc = emberA_send_forgets(ctx, w);
     pthread_mutex_unlock(&ctx->mu);

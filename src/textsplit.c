@@ -76,7 +76,8 @@ typedef struct filelist {
 } filelist;
 
 static void filelist_free(filelist *fl) {
-    for (size_t i = 0; i < fl->n; i++) ember_free(fl->v[i].path);
+    for (size_t i = 0; i < fl->n; i++)
+        ember_free(fl->v[i].path);
     ember_free(fl->v);
     fl->v = NULL;
     fl->n = fl->cap = 0;
@@ -91,9 +92,7 @@ static const char *base_name(const char *path) {
 
 static int has_glob_magic(const char *s) { return strpbrk(s, "*?[{") != NULL; }
 
-static int compare_paths(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int compare_paths(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Appends a copy of `path` to the list. */
 static int filelist_add(filelist *fl, const char *path, int64_t size) {
@@ -159,7 +158,8 @@ static int add_directory(filelist *fl, const char *dir) {
         if (S_ISREG(st.st_mode)) rc = filelist_add(fl, names[i], (int64_t)st.st_size);
     }
 free_names:
-    for (size_t i = 0; i < n; i++) ember_free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        ember_free(names[i]);
     ember_free(names);
     return rc;
 }
@@ -168,8 +168,7 @@ free_names:
 static int add_literal(filelist *fl, const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return emberE_set(EMBER_ENOENT, "input path does not exist: %s", path);
+        if (errno == ENOENT || errno == ENOTDIR) return emberE_set(EMBER_ENOENT, "input path does not exist: %s", path);
         return emberE_errno(EMBER_EIO, errno, "cannot stat input path %s", path);
     }
     if (S_ISREG(st.st_mode)) return filelist_add(fl, path, (int64_t)st.st_size);
@@ -237,8 +236,10 @@ static int add_entries(filelist *fl, const char *paths) {
         const char *q = p;
         int depth = 0;
         for (; *q && (*q != ',' || depth > 0); q++) {
-            if (*q == '{') depth++;
-            else if (*q == '}' && depth > 0) depth--;
+            if (*q == '{')
+                depth++;
+            else if (*q == '}' && depth > 0)
+                depth--;
         }
         size_t n = (size_t)(q - p);
         if (n == 0) {
@@ -258,8 +259,7 @@ free_entry:
 
 /* ---- cutting -------------------------------------------------------------- */
 
-static int push_split(ember_split **v, size_t *n, size_t *cap, const infile *f, int64_t start,
-                      int64_t end) {
+static int push_split(ember_split **v, size_t *n, size_t *cap, const infile *f, int64_t start, int64_t end) {
     if (emberB_grow(v, cap, *n + 1, sizeof **v, 16))
         return emberE_set(EMBER_ENOMEM, "out of memory cutting input splits");
     ember_split *s = &(*v)[*n];
@@ -339,7 +339,8 @@ free_list:
 
 void ember_splits_free(ember_split *splits, size_t n) {
     if (!splits) return;
-    for (size_t i = 0; i < n; i++) ember_free(splits[i].path);
+    for (size_t i = 0; i < n; i++)
+        ember_free(splits[i].path);
     ember_free(splits);
 }
 
@@ -347,16 +348,16 @@ void ember_splits_free(ember_split *splits, size_t n) {
 
 struct ember_line_reader {
     char *path;
-    int fd;        /* the open file */
+    int fd;              /* the open file */
     emberC_decoder *dec; /* NULL for a plain file */
-    int64_t end;   /* lines starting at or past this offset are not ours; -1 = none */
+    int64_t end;         /* lines starting at or past this offset are not ours; -1 = none */
     char *buf;
     size_t cap;
-    size_t pos;    /* first byte not yet returned */
-    size_t len;    /* bytes held */
-    int64_t off;   /* file offset (uncompressed) of buf[0] */
-    int eof;       /* the source said end of file */
-    int state;     /* 0 reading, 1 finished, < 0 the error every later call returns */
+    size_t pos;  /* first byte not yet returned */
+    size_t len;  /* bytes held */
+    int64_t off; /* file offset (uncompressed) of buf[0] */
+    int eof;     /* the source said end of file */
+    int state;   /* 0 reading, 1 finished, < 0 the error every later call returns */
     /* A bzip2 split read block by block: offsets are from the start of its first
      * block, and marks[0, nmarks) hold where each block still needed starts (its
      * offset) and its position (codec.c), oldest first. */
@@ -428,8 +429,10 @@ static int fill(ember_line_reader *r) {
         got = pread(r->fd, r->buf + r->len, want, (off_t)(r->off + (int64_t)r->len));
     } while (got < 0 && errno == EINTR);
     if (got < 0) return emberE_errno(EMBER_EIO, errno, "error reading input file %s", r->path);
-    if (got == 0) r->eof = 1;
-    else r->len += (size_t)got;
+    if (got == 0)
+        r->eof = 1;
+    else
+        r->len += (size_t)got;
     return 0;
 }
 
@@ -509,8 +512,7 @@ int ember_line_reader_open(const ember_split *split, ember_line_reader **out) {
         if (r->by_block && r->end < 0) r->end = INT64_MAX; /* to the end: no block is past it */
         if (r->by_block && split->codec != EMBER_CODEC_BZIP2) {
             rc = emberE_set(EMBER_EINVAL, "a %s-compressed file is read whole, not as the split [%lld, %lld) of %s",
-                            ember_codec_name(split->codec), (long long)split->start, (long long)split->end,
-                            r->path);
+                            ember_codec_name(split->codec), (long long)split->start, (long long)split->end, r->path);
             goto close_reader;
         }
         do {
@@ -521,8 +523,7 @@ int ember_line_reader_open(const ember_split *split, ember_line_reader **out) {
             goto close_reader;
         }
         /* a codec this build lacks says so before the magic bytes are judged */
-        rc = ember_codec_available(split->codec) ? emberC_check_magic(split->codec, r->path, head, (size_t)got)
-                                                 : 0;
+        rc = ember_codec_available(split->codec) ? emberC_check_magic(split->codec, r->path, head, (size_t)got) : 0;
         if (rc) goto close_reader;
         rc = r->by_block ? emberC_decoder_open_split(split->codec, r->fd, r->path, split->start, &r->dec)
                          : emberC_decoder_open(split->codec, r->fd, r->path, &r->dec);

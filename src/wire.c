@@ -15,10 +15,13 @@
 
 const char *emberW_frame_name(uint32_t type) {
     switch (type) {
-#define EMBER_FRAME_CASE(name, value, dir, payload) case value: return #name;
-    EMBER_FRAME_MAP(EMBER_FRAME_CASE)
+#define EMBER_FRAME_CASE(name, value, dir, payload)                                                                    \
+    case value:                                                                                                        \
+        return #name;
+        EMBER_FRAME_MAP(EMBER_FRAME_CASE)
 #undef EMBER_FRAME_CASE
-    default: return "UNKNOWN";
+    default:
+        return "UNKNOWN";
     }
 }
 
@@ -59,8 +62,7 @@ int emberW_next(emberW_parser *p, uint32_t *type, const uint8_t **payload, size_
     uint32_t n = emberB_load_u32(h), t = emberB_load_u32(h + 4);
     if (n > EMBER_WIRE_MAX_FRAME)
         return emberE_set(EMBER_EPROTO, "frame of %u bytes is over the %u-byte limit", n, EMBER_WIRE_MAX_FRAME);
-    if (strcmp(emberW_frame_name(t), "UNKNOWN") == 0)
-        return emberE_set(EMBER_EPROTO, "unknown frame type %u", t);
+    if (strcmp(emberW_frame_name(t), "UNKNOWN") == 0) return emberE_set(EMBER_EPROTO, "unknown frame type %u", t);
     if (avail < EMBER_WIRE_HEADER + (size_t)n) return 0;
     *type = t;
     *payload = h + EMBER_WIRE_HEADER;
@@ -203,7 +205,8 @@ static int encode_input(emberB_buf *b, const emberW_input *in, int depth, uint32
     case EMBER_IN_SHUFFLE:
         rc = emberB_put_u32(b, in->bucket);
         rc = rc ? rc : emberB_put_u32(b, in->npaths);
-        for (uint32_t i = 0; i < in->npaths && !rc; i++) rc = put_bytes(b, in->paths[i]);
+        for (uint32_t i = 0; i < in->npaths && !rc; i++)
+            rc = put_bytes(b, in->paths[i]);
         break;
     default: /* CONCAT, ZIP, CARTESIAN */
         if (in->kind != EMBER_IN_CONCAT && in->nchildren != 2)
@@ -262,7 +265,8 @@ static int decode_input(cursor *c, emberW_input *in, int depth, uint32_t *nstrea
         if (n && !(in->paths = ember_calloc(n, sizeof *in->paths)))
             return emberE_set(EMBER_ENOMEM, "out of memory decoding %u shuffle paths", n);
         in->npaths = n;
-        for (uint32_t i = 0; i < n && !rc; i++) rc = take_bytes(c, &in->paths[i], "a shuffle path");
+        for (uint32_t i = 0; i < n && !rc; i++)
+            rc = take_bytes(c, &in->paths[i], "a shuffle path");
         break;
     }
     default: { /* CONCAT, ZIP, CARTESIAN */
@@ -273,7 +277,8 @@ static int decode_input(cursor *c, emberW_input *in, int depth, uint32_t *nstrea
         if (n && !(in->children = ember_calloc(n, sizeof *in->children)))
             return emberE_set(EMBER_ENOMEM, "out of memory decoding %u inputs", n);
         in->nchildren = n;
-        for (uint32_t i = 0; i < n && !rc; i++) rc = decode_input(c, &in->children[i], depth + 1, nstreams);
+        for (uint32_t i = 0; i < n && !rc; i++)
+            rc = decode_input(c, &in->children[i], depth + 1, nstreams);
     }
     }
     uint32_t n = 0;
@@ -291,7 +296,8 @@ static int decode_input(cursor *c, emberW_input *in, int depth, uint32_t *nstrea
 }
 
 void emberW_input_free(emberW_input *in) {
-    for (uint32_t i = 0; in->children && i < in->nchildren; i++) emberW_input_free(&in->children[i]);
+    for (uint32_t i = 0; in->children && i < in->nchildren; i++)
+        emberW_input_free(&in->children[i]);
     ember_free(in->children);
     ember_free(in->paths);
     ember_free(in->cmds);
@@ -346,15 +352,14 @@ int emberW_task_decode(const uint8_t *p, size_t len, emberW_task *t) {
     }
     rc = rc ? rc : take_u32(&c, &t->barrier_tasks, "the barrier task count");
     rc = rc ? rc : take_u32(&c, &t->stage_attempt, "the stage attempt");
-    if (!rc && c.left)
-        rc = emberE_set(EMBER_EPROTO, "malformed TASK payload: %zu bytes after its last field", c.left);
+    if (!rc && c.left) rc = emberE_set(EMBER_EPROTO, "malformed TASK payload: %zu bytes after its last field", c.left);
     return rc;
 }
 
-int emberW_done_encode(emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report,
-                       uint32_t report_len) {
+int emberW_done_encode(emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report, uint32_t report_len) {
     int rc = emberB_put_u32(b, nsizes);
-    for (uint32_t i = 0; i < nsizes && !rc; i++) rc = emberB_put_u64(b, sizes[i]);
+    for (uint32_t i = 0; i < nsizes && !rc; i++)
+        rc = emberB_put_u64(b, sizes[i]);
     rc = rc ? rc : emberB_put_u32(b, report_len);
     return rc ? rc : emberB_append(b, report, report_len);
 }

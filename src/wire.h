@@ -24,16 +24,18 @@
 #define EMBER_WIRE_MAX_FRAME ((uint32_t)1 << 30)
 
 /* X(name, value, direction, payload) */
-#define EMBER_FRAME_MAP(X)                                                                   \
-    X(COMMAND, 1, "engine->worker", "u64 command id, then the serialized command")          \
-    X(TASK, 2, "engine->worker", "task description, see EMBER_TASK layout below")          \
-    X(DATA, 3, "both", "one serialized batch of records")                                   \
-    X(INPUT_END, 4, "engine->worker", "empty: the task's input data is complete")           \
-    X(FORGET, 5, "engine->worker", "u64 command id the worker may drop")                    \
-    X(INPUT_BEGIN, 6, "engine->worker", "u32 stream: the DATA frames that follow belong to this input stream") \
-    X(TASK_DONE, 16, "worker->engine", "u32 n, n u64 bucket byte counts (n = 0 unless a shuffle map task), then u32 len + a report (opaque)") \
-    X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback") \
-    X(FETCH_FAILED, 18, "worker->engine", "u32 length + path of a shuffle file the task could not read, then UTF-8 text of the error")
+#define EMBER_FRAME_MAP(X)                                                                                             \
+    X(COMMAND, 1, "engine->worker", "u64 command id, then the serialized command")                                     \
+    X(TASK, 2, "engine->worker", "task description, see EMBER_TASK layout below")                                      \
+    X(DATA, 3, "both", "one serialized batch of records")                                                              \
+    X(INPUT_END, 4, "engine->worker", "empty: the task's input data is complete")                                      \
+    X(FORGET, 5, "engine->worker", "u64 command id the worker may drop")                                               \
+    X(INPUT_BEGIN, 6, "engine->worker", "u32 stream: the DATA frames that follow belong to this input stream")         \
+    X(TASK_DONE, 16, "worker->engine",                                                                                 \
+      "u32 n, n u64 bucket byte counts (n = 0 unless a shuffle map task), then u32 len + a report (opaque)")           \
+    X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback")                          \
+    X(FETCH_FAILED, 18, "worker->engine",                                                                              \
+      "u32 length + path of a shuffle file the task could not read, then UTF-8 text of the error")
 
 enum ember_frame_type {
 #define EMBER_FRAME_ENUM(name, value, dir, payload) EMBER_FRAME_##name = (value),
@@ -65,8 +67,15 @@ enum ember_frame_type {
  * The IN_DATA leaves carry streams 0, 1, 2 ... in the order they appear in the tree.
  * emberW_task_encode and emberW_task_decode (below) are the one codec of this layout.
  */
-enum ember_input_kind { EMBER_IN_DATA = 1, EMBER_IN_TEXT = 2, EMBER_IN_RANGE = 3, EMBER_IN_SHUFFLE = 4,
-                        EMBER_IN_CONCAT = 5, EMBER_IN_ZIP = 6, EMBER_IN_CARTESIAN = 7 };
+enum ember_input_kind {
+    EMBER_IN_DATA = 1,
+    EMBER_IN_TEXT = 2,
+    EMBER_IN_RANGE = 3,
+    EMBER_IN_SHUFFLE = 4,
+    EMBER_IN_CONCAT = 5,
+    EMBER_IN_ZIP = 6,
+    EMBER_IN_CARTESIAN = 7
+};
 enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2 };
 /* TEXT flags: bit 1 lines as bytes; bits 8..15 the split's codec (EMBER_CODEC_*). */
 enum ember_text_flags { EMBER_TEXT_BYTES = 2, EMBER_TEXT_CODEC_SHIFT = 8 };
@@ -117,25 +126,25 @@ typedef struct emberW_bytes {
 
 typedef struct emberW_cmd {
     uint64_t id;
-    uint32_t split;    /* the partition index the command sees */
+    uint32_t split; /* the partition index the command sees */
 } emberW_cmd;
 
 /* One node of a task's input tree (the layout above). The arrays (paths, children,
  * cmds) belong to the node: allocated with ember_malloc, freed by emberW_task_free. */
 typedef struct emberW_input {
-    uint32_t kind;                    /* EMBER_IN_* */
-    uint32_t stream;                  /* DATA: the input stream's index */
-    emberW_bytes path;                /* TEXT */
-    int64_t start, end;               /* TEXT: byte range; RANGE: start, stop */
-    int64_t step;                     /* RANGE */
-    uint32_t flags;                   /* TEXT: EMBER_TEXT_* */
-    uint32_t bucket;                  /* SHUFFLE */
+    uint32_t kind;      /* EMBER_IN_* */
+    uint32_t stream;    /* DATA: the input stream's index */
+    emberW_bytes path;  /* TEXT */
+    int64_t start, end; /* TEXT: byte range; RANGE: start, stop */
+    int64_t step;       /* RANGE */
+    uint32_t flags;     /* TEXT: EMBER_TEXT_* */
+    uint32_t bucket;    /* SHUFFLE */
     uint32_t npaths;
-    emberW_bytes *paths;              /* SHUFFLE: the map outputs to read bucket from */
+    emberW_bytes *paths; /* SHUFFLE: the map outputs to read bucket from */
     uint32_t nchildren;
-    struct emberW_input *children;    /* CONCAT: n; ZIP and CARTESIAN: 2 */
+    struct emberW_input *children; /* CONCAT: n; ZIP and CARTESIAN: 2 */
     uint32_t ncmds;
-    emberW_cmd *cmds;                 /* applied in order to the node's records */
+    emberW_cmd *cmds; /* applied in order to the node's records */
 } emberW_input;
 
 typedef struct emberW_task {
@@ -143,11 +152,11 @@ typedef struct emberW_task {
     uint32_t stage, partition, attempt, job;
     emberW_bytes info;
     emberW_input input;
-    uint32_t nstreams;                /* decoder: how many DATA leaves the input has */
-    uint32_t output;                  /* EMBER_OUT_* */
-    emberW_bytes shuffle_path;        /* OUT_SHUFFLE */
-    uint32_t nbuckets;                /* OUT_SHUFFLE */
-    uint64_t spec_id;                 /* OUT_SHUFFLE */
+    uint32_t nstreams;         /* decoder: how many DATA leaves the input has */
+    uint32_t output;           /* EMBER_OUT_* */
+    emberW_bytes shuffle_path; /* OUT_SHUFFLE */
+    uint32_t nbuckets;         /* OUT_SHUFFLE */
+    uint64_t spec_id;          /* OUT_SHUFFLE */
     uint32_t barrier_tasks, stage_attempt;
 } emberW_task;
 
@@ -166,7 +175,7 @@ void emberW_input_free(emberW_input *in);
  * Decoded sizes are read with emberW_done_size; both fields borrow from p. */
 typedef struct emberW_done {
     uint32_t nsizes;
-    const uint8_t *sizes;             /* nsizes little-endian u64 */
+    const uint8_t *sizes; /* nsizes little-endian u64 */
     emberW_bytes report;
 } emberW_done;
 int emberW_done_encode(struct emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report,

@@ -40,7 +40,8 @@ extern char **environ;
  * EMBER_NATIVE_DAEMON=1 too. */
 static char **daemon_env(const char *pythonpath, int native) {
     size_t n = 0;
-    while (environ[n]) n++;
+    while (environ[n])
+        n++;
     char **env = ember_calloc(n + 4, sizeof *env);
     if (!env) return NULL;
     size_t k = 0;
@@ -55,7 +56,10 @@ static char **daemon_env(const char *pythonpath, int native) {
     if (pythonpath) {
         size_t len = strlen(pythonpath) + 12;
         char *pp = ember_malloc(len);
-        if (!pp) { ember_free(env); return NULL; }
+        if (!pp) {
+            ember_free(env);
+            return NULL;
+        }
         snprintf(pp, len, "PYTHONPATH=%s", pythonpath);
         env[k++] = pp;
     }
@@ -68,11 +72,11 @@ static char **daemon_env(const char *pythonpath, int native) {
  * merely sitting there would shadow the driver's: the first line replaces sys.path
  * with PYTHONPATH as given (the driver's sys.path, absolute), or drops the working
  * directory when none is given; only then is ember imported. */
-#define DAEMON_BOOT                                                                   \
-    "import os, sys\n"                                                                \
-    "_p = os.environ.get('PYTHONPATH')\n"                                             \
-    "sys.path[:] = [e for e in _p.split(os.pathsep) if e] if _p else sys.path[1:]\n" \
-    "from ember import daemon\n"                                                      \
+#define DAEMON_BOOT                                                                                                    \
+    "import os, sys\n"                                                                                                 \
+    "_p = os.environ.get('PYTHONPATH')\n"                                                                              \
+    "sys.path[:] = [e for e in _p.split(os.pathsep) if e] if _p else sys.path[1:]\n"                                   \
+    "from ember import daemon\n"                                                                                       \
     "daemon.main(sys.argv)\n"
 
 int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir) {
@@ -91,7 +95,10 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     int native = !cfg->python && !cfg->daemon;
     if (native) emberV_link();
     env = daemon_env(cfg->pythonpath, native);
-    if (!env) { rc = emberE_set(EMBER_ENOMEM, "out of memory building the daemon's environment"); goto close_socket; }
+    if (!env) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory building the daemon's environment");
+        goto close_socket;
+    }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3); /* dup2 clears close-on-exec */
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -143,7 +150,8 @@ static void close_fd(int *fd) {
 }
 
 static void drop_queue(emberX_worker *w) {
-    for (size_t i = w->outq_head; i < w->outq_len; i++) ember_free(w->outq[i].owned);
+    for (size_t i = w->outq_head; i < w->outq_len; i++)
+        ember_free(w->outq[i].owned);
     w->outq_head = w->outq_len = 0;
 }
 
@@ -202,7 +210,10 @@ void emberX_pool_stop(emberX_pool *pool) {
     if (pool->daemon_pid > 0) {
         for (;;) {
             pid_t r = waitpid(pool->daemon_pid, NULL, WNOHANG);
-            if (r == pool->daemon_pid || (r < 0 && errno != EINTR)) { pool->daemon_pid = -1; break; }
+            if (r == pool->daemon_pid || (r < 0 && errno != EINTR)) {
+                pool->daemon_pid = -1;
+                break;
+            }
             if (ms_until(&end) <= 0) break;
             struct timespec ts = {0, 1000 * 1000};
             nanosleep(&ts, NULL);
@@ -245,8 +256,14 @@ static int reap_daemon(emberX_pool *pool) {
     int status = -1;
     for (int i = 0; i < 200; i++) {
         pid_t r = waitpid(pool->daemon_pid, &status, WNOHANG);
-        if (r == pool->daemon_pid) { pool->daemon_pid = -1; return status; }
-        if (r < 0 && errno != EINTR) { pool->daemon_pid = -1; return -1; }
+        if (r == pool->daemon_pid) {
+            pool->daemon_pid = -1;
+            return status;
+        }
+        if (r < 0 && errno != EINTR) {
+            pool->daemon_pid = -1;
+            return -1;
+        }
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -260,7 +277,9 @@ static int reap_daemon(emberX_pool *pool) {
 static int daemon_gone(emberX_pool *pool, int *status) {
     if (pool->daemon_pid <= 0) return 1;
     pid_t r;
-    do r = waitpid(pool->daemon_pid, status, WNOHANG); while (r < 0 && errno == EINTR);
+    do
+        r = waitpid(pool->daemon_pid, status, WNOHANG);
+    while (r < 0 && errno == EINTR);
     if (r == 0) return 0;
     if (r < 0) *status = -1;
     pool->daemon_pid = -1;
@@ -309,7 +328,9 @@ int emberX_worker_status(emberX_pool *pool, pid_t pid, int *status, char *text, 
     uint8_t req[5] = {'S'};
     emberB_store_u32(req + 1, (uint32_t)pid);
     ssize_t s;
-    do s = send(pool->ctl_fd, req, sizeof req, MSG_NOSIGNAL); while (s < 0 && errno == EINTR);
+    do
+        s = send(pool->ctl_fd, req, sizeof req, MSG_NOSIGNAL);
+    while (s < 0 && errno == EINTR);
     uint8_t head[8];
     if (s != (ssize_t)sizeof req || read_ctl(pool->ctl_fd, head, sizeof head, 5000) < 0)
         return emberE_set(EMBER_ESPAWN, "the worker daemon did not say how worker %d ended", (int)pid);
@@ -360,7 +381,10 @@ static int request_worker(emberX_pool *pool, emberX_worker *w) {
     int fds[2] = {task_pipe[0], result_pipe[1]};
     char byte = 'F';
     struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof fds)]; } cm;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof fds)];
+    } cm;
     memset(&cm, 0, sizeof cm);
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
@@ -373,7 +397,9 @@ static int request_worker(emberX_pool *pool, emberX_worker *w) {
     c->cmsg_len = CMSG_LEN(sizeof fds);
     memcpy(CMSG_DATA(c), fds, sizeof fds);
     ssize_t s;
-    do s = sendmsg(pool->ctl_fd, &msg, MSG_NOSIGNAL); while (s < 0 && errno == EINTR);
+    do
+        s = sendmsg(pool->ctl_fd, &msg, MSG_NOSIGNAL);
+    while (s < 0 && errno == EINTR);
     if (s != 1) {
         emberE_errno(EMBER_ESPAWN, errno, "asking the worker daemon for a worker");
         rc = DAEMON_GONE;
@@ -441,12 +467,16 @@ int emberX_worker_note(emberX_worker *w, uint64_t id) {
 
 void emberX_worker_unnote(emberX_worker *w, uint64_t id) {
     for (size_t i = 0; i < w->nsent; i++)
-        if (w->sent[i] == id) { w->sent[i] = w->sent[--w->nsent]; return; }
+        if (w->sent[i] == id) {
+            w->sent[i] = w->sent[--w->nsent];
+            return;
+        }
 }
 
 int emberX_queue(emberX_worker *w, uint32_t type, const void *payload, size_t len, int copy) {
     if (len > EMBER_WIRE_MAX_FRAME)
-        return emberE_set(EMBER_EINVAL, "a batch of %zu bytes is over the frame limit of %u bytes", len, EMBER_WIRE_MAX_FRAME);
+        return emberE_set(EMBER_EINVAL, "a batch of %zu bytes is over the frame limit of %u bytes", len,
+                          EMBER_WIRE_MAX_FRAME);
     if (w->outq_head == w->outq_len) w->outq_head = w->outq_len = 0;
     if (w->outq_len == w->outq_cap) {
         if (w->outq_head > 0) {
@@ -486,7 +516,10 @@ int emberX_flush(emberX_worker *w) {
         if (f->off < EMBER_WIRE_HEADER) {
             iov[n].iov_base = f->hdr + f->off;
             iov[n++].iov_len = EMBER_WIRE_HEADER - f->off;
-            if (f->len) { iov[n].iov_base = (void *)f->payload; iov[n++].iov_len = f->len; }
+            if (f->len) {
+                iov[n].iov_base = (void *)f->payload;
+                iov[n++].iov_len = f->len;
+            }
         } else {
             size_t done = f->off - EMBER_WIRE_HEADER;
             iov[n].iov_base = (void *)(f->payload + done);

@@ -15,9 +15,11 @@ int tokenize(const ember_value *line, ember_writer *out) {
         return ember_set_error(EMBER_EINVAL, "tokenize: expected a line (str), got %s", ember_type_name(line->type));
     const unsigned char *s = line->data, *end = s + line->len;
     while (s < end) {
-        while (s < end && is_space(*s)) s++;
+        while (s < end && is_space(*s))
+            s++;
         const unsigned char *w = s;
-        while (s < end && !is_space(*s)) s++;
+        while (s < end && !is_space(*s))
+            s++;
         if (s > w) {
             ember_put_tuple(out, 2);
             ember_put_str(out, (const char *)w, (size_t)(s - w));

@@ -62,13 +62,13 @@ typedef enum ember_type {
 /* A decoded value: a view into the encoded bytes it came from (valid while they are). */
 typedef struct ember_value {
     ember_type type;
-    int b;                /* EMBER_BOOL: 0 or 1 */
-    int64_t i;            /* EMBER_INT */
-    double f;             /* EMBER_FLOAT */
-    const uint8_t *data;  /* EMBER_STR, EMBER_BYTES, EMBER_BIGINT: the contents */
+    int b;               /* EMBER_BOOL: 0 or 1 */
+    int64_t i;           /* EMBER_INT */
+    double f;            /* EMBER_FLOAT */
+    const uint8_t *data; /* EMBER_STR, EMBER_BYTES, EMBER_BIGINT: the contents */
     size_t len;
-    size_t count;         /* containers: items (pairs for a dict) */
-    const uint8_t *enc;   /* the whole encoded value: tag and payload */
+    size_t count;       /* containers: items (pairs for a dict) */
+    const uint8_t *enc; /* the whole encoded value: tag and payload */
     size_t enc_len;
     /* containers, for ember_value_next: the next child's bytes, children left */
     const uint8_t *next;

@@ -20,19 +20,26 @@ int combiner_init(combiner *c) {
     c->mask = 1023;
     c->used = 0;
     c->v = PyMem_Calloc(c->mask + 1, sizeof *c->v);
-    if (!c->v) { PyErr_NoMemory(); return -1; }
+    if (!c->v) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
 }
 
 static int grow(combiner *c) {
     size_t cap = (c->mask + 1) * 2;
     comb_entry *v = PyMem_Calloc(cap, sizeof *v);
-    if (!v) { PyErr_NoMemory(); return -1; }
+    if (!v) {
+        PyErr_NoMemory();
+        return -1;
+    }
     for (size_t i = 0; i <= c->mask; i++) {
         comb_entry *e = &c->v[i];
         if (!e->key) continue;
         size_t j = (size_t)e->hash & (cap - 1);
-        while (v[j].key) j = (j + 1) & (cap - 1);
+        while (v[j].key)
+            j = (j + 1) & (cap - 1);
         v[j] = *e;
     }
     PyMem_Free(c->v);

@@ -5,14 +5,14 @@
 #include "core.h"
 
 typedef struct {
-    PyObject *key;   /* NULL: empty slot */
+    PyObject *key; /* NULL: empty slot */
     PyObject *value;
     Py_hash_t hash;
 } comb_entry;
 
 typedef struct {
     comb_entry *v;
-    size_t mask;     /* capacity - 1, a power of two minus one */
+    size_t mask; /* capacity - 1, a power of two minus one */
     size_t used;
 } combiner;
 

@@ -7,13 +7,11 @@
 #include <dlfcn.h>
 
 typedef struct {
-    PyObject_HEAD
-    ember_context *ctx;
+    PyObject_HEAD ember_context *ctx;
 } ContextObject;
 
 typedef struct {
-    PyObject_HEAD
-    ember_node *node;
+    PyObject_HEAD ember_node *node;
 } NodeObject;
 
 /* ---- Node ------------------------------------------------------------------- */
@@ -23,8 +21,7 @@ static void Node_dealloc(NodeObject *self) {
     if (self->node) {
         ember_node *n = self->node;
         self->node = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        ember_node_release(n);
+        Py_BEGIN_ALLOW_THREADS ember_node_release(n);
         Py_END_ALLOW_THREADS
     }
     tp->tp_free(self);
@@ -45,10 +42,8 @@ static PyObject *Node_set_cached(NodeObject *self, PyObject *arg) {
     int cached = PyObject_IsTrue(arg);
     if (cached < 0) return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_node_set_cached(self->node, cached);
-    Py_END_ALLOW_THREADS
-    if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+    Py_BEGIN_ALLOW_THREADS rc = ember_node_set_cached(self->node, cached);
+    Py_END_ALLOW_THREADS if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
     Py_RETURN_NONE;
 }
 
@@ -64,10 +59,8 @@ static PyObject *Node_set_barrier(NodeObject *self, PyObject *arg) {
 static PyObject *Node_clean_shuffle(NodeObject *self, PyObject *unused) {
     (void)unused;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_node_clean_shuffle(self->node);
-    Py_END_ALLOW_THREADS
-    if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+    Py_BEGIN_ALLOW_THREADS rc = ember_node_clean_shuffle(self->node);
+    Py_END_ALLOW_THREADS if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
     return PyBool_FromLong(rc);
 }
 
@@ -88,7 +81,10 @@ static PyObject *Node_get_parents(NodeObject *self, void *c) {
         ember_node *p = ember_node_parent(self->node, i);
         ember_node_retain(p);
         PyObject *o = wrap_node(st, p); /* releases p on failure */
-        if (!o) { Py_CLEAR(tup); break; }
+        if (!o) {
+            Py_CLEAR(tup);
+            break;
+        }
         PyTuple_SET_ITEM(tup, (Py_ssize_t)i, o);
     }
     return tup;
@@ -150,8 +146,8 @@ static ember_node *node_arg(core_state *st, PyObject *o) {
 static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
 
 static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"slots", "python", "pythonpath", "max_failures", "local_dir", "max_result_size",
-                             "daemon", NULL};
+    static char *kwlist[] = {"slots",     "python",          "pythonpath", "max_failures",
+                             "local_dir", "max_result_size", "daemon",     NULL};
     int slots, max_failures = 4;
     long long max_result_size = 0;
     const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL;
@@ -167,13 +163,16 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_RuntimeError, "Context is already initialized");
         return -1;
     }
-    ember_config cfg = {.slots = slots, .max_failures = max_failures, .python = python, .pythonpath = pythonpath,
-                        .local_dir = local_dir, .max_result_size = max_result_size, .daemon = daemon};
+    ember_config cfg = {.slots = slots,
+                        .max_failures = max_failures,
+                        .python = python,
+                        .pythonpath = pythonpath,
+                        .local_dir = local_dir,
+                        .max_result_size = max_result_size,
+                        .daemon = daemon};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_context_create(&cfg, &self->ctx);
-    Py_END_ALLOW_THREADS
-    if (rc) {
+    Py_BEGIN_ALLOW_THREADS rc = ember_context_create(&cfg, &self->ctx);
+    Py_END_ALLOW_THREADS if (rc) {
         self->ctx = NULL;
         core_raise(ctx_state(self), rc);
         return -1;
@@ -185,8 +184,7 @@ static void stop_ctx(ContextObject *self) {
     if (!self->ctx) return;
     ember_context *c = self->ctx;
     self->ctx = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    ember_context_free(c);
+    Py_BEGIN_ALLOW_THREADS ember_context_free(c);
     Py_END_ALLOW_THREADS
 }
 
@@ -219,17 +217,26 @@ static PyObject *Context_parallelize(ContextObject *self, PyObject *parts) {
     ember_buf **batches = PyMem_Calloc(np ? np : 1, sizeof *batches);
     size_t *nb = PyMem_Calloc(np ? np : 1, sizeof *nb);
     PyObject **inner = PyMem_Calloc(np ? np : 1, sizeof *inner);
-    if (!batches || !nb || !inner) { PyErr_NoMemory(); goto free_arrays; }
+    if (!batches || !nb || !inner) {
+        PyErr_NoMemory();
+        goto free_arrays;
+    }
     for (Py_ssize_t p = 0; p < np; p++) {
         inner[p] = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, p), "each partition must be a list of bytes");
         if (!inner[p]) goto free_arrays;
         Py_ssize_t n = PySequence_Fast_GET_SIZE(inner[p]);
         batches[p] = PyMem_Calloc(n ? n : 1, sizeof **batches);
-        if (!batches[p]) { PyErr_NoMemory(); goto free_arrays; }
+        if (!batches[p]) {
+            PyErr_NoMemory();
+            goto free_arrays;
+        }
         nb[p] = (size_t)n;
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *b = PySequence_Fast_GET_ITEM(inner[p], i);
-            if (!PyBytes_Check(b)) { PyErr_SetString(PyExc_TypeError, "each batch must be bytes"); goto free_arrays; }
+            if (!PyBytes_Check(b)) {
+                PyErr_SetString(PyExc_TypeError, "each batch must be bytes");
+                goto free_arrays;
+            }
             batches[p][i].data = (uint8_t *)PyBytes_AS_STRING(b);
             batches[p][i].len = (size_t)PyBytes_GET_SIZE(b);
         }
@@ -238,8 +245,12 @@ static PyObject *Context_parallelize(ContextObject *self, PyObject *parts) {
     int rc = ember_node_parallelize(self->ctx, (size_t)np, (const ember_buf *const *)batches, nb, &node);
     result = rc ? core_raise(ctx_state(self), rc) : wrap_node(ctx_state(self), node);
 free_arrays:
-    if (batches) for (Py_ssize_t p = 0; p < np; p++) PyMem_Free(batches[p]);
-    if (inner) for (Py_ssize_t p = 0; p < np; p++) Py_XDECREF(inner[p]);
+    if (batches)
+        for (Py_ssize_t p = 0; p < np; p++)
+            PyMem_Free(batches[p]);
+    if (inner)
+        for (Py_ssize_t p = 0; p < np; p++)
+            Py_XDECREF(inner[p]);
     PyMem_Free(batches);
     PyMem_Free(nb);
     PyMem_Free(inner);
@@ -253,10 +264,8 @@ static PyObject *Context_text(ContextObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "sip", &paths, &minp, &as_bytes) || check_live(self)) return NULL;
     ember_node *node;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_node_text(self->ctx, paths, minp, as_bytes, &node);
-    Py_END_ALLOW_THREADS
-    return rc ? core_raise(ctx_state(self), rc) : wrap_node(ctx_state(self), node);
+    Py_BEGIN_ALLOW_THREADS rc = ember_node_text(self->ctx, paths, minp, as_bytes, &node);
+    Py_END_ALLOW_THREADS return rc ? core_raise(ctx_state(self), rc) : wrap_node(ctx_state(self), node);
 }
 
 static PyObject *Context_range(ContextObject *self, PyObject *args) {
@@ -344,7 +353,10 @@ static PyObject *Context_union(ContextObject *self, PyObject *parents) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     ember_node **nodes = PyMem_Calloc(n ? n : 1, sizeof *nodes);
     PyObject *result = NULL;
-    if (!nodes) { PyErr_NoMemory(); goto done; }
+    if (!nodes) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++)
         if (!(nodes[i] = node_arg(st, PySequence_Fast_GET_ITEM(seq, i)))) goto done;
     ember_node *node;
@@ -387,7 +399,10 @@ static PyObject *bufs_to_list(ember_buf *bufs, size_t n) {
     PyObject *lst = PyList_New((Py_ssize_t)n);
     for (size_t j = 0; lst && j < n; j++) {
         PyObject *b = PyBytes_FromStringAndSize((const char *)bufs[j].data, (Py_ssize_t)bufs[j].len);
-        if (!b) { Py_CLEAR(lst); break; }
+        if (!b) {
+            Py_CLEAR(lst);
+            break;
+        }
         PyList_SET_ITEM(lst, (Py_ssize_t)j, b);
         ember_free(bufs[j].data); /* release early: results can be large */
         bufs[j].data = NULL;
@@ -449,7 +464,8 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
         return NULL;
     size_t *pv = NULL, np = 0;
     PyObject *out = NULL, *batches = NULL;
-    if (into == Py_None) into = NULL;
+    if (into == Py_None)
+        into = NULL;
     else if (!PyList_Check(into)) {
         PyErr_SetString(PyExc_TypeError, "run_job: reports must be a list or None");
         goto release_info;
@@ -460,21 +476,32 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
         if (!seq) goto release_info;
         np = (size_t)PySequence_Fast_GET_SIZE(seq);
         pv = PyMem_Calloc(np ? np : 1, sizeof *pv);
-        if (!pv) { Py_DECREF(seq); PyErr_NoMemory(); goto release_info; }
+        if (!pv) {
+            Py_DECREF(seq);
+            PyErr_NoMemory();
+            goto release_info;
+        }
         for (size_t i = 0; i < np; i++) {
             pv[i] = PyLong_AsSize_t(PySequence_Fast_GET_ITEM(seq, (Py_ssize_t)i));
-            if (PyErr_Occurred()) { Py_DECREF(seq); goto release_info; }
+            if (PyErr_Occurred()) {
+                Py_DECREF(seq);
+                goto release_info;
+            }
         }
         Py_DECREF(seq);
     } else {
         np = ember_node_num_partitions(((NodeObject *)nodeobj)->node);
     }
     if (!(batches = PyList_New((Py_ssize_t)np))) goto release_info;
-    for (size_t i = 0; i < np; i++) PyList_SET_ITEM(batches, (Py_ssize_t)i, Py_NewRef(Py_None));
+    for (size_t i = 0; i < np; i++)
+        PyList_SET_ITEM(batches, (Py_ssize_t)i, Py_NewRef(Py_None));
     ember_job *job;
-    int rc = ember_job_submit(self->ctx, ((NodeObject *)nodeobj)->node, pv, pv ? np : 0, group,
-                              info.buf, info.buf ? (size_t)info.len : 0, &job);
-    if (rc) { core_raise(st, rc); goto release_info; }
+    int rc = ember_job_submit(self->ctx, ((NodeObject *)nodeobj)->node, pv, pv ? np : 0, group, info.buf,
+                              info.buf ? (size_t)info.len : 0, &job);
+    if (rc) {
+        core_raise(st, rc);
+        goto release_info;
+    }
     int interrupted = 0, stopped = 0;
     if (on_submit != Py_None) {
         PyObject *r = PyObject_CallFunction(on_submit, "i", ember_job_id(job));
@@ -488,10 +515,8 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
     for (;;) {
         ember_part *part = NULL;
         int r;
-        Py_BEGIN_ALLOW_THREADS
-        r = ember_job_next(job, 50, &part);
-        Py_END_ALLOW_THREADS
-        if (r == 0) break;
+        Py_BEGIN_ALLOW_THREADS r = ember_job_next(job, 50, &part);
+        Py_END_ALLOW_THREADS if (r == 0) break;
         if (r < 0 && !interrupted) {
             /* Out of memory taking a partition: raise it, cancel and drain the job. */
             core_raise(st, r);
@@ -503,8 +528,10 @@ static PyObject *Context_run_job(ContextObject *self, PyObject *args, PyObject *
             int d = lst ? deliver(on_partition, batches, part, lst) : -1;
             if (d != 0) {
                 /* An exception (kept) or enough results: stop the job, drain the rest. */
-                if (d < 0) interrupted = 1;
-                else stopped = 1;
+                if (d < 0)
+                    interrupted = 1;
+                else
+                    stopped = 1;
                 ember_job_cancel(job);
             }
         }
@@ -545,10 +572,13 @@ static PyObject *Context_cancel_group(ContextObject *self, PyObject *arg) {
 static PyObject *stage_list(const ember_stage_info *info, size_t n) {
     PyObject *lst = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; lst && i < n; i++) {
-        PyObject *t = Py_BuildValue("(iiiiiiL)", info[i].stage_id, info[i].job_id, info[i].num_tasks,
-                                    info[i].num_completed, info[i].num_active, info[i].num_failed,
-                                    (long long)info[i].submitted_ms);
-        if (!t) { Py_CLEAR(lst); break; }
+        PyObject *t =
+            Py_BuildValue("(iiiiiiL)", info[i].stage_id, info[i].job_id, info[i].num_tasks, info[i].num_completed,
+                          info[i].num_active, info[i].num_failed, (long long)info[i].submitted_ms);
+        if (!t) {
+            Py_CLEAR(lst);
+            break;
+        }
         PyList_SET_ITEM(lst, (Py_ssize_t)i, t);
     }
     return lst;
@@ -562,10 +592,8 @@ static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
     size_t n;
     /* The progress bar's thread polls this while a job runs: wait for the engine's lock
      * without the GIL, so the job's thread and the REPL never wait for the poll. */
-    Py_BEGIN_ALLOW_THREADS
-    n = ember_active_stages(self->ctx, info, 64);
-    Py_END_ALLOW_THREADS
-    return stage_list(info, n > 64 ? 64 : n);
+    Py_BEGIN_ALLOW_THREADS n = ember_active_stages(self->ctx, info, 64);
+    Py_END_ALLOW_THREADS return stage_list(info, n > 64 ? 64 : n);
 }
 
 /* finished_stages() -> the same tuples for the stages that finished lately, oldest first */
@@ -698,7 +726,11 @@ static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
         n = ember_context_freed_nodes(self->ctx, ids, 256);
         for (size_t i = 0; i < n; i++) {
             PyObject *x = PyLong_FromLong(ids[i]);
-            if (!x || PyList_Append(lst, x) < 0) { Py_XDECREF(x); Py_DECREF(lst); return NULL; }
+            if (!x || PyList_Append(lst, x) < 0) {
+                Py_XDECREF(x);
+                Py_DECREF(lst);
+                return NULL;
+            }
             Py_DECREF(x);
         }
     } while (n == 256);
@@ -706,7 +738,8 @@ static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
 }
 
 static PyObject *py_mem_used(PyObject *m, PyObject *unused) {
-    (void)m; (void)unused;
+    (void)m;
+    (void)unused;
     return PyLong_FromLongLong(ember_mem_used());
 }
 
@@ -775,10 +808,8 @@ static PyObject *py_input_files(PyObject *m, PyObject *arg) {
     ember_split *splits = NULL;
     size_t n = 0;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_text_splits(paths, 1, &splits, &n);
-    Py_END_ALLOW_THREADS
-    if (rc) return core_raise(core_get_state(m), rc);
+    Py_BEGIN_ALLOW_THREADS rc = ember_text_splits(paths, 1, &splits, &n);
+    Py_END_ALLOW_THREADS if (rc) return core_raise(core_get_state(m), rc);
     PyObject *lst = PyList_New(0);
     for (size_t i = 0; lst && i < n; i++) {
         if (i > 0 && strcmp(splits[i].path, splits[i - 1].path) == 0) continue; /* a file cut in pieces */

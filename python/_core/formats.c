@@ -26,10 +26,8 @@ static PyObject *write_compressed(PyObject *mod, PyObject *args) {
             Py_DECREF(chunk);
             goto close_writer;
         }
-        Py_BEGIN_ALLOW_THREADS
-        rc = ember_compressed_writer_write(w, view.buf, (size_t)view.len);
-        Py_END_ALLOW_THREADS
-        PyBuffer_Release(&view);
+        Py_BEGIN_ALLOW_THREADS rc = ember_compressed_writer_write(w, view.buf, (size_t)view.len);
+        Py_END_ALLOW_THREADS PyBuffer_Release(&view);
         Py_DECREF(chunk);
         if (rc) {
             core_raise(core_get_state(mod), rc);
@@ -37,10 +35,8 @@ static PyObject *write_compressed(PyObject *mod, PyObject *args) {
         }
     }
     if (PyErr_Occurred()) goto close_writer;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_compressed_writer_finish(w);
-    Py_END_ALLOW_THREADS
-    if (rc) {
+    Py_BEGIN_ALLOW_THREADS rc = ember_compressed_writer_finish(w);
+    Py_END_ALLOW_THREADS if (rc) {
         core_raise(core_get_state(mod), rc);
         goto close_writer;
     }
@@ -83,8 +79,7 @@ static PyObject *describe_bytes(PyObject *mod, PyObject *arg) {
 PyMethodDef core_codec_methods[] = {
     {"write_compressed", write_compressed, METH_VARARGS,
      "write_compressed(path, codec, chunks): writes the bytes of chunks compressed with codec into path."},
-    {"codec_info", codec_info, METH_NOARGS,
-     "codec_info(): {extension: (codec id, name, available in this build)}."},
+    {"codec_info", codec_info, METH_NOARGS, "codec_info(): {extension: (codec id, name, available in this build)}."},
     {"describe_bytes", describe_bytes, METH_O, "describe_bytes(head): what a file starting with head looks like."},
     {NULL, NULL, 0, NULL},
 };
@@ -94,8 +89,7 @@ PyMethodDef core_codec_methods[] = {
 /* SeqReader(path, start, end): the records of a split of a SequenceFile as
  * (offset, key bytes, value bytes); key_class, value_class, compression, codec. */
 typedef struct {
-    PyObject_HEAD
-    ember_seq_reader *r;
+    PyObject_HEAD ember_seq_reader *r;
 } SeqReader;
 
 static void SeqReader_dealloc(SeqReader *self) {
@@ -113,10 +107,8 @@ static PyObject *SeqReader_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     SeqReader *self = (SeqReader *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_seq_reader_open(path, start, end, &self->r);
-    Py_END_ALLOW_THREADS
-    if (rc) {
+    Py_BEGIN_ALLOW_THREADS rc = ember_seq_reader_open(path, start, end, &self->r);
+    Py_END_ALLOW_THREADS if (rc) {
         Py_DECREF(self);
         return core_raise(core_state_of_type(type), rc);
     }
@@ -132,7 +124,9 @@ static PyObject *SeqReader_next(SeqReader *self) {
                          (const char *)rec.value, (Py_ssize_t)rec.value_len);
 }
 
-static PyObject *str_or_none(const char *s) { return s ? PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace") : Py_NewRef(Py_None); }
+static PyObject *str_or_none(const char *s) {
+    return s ? PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace") : Py_NewRef(Py_None);
+}
 
 static PyObject *SeqReader_key_class(SeqReader *self, void *c) {
     (void)c;
@@ -171,7 +165,8 @@ static PyType_Slot SeqReader_slots[] = {
     {0, NULL},
 };
 
-static PyType_Spec SeqReader_spec = {"ember._core.SeqReader", sizeof(SeqReader), 0, Py_TPFLAGS_DEFAULT, SeqReader_slots};
+static PyType_Spec SeqReader_spec = {"ember._core.SeqReader", sizeof(SeqReader), 0, Py_TPFLAGS_DEFAULT,
+                                     SeqReader_slots};
 
 int core_add_formats(PyObject *m, core_state *st) {
     (void)st;

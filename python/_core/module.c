@@ -11,15 +11,32 @@ PyObject *core_raise(core_state *st, int code) {
     if (!*msg) msg = ember_strerror(code);
     PyObject *type;
     switch (code) {
-    case EMBER_ENOMEM: return PyErr_NoMemory();
-    case EMBER_EINVAL: type = PyExc_ValueError; break;
-    case EMBER_ENOENT: type = PyExc_FileNotFoundError; break;
-    case EMBER_EEXIST: type = PyExc_FileExistsError; break;
-    case EMBER_EIO: type = PyExc_OSError; break;
-    case EMBER_ECORRUPT: type = PyExc_OSError; break; /* a damaged file, as gzip.BadGzipFile */
-    case EMBER_ETASK: type = st->PythonException; break;
-    case EMBER_ECANCELLED: type = st->JobCancelled; break;
-    default: type = PyExc_RuntimeError; break;
+    case EMBER_ENOMEM:
+        return PyErr_NoMemory();
+    case EMBER_EINVAL:
+        type = PyExc_ValueError;
+        break;
+    case EMBER_ENOENT:
+        type = PyExc_FileNotFoundError;
+        break;
+    case EMBER_EEXIST:
+        type = PyExc_FileExistsError;
+        break;
+    case EMBER_EIO:
+        type = PyExc_OSError;
+        break;
+    case EMBER_ECORRUPT:
+        type = PyExc_OSError;
+        break; /* a damaged file, as gzip.BadGzipFile */
+    case EMBER_ETASK:
+        type = st->PythonException;
+        break;
+    case EMBER_ECANCELLED:
+        type = st->JobCancelled;
+        break;
+    default:
+        type = PyExc_RuntimeError;
+        break;
     }
     PyErr_SetString(type, msg);
     return NULL;
@@ -36,7 +53,7 @@ static int core_exec(PyObject *m) {
     Py_DECREF(pickle);
     if (!st->dumps || !st->loads) return -1;
     st->protocol = PyLong_FromLong(5);
-    PyObject *operator = PyImport_ImportModule("operator");
+    PyObject *operator= PyImport_ImportModule("operator");
     if (!operator) return -1;
     st->op_add = PyObject_GetAttrString(operator, "add");
     Py_DECREF(operator);
@@ -45,8 +62,8 @@ static int core_exec(PyObject *m) {
         "ember.PythonException",
         "A task of a job failed: the message holds the failing task and the Python traceback of the worker.",
         PyExc_RuntimeError, NULL);
-    st->JobCancelled = PyErr_NewExceptionWithDoc("ember.JobCancelledError", "The job was cancelled.",
-                                                 PyExc_RuntimeError, NULL);
+    st->JobCancelled =
+        PyErr_NewExceptionWithDoc("ember.JobCancelledError", "The job was cancelled.", PyExc_RuntimeError, NULL);
     if (!st->protocol || !st->PythonException || !st->JobCancelled) return -1;
     if (PyModule_AddObjectRef(m, "PythonException", st->PythonException) < 0) return -1;
     if (PyModule_AddObjectRef(m, "JobCancelledError", st->JobCancelled) < 0) return -1;

@@ -30,13 +30,12 @@
 enum { NATIVE_MAP = 1, NATIVE_FLATMAP = 2, NATIVE_FILTER = 3, NATIVE_MERGE = 4 };
 
 typedef struct {
-    PyObject_HEAD
-    vectorcallfunc vectorcall;
+    PyObject_HEAD vectorcallfunc vectorcall;
     int kind;
     void *fn;
     void *handle;
-    char *name;        /* "mapNative tokenize (/path/lib.so)" */
-    char *where_in;    /* "the input of <name>" */
+    char *name;     /* "mapNative tokenize (/path/lib.so)" */
+    char *where_in; /* "the input of <name>" */
     ember_writer in, out;
 } NativeFn;
 
@@ -153,8 +152,10 @@ static int view_of(NativeFn *self, PyObject *obj, size_t start, size_t end, embe
         }
     } else if (PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj)) {
         Py_ssize_t n;
-        if (PyBytes_CheckExact(obj)) n = PyBytes_GET_SIZE(obj);
-        else if (!PyUnicode_AsUTF8AndSize(obj, &n)) return -1; /* cached by the encoder: cannot fail */
+        if (PyBytes_CheckExact(obj))
+            n = PyBytes_GET_SIZE(obj);
+        else if (!PyUnicode_AsUTF8AndSize(obj, &n))
+            return -1; /* cached by the encoder: cannot fail */
         v->type = PyBytes_CheckExact(obj) ? EMBER_BYTES : EMBER_STR;
         v->len = (size_t)n;
         v->data = enc + v->enc_len - (size_t)n;
@@ -172,7 +173,8 @@ static PyObject *NativeFn_vectorcall(PyObject *callable, PyObject *const *args, 
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     Py_ssize_t want = self->kind == NATIVE_MERGE ? 2 : 1;
     if (kw && PyTuple_GET_SIZE(kw)) return PyErr_Format(PyExc_TypeError, "%s takes no keyword arguments", self->name);
-    if (nargs != want) return PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)", self->name, want, nargs);
+    if (nargs != want)
+        return PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)", self->name, want, nargs);
     ember_writer_reset(&self->in);
     ember_writer_reset(&self->out);
     size_t a0, a1 = 0;
@@ -186,17 +188,28 @@ static PyObject *NativeFn_vectorcall(PyObject *callable, PyObject *const *args, 
     int rc;
     emberV_crash_running(self->name);
     switch (self->kind) {
-    case NATIVE_MAP: rc = ((ember_map_fn)self->fn)(&va, &self->out); break;
-    case NATIVE_FLATMAP: rc = ((ember_flatmap_fn)self->fn)(&va, &self->out); break;
-    case NATIVE_FILTER: rc = ((ember_filter_fn)self->fn)(&va); break;
-    default: rc = ((ember_merge_fn)self->fn)(&va, &vb, &self->out); break;
+    case NATIVE_MAP:
+        rc = ((ember_map_fn)self->fn)(&va, &self->out);
+        break;
+    case NATIVE_FLATMAP:
+        rc = ((ember_flatmap_fn)self->fn)(&va, &self->out);
+        break;
+    case NATIVE_FILTER:
+        rc = ((ember_filter_fn)self->fn)(&va);
+        break;
+    default:
+        rc = ((ember_merge_fn)self->fn)(&va, &vb, &self->out);
+        break;
     }
     emberV_crash_running(NULL);
     if (rc < 0) return fail_rc(self, rc);
     switch (self->kind) {
-    case NATIVE_FILTER: return PyBool_FromLong(rc > 0);
-    case NATIVE_FLATMAP: return decode_out(self, 0);
-    default: return decode_out(self, 1);
+    case NATIVE_FILTER:
+        return PyBool_FromLong(rc > 0);
+    case NATIVE_FLATMAP:
+        return decode_out(self, 0);
+    default:
+        return decode_out(self, 1);
     }
 }
 

@@ -19,8 +19,7 @@ typedef struct {
 } op_t;
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *src;
+    PyObject_HEAD PyObject *src;
     Py_ssize_t nops;
     op_t *ops;
     PyObject **sub;    /* per op: the active iterator of a flat-map op, or NULL */
@@ -95,19 +94,28 @@ static PyObject *PipeIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     PyObject *seq = PySequence_Fast(ops, "ops must be a list of (kind, function) pairs");
     if (!seq) return NULL;
     PipeIter *self = (PipeIter *)type->tp_alloc(type, 0);
-    if (!self) { Py_DECREF(seq); return NULL; }
+    if (!self) {
+        Py_DECREF(seq);
+        return NULL;
+    }
     self->top = -1;
     self->nops = PySequence_Fast_GET_SIZE(seq);
     self->ops = PyMem_Calloc(self->nops ? self->nops : 1, sizeof *self->ops);
     self->sub = PyMem_Calloc(self->nops ? self->nops : 1, sizeof *self->sub);
     self->subkey = PyMem_Calloc(self->nops ? self->nops : 1, sizeof *self->subkey);
-    if (!self->ops || !self->sub || !self->subkey) { PyErr_NoMemory(); goto fail; }
+    if (!self->ops || !self->sub || !self->subkey) {
+        PyErr_NoMemory();
+        goto fail;
+    }
     for (Py_ssize_t i = 0; i < self->nops; i++) {
         PyObject *op = PySequence_Fast_GET_ITEM(seq, i);
         int kind;
         PyObject *f;
         if (!PyArg_ParseTuple(op, "iO", &kind, &f)) goto fail;
-        if (kind < OP_MAP || kind > OP_FLATMAPVALUES) { PyErr_Format(PyExc_ValueError, "unknown op kind %d", kind); goto fail; }
+        if (kind < OP_MAP || kind > OP_FLATMAPVALUES) {
+            PyErr_Format(PyExc_ValueError, "unknown op kind %d", kind);
+            goto fail;
+        }
         self->ops[i].kind = kind;
         self->ops[i].f = Py_NewRef(f);
     }
@@ -134,7 +142,10 @@ static PyObject *PipeIter_next(PipeIter *self) {
                 Py_CLEAR(self->subkey[t]);
                 self->top = -1;
                 for (Py_ssize_t j = t - 1; j >= 0; j--)
-                    if (self->sub[j]) { self->top = j; break; }
+                    if (self->sub[j]) {
+                        self->top = j;
+                        break;
+                    }
                 continue;
             }
             if (self->ops[t].kind == OP_FLATMAPVALUES) {
@@ -163,11 +174,20 @@ static PyObject *PipeIter_next(PipeIter *self) {
                 break;
             case OP_FILTER: {
                 r = call_user(op->f, item);
-                if (!r) { Py_DECREF(item); return NULL; }
+                if (!r) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
                 int keep = PyObject_IsTrue(r);
                 Py_DECREF(r);
-                if (keep < 0) { Py_DECREF(item); return NULL; }
-                if (!keep) { Py_CLEAR(item); goto next_record; }
+                if (keep < 0) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
+                if (!keep) {
+                    Py_CLEAR(item);
+                    goto next_record;
+                }
                 break;
             }
             case OP_FLATMAP: {
@@ -182,9 +202,15 @@ static PyObject *PipeIter_next(PipeIter *self) {
                 goto next_record;
             }
             case OP_MAPVALUES: {
-                if (unpack_pair(item, &k, &v, "mapValues") < 0) { Py_DECREF(item); return NULL; }
+                if (unpack_pair(item, &k, &v, "mapValues") < 0) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
                 r = call_user(op->f, v);
-                if (!r) { Py_DECREF(item); return NULL; }
+                if (!r) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
                 PyObject *pair = PyTuple_Pack(2, k, r);
                 Py_DECREF(r);
                 Py_DECREF(item);
@@ -193,12 +219,21 @@ static PyObject *PipeIter_next(PipeIter *self) {
                 break;
             }
             case OP_FLATMAPVALUES: {
-                if (unpack_pair(item, &k, &v, "flatMapValues") < 0) { Py_DECREF(item); return NULL; }
+                if (unpack_pair(item, &k, &v, "flatMapValues") < 0) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
                 r = call_user(op->f, v);
-                if (!r) { Py_DECREF(item); return NULL; }
+                if (!r) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
                 PyObject *it = PyObject_GetIter(r);
                 Py_DECREF(r);
-                if (!it) { Py_DECREF(item); return NULL; }
+                if (!it) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
                 self->subkey[i] = Py_NewRef(k);
                 Py_DECREF(item);
                 self->sub[i] = it;
@@ -242,7 +277,10 @@ static Py_ssize_t combine_into(core_state *st, PyObject *it, PyObject *create, P
         } else {
             nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
         }
-        if (!nv) { fail_on_stopiteration(); goto fail_item; }
+        if (!nv) {
+            fail_on_stopiteration();
+            goto fail_item;
+        }
         int rc = PyDict_SetItem(d, k, nv);
         Py_DECREF(nv);
         Py_DECREF(item);
@@ -268,7 +306,10 @@ static Py_ssize_t group_into(PyObject *it, PyObject *d, Py_ssize_t limit, int li
         if (!lst) {
             if (PyErr_Occurred()) goto fail_item;
             lst = PyList_New(0);
-            if (!lst || PyDict_SetItem(d, k, lst) < 0) { Py_XDECREF(lst); goto fail_item; }
+            if (!lst || PyDict_SetItem(d, k, lst) < 0) {
+                Py_XDECREF(lst);
+                goto fail_item;
+            }
             Py_DECREF(lst);
         }
         if (lists) {
@@ -300,8 +341,14 @@ static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
     PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
     Py_ssize_t n = d ? combine_into(st, it, create, merge, d, limit) : -1;
     Py_DECREF(it);
-    if (n < 0) { Py_XDECREF(d); return NULL; }
-    if (into != Py_None) { Py_DECREF(d); return PyLong_FromSsize_t(n); }
+    if (n < 0) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    if (into != Py_None) {
+        Py_DECREF(d);
+        return PyLong_FromSsize_t(n);
+    }
     return d;
 }
 
@@ -319,8 +366,14 @@ static PyObject *py_group_by_key(PyObject *m, PyObject *args) {
     PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
     Py_ssize_t n = d ? group_into(it, d, limit, lists) : -1;
     Py_DECREF(it);
-    if (n < 0) { Py_XDECREF(d); return NULL; }
-    if (into != Py_None) { Py_DECREF(d); return PyLong_FromSsize_t(n); }
+    if (n < 0) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    if (into != Py_None) {
+        Py_DECREF(d);
+        return PyLong_FromSsize_t(n);
+    }
     return d;
 }
 

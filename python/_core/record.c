@@ -157,12 +157,18 @@ int core_record_encode(ember_writer *w, PyObject *obj, const char *where) {
 
 PyObject *core_record_decode(const ember_value *v) {
     switch (v->type) {
-    case EMBER_NONE: Py_RETURN_NONE;
-    case EMBER_BOOL: return PyBool_FromLong(v->b);
-    case EMBER_INT: return PyLong_FromLongLong(v->i);
-    case EMBER_FLOAT: return PyFloat_FromDouble(v->f);
-    case EMBER_STR: return PyUnicode_DecodeUTF8((const char *)v->data, (Py_ssize_t)v->len, "strict");
-    case EMBER_BYTES: return PyBytes_FromStringAndSize((const char *)v->data, (Py_ssize_t)v->len);
+    case EMBER_NONE:
+        Py_RETURN_NONE;
+    case EMBER_BOOL:
+        return PyBool_FromLong(v->b);
+    case EMBER_INT:
+        return PyLong_FromLongLong(v->i);
+    case EMBER_FLOAT:
+        return PyFloat_FromDouble(v->f);
+    case EMBER_STR:
+        return PyUnicode_DecodeUTF8((const char *)v->data, (Py_ssize_t)v->len, "strict");
+    case EMBER_BYTES:
+        return PyBytes_FromStringAndSize((const char *)v->data, (Py_ssize_t)v->len);
     case EMBER_BIGINT: {
         PyObject *b = PyBytes_FromStringAndSize((const char *)v->data, (Py_ssize_t)v->len);
         if (!b) return NULL;
@@ -188,8 +194,10 @@ PyObject *core_record_decode(const ember_value *v) {
                 Py_DECREF(r);
                 return NULL;
             }
-            if (v->type == EMBER_TUPLE) PyTuple_SET_ITEM(r, (Py_ssize_t)i, x);
-            else PyList_SET_ITEM(r, (Py_ssize_t)i, x);
+            if (v->type == EMBER_TUPLE)
+                PyTuple_SET_ITEM(r, (Py_ssize_t)i, x);
+            else
+                PyList_SET_ITEM(r, (Py_ssize_t)i, x);
         }
         return r;
     }

@@ -26,8 +26,7 @@
 /* Frames are read with wire.c's parser (the engine reads with the same one) and
  * written with its headers; the task pipe is blocking, read with the GIL released. */
 typedef struct {
-    PyObject_HEAD
-    int rfd, wfd;
+    PyObject_HEAD int rfd, wfd;
     emberW_parser in;
     uint8_t *wbuf;
     size_t wlen;
@@ -45,7 +44,10 @@ static int FrameIO_init(FrameIO *self, PyObject *args, PyObject *kw) {
     (void)kw;
     if (!PyArg_ParseTuple(args, "ii", &self->rfd, &self->wfd)) return -1;
     self->wbuf = PyMem_Malloc(WRITE_BUFFER);
-    if (!self->wbuf) { PyErr_NoMemory(); return -1; }
+    if (!self->wbuf) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
 }
 
@@ -53,10 +55,8 @@ static int FrameIO_init(FrameIO *self, PyObject *args, PyObject *kw) {
  * the next read), 0 at EOF between frames, -1 with an exception. */
 static int read_frame_raw(FrameIO *self, uint32_t *type, const uint8_t **payload, size_t *len) {
     int r;
-    Py_BEGIN_ALLOW_THREADS
-    r = emberW_read_frame(&self->in, self->rfd, type, payload, len);
-    Py_END_ALLOW_THREADS
-    if (r < 0) {
+    Py_BEGIN_ALLOW_THREADS r = emberW_read_frame(&self->in, self->rfd, type, payload, len);
+    Py_END_ALLOW_THREADS if (r < 0) {
         core_raise(core_state_of_type(Py_TYPE(self)), r);
         return -1;
     }
@@ -76,10 +76,8 @@ static int read_frame(FrameIO *self, uint32_t *type, PyObject **payload) {
 static int write_all(int fd, const uint8_t *p, size_t n) {
     while (n) {
         ssize_t w;
-        Py_BEGIN_ALLOW_THREADS
-        w = write(fd, p, n);
-        Py_END_ALLOW_THREADS
-        if (w < 0) {
+        Py_BEGIN_ALLOW_THREADS w = write(fd, p, n);
+        Py_END_ALLOW_THREADS if (w < 0) {
             if (errno == EINTR) continue;
             PyErr_SetFromErrno(PyExc_OSError);
             return -1;
@@ -203,12 +201,11 @@ static int cursor_load(batch_cursor *c, const char *data, Py_ssize_t len, const 
  * after another (INPUT_BEGIN, DATA..., INPUT_END); a reader of stream k takes its
  * batches in order, and batches of other streams read on the way are queued. */
 typedef struct {
-    PyObject_HEAD
-    FrameIO *io;
+    PyObject_HEAD FrameIO *io;
     Py_ssize_t n;
-    long cur;           /* the stream whose frames are arriving, or -1 */
-    PyObject **queues;  /* per stream: list of payloads read ahead */
-    Py_ssize_t *heads;  /* per stream: next payload to take from its queue */
+    long cur;          /* the stream whose frames are arriving, or -1 */
+    PyObject **queues; /* per stream: list of payloads read ahead */
+    Py_ssize_t *heads; /* per stream: next payload to take from its queue */
     char *ended;
     Py_ssize_t nended;
 } Streams;
@@ -216,7 +213,8 @@ typedef struct {
 static void Streams_dealloc(Streams *self) {
     PyTypeObject *tp = Py_TYPE(self);
     Py_XDECREF(self->io);
-    for (Py_ssize_t i = 0; self->queues && i < self->n; i++) Py_XDECREF(self->queues[i]);
+    for (Py_ssize_t i = 0; self->queues && i < self->n; i++)
+        Py_XDECREF(self->queues[i]);
     PyMem_Free(self->queues);
     PyMem_Free(self->heads);
     PyMem_Free(self->ended);
@@ -239,9 +237,15 @@ static PyObject *Streams_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     self->queues = PyMem_Calloc(n ? n : 1, sizeof *self->queues);
     self->heads = PyMem_Calloc(n ? n : 1, sizeof *self->heads);
     self->ended = PyMem_Calloc(n ? n : 1, 1);
-    if (!self->queues || !self->heads || !self->ended) { Py_DECREF(self); return PyErr_NoMemory(); }
+    if (!self->queues || !self->heads || !self->ended) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
     for (Py_ssize_t i = 0; i < n; i++)
-        if (!(self->queues[i] = PyList_New(0))) { Py_DECREF(self); return NULL; }
+        if (!(self->queues[i] = PyList_New(0))) {
+            Py_DECREF(self);
+            return NULL;
+        }
     return (PyObject *)self;
 }
 
@@ -260,7 +264,10 @@ static int streams_read_one(Streams *self, Py_ssize_t k, PyObject **data) {
     if (type == EMBER_FRAME_INPUT_BEGIN) {
         uint32_t s;
         int rc = emberW_u32_decode(p, len, &s);
-        if (rc) { core_raise(core_state_of_type(Py_TYPE(self)), rc); return -1; }
+        if (rc) {
+            core_raise(core_state_of_type(Py_TYPE(self)), rc);
+            return -1;
+        }
         if ((Py_ssize_t)s >= self->n) {
             PyErr_Format(PyExc_ValueError, "input stream %u of a task with %zd streams", s, self->n);
             return -1;
@@ -296,7 +303,10 @@ static PyObject *streams_next(Streams *self, Py_ssize_t k) {
         if (self->heads[k] < PyList_GET_SIZE(q)) {
             PyObject *b = Py_NewRef(PyList_GET_ITEM(q, self->heads[k]));
             if (++self->heads[k] == PyList_GET_SIZE(q)) {
-                if (PyList_SetSlice(q, 0, PyList_GET_SIZE(q), NULL) < 0) { Py_DECREF(b); return NULL; }
+                if (PyList_SetSlice(q, 0, PyList_GET_SIZE(q), NULL) < 0) {
+                    Py_DECREF(b);
+                    return NULL;
+                }
                 self->heads[k] = 0;
             }
             return b;
@@ -337,8 +347,7 @@ static PyType_Spec Streams_spec = {"ember._core.Streams", sizeof(Streams), 0, Py
 
 /* DataIter(streams, k): the records of stream k. */
 typedef struct {
-    PyObject_HEAD
-    Streams *streams;
+    PyObject_HEAD Streams *streams;
     Py_ssize_t k;
     batch_cursor cur;
     int done;
@@ -397,10 +406,9 @@ static PyType_Spec DataIter_spec = {"ember._core.DataIter", sizeof(DataIter), 0,
 
 /* ShuffleIter(paths, bucket): records of one bucket of several shuffle files. */
 typedef struct {
-    PyObject_HEAD
-    ember_shuffle_reader *r;
+    PyObject_HEAD ember_shuffle_reader *r;
     batch_cursor cur;
-    int failed;               /* a file could not be read (corrupt, missing): see failed_file */
+    int failed; /* a file could not be read (corrupt, missing): see failed_file */
 } ShuffleIter;
 
 static void ShuffleIter_dealloc(ShuffleIter *self) {
@@ -423,14 +431,20 @@ static PyObject *ShuffleIter_new(PyTypeObject *type, PyObject *args, PyObject *k
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     const char **pv = PyMem_Calloc(n ? n : 1, sizeof *pv);
     ShuffleIter *self = NULL;
-    if (!pv) { PyErr_NoMemory(); goto done; }
+    if (!pv) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++)
         if (!(pv[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i)))) goto done;
     self = (ShuffleIter *)type->tp_alloc(type, 0);
     if (!self) goto done;
     self->cur.loads = Py_NewRef(st->loads);
     int rc = ember_shuffle_reader_open(pv, (size_t)n, bucket, &self->r);
-    if (rc) { Py_CLEAR(self); core_raise(st, rc); }
+    if (rc) {
+        Py_CLEAR(self);
+        core_raise(st, rc);
+    }
 done:
     PyMem_Free(pv);
     Py_DECREF(seq);
@@ -485,8 +499,7 @@ static PyType_Spec ShuffleIter_spec = {"ember._core.ShuffleIter", sizeof(Shuffle
 /* TextIter(path, start, end, flags): the lines of a text split, as str (UTF-8,
  * invalid bytes replaced) or bytes. */
 typedef struct {
-    PyObject_HEAD
-    ember_line_reader *r;
+    PyObject_HEAD ember_line_reader *r;
     int as_bytes;
 } TextIter;
 
@@ -508,10 +521,8 @@ static PyObject *TextIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     self->as_bytes = (flags & EMBER_TEXT_BYTES) != 0;
     ember_split s = {(char *)path, start, end, (int)(flags >> EMBER_TEXT_CODEC_SHIFT & 0xff)};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_line_reader_open(&s, &self->r);
-    Py_END_ALLOW_THREADS
-    if (rc) {
+    Py_BEGIN_ALLOW_THREADS rc = ember_line_reader_open(&s, &self->r);
+    Py_END_ALLOW_THREADS if (rc) {
         Py_DECREF(self);
         return core_raise(core_state_of_type(type), rc);
     }
@@ -613,7 +624,10 @@ static int bucket_flush(buckets *b, uint32_t i) {
     int rc = ember_shuffle_writer_append(b->w, i, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
     b->batch = next_batch_size(b->batch, PyBytes_GET_SIZE(bytes), 65536);
     Py_DECREF(bytes);
-    if (rc) { core_raise(b->st, rc); return -1; }
+    if (rc) {
+        core_raise(b->st, rc);
+        return -1;
+    }
     Py_SETREF(b->lists[i], PyList_New(0));
     return b->lists[i] ? 0 : -1;
 }
@@ -636,13 +650,17 @@ static int bucket_of(buckets *b, PyObject *key, uint32_t *out) {
     if (!PyLong_Check(mod)) {
         PyErr_Format(PyExc_TypeError,
                      "the partition function's result %% %u is a %.100s (%R), not an int; "
-                     "partitionFunc must return an int", (unsigned)b->n, Py_TYPE(mod)->tp_name, mod);
+                     "partitionFunc must return an int",
+                     (unsigned)b->n, Py_TYPE(mod)->tp_name, mod);
         Py_DECREF(mod);
         return -1;
     }
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(mod, &overflow);
-    if (v == -1 && PyErr_Occurred()) { Py_DECREF(mod); return -1; }
+    if (v == -1 && PyErr_Occurred()) {
+        Py_DECREF(mod);
+        return -1;
+    }
     if (overflow || v < 0 || v >= (long long)b->n) {
         PyErr_Format(PyExc_ValueError,
                      "the partition function's result %% %u is %R, not a partition number in [0, %u): "
@@ -691,12 +709,18 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     uint64_t *sizes = NULL;
     b.lists = PyMem_Calloc(n, sizeof *b.lists);
     sizes = PyMem_Calloc(n, sizeof *sizes);
-    if (!b.lists || !sizes) { PyErr_NoMemory(); goto done; }
+    if (!b.lists || !sizes) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (uint32_t i = 0; i < n; i++)
         if (!(b.lists[i] = PyList_New(0))) goto done;
     if (pfunc != Py_None && !(b.modulus = PyLong_FromUnsignedLong(n))) goto done;
     int rc = ember_shuffle_writer_open(path, n, (size_t)buffer_bytes, &b.w);
-    if (rc) { core_raise(st, rc); goto done; }
+    if (rc) {
+        core_raise(st, rc);
+        goto done;
+    }
     it = PyObject_GetIter(src);
     if (!it) goto done;
     if (merge != Py_None && combiner_init(&comb) < 0) goto done;
@@ -709,8 +733,10 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
             k = PyList_GET_ITEM(item, 0);
             v = PyList_GET_ITEM(item, 1);
         } else {
-            PyErr_Format(PyExc_TypeError, "a shuffle (partitionBy, reduceByKey, groupByKey ...) expects (key, value) "
-                         "pairs, got a %.100s", Py_TYPE(item)->tp_name);
+            PyErr_Format(PyExc_TypeError,
+                         "a shuffle (partitionBy, reduceByKey, groupByKey ...) expects (key, value) "
+                         "pairs, got a %.100s",
+                         Py_TYPE(item)->tp_name);
             goto done;
         }
         if (!comb.v) {
@@ -727,21 +753,26 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
         if (bucket_flush(&b, i) < 0) goto done;
     ember_shuffle_writer *w = b.w;
     b.w = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ember_shuffle_writer_commit(w, sizes);
-    Py_END_ALLOW_THREADS
-    if (rc) { core_raise(st, rc); goto done; }
+    Py_BEGIN_ALLOW_THREADS rc = ember_shuffle_writer_commit(w, sizes);
+    Py_END_ALLOW_THREADS if (rc) {
+        core_raise(st, rc);
+        goto done;
+    }
     result = PyList_New(n);
     for (uint32_t i = 0; result && i < n; i++) {
         PyObject *x = PyLong_FromUnsignedLongLong(sizes[i]);
-        if (!x) { Py_CLEAR(result); break; }
+        if (!x) {
+            Py_CLEAR(result);
+            break;
+        }
         PyList_SET_ITEM(result, i, x);
     }
 done:
     Py_XDECREF(item);
     if (b.w) ember_shuffle_writer_abort(b.w);
     if (b.lists)
-        for (uint32_t i = 0; i < n; i++) Py_XDECREF(b.lists[i]);
+        for (uint32_t i = 0; i < n; i++)
+            Py_XDECREF(b.lists[i]);
     PyMem_Free(b.lists);
     PyMem_Free(sizes);
     combiner_free(&comb);
@@ -766,13 +797,19 @@ static PyObject *py_write_done(PyObject *m, PyObject *args) {
         goto release;
     }
     v = PyMem_Calloc(n ? (size_t)n : 1, sizeof *v);
-    if (!v) { PyErr_NoMemory(); goto release; }
+    if (!v) {
+        PyErr_NoMemory();
+        goto release;
+    }
     for (Py_ssize_t j = 0; j < n; j++) {
         v[j] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, j));
         if (v[j] == (unsigned long long)-1 && PyErr_Occurred()) goto release;
     }
     int rc = emberW_done_encode(&b, v, (uint32_t)n, report.buf, report.buf ? (uint32_t)report.len : 0);
-    if (rc) { core_raise(st, rc); goto release; }
+    if (rc) {
+        core_raise(st, rc);
+        goto release;
+    }
     if (write_frame((FrameIO *)io, EMBER_FRAME_TASK_DONE, b.data, b.len) < 0 || flush_io((FrameIO *)io) < 0)
         goto release;
     out = Py_NewRef(Py_None);
@@ -796,7 +833,9 @@ static PyObject *bytes_str(emberW_bytes b) {
 static PyObject *input_tuple(const emberW_input *in) {
     PyObject *args = NULL, *cmds = NULL, *out = NULL;
     switch (in->kind) {
-    case EMBER_IN_DATA: args = PyLong_FromUnsignedLong(in->stream); break;
+    case EMBER_IN_DATA:
+        args = PyLong_FromUnsignedLong(in->stream);
+        break;
     case EMBER_IN_TEXT: {
         PyObject *path = bytes_str(in->path);
         if (path) args = Py_BuildValue("(NLLI)", path, (long long)in->start, (long long)in->end, in->flags);
@@ -809,7 +848,10 @@ static PyObject *input_tuple(const emberW_input *in) {
         PyObject *paths = PyList_New(in->npaths);
         for (uint32_t i = 0; paths && i < in->npaths; i++) {
             PyObject *x = bytes_str(in->paths[i]);
-            if (!x) { Py_CLEAR(paths); break; }
+            if (!x) {
+                Py_CLEAR(paths);
+                break;
+            }
             PyList_SET_ITEM(paths, i, x);
         }
         if (paths) args = Py_BuildValue("(NI)", paths, in->bucket);
@@ -819,7 +861,10 @@ static PyObject *input_tuple(const emberW_input *in) {
         PyObject *lst = PyList_New(in->nchildren);
         for (uint32_t i = 0; lst && i < in->nchildren; i++) {
             PyObject *x = input_tuple(&in->children[i]);
-            if (!x) { Py_CLEAR(lst); break; }
+            if (!x) {
+                Py_CLEAR(lst);
+                break;
+            }
             PyList_SET_ITEM(lst, i, x);
         }
         args = lst && in->kind != EMBER_IN_CONCAT ? PyList_AsTuple(lst) : Py_XNewRef(lst);
@@ -830,11 +875,16 @@ static PyObject *input_tuple(const emberW_input *in) {
     cmds = PyList_New(in->ncmds);
     for (uint32_t i = 0; cmds && i < in->ncmds; i++) {
         PyObject *x = Py_BuildValue("(KI)", (unsigned long long)in->cmds[i].id, in->cmds[i].split);
-        if (!x) { Py_CLEAR(cmds); break; }
+        if (!x) {
+            Py_CLEAR(cmds);
+            break;
+        }
         PyList_SET_ITEM(cmds, i, x);
     }
-    if (cmds) out = Py_BuildValue("(INN)", in->kind, args, cmds);
-    else Py_DECREF(args);
+    if (cmds)
+        out = Py_BuildValue("(INN)", in->kind, args, cmds);
+    else
+        Py_DECREF(args);
     return out;
 }
 
@@ -1089,11 +1139,12 @@ int core_add_worker_io(PyObject *m, core_state *st) {
     if (PyModule_AddType(m, st->FrameIO_type) < 0 || PyModule_AddType(m, st->DataIter_type) < 0 ||
         PyModule_AddType(m, st->TextIter_type) < 0 || PyModule_AddType(m, st->ShuffleIter_type) < 0)
         return -1;
-#define ADD_FRAME(name, value, dir, payload) \
+#define ADD_FRAME(name, value, dir, payload)                                                                           \
     if (PyModule_AddIntConstant(m, "FRAME_" #name, value) < 0) return -1;
     EMBER_FRAME_MAP(ADD_FRAME)
 #undef ADD_FRAME
-    if (PyModule_AddIntConstant(m, "IN_DATA", EMBER_IN_DATA) < 0 || PyModule_AddIntConstant(m, "IN_TEXT", EMBER_IN_TEXT) < 0 ||
+    if (PyModule_AddIntConstant(m, "IN_DATA", EMBER_IN_DATA) < 0 ||
+        PyModule_AddIntConstant(m, "IN_TEXT", EMBER_IN_TEXT) < 0 ||
         PyModule_AddIntConstant(m, "IN_RANGE", EMBER_IN_RANGE) < 0 ||
         PyModule_AddIntConstant(m, "IN_SHUFFLE", EMBER_IN_SHUFFLE) < 0 ||
         PyModule_AddIntConstant(m, "IN_CONCAT", EMBER_IN_CONCAT) < 0 ||

@@ -65,7 +65,8 @@ static void push(batches *b, const void *p, size_t len) {
 }
 
 static void clear(batches *b) {
-    for (size_t i = 0; i < b->n; i++) free(b->v[i].data);
+    for (size_t i = 0; i < b->n; i++)
+        free(b->v[i].data);
     b->n = 0;
 }
 
@@ -99,7 +100,8 @@ static void collect_words(const emberW_input *in, command *cmds, size_t n, char 
         strncat(words, " ", cap - strlen(words) - 1);
         strncat(words, command_text(cmds, n, in->cmds[i].id), cap - strlen(words) - 1);
     }
-    for (uint32_t i = 0; i < in->nchildren; i++) collect_words(&in->children[i], cmds, n, words, cap);
+    for (uint32_t i = 0; i < in->nchildren; i++)
+        collect_words(&in->children[i], cmds, n, words, cap);
 }
 
 /* The value of "key:VALUE" among words, copied into out; 0 when absent. */
@@ -172,7 +174,8 @@ static int produce(const emberW_input *in, batches *streams, batches *out, char 
         }
         if (rc < 0) snprintf(err, errcap, "reading a shuffle bucket: %s", ember_last_error());
         ember_shuffle_reader_close(r);
-        for (uint32_t i = 0; i < in->npaths; i++) free(paths[i]);
+        for (uint32_t i = 0; i < in->npaths; i++)
+            free(paths[i]);
         free(paths);
         return rc < 0 ? -1 : 0;
     }
@@ -193,7 +196,8 @@ static void run_task(int wfd, emberW_task *t, command *cmds, size_t ncmds, batch
     char value[4096], err[4400] = "";
     if (has_word(words, "die-once") && t->attempt == 0) _exit(3);
     if (has_word(words, "hang"))
-        for (;;) pause();
+        for (;;)
+            pause();
     if (word_value(words, "gate", value, sizeof value)) wait_gate(value, t);
     if (word_value(words, "gate0", value, sizeof value) && t->partition == 0) wait_gate(value, t);
     if (word_value(words, "gaterest", value, sizeof value) && t->partition != 0) wait_gate(value, t);
@@ -226,8 +230,10 @@ static void run_task(int wfd, emberW_task *t, command *cmds, size_t ncmds, batch
             uint32_t bucket = out.v[i].len ? out.v[i].data[0] % t->nbuckets : 0;
             rc = ember_shuffle_writer_append(w, bucket, out.v[i].data, out.v[i].len);
         }
-        if (!rc) rc = ember_shuffle_writer_commit(w, sizes);
-        else ember_shuffle_writer_abort(w);
+        if (!rc)
+            rc = ember_shuffle_writer_commit(w, sizes);
+        else
+            ember_shuffle_writer_abort(w);
         if (rc) {
             snprintf(err, sizeof err, "writing a shuffle file: %s", ember_last_error());
             send_frame(wfd, EMBER_FRAME_TASK_ERROR, err, strlen(err));
@@ -237,7 +243,8 @@ static void run_task(int wfd, emberW_task *t, command *cmds, size_t ncmds, batch
         }
         free(sizes);
     } else {
-        for (size_t i = 0; i < out.n; i++) send_frame(wfd, EMBER_FRAME_DATA, out.v[i].data, out.v[i].len);
+        for (size_t i = 0; i < out.n; i++)
+            send_frame(wfd, EMBER_FRAME_DATA, out.v[i].data, out.v[i].len);
         emberW_done_encode(&done, NULL, 0, "report", 6);
         send_frame(wfd, EMBER_FRAME_TASK_DONE, done.data, done.len);
     }
@@ -368,6 +375,7 @@ int main(int argc, char **argv) {
         emberB_store_u32(answer, (uint32_t)(pid > 0 ? pid : -errno));
         if (write(ctl, answer, 4) != 4) break;
     }
-    for (size_t i = 0; i < nchildren; i++) kill(children[i], SIGKILL);
+    for (size_t i = 0; i < nchildren; i++)
+        kill(children[i], SIGKILL);
     return 0;
 }

@@ -39,7 +39,8 @@ static void test_crc32c(void) {
     CHECK(emberK_crc32c(0, "", 0) == 0);
     /* Continuing a checksum over pieces gives the checksum of the whole. */
     uint8_t data[1000];
-    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 31 + 7);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 31 + 7);
     uint32_t whole = emberK_crc32c(0, data, sizeof data);
     for (size_t cut = 0; cut <= sizeof data; cut += 37)
         CHECK(emberK_crc32c(emberK_crc32c(0, data, cut), data + cut, sizeof data - cut) == whole);

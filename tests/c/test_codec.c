@@ -82,7 +82,8 @@ static int read_all(const char *path, char **out, size_t *out_len) {
         size_t ll;
         int more;
         while ((more = ember_line_reader_next(r, &line, &ll)) == 1) {
-            while (len + ll + 1 > cap) d = realloc(d, cap *= 2);
+            while (len + ll + 1 > cap)
+                d = realloc(d, cap *= 2);
             memcpy(d + len, line, ll);
             len += ll;
             d[len++] = '\n';
@@ -104,8 +105,10 @@ static char *make_text(int lines, size_t *len) {
     for (int i = 0; i < lines; i++) {
         x = x * 1103515245u + 12345u;
         size_t ll = (x >> 16) % 120;
-        while (n + ll + 1 > cap) d = realloc(d, cap *= 2);
-        for (size_t j = 0; j < ll; j++) d[n++] = (char)('a' + (x >> (j % 20)) % 26);
+        while (n + ll + 1 > cap)
+            d = realloc(d, cap *= 2);
+        for (size_t j = 0; j < ll; j++)
+            d[n++] = (char)('a' + (x >> (j % 20)) % 26);
         d[n++] = '\n';
     }
     *len = n;

@@ -151,7 +151,8 @@ static void test_bigint_shortest_form(void) {
 static void test_batches(void) {
     ember_writer w = {0};
     CHECK(ember_put_batch_header(&w) == 0);
-    for (int i = 0; i < 100; i++) ember_put_int(&w, i * 1000);
+    for (int i = 0; i < 100; i++)
+        ember_put_int(&w, i * 1000);
     const uint8_t *body;
     size_t len;
     CHECK(ember_batch_open(w.data, w.len, &body, &len) == 0);
@@ -180,20 +181,22 @@ static void test_rejects_bad_input(void) {
         size_t len;
     } bad[] = {
         {"", 0},
-        {"\x0b", 1},                        /* unknown tag */
-        {"\x03", 1},                        /* int without digits */
-        {"\x03\x80\x80", 3},                /* truncated varint */
+        {"\x0b", 1},                                          /* unknown tag */
+        {"\x03", 1},                                          /* int without digits */
+        {"\x03\x80\x80", 3},                                  /* truncated varint */
         {"\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 11}, /* over 64 bits */
-        {"\x05\0\0\0", 4},                  /* short float */
-        {"\x06\x05" "abc", 5},              /* str past the end */
-        {"\x06\x02\xc3\x28", 4},            /* not UTF-8 */
-        {"\x06\x03\xed\xa0\x80", 5},        /* a surrogate */
-        {"\x06\x02\xc0\xaf", 4},            /* overlong */
-        {"\x08\x03\x00\x00", 4},            /* tuple of 3 with 2 items */
-        {"\x0a\x01\x00", 3},                /* dict pair without value */
-        {"\x09\xff\xff\xff\xff\x0f", 6},    /* a huge count, no items */
-        {"\x03\x80\x00", 3},                /* overlong varint: 0 in two bytes */
-        {"\x04\x09\0\0\0\0\0\0\0\x01\0", 11}, /* big int 2**56 (fits in 64 bits) */
+        {"\x05\0\0\0", 4},                                    /* short float */
+        {"\x06\x05"
+         "abc",
+         5},                                    /* str past the end */
+        {"\x06\x02\xc3\x28", 4},                /* not UTF-8 */
+        {"\x06\x03\xed\xa0\x80", 5},            /* a surrogate */
+        {"\x06\x02\xc0\xaf", 4},                /* overlong */
+        {"\x08\x03\x00\x00", 4},                /* tuple of 3 with 2 items */
+        {"\x0a\x01\x00", 3},                    /* dict pair without value */
+        {"\x09\xff\xff\xff\xff\x0f", 6},        /* a huge count, no items */
+        {"\x03\x80\x00", 3},                    /* overlong varint: 0 in two bytes */
+        {"\x04\x09\0\0\0\0\0\0\0\x01\0", 11},   /* big int 2**56 (fits in 64 bits) */
         {"\x04\x0a\0\0\0\0\0\0\0\0\x01\0", 12}, /* big int with a redundant sign byte */
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -259,30 +262,46 @@ static void test_writer_errors_stick(void) {
 static void write_random(ember_writer *w, int depth) {
     int kind = rand() % (depth > 4 ? 7 : 10);
     switch (kind) {
-    case 0: ember_put_none(w); break;
-    case 1: ember_put_bool(w, rand() & 1); break;
-    case 2: ember_put_int(w, (int64_t)((uint64_t)rand() << 40 ^ (uint64_t)rand() << 20 ^ (uint64_t)rand()) - (1LL << 50)); break;
-    case 3: ember_put_float(w, rand() / 7.0); break;
+    case 0:
+        ember_put_none(w);
+        break;
+    case 1:
+        ember_put_bool(w, rand() & 1);
+        break;
+    case 2:
+        ember_put_int(w, (int64_t)((uint64_t)rand() << 40 ^ (uint64_t)rand() << 20 ^ (uint64_t)rand()) - (1LL << 50));
+        break;
+    case 3:
+        ember_put_float(w, rand() / 7.0);
+        break;
     case 4: {
         char s[16];
         size_t n = (size_t)rand() % sizeof s;
-        for (size_t i = 0; i < n; i++) s[i] = (char)('a' + rand() % 26);
+        for (size_t i = 0; i < n; i++)
+            s[i] = (char)('a' + rand() % 26);
         ember_put_str(w, s, n);
         break;
     }
-    case 5: ember_put_bytes(w, "\x01\x02\x03", (size_t)rand() % 4); break;
+    case 5:
+        ember_put_bytes(w, "\x01\x02\x03", (size_t)rand() % 4);
+        break;
     case 6: {
         uint8_t b[12];
-        for (size_t i = 0; i < sizeof b; i++) b[i] = (uint8_t)rand();
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (uint8_t)rand();
         ember_put_bigint(w, b, sizeof b);
         break;
     }
     default: {
         size_t n = (size_t)rand() % 5;
-        if (kind == 7) ember_put_tuple(w, n);
-        else if (kind == 8) ember_put_list(w, n);
-        else ember_put_dict(w, n);
-        for (size_t i = 0; i < (kind == 9 ? 2 * n : n); i++) write_random(w, depth + 1);
+        if (kind == 7)
+            ember_put_tuple(w, n);
+        else if (kind == 8)
+            ember_put_list(w, n);
+        else
+            ember_put_dict(w, n);
+        for (size_t i = 0; i < (kind == 9 ? 2 * n : n); i++)
+            write_random(w, depth + 1);
     }
     }
 }
@@ -292,20 +311,38 @@ static void copy_walk(ember_writer *w, ember_value *v) {
     case EMBER_TUPLE:
     case EMBER_LIST:
     case EMBER_DICT: {
-        if (v->type == EMBER_TUPLE) ember_put_tuple(w, v->count);
-        else if (v->type == EMBER_LIST) ember_put_list(w, v->count);
-        else ember_put_dict(w, v->count);
+        if (v->type == EMBER_TUPLE)
+            ember_put_tuple(w, v->count);
+        else if (v->type == EMBER_LIST)
+            ember_put_list(w, v->count);
+        else
+            ember_put_dict(w, v->count);
         ember_value c;
-        while (ember_value_next(v, &c)) copy_walk(w, &c);
+        while (ember_value_next(v, &c))
+            copy_walk(w, &c);
         break;
     }
-    case EMBER_NONE: ember_put_none(w); break;
-    case EMBER_BOOL: ember_put_bool(w, v->b); break;
-    case EMBER_INT: ember_put_int(w, v->i); break;
-    case EMBER_BIGINT: ember_put_bigint(w, v->data, v->len); break;
-    case EMBER_FLOAT: ember_put_float(w, v->f); break;
-    case EMBER_STR: ember_put_str(w, (const char *)v->data, v->len); break;
-    case EMBER_BYTES: ember_put_bytes(w, v->data, v->len); break;
+    case EMBER_NONE:
+        ember_put_none(w);
+        break;
+    case EMBER_BOOL:
+        ember_put_bool(w, v->b);
+        break;
+    case EMBER_INT:
+        ember_put_int(w, v->i);
+        break;
+    case EMBER_BIGINT:
+        ember_put_bigint(w, v->data, v->len);
+        break;
+    case EMBER_FLOAT:
+        ember_put_float(w, v->f);
+        break;
+    case EMBER_STR:
+        ember_put_str(w, (const char *)v->data, v->len);
+        break;
+    case EMBER_BYTES:
+        ember_put_bytes(w, v->data, v->len);
+        break;
     }
 }
 
@@ -320,7 +357,8 @@ static void test_random_round_trip(void) {
         copy_walk(&b, &v);
         CHECK(b.err == 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
         /* every strict prefix is rejected */
-        for (size_t cut = 0; cut < a.len; cut++) CHECK(ember_value_decode(a.data, cut, &v, NULL) == EMBER_ECORRUPT);
+        for (size_t cut = 0; cut < a.len; cut++)
+            CHECK(ember_value_decode(a.data, cut, &v, NULL) == EMBER_ECORRUPT);
         ember_writer_free(&a);
         ember_writer_free(&b);
     }

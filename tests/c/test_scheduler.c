@@ -81,7 +81,10 @@ static void sleep_ms(int ms) {
 
 static void test_job_success(void) {
     ember_context *ctx = new_context(2, 0);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     ember_node *src = parallel(ctx, 3);
     ember_result *res = NULL;
     CHECK(ember_run_job(ctx, src, NULL, 0, NULL, NULL, &res) == 0);
@@ -108,7 +111,10 @@ static void test_job_success(void) {
 
 static void test_task_failure_and_retry(void) {
     ember_context *ctx = new_context(2, 0);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     ember_node *src = parallel(ctx, 2);
     ember_node *once = pipeline(ctx, src, "fail-once");
     ember_job *job;
@@ -138,14 +144,18 @@ static void test_task_failure_and_retry(void) {
 
 static void test_worker_death(void) {
     ember_context *ctx = new_context(1, 0);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     ember_node *src = parallel(ctx, 3);
     ember_node *dies = pipeline(ctx, src, "die-once");
     ember_job *job;
     CHECK(ember_job_submit(ctx, dies, NULL, 0, NULL, NULL, 0, &job) == 0);
     ember_result *res = NULL;
     CHECK(ember_job_finish(job, &res) == 0);
-    for (size_t p = 0; res && p < 3; p++) CHECK(res->nbatches[p] == 2);
+    for (size_t p = 0; res && p < 3; p++)
+        CHECK(res->nbatches[p] == 2);
     int failed = 0;
     stages_of(ctx, ember_job_id(job), &failed, NULL);
     CHECK(failed == 3); /* a new worker for each task's second attempt */
@@ -158,7 +168,10 @@ static void test_worker_death(void) {
 
 static void test_cancellation(void) {
     ember_context *ctx = new_context(2, 0);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     ember_node *src = parallel(ctx, 4);
     ember_node *hang = pipeline(ctx, src, "hang");
     ember_job *job;
@@ -182,7 +195,10 @@ static void test_cancellation(void) {
  * taken: results arrive in completion order, each as soon as its task finished. */
 static void test_streaming_order(void) {
     ember_context *ctx = new_context(2, 0);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     char gate[4096], cmd[4200];
     snprintf(gate, sizeof gate, "%s/gate-order", ember_context_tmpdir(ctx));
     snprintf(cmd, sizeof cmd, "gate0:%s", gate);
@@ -217,7 +233,10 @@ static void test_streaming_order(void) {
  * is killed. */
 static void test_stop_after_first_result(void) {
     ember_context *ctx = new_context(1, 0);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     char gate[4096], cmd[4200];
     snprintf(gate, sizeof gate, "%s/gate-stop", ember_context_tmpdir(ctx));
     snprintf(cmd, sizeof cmd, "gaterest:%s", gate);
@@ -231,7 +250,8 @@ static void test_stop_after_first_result(void) {
     ember_part_free(part);
     ember_job_cancel(job);
     int r;
-    while ((r = ember_job_next(job, 30000, &part)) == 1) ember_part_free(part);
+    while ((r = ember_job_next(job, 30000, &part)) == 1)
+        ember_part_free(part);
     CHECK(r == 0);
     ember_result *res = NULL;
     CHECK(ember_job_finish(job, &res) == EMBER_ECANCELLED);
@@ -252,7 +272,10 @@ static void test_stop_after_first_result(void) {
 
 static void test_max_result_size(void) {
     ember_context *ctx = new_context(2, 1000);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     ember_node *src = parallel(ctx, 4);
     ember_node *big = pipeline(ctx, src, "big:400");
     ember_result *res = NULL;
@@ -273,7 +296,10 @@ static void test_max_result_size(void) {
  * test opens it only once both stages are running at the same time. */
 static void test_independent_stages_run_together(void) {
     ember_context *ctx = new_context(2, 0);
-    if (!ctx) { CHECK(0); return; }
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
     char gate[4096], cmd[4200];
     snprintf(gate, sizeof gate, "%s/gate-join", ember_context_tmpdir(ctx));
     snprintf(cmd, sizeof cmd, "gate:%s", gate);
@@ -289,7 +315,8 @@ static void test_independent_stages_run_together(void) {
     for (int i = 0; i < 3000 && !together; i++) {
         ember_stage_info info[8];
         size_t n = ember_active_stages(ctx, info, 8), active = 0;
-        for (size_t k = 0; k < n && k < 8; k++) active += info[k].num_active > 0;
+        for (size_t k = 0; k < n && k < 8; k++)
+            active += info[k].num_active > 0;
         together = active >= 2;
         if (!together) sleep_ms(10);
     }
@@ -300,7 +327,8 @@ static void test_independent_stages_run_together(void) {
     CHECK(ember_job_finish(job, &res) == 0);
     /* Every batch went through a shuffle: 2 from each side, 4 in all. */
     size_t total = 0;
-    for (size_t p = 0; res && p < res->nparts; p++) total += res->nbatches[p];
+    for (size_t p = 0; res && p < res->nparts; p++)
+        total += res->nbatches[p];
     CHECK(res && res->nparts == 4 && total == 4);
     CHECK(stages_of(ctx, ember_job_id(job), NULL, NULL) == 3);
     ember_result_free(res);

@@ -20,7 +20,8 @@ typedef struct bytes {
 } bytes;
 
 static void put(bytes *b, const void *p, size_t n) {
-    while (b->n + n > b->cap) b->d = realloc(b->d, b->cap = b->cap ? b->cap * 2 : 256);
+    while (b->n + n > b->cap)
+        b->d = realloc(b->d, b->cap = b->cap ? b->cap * 2 : 256);
     memcpy(b->d + b->n, p, n);
     b->n += n;
 }
@@ -58,7 +59,8 @@ static void write_crc(const char *path, const uint8_t *d, size_t n, uint32_t chu
     bytes b = {0};
     put(&b, "crc\0", 4);
     put_be32(&b, chunk);
-    for (size_t i = 0; i < n; i += chunk) put_be32(&b, (uint32_t)crc32(0, d + i, (uInt)(n - i < chunk ? n - i : chunk)));
+    for (size_t i = 0; i < n; i += chunk)
+        put_be32(&b, (uint32_t)crc32(0, d + i, (uInt)(n - i < chunk ? n - i : chunk)));
     spill(c, b.d, b.n);
     free(b.d);
 }
@@ -147,7 +149,8 @@ static void test_splits_tile_the_records(void) {
         }
         cuts[ncuts] = (int64_t)b.n;
         int next = 0;
-        for (int i = 0; i < ncuts; i++) CHECK(read_split(p, cuts[i], cuts[i + 1], &next) == 0);
+        for (int i = 0; i < ncuts; i++)
+            CHECK(read_split(p, cuts[i], cuts[i + 1], &next) == 0);
         CHECK(next == 700);
     }
     free(b.d);

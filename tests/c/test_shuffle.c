@@ -34,7 +34,8 @@ static int exists(const char *path) {
 /* Record i of file f: its length cycles through 0..66, its bytes depend on f and i. */
 static size_t gen_record(uint32_t f, uint32_t i, uint8_t out[MAX_RECORD]) {
     size_t len = (i * 7u + f * 11u) % 67u;
-    for (size_t k = 0; k < len; k++) out[k] = (uint8_t)(i * 131u + f * 29u + k * 7u);
+    for (size_t k = 0; k < len; k++)
+        out[k] = (uint8_t)(i * 131u + f * 29u + k * 7u);
     return len;
 }
 
@@ -79,8 +80,10 @@ static long check_bucket(const char *const *paths, const gen_spec *specs, size_t
             if (gen_bucket(s->f, i, s->nbuckets) != bucket || bucket == s->skip) continue;
             size_t want_len = gen_record(s->f, i, want);
             int rc = ember_shuffle_reader_next(r, &data, &len);
-            if (rc != 1 || len != want_len || (len && memcmp(data, want, len) != 0)) bad = 1;
-            else nread++;
+            if (rc != 1 || len != want_len || (len && memcmp(data, want, len) != 0))
+                bad = 1;
+            else
+                nread++;
         }
     }
     if (!bad && ember_shuffle_reader_next(r, &data, &len) != 0) bad = 1;
@@ -111,7 +114,8 @@ static int drain(const char *const *paths, size_t npaths, uint32_t bucket, long 
     const void *data;
     size_t len;
     *nread = 0;
-    while ((rc = ember_shuffle_reader_next(r, &data, &len)) == 1) (*nread)++;
+    while ((rc = ember_shuffle_reader_next(r, &data, &len)) == 1)
+        (*nread)++;
     if (rc < 0 && ember_shuffle_reader_next(r, &data, &len) != rc) rc = 1; /* errors must stick */
     ember_shuffle_reader_close(r);
     return rc;
@@ -159,7 +163,8 @@ static void test_round_trip_many_segments(void) {
 
     uint64_t want[5] = {0};
     uint8_t rec[MAX_RECORD];
-    for (uint32_t i = 0; i < s.nrecords; i++) want[gen_bucket(s.f, i, 5)] += 4 + gen_record(s.f, i, rec);
+    for (uint32_t i = 0; i < s.nrecords; i++)
+        want[gen_bucket(s.f, i, 5)] += 4 + gen_record(s.f, i, rec);
     long total = 0;
     const char *paths[] = {path};
     for (uint32_t b = 0; b < 5; b++) {
@@ -184,7 +189,8 @@ static void test_one_segment_and_big_records(void) {
     tmp_path(path, sizeof path, "big");
     size_t big_len = 1024 * 1024 + 3;
     uint8_t *big = ember_malloc(big_len);
-    for (size_t k = 0; k < big_len; k++) big[k] = (uint8_t)(k * 13 + 1);
+    for (size_t k = 0; k < big_len; k++)
+        big[k] = (uint8_t)(k * 13 + 1);
     ember_shuffle_writer *w;
     CHECK(ember_shuffle_writer_open(path, 2, (size_t)64 << 20, &w) == 0);
     uint8_t rec[MAX_RECORD];
@@ -209,8 +215,7 @@ static void test_one_segment_and_big_records(void) {
     int bad = 0;
     for (uint32_t i = 0; i < nsmall && !bad; i++) {
         size_t want = gen_record(0, i, rec);
-        if (ember_shuffle_reader_next(r, &data, &len) != 1 || len != want || (len && memcmp(data, rec, len)))
-            bad = 1;
+        if (ember_shuffle_reader_next(r, &data, &len) != 1 || len != want || (len && memcmp(data, rec, len))) bad = 1;
         if (i == 5000 && !bad &&
             (ember_shuffle_reader_next(r, &data, &len) != 1 || len != big_len || memcmp(data, big, big_len)))
             bad = 1;
@@ -241,7 +246,8 @@ static void test_several_files_in_order(void) {
     CHECK(write_gen(p1, &specs[1], NULL) == 0);
     CHECK(write_gen(p2, &specs[2], NULL) == 0);
     const char *paths[] = {p0, p1, p2};
-    for (uint32_t b = 0; b < 4; b++) CHECK(check_bucket(paths, specs, 3, b) > 0);
+    for (uint32_t b = 0; b < 4; b++)
+        CHECK(check_bucket(paths, specs, 3, b) > 0);
 
     /* Bucket 2 of the middle file is empty: reading it alone gives nothing. */
     const char *mid[] = {p1};
@@ -276,7 +282,8 @@ static void test_empty(void) {
 
     /* Only some buckets used, over several segments: the others read as empty. */
     CHECK(ember_shuffle_writer_open(path, 6, 10, &w) == 0);
-    for (int i = 0; i < 50; i++) CHECK(ember_shuffle_writer_append(w, i % 2 ? 1 : 4, "abcdef", 6) == 0);
+    for (int i = 0; i < 50; i++)
+        CHECK(ember_shuffle_writer_append(w, i % 2 ? 1 : 4, "abcdef", 6) == 0);
     CHECK(ember_shuffle_writer_commit(w, NULL) == 0);
     for (uint32_t b = 0; b < 6; b++) {
         CHECK(drain(paths, 1, b, &n) == 0);
@@ -321,7 +328,8 @@ static void test_abort_leaves_no_file(void) {
     snprintf(path, sizeof path, "%s/out", dir);
     ember_shuffle_writer *w;
     CHECK(ember_shuffle_writer_open(path, 3, 16, &w) == 0);
-    for (int i = 0; i < 100; i++) CHECK(ember_shuffle_writer_append(w, (uint32_t)i % 3, "0123456789", 10) == 0);
+    for (int i = 0; i < 100; i++)
+        CHECK(ember_shuffle_writer_append(w, (uint32_t)i % 3, "0123456789", 10) == 0);
     ember_shuffle_writer_abort(w);
     ember_shuffle_writer_abort(NULL);
     CHECK(!exists(path));
@@ -410,8 +418,8 @@ static void write_small(const char *path) {
  * returns the final code; *nread gets the records returned before it. */
 static int patch_keeps_crc; /* read_patched recomputes the index's CRCs (to reach the length checks) */
 
-static int read_patched(const char *path, const uint8_t *orig, size_t size, size_t at, const uint8_t *bytes,
-                        size_t n, uint32_t bucket, long *nread) {
+static int read_patched(const char *path, const uint8_t *orig, size_t size, size_t at, const uint8_t *bytes, size_t n,
+                        uint32_t bucket, long *nread) {
     uint8_t copy[SMALL_SIZE];
     if (size != sizeof copy || at + n > size) return 1;
     memcpy(copy, orig, size);
@@ -579,8 +587,10 @@ static void test_mutations_never_read_as_valid(void) {
             if (n >= 0) continue; /* exactly the records written */
             long got;
             int rc = drain(paths, 1, b, &got);
-            if (rc == EMBER_ECORRUPT) caught++;
-            else altered++;
+            if (rc == EMBER_ECORRUPT)
+                caught++;
+            else
+                altered++;
         }
     }
     CHECK(altered == 0);
@@ -652,7 +662,8 @@ static void test_commit_failure_removes_temp(void) {
     CHECK(spit(inner, (const uint8_t *)"x", 1) == 0);
     ember_shuffle_writer *w;
     CHECK(ember_shuffle_writer_open(path, 2, 16, &w) == 0);
-    for (int i = 0; i < 20; i++) CHECK(ember_shuffle_writer_append(w, (uint32_t)i % 2, "record", 6) == 0);
+    for (int i = 0; i < 20; i++)
+        CHECK(ember_shuffle_writer_append(w, (uint32_t)i % 2, "record", 6) == 0);
     CHECK(exists(tmp));
     uint64_t bytes[2] = {7, 7};
     CHECK(ember_shuffle_writer_commit(w, bytes) == EMBER_EIO);
@@ -679,7 +690,8 @@ static void test_write_failure_sticks(void) {
     CHECK(ember_shuffle_writer_open(path, 2, 100, &w) == 0);
     uint8_t rec[50] = {0};
     int rc = 0, i;
-    for (i = 0; i < 1000 && rc == 0; i++) rc = ember_shuffle_writer_append(w, (uint32_t)i % 2, rec, sizeof rec);
+    for (i = 0; i < 1000 && rc == 0; i++)
+        rc = ember_shuffle_writer_append(w, (uint32_t)i % 2, rec, sizeof rec);
     CHECK(rc == EMBER_EIO);
     CHECK(strstr(ember_last_error(), path) != NULL);
     CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);

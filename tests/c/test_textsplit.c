@@ -48,7 +48,9 @@ static void write_size(const char *path, size_t n) {
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st; (void)flag; (void)ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     return remove(path);
 }
 
@@ -102,10 +104,13 @@ static void reference_lines(const char *d, size_t n, sbuf *out) {
     size_t i = 0;
     while (i < n) {
         size_t j = i;
-        while (j < n && d[j] != '\n' && d[j] != '\r') j++;
+        while (j < n && d[j] != '\n' && d[j] != '\r')
+            j++;
         sb_line(out, d + i, j - i);
-        if (j < n && d[j] == '\r' && j + 1 < n && d[j + 1] == '\n') i = j + 2;
-        else i = j + 1;
+        if (j < n && d[j] == '\r' && j + 1 < n && d[j + 1] == '\n')
+            i = j + 2;
+        else
+            i = j + 1;
     }
 }
 
@@ -127,19 +132,29 @@ static char *random_text(size_t *n_out) {
         size_t target = rnd_below(cap);
         while (n < target) {
             size_t ll = rnd() % 4 == 0 ? 0 : rnd_below(40);
-            for (size_t k = 0; k < ll && n < cap; k++) d[n++] = (char)('a' + rnd_below(26));
+            for (size_t k = 0; k < ll && n < cap; k++)
+                d[n++] = (char)('a' + rnd_below(26));
             switch (rnd() % 3) {
-            case 0: d[n++] = '\n'; break;
-            case 1: d[n++] = '\r'; d[n++] = '\n'; break;
-            default: d[n++] = '\r'; break;
+            case 0:
+                d[n++] = '\n';
+                break;
+            case 1:
+                d[n++] = '\r';
+                d[n++] = '\n';
+                break;
+            default:
+                d[n++] = '\r';
+                break;
             }
         }
         if (rnd() % 2) /* a last line without terminator */
-            for (size_t k = rnd_below(10); k > 0; k--) d[n++] = 'z';
+            for (size_t k = rnd_below(10); k > 0; k--)
+                d[n++] = 'z';
     } else {
         size_t target = rnd_below(cap);
         static const char soup[] = "ab\r\n";
-        while (n < target) d[n++] = soup[rnd_below(4)];
+        while (n < target)
+            d[n++] = soup[rnd_below(4)];
     }
     *n_out = n;
     return d;
@@ -196,7 +211,8 @@ static void test_split_arithmetic(void) {
     /* More partitions than bytes: size 1, 100 one-byte splits (100/1 ... 2/1 > 1.1). */
     CHECK(ember_text_splits(f100, 1000, &s, &n) == 0);
     CHECK(n == 100);
-    for (size_t i = 0; i < n; i++) CHECK(s[i].start == (int64_t)i && s[i].end == (int64_t)i + 1);
+    for (size_t i = 0; i < n; i++)
+        CHECK(s[i].start == (int64_t)i && s[i].end == (int64_t)i + 1);
     ember_splits_free(s, n);
 
     /* The slop, across files: total 110 + 90 = 200, goal 100; 110/100 = 1.1 is not
@@ -456,8 +472,8 @@ static void check_lines(const char *path, int64_t start, int64_t end, const char
     CHECK(read_range(path, start, end, &out) == 0);
     CHECK(strcmp(out.d ? out.d : "", expect) == 0);
     if (strcmp(out.d ? out.d : "", expect) != 0)
-        fprintf(stderr, "  [%lld,%lld): got \"%s\" want \"%s\"\n", (long long)start, (long long)end,
-                out.d ? out.d : "", expect);
+        fprintf(stderr, "  [%lld,%lld): got \"%s\" want \"%s\"\n", (long long)start, (long long)end, out.d ? out.d : "",
+                expect);
     free(out.d);
 }
 
@@ -468,22 +484,22 @@ static void test_line_rules(void) {
     write_str(f, "a\r\nb\rc\n\nd");
     check_lines(f, 0, -1, "a\nb\nc\n\nd\n");
     check_lines(f, 0, 9, "a\nb\nc\n\nd\n");
-    check_lines(f, 0, 1, "a\n");          /* a line straddling end is read whole */
+    check_lines(f, 0, 1, "a\n"); /* a line straddling end is read whole */
     check_lines(f, 0, 2, "a\n");
-    check_lines(f, 0, 3, "a\nb\n");       /* the line at 3 = end belongs to this split */
-    check_lines(f, 2, 9, "b\nc\n\nd\n");  /* 2 is between \r and \n: not a line start */
-    check_lines(f, 3, 9, "c\n\nd\n");     /* the line at 3 = start belongs to the split before */
-    check_lines(f, 1, 3, "b\n");          /* the \r\n at 1 is discarded; b starts at 3 = end */
-    check_lines(f, 4, 5, "c\n");          /* 5 follows a lone \r */
+    check_lines(f, 0, 3, "a\nb\n");      /* the line at 3 = end belongs to this split */
+    check_lines(f, 2, 9, "b\nc\n\nd\n"); /* 2 is between \r and \n: not a line start */
+    check_lines(f, 3, 9, "c\n\nd\n");    /* the line at 3 = start belongs to the split before */
+    check_lines(f, 1, 3, "b\n");         /* the \r\n at 1 is discarded; b starts at 3 = end */
+    check_lines(f, 4, 5, "c\n");         /* 5 follows a lone \r */
     check_lines(f, 5, 6, "");
     check_lines(f, 7, 8, "d\n"); /* a last line without terminator */
     check_lines(f, 6, 7, "\n");  /* the empty line at 7 */
     check_lines(f, 8, 9, "");
     check_lines(f, 9, -1, "");
-    check_lines(f, 4, 4, "");             /* an empty split holds no line */
+    check_lines(f, 4, 4, ""); /* an empty split holds no line */
 
     const char *g = tpath("rules2.txt");
-    write_str(g, "x\r\n\r\n\r\r\n");      /* x, "", "", "" ; no extra line at the end */
+    write_str(g, "x\r\n\r\n\r\r\n"); /* x, "", "", "" ; no extra line at the end */
     check_lines(g, 0, -1, "x\n\n\n\n");
     check_lines(g, 2, -1, "\n\n\n");
     check_lines(g, 3, -1, "\n\n");
@@ -528,12 +544,13 @@ static void test_long_lines(void) {
     write_bytes(f, d, n);
     sbuf want = {0};
     reference_lines(d, n, &want);
-    int64_t cuts[] = {0, 1, 1001, 1002, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (1 << 20) + 2,
-                      (2 << 20) + 78, (int64_t)n};
+    int64_t cuts[] = {0,         1, 1001, 1002, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (1 << 20) + 2, (2 << 20) + 78,
+                      (int64_t)n};
     size_t ncuts = sizeof cuts / sizeof *cuts;
     /* All the cuts at once, then each cut alone. */
     sbuf got = {0};
-    for (size_t i = 0; i + 1 < ncuts; i++) CHECK(read_range(f, cuts[i], cuts[i + 1], &got) == 0);
+    for (size_t i = 0; i + 1 < ncuts; i++)
+        CHECK(read_range(f, cuts[i], cuts[i + 1], &got) == 0);
     CHECK(got.len == want.len && memcmp(got.d, want.d, want.len) == 0);
     for (size_t i = 0; i < ncuts; i++) {
         got.len = 0;
@@ -629,8 +646,8 @@ static void test_random_tiling(void) {
         CHECK(read_range(f, 0, -1, &whole) == 0);
         CHECK(read_range(f, 0, (int64_t)n, &whole) == 0);
         CHECK(whole.len == 2 * want.len);
-        CHECK(whole.len == 0 || (memcmp(whole.d, want.d, want.len) == 0 &&
-                                 memcmp(whole.d + want.len, want.d, want.len) == 0));
+        CHECK(whole.len == 0 ||
+              (memcmp(whole.d, want.d, want.len) == 0 && memcmp(whole.d + want.len, want.d, want.len) == 0));
         free(whole.d);
 
         /* Random cuts, biased to the interesting places. */
@@ -642,7 +659,8 @@ static void test_random_tiling(void) {
             for (size_t k = 2; k < ncuts + 2; k++) {
                 size_t c = rnd_below(n + 1);
                 size_t tries = rnd_below(3) == 0 ? 0 : n; /* then move to a spot after \r or \n */
-                while (tries-- > 0 && c > 0 && c < n && d[c - 1] != '\r' && d[c - 1] != '\n') c++;
+                while (tries-- > 0 && c > 0 && c < n && d[c - 1] != '\r' && d[c - 1] != '\n')
+                    c++;
                 cuts[k] = (int64_t)c;
             }
             qsort(cuts, ncuts + 2, sizeof *cuts, cmp_i64);

@@ -92,14 +92,16 @@ static void test_random_bytes_never_crash(void) {
         emberW_parser p = {0};
         uint8_t junk[64];
         size_t n = (size_t)rand() % sizeof junk;
-        for (size_t i = 0; i < n; i++) junk[i] = (uint8_t)rand();
+        for (size_t i = 0; i < n; i++)
+            junk[i] = (uint8_t)rand();
         if (rand() % 2 && n >= 8) junk[4] = EMBER_FRAME_DATA, junk[5] = junk[6] = junk[7] = 0, junk[2] = junk[3] = 0;
         CHECK(emberW_feed(&p, junk, n) == 0);
         uint32_t type;
         const uint8_t *payload;
         size_t plen;
         int r;
-        while ((r = emberW_next(&p, &type, &payload, &plen)) == 1) CHECK(payload + plen <= p.buf + p.len);
+        while ((r = emberW_next(&p, &type, &payload, &plen)) == 1)
+            CHECK(payload + plen <= p.buf + p.len);
         CHECK(r == 0 || r == EMBER_EPROTO);
         emberW_parser_free(&p);
     }
@@ -111,7 +113,6 @@ static void test_frame_names(void) {
     CHECK(strcmp(emberW_frame_name(1234), "UNKNOWN") == 0);
     CHECK(strcmp(ember_strerror(EMBER_ENOENT), "no such file or directory") == 0);
 }
-
 
 /* ---- the worker's blocking reader ---------------------------------------------------- */
 
@@ -189,17 +190,28 @@ static emberW_task sample_task(emberW_input kids[5], emberW_input pair[2], ember
     paths[0] = bytes_of("/tmp/shuffle-1-0.data");
     paths[1] = bytes_of("/tmp/shuffle-1-1.data");
     concat[0] = (emberW_input){.kind = EMBER_IN_DATA, .stream = 0, .ncmds = 1, .cmds = &cmds[0]};
-    concat[1] = (emberW_input){.kind = EMBER_IN_TEXT, .path = bytes_of("/data/a b.txt"), .start = 5, .end = -1,
+    concat[1] = (emberW_input){.kind = EMBER_IN_TEXT,
+                               .path = bytes_of("/data/a b.txt"),
+                               .start = 5,
+                               .end = -1,
                                .flags = EMBER_CODEC_GZIP << EMBER_TEXT_CODEC_SHIFT};
     concat[2] = (emberW_input){.kind = EMBER_IN_RANGE, .start = -3, .end = INT64_MAX, .step = 2};
     kids[0] = (emberW_input){.kind = EMBER_IN_SHUFFLE, .bucket = 4, .npaths = 2, .paths = paths};
     kids[1] = (emberW_input){.kind = EMBER_IN_DATA, .stream = 1};
     pair[0] = (emberW_input){.kind = EMBER_IN_CONCAT, .nchildren = 3, .children = concat, .ncmds = 1, .cmds = &cmds[1]};
     pair[1] = (emberW_input){.kind = EMBER_IN_CARTESIAN, .nchildren = 2, .children = kids};
-    emberW_task t = {.attempt_id = 99, .stage = 3, .partition = 2, .attempt = 1, .job = 5,
-                     .info = bytes_of("job info"), .output = EMBER_OUT_SHUFFLE,
-                     .shuffle_path = bytes_of("/tmp/out.data"), .nbuckets = 8, .spec_id = 42,
-                     .barrier_tasks = 4, .stage_attempt = 1};
+    emberW_task t = {.attempt_id = 99,
+                     .stage = 3,
+                     .partition = 2,
+                     .attempt = 1,
+                     .job = 5,
+                     .info = bytes_of("job info"),
+                     .output = EMBER_OUT_SHUFFLE,
+                     .shuffle_path = bytes_of("/tmp/out.data"),
+                     .nbuckets = 8,
+                     .spec_id = 42,
+                     .barrier_tasks = 4,
+                     .stage_attempt = 1};
     t.input = (emberW_input){.kind = EMBER_IN_ZIP, .nchildren = 2, .children = pair, .ncmds = 1, .cmds = &cmds[2]};
     return t;
 }
@@ -213,15 +225,19 @@ static int same_input(const emberW_input *a, const emberW_input *b) {
     for (uint32_t i = 0; i < a->nchildren; i++)
         if (!same_input(&a->children[i], &b->children[i])) return 0;
     switch (a->kind) {
-    case EMBER_IN_DATA: return a->stream == b->stream;
-    case EMBER_IN_TEXT: return same_bytes(a->path, b->path) && a->start == b->start && a->end == b->end && a->flags == b->flags;
-    case EMBER_IN_RANGE: return a->start == b->start && a->end == b->end && a->step == b->step;
+    case EMBER_IN_DATA:
+        return a->stream == b->stream;
+    case EMBER_IN_TEXT:
+        return same_bytes(a->path, b->path) && a->start == b->start && a->end == b->end && a->flags == b->flags;
+    case EMBER_IN_RANGE:
+        return a->start == b->start && a->end == b->end && a->step == b->step;
     case EMBER_IN_SHUFFLE:
         if (a->bucket != b->bucket || a->npaths != b->npaths) return 0;
         for (uint32_t i = 0; i < a->npaths; i++)
             if (!same_bytes(a->paths[i], b->paths[i])) return 0;
         return 1;
-    default: return 1;
+    default:
+        return 1;
     }
 }
 
@@ -247,7 +263,9 @@ static void test_task_round_trip(void) {
     emberB_free(&again);
     emberW_task_free(&d);
     /* A result task, empty info, no commands. */
-    emberW_task r = {.attempt_id = 1, .output = EMBER_OUT_RESULT, .input = {.kind = EMBER_IN_RANGE, .start = 0, .end = 10, .step = 1}};
+    emberW_task r = {.attempt_id = 1,
+                     .output = EMBER_OUT_RESULT,
+                     .input = {.kind = EMBER_IN_RANGE, .start = 0, .end = 10, .step = 1}};
     b.len = 0;
     CHECK(emberW_task_encode(&b, &r) == 0);
     CHECK(emberW_task_decode(b.data, b.len, &d) == 0);
@@ -287,7 +305,8 @@ static void test_task_every_truncation_and_extension(void) {
 /* Offsets of the fields of a small task, to corrupt them one by one. */
 static void put_head(emberB_buf *b) {
     emberB_put_u64(b, 1);
-    for (int i = 0; i < 4; i++) emberB_put_u32(b, 0);
+    for (int i = 0; i < 4; i++)
+        emberB_put_u32(b, 0);
     emberB_put_u32(b, 0); /* info */
 }
 
@@ -303,7 +322,8 @@ static void test_task_lying_lengths(void) {
     emberB_buf b = {0};
     /* info longer than the payload */
     emberB_put_u64(&b, 1);
-    for (int i = 0; i < 4; i++) emberB_put_u32(&b, 0);
+    for (int i = 0; i < 4; i++)
+        emberB_put_u32(&b, 0);
     emberB_put_u32(&b, 1000);
     CHECK(decode_buf(&b) == EMBER_EPROTO && strstr(ember_last_error(), "info") != NULL);
     /* a huge shuffle path count, a huge concat count, a huge command count: refused
@@ -322,7 +342,8 @@ static void test_task_lying_lengths(void) {
     b.len = 0;
     put_head(&b);
     emberB_put_u32(&b, EMBER_IN_RANGE);
-    for (int i = 0; i < 3; i++) emberB_put_u64(&b, 0);
+    for (int i = 0; i < 3; i++)
+        emberB_put_u64(&b, 0);
     emberB_put_u32(&b, 0x7fffffff);
     CHECK(decode_buf(&b) == EMBER_EPROTO && strstr(ember_last_error(), "commands") != NULL);
     /* a path whose length runs past the end */
@@ -361,7 +382,8 @@ static void test_task_depth_limit(void) {
         emberB_put_u32(&b, EMBER_IN_CONCAT);
         emberB_put_u32(&b, 1);
     }
-    for (int i = 0; i < 4 * (EMBER_WIRE_MAX_DEPTH + 2); i++) emberB_put_u32(&b, 0); /* room for the counts */
+    for (int i = 0; i < 4 * (EMBER_WIRE_MAX_DEPTH + 2); i++)
+        emberB_put_u32(&b, 0); /* room for the counts */
     int64_t before = ember_mem_used();
     CHECK(decode_buf(&b) == EMBER_EPROTO && strstr(ember_last_error(), "deeper") != NULL);
     CHECK(ember_mem_used() == before);
@@ -428,7 +450,8 @@ static void test_fixed_size_payloads(void) {
         if (n != 8) CHECK(emberW_u64_decode(p, n, &v64) == EMBER_EPROTO);
     }
     emberW_bytes cmd;
-    for (size_t n = 0; n < 8; n++) CHECK(emberW_command_decode(p, n, &v64, &cmd) == EMBER_EPROTO);
+    for (size_t n = 0; n < 8; n++)
+        CHECK(emberW_command_decode(p, n, &v64, &cmd) == EMBER_EPROTO);
     CHECK(emberW_command_decode(p, 9, &v64, &cmd) == 0 && v64 == 1 && cmd.len == 1 && cmd.p[0] == 9);
     /* encoders give what the decoders read */
     uint8_t four[4], eight[8];

@@ -50,7 +50,8 @@ static int write_file(const char *path, const char *text) {
 /* Finds python3 and its sys.path; writes the fake ember package. 0 when ready. */
 static int setup(void) {
     FILE *p = popen("python3 -c 'import sys; print(sys.executable); print(\":\".join(x for x in sys.path if x))' "
-                    "2>/dev/null", "r");
+                    "2>/dev/null",
+                    "r");
     if (!p) return -1;
     char stdpath[3000] = "";
     int ok = fgets(python, sizeof python, p) && fgets(stdpath, sizeof stdpath, p);
@@ -138,8 +139,10 @@ int main(void) {
         return 1;
     }
     RUN(test_describe_status);
-    if (setup() == 0) RUN(test_status_and_restart);
-    else fprintf(stderr, "test_workers: no python3 on PATH, the pool tests are skipped\n");
+    if (setup() == 0)
+        RUN(test_status_and_restart);
+    else
+        fprintf(stderr, "test_workers: no python3 on PATH, the pool tests are skipped\n");
     remove_tree(tmpdir);
     return TEST_REPORT();
 }

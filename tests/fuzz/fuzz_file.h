@@ -21,7 +21,10 @@ static const char *fuzz_file(const uint8_t *data, size_t size) {
         if (!dir || !*dir) dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"; /* memory: faster */
         snprintf(fuzz_path, sizeof fuzz_path, "%s/ember-fuzz-XXXXXX", dir);
         int fd = mkstemp(fuzz_path);
-        if (fd < 0) { fuzz_path[0] = 0; return NULL; }
+        if (fd < 0) {
+            fuzz_path[0] = 0;
+            return NULL;
+        }
         close(fd);
         atexit(fuzz_remove_file);
     }

@@ -34,7 +34,7 @@ static int read_lines(const ember_split *s, uint64_t *sum, uint64_t *count) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const int codecs[] = {EMBER_CODEC_NONE, EMBER_CODEC_GZIP, EMBER_CODEC_DEFLATE, EMBER_CODEC_BZIP2,
-                                 EMBER_CODEC_XZ, EMBER_CODEC_ZSTD, EMBER_CODEC_LZ4};
+                                 EMBER_CODEC_XZ,   EMBER_CODEC_ZSTD, EMBER_CODEC_LZ4};
     if (size < 2) return 0;
     int codec = codecs[data[0] % 7];
     size_t buffer = (size_t)(data[0] / 7) % 9 + 1;

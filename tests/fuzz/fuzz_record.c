@@ -1,9 +1,9 @@
 /* fuzz_record.c — fuzz target for the record decoder (record.c): any bytes must
  * decode to a value or fail with EMBER_ECORRUPT, never read out of bounds, allocate
  * or loop; a value that decodes is walked whole and written again, and must come
- * out as the same bytes (the format has one encoding per value). Built as a libFuzzer target with clang (-fsanitize=fuzzer),
- * and always as a replay runner over tests/fuzz/corpus/record (fuzz_replay.c),
- * which every test run executes. */
+ * out as the same bytes (the format has one encoding per value). Built as a libFuzzer target with clang
+ * (-fsanitize=fuzzer), and always as a replay runner over tests/fuzz/corpus/record (fuzz_replay.c), which every test
+ * run executes. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -14,20 +14,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * counts the decoder reported. */
 static int rewrite(ember_writer *w, ember_value *v) {
     switch (v->type) {
-    case EMBER_NONE: return ember_put_none(w);
-    case EMBER_BOOL: return ember_put_bool(w, v->b);
-    case EMBER_INT: return ember_put_int(w, v->i);
-    case EMBER_BIGINT: return ember_put_bigint(w, v->data, v->len);
-    case EMBER_FLOAT: return ember_put_float(w, v->f);
-    case EMBER_STR: return ember_put_str(w, (const char *)v->data, v->len);
-    case EMBER_BYTES: return ember_put_bytes(w, v->data, v->len);
+    case EMBER_NONE:
+        return ember_put_none(w);
+    case EMBER_BOOL:
+        return ember_put_bool(w, v->b);
+    case EMBER_INT:
+        return ember_put_int(w, v->i);
+    case EMBER_BIGINT:
+        return ember_put_bigint(w, v->data, v->len);
+    case EMBER_FLOAT:
+        return ember_put_float(w, v->f);
+    case EMBER_STR:
+        return ember_put_str(w, (const char *)v->data, v->len);
+    case EMBER_BYTES:
+        return ember_put_bytes(w, v->data, v->len);
     case EMBER_TUPLE:
     case EMBER_LIST:
     case EMBER_DICT: {
         size_t items = v->type == EMBER_DICT ? v->count * 2 : v->count, seen = 0;
-        if (v->type == EMBER_TUPLE) ember_put_tuple(w, v->count);
-        else if (v->type == EMBER_LIST) ember_put_list(w, v->count);
-        else ember_put_dict(w, v->count);
+        if (v->type == EMBER_TUPLE)
+            ember_put_tuple(w, v->count);
+        else if (v->type == EMBER_LIST)
+            ember_put_list(w, v->count);
+        else
+            ember_put_dict(w, v->count);
         ember_value c;
         while (ember_value_next(v, &c)) {
             if (rewrite(w, &c)) return -1;

@@ -25,7 +25,10 @@ int main(int argc, char **argv) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
         FILE *f = fopen(path, "rb");
-        if (!f) { failed++; continue; }
+        if (!f) {
+            failed++;
+            continue;
+        }
         uint8_t buf[1 << 16];
         size_t n = fread(buf, 1, sizeof buf, f);
         fclose(f);

@@ -16,8 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int read_split(const char *path, int64_t start, int64_t end, int64_t size, uint64_t *count,
-                      uint64_t *sum) {
+static int read_split(const char *path, int64_t start, int64_t end, int64_t size, uint64_t *count, uint64_t *sum) {
     ember_seq_reader *r;
     int rc = ember_seq_reader_open(path, start, end, &r);
     if (rc) return rc;
@@ -55,7 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(c, "crc\0\0\0\2\0", 8);
         for (size_t i = 0, k = 8; i < size; i += 512, k += 4) {
             uint32_t v = (uint32_t)crc32(0, data + i, (uInt)(size - i < 512 ? size - i : 512));
-            c[k] = (uint8_t)(v >> 24); c[k + 1] = (uint8_t)(v >> 16); c[k + 2] = (uint8_t)(v >> 8); c[k + 3] = (uint8_t)v;
+            c[k] = (uint8_t)(v >> 24);
+            c[k + 1] = (uint8_t)(v >> 16);
+            c[k + 2] = (uint8_t)(v >> 8);
+            c[k + 3] = (uint8_t)v;
         }
         write_file(crc, c, n);
         free(c);

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while ((rc = ember_shuffle_reader_next(r, &rec, &len)) == 1) {
         total += len;
         if (len && !rec) abort();
-        if (total > size) abort(); /* records are bytes of the file: never more than it */
+        if (total > size) abort();                               /* records are bytes of the file: never more than it */
         if (len) (void)((const volatile uint8_t *)rec)[len - 1]; /* in bounds (ASan) */
     }
     if (rc != 0 && rc != EMBER_ECORRUPT && rc != EMBER_EINVAL) abort();

@@ -36,7 +36,8 @@ static void check_payload(uint32_t type, const uint8_t *p, size_t len) {
         if (!rc) {
             uint64_t *sizes = ember_calloc(d.nsizes ? d.nsizes : 1, sizeof *sizes);
             if (!sizes) abort();
-            for (uint32_t i = 0; i < d.nsizes; i++) sizes[i] = emberW_done_size(&d, i);
+            for (uint32_t i = 0; i < d.nsizes; i++)
+                sizes[i] = emberW_done_size(&d, i);
             if (emberW_done_encode(&again, sizes, d.nsizes, d.report.p, d.report.len) || again.len != len ||
                 memcmp(again.data, p, len) != 0)
                 abort();
@@ -47,8 +48,8 @@ static void check_payload(uint32_t type, const uint8_t *p, size_t len) {
         emberW_bytes cmd;
         int rc = emberW_command_decode(p, len, &id, &cmd);
         if (rc ? rc != EMBER_EPROTO || len >= 8 : cmd.p + cmd.len != p + len) abort();
-        if (!rc && (emberW_command_encode(&again, id, cmd.p, cmd.len) || again.len != len ||
-                    memcmp(again.data, p, len) != 0))
+        if (!rc &&
+            (emberW_command_encode(&again, id, cmd.p, cmd.len) || again.len != len || memcmp(again.data, p, len) != 0))
             abort();
     } else if (type == EMBER_FRAME_FETCH_FAILED) {
         emberW_bytes path, text;
