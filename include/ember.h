@@ -224,6 +224,14 @@ typedef struct ember_config {
      * unlimited). Past it the job fails with EMBER_ETASK, its message naming the size
      * and the key, before more results are held. */
     int64_t max_result_size;
+    /* The block store's memory budget (bytes; 0: none). Cached partitions in memory
+     * may use what the rest of the engine's counted bytes (ember_mem_used) leave of
+     * memory_limit, and at least storage_reserve whatever the rest uses; past it the
+     * least-recently-used ones leave memory (see ember_node_persist). Python derives
+     * them from spark.executor.memory, spark.memory.fraction and
+     * spark.memory.storageFraction. */
+    int64_t memory_limit;
+    int64_t storage_reserve;
     /* The worker daemon to run instead of ember.daemon (NULL: that one, in cfg->python):
      * an executable started as `daemon 3 TMPDIR`, speaking the control protocol of
      * src/workers.c on fd 3 and the frames of src/wire.h with its workers. Tests point
@@ -282,11 +290,33 @@ EMBER_EXTERN void ember_node_release(ember_node *n);
 EMBER_EXTERN int ember_node_id(const ember_node *n);
 EMBER_EXTERN size_t ember_node_num_partitions(const ember_node *n);
 /* Storage level flags (Spark's StorageLevel without its replication and
- * serialization, which mean nothing here): where a persisted node's partitions go. */
+ * serialization, which mean nothing here): where a persisted node's partitions go.
+ * MEMORY: in memory within the budget (ember_config.memory_limit); the least
+ * recently used are dropped past it and computed again from their lineage when
+ * used. MEMORY|DISK: past the budget they go to block files under the context's
+ * temp dir (spark.local.dir) and are read back from there. DISK: straight to block
+ * files. A block file that is missing or damaged (checked with CRC-32C) is computed
+ * again; one that cannot be written fails the job, naming it and spark.local.dir. */
 enum { EMBER_STORAGE_MEMORY = 1, EMBER_STORAGE_DISK = 2 };
-/* Marks a node to be kept in the block store once computed (1) or drops its blocks
- * at once (0). Returns 0, or EMBER_ENOMEM (then nothing is kept). */
+/* Keeps a node's partitions in the block store once computed, at `level` (a
+ * combination of EMBER_STORAGE_*; a second call changes the level for the blocks
+ * stored after it), or with level 0 drops its blocks (memory and files) at once.
+ * Returns 0, or EMBER_ENOMEM (then nothing is kept). */
+EMBER_EXTERN int ember_node_persist(ember_node *n, int level);
+/* ember_node_persist(n, cached ? EMBER_STORAGE_MEMORY : 0). */
 EMBER_EXTERN int ember_node_set_cached(ember_node *n, int cached);
+/* What the block store holds of one persisted node. */
+typedef struct ember_storage_info {
+    int id;    /* the node's id */
+    int level; /* EMBER_STORAGE_* flags */
+    size_t num_partitions;
+    size_t cached_partitions; /* held in memory or in a block file */
+    uint64_t memory_bytes;    /* bytes of its partitions in memory */
+    uint64_t disk_bytes;      /* bytes of its block files */
+} ember_storage_info;
+/* Fills out[0, max) with one entry per persisted node, and returns how many
+ * persisted nodes there are (call again with more room when that exceeds max). */
+EMBER_EXTERN size_t ember_storage_status(ember_context *ctx, ember_storage_info *out, size_t max);
 /* 1 when the node is marked to be kept (ember_node_set_cached), else 0. */
 EMBER_EXTERN int ember_node_is_cached(ember_node *n);
 /* Marks a node as a barrier node (1) or not (0). A stage whose tasks compute a

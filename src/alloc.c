@@ -1,6 +1,6 @@
 /* alloc.c — the one allocator: every byte libember allocates is counted here, so
- * ember_mem_used() reports it. Nothing enforces a budget on it yet: cached partitions
- * (blocks.c) are held in memory whatever their size. Growable buffers too. */
+ * ember_mem_used() reports it; the block store (blocks.c) reads the count to keep
+ * cached partitions within the memory budget. Growable buffers too. */
 #include "internal.h"
 
 #include <malloc.h>

@@ -3,7 +3,7 @@
  * Two kinds of blocks, each keyed by the id of the lineage node they belong to:
  *  - cached partitions of a persisted node (by node and partition), kept as the
  *    batches a task sent back, shared with the tasks that are sending them on
- *    (emberM_part is reference counted);
+ *    (emberM_part is reference counted), in memory or in a block file;
  *  - the shuffle-output registry: for each shuffle node, the file each map task
  *    wrote and the byte count of each of its buckets, so that a reduce task is sent
  *    only the files holding its bucket.
@@ -11,10 +11,38 @@
  * and bytes, so it can be tested alone. It has one lock of its own (s->mu), taken
  * inside every call and never held across a call out of this file; callers may hold
  * the context's lock when they call in (lock order: ctx->mu, then s->mu).
+ *
+ * The memory budget. The store is given `limit` (M, bytes: Spark's unified region,
+ * (spark.executor.memory - reserved) * spark.memory.fraction) and `reserve` (R, the
+ * part of M that spark.memory.storageFraction keeps for cached blocks). It reads
+ * the allocator's count of every byte the engine holds (ember_mem_used): cached
+ * blocks in memory may use what the rest of the engine (results in flight,
+ * parallelized data, buffers: Spark's "execution" memory) leaves of M, and at least
+ * R whatever the rest uses. Past that, least-recently-used blocks leave memory: a
+ * MEMORY_ONLY block is dropped (the task that needs it computes it again from its
+ * lineage), a MEMORY_AND_DISK block goes to its block file. A block being stored
+ * never evicts blocks of its own node (as Spark, so that a node larger than memory
+ * keeps its first partitions instead of cycling through them); when it does not fit
+ * it goes to its file (levels with disk) or is not kept (MEMORY_ONLY, marked dropped
+ * with its size: the task that needs it computes it; a later job (emberM_new_job)
+ * caches it again only if it would fit). DISK_ONLY
+ * blocks go straight to their files. Block files are written under s->mu (by the
+ * engine thread, which is the one storing blocks); a task reads a partition held in
+ * a file itself, given its path (emberM_file), as it reads a shuffle bucket, and
+ * reports a file it found missing or damaged (emberM_block_lose).
+ *
+ * Block files (one per partition, <dir>/rdd-<id>-<partition>.block): a header
+ *   "EMBLOCK\0" | u32 version (1) | u32 batch count | u64 payload length
+ * then the payload, each batch as u32 length + bytes, then u32 CRC-32C of the
+ * payload; little-endian. emberM_block_decode rejects anything else, so a missing,
+ * short or damaged file is never used: the partition is computed again.
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- batches and shared partitions ------------------------------------------------ */
@@ -57,10 +85,141 @@ void emberM_part_release(emberM_part *p) {
     ember_free(p);
 }
 
+/* ---- block files ------------------------------------------------------------------ */
+
+static const uint8_t block_magic[8] = {'E', 'M', 'B', 'L', 'O', 'C', 'K', 0};
+
+int emberM_block_encode(const emberM_batches *b, emberB_buf *out) {
+    uint64_t payload = 0;
+    for (size_t i = 0; i < b->n; i++)
+        payload += 4 + (uint64_t)b->bufs[i].len;
+    if (b->n > UINT32_MAX) return emberE_set(EMBER_EINVAL, "too many batches (%zu) for a block file", b->n);
+    int rc = emberB_reserve(out, EMBER_BLOCK_HEADER + (size_t)payload + 4);
+    if (rc) return rc;
+    emberB_append(out, block_magic, sizeof block_magic);
+    emberB_put_u32(out, EMBER_BLOCK_VERSION);
+    emberB_put_u32(out, (uint32_t)b->n);
+    emberB_put_u64(out, payload);
+    size_t start = out->len;
+    for (size_t i = 0; i < b->n; i++) {
+        emberB_put_u32(out, (uint32_t)b->bufs[i].len);
+        emberB_append(out, b->bufs[i].data, b->bufs[i].len);
+    }
+    return emberB_put_u32(out, emberK_crc32c(0, out->data + start, out->len - start));
+}
+
+int emberM_block_decode(const uint8_t *data, size_t len, const char *what, emberM_batches *out) {
+    memset(out, 0, sizeof *out);
+    if (len < EMBER_BLOCK_HEADER + 4 || memcmp(data, block_magic, sizeof block_magic) != 0)
+        return emberE_set(EMBER_ECORRUPT, "%s is not an ember block file (%zu bytes, no EMBLOCK header)", what, len);
+    uint32_t version = emberB_load_u32(data + 8), nbatches = emberB_load_u32(data + 12);
+    uint64_t payload = emberB_load_u64(data + 16);
+    if (version != EMBER_BLOCK_VERSION)
+        return emberE_set(EMBER_ECORRUPT, "%s has block file version %u; this ember reads version %d", what, version,
+                          EMBER_BLOCK_VERSION);
+    if (payload != len - EMBER_BLOCK_HEADER - 4)
+        return emberE_set(EMBER_ECORRUPT, "%s is %zu bytes but its header says %llu bytes of batches (truncated?)",
+                          what, len, (unsigned long long)payload);
+    const uint8_t *p = data + EMBER_BLOCK_HEADER, *end = p + payload;
+    if (emberK_crc32c(0, p, (size_t)payload) != emberB_load_u32(end))
+        return emberE_set(EMBER_ECORRUPT, "%s fails its CRC-32C check (damaged)", what);
+    if (nbatches > payload / 4)
+        return emberE_set(EMBER_ECORRUPT, "%s claims %u batches in %llu bytes", what, nbatches,
+                          (unsigned long long)payload);
+    for (uint32_t i = 0; i < nbatches; i++) {
+        uint32_t n = (size_t)(end - p) >= 4 ? emberB_load_u32(p) : UINT32_MAX;
+        if (n == UINT32_MAX || n > (size_t)(end - p) - 4) {
+            emberM_batches_clear(out);
+            return emberE_set(EMBER_ECORRUPT, "%s: batch %u runs past the end of the file", what, i);
+        }
+        uint8_t *copy = ember_malloc(n);
+        if (copy) memcpy(copy, p + 4, n);
+        if (!copy || emberM_batches_push(out, copy, n)) {
+            ember_free(copy);
+            emberM_batches_clear(out);
+            return emberE_set(EMBER_ENOMEM, "out of memory reading %s", what);
+        }
+        p += 4 + n;
+    }
+    if (p != end) {
+        emberM_batches_clear(out);
+        return emberE_set(EMBER_ECORRUPT, "%s has %zu bytes after its last batch", what, (size_t)(end - p));
+    }
+    return 0;
+}
+
+/* Set by tests: a block file write fails with this errno (ENOSPC ...) when nonzero. */
+int emberM_write_fault;
+
+/* Writes buf to path whole (a temp file renamed over it). A failure names the file,
+ * what it holds and spark.local.dir. */
+static int write_file(const char *path, const emberB_buf *buf, const char *what) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int err = fd < 0 ? errno : 0;
+    for (size_t off = 0; !err && off < buf->len;) {
+        ssize_t w = emberM_write_fault ? (errno = emberM_write_fault, -1) : write(fd, buf->data + off, buf->len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+            err = errno;
+        else
+            off += (size_t)w;
+    }
+    if (fd >= 0 && close(fd) < 0 && !err) err = errno;
+    if (!err && rename(tmp, path) < 0) err = errno;
+    if (!err) return 0;
+    unlink(tmp);
+    return emberE_errno(EMBER_EIO, err,
+                        "writing %s (%zu bytes) to block file %s under spark.local.dir failed; free space there "
+                        "or point spark.local.dir at a larger disk",
+                        what, buf->len, path);
+}
+
+int emberM_block_read(const char *path, const char *what, emberM_batches *out) {
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return emberE_errno(EMBER_ENOENT, errno, "opening block file %s (%s)", path, what);
+    struct stat sb;
+    int rc = 0;
+    uint8_t *data = NULL;
+    if (fstat(fd, &sb) < 0) {
+        rc = emberE_errno(EMBER_EIO, errno, "reading block file %s (%s)", path, what);
+        goto close_fd;
+    }
+    size_t len = (size_t)sb.st_size;
+    if (!(data = ember_malloc(len ? len : 1))) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory reading block file %s (%zu bytes)", path, len);
+        goto close_fd;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t r = read(fd, data + off, len - off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            rc = r < 0 ? emberE_errno(EMBER_EIO, errno, "reading block file %s", path)
+                       : emberE_set(EMBER_ECORRUPT, "block file %s shrank while being read", path);
+            goto free_data;
+        }
+        off += (size_t)r;
+    }
+    char name[4400];
+    snprintf(name, sizeof name, "block file %s (%s)", path, what);
+    rc = emberM_block_decode(data, len, name, out);
+free_data:
+    ember_free(data);
+close_fd:
+    close(fd);
+    return rc;
+}
+
 /* ---- the store -------------------------------------------------------------------- */
 
 typedef struct slot {
-    emberM_part *mem; /* the partition in memory, or NULL */
+    emberM_part *mem;    /* the partition in memory, or NULL */
+    uint64_t mem_bytes;  /* its batches' bytes, while in memory */
+    uint64_t disk_bytes; /* its block file's size, while it has one (else 0) */
+    uint64_t used;       /* the store's tick when last stored or read (LRU) */
+    uint64_t dropped;    /* computed, not kept: its bytes (not wanted again unless they fit) */
 } slot;
 
 struct emberM_rdd {
@@ -89,6 +248,13 @@ int emberM_init(emberM_store *s, const char *dir) {
     return 0;
 }
 
+void emberM_set_budget(emberM_store *s, int64_t limit, int64_t reserve) {
+    pthread_mutex_lock(&s->mu);
+    s->limit = limit > 0 ? limit : 0;
+    s->reserve = reserve > 0 ? (reserve < s->limit ? reserve : s->limit) : 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static struct emberM_rdd *find_rdd(emberM_store *s, int id) {
     for (struct emberM_rdd *r = s->rdds; r; r = r->next)
         if (r->id == id) return r;
@@ -101,11 +267,99 @@ static struct emberM_shuffle *find_shuffle(emberM_store *s, int id) {
     return NULL;
 }
 
-static void free_rdd(struct emberM_rdd *r) {
-    for (size_t p = 0; p < r->nparts; p++)
-        emberM_part_release(r->slots[p].mem);
+void emberM_block_path(const emberM_store *s, int id, size_t p, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/rdd-%d-%zu.block", s->dir, id, p);
+}
+
+/* Drops slot p's memory (the store's reference; a task sending it keeps its own). */
+static void drop_mem(emberM_store *s, slot *sl) {
+    if (!sl->mem) return;
+    s->mem_bytes -= sl->mem_bytes;
+    emberM_part_release(sl->mem);
+    sl->mem = NULL;
+    sl->mem_bytes = 0;
+}
+
+static void drop_file(emberM_store *s, struct emberM_rdd *r, size_t p) {
+    slot *sl = &r->slots[p];
+    if (!sl->disk_bytes) return;
+    char path[4096];
+    emberM_block_path(s, r->id, p, path, sizeof path);
+    unlink(path);
+    s->disk_bytes -= sl->disk_bytes;
+    sl->disk_bytes = 0;
+}
+
+/* Writes batches as partition p of r's block file. */
+static int write_block(emberM_store *s, struct emberM_rdd *r, size_t p, const emberM_batches *b) {
+    char path[4096], what[128];
+    emberM_block_path(s, r->id, p, path, sizeof path);
+    snprintf(what, sizeof what, "cached partition %zu of RDD %d", p, r->id);
+    emberB_buf buf = {0};
+    int rc = emberM_block_encode(b, &buf);
+    if (rc) return rc;
+    rc = write_file(path, &buf, what);
+    if (!rc) {
+        r->slots[p].disk_bytes = buf.len;
+        s->disk_bytes += buf.len;
+    }
+    emberB_free(&buf);
+    return rc;
+}
+
+static void free_rdd(emberM_store *s, struct emberM_rdd *r) {
+    for (size_t p = 0; p < r->nparts; p++) {
+        drop_mem(s, &r->slots[p]);
+        drop_file(s, r, p);
+    }
     ember_free(r->slots);
     ember_free(r);
+}
+
+/* Moves the least-recently-used block in memory (of a node other than `keep`) out
+ * of memory: to its file when its level has disk, else dropped. Returns 1 when one
+ * moved, 0 when there is none, or a negative code (a file could not be written: the
+ * block stays in memory). Caller holds s->mu. */
+static int evict_one(emberM_store *s, int keep) {
+    struct emberM_rdd *vr = NULL;
+    size_t vp = 0;
+    for (struct emberM_rdd *r = s->rdds; r; r = r->next) {
+        if (r->id == keep) continue;
+        for (size_t p = 0; p < r->nparts; p++)
+            if (r->slots[p].mem && (!vr || r->slots[p].used < vr->slots[vp].used)) {
+                vr = r;
+                vp = p;
+            }
+    }
+    if (!vr) return 0;
+    slot *sl = &vr->slots[vp];
+    if ((vr->level & EMBER_STORAGE_DISK) && !sl->disk_bytes) {
+        int rc = write_block(s, vr, vp, &sl->mem->batches);
+        if (rc) return rc;
+    } else if (!(vr->level & EMBER_STORAGE_DISK)) {
+        sl->dropped = sl->mem_bytes ? sl->mem_bytes : 1;
+    }
+    drop_mem(s, sl);
+    s->evictions++;
+    return 1;
+}
+
+/* How many bytes cached blocks may hold in memory now, given that `incoming` bytes
+ * counted by the allocator are about to become a block (UINT64_MAX: no budget). */
+static uint64_t mem_room(emberM_store *s, uint64_t incoming) {
+    if (!s->limit) return UINT64_MAX;
+    int64_t other = ember_mem_used() - (int64_t)s->mem_bytes - (int64_t)incoming;
+    int64_t room = s->limit - (other > 0 ? other : 0);
+    return (uint64_t)(room > s->reserve ? room : s->reserve);
+}
+
+int emberM_trim(emberM_store *s) {
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    uint64_t room = mem_room(s, 0);
+    while (s->mem_bytes > room && (rc = evict_one(s, -1)) > 0) {}
+    pthread_mutex_unlock(&s->mu);
+    return rc < 0 ? rc : 0;
 }
 
 static int clear_shuffle(struct emberM_shuffle *h) {
@@ -135,7 +389,7 @@ void emberM_clear(emberM_store *s) {
     while (s->rdds) {
         struct emberM_rdd *r = s->rdds;
         s->rdds = r->next;
-        free_rdd(r);
+        free_rdd(s, r);
     }
     while (s->shuffles) {
         struct emberM_shuffle *h = s->shuffles;
@@ -193,8 +447,8 @@ int emberM_unpersist(emberM_store *s, int id) {
             *pp = found->next;
             break;
         }
+    if (found) free_rdd(s, found);
     pthread_mutex_unlock(&s->mu);
-    if (found) free_rdd(found);
     return found != NULL;
 }
 
@@ -209,34 +463,144 @@ int emberM_level(emberM_store *s, int id) {
 emberM_part *emberM_get(emberM_store *s, int id, size_t p) {
     pthread_mutex_lock(&s->mu);
     struct emberM_rdd *r = find_rdd(s, id);
-    emberM_part *part = r && p < r->nparts ? r->slots[p].mem : NULL;
-    if (part) emberM_part_retain(part);
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    emberM_part *part = sl ? sl->mem : NULL;
+    if (part) {
+        sl->used = ++s->tick;
+        emberM_part_retain(part);
+    }
     pthread_mutex_unlock(&s->mu);
     return part;
+}
+
+int emberM_file(emberM_store *s, int id, size_t p, char *path, size_t cap) {
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    int has = sl && !sl->mem && sl->disk_bytes;
+    if (has) {
+        sl->used = ++s->tick;
+        emberM_block_path(s, id, p, path, cap);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return has;
+}
+
+int emberM_block_lose(emberM_store *s, const char *path, int *id, size_t *part) {
+    int found = 0;
+    char mine[4096];
+    pthread_mutex_lock(&s->mu);
+    for (struct emberM_rdd *r = s->rdds; r && !found; r = r->next)
+        for (size_t p = 0; p < r->nparts && !found; p++) {
+            if (!r->slots[p].disk_bytes) continue;
+            emberM_block_path(s, r->id, p, mine, sizeof mine);
+            if (strcmp(mine, path) != 0) continue;
+            drop_file(s, r, p); /* wanted again: the next stage computes it */
+            s->bad_files++;
+            *id = r->id;
+            *part = p;
+            found = 1;
+        }
+    pthread_mutex_unlock(&s->mu);
+    return found;
 }
 
 int emberM_wants(emberM_store *s, int id, size_t p) {
     pthread_mutex_lock(&s->mu);
     struct emberM_rdd *r = find_rdd(s, id);
-    int wants = r && p < r->nparts && !r->slots[p].mem;
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    int wants = sl && !sl->mem && !sl->disk_bytes && !sl->dropped;
     pthread_mutex_unlock(&s->mu);
     return wants;
 }
 
-int emberM_put(emberM_store *s, int id, size_t p, emberM_batches *batches) {
-    emberM_part *part = emberM_part_new();
-    if (!part) return emberE_set(EMBER_ENOMEM, "out of memory caching partition %zu of RDD %d", p, id);
-    part->batches = *batches;
-    memset(batches, 0, sizeof *batches);
+void emberM_new_job(emberM_store *s) {
     pthread_mutex_lock(&s->mu);
-    struct emberM_rdd *r = find_rdd(s, id);
-    if (r && p < r->nparts && !r->slots[p].mem) {
-        r->slots[p].mem = part;
-        part = NULL;
+    uint64_t room = mem_room(s, 0);
+    for (struct emberM_rdd *r = s->rdds; r; r = r->next) {
+        /* Wanted again when it would be kept: it fits beside the node's own blocks
+         * (others' can make room). Else the task that needs it computes it, once. */
+        uint64_t own = 0;
+        for (size_t p = 0; p < r->nparts; p++)
+            own += r->slots[p].mem_bytes;
+        for (size_t p = 0; p < r->nparts; p++) {
+            slot *sl = &r->slots[p];
+            if (!sl->dropped || own + sl->dropped > room) continue;
+            own += sl->dropped;
+            sl->dropped = 0;
+        }
     }
     pthread_mutex_unlock(&s->mu);
-    emberM_part_release(part);
-    return 0;
+}
+
+int emberM_put(emberM_store *s, int id, size_t p, emberM_batches *batches) {
+    int rc = 0;
+    emberM_part *part = NULL;
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    if (!sl || sl->mem || sl->disk_bytes) goto unlock; /* not wanted: dropped below */
+    uint64_t bytes = emberM_batches_bytes(batches);
+    sl->used = ++s->tick;
+    if (r->level & EMBER_STORAGE_MEMORY) {
+        uint64_t room = mem_room(s, bytes), own = 0;
+        for (size_t q = 0; q < r->nparts; q++)
+            own += r->slots[q].mem_bytes;
+        /* Evict only when that makes room: never for a block that cannot fit anyway. */
+        while (own + bytes <= room && s->mem_bytes + bytes > room && (rc = evict_one(s, id)) > 0) {}
+        if (rc < 0) goto unlock;
+        rc = 0;
+        if (s->mem_bytes + bytes <= room) {
+            if (!(part = emberM_part_new())) {
+                rc = emberE_set(EMBER_ENOMEM, "out of memory caching partition %zu of RDD %d", p, id);
+                goto unlock;
+            }
+            part->batches = *batches;
+            memset(batches, 0, sizeof *batches);
+            sl->mem = part;
+            sl->mem_bytes = bytes;
+            s->mem_bytes += bytes;
+            goto unlock;
+        }
+    }
+    if (r->level & EMBER_STORAGE_DISK)
+        rc = write_block(s, r, p, batches);
+    else
+        sl->dropped = bytes ? bytes : 1; /* MEMORY_ONLY and no room: computed again where needed */
+unlock:
+    pthread_mutex_unlock(&s->mu);
+    emberM_batches_clear(batches);
+    return rc;
+}
+
+size_t emberM_status(emberM_store *s, ember_storage_info *out, size_t max) {
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (struct emberM_rdd *r = s->rdds; r; r = r->next, n++) {
+        if (n >= max) continue;
+        ember_storage_info *i = &out[n];
+        memset(i, 0, sizeof *i);
+        i->id = r->id;
+        i->level = r->level;
+        i->num_partitions = r->nparts;
+        for (size_t p = 0; p < r->nparts; p++) {
+            const slot *sl = &r->slots[p];
+            i->cached_partitions += sl->mem || sl->disk_bytes;
+            i->memory_bytes += sl->mem_bytes;
+            i->disk_bytes += sl->disk_bytes;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+void emberM_totals(emberM_store *s, emberM_totals_t *t) {
+    pthread_mutex_lock(&s->mu);
+    t->mem_bytes = s->mem_bytes;
+    t->disk_bytes = s->disk_bytes;
+    t->evictions = s->evictions;
+    t->bad_files = s->bad_files;
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- the shuffle-output registry ---------------------------------------------------- */

@@ -58,6 +58,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
         goto fail;
     }
     if ((rc = emberM_init(&ctx->blocks, ctx->tmpdir))) goto fail;
+    emberM_set_budget(&ctx->blocks, cfg->memory_limit, cfg->storage_reserve);
     ctx->pool.nworkers = (size_t)cfg->slots;
     ctx->pool.workers = ember_calloc((size_t)cfg->slots, sizeof *ctx->pool.workers);
     if (!ctx->pool.workers) {
@@ -112,6 +113,10 @@ size_t ember_context_freed_nodes(ember_context *ctx, int *ids, size_t max) {
     }
     pthread_mutex_unlock(&ctx->mu);
     return n;
+}
+
+size_t ember_storage_status(ember_context *ctx, ember_storage_info *out, size_t max) {
+    return emberM_status(&ctx->blocks, out, max);
 }
 
 void ember_context_free(ember_context *ctx) {

@@ -508,24 +508,29 @@ static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
 /* A task could not read shuffle file `path` (corrupt or missing), as Spark's fetch
  * failure: that map output is forgotten, the task's stage is dropped (its worker
  * stays: it is idle and well) and the job plans again, so the map task that wrote
- * the file runs again, then the stage. A job gives up after max_failures of these. */
+ * the file runs again, then the stage. A cached partition's block file is handled
+ * the same way: forgotten, it is computed (and cached) again before the stage runs
+ * again. A job gives up after max_failures of these. */
 static void fetch_failed(ember_context *ctx, stage *st, task *t, emberX_worker *w, const char *path,
                          const uint8_t *text, size_t len) {
     struct ember_job *job = st->job;
     int id = -1;
     size_t map = 0;
     int lost = emberM_shuffle_lose(&ctx->blocks, path, &id, &map);
+    int block = !lost && emberM_block_lose(&ctx->blocks, path, &id, &map);
     set_error(&t->error, (const char *)text, len);
     emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_FAILED, emberL_now_ms(), 0, 0, t->error);
     if (++job->fetch_failures > ctx->cfg.max_failures) {
         emberE_set(EMBER_ETASK,
-                   "Job aborted: task %zu in stage %d could not read shuffle file %s (%d shuffle reads of this "
-                   "job failed; after each, the map task that wrote the file ran again); most recent failure:\n%s",
-                   t->part, st->id, path, job->fetch_failures, t->error ? t->error : "(no message)");
+                   "Job aborted: task %zu in stage %d could not read %s file %s (%d file reads of this job "
+                   "failed; after each, the %s ran again); most recent failure:\n%s",
+                   t->part, st->id, block ? "block" : "shuffle", path, job->fetch_failures,
+                   block ? "task that caches the partition" : "map task that wrote the file",
+                   t->error ? t->error : "(no message)");
         finish_job(ctx, job, EMBER_ETASK, ember_last_error());
         return;
     }
-    (void)lost; /* not registered: another job lost it first, and is making it again */
+    /* Not registered: another job lost it first, and is making it again. */
     w->task = NULL;
     t->w = NULL;
     for (size_t i = 0; i < st->ntasks; i++)
@@ -620,6 +625,8 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         if (!copy || emberM_batches_push(&t->out, copy, len)) {
             ember_free(copy);
             finish_job(ctx, st->job, EMBER_ENOMEM, "out of memory receiving a result batch");
+        } else if (emberM_trim(&ctx->blocks)) { /* cached blocks make room for it, within the budget */
+            finish_job(ctx, st->job, EMBER_EIO, ember_last_error());
         }
         return;
     }
@@ -649,6 +656,13 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         st->nrunning--;
         pthread_mutex_unlock(&ctx->mu);
         if (st->kind == STAGE_RESULT && !st->barrier) deliver(ctx, st, t);
+        if (st->kind == STAGE_CACHE && !st->barrier) { /* stored at once: the budget sees it now */
+            int rc = emberM_put(&ctx->blocks, st->target->id, t->part, &t->out);
+            if (rc) {
+                finish_job(ctx, st->job, rc, ember_last_error());
+                return;
+            }
+        }
         if (st->ndone == st->ntasks) stage_complete(ctx, st);
         return;
     }
@@ -708,7 +722,7 @@ static void stage_complete(ember_context *ctx, stage *st) {
     int rc = 0;
     for (size_t i = 0; i < st->ntasks && !rc; i++) {
         task *t = &st->tasks[i];
-        if (st->kind == STAGE_CACHE) {
+        if (st->kind == STAGE_CACHE && st->barrier) { /* a barrier stage's blocks, once it has completed */
             rc = emberM_put(&ctx->blocks, n->id, t->part, &t->out);
         } else if (st->kind == STAGE_SHUFFLE) {
             char path[4096];
@@ -797,6 +811,7 @@ static void plan(ember_context *ctx) {
         seen_set seen = {0};
         remember_skipped(ctx, j, j->node, 0, &seen);
         ember_free(seen.nodes);
+        emberM_new_job(&ctx->blocks); /* partitions dropped for want of room: cached again if they fit */
     }
     pthread_mutex_unlock(&ctx->mu);
     for (;;) {

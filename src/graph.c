@@ -239,10 +239,15 @@ size_t ember_node_num_parents(const ember_node *n) { return n->nparents; }
 
 ember_node *ember_node_parent(const ember_node *n, size_t i) { return i < n->nparents ? n->parents[i] : NULL; }
 
-int ember_node_set_cached(ember_node *n, int cached) {
-    if (cached) return emberM_persist(&n->ctx->blocks, n->id, n->nparts, EMBER_STORAGE_MEMORY);
+int ember_node_persist(ember_node *n, int level) {
+    level &= EMBER_STORAGE_MEMORY | EMBER_STORAGE_DISK;
+    if (level) return emberM_persist(&n->ctx->blocks, n->id, n->nparts, level);
     emberM_unpersist(&n->ctx->blocks, n->id);
     return 0;
+}
+
+int ember_node_set_cached(ember_node *n, int cached) {
+    return ember_node_persist(n, cached ? EMBER_STORAGE_MEMORY : 0);
 }
 
 void ember_node_set_barrier(ember_node *n, int barrier) {

@@ -117,13 +117,30 @@ typedef struct emberM_store {
     char *dir;               /* where block files go */
     struct emberM_rdd *rdds; /* persisted nodes */
     struct emberM_shuffle *shuffles;
+    int64_t limit, reserve; /* the memory budget (see blocks.c); limit 0: none */
+    uint64_t mem_bytes;     /* bytes of cached blocks in memory */
+    uint64_t disk_bytes;    /* bytes of block files */
+    uint64_t tick;          /* LRU clock */
+    uint64_t evictions, bad_files;
 } emberM_store;
 
-/* Creates an empty store whose files go under dir. emberM_clear drops every block
- * (and removes its files); emberM_destroy also frees the store's own memory. */
+/* Creates an empty store whose files go under dir, with no memory budget.
+ * emberM_clear drops every block (and removes its files); emberM_destroy also frees
+ * the store's own memory. */
 int emberM_init(emberM_store *s, const char *dir);
 void emberM_clear(emberM_store *s);
 void emberM_destroy(emberM_store *s);
+/* The memory budget: cached blocks in memory may use what the rest of the engine's
+ * counted bytes (ember_mem_used) leave of `limit`, and at least `reserve` (both
+ * bytes; limit 0: no budget). Takes effect at the next store or trim. */
+void emberM_set_budget(emberM_store *s, int64_t limit, int64_t reserve);
+/* Moves least-recently-used blocks out of memory until the budget holds again (the
+ * rest of the engine grew). Returns 0, or EMBER_EIO when a block file could not be
+ * written (the message names it and spark.local.dir). */
+int emberM_trim(emberM_store *s);
+/* A job starts: partitions dropped for want of room are wanted again, those that
+ * would now fit beside their node's blocks in memory (others' can make room). */
+void emberM_new_job(emberM_store *s);
 
 /* Cached partitions. emberM_persist registers node id (nparts partitions) at a
  * storage level (EMBER_STORAGE_*; again: changes the level); fails only with
@@ -132,12 +149,46 @@ void emberM_destroy(emberM_store *s);
 int emberM_persist(emberM_store *s, int id, size_t nparts, int level);
 int emberM_unpersist(emberM_store *s, int id);
 int emberM_level(emberM_store *s, int id);
-/* The partition in memory, retained for the caller, or NULL. */
+/* The cached partition in memory, retained for the caller, or NULL. */
 emberM_part *emberM_get(emberM_store *s, int id, size_t p);
-/* 1 when node id is registered and partition p should be computed and stored. */
+/* 1 with its block file's path in path[0, cap) when partition p of node id is held
+ * in a file (not in memory), else 0. */
+int emberM_file(emberM_store *s, int id, size_t p, char *path, size_t cap);
+/* A task found block file `path` missing or damaged: forgets it (and removes it), so
+ * the partition is wanted again. Returns 1 with the node's id and the partition in
+ * *id, *part; 0 when no cached partition has that file. */
+int emberM_block_lose(emberM_store *s, const char *path, int *id, size_t *part);
+/* 1 when node id is registered and partition p should be computed and stored (not
+ * held, and not dropped since the last emberM_new_job). */
 int emberM_wants(emberM_store *s, int id, size_t p);
-/* Stores partition p's batches (taken, *batches is emptied) if node id wants it. */
+/* Stores partition p's batches if node id wants it, as its level and the budget say
+ * (memory, evicting least-recently-used blocks of other nodes; else its block file;
+ * else dropped). Always takes the batches (*batches is emptied). Fails with
+ * EMBER_EIO when a block file could not be written (naming it and spark.local.dir),
+ * or EMBER_ENOMEM. */
 int emberM_put(emberM_store *s, int id, size_t p, emberM_batches *batches);
+/* Fills out[0, max) with one entry per persisted node; returns how many there are. */
+size_t emberM_status(emberM_store *s, ember_storage_info *out, size_t max);
+typedef struct emberM_totals_t {
+    uint64_t mem_bytes, disk_bytes, evictions, bad_files;
+} emberM_totals_t;
+void emberM_totals(emberM_store *s, emberM_totals_t *t);
+
+/* Block files: EMBER_BLOCK_HEADER bytes ("EMBLOCK\0", u32 version, u32 batch count,
+ * u64 payload length), the payload (u32 length + bytes per batch), u32 CRC-32C of the
+ * payload. emberM_block_encode appends a partition's file to out;
+ * emberM_block_decode checks data[0, len) whole and copies its batches into *out
+ * (emptied on failure: EMBER_ECORRUPT naming `what`, or EMBER_ENOMEM). */
+enum { EMBER_BLOCK_HEADER = 24, EMBER_BLOCK_VERSION = 1 };
+int emberM_block_encode(const emberM_batches *b, emberB_buf *out);
+int emberM_block_decode(const uint8_t *data, size_t len, const char *what, emberM_batches *out);
+/* Reads block file path whole and decodes it (as above; EMBER_ENOENT when missing,
+ * EMBER_EIO when unreadable, each naming the file and `what`). */
+int emberM_block_read(const char *path, const char *what, emberM_batches *out);
+/* Where partition p of node id's block file goes. */
+void emberM_block_path(const emberM_store *s, int id, size_t p, char *buf, size_t cap);
+/* Tests set this to an errno value (ENOSPC ...) to make block file writes fail. */
+extern int emberM_write_fault;
 
 /* The shuffle-output registry. emberM_shuffle_put records map output `map` of
  * shuffle id (nmaps x nparts buckets): its file and each bucket's byte count,

@@ -175,6 +175,18 @@ static ember_iter *batch_iter_new(const ember_buf *bufs, size_t n, const char *w
     return &b->it;
 }
 
+/* Records of a cached partition's block file (blocks.c's format), read whole. */
+typedef struct block_iter {
+    batch_iter b;
+    emberM_batches batches;
+} block_iter;
+
+static void block_close(ember_iter *it) {
+    block_iter *k = (block_iter *)it;
+    emberM_batches_clear(&k->batches);
+    ember_free(k);
+}
+
 /* Lines of a text split as str (invalid UTF-8 replaced as Python's "replace" does) or bytes. */
 typedef struct text_iter {
     ember_iter it;
@@ -918,6 +930,28 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
         }
         return &s->it;
     }
+    case EMBER_IN_BLOCK: {
+        block_iter *k = ember_calloc(1, sizeof *k);
+        char *path = k ? ember_malloc(in->path.len + 1) : NULL;
+        if (!path) {
+            ember_free(k);
+            *rc = emberE_set(EMBER_ENOMEM, "out of memory opening a block file");
+            return NULL;
+        }
+        memcpy(path, in->path.p, in->path.len);
+        path[in->path.len] = 0;
+        if ((*rc = emberM_block_read(path, "a cached partition", &k->batches))) {
+            if (*rc != EMBER_ENOMEM)
+                env->fetch_failed = path; /* the engine computes it again */
+            else
+                ember_free(path);
+            ember_free(k);
+            return NULL;
+        }
+        ember_free(path);
+        k->b = (batch_iter){{batch_next, block_close}, k->batches.bufs, k->batches.n, 0, NULL, 0, "a block file"};
+        return &k->b.it;
+    }
     case EMBER_IN_CONCAT: {
         concat_iter *c = ember_calloc(1, sizeof *c);
         if (c) c->kids = ember_calloc(in->nchildren ? in->nchildren : 1, sizeof *c->kids);
@@ -1142,7 +1176,7 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
     return rc;
 }
 
-/* 1 when every shuffle bucket the input tree reads starts with a typed batch (or is
+/* 1 when every shuffle bucket and block file the input tree reads starts with a typed batch (or is
  * empty or unreadable: the run reports that), 0 when one holds pickled batches. */
 static int typed_inputs(const emberW_input *in) {
     if (in->kind == EMBER_IN_SHUFFLE) {
@@ -1164,6 +1198,22 @@ static int typed_inputs(const emberW_input *in) {
         for (uint32_t i = 0; paths && i < in->npaths; i++)
             ember_free(paths[i]);
         ember_free(paths);
+        return typed;
+    }
+    if (in->kind == EMBER_IN_BLOCK) { /* a cached partition: typed records, or pickled ones (Python's) */
+        char *path = ember_malloc(in->path.len + 1);
+        emberM_batches b = {0};
+        int typed = 1;
+        const uint8_t *body;
+        size_t len;
+        if (path) {
+            memcpy(path, in->path.p, in->path.len);
+            path[in->path.len] = 0;
+        }
+        if (path && emberM_block_read(path, "a cached partition", &b) == 0 && b.n > 0)
+            typed = ember_batch_open(b.bufs[0].data, b.bufs[0].len, &body, &len) == 0;
+        emberM_batches_clear(&b);
+        ember_free(path);
         return typed;
     }
     for (uint32_t i = 0; i < in->nchildren; i++)

@@ -4,7 +4,8 @@
  *
  * Resolving a partition through the narrow dependencies gives an input tree — leaves
  * are parallelized or cached batches sent over the pipe, a text split or range the
- * worker reads itself, or buckets of shuffle files the worker reads itself; inner
+ * worker reads itself, a cached partition's block file or buckets of shuffle files
+ * the worker reads itself; inner
  * nodes concatenate (coalesce), zip or pair (cartesian) — with the commands to apply
  * at each level. Output goes back over the pipe (results, cached partitions) or into
  * a shuffle file the worker writes. Each command is sent to a worker once; a
@@ -119,6 +120,21 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
         rc = add_stream(e, &cached->batches, cached, &in->stream);
         emberM_part_release(cached);
         return rc ? rc : set_cmds(in, above, nabove);
+    }
+    char block[4096];
+    if (!skip_cache && emberM_file(&n->ctx->blocks, n->id, p, block, sizeof block)) {
+        char *path = ember_strdup(block);
+        if (!path) return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+        char **paths = ember_malloc(sizeof *paths);
+        if (!paths) {
+            ember_free(path);
+            return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+        }
+        paths[0] = path;
+        if ((rc = keep_paths(e, paths, 1))) return rc;
+        in->kind = EMBER_IN_BLOCK; /* the worker reads the file itself */
+        in->path = str_bytes(path);
+        return set_cmds(in, above, nabove);
     }
     switch (n->kind) {
     case EMBER_NODE_PIPELINE: {

@@ -174,7 +174,7 @@ static int put_bytes(emberB_buf *b, emberW_bytes v) {
 
 /* code: EMBER_EINVAL when encoding, EMBER_EPROTO when decoding. */
 static int check_kind(uint32_t kind, int code) {
-    if (kind >= EMBER_IN_DATA && kind <= EMBER_IN_CARTESIAN) return 0;
+    if (kind >= EMBER_IN_DATA && kind <= EMBER_IN_BLOCK) return 0;
     return emberE_set(code, "unknown input kind %u in a TASK payload", kind);
 }
 
@@ -207,6 +207,9 @@ static int encode_input(emberB_buf *b, const emberW_input *in, int depth, uint32
         rc = rc ? rc : emberB_put_u32(b, in->npaths);
         for (uint32_t i = 0; i < in->npaths && !rc; i++)
             rc = put_bytes(b, in->paths[i]);
+        break;
+    case EMBER_IN_BLOCK:
+        rc = put_bytes(b, in->path);
         break;
     default: /* CONCAT, ZIP, CARTESIAN */
         if (in->kind != EMBER_IN_CONCAT && in->nchildren != 2)
@@ -269,6 +272,9 @@ static int decode_input(cursor *c, emberW_input *in, int depth, uint32_t *nstrea
             rc = take_bytes(c, &in->paths[i], "a shuffle path");
         break;
     }
+    case EMBER_IN_BLOCK:
+        rc = take_bytes(c, &in->path, "a block file's path");
+        break;
     default: { /* CONCAT, ZIP, CARTESIAN */
         uint32_t n = 2;
         if (in->kind == EMBER_IN_CONCAT) rc = take_u32(c, &n, "a concatenation's input count");

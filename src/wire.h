@@ -35,7 +35,7 @@
       "u32 n, n u64 bucket byte counts (n = 0 unless a shuffle map task), then u32 len + a report (opaque)")           \
     X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback")                          \
     X(FETCH_FAILED, 18, "worker->engine",                                                                              \
-      "u32 length + path of a shuffle file the task could not read, then UTF-8 text of the error")
+      "u32 length + path of a shuffle or block file the task could not read, then UTF-8 text of the error")
 
 enum ember_frame_type {
 #define EMBER_FRAME_ENUM(name, value, dir, payload) EMBER_FRAME_##name = (value),
@@ -62,6 +62,8 @@ enum ember_frame_type {
  *     EMBER_IN_CONCAT     u32 n, n x input: their records one after another
  *     EMBER_IN_ZIP        input, input: pairs (a, b) record by record
  *     EMBER_IN_CARTESIAN  input, input: every pair (a, b)
+ *     EMBER_IN_BLOCK      str path: a cached partition's block file (blocks.c's format),
+ *                         read by the worker itself
  *   then u32 ncommands, ncommands x (u64 command id, u32 partition index the command
  *   sees), applied in order to the input's records.
  * The IN_DATA leaves carry streams 0, 1, 2 ... in the order they appear in the tree.
@@ -74,7 +76,8 @@ enum ember_input_kind {
     EMBER_IN_SHUFFLE = 4,
     EMBER_IN_CONCAT = 5,
     EMBER_IN_ZIP = 6,
-    EMBER_IN_CARTESIAN = 7
+    EMBER_IN_CARTESIAN = 7,
+    EMBER_IN_BLOCK = 8
 };
 enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2 };
 /* TEXT flags: bit 1 lines as bytes; bits 8..15 the split's codec (EMBER_CODEC_*). */
@@ -134,7 +137,7 @@ typedef struct emberW_cmd {
 typedef struct emberW_input {
     uint32_t kind;      /* EMBER_IN_* */
     uint32_t stream;    /* DATA: the input stream's index */
-    emberW_bytes path;  /* TEXT */
+    emberW_bytes path;  /* TEXT, BLOCK */
     int64_t start, end; /* TEXT: byte range; RANGE: start, stop */
     int64_t step;       /* RANGE */
     uint32_t flags;     /* TEXT: EMBER_TEXT_* */

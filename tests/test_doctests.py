@@ -8,7 +8,7 @@ MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "em
            "ember.broadcast", "ember.accumulators", "ember.files", "ember.status",
            "ember.log", "ember.progress", "ember.traceback_utils", "ember.shell", "ember.submit",
            "ember.resultiterable", "ember.shuffle", "ember.rddsampler",
-           "ember.statcounter", "ember._hyperloglog", "ember._files", "ember._lineage",
+           "ember.statcounter", "ember._hyperloglog", "ember._files", "ember._lineage", "ember._blocks",
            "ember.serializers", "ember.profiler", "ember.native", "ember._commands", "ember.util",
            "ember.sql.types", "ember.sql.session", "ember.sql.dataframe"]
 

@@ -117,4 +117,5 @@ def test_executor_infos(sc, tmp_path):
     t.join()
     assert info.numRunningTasks == 1 and info.host == "localhost" and info.usedOnHeapStorageMemory >= 0
     [info] = sc.statusTracker().getExecutorInfos()
-    assert info.numRunningTasks == 0 and info.totalOnHeapStorageMemory == 1 << 30
+    unified = int(((1 << 30) - (300 << 20)) * 0.6)  # (1g - 300 MiB reserved) * spark.memory.fraction
+    assert info.numRunningTasks == 0 and info.totalOnHeapStorageMemory == unified

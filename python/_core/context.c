@@ -47,6 +47,22 @@ static PyObject *Node_set_cached(NodeObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* set_storage(level) with level a combination of STORAGE_MEMORY and STORAGE_DISK (0:
+ * drop the node's blocks, memory and files, at once). */
+static PyObject *Node_set_storage(NodeObject *self, PyObject *arg) {
+    long level = PyLong_AsLong(arg);
+    if (level == -1 && PyErr_Occurred()) return NULL;
+    if (level < 0 || level > (EMBER_STORAGE_MEMORY | EMBER_STORAGE_DISK)) {
+        PyErr_Format(PyExc_ValueError, "storage level flags must be within 0..%d, got %ld",
+                     EMBER_STORAGE_MEMORY | EMBER_STORAGE_DISK, level);
+        return NULL;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = ember_node_persist(self->node, (int)level);
+    Py_END_ALLOW_THREADS if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Node_set_barrier(NodeObject *self, PyObject *arg) {
     int barrier = PyObject_IsTrue(arg);
     if (barrier < 0) return NULL;
@@ -106,6 +122,8 @@ static PyGetSetDef Node_getset[] = {
 
 static PyMethodDef Node_methods[] = {
     {"set_cached", (PyCFunction)Node_set_cached, METH_O, "Keep (True) or drop (False) computed partitions."},
+    {"set_storage", (PyCFunction)Node_set_storage, METH_O,
+     "Keep computed partitions at a level (STORAGE_MEMORY | STORAGE_DISK flags), or drop them (0)."},
     {"set_barrier", (PyCFunction)Node_set_barrier, METH_O,
      "Mark (True) the node as a barrier node: the stage computing it runs all its tasks at once."},
     {"clean_shuffle", (PyCFunction)Node_clean_shuffle, METH_NOARGS,
@@ -146,17 +164,19 @@ static ember_node *node_arg(core_state *st, PyObject *o) {
 static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
 
 static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"slots",     "python",          "pythonpath", "max_failures",
-                             "local_dir", "max_result_size", "daemon",     NULL};
+    static char *kwlist[] = {"slots",           "python", "pythonpath",   "max_failures",    "local_dir",
+                             "max_result_size", "daemon", "memory_limit", "storage_reserve", NULL};
     int slots, max_failures = 4;
-    long long max_result_size = 0;
+    long long max_result_size = 0, memory_limit = 0, storage_reserve = 0;
     const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLz", kwlist, &slots, &python, &pythonpath, &max_failures,
-                                     &local_dir, &max_result_size, &daemon))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLL", kwlist, &slots, &python, &pythonpath, &max_failures,
+                                     &local_dir, &max_result_size, &daemon, &memory_limit, &storage_reserve))
         return -1;
-    if (max_result_size < 0) {
-        PyErr_Format(PyExc_ValueError, "max_result_size must be 0 (unlimited) or a number of bytes, got %lld",
-                     max_result_size);
+    if (max_result_size < 0 || memory_limit < 0 || storage_reserve < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "max_result_size, memory_limit and storage_reserve must be 0 (unlimited) or a number of "
+                     "bytes, got %lld, %lld, %lld",
+                     max_result_size, memory_limit, storage_reserve);
         return -1;
     }
     if (self->ctx) {
@@ -169,7 +189,9 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
                         .pythonpath = pythonpath,
                         .local_dir = local_dir,
                         .max_result_size = max_result_size,
-                        .daemon = daemon};
+                        .daemon = daemon,
+                        .memory_limit = memory_limit,
+                        .storage_reserve = storage_reserve};
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ember_context_create(&cfg, &self->ctx);
     Py_END_ALLOW_THREADS if (rc) {
@@ -737,6 +759,41 @@ static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
     return lst;
 }
 
+/* storage_status() -> [(node_id, level_flags, partitions, cached_partitions,
+ * memory_bytes, disk_bytes)]: one tuple per persisted node. */
+static PyObject *Context_storage_status(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    PyObject *lst = PyList_New(0);
+    if (!lst || !self->ctx) return lst;
+    size_t cap = 16, n;
+    ember_storage_info *info = NULL;
+    for (;;) {
+        ember_storage_info *grown = PyMem_Realloc(info, cap * sizeof *info);
+        if (!grown) {
+            PyMem_Free(info);
+            Py_DECREF(lst);
+            return PyErr_NoMemory();
+        }
+        info = grown;
+        Py_BEGIN_ALLOW_THREADS n = ember_storage_status(self->ctx, info, cap);
+        Py_END_ALLOW_THREADS if (n <= cap) break;
+        cap = n + 16;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PyObject *t = Py_BuildValue("(iinnKK)", info[i].id, info[i].level, (Py_ssize_t)info[i].num_partitions,
+                                    (Py_ssize_t)info[i].cached_partitions, (unsigned long long)info[i].memory_bytes,
+                                    (unsigned long long)info[i].disk_bytes);
+        if (!t || PyList_Append(lst, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(lst);
+            break;
+        }
+        Py_DECREF(t);
+    }
+    PyMem_Free(info);
+    return lst;
+}
+
 static PyObject *py_mem_used(PyObject *m, PyObject *unused) {
     (void)m;
     (void)unused;
@@ -777,6 +834,8 @@ static PyMethodDef Context_methods[] = {
      "daemon_restarts() -> (how many worker daemons died and were replaced, what happened last)"},
     {"freed_nodes", (PyCFunction)Context_freed_nodes, METH_NOARGS,
      "freed_nodes() -> ids of the nodes freed since the last call (the first call starts tracking)"},
+    {"storage_status", (PyCFunction)Context_storage_status, METH_NOARGS,
+     "storage_status() -> [(node_id, level_flags, partitions, cached_partitions, memory_bytes, disk_bytes)]"},
     {"stop", (PyCFunction)Context_stop, METH_NOARGS, "Stop workers, remove temp files. Idempotent."},
     {NULL, NULL, 0, NULL},
 };
@@ -794,7 +853,7 @@ static PyType_Slot Context_slots[] = {
     {Py_tp_methods, Context_methods},
     {Py_tp_getset, Context_getset},
     {Py_tp_doc, "Context(slots, python, pythonpath=None, max_failures=4, local_dir=None, max_result_size=0, "
-                "daemon=None): an engine context."},
+                "daemon=None, memory_limit=0, storage_reserve=0): an engine context."},
     {0, NULL},
 };
 
@@ -836,5 +895,8 @@ int core_add_context(PyObject *m, core_state *st) {
     st->Context_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &Context_spec, NULL);
     if (!st->Node_type || !st->Context_type) return -1;
     if (PyModule_AddType(m, st->Node_type) < 0 || PyModule_AddType(m, st->Context_type) < 0) return -1;
+    if (PyModule_AddIntConstant(m, "STORAGE_MEMORY", EMBER_STORAGE_MEMORY) < 0 ||
+        PyModule_AddIntConstant(m, "STORAGE_DISK", EMBER_STORAGE_DISK) < 0)
+        return -1;
     return PyModule_AddFunctions(m, context_functions);
 }

@@ -496,6 +496,90 @@ static PyType_Slot ShuffleIter_slots[] = {
 static PyType_Spec ShuffleIter_spec = {"ember._core.ShuffleIter", sizeof(ShuffleIter), 0, Py_TPFLAGS_DEFAULT,
                                        ShuffleIter_slots};
 
+/* BlockIter(path): the records of a cached partition's block file (src/blocks.c's
+ * format), read whole and checked (CRC-32C) when the first record is asked for. */
+typedef struct {
+    PyObject_HEAD PyObject *path; /* str */
+    emberM_batches batches;
+    size_t next; /* the batch to load next */
+    int loaded;
+    int failed; /* the file is missing or damaged: see failed_file */
+    batch_cursor cur;
+} BlockIter;
+
+static void BlockIter_dealloc(BlockIter *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    emberM_batches_clear(&self->batches);
+    Py_XDECREF(self->path);
+    Py_XDECREF(self->cur.batch);
+    Py_XDECREF(self->cur.loads);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *BlockIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    (void)kw;
+    core_state *st = core_state_of_type(type);
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "U", &path)) return NULL;
+    BlockIter *self = (BlockIter *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->path = Py_NewRef(path);
+    self->cur.loads = Py_NewRef(st->loads);
+    return (PyObject *)self;
+}
+
+static PyObject *BlockIter_next(BlockIter *self) {
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (!self->loaded) {
+        const char *path = PyUnicode_AsUTF8(self->path);
+        if (!path) return NULL;
+        int rc;
+        Py_BEGIN_ALLOW_THREADS rc = emberM_block_read(path, "a cached partition", &self->batches);
+        Py_END_ALLOW_THREADS if (rc) {
+            self->failed = rc != EMBER_ENOMEM;
+            return core_raise(st, rc);
+        }
+        self->loaded = 1;
+    }
+    for (;;) {
+        PyObject *x = cursor_take(&self->cur);
+        if (x || self->next == self->batches.n) return x;
+        ember_buf *b = &self->batches.bufs[self->next++];
+        if (cursor_load(&self->cur, (const char *)b->data, (Py_ssize_t)b->len, "a block file") < 0) {
+            self->failed = 1; /* a batch that passed its checksum but does not unpickle */
+            return NULL;
+        }
+        ember_free(b->data); /* loaded: its bytes are not needed any more */
+        b->data = NULL;
+    }
+}
+
+static PyObject *BlockIter_get_failed_file(BlockIter *self, void *c) {
+    (void)c;
+    if (!self->failed) Py_RETURN_NONE;
+    return Py_NewRef(self->path);
+}
+
+static PyGetSetDef BlockIter_getset[] = {
+    {"failed_file", (getter)BlockIter_get_failed_file, NULL,
+     "the block file, when it could not be read (corrupt or missing), else None", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot BlockIter_slots[] = {
+    {Py_tp_new, BlockIter_new},
+    {Py_tp_dealloc, BlockIter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, BlockIter_next},
+    {Py_tp_getset, BlockIter_getset},
+    {Py_tp_doc, "BlockIter(path): records of a cached partition's block file."},
+    {0, NULL},
+};
+
+static PyType_Spec BlockIter_spec = {"ember._core.BlockIter", sizeof(BlockIter), 0, Py_TPFLAGS_DEFAULT,
+                                     BlockIter_slots};
+
 /* TextIter(path, start, end, flags): the lines of a text split, as str (UTF-8,
  * invalid bytes replaced) or bytes. */
 typedef struct {
@@ -829,7 +913,8 @@ static PyObject *bytes_str(emberW_bytes b) {
 
 /* An input tree node as the worker builds it: (kind, args, [(command id, split)]).
  * args by kind: DATA the stream index; TEXT (path, start, end, flags); RANGE (start,
- * stop, step); SHUFFLE ([paths], bucket); CONCAT [inputs]; ZIP, CARTESIAN (a, b). */
+ * stop, step); SHUFFLE ([paths], bucket); BLOCK path; CONCAT [inputs]; ZIP, CARTESIAN
+ * (a, b). */
 static PyObject *input_tuple(const emberW_input *in) {
     PyObject *args = NULL, *cmds = NULL, *out = NULL;
     switch (in->kind) {
@@ -857,6 +942,9 @@ static PyObject *input_tuple(const emberW_input *in) {
         if (paths) args = Py_BuildValue("(NI)", paths, in->bucket);
         break;
     }
+    case EMBER_IN_BLOCK:
+        args = bytes_str(in->path);
+        break;
     default: {
         PyObject *lst = PyList_New(in->nchildren);
         for (uint32_t i = 0; lst && i < in->nchildren; i++) {
@@ -1139,6 +1227,12 @@ int core_add_worker_io(PyObject *m, core_state *st) {
     if (PyModule_AddType(m, st->FrameIO_type) < 0 || PyModule_AddType(m, st->DataIter_type) < 0 ||
         PyModule_AddType(m, st->TextIter_type) < 0 || PyModule_AddType(m, st->ShuffleIter_type) < 0)
         return -1;
+    PyObject *block_iter = PyType_FromModuleAndSpec(m, &BlockIter_spec, NULL);
+    if (!block_iter || PyModule_AddType(m, (PyTypeObject *)block_iter) < 0) {
+        Py_XDECREF(block_iter);
+        return -1;
+    }
+    Py_DECREF(block_iter);
 #define ADD_FRAME(name, value, dir, payload)                                                                           \
     if (PyModule_AddIntConstant(m, "FRAME_" #name, value) < 0) return -1;
     EMBER_FRAME_MAP(ADD_FRAME)
@@ -1150,6 +1244,7 @@ int core_add_worker_io(PyObject *m, core_state *st) {
         PyModule_AddIntConstant(m, "IN_CONCAT", EMBER_IN_CONCAT) < 0 ||
         PyModule_AddIntConstant(m, "IN_ZIP", EMBER_IN_ZIP) < 0 ||
         PyModule_AddIntConstant(m, "IN_CARTESIAN", EMBER_IN_CARTESIAN) < 0 ||
+        PyModule_AddIntConstant(m, "IN_BLOCK", EMBER_IN_BLOCK) < 0 ||
         PyModule_AddIntConstant(m, "OUT_RESULT", EMBER_OUT_RESULT) < 0 ||
         PyModule_AddIntConstant(m, "OUT_SHUFFLE", EMBER_OUT_SHUFFLE) < 0)
         return -1;

@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 
-from ember import _core, _lineage, progress
+from ember import _blocks, _core, _lineage, progress
 from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
@@ -235,8 +235,10 @@ class SparkContext:
             max_result = _byte_size(conf.get("spark.driver.maxResultSize", "1g"), "spark.driver.maxResultSize")
             self._worker_memory = _worker_memory(conf)
             self._daemon_restarts = 0
+            memory_limit, storage_reserve = _blocks.memory_budget(conf)
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(_worker_path()), failures,
-                                       conf.get("spark.local.dir"), max_result_size=max_result)
+                                       conf.get("spark.local.dir"), max_result_size=max_result,
+                                       memory_limit=memory_limit, storage_reserve=storage_reserve)
             self._core.freed_nodes()            # from now on the engine tells which nodes went
             self._init_shared_state()
             self._progress = progress.for_context(conf, self._core)
@@ -1483,6 +1485,28 @@ class SparkContext:
         """
         from ember.status import StatusTracker
         return StatusTracker(self)
+
+    def _storage_status(self) -> list[dict[str, Any]]:
+        """What the block store holds of each persisted RDD, as Spark's storage page
+        shows it: a list of dicts with ``id``, ``name``, ``storage_level`` (as PySpark
+        prints a StorageLevel), ``num_partitions``, ``num_cached_partitions``,
+        ``memory_used`` and ``disk_used`` (bytes).
+
+        Examples
+        --------
+        >>> from ember import StorageLevel
+        >>> rdd = sc.parallelize(range(100), 4).setName("nums").persist(StorageLevel.DISK_ONLY)
+        >>> rdd.count()
+        100
+        >>> [info] = [i for i in sc._storage_status() if i["id"] == rdd.id()]
+        >>> info["name"], info["storage_level"], info["num_partitions"], info["num_cached_partitions"]
+        ('nums', 'Disk Serialized 1x Replicated', 4, 4)
+        >>> info["memory_used"], info["disk_used"] > 0
+        (0, True)
+        >>> rdd.unpersist() and [i for i in sc._storage_status() if i["id"] == rdd.id()]
+        []
+        """
+        return _blocks.storage_status(self)
 
     # ---- profiling -----------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import weakref
 from collections import defaultdict
 from functools import reduce as _reduce
 
-from ember import _commands, _core, _lineage, rddsampler, shuffle
+from ember import _blocks, _commands, _core, _lineage, rddsampler, shuffle
 from ember import broadcast as _broadcast
 from ember import join as _join
 from ember import profiler as _profiler
@@ -394,8 +394,16 @@ class RDD(Generic[T_co]):
     def persist(self: RDD[T], storageLevel: StorageLevel = StorageLevel.MEMORY_ONLY) -> RDD[T]:
         """Keeps the RDD's partitions once computed; returns self.
 
-        ember keeps every level's partitions in the engine's block store; the level is
-        recorded and reported. A level cannot be changed once assigned, until
+        The engine's block store keeps them under the memory budget
+        (``spark.executor.memory``, ``spark.memory.fraction``,
+        ``spark.memory.storageFraction``; see the README's memory section):
+        ``MEMORY_ONLY`` partitions past it are dropped, least recently used first, and
+        computed again from the lineage when used; ``MEMORY_AND_DISK`` ones go to block
+        files under ``spark.local.dir``; ``DISK_ONLY`` ones are written straight to
+        block files, which the workers read themselves. Block files are checksummed: a
+        missing or damaged one is computed again. The ``_2``/``_3`` levels keep one
+        copy (there is one machine); ``OFF_HEAP`` is kept in memory like
+        ``MEMORY_AND_DISK``. A level cannot be changed once assigned, until
         ``unpersist()``.
 
         Parameters
@@ -429,12 +437,14 @@ class RDD(Generic[T_co]):
                 f"(RDD {self.id()} is {current!r}, asked for {storageLevel!r}); call unpersist() first")
         self.is_cached = True
         if storageLevel != StorageLevel.NONE:
-            self._node_obj_built().set_cached(True)
+            self._node_obj_built().set_storage(_blocks.level_flags(storageLevel))
+            _blocks.register(self.ctx, self)
         self._storage_level = storageLevel
         return self
 
     def unpersist(self: RDD[T], blocking: bool = False) -> RDD[T]:
-        """Drops kept partitions and the storage level; returns self.
+        """Drops kept partitions and the storage level; returns self. Their memory and
+        block files are freed at once (``blocking`` changes nothing).
 
         Examples
         --------
@@ -442,7 +452,8 @@ class RDD(Generic[T_co]):
         >>> rdd.unpersist().is_cached, rdd.getStorageLevel() == StorageLevel.NONE
         (False, True)
         """
-        self._node_obj_built().set_cached(False)
+        self._node_obj_built().set_storage(0)
+        _blocks.unregister(self.ctx, self)
         self.is_cached = False
         self._storage_level = StorageLevel.NONE
         return self
@@ -540,7 +551,8 @@ class RDD(Generic[T_co]):
             level = StorageLevel(True, level.useMemory, level.useOffHeap, level.deserialized, level.replication)
         self._storage_level = level
         node = self._node_obj_built()
-        node.set_cached(True)
+        node.set_storage(_blocks.level_flags(level))
+        _blocks.register(self.ctx, self)
         self._local_checkpoint = True
         self._local_checkpoint_done = False
         self.ctx._pending_checkpoints[node.id] = weakref.ref(self)

@@ -247,9 +247,10 @@ class StatusTracker:
     def getExecutorInfos(self) -> list[SparkExecutorInfo]:
         """The executors: in local mode, one, this process (the driver). ``host`` is
         ``spark.driver.host`` (``localhost`` unless set) and ``port`` 0 (no executor
-        listens on a port); ``cacheSize`` and ``usedOnHeapStorageMemory`` are the bytes the engine
-        holds (cached partitions and shuffle buffers); ``totalOnHeapStorageMemory`` is
-        ``spark.executor.memory`` (1g unless set); nothing is off-heap.
+        listens on a port); ``cacheSize`` is the bytes of cached partitions (memory and block files),
+        ``usedOnHeapStorageMemory`` those in memory; ``totalOnHeapStorageMemory`` is the
+        block store's budget, the unified region of ``spark.executor.memory`` (1g unless
+        set) times ``spark.memory.fraction``; nothing is off-heap.
 
         Returns
         -------
@@ -259,12 +260,14 @@ class StatusTracker:
         --------
         >>> [info] = sc.statusTracker().getExecutorInfos()
         >>> info.host, info.port, info.numRunningTasks, info.totalOnHeapStorageMemory
-        ('localhost', 0, 0, 1073741824)
+        ('localhost', 0, 0, 455501414)
         """
-        from ember import _core
-        from ember.shuffle import parse_memory
+        from ember import _blocks
         conf = self._sc._conf
-        used = _core.mem_used()
+        blocks = self._sc._core.storage_status()
+        in_memory = sum(mem for _, _, _, _, mem, _ in blocks)
+        cached = in_memory + sum(disk for _, _, _, _, _, disk in blocks)
         running = sum(active for _, _, _, _, active, _, _ in self._sc._core.active_stages())
-        total = parse_memory(conf.get("spark.executor.memory", "1g"))
-        return [SparkExecutorInfo(conf.get("spark.driver.host", "localhost"), 0, used, running, used, 0, total, 0)]
+        total, _ = _blocks.memory_budget(conf)
+        return [SparkExecutorInfo(conf.get("spark.driver.host", "localhost"), 0, cached, running, in_memory, 0,
+                                  total, 0)]

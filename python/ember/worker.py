@@ -59,7 +59,7 @@ class Worker:
         self.files = None   # (files added, Python includes) of the driver, last seen
         self.properties = {}
         self.memory = None  # spark.executor.pyspark.memory in bytes, once applied
-        self.shuffle_inputs = []  # the running task's ShuffleIters (which file failed?)
+        self.shuffle_inputs = []  # the running task's ShuffleIters and BlockIters (which file failed?)
         SparkFiles._is_running_on_worker = True
 
     def apply_info(self, info):
@@ -150,6 +150,9 @@ class Worker:
         elif kind == _core.IN_SHUFFLE:
             it = _core.ShuffleIter(*args)
             self.shuffle_inputs.append(it)
+        elif kind == _core.IN_BLOCK:  # a cached partition's file, read here, not sent by the driver
+            it = _core.BlockIter(args)
+            self.shuffle_inputs.append(it)
         elif kind == _core.IN_CONCAT:
             it = itertools.chain.from_iterable(self.build(child, streams) for child in args)
         elif kind == _core.IN_ZIP:
@@ -198,7 +201,7 @@ class Worker:
             streams.drain()
             for s in self.shuffle_inputs:
                 if s.failed_file:  # the user's code caught the error: the input is still incomplete
-                    raise RuntimeError(f"shuffle file {s.failed_file} could not be read")
+                    raise RuntimeError(f"file {s.failed_file} could not be read")
             _core.write_done(self.io, sizes, accumulators._task_report())
         except BaseException as e:  # the user's error, SystemExit included, fails the task only
             import traceback

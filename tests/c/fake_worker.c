@@ -22,7 +22,8 @@
  *   big:N         answer with one batch of N bytes ('x') instead of the records
  * Records: each input batch (a DATA frame of an input stream, or a record of a
  * shuffle bucket) is one output batch, in input order; a range input gives one
- * batch "r:START:STOP", a text input one batch "t:PATH". A shuffle map task writes
+ * batch "r:START:STOP", a text input one batch "t:PATH"; a block file's batches are
+ * its batches. A shuffle map task writes
  * each batch to bucket (first byte % nbuckets) of its shuffle file with the C
  * shuffle writer and reports the bucket sizes.
  */
@@ -178,6 +179,19 @@ static int produce(const emberW_input *in, batches *streams, batches *out, char 
             free(paths[i]);
         free(paths);
         return rc < 0 ? -1 : 0;
+    }
+    case EMBER_IN_BLOCK: {
+        char path[4096];
+        snprintf(path, sizeof path, "%.*s", (int)in->path.len, (const char *)in->path.p);
+        emberM_batches b;
+        if (emberM_block_read(path, "a cached partition", &b)) {
+            snprintf(err, errcap, "reading a block file: %s", ember_last_error());
+            return -1;
+        }
+        for (size_t i = 0; i < b.n; i++)
+            push(out, b.bufs[i].data, b.bufs[i].len);
+        emberM_batches_clear(&b);
+        return 0;
     }
     default:
         for (uint32_t i = 0; i < in->nchildren; i++)

@@ -1,7 +1,8 @@
 /* test_native.c — native.c, nworker.c and native_jobs.c: the codecs of native commands
  * and specs, the portable hash (against values Python's portable_hash gives), str()
  * of records, and C jobs end to end in native workers (this test program, run again
- * as the daemon): sources, every step, shuffles, actions, a failing and a crashing
+ * as the daemon): sources, every step, shuffles, actions, a persisted node read from
+ * its block files, a failing and a crashing
  * function. */
 #include "internal.h"
 #include "test.h"
@@ -253,6 +254,15 @@ static void test_steps_and_actions(void) {
     CHECK(n == 100 && sum_ints(&out, NULL) == 2 * 2450);
     int64_t count = 0;
     CHECK(ember_count(dbl, &count) == 0 && count == 100);
+    /* Persisted on disk: the native workers read its block files themselves. */
+    CHECK(ember_node_persist(dbl, EMBER_STORAGE_DISK) == 0);
+    for (int round = 0; round < 2; round++) {
+        ember_writer_reset(&out);
+        CHECK(ember_collect(dbl, &out, &n) == 0 && n == 100 && sum_ints(&out, NULL) == 2 * 2450);
+    }
+    ember_storage_info info;
+    CHECK(ember_storage_status(ctx, &info, 1) == 1 && info.cached_partitions == 4 && info.disk_bytes > 0);
+    CHECK(ember_node_persist(dbl, 0) == 0 && ember_storage_status(ctx, &info, 1) == 0);
     CHECK(ember_node_map_partitions(r, sum_partition, "sum_partition", &parts) == 0);
     ember_writer_reset(&out);
     CHECK(ember_collect(parts, &out, &n) == 0 && n == 4 && sum_ints(&out, NULL) == 4950);

@@ -2,7 +2,8 @@
  * written in C (fake_worker.c, started through ember_config.daemon), so these tests
  * run without Python: a job's success, a failed task retried, a worker that dies,
  * cancellation, results streamed in completion order and a job stopped early,
- * spark.driver.maxResultSize, independent map stages running at the same time.
+ * spark.driver.maxResultSize, independent map stages running at the same time,
+ * cached partitions at each storage level under a memory budget.
  * Behaviours are chosen by the command text of a pipeline node (see fake_worker.c). */
 #include "internal.h"
 #include "test.h"
@@ -18,8 +19,9 @@
 #error "FAKE_WORKER must name the fake worker executable (meson.build sets it)"
 #endif
 
-static ember_context *new_context(int slots, int64_t max_result_size) {
+static ember_context *new_context_budget(int slots, int64_t max_result_size, int64_t memory_limit) {
     ember_config cfg = {0};
+    cfg.memory_limit = memory_limit;
     cfg.slots = slots;
     cfg.max_failures = 3;
     cfg.daemon = FAKE_WORKER;
@@ -28,6 +30,10 @@ static ember_context *new_context(int slots, int64_t max_result_size) {
     int rc = ember_context_create(&cfg, &ctx);
     if (rc) fprintf(stderr, "ember_context_create: %s\n", ember_last_error());
     return ctx;
+}
+
+static ember_context *new_context(int slots, int64_t max_result_size) {
+    return new_context_budget(slots, max_result_size, 0);
 }
 
 /* nparts partitions; partition p holds the batches "p.0" and "p.1". */
@@ -396,6 +402,48 @@ static void test_task_log(void) {
     ember_context_free(ctx);
 }
 
+/* A persisted range node at each level: the second job reads what the first kept
+ * (DISK: files the worker reads by path; MEMORY with a 1-byte budget: nothing fits,
+ * every job computes it again); the results are the same; unpersist removes files. */
+static void test_storage_levels(void) {
+    ember_context *ctx = new_context_budget(2, 0, 1);
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
+    int levels[3] = {EMBER_STORAGE_DISK, EMBER_STORAGE_MEMORY, EMBER_STORAGE_MEMORY | EMBER_STORAGE_DISK};
+    for (int l = 0; l < 3; l++) {
+        ember_node *r = NULL;
+        CHECK(ember_node_range(ctx, 0, 40, 1, 4, &r) == 0);
+        CHECK(ember_node_persist(r, levels[l]) == 0);
+        for (int round = 0; round < 2; round++) {
+            ember_result *res = NULL;
+            CHECK(ember_run_job(ctx, r, NULL, 0, NULL, NULL, &res) == 0);
+            for (size_t p = 0; res && p < 4; p++) {
+                char want[32];
+                snprintf(want, sizeof want, "r:%zu:%zu", 10 * p, 10 * p + 10);
+                CHECK(res->nbatches[p] == 1 && batch_is(&res->batches[p][0], want));
+            }
+            ember_result_free(res);
+        }
+        ember_storage_info info[4];
+        CHECK(ember_storage_status(ctx, info, 4) == 1 && info[0].id == ember_node_id(r));
+        CHECK(info[0].memory_bytes == 0); /* DISK, or nothing fits the 1-byte budget */
+        if (levels[l] & EMBER_STORAGE_DISK)
+            CHECK(info[0].cached_partitions == 4 && info[0].disk_bytes > 0);
+        else
+            CHECK(info[0].cached_partitions == 0 && info[0].disk_bytes == 0);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/rdd-%d-0.block", ember_context_tmpdir(ctx), ember_node_id(r));
+        struct stat sb;
+        CHECK((stat(path, &sb) == 0) == ((levels[l] & EMBER_STORAGE_DISK) != 0));
+        CHECK(ember_node_persist(r, 0) == 0);
+        CHECK(stat(path, &sb) != 0 && ember_storage_status(ctx, info, 4) == 0);
+        ember_node_release(r);
+    }
+    ember_context_free(ctx);
+}
+
 int main(void) {
     RUN(test_job_success);
     RUN(test_task_failure_and_retry);
@@ -405,6 +453,7 @@ int main(void) {
     RUN(test_stop_after_first_result);
     RUN(test_max_result_size);
     RUN(test_independent_stages_run_together);
+    RUN(test_storage_levels);
     RUN(test_task_log);
     return TEST_REPORT();
 }

@@ -179,9 +179,9 @@ static void test_read_frame_bad_header(void) {
 
 static emberW_bytes bytes_of(const char *s) { return (emberW_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
 
-/* A task using every input kind: zip(concat(data 0, text, range), cartesian(shuffle,
+/* A task using every input kind: zip(concat(data 0, text, range, block), cartesian(shuffle,
  * data 1)), with commands at several levels, writing a shuffle. */
-static emberW_task sample_task(emberW_input kids[5], emberW_input pair[2], emberW_input concat[3],
+static emberW_task sample_task(emberW_input kids[5], emberW_input pair[2], emberW_input concat[4],
                                emberW_bytes paths[2], emberW_cmd cmds[3]) {
     memset(kids, 0, 5 * sizeof *kids);
     cmds[0] = (emberW_cmd){7, 0};
@@ -196,9 +196,10 @@ static emberW_task sample_task(emberW_input kids[5], emberW_input pair[2], ember
                                .end = -1,
                                .flags = EMBER_CODEC_GZIP << EMBER_TEXT_CODEC_SHIFT};
     concat[2] = (emberW_input){.kind = EMBER_IN_RANGE, .start = -3, .end = INT64_MAX, .step = 2};
+    concat[3] = (emberW_input){.kind = EMBER_IN_BLOCK, .path = bytes_of("/tmp/ember-x/rdd-3-1.block")};
     kids[0] = (emberW_input){.kind = EMBER_IN_SHUFFLE, .bucket = 4, .npaths = 2, .paths = paths};
     kids[1] = (emberW_input){.kind = EMBER_IN_DATA, .stream = 1};
-    pair[0] = (emberW_input){.kind = EMBER_IN_CONCAT, .nchildren = 3, .children = concat, .ncmds = 1, .cmds = &cmds[1]};
+    pair[0] = (emberW_input){.kind = EMBER_IN_CONCAT, .nchildren = 4, .children = concat, .ncmds = 1, .cmds = &cmds[1]};
     pair[1] = (emberW_input){.kind = EMBER_IN_CARTESIAN, .nchildren = 2, .children = kids};
     emberW_task t = {.attempt_id = 99,
                      .stage = 3,
@@ -231,6 +232,8 @@ static int same_input(const emberW_input *a, const emberW_input *b) {
         return same_bytes(a->path, b->path) && a->start == b->start && a->end == b->end && a->flags == b->flags;
     case EMBER_IN_RANGE:
         return a->start == b->start && a->end == b->end && a->step == b->step;
+    case EMBER_IN_BLOCK:
+        return same_bytes(a->path, b->path);
     case EMBER_IN_SHUFFLE:
         if (a->bucket != b->bucket || a->npaths != b->npaths) return 0;
         for (uint32_t i = 0; i < a->npaths; i++)
@@ -242,7 +245,7 @@ static int same_input(const emberW_input *a, const emberW_input *b) {
 }
 
 static void test_task_round_trip(void) {
-    emberW_input kids[5], pair[2], concat[3];
+    emberW_input kids[5], pair[2], concat[4];
     emberW_bytes paths[2];
     emberW_cmd cmds[3];
     emberW_task t = sample_task(kids, pair, concat, paths, cmds);
@@ -277,7 +280,7 @@ static void test_task_round_trip(void) {
 
 /* Every prefix of a valid TASK is malformed, and so is every extension by one byte. */
 static void test_task_every_truncation_and_extension(void) {
-    emberW_input kids[5], pair[2], concat[3];
+    emberW_input kids[5], pair[2], concat[4];
     emberW_bytes paths[2];
     emberW_cmd cmds[3];
     emberW_task t = sample_task(kids, pair, concat, paths, cmds);
