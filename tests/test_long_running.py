@@ -33,6 +33,17 @@ def test_twenty_thousand_tiny_jobs_keep_bookkeeping_bounded_and_memory_flat(sc):
         else:
             assert sc.parallelize([i], 1).map(lambda x: x + 1).count() == 1
 
+    # The web UI's task log keeps the last spark.ui.retainedTasks attempts (100000 by
+    # default, more than these jobs run): here the last 1000 (and 500 stages), so that it
+    # is full, and must stay at its bound, before the jobs measured.
+    sc._core.tasklog_retain(1000, 500)
+    try:
+        _twenty_thousand_jobs(sc, job)
+    finally:
+        sc._core.tasklog_retain(100000, 1000)
+
+
+def _twenty_thousand_jobs(sc, job):
     for i in range(WARM_UP):
         job(i)
     gc.collect()
