@@ -328,6 +328,20 @@ static Py_ssize_t group_into(PyObject *it, PyObject *d, Py_ssize_t limit, int li
     return PyErr_Occurred() ? -1 : n;
 }
 
+/* What combine_by_key and group_by_key return once n records went into d (n < 0: an
+ * error is set): d itself when the caller passed no dict, else n. Takes d's reference. */
+static PyObject *dict_or_count(PyObject *d, PyObject *into, Py_ssize_t n) {
+    if (n < 0) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    if (into != Py_None) {
+        Py_DECREF(d);
+        return PyLong_FromSsize_t(n);
+    }
+    return d;
+}
+
 /* combine_by_key(iterable, create, merge, into=None, limit=-1) -> dict when into is
  * None, else the number of records consumed (fewer than limit: the input ended). */
 static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
@@ -341,15 +355,7 @@ static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
     PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
     Py_ssize_t n = d ? combine_into(st, it, create, merge, d, limit) : -1;
     Py_DECREF(it);
-    if (n < 0) {
-        Py_XDECREF(d);
-        return NULL;
-    }
-    if (into != Py_None) {
-        Py_DECREF(d);
-        return PyLong_FromSsize_t(n);
-    }
-    return d;
+    return dict_or_count(d, into, n);
 }
 
 /* group_by_key(iterable, into=None, limit=-1, lists=False) -> dict of key -> list of
@@ -366,15 +372,7 @@ static PyObject *py_group_by_key(PyObject *m, PyObject *args) {
     PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
     Py_ssize_t n = d ? group_into(it, d, limit, lists) : -1;
     Py_DECREF(it);
-    if (n < 0) {
-        Py_XDECREF(d);
-        return NULL;
-    }
-    if (into != Py_None) {
-        Py_DECREF(d);
-        return PyLong_FromSsize_t(n);
-    }
-    return d;
+    return dict_or_count(d, into, n);
 }
 
 /* count(iterable) -> number of records, counted in C. */
