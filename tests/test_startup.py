@@ -40,9 +40,25 @@ def test_the_driver_imports_neither_cloudpickle_nor_logging_nor_typing():
     assert not {"cloudpickle", "logging", "typing"} & mods
 
 
+def test_before_the_daemon_starts_the_driver_loads_only_what_sparkcontext_needs():
+    # SparkContext() starts the worker daemon; ember.rdd, threading (the web UI's) and
+    # the progress bar load after that, while the daemon starts. pickle.py, re and
+    # random are never needed for a first job.
+    mods = loaded_after("from ember import SparkContext")
+    assert not {"ember.rdd", "ember.progress", "ember._ui", "threading", "pickle", "re", "random",
+                "importlib"} & mods
+    mods = loaded_after("from ember import SparkContext\n"
+                        "sc = SparkContext('local[2]')\n"
+                        "assert sc.parallelize(range(10), 2).count() == 10\n"
+                        "sc.stop()\n")
+    assert "ember.rdd" in mods
+    assert not {"pickle", "re", "random"} & mods
+
+
 def test_what_the_daemon_preloads_leaves_out_the_drivers_modules():
     mods = loaded_after("from ember import _commands, taskcontext, worker")
     assert not {"ember.context", "ember.rdd", "cloudpickle", "logging", "typing"} & mods
+    assert not {"threading", "pickle", "re"} & mods  # _thread and _pickle, their C cores, serve
 
 
 def test_count_and_sum_need_no_cloudpickle():

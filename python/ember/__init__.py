@@ -64,8 +64,7 @@ def __getattr__(name):
     source = _SOURCES.get(name)
     if source is None:
         raise AttributeError(f"module 'ember' has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(source), name)
+    value = getattr(__import__(source, fromlist=(name,)), name)  # importlib would cost start-up time
     globals()[name] = value
     return value
 

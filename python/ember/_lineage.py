@@ -13,8 +13,6 @@ narrow parents below with `` |  ``, and each shuffle parent opening a new stage 
 the RDD the string was asked of.
 """
 
-import re
-
 from ember.traceback_utils import call_site as callsite
 
 __all__ = ["callsite", "LABELS", "node_line", "debug_lines"]
@@ -84,6 +82,7 @@ def debug_lines(ctx, node, level_text, head=None):
             return [prefix + node_line(ctx, n) + persistence] + children(n, prefix)
         parts = f"({n.num_partitions})"
         offset = (len(parts) - 1) // 2
+        import re  # here, not at import: re is a large part of ember's import time
         this_prefix = re.sub(r"\|\s+$", "", prefix)
         next_prefix = this_prefix + ("  " if last else "| ") + " " * offset + "|" + " " * (len(parts) - offset)
         return [f"{this_prefix}+-{parts} {node_line(ctx, n)}{persistence}"] + children(n, next_prefix)

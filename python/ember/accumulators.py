@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
-import threading
+import _thread  # threading's C core: threading.py is a large part of the worker daemon's imports
 import weakref
 
 from ember._typing import Generic, T, U
@@ -39,7 +39,7 @@ __all__ = [
 # Driver: id -> Accumulator. Weak: an accumulator nobody can read needs no updates.
 _registry: weakref.WeakValueDictionary[int, Accumulator[Any]] = weakref.WeakValueDictionary()
 _ids = itertools.count()
-_merge_lock = threading.Lock()
+_merge_lock = _thread.allocate_lock()
 
 # Worker: id -> this process's copy; the running task's number; the copies it touched.
 _task_copies: weakref.WeakValueDictionary[int, Accumulator[Any]] = weakref.WeakValueDictionary()

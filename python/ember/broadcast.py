@@ -23,7 +23,7 @@ import gc
 import mmap
 import os
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
-import threading
+import _thread  # threading's C core: threading.py is a large part of the worker daemon's imports
 import weakref
 
 from ember._typing import Generic, T
@@ -54,7 +54,7 @@ def _set_alive(alive: Any) -> None:
         del _loaded[bid]
 
 
-_capture = threading.local()  # .held: the list collecting Broadcasts being pickled
+_capture = _thread._local()  # .held: the list collecting Broadcasts being pickled
 
 
 def _dumps_holding(dumps: Callable[[Any], bytes], obj: Any) -> tuple[bytes, list[Broadcast[Any]]]:

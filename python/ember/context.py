@@ -1,25 +1,26 @@
-"""SparkContext: the entry point of an ember application."""
+"""SparkContext: the entry point of an ember application.
+
+Start-up: this module imports only what ``SparkContext()`` needs before it starts the
+worker daemon (the engine spawns it in ``_core.Context``); ember.rdd, the progress
+bar and the web UI are loaded after that, while the daemon starts on the other core.
+"""
 
 from __future__ import annotations
 
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
 import atexit
-import importlib
-import importlib.machinery
 import os
-import pickle
-import re
 import sys
-import threading
+import _thread  # threading's C core: threading.py is start-up time SparkContext() does not need
 import time
 import weakref
 
-from ember import _blocks, _core, _lineage, progress
+from ember import _blocks, _core, _lineage
 from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
 from ember import log as _log
 from ember.profiler import BasicProfiler, MemoryProfiler, ProfilerCollector, UDFBasicProfiler, _incorrect_conf
-from ember.rdd import RDD, _union_rdds
 from ember.serializers import (AutoBatchedSerializer, BatchedSerializer, CloudPickleSerializer, cloudpickle_dumps,
                                CPickleSerializer, PickleSerializer)
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
     from ember.accumulators import Accumulator, AccumulatorParam
+    from ember.rdd import RDD
     from ember.serializers import Serializer
     from ember.status import StatusTracker
 
@@ -55,11 +57,12 @@ _BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1
 def _byte_size(text: Any, key: Any) -> Any:
     """Bytes in a Spark size string as Spark reads a bytes setting: a whole number
     with an optional unit (b, k/kb, m/mb, g/gb, t/tb, p/pb; none: bytes)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", str(text).lower())
-    if not m or m.group(2) not in _BYTE_UNITS:
+    number, unit = _leading_digits(str(text).lower().strip())
+    unit = unit.strip()
+    if not number or unit not in _BYTE_UNITS:
         raise ValueError(f"{key}={text!r} is not a size: use a whole number with an optional unit "
                          f"(b, k, m, g, t, p), like 1g, 512m or 0 for unlimited")
-    return int(m.group(1)) * _BYTE_UNITS[m.group(2)]
+    return int(number) * _BYTE_UNITS[unit]
 
 
 def _worker_path() -> Any:
@@ -75,7 +78,8 @@ def _worker_path() -> Any:
                 path.append(entry)
     ember_init = sys.modules["ember"].__file__
     assert ember_init is not None  # a package imported from files
-    spec = importlib.machinery.PathFinder.find_spec("ember", path)
+    from _frozen_importlib_external import PathFinder  # importlib.machinery's, without importing importlib
+    spec = PathFinder.find_spec("ember", path)
     if spec is None or not spec.origin or os.path.realpath(spec.origin) != os.path.realpath(ember_init):
         path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(ember_init))))
     return path
@@ -98,16 +102,34 @@ def _worker_memory(conf: Any) -> Any:
 
 def _parse_master(master: Any) -> Any:
     """Returns (slots, max_failures or None) for a local master URL."""
-    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:\s*,\s*(\d+))?\])?", master.strip())
-    if not m:
+    url = master.strip()
+    n = f = ""
+    if url.startswith("local[") and url.endswith("]"):
+        n, comma, f = url[len("local["):-1].partition(",")
+        if comma:  # local[N,F]: spaces allowed around the comma
+            n, f = n.rstrip(), f.lstrip()
+            ok = f.isdecimal()
+        else:
+            ok = True
+        ok = ok and (n == "*" or n.isdecimal())
+    else:
+        ok = url == "local"
+    if not ok:
         raise ValueError(
             f"Unsupported master URL {master!r}: use local, local[N], local[*] or local[N,F] "
             "(ember has no cluster mode)")
-    n = m.group(1)
-    slots = 1 if n is None else (os.cpu_count() or 1) if n == "*" else int(n)
+    slots = 1 if not n else (os.cpu_count() or 1) if n == "*" else int(n)
     if slots < 1:
         raise ValueError(f"master {master!r} asks for {slots} task slots; ask for at least 1")
-    return slots, int(m.group(2)) if m.group(2) else None
+    return slots, int(f) if f else None
+
+
+def _leading_digits(text: str) -> tuple[str, str]:
+    """text split after its leading decimal digits: ("512", "m") for "512m"."""
+    i = 0
+    while i < len(text) and text[i].isdecimal():
+        i += 1
+    return text[:i], text[i:]
 
 
 _INPUTS = ("sc.textFile(), sc.wholeTextFiles(), sc.binaryFiles(), sc.binaryRecords(), sc.pickleFile() or "
@@ -168,7 +190,7 @@ class SparkContext:
 
     _active_spark_context: SparkContext | None = None
     _system_properties: dict[str, str] = {}  # setSystemProperty: defaults of later contexts
-    _lock = threading.RLock()
+    _lock = _thread.RLock()
     PACKAGE_EXTENSIONS = (".zip", ".egg", ".jar")
     master: str
     appName: str
@@ -241,6 +263,7 @@ class SparkContext:
                                        memory_limit=memory_limit, storage_reserve=storage_reserve)
             self._core.freed_nodes()            # from now on the engine tells which nodes went
             self._init_shared_state()
+            from ember import progress
             self._progress = progress.for_context(conf, self._core)
             tasks, stages = conf.get("spark.ui.retainedTasks"), conf.get("spark.ui.retainedStages")
             if tasks is not None or stages is not None:
@@ -289,7 +312,9 @@ class SparkContext:
             event_log = getattr(self, "_event_log", None)
             if event_log is not None:
                 event_log.close()
-            getattr(self, "_progress", progress.NO_PROGRESS).close()
+            progress_bar = getattr(self, "_progress", None)
+            if progress_bar is not None:
+                progress_bar.close()
             core = getattr(self, "_core", None)
             if core is not None:
                 if not core.stopped:
@@ -508,7 +533,7 @@ class SparkContext:
                            label: str | None = None) -> RDD[Any]:
         """An RDD whose partition i is read(descriptors of partition i) in a worker: the
         driver ships only the small descriptors (paths, byte ranges)."""
-        base: RDD[Any] = RDD(self, self._core.parallelize([[_dumps(list(d))] for d in partitions]))
+        base: RDD[Any] = _rdd(self, self._core.parallelize([[_dumps(list(d))] for d in partitions]))
         rdd = base.mapPartitions(read)
         if label:
             self._label(rdd, label)
@@ -529,7 +554,7 @@ class SparkContext:
         >>> rdd.getNumPartitions(), rdd.collect(), rdd.isEmpty()
         (0, [], True)
         """
-        rdd: RDD[Any] = RDD(self, self._core.parallelize([]))
+        rdd: RDD[Any] = _rdd(self, self._core.parallelize([]))
         self._label(rdd, "EmptyRDD")
         return rdd
 
@@ -550,7 +575,7 @@ class SparkContext:
         if n < 1:
             raise ValueError(f"numSlices must be positive, got {numSlices}")
         if isinstance(c, range):
-            return RDD(self, self._core.range(c.start, c.stop, c.step, n))
+            return _rdd(self, self._core.range(c.start, c.stop, c.step, n))
         data = list(c)
         size = len(data)
         batch = self._batchSize or 1024
@@ -558,7 +583,7 @@ class SparkContext:
         batches = [data[i:i + bs] for i in range(0, size, bs)]
         nb = len(batches)
         parts = [[_dumps(b) for b in batches[p * nb // n:(p + 1) * nb // n]] for p in range(n)]
-        return RDD(self, self._core.parallelize(parts))
+        return _rdd(self, self._core.parallelize(parts))
 
     def range(self, start: int, end: int | None = None, step: int = 1, numSlices: int | None = None) -> RDD[int]:
         """An RDD of ints from start (inclusive) to end (exclusive), like ``range``.
@@ -590,7 +615,7 @@ class SparkContext:
         if not isinstance(name, str):
             raise TypeError(f"textFile expects a path string, got {type(name).__name__}")
         n = self.defaultMinPartitions if minPartitions is None else int(minPartitions)
-        rdd: RDD[str] = RDD(self, self._core.text(name, n, not use_unicode))
+        rdd: RDD[str] = _rdd(self, self._core.text(name, n, not use_unicode))
         return rdd.setName(name)
 
     def wholeTextFiles(self, path: str, minPartitions: int | None = None,
@@ -802,6 +827,7 @@ class SparkContext:
         rdds = list(rdds)
         if not rdds:
             raise ValueError("union() needs at least one RDD")
+        from ember.rdd import RDD, _union_rdds
         for r in rdds:
             if not isinstance(r, RDD):
                 raise TypeError(f"union() expects RDDs, got {type(r).__name__}")
@@ -813,8 +839,8 @@ class SparkContext:
 
     def _init_shared_state(self) -> None:
         """Broadcasts, added files, local properties and the job history."""
-        self._shared_lock = threading.RLock()
-        self._thread_local = threading.local()
+        self._shared_lock = _thread.RLock()
+        self._thread_local = _thread._local()
         self._next_broadcast = 0
         self._broadcast_alive: dict[int, int] = {}   # broadcast id -> generation (bumped by unpersist)
         self._added_files: dict[str, str] = {}       # "file:" URI -> name in the files root
@@ -1011,6 +1037,7 @@ class SparkContext:
             if name[-4:].lower() in self.PACKAGE_EXTENSIONS and name not in self._python_includes:
                 self._python_includes.append(name)
                 sys.path.insert(1, os.path.join(root, name))
+        import importlib
         importlib.invalidate_caches()
 
     def addArchive(self, path: str) -> None:
@@ -1548,6 +1575,14 @@ class SparkContext:
 
 
 
+def _rdd(sc: SparkContext, node: Any) -> RDD[Any]:
+    """An RDD over an engine node. ember.rdd is imported on first use, not with this
+    module: SparkContext() starts the worker daemon before, and the import runs while
+    the daemon starts."""
+    from ember.rdd import RDD
+    return RDD(sc, node)
+
+
 def _element_serializer(serializer: Any) -> Any:
     """The record serializer of a new context: ember stores pickles, so a
     pickle-based serializer is taken as asked and any other one refused."""
@@ -1598,6 +1633,14 @@ def _process_property(key: Any) -> Any:
     return getter() if getter is not None else None
 
 
+def _has_scheme(path: str) -> bool:
+    """Whether path starts with a URI scheme and "://" (RFC 3986: a letter, then
+    letters, digits, '+', '-' or '.')."""
+    scheme, sep, _ = path.partition("://")
+    return bool(sep and scheme[:1].isascii() and scheme[:1].isalpha()
+                and all(c.isascii() and (c.isalnum() or c in "+.-") for c in scheme))
+
+
 def _local_path(path: Any) -> Any:
     """An absolute local path from a path or a file: URI."""
     path = os.fspath(path)
@@ -1607,7 +1650,7 @@ def _local_path(path: Any) -> Any:
         path = path[len("file:"):]
         if path.startswith("//"):
             path = path[2:]
-    elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
+    elif _has_scheme(path):
         raise ValueError(f"{path}: only local paths and file: URIs can be added in local mode; "
                          "copy the file to a local path first")
     return os.path.abspath(path)

@@ -24,7 +24,6 @@ its workers, removes the context's temp dir and exits, so nothing is left behind
 
 import _signal  # not signal, nor socket: their enums would take a tenth of the daemon's start-up
 import _socket
-import array
 import faulthandler
 import os
 import sys
@@ -116,17 +115,20 @@ def _serve_worker(fds, tmpdir, worker):
 
 def _recv_fds(sock):
     """One request: (its byte, the file descriptors it carries)."""
-    fds = array.array("i")
-    msg, ancdata, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(2 * fds.itemsize))
+    fds = []
+    msg, ancdata, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(2 * 4))
     for level, kind, data in ancdata:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-    return msg, list(fds)
+            fds.extend(memoryview(data[:len(data) - len(data) % 4]).cast("i"))  # C ints
+    return msg, fds
 
 
 def main(argv):
+    """Serves the control socket argv[1] for the context whose temp dir is argv[2];
+    ends the process (os._exit) when the engine says 'Q' or goes away."""
     ctl_fd, tmpdir = int(argv[1]), argv[2]
     import gc
+    gc.disable()  # no collections while importing: nothing imported is garbage
 
     # Preloaded, so that workers forked below start warm: the worker loop, the task
     # context and the functions of ember's own actions. Not the driver's modules
@@ -137,9 +139,9 @@ def main(argv):
     # What is loaded now lives as long as the daemon: keep it out of the collector's
     # way (and out of copy-on-write faults in forked workers). Workers allocate many
     # short-lived records; a larger first generation makes collections rarer.
-    gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    gc.enable()
 
     os.environ["EMBER_LOCAL_DIR"] = tmpdir  # workers spill under the context's temp dir
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
@@ -215,11 +217,12 @@ def main(argv):
         if closed:
             import shutil
             shutil.rmtree(tmpdir, ignore_errors=True)
+    # Nothing is left to clean up: skip the interpreter's teardown, which stop() would
+    # wait for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
     main(sys.argv)
-    # Nothing is left to clean up: skip the interpreter's teardown, which stop() would
-    # wait for.
-    sys.stderr.flush()
-    os._exit(0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
+import _thread  # threading's C core: threading.py is start-up time SparkContext() does not need
 
 from ember.accumulators import AccumulatorParam
 
@@ -48,7 +48,7 @@ class ProfilerCollector:
         self.profile_dump_path = dump_path
         self.memory_profiler_cls: type[Profiler] | None = None  # set by the context: the class it was given
         self.profilers: list[list[Any]] = []  # [rdd id, profiler, shown]
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def new_profiler(self, ctx: SparkContext) -> Profiler:
         """A new profiler of ``profiler_cls``."""

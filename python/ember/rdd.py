@@ -16,8 +16,7 @@ import itertools
 import math
 import operator
 import os
-import pickle
-import random
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
 import warnings
 import weakref
 from collections import defaultdict
@@ -1030,6 +1029,7 @@ class RDD(Generic[T_co]):
         for w in weights:
             bounds.append(bounds[-1] + w / total)
         if seed is None:
+            import random  # here, not at import: random is a large part of ember's import time
             seed = random.randint(0, 2 ** 32 - 1)
         return [self.mapPartitionsWithIndex(rddsampler.in_range(lo, hi, seed), True)
                 for lo, hi in zip(bounds, bounds[1:])]

@@ -16,7 +16,6 @@ seed and the same partition layout the results are therefore exactly PySpark's.
 from __future__ import annotations
 
 import math
-import random
 import sys
 
 TYPE_CHECKING = False
@@ -35,6 +34,7 @@ def default_seed():
     >>> 0 <= default_seed() <= sys.maxsize
     True
     """
+    import random  # here, not at import: random is a large part of ember's import time
     return random.randint(0, sys.maxsize)
 
 
@@ -47,6 +47,7 @@ def partition_random(seed, split):
     >>> a.random() == b.random()
     True
     """
+    import random
     rng = random.Random(seed ^ split)
     for _ in range(10):
         rng.randint(0, 1)

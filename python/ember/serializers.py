@@ -33,12 +33,10 @@ import collections
 import io
 import itertools
 import marshal
-import pickle
-import struct
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
 import sys
 import types
 import weakref
-import zlib
 from collections import ChainMap
 
 TYPE_CHECKING = False
@@ -55,7 +53,7 @@ __all__ = [
     "UTF8Deserializer",
 ]
 
-pickle_protocol = pickle.HIGHEST_PROTOCOL  # 5 on the Pythons ember supports
+pickle_protocol = 5  # pickle.HIGHEST_PROTOCOL on the Pythons ember supports
 
 _DYNAMIC_CODE = "<dynamic-code>"  # the file name cloudpickle (3.x) gives code it pickles
 _pickler_class = None
@@ -172,13 +170,12 @@ def read_int(stream: IO[bytes]) -> int:
     data = stream.read(4)
     if len(data) < 4:
         raise EOFError("the stream ended inside (or before) a 4-byte length")
-    value: int = struct.unpack("!i", data)[0]
-    return value
+    return int.from_bytes(data, "big", signed=True)
 
 
 def write_int(value: int, stream: IO[bytes]) -> None:
     """Writes a big-endian signed 32-bit int."""
-    stream.write(struct.pack("!i", value))
+    stream.write(value.to_bytes(4, "big", signed=True))
 
 
 def read_long(stream: IO[bytes]) -> int:
@@ -186,13 +183,12 @@ def read_long(stream: IO[bytes]) -> int:
     data = stream.read(8)
     if len(data) < 8:
         raise EOFError("the stream ended inside (or before) an 8-byte integer")
-    value: int = struct.unpack("!q", data)[0]
-    return value
+    return int.from_bytes(data, "big", signed=True)
 
 
 def pack_long(value: int) -> bytes:
     """A big-endian signed 64-bit int as bytes."""
-    return struct.pack("!q", value)
+    return value.to_bytes(8, "big", signed=True)
 
 
 def write_long(value: int, stream: IO[bytes]) -> None:
@@ -205,8 +201,7 @@ def read_bool(stream: IO[bytes]) -> bool:
     data = stream.read(1)
     if not data:
         raise EOFError("the stream ended before a bool")
-    value: bool = struct.unpack("!?", data)[0]
-    return value
+    return data[0] != 0
 
 
 def write_with_length(obj: bytes, stream: IO[bytes]) -> None:
@@ -585,9 +580,11 @@ class CompressedSerializer(FramedSerializer):
         self.serializer = serializer
 
     def dumps(self, obj: Any) -> bytes:
+        import zlib
         return zlib.compress(self.serializer.dumps(obj), 1)
 
     def loads(self, obj: bytes) -> Any:
+        import zlib
         return self.serializer.loads(zlib.decompress(obj))
 
     def __repr__(self) -> str:

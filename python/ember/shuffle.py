@@ -22,7 +22,7 @@ worker's memory (use more partitions for more data).
 """
 
 import os
-import pickle
+import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
 from bisect import bisect_left
 from itertools import islice
 

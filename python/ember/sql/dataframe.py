@@ -6,12 +6,22 @@ DataFrame whose ``rdd`` is an RDD of :class:`~ember.sql.Row` with one field, ``v
 ember has no Spark SQL engine, so every other DataFrame and reader method raises
 ``NotImplementedError`` saying what to use from the RDD API instead.
 """
+from __future__ import annotations
+
 from ember.sql.types import Row
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
+    from ember.rdd import RDD
+    from ember.sql.session import SparkSession
 
 __all__ = ["DataFrame", "DataFrameReader"]
 
 
-def _not_sql(what, instead):
+def _not_sql(what: str, instead: str) -> NotImplementedError:
     return NotImplementedError(
         f"{what} is Spark SQL, which ember does not have (it implements PySpark's RDD API); "
         f"use {instead} instead")
@@ -61,34 +71,34 @@ class DataFrame:
     NotImplementedError: DataFrame.count is Spark SQL, which ember does not have ...
     """
 
-    def __init__(self, rdd, session, columns):
+    def __init__(self, rdd: RDD[Row], session: SparkSession, columns: list[str]) -> None:
         self._rdd = rdd
         self._session = session
         self._columns = list(columns)
 
     @property
-    def rdd(self):
+    def rdd(self) -> RDD[Row]:
         """The rows as an RDD of :class:`~ember.sql.Row`."""
         return self._rdd
 
     @property
-    def sparkSession(self):
+    def sparkSession(self) -> SparkSession:
         """The SparkSession that made this DataFrame."""
         return self._session
 
     @property
-    def columns(self):
+    def columns(self) -> list[str]:
         """The names of the rows' fields."""
         return list(self._columns)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "DataFrame[%s]" % ", ".join(f"{c}: string" for c in self._columns)
 
 
-def _dataframe_method(name):
+def _dataframe_method(name: str) -> Callable[..., NoReturn]:
     instead = _DATAFRAME_INSTEAD.get(name, "the RDD API on df.rdd (an RDD of Row)")
 
-    def method(self, *args, **kwargs):
+    def method(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
         raise _not_sql(f"DataFrame.{name}", instead)
     method.__name__ = name
     method.__doc__ = f"Not in ember (Spark SQL): use {instead}."
@@ -126,11 +136,12 @@ class DataFrameReader:
     field (:meth:`text`). The other sources are Spark SQL's and raise
     ``NotImplementedError`` with what to use instead."""
 
-    def __init__(self, session):
+    def __init__(self, session: SparkSession) -> None:
         self._session = session
 
-    def text(self, paths, wholetext=False, lineSep=None, pathGlobFilter=None, recursiveFileLookup=None,
-             modifiedBefore=None, modifiedAfter=None):
+    def text(self, paths: str | list[str], wholetext: bool = False, lineSep: str | None = None,
+             pathGlobFilter: str | bool | None = None, recursiveFileLookup: str | bool | None = None,
+             modifiedBefore: str | bool | None = None, modifiedAfter: str | bool | None = None) -> DataFrame:
         """Reads text files: a DataFrame whose rows have one field, ``value``: a line
         of a file, or (``wholetext=True``) a whole file.
 
@@ -166,16 +177,16 @@ class DataFrameReader:
         if lineSep is not None and lineSep not in ("\n", "\r\n", "\r"):
             raise _not_sql("DataFrameReader.text(lineSep=...) with another separator",
                            "sc.wholeTextFiles(path).flatMap(lambda kv: kv[1].split(sep))")
-        if isinstance(paths, str):
-            paths = [paths]
-        paths = list(paths) if isinstance(paths, (list, tuple)) else [paths]
-        if not paths or not all(isinstance(p, str) for p in paths):
-            raise TypeError(f"spark.read.text expects a path or a list of paths (str), got {paths!r}")
+        given: list[Any] = [paths] if isinstance(paths, str) else \
+            list(paths) if isinstance(paths, (list, tuple)) else [paths]
+        if not given or not all(isinstance(p, str) for p in given):
+            raise TypeError(f"spark.read.text expects a path or a list of paths (str), got {given!r}")
         sc = self._session.sparkContext
+        rdd: RDD[Row]
         if wholetext:
-            rdd = sc.union([sc.wholeTextFiles(p) for p in paths]).map(lambda kv: Row(value=kv[1]))
+            rdd = sc.union([sc.wholeTextFiles(p) for p in given]).map(lambda kv: Row(value=kv[1]))
         else:
-            rdd = sc.textFile(",".join(paths)).map(lambda line: Row(value=line))
+            rdd = sc.textFile(",".join(given)).map(lambda line: Row(value=line))
         return DataFrame(rdd, self._session, ["value"])
 
 
@@ -191,10 +202,10 @@ _READER_INSTEAD = {
 }
 
 
-def _reader_method(name):
+def _reader_method(name: str) -> Callable[..., NoReturn]:
     instead = _READER_INSTEAD[name]
 
-    def method(self, *args, **kwargs):
+    def method(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
         raise _not_sql(f"DataFrameReader.{name}", instead)
     method.__name__ = name
     method.__doc__ = f"Not in ember (Spark SQL): use {instead}."

@@ -7,11 +7,20 @@ ember has no Spark SQL engine; a SparkSession here is the way in to the RDD API
 runs. Spark SQL's methods (``sql``, ``createDataFrame``, ``table`` ...) raise
 ``NotImplementedError`` saying what to use from the RDD API instead.
 """
+from __future__ import annotations
+
 import threading
 
+from ember._typing import T, overload
 from ember.conf import SparkConf
 from ember.context import SparkContext
 from ember.sql.dataframe import DataFrameReader, _not_sql
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from types import TracebackType
+    from typing import Any, ClassVar, NoReturn
 
 __all__ = ["SparkSession", "RuntimeConfig"]
 
@@ -35,18 +44,24 @@ class RuntimeConfig:
     True
     """
 
-    def __init__(self, settings):
+    def __init__(self, settings: Mapping[str, str]) -> None:
         self._settings = dict(settings)
         self._lock = threading.Lock()
 
-    def set(self, key, value):
+    def set(self, key: str, value: str | int | bool) -> None:
         """Sets a setting (values are kept as strings; True/False as ``true``/``false``)."""
         if isinstance(value, bool):
             value = str(value).lower()
         with self._lock:
             self._settings[str(key)] = str(value)
 
-    def get(self, key, default=_UNSET):
+    @overload
+    def get(self, key: str) -> str: ...
+
+    @overload
+    def get(self, key: str, default: T) -> str | T: ...
+
+    def get(self, key: str, default: Any = _UNSET) -> Any:
         """A setting's value; ``default`` when it is not set, else NoSuchElementException's
         counterpart, a KeyError naming the key."""
         with self._lock:
@@ -57,28 +72,31 @@ class RuntimeConfig:
                            f"spark.conf.set or the builder's config(), or pass a default to get().")
         return default
 
-    def unset(self, key):
+    def unset(self, key: str) -> None:
         """Removes a setting."""
         with self._lock:
             self._settings.pop(key, None)
 
     @property
-    def getAll(self):
+    def getAll(self) -> dict[str, str]:
         """Every setting, as a dict."""
         with self._lock:
             return dict(self._settings)
 
-    def isModifiable(self, key):
+    def isModifiable(self, key: str) -> bool:
         """Whether ``set`` may change key while the session runs: ``spark.*`` settings
         of the context (master, memory ...) are fixed once it runs."""
         return not str(key).startswith("spark.") or str(key).startswith("spark.sql.")
 
 
 class _ClassProperty:
-    def __init__(self, getter):
+    """``SparkSession.builder``: a new Builder each time it is read, on the class or
+    on a session."""
+
+    def __init__(self, getter: Callable[[type[SparkSession]], SparkSession.Builder]) -> None:
         self._getter = getter
 
-    def __get__(self, instance, owner):
+    def __get__(self, instance: object, owner: type[SparkSession]) -> SparkSession.Builder:
         return self._getter(owner)
 
 
@@ -97,18 +115,19 @@ class SparkSession:
     True
     """
 
-    _instantiatedSession = None
-    _activeSession = None
-    _lock = threading.RLock()
+    _instantiatedSession: ClassVar[SparkSession | None] = None
+    _activeSession: ClassVar[SparkSession | None] = None
+    _lock: ClassVar[threading.RLock] = threading.RLock()
 
     class Builder:
         """Collects the settings of the session (and of its context, when
         ``getOrCreate`` has to start one)."""
 
-        def __init__(self):
-            self._options = {}
+        def __init__(self) -> None:
+            self._options: dict[str, str] = {}
 
-        def config(self, key=None, value=None, conf=None, *, map=None):
+        def config(self, key: str | None = None, value: Any | None = None, conf: SparkConf | None = None, *,
+                   map: dict[str, Any] | None = None) -> SparkSession.Builder:
             """Sets options: ``config(key, value)``, ``config(conf=SparkConf)`` or
             ``config(map={key: value})``.
 
@@ -129,29 +148,29 @@ class SparkSession:
                     self._options[key] = _to_str(value)
             return self
 
-        def master(self, master):
+        def master(self, master: str) -> SparkSession.Builder:
             """Sets the master (``local``, ``local[4]``, ``local[*]``)."""
             return self.config("spark.master", master)
 
-        def appName(self, name):
+        def appName(self, name: str) -> SparkSession.Builder:
             """Sets the application's name."""
             return self.config("spark.app.name", name)
 
-        def enableHiveSupport(self):
+        def enableHiveSupport(self) -> SparkSession.Builder:
             """Records ``spark.sql.catalogImplementation=hive`` as PySpark does; ember has
             no catalog, so nothing reads it."""
             return self.config("spark.sql.catalogImplementation", "hive")
 
-        def remote(self, url):
+        def remote(self, url: str) -> NoReturn:
             """Spark Connect: not in ember."""
             raise _not_sql("SparkSession.builder.remote (Spark Connect)",
                            "SparkSession.builder.master('local[*]') in this process")
 
-        def create(self):
+        def create(self) -> NoReturn:
             """Spark Connect only, as in PySpark: not in ember."""
             raise _not_sql("SparkSession.builder.create (Spark Connect)", "SparkSession.builder.getOrCreate()")
 
-        def getOrCreate(self):
+        def getOrCreate(self) -> SparkSession:
             """The session of the running context, or a new one (starting a context
             from the options when none runs). Options given to a builder when the
             session exists already change its ``spark.conf`` only.
@@ -178,7 +197,8 @@ class SparkSession:
 
     builder = _ClassProperty(lambda cls: cls.Builder())
 
-    def __init__(self, sparkContext, jsparkSession=None, options={}):  # noqa: B006 - PySpark's signature
+    def __init__(self, sparkContext: SparkContext, jsparkSession: None = None,
+                 options: dict[str, Any] = {}) -> None:  # noqa: B006 - PySpark's signature
         if jsparkSession is not None:
             raise _not_sql("SparkSession(jsparkSession=...)", "SparkSession(sparkContext)")
         self._sc = sparkContext
@@ -192,7 +212,7 @@ class SparkSession:
             SparkSession._activeSession = self
 
     @classmethod
-    def getActiveSession(cls):
+    def getActiveSession(cls) -> SparkSession | None:
         """The active session, or None.
 
         Examples
@@ -206,31 +226,31 @@ class SparkSession:
         return session
 
     @classmethod
-    def active(cls):
+    def active(cls) -> SparkSession:
         """The active session; creates one (and its context) when there is none."""
         return cls.getActiveSession() or cls.builder.getOrCreate()
 
     @property
-    def sparkContext(self):
+    def sparkContext(self) -> SparkContext:
         """The SparkContext: the RDD API."""
         return self._sc
 
     @property
-    def conf(self):
+    def conf(self) -> RuntimeConfig:
         """The session's settings (:class:`RuntimeConfig`)."""
         return self._conf
 
     @property
-    def version(self):
+    def version(self) -> str:
         """The version of ember running the session (as ``sc.version``)."""
         return self._sc.version
 
     @property
-    def read(self):
+    def read(self) -> DataFrameReader:
         """A reader of text files into DataFrames of Rows (``spark.read.text``)."""
         return DataFrameReader(self)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stops the session and its SparkContext.
 
         Examples
@@ -248,17 +268,18 @@ class SparkSession:
             if SparkSession._activeSession is self:
                 SparkSession._activeSession = None
 
-    def __enter__(self):
+    def __enter__(self) -> SparkSession:
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
+                 exc_tb: TracebackType | None) -> None:
         self.stop()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<ember.sql.SparkSession master={self._sc.master} appName={self._sc.appName}>"
 
 
-def _to_str(value):
+def _to_str(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -290,8 +311,8 @@ _SESSION_PROPERTIES_INSTEAD = {
 }
 
 
-def _session_method(name, instead):
-    def method(self, *args, **kwargs):
+def _session_method(name: str, instead: str) -> Callable[..., NoReturn]:
+    def method(self: SparkSession, *args: Any, **kwargs: Any) -> NoReturn:
         raise _not_sql(f"SparkSession.{name}", instead)
     method.__name__ = name
     method.__doc__ = f"Not in ember (Spark SQL): use {instead}."
