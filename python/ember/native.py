@@ -14,11 +14,19 @@ running it (the task is retried, then the job fails naming the function and the
 signal).
 """
 
+from __future__ import annotations
+
 import os
 import re
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
 from ember import _core
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from ember.context import SparkContext
+    from ember.rdd import RDD, Partitioner
 
 __all__ = ["dumps", "loads", "get_include", "compile", "merge", "call", "Function", "RECORD_VERSION"]
 
@@ -198,7 +206,7 @@ class Function:
     it. It cannot be called in the driver: native functions run in workers only.
     """
 
-    def __init__(self, lib: str, symbol: str, label: str):
+    def __init__(self, lib: str, symbol: str, label: str) -> None:
         if label not in _KINDS:
             raise ValueError(f"unknown kind of native function {label!r}")
         if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
@@ -211,18 +219,18 @@ class Function:
                 f"{label}: no shared library at {path}; build one with ember.native.compile(c_file)")
         self.lib, self.symbol, self.label = path, symbol, label
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[str, str, str], Any], tuple[str, str, str]]:
         return _load, (self.lib, self.symbol, self.label)
 
-    def __call__(self, *args):
+    def __call__(self, *args: Any) -> NoReturn:
         raise RuntimeError(f"{self}: native functions run in the worker processes only, not in the driver "
                            "(use it in an RDD transformation)")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{self.label} {self.symbol} ({self.lib})"
 
 
-def _load(lib, symbol, label):
+def _load(lib: str, symbol: str, label: str) -> _core.NativeFn | Function:
     """Unpickles a Function: a loaded ``_core.NativeFn`` in a worker, else a Function."""
     from ember.files import SparkFiles
     if SparkFiles._is_running_on_worker:
@@ -262,7 +270,7 @@ def merge(lib: str, symbol: str) -> Function:
     return Function(lib, symbol, "merge")
 
 
-def call(lib: str, symbol: str, *rdds, sc=None):
+def call(lib: str, symbol: str, *rdds: RDD[Any], sc: Optional[SparkContext] = None) -> RDD[Any]:
     """An RDD built by C code: calls ``symbol`` of the shared library ``lib`` (an
     ``ember_build_fn`` of ``ember.h``) in the driver with the engine nodes of ``rdds``;
     it builds a lineage over them with the C API (``ember_node_flat_map``,
@@ -324,7 +332,7 @@ def call(lib: str, symbol: str, *rdds, sc=None):
 _NOPS = {"mapNative": _core.NOP_MAP, "flatMapNative": _core.NOP_FLATMAP, "filterNative": _core.NOP_FILTER}
 
 
-def _step(rdd, label, lib, symbol, partitioner):
+def _step(rdd: RDD[Any], label: str, lib: str, symbol: str, partitioner: Optional[Partitioner]) -> RDD[Any]:
     """An RDD applying a C function of a library (a native command the workers run:
     in C when every step of a task is native, else through ``_core.NativeFn``)."""
     from ember.rdd import RDD
@@ -333,7 +341,8 @@ def _step(rdd, label, lib, symbol, partitioner):
     return RDD(rdd.ctx, rdd.ctx._core.pipeline(rdd._node, cmd), partitioner, deps=(rdd,), kind=label)
 
 
-def _reduce_by_key(rdd, f, numPartitions):
+def _reduce_by_key(rdd: RDD[tuple[Any, Any]], f: Function,
+                   numPartitions: Optional[int]) -> RDD[tuple[Any, Any]]:
     """reduceByKey with a native merge: a native shuffle (map-side combining in C) and
     the reduce side's merge, partitioned by portable_hash as Python partitions."""
     from ember.rdd import RDD, Partitioner, portable_hash
@@ -343,13 +352,14 @@ def _reduce_by_key(rdd, f, numPartitions):
     fn = (f.lib, f"{f.symbol} ({f.lib})")
     flags = _core.NSPEC_MERGE_VALUE | _core.NSPEC_MERGE_COMBINERS | _core.NSPEC_COMBINE
     part = Partitioner(n, portable_hash)
-    shuffled = RDD(rdd.ctx, rdd.ctx._core.shuffle(rdd._node, n, _core.native_spec(flags, (None, None, fn, fn))),
-                   part, deps=(rdd,), kind="shuffle")
+    spec = _core.native_spec(flags, (None, None, fn, fn))
+    shuffled: RDD[tuple[Any, Any]] = RDD(rdd.ctx, rdd.ctx._core.shuffle(rdd._node, n, spec), part, deps=(rdd,),
+                                         kind="shuffle")
     merge = _core.native_command(_core.NOP_MERGE, *fn)
     return RDD(rdd.ctx, rdd.ctx._core.pipeline(shuffled._node, merge), part, deps=(shuffled,), kind="reduceByKey")
 
 
-def _native_fn(module, offset, name, kind, label):
+def _native_fn(module: Optional[str], offset: int, name: str, kind: int, label: str) -> _core.NativeFn:
     """A worker's NativeFn for a function named in a native command."""
     if not module:
         raise ValueError(f"{label} {name}: the function lives in the executable of the C program that built "
@@ -357,7 +367,7 @@ def _native_fn(module, offset, name, kind, label):
     return _core.NativeFn(module, name.split(" ")[0], kind, label, offset)
 
 
-def _save_text(path, split, it):
+def _save_text(path: str, split: int, it: Iterable[Any]) -> tuple[()]:
     final = os.path.join(path, f"part-{split:05d}")
     tmp = os.path.join(path, f".part-{split:05d}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -367,7 +377,7 @@ def _save_text(path, split, it):
     return ()
 
 
-def _worker_command(data):
+def _worker_command(data: bytes) -> Any:
     """The operations (ember.worker.apply_ops) of a native command, or the shuffle_write
     arguments of a native spec, for a task a Python worker runs itself (its input
     holds pickled records, or Python steps are mixed in)."""
@@ -379,8 +389,13 @@ def _worker_command(data):
         if flags & _core.NSPEC_PARTITION:
             raise ValueError(f"partitionBy with a C partitioner ({fns[0][2]}) runs in native workers only; "
                              "a Python worker partitions by portable_hash or a Python function")
-        create = _native_fn(*fns[1], _core.NATIVE_MAP, "createCombiner") if flags & _core.NSPEC_CREATE else None
-        merge = _native_fn(*fns[2], _core.NATIVE_MERGE, "reduceByKey") if flags & _core.NSPEC_COMBINE else None
+        create = merge = None  # fns: four (module, offset, name) triples
+        if flags & _core.NSPEC_CREATE:
+            module, offset, name = fns[1]
+            create = _native_fn(module, offset, name, _core.NATIVE_MAP, "createCombiner")
+        if flags & _core.NSPEC_COMBINE:
+            module, offset, name = fns[2]
+            merge = _native_fn(module, offset, name, _core.NATIVE_MERGE, "reduceByKey")
         from ember.rdd import _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER
         return None, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER
     _, kind, module, offset, name, arg = what
