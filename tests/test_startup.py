@@ -7,7 +7,7 @@ import pytest
 
 import ember
 from conftest import run_python
-from ember import _commands
+from ember import _commands, _core
 
 
 def loaded_after(code):
@@ -59,6 +59,33 @@ def test_what_the_daemon_preloads_leaves_out_the_drivers_modules():
     mods = loaded_after("from ember import _commands, taskcontext, worker")
     assert not {"ember.context", "ember.rdd", "cloudpickle", "logging", "typing"} & mods
     assert not {"threading", "pickle", "re"} & mods  # _thread and _pickle, their C cores, serve
+    mods = loaded_after("from ember import daemon, _commands, taskcontext, worker")
+    assert not {"_socket", "array", "weakref"} & mods  # _core.recv_request reads the control socket
+
+
+def test_recv_request_reads_a_byte_and_the_descriptors_it_carries():
+    import os
+    import socket
+    a, b = socket.socketpair()
+    r, w = os.pipe()
+    try:
+        socket.send_fds(a, [b"F"], [r, w])
+        msg, fds = _core.recv_request(b.fileno())
+        assert msg == b"F" and len(fds) == 2
+        os.write(fds[1], b"through the passed pipe")
+        assert os.read(r, 100) == b"through the passed pipe"
+        for fd in fds:
+            os.close(fd)
+        a.send(b"Q")
+        assert _core.recv_request(b.fileno()) == (b"Q", [])
+        a.close()
+        assert _core.recv_request(b.fileno()) == (b"", [])  # end of file: the engine is gone
+        with pytest.raises(OSError):
+            _core.recv_request(r)  # not a socket
+    finally:
+        b.close()
+        os.close(r)
+        os.close(w)
 
 
 def test_count_and_sum_need_no_cloudpickle():

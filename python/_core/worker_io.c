@@ -15,6 +15,7 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define BATCH_SMALL (64 * 1024)
@@ -1198,7 +1199,73 @@ static PyObject *py_encode_fetch_failed(PyObject *m, PyObject *args) {
     return out;
 }
 
+/* ---- The worker daemon's control socket ------------------------------------------- */
+
+/* recv_request(fd) -> (bytes, [fds]): one request of the engine on the worker daemon's
+ * control socket (src/workers.c): its byte (b"" at end of file) and the file
+ * descriptors it carries (SCM_RIGHTS; at most two, the kernel closes any more). Here
+ * rather than through the socket module, whose import is a tenth of the daemon's.
+ * Retries after EINTR once signal handlers ran, as socket.recvmsg does; OSError on any
+ * other failure. The caller owns the descriptors returned. */
+#define REQUEST_MAX_FDS 2
+static PyObject *py_recv_request(PyObject *m, PyObject *arg) {
+    (void)m;
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    if (fd < 0 || fd > INT_MAX) return PyErr_Format(PyExc_ValueError, "recv_request: %ld is not a file descriptor", fd);
+    char byte = 0;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(REQUEST_MAX_FDS * sizeof(int))];
+    } cm;
+    struct iovec iov;
+    struct msghdr msg;
+    ssize_t r;
+    for (;;) {
+        iov.iov_base = &byte;
+        iov.iov_len = 1;
+        memset(&msg, 0, sizeof msg);
+        memset(&cm, 0, sizeof cm);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cm.buf;
+        msg.msg_controllen = sizeof cm.buf;
+        int err;
+        Py_BEGIN_ALLOW_THREADS r = recvmsg((int)fd, &msg, 0);
+        err = errno;
+        Py_END_ALLOW_THREADS if (r >= 0) break;
+        if (err != EINTR) {
+            errno = err;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        if (PyErr_CheckSignals() < 0) return NULL;
+    }
+    int got[REQUEST_MAX_FDS];
+    size_t n = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k && n < REQUEST_MAX_FDS; i++)
+            memcpy(&got[n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+    PyObject *fds = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; fds && i < n; i++) {
+        PyObject *o = PyLong_FromLong(got[i]);
+        if (!o)
+            Py_CLEAR(fds);
+        else
+            PyList_SET_ITEM(fds, (Py_ssize_t)i, o);
+    }
+    PyObject *out = fds ? Py_BuildValue("(y#N)", &byte, (Py_ssize_t)(r > 0), fds) : NULL;
+    if (!out)
+        for (size_t i = 0; i < n; i++)
+            close(got[i]);
+    return out;
+}
+
 PyMethodDef core_worker_io_methods[] = {
+    {"recv_request", py_recv_request, METH_O,
+     "recv_request(fd) -> (byte, fds): one request on the worker daemon's control socket"},
     {"native_run", py_native_run, METH_VARARGS,
      "native_run(io, task_payload, commands): run a task of native steps in C and answer it"},
     {"native_decode", py_native_decode, METH_O, "native_decode(data) -> a native command's or spec's fields"},

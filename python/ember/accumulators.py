@@ -19,13 +19,13 @@ from __future__ import annotations
 import itertools
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
 import _thread  # threading's C core: threading.py is a large part of the worker daemon's imports
-import weakref
 
 from ember._typing import Generic, T, U
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+    from weakref import WeakValueDictionary
 
 __all__ = [
     "Accumulator",
@@ -37,14 +37,23 @@ __all__ = [
 ]
 
 # Driver: id -> Accumulator. Weak: an accumulator nobody can read needs no updates.
-_registry: weakref.WeakValueDictionary[int, Accumulator[Any]] = weakref.WeakValueDictionary()
+# Made with the first accumulator (see _weak_values).
+_registry: WeakValueDictionary[int, Accumulator[Any]] | None = None
 _ids = itertools.count()
 _merge_lock = _thread.allocate_lock()
 
-# Worker: id -> this process's copy; the running task's number; the copies it touched.
-_task_copies: weakref.WeakValueDictionary[int, Accumulator[Any]] = weakref.WeakValueDictionary()
+# Worker: id -> this process's copy (made with the first copy); the running task's
+# number; the copies it touched.
+_task_copies: WeakValueDictionary[int, Accumulator[Any]] | None = None
 _task_number = 0
 _touched: dict[int, Accumulator[Any]] = {}
+
+
+def _weak_values() -> WeakValueDictionary[int, Accumulator[Any]]:
+    """A new id -> accumulator map holding its values weakly. weakref is imported
+    here: the worker daemon, which loads this module, has no other use for it."""
+    import weakref
+    return weakref.WeakValueDictionary()
 
 
 def _next_id() -> int:
@@ -54,9 +63,12 @@ def _next_id() -> int:
 def _deserialize_accumulator(aid: int, zero_value: Any, accum_param: AccumulatorParam[Any]) -> Accumulator[Any]:
     """Unpickles an accumulator: the driver's own object where it exists (the
     driver), else this worker process's copy of it."""
-    acc = _registry.get(aid)
+    global _task_copies
+    acc = _registry.get(aid) if _registry is not None else None
     if acc is not None:
         return acc
+    if _task_copies is None:
+        _task_copies = _weak_values()
     acc = _task_copies.get(aid)
     if acc is None:
         acc = Accumulator.__new__(Accumulator)
@@ -95,7 +107,7 @@ def _merge_reports(reports: Any) -> None:
     with _merge_lock:
         for report in reports:
             for aid, update in pickle.loads(report):
-                acc = _registry.get(aid)
+                acc = _registry.get(aid) if _registry is not None else None
                 if acc is not None:
                     acc._value = acc.accum_param.addInPlace(acc._value, update)
 
@@ -165,6 +177,9 @@ class Accumulator(Generic[T]):
         self.accum_param = accum_param
         self._value = value
         self._deserialized = False
+        global _registry
+        if _registry is None:
+            _registry = _weak_values()
         _registry[aid] = self
 
     def __reduce__(self) -> Any:

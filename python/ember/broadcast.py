@@ -24,7 +24,6 @@ import mmap
 import os
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (see daemon.py)
 import _thread  # threading's C core: threading.py is a large part of the worker daemon's imports
-import weakref
 
 from ember._typing import Generic, T
 
@@ -146,6 +145,7 @@ class Broadcast(Generic[T]):
                 os.unlink(tmp)
             raise
         sc._broadcast_alive[self._id] = 0
+        import weakref  # here: the worker daemon, which loads this module, does not need it
         self._finalizer = weakref.finalize(self, _free, sc._broadcast_alive, self._id, self._path)
         self._finalizer.atexit = False  # stop() removes what is left
 

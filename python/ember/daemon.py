@@ -22,8 +22,7 @@ When the control socket closes without a ``Q`` — the driver died — the daemo
 its workers, removes the context's temp dir and exits, so nothing is left behind.
 """
 
-import _signal  # not signal, nor socket: their enums would take a tenth of the daemon's start-up
-import _socket
+import _signal  # not signal: its enums would take a tenth of the daemon's start-up
 import faulthandler
 import os
 import sys
@@ -52,20 +51,21 @@ def _reap(children, statuses):
             del statuses[next(iter(statuses))]
 
 
-def _recv_exact(sock, n):
+def _recv_exact(fd, n):
     data = b""
     while len(data) < n:
-        chunk = sock.recv(n - len(data))
+        chunk = os.read(fd, n - len(data))
         if not chunk:
             raise ConnectionError("the engine closed the control socket mid-request")
         data += chunk
     return data
 
 
-def _send(sock, data):
+def _send(fd, data):
     """Sends an answer; False when the engine has closed the control socket."""
     try:
-        sock.sendall(data)
+        while data:
+            data = data[os.write(fd, data):]
         return True
     except OSError:
         return False
@@ -113,16 +113,6 @@ def _serve_worker(fds, tmpdir, worker):
     return code
 
 
-def _recv_fds(sock):
-    """One request: (its byte, the file descriptors it carries)."""
-    fds = []
-    msg, ancdata, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(2 * 4))
-    for level, kind, data in ancdata:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            fds.extend(memoryview(data[:len(data) - len(data) % 4]).cast("i"))  # C ints
-    return msg, fds
-
-
 def main(argv):
     """Serves the control socket argv[1] for the context whose temp dir is argv[2];
     ends the process (os._exit) when the engine says 'Q' or goes away."""
@@ -134,7 +124,7 @@ def main(argv):
     # context and the functions of ember's own actions. Not the driver's modules
     # (ember.context, ember.rdd ...) nor cloudpickle: a worker imports cloudpickle when
     # a command needs it (see ember._commands), the others when a task uses them.
-    from ember import _commands, taskcontext, worker  # noqa: F401
+    from ember import _commands, _core, taskcontext, worker  # noqa: F401
 
     # What is loaded now lives as long as the daemon: keep it out of the collector's
     # way (and out of copy-on-write faults in forked workers). Workers allocate many
@@ -147,12 +137,11 @@ def main(argv):
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     children, statuses = set(), {}
     _signal.signal(_signal.SIGCHLD, lambda *_: _reap(children, statuses))
-    sock = _socket.socket(fileno=ctl_fd)
     closed = False  # the control socket closed without a 'Q': the driver is gone
     try:
         while True:
             try:
-                msg, fds = _recv_fds(sock)
+                msg, fds = _core.recv_request(ctl_fd)  # the socket module would cost start-up time
             except (ConnectionError, OSError):
                 closed = True
                 break
@@ -165,18 +154,18 @@ def main(argv):
                 for fd in fds:
                     os.close(fd)
                 try:
-                    pid = int.from_bytes(_recv_exact(sock, 4), "little")
+                    pid = int.from_bytes(_recv_exact(ctl_fd, 4), "little")
                 except (ConnectionError, OSError):
                     closed = True
                     break
-                if not _send(sock, _status_reply(pid, children, statuses, tmpdir)):
+                if not _send(ctl_fd, _status_reply(pid, children, statuses, tmpdir)):
                     closed = True
                     break
                 continue
             if len(fds) != 2:
                 for fd in fds:
                     os.close(fd)
-                if not _send(sock, (-22).to_bytes(4, "little", signed=True)):
+                if not _send(ctl_fd, (-22).to_bytes(4, "little", signed=True)):
                     closed = True
                     break
                 continue
@@ -185,14 +174,14 @@ def main(argv):
             except OSError as e:
                 for fd in fds:
                     os.close(fd)
-                if not _send(sock, (-e.errno).to_bytes(4, "little", signed=True)):
+                if not _send(ctl_fd, (-e.errno).to_bytes(4, "little", signed=True)):
                     closed = True
                     break
                 continue
             if pid == 0:
                 code = 1
                 try:
-                    sock.close()
+                    os.close(ctl_fd)
                     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
                     code = _serve_worker(fds, tmpdir, worker)
                 finally:
@@ -200,7 +189,7 @@ def main(argv):
             for fd in fds:
                 os.close(fd)
             children.add(pid)
-            if not _send(sock, pid.to_bytes(4, "little", signed=True)):
+            if not _send(ctl_fd, pid.to_bytes(4, "little", signed=True)):
                 closed = True
                 break
     finally:
