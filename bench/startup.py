@@ -195,7 +195,8 @@ def main(argv=None):
     load_after = os.getloadavg()
     rt = " --rt" if args.rt else ""
     base = f" --baseline {args.baseline}" if args.baseline else ""
-    print(f"command: python bench/startup.py --runs {args.runs} --traced-runs {args.traced_runs}{rt}{base}  "
+    traced = " --no-breakdown" if args.no_breakdown else f" --traced-runs {args.traced_runs}"
+    print(f"command: python bench/startup.py --runs {args.runs}{traced}{rt}{base}  "
           f"({sys.executable}, Python {sys.version.split()[0]})")
     print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} ({os.cpu_count()} cores)"
