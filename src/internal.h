@@ -3,7 +3,7 @@
  * Dependency order: a file may use only what is to its left (files sharing a place
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
- *   common (alloc.c, error.c, checksum.c, record.c, tasklog.c) <- blocks.c <- wire.c, codec.c <-
+ *   common (alloc.c, error.c, checksum.c, record.c, tasklog.c, sort.c) <- blocks.c <- wire.c, codec.c <-
  *   textsplit.c, seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- graph.c <- tasks.c
  *   <- engine.c <- jobs.c <- context.c, native_jobs.c
  *
@@ -18,6 +18,7 @@
  *   emberK_  checksum.c   CRC-32C
  *   emberL_  tasklog.c    the task log: task attempts and stages for the web UI
  *   emberR_  record.c     the typed record format (public ember_value_* / ember_put_*; emberR_ helpers)
+ *   emberO_  sort.c       the order of sort keys; stable sort, range lookup, k-way merge
  *   emberM_  blocks.c     the block store: cached partitions, shuffle-output registry
  *   emberW_  wire.c       the frame codec (wire.h)
  *   emberC_  codec.c      compressed streams (decoders; magic bytes)
@@ -84,6 +85,67 @@ static inline void emberB_store_u64(uint8_t *p, uint64_t v) {
 static inline uint64_t emberB_load_u64(const uint8_t *p) {
     return (uint64_t)emberB_load_u32(p) | (uint64_t)emberB_load_u32(p + 4) << 32;
 }
+
+/* ---- sort.c: the order of sort keys (sub-prefix emberO_) ------------------------ */
+enum emberO_kind { EMBER_KEY_INT, EMBER_KEY_FLOAT, EMBER_KEY_STR, EMBER_KEY_BYTES, EMBER_KEY_TUPLE, EMBER_KEY_OBJ };
+enum { EMBER_KEY_LT, EMBER_KEY_EQ }; /* what a fallback is asked */
+
+/* A decoded sort key. It borrows what it points at (str and bytes data, tuple items,
+ * obj); whoever made it keeps those alive. */
+typedef struct emberO_key {
+    uint8_t kind;  /* enum emberO_kind */
+    uint8_t width; /* STR: bytes per code unit, 1, 2 or 4 */
+    uint32_t len;  /* STR: code units; BYTES: bytes; TUPLE: items */
+    union {
+        int64_t i;                      /* INT */
+        double f;                       /* FLOAT, never NaN */
+        const void *p;                  /* STR, BYTES */
+        const struct emberO_key *items; /* TUPLE: len keys, none OBJ */
+    } v;
+    void *obj; /* the value the key was made from, handed to the fallback */
+} emberO_key;
+
+/* How keys whose kinds have no order of their own are compared: fallback(arg, a, b, op)
+ * with the keys' obj, op EMBER_KEY_LT or EMBER_KEY_EQ, returns 1 (true), 0, or a
+ * negative error code, which stops whatever asked. */
+typedef struct emberO_order {
+    int (*fallback)(void *arg, void *a, void *b, int op);
+    void *arg;
+} emberO_order;
+
+/* A key and what it sorts (a record). */
+typedef struct emberO_item {
+    emberO_key key;
+    void *value;
+} emberO_item;
+
+/* 1 when a < b in Python's order, 0 when not, or the fallback's negative error. */
+int emberO_less(const emberO_order *o, const emberO_key *a, const emberO_key *b);
+/* Sorts items[0, n) by key, stably (equal keys keep their order, also descending).
+ * Returns 0, EMBER_ENOMEM, or the fallback's error; the items are then a permutation
+ * of the input. */
+int emberO_sort(const emberO_order *o, emberO_item *items, size_t n, int descending);
+/* *out = the first i in [0, n] with !(bounds[i] < x) over sorted bounds (Python's
+ * bisect_left). Returns 0 or the fallback's error. */
+int emberO_bisect_left(const emberO_order *o, const emberO_key *bounds, size_t n, const emberO_key *x, size_t *out);
+
+/* A k-way merge of sorted sources: the caller holds each source's current key. */
+typedef struct emberO_merge {
+    const emberO_order *order;
+    int descending;
+    size_t nsources, n;     /* sources; those not yet exhausted (in the heap) */
+    uint32_t *heap;         /* [n] sources, the next to take at heap[0] */
+    const emberO_key **cur; /* [nsources] each source's current key, NULL when done */
+} emberO_merge;
+/* Returns 0 or EMBER_ENOMEM (m freed). */
+int emberO_merge_init(emberO_merge *m, const emberO_order *o, int descending, size_t nsources);
+/* Starts with keys[s], the first key of source s (NULL: s is empty). Returns 0 or an error. */
+int emberO_merge_start(emberO_merge *m, const emberO_key *const *keys);
+/* The source whose current key is next (ties: the lowest source), or -1 when all are done. */
+int emberO_merge_top(const emberO_merge *m);
+/* The top source moved on to key next (NULL: it is exhausted). Returns 0 or an error. */
+int emberO_merge_advance(emberO_merge *m, const emberO_key *next);
+void emberO_merge_free(emberO_merge *m);
 
 /* ---- checksum.c ------------------------------------------------------------- */
 /* CRC-32C of data, continuing from crc (0 to start). */

@@ -220,6 +220,49 @@ def prog_repartition_and_sort_within_partitions(sc):
             parts(rdd.repartitionAndSortWithinPartitions(2, keyfunc=lambda k: -k)))
 
 
+def prog_sort_by_key_key_kinds(sc):
+    # Each kind the C sort decodes, and mixes Python orders (int with float and bool),
+    # descending with equal keys, and layouts from the C range partitioner.
+    numbers = [(k, i) for i, k in enumerate([3, 1.5, True, -2, 2**70, -0.0, 0, 1, 2.0, -2**65, 1.5, 3])]
+    texts = [(k, i) for i, k in enumerate(["b", "a\u0100", "a", "", "\U0001f600", "ab", "a\xe9", "b"])]
+    blobs = [(k, i) for i, k in enumerate([b"b", b"a\xff", b"", b"a", b"a\x00", b"b"])]
+    tuples = [(k, i) for i, k in enumerate([(1, "b"), (1, "a"), (0, "z", 1), (1,), (0, "z"), (1, "a"), (0.5, "")])]
+    out = []
+    for data in (numbers, texts, blobs, tuples):
+        rdd = sc.parallelize(data, 3)
+        out.append((parts(rdd.sortByKey()), parts(rdd.sortByKey(False, 2)), rdd.sortByKey(True, 1).collect()))
+    return out
+
+
+def prog_sort_by_key_incomparable_keys(sc):
+    def fails(rdd):
+        return raises(lambda: rdd.sortByKey(numPartitions=1).collect(), "not supported between instances")
+    return (fails(sc.parallelize([(1, 1), ("a", 2)], 2)), fails(sc.parallelize([((1, 2), 1), ((1, "x"), 2)], 1)),
+            fails(sc.parallelize([(None, 1), (None, 2)], 1)))
+
+
+def prog_sort_by_key_spills_past_a_small_budget(sc):
+    # 1m of spark.python.worker.memory is below any worker's RSS: both engines spill
+    # sorted runs and merge them back; equal keys keep their order across runs.
+    old = sc._conf.get("spark.python.worker.memory")
+    sc._conf.set("spark.python.worker.memory", "1m")
+    try:
+        rdd = sc.parallelize([((i * 7919) % 5003, i) for i in range(150000)], 2)
+        up, down = rdd.sortByKey(True, 2).glom().collect(), rdd.sortByKey(False, 2).glom().collect()
+        by = sc.parallelize(range(150000), 2).sortBy(lambda x: (x % 7, -x), numPartitions=2)
+        return ([len(p) for p in up], up[0][:50], up[1][-50:], [len(p) for p in down], down[0][:50],
+                down[1][-50:], by.take(20))
+    finally:
+        sc._conf.set("spark.python.worker.memory", old or "512m")
+
+
+def prog_take_ordered_and_top_keys(sc):
+    rdd = sc.parallelize([(i * 37) % 101 for i in range(300)] + [2.5, -1.0, True], 3)
+    words = sc.parallelize(WORDS, 2)
+    return (rdd.takeOrdered(10), rdd.top(10), rdd.takeOrdered(5, key=lambda x: -x), rdd.top(7, key=lambda x: x % 10),
+            words.takeOrdered(4, key=str.lower), words.top(4, key=len), words.takeOrdered(50))
+
+
 def prog_aggregate_by_key(sc):
     rdd = sc.parallelize(PAIRS, 3)
     seq = lambda acc, v: (acc[0] + v, acc[1] + 1)  # noqa: E731

@@ -73,7 +73,7 @@ def test_sort_by_key_one_partition_and_empty(sc):
     assert empty.sortByKey().collect() == [] and empty.sortByKey().getNumPartitions() == 3
 
 
-def test_sort_by_key_runs_count_and_sample_jobs_when_defined(sc, tmp_path):
+def test_sort_by_key_runs_its_count_and_sample_job_when_defined(sc, tmp_path):
     seen = tmp_path / "seen"
     seen.mkdir()
 
@@ -83,9 +83,9 @@ def test_sort_by_key_runs_count_and_sample_jobs_when_defined(sc, tmp_path):
 
     rdd = sc.parallelize([(i, i) for i in range(40)], 2).mapPartitionsWithIndex(note)
     rdd.sortByKey(True, 2)
-    assert len(list(seen.iterdir())) == 4  # count, then sample: two jobs of two tasks
+    assert len(list(seen.iterdir())) == 2  # count and sample: one pass, a job of two tasks
     rdd.sortByKey(True, 1)
-    assert len(list(seen.iterdir())) == 4  # one partition: no job until an action
+    assert len(list(seen.iterdir())) == 2  # one partition: no job until an action
 
 
 def test_sort_by_key_default_partitions(sc):
@@ -127,3 +127,154 @@ def test_repartition_and_sort_with_partition_func_and_keyfunc(sc):
     by_negation = rdd.repartitionAndSortWithinPartitions(2, lambda x: x % 2, keyfunc=lambda k: -k)
     assert by_negation.glom().collect() == [[(2, 6), (0, 5), (0, 8)], [(3, 8), (3, 8), (1, 3)]]
     assert by_negation.partitioner is not None
+
+
+# ---- the C sort: key kinds, spills, the sample, takeOrdered -----------------------------
+
+import heapq  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+
+from ember import _core, shuffle  # noqa: E402
+
+scalars = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=False), st.booleans())
+same_kind_keys = st.one_of(
+    st.lists(scalars, max_size=80),
+    st.lists(st.text(max_size=5), max_size=80),
+    st.lists(st.binary(max_size=4), max_size=80),
+    st.lists(st.tuples(st.integers(-3, 3), st.text("ab\u0100", max_size=2)), max_size=80),
+    st.lists(st.tuples(st.floats(-2, 2), st.tuples(st.integers(0, 2), st.binary(max_size=1))), max_size=80),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=same_kind_keys, ascending=st.booleans())
+def test_c_sort_equals_pythons_sorted(keys, ascending):
+    pairs = [(k, i) for i, k in enumerate(keys)]
+    got = list(_core.sort_pairs(iter(pairs), ascending, None, 1 << 50, "/nonexistent"))
+    assert got == sorted(pairs, key=lambda kv: kv[0], reverse=not ascending)
+    bounds = sorted(keys[:5])
+    p = _core.RangePartitioner(bounds, len(bounds) + 1)
+    from bisect import bisect_left
+    assert [p(k) for k in keys] == [bisect_left(bounds, k) for k in keys]
+    for n in (1, 3, 100):
+        assert _core.take_ordered(keys, n) == heapq.nsmallest(n, keys)
+        assert _core.take_ordered(keys, n, None, True) == heapq.nlargest(n, keys)
+
+
+def test_c_sort_other_types_use_pythons_comparison():
+    class Version:
+        def __init__(self, v):
+            self.v = v
+
+        def __lt__(self, other):
+            return self.v < other.v
+
+        def __eq__(self, other):
+            return self.v == other.v
+
+    pairs = [(Version(v), i) for i, v in enumerate([3, 1, 2, 1])] + [((1, Version(0)), 9)]
+    with pytest.raises(TypeError, match="not supported between instances of 'tuple' and 'Version'"):
+        list(_core.sort_pairs(iter(pairs), True, None, 1 << 50, "/tmp"))
+    got = list(_core.sort_pairs(iter(pairs[:4]), False, None, 1 << 50, "/tmp"))
+    assert [(k.v, i) for k, i in got] == [(3, 0), (2, 2), (1, 1), (1, 3)]
+    nan = float("nan")  # a NaN key compares in Python, as sorted compares it
+    assert list(_core.sort_pairs(iter([(nan, 1)]), True, None, 1 << 50, "/tmp")) == [(nan, 1)]
+    assert math.isnan(_core.take_ordered([nan, 1.0], 1)[0]) == math.isnan(heapq.nsmallest(1, [nan, 1.0])[0])
+
+
+def test_keyfunc_is_called_once_per_record_even_when_spilling(tmp_path):
+    calls = []
+
+    def keyfunc(k):
+        calls.append(k)
+        return -k
+
+    records = [(i % 1000, i) for i in range(30000)]
+    it = _core.sort_pairs(iter(records), True, keyfunc, 1, str(tmp_path), 5000)
+    assert it.runs >= 1
+    assert list(it) == sorted(records, key=lambda kv: -kv[0])
+    assert len(calls) == len(records)
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_sorted_runs_spill_and_merge_back_and_are_removed(tmp_path, ascending):
+    rnd = random.Random(7)
+    records = [(rnd.randrange(3000), i) for i in range(125000)]
+    # A limit of one byte: the first check spills, and then every run holds as many
+    # records as the first (chunk): 12 runs on disk, 5000 records left in memory.
+    it = _core.sort_pairs(iter(records), ascending, None, 1, str(tmp_path), 10000)
+    assert it.runs == 12 and it.spilled_bytes > 0
+    assert os.listdir(tmp_path) == []  # a run is unlinked once its reader has it open
+    assert list(it) == sorted(records, key=lambda kv: kv[0], reverse=not ascending)
+    it = _core.sort_pairs(iter(records), ascending, None, 1 << 50, str(tmp_path), 10000)
+    assert it.runs == 0
+
+
+def test_a_failing_sort_leaves_no_run_behind(tmp_path):
+    records = [(i, i) for i in range(30000)] + [("x", 0)]
+    with pytest.raises(TypeError):
+        _core.sort_pairs(iter(records), True, None, 1, str(tmp_path), 5000)
+    assert os.listdir(tmp_path) == []
+
+
+def test_sort_by_key_spills_in_jobs_and_leaves_no_file(sc):
+    old = sc._conf.get("spark.python.worker.memory")
+    sc._conf.set("spark.python.worker.memory", "1m")  # below any worker's RSS: runs spill
+    try:
+        rnd = random.Random(5)
+        data = [(rnd.randrange(10**6), i) for i in range(200000)]
+        rdd = sc.parallelize(data, 2)
+        assert rdd.sortByKey(True, 2).collect() == sorted(data, key=lambda kv: kv[0])
+        assert rdd.sortByKey(False, 1, keyfunc=lambda k: k % 1000).collect() == \
+            sorted(data, key=lambda kv: kv[0] % 1000, reverse=True)
+        parts = rdd.repartitionAndSortWithinPartitions(2).glom().collect()
+        assert all([k for k, _ in p] == sorted(k for k, _ in p) for p in parts)
+        assert sorted(kv for p in parts for kv in p) == sorted(data)
+    finally:
+        sc._conf.set("spark.python.worker.memory", old or "512m")
+    leftovers = [n for _, _, names in os.walk(sc._core.tmpdir) for n in names if n.endswith(".run")]
+    assert leftovers == []
+
+
+def test_count_and_sample_gives_the_sample_pysparks_two_jobs_give(sc):
+    rdd = sc.parallelize([((i * 7919) % 10007, i) for i in range(20000)], 3)
+    for n in (2, 7, 400):
+        max_sample = n * 20.0
+        size = rdd.count()
+        fraction = min(max_sample / size, 1.0)
+        want = rdd.sample(False, fraction, 1).map(lambda kv: kv[0]).collect()
+        counted = rdd.mapPartitionsWithIndex(shuffle.CountAndSample(max_sample)).collect()
+        assert sum(c for c, _ in counted) == size
+        assert [k for _, kept in counted for u, k in kept if u < fraction] == want
+
+
+def test_range_partitioner_is_picklable_and_checks_its_arguments():
+    import pickle
+    p = shuffle.RangePartitioner(["b", "d"], 3, False, str.lower)
+    q = pickle.loads(pickle.dumps(p))
+    assert [q(k) for k in ("A", "C", "E")] == [2, 1, 0]
+    assert (q.bounds, q.numPartitions, q.ascending, q.keyfunc) == (["b", "d"], 3, False, str.lower)
+    with pytest.raises(ValueError, match="numPartitions"):
+        shuffle.RangePartitioner([], 0)
+    with pytest.raises(TypeError, match="keyfunc"):
+        shuffle.RangePartitioner([], 2, True, 5)
+    with pytest.raises(TypeError, match="not supported"):
+        shuffle.RangePartitioner([1], 2)("x")
+
+
+def test_map_side_range_partitioning_of_incomparable_keys_fails_the_task(sc):
+    with pytest.raises((PythonException, TypeError), match="not supported between instances"):
+        sc.parallelize([(i, i) for i in range(100)] + [("a", 0)], 2).sortByKey(True, 2).collect()
+
+
+def test_take_ordered_and_top_keep_heapqs_order_of_equal_keys(sc):
+    data = [(i % 5, i) for i in range(100)]
+    rdd = sc.parallelize(data, 4)
+    first = lambda kv: kv[0]  # noqa: E731
+    assert rdd.takeOrdered(12, key=first) == heapq.nsmallest(12, data, key=first)
+    assert rdd.top(12, key=first) == heapq.nlargest(12, data, key=first)
+    assert rdd.takeOrdered(5000) == sorted(data)
+    with pytest.raises((PythonException, TypeError), match="not supported"):
+        sc.parallelize([1, "a"], 1).takeOrdered(2)

@@ -26,6 +26,8 @@ typedef struct core_state {
     PyTypeObject *TextIter_type;
     PyTypeObject *ShuffleIter_type;
     PyTypeObject *PipeIter_type;
+    PyTypeObject *RangePartitioner_type;
+    PyTypeObject *SortIter_type;
 } core_state;
 
 core_state *core_get_state(PyObject *module);
@@ -40,6 +42,7 @@ int core_add_context(PyObject *m, core_state *st);
 int core_add_worker_io(PyObject *m, core_state *st);
 int core_add_pipeline(PyObject *m, core_state *st);
 int core_add_formats(PyObject *m, core_state *st);
+int core_add_sort(PyObject *m, core_state *st);
 extern PyMethodDef core_hash_methods[];
 extern PyMethodDef core_worker_io_methods[];
 extern PyMethodDef core_pipeline_methods[];
@@ -57,6 +60,10 @@ static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a,
     PyObject *args[2] = {a, b};
     return PyObject_Vectorcall(merge, args, 2, NULL);
 }
+
+/* sort.c: *out = the partition a RangePartitioner gives key (0, or -1 with an
+ * exception). */
+int core_range_partition(PyObject *partitioner, PyObject *key, Py_ssize_t *out);
 
 /* hash.c */
 /* portable_hash(obj): a hash that is the same in every process whatever

@@ -725,6 +725,12 @@ static int bucket_of(buckets *b, PyObject *key, uint32_t *out) {
         *out = (uint32_t)(r < 0 ? r + b->n : r);
         return 0;
     }
+    if (Py_TYPE(b->partition_func) == b->st->RangePartitioner_type) { /* sortByKey's: no Python call */
+        Py_ssize_t p;
+        if (core_range_partition(b->partition_func, key, &p) < 0) return -1;
+        *out = (uint32_t)(((p % (Py_ssize_t)b->n) + (Py_ssize_t)b->n) % (Py_ssize_t)b->n);
+        return 0;
+    }
     /* partitionFunc(key) % n with Python's modulo: in [0, n) for an int, but the
      * function may return any object whose __mod__ returns anything; check it. */
     PyObject *r = PyObject_CallOneArg(b->partition_func, key);

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import heapq
 import itertools
 import math
 import operator
@@ -27,7 +26,8 @@ from ember import broadcast as _broadcast
 from ember import join as _join
 from ember import profiler as _profiler
 from ember.resultiterable import ResultIterable
-from ember.shuffle import PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds
+from ember.shuffle import (CountAndSample, PartitionSorter, RangePartitioner, RoundRobin, identity, range_bounds,
+                           take_ordered)
 from ember.storagelevel import StorageLevel
 from ember._typing import Generic, K, NumberOrArray, S, T, T_co, U, V, V1, V2, V3, overload
 
@@ -1800,7 +1800,8 @@ class RDD(Generic[T_co]):
                                            keyfunc: Callable[[Any], Any] = identity) -> RDD[tuple[Any, Any]]:
         """Partitions (key, value) pairs with partitionFunc and sorts each partition by key.
 
-        The sort runs in the workers, one partition at a time in memory.
+        Each partition is sorted in its worker, in C (see :meth:`sortByKey`); past
+        ``spark.python.worker.memory`` sorted runs spill to disk and are merged back.
 
         Parameters
         ----------
@@ -1827,7 +1828,7 @@ class RDD(Generic[T_co]):
         if numPartitions is None:
             numPartitions = self._default_partitions()
         return (self.partitionBy(numPartitions, partitionFunc)
-                .mapPartitionsWithIndex(PartitionSorter(ascending, keyfunc), True))
+                .mapPartitionsWithIndex(PartitionSorter(ascending, keyfunc, self._memory_limit()), True))
 
     @overload
     def sortByKey(self: RDD[tuple[S, V]], ascending: bool = ...,
@@ -1846,10 +1847,13 @@ class RDD(Generic[T_co]):
         """Sorts (key, value) pairs by key: partition i holds keys that sort before
         those of partition i + 1, and each partition is sorted.
 
-        Unless numPartitions is 1 this runs two jobs at once, as PySpark does: a count,
-        and a sample of the keys (``sample(False, fraction, 1)``, about 20 keys per
-        output partition) from which the partition boundaries are taken. Each
-        partition is then sorted in its worker, in memory.
+        Unless numPartitions is 1 this runs a job at once: PySpark's count, then
+        sample of the keys (``sample(False, fraction, 1)``, about 20 keys per output
+        partition), done in one pass that draws the same random numbers, so the
+        partition boundaries are PySpark's. The range partitioner runs in C. Each
+        partition is then sorted in its worker, in C, keyfunc called once per record;
+        past ``spark.python.worker.memory`` sorted runs spill to disk and a k-way merge
+        streams them back.
 
         Parameters
         ----------
@@ -1881,20 +1885,29 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize(tmp2).sortByKey(True, 3, keyfunc=lambda k: k.lower()).collect()
         [('a', 3), ('fleece', 7), ('had', 2), ('lamb', 5),...('white', 9), ('whose', 6)]
         """
+        return self._sort_by_key(bool(ascending), numPartitions, keyfunc)
+
+    def _sort_by_key(self: RDD[tuple[Any, Any]], ascending: bool, numPartitions: int | None,
+                     keyfunc: Callable[[Any], Any],
+                     values: bool = False) -> RDD[Any]:
+        """sortByKey; with values, the sorted pairs' values only (sortBy)."""
         if numPartitions is None:
             numPartitions = self._default_partitions()
-        sorter = PartitionSorter(ascending, keyfunc)
+        sorter = PartitionSorter(ascending, keyfunc, self._memory_limit(), values)
         if numPartitions == 1:
             rdd = self.coalesce(1) if self.getNumPartitions() > 1 else self
-            return rdd.mapPartitionsWithIndex(sorter, True)
-        size = self.count()
+            return rdd.mapPartitionsWithIndex(sorter, not values)
+        max_sample = numPartitions * 20.0
+        counted = self.mapPartitionsWithIndex(CountAndSample(max_sample)).collect()
+        size = sum(n for n, _ in counted)
         if not size:
-            return self
-        fraction = min(20.0 * numPartitions / size, 1.0)
-        samples = sorted(self.sample(False, fraction, 1).map(lambda kv: kv[0]).collect(), key=keyfunc)
+            return self.values() if values else self
+        fraction = min(max_sample / size, 1.0)
+        samples = sorted((k for _, kept in counted for u, k in kept if u < fraction), key=keyfunc)
         bounds = range_bounds(samples, numPartitions, keyfunc)
-        ranges = RangePartitioner(bounds, numPartitions, ascending, keyfunc)
-        return self.partitionBy(numPartitions, ranges).mapPartitionsWithIndex(sorter, True)
+        keys = None if keyfunc is identity else keyfunc
+        ranges = RangePartitioner(bounds, numPartitions, ascending, keys)
+        return self.partitionBy(numPartitions, ranges).mapPartitionsWithIndex(sorter, not values)
 
     def sortBy(self: RDD[T], keyfunc: Callable[[T], S], ascending: bool = True,
                numPartitions: int | None = None) -> RDD[T]:
@@ -1922,7 +1935,8 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize(tmp).sortBy(lambda x: x[1]).collect()
         [('a', 1), ('b', 2), ('1', 3), ('d', 4), ('2', 5)]
         """
-        return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()  # type: ignore[type-var]
+        return self.keyBy(keyfunc)._sort_by_key(ascending, numPartitions, identity,  # type: ignore[type-var]
+                                                values=True)
 
     # ---- actions: collecting -------------------------------------------------------------
 
@@ -2189,7 +2203,7 @@ class RDD(Generic[T_co]):
             raise ValueError("top N cannot be negative.")
         if num == 0:
             return []
-        return self._heap_select(num, key, heapq.nsmallest) or []
+        return self._heap_select(num, key, False) or []
 
     @overload
     def top(self: RDD[S], num: int) -> list[S]: ...
@@ -2218,20 +2232,20 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize([10, 4, 2, 12, 3]).top(3, key=str)
         [4, 3, 2]
         """
-        largest = self._heap_select(num, key, heapq.nlargest)
+        largest = self._heap_select(num, key, True)
         if largest is None:
             raise ValueError("Can not reduce() empty RDD")
         return largest
 
     def _heap_select(self: RDD[T], num: int, key: Callable[[T], S] | None,
-                     select: Callable[..., list[T]]) -> list[T] | None:
-        """select(num, elements, key=key) (heapq.nsmallest or nlargest) of each
-        partition, then of their union; None for an RDD with no partitions."""
-        order: Any = key  # None: the elements themselves
-        parts = [p[0] for p in self._run(lambda _, it: [select(num, it, key=order)])]
+                     descending: bool) -> list[T] | None:
+        """The first num of each partition's elements sorted by key (what heapq.nsmallest,
+        or nlargest when descending, selects; in C), then of their union; None for an RDD
+        with no partitions."""
+        parts = [p[0] for p in self._run(lambda _, it: [take_ordered(num, it, key, descending)])]
         if not parts:
             return None
-        selected: list[T] = _reduce(lambda a, b: select(num, a + b, key=order), parts)
+        selected: list[T] = _reduce(lambda a, b: take_ordered(num, a + b, key, descending), parts)
         return selected
 
     # ---- actions: counting ---------------------------------------------------------------

@@ -23,13 +23,12 @@ worker's memory (use more partitions for more data).
 
 import os
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
-from bisect import bisect_left
 from itertools import islice
 
 from ember import _core
 
-__all__ = ["merge_combiners", "group_values", "parse_memory",
-           "identity", "RangePartitioner", "PartitionSorter", "range_bounds", "RoundRobin"]
+__all__ = ["merge_combiners", "group_values", "parse_memory", "identity", "RangePartitioner",
+           "CountAndSample", "PartitionSorter", "take_ordered", "range_bounds", "RoundRobin"]
 
 
 CHUNK = 65536      # records merged between two memory checks
@@ -147,10 +146,6 @@ def identity(x):
     return x
 
 
-def _first(kv):
-    return kv[0]
-
-
 def range_bounds(samples, numPartitions, keyfunc=identity):
     """The ``numPartitions - 1`` boundaries (in keyfunc's terms) of a sorted key sample.
 
@@ -169,32 +164,55 @@ def range_bounds(samples, numPartitions, keyfunc=identity):
     return [keyfunc(samples[int(n * (i + 1) / numPartitions)]) for i in range(numPartitions - 1)]
 
 
-class RangePartitioner:
-    """A partition function: the range of bounds that ``keyfunc(key)`` falls in.
+RangePartitioner = _core.RangePartitioner
+RangePartitioner.__doc__ = """A partition function: the range of bounds that ``keyfunc(key)`` falls in
+(``bisect_left``), mirrored when not ascending. It runs in C: keys decode to C sort
+keys (see the module docstring); the shuffle writer calls it without a Python call.
+
+Examples
+--------
+>>> p = RangePartitioner([10, 20], 3)
+>>> [p(k) for k in (5, 10, 15, 25)]
+[0, 0, 1, 2]
+>>> [RangePartitioner([10, 20], 3, ascending=False)(k) for k in (5, 10, 15, 25)]
+[2, 2, 1, 0]
+"""
+
+
+def _c_keyfunc(keyfunc):
+    """None for the identity (the C loops then use the key itself), else keyfunc."""
+    return None if keyfunc is identity else keyfunc
+
+
+class CountAndSample:
+    """``f(split, iterator)``: one pass of sortByKey's count and sample, as
+    ``[(count, [(u, key), ...])]``. Each record draws ``u`` from the partition's
+    generator of ``sample(False, fraction, seed)`` (seed 1 in sortByKey), and the pairs
+    kept are every one that fraction ``min(max_sample / total, 1.0)`` keeps, for any
+    total >= this partition's count: the driver keeps those with ``u < fraction``.
 
     Examples
     --------
-    >>> p = RangePartitioner([10, 20], 3)
-    >>> [p(k) for k in (5, 10, 15, 25)]
-    [0, 0, 1, 2]
-    >>> [RangePartitioner([10, 20], 3, ascending=False)(k) for k in (5, 10, 15, 25)]
-    [2, 2, 1, 0]
+    >>> [(n, kept)] = CountAndSample(1000.0)(0, iter([(k, None) for k in range(100)]))
+    >>> n, len(kept)
+    (100, 100)
     """
 
-    def __init__(self, bounds, numPartitions, ascending=True, keyfunc=identity):
-        self.bounds = bounds
-        self.numPartitions = numPartitions
-        self.ascending = ascending
-        self.keyfunc = keyfunc
+    def __init__(self, max_sample, seed=1):
+        self.max_sample = max_sample
+        self.seed = seed
 
-    def __call__(self, key):
-        p = bisect_left(self.bounds, self.keyfunc(key))
-        return p if self.ascending else self.numPartitions - 1 - p
+    def __call__(self, split, iterator):
+        from ember.rddsampler import partition_random
+        draw = partition_random(self.seed, split).random
+        return [_core.count_and_sample(iterator, draw, self.max_sample)]
 
 
 class PartitionSorter:
     """``f(split, iterator)``: the (key, value) pairs of a partition sorted by
-    ``keyfunc(key)``; equal keys keep their order, also when descending.
+    ``keyfunc(key)`` in C; equal keys keep their order, also when descending. Past
+    ``limit`` bytes of worker RSS, sorted runs spill to the context's temp dir and are
+    merged back (``_core.sort_pairs``). With ``values`` it yields only the values.
 
     Examples
     --------
@@ -202,22 +220,31 @@ class PartitionSorter:
     [(1, 'y'), (2, 'x'), (2, 'z')]
     >>> list(PartitionSorter(False, lambda k: k % 3)(0, iter([(2, "x"), (4, "y"), (3, "z")])))
     [(2, 'x'), (4, 'y'), (3, 'z')]
+    >>> list(PartitionSorter(values=True)(0, iter([(2, "x"), (1, "y")])))
+    ['y', 'x']
     """
 
-    def __init__(self, ascending=True, keyfunc=identity):
+    def __init__(self, ascending=True, keyfunc=identity, limit=512 << 20, values=False):
         self.ascending = ascending
         self.keyfunc = keyfunc
+        self.limit = limit
+        self.values = values
 
     def __call__(self, split, iterator):
-        if self.keyfunc is identity:
-            key = _first
-        else:
-            keyfunc = self.keyfunc
+        return _core.sort_pairs(iterator, self.ascending, _c_keyfunc(self.keyfunc), self.limit, _spill_dir(),
+                                values=self.values)
 
-            def key(kv):
-                return keyfunc(kv[0])
 
-        return iter(sorted(iterator, key=key, reverse=not self.ascending))
+def take_ordered(num, iterable, key=None, descending=False):
+    """The first num of ``sorted(iterable, key=key, reverse=descending)``, as
+    ``heapq.nsmallest`` (or ``nlargest``) gives them, selected in C.
+
+    Examples
+    --------
+    >>> take_ordered(3, [5, 1, 4, 2]), take_ordered(2, ["b", "A", "c"], str.lower, True)
+    ([1, 2, 4], ['c', 'b'])
+    """
+    return _core.take_ordered(iterable, num, key, descending)
 
 
 # ---- repartition -------------------------------------------------------------------------
