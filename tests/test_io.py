@@ -215,3 +215,18 @@ def test_union_of_many(sc):
     assert mixed.collect() == ["a", 0, 1]
     with pytest.raises(TypeError):
         sc.union([rdds[0], [1, 2]])
+
+
+def test_save_as_text_file_writes_str_of_each_element(sc, tmp_path):
+    # ints and tuples of ints are formatted in C: they must read as str() does
+    class Named(str):
+        pass
+
+    elements = [0, -1, 7, 2**63 - 1, -2**63, 2**64, (1, 2), (-3, 2**62), (5,), (), (1, (2, 3)), (True, 1),
+                1.5, "é\u0100", Named("sub"), b"raw\xff", None, [1, 2], {"a": 1}, ("a", 1)]
+    sc.parallelize(elements, 3).saveAsTextFile(str(tmp_path / "out"))
+    data = b"".join((tmp_path / "out" / f"part-0000{i}").read_bytes() for i in range(3))
+    want = b"".join((e if isinstance(e, bytes) else str(e).encode()) + b"\n" for e in elements)
+    assert data == want
+    with pytest.raises((PythonException, UnicodeEncodeError)):
+        sc.parallelize(["\ud800"], 1).saveAsTextFile(str(tmp_path / "bad"))

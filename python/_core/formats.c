@@ -1,5 +1,6 @@
-/* formats.c — file formats in the extension: the compression codecs (src/codec.c) as
- * saveAsTextFile uses them (write_compressed streams an iterable of bytes through a
+/* formats.c — file formats in the extension: the lines saveAsTextFile writes
+ * (text_chunk: str() of each element, in C for ints and tuples of ints), the
+ * compression codecs (src/codec.c) as saveAsTextFile uses them (write_compressed streams an iterable of bytes through a
  * codec into a file; codec_info says which codecs this build has; describe_bytes says
  * what a file's first bytes look like), and SeqReader, the records of a SequenceFile
  * split (src/seqfile.c) for pickleFile and sequenceFile. */
@@ -76,7 +77,93 @@ static PyObject *describe_bytes(PyObject *mod, PyObject *arg) {
     return PyUnicode_FromString(what);
 }
 
+/* Appends the decimal digits of v. */
+static int put_int(emberB_buf *b, long long v) {
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    return emberB_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* str(t) of a tuple of exact ints that fit in 64 bits, as Python writes it: 1 when
+ * written, 0 when t is not such a tuple (nothing written), -1 on failure. */
+static int put_int_tuple(emberB_buf *b, PyObject *t) {
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    long long v[8];
+    if (n > 8) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(t, i);
+        int overflow = 0;
+        if (!PyLong_CheckExact(x)) return 0;
+        v[i] = PyLong_AsLongLongAndOverflow(x, &overflow);
+        if (overflow) return 0;
+    }
+    if (emberB_append(b, "(", 1)) return -1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((i && emberB_append(b, ", ", 2)) || put_int(b, v[i])) return -1;
+    return emberB_append(b, n == 1 ? ",)" : ")", n == 1 ? 2 : 1) ? -1 : 1;
+}
+
+/* Appends x as a line of saveAsTextFile: bytes as they are, str in UTF-8, anything else
+ * as str(x) in UTF-8; then "\n". Returns 0, or -1 with an exception. */
+static int put_line(emberB_buf *b, PyObject *x) {
+    int rc;
+    if (PyBytes_Check(x)) {
+        rc = emberB_append(b, PyBytes_AS_STRING(x), (size_t)PyBytes_GET_SIZE(x));
+    } else if (PyLong_CheckExact(x)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
+        if (overflow) goto general;
+        rc = put_int(b, v);
+    } else if (PyTuple_CheckExact(x) && (rc = put_int_tuple(b, x)) != 0) {
+        if (rc < 0) goto nomem;
+        rc = 0;
+    } else {
+    general:;
+        PyObject *s = PyUnicode_Check(x) ? Py_NewRef(x) : PyObject_Str(x);
+        if (!s) return -1;
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+        rc = u ? emberB_append(b, u, (size_t)n) : 0;
+        Py_DECREF(s);
+        if (!u) return -1;
+    }
+    if (rc || emberB_append(b, "\n", 1)) goto nomem;
+    return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* text_chunk(iterator, size) -> bytes: the iterator's next elements as the lines
+ * saveAsTextFile writes, at least size bytes of them unless it ends; b"" at its end. */
+static PyObject *text_chunk(PyObject *mod, PyObject *args) {
+    (void)mod;
+    PyObject *it, *x, *result = NULL;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "On", &it, &size)) return NULL;
+    if (!PyIter_Check(it))
+        return PyErr_Format(PyExc_TypeError, "text_chunk needs an iterator, got a %.100s", Py_TYPE(it)->tp_name);
+    emberB_buf b = {0};
+    while ((Py_ssize_t)b.len < size && (x = PyIter_Next(it))) {
+        int rc = put_line(&b, x);
+        Py_DECREF(x);
+        if (rc) goto done;
+    }
+    if (!PyErr_Occurred()) result = PyBytes_FromStringAndSize((const char *)b.data, (Py_ssize_t)b.len);
+done:
+    emberB_free(&b);
+    return result;
+}
+
 PyMethodDef core_codec_methods[] = {
+    {"text_chunk", text_chunk, METH_VARARGS,
+     "text_chunk(iterator, size): the next elements as saveAsTextFile's lines (bytes as they are, else str() in "
+     "UTF-8, each followed by a newline), at least size bytes unless the iterator ends; b'' at its end."},
     {"write_compressed", write_compressed, METH_VARARGS,
      "write_compressed(path, codec, chunks): writes the bytes of chunks compressed with codec into path."},
     {"codec_info", codec_info, METH_NOARGS, "codec_info(): {extension: (codec id, name, available in this build)}."},

@@ -100,17 +100,9 @@ def write_text_part(name, iterator, codec):
     attempt = f"{name}.attempt-{os.getpid()}"
 
     def chunks():
-        buf, size = [], 0
-        for x in iterator:
-            line = x if isinstance(x, bytes) else (x if isinstance(x, str) else str(x)).encode("utf-8")
-            buf.append(line)
-            buf.append(b"\n")
-            size += len(line) + 1
-            if size >= (256 << 10):
-                yield b"".join(buf)
-                buf, size = [], 0
-        if buf:
-            yield b"".join(buf)
+        # bytes as they are, else str(x) in UTF-8, a newline after each (in C)
+        it = iter(iterator)
+        return iter(lambda: _core.text_chunk(it, 256 << 10), b"")
 
     try:
         if codec:

@@ -105,6 +105,10 @@ def _second(kv: Any) -> Any:
     return kv[1]
 
 
+def _pass_through(iterator: Any) -> Any:
+    return iterator
+
+
 def _only_in_first(kv: Any) -> Any:
     groups = kv[1]
     return bool(groups[0]) and not groups[1]
@@ -1898,7 +1902,8 @@ class RDD(Generic[T_co]):
             rdd = self.coalesce(1) if self.getNumPartitions() > 1 else self
             return rdd.mapPartitionsWithIndex(sorter, not values)
         max_sample = numPartitions * 20.0
-        counted = self.mapPartitionsWithIndex(CountAndSample(max_sample)).collect()
+        src = self._computed_once()
+        counted = src.mapPartitionsWithIndex(CountAndSample(max_sample)).collect()
         size = sum(n for n, _ in counted)
         if not size:
             return self.values() if values else self
@@ -1907,7 +1912,19 @@ class RDD(Generic[T_co]):
         bounds = range_bounds(samples, numPartitions, keyfunc)
         keys = None if keyfunc is identity else keyfunc
         ranges = RangePartitioner(bounds, numPartitions, ascending, keys)
-        return self.partitionBy(numPartitions, ranges).mapPartitionsWithIndex(sorter, not values)
+        return src.partitionBy(numPartitions, ranges).mapPartitionsWithIndex(sorter, not values)
+
+    def _computed_once(self: RDD[T]) -> RDD[T]:
+        """This RDD, or, when it runs Python functions and is not persisted, an RDD of
+        the same elements whose partitions are kept in block files (DISK_ONLY) once
+        computed: sortByKey's sample job computes them, and its shuffle reads them
+        instead of running the functions again. The blocks go with the RDD's node, when
+        the last RDD over it (the sorted one) is released, or at stop()."""
+        if not isinstance(self, PipelinedRDD) or self.is_cached:
+            return self
+        kept = self.mapPartitions(_pass_through, True)
+        kept._node_obj_built().set_storage(_blocks.level_flags(StorageLevel.DISK_ONLY))
+        return kept
 
     def sortBy(self: RDD[T], keyfunc: Callable[[T], S], ascending: bool = True,
                numPartitions: int | None = None) -> RDD[T]:

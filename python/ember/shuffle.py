@@ -10,13 +10,20 @@ under the context's temp dir. At the end each file is merged on its own, so memo
 holds one file's keys at a time. (One key's values in groupByKey must still fit in
 memory: they are returned as one list.)
 
-Sorting. ``sortByKey`` range-partitions as PySpark does: it counts the RDD, samples
-about 20 keys per output partition (``sample(False, fraction, seed=1)``), sorts the
-sample and takes ``numPartitions - 1`` evenly spaced boundaries; a key goes to
-partition ``bisect_left(bounds, keyfunc(key))``, mirrored when descending. Each
-partition is then sorted in its worker, with Python's ``sorted`` over the whole
-partition: sorted runs are not yet spilled to disk, so one partition must fit in a
-worker's memory (use more partitions for more data).
+Sorting runs in C (``_core``'s sort.c over libember's sort.c). ``sortByKey``
+range-partitions as PySpark does: about 20 keys per output partition are sampled
+(``sample(False, fraction, seed=1)`` after a count), the sample is sorted and
+``numPartitions - 1`` evenly spaced boundaries taken (in keyfunc's terms); a key goes to
+partition ``bisect_left(bounds, keyfunc(key))``, mirrored when descending. The count and
+the sample are one pass (``CountAndSample``: the same random draws, so the same sample),
+and the range partitioner is ``_core.RangePartitioner``, which the shuffle writer calls
+without a Python call. Each partition is then sorted in its worker by
+``_core.sort_pairs`` (``PartitionSorter``): keys decoded once into C keys (int, float,
+str, bytes, tuples of them; other types compare with Python's ``<``), a stable sort,
+and past ``spark.python.worker.memory`` sorted runs written to one-bucket shuffle files
+under the context's temp dir and merged back by a C k-way merge; each run file is
+removed as soon as it is opened for the merge. ``take_ordered`` selects takeOrdered's
+and top's elements in C.
 
 ``repartition`` spreads records as Spark does (see ``RoundRobin``).
 """
