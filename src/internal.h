@@ -3,7 +3,7 @@
  * Dependency order: a file may use only what is to its left (files sharing a place
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
- *   common (alloc.c, error.c, checksum.c, record.c, tasklog.c, sort.c) <- blocks.c <- wire.c, codec.c <-
+ *   common (alloc.c, error.c, checksum.c, keyindex.c, record.c, tasklog.c, sort.c) <- blocks.c <- wire.c, codec.c <-
  *   textsplit.c, seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- graph.c <- tasks.c
  *   <- engine.c <- jobs.c <- context.c, native_jobs.c
  *
@@ -16,6 +16,7 @@
  *   emberE_  error.c      the thread's last error message
  *   emberB_  alloc.c      growable byte buffers, the growth rule of arrays, little-endian loads/stores
  *   emberK_  checksum.c   CRC-32C
+ *   emberH_  keyindex.c   the insertion-ordered hash index of the workers' grouping tables
  *   emberL_  tasklog.c    the task log: task attempts and stages for the web UI
  *   emberR_  record.c     the typed record format (public ember_value_* / ember_put_*; emberR_ helpers)
  *   emberO_  sort.c       the order of sort keys; stable sort, range lookup, k-way merge
@@ -150,6 +151,36 @@ void emberO_merge_free(emberO_merge *m);
 /* ---- checksum.c ------------------------------------------------------------- */
 /* CRC-32C of data, continuing from crc (0 to start). */
 uint32_t emberK_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- keyindex.c: an insertion-ordered hash index ----------------------------- */
+/* Maps 64-bit hashes to entry numbers of an array the caller keeps (in insertion
+ * order); key equality is the caller's callback. Entries are removed only all at
+ * once (emberH_clear). */
+typedef struct emberH_slot {
+    uint64_t hash;
+    uint32_t entry; /* entry number + 1; 0: empty */
+} emberH_slot;
+typedef struct emberH_index {
+    emberH_slot *slots;
+    size_t mask; /* slot count - 1 (a power of two minus one) */
+    size_t used;
+} emberH_index;
+/* eq(ctx, entry): 1 when entry's key is the one looked for, 0 when not, -1 on error. */
+typedef int (*emberH_eq)(void *ctx, uint32_t entry);
+/* An empty index. Returns 0 or EMBER_ENOMEM (message set). emberH_free releases it
+ * (a freed or zeroed index is a no-op to free). */
+int emberH_init(emberH_index *x);
+void emberH_free(emberH_index *x);
+/* The entry whose key has this hash and satisfies eq, or -1 when there is none
+ * (*slot is then where emberH_insert puts it), or -2 when eq failed. */
+int64_t emberH_find(const emberH_index *x, uint64_t hash, emberH_eq eq, void *ctx, size_t *slot);
+/* Records entry at the slot emberH_find gave (no other insert in between); grows the
+ * index past two thirds full. Returns 0 or EMBER_ENOMEM (the entry is in). */
+int emberH_insert(emberH_index *x, size_t slot, uint64_t hash, uint32_t entry);
+/* Forgets every entry, keeping the slots' memory. */
+void emberH_clear(emberH_index *x);
+/* Bytes the index holds. */
+size_t emberH_bytes(const emberH_index *x);
 
 /* ---- blocks.c: the block store ----------------------------------------------- */
 #include <pthread.h>

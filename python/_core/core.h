@@ -28,6 +28,9 @@ typedef struct core_state {
     PyTypeObject *PipeIter_type;
     PyTypeObject *RangePartitioner_type;
     PyTypeObject *SortIter_type;
+    PyTypeObject *Cogroup_type;
+    PyTypeObject *SpilledValues_type;
+    PyTypeObject *SpilledIter_type;
 } core_state;
 
 core_state *core_get_state(PyObject *module);
@@ -43,6 +46,7 @@ int core_add_worker_io(PyObject *m, core_state *st);
 int core_add_pipeline(PyObject *m, core_state *st);
 int core_add_formats(PyObject *m, core_state *st);
 int core_add_sort(PyObject *m, core_state *st);
+int core_add_cogroup(PyObject *m, core_state *st); /* cogroup.c: Cogroup, SpilledValues */
 extern PyMethodDef core_hash_methods[];
 extern PyMethodDef core_worker_io_methods[];
 extern PyMethodDef core_pipeline_methods[];

@@ -77,7 +77,7 @@ static int core_exec(PyObject *m) {
     if (PyModule_AddIntConstant(m, "API_VERSION", ember_api_version()) < 0) return -1;
     if (PyModule_AddFunctions(m, core_codec_methods) < 0) return -1;
     if (core_add_context(m, st) < 0 || core_add_worker_io(m, st) < 0 || core_add_pipeline(m, st) < 0 ||
-        core_add_formats(m, st) < 0 || core_add_sort(m, st) < 0)
+        core_add_formats(m, st) < 0 || core_add_sort(m, st) < 0 || core_add_cogroup(m, st) < 0)
         return -1;
     return 0;
 }
@@ -99,6 +99,9 @@ static int core_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->PipeIter_type);
     Py_VISIT(st->RangePartitioner_type);
     Py_VISIT(st->SortIter_type);
+    Py_VISIT(st->Cogroup_type);
+    Py_VISIT(st->SpilledValues_type);
+    Py_VISIT(st->SpilledIter_type);
     return 0;
 }
 
@@ -120,6 +123,9 @@ static int core_clear(PyObject *m) {
     Py_CLEAR(st->PipeIter_type);
     Py_CLEAR(st->RangePartitioner_type);
     Py_CLEAR(st->SortIter_type);
+    Py_CLEAR(st->Cogroup_type);
+    Py_CLEAR(st->SpilledValues_type);
+    Py_CLEAR(st->SpilledIter_type);
     return 0;
 }
 

@@ -1,17 +1,29 @@
 /* pipeline.c — the worker's record loop: consecutive narrow transformations of a
  * stage applied in C, so the user's functions are the only Python bytecode run per
- * record; and the key combiners used by reduceByKey, combineByKey and groupByKey.
+ * record; and the key combiner of reduceByKey and combineByKey's reduce side.
  *
  * PipeIter(source, ops) is an iterator: it pulls a record from `source` and pushes
  * it through ops — (kind, function) pairs of kind MAP, FLATMAP, FILTER, MAPVALUES,
- * FLATMAPVALUES — calling each function with vectorcall. A flat-map op leaves its
+ * FLATMAPVALUES, KEYBY (x -> (f(x), x)) — calling each function with vectorcall; and
+ * the function-less KEYS, VALUES (a pair's key or value) and PAIR (x -> (x, None)),
+ * which keys(), values(), distinct(), subtract() and intersection() use. A flat-map op leaves its
  * result iterator on a small stack; the next call resumes from the deepest one.
  * mapPartitions functions, which take an iterator, are chained between PipeIters by
  * the Python worker.
  */
 #include "core.h"
 
-enum { OP_MAP = 1, OP_FLATMAP = 2, OP_FILTER = 3, OP_MAPVALUES = 4, OP_FLATMAPVALUES = 5 };
+enum {
+    OP_MAP = 1,
+    OP_FLATMAP = 2,
+    OP_FILTER = 3,
+    OP_MAPVALUES = 4,
+    OP_FLATMAPVALUES = 5,
+    OP_KEYBY = 6,
+    OP_KEYS = 7,
+    OP_VALUES = 8,
+    OP_PAIR = 9,
+};
 
 typedef struct {
     int kind;
@@ -112,7 +124,7 @@ static PyObject *PipeIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
         int kind;
         PyObject *f;
         if (!PyArg_ParseTuple(op, "iO", &kind, &f)) goto fail;
-        if (kind < OP_MAP || kind > OP_FLATMAPVALUES) {
+        if (kind < OP_MAP || kind > OP_PAIR) {
             PyErr_Format(PyExc_ValueError, "unknown op kind %d", kind);
             goto fail;
         }
@@ -218,6 +230,29 @@ static PyObject *PipeIter_next(PipeIter *self) {
                 item = pair;
                 break;
             }
+            case OP_KEYBY:
+                r = call_user(op->f, item);
+                if (!r) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
+                Py_SETREF(item, PyTuple_Pack(2, r, item));
+                Py_DECREF(r);
+                if (!item) return NULL;
+                break;
+            case OP_KEYS:
+            case OP_VALUES: /* x[0] or x[1], as PySpark's keys() and values() */
+                if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
+                    Py_SETREF(item, Py_NewRef(PyTuple_GET_ITEM(item, op->kind == OP_KEYS ? 0 : 1)));
+                    break;
+                }
+                Py_SETREF(item, PySequence_GetItem(item, op->kind == OP_KEYS ? 0 : 1));
+                if (!item) return NULL;
+                break;
+            case OP_PAIR:
+                Py_SETREF(item, PyTuple_Pack(2, item, Py_None));
+                if (!item) return NULL;
+                break;
             case OP_FLATMAPVALUES: {
                 if (unpack_pair(item, &k, &v, "flatMapValues") < 0) {
                     Py_DECREF(item);
@@ -293,43 +328,8 @@ static Py_ssize_t combine_into(core_state *st, PyObject *it, PyObject *create, P
     return PyErr_Occurred() ? -1 : n;
 }
 
-/* Appends up to `limit` records' values (all when limit < 0) to d[key] lists; with
- * lists=True the values are lists to extend by. Returns records consumed or -1. */
-static Py_ssize_t group_into(PyObject *it, PyObject *d, Py_ssize_t limit, int lists) {
-    Py_ssize_t n = 0;
-    PyObject *item;
-    while ((limit < 0 || n < limit) && (item = PyIter_Next(it))) {
-        PyObject *k, *v;
-        n++;
-        if (unpack_pair(item, &k, &v, "groupByKey") < 0) goto fail_item;
-        PyObject *lst = PyDict_GetItemWithError(d, k);
-        if (!lst) {
-            if (PyErr_Occurred()) goto fail_item;
-            lst = PyList_New(0);
-            if (!lst || PyDict_SetItem(d, k, lst) < 0) {
-                Py_XDECREF(lst);
-                goto fail_item;
-            }
-            Py_DECREF(lst);
-        }
-        if (lists) {
-            /* lst.extend(v) through the public API of every supported Python (3.13
-             * moved _PyList_Extend out of the public headers). */
-            if (PyList_SetSlice(lst, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, v) < 0) goto fail_item;
-        } else if (PyList_Append(lst, v) < 0) {
-            goto fail_item;
-        }
-        Py_DECREF(item);
-        continue;
-    fail_item:
-        Py_DECREF(item);
-        return -1;
-    }
-    return PyErr_Occurred() ? -1 : n;
-}
-
-/* What combine_by_key and group_by_key return once n records went into d (n < 0: an
- * error is set): d itself when the caller passed no dict, else n. Takes d's reference. */
+/* What combine_by_key returns once n records went into d (n < 0: an error is set):
+ * d itself when the caller passed no dict, else n. Takes d's reference. */
 static PyObject *dict_or_count(PyObject *d, PyObject *into, Py_ssize_t n) {
     if (n < 0) {
         Py_XDECREF(d);
@@ -358,23 +358,6 @@ static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
     return dict_or_count(d, into, n);
 }
 
-/* group_by_key(iterable, into=None, limit=-1, lists=False) -> dict of key -> list of
- * values when into is None, else the number of records consumed. */
-static PyObject *py_group_by_key(PyObject *m, PyObject *args) {
-    (void)m;
-    PyObject *src, *into = Py_None;
-    Py_ssize_t limit = -1;
-    int lists = 0;
-    if (!PyArg_ParseTuple(args, "O|Onp", &src, &into, &limit, &lists)) return NULL;
-    if (into != Py_None && !PyDict_Check(into)) return PyErr_Format(PyExc_TypeError, "into must be a dict");
-    PyObject *it = PyObject_GetIter(src);
-    if (!it) return NULL;
-    PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
-    Py_ssize_t n = d ? group_into(it, d, limit, lists) : -1;
-    Py_DECREF(it);
-    return dict_or_count(d, into, n);
-}
-
 /* count(iterable) -> number of records, counted in C. */
 static PyObject *py_count(PyObject *m, PyObject *src) {
     (void)m;
@@ -393,8 +376,6 @@ PyMethodDef core_pipeline_methods[] = {
     {"count", py_count, METH_O, "count(iterable) -> number of records, counted in C."},
     {"combine_by_key", py_combine_by_key, METH_VARARGS,
      "combine_by_key(iterable, create, merge, into=None, limit=-1) -> dict, or records consumed into `into`"},
-    {"group_by_key", py_group_by_key, METH_VARARGS,
-     "group_by_key(iterable, into=None, limit=-1, lists=False) -> dict of key -> values, or records consumed"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -404,7 +385,9 @@ int core_add_pipeline(PyObject *m, core_state *st) {
     if (PyModule_AddIntConstant(m, "OP_MAP", OP_MAP) < 0 || PyModule_AddIntConstant(m, "OP_FLATMAP", OP_FLATMAP) < 0 ||
         PyModule_AddIntConstant(m, "OP_FILTER", OP_FILTER) < 0 ||
         PyModule_AddIntConstant(m, "OP_MAPVALUES", OP_MAPVALUES) < 0 ||
-        PyModule_AddIntConstant(m, "OP_FLATMAPVALUES", OP_FLATMAPVALUES) < 0)
+        PyModule_AddIntConstant(m, "OP_FLATMAPVALUES", OP_FLATMAPVALUES) < 0 ||
+        PyModule_AddIntConstant(m, "OP_KEYBY", OP_KEYBY) < 0 || PyModule_AddIntConstant(m, "OP_KEYS", OP_KEYS) < 0 ||
+        PyModule_AddIntConstant(m, "OP_VALUES", OP_VALUES) < 0 || PyModule_AddIntConstant(m, "OP_PAIR", OP_PAIR) < 0)
         return -1;
     return 0;
 }

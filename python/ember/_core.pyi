@@ -6,6 +6,10 @@ OP_FLATMAP: int
 OP_FILTER: int
 OP_MAPVALUES: int
 OP_FLATMAPVALUES: int
+OP_KEYBY: int
+OP_KEYS: int
+OP_VALUES: int
+OP_PAIR: int
 IN_DATA: int
 IN_TEXT: int
 IN_RANGE: int
@@ -148,6 +152,25 @@ class PipeIter(Iterator[Any]):
     def __init__(self, source: Iterable[Any], ops: Sequence[tuple[int, Callable[..., Any]]]) -> None: ...
     def __next__(self) -> Any: ...
 
+COGROUP_JOIN: int
+COGROUP_LEFT: int
+COGROUP_RIGHT: int
+COGROUP_FULL: int
+COGROUP_SUBTRACT_BY_KEY: int
+COGROUP_SUBTRACT: int
+COGROUP_INTERSECTION: int
+COGROUP_ALL: int
+COGROUP_GROUP: int
+
+class Cogroup(Iterator[Any]):
+    def __init__(self, sides: Sequence[Iterable[Any]], how: int, limit: int, dir: str,
+                 result_iterable: type) -> None: ...
+    def __next__(self) -> Any: ...
+
+class SpilledValues(Iterable[Any]):
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
+
 class SeqReader(Iterator[tuple[int, bytes, bytes]]):
     key_class: str
     value_class: str
@@ -187,8 +210,6 @@ STORAGE_DISK: int
 def count(iterable: Iterable[Any]) -> int: ...
 def combine_by_key(iterable: Iterable[Any], create: Optional[Callable[[Any], Any]], merge: Callable[[Any, Any], Any],
                    into: Optional[dict[Any, Any]] = ..., limit: int = ...) -> Any: ...
-def group_by_key(iterable: Iterable[Any], into: Optional[dict[Any, Any]] = ..., limit: int = ...,
-                 lists: bool = ...) -> Any: ...
 def write_batches(io: FrameIO, iterable: Iterable[Any]) -> int: ...
 def shuffle_write(iterable: Iterable[Any], path: str, nbuckets: int, partition_func: Optional[Callable[[Any], int]],
                   create: Optional[Callable[[Any], Any]], merge: Optional[Callable[[Any, Any], Any]],

@@ -1,23 +1,29 @@
-"""Joins and cogroups of pair RDDs, composed from union and groupByKey as PySpark
-composes them.
+"""Joins, cogroups and the set operations of RDDs: each input partitioned alike, then
+one C cogroup per reduce partition (``_core.Cogroup``).
 
-Each side's values are tagged with the side's index (``mapValues``, which keeps a
-partitioner), the tagged RDDs are unioned and grouped by key, and each key's group
-is split back into one list per side. Joins then emit the cross product of the two
-lists per key (an outer side with no values contributes a single None).
+The partition count is PySpark's: ``numPartitions``, else ``spark.default.parallelism``
+when it is set, else the partition count of the union of the inputs (one RDD's count
+when all share a partitioner, else the sum). Each input is partitioned by
+``Partitioner(n, portable_hash)``; an input already partitioned so is not shuffled.
+Partition i of every input then goes to one task (a zip of the partitions, as the
+partitioner-aware union does), where ``_core.Cogroup`` builds a table on the other
+side and streams this side through it (joins, subtractByKey, subtract,
+intersection), or groups all sides (cogroup). Past ``spark.python.worker.memory``
+it spills both sides by hash to disk and joins bucket by bucket. The only Python
+run per record is the user's.
 
-Because the tagging keeps partitioners, two RDDs partitioned by equal partitioners
-union into an RDD with the same partitioner and partition count, and the grouping
-needs no shuffle: partition i of the result is computed from partition i of each
-side in one task (see ``RDD.union``). Otherwise the grouping shuffles, into
-``numPartitions`` partitions, by default the sum of both sides' partition counts
-(or ``spark.default.parallelism`` when it is set).
+Output order within a partition: keys of this RDD in the order its records arrive
+(each record of a key paired with the other side's values of that key, in their
+order), then, for right and full outer joins, the other side's keys missing here in
+the order they first arrived; cogroup gives every key once, in first-arrival order.
+When a partition spills, that order holds within each of the spill's buckets.
 """
 
 from __future__ import annotations
 
-from functools import partial, reduce
+from functools import reduce
 
+from ember import _core
 from ember.resultiterable import ResultIterable
 
 TYPE_CHECKING = False
@@ -27,74 +33,100 @@ if TYPE_CHECKING:
     from ember.rdd import RDD
 
 __all__ = ["python_join", "python_left_outer_join", "python_right_outer_join",
-           "python_full_outer_join", "python_cogroup"]
+           "python_full_outer_join", "python_cogroup", "python_subtract_by_key", "python_subtract",
+           "python_intersection"]
 
 
-def _tag(side, value):
-    return side, value
+class _CogroupStep:
+    """f(split, it) over nested zip pairs of k partition iterators (((p0, p1), p2), ...):
+    the records ``_core.Cogroup`` makes of them."""
+
+    def __init__(self, how: int, k: int, limit: int) -> None:
+        self.how = how
+        self.k = k
+        self.limit = limit
+
+    def __call__(self, split: int, it: Any) -> Any:
+        from ember.shuffle import _spill_dir
+        for nested in it:
+            sides = []
+            for _ in range(self.k - 1):
+                nested, last = nested
+                sides.append(last)
+            sides.append(nested)
+            sides.reverse()
+            return _core.Cogroup(sides, self.how, self.limit, _spill_dir(), ResultIterable)
+        return ()
 
 
-def _sides(tagged, n):
-    """The values of one key, one list per side, in arrival order."""
-    bufs = [[] for _ in range(n)]
-    for side, value in tagged:
-        bufs[side].append(value)
-    return bufs
+def _partition_count(rdds: tuple[RDD[Any], ...], numPartitions: int | None) -> int:
+    """PySpark's: the groupByKey of the union of the inputs decides."""
+    if numPartitions is not None:
+        return int(numPartitions)
+    ctx = rdds[0].ctx
+    if ctx._conf.contains("spark.default.parallelism"):
+        return int(ctx.defaultParallelism)
+    count, partitioner = rdds[0].getNumPartitions(), rdds[0].partitioner
+    for rdd in rdds[1:]:  # as union() pairs them up
+        if partitioner is None or partitioner != rdd.partitioner:
+            count += rdd.getNumPartitions()
+            partitioner = None
+    return count
 
 
-def _inner(tagged):
-    left, right = _sides(tagged, 2)
-    return ((v, w) for v in left for w in right)
-
-
-def _left_outer(tagged):
-    left, right = _sides(tagged, 2)
-    return ((v, w) for v in left for w in (right or (None,)))
-
-
-def _right_outer(tagged):
-    left, right = _sides(tagged, 2)
-    return ((v, w) for v in (left or (None,)) for w in right)
-
-
-def _full_outer(tagged):
-    left, right = _sides(tagged, 2)
-    return ((v, w) for v in (left or (None,)) for w in (right or (None,)))
-
-
-def _regroup(n, tagged):
-    return tuple(ResultIterable(vs) for vs in _sides(tagged, n))
-
-
-def _tagged_union(rdds):
-    tagged = [rdd.mapValues(partial(_tag, i)) for i, rdd in enumerate(rdds)]
-    return reduce(lambda acc, rdd: acc.union(rdd), tagged)
-
-
-def _join(rdd, other, numPartitions, pairs):
-    return _tagged_union((rdd, other)).groupByKey(numPartitions).flatMapValues(pairs)
+def _cogrouped(rdds: tuple[RDD[Any], ...], numPartitions: int | None, how: int,
+               keeps_partitioner: bool = True) -> RDD[Any]:
+    from ember.rdd import RDD, Partitioner, _one, portable_hash
+    n = _partition_count(rdds, numPartitions)
+    if n < 1:
+        raise ValueError(f"Number of partitions must be positive, got {numPartitions}")
+    partitioner = Partitioner(n, portable_hash)
+    ctx = rdds[0].ctx
+    parted = [rdd if rdd.partitioner == partitioner else rdd.partitionBy(n) for rdd in rdds]
+    node = reduce(lambda acc, rdd: ctx._core.zip(acc, rdd.mapPartitions(_one)._node),
+                  parted[1:], parted[0].mapPartitions(_one)._node)
+    zipped: RDD[Any] = RDD(ctx, node, partitioner)
+    step = _CogroupStep(how, len(rdds), rdds[0]._memory_limit())
+    return zipped.mapPartitionsWithIndex(step, keeps_partitioner)
 
 
 def python_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """(k, (v, w)) for every v of k in rdd and w of k in other."""
-    return _join(rdd, other, numPartitions, _inner)
+    return _cogrouped((rdd, other), numPartitions, _core.COGROUP_JOIN)
 
 
 def python_left_outer_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """As python_join, plus (k, (v, None)) for keys of rdd missing in other."""
-    return _join(rdd, other, numPartitions, _left_outer)
+    return _cogrouped((rdd, other), numPartitions, _core.COGROUP_LEFT)
 
 
 def python_right_outer_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """As python_join, plus (k, (None, w)) for keys of other missing in rdd."""
-    return _join(rdd, other, numPartitions, _right_outer)
+    return _cogrouped((rdd, other), numPartitions, _core.COGROUP_RIGHT)
 
 
 def python_full_outer_join(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
     """Both outer joins at once."""
-    return _join(rdd, other, numPartitions, _full_outer)
+    return _cogrouped((rdd, other), numPartitions, _core.COGROUP_FULL)
 
 
 def python_cogroup(rdds: tuple[RDD[Any], ...], numPartitions: int | None) -> RDD[Any]:
     """(k, (ResultIterable of rdds[0]'s values of k, ... one per RDD)) for every key."""
-    return _tagged_union(rdds).groupByKey(numPartitions).mapValues(partial(_regroup, len(rdds)))
+    return _cogrouped(rdds, numPartitions, _core.COGROUP_ALL)
+
+
+def python_subtract_by_key(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
+    """The pairs of rdd whose key is not a key of other."""
+    return _cogrouped((rdd, other), numPartitions, _core.COGROUP_SUBTRACT_BY_KEY)
+
+
+def python_subtract(rdd: RDD[Any], other: RDD[Any], numPartitions: int | None) -> RDD[Any]:
+    """The elements of rdd that are not elements of other (duplicates kept)."""
+    pairs = (rdd._pipe((_core.OP_PAIR, None)), other._pipe((_core.OP_PAIR, None)))
+    return _cogrouped(pairs, numPartitions, _core.COGROUP_SUBTRACT, False)
+
+
+def python_intersection(rdd: RDD[Any], other: RDD[Any]) -> RDD[Any]:
+    """The elements of both rdd and other, each once."""
+    pairs = (rdd._pipe((_core.OP_PAIR, None)), other._pipe((_core.OP_PAIR, None)))
+    return _cogrouped(pairs, None, _core.COGROUP_INTERSECTION, False)

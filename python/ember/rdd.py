@@ -45,7 +45,8 @@ __all__ = ["RDD", "RDDBarrier", "PipelinedRDD", "Partitioner", "ResultIterable",
 OP_PARTITIONS = 0
 portable_hash = _core.portable_hash
 _OP_NAMES = {_core.OP_MAP: "map", _core.OP_FLATMAP: "flatMap", _core.OP_FILTER: "filter",
-             _core.OP_MAPVALUES: "mapValues", _core.OP_FLATMAPVALUES: "flatMapValues"}
+             _core.OP_MAPVALUES: "mapValues", _core.OP_FLATMAPVALUES: "flatMapValues",
+             _core.OP_KEYBY: "keyBy", _core.OP_KEYS: "keys", _core.OP_VALUES: "values", _core.OP_PAIR: "map"}
 
 _OUTPUTS = "saveAsPickleFile() (read back with sc.pickleFile()), saveAsSequenceFile() or saveAsTextFile()"
 
@@ -107,11 +108,6 @@ def _second(kv: Any) -> Any:
 
 def _pass_through(iterator: Any) -> Any:
     return iterator
-
-
-def _only_in_first(kv: Any) -> Any:
-    groups = kv[1]
-    return bool(groups[0]) and not groups[1]
 
 
 def _count(it: Any) -> Any:
@@ -742,7 +738,7 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
         [1, 3]
         """
-        return self.map(lambda kv: kv[0])
+        return self._pipe((_core.OP_KEYS, None))
 
     def values(self: RDD[tuple[K, V]]) -> RDD[V]:
         """The value of each pair.
@@ -752,7 +748,7 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
         [2, 4]
         """
-        return self.map(lambda kv: kv[1])
+        return self._pipe((_core.OP_VALUES, None))
 
     def glom(self: RDD[T]) -> RDD[list[T]]:
         """Each partition as one list.
@@ -782,7 +778,7 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize(range(3)).keyBy(lambda x: x * x).collect()
         [(0, 0), (1, 1), (4, 2)]
         """
-        return self.map(lambda x: (f(x), x))
+        return self._pipe((_core.OP_KEYBY, f))
 
     def zipWithIndex(self: RDD[T]) -> RDD[tuple[T, int]]:
         """Pairs each element with its index: the first element of the first
@@ -1376,7 +1372,11 @@ class RDD(Generic[T_co]):
         """Groups the values of each key into a ResultIterable.
 
         When the RDD is already partitioned by ``Partitioner(numPartitions,
-        partitionFunc)`` nothing is shuffled.
+        partitionFunc)`` nothing is shuffled. Keys come in the order their first
+        value arrived; each key's values in arrival order. Past
+        ``spark.python.worker.memory`` the grouping spills to disk, and a key whose
+        values alone grow too big keeps them in a file of its own: its
+        ResultIterable then reads them back in order (any number of times).
 
         Parameters
         ----------
@@ -1405,9 +1405,7 @@ class RDD(Generic[T_co]):
             grouped = self
         else:
             grouped = self._shuffle(numPartitions, partitionFunc)
-        limit = self._memory_limit()
-        return grouped.mapPartitions(
-            lambda it: ((k, ResultIterable(v)) for k, v in shuffle.group_values(it, limit)), True)
+        return grouped.mapPartitions(shuffle.GroupByKey(self._memory_limit()), True)
 
     def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U, seqFunc: Callable[[U, V], U],
                        combFunc: Callable[[U, U], U], numPartitions: int | None = None,
@@ -1727,9 +1725,7 @@ class RDD(Generic[T_co]):
         >>> sorted(rdd1.subtractByKey(rdd2).collect())
         [('b', 4), ('b', 5)]
         """
-        return (self.cogroup(other, numPartitions)
-                .filter(_only_in_first)
-                .flatMapValues(lambda groups: groups[0]))
+        return _join.python_subtract_by_key(self, other, numPartitions)
 
     def subtract(self: RDD[T], other: RDD[T], numPartitions: int | None = None) -> RDD[T]:
         """The elements of this RDD that do not occur in other (duplicates kept).
@@ -1753,8 +1749,7 @@ class RDD(Generic[T_co]):
         >>> sorted(rdd1.subtract(rdd2).collect())
         [('a', 1), ('b', 4), ('b', 5)]
         """
-        present = other.map(lambda x: (x, True))
-        return self.map(lambda x: (x, True)).subtractByKey(present, numPartitions).keys()
+        return _join.python_subtract(self, other, numPartitions)
 
     def intersection(self: RDD[T], other: RDD[T]) -> RDD[T]:
         """The elements in both RDDs, each once (even when repeated in the inputs).
@@ -1776,10 +1771,7 @@ class RDD(Generic[T_co]):
         >>> sorted(rdd1.intersection(rdd2).collect())
         [1, 2, 3]
         """
-        return (self.map(lambda v: (v, None))
-                .cogroup(other.map(lambda v: (v, None)))
-                .filter(lambda kv: all(kv[1]))
-                .keys())
+        return _join.python_intersection(self, other)
 
     # ---- shuffles: sorting ---------------------------------------------------------------
 

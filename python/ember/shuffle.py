@@ -1,14 +1,17 @@
 """The Python side of the shuffle, around the C loops of ``_core``.
 
 Reduce-side merging under a memory limit. After a shuffle, a reduce task merges the
-values of each key of its partition (reduceByKey, combineByKey) or groups them
-(groupByKey). The merging loops run in C (``_core.combine_by_key``,
-``_core.group_by_key``) a chunk of records at a time; between chunks the worker's
-resident memory is checked against ``spark.python.worker.memory`` (512m by default).
-Past it, the keys held so far are spilled: hash-partitioned into ``SPILL_FILES`` files
-under the context's temp dir. At the end each file is merged on its own, so memory
-holds one file's keys at a time. (One key's values in groupByKey must still fit in
-memory: they are returned as one list.)
+values of each key of its partition (reduceByKey, combineByKey): the merging loop runs
+in C (``_core.combine_by_key``) a chunk of records at a time; between chunks the
+worker's resident memory is checked against ``spark.python.worker.memory`` (512m by
+default). Past it, the keys held so far are spilled: hash-partitioned into
+``SPILL_FILES`` files under the context's temp dir. At the end each file is merged on
+its own, so memory holds one file's keys at a time.
+
+Grouping. groupByKey's reduce side is ``GroupByKey``: ``_core.Cogroup`` groups in C
+under the same limit, counted in bytes, and spills by hash to a shuffle-format file;
+one key's values may exceed the limit (see ``python/_core/cogroup.c``). Joins and
+cogroups use the same C table (``ember.join``).
 
 Sorting runs in C (``_core``'s sort.c over libember's sort.c). ``sortByKey``
 range-partitions as PySpark does: about 20 keys per output partition are sampled
@@ -34,7 +37,7 @@ from itertools import islice
 
 from ember import _core
 
-__all__ = ["merge_combiners", "group_values", "parse_memory", "identity", "RangePartitioner",
+__all__ = ["merge_combiners", "GroupByKey", "parse_memory", "identity", "RangePartitioner",
            "CountAndSample", "PartitionSorter", "take_ordered", "range_bounds", "RoundRobin"]
 
 
@@ -138,12 +141,18 @@ def merge_combiners(iterator, merge, limit):
                     lambda batch, d: _core.combine_by_key(batch, None, merge, d))
 
 
-def group_values(iterator, limit):
-    """(key, [values]) for the (key, value) records, under limit bytes (but each key's
-    values together)."""
-    return _bounded(iterator, limit,
-                    lambda it, d, n: _core.group_by_key(it, d, n),
-                    lambda batch, d: _core.group_by_key(batch, d, -1, True))
+class GroupByKey:
+    """``f(iterator)`` of groupByKey's reduce side: (key, ResultIterable of its values)
+    for the (key, value) records, grouped in C (``_core.Cogroup``) under ``limit``
+    bytes; one key's values may exceed it (they are then read back from a file)."""
+
+    def __init__(self, limit):
+        self.limit = limit
+
+    def __call__(self, iterator):
+        from ember.resultiterable import ResultIterable
+        return _core.Cogroup([iterator], _core.COGROUP_GROUP, self.limit, _spill_dir(), ResultIterable)
+
 
 _M32 = 0xFFFFFFFF
 _M64 = (1 << 64) - 1
