@@ -1,6 +1,7 @@
 """Runs the examples in every public docstring against the shared context."""
 import doctest
 import importlib
+import tempfile
 
 import pytest
 
@@ -14,7 +15,10 @@ MODULES = ["ember.context", "ember.rdd", "ember.conf", "ember.storagelevel", "em
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(sc, name):
+def test_docstring_examples(sc, name, tmp_path, monkeypatch):
+    # The examples make their files with tempfile.mkdtemp(), as users would: here those
+    # go under the test's own directory, which pytest removes, not into /tmp for good.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     module = importlib.import_module(name)
     import ember
     # The module's own names, but not its __name__/__file__: examples run as user code.
