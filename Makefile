@@ -20,7 +20,7 @@ DOCS_DEPS := mkdocs "mkdocstrings[python]"
 
 # The decoders of bytes from a pipe or a file that have a fuzz target (tests/fuzz/fuzz_<name>.c,
 # seeds in tests/fuzz/corpus/<name>); `make test` replays each corpus.
-FUZZ_TARGETS := wire record lines seqfile shuffle native blocks
+FUZZ_TARGETS := wire record lines seqfile shuffle native blocks mpi
 FUZZ_SECONDS ?= 180
 
 $(VENV)/.deps: Makefile

@@ -237,6 +237,11 @@ typedef struct ember_config {
      * src/workers.c on fd 3 and the frames of src/wire.h with its workers. Tests point
      * it at a fake worker written in C (tests/c/fake_worker.c). */
     const char *daemon;
+    /* Cluster mode: the path of ember's MPI shim (ember/_mpi_shim.so, built when MPI
+     * was found). Set in the driver (rank 0 of an MPI launch), the context's task slots
+     * are the executors' (`slots` is ignored); each executor runs ember_mpi_executor
+     * with its own config. NULL: local mode. */
+    const char *mpi;
 } ember_config;
 
 /* Creates a context: makes its temp dir and starts the worker daemon. */
@@ -246,6 +251,22 @@ EMBER_EXTERN int ember_context_create(const ember_config *cfg, ember_context **o
 EMBER_EXTERN void ember_context_free(ember_context *ctx);
 EMBER_EXTERN const char *ember_context_tmpdir(const ember_context *ctx);
 EMBER_EXTERN int ember_context_slots(const ember_context *ctx);
+/* An executor of a cluster-mode context: its MPI rank, task slots, process id and host. */
+typedef struct ember_executor_info {
+    int rank;
+    int slots;
+    int64_t pid;
+    char host[256];
+} ember_executor_info;
+/* Fills out[0, max) with the context's executors in rank order; returns how many
+ * there are (0 in local mode). */
+EMBER_EXTERN size_t ember_context_executors(ember_context *ctx, ember_executor_info *out, size_t max);
+/* Runs this process as an executor of an MPI launch (rank >= 1; cfg->mpi the shim,
+ * cfg->slots its task slots, cfg->python/pythonpath/local_dir for its workers): its
+ * own temp dir and worker daemon, the driver's tasks relayed to its workers, until
+ * the driver stops. Returns 0 then (the caller should exit), or a negative code when
+ * it could not start (message set). */
+EMBER_EXTERN int ember_mpi_executor(const ember_config *cfg);
 /* How many times the worker daemon died and was replaced (when the next worker was
  * needed); the note of the last replacement goes to note (cap bytes, NUL-terminated). */
 EMBER_EXTERN int ember_context_daemon_restarts(ember_context *ctx, char *note, size_t cap);

@@ -42,6 +42,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     ctx->cfg.pythonpath = dup_or_null(cfg->pythonpath);
     ctx->cfg.max_result_size = cfg->max_result_size > 0 ? cfg->max_result_size : 0;
     ctx->cfg.daemon = dup_or_null(cfg->daemon);
+    ctx->cfg.mpi = NULL; /* used at creation only */
     const char *base = cfg->local_dir ? cfg->local_dir : getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     size_t len = strlen(base) + 32;
@@ -72,11 +73,17 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     ctx->pool.ctl_fd = -1;
     ctx->pool.daemon_pid = -1;
     ctx->pool.note_mu = &ctx->mu;
-    if ((rc = emberX_pool_start(&ctx->pool, &ctx->cfg, ctx->tmpdir))) goto fail;
     if (pipe2(ctx->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         rc = emberE_errno(EMBER_EIO, errno, "creating the engine's wake-up pipe");
         goto fail;
     }
+    /* Cluster mode: the slots are the executors'. The driver's own daemon still runs:
+     * it removes the temp dir should the driver be killed (as mpirun does). */
+    if (cfg->mpi) {
+        if ((rc = emberP_driver_start(&ctx->pool, cfg->mpi, ctx->wake[1]))) goto fail;
+        ctx->cfg.slots = (int)ctx->pool.nworkers;
+    }
+    if ((rc = emberX_pool_start(&ctx->pool, &ctx->cfg, ctx->tmpdir))) goto fail;
     if ((errno = pthread_create(&ctx->engine, NULL, emberS_engine_main, ctx)) != 0) {
         rc = emberE_errno(EMBER_EIO, errno, "starting the engine thread");
         goto fail;
@@ -90,6 +97,40 @@ fail:
 }
 
 const char *ember_context_tmpdir(const ember_context *ctx) { return ctx->tmpdir; }
+
+size_t ember_context_executors(ember_context *ctx, ember_executor_info *out, size_t max) {
+    return emberP_executors(&ctx->pool, out, max);
+}
+
+int ember_mpi_executor(const ember_config *cfg) {
+    int rc;
+    if (!cfg || cfg->slots < 1 || !cfg->mpi)
+        return emberE_set(EMBER_EINVAL, "an executor needs task slots and the MPI shim");
+    const char *base = cfg->local_dir ? cfg->local_dir : getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    char tmpdir[4096];
+    snprintf(tmpdir, sizeof tmpdir, "%s/ember-executor-XXXXXX", base);
+    if (!mkdtemp(tmpdir))
+        return emberE_errno(EMBER_EIO, errno,
+                            "creating an executor's temp dir under %s (set spark.local.dir or TMPDIR)", base);
+    emberX_pool pool = {0};
+    pool.nworkers = (size_t)cfg->slots;
+    pool.workers = ember_calloc(pool.nworkers, sizeof *pool.workers);
+    if (!pool.workers) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory starting an executor");
+        goto remove_dir;
+    }
+    for (size_t i = 0; i < pool.nworkers; i++) {
+        pool.workers[i].to_fd = pool.workers[i].from_fd = -1;
+        pool.workers[i].pid = -1;
+    }
+    if ((rc = emberX_pool_start(&pool, cfg, tmpdir)) == 0) rc = emberP_executor_run(&pool, cfg->mpi);
+    emberX_pool_stop(&pool);
+    ember_free(pool.workers);
+remove_dir:
+    remove_tree(tmpdir);
+    return rc;
+}
 int ember_context_slots(const ember_context *ctx) { return ctx->cfg.slots; }
 
 int ember_context_daemon_restarts(ember_context *ctx, char *note, size_t cap) {

@@ -473,7 +473,7 @@ static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
         return;
     }
     if (!why) {
-        if (emberX_worker_status(&ctx->pool, pid, &status, text, sizeof text) == 0 && status >= 0) {
+        if (emberX_worker_status(&ctx->pool, w, &status, text, sizeof text) == 0 && status >= 0) {
             w->alive = 0; /* reaped: no kill for a pid that may be reused */
             emberX_describe_status(status, how, sizeof how);
         } else {
@@ -814,6 +814,18 @@ static void plan(ember_context *ctx) {
         emberM_new_job(&ctx->blocks); /* partitions dropped for want of room: cached again if they fit */
     }
     pthread_mutex_unlock(&ctx->mu);
+    /* The transport lost what every job needs (an executor in cluster mode): every
+     * job fails, naming what was lost. */
+    char lost[1024];
+    if (emberX_pool_failure(&ctx->pool, lost, sizeof lost)) {
+        for (;;) {
+            pthread_mutex_lock(&ctx->mu);
+            struct ember_job *j = ctx->running;
+            pthread_mutex_unlock(&ctx->mu);
+            if (!j) break;
+            finish_job(ctx, j, EMBER_EWORKER, lost);
+        }
+    }
     for (;;) {
         struct ember_job *cancel = NULL;
         char msg[512];

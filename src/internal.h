@@ -4,8 +4,8 @@
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
  *   common (alloc.c, error.c, checksum.c, keyindex.c, record.c, tasklog.c, sort.c) <- blocks.c <- wire.c, codec.c <-
- *   textsplit.c, seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- graph.c <- tasks.c
- *   <- engine.c <- jobs.c <- context.c, native_jobs.c
+ *   textsplit.c, seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- mpi.c <- graph.c <-
+ *   tasks.c <- engine.c <- jobs.c <- context.c, native_jobs.c
  *
  * blocks.c knows no node: it holds blocks by node id. graph.c knows no engine: a
  * released node drops its blocks (blocks.c) and, as the last holder, frees the
@@ -26,7 +26,8 @@
  *   emberT_  textsplit.c  text splits and the line reader
  *   emberN_  native.c     naming native functions, native commands and specs, the portable hash
  *   emberV_  nworker.c    the native worker: its daemon, and the runner of a native task
- *   emberX_  workers.c    the worker daemon and pool
+ *   emberX_  workers.c    the worker daemon and pool; the transport interface
+ *   emberP_  mpi.c        cluster mode: the MPI transport, the executor's network loop
  *   emberG_  graph.c      lineage nodes, the context's reference count
  *   emberA_  tasks.c      encoding a task (its input tree, commands, frames)
  *   emberS_  engine.c     the engine thread: planning, dispatch, frames from workers
@@ -483,9 +484,32 @@ typedef struct emberX_worker {
     size_t outq_head, outq_len, outq_cap;
     emberW_parser in;
     void *task; /* the scheduler's running task, or NULL */
+    int remote; /* the process runs elsewhere (cluster mode): pid is not ours to signal */
 } emberX_worker;
 
-typedef struct emberX_pool {
+typedef struct emberX_pool emberX_pool;
+/* The transport: how the engine reaches the workers of its task slots. The engine
+ * sees the same thing either way, a worker's two pipes of wire.h frames:
+ * - in-process (emberX_in_process, local mode): the context's own daemon forks the
+ *   workers on this machine and hands over their pipes;
+ * - MPI (mpi.c, cluster mode): the workers run on executor ranks; the pipes end in
+ *   the network thread, which relays their bytes (mpi.c says how).
+ * worker_start fills w (alive, pid, to_fd, from_fd) or fails with a negative code;
+ * worker_status says how w's worker ended (as emberX_worker_status); failure (may be
+ * NULL) is 1 with a message when the transport lost what every job needs (an
+ * executor), so the engine fails its jobs; stop ends every worker and the rest. */
+typedef struct emberX_transport {
+    const char *name;
+    int (*worker_start)(emberX_pool *pool, emberX_worker *w);
+    int (*worker_status)(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap);
+    int (*failure)(emberX_pool *pool, char *msg, size_t cap);
+    void (*stop)(emberX_pool *pool);
+} emberX_transport;
+extern const emberX_transport emberX_in_process;
+
+struct emberX_pool {
+    const emberX_transport *transport; /* NULL: emberX_in_process */
+    void *net;                         /* the transport's state (mpi.c) */
     pid_t daemon_pid;
     int ctl_fd;
     size_t nworkers;
@@ -495,21 +519,25 @@ typedef struct emberX_pool {
     pthread_mutex_t *note_mu; /* guards restarts and restart_note (the context's mu) */
     int restarts;             /* daemons started to replace one that died */
     char restart_note[512];   /* what happened at the last restart */
-} emberX_pool;
+};
 
 /* Spawns the daemon (ember.daemon, see DAEMON_BOOT) in its own process group; keeps
  * cfg and tmpdir (borrowed) to replace it should it die. */
 int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir);
-/* How worker pid ended, asked of the daemon (which reaps it): its wait status in
- * *status (-1 while it still runs after two seconds, -2 when the daemon does not know
- * it), and the last Python traceback it wrote in text (NUL-terminated, at most cap
- * bytes; "" when none). Returns 0, or EMBER_ESPAWN when the daemon does not answer. */
-int emberX_worker_status(emberX_pool *pool, pid_t pid, int *status, char *text, size_t cap);
+/* How w's worker ended, asked of its transport (locally: of the daemon, which reaps
+ * it): its wait status in *status (-1 while it still runs after two seconds, -2 when
+ * the daemon does not know it), and the last Python traceback it wrote in text
+ * (NUL-terminated, at most cap bytes; "" when none). Returns 0, or EMBER_ESPAWN when
+ * the daemon does not answer. */
+int emberX_worker_status(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap);
+/* 1 with a message in msg when the pool's transport lost what every job needs. */
+int emberX_pool_failure(emberX_pool *pool, char *msg, size_t cap);
 /* "killed by signal 11 (SIGSEGV)", "exited with status 1" ... for a wait status. */
 void emberX_describe_status(int status, char *buf, size_t cap);
-/* Kills every worker, ends the daemon and waits for it. */
+/* Kills every worker, ends the daemon and waits for it (and stops the transport). */
 void emberX_pool_stop(emberX_pool *pool);
-/* Asks the daemon for a new worker process in slot w (which must not be alive). */
+/* Asks the transport (locally: the daemon) for a new worker process in slot w (which
+ * must not be alive). */
 int emberX_worker_start(emberX_pool *pool, emberX_worker *w);
 /* SIGKILLs the worker, closes its pipes, drops its queues; the slot can be restarted. */
 void emberX_worker_kill(emberX_worker *w);
@@ -522,6 +550,47 @@ int emberX_queue(emberX_worker *w, uint32_t type, const void *payload, size_t le
  * worker's pipe is closed. */
 int emberX_flush(emberX_worker *w);
 static inline int emberX_pending(const emberX_worker *w) { return w->outq_head < w->outq_len; }
+
+/* ---- mpi.c: cluster mode (the MPI transport, the executor's network loop) ------ */
+/* The messages between the network threads of the driver and the executors (their
+ * layout atop mpi.c). */
+enum {
+    EMBER_MPI_HELLO = 1,
+    EMBER_MPI_START,
+    EMBER_MPI_STARTED,
+    EMBER_MPI_START_FAILED,
+    EMBER_MPI_DATA,
+    EMBER_MPI_CREDIT,
+    EMBER_MPI_CLOSE,
+    EMBER_MPI_ENDED,
+    EMBER_MPI_BEAT,
+    EMBER_MPI_QUIT
+};
+enum { EMBER_MPI_HEADER = 9, EMBER_MPI_MAX_MSG = 1 << 20 };
+typedef struct emberP_msg {
+    int type;
+    uint32_t slot, gen;
+    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status */
+    uint64_t u64;        /* HELLO: pid; CREDIT: bytes */
+    const uint8_t *rest; /* HELLO: host; START_FAILED: error; DATA: bytes; ENDED: traceback */
+    size_t nrest;
+} emberP_msg;
+/* Appends m's bytes to out: 0, EMBER_EINVAL (unknown type, too long) or EMBER_ENOMEM. */
+int emberP_msg_encode(const emberP_msg *m, emberB_buf *out);
+/* Decodes p[0, len) whole into *m (rest borrows from p): 0, or EMBER_EPROTO naming
+ * what is wrong (length, unknown type, fixed part of the wrong size). */
+int emberP_msg_decode(const uint8_t *p, size_t len, emberP_msg *m);
+/* The driver (rank 0): loads the MPI shim at `shim`, starts the network thread, waits
+ * for every executor's HELLO and replaces pool's workers with their slots (rank 1's
+ * first), reached through the MPI transport; engine_wake is written when an executor
+ * is lost. Returns 0 or a negative code with a message. */
+int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake);
+/* The executors pool's transport knows (rank order), as ember_context_executors. */
+size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max);
+/* An executor: relays the driver's slots to pool's workers (its own daemon's) in this
+ * thread until the driver says QUIT. Returns 0, or a negative code when MPI did not
+ * start. */
+int emberP_executor_run(emberX_pool *pool, const char *shim);
 
 /* ---- graph.c: lineage nodes ----------------------------------------------- */
 

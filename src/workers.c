@@ -35,9 +35,15 @@
 
 extern char **environ;
 
-/* Builds the daemon's environment: ours, with PYTHONHASHSEED=0 (workers hash the same
- * everywhere) and PYTHONPATH replaced when given; for the native daemon (nworker.c)
- * EMBER_NATIVE_DAEMON=1 too. */
+/* 1 for the variables of an MPI launch (Open MPI's, PMIx's, PMI's): workers must not
+ * see them, or an MPI library a user function loads would take itself for a rank. */
+static int mpi_variable(const char *e) {
+    return strncmp(e, "OMPI_", 5) == 0 || strncmp(e, "PMIX_", 5) == 0 || strncmp(e, "PMI_", 4) == 0;
+}
+
+/* Builds the daemon's environment: ours without MPI's variables, with
+ * PYTHONHASHSEED=0 (workers hash the same everywhere) and PYTHONPATH replaced when
+ * given; for the native daemon (nworker.c) EMBER_NATIVE_DAEMON=1 too. */
 static char **daemon_env(const char *pythonpath, int native) {
     size_t n = 0;
     while (environ[n])
@@ -46,7 +52,7 @@ static char **daemon_env(const char *pythonpath, int native) {
     if (!env) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], "PYTHONHASHSEED=", 15) == 0) continue;
+        if (strncmp(environ[i], "PYTHONHASHSEED=", 15) == 0 || mpi_variable(environ[i])) continue;
         if (pythonpath && strncmp(environ[i], "PYTHONPATH=", 11) == 0) continue;
         if (strncmp(environ[i], EMBER_NATIVE_DAEMON_VAR "=", sizeof EMBER_NATIVE_DAEMON_VAR) == 0) continue;
         env[k++] = environ[i];
@@ -156,7 +162,8 @@ static void drop_queue(emberX_worker *w) {
 }
 
 void emberX_worker_kill(emberX_worker *w) {
-    if (w->alive && w->pid > 0) kill(w->pid, SIGKILL);
+    /* A remote worker ends when the network thread sees its pipes close (mpi.c). */
+    if (w->alive && w->pid > 0 && !w->remote) kill(w->pid, SIGKILL);
     w->alive = 0;
     w->pid = -1;
     close_fd(&w->to_fd);
@@ -174,7 +181,8 @@ static long ms_until(const struct timespec *end) {
     return (long)(end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-void emberX_pool_stop(emberX_pool *pool) {
+/* The in-process transport's stop: the daemon's workers, then the daemon. */
+static void daemon_stop(emberX_pool *pool) {
     for (size_t i = 0; i < pool->nworkers; i++) {
         emberX_worker_kill(&pool->workers[i]);
         ember_free(pool->workers[i].sent);
@@ -321,7 +329,8 @@ void emberX_describe_status(int status, char *buf, size_t cap) {
     }
 }
 
-int emberX_worker_status(emberX_pool *pool, pid_t pid, int *status, char *text, size_t cap) {
+static int daemon_worker_status(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap) {
+    pid_t pid = w->pid;
     if (cap) text[0] = 0;
     *status = -2;
     if (pool->ctl_fd < 0 || pid <= 0) return emberE_set(EMBER_ESPAWN, "the worker daemon is not running");
@@ -352,7 +361,7 @@ int emberX_worker_status(emberX_pool *pool, pid_t pid, int *status, char *text, 
     return 0;
 }
 
-int emberX_worker_start(emberX_pool *pool, emberX_worker *w) {
+static int daemon_worker_start(emberX_pool *pool, emberX_worker *w) {
     int rc = 0, status = -1;
     if (pool->ctl_fd < 0) return emberE_set(EMBER_ESTOPPED, "the context is stopped; create a new SparkContext");
     pid_t old = pool->daemon_pid;
@@ -369,6 +378,25 @@ int emberX_worker_start(emberX_pool *pool, emberX_worker *w) {
         if ((rc = restart_daemon(pool, old, -1, why))) return rc;
     }
 }
+
+const emberX_transport emberX_in_process = {"in-process", daemon_worker_start, daemon_worker_status, NULL, daemon_stop};
+
+static const emberX_transport *transport_of(const emberX_pool *pool) {
+    return pool->transport ? pool->transport : &emberX_in_process;
+}
+
+int emberX_worker_start(emberX_pool *pool, emberX_worker *w) { return transport_of(pool)->worker_start(pool, w); }
+
+int emberX_worker_status(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap) {
+    return transport_of(pool)->worker_status(pool, w, status, text, cap);
+}
+
+int emberX_pool_failure(emberX_pool *pool, char *msg, size_t cap) {
+    const emberX_transport *t = transport_of(pool);
+    return t->failure ? t->failure(pool, msg, cap) : 0;
+}
+
+void emberX_pool_stop(emberX_pool *pool) { transport_of(pool)->stop(pool); }
 
 /* Asks the daemon for a worker in slot w. DAEMON_GONE when the daemon does not answer. */
 static int request_worker(emberX_pool *pool, emberX_worker *w) {

@@ -164,13 +164,14 @@ static ember_node *node_arg(core_state *st, PyObject *o) {
 static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
 
 static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"slots",           "python", "pythonpath",   "max_failures",    "local_dir",
-                             "max_result_size", "daemon", "memory_limit", "storage_reserve", NULL};
+    static char *kwlist[] = {
+        "slots",  "python",       "pythonpath",      "max_failures", "local_dir", "max_result_size",
+        "daemon", "memory_limit", "storage_reserve", "mpi",          NULL};
     int slots, max_failures = 4;
     long long max_result_size = 0, memory_limit = 0, storage_reserve = 0;
-    const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLL", kwlist, &slots, &python, &pythonpath, &max_failures,
-                                     &local_dir, &max_result_size, &daemon, &memory_limit, &storage_reserve))
+    const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL, *mpi = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLLz", kwlist, &slots, &python, &pythonpath, &max_failures,
+                                     &local_dir, &max_result_size, &daemon, &memory_limit, &storage_reserve, &mpi))
         return -1;
     if (max_result_size < 0 || memory_limit < 0 || storage_reserve < 0) {
         PyErr_Format(PyExc_ValueError,
@@ -191,7 +192,8 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
                         .max_result_size = max_result_size,
                         .daemon = daemon,
                         .memory_limit = memory_limit,
-                        .storage_reserve = storage_reserve};
+                        .storage_reserve = storage_reserve,
+                        .mpi = mpi};
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ember_context_create(&cfg, &self->ctx);
     Py_END_ALLOW_THREADS if (rc) {
@@ -737,6 +739,32 @@ static PyObject *Context_daemon_restarts(ContextObject *self, PyObject *unused) 
     return Py_BuildValue("(is)", n, note);
 }
 
+/* executors() -> [(rank, host, pid, slots), ...]: cluster mode's executors ([] locally). */
+static PyObject *Context_executors(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    PyObject *lst = PyList_New(0);
+    if (!lst || !self->ctx) return lst;
+    ember_executor_info info[64];
+    size_t n = ember_context_executors(self->ctx, info, 64);
+    ember_executor_info *all = n > 64 ? PyMem_Calloc(n, sizeof *all) : info;
+    if (!all) {
+        Py_DECREF(lst);
+        return PyErr_NoMemory();
+    }
+    if (n > 64) n = ember_context_executors(self->ctx, all, n);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *t = Py_BuildValue("(isLi)", all[i].rank, all[i].host, (long long)all[i].pid, all[i].slots);
+        if (!t || PyList_Append(lst, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(lst);
+            break;
+        }
+        Py_DECREF(t);
+    }
+    if (all != info) PyMem_Free(all);
+    return lst;
+}
+
 /* freed_nodes() -> [id, ...]: nodes freed since the last call (tracked from the first). */
 static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
     (void)unused;
@@ -832,6 +860,8 @@ static PyMethodDef Context_methods[] = {
      "tasklog_retain(tasks, stages): how many task attempts and stages the task log keeps"},
     {"daemon_restarts", (PyCFunction)Context_daemon_restarts, METH_NOARGS,
      "daemon_restarts() -> (how many worker daemons died and were replaced, what happened last)"},
+    {"executors", (PyCFunction)Context_executors, METH_NOARGS,
+     "executors() -> [(rank, host, pid, slots), ...] in cluster mode, [] in local mode"},
     {"freed_nodes", (PyCFunction)Context_freed_nodes, METH_NOARGS,
      "freed_nodes() -> ids of the nodes freed since the last call (the first call starts tracking)"},
     {"storage_status", (PyCFunction)Context_storage_status, METH_NOARGS,
@@ -884,7 +914,22 @@ static PyObject *py_input_files(PyObject *m, PyObject *arg) {
     return lst;
 }
 
+/* mpi_executor(slots, python, pythonpath, local_dir, mpi): runs this process as an
+ * executor of an MPI launch until the driver stops (the GIL released throughout). */
+static PyObject *py_mpi_executor(PyObject *m, PyObject *args) {
+    int slots;
+    const char *python, *pythonpath, *local_dir, *mpi;
+    if (!PyArg_ParseTuple(args, "iszzs", &slots, &python, &pythonpath, &local_dir, &mpi)) return NULL;
+    ember_config cfg = {.slots = slots, .python = python, .pythonpath = pythonpath, .local_dir = local_dir, .mpi = mpi};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = ember_mpi_executor(&cfg);
+    Py_END_ALLOW_THREADS if (rc) return core_raise(core_get_state(m), rc);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef context_functions[] = {
+    {"mpi_executor", py_mpi_executor, METH_VARARGS,
+     "mpi_executor(slots, python, pythonpath, local_dir, mpi): runs an executor until the driver stops."},
     {"mem_used", py_mem_used, METH_NOARGS, "Bytes the engine has allocated in this process."},
     {"input_files", py_input_files, METH_O, "input_files(paths) -> the files textFile(paths) reads, in order."},
     {NULL, NULL, 0, NULL},

@@ -101,8 +101,11 @@ def _worker_memory(conf: Any) -> Any:
 
 
 def _parse_master(master: Any) -> Any:
-    """Returns (slots, max_failures or None) for a local master URL."""
+    """Returns (slots, max_failures or None) for a master URL: local ones, and "mpi"
+    (cluster mode: the slots are each executor's, spark.executor.cores or its CPUs)."""
     url = master.strip()
+    if url == "mpi":
+        return os.cpu_count() or 1, None
     n = f = ""
     if url.startswith("local[") and url.endswith("]"):
         n, comma, f = url[len("local["):-1].partition(",")
@@ -116,8 +119,8 @@ def _parse_master(master: Any) -> Any:
         ok = url == "local"
     if not ok:
         raise ValueError(
-            f"Unsupported master URL {master!r}: use local, local[N], local[*] or local[N,F] "
-            "(ember has no cluster mode)")
+            f"Unsupported master URL {master!r}: use local, local[N], local[*], local[N,F], or mpi "
+            "(cluster mode, under mpirun)")
     slots = 1 if not n else (os.cpu_count() or 1) if n == "*" else int(n)
     if slots < 1:
         raise ValueError(f"master {master!r} asks for {slots} task slots; ask for at least 1")
@@ -130,6 +133,49 @@ def _leading_digits(text: str) -> tuple[str, str]:
     while i < len(text) and text[i].isdecimal():
         i += 1
     return text[:i], text[i:]
+
+
+def _mpi_launch() -> Any:
+    """(rank, size) when an MPI launcher (mpirun, mpiexec, srun) started this process, else None."""
+    env = os.environ
+    for rank, size in (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE"),
+                       ("PMIX_RANK", "SLURM_NTASKS")):
+        if rank in env and size in env:
+            try:
+                return int(env[rank]), int(env[size])
+            except ValueError:
+                return None
+    return None
+
+
+def _mpi_shim() -> str:
+    """The path of ember's MPI shim, or an error saying how to get one."""
+    import glob
+    here = os.path.dirname(os.path.abspath(_core.__file__))
+    found = sorted(glob.glob(os.path.join(here, "_mpi_shim*.so")))
+    if not found:
+        raise RuntimeError(
+            "cluster mode (master 'mpi' or a program started by mpirun) needs ember built with MPI, and this "
+            f"one was built without it ({here} has no _mpi_shim.so): install Open MPI or MPICH with its "
+            "headers (Debian: apt-get install libopenmpi-dev openmpi-bin) and reinstall ember")
+    return found[0]
+
+
+def _run_executor(conf: Any, slots: int, rank: int) -> None:
+    """Runs this process as executor `rank` until the driver stops, then ends the
+    process: an executor never returns into the program that made the context."""
+    import socket
+    os.environ["EMBER_EXECUTOR"] = f"executor rank {rank} (host {socket.gethostname()})"
+    code = 0
+    try:
+        _core.mpi_executor(slots, sys.executable, os.pathsep.join(_worker_path()),
+                           conf.get("spark.local.dir"), _mpi_shim())
+    except BaseException as e:  # noqa: BLE001 - the process ends either way; say why
+        print(f"ember: executor rank {rank} failed: {e}", file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 _INPUTS = ("sc.textFile(), sc.wholeTextFiles(), sc.binaryFiles(), sc.binaryRecords(), sc.pickleFile() or "
@@ -253,6 +299,22 @@ class SparkContext:
             slots, failures = _parse_master(self.master)
             if failures is None:
                 failures = int(conf.get("spark.task.maxFailures", "4"))
+            # Cluster mode: master "mpi", or any master in a launch of 2 ranks or more
+            # (local[N] then gives each executor N slots). Executors stop here for good.
+            launch = _mpi_launch()
+            mpi = None
+            if self.master.strip() == "mpi" and launch is None:
+                raise RuntimeError(
+                    "master 'mpi' runs under an MPI launcher: start the program with `mpirun -np K python "
+                    "app.py` (rank 0 is the driver, ranks 1..K-1 executors); `ember-submit --master mpi` "
+                    "shows the line")
+            if launch is not None and (launch[1] > 1 or self.master.strip() == "mpi"):
+                cores = conf.get("spark.executor.cores")
+                if self.master.strip() == "mpi" and cores is not None:
+                    slots = int(cores)
+                mpi = _mpi_shim()
+                if launch[0] != 0:
+                    _run_executor(conf, slots, launch[0])
             self._slots = slots
             max_result = _byte_size(conf.get("spark.driver.maxResultSize", "1g"), "spark.driver.maxResultSize")
             self._worker_memory = _worker_memory(conf)
@@ -260,7 +322,9 @@ class SparkContext:
             memory_limit, storage_reserve = _blocks.memory_budget(conf)
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(_worker_path()), failures,
                                        conf.get("spark.local.dir"), max_result_size=max_result,
-                                       memory_limit=memory_limit, storage_reserve=storage_reserve)
+                                       memory_limit=memory_limit, storage_reserve=storage_reserve, mpi=mpi)
+            if mpi is not None:  # the executors' slots, all of them
+                self._slots = sum(e[3] for e in self._core.executors())
             self._core.freed_nodes()            # from now on the engine tells which nodes went
             self._init_shared_state()
             from ember import progress

@@ -42,6 +42,18 @@ def _conf_pair(text):
     return key.strip(), value.strip()
 
 
+_MPI_LINE = """ember-submit --master mpi runs one copy of the program per MPI rank (rank 0 the driver,
+ranks 1..K-1 executors), so start it with an MPI launcher, e.g.:
+    mpirun -np 3 --hostfile hosts ember-submit --master mpi {script}
+    srun -n 3 ember-submit --master mpi {script}          (Slurm, inside salloc or sbatch)
+Each executor's task slots: --conf spark.executor.cores=N (default: its CPUs)."""
+
+
+def _mpi_launch():
+    from ember.context import _mpi_launch
+    return _mpi_launch()
+
+
 def _master(text):
     """argparse type for ``--master``: checked as SparkContext will check it."""
     from ember.context import _parse_master
@@ -68,8 +80,8 @@ def add_options(parser):
     from ember import __version__
     parser.add_argument("--version", action="version", version=f"ember {__version__}")
     parser.add_argument("--master", type=_master, metavar="MASTER",
-                        help="local, local[N], local[*] or local[N,F] (default: $EMBER_MASTER, "
-                             "else local[*])")
+                        help="local, local[N], local[*], local[N,F], or mpi (cluster mode: run "
+                             "under mpirun, see docs/cluster.md) (default: $EMBER_MASTER, else local[*])")
     parser.add_argument("--name", metavar="NAME", help="the application's name")
     parser.add_argument("--conf", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",
                         help="a setting, e.g. spark.task.maxFailures=2 (repeatable)")
@@ -198,6 +210,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not os.path.exists(args.script):
         parser.error(f"script {args.script!r} not found")
+    if args.master == "mpi" and _mpi_launch() is None:
+        print(_MPI_LINE.format(script=" ".join([args.script] + args.args)), file=sys.stderr)
+        return 2
     saved_argv, saved_path = list(sys.argv), list(sys.path)
     saved_env = {k: os.environ.get(k) for k in _ENV_KEYS}
     try:

@@ -210,6 +210,9 @@ class Worker:
                 text += (f"MemoryError: the task went past the {self.memory >> 20} MiB this worker's address "
                          "space is limited to by spark.executor.pyspark.memory; raise it, or make the task "
                          "hold less\n")
+            where = os.environ.get("EMBER_EXECUTOR")
+            if where:  # cluster mode: which rank and host the task failed on
+                text += f"(the task ran on {where})\n"
             streams.drain()
             failed = next((s.failed_file for s in self.shuffle_inputs if s.failed_file), None)
             if failed is None:

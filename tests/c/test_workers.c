@@ -97,10 +97,10 @@ static void test_status_and_restart(void) {
     CHECK(w.pid > 0);
     int status = 0;
     char text[64];
-    CHECK(emberX_worker_status(&pool, w.pid, &status, text, sizeof text) == 0);
+    CHECK(emberX_worker_status(&pool, &w, &status, text, sizeof text) == 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7);
     CHECK(strcmp(text, "fake traceback") == 0);
-    CHECK(emberX_worker_status(&pool, w.pid, &status, text, 5) == 0); /* the text is cut to fit */
+    CHECK(emberX_worker_status(&pool, &w, &status, text, 5) == 0); /* the text is cut to fit */
     CHECK(strcmp(text, "fake") == 0);
     w.alive = 0;
     emberX_worker_kill(&w);

@@ -1,0 +1,1014 @@
+/* mpi.c — cluster mode: the MPI transport of the driver, and the executor.
+ *
+ * Design. `mpirun -np K python app.py` starts K copies of the program. Rank 0 is the
+ * driver: its context's worker pool holds the task slots of every executor, reached
+ * through this transport (emberX_transport, internal.h). Ranks 1..K-1 are executors:
+ * ember_mpi_executor (context.c) runs one until the driver stops. MPI only starts the
+ * processes and moves bytes; libember never includes mpi.h: it calls MPI through the
+ * shim of mpi_shim.h, a shared library loaded with dlopen when cluster mode starts
+ * (built only when meson finds Open MPI or MPICH), so ember builds and runs without
+ * MPI and local mode never loads it.
+ *
+ * One network thread per process makes every MPI call (it initialises MPI and uses
+ * a communicator of its own). It relays the bytes of worker pipes, without reading
+ * their frames:
+ *   driver: each remote slot is a socketpair. The engine holds one end as the
+ *     worker's two pipes (emberX_worker.to_fd/from_fd, marked remote); the network
+ *     thread holds the other, sends what the engine writes to the executor in DATA
+ *     messages, and writes back what comes from there. The engine closing its end
+ *     (emberX_worker_kill) sends CLOSE, which kills the worker on the executor.
+ *   executor: its own worker pool (its own daemon, started with posix_spawn in an
+ *     environment without OMPI_/PMIX_/PMI_ variables, workers.c) forks the workers;
+ *     DATA is written to a worker's task pipe, what it writes to its result pipe goes
+ *     to the driver; when it ends, ENDED says how (the daemon's wait status and
+ *     traceback), and the driver closes the slot's socket: the engine sees the worker
+ *     end as it would locally.
+ * Every message of a slot carries the slot's generation (one per START), so bytes of
+ * a worker already replaced are dropped. A relay stops reading its source while
+ * RELAY_WINDOW bytes it sent are not yet written by the other side (CREDIT messages
+ * say how much was). MPI has no file descriptor to wait on: the thread sleeps in
+ * poll() on its own descriptors between looks at MPI, 0 ms while busy and growing to
+ * 10 ms when idle (50 ms after a second of nothing), so an idle context costs
+ * nothing noticeable.
+ *
+ * Losing an executor: each executor sends BEAT every 250 ms. The driver counts one
+ * lost when nothing came from it for 3 s, or at once when mpirun's SIGTERM reaches
+ * the driver (Open MPI sends it about a second after a rank died; the driver's
+ * handler is this file's) and its last word is over 400 ms old. The engine then
+ * fails every job (emberX_pool_failure) naming the rank and host; mpirun ends the
+ * processes; each executor's daemon, seeing its executor gone, kills its workers
+ * and removes its temp dir, as the driver's does.
+ *
+ * Messages (emberP_msg_encode/decode, fuzzed by fuzz_mpi): u8 type, u32 slot (the
+ * executor's own slot index), u32 generation, a fixed part by type, and for some
+ * types the rest of the message as bytes:
+ *   HELLO        executor -> driver  u32 slots, u64 pid; rest: host name
+ *   START        driver -> executor  start a worker in the slot
+ *   STARTED      executor -> driver  u32 pid
+ *   START_FAILED executor -> driver  rest: the error
+ *   DATA         both                rest: bytes of the slot's pipe
+ *   CREDIT       both                u64 bytes written to the pipe
+ *   CLOSE        driver -> executor  kill the slot's worker
+ *   ENDED        executor -> driver  u32 wait status (-1 unknown); rest: traceback
+ *   BEAT         executor -> driver  (nothing)
+ *   QUIT         driver -> executor  the driver stops: stop too
+ */
+#include "internal.h"
+#include "mpi_shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { RELAY_CHUNK = 256 * 1024, RELAY_WINDOW = 4 * 1024 * 1024, CREDIT_BATCH = 64 * 1024 };
+
+/* ---- messages ------------------------------------------------------------------ */
+
+static const struct {
+    uint8_t fixed; /* bytes of the fixed part after the header */
+    uint8_t rest;  /* the message may carry trailing bytes */
+} msg_layout[EMBER_MPI_QUIT + 1] = {
+    [EMBER_MPI_HELLO] = {12, 1},       [EMBER_MPI_START] = {0, 0}, [EMBER_MPI_STARTED] = {4, 0},
+    [EMBER_MPI_START_FAILED] = {0, 1}, [EMBER_MPI_DATA] = {0, 1},  [EMBER_MPI_CREDIT] = {8, 0},
+    [EMBER_MPI_CLOSE] = {0, 0},        [EMBER_MPI_ENDED] = {4, 1}, [EMBER_MPI_BEAT] = {0, 0},
+    [EMBER_MPI_QUIT] = {0, 0},
+};
+
+int emberP_msg_encode(const emberP_msg *m, emberB_buf *out) {
+    if (m->type < EMBER_MPI_HELLO || m->type > EMBER_MPI_QUIT)
+        return emberE_set(EMBER_EINVAL, "unknown cluster message type %d", m->type);
+    size_t fixed = msg_layout[m->type].fixed, rest = msg_layout[m->type].rest ? m->nrest : 0;
+    if (EMBER_MPI_HEADER + fixed + rest > EMBER_MPI_MAX_MSG)
+        return emberE_set(EMBER_EINVAL, "a cluster message of %zu bytes is over the limit", rest);
+    if (emberB_reserve(out, EMBER_MPI_HEADER + fixed + rest)) return EMBER_ENOMEM;
+    uint8_t *p = out->data + out->len;
+    p[0] = (uint8_t)m->type;
+    emberB_store_u32(p + 1, m->slot);
+    emberB_store_u32(p + 5, m->gen);
+    p += EMBER_MPI_HEADER;
+    if (m->type == EMBER_MPI_HELLO) {
+        emberB_store_u32(p, m->num);
+        emberB_store_u64(p + 4, m->u64);
+    } else if (m->type == EMBER_MPI_CREDIT) {
+        emberB_store_u64(p, m->u64);
+    } else if (fixed == 4) {
+        emberB_store_u32(p, m->num);
+    }
+    if (rest) memcpy(p + fixed, m->rest, rest);
+    out->len += EMBER_MPI_HEADER + fixed + rest;
+    return 0;
+}
+
+int emberP_msg_decode(const uint8_t *p, size_t len, emberP_msg *m) {
+    memset(m, 0, sizeof *m);
+    if (len < EMBER_MPI_HEADER) return emberE_set(EMBER_EPROTO, "a cluster message of %zu bytes is too short", len);
+    if (len > EMBER_MPI_MAX_MSG) return emberE_set(EMBER_EPROTO, "a cluster message of %zu bytes is too long", len);
+    int type = p[0];
+    if (type < EMBER_MPI_HELLO || type > EMBER_MPI_QUIT)
+        return emberE_set(EMBER_EPROTO, "a cluster message has unknown type %d", type);
+    size_t fixed = msg_layout[type].fixed, body = len - EMBER_MPI_HEADER;
+    if (body < fixed || (!msg_layout[type].rest && body != fixed))
+        return emberE_set(EMBER_EPROTO, "a cluster message of type %d has %zu bytes after its header", type, body);
+    m->type = type;
+    m->slot = emberB_load_u32(p + 1);
+    m->gen = emberB_load_u32(p + 5);
+    p += EMBER_MPI_HEADER;
+    if (type == EMBER_MPI_HELLO) {
+        m->num = emberB_load_u32(p);
+        m->u64 = emberB_load_u64(p + 4);
+    } else if (type == EMBER_MPI_CREDIT) {
+        m->u64 = emberB_load_u64(p);
+    } else if (fixed == 4) {
+        m->num = emberB_load_u32(p);
+    }
+    m->rest = p + fixed;
+    m->nrest = body - fixed;
+    return 0;
+}
+
+/* ---- the network thread's state ------------------------------------------------ */
+
+enum { SLOT_IDLE, SLOT_STARTING, SLOT_STARTED, SLOT_FAILED };
+
+typedef struct slot {
+    int fd_in, fd_out; /* driver: the socket's end (both); executor: the worker's result / task pipe */
+    uint32_t gen;
+    emberB_buf q; /* bytes from the other side to write to fd_out, from qhead */
+    size_t qhead;
+    uint64_t unacked;    /* bytes sent that the other side did not say it wrote */
+    uint64_t uncredited; /* bytes written to fd_out not yet credited back */
+    int closing;         /* driver: the worker ended; close the socket once q is written */
+    /* driver: where the slot lives */
+    int rank;
+    uint32_t local;
+    /* driver, under net->mu: the engine's requests and their answers */
+    int state;
+    int pending; /* a START for new_fd waits for the network thread */
+    int new_fd;
+    pid_t pid;
+    int status; /* how the worker ended (ENDED), -1 unknown */
+    char text[4096];
+} slot;
+
+typedef struct peer {
+    int hello, lost;
+    uint32_t slots, first; /* its slots are the pool's [first, first + slots) */
+    uint64_t pid;
+    char host[256];
+    double last_ms; /* when its last message came */
+} peer;
+
+typedef struct send_req {
+    void *req;
+    uint8_t *buf;
+} send_req;
+
+typedef struct emberP_net {
+    const ember_mpi_ops *mpi;
+    void *dl;
+    int executor; /* role: executor (1) or driver (0) */
+    int rank, size;
+    pthread_t thread;
+    int thread_started;
+    int wake[2]; /* wakes the network thread */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* under mu: */
+    int inited, init_rc, stopping, done, failed;
+    char init_err[512];
+    char failure[1024];
+    size_t nhello;
+    /* the network thread's */
+    peer *peers; /* by rank (driver) */
+    slot *slots;
+    size_t nslots;
+    send_req *sends;
+    size_t nsends, capsends;
+    int engine_wake; /* driver: ctx->wake[1] */
+    emberX_pool *pool;
+    int quit;
+    char host[256];
+} emberP_net;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void poke(int fd, char c) {
+    ssize_t r;
+    do
+        r = write(fd, &c, 1);
+    while (r < 0 && errno == EINTR);
+}
+
+/* Sends a message to rank dest (its bytes kept until MPI is done with them). */
+static int send_msg(emberP_net *n, int dest, const emberP_msg *m) {
+    emberB_buf b = {0};
+    int rc = emberP_msg_encode(m, &b);
+    if (rc) return rc;
+    if (emberB_grow(&n->sends, &n->capsends, n->nsends + 1, sizeof *n->sends, 16)) {
+        emberB_free(&b);
+        return EMBER_ENOMEM;
+    }
+    void *req = NULL;
+    if (n->mpi->isend(dest, b.data, b.len, &req) < 0) {
+        emberB_free(&b);
+        return emberE_set(EMBER_EIO, "MPI could not send to rank %d", dest);
+    }
+    n->sends[n->nsends++] = (send_req){req, b.data};
+    return 0;
+}
+
+static void test_sends(emberP_net *n) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n->nsends; i++) {
+        if (n->mpi->test(n->sends[i].req))
+            ember_free(n->sends[i].buf);
+        else
+            n->sends[kept++] = n->sends[i];
+    }
+    n->nsends = kept;
+}
+
+static void slot_reset(slot *s) {
+    emberB_free(&s->q);
+    s->qhead = 0;
+    s->unacked = s->uncredited = 0;
+    s->closing = 0;
+}
+
+/* The rank a slot's messages go to, and the slot number they carry. */
+static int slot_dest(const emberP_net *n, const slot *s, uint32_t *local) {
+    *local = n->executor ? (uint32_t)(s - n->slots) : s->local;
+    return n->executor ? 0 : s->rank;
+}
+
+static void send_slot(emberP_net *n, slot *s, int type, uint32_t num, const void *rest, size_t nrest) {
+    uint32_t local;
+    int dest = slot_dest(n, s, &local);
+    emberP_msg m = {.type = type, .slot = local, .gen = s->gen, .num = num, .rest = rest, .nrest = nrest};
+    send_msg(n, dest, &m);
+}
+
+/* ---- the driver's side ------------------------------------------------------------- */
+
+/* Closes the driver's end of a slot's socket: the engine sees the worker end. */
+static void driver_close(slot *s) {
+    if (s->fd_in >= 0) close(s->fd_in);
+    s->fd_in = s->fd_out = -1;
+    slot_reset(s);
+}
+
+/* Counts executor rank r lost: the engine fails its jobs and every start on its slots. */
+static void lose_peer(emberP_net *n, int r, const char *why) {
+    peer *p = &n->peers[r];
+    if (p->lost) return;
+    p->lost = 1;
+    pthread_mutex_lock(&n->mu);
+    if (!n->failed)
+        snprintf(n->failure, sizeof n->failure,
+                 "executor rank %d (host %s, pid %llu) was lost: %s. Its tasks and the files it held are gone, so "
+                 "the job cannot go on; mpirun ends the other ranks. Look at that host's logs (out of memory? killed?) "
+                 "and run the program again.",
+                 r, p->host, (unsigned long long)p->pid, why);
+    n->failed = 1;
+    for (uint32_t i = 0; i < p->slots; i++) {
+        slot *s = &n->slots[p->first + i];
+        s->status = -1;
+        snprintf(s->text, sizeof s->text, "%s", n->failure);
+        if (s->state == SLOT_STARTING) s->state = SLOT_FAILED;
+    }
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    for (uint32_t i = 0; i < p->slots; i++)
+        driver_close(&n->slots[p->first + i]);
+    poke(n->engine_wake, 1);
+}
+
+static volatile sig_atomic_t got_sigterm;
+static int sigterm_fd = -1;
+static struct sigaction old_sigterm;
+
+static void on_sigterm(int sig) {
+    (void)sig;
+    int saved = errno;
+    got_sigterm = 1;
+    if (sigterm_fd >= 0) {
+        char c = 'T';
+        ssize_t r = write(sigterm_fd, &c, 1);
+        (void)r;
+    }
+    errno = saved;
+}
+
+/* Which executor is gone: the one silent longest, after SIGTERM (or silent 3 s). */
+static void check_peers(emberP_net *n, double now) {
+    int stalest = -1;
+    for (int r = 1; r < n->size; r++) {
+        peer *p = &n->peers[r];
+        if (p->lost || !p->hello) continue;
+        if (now - p->last_ms > 3000) {
+            char why[128];
+            snprintf(why, sizeof why, "nothing came from it for %.1f s", (now - p->last_ms) / 1e3);
+            lose_peer(n, r, why);
+        } else if (stalest < 0 || p->last_ms < n->peers[stalest].last_ms) {
+            stalest = r;
+        }
+    }
+    if (!got_sigterm) return;
+    got_sigterm = 0;
+    if (stalest >= 0 && now - n->peers[stalest].last_ms > 400) {
+        lose_peer(n, stalest, "it stopped answering and mpirun is ending the job (a rank ended)");
+    } else {
+        pthread_mutex_lock(&n->mu);
+        if (!n->failed)
+            snprintf(n->failure, sizeof n->failure,
+                     "mpirun is ending the job (SIGTERM reached the driver, rank 0): a rank ended or the launch was "
+                     "interrupted; mpirun's own message says which");
+        n->failed = 1;
+        pthread_cond_broadcast(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+        poke(n->engine_wake, 1);
+    }
+}
+
+/* The engine asked for workers: sends START for each (a CLOSE first for a worker
+ * the slot still relays). */
+static void driver_requests(emberP_net *n) {
+    pthread_mutex_lock(&n->mu);
+    for (size_t g = 0; g < n->nslots; g++) {
+        slot *s = &n->slots[g];
+        if (!s->pending) continue;
+        s->pending = 0;
+        int fd = s->new_fd;
+        s->new_fd = -1;
+        if (n->peers[s->rank].lost) {
+            close(fd);
+            s->state = SLOT_FAILED;
+            continue;
+        }
+        pthread_mutex_unlock(&n->mu);
+        if (s->fd_in >= 0) {
+            send_slot(n, s, EMBER_MPI_CLOSE, 0, NULL, 0);
+            driver_close(s);
+        }
+        s->gen++;
+        s->fd_in = s->fd_out = fd;
+        send_slot(n, s, EMBER_MPI_START, 0, NULL, 0);
+        pthread_mutex_lock(&n->mu);
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void driver_message(emberP_net *n, int src, const emberP_msg *m) {
+    if (src <= 0 || src >= n->size) return;
+    peer *p = &n->peers[src];
+    p->last_ms = now_ms();
+    if (m->type == EMBER_MPI_HELLO) {
+        if (p->hello) return;
+        size_t hl = m->nrest < sizeof p->host - 1 ? m->nrest : sizeof p->host - 1;
+        memcpy(p->host, m->rest, hl);
+        p->host[hl] = 0;
+        p->slots = m->num;
+        p->pid = m->u64;
+        p->hello = 1;
+        pthread_mutex_lock(&n->mu);
+        n->nhello++;
+        pthread_cond_broadcast(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+        return;
+    }
+    if (m->type == EMBER_MPI_BEAT || !p->hello || p->lost || m->slot >= p->slots || !n->slots) return;
+    slot *s = &n->slots[p->first + m->slot];
+    if (m->gen != s->gen) return; /* a worker already replaced */
+    switch (m->type) {
+    case EMBER_MPI_STARTED:
+    case EMBER_MPI_START_FAILED:
+        pthread_mutex_lock(&n->mu);
+        if (m->type == EMBER_MPI_STARTED) {
+            s->state = SLOT_STARTED;
+            s->pid = (pid_t)m->num;
+        } else {
+            s->state = SLOT_FAILED;
+            snprintf(s->text, sizeof s->text, "on executor rank %d (host %s): %.*s", src, p->host,
+                     (int)(m->nrest < 3800 ? m->nrest : 3800), (const char *)m->rest);
+        }
+        pthread_cond_broadcast(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+        if (m->type == EMBER_MPI_START_FAILED) driver_close(s);
+        return;
+    case EMBER_MPI_DATA:
+        if (s->fd_out >= 0 && emberB_append(&s->q, m->rest, m->nrest)) driver_close(s);
+        return;
+    case EMBER_MPI_CREDIT:
+        s->unacked = m->u64 < s->unacked ? s->unacked - m->u64 : 0;
+        return;
+    case EMBER_MPI_ENDED: {
+        pthread_mutex_lock(&n->mu);
+        s->status = (int32_t)m->num;
+        size_t tl = m->nrest < sizeof s->text - 1 ? m->nrest : sizeof s->text - 1;
+        memcpy(s->text, m->rest, tl);
+        s->text[tl] = 0;
+        pthread_mutex_unlock(&n->mu);
+        s->closing = 1;
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/* ---- the executor's side ----------------------------------------------------------- */
+
+static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
+    if (src != 0) return;
+    if (m->type == EMBER_MPI_QUIT) {
+        n->quit = 1;
+        return;
+    }
+    if (m->slot >= n->nslots) return;
+    slot *s = &n->slots[m->slot];
+    emberX_worker *w = &n->pool->workers[m->slot];
+    if (m->type == EMBER_MPI_START) {
+        emberX_worker_kill(w);
+        slot_reset(s);
+        s->gen = m->gen;
+        s->fd_in = s->fd_out = -1;
+        int rc = emberX_worker_start(n->pool, w);
+        if (rc) {
+            const char *e = ember_last_error();
+            send_slot(n, s, EMBER_MPI_START_FAILED, 0, e, strlen(e));
+            return;
+        }
+        s->fd_in = w->from_fd;
+        s->fd_out = w->to_fd;
+        send_slot(n, s, EMBER_MPI_STARTED, (uint32_t)w->pid, NULL, 0);
+        return;
+    }
+    if (m->gen != s->gen) return;
+    switch (m->type) {
+    case EMBER_MPI_DATA:
+        if (s->fd_out >= 0 && emberB_append(&s->q, m->rest, m->nrest)) {
+            emberX_worker_kill(w); /* out of memory: the worker ends, the driver hears how */
+            s->fd_in = s->fd_out = -1;
+        }
+        return;
+    case EMBER_MPI_CREDIT:
+        s->unacked = m->u64 < s->unacked ? s->unacked - m->u64 : 0;
+        return;
+    case EMBER_MPI_CLOSE:
+        emberX_worker_kill(w);
+        s->fd_in = s->fd_out = -1;
+        slot_reset(s);
+        return;
+    default:
+        return;
+    }
+}
+
+/* The executor's worker in slot s ended (its result pipe closed): tells the driver how. */
+static void executor_worker_ended(emberP_net *n, slot *s) {
+    emberX_worker *w = &n->pool->workers[s - n->slots];
+    int status = -1;
+    char text[4096] = "";
+    if (emberX_worker_status(n->pool, w, &status, text, sizeof text) == 0 && status >= 0) w->alive = 0;
+    send_slot(n, s, EMBER_MPI_ENDED, (uint32_t)status, text, strlen(text));
+    emberX_worker_kill(w);
+    s->fd_in = s->fd_out = -1;
+    slot_reset(s);
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+/* The source of slot s closed (driver: the engine killed the worker; executor: the
+ * worker ended). */
+static void source_closed(emberP_net *n, slot *s) {
+    if (n->executor) {
+        executor_worker_ended(n, s);
+    } else {
+        send_slot(n, s, EMBER_MPI_CLOSE, 0, NULL, 0);
+        driver_close(s);
+    }
+}
+
+/* Reads what slot s's source has and sends it on. 1 when something moved. */
+static int relay_in(emberP_net *n, slot *s, uint8_t *buf) {
+    ssize_t r;
+    do
+        r = read(s->fd_in, buf, RELAY_CHUNK);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (r <= 0) {
+        source_closed(n, s);
+        return 1;
+    }
+    send_slot(n, s, EMBER_MPI_DATA, 0, buf, (size_t)r);
+    s->unacked += (uint64_t)r;
+    return 1;
+}
+
+/* Writes what slot s's queue holds to its destination, crediting the other side. */
+static int relay_out(emberP_net *n, slot *s) {
+    int moved = 0;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    while (s->qhead < s->q.len) {
+        ssize_t r = write(s->fd_out, s->q.data + s->qhead, s->q.len - s->qhead);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            if (errno == EPIPE) {
+                struct timespec zero = {0, 0};
+                sigtimedwait(&block, NULL, &zero);
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* The destination is gone; its source says so when read. */
+                s->q.len = s->qhead = 0;
+            }
+            break;
+        }
+        s->qhead += (size_t)r;
+        s->uncredited += (uint64_t)r;
+        moved = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (s->qhead == s->q.len) s->q.len = s->qhead = 0;
+    if (s->uncredited >= CREDIT_BATCH || (s->uncredited && s->q.len == 0)) {
+        uint32_t local;
+        int dest = slot_dest(n, s, &local);
+        emberP_msg m = {.type = EMBER_MPI_CREDIT, .slot = local, .gen = s->gen, .u64 = s->uncredited};
+        send_msg(n, dest, &m);
+        s->uncredited = 0;
+    }
+    return moved;
+}
+
+/* Takes every message MPI holds for us. 1 when there was one. */
+static int take_messages(emberP_net *n) {
+    int any = 0;
+    for (;;) {
+        int src;
+        size_t len;
+        int got = n->mpi->iprobe(&src, &len);
+        if (got <= 0) return any;
+        any = 1;
+        uint8_t *buf = ember_malloc(len ? len : 1);
+        if (!buf) return any; /* left for later: out of memory now */
+        if (n->mpi->recv(src, buf, len) == 0) {
+            emberP_msg m;
+            if (emberP_msg_decode(buf, len, &m) == 0) {
+                if (n->executor)
+                    executor_message(n, src, &m);
+                else
+                    driver_message(n, src, &m);
+            }
+        }
+        ember_free(buf);
+    }
+}
+
+static void *net_main(void *arg) {
+    emberP_net *n = arg;
+    char err[512] = "";
+    int rc = n->mpi->init(&n->rank, &n->size, err, sizeof err);
+    if (!rc && n->executor && n->rank == 0) {
+        snprintf(err, sizeof err, "rank 0 of an MPI launch is the driver, not an executor");
+        rc = -1;
+    } else if (!rc && !n->executor && n->rank != 0) {
+        snprintf(err, sizeof err, "this process is rank %d; only rank 0 runs the driver", n->rank);
+        rc = -1;
+    } else if (!rc && !n->executor && n->size < 2) {
+        snprintf(err, sizeof err,
+                 "this MPI launch has one rank, so no executor: launch with `mpirun -np K` (K >= 2: rank 0 the "
+                 "driver, the others executors) or use master local[N]");
+        rc = -1;
+    }
+    if (!rc && !n->executor && !(n->peers = ember_calloc((size_t)n->size, sizeof *n->peers))) {
+        snprintf(err, sizeof err, "out of memory");
+        rc = -1;
+    }
+    pthread_mutex_lock(&n->mu);
+    n->inited = 1;
+    n->init_rc = rc;
+    snprintf(n->init_err, sizeof n->init_err, "%s", err);
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    if (rc) return NULL;
+    uint8_t *buf = ember_malloc(RELAY_CHUNK);
+    if (n->executor) {
+        emberP_msg hello = {.type = EMBER_MPI_HELLO,
+                            .num = (uint32_t)n->nslots,
+                            .u64 = (uint64_t)getpid(),
+                            .rest = (const uint8_t *)n->host,
+                            .nrest = strlen(n->host)};
+        send_msg(n, 0, &hello);
+    } else {
+        double t = now_ms();
+        for (int r = 1; r < n->size; r++)
+            n->peers[r].last_ms = t;
+    }
+    struct pollfd *pfds = NULL;
+    slot **ps = NULL;
+    size_t room = 0; /* pfds and ps have 2 * room + 1 entries */
+    int idle_ms = 0;
+    double last_beat = 0, last_busy = now_ms();
+    for (;;) {
+        pthread_mutex_lock(&n->mu);
+        int stopping = n->stopping;
+        size_t nslots = n->nslots; /* the driver's grows once, after every HELLO */
+        pthread_mutex_unlock(&n->mu);
+        if (nslots > room || !pfds) {
+            ember_free(pfds);
+            ember_free(ps);
+            pfds = ember_calloc(2 * nslots + 1, sizeof *pfds);
+            ps = ember_calloc(2 * nslots + 1, sizeof *ps);
+            room = nslots;
+        }
+        if (!buf || !pfds || !ps || n->quit || stopping) break;
+        int busy = 0;
+        if (!n->executor) driver_requests(n);
+        nfds_t k = 0;
+        pfds[k] = (struct pollfd){.fd = n->wake[0], .events = POLLIN};
+        ps[k++] = NULL;
+        for (size_t i = 0; i < nslots; i++) {
+            slot *s = &n->slots[i];
+            if (s->closing && s->qhead == s->q.len) driver_close(s);
+            if (s->fd_in >= 0 && s->unacked < RELAY_WINDOW) {
+                pfds[k] = (struct pollfd){.fd = s->fd_in, .events = POLLIN};
+                ps[k++] = s;
+            }
+            if (s->fd_out >= 0 && s->qhead < s->q.len) {
+                pfds[k] = (struct pollfd){.fd = s->fd_out, .events = POLLOUT};
+                ps[k++] = s;
+            }
+        }
+        int pr = poll(pfds, k, idle_ms);
+        if (pr > 0 && pfds[0].revents) {
+            char tmp[64];
+            while (read(n->wake[0], tmp, sizeof tmp) > 0) {}
+            busy = 1;
+        }
+        for (nfds_t i = 1; pr > 0 && i < k; i++) {
+            slot *s = ps[i];
+            if (!pfds[i].revents) continue;
+            if (pfds[i].events == POLLOUT) {
+                if (s->fd_out == pfds[i].fd) busy |= relay_out(n, s);
+            } else if (s->fd_in == pfds[i].fd) {
+                busy |= relay_in(n, s, buf);
+            }
+        }
+        busy |= take_messages(n);
+        test_sends(n);
+        double t = now_ms();
+        if (n->executor && t - last_beat >= 250) {
+            emberP_msg beat = {.type = EMBER_MPI_BEAT};
+            send_msg(n, 0, &beat);
+            last_beat = t;
+        }
+        if (!n->executor) check_peers(n, t);
+        if (busy || n->nsends) {
+            idle_ms = 0;
+            last_busy = t;
+        } else {
+            int cap = t - last_busy > 1000 ? 50 : 10;
+            idle_ms = idle_ms ? (idle_ms * 2 > cap ? cap : idle_ms * 2) : 1;
+        }
+    }
+    /* Stopping. The driver tells every executor; each side waits (2 s at most) for
+     * its sends, and ends MPI unless a rank was lost (mpirun ends everything then). */
+    int lost = 0;
+    for (int r = 1; !n->executor && r < n->size; r++) {
+        lost |= n->peers[r].lost;
+        if (!n->peers[r].lost && n->peers[r].hello) {
+            emberP_msg quit = {.type = EMBER_MPI_QUIT};
+            send_msg(n, r, &quit);
+        }
+    }
+    double end = now_ms() + (lost ? 200 : 2000);
+    while (n->nsends && now_ms() < end) {
+        test_sends(n);
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!lost && !n->nsends) n->mpi->finalize();
+    ember_free(buf);
+    ember_free(pfds);
+    ember_free(ps);
+    pthread_mutex_lock(&n->mu);
+    n->done = 1;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    emberE_thread_exit();
+    return NULL;
+}
+
+/* ---- starting and stopping ------------------------------------------------------------- */
+
+static int shim_load(emberP_net *n, const char *path) {
+    n->dl = dlopen(path, RTLD_NOW | RTLD_GLOBAL); /* MPI's own plugins need its symbols global */
+    if (!n->dl)
+        return emberE_set(EMBER_EINVAL,
+                          "cannot load ember's MPI shim %s (%s): cluster mode needs ember built with MPI (install "
+                          "Open MPI or MPICH with its headers, e.g. libopenmpi-dev, and reinstall ember)",
+                          path, dlerror());
+    ember_mpi_shim_fn fn = (ember_mpi_shim_fn)dlsym(n->dl, EMBER_MPI_SHIM_SYMBOL);
+    n->mpi = fn ? fn() : NULL;
+    if (!n->mpi || n->mpi->version != EMBER_MPI_SHIM_VERSION)
+        return emberE_set(EMBER_EINVAL, "%s is not ember's MPI shim of this version: reinstall ember", path);
+    return 0;
+}
+
+static void net_free(emberP_net *n) {
+    if (!n) return;
+    for (size_t i = 0; n->slots && i < n->nslots; i++) {
+        if (!n->executor) driver_close(&n->slots[i]);
+        slot_reset(&n->slots[i]);
+    }
+    for (size_t i = 0; i < n->nsends; i++)
+        ember_free(n->sends[i].buf); /* MPI is done or gone by now */
+    ember_free(n->sends);
+    ember_free(n->slots);
+    ember_free(n->peers);
+    if (n->wake[0] >= 0) close(n->wake[0]);
+    if (n->wake[1] >= 0) close(n->wake[1]);
+    pthread_mutex_destroy(&n->mu);
+    pthread_cond_destroy(&n->cv);
+    /* The shim stays loaded: MPI cannot be started twice in a process anyway. */
+    ember_free(n);
+}
+
+static int net_new(const char *shim, int executor, emberP_net **out) {
+    emberP_net *n = ember_calloc(1, sizeof *n);
+    if (!n) return emberE_set(EMBER_ENOMEM, "out of memory starting cluster mode");
+    n->wake[0] = n->wake[1] = -1;
+    n->engine_wake = -1;
+    n->executor = executor;
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    if (gethostname(n->host, sizeof n->host - 1) < 0) snprintf(n->host, sizeof n->host, "?");
+    int rc = shim_load(n, shim);
+    if (!rc && pipe2(n->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+        rc = emberE_errno(EMBER_EIO, errno, "creating the network thread's wake-up pipe");
+    if (rc) {
+        net_free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+static int new_slots(emberP_net *n, size_t count) {
+    n->slots = ember_calloc(count ? count : 1, sizeof *n->slots);
+    if (!n->slots) return emberE_set(EMBER_ENOMEM, "out of memory for the cluster's task slots");
+    for (size_t i = 0; i < count; i++) {
+        n->slots[i].fd_in = n->slots[i].fd_out = n->slots[i].new_fd = -1;
+        n->slots[i].status = -1;
+    }
+    return 0;
+}
+
+/* Waits (under n->mu) until pred holds or deadline_ms passes; 0 when it held. */
+#define WAIT_UNTIL(n, pred, deadline_ms)                                                                               \
+    ({                                                                                                                 \
+        int timed_out_ = 0;                                                                                            \
+        while (!(pred) && !timed_out_) {                                                                               \
+            struct timespec ts_;                                                                                       \
+            clock_gettime(CLOCK_REALTIME, &ts_);                                                                       \
+            ts_.tv_nsec += 50 * 1000 * 1000;                                                                           \
+            if (ts_.tv_nsec >= 1000000000) {                                                                           \
+                ts_.tv_sec++;                                                                                          \
+                ts_.tv_nsec -= 1000000000;                                                                             \
+            }                                                                                                          \
+            pthread_cond_timedwait(&(n)->cv, &(n)->mu, &ts_);                                                          \
+            timed_out_ = now_ms() > (deadline_ms);                                                                     \
+        }                                                                                                              \
+        timed_out_ && !(pred);                                                                                         \
+    })
+
+static int driver_worker_start(emberX_pool *pool, emberX_worker *w) {
+    emberP_net *n = pool->net;
+    slot *s = &n->slots[w - pool->workers];
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+        return emberE_errno(EMBER_ESPAWN, errno, "creating a socket for a worker on executor rank %d", s->rank);
+    int dup_fd = fcntl(sv[0], F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return emberE_errno(EMBER_ESPAWN, errno, "creating a socket for a worker on executor rank %d", s->rank);
+    }
+    pthread_mutex_lock(&n->mu);
+    if (n->failed) {
+        int rc = emberE_set(EMBER_EWORKER, "%s", n->failure);
+        pthread_mutex_unlock(&n->mu);
+        close(sv[0]);
+        close(sv[1]);
+        close(dup_fd);
+        return rc;
+    }
+    if (s->pending) close(s->new_fd); /* cannot happen: the engine waits for each start */
+    s->new_fd = sv[1];
+    s->pending = 1;
+    s->state = SLOT_STARTING;
+    s->status = -1;
+    s->text[0] = 0;
+    poke(n->wake[1], 's');
+    int timed_out = WAIT_UNTIL(n, s->state != SLOT_STARTING || n->done, now_ms() + 60000);
+    int state = s->state;
+    char text[4096];
+    snprintf(text, sizeof text, "%s", s->text);
+    pid_t pid = s->pid;
+    int rank = s->rank;
+    const char *host = n->peers ? n->peers[rank].host : "?";
+    pthread_mutex_unlock(&n->mu);
+    if (state != SLOT_STARTED) {
+        close(sv[0]);
+        close(dup_fd);
+        if (timed_out)
+            return emberE_set(EMBER_ESPAWN, "executor rank %d (host %s) did not start a worker within 60 s", rank,
+                              host);
+        return emberE_set(EMBER_ESPAWN, "%s", text[0] ? text : "the network thread stopped");
+    }
+    w->pid = pid;
+    w->to_fd = sv[0];
+    w->from_fd = dup_fd;
+    w->alive = 1;
+    w->remote = 1;
+    w->nsent = 0;
+    w->task = NULL;
+    w->in.pos = w->in.len = 0;
+    return 0;
+}
+
+static int driver_worker_status(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap) {
+    emberP_net *n = pool->net;
+    slot *s = &n->slots[w - pool->workers];
+    pthread_mutex_lock(&n->mu);
+    *status = s->status;
+    if (cap) snprintf(text, cap, "%s", s->text);
+    pthread_mutex_unlock(&n->mu);
+    return 0;
+}
+
+static int driver_failure(emberX_pool *pool, char *msg, size_t cap) {
+    emberP_net *n = pool->net;
+    pthread_mutex_lock(&n->mu);
+    int failed = n->failed;
+    if (failed && cap) snprintf(msg, cap, "%s", n->failure);
+    pthread_mutex_unlock(&n->mu);
+    return failed;
+}
+
+/* Stops the network thread (telling the executors), then what the in-process
+ * transport has: the engine's ends of the sockets and the driver's own daemon. */
+static void driver_stop(emberX_pool *pool) {
+    emberP_net *n = pool->net;
+    /* The daemon is told nothing but EOF: it then removes the temp dir itself, so the
+     * dir goes even when mpirun kills this process while it stops. */
+    if (pool->ctl_fd >= 0) shutdown(pool->ctl_fd, SHUT_WR);
+    if (n) {
+        pthread_mutex_lock(&n->mu);
+        n->stopping = 1;
+        pthread_mutex_unlock(&n->mu);
+        poke(n->wake[1], 'q');
+        if (n->thread_started) pthread_join(n->thread, NULL);
+        sigterm_fd = -1;
+        sigaction(SIGTERM, &old_sigterm, NULL);
+        net_free(n);
+        pool->net = NULL;
+    }
+    emberX_in_process.stop(pool);
+}
+
+static const emberX_transport driver_transport = {"mpi", driver_worker_start, driver_worker_status, driver_failure,
+                                                  driver_stop};
+
+int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake) {
+    emberP_net *n;
+    int rc = net_new(shim, 0, &n);
+    if (rc) return rc;
+    n->engine_wake = engine_wake;
+    if ((errno = pthread_create(&n->thread, NULL, net_main, n)) != 0) {
+        rc = emberE_errno(EMBER_EIO, errno, "starting the network thread");
+        net_free(n);
+        return rc;
+    }
+    n->thread_started = 1;
+    pool->net = n;
+    pool->transport = &driver_transport;
+    /* The executors say hello, each with its slots: the pool has them all, in rank order. */
+    pthread_mutex_lock(&n->mu);
+    WAIT_UNTIL(n, n->inited, now_ms() + 60000);
+    if (!n->inited || n->init_rc) {
+        rc = emberE_set(EMBER_EIO, "cluster mode could not start MPI: %s",
+                        n->inited ? n->init_err : "MPI_Init did not return within 60 s");
+        pthread_mutex_unlock(&n->mu);
+        goto fail;
+    }
+    int missing = WAIT_UNTIL(n, n->nhello == (size_t)n->size - 1, now_ms() + 120000);
+    pthread_mutex_unlock(&n->mu);
+    if (missing) {
+        char which[256] = "";
+        size_t used = 0;
+        for (int r = 1; r < n->size && used < sizeof which - 16; r++)
+            if (!n->peers[r].hello) used += (size_t)snprintf(which + used, sizeof which - used, " %d", r);
+        rc = emberE_set(EMBER_EIO,
+                        "executor ranks did not start within 120 s (missing:%s); each rank must run the same "
+                        "program and reach its SparkContext",
+                        which);
+        goto fail;
+    }
+    size_t total = 0;
+    for (int r = 1; r < n->size; r++) {
+        n->peers[r].first = (uint32_t)total;
+        total += n->peers[r].slots;
+    }
+    emberX_worker *workers = ember_calloc(total ? total : 1, sizeof *workers);
+    if (!workers) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory for the cluster's task slots");
+        goto fail;
+    }
+    if ((rc = new_slots(n, total))) {
+        ember_free(workers);
+        goto fail;
+    }
+    slot *slots = n->slots;
+    for (int r = 1; r < n->size; r++)
+        for (uint32_t i = 0; i < n->peers[r].slots; i++) {
+            slots[n->peers[r].first + i].rank = r;
+            slots[n->peers[r].first + i].local = i;
+        }
+    for (size_t i = 0; i < total; i++) {
+        workers[i].to_fd = workers[i].from_fd = -1;
+        workers[i].pid = -1;
+    }
+    pthread_mutex_lock(&n->mu);
+    n->nslots = total;
+    pthread_mutex_unlock(&n->mu);
+    ember_free(pool->workers);
+    pool->workers = workers;
+    pool->nworkers = total;
+    sigterm_fd = n->wake[1];
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigterm;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, &old_sigterm);
+    return 0;
+fail:
+    pthread_mutex_lock(&n->mu);
+    n->stopping = 1;
+    pthread_mutex_unlock(&n->mu);
+    poke(n->wake[1], 'q');
+    /* A thread stuck in MPI_Init is left behind: the process cannot use MPI anyway. */
+    if (n->inited) {
+        pthread_join(n->thread, NULL);
+        net_free(n);
+    }
+    pool->net = NULL;
+    pool->transport = NULL;
+    return rc;
+}
+
+size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max) {
+    emberP_net *n = pool->net;
+    if (!n || n->executor || !n->peers) return 0;
+    size_t k = 0;
+    for (int r = 1; r < n->size; r++) {
+        if (k < max) {
+            out[k].rank = r;
+            out[k].slots = (int)n->peers[r].slots;
+            out[k].pid = (int64_t)n->peers[r].pid;
+            snprintf(out[k].host, sizeof out[k].host, "%s", n->peers[r].host);
+        }
+        k++;
+    }
+    return k;
+}
+
+int emberP_executor_run(emberX_pool *pool, const char *shim) {
+    emberP_net *n;
+    int rc = net_new(shim, 1, &n);
+    if (rc) return rc;
+    n->pool = pool;
+    if ((rc = new_slots(n, pool->nworkers))) {
+        net_free(n);
+        return rc;
+    }
+    n->nslots = pool->nworkers;
+    net_main(n); /* this thread is the executor's network thread */
+    if (n->init_rc) rc = emberE_set(EMBER_EIO, "cluster mode could not start MPI: %s", n->init_err);
+    for (size_t i = 0; i < n->nslots; i++)
+        n->slots[i].fd_in = n->slots[i].fd_out = -1; /* the pool's: emberX_pool_stop closes them */
+    net_free(n);
+    return rc;
+}

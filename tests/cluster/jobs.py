@@ -1,0 +1,36 @@
+"""The cluster test's program: the same file runs in local mode (python jobs.py OUT)
+and under mpirun (mpirun -np 3 python jobs.py OUT); rank 0 writes what each job gave
+to OUT as JSON, for tests/test_cluster.py to compare."""
+import json
+import sys
+
+from ember import SparkContext
+
+out_path, data = sys.argv[1], sys.argv[2]
+sc = SparkContext("local[2]", "cluster-jobs")
+results = {}
+lines = sc.textFile(data, 4)
+results["wordcount"] = sorted(lines.flatMap(str.split).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b).collect())
+left = sc.parallelize([(i % 7, i) for i in range(200)], 3)
+right = sc.parallelize([(k, str(k) * 2) for k in range(5)], 2)
+results["join"] = sorted(left.join(right, 4).collect())
+results["sort"] = sc.parallelize([(i * 7919) % 1000 for i in range(1000)], 5).map(lambda x: (x, -x)).sortByKey(
+    numPartitions=3).collect()
+cached = lines.map(lambda s: len(s)).cache()
+results["cache"] = [cached.sum(), cached.count(), cached.max()]
+results["cached_partitions"] = [i["num_cached_partitions"] for i in sc._storage_status() if i["id"] == cached.id()]
+bc = sc.broadcast({"a": 1, "b": 2})
+acc = sc.accumulator(0)
+
+
+def touch(x):
+    acc.add(1)
+    return bc.value.get(x, 0)
+
+
+results["broadcast"] = sorted(sc.parallelize(["a", "b", "c"] * 10, 4).map(touch).collect())
+results["accumulator"] = acc.value
+results["executors"] = len(sc._core.executors())
+sc.stop()
+with open(out_path, "w") as f:
+    json.dump(results, f)

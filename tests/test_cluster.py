@@ -1,0 +1,113 @@
+"""Cluster mode on MPI: the same programs under `mpirun -np 3` (rank 0 the driver,
+ranks 1 and 2 executors) and in local mode give the same results; losing an
+executor fails the running job fast, naming the rank and host, and leaves no
+process and no temp dir behind. Skipped without mpirun or without ember's MPI shim,
+unless EMBER_REQUIRE_MPI=1 (CI) makes that a failure."""
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import ember
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHIM = glob.glob(os.path.join(os.path.dirname(ember.__file__), "_mpi_shim*.so"))
+MPIRUN = shutil.which("mpirun")
+
+if not (MPIRUN and SHIM):
+    why = "mpirun not found" if not MPIRUN else "ember was built without MPI (no _mpi_shim.so)"
+    if os.environ.get("EMBER_REQUIRE_MPI") == "1":
+        raise RuntimeError(f"EMBER_REQUIRE_MPI=1 but {why}: install openmpi-bin and libopenmpi-dev, reinstall ember")
+    pytest.skip(why, allow_module_level=True)
+
+
+def mpirun(script, *args, tmpdir, timeout=120):
+    """Runs script under mpirun -np 3 over TCP on loopback, its temp dirs under tmpdir."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", TMPDIR=str(tmpdir),
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    cmd = [MPIRUN, "-np", "3", "--oversubscribe", "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo",
+           "--mca", "oob_tcp_if_include", "lo", "-x", "TMPDIR", sys.executable, os.path.join(HERE, "cluster", script),
+           *map(str, args)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def processes_naming(text):
+    """Pids of processes whose command line mentions text (the daemons name their temp dir)."""
+    found = []
+    for d in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(d, "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(d.split("/")[2]))
+        except OSError:
+            pass
+    return found
+
+
+def test_results_match_local_mode(tmp_path):
+    data = tmp_path / "words.txt"
+    data.write_text("the quick brown fox\njumps over the lazy dog\nthe end\n" * 40 + "x" * 100 + "\n")
+    run = mpirun("jobs.py", tmp_path / "cluster.json", data, tmpdir=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    local = subprocess.run([sys.executable, os.path.join(HERE, "cluster", "jobs.py"), tmp_path / "local.json", data],
+                           capture_output=True, text=True, timeout=120)
+    assert local.returncode == 0, local.stderr
+    cluster = json.loads((tmp_path / "cluster.json").read_text())
+    plain = json.loads((tmp_path / "local.json").read_text())
+    assert cluster.pop("executors") == 2 and plain.pop("executors") == 0
+    assert cluster == plain
+    assert cluster["accumulator"] == 30 and cluster["cached_partitions"] == [4]
+    assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []  # every temp dir removed
+
+
+def test_lost_executor_fails_the_job_fast_and_leaves_nothing(tmp_path):
+    run = mpirun("lose_executor.py", tmp_path / "seen.json", tmpdir=tmp_path)
+    assert run.returncode != 0  # mpirun ends the job: a rank was killed
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    host = socket.gethostname()
+    assert seen["error"] is not None, run.stderr
+    assert f"executor rank 1 (host {host}" in seen["error"]
+    assert seen["seconds"] < 5
+    pids = [e[2] for e in seen["executors"]] + [p for pair in seen["workers"] for p in pair]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (any(map(alive, pids)) or processes_naming(str(tmp_path))):
+        time.sleep(0.1)
+    assert [p for p in pids if alive(p)] == []
+    assert processes_naming(str(tmp_path)) == []
+    assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []
+
+
+def test_missing_input_names_path_and_host(tmp_path):
+    script = tmp_path / "missing.py"
+    script.write_text(
+        "import os, sys\nfrom ember import SparkContext\nsc = SparkContext('local[1]', 'missing')\n"
+        "p = sys.argv[1]\nopen(p, 'w').write('x\\n')\nrdd = sc.textFile(p)\n"
+        "rdd.getNumPartitions()\nos.unlink(p)\n"
+        "try:\n    rdd.count()\nexcept Exception as e:\n    print('ERROR', e)\nsc.stop()\n")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", TMPDIR=str(tmp_path))
+    data = tmp_path / "gone.txt"
+    run = subprocess.run([MPIRUN, "-np", "2", "--oversubscribe", "--mca", "btl", "tcp,self", "--mca",
+                          "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", "-x", "TMPDIR",
+                          sys.executable, str(script), str(data)], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert str(data) in run.stdout
+    assert f"executor rank 1 (host {socket.gethostname()})" in run.stdout
