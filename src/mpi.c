@@ -827,9 +827,14 @@ static int driver_worker_start(emberX_pool *pool, emberX_worker *w) {
     char text[4096];
     snprintf(text, sizeof text, "%s", s->text);
     pid_t pid = s->pid;
-    int rank = s->rank;
+    int rank = s->rank, failed = n->failed;
     const char *host = n->peers ? n->peers[rank].host : "?";
     pthread_mutex_unlock(&n->mu);
+    if (state != SLOT_STARTED && failed) { /* an executor was lost: the engine fails every job */
+        close(sv[0]);
+        close(dup_fd);
+        return emberE_set(EMBER_EWORKER, "%s", text);
+    }
     if (state != SLOT_STARTED) {
         close(sv[0]);
         close(dup_fd);

@@ -1,13 +1,24 @@
-/* test_mpi.c — the cluster-mode messages (mpi.c): each type round trips through
- * emberP_msg_encode/decode; short, long, unknown and wrongly sized messages are
- * rejected with EMBER_EPROTO; the corpus of fuzz_mpi is written from the same
- * messages (with MAKE_CORPUS=dir). The relay itself runs under mpirun in
- * tests/test_cluster.py. */
+/* test_mpi.c — cluster mode (mpi.c) without MPI: the messages (each type round trips
+ * through emberP_msg_encode/decode; short, long, unknown and wrongly sized messages
+ * are rejected with EMBER_EPROTO; MAKE_CORPUS=dir writes them as fuzz_mpi's corpus),
+ * and the transport over the fake MPI of fake_mpi.c (a driver context and two
+ * executors as threads of this process, fake_worker.c's workers): jobs, retries and
+ * big results through the relay, a lost executor failing the job and naming its
+ * rank, SIGTERM naming the silent one at once. tests/test_cluster.py runs the real
+ * thing under mpirun. */
 #include "internal.h"
 #include "test.h"
 
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+
+#if !defined(FAKE_WORKER) || !defined(FAKE_MPI)
+#error "FAKE_WORKER and FAKE_MPI must name the fake worker and the fake MPI shim (meson.build sets them)"
+#endif
 
 static const char *corpus_dir;
 
@@ -88,9 +99,228 @@ static void test_rejects(void) {
     emberB_free(&b);
 }
 
+/* ---- the relay, over the fake MPI of fake_mpi.c ------------------------------------- */
+/* A driver context (rank 0) and two executors (ranks 1, 2, 2 slots each), all threads
+ * of this process; the workers are fake_worker.c's. */
+
+typedef struct world {
+    ember_context *ctx;
+    pthread_t exec[2];
+    int exec_rc[2];
+} world;
+
+static ember_config executor_cfg(void) {
+    ember_config cfg = {0};
+    cfg.slots = 2;
+    cfg.daemon = FAKE_WORKER;
+    cfg.mpi = FAKE_MPI;
+    return cfg;
+}
+
+static void *executor_main(void *arg) {
+    int *rc = arg;
+    ember_config cfg = executor_cfg();
+    *rc = ember_mpi_executor(&cfg);
+    return NULL;
+}
+
+static void *driver_main(void *arg) {
+    world *w = arg;
+    ember_config cfg = executor_cfg();
+    cfg.slots = 1; /* ignored: the executors' slots count */
+    cfg.max_failures = 3;
+    if (ember_context_create(&cfg, &w->ctx)) {
+        fprintf(stderr, "ember_context_create: %s\n", ember_last_error());
+        w->ctx = NULL;
+    }
+    return NULL;
+}
+
+static int (*fake_inited)(void);
+static void (*fake_silence)(int);
+static void (*fake_reset)(void);
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Starts the world: the driver first (rank 0), then the executors. */
+static int world_start(world *w) {
+    memset(w, 0, sizeof *w);
+    if (!fake_inited) {
+        void *dl = dlopen(FAKE_MPI, RTLD_NOW | RTLD_GLOBAL);
+        if (!dl) return -1;
+        fake_inited = (int (*)(void))dlsym(dl, "fake_mpi_inited");
+        fake_silence = (void (*)(int))dlsym(dl, "fake_mpi_silence");
+        fake_reset = (void (*)(void))dlsym(dl, "fake_mpi_reset");
+        if (!fake_inited || !fake_silence || !fake_reset) return -1;
+    }
+    fake_reset();
+    setenv("EMBER_FAKE_MPI_SIZE", "3", 1);
+    pthread_t driver;
+    pthread_create(&driver, NULL, driver_main, w);
+    for (int i = 0; i < 500 && fake_inited() < 1; i++)
+        sleep_ms(10);
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&w->exec[i], NULL, executor_main, &w->exec_rc[i]);
+        for (int k = 0; k < 500 && fake_inited() < 2 + i; k++) /* ranks in order */
+            sleep_ms(10);
+    }
+    pthread_join(driver, NULL);
+    return w->ctx ? 0 : -1;
+}
+
+static void world_stop(world *w) {
+    if (w->ctx) ember_context_free(w->ctx); /* QUIT to the executors still there */
+    for (int i = 0; i < 2; i++)
+        pthread_join(w->exec[i], NULL);
+}
+
+static ember_node *parallel(ember_context *ctx, size_t nparts) {
+    static char text[16][2][32];
+    ember_buf bufs[16][2];
+    const ember_buf *parts[16];
+    size_t counts[16];
+    for (size_t p = 0; p < nparts; p++) {
+        for (int j = 0; j < 2; j++) {
+            snprintf(text[p][j], sizeof text[p][j], "%zu.%d", p, j);
+            bufs[p][j] = (ember_buf){(uint8_t *)text[p][j], strlen(text[p][j])};
+        }
+        parts[p] = bufs[p];
+        counts[p] = 2;
+    }
+    ember_node *n = NULL;
+    CHECK(ember_node_parallelize(ctx, nparts, parts, counts, &n) == 0);
+    return n;
+}
+
+static ember_node *pipeline(ember_context *ctx, ember_node *parent, const char *cmd) {
+    ember_node *n = NULL;
+    CHECK(ember_node_pipeline(ctx, parent, cmd, strlen(cmd), &n) == 0);
+    return n;
+}
+
+static void test_relay_runs_jobs(void) {
+    world w;
+    if (world_start(&w)) {
+        CHECK(0);
+        world_stop(&w);
+        return;
+    }
+    CHECK(ember_context_slots(w.ctx) == 4);
+    ember_executor_info info[4];
+    CHECK(ember_context_executors(w.ctx, info, 4) == 2);
+    CHECK(info[0].rank == 1 && info[0].slots == 2 && info[1].rank == 2 && info[0].host[0]);
+    ember_node *src = parallel(w.ctx, 6);
+    ember_result *res = NULL;
+    CHECK(ember_run_job(w.ctx, src, NULL, 0, NULL, NULL, &res) == 0);
+    for (size_t p = 0; res && p < 6; p++) {
+        char want[32];
+        snprintf(want, sizeof want, "%zu.1", p);
+        CHECK(res->nbatches[p] == 2 && res->batches[p][1].len == strlen(want) &&
+              memcmp(res->batches[p][1].data, want, strlen(want)) == 0);
+    }
+    ember_result_free(res);
+    /* A failed task and a worker that dies are retried, as locally. */
+    ember_node *flaky = pipeline(w.ctx, src, "fail-once die-once");
+    res = NULL;
+    CHECK(ember_run_job(w.ctx, flaky, NULL, 0, NULL, NULL, &res) == 0);
+    for (size_t p = 0; res && p < 6; p++)
+        CHECK(res->nbatches[p] == 2);
+    ember_result_free(res);
+    ember_node *always = pipeline(w.ctx, src, "fail");
+    CHECK(ember_run_job(w.ctx, always, NULL, 0, NULL, NULL, &res) == EMBER_ETASK);
+    CHECK(strstr(ember_last_error(), "fake failure in partition") != NULL);
+    /* Results bigger than the relay's window (4 MiB) come through whole. */
+    ember_node *big = pipeline(w.ctx, src, "big:6000000");
+    size_t parts[2] = {0, 5};
+    res = NULL;
+    CHECK(ember_run_job(w.ctx, big, parts, 2, NULL, NULL, &res) == 0);
+    for (size_t p = 0; res && p < 2; p++) {
+        CHECK(res->nbatches[p] == 1 && res->batches[p][0].len == 6000000);
+        CHECK(res->batches[p][0].data[0] == 'x' && res->batches[p][0].data[5999999] == 'x');
+    }
+    ember_result_free(res);
+    ember_node_release(big);
+    ember_node_release(always);
+    ember_node_release(flaky);
+    ember_node_release(src);
+    world_stop(&w);
+    CHECK(w.exec_rc[0] == 0 && w.exec_rc[1] == 0);
+}
+
+/* An executor that goes silent fails the running job within 5 s, naming its rank;
+ * later jobs fail at once with the same error. */
+static void test_lost_executor(void) {
+    world w;
+    if (world_start(&w)) {
+        CHECK(0);
+        world_stop(&w);
+        return;
+    }
+    ember_node *src = parallel(w.ctx, 4);
+    ember_node *hang = pipeline(w.ctx, src, "hang");
+    ember_job *job;
+    CHECK(ember_job_submit(w.ctx, hang, NULL, 0, NULL, NULL, 0, &job) == 0);
+    sleep_ms(300);
+    double t0 = mono_ms();
+    fake_silence(1);
+    ember_result *res = NULL;
+    CHECK(ember_job_finish(job, &res) == EMBER_EWORKER);
+    CHECK(mono_ms() - t0 < 5000);
+    CHECK(strstr(ember_last_error(), "executor rank 1 (host ") != NULL);
+    ember_result_free(res);
+    ember_job_free(job);
+    CHECK(ember_run_job(w.ctx, src, NULL, 0, NULL, NULL, &res) == EMBER_EWORKER);
+    CHECK(strstr(ember_last_error(), "executor rank 1") != NULL);
+    ember_node_release(hang);
+    ember_node_release(src);
+    world_stop(&w);
+}
+
+/* mpirun's SIGTERM names the silent executor at once, without waiting 3 s. */
+static void test_sigterm_names_the_silent_executor(void) {
+    world w;
+    if (world_start(&w)) {
+        CHECK(0);
+        world_stop(&w);
+        return;
+    }
+    ember_node *src = parallel(w.ctx, 4);
+    ember_node *hang = pipeline(w.ctx, src, "hang");
+    ember_job *job;
+    CHECK(ember_job_submit(w.ctx, hang, NULL, 0, NULL, NULL, 0, &job) == 0);
+    fake_silence(2);
+    sleep_ms(700); /* older than 400 ms, younger than 3 s */
+    double t0 = mono_ms();
+    raise(SIGTERM);
+    ember_result *res = NULL;
+    int rc = ember_job_finish(job, &res);
+    CHECK(rc == EMBER_EWORKER);
+    if (rc != EMBER_EWORKER) fprintf(stderr, "  rc %d: %s\n", rc, ember_last_error());
+    CHECK(mono_ms() - t0 < 1500);
+    CHECK(strstr(ember_last_error(), "executor rank 2 (host ") != NULL);
+    CHECK(strstr(ember_last_error(), "mpirun is ending the job") != NULL);
+    ember_result_free(res);
+    ember_job_free(job);
+    ember_node_release(hang);
+    ember_node_release(src);
+    world_stop(&w);
+}
+
 int main(void) {
     corpus_dir = getenv("MAKE_CORPUS");
     RUN(test_round_trips);
     RUN(test_rejects);
+    RUN(test_relay_runs_jobs);
+    RUN(test_lost_executor);
+    RUN(test_sigterm_names_the_silent_executor);
     return TEST_REPORT();
 }

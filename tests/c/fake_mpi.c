@@ -1,0 +1,139 @@
+/* fake_mpi.c — an MPI shim (src/mpi_shim.h) for the C tests of cluster mode, so they
+ * run without MPI: the "ranks" are threads of one process, numbered in the order
+ * they call init (the first is rank 0), and messages go through in-memory queues.
+ * fake_mpi_silence(rank) makes a rank vanish as a killed one would: what it sends
+ * and what is sent to it is dropped, and it is handed a QUIT so that its executor
+ * ends (the driver hears nothing more from it). fake_mpi_reset starts a new world. */
+#include "mpi_shim.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_RANKS = 8 };
+
+typedef struct msg {
+    struct msg *next;
+    int src;
+    size_t len;
+    unsigned char data[];
+} msg;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static msg *queue[MAX_RANKS];
+static int inited, world, silenced[MAX_RANKS];
+static __thread int me = -1;
+
+static void push(int dest, int src, const void *p, size_t len) {
+    msg *m = malloc(sizeof *m + len);
+    if (!m) return;
+    m->next = NULL;
+    m->src = src;
+    m->len = len;
+    memcpy(m->data, p, len);
+    msg **pp = &queue[dest];
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = m;
+}
+
+static int fake_init(int *rank, int *size, char *err, size_t errcap) {
+    const char *w = getenv("EMBER_FAKE_MPI_SIZE");
+    pthread_mutex_lock(&mu);
+    world = w ? atoi(w) : 3;
+    me = inited++;
+    pthread_mutex_unlock(&mu);
+    if (world < 1 || world > MAX_RANKS || me >= world) {
+        snprintf(err, errcap, "fake MPI: rank %d of a world of %d", me, world);
+        return -1;
+    }
+    *rank = me;
+    *size = world;
+    return 0;
+}
+
+static int fake_isend(int dest, const void *buf, size_t len, void **req) {
+    pthread_mutex_lock(&mu);
+    if (dest >= 0 && dest < world && !silenced[me] && !silenced[dest]) push(dest, me, buf, len);
+    pthread_mutex_unlock(&mu);
+    *req = (void *)buf;
+    return 0;
+}
+
+static int fake_test(void *req) {
+    (void)req;
+    return 1;
+}
+
+static int fake_iprobe(int *src, size_t *len) {
+    pthread_mutex_lock(&mu);
+    msg *m = queue[me];
+    if (m) {
+        *src = m->src;
+        *len = m->len;
+    }
+    pthread_mutex_unlock(&mu);
+    return m != NULL;
+}
+
+static int fake_recv(int src, void *buf, size_t len) {
+    pthread_mutex_lock(&mu);
+    msg *m = queue[me];
+    int ok = m && m->src == src && m->len == len;
+    if (ok) {
+        memcpy(buf, m->data, len);
+        queue[me] = m->next;
+        free(m);
+    }
+    pthread_mutex_unlock(&mu);
+    return ok ? 0 : -1;
+}
+
+static void fake_finalize(void) {}
+
+static const ember_mpi_ops ops = {EMBER_MPI_SHIM_VERSION, fake_init, fake_isend, fake_test, fake_iprobe, fake_recv,
+                                  fake_finalize};
+
+const ember_mpi_ops *ember_mpi_shim(void);
+const ember_mpi_ops *ember_mpi_shim(void) { return &ops; }
+
+/* How many ranks have called init. */
+int fake_mpi_inited(void);
+int fake_mpi_inited(void) {
+    pthread_mutex_lock(&mu);
+    int n = inited;
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
+/* Rank `rank` is gone: its messages vanish; it is handed a QUIT (type 10, see mpi.c). */
+void fake_mpi_silence(int rank);
+void fake_mpi_silence(int rank) {
+    static const unsigned char quit[9] = {10};
+    pthread_mutex_lock(&mu);
+    while (queue[rank]) {
+        msg *m = queue[rank];
+        queue[rank] = m->next;
+        free(m);
+    }
+    push(rank, 0, quit, sizeof quit);
+    silenced[rank] = 1;
+    pthread_mutex_unlock(&mu);
+}
+
+/* A new world: no rank, no message. */
+void fake_mpi_reset(void);
+void fake_mpi_reset(void) {
+    pthread_mutex_lock(&mu);
+    for (int r = 0; r < MAX_RANKS; r++) {
+        while (queue[r]) {
+            msg *m = queue[r];
+            queue[r] = m->next;
+            free(m);
+        }
+        silenced[r] = 0;
+    }
+    inited = 0;
+    pthread_mutex_unlock(&mu);
+}
