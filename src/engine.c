@@ -243,6 +243,7 @@ static void release_sending(task *t) {
 /* Starts task t's next attempt on worker w. */
 static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
     t->attempt_id = ++ctx->next_attempt_id;
+    t->place = w->remote;
     int rc = emberA_send_task(ctx, st, t, w);
     if (rc) return rc;
     emberL_task_begin(&ctx->tasklog, &(ember_task_info){.task_id = t->attempt_id,

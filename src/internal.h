@@ -484,7 +484,7 @@ typedef struct emberX_worker {
     size_t outq_head, outq_len, outq_cap;
     emberW_parser in;
     void *task; /* the scheduler's running task, or NULL */
-    int remote; /* the process runs elsewhere (cluster mode): pid is not ours to signal */
+    int remote; /* 0: a process of this machine's daemon; else the executor rank it runs on (its pid not ours) */
 } emberX_worker;
 
 typedef struct emberX_pool emberX_pool;
@@ -564,15 +564,21 @@ enum {
     EMBER_MPI_CLOSE,
     EMBER_MPI_ENDED,
     EMBER_MPI_BEAT,
-    EMBER_MPI_QUIT
+    EMBER_MPI_QUIT,
+    EMBER_MPI_FETCH,
+    EMBER_MPI_FETCHED,
+    EMBER_MPI_LAST = EMBER_MPI_FETCHED
 };
-enum { EMBER_MPI_HEADER = 9, EMBER_MPI_MAX_MSG = 1 << 20 };
+/* A message holds at most one frame's bytes (a fetched record) and its header. */
+#define EMBER_MPI_HEADER 9
+#define EMBER_MPI_MAX_MSG ((size_t)EMBER_WIRE_MAX_FRAME + 64)
 typedef struct emberP_msg {
     int type;
     uint32_t slot, gen;
-    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status */
+    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; FETCH: bucket; FETCHED: flags */
     uint64_t u64;        /* HELLO: pid; CREDIT: bytes */
-    const uint8_t *rest; /* HELLO: host; START_FAILED: error; DATA: bytes; ENDED: traceback */
+    const uint8_t *rest; /* HELLO: host; START_FAILED: error; DATA: bytes; ENDED: traceback; FETCH: a path;
+                            FETCHED: records, file bytes or the error */
     size_t nrest;
 } emberP_msg;
 /* Appends m's bytes to out: 0, EMBER_EINVAL (unknown type, too long) or EMBER_ENOMEM. */
@@ -685,6 +691,7 @@ typedef struct emberS_task {
     uint64_t *bucket_bytes;
     emberM_part **sending; /* cached partitions this attempt is sending */
     size_t nsending;
+    int place;                                /* where the last attempt ran: 0 here, else an executor's rank */
     char *error;                              /* the last failure */
     uint64_t input_bytes, shuffle_read_bytes; /* what the current attempt reads (tasks.c) */
 } emberS_task;
@@ -734,7 +741,9 @@ struct ember_job {
 /* Why a job was asked to cancel: names the cause in the error its caller sees. */
 enum { EMBER_CANCEL_JOB = 1, EMBER_CANCEL_GROUP, EMBER_CANCEL_ALL };
 
-/* tasks.c: the file a shuffle map task's attempt writes. */
+/* tasks.c: the file a shuffle map task's attempt writes: <tmpdir>/shuffle-..., or in
+ * cluster mode <tmpdir>/e<rank>/shuffle-... naming the executor that holds it (mpi.c
+ * keeps it in the executor's own temp dir and serves its buckets to the others). */
 void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const emberS_stage *st, const emberS_task *t);
 /* tasks.c: queues on w every frame of task t's attempt t->attempt_id (forgets,
  * commands, TASK, input streams). On success the task holds the cached partitions

@@ -52,6 +52,11 @@
  *   ENDED        executor -> driver  u32 wait status (-1 unknown); rest: traceback
  *   BEAT         executor -> driver  (nothing)
  *   QUIT         driver -> executor  the driver stops: stop too
+ *   FETCH        executor -> any     slot: request id; u32 bucket (all ones: the whole
+ *                                    file); rest: the driver's name of the file
+ *   FETCHED      the answer          slot: request id; u32 flags (1 last, 2 error);
+ *                                    rest: records [u32 len][bytes], file bytes, or
+ *                                    the error
  */
 #include "internal.h"
 #include "mpi_shim.h"
@@ -73,15 +78,15 @@ enum { RELAY_CHUNK = 256 * 1024, RELAY_WINDOW = 4 * 1024 * 1024, CREDIT_BATCH = 
 static const struct {
     uint8_t fixed; /* bytes of the fixed part after the header */
     uint8_t rest;  /* the message may carry trailing bytes */
-} msg_layout[EMBER_MPI_QUIT + 1] = {
+} msg_layout[EMBER_MPI_LAST + 1] = {
     [EMBER_MPI_HELLO] = {12, 1},       [EMBER_MPI_START] = {0, 0}, [EMBER_MPI_STARTED] = {4, 0},
     [EMBER_MPI_START_FAILED] = {0, 1}, [EMBER_MPI_DATA] = {0, 1},  [EMBER_MPI_CREDIT] = {8, 0},
     [EMBER_MPI_CLOSE] = {0, 0},        [EMBER_MPI_ENDED] = {4, 1}, [EMBER_MPI_BEAT] = {0, 0},
-    [EMBER_MPI_QUIT] = {0, 0},
+    [EMBER_MPI_QUIT] = {0, 0},         [EMBER_MPI_FETCH] = {4, 1}, [EMBER_MPI_FETCHED] = {4, 1},
 };
 
 int emberP_msg_encode(const emberP_msg *m, emberB_buf *out) {
-    if (m->type < EMBER_MPI_HELLO || m->type > EMBER_MPI_QUIT)
+    if (m->type < EMBER_MPI_HELLO || m->type > EMBER_MPI_LAST)
         return emberE_set(EMBER_EINVAL, "unknown cluster message type %d", m->type);
     size_t fixed = msg_layout[m->type].fixed, rest = msg_layout[m->type].rest ? m->nrest : 0;
     if (EMBER_MPI_HEADER + fixed + rest > EMBER_MPI_MAX_MSG)
@@ -110,7 +115,7 @@ int emberP_msg_decode(const uint8_t *p, size_t len, emberP_msg *m) {
     if (len < EMBER_MPI_HEADER) return emberE_set(EMBER_EPROTO, "a cluster message of %zu bytes is too short", len);
     if (len > EMBER_MPI_MAX_MSG) return emberE_set(EMBER_EPROTO, "a cluster message of %zu bytes is too long", len);
     int type = p[0];
-    if (type < EMBER_MPI_HELLO || type > EMBER_MPI_QUIT)
+    if (type < EMBER_MPI_HELLO || type > EMBER_MPI_LAST)
         return emberE_set(EMBER_EPROTO, "a cluster message has unknown type %d", type);
     size_t fixed = msg_layout[type].fixed, body = len - EMBER_MPI_HEADER;
     if (body < fixed || (!msg_layout[type].rest && body != fixed))
@@ -154,7 +159,31 @@ typedef struct slot {
     pid_t pid;
     int status; /* how the worker ended (ENDED), -1 unknown */
     char text[4096];
+    /* executor: the two streams as frames, the current task and its files (see "the
+     * executor's files") */
+    emberW_parser from_driver, from_worker;
+    int held;          /* a TASK waits for its fetches; the frames after it wait in from_driver */
+    uint64_t task_seq; /* one per task begun or slot reset */
+    uint8_t *task_bytes;
+    size_t task_len;
+    emberW_task task; /* decoded from task_bytes while held */
+    size_t nfetching;
+    struct {
+        char *local, *theirs; /* the file here, and the driver's name for it */
+    } * paths;
+    size_t npaths, cappaths;
 } slot;
+
+typedef struct fetch {
+    uint32_t id;
+    slot *s;
+    uint64_t seq; /* s->task_seq of the task it is for */
+    int rank;
+    uint32_t bucket; /* FETCH_WHOLE: the whole file */
+    int asked, fd;
+    ember_shuffle_writer *w;
+    char *theirs, *local; /* owned */
+} fetch;
 
 typedef struct peer {
     int hello, lost;
@@ -194,6 +223,9 @@ typedef struct emberP_net {
     emberX_pool *pool;
     int quit;
     char host[256];
+    fetch *fetches; /* executor: queued and asked, MAX_ASKED asked at most */
+    size_t nfetches, capfetches, asked;
+    uint32_t next_fetch;
 } emberP_net;
 
 static double now_ms(void) {
@@ -238,11 +270,22 @@ static void test_sends(emberP_net *n) {
     n->nsends = kept;
 }
 
+static void clear_paths(slot *s);
+
 static void slot_reset(slot *s) {
     emberB_free(&s->q);
     s->qhead = 0;
     s->unacked = s->uncredited = 0;
     s->closing = 0;
+    s->from_driver.pos = s->from_driver.len = 0;
+    s->from_worker.pos = s->from_worker.len = 0;
+    if (s->task_bytes) emberW_task_free(&s->task);
+    ember_free(s->task_bytes);
+    s->task_bytes = NULL;
+    s->held = 0;
+    s->nfetching = 0;
+    s->task_seq++; /* fetches still under way for it are dropped when they end */
+    clear_paths(s);
 }
 
 /* The rank a slot's messages go to, and the slot number they carry. */
@@ -293,17 +336,19 @@ static void lose_peer(emberP_net *n, int r, const char *why) {
     poke(n->engine_wake, 1);
 }
 
-static volatile sig_atomic_t got_sigterm;
-static int sigterm_fd = -1;
+/* Set by the handler (any thread), read by the network thread: lock-free atomics. */
+static atomic_int got_sigterm;
+static atomic_int sigterm_fd = -1;
 static struct sigaction old_sigterm;
 
 static void on_sigterm(int sig) {
     (void)sig;
     int saved = errno;
-    got_sigterm = 1;
-    if (sigterm_fd >= 0) {
+    atomic_store(&got_sigterm, 1);
+    int fd = atomic_load(&sigterm_fd);
+    if (fd >= 0) {
         char c = 'T';
-        ssize_t r = write(sigterm_fd, &c, 1);
+        ssize_t r = write(fd, &c, 1);
         (void)r;
     }
     errno = saved;
@@ -323,8 +368,7 @@ static void check_peers(emberP_net *n, double now) {
             stalest = r;
         }
     }
-    if (!got_sigterm) return;
-    got_sigterm = 0;
+    if (!atomic_exchange(&got_sigterm, 0)) return;
     if (stalest >= 0 && now - n->peers[stalest].last_ms > 400) {
         lose_peer(n, stalest, "it stopped answering and mpirun is ending the job (a rank ended)");
     } else {
@@ -368,10 +412,16 @@ static void driver_requests(emberP_net *n) {
     pthread_mutex_unlock(&n->mu);
 }
 
+static void serve_fetch(emberP_net *n, int src, const emberP_msg *m);
+
 static void driver_message(emberP_net *n, int src, const emberP_msg *m) {
     if (src <= 0 || src >= n->size) return;
     peer *p = &n->peers[src];
     p->last_ms = now_ms();
+    if (m->type == EMBER_MPI_FETCH) { /* a block file of this driver's */
+        serve_fetch(n, src, m);
+        return;
+    }
     if (m->type == EMBER_MPI_HELLO) {
         if (p->hello) return;
         size_t hl = m->nrest < sizeof p->host - 1 ? m->nrest : sizeof p->host - 1;
@@ -426,9 +476,403 @@ static void driver_message(emberP_net *n, int src, const emberP_msg *m) {
     }
 }
 
+/* ---- the executor's files: a task's paths, fetched buckets --------------------------
+ *
+ * An executor keeps its shuffle files in its own temp dir. The driver names a map
+ * output <driver tmpdir>/e<rank>/<name> (tasks.c); the executor of that rank writes
+ * it as <its temp dir>/<name>. So it reads the frames the driver sends its workers:
+ * in a TASK, its own map outputs (written or read) become its local files, and each
+ * bucket of another executor's map output, or a block file the driver holds that is
+ * not readable here, is fetched first (FETCH / FETCHED, at most MAX_ASKED requests in
+ * flight per executor) into a local copy <temp dir>/fetched-<id>-<name>; the TASK and
+ * the frames after it wait until every copy is there. A fetch that fails leaves no
+ * copy: the worker reports FETCH_FAILED for it, which is sent on under the driver's
+ * name, so the engine runs that map task again, as it does locally. Copies are
+ * removed when the task ends. A server sends a bucket's records ([u32 len][bytes]
+ * each) in messages of about FETCH_CHUNK bytes, a block file in chunks of its bytes. */
+
+enum { MAX_ASKED = 4, FETCH_CHUNK = 512 * 1024 };
+#define FETCH_WHOLE 0xffffffffu /* FETCH's bucket: the whole file */
+enum { FETCHED_LAST = 1, FETCHED_ERROR = 2 };
+
+/* 1 with the owner's rank and the file name when path is a map output a cluster-mode
+ * engine named (.../e<rank>/shuffle-...). */
+static int map_output_owner(const char *path, int *owner, const char **name) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || strncmp(slash + 1, "shuffle-", 8) != 0) return 0;
+    const char *dir = slash;
+    while (dir > path && dir[-1] != '/')
+        dir--;
+    if (*dir != 'e' || dir + 1 >= slash) return 0;
+    int r = 0;
+    for (const char *c = dir + 1; c < slash; c++) {
+        if (*c < '0' || *c > '9' || r > 1000000) return 0;
+        r = r * 10 + (*c - '0');
+    }
+    *owner = r;
+    *name = slash + 1;
+    return 1;
+}
+
+/* Remembers that the current task of s reads or writes `local` for the driver's
+ * `theirs` (both copied); returns the local copy, or NULL when out of memory. */
+static const char *note_path(slot *s, const char *local, const char *theirs) {
+    if (emberB_grow(&s->paths, &s->cappaths, s->npaths + 1, sizeof *s->paths, 8)) return NULL;
+    char *l = ember_strdup(local), *t = ember_strdup(theirs);
+    if (!l || !t) {
+        ember_free(l);
+        ember_free(t);
+        return NULL;
+    }
+    s->paths[s->npaths].local = l;
+    s->paths[s->npaths++].theirs = t;
+    return l;
+}
+
+/* The task of s ended (or never will): its fetched copies go. */
+static void clear_paths(slot *s) {
+    for (size_t i = 0; i < s->npaths; i++) {
+        if (strstr(s->paths[i].local, "/fetched-")) unlink(s->paths[i].local);
+        ember_free(s->paths[i].local);
+        ember_free(s->paths[i].theirs);
+    }
+    s->npaths = 0;
+}
+
+static void fetch_pump(emberP_net *n);
+
+/* Queues a fetch of bucket (or FETCH_WHOLE) of rank's file `theirs` into `local`. */
+static int fetch_add(emberP_net *n, slot *s, int rank, const char *theirs, const char *local, uint32_t bucket) {
+    if (emberB_grow(&n->fetches, &n->capfetches, n->nfetches + 1, sizeof *n->fetches, 8)) return EMBER_ENOMEM;
+    fetch *f = &n->fetches[n->nfetches++];
+    memset(f, 0, sizeof *f);
+    f->id = ++n->next_fetch;
+    f->s = s;
+    f->seq = s->task_seq;
+    f->rank = rank;
+    f->bucket = bucket;
+    f->fd = -1;
+    f->theirs = ember_strdup(theirs);
+    f->local = ember_strdup(local);
+    if (!f->theirs || !f->local) {
+        ember_free(f->theirs);
+        ember_free(f->local);
+        n->nfetches--;
+        return EMBER_ENOMEM;
+    }
+    s->nfetching++;
+    return 0;
+}
+
+/* Points *bp at the local file for the driver's path in it: this executor's own map
+ * output, or a fetched copy of another's (whole: a block file not readable here). */
+static void rewrite_path(emberP_net *n, slot *s, emberW_bytes *bp, uint32_t bucket, int whole) {
+    char theirs[EMBER_WIRE_MAX_PATH], local[2 * EMBER_WIRE_MAX_PATH + 32];
+    if (bp->len >= sizeof theirs) return;
+    memcpy(theirs, bp->p, bp->len);
+    theirs[bp->len] = 0;
+    int owner = 0;
+    const char *name;
+    if (whole) {
+        if (access(theirs, R_OK) == 0) return; /* a block file this host sees */
+        name = strrchr(theirs, '/') ? strrchr(theirs, '/') + 1 : theirs;
+    } else if (!map_output_owner(theirs, &owner, &name)) {
+        return;
+    }
+    const char *dir = n->pool->tmpdir;
+    if (owner == n->rank)
+        snprintf(local, sizeof local, "%s/%s", dir, name);
+    else
+        snprintf(local, sizeof local, "%s/fetched-%u-%s", dir, n->next_fetch + 1, name);
+    if (strlen(local) >= EMBER_WIRE_MAX_PATH) return; /* the worker reads the driver's name and fails */
+    const char *l = note_path(s, local, theirs);
+    if (!l) return; /* out of memory: the worker reads the driver's name and fails */
+    if (owner != n->rank && fetch_add(n, s, owner, s->paths[s->npaths - 1].theirs, l, whole ? FETCH_WHOLE : bucket))
+        return;
+    bp->p = (const uint8_t *)l;
+    bp->len = (uint32_t)strlen(l);
+}
+
+static void rewrite_input(emberP_net *n, slot *s, emberW_input *in) {
+    if (in->kind == EMBER_IN_SHUFFLE)
+        for (uint32_t i = 0; i < in->npaths; i++)
+            rewrite_path(n, s, &in->paths[i], in->bucket, 0);
+    if (in->kind == EMBER_IN_BLOCK) rewrite_path(n, s, &in->path, 0, 1);
+    for (uint32_t i = 0; i < in->nchildren; i++)
+        rewrite_input(n, s, &in->children[i]);
+}
+
+static void queue_frame(slot *s, uint32_t type, const void *p, size_t len) {
+    uint8_t hdr[EMBER_WIRE_HEADER];
+    emberW_header(hdr, type, (uint32_t)len);
+    if (emberB_append(&s->q, hdr, sizeof hdr) || (len && emberB_append(&s->q, p, len))) s->q.len = s->qhead = 0;
+}
+
+/* Sends the held TASK of s on (its paths rewritten) to the worker. */
+static void task_send(slot *s) {
+    emberB_buf b = {0};
+    if (emberW_task_encode(&b, &s->task) == 0)
+        queue_frame(s, EMBER_FRAME_TASK, b.data, b.len);
+    else /* cannot happen: it decoded; the worker then reads the driver's bytes */
+        queue_frame(s, EMBER_FRAME_TASK, s->task_bytes, s->task_len);
+    emberB_free(&b);
+    emberW_task_free(&s->task);
+    ember_free(s->task_bytes);
+    s->task_bytes = NULL;
+    s->held = 0;
+}
+
+/* A TASK frame for the worker of s: rewrites its paths, fetching what is elsewhere. */
+static void task_begin(emberP_net *n, slot *s, const uint8_t *p, size_t len) {
+    clear_paths(s);
+    s->task_seq++;
+    s->nfetching = 0;
+    s->task_bytes = ember_malloc(len ? len : 1);
+    if (!s->task_bytes) {
+        queue_frame(s, EMBER_FRAME_TASK, p, len);
+        return;
+    }
+    memcpy(s->task_bytes, p, len);
+    s->task_len = len;
+    if (emberW_task_decode(s->task_bytes, len, &s->task)) {
+        emberW_task_free(&s->task);
+        queue_frame(s, EMBER_FRAME_TASK, p, len); /* the worker reports what is wrong */
+        ember_free(s->task_bytes);
+        s->task_bytes = NULL;
+        return;
+    }
+    rewrite_input(n, s, &s->task.input);
+    int owner;
+    const char *name;
+    char out[EMBER_WIRE_MAX_PATH], local[2 * EMBER_WIRE_MAX_PATH];
+    if (s->task.output == EMBER_OUT_SHUFFLE && s->task.shuffle_path.len < sizeof out) {
+        memcpy(out, s->task.shuffle_path.p, s->task.shuffle_path.len);
+        out[s->task.shuffle_path.len] = 0;
+        if (map_output_owner(out, &owner, &name) && owner == n->rank) {
+            snprintf(local, sizeof local, "%s/%s", n->pool->tmpdir, name);
+            const char *l = strlen(local) < EMBER_WIRE_MAX_PATH ? note_path(s, local, out) : NULL;
+            if (l) s->task.shuffle_path = (emberW_bytes){(const uint8_t *)l, (uint32_t)strlen(l)};
+        }
+    }
+    if (s->nfetching) {
+        s->held = 1;
+        fetch_pump(n);
+    } else {
+        task_send(s);
+    }
+}
+
+/* Takes the driver's frames for the worker of s into its queue (rewriting TASKs),
+ * while no TASK waits for fetches and the queue is under the window; credits what
+ * was taken. */
+static void pump_in(emberP_net *n, slot *s) {
+    uint32_t type;
+    const uint8_t *p;
+    size_t len;
+    while (!s->held && s->fd_out >= 0 && s->q.len - s->qhead < RELAY_WINDOW &&
+           emberW_next(&s->from_driver, &type, &p, &len) > 0) {
+        s->uncredited += EMBER_WIRE_HEADER + len;
+        if (type == EMBER_FRAME_TASK)
+            task_begin(n, s, p, len);
+        else
+            queue_frame(s, type, p, len);
+    }
+    if (s->uncredited) {
+        emberP_msg m = {
+            .type = EMBER_MPI_CREDIT, .slot = (uint32_t)(s - n->slots), .gen = s->gen, .u64 = s->uncredited};
+        send_msg(n, 0, &m);
+        s->uncredited = 0;
+    }
+}
+
+/* A fetch is over (copy complete, or failed: no copy): the task may go on. */
+static void fetch_done(emberP_net *n, size_t i, int ok) {
+    fetch f = n->fetches[i];
+    n->fetches[i] = n->fetches[--n->nfetches];
+    if (f.asked) n->asked--;
+    if (f.w) {
+        if (ok) {
+            uint64_t *sizes = ember_calloc((size_t)f.bucket + 1, sizeof *sizes);
+            if (!sizes || ember_shuffle_writer_commit(f.w, sizes)) ok = 0;
+            ember_free(sizes);
+        }
+        if (!ok) ember_shuffle_writer_abort(f.w);
+    }
+    if (f.fd >= 0 && close(f.fd) < 0) ok = 0;
+    slot *s = f.s;
+    int gone = f.seq != s->task_seq; /* the task is gone: so is its copy */
+    if (!ok || gone) unlink(f.local);
+    ember_free(f.theirs);
+    ember_free(f.local);
+    if (gone) return;
+    if (--s->nfetching == 0 && s->held) {
+        task_send(s);
+        pump_in(n, s);
+    }
+}
+
+/* Asks for queued fetches while fewer than MAX_ASKED are in flight. */
+static void fetch_pump(emberP_net *n) {
+    for (size_t i = 0; i < n->nfetches && n->asked < MAX_ASKED; i++) {
+        fetch *f = &n->fetches[i];
+        if (f->asked) continue;
+        int rc = 0;
+        if (f->bucket == FETCH_WHOLE) {
+            f->fd = open(f->local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            rc = f->fd < 0;
+        } else {
+            rc = ember_shuffle_writer_open(f->local, f->bucket + 1, 1 << 20, &f->w);
+        }
+        emberP_msg m = {.type = EMBER_MPI_FETCH,
+                        .slot = f->id,
+                        .num = f->bucket,
+                        .rest = (const uint8_t *)f->theirs,
+                        .nrest = strlen(f->theirs)};
+        if (rc || send_msg(n, f->rank, &m)) {
+            f->w = NULL; /* ember_shuffle_writer_open leaves none on failure */
+            fetch_done(n, i, 0);
+            i = (size_t)-1; /* the list changed: look again from the start */
+            continue;
+        }
+        f->asked = 1;
+        n->asked++;
+    }
+}
+
+/* FETCHED from rank src: a piece of a fetched file, its end, or its failure. */
+static void fetched(emberP_net *n, int src, const emberP_msg *m) {
+    size_t i = 0;
+    while (i < n->nfetches && !(n->fetches[i].id == m->slot && n->fetches[i].rank == src && n->fetches[i].asked))
+        i++;
+    if (i == n->nfetches) return;
+    fetch *f = &n->fetches[i];
+    int ok = !(m->num & FETCHED_ERROR);
+    if (ok && f->fd >= 0) {
+        for (size_t off = 0; ok && off < m->nrest;) {
+            ssize_t w = write(f->fd, m->rest + off, m->nrest - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) ok = 0;
+            off += w > 0 ? (size_t)w : 0;
+        }
+    } else if (ok) {
+        for (size_t off = 0; ok && off < m->nrest;) {
+            uint32_t len = m->nrest - off >= 4 ? emberB_load_u32(m->rest + off) : UINT32_MAX;
+            if (len > m->nrest - off - 4 || ember_shuffle_writer_append(f->w, f->bucket, m->rest + off + 4, len))
+                ok = 0;
+            off += 4 + (size_t)len;
+        }
+    }
+    if (!ok || (m->num & FETCHED_LAST)) fetch_done(n, i, ok);
+    if (n->asked < MAX_ASKED) fetch_pump(n);
+}
+
+static void send_fetched(emberP_net *n, int dest, uint32_t id, uint32_t flags, const void *p, size_t len) {
+    emberP_msg m = {.type = EMBER_MPI_FETCHED, .slot = id, .num = flags, .rest = p, .nrest = len};
+    send_msg(n, dest, &m);
+}
+
+/* FETCH from rank src: sends the bucket (or the whole file) it asks for. */
+static void serve_fetch(emberP_net *n, int src, const emberP_msg *m) {
+    char asked[EMBER_WIRE_MAX_PATH], path[2 * EMBER_WIRE_MAX_PATH];
+    int owner;
+    const char *name;
+    if (m->nrest >= sizeof asked) {
+        send_fetched(n, src, m->slot, FETCHED_ERROR, "path too long", 13);
+        return;
+    }
+    memcpy(asked, m->rest, m->nrest);
+    asked[m->nrest] = 0;
+    if (n->executor && map_output_owner(asked, &owner, &name) && owner == n->rank)
+        snprintf(path, sizeof path, "%s/%s", n->pool->tmpdir, name);
+    else
+        snprintf(path, sizeof path, "%s", asked);
+    emberB_buf b = {0};
+    int rc = 0;
+    if (m->num == FETCH_WHOLE) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) rc = emberE_errno(EMBER_ENOENT, errno, "opening %s", path);
+        while (!rc && emberB_reserve(&b, FETCH_CHUNK) == 0) {
+            ssize_t r = read(fd, b.data, FETCH_CHUNK);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) rc = emberE_errno(EMBER_EIO, errno, "reading %s", path);
+            if (r <= 0) break;
+            send_fetched(n, src, m->slot, 0, b.data, (size_t)r);
+        }
+        if (fd >= 0) close(fd);
+    } else {
+        const char *paths[1] = {path};
+        ember_shuffle_reader *r = NULL;
+        rc = ember_shuffle_reader_open(paths, 1, m->num, &r);
+        const void *rec;
+        size_t len;
+        int got = 0;
+        while (!rc && (got = ember_shuffle_reader_next(r, &rec, &len)) > 0) {
+            if (b.len && b.len + 4 + len > FETCH_CHUNK) {
+                send_fetched(n, src, m->slot, 0, b.data, b.len);
+                b.len = 0;
+            }
+            if (emberB_put_u32(&b, (uint32_t)len) || emberB_append(&b, rec, len)) rc = EMBER_ENOMEM;
+        }
+        if (!rc && got < 0) rc = got;
+        ember_shuffle_reader_close(r);
+    }
+    if (rc) {
+        const char *e = ember_last_error();
+        send_fetched(n, src, m->slot, FETCHED_ERROR, e, strlen(e));
+    } else {
+        send_fetched(n, src, m->slot, FETCHED_LAST, b.data, m->num == FETCH_WHOLE ? 0 : b.len);
+    }
+    emberB_free(&b);
+}
+
+/* The worker's frames on their way to the driver: a FETCH_FAILED names the driver's
+ * path, not the local copy; a task's end removes its copies. */
+static void relay_worker_frames(emberP_net *n, slot *s) {
+    uint32_t type;
+    const uint8_t *p;
+    size_t len;
+    emberB_buf out = {0};
+    while (emberW_next(&s->from_worker, &type, &p, &len) > 0) {
+        emberB_buf fixed = {0};
+        emberW_bytes path, text;
+        if (type == EMBER_FRAME_FETCH_FAILED && emberW_fetch_failed_decode(p, len, &path, &text) == 0) {
+            for (size_t i = 0; i < s->npaths; i++)
+                if (strlen(s->paths[i].local) == path.len && memcmp(s->paths[i].local, path.p, path.len) == 0 &&
+                    emberW_fetch_failed_encode(&fixed, s->paths[i].theirs, strlen(s->paths[i].theirs), text.p,
+                                               text.len) == 0) {
+                    p = fixed.data;
+                    len = fixed.len;
+                    break;
+                }
+        }
+        uint8_t hdr[EMBER_WIRE_HEADER];
+        emberW_header(hdr, type, (uint32_t)len);
+        if (emberB_append(&out, hdr, sizeof hdr) || (len && emberB_append(&out, p, len))) out.len = 0;
+        emberB_free(&fixed);
+        if (type == EMBER_FRAME_TASK_DONE || type == EMBER_FRAME_TASK_ERROR || type == EMBER_FRAME_FETCH_FAILED)
+            clear_paths(s);
+    }
+    for (size_t off = 0; off < out.len; off += RELAY_CHUNK) {
+        size_t k = out.len - off < RELAY_CHUNK ? out.len - off : RELAY_CHUNK;
+        send_slot(n, s, EMBER_MPI_DATA, 0, out.data + off, k);
+        s->unacked += k;
+    }
+    emberB_free(&out);
+}
+
 /* ---- the executor's side ----------------------------------------------------------- */
 
+static void executor_worker_ended(emberP_net *n, slot *s);
+
 static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
+    if (m->type == EMBER_MPI_FETCH) {
+        serve_fetch(n, src, m);
+        return;
+    }
+    if (m->type == EMBER_MPI_FETCHED) {
+        fetched(n, src, m);
+        return;
+    }
     if (src != 0) return;
     if (m->type == EMBER_MPI_QUIT) {
         n->quit = 1;
@@ -456,10 +900,11 @@ static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
     if (m->gen != s->gen) return;
     switch (m->type) {
     case EMBER_MPI_DATA:
-        if (s->fd_out >= 0 && emberB_append(&s->q, m->rest, m->nrest)) {
-            emberX_worker_kill(w); /* out of memory: the worker ends, the driver hears how */
-            s->fd_in = s->fd_out = -1;
-        }
+        if (s->fd_out < 0) return;
+        if (emberW_feed(&s->from_driver, m->rest, m->nrest))
+            executor_worker_ended(n, s); /* out of memory: the worker ends, the driver hears how */
+        else
+            pump_in(n, s);
         return;
     case EMBER_MPI_CREDIT:
         s->unacked = m->u64 < s->unacked ? s->unacked - m->u64 : 0;
@@ -510,8 +955,14 @@ static int relay_in(emberP_net *n, slot *s, uint8_t *buf) {
         source_closed(n, s);
         return 1;
     }
-    send_slot(n, s, EMBER_MPI_DATA, 0, buf, (size_t)r);
-    s->unacked += (uint64_t)r;
+    if (!n->executor) {
+        send_slot(n, s, EMBER_MPI_DATA, 0, buf, (size_t)r);
+        s->unacked += (uint64_t)r;
+    } else if (emberW_feed(&s->from_worker, buf, (size_t)r)) {
+        executor_worker_ended(n, s);
+    } else {
+        relay_worker_frames(n, s);
+    }
     return 1;
 }
 
@@ -526,22 +977,27 @@ static int relay_out(emberP_net *n, slot *s) {
         ssize_t r = write(s->fd_out, s->q.data + s->qhead, s->q.len - s->qhead);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            if (errno == EPIPE) {
+            int err = errno;
+            if (err == EPIPE) {
                 struct timespec zero = {0, 0};
                 sigtimedwait(&block, NULL, &zero);
             }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            if (err != EAGAIN && err != EWOULDBLOCK) {
                 /* The destination is gone; its source says so when read. */
                 s->q.len = s->qhead = 0;
             }
             break;
         }
         s->qhead += (size_t)r;
-        s->uncredited += (uint64_t)r;
+        if (!n->executor) s->uncredited += (uint64_t)r; /* an executor credits frames taken (pump_in) */
         moved = 1;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (s->qhead == s->q.len) s->q.len = s->qhead = 0;
+    if (n->executor) {
+        pump_in(n, s);
+        return moved;
+    }
     if (s->uncredited >= CREDIT_BATCH || (s->uncredited && s->q.len == 0)) {
         uint32_t local;
         int dest = slot_dest(n, s, &local);
@@ -730,9 +1186,21 @@ static int shim_load(emberP_net *n, const char *path) {
 static void net_free(emberP_net *n) {
     if (!n) return;
     for (size_t i = 0; n->slots && i < n->nslots; i++) {
-        if (!n->executor) driver_close(&n->slots[i]);
-        slot_reset(&n->slots[i]);
+        slot *s = &n->slots[i];
+        if (!n->executor) driver_close(s);
+        slot_reset(s);
+        emberW_parser_free(&s->from_driver);
+        emberW_parser_free(&s->from_worker);
+        ember_free(s->paths);
     }
+    for (size_t i = 0; i < n->nfetches; i++) {
+        fetch *f = &n->fetches[i];
+        if (f->w) ember_shuffle_writer_abort(f->w);
+        if (f->fd >= 0) close(f->fd);
+        ember_free(f->theirs);
+        ember_free(f->local);
+    }
+    ember_free(n->fetches);
     for (size_t i = 0; i < n->nsends; i++)
         ember_free(n->sends[i].buf); /* MPI is done or gone by now */
     ember_free(n->sends);
@@ -847,7 +1315,7 @@ static int driver_worker_start(emberX_pool *pool, emberX_worker *w) {
     w->to_fd = sv[0];
     w->from_fd = dup_fd;
     w->alive = 1;
-    w->remote = 1;
+    w->remote = rank;
     w->nsent = 0;
     w->task = NULL;
     w->in.pos = w->in.len = 0;
@@ -886,7 +1354,7 @@ static void driver_stop(emberX_pool *pool) {
         pthread_mutex_unlock(&n->mu);
         poke(n->wake[1], 'q');
         if (n->thread_started) pthread_join(n->thread, NULL);
-        sigterm_fd = -1;
+        atomic_store(&sigterm_fd, -1);
         sigaction(SIGTERM, &old_sigterm, NULL);
         net_free(n);
         pool->net = NULL;
@@ -962,7 +1430,7 @@ int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake) {
     ember_free(pool->workers);
     pool->workers = workers;
     pool->nworkers = total;
-    sigterm_fd = n->wake[1];
+    atomic_store(&sigterm_fd, n->wake[1]);
     struct sigaction sa = {0};
     sa.sa_handler = on_sigterm;
     sigemptyset(&sa.sa_mask);

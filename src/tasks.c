@@ -16,8 +16,12 @@
 #include <stdio.h>
 
 void emberA_map_output_path(char *buf, size_t size, ember_context *ctx, const emberS_stage *st, const emberS_task *t) {
-    snprintf(buf, size, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, st->target->id, t->part,
-             (unsigned long long)t->attempt_id);
+    if (t->place > 0)
+        snprintf(buf, size, "%s/e%d/shuffle-%d-%zu-%llu.data", ctx->tmpdir, t->place, st->target->id, t->part,
+                 (unsigned long long)t->attempt_id);
+    else
+        snprintf(buf, size, "%s/shuffle-%d-%zu-%llu.data", ctx->tmpdir, st->target->id, t->part,
+                 (unsigned long long)t->attempt_id);
 }
 
 /* ---- resolving a partition into an input tree ------------------------------------ */

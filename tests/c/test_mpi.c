@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #if !defined(FAKE_WORKER) || !defined(FAKE_MPI)
 #error "FAKE_WORKER and FAKE_MPI must name the fake worker and the fake MPI shim (meson.build sets them)"
@@ -72,6 +73,19 @@ static void test_round_trips(void) {
                "ended");
     round_trip(&(emberP_msg){.type = EMBER_MPI_BEAT}, "beat");
     round_trip(&(emberP_msg){.type = EMBER_MPI_QUIT}, "quit");
+    round_trip(&(emberP_msg){.type = EMBER_MPI_FETCH,
+                             .slot = 17,
+                             .num = 3,
+                             .rest = (const uint8_t *)"/tmp/ember-x/e2/shuffle-1-0-4.data",
+                             .nrest = 34},
+               "fetch");
+    round_trip(&(emberP_msg){.type = EMBER_MPI_FETCHED,
+                             .slot = 17,
+                             .num = 1,
+                             .rest = (const uint8_t *)"\x02\x00\x00\x00"
+                                                      "ab",
+                             .nrest = 6},
+               "fetched");
 }
 
 static void test_rejects(void) {
@@ -79,8 +93,10 @@ static void test_rejects(void) {
     uint8_t buf[32] = {0};
     buf[0] = 0; /* type 0 */
     CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER, &d) == EMBER_EPROTO);
-    buf[0] = EMBER_MPI_QUIT + 1;
+    buf[0] = EMBER_MPI_LAST + 1;
     CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER, &d) == EMBER_EPROTO);
+    buf[0] = EMBER_MPI_FETCH; /* a bucket at least */
+    CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 3, &d) == EMBER_EPROTO);
     buf[0] = EMBER_MPI_CREDIT; /* needs 8 bytes after the header, exactly */
     CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 7, &d) == EMBER_EPROTO);
     CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 9, &d) == EMBER_EPROTO);
@@ -256,6 +272,52 @@ static void test_relay_runs_jobs(void) {
     CHECK(w.exec_rc[0] == 0 && w.exec_rc[1] == 0);
 }
 
+/* A shuffle: each executor keeps its map outputs in its own temp dir, and a reduce
+ * task fetches its bucket of the others' from them; every record lands where the
+ * partitioner says, none lost. A DISK_ONLY cached node: its block files (the
+ * driver's) are read by the executors (this host sees them). */
+static void test_relay_shuffle_and_blocks(void) {
+    world w;
+    if (world_start(&w)) {
+        CHECK(0);
+        world_stop(&w);
+        return;
+    }
+    ember_node *src = parallel(w.ctx, 6);
+    ember_node *sh = NULL;
+    CHECK(ember_node_shuffle(w.ctx, src, 3, "spec", 4, &sh) == 0);
+    for (int round = 0; round < 2; round++) { /* the second reads the shuffle's files again */
+        ember_result *res = NULL;
+        CHECK(ember_run_job(w.ctx, sh, NULL, 0, NULL, NULL, &res) == 0);
+        size_t total = 0;
+        for (size_t p = 0; res && p < 3; p++) {
+            for (size_t j = 0; j < res->nbatches[p]; j++)
+                CHECK(res->batches[p][j].len > 0 && res->batches[p][j].data[0] % 3 == p);
+            total += res->nbatches[p];
+        }
+        CHECK(total == 12);
+        ember_result_free(res);
+    }
+    /* Nothing of the shuffle sits in the driver's temp dir: the executors hold it. */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/e1", ember_context_tmpdir(w.ctx));
+    CHECK(access(dir, F_OK) != 0);
+    ember_node *r = NULL;
+    CHECK(ember_node_range(w.ctx, 0, 40, 1, 4, &r) == 0);
+    CHECK(ember_node_persist(r, EMBER_STORAGE_DISK) == 0);
+    for (int round = 0; round < 2; round++) {
+        ember_result *res = NULL;
+        CHECK(ember_run_job(w.ctx, r, NULL, 0, NULL, NULL, &res) == 0);
+        CHECK(res && res->nparts == 4 && res->nbatches[3] == 1);
+        CHECK(res && res->batches[3][0].len == 7 && memcmp(res->batches[3][0].data, "r:30:40", 7) == 0);
+        ember_result_free(res);
+    }
+    ember_node_release(r);
+    ember_node_release(sh);
+    ember_node_release(src);
+    world_stop(&w);
+}
+
 /* An executor that goes silent fails the running job within 5 s, naming its rank;
  * later jobs fail at once with the same error. */
 static void test_lost_executor(void) {
@@ -320,6 +382,7 @@ int main(void) {
     RUN(test_round_trips);
     RUN(test_rejects);
     RUN(test_relay_runs_jobs);
+    RUN(test_relay_shuffle_and_blocks);
     RUN(test_lost_executor);
     RUN(test_sigterm_names_the_silent_executor);
     return TEST_REPORT();
