@@ -68,13 +68,14 @@ def test_results_match_local_mode(tmp_path):
     run = mpirun("jobs.py", tmp_path / "cluster.json", data, tmpdir=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     local = subprocess.run([sys.executable, os.path.join(HERE, "cluster", "jobs.py"), tmp_path / "local.json", data],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=dict(os.environ, TMPDIR=str(tmp_path)))
     assert local.returncode == 0, local.stderr
     cluster = json.loads((tmp_path / "cluster.json").read_text())
     plain = json.loads((tmp_path / "local.json").read_text())
     assert cluster.pop("executors") == 2 and plain.pop("executors") == 0
     assert cluster == plain
     assert cluster["accumulator"] == 30 and cluster["cached_partitions"] == [4]
+    assert cluster["lost_shuffle"][:2] == [True, True]
     assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []  # every temp dir removed
 
 

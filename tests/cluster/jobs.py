@@ -1,7 +1,9 @@
 """The cluster test's program: the same file runs in local mode (python jobs.py OUT)
 and under mpirun (mpirun -np 3 python jobs.py OUT); rank 0 writes what each job gave
 to OUT as JSON, for tests/test_cluster.py to compare."""
+import glob
 import json
+import os
 import sys
 
 from ember import SparkContext
@@ -30,6 +32,15 @@ def touch(x):
 
 results["broadcast"] = sorted(sc.parallelize(["a", "b", "c"] * 10, 4).map(touch).collect())
 results["accumulator"] = acc.value
+# Map outputs lost (their files removed: the driver's in local mode, the executors' in
+# cluster mode): the next action runs the map tasks again and gives the same answer.
+pairs = sc.parallelize(range(100), 4).map(lambda x: (x % 10, x)).reduceByKey(lambda a, b: a + b, 3)
+first = sorted(pairs.collect())
+lost = glob.glob(os.path.join(sc._core.tmpdir, "shuffle-*")) + glob.glob(
+    os.path.join(os.path.dirname(sc._core.tmpdir), "ember-executor-*", "shuffle-*"))
+for path in lost:
+    os.unlink(path)
+results["lost_shuffle"] = [len(lost) > 0, sorted(pairs.collect()) == first, first]
 results["executors"] = len(sc._core.executors())
 sc.stop()
 with open(out_path, "w") as f:
