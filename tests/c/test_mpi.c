@@ -8,6 +8,7 @@
  * thing under mpirun. */
 #include "internal.h"
 #include "test.h"
+#include "test_jobs.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -156,11 +157,6 @@ static int (*fake_inited)(void);
 static void (*fake_silence)(int);
 static void (*fake_reset)(void);
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static double mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -193,43 +189,25 @@ static int world_start(world *w) {
     return w->ctx ? 0 : -1;
 }
 
+static void world_stop(world *w);
+
+/* Starts the world, or fails the test (stopping what started): 1 when it runs. */
+static int world_up(world *w) {
+    if (world_start(w) == 0) return 1;
+    CHECK(0);
+    world_stop(w);
+    return 0;
+}
+
 static void world_stop(world *w) {
     if (w->ctx) ember_context_free(w->ctx); /* QUIT to the executors still there */
     for (int i = 0; i < 2; i++)
         pthread_join(w->exec[i], NULL);
 }
 
-static ember_node *parallel(ember_context *ctx, size_t nparts) {
-    static char text[16][2][32];
-    ember_buf bufs[16][2];
-    const ember_buf *parts[16];
-    size_t counts[16];
-    for (size_t p = 0; p < nparts; p++) {
-        for (int j = 0; j < 2; j++) {
-            snprintf(text[p][j], sizeof text[p][j], "%zu.%d", p, j);
-            bufs[p][j] = (ember_buf){(uint8_t *)text[p][j], strlen(text[p][j])};
-        }
-        parts[p] = bufs[p];
-        counts[p] = 2;
-    }
-    ember_node *n = NULL;
-    CHECK(ember_node_parallelize(ctx, nparts, parts, counts, &n) == 0);
-    return n;
-}
-
-static ember_node *pipeline(ember_context *ctx, ember_node *parent, const char *cmd) {
-    ember_node *n = NULL;
-    CHECK(ember_node_pipeline(ctx, parent, cmd, strlen(cmd), &n) == 0);
-    return n;
-}
-
 static void test_relay_runs_jobs(void) {
     world w;
-    if (world_start(&w)) {
-        CHECK(0);
-        world_stop(&w);
-        return;
-    }
+    if (!world_up(&w)) return;
     CHECK(ember_context_slots(w.ctx) == 4);
     ember_executor_info info[4];
     CHECK(ember_context_executors(w.ctx, info, 4) == 2);
@@ -278,11 +256,7 @@ static void test_relay_runs_jobs(void) {
  * driver's) are read by the executors (this host sees them). */
 static void test_relay_shuffle_and_blocks(void) {
     world w;
-    if (world_start(&w)) {
-        CHECK(0);
-        world_stop(&w);
-        return;
-    }
+    if (!world_up(&w)) return;
     ember_node *src = parallel(w.ctx, 6);
     ember_node *sh = NULL;
     CHECK(ember_node_shuffle(w.ctx, src, 3, "spec", 4, &sh) == 0);
@@ -318,62 +292,56 @@ static void test_relay_shuffle_and_blocks(void) {
     world_stop(&w);
 }
 
-/* An executor that goes silent fails the running job within 5 s, naming its rank;
- * later jobs fail at once with the same error. */
-static void test_lost_executor(void) {
-    world w;
-    if (world_start(&w)) {
-        CHECK(0);
-        world_stop(&w);
-        return;
-    }
-    ember_node *src = parallel(w.ctx, 4);
-    ember_node *hang = pipeline(w.ctx, src, "hang");
+/* Executor `rank` goes silent while a job's four tasks hang (with `sigterm`, 700 ms
+ * later mpirun's SIGTERM reaches the driver). Returns the job's code, its error in
+ * ember_last_error(), and in *ms how long the failure took from the silence (from
+ * the signal). */
+static int lose_executor(world *w, int rank, int sigterm, double *ms) {
+    ember_node *src = parallel(w->ctx, 4);
+    ember_node *hang = pipeline(w->ctx, src, "hang");
     ember_job *job;
-    CHECK(ember_job_submit(w.ctx, hang, NULL, 0, NULL, NULL, 0, &job) == 0);
+    CHECK(ember_job_submit(w->ctx, hang, NULL, 0, NULL, NULL, 0, &job) == 0);
     sleep_ms(300);
+    fake_silence(rank);
+    if (sigterm) sleep_ms(700); /* silent for longer than 400 ms, shorter than 3 s */
     double t0 = mono_ms();
-    fake_silence(1);
+    if (sigterm) raise(SIGTERM);
     ember_result *res = NULL;
-    CHECK(ember_job_finish(job, &res) == EMBER_EWORKER);
-    CHECK(mono_ms() - t0 < 5000);
-    CHECK(strstr(ember_last_error(), "executor rank 1 (host ") != NULL);
+    int rc = ember_job_finish(job, &res);
+    *ms = mono_ms() - t0;
+    char error[2048];
+    snprintf(error, sizeof error, "%s", ember_last_error());
     ember_result_free(res);
     ember_job_free(job);
-    CHECK(ember_run_job(w.ctx, src, NULL, 0, NULL, NULL, &res) == EMBER_EWORKER);
-    CHECK(strstr(ember_last_error(), "executor rank 1") != NULL);
+    /* Later jobs fail at once, with the same error. */
+    CHECK(ember_run_job(w->ctx, src, NULL, 0, NULL, NULL, &res) == EMBER_EWORKER);
+    CHECK(strcmp(ember_last_error(), error) == 0);
     ember_node_release(hang);
     ember_node_release(src);
+    emberE_set(rc, "%s", error);
+    return rc;
+}
+
+/* An executor that goes silent fails the running job within 5 s, naming its rank. */
+static void test_lost_executor(void) {
+    world w;
+    if (!world_up(&w)) return;
+    double ms;
+    CHECK(lose_executor(&w, 1, 0, &ms) == EMBER_EWORKER);
+    CHECK(strstr(ember_last_error(), "executor rank 1 (host ") != NULL);
+    CHECK(ms < 5000);
     world_stop(&w);
 }
 
 /* mpirun's SIGTERM names the silent executor at once, without waiting 3 s. */
 static void test_sigterm_names_the_silent_executor(void) {
     world w;
-    if (world_start(&w)) {
-        CHECK(0);
-        world_stop(&w);
-        return;
-    }
-    ember_node *src = parallel(w.ctx, 4);
-    ember_node *hang = pipeline(w.ctx, src, "hang");
-    ember_job *job;
-    CHECK(ember_job_submit(w.ctx, hang, NULL, 0, NULL, NULL, 0, &job) == 0);
-    fake_silence(2);
-    sleep_ms(700); /* older than 400 ms, younger than 3 s */
-    double t0 = mono_ms();
-    raise(SIGTERM);
-    ember_result *res = NULL;
-    int rc = ember_job_finish(job, &res);
-    CHECK(rc == EMBER_EWORKER);
-    if (rc != EMBER_EWORKER) fprintf(stderr, "  rc %d: %s\n", rc, ember_last_error());
-    CHECK(mono_ms() - t0 < 1500);
+    if (!world_up(&w)) return;
+    double ms;
+    CHECK(lose_executor(&w, 2, 1, &ms) == EMBER_EWORKER);
     CHECK(strstr(ember_last_error(), "executor rank 2 (host ") != NULL);
     CHECK(strstr(ember_last_error(), "mpirun is ending the job") != NULL);
-    ember_result_free(res);
-    ember_job_free(job);
-    ember_node_release(hang);
-    ember_node_release(src);
+    CHECK(ms < 1500);
     world_stop(&w);
 }
 

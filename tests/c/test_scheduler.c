@@ -7,6 +7,7 @@
  * Behaviours are chosen by the command text of a pipeline node (see fake_worker.c). */
 #include "internal.h"
 #include "test.h"
+#include "test_jobs.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,31 +37,6 @@ static ember_context *new_context(int slots, int64_t max_result_size) {
     return new_context_budget(slots, max_result_size, 0);
 }
 
-/* nparts partitions; partition p holds the batches "p.0" and "p.1". */
-static ember_node *parallel(ember_context *ctx, size_t nparts) {
-    static char text[64][2][32];
-    ember_buf bufs[64][2];
-    const ember_buf *parts[64];
-    size_t counts[64];
-    for (size_t p = 0; p < nparts; p++) {
-        for (int j = 0; j < 2; j++) {
-            snprintf(text[p][j], sizeof text[p][j], "%zu.%d", p, j);
-            bufs[p][j] = (ember_buf){(uint8_t *)text[p][j], strlen(text[p][j])};
-        }
-        parts[p] = bufs[p];
-        counts[p] = 2;
-    }
-    ember_node *n = NULL;
-    CHECK(ember_node_parallelize(ctx, nparts, parts, counts, &n) == 0);
-    return n;
-}
-
-static ember_node *pipeline(ember_context *ctx, ember_node *parent, const char *cmd) {
-    ember_node *n = NULL;
-    CHECK(ember_node_pipeline(ctx, parent, cmd, strlen(cmd), &n) == 0);
-    return n;
-}
-
 static int batch_is(const ember_buf *b, const char *text) {
     return b->len == strlen(text) && memcmp(b->data, text, b->len) == 0;
 }
@@ -78,11 +54,6 @@ static size_t stages_of(ember_context *ctx, int job, int *failed, int *tasks_don
         if (tasks_done) *tasks_done += info[i].num_completed;
     }
     return k;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static void test_job_success(void) {
