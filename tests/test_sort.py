@@ -163,6 +163,20 @@ def test_c_sort_equals_pythons_sorted(keys, ascending):
         assert _core.take_ordered(keys, n, None, True) == heapq.nlargest(n, keys)
 
 
+@settings(max_examples=40, deadline=None)
+@given(keys=same_kind_keys, ascending=st.booleans(), chunk=st.integers(1, 9), keyed=st.booleans())
+def test_spilled_runs_merge_back_to_pythons_sorted(tmp_path_factory, keys, ascending, chunk, keyed):
+    # A limit of one byte: a run every `chunk` records; equal keys keep their order
+    # across runs, and a keyfunc's keys travel with the records.
+    spill_dir = tmp_path_factory.mktemp("runs")
+    pairs = [(k, i) for i, k in enumerate(keys)]
+    keyfunc = (lambda k: (k,)) if keyed else None
+    it = _core.sort_pairs(iter(pairs), ascending, keyfunc, 1, str(spill_dir), chunk)
+    assert it.runs == (len(pairs) // chunk if len(pairs) >= chunk else 0)
+    assert list(it) == sorted(pairs, key=lambda kv: kv[0], reverse=not ascending)
+    assert os.listdir(spill_dir) == []
+
+
 def test_c_sort_other_types_use_pythons_comparison():
     class Version:
         def __init__(self, v):

@@ -743,7 +743,7 @@ static PyObject *py_count_and_sample(PyObject *m, PyObject *args) {
             double t = max_sample / (double)count;
             for (Py_ssize_t i = 0; i < n; i++) {
                 PyObject *p = PyList_GET_ITEM(kept, i);
-                if (PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(p, 0)) < t) {
+                if (PyFloat_AsDouble(PyTuple_GET_ITEM(p, 0)) < t) { /* u was checked to convert */
                     Py_INCREF(p);
                     PyList_SetItem(kept, j++, p);
                 }
