@@ -599,6 +599,13 @@ typedef struct ember_task_info {
     uint64_t shuffle_read_bytes;  /* bytes of the shuffle buckets it reads */
     uint64_t output_bytes;        /* bytes of result or cache batches it sent */
     uint64_t shuffle_write_bytes; /* bytes of the shuffle file it wrote */
+    /* What the worker counted, sent when the attempt succeeded (0 until then): */
+    uint64_t records_read;            /* records of parallelized data, a text split, a range, a cached block */
+    uint64_t records_written;         /* records of the result or cache batches it sent */
+    uint64_t shuffle_records_read;    /* records of the shuffle buckets it read */
+    uint64_t shuffle_records_written; /* records it wrote into its shuffle file */
+    uint64_t memory_bytes_spilled;    /* memory its spills freed (as the spilling code estimates it) */
+    uint64_t disk_bytes_spilled;      /* bytes its spills wrote to disk */
 } ember_task_info;
 
 typedef struct ember_stage_record {

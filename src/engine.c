@@ -410,7 +410,7 @@ static void restart_barrier_stage(ember_context *ctx, stage *st) {
     for (size_t i = 0; i < st->ntasks; i++) {
         task *t = &st->tasks[i];
         if (t->state == TASK_RUNNING) {
-            emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_KILLED, emberL_now_ms(), 0, 0,
+            emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_KILLED, emberL_now_ms(), NULL,
                             "killed: another task of its barrier stage failed");
             if (t->w) emberX_worker_kill(t->w); /* frees its slot (w->task = NULL) */
             pthread_mutex_lock(&ctx->mu);
@@ -437,7 +437,8 @@ static void restart_barrier_stage(ember_context *ctx, stage *st) {
 
 /* Records a failed attempt; the task goes back to pending, or the job fails. */
 static void task_failed(ember_context *ctx, stage *st, task *t) {
-    emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_FAILED, emberL_now_ms(), t->out_bytes, 0, t->error);
+    emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_FAILED, emberL_now_ms(),
+                    &(ember_task_info){.output_bytes = t->out_bytes}, t->error);
     drop_output(st, t);
     release_sending(t);
     if (t->w) t->w->task = NULL;
@@ -520,7 +521,7 @@ static void fetch_failed(ember_context *ctx, stage *st, task *t, emberX_worker *
     int lost = emberM_shuffle_lose(&ctx->blocks, path, &id, &map);
     int block = !lost && emberM_block_lose(&ctx->blocks, path, &id, &map);
     set_error(&t->error, (const char *)text, len);
-    emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_FAILED, emberL_now_ms(), 0, 0, t->error);
+    emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_FAILED, emberL_now_ms(), NULL, t->error);
     if (++job->fetch_failures > ctx->cfg.max_failures) {
         emberE_set(EMBER_ETASK,
                    "Job aborted: task %zu in stage %d could not read %s file %s (%d file reads of this job "
@@ -644,11 +645,16 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
             return;
         }
         release_sending(t);
-        uint64_t written = 0;
+        ember_task_info end = {.output_bytes = st->kind == STAGE_RESULT ? t->out_bytes : emberM_batches_bytes(&t->out),
+                               .records_read = emberW_done_metric(&d, EMBER_METRIC_RECORDS_READ),
+                               .records_written = emberW_done_metric(&d, EMBER_METRIC_RECORDS_WRITTEN),
+                               .shuffle_records_read = emberW_done_metric(&d, EMBER_METRIC_SHUFFLE_RECORDS_READ),
+                               .shuffle_records_written = emberW_done_metric(&d, EMBER_METRIC_SHUFFLE_RECORDS_WRITTEN),
+                               .memory_bytes_spilled = emberW_done_metric(&d, EMBER_METRIC_MEMORY_BYTES_SPILLED),
+                               .disk_bytes_spilled = emberW_done_metric(&d, EMBER_METRIC_DISK_BYTES_SPILLED)};
         for (size_t i = 0; st->kind == STAGE_SHUFFLE && i < st->target->nparts; i++)
-            written += t->bucket_bytes[i];
-        emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_SUCCESS, emberL_now_ms(),
-                        st->kind == STAGE_RESULT ? t->out_bytes : emberM_batches_bytes(&t->out), written, NULL);
+            end.shuffle_write_bytes += t->bucket_bytes[i];
+        emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_SUCCESS, emberL_now_ms(), &end, NULL);
         t->state = TASK_DONE;
         t->w = NULL;
         w->task = NULL;

@@ -335,11 +335,13 @@ void emberL_stage_attempt(emberL_log *log, int stage_id, int attempt);
 void emberL_stage_end(emberL_log *log, int stage_id, int status, int64_t now_ms);
 /* Appends an attempt (ids ascending; status RUNNING, has_error ignored); drops the
  * last one appended when it is task_id (an attempt that never reached its worker);
- * ends one still running (error copied, may be NULL). */
+ * ends one still running: its figures known at the end (output_bytes,
+ * shuffle_write_bytes and the worker's counts, records_read ... disk_bytes_spilled)
+ * are copied from `end` (NULL: none, all 0), the error text too (may be NULL). */
 void emberL_task_begin(emberL_log *log, const ember_task_info *info);
 void emberL_task_drop(emberL_log *log, uint64_t task_id);
-void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_ms, uint64_t output_bytes,
-                     uint64_t shuffle_write_bytes, const char *error);
+void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_ms, const ember_task_info *end,
+                     const char *error);
 /* The readers behind ember_task_infos, ember_task_error, ember_stage_records. */
 size_t emberL_tasks(emberL_log *log, int stage_id, ember_task_info *out, size_t max);
 size_t emberL_error(emberL_log *log, uint64_t task_id, char *buf, size_t cap);
@@ -440,6 +442,7 @@ typedef struct emberV_env {
     int check_inputs;                /* first check that shuffle inputs hold typed batches */
     struct shuffle_iter *shuffle_in; /* internal to emberV_run */
     char *fetch_failed;
+    uint64_t metrics[EMBER_METRICS]; /* the running task's counts (wire.h's EMBER_METRIC_*), sent with TASK_DONE */
 } emberV_env;
 /* Runs one task of native steps and answers it on env->out_fd (TASK_DONE,
  * TASK_ERROR or FETCH_FAILED). Returns 0, or EMBER_EIO when the answer could not be

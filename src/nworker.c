@@ -139,6 +139,7 @@ typedef struct batch_iter {
     const uint8_t *p;
     size_t left;
     const char *where;
+    uint64_t *count; /* records read, counted here */
 } batch_iter;
 
 static int batch_open_next(batch_iter *b) {
@@ -163,15 +164,16 @@ static int batch_next(ember_iter *it, ember_value *v) {
         return emberE_set(EMBER_ECORRUPT, "%s: a bad record: %s", b->where, ember_last_error());
     b->p += used;
     b->left -= used;
+    (*b->count)++;
     return 1;
 }
 
 static void free_close(ember_iter *it) { ember_free(it); }
 
-static ember_iter *batch_iter_new(const ember_buf *bufs, size_t n, const char *where) {
+static ember_iter *batch_iter_new(const ember_buf *bufs, size_t n, const char *where, uint64_t *count) {
     batch_iter *b = ember_calloc(1, sizeof *b);
     if (!b) return NULL;
-    *b = (batch_iter){{batch_next, free_close}, bufs, n, 0, NULL, 0, where};
+    *b = (batch_iter){{batch_next, free_close}, bufs, n, 0, NULL, 0, where, count};
     return &b->it;
 }
 
@@ -194,6 +196,7 @@ typedef struct text_iter {
     int as_bytes;
     ember_writer enc;
     ember_writer fixed;
+    uint64_t *count; /* records read */
 } text_iter;
 
 /* Length of the valid UTF-8 sequence at s[0, n), or 0 with *bad set to the bytes that
@@ -254,6 +257,7 @@ static int text_next(ember_iter *it, ember_value *v) {
         ember_put_str(&t->enc, (const char *)f->data, f->len);
     }
     if (t->enc.err) return t->enc.err;
+    (*t->count)++;
     return ember_value_decode(t->enc.data, t->enc.len, v, NULL) ? EMBER_ECORRUPT : 1;
 }
 
@@ -270,6 +274,7 @@ typedef struct range_iter {
     ember_iter it;
     int64_t cur, stop, step;
     ember_writer enc;
+    uint64_t *count; /* records read */
 } range_iter;
 
 static int range_next(ember_iter *it, ember_value *v) {
@@ -278,6 +283,7 @@ static int range_next(ember_iter *it, ember_value *v) {
     ember_writer_reset(&r->enc);
     if (ember_put_int(&r->enc, r->cur)) return r->enc.err;
     r->cur += r->step;
+    (*r->count)++;
     return ember_value_decode(r->enc.data, r->enc.len, v, NULL) ? EMBER_ECORRUPT : 1;
 }
 
@@ -294,7 +300,8 @@ typedef struct shuffle_iter {
     size_t npaths;
     const uint8_t *p;
     size_t left;
-    char *failed; /* the file a read failed on (for FETCH_FAILED), or NULL */
+    char *failed;    /* the file a read failed on (for FETCH_FAILED), or NULL */
+    uint64_t *count; /* shuffle records read */
 } shuffle_iter;
 
 static int shuffle_next(ember_iter *it, ember_value *v) {
@@ -320,6 +327,7 @@ static int shuffle_next(ember_iter *it, ember_value *v) {
                           ember_last_error());
     s->p += used;
     s->left -= used;
+    (*s->count)++;
     return 1;
 }
 
@@ -865,7 +873,8 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = emberE_set(EMBER_EPROTO, "input stream %u of a task with %zu", in->stream, env->nstreams);
             return NULL;
         }
-        ember_iter *it = batch_iter_new(env->streams[in->stream].bufs, env->streams[in->stream].n, "a task's input");
+        ember_iter *it = batch_iter_new(env->streams[in->stream].bufs, env->streams[in->stream].n, "a task's input",
+                                        &env->metrics[EMBER_METRIC_RECORDS_READ]);
         if (!it) *rc = emberE_set(EMBER_ENOMEM, "out of memory reading a task's input");
         return it;
     }
@@ -880,6 +889,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
         memcpy(path, in->path.p, in->path.len);
         path[in->path.len] = 0;
         t->it = (ember_iter){text_next, text_close};
+        t->count = &env->metrics[EMBER_METRIC_RECORDS_READ];
         t->as_bytes = (in->flags & EMBER_TEXT_BYTES) != 0;
         ember_split s = {path, in->start, in->end, (int)(in->flags >> EMBER_TEXT_CODEC_SHIFT & 0xff)};
         *rc = ember_line_reader_open(&s, &t->r);
@@ -897,7 +907,8 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = r ? emberE_set(EMBER_EPROTO, "a range with step 0") : emberE_set(EMBER_ENOMEM, "out of memory");
             return NULL;
         }
-        *r = (range_iter){{range_next, range_close}, in->start, in->end, in->step, {0}};
+        *r = (range_iter){
+            {range_next, range_close}, in->start, in->end, in->step, {0}, &env->metrics[EMBER_METRIC_RECORDS_READ]};
         return &r->it;
     }
     case EMBER_IN_SHUFFLE: {
@@ -909,6 +920,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             return NULL;
         }
         s->it = (ember_iter){shuffle_next, shuffle_close};
+        s->count = &env->metrics[EMBER_METRIC_SHUFFLE_RECORDS_READ];
         for (uint32_t i = 0; i < in->npaths; i++) {
             if (!(s->paths[i] = ember_malloc(in->paths[i].len + 1))) {
                 shuffle_close(&s->it);
@@ -949,7 +961,14 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             return NULL;
         }
         ember_free(path);
-        k->b = (batch_iter){{batch_next, block_close}, k->batches.bufs, k->batches.n, 0, NULL, 0, "a block file"};
+        k->b = (batch_iter){{batch_next, block_close},
+                            k->batches.bufs,
+                            k->batches.n,
+                            0,
+                            NULL,
+                            0,
+                            "a block file",
+                            &env->metrics[EMBER_METRIC_RECORDS_READ]};
         return &k->b.it;
     }
     case EMBER_IN_CONCAT: {
@@ -1042,6 +1061,7 @@ static int sink_result(emberV_env *env, ember_iter *it) {
     ember_put_batch_header(&b);
     while ((rc = it->next(it, &v)) == 1) {
         if (ember_put_value(&b, &v)) break;
+        env->metrics[EMBER_METRIC_RECORDS_WRITTEN]++;
         if (b.len >= BATCH_BYTES) {
             if ((rc = send_frame(env, EMBER_FRAME_DATA, b.data, b.len))) break;
             ember_writer_reset(&b);
@@ -1059,6 +1079,7 @@ typedef struct shuffle_out {
     ember_writer *buckets;
     uint32_t n;
     fn_call partition;
+    uint64_t *written; /* shuffle records written */
 } shuffle_out;
 
 static int bucket_flush(shuffle_out *o, uint32_t i) {
@@ -1080,6 +1101,7 @@ static int bucket_put(shuffle_out *o, uint32_t i, const ember_value *pair, const
         ember_put_value(b, c);
     }
     if (b->err) return b->err;
+    (*o->written)++;
     return b->len >= BATCH_BYTES ? bucket_flush(o, i) : 0;
 }
 
@@ -1117,6 +1139,7 @@ static int drain_table(shuffle_out *o, ctable *t) {
         emberN_append(b, "\x08\x02", 2);
         emberN_append(b, t->arena.data + e->koff, e->klen);
         rc = emberN_append(b, t->arena.data + e->voff, e->vlen);
+        if (!rc) (*o->written)++;
         if (!rc && b->len >= BATCH_BYTES) rc = bucket_flush(o, e->bucket);
     }
     ctable_clear(t);
@@ -1125,7 +1148,7 @@ static int drain_table(shuffle_out *o, ctable *t) {
 
 static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_spec *spec, ember_iter *it,
                         uint64_t *sizes) {
-    shuffle_out o = {.n = task->nbuckets};
+    shuffle_out o = {.n = task->nbuckets, .written = &env->metrics[EMBER_METRIC_SHUFFLE_RECORDS_WRITTEN]};
     fn_call create = {0}, merge = {0};
     ctable table = {0};
     ember_writer tmp = {0};
@@ -1227,6 +1250,7 @@ int emberV_run(emberV_env *env, const emberW_task *task) {
     emberB_buf done = {0};
     env->fetch_failed = NULL;
     env->shuffle_in = NULL;
+    memset(env->metrics, 0, sizeof env->metrics);
     ember_clear_error();
     if (env->check_inputs && !typed_inputs(&task->input)) return EMBER_NATIVE_PICKLED_INPUT;
     ember_iter *it = input_iter(env, &task->input, &rc);
@@ -1251,7 +1275,8 @@ int emberV_run(emberV_env *env, const emberW_task *task) {
         env->fetch_failed = ember_strdup(env->shuffle_in->failed);
     iter_close(it);
     if (!rc) {
-        rc = emberW_done_encode(&done, sizes, task->output == EMBER_OUT_SHUFFLE ? task->nbuckets : 0, NULL, 0);
+        rc = emberW_done_encode(&done, sizes, task->output == EMBER_OUT_SHUFFLE ? task->nbuckets : 0, NULL, 0,
+                                env->metrics, EMBER_METRICS);
         rc = rc ? rc : send_frame(env, EMBER_FRAME_TASK_DONE, done.data, done.len);
     } else if (env->fetch_failed) {
         emberB_buf b = {0};

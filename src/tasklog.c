@@ -197,15 +197,24 @@ void emberL_task_drop(emberL_log *log, uint64_t task_id) {
     pthread_mutex_unlock(&log->mu);
 }
 
-void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_ms, uint64_t output_bytes,
-                     uint64_t shuffle_write_bytes, const char *error) {
+void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_ms, const ember_task_info *end,
+                     const char *error) {
     pthread_mutex_lock(&log->mu);
     emberL_task *t = find_task(log, task_id);
     if (t && t->info.status == EMBER_TASK_RUNNING) {
-        t->info.status = status;
-        t->info.finish_ms = now_ms;
-        t->info.output_bytes = output_bytes;
-        t->info.shuffle_write_bytes = shuffle_write_bytes;
+        ember_task_info *i = &t->info;
+        i->status = status;
+        i->finish_ms = now_ms;
+        if (end) {
+            i->output_bytes = end->output_bytes;
+            i->shuffle_write_bytes = end->shuffle_write_bytes;
+            i->records_read = end->records_read;
+            i->records_written = end->records_written;
+            i->shuffle_records_read = end->shuffle_records_read;
+            i->shuffle_records_written = end->shuffle_records_written;
+            i->memory_bytes_spilled = end->memory_bytes_spilled;
+            i->disk_bytes_spilled = end->disk_bytes_spilled;
+        }
         if (error && !t->error) {
             size_t len = strlen(error);
             if (len > EMBER_TASKLOG_ERROR_MAX - 1) len = EMBER_TASKLOG_ERROR_MAX - 1;

@@ -362,24 +362,37 @@ int emberW_task_decode(const uint8_t *p, size_t len, emberW_task *t) {
     return rc;
 }
 
-int emberW_done_encode(emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report, uint32_t report_len) {
+int emberW_done_encode(emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report, uint32_t report_len,
+                       const uint64_t *metrics, uint32_t nmetrics) {
     int rc = emberB_put_u32(b, nsizes);
     for (uint32_t i = 0; i < nsizes && !rc; i++)
         rc = emberB_put_u64(b, sizes[i]);
     rc = rc ? rc : emberB_put_u32(b, report_len);
-    return rc ? rc : emberB_append(b, report, report_len);
+    rc = rc ? rc : emberB_append(b, report, report_len);
+    rc = rc ? rc : emberB_put_u32(b, nmetrics);
+    for (uint32_t i = 0; i < nmetrics && !rc; i++)
+        rc = emberB_put_u64(b, metrics[i]);
+    return rc;
+}
+
+/* Takes n u64 (a count read before) as a borrowed array. */
+static int take_u64s(cursor *c, uint32_t n, const uint8_t **out, const char *field) {
+    int rc = check_count(c, n, 8, field);
+    if (rc) return rc;
+    *out = c->p;
+    c->p += 8 * (size_t)n;
+    c->left -= 8 * (size_t)n;
+    return 0;
 }
 
 int emberW_done_decode(const uint8_t *p, size_t len, emberW_done *d) {
     cursor c = {p, len, "TASK_DONE"};
     memset(d, 0, sizeof *d);
     int rc = take_u32(&c, &d->nsizes, "the bucket count");
-    rc = rc ? rc : check_count(&c, d->nsizes, 8, "bucket sizes");
-    if (rc) return rc;
-    d->sizes = c.p;
-    c.p += 8 * (size_t)d->nsizes;
-    c.left -= 8 * (size_t)d->nsizes;
-    rc = take_bytes(&c, &d->report, "the task's report");
+    rc = rc ? rc : take_u64s(&c, d->nsizes, &d->sizes, "bucket sizes");
+    rc = rc ? rc : take_bytes(&c, &d->report, "the task's report");
+    rc = rc ? rc : take_u32(&c, &d->nmetrics, "the metric count");
+    rc = rc ? rc : take_u64s(&c, d->nmetrics, &d->metrics, "task metrics");
     if (!rc && c.left)
         rc = emberE_set(EMBER_EPROTO, "malformed TASK_DONE payload: %zu bytes after its last field", c.left);
     return rc;
@@ -387,6 +400,10 @@ int emberW_done_decode(const uint8_t *p, size_t len, emberW_done *d) {
 
 uint64_t emberW_done_size(const emberW_done *d, uint32_t i) {
     return i < d->nsizes ? emberB_load_u64(d->sizes + 8 * (size_t)i) : 0;
+}
+
+uint64_t emberW_done_metric(const emberW_done *d, uint32_t i) {
+    return i < d->nmetrics ? emberB_load_u64(d->metrics + 8 * (size_t)i) : 0;
 }
 
 void emberW_u32_encode(uint8_t out[4], uint32_t v) { emberB_store_u32(out, v); }

@@ -32,7 +32,8 @@
     X(FORGET, 5, "engine->worker", "u64 command id the worker may drop")                                               \
     X(INPUT_BEGIN, 6, "engine->worker", "u32 stream: the DATA frames that follow belong to this input stream")         \
     X(TASK_DONE, 16, "worker->engine",                                                                                 \
-      "u32 n, n u64 bucket byte counts (n = 0 unless a shuffle map task), then u32 len + a report (opaque)")           \
+      "u32 n, n u64 bucket byte counts (n = 0 unless a shuffle map task), u32 len + a report (opaque), then u32 m, "   \
+      "m u64 task metrics (EMBER_METRIC_MAP)")                                                                         \
     X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback")                          \
     X(FETCH_FAILED, 18, "worker->engine",                                                                              \
       "u32 length + path of a shuffle or block file the task could not read, then UTF-8 text of the error")
@@ -174,17 +175,45 @@ int emberW_task_decode(const uint8_t *p, size_t len, emberW_task *t);
 void emberW_task_free(emberW_task *t);
 void emberW_input_free(emberW_input *in);
 
-/* TASK_DONE: bucket sizes (none unless a shuffle map task) and the task's report.
- * Decoded sizes are read with emberW_done_size; both fields borrow from p. */
+/* The task metrics a worker counts and sends with TASK_DONE, in this order: X(name,
+ * index, what it counts, Spark's TaskMetrics field). The list is count-prefixed on the
+ * wire, so it can grow at its end: a decoder reads the metrics it knows (0 for those a
+ * worker did not send) and ignores the ones after them. */
+#define EMBER_METRIC_MAP(X)                                                                                            \
+    X(RECORDS_READ, 0,                                                                                                 \
+      "records read from the task's source: parallelized data, a text split, a range, a cached "                       \
+      "block",                                                                                                         \
+      "inputMetrics.recordsRead")                                                                                      \
+    X(RECORDS_WRITTEN, 1, "records of the result or cache batches it sent", "outputMetrics.recordsWritten")            \
+    X(SHUFFLE_RECORDS_READ, 2, "records read from shuffle buckets", "shuffleReadMetrics.recordsRead")                  \
+    X(SHUFFLE_RECORDS_WRITTEN, 3, "records written into its shuffle file (after map-side combining)",                  \
+      "shuffleWriteMetrics.recordsWritten")                                                                            \
+    X(MEMORY_BYTES_SPILLED, 4, "bytes of memory its spills freed (as the spilling code estimates them)",               \
+      "memoryBytesSpilled")                                                                                            \
+    X(DISK_BYTES_SPILLED, 5, "bytes its spills wrote to disk", "diskBytesSpilled")
+
+enum ember_metric {
+#define EMBER_METRIC_ENUM(name, index, what, spark) EMBER_METRIC_##name = (index),
+    EMBER_METRIC_MAP(EMBER_METRIC_ENUM)
+#undef EMBER_METRIC_ENUM
+        EMBER_METRICS /* how many this build knows */
+};
+
+/* TASK_DONE: bucket sizes (none unless a shuffle map task), the task's report and its
+ * metrics. Decoded sizes and metrics are read with emberW_done_size and
+ * emberW_done_metric (0 past the end); the fields borrow from p. */
 typedef struct emberW_done {
     uint32_t nsizes;
     const uint8_t *sizes; /* nsizes little-endian u64 */
     emberW_bytes report;
+    uint32_t nmetrics;
+    const uint8_t *metrics; /* nmetrics little-endian u64, EMBER_METRIC_* order */
 } emberW_done;
 int emberW_done_encode(struct emberB_buf *b, const uint64_t *sizes, uint32_t nsizes, const void *report,
-                       uint32_t report_len);
+                       uint32_t report_len, const uint64_t *metrics, uint32_t nmetrics);
 int emberW_done_decode(const uint8_t *p, size_t len, emberW_done *d);
 uint64_t emberW_done_size(const emberW_done *d, uint32_t i);
+uint64_t emberW_done_metric(const emberW_done *d, uint32_t i);
 
 /* The fixed-size payloads: INPUT_BEGIN (u32 stream) and FORGET (u64 command id);
  * COMMAND's payload is its u64 id, then the command's bytes. Decoders: 0 or

@@ -47,6 +47,9 @@ SPARK_TASK_METRICS = {"executorDeserializeTime", "executorDeserializeCpuTime", "
                       "shuffleWriteMetrics"}
 SPARK_SHUFFLE_READ = {"remoteBlocksFetched", "localBlocksFetched", "fetchWaitTime", "remoteBytesRead",
                       "remoteBytesReadToDisk", "localBytesRead", "recordsRead"}
+SPARK_INPUT = {"bytesRead", "recordsRead"}
+SPARK_OUTPUT = {"bytesWritten", "recordsWritten"}
+SPARK_SHUFFLE_WRITE = {"bytesWritten", "writeTime", "recordsWritten"}
 
 
 def get(url, timeout=10):
@@ -423,21 +426,114 @@ def test_stage_tasks_in_rest_and_page(sc, api):
     tasks = reduce_stage["tasks"]
     assert len(tasks) == 8
     for tid, task in tasks.items():
-        assert set(task) <= SPARK_TASK and set(task["taskMetrics"]) <= SPARK_TASK_METRICS
-        assert set(task["taskMetrics"]["shuffleReadMetrics"]) <= SPARK_SHUFFLE_READ
+        m = task["taskMetrics"]
+        assert set(task) <= SPARK_TASK and set(m) <= SPARK_TASK_METRICS
+        assert set(m["shuffleReadMetrics"]) <= SPARK_SHUFFLE_READ and set(m["inputMetrics"]) <= SPARK_INPUT
+        assert set(m["outputMetrics"]) <= SPARK_OUTPUT and set(m["shuffleWriteMetrics"]) <= SPARK_SHUFFLE_WRITE
         assert int(tid) == task["taskId"] and task["status"] == "SUCCESS" and task["executorId"] == "driver"
+        assert m["outputMetrics"]["recordsWritten"] == 1  # each reduce partition holds one key
+        assert m["memoryBytesSpilled"] == m["diskBytesSpilled"] == 0
     by_partition = {t["partitionId"]: t for t in tasks.values()}
     skewed = by_partition[0]
     assert skewed["duration"] == max(t["duration"] for t in tasks.values())
     assert skewed["taskMetrics"]["shuffleReadMetrics"]["localBytesRead"] > 5 * by_partition[1]["taskMetrics"][
         "shuffleReadMetrics"]["localBytesRead"]
     assert sum(t["taskMetrics"]["resultSize"] for t in tasks.values()) == reduce_stage["resultSize"] > 0
+    # Records: the map stage read the 8000 pairs and wrote them to the shuffle; the reduce
+    # stage read those, the skewed partition most of them, and sent one group each.
+    reads = {p: t["taskMetrics"]["shuffleReadMetrics"]["recordsRead"] for p, t in by_partition.items()}
+    assert map_stage["inputRecords"] == 8000 and map_stage["outputRecords"] == 0
+    assert reduce_stage["shuffleReadRecords"] == sum(reads.values()) == map_stage["shuffleWriteRecords"] > 0
+    assert reads[0] == max(reads.values()) > 5 * reads[1]
+    assert reduce_stage["outputRecords"] == 8 and reduce_stage["inputRecords"] == 0
+    assert reduce_stage["memoryBytesSpilled"] == reduce_stage["diskBytesSpilled"] == 0
     listed = get_json(f"{api}/stages/{reduce_id}/0/taskList?offset=2&length=3")[1]
     assert [t["index"] for t in listed] == [2, 3, 4]
 
     page = get(f"{sc.uiWebUrl}/stages/stage/?id={reduce_id}&attempt=0")[1].decode()
     assert page.count('class="task-bar"') == 8 and page.count('class="task"') == 8
     assert f'data-task="{skewed["taskId"]}"' in page and "a skewed groupByKey" not in page.split("<main>")[0]
+    assert "Shuffle Read Size / Records" in page and "Spill (Disk)" in page
+    row = page.split(f'id="task-{skewed["taskId"]}"')[1].split("</tr>")[0]
+    assert f" / {reads[0]}</td>" in row  # the skewed task's shuffle records on its row
+    summary = page.split('class="summary"')[1].split("</table>")[0]
+    assert "Shuffle Read Size / Records" in summary and f" / {reads[0]}</td>" in summary  # its Max
+
+
+def test_spills_in_rest_and_page():
+    """A reduceByKey past spark.python.worker.memory spills (python/ember/shuffle.py): the
+    reduce tasks report memory and disk bytes spilled, summed on the stage."""
+    proc = run_python(
+        "import json, urllib.request\n"
+        "from ember import SparkContext, SparkConf\n"
+        "conf = SparkConf().set('spark.ui.port', '0').set('spark.python.worker.memory', '1m')\n"
+        "sc = SparkContext('local[2]', conf=conf)\n"
+        "n = sc.parallelize(range(300000), 2).map(lambda x: (x, x)).reduceByKey(lambda a, b: a + b, 2).count()\n"
+        "api = f'{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}'\n"
+        "stages = json.load(urllib.request.urlopen(api + '/stages'))\n"
+        "sid = min(s['stageId'] for s in stages if s['shuffleReadBytes'])\n"
+        "stage = json.load(urllib.request.urlopen(f'{api}/stages/{sid}/0?details=true'))\n"
+        "page = urllib.request.urlopen(f'{sc.uiWebUrl}/stages/stage/?id={sid}&attempt=0').read().decode()\n"
+        "print(json.dumps([n, stage, page]))\n"
+        "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    n, stage, page = json.loads(proc.stdout.splitlines()[-1])
+    assert n == 300000
+    tasks = stage["tasks"].values()
+    assert len(tasks) == 2
+    for t in tasks:
+        m = t["taskMetrics"]
+        assert m["diskBytesSpilled"] > 0 and m["memoryBytesSpilled"] > 0
+        assert m["shuffleReadMetrics"]["recordsRead"] == 150000  # past shuffle.CHUNK: memory is checked
+    assert stage["diskBytesSpilled"] == sum(t["taskMetrics"]["diskBytesSpilled"] for t in tasks)
+    assert stage["memoryBytesSpilled"] == sum(t["taskMetrics"]["memoryBytesSpilled"] for t in tasks)
+    summary = page.split('class="summary"')[1].split("</table>")[0]
+    assert "Spill (Memory)" in summary and "Spill (Disk)" in summary
+
+
+def test_spill_code_counts_into_the_running_task(sc, api):
+    """_core.note_spill(memory_bytes, disk_bytes), called by spilling code in a worker,
+    adds to the running task's spill figures; each task starts from 0."""
+    from ember import _core
+
+    def spill(index, it):
+        _core.note_spill(1000 * (index + 1), 10 * (index + 1))
+        _core.note_spill(1, 2)
+        return it
+    sc.setJobDescription("spill counter")
+    try:
+        sc.parallelize(range(6), 3).mapPartitionsWithIndex(spill).collect()
+    finally:
+        sc.setJobDescription(None)
+    [job] = [j for j in get_json(f"{api}/jobs")[1] if j.get("description") == "spill counter"]
+    stage = get_json(f"{api}/stages/{job['stageIds'][0]}/0?details=true")[1]
+    got = sorted((t["partitionId"], t["taskMetrics"]["memoryBytesSpilled"], t["taskMetrics"]["diskBytesSpilled"])
+                 for t in stage["tasks"].values())
+    assert got == [(0, 1001, 12), (1, 2001, 22), (2, 3001, 32)]
+    assert stage["memoryBytesSpilled"] == 6003 and stage["diskBytesSpilled"] == 66
+    assert stage["inputRecords"] == 6 and stage["outputRecords"] == 6
+
+
+def test_records_of_native_steps(sc, api, tmp_path):
+    """A task of native steps only (run in C, nworker.c's emberV_run) counts its records too."""
+    from ember import native
+    lib = native.compile(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples",
+                                      "native_udf", "wordcount.c"))
+    path = tmp_path / "text.txt"
+    path.write_text("a b c\nb c\nc\n\nd\n")
+    sc.setJobDescription("native records")
+    try:
+        got = dict(sc.textFile(str(path), 2).flatMapNative(lib, "tokenize")
+                   .reduceByKey(native.merge(lib, "add"), 2).collect())
+    finally:
+        sc.setJobDescription(None)
+    assert got == {"a": 1, "b": 2, "c": 3, "d": 1}
+    [job] = [j for j in get_json(f"{api}/jobs")[1] if j.get("description") == "native records"]
+    map_stage, reduce_stage = (get_json(f"{api}/stages/{sid}/0")[1] for sid in job["stageIds"])
+    assert map_stage["inputRecords"] == 5  # the lines, the empty one too
+    assert 4 <= map_stage["shuffleWriteRecords"] <= 7  # the words, combined on the map side per split
+    assert reduce_stage["shuffleReadRecords"] == map_stage["shuffleWriteRecords"]
+    assert reduce_stage["outputRecords"] == 4
 
 
 def test_failed_and_killed_attempts_show_with_their_errors(sc, api, tmp_path):

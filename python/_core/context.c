@@ -637,7 +637,9 @@ static PyObject *Context_finished_stages(ContextObject *self, PyObject *unused) 
 
 /* task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition,
  * attempt, worker, pid, status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes,
- * output_bytes, shuffle_write_bytes, error or None)], oldest first (stage_id < 0: all) */
+ * output_bytes, shuffle_write_bytes, records_read, records_written, shuffle_records_read,
+ * shuffle_records_written, memory_bytes_spilled, disk_bytes_spilled, error or None)],
+ * oldest first (stage_id < 0: all) */
 static PyObject *Context_task_infos(ContextObject *self, PyObject *arg) {
     int stage_id = PyLong_AsLong(arg);
     if (stage_id == -1 && PyErr_Occurred()) return NULL;
@@ -664,11 +666,15 @@ static PyObject *Context_task_infos(ContextObject *self, PyObject *arg) {
             error = Py_NewRef(Py_None);
         }
         PyObject *row =
-            error ? Py_BuildValue("(KiiiiiiiiiLLKKKKN)", (unsigned long long)t->task_id, t->stage_id, t->stage_attempt,
-                                  t->job_id, t->index, t->partition, t->attempt, t->worker, t->pid, t->status,
-                                  (long long)t->launch_ms, (long long)t->finish_ms, (unsigned long long)t->input_bytes,
-                                  (unsigned long long)t->shuffle_read_bytes, (unsigned long long)t->output_bytes,
-                                  (unsigned long long)t->shuffle_write_bytes, error)
+            error ? Py_BuildValue(
+                        "(KiiiiiiiiiLLKKKKKKKKKKN)", (unsigned long long)t->task_id, t->stage_id, t->stage_attempt,
+                        t->job_id, t->index, t->partition, t->attempt, t->worker, t->pid, t->status,
+                        (long long)t->launch_ms, (long long)t->finish_ms, (unsigned long long)t->input_bytes,
+                        (unsigned long long)t->shuffle_read_bytes, (unsigned long long)t->output_bytes,
+                        (unsigned long long)t->shuffle_write_bytes, (unsigned long long)t->records_read,
+                        (unsigned long long)t->records_written, (unsigned long long)t->shuffle_records_read,
+                        (unsigned long long)t->shuffle_records_written, (unsigned long long)t->memory_bytes_spilled,
+                        (unsigned long long)t->disk_bytes_spilled, error)
                   : NULL;
         if (!row) {
             Py_CLEAR(lst);
@@ -852,7 +858,9 @@ static PyMethodDef Context_methods[] = {
      "finished_stages() -> the same tuples for the last stages that finished, oldest first"},
     {"task_infos", (PyCFunction)Context_task_infos, METH_O,
      "task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition, attempt, worker, pid, "
-     "status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes, output_bytes, shuffle_write_bytes, error)]"},
+     "status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes, output_bytes, shuffle_write_bytes, "
+     "records_read, records_written, shuffle_records_read, shuffle_records_written, memory_bytes_spilled, "
+     "disk_bytes_spilled, error)]"},
     {"stage_records", (PyCFunction)Context_stage_records, METH_NOARGS,
      "stage_records() -> [(stage_id, job_id, attempt, kind, node_id, status, num_tasks, submitted_ms, "
      "completed_ms)]"},

@@ -9,6 +9,7 @@
 #include <Python.h>
 
 #include "ember.h"
+#include "wire.h" /* EMBER_METRICS */
 
 /* The module state: one per module object (multi-phase init). */
 typedef struct core_state {
@@ -31,6 +32,9 @@ typedef struct core_state {
     PyTypeObject *Cogroup_type;
     PyTypeObject *SpilledValues_type;
     PyTypeObject *SpilledIter_type;
+    /* A worker's counts for the task it runs (wire.h's EMBER_METRIC_*), sent with its
+     * TASK_DONE; worker.py resets them when a task starts. */
+    uint64_t task_metrics[EMBER_METRICS];
 } core_state;
 
 core_state *core_get_state(PyObject *module);
@@ -39,6 +43,12 @@ core_state *core_state_of_type(PyTypeObject *type);
 /* Sets a Python exception for an engine error code (message from ember_last_error())
  * and returns NULL. */
 PyObject *core_raise(core_state *st, int code);
+
+/* worker_io.c: counts a spill of the running task into its metrics (memoryBytesSpilled,
+ * diskBytesSpilled): memory_bytes, the in-memory size of what was spilled as the
+ * spilling code estimates it; disk_bytes, the bytes it wrote. The same as the Python
+ * function _core.note_spill; harmless outside a task (a task's counts start at 0). */
+void core_note_spill(core_state *st, uint64_t memory_bytes, uint64_t disk_bytes);
 
 /* Each file adds its types and functions to the module. */
 int core_add_context(PyObject *m, core_state *st);

@@ -167,12 +167,22 @@ typedef struct {
     PyObject *loads;
     PyObject *batch; /* current list */
     Py_ssize_t idx;
+    uint64_t *count; /* the task metric that counts the records taken (in the module state) */
 } batch_cursor;
 
 static PyObject *cursor_take(batch_cursor *c) {
-    if (c->batch && c->idx < PyList_GET_SIZE(c->batch)) return Py_NewRef(PyList_GET_ITEM(c->batch, c->idx++));
+    if (c->batch && c->idx < PyList_GET_SIZE(c->batch)) {
+        (*c->count)++;
+        return Py_NewRef(PyList_GET_ITEM(c->batch, c->idx++));
+    }
     Py_CLEAR(c->batch);
     return NULL;
+}
+
+/* A new cursor's fields: pickle.loads and the metric its records count into. */
+static void cursor_init(batch_cursor *c, core_state *st, int metric) {
+    c->loads = Py_NewRef(st->loads);
+    c->count = &st->task_metrics[metric];
 }
 
 /* Loads a batch: a pickled list, or typed records (ember/record.h: native steps and
@@ -374,7 +384,7 @@ static PyObject *DataIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     if (!self) return NULL;
     self->streams = (Streams *)Py_NewRef(streams);
     self->k = k;
-    self->cur.loads = Py_NewRef(st->loads);
+    cursor_init(&self->cur, st, EMBER_METRIC_RECORDS_READ);
     return (PyObject *)self;
 }
 
@@ -440,7 +450,7 @@ static PyObject *ShuffleIter_new(PyTypeObject *type, PyObject *args, PyObject *k
         if (!(pv[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i)))) goto done;
     self = (ShuffleIter *)type->tp_alloc(type, 0);
     if (!self) goto done;
-    self->cur.loads = Py_NewRef(st->loads);
+    cursor_init(&self->cur, st, EMBER_METRIC_SHUFFLE_RECORDS_READ);
     int rc = ember_shuffle_reader_open(pv, (size_t)n, bucket, &self->r);
     if (rc) {
         Py_CLEAR(self);
@@ -526,7 +536,7 @@ static PyObject *BlockIter_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     BlockIter *self = (BlockIter *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     self->path = Py_NewRef(path);
-    self->cur.loads = Py_NewRef(st->loads);
+    cursor_init(&self->cur, st, EMBER_METRIC_RECORDS_READ);
     return (PyObject *)self;
 }
 
@@ -586,6 +596,7 @@ static PyType_Spec BlockIter_spec = {"ember._core.BlockIter", sizeof(BlockIter),
 typedef struct {
     PyObject_HEAD ember_line_reader *r;
     int as_bytes;
+    uint64_t *count; /* records read (the module state's task metric) */
 } TextIter;
 
 static void TextIter_dealloc(TextIter *self) {
@@ -604,6 +615,7 @@ static PyObject *TextIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     TextIter *self = (TextIter *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     self->as_bytes = (flags & EMBER_TEXT_BYTES) != 0;
+    self->count = &core_state_of_type(type)->task_metrics[EMBER_METRIC_RECORDS_READ];
     ember_split s = {(char *)path, start, end, (int)(flags >> EMBER_TEXT_CODEC_SHIFT & 0xff)};
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ember_line_reader_open(&s, &self->r);
@@ -620,6 +632,7 @@ static PyObject *TextIter_next(TextIter *self) {
     int rc = ember_line_reader_next(self->r, &line, &len);
     if (rc == 0) return NULL;
     if (rc < 0) return core_raise(core_state_of_type(Py_TYPE(self)), rc);
+    (*self->count)++;
     if (self->as_bytes) return PyBytes_FromStringAndSize(line, (Py_ssize_t)len);
     return PyUnicode_DecodeUTF8(line, (Py_ssize_t)len, "replace");
 }
@@ -634,6 +647,54 @@ static PyType_Slot TextIter_slots[] = {
 };
 
 static PyType_Spec TextIter_spec = {"ember._core.TextIter", sizeof(TextIter), 0, Py_TPFLAGS_DEFAULT, TextIter_slots};
+
+/* CountIter(iterable): the records of iterable, counted as records read (a range
+ * input's: Python's own range iterator yields them). */
+typedef struct {
+    PyObject_HEAD PyObject *it;
+    uint64_t *count;
+} CountIter;
+
+static void CountIter_dealloc(CountIter *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_XDECREF(self->it);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *CountIter_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    (void)kw;
+    PyObject *src;
+    if (!PyArg_ParseTuple(args, "O", &src)) return NULL;
+    PyObject *it = PyObject_GetIter(src);
+    if (!it) return NULL;
+    CountIter *self = (CountIter *)type->tp_alloc(type, 0);
+    if (!self) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    self->it = it;
+    self->count = &core_state_of_type(type)->task_metrics[EMBER_METRIC_RECORDS_READ];
+    return (PyObject *)self;
+}
+
+static PyObject *CountIter_next(CountIter *self) {
+    PyObject *x = Py_TYPE(self->it)->tp_iternext(self->it);
+    if (x) (*self->count)++;
+    return x;
+}
+
+static PyType_Slot CountIter_slots[] = {
+    {Py_tp_new, CountIter_new},
+    {Py_tp_dealloc, CountIter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, CountIter_next},
+    {Py_tp_doc, "CountIter(iterable): its records, counted as the task's records read."},
+    {0, NULL},
+};
+
+static PyType_Spec CountIter_spec = {"ember._core.CountIter", sizeof(CountIter), 0, Py_TPFLAGS_DEFAULT,
+                                     CountIter_slots};
 
 /* ---- sinks ------------------------------------------------------------------------- */
 
@@ -684,6 +745,7 @@ static PyObject *py_write_batches(PyObject *m, PyObject *args) {
     }
     Py_DECREF(lst);
     Py_DECREF(it);
+    st->task_metrics[EMBER_METRIC_RECORDS_WRITTEN] += (uint64_t)count;
     return PyLong_FromSsize_t(count);
 fail:
     Py_XDECREF(lst);
@@ -700,6 +762,7 @@ typedef struct {
     Py_ssize_t batch;
     PyObject *partition_func; /* or Py_None: portable_hash */
     PyObject *modulus;        /* int n, for partition_func's result; NULL with portable_hash */
+    uint64_t written;         /* records put in the buckets */
 } buckets;
 
 static int bucket_flush(buckets *b, uint32_t i) {
@@ -769,6 +832,7 @@ static int bucket_add(buckets *b, PyObject *key, PyObject *pair) {
     uint32_t i;
     if (bucket_of(b, key, &i) < 0) return -1;
     if (PyList_Append(b->lists[i], pair) < 0) return -1;
+    b->written++;
     return PyList_GET_SIZE(b->lists[i]) >= b->batch ? bucket_flush(b, i) : 0;
 }
 
@@ -794,7 +858,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OsIOOOnn", &src, &path, &n, &pfunc, &create, &merge, &max_keys, &buffer_bytes))
         return NULL;
     if (n == 0) return PyErr_Format(PyExc_ValueError, "a shuffle needs at least one bucket");
-    buckets b = {st, NULL, NULL, n, 16, pfunc, NULL};
+    buckets b = {st, NULL, NULL, n, 16, pfunc, NULL, 0};
     PyObject *it = NULL, *result = NULL, *item = NULL;
     combiner comb = {0};
     uint64_t *sizes = NULL;
@@ -849,6 +913,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
         core_raise(st, rc);
         goto done;
     }
+    st->task_metrics[EMBER_METRIC_SHUFFLE_RECORDS_WRITTEN] += b.written;
     result = PyList_New(n);
     for (uint32_t i = 0; result && i < n; i++) {
         PyObject *x = PyLong_FromUnsignedLongLong(sizes[i]);
@@ -872,7 +937,8 @@ done:
     return result;
 }
 
-/* write_done(io, sizes, report=b"") sends TASK_DONE (wire.c's encoder) and flushes. */
+/* write_done(io, sizes, report=b"") sends TASK_DONE (wire.c's encoder), with the task's
+ * metrics counted so far, and flushes. */
 static PyObject *py_write_done(PyObject *m, PyObject *args) {
     core_state *st = core_get_state(m);
     PyObject *io, *sizes, *out = NULL;
@@ -896,7 +962,8 @@ static PyObject *py_write_done(PyObject *m, PyObject *args) {
         v[j] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, j));
         if (v[j] == (unsigned long long)-1 && PyErr_Occurred()) goto release;
     }
-    int rc = emberW_done_encode(&b, v, (uint32_t)n, report.buf, report.buf ? (uint32_t)report.len : 0);
+    int rc = emberW_done_encode(&b, v, (uint32_t)n, report.buf, report.buf ? (uint32_t)report.len : 0, st->task_metrics,
+                                EMBER_METRICS);
     if (rc) {
         core_raise(st, rc);
         goto release;
@@ -910,6 +977,45 @@ release:
     Py_XDECREF(seq);
     if (report.buf) PyBuffer_Release(&report);
     return out;
+}
+
+/* ---- the running task's metrics ------------------------------------------------------ */
+
+void core_note_spill(core_state *st, uint64_t memory_bytes, uint64_t disk_bytes) {
+    st->task_metrics[EMBER_METRIC_MEMORY_BYTES_SPILLED] += memory_bytes;
+    st->task_metrics[EMBER_METRIC_DISK_BYTES_SPILLED] += disk_bytes;
+}
+
+/* note_spill(memory_bytes, disk_bytes): counts a spill of the running task. */
+static PyObject *py_note_spill(PyObject *m, PyObject *args) {
+    unsigned long long memory_bytes, disk_bytes;
+    if (!PyArg_ParseTuple(args, "KK", &memory_bytes, &disk_bytes)) return NULL;
+    core_note_spill(core_get_state(m), memory_bytes, disk_bytes);
+    Py_RETURN_NONE;
+}
+
+/* task_metrics() -> the running task's counts so far, a tuple in wire.h's EMBER_METRIC_*
+ * order; task_metrics_reset() sets them to 0 (worker.py, when a task starts). */
+static PyObject *py_task_metrics(PyObject *m, PyObject *unused) {
+    (void)unused;
+    core_state *st = core_get_state(m);
+    PyObject *t = PyTuple_New(EMBER_METRICS);
+    for (Py_ssize_t i = 0; t && i < EMBER_METRICS; i++) {
+        PyObject *x = PyLong_FromUnsignedLongLong(st->task_metrics[i]);
+        if (!x) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
+static PyObject *py_task_metrics_reset(PyObject *m, PyObject *unused) {
+    (void)unused;
+    core_state *st = core_get_state(m);
+    memset(st->task_metrics, 0, sizeof st->task_metrics);
+    Py_RETURN_NONE;
 }
 
 /* ---- the TASK payload, decoded by wire.c ------------------------------------------- */
@@ -1282,7 +1388,13 @@ PyMethodDef core_worker_io_methods[] = {
     {"write_batches", py_write_batches, METH_VARARGS, "write_batches(io, iterable) -> records sent as DATA frames"},
     {"shuffle_write", py_shuffle_write, METH_VARARGS,
      "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys, buffer_bytes) -> bucket sizes"},
-    {"write_done", py_write_done, METH_VARARGS, "write_done(io, bucket_sizes, report=b''): send TASK_DONE and flush"},
+    {"write_done", py_write_done, METH_VARARGS,
+     "write_done(io, bucket_sizes, report=b''): send TASK_DONE (with the task's metrics) and flush"},
+    {"note_spill", py_note_spill, METH_VARARGS,
+     "note_spill(memory_bytes, disk_bytes): count a spill of the running task (memoryBytesSpilled, "
+     "diskBytesSpilled)"},
+    {"task_metrics", py_task_metrics, METH_NOARGS, "task_metrics() -> the running task's counts (EMBER_METRIC_*)"},
+    {"task_metrics_reset", py_task_metrics_reset, METH_NOARGS, "task_metrics_reset(): a task starts, counts 0"},
     {"decode_task", py_decode_task, METH_O, "decode_task(payload) -> dict: a TASK frame's payload (src/wire.h)"},
     {"decode_command", py_decode_command, METH_O, "decode_command(payload) -> (id, command bytes)"},
     {"decode_forget", py_decode_forget, METH_O, "decode_forget(payload) -> command id"},
@@ -1300,12 +1412,15 @@ int core_add_worker_io(PyObject *m, core_state *st) {
     if (PyModule_AddType(m, st->FrameIO_type) < 0 || PyModule_AddType(m, st->DataIter_type) < 0 ||
         PyModule_AddType(m, st->TextIter_type) < 0 || PyModule_AddType(m, st->ShuffleIter_type) < 0)
         return -1;
-    PyObject *block_iter = PyType_FromModuleAndSpec(m, &BlockIter_spec, NULL);
-    if (!block_iter || PyModule_AddType(m, (PyTypeObject *)block_iter) < 0) {
-        Py_XDECREF(block_iter);
-        return -1;
+    PyType_Spec *more[] = {&BlockIter_spec, &CountIter_spec};
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) {
+        PyObject *type = PyType_FromModuleAndSpec(m, more[i], NULL);
+        if (!type || PyModule_AddType(m, (PyTypeObject *)type) < 0) {
+            Py_XDECREF(type);
+            return -1;
+        }
+        Py_DECREF(type);
     }
-    Py_DECREF(block_iter);
 #define ADD_FRAME(name, value, dir, payload)                                                                           \
     if (PyModule_AddIntConstant(m, "FRAME_" #name, value) < 0) return -1;
     EMBER_FRAME_MAP(ADD_FRAME)
@@ -1321,6 +1436,10 @@ int core_add_worker_io(PyObject *m, core_state *st) {
         PyModule_AddIntConstant(m, "OUT_RESULT", EMBER_OUT_RESULT) < 0 ||
         PyModule_AddIntConstant(m, "OUT_SHUFFLE", EMBER_OUT_SHUFFLE) < 0)
         return -1;
+#define ADD_METRIC(name, index, what, spark)                                                                           \
+    if (PyModule_AddIntConstant(m, "METRIC_" #name, index) < 0) return -1;
+    EMBER_METRIC_MAP(ADD_METRIC)
+#undef ADD_METRIC
     if (PyModule_AddIntConstant(m, "NOP_MAP", EMBER_NOP_MAP) < 0 ||
         PyModule_AddIntConstant(m, "NOP_FLATMAP", EMBER_NOP_FLATMAP) < 0 ||
         PyModule_AddIntConstant(m, "NOP_FILTER", EMBER_NOP_FILTER) < 0 ||

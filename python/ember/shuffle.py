@@ -33,6 +33,7 @@ and top's elements in C.
 
 import os
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
+import sys
 from itertools import islice
 
 from ember import _core
@@ -80,15 +81,23 @@ class _Spill:
         self.count = 0
 
     def write(self, d):
+        """Spills d's pairs and clears d; counts the spill in the task's metrics (the
+        memory as the shallow sizes of d, its keys and its values; the bytes written)."""
         groups = [[] for _ in range(SPILL_FILES)]
+        memory = sys.getsizeof(d)
         for kv in d.items():
             # A different mix of bits than the shuffle's (all keys here share hash % n).
             groups[_core.portable_hash((kv[0], 0x5EED)) % SPILL_FILES].append(kv)
+            memory += sys.getsizeof(kv[0]) + sys.getsizeof(kv[1])
+        written = 0
         for f, g in zip(self.files, groups):
             if g:
+                before = f.tell()
                 pickle.dump(g, f, protocol=5)
+                written += f.tell() - before
         self.count += 1
         d.clear()
+        _core.note_spill(memory, written)
 
     def read(self, i):
         self.files[i].close()

@@ -12,7 +12,11 @@ Each job's ``info`` (the same bytes for all its tasks) carries the driver thread
 local properties, the alive broadcasts, the files root, the Python includes and
 ``spark.executor.pyspark.memory`` (the worker's address-space limit, RLIMIT_AS);
 the worker applies it when it changes. A task that succeeds reports the updates of
-the accumulators it touched with its TASK_DONE.
+the accumulators it touched with its TASK_DONE, and its metrics: the records it read
+(from its source, and from shuffle buckets) and wrote (result or cache batches, and
+into its shuffle file), counted by ``_core``'s readers and writers, and what it
+spilled, which spilling code counts with ``_core.note_spill(memory_bytes,
+disk_bytes)``.
 """
 
 import itertools
@@ -146,7 +150,7 @@ class Worker:
         elif kind == _core.IN_TEXT:
             it = _core.TextIter(*args)
         elif kind == _core.IN_RANGE:
-            it = iter(range(*args))
+            it = _core.CountIter(range(*args))
         elif kind == _core.IN_SHUFFLE:
             it = _core.ShuffleIter(*args)
             self.shuffle_inputs.append(it)
@@ -187,6 +191,7 @@ class Worker:
         from ember import taskcontext
         streams = _core.Streams(self.io, task["nstreams"])
         self.shuffle_inputs = []
+        _core.task_metrics_reset()
         try:
             if task["info"] != self.info:
                 self.apply_info(task["info"])

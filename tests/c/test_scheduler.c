@@ -319,7 +319,8 @@ static void test_independent_stages_run_together(void) {
 }
 
 /* The engine writes each attempt and stage into the task log: a retried failure with
- * its error, successes with their bytes, and the attempts a cancellation kills. */
+ * its error, successes with their bytes and the counts their TASK_DONE carried, and the
+ * attempts a cancellation kills. */
 static void test_task_log(void) {
     ember_context *ctx = new_context(2, 0);
     if (!ctx) {
@@ -346,6 +347,13 @@ static void test_task_log(void) {
         } else if (t[i].status == EMBER_TASK_SUCCESS) {
             ok++;
             CHECK(t[i].attempt == 1 && t[i].output_bytes > 0 && !t[i].has_error);
+            /* the worker's counts, from its TASK_DONE (the fake worker's are (i + 1) * 1000 + partition) */
+            uint64_t p = (uint64_t)t[i].partition;
+            CHECK(t[i].records_read == 1000 + p && t[i].records_written == 2000 + p);
+            CHECK(t[i].shuffle_records_read == 3000 + p && t[i].shuffle_records_written == 4000 + p);
+            CHECK(t[i].memory_bytes_spilled == 5000 + p && t[i].disk_bytes_spilled == 6000 + p);
+        } else {
+            CHECK(t[i].records_read == 0 && t[i].disk_bytes_spilled == 0); /* a failed attempt sends none */
         }
     }
     CHECK(failed == 2 && ok == 2);

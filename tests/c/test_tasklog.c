@@ -31,16 +31,29 @@ static void test_attempts_and_stages(void) {
     emberL_task_begin(
         &log,
         &(ember_task_info){.task_id = 3, .stage_id = 0, .partition = 1, .attempt = 0, .status = EMBER_TASK_RUNNING});
-    emberL_task_end(&log, 1, EMBER_TASK_SUCCESS, 2000, 55, 66, NULL);
-    emberL_task_end(&log, 3, EMBER_TASK_FAILED, 2100, 0, 0, "Traceback: boom");
-    emberL_task_end(&log, 3, EMBER_TASK_SUCCESS, 2200, 1, 1, NULL);  /* ended already: ignored */
-    emberL_task_end(&log, 99, EMBER_TASK_SUCCESS, 2200, 1, 1, NULL); /* unknown: ignored */
+    ember_task_info end = {.output_bytes = 55,
+                           .shuffle_write_bytes = 66,
+                           .records_read = 1,
+                           .records_written = 2,
+                           .shuffle_records_read = 3,
+                           .shuffle_records_written = 4,
+                           .memory_bytes_spilled = 5,
+                           .disk_bytes_spilled = 6,
+                           .input_bytes = 999}; /* known at the start: not taken from the end's figures */
+    emberL_task_end(&log, 1, EMBER_TASK_SUCCESS, 2000, &end, NULL);
+    emberL_task_end(&log, 3, EMBER_TASK_FAILED, 2100, NULL, "Traceback: boom");
+    emberL_task_end(&log, 3, EMBER_TASK_SUCCESS, 2200, &end, NULL);  /* ended already: ignored */
+    emberL_task_end(&log, 99, EMBER_TASK_SUCCESS, 2200, &end, NULL); /* unknown: ignored */
 
     ember_task_info out[8];
     CHECK(emberL_tasks(&log, 0, out, 8) == 2);
     CHECK(out[0].task_id == 1 && out[0].status == EMBER_TASK_SUCCESS && out[0].finish_ms == 2000);
     CHECK(out[0].output_bytes == 55 && out[0].shuffle_write_bytes == 66 && !out[0].has_error);
+    CHECK(out[0].records_read == 1 && out[0].records_written == 2 && out[0].shuffle_records_read == 3);
+    CHECK(out[0].shuffle_records_written == 4 && out[0].memory_bytes_spilled == 5 && out[0].disk_bytes_spilled == 6);
+    CHECK(out[0].input_bytes == 0);
     CHECK(out[1].task_id == 3 && out[1].status == EMBER_TASK_FAILED && out[1].has_error);
+    CHECK(out[1].output_bytes == 0 && out[1].records_read == 0 && out[1].disk_bytes_spilled == 0);
     CHECK(emberL_tasks(&log, -1, out, 8) == 3);
     CHECK(emberL_tasks(&log, 1, out, 0) == 1); /* the count, with no room */
     char buf[64];
@@ -71,7 +84,7 @@ static void test_retention_keeps_the_newest(void) {
     for (uint64_t id = 1; id <= 1000; id++) {
         ember_task_info a = attempt(id, (int)(id / 100), (int)(id % 100));
         emberL_task_begin(&log, &a);
-        emberL_task_end(&log, id, id % 3 ? EMBER_TASK_SUCCESS : EMBER_TASK_FAILED, 5000, 0, 0,
+        emberL_task_end(&log, id, id % 3 ? EMBER_TASK_SUCCESS : EMBER_TASK_FAILED, 5000, NULL,
                         id % 3 ? NULL : "an error");
     }
     ember_task_info *out = calloc(200, sizeof *out);
@@ -102,7 +115,7 @@ static void test_errors_stay_under_their_budget(void) {
     for (uint64_t id = 1; id <= n; id++) {
         ember_task_info a = attempt(id, 0, 0);
         emberL_task_begin(&log, &a);
-        emberL_task_end(&log, id, EMBER_TASK_FAILED, 1, 0, 0, text);
+        emberL_task_end(&log, id, EMBER_TASK_FAILED, 1, NULL, text);
     }
     CHECK(log.error_bytes <= EMBER_TASKLOG_ERROR_BYTES);
     char *buf = malloc(big);

@@ -414,15 +414,21 @@ static void test_task_encoder_refuses_what_decoder_would(void) {
 /* ---- TASK_DONE and the fixed-size payloads --------------------------------------------- */
 
 static void test_done_round_trip_and_truncations(void) {
-    uint64_t sizes[3] = {0, 17, UINT64_MAX};
+    uint64_t sizes[3] = {0, 17, UINT64_MAX}, metrics[EMBER_METRICS];
+    for (int i = 0; i < EMBER_METRICS; i++)
+        metrics[i] = (uint64_t)i * 1000 + 7;
     emberB_buf b = {0};
-    CHECK(emberW_done_encode(&b, sizes, 3, "report", 6) == 0);
-    CHECK(b.len == 4 + 24 + 4 + 6);
+    CHECK(emberW_done_encode(&b, sizes, 3, "report", 6, metrics, EMBER_METRICS) == 0);
+    CHECK(b.len == 4 + 24 + 4 + 6 + 4 + 8 * EMBER_METRICS);
     emberW_done d;
     CHECK(emberW_done_decode(b.data, b.len, &d) == 0);
     CHECK(d.nsizes == 3 && emberW_done_size(&d, 1) == 17 && emberW_done_size(&d, 2) == UINT64_MAX);
     CHECK(emberW_done_size(&d, 3) == 0); /* out of range: 0, not a read past the end */
     CHECK(d.report.len == 6 && memcmp(d.report.p, "report", 6) == 0);
+    CHECK(d.nmetrics == EMBER_METRICS);
+    CHECK(emberW_done_metric(&d, EMBER_METRIC_RECORDS_READ) == 7);
+    CHECK(emberW_done_metric(&d, EMBER_METRIC_DISK_BYTES_SPILLED) == 5007);
+    CHECK(emberW_done_metric(&d, EMBER_METRICS) == 0);
     for (size_t cut = 0; cut < b.len; cut++) {
         uint8_t *copy = malloc(cut ? cut : 1);
         memcpy(copy, b.data, cut);
@@ -432,13 +438,40 @@ static void test_done_round_trip_and_truncations(void) {
     CHECK(emberB_append(&b, "x", 1) == 0);
     CHECK(emberW_done_decode(b.data, b.len, &d) == EMBER_EPROTO);
     /* a count of sizes that cannot fit */
-    uint8_t lie[8];
+    uint8_t lie[12];
     emberB_store_u32(lie, 0x40000000);
     emberB_store_u32(lie + 4, 0);
+    emberB_store_u32(lie + 8, 0);
+    CHECK(emberW_done_decode(lie, sizeof lie, &d) == EMBER_EPROTO);
+    /* a count of metrics that cannot fit */
+    emberB_store_u32(lie, 0);
+    emberB_store_u32(lie + 8, 0x20000000);
     CHECK(emberW_done_decode(lie, sizeof lie, &d) == EMBER_EPROTO);
     b.len = 0;
-    CHECK(emberW_done_encode(&b, NULL, 0, NULL, 0) == 0);
-    CHECK(emberW_done_decode(b.data, b.len, &d) == 0 && d.nsizes == 0 && d.report.len == 0);
+    CHECK(emberW_done_encode(&b, NULL, 0, NULL, 0, NULL, 0) == 0);
+    CHECK(emberW_done_decode(b.data, b.len, &d) == 0 && d.nsizes == 0 && d.report.len == 0 && d.nmetrics == 0);
+    CHECK(emberW_done_metric(&d, EMBER_METRIC_RECORDS_READ) == 0);
+    emberB_free(&b);
+}
+
+/* The metric list is count-prefixed so that it can grow: a worker that sends fewer
+ * metrics than this build knows (an older one) reads as 0 for the rest; one that sends
+ * more (a newer one) decodes, and the metrics this build knows are read. */
+static void test_done_metric_counts(void) {
+    uint64_t metrics[EMBER_METRICS + 3];
+    for (int i = 0; i < EMBER_METRICS + 3; i++)
+        metrics[i] = (uint64_t)i + 1;
+    emberB_buf b = {0};
+    emberW_done d;
+    CHECK(emberW_done_encode(&b, NULL, 0, NULL, 0, metrics, 2) == 0);
+    CHECK(emberW_done_decode(b.data, b.len, &d) == 0 && d.nmetrics == 2);
+    CHECK(emberW_done_metric(&d, EMBER_METRIC_RECORDS_WRITTEN) == 2);
+    CHECK(emberW_done_metric(&d, EMBER_METRIC_SHUFFLE_RECORDS_READ) == 0);
+    b.len = 0;
+    CHECK(emberW_done_encode(&b, NULL, 0, "r", 1, metrics, EMBER_METRICS + 3) == 0);
+    CHECK(emberW_done_decode(b.data, b.len, &d) == 0 && d.nmetrics == EMBER_METRICS + 3);
+    CHECK(emberW_done_metric(&d, EMBER_METRIC_DISK_BYTES_SPILLED) == EMBER_METRIC_DISK_BYTES_SPILLED + 1);
+    CHECK(d.report.len == 1 && d.report.p[0] == 'r');
     emberB_free(&b);
 }
 
@@ -522,6 +555,7 @@ int main(void) {
     RUN(test_task_depth_limit);
     RUN(test_task_encoder_refuses_what_decoder_would);
     RUN(test_done_round_trip_and_truncations);
+    RUN(test_done_metric_counts);
     RUN(test_fixed_size_payloads);
     RUN(test_fetch_failed);
     return TEST_REPORT();

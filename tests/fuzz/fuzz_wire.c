@@ -35,13 +35,18 @@ static void check_payload(uint32_t type, const uint8_t *p, size_t len) {
         if (rc && rc != EMBER_EPROTO) abort();
         if (!rc) {
             uint64_t *sizes = ember_calloc(d.nsizes ? d.nsizes : 1, sizeof *sizes);
-            if (!sizes) abort();
+            uint64_t *metrics = ember_calloc(d.nmetrics ? d.nmetrics : 1, sizeof *metrics);
+            if (!sizes || !metrics) abort();
             for (uint32_t i = 0; i < d.nsizes; i++)
                 sizes[i] = emberW_done_size(&d, i);
-            if (emberW_done_encode(&again, sizes, d.nsizes, d.report.p, d.report.len) || again.len != len ||
-                memcmp(again.data, p, len) != 0)
+            for (uint32_t i = 0; i < d.nmetrics; i++)
+                metrics[i] = emberW_done_metric(&d, i);
+            if (emberW_done_metric(&d, d.nmetrics) != 0) abort(); /* past the end: 0 */
+            if (emberW_done_encode(&again, sizes, d.nsizes, d.report.p, d.report.len, metrics, d.nmetrics) ||
+                again.len != len || memcmp(again.data, p, len) != 0)
                 abort();
             ember_free(sizes);
+            ember_free(metrics);
         }
     } else if (type == EMBER_FRAME_COMMAND) {
         uint64_t id;

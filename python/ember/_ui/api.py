@@ -7,17 +7,18 @@ it has no figure for. Times are Spark's text form (``2026-12-07T09:41:04.123GMT`
 The figures come from the context's job history (``sc._jobs``: the last
 ``spark.ui.retainedJobs`` jobs), the engine's stage counters (the running stages, and
 the last 1000 that finished) and its task log (``src/tasklog.c``: each stage's kind,
-status and times, and each task attempt's times, worker, bytes read and written and
-error, for the last ``spark.ui.retainedStages`` stages and ``spark.ui.retainedTasks``
+status and times, and each task attempt's times, worker, bytes and records read and
+written, spills and error, for the last ``spark.ui.retainedStages`` stages and ``spark.ui.retainedTasks``
 attempts). They are read, never changed, so serving them takes no lock that a job or
 a cancellation waits for longer than a copy.
 """
 import time
+from collections import namedtuple
 
 from ember._lineage import site_text
 
 __all__ = ["get", "public", "NotFound", "BadParameter", "NotAvailable", "app_info", "jobs", "stages", "tasks",
-           "storage", "executors", "environment", "spark_time", "stage_name"]
+           "storage", "executors", "environment", "spark_time", "stage_name", "TaskRow", "task_rows"]
 
 
 class NotFound(LookupError):
@@ -131,8 +132,8 @@ def stages(sc, with_totals=False, only=None):
            for sid, rec in sorted(recs.items(), reverse=True)]
     if with_totals:
         by_stage = {}
-        for t in sc._core.task_infos(-1 if only is None else only):
-            by_stage.setdefault(t[1], []).append(t)
+        for t in task_rows(sc, -1 if only is None else only):
+            by_stage.setdefault(t.stage_id, []).append(t)
         for st in out:
             _add_totals(st, by_stage.get(st["stageId"], []))
     return out
@@ -140,71 +141,89 @@ def stages(sc, with_totals=False, only=None):
 
 # ---- tasks ------------------------------------------------------------------------------
 
+# A task log row (``_core.Context.task_infos``): times in ms since the epoch (finish 0
+# while it runs), status an EMBER_TASK_* index of _TASK_STATUS, error None or text. The
+# records and spill figures are the worker's counts, sent when the attempt succeeds.
+TaskRow = namedtuple("TaskRow", "task_id stage_id stage_attempt job_id index partition attempt worker pid status "
+                                "launch finish input_bytes shuffle_read output_bytes shuffle_write records_read "
+                                "records_written shuffle_records_read shuffle_records_written memory_spilled "
+                                "disk_spilled error")
+
+
+def task_rows(sc, stage_id):
+    """The task log's rows of a stage (stage_id -1: of all stages), oldest first."""
+    return [TaskRow._make(r) for r in sc._core.task_infos(stage_id)]
+
+
+def _run_ms(row, now_ms):
+    return (row.finish if row.finish else now_ms) - row.launch
+
+
 def task_data(row, kind, now_ms):
-    """Spark's TaskData of a task log row (``_core.Context.task_infos``), with ember's
-    own figures under "_" keys: the worker slot and pid, the stage's kind."""
-    (task_id, stage_id, stage_attempt, job_id, index, partition, attempt, worker, pid, status, launch, finish,
-     input_bytes, shuffle_read, output_bytes, shuffle_write, error) = row
-    duration = (finish if finish else now_ms) - launch
+    """Spark's TaskData of a task log row (a TaskRow), with ember's own figures under
+    "_" keys: the worker slot and pid, the stage's kind."""
+    duration = _run_ms(row, now_ms)
     metrics = {
         "executorRunTime": duration,
-        "resultSize": output_bytes if kind == "result" else 0,
-        "inputMetrics": {"bytesRead": input_bytes},
-        "shuffleReadMetrics": {"localBytesRead": shuffle_read, "remoteBytesRead": 0},
-        "shuffleWriteMetrics": {"bytesWritten": shuffle_write},
+        "resultSize": row.output_bytes if kind == "result" else 0,
+        "memoryBytesSpilled": row.memory_spilled,
+        "diskBytesSpilled": row.disk_spilled,
+        "inputMetrics": {"bytesRead": row.input_bytes, "recordsRead": row.records_read},
+        "outputMetrics": {"bytesWritten": row.output_bytes, "recordsWritten": row.records_written},
+        "shuffleReadMetrics": {"localBytesRead": row.shuffle_read, "remoteBytesRead": 0,
+                               "recordsRead": row.shuffle_records_read},
+        "shuffleWriteMetrics": {"bytesWritten": row.shuffle_write, "recordsWritten": row.shuffle_records_written},
     }
     data = {
-        "taskId": task_id,
-        "index": index,
-        "attempt": attempt,
-        "partitionId": partition,
-        "launchTime": spark_time(launch / 1000),
+        "taskId": row.task_id,
+        "index": row.index,
+        "attempt": row.attempt,
+        "partitionId": row.partition,
+        "launchTime": spark_time(row.launch / 1000),
         "duration": duration,
         "executorId": "driver",
         "host": "localhost",
-        "status": _TASK_STATUS[status],
+        "status": _TASK_STATUS[row.status],
         "taskLocality": "PROCESS_LOCAL",
         "speculative": False,
         "accumulatorUpdates": [],
         "taskMetrics": metrics,
-        "_worker": worker,
-        "_pid": pid,
-        "_launchMs": launch,
-        "_finishMs": finish,
-        "_cachedBytes": output_bytes if kind == "cache" else 0,
-        "_stageAttempt": stage_attempt,
+        "_worker": row.worker,
+        "_pid": row.pid,
+        "_launchMs": row.launch,
+        "_finishMs": row.finish,
+        "_cachedBytes": row.output_bytes if kind == "cache" else 0,
+        "_stageAttempt": row.stage_attempt,
     }
-    if error is not None:
-        data["errorMessage"] = error
+    if row.error is not None:
+        data["errorMessage"] = row.error
     return data
 
 
 def tasks(sc, stage_id, kind):
     """TaskData of the logged attempts of a stage, in launch order."""
     now_ms = time.time() * 1000
-    return [task_data(row, kind, now_ms) for row in sc._core.task_infos(stage_id)]
+    return [task_data(row, kind, now_ms) for row in task_rows(sc, stage_id)]
 
 
 def _add_totals(st, rows):
-    """Adds a stage's sums over its task rows (``task_infos``) to its StageData."""
+    """Adds a stage's sums over its task rows (TaskRow) to its StageData, with Spark's
+    StageData names."""
     now_ms = time.time() * 1000
-    run = inp = sread = swrite = out = 0
-    first = None
-    for r in rows:
-        run += (r[11] if r[11] else now_ms) - r[10]
-        inp += r[12]
-        sread += r[13]
-        out += r[14]
-        swrite += r[15]
-        first = r[10] if first is None else min(first, r[10])
-    st["executorRunTime"] = int(run)
-    st["inputBytes"] = inp
-    st["shuffleReadBytes"] = sread
-    st["shuffleLocalBytesRead"] = sread
-    st["shuffleWriteBytes"] = swrite
-    st["resultSize"] = out if st.get("_kind") == "result" else 0
-    if first is not None:
-        st["firstTaskLaunchedTime"] = spark_time(first / 1000)
+    st["executorRunTime"] = int(sum(_run_ms(r, now_ms) for r in rows))
+    st["inputBytes"] = sum(r.input_bytes for r in rows)
+    st["inputRecords"] = sum(r.records_read for r in rows)
+    st["outputBytes"] = sum(r.output_bytes for r in rows)
+    st["outputRecords"] = sum(r.records_written for r in rows)
+    st["shuffleReadBytes"] = st["shuffleLocalBytesRead"] = sum(r.shuffle_read for r in rows)
+    st["shuffleReadRecords"] = sum(r.shuffle_records_read for r in rows)
+    st["shuffleWriteBytes"] = sum(r.shuffle_write for r in rows)
+    st["shuffleWriteRecords"] = sum(r.shuffle_records_written for r in rows)
+    st["memoryBytesSpilled"] = sum(r.memory_spilled for r in rows)
+    st["diskBytesSpilled"] = sum(r.disk_spilled for r in rows)
+    st["resultSize"] = st["outputBytes"] if st.get("_kind") == "result" else 0
+    if rows:
+        st["firstTaskLaunchedTime"] = spark_time(min(r.launch for r in rows) / 1000)
 
 
 def jobs(sc, stage_list=None):
@@ -313,14 +332,14 @@ def workers(sc):
     it has exited)."""
     now_ms = time.time() * 1000
     out = {}
-    for row in sc._core.task_infos(-1):
-        slot, pid, status, launch, finish = row[7], row[8], row[9], row[10], row[11]
-        w = out.setdefault(slot, {"worker": slot, "pid": pid, "tasks": 0, "failed": 0, "active": 0, "busyMs": 0})
-        w["pid"] = pid
+    for row in task_rows(sc, -1):
+        w = out.setdefault(row.worker, {"worker": row.worker, "pid": row.pid, "tasks": 0, "failed": 0, "active": 0,
+                                        "busyMs": 0})
+        w["pid"] = row.pid
         w["tasks"] += 1
-        w["failed"] += status == 2
-        w["active"] += status == 0
-        w["busyMs"] += (finish if finish else now_ms) - launch
+        w["failed"] += row.status == 2
+        w["active"] += row.status == 0
+        w["busyMs"] += _run_ms(row, now_ms)
     for w in out.values():
         w["busyMs"] = int(w["busyMs"])
         w["rss"] = _rss_bytes(w["pid"])
@@ -336,7 +355,7 @@ def executors(sc):
     except NotAvailable:
         cached = []
     ws = workers(sc)
-    rows = sc._core.task_infos(-1)
+    rows = task_rows(sc, -1)
     now_ms = time.time() * 1000
     from ember import _core
     return [{
@@ -350,12 +369,12 @@ def executors(sc):
         "maxTasks": sc._slots,
         "activeTasks": sum(w["active"] for w in ws),
         "failedTasks": sum(w["failed"] for w in ws),
-        "completedTasks": sum(1 for r in rows if r[9] == 1),
+        "completedTasks": sum(1 for r in rows if r.status == 1),
         "totalTasks": len(rows),
-        "totalDuration": int(sum((r[11] if r[11] else now_ms) - r[10] for r in rows)),
-        "totalInputBytes": sum(r[12] for r in rows),
-        "totalShuffleRead": sum(r[13] for r in rows),
-        "totalShuffleWrite": sum(r[15] for r in rows),
+        "totalDuration": int(sum(_run_ms(r, now_ms) for r in rows)),
+        "totalInputBytes": sum(r.input_bytes for r in rows),
+        "totalShuffleRead": sum(r.shuffle_read for r in rows),
+        "totalShuffleWrite": sum(r.shuffle_write for r in rows),
         "maxMemory": parse_memory(sc._conf.get("spark.executor.memory", "1g")),
         "addTime": spark_time(sc.startTime / 1000),
         "executorLogs": {},

@@ -98,7 +98,7 @@ class EventLog:
                     if r[5] == 3:  # skipped: Spark submits nothing for it
                         continue
                     self._write({"Event": "SparkListenerStageSubmitted", "Stage Info": self._stage_info(r)})
-                    for row in sc._core.task_infos(r[0]):
+                    for row in api.task_rows(sc, r[0]):
                         self._write(self._task_end(row, r))
                     self._write({"Event": "SparkListenerStageCompleted", "Stage Info": self._stage_info(r)})
                 result = {"Result": "JobSucceeded"} if job.status == "SUCCEEDED" else \
@@ -123,23 +123,28 @@ class EventLog:
         return info
 
     def _task_end(self, row, stage):
-        (task_id, stage_id, stage_attempt, job_id, index, partition, attempt, worker, pid, status, launch, finish,
-         input_bytes, shuffle_read, output_bytes, shuffle_write, error) = row
-        reason = _TASK_END_REASONS.get(status) or {"Reason": "ExceptionFailure", "Description": error or "",
-                                                   "Full Stack Trace": error or ""}
+        """SparkListenerTaskEnd of a task log row (api.TaskRow) of stage (its record)."""
+        reason = _TASK_END_REASONS.get(row.status) or {"Reason": "ExceptionFailure", "Description": row.error or "",
+                                                       "Full Stack Trace": row.error or ""}
         return {
-            "Event": "SparkListenerTaskEnd", "Stage ID": stage_id, "Stage Attempt ID": stage_attempt,
+            "Event": "SparkListenerTaskEnd", "Stage ID": row.stage_id, "Stage Attempt ID": row.stage_attempt,
             "Task Type": "ShuffleMapTask" if stage[3] == 1 else "ResultTask",
             "Task End Reason": reason,
-            "Task Info": {"Task ID": task_id, "Index": index, "Attempt": attempt, "Partition ID": partition,
-                          "Launch Time": launch, "Executor ID": "driver", "Host": "localhost",
-                          "Locality": "PROCESS_LOCAL", "Speculative": False, "Getting Result Time": 0,
-                          "Finish Time": finish, "Failed": status == 2, "Killed": status == 3},
-            "Task Metrics": {"Executor Run Time": (finish or launch) - launch,
-                             "Result Size": output_bytes if stage[3] == 0 else 0,
-                             "Input Metrics": {"Bytes Read": input_bytes},
-                             "Shuffle Read Metrics": {"Local Bytes Read": shuffle_read, "Remote Bytes Read": 0},
-                             "Shuffle Write Metrics": {"Shuffle Bytes Written": shuffle_write}},
+            "Task Info": {"Task ID": row.task_id, "Index": row.index, "Attempt": row.attempt,
+                          "Partition ID": row.partition, "Launch Time": row.launch, "Executor ID": "driver",
+                          "Host": "localhost", "Locality": "PROCESS_LOCAL", "Speculative": False,
+                          "Getting Result Time": 0, "Finish Time": row.finish, "Failed": row.status == 2,
+                          "Killed": row.status == 3},
+            "Task Metrics": {"Executor Run Time": (row.finish or row.launch) - row.launch,
+                             "Result Size": row.output_bytes if stage[3] == 0 else 0,
+                             "Memory Bytes Spilled": row.memory_spilled, "Disk Bytes Spilled": row.disk_spilled,
+                             "Input Metrics": {"Bytes Read": row.input_bytes, "Records Read": row.records_read},
+                             "Output Metrics": {"Bytes Written": row.output_bytes,
+                                                "Records Written": row.records_written},
+                             "Shuffle Read Metrics": {"Local Bytes Read": row.shuffle_read, "Remote Bytes Read": 0,
+                                                      "Total Records Read": row.shuffle_records_read},
+                             "Shuffle Write Metrics": {"Shuffle Bytes Written": row.shuffle_write,
+                                                       "Shuffle Records Written": row.shuffle_records_written}},
         }
 
     def close(self):

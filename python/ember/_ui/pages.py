@@ -262,6 +262,30 @@ def timeline(task_list, now_ms):
     return "".join(parts)
 
 
+def size_records(nbytes, records):
+    """Spark's "Size / Records" cell: "1.5 KiB / 120"."""
+    return f"{size_text(nbytes)} / {records}"
+
+
+# The figures of a task (TaskData) that its row, the summary and the stage's facts
+# show, as (heading, cell text of a task's taskMetrics, sort key of a task's metrics).
+_TASK_FIGURES = [
+    ("Input Size / Records", lambda m: size_records(m["inputMetrics"]["bytesRead"], m["inputMetrics"]["recordsRead"]),
+     lambda m: m["inputMetrics"]["bytesRead"]),
+    ("Output Size / Records (result or cache)",
+     lambda m: size_records(m["outputMetrics"]["bytesWritten"], m["outputMetrics"]["recordsWritten"]),
+     lambda m: m["outputMetrics"]["bytesWritten"]),
+    ("Shuffle Read Size / Records",
+     lambda m: size_records(m["shuffleReadMetrics"]["localBytesRead"], m["shuffleReadMetrics"]["recordsRead"]),
+     lambda m: m["shuffleReadMetrics"]["localBytesRead"]),
+    ("Shuffle Write Size / Records",
+     lambda m: size_records(m["shuffleWriteMetrics"]["bytesWritten"], m["shuffleWriteMetrics"]["recordsWritten"]),
+     lambda m: m["shuffleWriteMetrics"]["bytesWritten"]),
+    ("Spill (Memory)", lambda m: size_text(m["memoryBytesSpilled"]), lambda m: m["memoryBytesSpilled"]),
+    ("Spill (Disk)", lambda m: size_text(m["diskBytesSpilled"]), lambda m: m["diskBytesSpilled"]),
+]
+
+
 def tasks_table(task_list):
     shown = task_list[:TABLE_MAX_TASKS]
     rows = []
@@ -269,37 +293,44 @@ def tasks_table(task_list):
         m = t["taskMetrics"]
         err = (f'<details><summary>{esc(t["errorMessage"].strip().splitlines()[-1][:160])}</summary>'
                f'<pre class="err">{esc(t["errorMessage"])}</pre></details>') if t.get("errorMessage") else ""
-        written = m["resultSize"] or t["_cachedBytes"]
+        figures = "".join(f'<td class="num">{cell(m)}</td>' for _, cell, _ in _TASK_FIGURES)
         rows.append(
             f'<tr id="task-{t["taskId"]}" class="task"><td class="num">{t["index"]}</td>'
             f'<td class="num">{t["taskId"]}</td><td class="num">{t["partitionId"]}</td>'
             f'<td class="num">{t["attempt"]}</td><td class="status-{t["status"]}">{t["status"]}</td>'
             f'<td>worker {t["_worker"]} (pid {t["_pid"]})</td>'
             f'<td>{esc(t["launchTime"][:23].replace("T", " "))}</td>'
-            f'<td class="num">{duration_text(t["duration"])}</td>'
-            f'<td class="num">{size_text(m["inputMetrics"]["bytesRead"])}</td>'
-            f'<td class="num">{size_text(written)}</td>'
-            f'<td class="num">{size_text(m["shuffleReadMetrics"]["localBytesRead"])}</td>'
-            f'<td class="num">{size_text(m["shuffleWriteMetrics"]["bytesWritten"])}</td>'
+            f'<td class="num">{duration_text(t["duration"])}</td>{figures}'
             f'<td>{err}</td></tr>')
     more = (f'<p class="muted">The first {TABLE_MAX_TASKS} of {len(task_list)} attempts; the REST API lists '
             'all (.../taskList?offset=&amp;length=).</p>') if len(task_list) > TABLE_MAX_TASKS else ""
+    headings = "".join(f"<th>{name}</th>" for name, _, _ in _TASK_FIGURES)
     return ('<table class="tasks"><thead><tr><th>Index</th><th>Task Id</th><th>Partition</th><th>Attempt</th>'
-            '<th>Status</th><th>Worker</th><th>Launch Time</th><th>Duration</th><th>Input</th>'
-            '<th>Output (result or cache)</th><th>Shuffle Read</th><th>Shuffle Write</th><th>Errors</th></tr>'
-            '</thead><tbody>' + "".join(rows) + "</tbody></table>" + more)
+            '<th>Status</th><th>Worker</th><th>Launch Time</th><th>Duration</th>' + headings
+            + '<th>Errors</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>" + more)
 
 
 def _summary(task_list):
-    """Min, median, max of the finished attempts' durations, Spark's summary shape."""
-    done = sorted(t["duration"] for t in task_list if t["status"] == "SUCCESS")
+    """Min, quartiles and max over the successful attempts of their duration and each
+    figure (Spark's summary shape): a skewed partition stands out in the Max column."""
+    done = [t for t in task_list if t["status"] == "SUCCESS"]
     if not done:
         return ""
-    pick = [done[0], done[len(done) // 4], done[len(done) // 2], done[3 * len(done) // 4], done[-1]]
-    cells = "".join(f'<td class="num">{duration_text(v)}</td>' for v in pick)
+
+    def pick(ordered):
+        n = len(ordered)
+        return [ordered[0], ordered[n // 4], ordered[n // 2], ordered[3 * n // 4], ordered[-1]]
+    rows = ["<tr><td>Duration</td>" + "".join(f'<td class="num">{duration_text(t["duration"])}</td>'
+                                             for t in pick(sorted(done, key=lambda t: t["duration"]))) + "</tr>"]
+    for name, cell, key in _TASK_FIGURES:
+        ordered = sorted(done, key=lambda t: key(t["taskMetrics"]))
+        if key(ordered[-1]["taskMetrics"]) == 0:
+            continue  # a figure none of them has (no spill, no shuffle ...)
+        rows.append(f"<tr><td>{name}</td>" + "".join(f'<td class="num">{cell(t["taskMetrics"])}</td>'
+                                                      for t in pick(ordered)) + "</tr>")
     return ('<h2>Summary of the successful tasks</h2><table class="summary"><thead><tr><th>Metric</th><th>Min</th>'
             '<th>25th percentile</th><th>Median</th><th>75th percentile</th><th>Max</th></tr></thead><tbody>'
-            f'<tr><td>Duration</td>{cells}</tr></tbody></table>')
+            + "".join(rows) + '</tbody></table>')
 
 
 def stage_page(sc, query):
@@ -318,9 +349,15 @@ def stage_page(sc, query):
              f'<dt>Submitted</dt><dd>{esc(st.get("submissionTime", ""))}</dd>'
              f'<dt>Duration</dt><dd>{duration_text(st.get("_durationMs"))}</dd>'
              f'<dt>Total task time</dt><dd>{duration_text(st.get("executorRunTime", 0))}</dd>'
-             f'<dt>Input</dt><dd>{size_text(st.get("inputBytes", 0))}</dd>'
-             f'<dt>Shuffle read</dt><dd>{size_text(st.get("shuffleReadBytes", 0))}</dd>'
-             f'<dt>Shuffle write</dt><dd>{size_text(st.get("shuffleWriteBytes", 0))}</dd>'
+             f'<dt>Input</dt><dd>{size_records(st.get("inputBytes", 0), st.get("inputRecords", 0))}</dd>'
+             f'<dt>Output (result or cache)</dt>'
+             f'<dd>{size_records(st.get("outputBytes", 0), st.get("outputRecords", 0))}</dd>'
+             f'<dt>Shuffle read</dt>'
+             f'<dd>{size_records(st.get("shuffleReadBytes", 0), st.get("shuffleReadRecords", 0))}</dd>'
+             f'<dt>Shuffle write</dt>'
+             f'<dd>{size_records(st.get("shuffleWriteBytes", 0), st.get("shuffleWriteRecords", 0))}</dd>'
+             f'<dt>Spill (memory / disk)</dt><dd>{size_text(st.get("memoryBytesSpilled", 0))} / '
+             f'{size_text(st.get("diskBytesSpilled", 0))}</dd>'
              f'<dt>Tasks</dt><dd>{progress_bar(st["numCompleteTasks"], st["numActiveTasks"], st["numTasks"])}'
              f'{_failed_note(st["numFailedTasks"])}</dd></dl>')
     body = (facts + "<h2>Event Timeline</h2>" + timeline(task_list, time.time() * 1000) + _summary(task_list)
