@@ -633,6 +633,10 @@ EMBER_EXTERN size_t ember_task_error(ember_context *ctx, uint64_t task_id, char 
 /* Fills up to max entries with the logged stages, oldest first; returns how many
  * there are (may exceed max). */
 EMBER_EXTERN size_t ember_stage_records(ember_context *ctx, ember_stage_record *out, size_t max);
+/* A count that grows whenever a stage is logged or ends and whenever an attempt ends
+ * (or the retention changes): a reader that saw the same count before has nothing new
+ * to read. */
+EMBER_EXTERN uint64_t ember_tasklog_changes(ember_context *ctx);
 
 #ifdef __cplusplus
 }

@@ -274,6 +274,8 @@ int emberG_lineage_holds(ember_node *n, const ember_node *target, unsigned walk)
     return 0;
 }
 
+void emberG_context_retain(ember_context *ctx) { atomic_fetch_add(&ctx->refcnt, 1); }
+
 void emberG_context_release(ember_context *ctx) {
     if (atomic_fetch_sub(&ctx->refcnt, 1) != 1) return;
     emberM_destroy(&ctx->blocks);

@@ -319,6 +319,7 @@ typedef struct emberL_log {
     size_t scap, smax, shead, sn;
     size_t error_bytes; /* bytes of the error texts held */
     size_t error_scan;  /* logical index before which no entry holds an error */
+    uint64_t changes;   /* grows with each stage logged or ended and each attempt ended */
 } emberL_log;
 
 /* CLOCK_REALTIME milliseconds, the log's times. */
@@ -342,10 +343,12 @@ void emberL_task_begin(emberL_log *log, const ember_task_info *info);
 void emberL_task_drop(emberL_log *log, uint64_t task_id);
 void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_ms, const ember_task_info *end,
                      const char *error);
-/* The readers behind ember_task_infos, ember_task_error, ember_stage_records. */
+/* The readers behind ember_task_infos, ember_task_error, ember_stage_records,
+ * ember_tasklog_changes. */
 size_t emberL_tasks(emberL_log *log, int stage_id, ember_task_info *out, size_t max);
 size_t emberL_error(emberL_log *log, uint64_t task_id, char *buf, size_t cap);
 size_t emberL_stages(emberL_log *log, ember_stage_record *out, size_t max);
+uint64_t emberL_changes(emberL_log *log);
 
 /* record.c: 1 when s[0, n) is well-formed UTF-8. */
 int emberR_utf8_valid(const uint8_t *s, size_t n);
@@ -522,6 +525,16 @@ struct emberX_pool {
     pthread_mutex_t *note_mu; /* guards restarts and restart_note (the context's mu) */
     int restarts;             /* daemons started to replace one that died */
     char restart_note[512];   /* what happened at the last restart */
+    int status_timeout_ms;    /* how long emberX_worker_status waits for the daemon (0: 5000) */
+    /* The answer to a status request ('S') that emberX_worker_status stopped waiting
+     * for: read, and dropped, before the next request, so that a late answer is never
+     * taken for the answer to another request. */
+    struct {
+        int pending;
+        uint8_t head[8]; /* i32 wait status, u32 traceback length */
+        size_t head_got;
+        uint32_t body_left;
+    } late;
 };
 
 /* Spawns the daemon (ember.daemon, see DAEMON_BOOT) in its own process group; keeps
@@ -531,7 +544,9 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
  * it): its wait status in *status (-1 while it still runs after two seconds, -2 when
  * the daemon does not know it), and the last Python traceback it wrote in text
  * (NUL-terminated, at most cap bytes; "" when none). Returns 0, or EMBER_ESPAWN when
- * the daemon does not answer. */
+ * the daemon does not answer within status_timeout_ms (its answer is then dropped when
+ * it comes, before the next request) or has not yet answered such a request from
+ * before. */
 int emberX_worker_status(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap);
 /* 1 with a message in msg when the pool's transport lost what every job needs. */
 int emberX_pool_failure(emberX_pool *pool, char *msg, size_t cap);
@@ -669,8 +684,11 @@ struct ember_context {
     size_t nfreed, capfreed;
 };
 
-/* Drops one reference to the context; the last frees its memory (ember_context_free
- * has stopped everything else by then). */
+/* Takes one more reference to the context (for a caller that reads it while another
+ * thread may call ember_context_free: its memory stays, stopped, until the release);
+ * drops one, the last frees its memory (ember_context_free has stopped everything else
+ * by then). */
+void emberG_context_retain(ember_context *ctx);
 void emberG_context_release(ember_context *ctx);
 /* 1 when target is n or in its lineage. Each node is visited once per walk (marked
  * with `walk`, a fresh ctx->next_walk), so shared ancestors cost nothing twice.

@@ -307,6 +307,8 @@ size_t ember_task_error(ember_context *ctx, uint64_t task_id, char *buf, size_t 
     return emberL_error(&ctx->tasklog, task_id, buf, cap);
 }
 
+uint64_t ember_tasklog_changes(ember_context *ctx) { return emberL_changes(&ctx->tasklog); }
+
 size_t ember_stage_records(ember_context *ctx, ember_stage_record *out, size_t max) {
     return emberL_stages(&ctx->tasklog, out, max);
 }

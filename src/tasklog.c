@@ -57,6 +57,7 @@ void emberL_retain(emberL_log *log, size_t tasks, size_t stages) {
     clear(log);
     log->tmax = tasks ? tasks : 1;
     log->smax = stages ? stages : 1;
+    log->changes++;
     pthread_mutex_unlock(&log->mu);
 }
 
@@ -118,6 +119,7 @@ void emberL_stage_begin(emberL_log *log, const ember_stage_record *rec) {
     if (make_room(&ring, sizeof *log->stages, &log->scap, log->smax, &log->shead, &log->sn) == 0) {
         log->stages = ring;
         *stage_at(log, log->sn++) = *rec;
+        log->changes++;
     }
     pthread_mutex_unlock(&log->mu);
 }
@@ -133,6 +135,7 @@ void emberL_stage_end(emberL_log *log, int stage_id, int status, int64_t now_ms)
     pthread_mutex_lock(&log->mu);
     ember_stage_record *st = find_stage(log, stage_id);
     if (st) {
+        log->changes++;
         st->status = status;
         st->completed_ms = now_ms;
         /* Attempts still running were killed with their stage. */
@@ -203,6 +206,7 @@ void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_
     emberL_task *t = find_task(log, task_id);
     if (t && t->info.status == EMBER_TASK_RUNNING) {
         ember_task_info *i = &t->info;
+        log->changes++;
         i->status = status;
         i->finish_ms = now_ms;
         if (end) {
@@ -264,6 +268,13 @@ size_t emberL_error(emberL_log *log, uint64_t task_id, char *buf, size_t cap) {
     }
     pthread_mutex_unlock(&log->mu);
     return len;
+}
+
+uint64_t emberL_changes(emberL_log *log) {
+    pthread_mutex_lock(&log->mu);
+    uint64_t n = log->changes;
+    pthread_mutex_unlock(&log->mu);
+    return n;
 }
 
 size_t emberL_stages(emberL_log *log, ember_stage_record *out, size_t max) {

@@ -9,11 +9,12 @@
  * start a worker the engine makes two pipes, sends the worker's ends to the daemon
  * with SCM_RIGHTS and reads back the new process id. From then on the engine talks
  * to the worker directly over those pipes (frames of wire.h) and the daemon only
- * reaps it. The daemon runs in its own process group, so a Ctrl-C at the terminal
- * reaches the driver only, which cancels jobs itself. stop() and interpreter exit
- * send 'Q': the daemon kills its workers and exits, and the context removes its temp
- * dir. When the control channel closes without 'Q' — the driver died — the daemon
- * kills its workers, removes the temp dir and exits.
+ * reaps it; asked ('S'), it says how a worker ended. Requests are answered in order,
+ * one at a time: an answer the engine stopped waiting for is read off the socket
+ * before the next request, so no answer is ever taken for another's. The daemon runs in its own process group, so a
+ * Ctrl-C at the terminal reaches the driver only, which cancels jobs itself. stop() and interpreter exit send 'Q': the
+ * daemon kills its workers and exits, and the context removes its temp dir. When the control channel closes without 'Q'
+ * — the driver died — the daemon kills its workers, removes the temp dir and exits.
  *
  * Engine-side pipe ends are non-blocking and close-on-exec. Writes block SIGPIPE
  * in the calling thread so that a dead worker shows up as EPIPE, not a signal.
@@ -94,6 +95,7 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     pool->daemon_pid = -1;
     pool->cfg = cfg;
     pool->tmpdir = tmpdir;
+    memset(&pool->late, 0, sizeof pool->late); /* a new socket: no answer owed */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return emberE_errno(EMBER_ESPAWN, errno, "creating the worker daemon's control socket");
     /* Without an interpreter or a daemon: the native daemon, this very program run
@@ -242,23 +244,6 @@ static int set_nonblock(int fd) {
 #define DAEMON_GONE 1 /* internal: request_worker found no daemon answering */
 static int request_worker(emberX_pool *pool, emberX_worker *w);
 
-/* Reads n bytes from the control socket within timeout_ms; 0, or -1 (EOF, error, time out). */
-static int read_ctl(int fd, void *buf, size_t n, int timeout_ms) {
-    uint8_t *p = buf;
-    while (n) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, timeout_ms);
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr <= 0) return -1;
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* Waits for the daemon to be gone (killing it after two seconds); its wait status. */
 static int reap_daemon(emberX_pool *pool) {
     int status = -1;
@@ -329,35 +314,102 @@ void emberX_describe_status(int status, char *buf, size_t cap) {
     }
 }
 
+/* Reads at most n bytes from the control socket until *end (NULL: no limit). Returns
+ * the bytes read (fewer than n when the time ran out), or -1 at EOF or on an error. */
+static long read_until(int fd, void *buf, size_t n, const struct timespec *end) {
+    uint8_t *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        long ms = end ? ms_until(end) : -1;
+        if (end && ms <= 0) break;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)ms);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr < 0) return -1;
+        if (pr == 0) break;
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return (long)got;
+}
+
+/* Reads the status answer in progress (pool->late) until *end (NULL: no limit): its
+ * wait status into *status, its traceback into text (cap bytes, *kept of them filled so
+ * far; text NULL drops it). 0 when the answer is complete, -1 when the time ran out
+ * (the answer stays in progress, to be read later) or the socket failed. */
+static int read_status_answer(emberX_pool *pool, const struct timespec *end, int *status, char *text, size_t cap,
+                              size_t *kept) {
+    while (pool->late.head_got < sizeof pool->late.head) {
+        long k = read_until(pool->ctl_fd, pool->late.head + pool->late.head_got,
+                            sizeof pool->late.head - pool->late.head_got, end);
+        if (k < 0) return -1;
+        pool->late.head_got += (size_t)k;
+        if (pool->late.head_got < sizeof pool->late.head) return -1; /* out of time */
+        pool->late.body_left = emberB_load_u32(pool->late.head + 4);
+    }
+    *status = (int32_t)emberB_load_u32(pool->late.head);
+    while (pool->late.body_left) {
+        char chunk[1024];
+        size_t want = pool->late.body_left < sizeof chunk ? pool->late.body_left : sizeof chunk;
+        long k = read_until(pool->ctl_fd, chunk, want, end);
+        if (k < 0) return -1;
+        size_t take = text && cap && *kept + 1 < cap ? ((size_t)k < cap - 1 - *kept ? (size_t)k : cap - 1 - *kept) : 0;
+        if (take) memcpy(text + *kept, chunk, take);
+        *kept += take;
+        pool->late.body_left -= (uint32_t)k;
+        if ((size_t)k < want) return -1; /* out of time */
+    }
+    pool->late.pending = 0;
+    return 0;
+}
+
+/* Reads, and drops, the answer to a status request the engine stopped waiting for,
+ * until *end (NULL: no limit). 0 when none is owed any more. */
+static int drop_late_answer(emberX_pool *pool, const struct timespec *end) {
+    int status;
+    size_t kept = 0;
+    return pool->late.pending ? read_status_answer(pool, end, &status, NULL, 0, &kept) : 0;
+}
+
 static int daemon_worker_status(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap) {
     pid_t pid = w->pid;
     if (cap) text[0] = 0;
     *status = -2;
     if (pool->ctl_fd < 0 || pid <= 0) return emberE_set(EMBER_ESPAWN, "the worker daemon is not running");
+    int timeout_ms = pool->status_timeout_ms > 0 ? pool->status_timeout_ms : 5000;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += timeout_ms / 1000;
+    end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (end.tv_nsec >= 1000000000) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000;
+    }
+    if (drop_late_answer(pool, &end) < 0)
+        return emberE_set(EMBER_ESPAWN,
+                          "the worker daemon has not yet answered how an earlier worker ended; worker %d's end "
+                          "is not asked",
+                          (int)pid);
     uint8_t req[5] = {'S'};
     emberB_store_u32(req + 1, (uint32_t)pid);
     ssize_t s;
     do
         s = send(pool->ctl_fd, req, sizeof req, MSG_NOSIGNAL);
     while (s < 0 && errno == EINTR);
-    uint8_t head[8];
-    if (s != (ssize_t)sizeof req || read_ctl(pool->ctl_fd, head, sizeof head, 5000) < 0)
-        return emberE_set(EMBER_ESPAWN, "the worker daemon did not say how worker %d ended", (int)pid);
-    *status = (int32_t)emberB_load_u32(head);
-    uint32_t len = emberB_load_u32(head + 4);
-    if (len > 65536) return emberE_set(EMBER_ESPAWN, "the worker daemon sent a traceback of %u bytes", len);
-    char chunk[1024];
+    if (s != (ssize_t)sizeof req)
+        return emberE_set(EMBER_ESPAWN, "the worker daemon could not be asked how worker %d ended", (int)pid);
+    memset(&pool->late, 0, sizeof pool->late);
+    pool->late.pending = 1; /* until its answer is read whole, here or before the next request */
     size_t kept = 0;
-    while (len) {
-        size_t k = len < sizeof chunk ? len : sizeof chunk;
-        if (read_ctl(pool->ctl_fd, chunk, k, 5000) < 0)
-            return emberE_set(EMBER_ESPAWN, "the worker daemon did not send worker %d's traceback", (int)pid);
-        size_t take = cap && kept + 1 < cap ? (k < cap - 1 - kept ? k : cap - 1 - kept) : 0;
-        memcpy(text + kept, chunk, take);
-        kept += take;
-        len -= (uint32_t)k;
+    int rc = read_status_answer(pool, &end, status, text, cap, &kept);
+    if (cap) text[rc ? 0 : kept] = 0;
+    if (rc) {
+        *status = -2;
+        return emberE_set(EMBER_ESPAWN, "the worker daemon did not say how worker %d ended within %d ms", (int)pid,
+                          timeout_ms);
     }
-    if (cap) text[kept] = 0;
     return 0;
 }
 
@@ -401,6 +453,12 @@ void emberX_pool_stop(emberX_pool *pool) { transport_of(pool)->stop(pool); }
 /* Asks the daemon for a worker in slot w. DAEMON_GONE when the daemon does not answer. */
 static int request_worker(emberX_pool *pool, emberX_worker *w) {
     int rc = 0, task_pipe[2] = {-1, -1}, result_pipe[2] = {-1, -1};
+    /* A status answer still owed comes first on the socket: read it off (waiting as
+     * long as for the pid below), so that the pid read is the answer to this request. */
+    if (drop_late_answer(pool, NULL) < 0) {
+        emberE_set(EMBER_ESPAWN, "the worker daemon closed its control socket before answering");
+        return DAEMON_GONE;
+    }
     if (pipe2(task_pipe, O_CLOEXEC) < 0 || pipe2(result_pipe, O_CLOEXEC) < 0) {
         rc = emberE_errno(EMBER_ESPAWN, errno, "creating pipes for a Python worker");
         goto close_pipes;

@@ -721,6 +721,81 @@ def test_event_log_of_a_finished_application(tmp_path):
     assert events[1]["App ID"] == app_id and events[1]["App Name"] == "logged"
 
 
+def test_event_log_is_written_as_events_happen(tmp_path):
+    """The events of a job are in the file while it runs (each flushed as it happens):
+    a driver killed in the middle of a job leaves a log of whole JSON lines with the
+    job's start, its stage's submission and the attempts that ended, and nothing after."""
+    import signal
+    import sys
+    events_dir = tmp_path / "events"
+    events_dir.mkdir()
+    code = ("import time\n"
+            "from ember import SparkContext, SparkConf\n"
+            "conf = SparkConf().set('spark.ui.port', '0').set('spark.eventLog.enabled', 'true')\n"
+            f"conf.set('spark.eventLog.dir', {str(events_dir)!r})\n"
+            "sc = SparkContext('local[2]', 'live', conf=conf)\n"
+            "print(sc.applicationId, flush=True)\n"
+            "def slow(i, it):\n"
+            "    if i == 3:\n"
+            "        time.sleep(120)  # the driver is killed meanwhile\n"
+            "    return it\n"
+            "sc.parallelize(range(8), 4).mapPartitionsWithIndex(slow).count()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        app_id = proc.stdout.readline().strip()
+        path = events_dir / (app_id + ".inprogress")
+        wait_for(lambda: path.exists() and path.read_text().count('"SparkListenerTaskEnd"') == 3,
+                 "three ended attempts in the event log while the job runs", timeout=60)
+        assert proc.poll() is None  # the job still runs
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    events = [json.loads(line) for line in path.read_text().splitlines()]  # every line whole
+    names = [e["Event"] for e in events]
+    assert names[:4] == ["SparkListenerLogStart", "SparkListenerApplicationStart", "SparkListenerEnvironmentUpdate",
+                         "SparkListenerJobStart"]
+    assert names[4:] == ["SparkListenerStageSubmitted"] + ["SparkListenerTaskEnd"] * 3
+    ended = sorted(e["Task Info"]["Partition ID"] for e in events if e["Event"] == "SparkListenerTaskEnd")
+    assert ended == [0, 1, 2]
+    assert all(e["Task Metrics"]["Input Metrics"]["Records Read"] == 2 for e in events[5:])
+    assert os.listdir(events_dir) == [app_id + ".inprogress"]  # never renamed: the driver died
+
+
+def test_stop_while_other_threads_read_the_engine(tmp_path):
+    """stop() from one thread while others use the engine without the GIL: a textFile
+    listing 3000 files (which outlasts the stop), and polls of active_stages and
+    storage_status (as the progress bar and the UI do). Each such call holds the
+    context, so the stop cannot free it under them: before, the listing read a freed
+    context (ASan under `make asan`, or valgrind, shows it)."""
+    for i in range(3000):
+        (tmp_path / f"part-{i:05d}.txt").write_text("x\n")
+    proc = run_python("import threading, time\n"
+                      "from ember import SparkContext, SparkConf\n"
+                      "for round in range(3):\n"
+                      "    sc = SparkContext('local[1]', conf=SparkConf().set('spark.ui.enabled', 'false'))\n"
+                      "    core = sc._core\n"
+                      "    done, listed = threading.Event(), []\n"
+                      "    def poll():\n"
+                      "        while not done.is_set():\n"
+                      "            core.active_stages()\n"
+                      "            core.storage_status()\n"
+                      f"    lister = threading.Thread(target=lambda: listed.append(core.text({str(tmp_path)!r}, 2, "
+                      "False)))\n"
+                      "    threads = [lister] + [threading.Thread(target=poll) for _ in range(2)]\n"
+                      "    for t in threads:\n"
+                      "        t.start()\n"
+                      "    time.sleep(0.01)\n"
+                      "    sc.stop()\n"
+                      "    assert core.active_stages() == [] and core.storage_status() == []\n"
+                      "    done.set()\n"
+                      "    for t in threads:\n"
+                      "        t.join()\n"
+                      "    assert listed[0].num_partitions == 3000\n"
+                      "print('ok')\n")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["ok"]
+
+
 def test_event_log_dir_must_exist(tmp_path):
     proc = run_python("from ember import SparkContext, SparkConf\n"
                       "conf = SparkConf().set('spark.eventLog.enabled', 'true')\n"

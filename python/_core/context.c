@@ -4,6 +4,8 @@
  * thread) through the interrupt callback, which takes the GIL only for that check. */
 #include "core.h"
 
+#include "internal.h"
+
 #include <dlfcn.h>
 
 typedef struct {
@@ -219,6 +221,15 @@ static void Context_dealloc(ContextObject *self) {
     Py_DECREF(tp);
 }
 
+/* The context for a call that uses it without the GIL, with a reference of the
+ * caller's (emberG_context_release it after the call, holding the GIL or not): a
+ * stop() from another thread meanwhile stops the engine but cannot free what the call
+ * reads. NULL when the context is stopped. Call with the GIL held. */
+static ember_context *ctx_hold(ContextObject *self) {
+    if (self->ctx) emberG_context_retain(self->ctx);
+    return self->ctx;
+}
+
 static int check_live(ContextObject *self) {
     if (self->ctx) return 0;
     PyErr_SetString(PyExc_RuntimeError, "the SparkContext is stopped; create a new SparkContext to run jobs");
@@ -288,7 +299,9 @@ static PyObject *Context_text(ContextObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "sip", &paths, &minp, &as_bytes) || check_live(self)) return NULL;
     ember_node *node;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = ember_node_text(self->ctx, paths, minp, as_bytes, &node);
+    ember_context *ctx = ctx_hold(self);
+    Py_BEGIN_ALLOW_THREADS rc = ember_node_text(ctx, paths, minp, as_bytes, &node);
+    emberG_context_release(ctx);
     Py_END_ALLOW_THREADS return rc ? core_raise(ctx_state(self), rc) : wrap_node(ctx_state(self), node);
 }
 
@@ -611,12 +624,15 @@ static PyObject *stage_list(const ember_stage_info *info, size_t n) {
 /* active_stages() -> list of (stage_id, job_id, tasks, completed, active, failed, submitted_ms) */
 static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
     (void)unused;
-    if (!self->ctx) return PyList_New(0);
+    ember_context *ctx = ctx_hold(self);
+    if (!ctx) return PyList_New(0);
     ember_stage_info info[64];
     size_t n;
     /* The progress bar's thread polls this while a job runs: wait for the engine's lock
-     * without the GIL, so the job's thread and the REPL never wait for the poll. */
-    Py_BEGIN_ALLOW_THREADS n = ember_active_stages(self->ctx, info, 64);
+     * without the GIL, so the job's thread and the REPL never wait for the poll (and
+     * hold the context: a stop() meanwhile cannot free it). */
+    Py_BEGIN_ALLOW_THREADS n = ember_active_stages(ctx, info, 64);
+    emberG_context_release(ctx);
     Py_END_ALLOW_THREADS return stage_list(info, n > 64 ? 64 : n);
 }
 
@@ -710,6 +726,12 @@ static PyObject *Context_stage_records(ContextObject *self, PyObject *unused) {
     }
     PyMem_Free(rec);
     return lst;
+}
+
+/* tasklog_changes() -> the task log's change count (ember_tasklog_changes) */
+static PyObject *Context_tasklog_changes(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(self->ctx ? ember_tasklog_changes(self->ctx) : 0);
 }
 
 /* tasklog_retain(tasks, stages): how many attempts and stages the log keeps */
@@ -809,7 +831,13 @@ static PyObject *Context_storage_status(ContextObject *self, PyObject *unused) {
             return PyErr_NoMemory();
         }
         info = grown;
-        Py_BEGIN_ALLOW_THREADS n = ember_storage_status(self->ctx, info, cap);
+        ember_context *ctx = ctx_hold(self);
+        if (!ctx) { /* stopped by another thread while this one allocated */
+            n = 0;
+            break;
+        }
+        Py_BEGIN_ALLOW_THREADS n = ember_storage_status(ctx, info, cap);
+        emberG_context_release(ctx);
         Py_END_ALLOW_THREADS if (n <= cap) break;
         cap = n + 16;
     }
@@ -864,6 +892,8 @@ static PyMethodDef Context_methods[] = {
     {"stage_records", (PyCFunction)Context_stage_records, METH_NOARGS,
      "stage_records() -> [(stage_id, job_id, attempt, kind, node_id, status, num_tasks, submitted_ms, "
      "completed_ms)]"},
+    {"tasklog_changes", (PyCFunction)Context_tasklog_changes, METH_NOARGS,
+     "tasklog_changes() -> a count that grows whenever the task log gains a stage or an ended attempt"},
     {"tasklog_retain", (PyCFunction)Context_tasklog_retain, METH_VARARGS,
      "tasklog_retain(tasks, stages): how many task attempts and stages the task log keeps"},
     {"daemon_restarts", (PyCFunction)Context_daemon_restarts, METH_NOARGS,

@@ -1532,6 +1532,8 @@ class SparkContext:
         def on_submit(job_id: Any) -> None:
             submitted.append(job_id)
             jobs.started(job_id, group, name, description, sorted(tags))
+            if self._event_log is not None:
+                self._event_log.job_started(job_id, jobs.get(job_id))
 
         reports: list[bytes] = []
         status = "FAILED"

@@ -381,6 +381,32 @@ static void test_task_log(void) {
     ember_context_free(ctx);
 }
 
+/* A context stopped by one thread while another holds a reference to it (as the
+ * Python binding does across a call that releases the GIL): its readers still work on
+ * the stopped context, which is freed with the last reference (ASan checks that). */
+static void test_held_context_outlives_its_stop(void) {
+    ember_context *ctx = new_context(1, 0);
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
+    ember_node *src = parallel(ctx, 2);
+    ember_result *res = NULL;
+    CHECK(ember_run_job(ctx, src, NULL, 0, NULL, NULL, &res) == 0);
+    ember_result_free(res);
+    ember_node_release(src); /* no node left: the held reference alone keeps the memory */
+    emberG_context_retain(ctx);
+    ember_context_free(ctx);
+    ember_stage_info info[4];
+    CHECK(ember_active_stages(ctx, info, 4) == 0);
+    CHECK(ember_finished_stages(ctx, info, 4) == 1);
+    ember_storage_info st[2];
+    CHECK(ember_storage_status(ctx, st, 2) == 0);
+    ember_task_info t[4];
+    CHECK(ember_task_infos(ctx, -1, t, 4) == 2);
+    emberG_context_release(ctx);
+}
+
 /* A persisted range node at each level: the second job reads what the first kept
  * (DISK: files the worker reads by path; MEMORY with a 1-byte budget: nothing fits,
  * every job computes it again); the results are the same; unpersist removes files. */
@@ -434,5 +460,6 @@ int main(void) {
     RUN(test_independent_stages_run_together);
     RUN(test_storage_levels);
     RUN(test_task_log);
+    RUN(test_held_context_outlives_its_stop);
     return TEST_REPORT();
 }

@@ -24,7 +24,10 @@ static void begin_stage(emberL_log *log, int id, int ntasks) {
 static void test_attempts_and_stages(void) {
     emberL_log log;
     emberL_init(&log);
+    uint64_t changes = emberL_changes(&log);
     begin_stage(&log, 0, 2);
+    CHECK(emberL_changes(&log) > changes);
+    changes = emberL_changes(&log);
     begin_stage(&log, 1, 1);
     emberL_task_begin(&log, &(ember_task_info){.task_id = 1, .stage_id = 0, .status = EMBER_TASK_RUNNING});
     emberL_task_begin(&log, &(ember_task_info){.task_id = 2, .stage_id = 1, .status = EMBER_TASK_RUNNING});
@@ -40,10 +43,13 @@ static void test_attempts_and_stages(void) {
                            .memory_bytes_spilled = 5,
                            .disk_bytes_spilled = 6,
                            .input_bytes = 999}; /* known at the start: not taken from the end's figures */
+    changes = emberL_changes(&log);             /* attempts starting do not change the count */
     emberL_task_end(&log, 1, EMBER_TASK_SUCCESS, 2000, &end, NULL);
+    CHECK(emberL_changes(&log) == changes + 1);
     emberL_task_end(&log, 3, EMBER_TASK_FAILED, 2100, NULL, "Traceback: boom");
     emberL_task_end(&log, 3, EMBER_TASK_SUCCESS, 2200, &end, NULL);  /* ended already: ignored */
     emberL_task_end(&log, 99, EMBER_TASK_SUCCESS, 2200, &end, NULL); /* unknown: ignored */
+    CHECK(emberL_changes(&log) == changes + 2);
 
     ember_task_info out[8];
     CHECK(emberL_tasks(&log, 0, out, 8) == 2);

@@ -1,9 +1,11 @@
 /* test_workers.c — unit tests of the worker pool (src/workers.c) against a fake
  * daemon: a Python program that speaks the control protocol (F: fork a worker, S:
- * how a worker ended) with workers that exit at once with status 7. Covers the wait
- * status descriptions, the status query with the worker's traceback text, and the
- * replacement of a daemon that died. Skipped (counted as passed, with a note) when no
- * python3 is on PATH.
+ * how a worker ended; slow to answer S while a file "slow" is in the pool's temp dir)
+ * with workers that exit at once with status 7. Covers the wait status descriptions,
+ * the status query with the worker's traceback text, a status answer that comes after
+ * the query timed out (read off before the next request, never taken for its answer),
+ * and the replacement of a daemon that died. Skipped (counted as passed, with a note)
+ * when no python3 is on PATH.
  */
 #include "internal.h"
 #include "test.h"
@@ -17,7 +19,7 @@
 static char tmpdir[256], python[512], pythonpath[4096];
 
 static const char FAKE_DAEMON[] =
-    "import os, socket\n"
+    "import os, socket, time\n"
     "def main(argv):\n"
     "    sock = socket.socket(fileno=int(argv[1]))\n"
     "    statuses = {}\n"
@@ -30,6 +32,8 @@ static const char FAKE_DAEMON[] =
     "            if pid not in statuses:\n"
     "                statuses[pid] = os.waitpid(pid, 0)[1]\n"
     "            status = statuses[pid]\n"
+    "            if os.path.exists(os.path.join(argv[2], 'slow')):\n"
+    "                time.sleep(0.6)\n"
     "            text = b'fake traceback'\n"
     "            sock.sendall(status.to_bytes(4, 'little', signed=True) + len(text).to_bytes(4, 'little') + text)\n"
     "            continue\n"
@@ -125,6 +129,56 @@ static void test_status_and_restart(void) {
     CHECK(pool.daemon_pid == -1);
 }
 
+/* A status answer that comes after emberX_worker_status gave up must not be read as
+ * the answer to the next request: the next worker's pid, or the next status. */
+static void test_late_status_answer(void) {
+    ember_config cfg = {.slots = 2, .max_failures = 4, .python = python, .pythonpath = pythonpath};
+    emberX_worker w[2] = {{0}, {0}};
+    for (int i = 0; i < 2; i++)
+        w[i].to_fd = w[i].from_fd = w[i].pid = -1;
+    emberX_pool pool = {0};
+    pool.nworkers = 2;
+    pool.workers = w;
+    pool.status_timeout_ms = 100;
+    char slow[512];
+    snprintf(slow, sizeof slow, "%s/slow", tmpdir);
+    CHECK(emberX_pool_start(&pool, &cfg, tmpdir) == 0);
+    CHECK(emberX_worker_start(&pool, &w[0]) == 0 && w[0].pid > 0);
+    int status = 0;
+    char text[64] = "x";
+    FILE *f = fopen(slow, "w");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    CHECK(emberX_worker_status(&pool, w[0].pid, &status, text, sizeof text) == EMBER_ESPAWN);
+    CHECK(status == -2 && text[0] == 0 && strstr(ember_last_error(), "within 100 ms") != NULL);
+    /* Asked again while the first answer is still coming: refused, nothing sent. */
+    CHECK(emberX_worker_status(&pool, w[0].pid, &status, text, sizeof text) == EMBER_ESPAWN);
+    CHECK(strstr(ember_last_error(), "not yet answered") != NULL);
+    remove(slow);
+    /* The next worker: its pid is the daemon's answer to this request, not the late
+     * status (whose first four bytes are the wait status of exit code 7, 1792). */
+    CHECK(emberX_worker_start(&pool, &w[1]) == 0);
+    CHECK(w[1].pid > 0 && w[1].pid != w[0].pid && w[1].pid != 7 << 8);
+    CHECK(emberX_worker_status(&pool, w[1].pid, &status, text, sizeof text) == 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7 && strcmp(text, "fake traceback") == 0);
+    /* A late answer dropped by a status query instead: the query gets its own answer. */
+    f = fopen(slow, "w");
+    if (f) fclose(f);
+    CHECK(emberX_worker_status(&pool, w[0].pid, &status, text, sizeof text) == EMBER_ESPAWN);
+    remove(slow);
+    pool.status_timeout_ms = 5000;
+    CHECK(emberX_worker_status(&pool, w[1].pid, &status, text, 5) == 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7 && strcmp(text, "fake") == 0);
+    CHECK(!pool.late.pending);
+    for (int i = 0; i < 2; i++) {
+        w[i].alive = 0;
+        emberX_worker_kill(&w[i]);
+    }
+    pool.workers = NULL;
+    pool.nworkers = 0;
+    emberX_pool_stop(&pool);
+}
+
 static void remove_tree(const char *dir) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -139,9 +193,10 @@ int main(void) {
         return 1;
     }
     RUN(test_describe_status);
-    if (setup() == 0)
+    if (setup() == 0) {
         RUN(test_status_and_restart);
-    else
+        RUN(test_late_status_answer);
+    } else
         fprintf(stderr, "test_workers: no python3 on PATH, the pool tests are skipped\n");
     remove_tree(tmpdir);
     return TEST_REPORT();
