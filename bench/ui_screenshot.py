@@ -18,6 +18,9 @@ from ember import SparkConf, SparkContext
 
 
 def skewed_job(sc):
+    """A groupByKey whose partition 0 holds most values, and a map over each group that
+    takes time by its size: one reduce task runs far longer than the others. Returns
+    [(key, number of values)]. (tests/test_ui.py runs it too.)"""
     def work(kv):
         key, values = kv
         time.sleep(len(values) / 20000)

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -16,6 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import run_in_thread, run_python, wait_for
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "bench"))
+from ui_screenshot import skewed_job  # noqa: E402  (the figure's job: partition 0 holds most values)
 
 # Field names of Spark's REST objects (org.apache.spark.status.api.v1: ApplicationInfo,
 # ApplicationAttemptInfo, JobData, StageData), as its monitoring API documents them.
@@ -396,21 +400,6 @@ def test_a_browser_shows_the_jobs_page_during_a_job_and_after(sc, tmp_path):
     assert os.path.getsize(shot) > 1000
 
 
-def skewed_job(sc):
-    """A groupByKey whose partition 0 holds most values, and a map over each group that
-    takes time by its size: one reduce task runs far longer than the others."""
-    def work(kv):
-        key, values = kv
-        time.sleep(len(values) / 20000)
-        return key, len(values)
-    data = [(0 if i % 10 < 7 else i % 8, i) for i in range(8000)]
-    sc.setJobDescription("a skewed groupByKey")
-    try:
-        return sc.parallelize(data, 8).groupByKey(8).map(work).collect()
-    finally:
-        sc.setJobDescription(None)
-
-
 def test_stage_tasks_in_rest_and_page(sc, api):
     result = dict(skewed_job(sc))
     assert result[0] == 5800
@@ -726,7 +715,6 @@ def test_event_log_is_written_as_events_happen(tmp_path):
     a driver killed in the middle of a job leaves a log of whole JSON lines with the
     job's start, its stage's submission and the attempts that ended, and nothing after."""
     import signal
-    import sys
     events_dir = tmp_path / "events"
     events_dir.mkdir()
     code = ("import time\n"
