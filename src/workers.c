@@ -11,10 +11,12 @@
  * to the worker directly over those pipes (frames of wire.h) and the daemon only
  * reaps it; asked ('S'), it says how a worker ended. Requests are answered in order,
  * one at a time: an answer the engine stopped waiting for is read off the socket
- * before the next request, so no answer is ever taken for another's. The daemon runs in its own process group, so a
- * Ctrl-C at the terminal reaches the driver only, which cancels jobs itself. stop() and interpreter exit send 'Q': the
- * daemon kills its workers and exits, and the context removes its temp dir. When the control channel closes without 'Q'
- * — the driver died — the daemon kills its workers, removes the temp dir and exits.
+ * before the next request, so no answer is ever taken for another's. The daemon
+ * runs in its own process group, so a Ctrl-C at the terminal reaches the driver
+ * only, which cancels jobs itself. stop() and interpreter exit send 'Q': the daemon
+ * kills its workers and exits, and the context removes its temp dir. When the control
+ * channel closes without 'Q' — the driver died — the daemon kills its workers,
+ * removes the temp dir and exits.
  *
  * Engine-side pipe ends are non-blocking and close-on-exec. Writes block SIGPIPE
  * in the calling thread so that a dead worker shows up as EPIPE, not a signal.

@@ -149,25 +149,25 @@ static void test_late_status_answer(void) {
     FILE *f = fopen(slow, "w");
     CHECK(f != NULL);
     if (f) fclose(f);
-    CHECK(emberX_worker_status(&pool, w[0].pid, &status, text, sizeof text) == EMBER_ESPAWN);
+    CHECK(emberX_worker_status(&pool, &w[0], &status, text, sizeof text) == EMBER_ESPAWN);
     CHECK(status == -2 && text[0] == 0 && strstr(ember_last_error(), "within 100 ms") != NULL);
     /* Asked again while the first answer is still coming: refused, nothing sent. */
-    CHECK(emberX_worker_status(&pool, w[0].pid, &status, text, sizeof text) == EMBER_ESPAWN);
+    CHECK(emberX_worker_status(&pool, &w[0], &status, text, sizeof text) == EMBER_ESPAWN);
     CHECK(strstr(ember_last_error(), "not yet answered") != NULL);
     remove(slow);
     /* The next worker: its pid is the daemon's answer to this request, not the late
      * status (whose first four bytes are the wait status of exit code 7, 1792). */
     CHECK(emberX_worker_start(&pool, &w[1]) == 0);
     CHECK(w[1].pid > 0 && w[1].pid != w[0].pid && w[1].pid != 7 << 8);
-    CHECK(emberX_worker_status(&pool, w[1].pid, &status, text, sizeof text) == 0);
+    CHECK(emberX_worker_status(&pool, &w[1], &status, text, sizeof text) == 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7 && strcmp(text, "fake traceback") == 0);
     /* A late answer dropped by a status query instead: the query gets its own answer. */
     f = fopen(slow, "w");
     if (f) fclose(f);
-    CHECK(emberX_worker_status(&pool, w[0].pid, &status, text, sizeof text) == EMBER_ESPAWN);
+    CHECK(emberX_worker_status(&pool, &w[0], &status, text, sizeof text) == EMBER_ESPAWN);
     remove(slow);
     pool.status_timeout_ms = 5000;
-    CHECK(emberX_worker_status(&pool, w[1].pid, &status, text, 5) == 0);
+    CHECK(emberX_worker_status(&pool, &w[1], &status, text, 5) == 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7 && strcmp(text, "fake") == 0);
     CHECK(!pool.late.pending);
     for (int i = 0; i < 2; i++) {
