@@ -61,6 +61,7 @@ def run(spec):
     w = workloads.BY_NAME[wname]
     d = dict(spec["data"])
     d["tasks"] = spec["sizes"]["tasks"]
+    d["hot_values"] = spec["sizes"]["hot_values"]
     out = spec["out"]
     result = {"engine": engine, "workload": wname}
     laps = []

@@ -11,6 +11,11 @@ frequencies (rank r has weight 1 / (r + 1) ** s), frequent words being short as 
 natural language. Words per line follow a log-normal distribution (median 11, a long
 tail to a few hundred), with about 3% empty lines, so lines average ~70 bytes.
 
+High-cardinality text (``hightext``) has the same line shape, but only a third of
+its words come from a Zipf vocabulary (20,000 words): the others are random tokens of
+eight to twelve letters, almost all distinct, so most keys of a word count occur once
+per map task.
+
 Key-value records are lines ``key<TAB>value``. Keys are ints (uniform over a key
 space) or strings (``k`` and eight digits); with ``hot`` > 0 that fraction of the
 records carries one hot key (0, or ``"HOT"``). Values are ints below 2**31.
@@ -82,6 +87,29 @@ def write_text(path, spec):
             written += len(chunk)
 
 
+def write_hightext(path, spec):
+    """Writes high-cardinality text of spec["bytes"] bytes (see the module docstring)."""
+    words = vocabulary(spec["vocab"], spec["seed"])
+    cum = list(itertools.accumulate(1.0 / (r + 1) ** spec["zipf_s"] for r in range(len(words))))
+    rnd = random.Random(spec["seed"] + 1)
+    choices, lognorm, rand, randint = rnd.choices, rnd.lognormvariate, rnd.random, rnd.randint
+    letters = string.ascii_lowercase
+    unique = spec["unique"]
+    mu = math.log(11)
+    written = 0
+    with open(path, "w", encoding="ascii", newline="\n") as f:
+        while written < spec["bytes"]:
+            lines = []
+            for _ in range(2000):
+                n = min(int(lognorm(mu, 0.6)) + 1, 400)
+                common = iter(choices(words, cum_weights=cum, k=n))
+                lines.append(" ".join("".join(choices(letters, k=randint(8, 12))) if rand() < unique
+                                      else next(common) for _ in range(n)))
+            chunk = "\n".join(lines) + "\n"
+            f.write(chunk)
+            written += len(chunk)
+
+
 # ---- key-value records -------------------------------------------------------------
 
 def write_kv(path, spec):
@@ -111,7 +139,7 @@ def write_kv(path, spec):
             f.write("".join(out))
 
 
-WRITERS = {"text": write_text, "kv": write_kv}
+WRITERS = {"text": write_text, "hightext": write_hightext, "kv": write_kv}
 
 
 # ---- specs, reuse --------------------------------------------------------------------
@@ -123,15 +151,21 @@ def text_spec(mb, seed=1):
     return {"kind": "text", "bytes": size, "vocab": vocab, "zipf_s": 1.05, "seed": seed}
 
 
+def hightext_spec(mb, seed=11):
+    """High-cardinality text of `mb` MiB: two thirds of its words random tokens."""
+    return {"kind": "hightext", "bytes": int(mb * MB), "vocab": 20_000, "zipf_s": 1.05, "unique": 2 / 3,
+            "seed": seed}
+
+
 def kv_spec(records, keys, key_type="int", hot=0.0, seed=2):
     return {"kind": "kv", "records": int(records), "keys": int(keys), "key_type": key_type,
             "hot": hot, "seed": seed}
 
 
 def file_name(spec):
-    if spec["kind"] == "text":
+    if spec["kind"] in ("text", "hightext"):
         mb = spec["bytes"] / MB
-        return f"text-{mb:g}mb-s{spec['seed']}.txt"
+        return f"{spec['kind']}-{mb:g}mb-s{spec['seed']}.txt"
     hot = f"-hot{spec['hot']:g}" if spec["hot"] else "-uniform"
     return (f"kv-{spec['key_type']}{hot}-{spec['records']}x{spec['keys']}"
             f"-s{spec['seed']}.tsv")

@@ -34,7 +34,7 @@ class Sizes:
     """The data behind the workloads: the full set, or a tiny one for --quick."""
 
     def __init__(self, text_mb, sort_records, group_records, group_keys, join_left,
-                 join_right, join_keys, tasks, big_text_mb=4096):
+                 join_right, join_keys, tasks, big_text_mb=4096, hot_values=50_000_000):
         self.text_mb = text_mb
         self.sort_records = sort_records
         self.group_records = group_records
@@ -44,6 +44,7 @@ class Sizes:
         self.join_keys = join_keys
         self.tasks = tasks
         self.big_text_mb = big_text_mb
+        self.hot_values = hot_values
 
     @classmethod
     def full(cls, text_mb=100):
@@ -55,12 +56,14 @@ class Sizes:
     def quick(cls):
         return cls(text_mb=1, sort_records=50_000, group_records=50_000, group_keys=5_000,
                    join_left=20_000, join_right=10_000, join_keys=10_000, tasks=100,
-                   big_text_mb=8)
+                   big_text_mb=8, hot_values=200_000)
 
     def specs(self, big=False):
         """Dataset name -> datagen spec."""
         s = {
             "text": datagen.text_spec(self.text_mb),
+            # as big, most words (two thirds) random tokens: high-cardinality word count.
+            "hightext": datagen.hightext_spec(self.text_mb),
             # (int, int) records, keys uniform over 2**31: sortByKey.
             "sort": datagen.kv_spec(self.sort_records, 1 << 31, "int", seed=3),
             # string keys, one hot key carrying a quarter of the records: groupByKey.
@@ -175,6 +178,15 @@ class WordCount(Workload):
         return s
 
 
+class HighCardWordCount(WordCount):
+    """Word count where most words occur once: the map-side combine must not cost more
+    than it saves (compare its MB/s with ``wordcount``'s)."""
+    name = "wordcount_highcard"
+    title = "word count, high-cardinality text"
+    data = ("hightext",)
+    text = "hightext"
+
+
 class BigWordCount(WordCount):
     name = "wordcount_4g"
     title = "word count, 4 GiB, 256 MiB budget"
@@ -286,6 +298,32 @@ class GroupByKeyHot(Workload):
         return _pairs_digest(result)
 
 
+class GroupByKeyHuge(Workload):
+    """groupByKey where one key holds all the values (50 M in the full run) under a
+    256 MiB worker budget: the key's values cannot fit in memory; the user's function
+    reads them back in order."""
+    name = "groupbykey_50m"
+    title = "groupByKey, 50 M values of one key, 256 MiB budget"
+    data = ()
+    repeats = 1
+    dask_unsupported = "Dask Bag's groupby holds a group in memory"
+    spark_conf = {"spark.python.worker.memory": "256m"}
+
+    def spark(self, sc, d, out, lap):
+        n = d["hot_values"]
+        pairs = sc.parallelize(range(n), 8).map(lambda i: (0, i))
+        return pairs.groupByKey().mapValues(lambda vs: (len(vs), sum(vs))).collect()
+
+    def python(self, d, out, lap):
+        values = defaultdict(list)  # the plain program: every value in one list
+        for i in range(d["hot_values"]):
+            values[0].append(i)
+        return [(k, (len(vs), sum(vs))) for k, vs in values.items()]
+
+    def digest(self, result, out):
+        return {"groups": sorted(result)}
+
+
 class Join(Workload):
     name = "join"
     title = "join, int keys"
@@ -390,7 +428,7 @@ STARTUP = {
         "print(len(list(range(10))))\n"),
 }
 
-ALL = [Startup(), WordCount(), Tasks(), SortByKey(), GroupByKeyHot(), Join(), CacheReuse(),
-       BigWordCount()]
+ALL = [Startup(), WordCount(), HighCardWordCount(), Tasks(), SortByKey(), GroupByKeyHot(), Join(),
+       CacheReuse(), BigWordCount(), GroupByKeyHuge()]
 BY_NAME = {w.name: w for w in ALL}
-BIG = {"wordcount_4g"}
+BIG = {"wordcount_4g", "groupbykey_50m"}

@@ -8,7 +8,7 @@ from operator import add
 
 import pytest
 
-from ember import shuffle
+from ember import _core, shuffle
 
 
 def test_parse_memory():
@@ -21,26 +21,44 @@ def test_parse_memory():
 
 def test_merge_and_group_spill_past_the_limit(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBER_LOCAL_DIR", str(tmp_path))
-    monkeypatch.setattr(shuffle, "CHUNK", 1000)
     rnd = random.Random(3)
     records = [(rnd.randrange(20000), rnd.randrange(10)) for _ in range(50000)]
-    spills = []
-    real = shuffle._Spill.write
-    monkeypatch.setattr(shuffle._Spill, "write", lambda self, d: (spills.append(len(d)), real(self, d)))
-    # A limit of one byte: every chunk spills.
-    got = dict(shuffle.merge_combiners(iter(records), add, 1))
+    # A limit of one byte: the table spills at once.
+    merged = shuffle.merge_combiners(iter(records), add, 1)
+    first = next(merged)
+    assert [f for f in os.listdir(tmp_path) if f.startswith("spill-")]  # being read back
+    got = dict([first, *merged])
     expected = collections.Counter()
     for k, v in records:
         expected[k] += v
-    assert got == {k: v for k, v in expected.items()}
-    assert len(spills) > 10
+    assert got == dict(expected)
+    assert os.listdir(tmp_path) == []  # spill files removed once read
     groups = dict(shuffle.GroupByKey(1)(iter(records)))
     want = collections.defaultdict(list)
     for k, v in records:
         want[k].append(v)
     assert {k: list(v) for k, v in groups.items()} == dict(want)  # values in arrival order
     del groups
-    assert os.listdir(tmp_path) == []  # spill files removed
+    assert os.listdir(tmp_path) == []
+
+
+def test_combine_values_uses_all_three_functions(tmp_path, monkeypatch):
+    # combineByKey of an RDD partitioned as asked: create and merge_value on the
+    # records, merge_combiners on combiners read back from a spill.
+    monkeypatch.setenv("EMBER_LOCAL_DIR", str(tmp_path))
+    records = [(i % 300, i) for i in range(6000)]
+    for limit in (1, 1 << 40):
+        got = dict(shuffle.combine_values(iter(records), lambda v: [v], lambda c, v: c + [v],
+                                          lambda a, b: a + b, limit))
+        assert {k: sorted(c) for k, c in got.items()} == {k: list(range(k, 6000, 300)) for k in range(300)}
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_stop_iteration_in_merge_fails_loudly(tmp_path):
+    def merge(a, b):
+        raise StopIteration
+    with pytest.raises(RuntimeError, match="STOP_ITERATION_OCCURRED"):
+        list(shuffle.merge_combiners(iter([(1, 1), (1, 2)]), merge, 1 << 30))
 
 
 def test_no_spill_under_the_limit(tmp_path, monkeypatch):
@@ -139,3 +157,66 @@ def test_a_shuffle_file_bad_every_time_fails_the_job_naming_it(sc, tmp_path):
     text = str(info.value)
     assert "could not read shuffle file" in text and "fails its checksum" in text, text
     assert sc.parallelize([1, 2]).count() == 2
+
+
+def _shuffle_write_records(tmp_path, records, create, merge, combine_bytes, nbuckets=3):
+    """The records a map task writes, read back bucket by bucket."""
+    path = str(tmp_path / "map-0")
+    sizes = _core.shuffle_write(iter(records), path, nbuckets, None, create, merge, combine_bytes, 1 << 20)
+    assert len(sizes) == nbuckets
+    return [r for b in range(nbuckets) for r in _core.ShuffleIter([path], b)]
+
+
+def test_map_side_combine_with_a_high_hit_rate(tmp_path):
+    # Few keys: everything merges; one record per key comes out.
+    records = [(i % 50, 1) for i in range(100_000)]
+    out = _shuffle_write_records(tmp_path, records, None, add, 1 << 30)
+    assert sorted(out) == [(k, 2000) for k in range(50)]
+
+
+def test_map_side_combine_caps_itself_when_keys_rarely_repeat(tmp_path):
+    # Unique keys but for one hot key: after the first 65536 records the table stops
+    # taking new keys (they pass through as (k, create(v))) and keeps merging the hot one.
+    records = [(("hot" if i % 4 == 0 else i), i) for i in range(200_000)]
+    out = _shuffle_write_records(tmp_path, records, lambda v: [v], lambda c, v: c.append(v) or c, 1 << 30)
+    merged = collections.defaultdict(list)
+    for k, c in out:
+        merged[k].extend(c)
+    assert {k: sorted(c) for k, c in merged.items()} == {k: sorted(v) for k, v in _by_key(records).items()}
+    assert len([k for k, _ in out if k == "hot"]) == 1  # the hot key was combined, once
+    assert len(out) == 1 + 150_000  # every other key once: written as it came or from the table
+
+
+def test_map_side_combine_is_bounded_in_bytes(tmp_path):
+    # A tiny budget with a high hit rate: the table is written out whenever it is full,
+    # so keys come out several times, each time combined.
+    records = [(i % 5000, 1) for i in range(100_000)]
+    out = _shuffle_write_records(tmp_path, records, None, add, 50_000)
+    assert len(out) > 5000
+    totals = collections.Counter()
+    for k, n in out:
+        totals[k] += n
+    assert totals == collections.Counter({k: 20 for k in range(5000)})
+
+
+def _by_key(records):
+    d = collections.defaultdict(list)
+    for k, v in records:
+        d[k].append(v)
+    return d
+
+
+def test_distinct_counts_keys_values_key_by_on_c_paths(sc):
+    rdd = sc.parallelize([1, 2, 2, "a", "a", None, (1, 2), (1, 2)], 3)
+    assert sorted(rdd.distinct().collect(), key=repr) == sorted([1, 2, "a", None, (1, 2)], key=repr)
+    assert rdd.countByValue() == {1: 1, 2: 2, "a": 2, None: 1, (1, 2): 2}
+    pairs = sc.parallelize([("a", 1), ("b", 2), ["a", 3], ("c", 4, 5)], 2)
+    assert pairs.countByKey() == {"a": 2, "b": 1, "c": 1}
+    assert pairs.keys().collect() == ["a", "b", "a", "c"]  # x[0], as PySpark, whatever x is
+    assert pairs.values().collect() == [1, 2, 3, 4]
+    assert sc.parallelize(["ab", "cd"]).keys().collect() == ["a", "c"]
+    assert sc.parallelize(range(4), 2).keyBy(lambda x: x % 2).collect() == [(0, 0), (1, 1), (0, 2), (1, 3)]
+    with pytest.raises(Exception, match="ZeroDivisionError"):
+        sc.parallelize([0]).keyBy(lambda x: 1 / x).collect()
+    with pytest.raises(Exception, match="not subscriptable"):
+        sc.parallelize([1]).keys().collect()

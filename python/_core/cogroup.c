@@ -15,6 +15,10 @@
  *   COGROUP                   (k, (ResultIterable, ... one per side)) for every key,
  *       in the order keys first appeared (sides in order).
  *   GROUP                     (k, ResultIterable of its values) (groupByKey).
+ *   COMBINE                   (k, combined value) (combineByKey, reduceByKey ...): a
+ *       key's first value is create(v) (v itself when create is None), the next
+ *       ones merge_value(c, v); values read back from a spill are combiners, merged
+ *       with merge_combiners.
  * The ResultIterables are made here (the class's __init__ is not called).
  *
  * Design
@@ -25,8 +29,8 @@
  *  - Past `limit` bytes the table spills: every side gets one spill file, a shuffle
  *    file of SPILL_BUCKETS buckets (src/shuffle.c's format: pickled batches, CRC-
  *    checked), keys placed by a mix of their hash. Joins then route every remaining
- *    record straight to its side's file; GROUP and COGROUP keep filling the table
- *    and spill it again when full. At the end the buckets are joined or grouped one
+ *    record straight to its side's file; GROUP, COGROUP and COMBINE keep filling
+ *    the table and spill it again when full. At the end the buckets are joined or grouped one
  *    by one, so memory holds one bucket's keys at a time. Each file is removed as
  *    soon as its last bucket is read (and when the iterator is dropped).
  *  - GROUP only: while a bucket is grouped, a key whose values grow past a
@@ -54,6 +58,7 @@ enum {
     HOW_INTERSECTION,
     HOW_COGROUP,
     HOW_GROUP,
+    HOW_COMBINE,
 };
 
 #define SPILL_BUCKETS 64u
@@ -65,9 +70,7 @@ enum {
 
 /* ---- sizes ------------------------------------------------------------------------ */
 
-/* Bytes obj takes, roughly: its own size (plus the GC header of containers), and
- * the items of a tuple or list (depth levels down). */
-static size_t obj_size(PyObject *o, int depth) {
+size_t core_obj_size(PyObject *o, int depth) {
     PyTypeObject *t = Py_TYPE(o);
     if (PyLong_CheckExact(o)) return 32;
     if (PyFloat_CheckExact(o)) return 24;
@@ -81,11 +84,18 @@ static size_t obj_size(PyObject *o, int depth) {
         size_t s = (size_t)t->tp_basicsize + 16 + 8 * (size_t)n;
         if (depth > 0)
             for (Py_ssize_t i = 0; i < n; i++)
-                s += obj_size(PyTuple_Check(o) ? PyTuple_GET_ITEM(o, i) : PyList_GET_ITEM(o, i), depth - 1);
+                s += core_obj_size(PyTuple_Check(o) ? PyTuple_GET_ITEM(o, i) : PyList_GET_ITEM(o, i), depth - 1);
         return s;
     }
     if (PyDict_Check(o)) return 64 + 100 * (size_t)PyDict_GET_SIZE(o);
     return (size_t)t->tp_basicsize + (PyType_IS_GC(t) ? 16 : 0) + 32;
+}
+
+size_t core_grown_by(PyObject *old, PyObject *merged, PyObject *v) {
+    if (PyLong_CheckExact(merged) || PyFloat_CheckExact(merged)) return 0;
+    if (merged == old) return PyList_Check(merged) ? 8 + core_obj_size(v, 1) : 0;
+    size_t was = core_obj_size(old, 0), now = core_obj_size(merged, 0);
+    return now > was ? now - was : 0;
 }
 
 /* ---- spill files ------------------------------------------------------------------ */
@@ -98,6 +108,7 @@ typedef struct {
     PyObject **pending; /* [nbuckets] lists */
     uint32_t nbuckets;
     Py_ssize_t batch; /* records per pickled batch */
+    uint64_t written; /* pickled bytes appended */
     int committed;
 } spill_file;
 
@@ -150,6 +161,7 @@ static int spill_flush(core_state *st, spill_file *f, uint32_t b) {
     PyObject *bytes = PyObject_Vectorcall(st->dumps, a, 2, NULL);
     if (!bytes) return -1;
     int rc = ember_shuffle_writer_append(f->w, b, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
+    f->written += (uint64_t)PyBytes_GET_SIZE(bytes);
     Py_DECREF(bytes);
     if (rc) {
         core_raise(st, rc);
@@ -176,6 +188,7 @@ static int spill_commit(core_state *st, spill_file *f) {
         return -1;
     }
     f->committed = 1;
+    core_note_spill(st, 0, f->written); /* the task's diskBytesSpilled */
     return 0;
 }
 
@@ -357,7 +370,8 @@ typedef struct {
     PyObject **its; /* [nsides] the input iterators; NULL once read */
     size_t limit;
     char *dir;
-    PyObject *ri_type; /* ResultIterable */
+    PyObject *ri_type;                                /* ResultIterable */
+    PyObject *create, *merge_value, *merge_combiners; /* COMBINE */
     PyObject *s_data, *s_index, *s_maxindex;
     /* the table */
     emberH_index ix;
@@ -384,6 +398,8 @@ enum { ST_START, ST_PROBE, ST_TAIL, ST_NEXT_BUCKET, ST_DONE };
 static int is_join(int how) { return how <= HOW_INTERSECTION; }
 static int keys_only(int how) { return how >= HOW_SUBTRACT_BY_KEY && how <= HOW_INTERSECTION; }
 static Py_ssize_t build_first(Cogroup *g) { return is_join(g->how) ? 1 : 0; }
+/* Spilled as (k, [values]) chunks (else as (k, v) records). */
+static int chunked(int how) { return how == HOW_COGROUP || how == HOW_GROUP; }
 
 typedef struct {
     Cogroup *g;
@@ -392,15 +408,7 @@ typedef struct {
 
 static int key_eq(void *arg, uint32_t e) {
     eq_ctx *c = arg;
-    PyObject *a = c->g->ent[e].key, *b = c->key;
-    if (a == b) return 1;
-    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)) {
-        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
-        int kind = PyUnicode_KIND(a);
-        return n == PyUnicode_GET_LENGTH(b) && kind == PyUnicode_KIND(b) &&
-               memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
-    }
-    return PyObject_RichCompareBool(a, b, Py_EQ);
+    return core_keys_equal(c->g->ent[e].key, c->key);
 }
 
 /* The entry of key k: >= 0, or -1 when absent (*slot set; with create, it is added
@@ -433,7 +441,7 @@ static Py_ssize_t table_find(Cogroup *g, PyObject *k, Py_hash_t h, int create) {
         g->cnt[n * g->nsides + s] = 0;
     }
     g->nent++;
-    g->bytes += 32 + obj_size(k, 2);
+    g->bytes += 32 + core_obj_size(k, 2);
     if (rc) {
         core_raise(g->st, rc);
         return -2;
@@ -444,7 +452,7 @@ static Py_ssize_t table_find(Cogroup *g, PyObject *k, Py_hash_t h, int create) {
 /* Adds value v (a new reference is taken) to side s of entry e. */
 static int table_add(Cogroup *g, Py_ssize_t e, Py_ssize_t s, PyObject *v) {
     size_t i = (size_t)e * g->nsides + s;
-    size_t sz = obj_size(v, 2) + 8;
+    size_t sz = core_obj_size(v, 2) + 8;
     g->bytes += sz;
     g->ent[e].bytes += sz;
     Py_ssize_t c = g->cnt[i]++;
@@ -532,7 +540,7 @@ static int spill_record(Cogroup *g, Py_ssize_t s, Py_hash_t h, PyObject *k, PyOb
     return rc;
 }
 
-/* Writes the table to the spill files and empties it: joins as (k, v) records
+/* Writes the table to the spill files and empties it: joins and COMBINE as (k, v) records
  * ((k, None) once per key when only keys are kept), GROUP and COGROUP as
  * (k, [values]) chunks of at most CHUNK values. */
 static int spill_table(Cogroup *g) {
@@ -546,7 +554,7 @@ static int spill_table(Cogroup *g) {
             size_t i = e * g->nsides + s;
             Py_ssize_t c = g->cnt[i];
             if (c == 0) continue;
-            if (is_join(g->how)) {
+            if (!chunked(g->how)) {
                 for (Py_ssize_t j = 0; j < c; j++)
                     if (spill_record(g, s, en->hash, en->key, value_at(g, e, s, j)) < 0) return -1;
                 continue;
@@ -565,6 +573,7 @@ static int spill_table(Cogroup *g) {
             Py_DECREF(lst);
         }
     }
+    core_note_spill(g->st, g->bytes, 0); /* the task's memoryBytesSpilled */
     table_clear(g);
     return 0;
 }
@@ -577,7 +586,7 @@ static int start_spill(Cogroup *g) {
     }
     for (Py_ssize_t s = 0; s < g->nsides; s++)
         if (!(g->files[s] = spill_new(g->st, g->dir, "cogroup", SPILL_BUCKETS, SPILL_BUFFER / (size_t)g->nsides,
-                                      is_join(g->how) ? SPILL_BATCH : 32)))
+                                      chunked(g->how) ? 32 : SPILL_BATCH)))
             return -1;
     return spill_table(g);
 }
@@ -627,6 +636,7 @@ static int externalize_big_key(Cogroup *g) {
     Py_DECREF(lst);
     if (spill_flush(g->st, en->ext, 0) < 0) return -1;
     en->nspilled += n;
+    core_note_spill(g->st, en->bytes, 0);
     Py_CLEAR(g->vals[best]);
     g->cnt[best] = 0;
     g->bytes = g->bytes > en->bytes ? g->bytes - en->bytes : 0;
@@ -636,6 +646,31 @@ static int externalize_big_key(Cogroup *g) {
 }
 
 /* ---- building ---------------------------------------------------------------------- */
+
+/* COMBINE: merges v into entry e (see the kinds above). */
+static int combine_add(Cogroup *g, Py_ssize_t e, PyObject *v) {
+    PyObject **slot = &g->vals[e];
+    if (g->cnt[e] == 0) {
+        PyObject *c = g->create == Py_None || g->in_bucket ? Py_NewRef(v) : PyObject_CallOneArg(g->create, v);
+        if (!c) {
+            core_fail_on_stopiteration();
+            return -1;
+        }
+        *slot = c;
+        g->cnt[e] = 1;
+        g->bytes += core_obj_size(c, 2);
+        return 0;
+    }
+    PyObject *merge = g->in_bucket ? g->merge_combiners : g->merge_value;
+    PyObject *c = core_merge(g->st, merge, *slot, v);
+    if (!c) {
+        core_fail_on_stopiteration();
+        return -1;
+    }
+    g->bytes += core_grown_by(*slot, c, v);
+    Py_SETREF(*slot, c);
+    return 0;
+}
 
 /* Adds a record of side s: joins take (k, v), GROUP/COGROUP in a bucket take
  * (k, [values]) chunks (chunks = 1). */
@@ -648,6 +683,7 @@ static int build_one(Cogroup *g, Py_ssize_t s, PyObject *item, int chunks) {
     Py_ssize_t e = table_find(g, k, h, 1);
     if (e < 0) return -1;
     if (keys_only(g->how)) return 0;
+    if (g->how == HOW_COMBINE) return combine_add(g, e, v);
     if (!chunks) return table_add(g, e, s, v);
     if (!PyList_CheckExact(v)) {
         PyErr_SetString(PyExc_ValueError, "corrupt spill file: expected (key, list of values) records");
@@ -718,7 +754,7 @@ static int build_bucket(Cogroup *g) {
         if (spill_reader_open(g->st, &r, g->files[s], g->bucket) < 0) return -1;
         PyObject *item;
         while ((item = spill_reader_next(g->st, &r))) {
-            int rc = build_one(g, s, item, !is_join(g->how));
+            int rc = build_one(g, s, item, chunked(g->how));
             Py_DECREF(item);
             if (rc < 0 || check_budget(g) < 0) {
                 spill_reader_close(&r);
@@ -815,6 +851,10 @@ static PyObject *tail_next(Cogroup *g) {
             Py_DECREF(t);
             return out;
         }
+        case HOW_COMBINE:
+            g->tail++;
+            if (g->cnt[e] == 0) break;
+            return PyTuple_Pack(2, en->key, g->vals[e]);
         case HOW_GROUP: {
             g->tail++;
             PyObject *ri = result_iterable(g, group_values(g, e));
@@ -956,6 +996,9 @@ static void Cogroup_dealloc(Cogroup *g) {
     Py_XDECREF(g->pk);
     Py_XDECREF(g->pv);
     Py_XDECREF(g->ri_type);
+    Py_XDECREF(g->create);
+    Py_XDECREF(g->merge_value);
+    Py_XDECREF(g->merge_combiners);
     Py_XDECREF(g->s_data);
     Py_XDECREF(g->s_index);
     Py_XDECREF(g->s_maxindex);
@@ -965,18 +1008,23 @@ static void Cogroup_dealloc(Cogroup *g) {
 }
 
 static PyObject *Cogroup_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"sides", "how", "limit", "dir", "result_iterable", NULL};
-    PyObject *sides, *ri;
+    static char *kwlist[] = {"sides",  "how",         "limit",           "dir", "result_iterable",
+                             "create", "merge_value", "merge_combiners", NULL};
+    PyObject *sides, *ri, *create = Py_None, *merge_value = Py_None, *merge_combiners = Py_None;
     int how;
     Py_ssize_t limit;
     const char *dir;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OinsO", kwlist, &sides, &how, &limit, &dir, &ri)) return NULL;
-    if (how < HOW_JOIN || how > HOW_GROUP) return PyErr_Format(PyExc_ValueError, "unknown cogroup kind %d", how);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OinsO|OOO", kwlist, &sides, &how, &limit, &dir, &ri, &create,
+                                     &merge_value, &merge_combiners))
+        return NULL;
+    if (how == HOW_COMBINE && (merge_value == Py_None || merge_combiners == Py_None))
+        return PyErr_Format(PyExc_TypeError, "a combining cogroup needs merge_value and merge_combiners");
+    if (how < HOW_JOIN || how > HOW_COMBINE) return PyErr_Format(PyExc_ValueError, "unknown cogroup kind %d", how);
     if (!PyType_Check(ri)) return PyErr_Format(PyExc_TypeError, "result_iterable must be a class");
     PyObject *seq = PySequence_Fast(sides, "sides must be a list of iterables");
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    Py_ssize_t want = how == HOW_GROUP ? 1 : how == HOW_COGROUP ? -1 : 2;
+    Py_ssize_t want = how == HOW_GROUP || how == HOW_COMBINE ? 1 : how == HOW_COGROUP ? -1 : 2;
     if (n < 1 || (want > 0 && n != want)) {
         Py_DECREF(seq);
         return PyErr_Format(PyExc_ValueError, "cogroup kind %d takes %zd input sides, got %zd", how, want, n);
@@ -992,6 +1040,9 @@ static PyObject *Cogroup_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     g->limit = limit > 0 ? (size_t)limit : 1;
     g->next_check = g->limit;
     g->ri_type = Py_NewRef(ri);
+    g->create = Py_NewRef(create);
+    g->merge_value = Py_NewRef(merge_value);
+    g->merge_combiners = Py_NewRef(merge_combiners);
     g->its = PyMem_Calloc((size_t)n, sizeof *g->its);
     g->dir = PyMem_Malloc(strlen(dir) + 1);
     g->s_data = PyUnicode_InternFromString("data");
@@ -1024,8 +1075,9 @@ static PyType_Slot Cogroup_slots[] = {
     {Py_tp_dealloc, Cogroup_dealloc},
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, Cogroup_next},
-    {Py_tp_doc, "Cogroup(sides, how, limit, dir, result_iterable): the joined or grouped records of one reduce "
-                "partition, computed in C, spilling past limit bytes into dir."},
+    {Py_tp_doc, "Cogroup(sides, how, limit, dir, result_iterable, create=None, merge_value=None, "
+                "merge_combiners=None): the joined, grouped or combined records of one reduce partition, computed "
+                "in C, spilling past limit bytes into dir."},
     {0, NULL},
 };
 
@@ -1051,6 +1103,7 @@ int core_add_cogroup(PyObject *m, core_state *st) {
         {"COGROUP_INTERSECTION", HOW_INTERSECTION},
         {"COGROUP_ALL", HOW_COGROUP},
         {"COGROUP_GROUP", HOW_GROUP},
+        {"COGROUP_COMBINE", HOW_COMBINE},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (PyModule_AddIntConstant(m, kinds[i].name, kinds[i].value) < 0) return -1;

@@ -2,10 +2,20 @@
  * value, one probe per record (a dict would take two: get, then set), values
  * replaced in place. Keys compare as in a dict: identity, then equality (str by
  * bytes, others with ==). Only the worker's record loop uses it; it is never visible
- * to Python code. */
+ * to Python code.
+ *
+ * Bounded in bytes, and cheap when combining does not pay. The table estimates the
+ * bytes it holds (core_obj_size). Past max_bytes it looks at its hit rate since it
+ * was last empty: when at least half the records met their key, combining pays and
+ * the caller drains the table (writes it out) and starts again; when fewer did, the
+ * table is capped instead: it keeps the keys it has (the frequent ones are among
+ * them) and merges into those, while records of other keys pass it by, written out
+ * as they come. A table that sees fewer than one hit in eight over its first
+ * CAP_CHECK records is capped at once, before it grows big for nothing (most keys
+ * of a high-cardinality aggregation occur once per map task). */
 #include "combiner.h"
 
-static int keys_equal(PyObject *a, PyObject *b) {
+int core_keys_equal(PyObject *a, PyObject *b) {
     if (a == b) return 1;
     if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(a);
@@ -16,9 +26,16 @@ static int keys_equal(PyObject *a, PyObject *b) {
     return PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
-int combiner_init(combiner *c) {
+#define CAP_CHECK 65536
+#define ENTRY_BYTES (sizeof(comb_entry) * 3 / 2 + 16) /* a slot at two thirds full, and slack */
+
+int combiner_init(combiner *c, size_t max_bytes) {
     c->mask = 1023;
     c->used = 0;
+    c->records = c->hits = 0;
+    c->capped = 0;
+    c->max_bytes = max_bytes;
+    c->bytes = 0;
     c->v = PyMem_Calloc(c->mask + 1, sizeof *c->v);
     if (!c->v) {
         PyErr_NoMemory();
@@ -48,6 +65,19 @@ static int grow(combiner *c) {
     return 0;
 }
 
+/* After a record went in: 2 when the table should be drained, else 0 (it may be
+ * capped now). */
+static int after_add(combiner *c) {
+    if (!c->capped && c->records == CAP_CHECK && c->hits < c->records / 8) c->capped = 1;
+    if (c->bytes <= c->max_bytes) return 0;
+    if (c->capped && c->bytes <= c->max_bytes / 2 * 3) return 0; /* merged values grew: some slack */
+    if (!c->capped && c->hits * 2 < c->records) {
+        c->capped = 1;
+        return 0;
+    }
+    return 2;
+}
+
 int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject *create, PyObject *merge) {
     Py_hash_t h = PyObject_Hash(k);
     if (h == -1 && PyErr_Occurred()) return -1;
@@ -56,22 +86,28 @@ int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject
         comb_entry *e = &c->v[i];
         if (!e->key) break;
         if (e->hash == h) {
-            int eq = keys_equal(e->key, k);
+            int eq = core_keys_equal(e->key, k);
             if (eq < 0) return -1;
             if (eq) {
                 PyObject *nv = core_merge(st, merge, e->value, v);
                 if (!nv) return -1;
+                c->bytes += core_grown_by(e->value, nv, v);
                 Py_SETREF(e->value, nv);
-                return 0;
+                c->records++;
+                c->hits++;
+                return after_add(c);
             }
         }
         i = (i + 1) & c->mask;
     }
+    if (c->capped) return 1;
     PyObject *nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
     if (!nv) return -1;
     c->v[i] = (comb_entry){Py_NewRef(k), nv, h};
-    if (++c->used * 3 > (c->mask + 1) * 2) return grow(c);
-    return 0;
+    c->records++;
+    c->bytes += ENTRY_BYTES + core_obj_size(k, 2) + core_obj_size(nv, 2);
+    if (++c->used * 3 > (c->mask + 1) * 2 && grow(c) < 0) return -1;
+    return after_add(c);
 }
 
 int combiner_drain(combiner *c, int (*fn)(void *, PyObject *, PyObject *), void *arg) {
@@ -84,6 +120,9 @@ int combiner_drain(combiner *c, int (*fn)(void *, PyObject *, PyObject *), void 
         Py_CLEAR(e->value);
     }
     c->used = 0;
+    c->bytes = 0;
+    c->records = c->hits = 0;
+    c->capped = 0;
     return rc;
 }
 

@@ -14,11 +14,20 @@ typedef struct {
     comb_entry *v;
     size_t mask; /* capacity - 1, a power of two minus one */
     size_t used;
+    size_t bytes;     /* estimated bytes held (keys, values, the slots) */
+    size_t max_bytes; /* past it the table is drained, or capped (see combiner.c) */
+    size_t records;   /* records added since the table was last empty ... */
+    size_t hits;      /* ... and how many of them met their key there */
+    int capped;       /* new keys pass the table by */
 } combiner;
 
-int combiner_init(combiner *c);
+/* An empty table holding about max_bytes at most. Returns 0, or -1 (MemoryError). */
+int combiner_init(combiner *c, size_t max_bytes);
 /* Merges (k, v) into the table: merge(old, v) for a known key, else create(v)
- * (v itself when create is None). Returns 0, or -1 with an exception set. */
+ * (v itself when create is None). Returns 0 when the record went in; 1 when the
+ * table is capped and k is not in it (the caller writes the record out itself);
+ * 2 when it went in and the table should be drained now (combiner_drain); -1 with
+ * an exception set. */
 int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject *create, PyObject *merge);
 /* Calls fn(arg, key, value) for each entry (borrowed references), then empties the
  * table. Returns the first non-zero result of fn (the rest are dropped). */

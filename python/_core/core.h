@@ -79,6 +79,23 @@ static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a,
  * exception). */
 int core_range_partition(PyObject *partitioner, PyObject *key, Py_ssize_t *out);
 
+/* pipeline.c: after a user function failed with StopIteration (which would silently
+ * end an iterator), replaces it with a RuntimeError that fails the task, as PySpark. */
+void core_fail_on_stopiteration(void);
+
+/* combiner.c: key equality as a dict has it (identity, then ==), str compared by
+ * bytes without a call. 1, 0, or -1 with an exception. */
+int core_keys_equal(PyObject *a, PyObject *b);
+
+/* cogroup.c: the bytes obj takes, roughly: its own size (plus the GC header of a
+ * container) and the items of a tuple or list, depth levels down. What the grouping
+ * tables and the map-side combiner count against their budgets. */
+size_t core_obj_size(PyObject *obj, int depth);
+/* The bytes merging v into old added, as merge returned `merged`: a bigger container
+ * (counted shallow: merging must not cost the container's size each time), or a list
+ * appended to in place. Never negative: a table's count only grows between drains. */
+size_t core_grown_by(PyObject *old, PyObject *merged, PyObject *v);
+
 /* hash.c */
 /* portable_hash(obj): a hash that is the same in every process whatever
  * PYTHONHASHSEED is. Returns -1 with an exception set on failure. */

@@ -1,6 +1,6 @@
 /* pipeline.c — the worker's record loop: consecutive narrow transformations of a
  * stage applied in C, so the user's functions are the only Python bytecode run per
- * record; and the key combiner of reduceByKey and combineByKey's reduce side.
+ * record.
  *
  * PipeIter(source, ops) is an iterator: it pulls a record from `source` and pushes
  * it through ops — (kind, function) pairs of kind MAP, FLATMAP, FILTER, MAPVALUES,
@@ -41,7 +41,7 @@ typedef struct {
 
 /* A StopIteration escaping a user function would silently end the partition:
  * turn it into an error that fails the task, as PySpark does. */
-static void fail_on_stopiteration(void) {
+void core_fail_on_stopiteration(void) {
     if (!PyErr_ExceptionMatches(PyExc_StopIteration)) return;
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
@@ -63,7 +63,7 @@ static void fail_on_stopiteration(void) {
 
 static PyObject *call_user(PyObject *f, PyObject *arg) {
     PyObject *r = PyObject_CallOneArg(f, arg);
-    if (!r) fail_on_stopiteration();
+    if (!r) core_fail_on_stopiteration();
     return r;
 }
 
@@ -246,7 +246,13 @@ static PyObject *PipeIter_next(PipeIter *self) {
                     Py_SETREF(item, Py_NewRef(PyTuple_GET_ITEM(item, op->kind == OP_KEYS ? 0 : 1)));
                     break;
                 }
-                Py_SETREF(item, PySequence_GetItem(item, op->kind == OP_KEYS ? 0 : 1));
+                r = PyLong_FromLong(op->kind == OP_KEYS ? 0 : 1); /* x[i]'s errors, as Python words them */
+                if (!r) {
+                    Py_DECREF(item);
+                    return NULL;
+                }
+                Py_SETREF(item, PyObject_GetItem(item, r));
+                Py_DECREF(r);
                 if (!item) return NULL;
                 break;
             case OP_PAIR:
@@ -293,69 +299,52 @@ static PyType_Slot PipeIter_slots[] = {
 
 static PyType_Spec PipeIter_spec = {"ember._core.PipeIter", sizeof(PipeIter), 0, Py_TPFLAGS_DEFAULT, PipeIter_slots};
 
-/* Merges up to `limit` records of `it` (all when limit < 0) into dict d: for each
- * (k, v), d[k] = merge(d[k], v) for a known key, else create(v) (v itself when
- * create is None). Returns the number of records consumed, or -1 with an exception. */
-static Py_ssize_t combine_into(core_state *st, PyObject *it, PyObject *create, PyObject *merge, PyObject *d,
-                               Py_ssize_t limit) {
-    Py_ssize_t n = 0;
-    PyObject *item;
-    while ((limit < 0 || n < limit) && (item = PyIter_Next(it))) {
-        PyObject *k, *v, *nv;
-        n++;
-        if (unpack_pair(item, &k, &v, "combineByKey") < 0) goto fail_item;
-        PyObject *old = PyDict_GetItemWithError(d, k);
-        if (old) {
-            nv = core_merge(st, merge, old, v);
-        } else if (PyErr_Occurred()) {
-            goto fail_item;
-        } else {
-            nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
-        }
-        if (!nv) {
-            fail_on_stopiteration();
-            goto fail_item;
-        }
-        int rc = PyDict_SetItem(d, k, nv);
-        Py_DECREF(nv);
+/* count_values(iterable, into=None, pairs=False) -> dict of element -> count (into,
+ * updated, when given); with pairs=True the elements are (x, n) pairs adding n to x's
+ * count (merging the counts of partitions). */
+static PyObject *py_count_values(PyObject *m, PyObject *args, PyObject *kw) {
+    (void)m;
+    static char *kwlist[] = {"iterable", "into", "pairs", NULL};
+    PyObject *src, *into = Py_None;
+    int pairs = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|Op", kwlist, &src, &into, &pairs)) return NULL;
+    if (into != Py_None && !PyDict_Check(into)) return PyErr_Format(PyExc_TypeError, "into must be a dict");
+    PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into), *it = PyObject_GetIter(src), *item;
+    if (!d || !it) goto fail;
+    PyObject *one = PyLong_FromLong(1);
+    if (!one) goto fail;
+    while ((item = PyIter_Next(it))) {
+        PyObject *x = item, *n = one;
+        if (pairs && unpack_pair(item, &x, &n, "count_values") < 0) goto fail_item;
+        PyObject *old = PyDict_GetItemWithError(d, x);
+        if (!old && PyErr_Occurred()) goto fail_item;
+        PyObject *sum = old ? PyNumber_Add(old, n) : Py_NewRef(n);
+        int rc = sum ? PyDict_SetItem(d, x, sum) : -1;
+        Py_XDECREF(sum);
         Py_DECREF(item);
-        if (rc < 0) return -1;
+        if (rc < 0) goto fail_one;
         continue;
     fail_item:
         Py_DECREF(item);
-        return -1;
+        goto fail_one;
     }
-    return PyErr_Occurred() ? -1 : n;
-}
-
-/* What combine_by_key returns once n records went into d (n < 0: an error is set):
- * d itself when the caller passed no dict, else n. Takes d's reference. */
-static PyObject *dict_or_count(PyObject *d, PyObject *into, Py_ssize_t n) {
-    if (n < 0) {
-        Py_XDECREF(d);
-        return NULL;
-    }
-    if (into != Py_None) {
-        Py_DECREF(d);
-        return PyLong_FromSsize_t(n);
-    }
-    return d;
-}
-
-/* combine_by_key(iterable, create, merge, into=None, limit=-1) -> dict when into is
- * None, else the number of records consumed (fewer than limit: the input ended). */
-static PyObject *py_combine_by_key(PyObject *m, PyObject *args) {
-    core_state *st = core_get_state(m);
-    PyObject *src, *create, *merge, *into = Py_None;
-    Py_ssize_t limit = -1;
-    if (!PyArg_ParseTuple(args, "OOO|On", &src, &create, &merge, &into, &limit)) return NULL;
-    if (into != Py_None && !PyDict_Check(into)) return PyErr_Format(PyExc_TypeError, "into must be a dict");
-    PyObject *it = PyObject_GetIter(src);
-    if (!it) return NULL;
-    PyObject *d = into == Py_None ? PyDict_New() : Py_NewRef(into);
-    Py_ssize_t n = d ? combine_into(st, it, create, merge, d, limit) : -1;
+    Py_DECREF(one);
+    if (PyErr_Occurred()) goto fail;
     Py_DECREF(it);
-    return dict_or_count(d, into, n);
+    return d;
+fail_one:
+    Py_DECREF(one);
+fail:
+    Py_XDECREF(it);
+    Py_XDECREF(d);
+    return NULL;
+}
+
+/* keep_first(a, b) -> a: the merge function of distinct(). */
+static PyObject *py_keep_first(PyObject *m, PyObject *const *args, Py_ssize_t n) {
+    (void)m;
+    if (n != 2) return PyErr_Format(PyExc_TypeError, "keep_first takes 2 arguments, got %zd", n);
+    return Py_NewRef(args[0]);
 }
 
 /* count(iterable) -> number of records, counted in C. */
@@ -374,8 +363,9 @@ static PyObject *py_count(PyObject *m, PyObject *src) {
 
 PyMethodDef core_pipeline_methods[] = {
     {"count", py_count, METH_O, "count(iterable) -> number of records, counted in C."},
-    {"combine_by_key", py_combine_by_key, METH_VARARGS,
-     "combine_by_key(iterable, create, merge, into=None, limit=-1) -> dict, or records consumed into `into`"},
+    {"count_values", (PyCFunction)(void (*)(void))py_count_values, METH_VARARGS | METH_KEYWORDS,
+     "count_values(iterable, into=None, pairs=False) -> dict of element -> count"},
+    {"keep_first", (PyCFunction)(void (*)(void))py_keep_first, METH_FASTCALL, "keep_first(a, b) -> a"},
     {NULL, NULL, 0, NULL},
 };
 

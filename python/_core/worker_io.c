@@ -844,18 +844,30 @@ static int emit_pair(void *arg, PyObject *k, PyObject *v) {
     return rc;
 }
 
-/* shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys,
+/* Writes (k, create(v)) (or (k, v) when create is None): a record the capped
+ * combiner let pass. */
+static int emit_uncombined(buckets *b, PyObject *item, PyObject *k, PyObject *v, PyObject *create) {
+    if (create == Py_None) return bucket_add(b, k, item);
+    PyObject *c = PyObject_CallOneArg(create, v);
+    if (!c) return -1;
+    int rc = emit_pair(b, k, c);
+    Py_DECREF(c);
+    return rc;
+}
+
+/* shuffle_write(iterable, path, nbuckets, partition_func, create, merge, combine_bytes,
  *               buffer_bytes) -> list of each bucket's bytes.
  * Records are (key, value) pairs. With merge not None, values of equal keys are
- * combined on the map side (create(v) starts a combiner; None keeps v), and the
- * combined pairs are written whenever more than max_keys keys are held and at the end. */
+ * combined on the map side (create(v) starts a combiner; None keeps v) in a table of
+ * about combine_bytes at most (combiner.c: drained when full, or capped when its hit
+ * rate says combining does not pay), and the combined pairs are written at the end. */
 static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     core_state *st = core_get_state(m);
     PyObject *src, *pfunc, *create, *merge;
     const char *path;
     unsigned int n;
-    Py_ssize_t max_keys, buffer_bytes;
-    if (!PyArg_ParseTuple(args, "OsIOOOnn", &src, &path, &n, &pfunc, &create, &merge, &max_keys, &buffer_bytes))
+    Py_ssize_t combine_bytes, buffer_bytes;
+    if (!PyArg_ParseTuple(args, "OsIOOOnn", &src, &path, &n, &pfunc, &create, &merge, &combine_bytes, &buffer_bytes))
         return NULL;
     if (n == 0) return PyErr_Format(PyExc_ValueError, "a shuffle needs at least one bucket");
     buckets b = {st, NULL, NULL, n, 16, pfunc, NULL, 0};
@@ -878,7 +890,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     }
     it = PyObject_GetIter(src);
     if (!it) goto done;
-    if (merge != Py_None && combiner_init(&comb) < 0) goto done;
+    if (merge != Py_None && combiner_init(&comb, combine_bytes > 0 ? (size_t)combine_bytes : 0) < 0) goto done;
     while ((item = PyIter_Next(it))) {
         PyObject *k, *v;
         if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
@@ -897,8 +909,9 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
         if (!comb.v) {
             if (bucket_add(&b, k, item) < 0) goto done;
         } else {
-            if (combiner_add(st, &comb, k, v, create, merge) < 0) goto done;
-            if ((Py_ssize_t)comb.used > max_keys && combiner_drain(&comb, emit_pair, &b) < 0) goto done;
+            int r = combiner_add(st, &comb, k, v, create, merge);
+            if (r < 0 || (r == 1 && emit_uncombined(&b, item, k, v, create) < 0)) goto done;
+            if (r == 2 && combiner_drain(&comb, emit_pair, &b) < 0) goto done;
         }
         Py_CLEAR(item);
     }
@@ -1387,7 +1400,8 @@ PyMethodDef core_worker_io_methods[] = {
      "encode_fetch_failed(path, text) -> bytes: a FETCH_FAILED payload"},
     {"write_batches", py_write_batches, METH_VARARGS, "write_batches(io, iterable) -> records sent as DATA frames"},
     {"shuffle_write", py_shuffle_write, METH_VARARGS,
-     "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, max_keys, buffer_bytes) -> bucket sizes"},
+     "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, combine_bytes, buffer_bytes) -> "
+     "bucket sizes"},
     {"write_done", py_write_done, METH_VARARGS,
      "write_done(io, bucket_sizes, report=b''): send TASK_DONE (with the task's metrics) and flush"},
     {"note_spill", py_note_spill, METH_VARARGS,

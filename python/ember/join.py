@@ -47,15 +47,10 @@ class _CogroupStep:
         self.limit = limit
 
     def __call__(self, split: int, it: Any) -> Any:
+        from ember.rdd import _unzipped
         from ember.shuffle import _spill_dir
         for nested in it:
-            sides = []
-            for _ in range(self.k - 1):
-                nested, last = nested
-                sides.append(last)
-            sides.append(nested)
-            sides.reverse()
-            return _core.Cogroup(sides, self.how, self.limit, _spill_dir(), ResultIterable)
+            return _core.Cogroup(_unzipped(nested, self.k), self.how, self.limit, _spill_dir(), ResultIterable)
         return ()
 
 

@@ -396,8 +396,8 @@ def _worker_command(data: bytes) -> Any:
         if flags & _core.NSPEC_COMBINE:
             module, offset, name = fns[2]
             merge = _native_fn(module, offset, name, _core.NATIVE_MERGE, "reduceByKey")
-        from ember.rdd import _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER
-        return None, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER
+        from ember.rdd import _MAP_COMBINE_BYTES, _SHUFFLE_BUFFER
+        return None, create, merge, _MAP_COMBINE_BYTES, _SHUFFLE_BUFFER
     _, kind, module, offset, name, arg = what
     if kind == _core.NOP_MAP:
         return [(_core.OP_MAP, _native_fn(module, offset, name, _core.NATIVE_MAP, "mapNative"))]

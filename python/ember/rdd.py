@@ -56,9 +56,10 @@ def _no_jvm(method: Any, instead: Any) -> Any:
             f"use {instead} instead")
 
 
-# Map-side combining writes its combined keys out past this many distinct keys,
-# bounding a map task's memory; the shuffle writer buffers this many bytes.
-_MAP_COMBINE_KEYS = 1 << 20
+# Map-side combining holds at most half of spark.python.worker.memory (these many
+# bytes where no context says: native specs run in workers); the shuffle writer
+# buffers _SHUFFLE_BUFFER bytes.
+_MAP_COMBINE_BYTES = 256 << 20
 _SHUFFLE_BUFFER = 32 << 20
 
 
@@ -117,6 +118,11 @@ def _count(it: Any) -> Any:
     return n
 
 
+def _count_values(_: Any, it: Any) -> Any:
+    """countByValue's partition function: one dict of element -> count, made in C."""
+    return [_core.count_values(it)]
+
+
 def _one(it: Any) -> Any:
     """A whole partition as a single element: its iterator (see _union_by_partition)."""
     return [it]
@@ -131,13 +137,19 @@ class _ConcatZipped:
 
     def __call__(self, split: int, it: Iterable[Any]) -> Iterator[Any]:
         for nested in it:
-            parts = []
-            for _ in range(self.k - 1):
-                nested, last = nested
-                parts.append(last)
-            parts.append(nested)
-            for part in reversed(parts):
+            for part in _unzipped(nested, self.k):
                 yield from part
+
+
+def _unzipped(nested: Any, k: int) -> list[Any]:
+    """The k items of nested zip pairs (((p0, p1), p2), ...), as [p0, p1, ...]."""
+    parts = []
+    for _ in range(k - 1):
+        nested, last = nested
+        parts.append(last)
+    parts.append(nested)
+    parts.reverse()
+    return parts
 
 
 def _union_by_partition(rdds: list[RDD[Any]], partitioner: Partitioner | None) -> RDD[Any]:
@@ -1282,7 +1294,7 @@ class RDD(Generic[T_co]):
             raise ValueError(f"Number of partitions must be positive, got {numPartitions}")
         pfunc = None if partitionFunc is portable_hash else partitionFunc
         spec, held = _broadcast._dumps_holding(
-            _commands.dumps_command, (pfunc, create, merge, _MAP_COMBINE_KEYS, _SHUFFLE_BUFFER))
+            _commands.dumps_command, (pfunc, create, merge, self._memory_limit() // 2, _SHUFFLE_BUFFER))
         node = self.ctx._core.shuffle(self._node, n, spec)
         rdd: RDD[Any] = RDD(self.ctx, node, Partitioner(n, partitionFunc), deps=(self,), kind="shuffle")
         rdd._broadcasts = held
@@ -1341,11 +1353,11 @@ class RDD(Generic[T_co]):
         """
         if numPartitions is None:
             numPartitions = self._default_partitions()
-        if self.partitioner is not None and self.partitioner == Partitioner(numPartitions, partitionFunc):
-            return self.mapPartitions(
-                lambda it: _core.combine_by_key(it, createCombiner, mergeValue).items(), True)
-        shuffled = self._shuffle(numPartitions, partitionFunc, createCombiner, mergeValue)
         limit = self._memory_limit()
+        if self.partitioner is not None and self.partitioner == Partitioner(numPartitions, partitionFunc):
+            return self.mapPartitions(lambda it: shuffle.combine_values(
+                it, createCombiner, mergeValue, mergeCombiners, limit), True)
+        shuffled = self._shuffle(numPartitions, partitionFunc, createCombiner, mergeValue)
         return shuffled.mapPartitions(lambda it: shuffle.merge_combiners(it, mergeCombiners, limit), True)
 
     def reduceByKey(self: RDD[tuple[K, V]], func: Callable[[V, V], V], numPartitions: int | None = None,
@@ -1528,9 +1540,9 @@ class RDD(Generic[T_co]):
         >>> sorted(sc.parallelize([1, 1, 2, 3]).distinct().collect())
         [1, 2, 3]
         """
-        return (self.map(lambda x: (x, None))
-                .reduceByKey(lambda x, _: x, numPartitions)
-                .map(lambda kv: kv[0]))
+        pairs = self._pipe((_core.OP_PAIR, None))
+        firsts = pairs.combineByKey(None, _core.keep_first, _core.keep_first, numPartitions)  # type: ignore[arg-type]
+        return firsts._pipe((_core.OP_KEYS, None))
 
     # ---- shuffles: joins and set operations ----------------------------------------------
 
@@ -2282,20 +2294,13 @@ class RDD(Generic[T_co]):
         >>> sorted(sc.parallelize([1, 2, 1, 2, 2], 2).countByValue().items())
         [(1, 2), (2, 3)]
         """
-        def count_partition(_: Any, it: Any) -> Any:
-            counts: defaultdict[Any, int] = defaultdict(int)
-            for x in it:
-                counts[x] += 1
-            return [counts]
-
-        parts = self._run(count_partition)
+        parts = self._run(_count_values)
         if not parts:  # as PySpark, which reduces the partitions' counts
             raise ValueError("Can not reduce() empty RDD")
         total: defaultdict[K, int] = defaultdict(int)
         for part in parts:
             for counts in part:
-                for k, v in counts.items():
-                    total[k] += v
+                _core.count_values(counts.items(), total, True)
         return total
 
     def countByKey(self: RDD[tuple[K, V]]) -> dict[K, int]:
@@ -2311,7 +2316,7 @@ class RDD(Generic[T_co]):
         >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).countByKey().items())
         [('a', 2), ('b', 1)]
         """
-        return self.map(lambda kv: kv[0]).countByValue()
+        return self._pipe((_core.OP_KEYS, None)).countByValue()
 
     # ---- actions: folds and aggregates ---------------------------------------------------
 

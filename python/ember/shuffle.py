@@ -1,17 +1,14 @@
 """The Python side of the shuffle, around the C loops of ``_core``.
 
 Reduce-side merging under a memory limit. After a shuffle, a reduce task merges the
-values of each key of its partition (reduceByKey, combineByKey): the merging loop runs
-in C (``_core.combine_by_key``) a chunk of records at a time; between chunks the
-worker's resident memory is checked against ``spark.python.worker.memory`` (512m by
-default). Past it, the keys held so far are spilled: hash-partitioned into
-``SPILL_FILES`` files under the context's temp dir. At the end each file is merged on
-its own, so memory holds one file's keys at a time.
-
-Grouping. groupByKey's reduce side is ``GroupByKey``: ``_core.Cogroup`` groups in C
-under the same limit, counted in bytes, and spills by hash to a shuffle-format file;
-one key's values may exceed the limit (see ``python/_core/cogroup.c``). Joins and
-cogroups use the same C table (``ember.join``).
+values of each key of its partition (reduceByKey, combineByKey: ``merge_combiners``)
+or groups them (groupByKey: ``GroupByKey``). Both run in C (``_core.Cogroup``, the
+grouping table of python/_core/cogroup.c, which joins use too), counting the bytes
+they hold against ``spark.python.worker.memory`` (512m by default). Past it the table
+spills by hash to one shuffle-format file under the context's temp dir, and each of
+its buckets is merged on its own at the end, so memory holds one bucket's keys at a
+time; in groupByKey one key's values may exceed the limit (they go to a file of
+their own and are read back in order).
 
 Sorting runs in C (``_core``'s sort.c over libember's sort.c). ``sortByKey``
 range-partitions as PySpark does: about 20 keys per output partition are sampled
@@ -32,19 +29,12 @@ and top's elements in C.
 """
 
 import os
-import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
-import sys
 from itertools import islice
 
 from ember import _core
 
-__all__ = ["merge_combiners", "GroupByKey", "parse_memory", "identity", "RangePartitioner",
+__all__ = ["merge_combiners", "combine_values", "GroupByKey", "parse_memory", "identity", "RangePartitioner",
            "CountAndSample", "PartitionSorter", "take_ordered", "range_bounds", "RoundRobin"]
-
-
-CHUNK = 65536      # records merged between two memory checks
-SPILL_FILES = 64   # files a spill is hash-partitioned into
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def parse_memory(text):
@@ -61,93 +51,26 @@ def parse_memory(text):
         raise ValueError(f"invalid memory size {text!r}: use a number with k, m or g, like 512m") from None
 
 
-def _rss():
-    with open("/proc/self/statm", "rb") as f:
-        return int(f.read().split()[1]) * _PAGE
-
-
 def _spill_dir():
     import tempfile
     return os.environ.get("EMBER_LOCAL_DIR") or tempfile.gettempdir()
 
 
-class _Spill:
-    """SPILL_FILES files of pickled lists of (key, value), keys placed by hash."""
-
-    def __init__(self):
-        import tempfile
-        self.dir = tempfile.mkdtemp(prefix="spill-", dir=_spill_dir())
-        self.files = [open(os.path.join(self.dir, str(i)), "wb") for i in range(SPILL_FILES)]
-        self.count = 0
-
-    def write(self, d):
-        """Spills d's pairs and clears d; counts the spill in the task's metrics (the
-        memory as the shallow sizes of d, its keys and its values; the bytes written)."""
-        groups = [[] for _ in range(SPILL_FILES)]
-        memory = sys.getsizeof(d)
-        for kv in d.items():
-            # A different mix of bits than the shuffle's (all keys here share hash % n).
-            groups[_core.portable_hash((kv[0], 0x5EED)) % SPILL_FILES].append(kv)
-            memory += sys.getsizeof(kv[0]) + sys.getsizeof(kv[1])
-        written = 0
-        for f, g in zip(self.files, groups):
-            if g:
-                before = f.tell()
-                pickle.dump(g, f, protocol=5)
-                written += f.tell() - before
-        self.count += 1
-        d.clear()
-        _core.note_spill(memory, written)
-
-    def read(self, i):
-        self.files[i].close()
-        with open(os.path.join(self.dir, str(i)), "rb") as f:
-            while True:
-                try:
-                    yield pickle.load(f)
-                except EOFError:
-                    return
-        os.unlink(os.path.join(self.dir, str(i)))
-
-    def close(self):
-        for f in self.files:
-            f.close()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
-
-
-def _bounded(iterator, limit, fill, remerge):
-    """Runs fill(it, into, n) over the records chunk by chunk, spilling past limit;
-    yields the merged (key, value) pairs, re-merging spilled files with remerge."""
-    it = iter(iterator)
-    d = {}
-    spill = None
-    try:
-        while fill(it, d, CHUNK) == CHUNK:
-            if _rss() > limit:
-                spill = spill or _Spill()
-                spill.write(d)
-        if spill is None:
-            yield from d.items()
-            return
-        spill.write(d)
-        for i in range(SPILL_FILES):
-            part = {}
-            for batch in spill.read(i):
-                remerge(batch, part)
-            yield from part.items()
-            part.clear()
-    finally:
-        if spill is not None:
-            spill.close()
-
-
 def merge_combiners(iterator, merge, limit):
-    """(key, combiner) records merged with merge(c1, c2) per key, under limit bytes."""
-    return _bounded(iterator, limit,
-                    lambda it, d, n: _core.combine_by_key(it, None, merge, d, n),
-                    lambda batch, d: _core.combine_by_key(batch, None, merge, d))
+    """(key, combiner) records merged with merge(c1, c2) per key, in C
+    (``_core.Cogroup``) under ``limit`` bytes, spilling by hash past it."""
+    from ember.resultiterable import ResultIterable
+    return _core.Cogroup([iterator], _core.COGROUP_COMBINE, limit, _spill_dir(), ResultIterable,
+                         None, merge, merge)
+
+
+def combine_values(iterator, create, merge_value, merge_combiners, limit):
+    """(key, combiner) for the (key, value) records: create(v) for a key's first value,
+    merge_value(c, v) for the next ones, in C under ``limit`` bytes (combineByKey of an
+    RDD already partitioned as asked)."""
+    from ember.resultiterable import ResultIterable
+    return _core.Cogroup([iterator], _core.COGROUP_COMBINE, limit, _spill_dir(), ResultIterable,
+                         create, merge_value, merge_combiners)
 
 
 class GroupByKey:

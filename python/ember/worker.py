@@ -174,8 +174,8 @@ class Worker:
         it = self.build(task["input"], streams)
         if task["output"] == _core.OUT_SHUFFLE:
             path, nbuckets, spec_id = task["shuffle_out"]
-            pfunc, create, merge, max_keys, buffer_bytes = self.command(spec_id)
-            return _core.shuffle_write(it, path, nbuckets, pfunc, create, merge, max_keys, buffer_bytes)
+            pfunc, create, merge, combine_bytes, buffer_bytes = self.command(spec_id)
+            return _core.shuffle_write(it, path, nbuckets, pfunc, create, merge, combine_bytes, buffer_bytes)
         _core.write_batches(self.io, it)
         return []
 
