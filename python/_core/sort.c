@@ -397,7 +397,33 @@ typedef struct {
     uint64_t spilled_bytes;
 } SortIter;
 
-/* Writes the sorted buffer as a run file; empties the buffer. Returns 0 or -1. */
+/* An object's own size in bytes, as sys.getsizeof counts it without the GC header: the
+ * type's base size plus its items (a str's code units; an int's digits are not counted). */
+static uint64_t shallow_size(PyObject *o) {
+    PyTypeObject *t = Py_TYPE(o);
+    uint64_t n = (uint64_t)t->tp_basicsize;
+    if (PyUnicode_Check(o))
+        n += ((uint64_t)PyUnicode_GET_LENGTH(o) + 1) * PyUnicode_KIND(o);
+    else if (PyTuple_Check(o) || PyList_Check(o) || PyBytes_Check(o))
+        n += (uint64_t)Py_SIZE(o) * (uint64_t)t->tp_itemsize;
+    return n;
+}
+
+/* What a spill of the buffer frees, for the task's memoryBytesSpilled: the items, each
+ * record's shallow size and, for a (key, value) pair, the shallow sizes of both. */
+static uint64_t buffer_bytes(const item_buf *b) {
+    uint64_t n = (uint64_t)b->n * sizeof *b->items;
+    for (size_t i = 0; i < b->n; i++) {
+        PyObject *v = (PyObject *)b->items[i].value;
+        n += shallow_size(v);
+        if (PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2)
+            n += shallow_size(PyTuple_GET_ITEM(v, 0)) + shallow_size(PyTuple_GET_ITEM(v, 1));
+    }
+    return n;
+}
+
+/* Writes the sorted buffer as a run file and counts it in the task's spill figures;
+ * empties the buffer. Returns 0 or -1. */
 static int spill(SortIter *s, item_buf *b, const char *dir) {
     core_state *st = s->st;
     int rc = emberO_sort(&py_order, b->items, b->n, s->descending);
@@ -460,6 +486,7 @@ static int spill(SortIter *s, item_buf *b, const char *dir) {
         return -1;
     }
     s->spilled_bytes += size;
+    core_note_spill(st, buffer_bytes(b), size);
     buf_release(b, 0);
     return 0;
 fail:
