@@ -93,8 +93,9 @@ def main(argv=None):
     cjob = os.path.join(build, "wordcount")
     src = os.path.join(ROOT, "src")
     subprocess.run([cc, "-O2", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I", os.path.join(ROOT, "include"),
-                    "-I", src, os.path.join(ROOT, "examples", "c", "wordcount.c")]
-                   + [os.path.join(src, f) for f in sorted(os.listdir(src)) if f.endswith(".c")]
+                    "-I", src, os.path.join(ROOT, "examples", "c", "wordcount.c"),
+                    os.path.join(ROOT, "examples", "native_udf", "wordcount.c")]
+                   + [os.path.join(src, f) for f in sorted(os.listdir(src)) if f.endswith(".c") and f != "mpi_shim.c"]
                    + ["-lz", "-lpthread", "-ldl", "-lm", "-o", cjob], check=True)
     from ember import native
     lib = native.compile(os.path.join(ROOT, "examples", "native_udf", "wordcount.c"))

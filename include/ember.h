@@ -25,9 +25,10 @@ extern "C" {
 #endif
 
 /* The version of this API: raised when a declaration here changes incompatibly
- * (2: C jobs, the section at the end). The record format carries its own version
+ * (2: C jobs, the section at the end; 3: ember_config.typed_results, Python steps in
+ * C jobs). The record format carries its own version
  * (EMBER_RECORD_VERSION). */
-#define EMBER_API_VERSION 2
+#define EMBER_API_VERSION 3
 
 #if defined(EMBER_BUILDING) && defined(__GNUC__)
 #define EMBER_EXTERN __attribute__((visibility("default")))
@@ -242,6 +243,11 @@ typedef struct ember_config {
      * are the executors' (`slots` is ignored); each executor runs ember_mpi_executor
      * with its own config. NULL: local mode. */
     const char *mpi;
+    /* 1: Python workers send result batches as typed records (ember/record.h), which
+     * a C program reads, instead of pickles, which only Python reads; a result that
+     * does not fit the record format fails its task naming its type. Set by
+     * ember_context_create_python; a Python driver leaves it 0. */
+    int typed_results;
 } ember_config;
 
 /* Creates a context: makes its temp dir and starts the worker daemon. */
@@ -487,6 +493,20 @@ EMBER_EXTERN size_t ember_finished_stages(ember_context *ctx, ember_stage_info *
  * 2-lists — by the portable hash Python partitions by (ember.rdd.portable_hash), so a
  * key lands in the same partition whichever worker writes it.
  *
+ * Building a C program. libember is a static library (meson builds libember.a and
+ * installs these headers); link it with its dependencies:
+ *
+ *     cc -O2 -std=c11 prog.c -lember -lz -lpthread -ldl -lm [-lbz2 -llzma -lzstd]
+ *
+ * (the last three when meson found those codecs). Functions of the program itself need
+ * no flag: the workers are the program, and find them by offset (a stripped program
+ * works; its errors then name functions by `name` or address). A program that loads
+ * native functions from a shared library built against ember.h (its ember_* symbols
+ * undefined, as ember.native.compile leaves them) — with dlopen, or in a context with
+ * Python workers, which need every native function in a shared library — must export
+ * libember's symbols to that library: link with -rdynamic (-Wl,--export-dynamic);
+ * without it dlopen fails with "undefined symbol: ember_put_...".
+ *
  * Failures: a function returning a negative code fails its task with the message of
  * ember_set_error; a crash (SIGSEGV ...) kills only its worker. Either way the task is
  * retried up to max_failures times, then the action fails with EMBER_ETASK and
@@ -519,6 +539,38 @@ EMBER_EXTERN int ember_api_version(void);
 /* Creates a context with native workers from a master URL: "local" (one slot),
  * "local[N]" or "local[*]" (one slot per online CPU). EMBER_EINVAL names a bad URL. */
 EMBER_EXTERN int ember_context_create_local(const char *master, ember_context **out);
+
+/* Python steps in a C program's lineage. A context created by
+ * ember_context_create_python has Python workers (the interpreter `python`, NULL:
+ * "python3" found on PATH, with the ember package importable from `pythonpath` or
+ * its own sys.path); it runs every step of a job there: Python steps, native steps
+ * (the Python workers load their library by path) and native shuffles. Its results
+ * reach the C program as typed records (ember_config.typed_results), so C actions
+ * (ember_collect, ember_count ...) read them as in a C-only job.
+ *
+ * ember_node_python applies a Python function to parent's records, which it receives
+ * as Python objects (str, int, tuple ... as ember.native.loads makes them). `function`
+ * is "module:name" (name may be dotted: "module:Class.method"); the workers import the
+ * module from their sys.path (pythonpath), as a PySpark worker imports a function's
+ * module. kind says what the function is:
+ *   EMBER_PY_MAP             f(x) -> one record
+ *   EMBER_PY_FLATMAP         f(x) -> an iterable of records
+ *   EMBER_PY_FILTER          f(x) -> true to keep x
+ *   EMBER_PY_MAP_PARTITIONS  f(iterator) -> an iterable of records
+ * Returns a new node, or EMBER_EINVAL for a bad kind or function name, or for a
+ * context with native workers (it has no Python to run the step). A function that
+ * the workers cannot import, or that raises, fails the task with the worker's Python
+ * traceback (ember_last_error()).
+ *
+ * Native functions in such a context must live in a shared library (the Python
+ * workers load them by the library's path; a function of the executable itself is
+ * refused when the step is made). The program loads that library (links against it
+ * or dlopen()s it) and must export libember's symbols to it: link the program with
+ * -rdynamic (or -Wl,--export-dynamic) when libember is linked in statically. */
+enum { EMBER_PY_MAP = 1, EMBER_PY_FLATMAP = 2, EMBER_PY_FILTER = 3, EMBER_PY_MAP_PARTITIONS = 4 };
+EMBER_EXTERN int ember_context_create_python(const char *master, const char *python, const char *pythonpath,
+                                             ember_context **out);
+EMBER_EXTERN int ember_node_python(ember_node *parent, int kind, const char *function, ember_node **out);
 
 /* A source of records: `data` holds `len` bytes of encoded records one after another
  * (e.g. an ember_writer's .data and .len), split into nparts partitions of

@@ -43,6 +43,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     ctx->cfg.max_result_size = cfg->max_result_size > 0 ? cfg->max_result_size : 0;
     ctx->cfg.daemon = dup_or_null(cfg->daemon);
     ctx->cfg.mpi = NULL; /* used at creation only */
+    ctx->cfg.typed_results = cfg->typed_results;
     const char *base = cfg->local_dir ? cfg->local_dir : getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     size_t len = strlen(base) + 32;

@@ -3,9 +3,9 @@
  * Dependency order: a file may use only what is to its left (files sharing a place
  * do not use each other), so each piece can be built, tested and fuzzed alone:
  *
- *   common (alloc.c, error.c, checksum.c, keyindex.c, record.c, tasklog.c, sort.c) <- blocks.c <- wire.c, codec.c <-
- *   textsplit.c, seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- mpi.c <- graph.c <-
- *   tasks.c <- engine.c <- jobs.c <- context.c, native_jobs.c
+ *   common (alloc.c, error.c, checksum.c, keyindex.c, record.c, tasklog.c, sort.c, combine.c) <- blocks.c <-
+ *   wire.c, codec.c <- textsplit.c, seqfile.c, shuffle.c <- native.c <- nworker.c <- workers.c <- mpi.c <-
+ *   graph.c <- tasks.c <- engine.c <- jobs.c <- context.c, native_jobs.c
  *
  * blocks.c knows no node: it holds blocks by node id. graph.c knows no engine: a
  * released node drops its blocks (blocks.c) and, as the last holder, frees the
@@ -20,6 +20,7 @@
  *   emberL_  tasklog.c    the task log: task attempts and stages for the web UI
  *   emberR_  record.c     the typed record format (public ember_value_* / ember_put_*; emberR_ helpers)
  *   emberO_  sort.c       the order of sort keys; stable sort, range lookup, k-way merge
+ *   emberU_  combine.c    the combining table of native shuffles (encoded key -> encoded combiner)
  *   emberM_  blocks.c     the block store: cached partitions, shuffle-output registry
  *   emberW_  wire.c       the frame codec (wire.h)
  *   emberC_  codec.c      compressed streams (decoders; magic bytes)
@@ -182,6 +183,58 @@ int emberH_insert(emberH_index *x, size_t slot, uint64_t hash, uint32_t entry);
 void emberH_clear(emberH_index *x);
 /* Bytes the index holds. */
 size_t emberH_bytes(const emberH_index *x);
+/* ---- combine.c: the combining table of native shuffles ------------------------ */
+/* Keys and values (encodings) of at most this many bytes together sit in the slot. */
+#define EMBER_COMBINE_INLINE 24
+struct emberU_far {
+    uint32_t koff, klen, voff, vlen, vcap; /* in the arena */
+};
+typedef struct emberU_entry {
+    uint32_t h;   /* the low 32 bits of emberU_hash(key) */
+    uint8_t klen; /* 0: an empty slot; 0xff: the bytes are in the arena (u.far); else inline */
+    uint8_t vlen; /* inline: the value's length (its bytes follow the key's) */
+    uint8_t pad[2];
+    union {
+        uint8_t bytes[EMBER_COMBINE_INLINE];
+        struct emberU_far far;
+    } u;
+} emberU_entry;
+typedef struct emberU_table {
+    emberU_entry *slots; /* cap slots (a power of two), at most half used */
+    void *slots_mem;     /* what to free: slots, aligned inside it */
+    size_t cap, used;
+    emberB_buf arena; /* the keys and values that do not fit a slot */
+    uint32_t *order;  /* used slot indexes, in insertion order */
+    size_t order_cap;
+} emberU_table;
+/* A 64-bit hash of bytes (not the portable hash: it never leaves the process). */
+uint64_t emberU_hash(const uint8_t *p, size_t n);
+/* A zeroed emberU_table is empty. emberU_reserve makes room for `keys` keys before
+ * the table grows. 0 or EMBER_ENOMEM. */
+int emberU_reserve(emberU_table *t, size_t keys);
+/* Finds the key's entry (*found 1), or adds one with an empty value (*found 0). The
+ * pointer is valid until the next emberU_find. 0, EMBER_ENOMEM or EMBER_EINVAL (an empty key). */
+int emberU_find(emberU_table *t, const uint8_t *key, size_t klen, emberU_entry **out, int *found);
+/* The same with the key's emberU_hash given; emberU_prefetch starts loading the slot
+ * where a key of that hash is looked for first. */
+int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_t hash, emberU_entry **out, int *found);
+void emberU_prefetch(const emberU_table *t, uint64_t hash);
+/* Sets an entry's value to v[0, n) (copied). 0 or EMBER_ENOMEM. */
+int emberU_set_value(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n);
+/* The bytes of an entry's key and value (valid until the table changes). */
+const uint8_t *emberU_key(const emberU_table *t, const emberU_entry *e, size_t *len);
+const uint8_t *emberU_value(const emberU_table *t, const emberU_entry *e, size_t *len);
+/* The i-th entry added (0 <= i < used). */
+static inline emberU_entry *emberU_at(const emberU_table *t, size_t i) { return &t->slots[t->order[i]]; }
+/* The next entry in slot order at or after *pos (start at 0), advancing *pos; NULL
+ * after the last. */
+emberU_entry *emberU_next(const emberU_table *t, size_t *pos);
+/* Bytes its entries take (their share of the slots at half load, the arena); 0 once
+ * cleared, though the table keeps its memory. */
+size_t emberU_bytes(const emberU_table *t);
+/* Empties the table (keeps its memory); frees it. */
+void emberU_clear(emberU_table *t);
+void emberU_free(emberU_table *t);
 
 /* ---- blocks.c: the block store ----------------------------------------------- */
 #include <pthread.h>
@@ -352,6 +405,10 @@ uint64_t emberL_changes(emberL_log *log);
 
 /* record.c: 1 when s[0, n) is well-formed UTF-8. */
 int emberR_utf8_valid(const uint8_t *s, size_t n);
+/* Decodes and checks the record at p[0, len) as ember_value_decode does; when it is a
+ * (key, value) pair (a 2-tuple or 2-list) returns 1 with its items in *k and *v too
+ * (saving ember_value_next's second pass), else 0 (only *rec filled), or EMBER_ECORRUPT. */
+int emberR_decode_pair(const uint8_t *p, size_t len, ember_value *rec, ember_value *k, ember_value *v, size_t *used);
 
 /* ---- native.c: native functions, commands and specs (layouts atop native.c) ---- */
 #include "wire.h"

@@ -15,7 +15,8 @@
 
 int ember_api_version(void) { return EMBER_API_VERSION; }
 
-int ember_context_create_local(const char *master, ember_context **out) {
+/* The task slots of a master URL: local, local[N], local[*]; 0 (message set) for others. */
+static int master_slots(const char *master) {
     long slots = 0;
     if (master && strcmp(master, "local") == 0) {
         slots = 1;
@@ -29,9 +30,23 @@ int ember_context_create_local(const char *master, ember_context **out) {
         if (errno || end == master + 6 || strcmp(end, "]") != 0 || slots < 1 || slots > 4096) slots = 0;
     }
     if (slots == 0)
-        return emberE_set(EMBER_EINVAL, "master URL '%s' is not local, local[N] (N >= 1) or local[*]",
-                          master ? master : "(null)");
-    ember_config cfg = {.slots = (int)slots};
+        emberE_set(EMBER_EINVAL, "master URL '%s' is not local, local[N] (N >= 1) or local[*]",
+                   master ? master : "(null)");
+    return (int)slots;
+}
+
+int ember_context_create_local(const char *master, ember_context **out) {
+    int slots = master_slots(master);
+    if (!slots) return EMBER_EINVAL;
+    ember_config cfg = {.slots = slots};
+    return ember_context_create(&cfg, out);
+}
+
+int ember_context_create_python(const char *master, const char *python, const char *pythonpath, ember_context **out) {
+    int slots = master_slots(master);
+    if (!slots) return EMBER_EINVAL;
+    ember_config cfg = {
+        .slots = slots, .python = python ? python : "python3", .pythonpath = pythonpath, .typed_results = 1};
     return ember_context_create(&cfg, out);
 }
 
@@ -93,12 +108,24 @@ free_all:
     return rc;
 }
 
+/* 0 when the workers of ctx can load the function named by ref; Python workers load
+ * shared libraries only (EMBER_EINVAL). */
+static int loadable(const ember_context *ctx, const emberN_fnref *ref) {
+    if (!ctx->cfg.python || ref->module[0]) return 0;
+    return emberE_set(EMBER_EINVAL,
+                      "native function %s is in the program's executable, and this context's workers are Python "
+                      "processes, which load native functions from shared libraries only: put it in a shared "
+                      "library that the program loads (and link the program with -rdynamic)",
+                      ref->name);
+}
+
 /* A PIPELINE node applying one native step. */
 static int native_step(ember_node *parent, uint32_t kind, void *fn, const char *name, const char *arg,
                        ember_node **out) {
     emberN_fnref ref = {0};
     emberB_buf b = {0};
     int rc = fn ? emberN_fn_name(fn, name, &ref) : 0;
+    rc = rc || !fn ? rc : loadable(parent->ctx, &ref);
     rc = rc ? rc : emberN_op_encode(&b, kind, fn ? &ref : NULL, arg);
     rc = rc ? rc : ember_node_pipeline(parent->ctx, parent, b.data, b.len, out);
     emberN_fnref_free(&ref);
@@ -121,6 +148,51 @@ int ember_node_map_partitions(ember_node *parent, ember_partition_fn fn, const c
     return native_step(parent, EMBER_NOP_PARTITIONS, FN(fn), name, NULL, out);
 }
 
+/* 1 when s[0, n) is a dotted Python name: identifiers joined by single dots. */
+static int dotted_name(const char *s, size_t n) {
+    if (n == 0 || s[0] == '.' || s[n - 1] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
+        if (c == '.' ? s[i + 1] == '.' : !ident) return 0;
+        if (c >= '0' && c <= '9' && (i == 0 || s[i - 1] == '.')) return 0;
+    }
+    return 1;
+}
+
+int ember_node_python(ember_node *parent, int kind, const char *function, ember_node **out) {
+    if (!parent || !out) return emberE_set(EMBER_EINVAL, "ember_node_python: NULL argument");
+    if (kind < EMBER_PY_MAP || kind > EMBER_PY_MAP_PARTITIONS)
+        return emberE_set(EMBER_EINVAL,
+                          "ember_node_python: kind %d is not one of EMBER_PY_MAP ... EMBER_PY_MAP_PARTITIONS", kind);
+    const char *colon = function ? strchr(function, ':') : NULL;
+    if (!colon || !dotted_name(function, (size_t)(colon - function)) || !dotted_name(colon + 1, strlen(colon + 1)))
+        return emberE_set(EMBER_EINVAL, "ember_node_python: '%s' does not name a Python function as \"module:name\"",
+                          function ? function : "(null)");
+    if (!parent->ctx->cfg.python)
+        return emberE_set(EMBER_EINVAL,
+                          "ember_node_python(%s): this context has native workers, which run no Python; create it "
+                          "with ember_context_create_python",
+                          function);
+    /* The command a Python worker unpickles: ember.native._python_step(kind, function),
+     * the step's operations (pickle protocol 2: GLOBAL, BININT1, BINUNICODE, TUPLE2, REDUCE). */
+    static const char head[] = "\x80\x02"
+                               "cember.native\n_python_step\n"
+                               "K";
+    size_t n = strlen(function);
+    emberB_buf b = {0};
+    uint8_t len[4];
+    emberB_store_u32(len, (uint32_t)n);
+    int rc = emberB_append(&b, head, sizeof head - 1);
+    rc = rc ? rc : emberB_append(&b, (uint8_t[]){(uint8_t)kind, 'X'}, 2);
+    rc = rc ? rc : emberB_append(&b, len, 4);
+    rc = rc ? rc : emberB_append(&b, function, n);
+    rc = rc ? rc : emberB_append(&b, "\x86R.", 3);
+    rc = rc ? rc : ember_node_pipeline(parent->ctx, parent, b.data, b.len, out);
+    emberB_free(&b);
+    return rc;
+}
+
 /* A SHUFFLE node by a native spec; with merge_combiners, the reduce side's merge on top. */
 static int native_shuffle(ember_node *parent, size_t nparts, void *fns[4], const char *names[4], ember_node **out) {
     emberN_fnref refs[4] = {{0}};
@@ -132,6 +204,7 @@ static int native_shuffle(ember_node *parent, size_t nparts, void *fns[4], const
     for (int i = 0; i < 4 && !rc; i++) {
         if (!fns[i]) continue;
         rc = emberN_fn_name(fns[i], names[i], &refs[i]);
+        rc = rc ? rc : loadable(parent->ctx, &refs[i]);
         pr[i] = &refs[i];
         flags |= (uint32_t)EMBER_NSPEC_PARTITION << i;
     }

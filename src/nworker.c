@@ -17,8 +17,9 @@
  *
  * A crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) inside a native function writes
  * a TASK_ERROR naming the function and the signal, then the worker dies of it; the
- * engine retries the task on a new worker. Map-side combining holds its table in
- * memory (no spill).
+ * engine retries the task on a new worker. Map-side combining writes its table out
+ * past COMBINE_LIMIT bytes (the reduce side merges the parts); the reduce side's merge
+ * spills past its limit (see "the reduce side's merge" below).
  */
 #include "internal.h"
 
@@ -123,6 +124,9 @@ void emberV_crash_restore(void) {
 struct ember_iter {
     int (*next)(ember_iter *it, ember_value *v);
     void (*close)(ember_iter *it);
+    /* optional: the next record, which must be a (key, value) pair, and its items
+     * decoded in one pass (next_pair falls back to next and pair_items) */
+    int (*next_pair)(ember_iter *it, ember_value *rec, ember_value *k, ember_value *v, const char *what);
 };
 
 int ember_iter_next(ember_iter *it, ember_value *v) { return it->next(it, v); }
@@ -173,7 +177,7 @@ static void free_close(ember_iter *it) { ember_free(it); }
 static ember_iter *batch_iter_new(const ember_buf *bufs, size_t n, const char *where, uint64_t *count) {
     batch_iter *b = ember_calloc(1, sizeof *b);
     if (!b) return NULL;
-    *b = (batch_iter){{batch_next, free_close}, bufs, n, 0, NULL, 0, where, count};
+    *b = (batch_iter){{batch_next, free_close, NULL}, bufs, n, 0, NULL, 0, where, count};
     return &b->it;
 }
 
@@ -254,11 +258,19 @@ static int text_next(ember_iter *it, ember_value *v) {
                 i += bad;
             }
         }
+        if (f->err) return f->err;
         ember_put_str(&t->enc, (const char *)f->data, f->len);
+        len = f->len;
     }
     if (t->enc.err) return t->enc.err;
     (*t->count)++;
-    return ember_value_decode(t->enc.data, t->enc.len, v, NULL) ? EMBER_ECORRUPT : 1;
+    /* the value just written (checked above): a tag, the length, then the bytes */
+    *v = (ember_value){.type = t->as_bytes ? EMBER_BYTES : EMBER_STR,
+                       .data = t->enc.data + t->enc.len - len,
+                       .len = len,
+                       .enc = t->enc.data,
+                       .enc_len = t->enc.len};
+    return 1;
 }
 
 static void text_close(ember_iter *it) {
@@ -329,6 +341,38 @@ static int shuffle_next(ember_iter *it, ember_value *v) {
     s->left -= used;
     (*s->count)++;
     return 1;
+}
+
+static int pair_items(const ember_value *rec, ember_value *k, ember_value *v, const char *what);
+
+static int pair_items(const ember_value *rec, ember_value *k, ember_value *v, const char *what);
+
+/* Decodes the record at *p (of *left bytes) as a (key, value) pair and steps past it:
+ * 1, or a negative code (EMBER_ECORRUPT: the bytes are bad, the message is the
+ * decoder's; else not a pair, the message naming `what`). */
+static int take_pair(const uint8_t **p, size_t *left, ember_value *rec, ember_value *k, ember_value *v,
+                     const char *what) {
+    size_t used;
+    int rc = emberR_decode_pair(*p, *left, rec, k, v, &used);
+    if (rc < 0) return rc;
+    if (rc == 0 && (rc = pair_items(rec, k, v, what))) return rc;
+    *p += used;
+    *left -= used;
+    return 1;
+}
+
+static int shuffle_next_pair(ember_iter *it, ember_value *rec, ember_value *k, ember_value *v, const char *what) {
+    shuffle_iter *s = (shuffle_iter *)it;
+    int rc;
+    if (s->left == 0) { /* the next batch, as shuffle_next opens it */
+        if ((rc = shuffle_next(it, rec)) <= 0) return rc;
+        return (rc = pair_items(rec, k, v, what)) ? rc : 1;
+    }
+    if ((rc = take_pair(&s->p, &s->left, rec, k, v, what)) == EMBER_ECORRUPT)
+        return emberE_set(EMBER_ECORRUPT, "shuffle file %s: a bad record: %s", ember_shuffle_reader_file(s->r),
+                          ember_last_error());
+    if (rc == 1) (*s->count)++;
+    return rc;
 }
 
 static void shuffle_close(ember_iter *it) {
@@ -435,127 +479,6 @@ static void pair_close(ember_iter *it) {
     ember_free(p);
 }
 
-/* ---- the combining table ------------------------------------------------------------
- * Keys and combiners by their encoded bytes (one encoding per value: equal bytes are
- * equal keys), in one arena; open addressing over a power-of-two slot array. */
-
-typedef struct centry {
-    uint64_t h;                            /* fast hash of the key's bytes; 0 marks an empty slot */
-    uint32_t koff, klen, voff, vlen, vcap; /* in the arena (under 4 GiB: COMBINE_LIMIT) */
-    uint32_t bucket;                       /* the key's shuffle bucket */
-} centry;
-
-typedef struct ctable {
-    centry *slots;
-    size_t cap, used;
-    emberB_buf arena;
-    size_t order_cap;
-    size_t *order; /* slots in insertion order */
-} ctable;
-
-static uint64_t fast_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t t = 0;
-    for (size_t i = 0; i < n; i++)
-        t |= (uint64_t)p[i] << (8 * i);
-    h ^= t; /* then murmur3's finalizer: every input bit reaches the low bits */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h | 1;
-}
-
-static void ctable_free(ctable *t) {
-    ember_free(t->slots);
-    ember_free(t->order);
-    emberB_free(&t->arena);
-    memset(t, 0, sizeof *t);
-}
-
-static void ctable_clear(ctable *t) {
-    if (t->slots) memset(t->slots, 0, t->cap * sizeof *t->slots);
-    t->used = 0;
-    t->arena.len = 0;
-}
-
-static int ctable_grow(ctable *t) {
-    size_t cap = t->cap ? t->cap * 2 : 65536;
-    centry *s = ember_calloc(cap, sizeof *s);
-    size_t *order = ember_malloc(cap * sizeof *order);
-    if (!s || !order) {
-        ember_free(s);
-        ember_free(order);
-        return emberE_set(EMBER_ENOMEM, "out of memory growing a combining table to %zu keys", cap);
-    }
-    size_t n = 0;
-    for (size_t k = 0; k < t->used; k++) {
-        centry *e = &t->slots[t->order[k]];
-        size_t i = e->h & (cap - 1);
-        while (s[i].h)
-            i = (i + 1) & (cap - 1);
-        s[i] = *e;
-        order[n++] = i;
-    }
-    ember_free(t->slots);
-    ember_free(t->order);
-    t->slots = s;
-    t->order = order;
-    t->cap = cap;
-    return 0;
-}
-
-/* Finds key; *found says whether it was there, else a new entry is made (value empty). */
-static int ctable_find(ctable *t, const uint8_t *key, size_t klen, centry **out, int *found) {
-    if ((t->used + 1) * 2 > t->cap) {
-        int rc = ctable_grow(t);
-        if (rc) return rc;
-    }
-    uint64_t h = fast_hash(key, klen);
-    size_t i = h & (t->cap - 1);
-    for (; t->slots[i].h; i = (i + 1) & (t->cap - 1)) {
-        centry *e = &t->slots[i];
-        if (e->h == h && e->klen == klen && memcmp(t->arena.data + e->koff, key, klen) == 0) {
-            *out = e;
-            *found = 1;
-            return 0;
-        }
-    }
-    size_t koff = t->arena.len;
-    if (koff + klen > UINT32_MAX - 64 || emberB_append(&t->arena, key, klen))
-        return emberE_set(EMBER_ENOMEM, "out of memory in a combining table");
-    t->slots[i] = (centry){.h = h, .koff = (uint32_t)koff, .klen = (uint32_t)klen};
-    t->order[t->used++] = i;
-    *out = &t->slots[i];
-    *found = 0;
-    return 0;
-}
-
-/* Sets entry e's value to bytes v (in place when they fit). */
-static int ctable_set(ctable *t, centry *e, const uint8_t *v, size_t n) {
-    if (n <= e->vcap) {
-        memmove(t->arena.data + e->voff, v, n);
-        e->vlen = n;
-        return 0;
-    }
-    size_t cap = n < 8 ? 8 : n;
-    if (t->arena.len + cap > UINT32_MAX - 64 || emberB_reserve(&t->arena, cap))
-        return emberE_set(EMBER_ENOMEM, "out of memory in a combining table");
-    e->voff = (uint32_t)t->arena.len;
-    memcpy(t->arena.data + e->voff, v, n);
-    t->arena.len += cap;
-    e->vlen = (uint32_t)n;
-    e->vcap = (uint32_t)cap;
-    return 0;
-}
-
 /* ---- native steps over iterators -------------------------------------------------- */
 
 typedef struct fn_call {
@@ -576,10 +499,13 @@ typedef struct step_iter {
     ember_iter *up;
     fn_call f;
     ember_writer out;
-    size_t off;   /* next record of out to hand on */
-    int done;     /* PARTITIONS, MERGE, COUNT ...: the input was consumed */
-    ctable table; /* MERGE */
+    size_t off;         /* next record of out to hand on */
+    int done;           /* PARTITIONS, MERGE, COUNT ...: the input was consumed */
+    emberU_table table; /* MERGE */
     size_t next_entry;
+    char **spills; /* MERGE past the memory limit: its spill files, and the bucket merged next */
+    size_t nspills, spills_cap;
+    uint32_t spill_bucket;
     char *save_path; /* SAVE_TEXT: the part file's final and temporary names */
     char *save_tmp;
     uint32_t split;
@@ -637,42 +563,89 @@ static int pair_items(const ember_value *rec, ember_value *k, ember_value *v, co
     return 0;
 }
 
-/* Adds (key, value) to a combining table: create/merge_value, or merge_combiners when
- * create is NULL and value is already a combiner. */
-static int combine_add(ctable *t, const ember_value *k, const ember_value *v, fn_call *create, fn_call *merge,
-                       ember_writer *tmp, centry **out) {
-    centry *e = NULL;
-    int found = 0;
-    int rc = ctable_find(t, k->enc, k->enc_len, &e, &found);
-    if (rc) return rc;
-    size_t idx = (size_t)(e - t->slots);
-    ember_writer_reset(tmp);
-    if (!found) {
-        if (create && create->fn) {
-            if ((rc = call_map(create, v, tmp))) return rc;
-            ember_value c;
-            if ((rc = one_record(create, tmp, 0, &c))) return rc;
-            rc = ctable_set(t, &t->slots[idx], tmp->data, tmp->len);
-        } else {
-            rc = ctable_set(t, &t->slots[idx], v->enc, v->enc_len);
-        }
-    } else {
-        ember_value c, r;
-        if (ember_value_decode(t->arena.data + e->voff, e->vlen, &c, NULL)) return EMBER_ECORRUPT;
-        if ((rc = call_merge(merge, &c, v, tmp))) return rc;
-        if ((rc = one_record(merge, tmp, 0, &r))) return rc;
-        rc = ctable_set(t, &t->slots[idx], tmp->data, tmp->len);
-    }
-    if (out) *out = &t->slots[idx];
-    return rc;
+/* The next record of `it`, which must be a (key, value) pair, and its items: 1, 0 at
+ * the end, or a negative code. */
+static int next_pair(ember_iter *it, ember_value *rec, ember_value *k, ember_value *v, const char *what) {
+    if (it->next_pair) return it->next_pair(it, rec, k, v, what);
+    int rc = it->next(it, rec);
+    if (rc <= 0) return rc;
+    return (rc = pair_items(rec, k, v, what)) ? rc : 1;
 }
 
-/* Encodes entry i of the table (insertion order) as a (key, combiner) pair into w. */
-static int entry_pair(ctable *t, size_t i, ember_writer *w) {
-    centry *e = &t->slots[t->order[i]];
+/* Adds (key, value) to a combining table: create/merge_value, or merge_combiners when
+ * create is NULL and value is already a combiner. */
+static int combine_add_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_t hash, const ember_value *v,
+                              fn_call *create, fn_call *merge, ember_writer *tmp) {
+    emberU_entry *e;
+    int found;
+    int rc = emberU_find_hashed(t, key, klen, hash, &e, &found);
+    if (rc) return rc;
+    ember_writer_reset(tmp);
+    ember_value c, r;
+    if (found) {
+        size_t n;
+        const uint8_t *cur = emberU_value(t, e, &n);
+        if (ember_value_decode(cur, n, &c, NULL)) return EMBER_ECORRUPT;
+        if ((rc = call_merge(merge, &c, v, tmp)) || (rc = one_record(merge, tmp, 0, &r))) return rc;
+        return emberU_set_value(t, e, tmp->data, tmp->len);
+    }
+    if (!create || !create->fn) return emberU_set_value(t, e, v->enc, v->enc_len);
+    if ((rc = call_map(create, v, tmp)) || (rc = one_record(create, tmp, 0, &c))) return rc;
+    return emberU_set_value(t, e, tmp->data, tmp->len);
+}
+
+static int combine_add(emberU_table *t, const ember_value *k, const ember_value *v, fn_call *create, fn_call *merge,
+                       ember_writer *tmp) {
+    return combine_add_hashed(t, k->enc, k->enc_len, emberU_hash(k->enc, k->enc_len), v, create, merge, tmp);
+}
+
+/* Up to PAIRS_AHEAD (key, value) pairs read ahead of combining them: their bytes copied
+ * (the iterator's buffers move on), their keys hashed and their slots prefetched, so
+ * that the table's cache misses overlap instead of following one another. */
+#define PAIRS_AHEAD 16
+typedef struct pair_batch {
+    ember_writer held; /* the pairs' encodings */
+    struct {
+        size_t koff, klen, voff, vlen;
+        uint64_t hash;
+    } at[PAIRS_AHEAD];
+    size_t n;
+} pair_batch;
+
+/* Refills b from it (prefetching in t): the count read (0 at the end) or a negative code. */
+static int read_pairs(ember_iter *it, pair_batch *b, const emberU_table *t, const char *what) {
+    ember_value rec, k, v;
+    int rc = 0;
+    ember_writer_reset(&b->held);
+    for (b->n = 0; b->n < PAIRS_AHEAD && (rc = next_pair(it, &rec, &k, &v, what)) == 1; b->n++) {
+        size_t base = b->held.len;
+        if (emberN_append(&b->held, rec.enc, rec.enc_len)) return b->held.err;
+        uint64_t h = emberU_hash(k.enc, k.enc_len);
+        b->at[b->n].koff = base + (size_t)(k.enc - rec.enc);
+        b->at[b->n].klen = k.enc_len;
+        b->at[b->n].voff = base + (size_t)(v.enc - rec.enc);
+        b->at[b->n].vlen = v.enc_len;
+        b->at[b->n].hash = h;
+        emberU_prefetch(t, h);
+    }
+    return rc < 0 ? rc : (int)b->n;
+}
+
+/* Combines pair i of b into t (see combine_add). */
+static int combine_held(emberU_table *t, const pair_batch *b, size_t i, fn_call *create, fn_call *merge,
+                        ember_writer *tmp) {
+    ember_value v;
+    if (ember_value_decode(b->held.data + b->at[i].voff, b->at[i].vlen, &v, NULL)) return EMBER_ECORRUPT;
+    return combine_add_hashed(t, b->held.data + b->at[i].koff, b->at[i].klen, b->at[i].hash, &v, create, merge, tmp);
+}
+
+/* Appends entry e of the table as a (key, combiner) pair to w. */
+static int entry_pair(const emberU_table *t, const emberU_entry *e, ember_writer *w) {
+    size_t klen, vlen;
+    const uint8_t *key = emberU_key(t, e, &klen), *value = emberU_value(t, e, &vlen);
     emberN_append(w, "\x08\x02", 2); /* a 2-tuple: the key's and the combiner's encodings follow */
-    emberN_append(w, t->arena.data + e->koff, e->klen);
-    return emberN_append(w, t->arena.data + e->voff, e->vlen);
+    emberN_append(w, key, klen);
+    return emberN_append(w, value, vlen);
 }
 
 static int save_line(step_iter *s, FILE *f, const ember_value *v) {
@@ -682,6 +655,12 @@ static int save_line(step_iter *s, FILE *f, const ember_value *v) {
         return emberE_errno(EMBER_EIO, errno, "writing %s", s->save_tmp);
     return 0;
 }
+
+/* The reduce side's merge past its memory limit (defined with the shuffle sink below). */
+#define MERGE_SPILL_BUCKETS 64
+static size_t merge_limit(void);
+static int merge_spill(step_iter *s);
+static int merge_back(step_iter *s, ember_writer *tmp);
 
 /* Consumes the whole input of a step that ends the partition (FOREACH, COUNT,
  * SAVE_TEXT, PARTITIONS, MERGE); what it makes goes to s->out or s->table. */
@@ -700,13 +679,21 @@ static int consume(step_iter *s) {
         crash_running = NULL;
         if (!rc && s->out.err) rc = s->out.err;
         return rc < 0 ? fn_failed(&s->f, rc) : 0;
-    case EMBER_NOP_MERGE:
-        while (!rc && (rc = s->up->next(s->up, &v)) == 1) {
-            ember_value k, c;
-            rc = pair_items(&v, &k, &c, "reduceByKey's merge");
-            rc = rc ? rc : combine_add(&s->table, &k, &c, NULL, &s->f, &tmp, NULL);
+    case EMBER_NOP_MERGE: {
+        size_t limit = merge_limit();
+        pair_batch b = {0};
+        while ((rc = read_pairs(s->up, &b, &s->table, "reduceByKey's merge")) > 0) {
+            rc = 0;
+            for (size_t i = 0; !rc && i < b.n; i++) {
+                rc = combine_held(&s->table, &b, i, NULL, &s->f, &tmp);
+                if (!rc && emberU_bytes(&s->table) > limit) rc = merge_spill(s);
+            }
+            if (rc) break;
         }
+        ember_writer_free(&b.held);
+        if (!rc && s->nspills && !(rc = merge_spill(s))) rc = merge_back(s, &tmp); /* the rest too, then bucket 0 */
         break;
+    }
     case EMBER_NOP_COUNT:
         while ((rc = s->up->next(s->up, &v)) == 1)
             n++;
@@ -739,6 +726,32 @@ static int consume(step_iter *s) {
     return rc < 0 ? rc : 0;
 }
 
+/* FLATMAP: calls the function on input records until s->out has a record left to hand
+ * on: 1, 0 at the end of the input, or a negative code. */
+static int flat_fill(step_iter *s) {
+    ember_value in;
+    int rc;
+    while (s->off >= s->out.len) {
+        if ((rc = s->up->next(s->up, &in)) <= 0) return rc;
+        ember_writer_reset(&s->out);
+        s->off = 0;
+        if ((rc = call_map(&s->f, &in, &s->out))) return rc;
+    }
+    return 1;
+}
+
+static int step_next_pair(ember_iter *it, ember_value *rec, ember_value *k, ember_value *v, const char *what) {
+    step_iter *s = (step_iter *)it;
+    int rc;
+    if ((rc = flat_fill(s)) <= 0) return rc;
+    const uint8_t *p = s->out.data + s->off;
+    size_t left = s->out.len - s->off;
+    if ((rc = take_pair(&p, &left, rec, k, v, what)) == EMBER_ECORRUPT)
+        return emberE_set(EMBER_ECORRUPT, "native function %s wrote a bad record: %s", s->f.name, ember_last_error());
+    s->off = s->out.len - left;
+    return rc;
+}
+
 static int step_next(ember_iter *it, ember_value *v) {
     step_iter *s = (step_iter *)it;
     ember_value in;
@@ -750,13 +763,8 @@ static int step_next(ember_iter *it, ember_value *v) {
         if ((rc = call_map(&s->f, &in, &s->out)) || (rc = one_record(&s->f, &s->out, 0, v))) return rc;
         return 1;
     case EMBER_NOP_FLATMAP:
-        for (;;) {
-            if ((rc = take_out(s, v))) return rc;
-            if ((rc = s->up->next(s->up, &in)) <= 0) return rc;
-            ember_writer_reset(&s->out);
-            s->off = 0;
-            if ((rc = call_map(&s->f, &in, &s->out))) return rc;
-        }
+        if ((rc = flat_fill(s)) <= 0) return rc;
+        return take_out(s, v);
     case EMBER_NOP_FILTER:
         for (;;) {
             if ((rc = s->up->next(s->up, &in)) <= 0) return rc;
@@ -772,10 +780,16 @@ static int step_next(ember_iter *it, ember_value *v) {
         }
     case EMBER_NOP_MERGE:
         if (!s->done && (rc = consume(s))) return rc;
-        if (s->next_entry == s->table.used) return 0;
+        while (s->next_entry == s->table.used) { /* spilled: the next bucket of the spill files */
+            if (!s->nspills || s->spill_bucket == MERGE_SPILL_BUCKETS) return 0;
+            ember_writer tmp = {0};
+            rc = merge_back(s, &tmp);
+            ember_writer_free(&tmp);
+            if (rc) return rc;
+        }
         ember_writer_reset(&s->out);
         s->off = 0;
-        if ((rc = entry_pair(&s->table, s->next_entry++, &s->out))) return rc;
+        if ((rc = entry_pair(&s->table, emberU_at(&s->table, s->next_entry++), &s->out))) return rc;
         return take_out(s, v);
     default:
         if (!s->done && (rc = consume(s))) return rc;
@@ -787,7 +801,12 @@ static void step_close(ember_iter *it) {
     step_iter *s = (step_iter *)it;
     iter_close(s->up);
     ember_writer_free(&s->out);
-    ctable_free(&s->table);
+    emberU_free(&s->table);
+    for (size_t i = 0; i < s->nspills; i++) {
+        unlink(s->spills[i]);
+        ember_free(s->spills[i]);
+    }
+    ember_free(s->spills);
     if (s->save_tmp && !s->done) unlink(s->save_tmp);
     ember_free(s->save_path);
     ember_free(s->save_tmp);
@@ -835,7 +854,7 @@ static int step_new(const emberN_op *op, uint32_t split, int allow_main, ember_i
         iter_close(up);
         return emberE_set(EMBER_ENOMEM, "out of memory starting a native step");
     }
-    s->it = (ember_iter){step_next, step_close};
+    s->it = (ember_iter){step_next, step_close, op->kind == EMBER_NOP_FLATMAP ? step_next_pair : NULL};
     s->kind = op->kind;
     s->up = up;
     s->split = split;
@@ -888,7 +907,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
         }
         memcpy(path, in->path.p, in->path.len);
         path[in->path.len] = 0;
-        t->it = (ember_iter){text_next, text_close};
+        t->it = (ember_iter){text_next, text_close, NULL};
         t->count = &env->metrics[EMBER_METRIC_RECORDS_READ];
         t->as_bytes = (in->flags & EMBER_TEXT_BYTES) != 0;
         ember_split s = {path, in->start, in->end, (int)(in->flags >> EMBER_TEXT_CODEC_SHIFT & 0xff)};
@@ -907,8 +926,8 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = r ? emberE_set(EMBER_EPROTO, "a range with step 0") : emberE_set(EMBER_ENOMEM, "out of memory");
             return NULL;
         }
-        *r = (range_iter){
-            {range_next, range_close}, in->start, in->end, in->step, {0}, &env->metrics[EMBER_METRIC_RECORDS_READ]};
+        *r = (range_iter){{range_next, range_close, NULL},         in->start, in->end, in->step, {0},
+                          &env->metrics[EMBER_METRIC_RECORDS_READ]};
         return &r->it;
     }
     case EMBER_IN_SHUFFLE: {
@@ -919,7 +938,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = emberE_set(EMBER_ENOMEM, "out of memory opening shuffle files");
             return NULL;
         }
-        s->it = (ember_iter){shuffle_next, shuffle_close};
+        s->it = (ember_iter){shuffle_next, shuffle_close, shuffle_next_pair};
         s->count = &env->metrics[EMBER_METRIC_SHUFFLE_RECORDS_READ];
         for (uint32_t i = 0; i < in->npaths; i++) {
             if (!(s->paths[i] = ember_malloc(in->paths[i].len + 1))) {
@@ -961,14 +980,9 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             return NULL;
         }
         ember_free(path);
-        k->b = (batch_iter){{batch_next, block_close},
-                            k->batches.bufs,
-                            k->batches.n,
-                            0,
-                            NULL,
-                            0,
-                            "a block file",
-                            &env->metrics[EMBER_METRIC_RECORDS_READ]};
+        k->b = (batch_iter){
+            {batch_next, block_close, NULL},         k->batches.bufs, k->batches.n, 0, NULL, 0, "a block file",
+            &env->metrics[EMBER_METRIC_RECORDS_READ]};
         return &k->b.it;
     }
     case EMBER_IN_CONCAT: {
@@ -979,7 +993,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = emberE_set(EMBER_ENOMEM, "out of memory");
             return NULL;
         }
-        c->it = (ember_iter){concat_next, concat_close};
+        c->it = (ember_iter){concat_next, concat_close, NULL};
         for (uint32_t i = 0; i < in->nchildren; i++) {
             if (!(c->kids[i] = input_iter(env, &in->children[i], rc))) {
                 concat_close(&c->it);
@@ -995,7 +1009,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = emberE_set(EMBER_ENOMEM, "out of memory");
             return NULL;
         }
-        p->it = (ember_iter){pair_next, pair_close};
+        p->it = (ember_iter){pair_next, pair_close, NULL};
         p->cartesian = in->kind == EMBER_IN_CARTESIAN;
         if (!(p->a = input_iter(env, &in->children[0], rc)) || !(p->b = input_iter(env, &in->children[1], rc))) {
             pair_close(&p->it);
@@ -1130,27 +1144,117 @@ static int bucket_of(shuffle_out *o, const ember_value *key, uint32_t *out) {
  * writes what it holds and starts again (the reduce side merges the parts). */
 #define COMBINE_LIMIT ((size_t)256 << 20)
 
-static int drain_table(shuffle_out *o, ctable *t) {
+/* Keys the last map-side table of this process held: the next one starts that big
+ * (the map tasks of a stage tend to see as many keys), rather than growing to it. */
+static size_t last_combine_keys;
+
+/* Writes the table's (key, combiner) pairs to their buckets (in slot order: the order
+ * of a map task's output does not matter) and empties it. */
+static int drain_table(shuffle_out *o, emberU_table *t) {
     int rc = 0;
-    for (size_t i = 0; i < t->used && !rc; i++) {
-        centry *e = &t->slots[t->order[i]];
-        ember_writer *b = &o->buckets[e->bucket];
-        /* a 2-tuple of the key and the combiner, both already encoded */
-        emberN_append(b, "\x08\x02", 2);
-        emberN_append(b, t->arena.data + e->koff, e->klen);
-        rc = emberN_append(b, t->arena.data + e->voff, e->vlen);
+    size_t pos = 0;
+    for (emberU_entry *e; !rc && (e = emberU_next(t, &pos));) {
+        size_t klen;
+        const uint8_t *key = emberU_key(t, e, &klen);
+        ember_value k;
+        uint32_t bucket;
+        if (ember_value_decode(key, klen, &k, NULL)) return EMBER_ECORRUPT;
+        if ((rc = bucket_of(o, &k, &bucket))) break;
+        ember_writer *b = &o->buckets[bucket];
+        rc = entry_pair(t, e, b);
         if (!rc) (*o->written)++;
-        if (!rc && b->len >= BATCH_BYTES) rc = bucket_flush(o, e->bucket);
+        if (!rc && b->len >= BATCH_BYTES) rc = bucket_flush(o, bucket);
     }
-    ctable_clear(t);
+    emberU_clear(t);
     return rc;
+}
+
+/* ---- the reduce side's merge past its memory limit ---------------------------------
+ * A MERGE step whose table holds more than merge_limit() bytes writes it to a spill
+ * file — a shuffle file (shuffle.c's format, its ranges CRC-checked when read back) of
+ * MERGE_SPILL_BUCKETS buckets by the key's hash — and goes on with an empty table. At
+ * the end of its input it spills the rest too, then merges the files back one bucket
+ * at a time: a key's records are all in one bucket, so each bucket is merged, handed
+ * on and dropped before the next. One bucket's keys (about 1/64 of them) must fit in
+ * memory. The files go to the context's temp dir and are removed when the step closes. */
+
+static size_t merge_limit(void) {
+    const char *v = getenv("EMBER_NATIVE_MERGE_BYTES");
+    char *end = NULL;
+    unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+    return n > 0 && end && *end == 0 ? (size_t)n : (size_t)256 << 20;
+}
+
+static int merge_spill(step_iter *s) {
+    static unsigned seq;
+    const char *dir = getenv("EMBER_LOCAL_DIR");
+    if (!dir || !*dir) dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    char path[4200];
+    snprintf(path, sizeof path, "%s/merge-%d-%u.spill", dir, (int)getpid(), seq++);
+    shuffle_out o = {.n = MERGE_SPILL_BUCKETS};
+    char *copy = ember_strdup(path);
+    int rc = 0;
+    if (!copy || emberB_grow(&s->spills, &s->spills_cap, s->nspills + 1, sizeof *s->spills, 4) ||
+        !(o.buckets = ember_calloc(o.n, sizeof *o.buckets))) {
+        ember_free(copy);
+        return emberE_set(EMBER_ENOMEM, "out of memory spilling reduceByKey's merge");
+    }
+    s->spills[s->nspills++] = copy; /* removed when the step closes, whatever happens */
+    for (uint32_t i = 0; !rc && i < o.n; i++)
+        rc = ember_put_batch_header(&o.buckets[i]);
+    if (!rc) rc = ember_shuffle_writer_open(path, o.n, 16 << 20, &o.w);
+    size_t pos = 0;
+    for (emberU_entry *e; !rc && (e = emberU_next(&s->table, &pos));) {
+        size_t klen;
+        const uint8_t *key = emberU_key(&s->table, e, &klen);
+        uint32_t b = (uint32_t)(emberU_hash(key, klen) >> 32) % o.n;
+        rc = entry_pair(&s->table, e, &o.buckets[b]);
+        if (!rc && o.buckets[b].len >= BATCH_BYTES) rc = bucket_flush(&o, b);
+    }
+    for (uint32_t i = 0; !rc && i < o.n; i++)
+        rc = bucket_flush(&o, i);
+    if (!rc) {
+        rc = ember_shuffle_writer_commit(o.w, NULL);
+        o.w = NULL;
+    }
+    if (o.w) ember_shuffle_writer_abort(o.w);
+    for (uint32_t i = 0; i < o.n; i++)
+        ember_writer_free(&o.buckets[i]);
+    ember_free(o.buckets);
+    emberU_clear(&s->table);
+    return rc;
+}
+
+/* Merges the next bucket of the spill files into the (emptied) table. */
+static int merge_back(step_iter *s, ember_writer *tmp) {
+    emberU_clear(&s->table);
+    s->next_entry = 0;
+    ember_shuffle_reader *r = NULL;
+    const void *data;
+    size_t len;
+    int rc = ember_shuffle_reader_open((const char *const *)s->spills, s->nspills, s->spill_bucket++, &r);
+    while (!rc && (rc = ember_shuffle_reader_next(r, &data, &len)) == 1) {
+        const uint8_t *p;
+        size_t left;
+        rc = ember_batch_open(data, len, &p, &left);
+        while (!rc && left) {
+            ember_value rec, k, v;
+            if ((rc = take_pair(&p, &left, &rec, &k, &v, "a spill file")) < 0) break;
+            rc = combine_add(&s->table, &k, &v, NULL, &s->f, tmp);
+        }
+        if (rc == EMBER_ECORRUPT)
+            rc = emberE_set(EMBER_ECORRUPT, "spill file %s: %s", ember_shuffle_reader_file(r), ember_last_error());
+    }
+    ember_shuffle_reader_close(r);
+    return rc < 0 ? rc : 0;
 }
 
 static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_spec *spec, ember_iter *it,
                         uint64_t *sizes) {
     shuffle_out o = {.n = task->nbuckets, .written = &env->metrics[EMBER_METRIC_SHUFFLE_RECORDS_WRITTEN]};
     fn_call create = {0}, merge = {0};
-    ctable table = {0};
+    emberU_table table = {0};
     ember_writer tmp = {0};
     char path[4200];
     int rc = 0;
@@ -1164,23 +1268,30 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
     for (uint32_t i = 0; !rc && i < o.n; i++)
         rc = ember_put_batch_header(&o.buckets[i]);
     if (!rc) rc = ember_shuffle_writer_open(path, o.n, 16 << 20, &o.w);
+    if (!rc && merge.fn) rc = emberU_reserve(&table, last_combine_keys);
     ember_value rec, k, v;
-    while (!rc && (rc = it->next(it, &rec)) == 1) {
-        rc = pair_items(&rec, &k, &v, "a shuffle (partitionBy, reduceByKey ...)");
-        if (rc) break;
-        if (merge.fn) {
-            centry *e = NULL;
-            size_t before = table.used;
-            rc = combine_add(&table, &k, &v, &create, &merge, &tmp, &e);
-            if (!rc && table.used > before) rc = bucket_of(&o, &k, &e->bucket);
-            if (!rc && table.arena.len > COMBINE_LIMIT) rc = drain_table(&o, &table);
-        } else {
-            uint32_t b;
-            rc = bucket_of(&o, &k, &b);
-            rc = rc ? rc : bucket_put(&o, b, &rec, NULL, NULL);
+    const char *what = "a shuffle (partitionBy, reduceByKey ...)";
+    pair_batch pb = {0};
+    while (!rc && merge.fn && (rc = read_pairs(it, &pb, &table, what)) > 0) {
+        rc = 0;
+        for (size_t i = 0; !rc && i < pb.n; i++) {
+            rc = combine_held(&table, &pb, i, &create, &merge, &tmp);
+            if (!rc && emberU_bytes(&table) > COMBINE_LIMIT) {
+                last_combine_keys = table.used;
+                rc = drain_table(&o, &table);
+            }
         }
     }
-    if (!rc && merge.fn) rc = drain_table(&o, &table);
+    ember_writer_free(&pb.held);
+    while (!rc && !merge.fn && (rc = next_pair(it, &rec, &k, &v, what)) == 1) {
+        uint32_t b;
+        rc = bucket_of(&o, &k, &b);
+        rc = rc ? rc : bucket_put(&o, b, &rec, NULL, NULL);
+    }
+    if (!rc && merge.fn) {
+        if (table.used > last_combine_keys) last_combine_keys = table.used;
+        rc = drain_table(&o, &table);
+    }
     for (uint32_t i = 0; !rc && i < o.n; i++)
         rc = bucket_flush(&o, i);
     if (!rc) {
@@ -1194,7 +1305,7 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
     ember_free(o.partition.name);
     ember_free(create.name);
     ember_free(merge.name);
-    ctable_free(&table);
+    emberU_free(&table);
     ember_writer_free(&tmp);
     return rc;
 }
@@ -1515,9 +1626,10 @@ void emberV_link(void) {}
 
 /* Before main(): the driver's executable, run again as the native daemon, serves the
  * control protocol on fd 3 and exits without running the program. */
-__attribute__((constructor)) static void native_daemon_hook(void) {
+__attribute__((constructor)) static void native_daemon_hook(int argc, char **argv) {
     const char *v = getenv(EMBER_NATIVE_DAEMON_VAR);
     if (!v || strcmp(v, "1") != 0) return;
-    unsetenv(EMBER_NATIVE_DAEMON_VAR); /* programs the workers run are not daemons */
+    unsetenv(EMBER_NATIVE_DAEMON_VAR);                    /* programs the workers run are not daemons */
+    if (argc >= 3) setenv("EMBER_LOCAL_DIR", argv[2], 1); /* the context's temp dir: spill files go there */
     _exit(daemon_main(3));
 }

@@ -100,8 +100,36 @@ static int corrupt(const decoder *d, const uint8_t *at, const char *what) {
 /* Decodes the value at p[0, end) into *v, checking its children recursively (depth:
  * containers above it; utf8: whether str contents are checked too). Returns 0 or
  * EMBER_ECORRUPT. */
+/* 1 when s[0, n) is ASCII (n small: the common key, a word). */
+static inline int short_ascii(const uint8_t *s, size_t n) {
+    if (n >= 8) { /* 8 bytes at a time, the last 8 overlapping */
+        uint64_t acc = 0, w;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&w, s + i, 8);
+            acc |= w;
+        }
+        memcpy(&w, s + n - 8, 8);
+        return !((acc | w) & 0x8080808080808080ull);
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return !((a | b) & 0x80808080u);
+    }
+    uint8_t any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= s[i];
+    return any < 0x80;
+}
+
 static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8) {
     if (p >= end) return corrupt(d, p, "truncated value");
+    if (p[0] == TAG_STR && end - p >= 2 && p[1] < 32 && p[1] <= end - p - 2 && (!utf8 || short_ascii(p + 2, p[1]))) {
+        /* a short ASCII str (a word): what the general path below decides, sooner */
+        *v = (ember_value){.type = EMBER_STR, .data = p + 2, .len = p[1], .enc = p, .enc_len = 2 + (size_t)p[1]};
+        return 0;
+    }
     memset(v, 0, sizeof *v);
     v->enc = p;
     const uint8_t *q = p + 1;
@@ -180,9 +208,20 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
     return 0;
 }
 
+/* A small int (-64 <= i < 64: one byte of varint) at p[0, len): filled in *v, 1; else 0. */
+static inline int small_int(const uint8_t *p, size_t len, ember_value *v) {
+    if (len < 2 || p[0] != TAG_INT || p[1] >= 0x80) return 0;
+    *v = (ember_value){.type = EMBER_INT, .i = (int64_t)(p[1] >> 1) ^ -(int64_t)(p[1] & 1), .enc = p, .enc_len = 2};
+    return 1;
+}
+
 int ember_value_decode(const void *buf, size_t len, ember_value *out, size_t *used) {
     if (!buf || !out) return emberE_set(EMBER_EINVAL, "ember_value_decode: NULL argument");
     const uint8_t *p = buf;
+    if (small_int(p, len, out)) { /* the commonest value of all, a count, without the general path */
+        if (used) *used = 2;
+        return 0;
+    }
     decoder d = {p};
     ember_value v;
     int rc = decode(&d, p, p + len, &v, 0, 1);
@@ -190,6 +229,27 @@ int ember_value_decode(const void *buf, size_t len, ember_value *out, size_t *us
     *out = v;
     if (used) *used = v.enc_len;
     return 0;
+}
+
+int emberR_decode_pair(const uint8_t *p, size_t len, ember_value *rec, ember_value *k, ember_value *v, size_t *used) {
+    decoder d = {p};
+    const uint8_t *end = p + len;
+    if (len < 2 || (p[0] != TAG_TUPLE && p[0] != TAG_LIST) || p[1] != 2) {
+        int rc = ember_value_decode(p, len, rec, used);
+        return rc ? rc : 0;
+    }
+    int rc = decode(&d, p + 2, end, k, 1, 1);
+    if (!rc && !small_int(p + 2 + k->enc_len, (size_t)(end - p - 2 - k->enc_len), v))
+        rc = decode(&d, p + 2 + k->enc_len, end, v, 1, 1);
+    if (rc) return rc;
+    *rec = (ember_value){.type = p[0] == TAG_TUPLE ? EMBER_TUPLE : EMBER_LIST,
+                         .count = 2,
+                         .enc = p,
+                         .enc_len = 2 + k->enc_len + v->enc_len,
+                         .next = p + 2,
+                         .left = 2};
+    *used = rec->enc_len;
+    return 1;
 }
 
 int ember_value_next(ember_value *c, ember_value *child) {
@@ -255,7 +315,8 @@ void ember_writer_free(ember_writer *w) {
 }
 
 /* Makes room for `extra` more bytes; returns a pointer to them or NULL (w->err set). */
-static uint8_t *room(ember_writer *w, size_t extra) {
+static inline uint8_t *room(ember_writer *w, size_t extra) {
+    if (w->cap - w->len >= extra && w->data && !w->err) return w->data + w->len;
     if (w->err) return NULL;
     if (extra > SIZE_MAX / 2 - w->len) {
         w->err = emberE_set(EMBER_ENOMEM, "record writer: %zu bytes is too large", extra);

@@ -46,22 +46,26 @@ static int mpi_variable(const char *e) {
 
 /* Builds the daemon's environment: ours without MPI's variables, with
  * PYTHONHASHSEED=0 (workers hash the same everywhere) and PYTHONPATH replaced when
- * given; for the native daemon (nworker.c) EMBER_NATIVE_DAEMON=1 too. */
-static char **daemon_env(const char *pythonpath, int native) {
+ * given; for the native daemon (nworker.c) EMBER_NATIVE_DAEMON=1 too, and
+ * EMBER_TYPED_RESULTS=1 for Python workers whose results a C program reads
+ * (ember_config.typed_results). */
+static char **daemon_env(const char *pythonpath, int native, int typed_results) {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = ember_calloc(n + 4, sizeof *env);
+    char **env = ember_calloc(n + 5, sizeof *env);
     if (!env) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(environ[i], "PYTHONHASHSEED=", 15) == 0 || mpi_variable(environ[i])) continue;
         if (pythonpath && strncmp(environ[i], "PYTHONPATH=", 11) == 0) continue;
         if (strncmp(environ[i], EMBER_NATIVE_DAEMON_VAR "=", sizeof EMBER_NATIVE_DAEMON_VAR) == 0) continue;
+        if (strncmp(environ[i], "EMBER_TYPED_RESULTS=", 20) == 0) continue;
         env[k++] = environ[i];
     }
     env[k++] = "PYTHONHASHSEED=0";
     if (native) env[k++] = "EMBER_NATIVE_DAEMON=1";
+    if (typed_results && !native) env[k++] = "EMBER_TYPED_RESULTS=1";
     if (pythonpath) {
         size_t len = strlen(pythonpath) + 12;
         char *pp = ember_malloc(len);
@@ -104,7 +108,7 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
      * again (see nworker.c). */
     int native = !cfg->python && !cfg->daemon;
     if (native) emberV_link();
-    env = daemon_env(cfg->pythonpath, native);
+    env = daemon_env(cfg->pythonpath, native, cfg->typed_results);
     if (!env) {
         rc = emberE_set(EMBER_ENOMEM, "out of memory building the daemon's environment");
         goto close_socket;

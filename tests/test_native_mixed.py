@@ -1,10 +1,14 @@
 """Mixed lineages (issue 16): a C-built RDD handed to Python is an ordinary RDD
-(ember.native.call), Python RDDs are processed by C functions, and every mix gives
-the pure Python path's answer. Native steps over text or native shuffles run in C
+(ember.native.call), Python RDDs are processed by C functions, a C program hands
+its RDDs to Python steps (ember_node_python, tests/native/driver.c), and every mix
+gives the pure Python path's answer. Native steps over text or native shuffles run in C
 in the Python worker (_core.native_run); over pickled records through NativeFn."""
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -16,8 +20,12 @@ LINES = ["the quick brown fox", "jumps over the lazy dog", "", "the end é", "na
 
 
 @pytest.fixture(scope="module")
-def lib():
-    return native.compile(os.path.join(HERE, "native", "mixed.c"))
+def lib(tmp_path_factory):
+    """tests/native/mixed.c with the example's tokenize and add, compiled afresh (the
+    compile cache would not see a change of the second file)."""
+    udf = os.path.join(os.path.dirname(HERE), "examples", "native_udf", "wordcount.c")
+    out = str(tmp_path_factory.mktemp("lib") / "mixed.so")
+    return native.compile(os.path.join(HERE, "native", "mixed.c"), output=out, cflags=[udf])
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +90,57 @@ def test_crash_in_a_c_step_over_text_names_the_function(sc, lib, tmp_path):
     assert "crash_on_boom" in msg and f"signal {int(signal.SIGSEGV)} (SIGSEGV)" in msg
     assert "failed 4 times" in msg
     assert sc.parallelize([1, 2]).count() == 2  # the context is still usable
+
+
+# ---- a C program driving a mixed lineage (tests/native/driver.c) ---------------------
+
+ROOT = os.path.dirname(HERE)
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    """tests/native/driver.c with libember's sources, linked with -rdynamic (the library
+    it dlopens resolves ember_* against it), by the system compiler."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.fail("no C compiler (cc) to build tests/native/driver.c")
+    out = str(tmp_path_factory.mktemp("driver") / "driver")
+    src = [os.path.join(ROOT, "src", f) for f in sorted(os.listdir(os.path.join(ROOT, "src")))
+           if f.endswith(".c") and f != "mpi_shim.c"]  # the MPI shim: a library of its own, built with MPI
+    subprocess.run([cc, "-O1", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I" + os.path.join(ROOT, "include"),
+                    "-I" + os.path.join(ROOT, "src"), os.path.join(HERE, "native", "driver.c"), *src, "-rdynamic",
+                    "-lz", "-lpthread", "-ldl", "-lm", "-o", out], check=True)
+    return out
+
+
+def run_driver(driver, lib, text, case=None):
+    pythonpath = os.pathsep.join([os.path.join(HERE, "native")] + [os.path.abspath(p) for p in sys.path if p])
+    cmd = [driver, sys.executable, pythonpath, lib, text] + ([case] if case else [])
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_c_program_hands_its_rdds_to_python_steps(sc, lib, driver, text):
+    r = run_driver(driver, lib, text)
+    assert r.returncode == 0, r.stdout + r.stderr
+    *rows, records, sizes = r.stdout.splitlines()
+    got = sorted((w, int(n)) for w, n in (row.split("\t") for row in rows))
+    counts = {}
+    for w, n in python_counts(sc, sc.textFile(text, 3)):
+        counts[w.upper()] = counts.get(w.upper(), 0) + n
+    want = sorted((w, n) for w, n in counts.items() if n >= 2)
+    assert got == want
+    assert records == f"records {len(want)}"
+    per_partition = [int(x) for x in sizes.split()[1].split(",")]
+    assert len(per_partition) == 3 and sum(per_partition) == len(want)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unimportable", "mixed_steps:no_such_function"),
+    ("unencodable", "cannot encode set"),
+    ("executable", "shared librar"),
+    ("native", "ember_context_create_python"),
+])
+def test_c_program_python_step_errors(lib, driver, text, case, message):
+    r = run_driver(driver, lib, text, case)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.startswith("error ") and message in r.stdout

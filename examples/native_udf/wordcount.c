@@ -1,12 +1,13 @@
-/* wordcount.c — the native functions of examples/native_udf/wordcount.py: a
- * tokenizer and a counter, built against ember.h (ember.native.compile builds this
- * file into a shared library).
+/* wordcount.c — a tokenizer and a counter built against ember.h (declared in
+ * wordcount.h): the native functions of wordcount.py beside it (ember.native.compile
+ * builds this file into a shared library), of the C-only example examples/c/wordcount.c
+ * (linked in) and of the tests' library tests/native/mixed.c.
  *
  *   tokenize  flatMap: a line (str) -> (word, 1) for each word, words split on ASCII
  *             whitespace as bytes.split() splits them
  *   add       merge (reduceByKey): two counts -> their sum
  */
-#include <ember.h>
+#include "wordcount.h"
 
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 

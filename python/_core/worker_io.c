@@ -710,13 +710,46 @@ static PyObject *dump_list(core_state *st, PyObject *lst) {
     return PyObject_Vectorcall(st->dumps, a, 2, NULL);
 }
 
-/* write_batches(io, iterable) -> number of records, sent as DATA frames. */
+/* The records of it as typed-record batches (ember/record.h) of about 64 KiB, sent as
+ * DATA frames: the results a C program reads. Returns the count, or -1 with an
+ * exception (a record that does not fit names its type). */
+static Py_ssize_t write_typed(FrameIO *io, PyObject *it) {
+    ember_writer w;
+    ember_writer_init(&w);
+    Py_ssize_t count = 0;
+    PyObject *item;
+    int rc = ember_put_batch_header(&w);
+    while (rc == 0 && (item = PyIter_Next(it))) {
+        rc = core_record_encode(&w, item, "a result of the job");
+        Py_DECREF(item);
+        count++;
+        if (rc == 0 && w.len >= 64 * 1024) {
+            rc = write_frame(io, EMBER_FRAME_DATA, (const char *)w.data, w.len);
+            ember_writer_reset(&w);
+            if (rc == 0) rc = ember_put_batch_header(&w);
+        }
+    }
+    if (rc == 0 && PyErr_Occurred()) rc = -1;
+    if (rc == 0 && w.len > EMBER_BATCH_HEADER) rc = write_frame(io, EMBER_FRAME_DATA, (const char *)w.data, w.len);
+    if (rc > 0 || (rc < 0 && !PyErr_Occurred())) PyErr_NoMemory();
+    ember_writer_free(&w);
+    return rc ? -1 : count;
+}
+
+/* write_batches(io, iterable, typed=False) -> number of records, sent as DATA frames:
+ * pickled batches, or typed-record ones (typed). */
 static PyObject *py_write_batches(PyObject *m, PyObject *args) {
     core_state *st = core_get_state(m);
     PyObject *io, *src;
-    if (!PyArg_ParseTuple(args, "O!O", st->FrameIO_type, &io, &src)) return NULL;
+    int typed = 0;
+    if (!PyArg_ParseTuple(args, "O!O|p", st->FrameIO_type, &io, &src, &typed)) return NULL;
     PyObject *it = PyObject_GetIter(src);
     if (!it) return NULL;
+    if (typed) {
+        Py_ssize_t n = write_typed((FrameIO *)io, it);
+        Py_DECREF(it);
+        return n < 0 ? NULL : PyLong_FromSsize_t(n);
+    }
     Py_ssize_t batch = 1, count = 0;
     PyObject *lst = PyList_New(0), *item;
     if (!lst) goto fail;
@@ -1398,7 +1431,8 @@ PyMethodDef core_worker_io_methods[] = {
     {"native_spec", py_native_spec, METH_VARARGS, "native_spec(flags, (fn, fn, fn, fn)) -> bytes"},
     {"encode_fetch_failed", py_encode_fetch_failed, METH_VARARGS,
      "encode_fetch_failed(path, text) -> bytes: a FETCH_FAILED payload"},
-    {"write_batches", py_write_batches, METH_VARARGS, "write_batches(io, iterable) -> records sent as DATA frames"},
+    {"write_batches", py_write_batches, METH_VARARGS,
+     "write_batches(io, iterable, typed=False) -> records sent as DATA frames (pickled or typed batches)"},
     {"shuffle_write", py_shuffle_write, METH_VARARGS,
      "shuffle_write(iterable, path, nbuckets, partition_func, create, merge, combine_bytes, buffer_bytes) -> "
      "bucket sizes"},

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
 from ember import _core
@@ -357,6 +358,36 @@ def _reduce_by_key(rdd: RDD[tuple[Any, Any]], f: Function,
                                          kind="shuffle")
     merge = _core.native_command(_core.NOP_MERGE, *fn)
     return RDD(rdd.ctx, rdd.ctx._core.pipeline(shuffled._node, merge), part, deps=(shuffled,), kind="reduceByKey")
+
+
+_PY_KINDS = {1: "map", 2: "flatMap", 3: "filter", 4: "mapPartitions"}  # EMBER_PY_* of ember.h
+
+
+def _python_step(kind: int, function: str) -> list[tuple[int, Any]]:
+    """The operations of a Python step a C program added (``ember_node_python``): the
+    function named "module:name", imported here in the worker."""
+    import importlib
+    from ember.worker import OP_PARTITIONS
+    module, _, name = function.partition(":")
+    try:
+        f: Any = importlib.import_module(module)
+        for part in name.split("."):
+            f = getattr(f, part)
+    except (ImportError, AttributeError) as e:
+        raise ImportError(f"Python step {function} ({_PY_KINDS.get(kind, kind)}) of a C program: {e}; the workers "
+                          f"import from {os.pathsep.join(sys.path)} (the pythonpath of "
+                          "ember_context_create_python)") from None
+    if not callable(f):
+        raise TypeError(f"Python step {function}: {type(f).__name__} object is not callable")
+    if kind == 1:
+        return [(_core.OP_MAP, f)]
+    if kind == 2:
+        return [(_core.OP_FLATMAP, f)]
+    if kind == 3:
+        return [(_core.OP_FILTER, f)]
+    if kind == 4:
+        return [(OP_PARTITIONS, lambda split, it: f(it))]
+    raise ValueError(f"Python step {function}: unknown kind {kind}")
 
 
 def _native_fn(module: Optional[str], offset: int, name: str, kind: int, label: str) -> _core.NativeFn:

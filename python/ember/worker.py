@@ -16,7 +16,9 @@ the accumulators it touched with its TASK_DONE, and its metrics: the records it 
 (from its source, and from shuffle buckets) and wrote (result or cache batches, and
 into its shuffle file), counted by ``_core``'s readers and writers, and what it
 spilled, which spilling code counts with ``_core.note_spill(memory_bytes,
-disk_bytes)``.
+disk_bytes)``. When the driver is a C program
+(``EMBER_TYPED_RESULTS=1``, ``ember_context_create_python``), results go back as
+typed-record batches, which C reads, instead of pickled ones.
 """
 
 import itertools
@@ -30,6 +32,7 @@ from ember.files import SparkFiles
 OP_PARTITIONS = 0  # (OP_PARTITIONS, f): f(split_index, iterator) -> iterable
 NATIVE_MAGICS = (b"EMNC", b"EMNS")  # how native commands and shuffle specs start (src/native.c)
 OP_PROFILER = -1   # (OP_PROFILER, profiler): profile the tasks computing this command's RDD
+TYPED_RESULTS = os.environ.get("EMBER_TYPED_RESULTS") == "1"  # the driver is a C program (src/workers.c)
 
 
 def apply_ops(ops, split, it):
@@ -176,7 +179,7 @@ class Worker:
             path, nbuckets, spec_id = task["shuffle_out"]
             pfunc, create, merge, combine_bytes, buffer_bytes = self.command(spec_id)
             return _core.shuffle_write(it, path, nbuckets, pfunc, create, merge, combine_bytes, buffer_bytes)
-        _core.write_batches(self.io, it)
+        _core.write_batches(self.io, it, TYPED_RESULTS)
         return []
 
     def profiler(self, root):

@@ -380,6 +380,66 @@ static void test_failures_name_the_function(void) {
     ember_node_release(r);
 }
 
+/* A reduce side past its memory limit (EMBER_NATIVE_MERGE_BYTES, set small by main)
+ * spills to files of the context's temp dir, merges them back bucket by bucket with
+ * the same answer, and removes them. */
+static int key_mod(const ember_value *v, ember_writer *out) {
+    ember_put_tuple(out, 2);
+    char k[32];
+    int n = snprintf(k, sizeof k, "key-%lld", (long long)(v->i % 20000));
+    ember_put_str(out, k, (size_t)n);
+    return ember_put_int(out, 1);
+}
+
+static void test_merge_spills_past_its_limit(void) {
+    ember_node *r = NULL, *pairs = NULL, *counts = NULL;
+    CHECK(ember_node_range(ctx, 0, 100000, 1, 4, &r) == 0);
+    CHECK(ember_node_map(r, key_mod, "key_mod", &pairs) == 0);
+    CHECK(ember_node_reduce_by_key(pairs, add, "add", 2, &counts) == 0);
+    ember_writer out = {0};
+    size_t n = 0, off = 0, used, right = 0;
+    CHECK(ember_collect(counts, &out, &n) == 0 && n == 20000);
+    char *seen = calloc(20000, 1);
+    for (size_t i = 0; i < n; i++, off += used) {
+        ember_value p, k, c;
+        ember_value_decode(out.data + off, out.len - off, &p, &used);
+        ember_value_item(&p, 0, &k);
+        ember_value_item(&p, 1, &c);
+        long key = k.len > 4 ? strtol((const char *)k.data + 4, NULL, 10) : -1;
+        if (c.i == 5 && key >= 0 && key < 20000 && !seen[key]++) right++;
+    }
+    CHECK(right == 20000);
+    free(seen);
+    DIR *d = opendir(ember_context_tmpdir(ctx));
+    int spills = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strstr(e->d_name, ".spill")) spills++;
+    if (d) closedir(d);
+    CHECK(d != NULL && spills == 0);
+    ember_writer_free(&out);
+    ember_node_release(counts);
+    ember_node_release(pairs);
+    ember_node_release(r);
+}
+
+/* Python steps need a context with Python workers, and a "module:name". */
+static void test_python_steps_refused_here(void) {
+    ember_node *r = NULL, *p = NULL;
+    ember_context *c = NULL;
+    CHECK(ember_context_create_python("yarn", NULL, NULL, &c) == EMBER_EINVAL && strstr(ember_last_error(), "'yarn'"));
+    CHECK(ember_node_range(ctx, 0, 10, 1, 2, &r) == 0);
+    CHECK(ember_node_python(r, EMBER_PY_MAP, "mod:f", &p) == EMBER_EINVAL);
+    CHECK(strstr(ember_last_error(), "ember_context_create_python") != NULL);
+    const char *bad[] = {"f", "mod:", ":f", "mod:f:g", "mod:1f", "m..n:f", "mod:f.", "mod: f", NULL};
+    for (int i = 0; i < 9; i++) {
+        CHECK(ember_node_python(r, EMBER_PY_MAP, bad[i], &p) == EMBER_EINVAL);
+        CHECK(strstr(ember_last_error(), "module:name") != NULL);
+    }
+    CHECK(ember_node_python(r, 0, "mod:f", &p) == EMBER_EINVAL && strstr(ember_last_error(), "kind 0"));
+    CHECK(ember_node_python(r, 5, "mod:f", &p) == EMBER_EINVAL);
+    ember_node_release(r);
+}
+
 static void test_master_urls(void) {
     ember_context *c = NULL;
     CHECK(ember_context_create_local("yarn", &c) == EMBER_EINVAL && strstr(ember_last_error(), "'yarn'"));
@@ -394,6 +454,7 @@ int main(void) {
     RUN(test_hash_matches_python);
     RUN(test_value_str);
     RUN(test_master_urls);
+    setenv("EMBER_NATIVE_MERGE_BYTES", "20000", 1); /* the workers' merges spill early */
     if (ember_context_create_local("local[2]", &ctx)) {
         fprintf(stderr, "creating a context: %s\n", ember_last_error());
         return 1;
@@ -402,6 +463,8 @@ int main(void) {
     RUN(test_shuffles);
     RUN(test_text_and_save);
     RUN(test_failures_name_the_function);
+    RUN(test_merge_spills_past_its_limit);
+    RUN(test_python_steps_refused_here);
     ember_context_free(ctx);
     return TEST_REPORT();
 }

@@ -221,9 +221,9 @@ static void test_rejects_bad_input(void) {
 /* UTF-8 is checked eight ASCII bytes at a time: a bad or a good multi-byte sequence at
  * every position of strings around that width is judged the same. */
 static void test_utf8_at_every_position(void) {
-    for (size_t n = 1; n <= 24; n++) {
+    for (size_t n = 1; n <= 40; n++) { /* under 32 bytes, a str takes a shorter path */
         for (size_t at = 0; at + 1 < n; at++) {
-            char s[32];
+            char s[48];
             memset(s, 'a', n);
             ember_writer w = {0};
             ember_value v;
@@ -242,6 +242,62 @@ static void test_utf8_at_every_position(void) {
             ember_writer_free(&w);
         }
     }
+}
+
+/* emberR_decode_pair: a 2-tuple or 2-list with its items, checked as
+ * ember_value_decode checks; other records decoded whole (0); bad bytes refused. Small
+ * ints (one varint byte) decode as the general path does. */
+static void test_decode_pair(void) {
+    ember_writer w = {0};
+    ember_value rec, k, v, whole;
+    size_t used;
+    ember_put_tuple(&w, 2);
+    ember_put_str(&w, "word", 4);
+    ember_put_int(&w, 5);
+    ember_put_int(&w, 99); /* the next record */
+    CHECK(emberR_decode_pair(w.data, w.len, &rec, &k, &v, &used) == 1);
+    CHECK(rec.type == EMBER_TUPLE && rec.count == 2 && used == w.len - 3 && rec.enc_len == used);
+    CHECK(k.type == EMBER_STR && k.len == 4 && memcmp(k.data, "word", 4) == 0);
+    CHECK(v.type == EMBER_INT && v.i == 5);
+    CHECK(ember_value_decode(w.data, w.len, &whole, NULL) == 0 && whole.enc_len == rec.enc_len);
+    ember_value a, b; /* the items walk as they would from ember_value_decode */
+    CHECK(ember_value_next(&rec, &a) == 1 && ember_value_next(&rec, &b) == 1 && ember_value_next(&rec, &a) == 0);
+    CHECK(b.type == EMBER_INT && b.i == 5);
+
+    ember_writer_reset(&w);
+    ember_put_list(&w, 2);
+    ember_put_float(&w, 1.5);
+    ember_put_str(&w, "\xc3\xa9t\xc3\xa9", 6);
+    CHECK(emberR_decode_pair(w.data, w.len, &rec, &k, &v, &used) == 1);
+    CHECK(rec.type == EMBER_LIST && k.type == EMBER_FLOAT && v.type == EMBER_STR && v.len == 6);
+
+    ember_writer_reset(&w);
+    ember_put_tuple(&w, 3);
+    ember_put_int(&w, 1);
+    ember_put_int(&w, 2);
+    ember_put_int(&w, 3);
+    CHECK(emberR_decode_pair(w.data, w.len, &rec, &k, &v, &used) == 0);
+    CHECK(rec.type == EMBER_TUPLE && rec.count == 3 && used == w.len);
+    ember_writer_reset(&w);
+    ember_put_int(&w, 7);
+    CHECK(emberR_decode_pair(w.data, w.len, &rec, &k, &v, &used) == 0 && rec.type == EMBER_INT && rec.i == 7);
+
+    CHECK(emberR_decode_pair((const uint8_t *)"\x08\x02\x06\x02\xc3\x28\x03\x02", 8, &rec, &k, &v, &used) ==
+          EMBER_ECORRUPT); /* a key that is not UTF-8 */
+    CHECK(emberR_decode_pair((const uint8_t *)"\x08\x02\x06\x02"
+                                              "ab",
+                             6, &rec, &k, &v, &used) == EMBER_ECORRUPT); /* no value */
+    CHECK(emberR_decode_pair((const uint8_t *)"\x08\x02\x06\x09"
+                                              "ab\x03\x02",
+                             7, &rec, &k, &v, &used) == EMBER_ECORRUPT); /* a key past the end */
+
+    for (int64_t i = -200; i <= 200; i++) {
+        ember_writer_reset(&w);
+        ember_put_int(&w, i);
+        CHECK(ember_value_decode(w.data, w.len, &v, &used) == 0 && v.type == EMBER_INT && v.i == i && used == w.len &&
+              v.enc == w.data && v.enc_len == w.len);
+    }
+    ember_writer_free(&w);
 }
 
 static void test_writer_errors_stick(void) {
@@ -373,6 +429,7 @@ int main(void) {
     RUN(test_rejects_bad_input);
     RUN(test_utf8_at_every_position);
     RUN(test_writer_errors_stick);
+    RUN(test_decode_pair);
     RUN(test_random_round_trip);
     return TEST_REPORT();
 }

@@ -1,7 +1,8 @@
 /* fuzz_record.c — fuzz target for the record decoder (record.c): any bytes must
  * decode to a value or fail with EMBER_ECORRUPT, never read out of bounds, allocate
  * or loop; a value that decodes is walked whole and written again, and must come
- * out as the same bytes (the format has one encoding per value). Built as a libFuzzer target with clang
+ * out as the same bytes (the format has one encoding per value). emberR_decode_pair
+ * accepts exactly what ember_value_decode accepts, with the same length. Built as a libFuzzer target with clang
  * (-fsanitize=fuzzer), and always as a replay runner over tests/fuzz/corpus/record (fuzz_replay.c), which every test
  * run executes. */
 #include "internal.h"
@@ -65,6 +66,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (w.len != used || memcmp(w.data, data, used) != 0) abort();
         ember_writer_free(&w);
     }
+    ember_value rec, k, pv;
+    size_t pair_used = 0;
+    int prc = emberR_decode_pair(data, size, &rec, &k, &pv, &pair_used);
+    if ((prc < 0) != (rc < 0) || (prc >= 0 && (pair_used != used || rec.enc_len != used))) abort();
+    if (prc == 1 && (k.enc != data + 2 || pv.enc != k.enc + k.enc_len || pv.enc + pv.enc_len != data + used)) abort();
     if (ember_mem_used() != before) abort();
     return 0;
 }

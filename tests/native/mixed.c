@@ -1,32 +1,9 @@
 /* mixed.c — native functions and lineage builders for tests/test_native_mixed.py:
- * C-built RDDs handed to Python (ember.native.call), C steps over Python RDDs. */
-#include <ember.h>
+ * C-built RDDs handed to Python (ember.native.call), C steps over Python RDDs. Built
+ * with examples/native_udf/wordcount.c: the library holds its tokenize and add too. */
+#include "../../examples/native_udf/wordcount.h"
 
 #include <signal.h>
-
-static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-/* flatMap: a line -> (word, 1) pairs */
-int tokenize(const ember_value *line, ember_writer *out) {
-    if (line->type != EMBER_STR)
-        return ember_set_error(EMBER_EINVAL, "tokenize: expected a str, got %s", ember_type_name(line->type));
-    const unsigned char *s = line->data, *end = s + line->len;
-    while (s < end) {
-        while (s < end && is_space(*s))
-            s++;
-        const unsigned char *w = s;
-        while (s < end && !is_space(*s))
-            s++;
-        if (s > w) {
-            ember_put_tuple(out, 2);
-            ember_put_str(out, (const char *)w, (size_t)(s - w));
-            ember_put_int(out, 1);
-        }
-    }
-    return out->err;
-}
-
-int add(const ember_value *a, const ember_value *b, ember_writer *out) { return ember_put_int(out, a->i + b->i); }
 
 /* map: any record, copied */
 int same(const ember_value *v, ember_writer *out) { return ember_put_value(out, v); }

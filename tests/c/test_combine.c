@@ -1,0 +1,181 @@
+/* test_combine.c — unit tests of the combining table of native shuffles (src/combine.c):
+ * keys found again after the table grows, keys and values inline in the slot or in
+ * the arena (a value that outgrows the slot moves both), insertion order (emberU_at),
+ * slot order (emberU_next) visiting every entry once, clear, reserve, the byte count,
+ * and the memory it counts being returned by emberU_free.
+ */
+#include "internal.h"
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The encoded str of "k<i>" padded with `pad` x's, in buf; returns its length. */
+static size_t key_of(uint8_t *buf, int i, int pad) {
+    char s[300];
+    int n = snprintf(s, sizeof s, "k%d%.*s", i, pad,
+                     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    ember_writer w = {0};
+    ember_put_str(&w, s, (size_t)n);
+    memcpy(buf, w.data, w.len);
+    size_t len = w.len;
+    ember_writer_free(&w);
+    return len;
+}
+
+static int64_t value_int(const emberU_table *t, const emberU_entry *e) {
+    size_t n;
+    const uint8_t *p = emberU_value(t, e, &n);
+    ember_value v;
+    if (ember_value_decode(p, n, &v, NULL) || v.type != EMBER_INT) return -1;
+    return v.i;
+}
+
+static int set_int(emberU_table *t, emberU_entry *e, int64_t i) {
+    ember_writer w = {0};
+    ember_put_int(&w, i);
+    int rc = emberU_set_value(t, e, w.data, w.len);
+    ember_writer_free(&w);
+    return rc;
+}
+
+/* 50,000 keys, short (inline) and long (arena) alternately, through several growths. */
+static void test_find_after_growth(void) {
+    int64_t before = ember_mem_used();
+    emberU_table t = {0};
+    uint8_t key[300];
+    int n = 50000;
+    for (int i = 0; i < n; i++) {
+        size_t klen = key_of(key, i, i % 2 ? 40 : 0);
+        emberU_entry *e;
+        int found = -1;
+        CHECK(emberU_find(&t, key, klen, &e, &found) == 0);
+        CHECK(found == 0);
+        CHECK(set_int(&t, e, i) == 0);
+    }
+    CHECK(t.used == (size_t)n);
+    CHECK(t.cap >= 2 * (size_t)n);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        size_t klen = key_of(key, i, i % 2 ? 40 : 0), got;
+        emberU_entry *e;
+        int found = 0;
+        if (emberU_find(&t, key, klen, &e, &found) || !found || value_int(&t, e) != i) bad++;
+        const uint8_t *k = emberU_key(&t, e, &got);
+        if (got != klen || memcmp(k, key, klen) != 0) bad++;
+        if ((e->klen == 0xff) != (i % 2 == 1)) bad++; /* long keys in the arena, short ones inline */
+    }
+    CHECK(bad == 0);
+    CHECK(t.used == (size_t)n); /* finding added nothing */
+    emberU_free(&t);
+    CHECK(ember_mem_used() == before);
+}
+
+/* A value that no longer fits beside its key moves both to the arena; later values
+ * grow in place while they fit their room. */
+static void test_value_outgrows_slot(void) {
+    emberU_table t = {0};
+    uint8_t key[300], big[200];
+    size_t klen = key_of(key, 7, 0);
+    emberU_entry *e;
+    int found;
+    CHECK(emberU_find(&t, key, klen, &e, &found) == 0 && !found);
+    CHECK(set_int(&t, e, 1) == 0);
+    CHECK(e->klen == klen); /* inline */
+    ember_writer w = {0};
+    memset(big, 'b', sizeof big);
+    ember_put_bytes(&w, big, 100);
+    CHECK(emberU_set_value(&t, e, w.data, w.len) == 0);
+    CHECK(e->klen == 0xff);
+    size_t n, kn;
+    const uint8_t *v = emberU_value(&t, e, &n);
+    CHECK(n == w.len && memcmp(v, w.data, n) == 0);
+    const uint8_t *k = emberU_key(&t, e, &kn);
+    CHECK(kn == klen && memcmp(k, key, klen) == 0);
+    size_t arena = t.arena.len;
+    CHECK(set_int(&t, e, 5) == 0); /* smaller: in place */
+    CHECK(t.arena.len == arena && value_int(&t, e) == 5);
+    CHECK(emberU_find(&t, key, klen, &e, &found) == 0 && found && value_int(&t, e) == 5);
+    ember_writer_free(&w);
+    emberU_free(&t);
+}
+
+/* emberU_at gives insertion order; emberU_next visits every entry once. */
+static void test_orders(void) {
+    emberU_table t = {0};
+    uint8_t key[300];
+    int n = 3000;
+    for (int i = 0; i < n; i++) {
+        size_t klen = key_of(key, i, i % 3 == 0 ? 30 : 0);
+        emberU_entry *e;
+        int found;
+        CHECK(emberU_find(&t, key, klen, &e, &found) == 0);
+        set_int(&t, e, i);
+    }
+    int in_order = 1;
+    for (int i = 0; i < n; i++)
+        if (value_int(&t, emberU_at(&t, (size_t)i)) != i) in_order = 0;
+    CHECK(in_order);
+    char *seen = calloc((size_t)n, 1);
+    size_t pos = 0, visits = 0;
+    for (emberU_entry *e; (e = emberU_next(&t, &pos));) {
+        int64_t i = value_int(&t, e);
+        if (i >= 0 && i < n) seen[i]++;
+        visits++;
+    }
+    CHECK(visits == (size_t)n);
+    int once = 1;
+    for (int i = 0; i < n; i++)
+        if (seen[i] != 1) once = 0;
+    CHECK(once);
+    free(seen);
+    emberU_free(&t);
+}
+
+/* clear empties the table and its byte count, keeping its slots; reserve sizes it. */
+static void test_clear_reserve_bytes(void) {
+    emberU_table t = {0};
+    CHECK(emberU_bytes(&t) == 0);
+    CHECK(emberU_reserve(&t, 100000) == 0);
+    size_t cap = t.cap;
+    CHECK(cap >= 200000);
+    uint8_t key[300];
+    for (int i = 0; i < 1000; i++) {
+        size_t klen = key_of(key, i, 50);
+        emberU_entry *e;
+        int found;
+        emberU_find(&t, key, klen, &e, &found);
+        set_int(&t, e, i);
+    }
+    CHECK(t.cap == cap); /* reserved: no growth */
+    CHECK(emberU_bytes(&t) >= 1000 * 50);
+    emberU_clear(&t);
+    CHECK(t.used == 0 && emberU_bytes(&t) == 0 && t.cap == cap);
+    size_t klen = key_of(key, 3, 50), pos = 0;
+    emberU_entry *e;
+    int found = 1;
+    CHECK(emberU_find(&t, key, klen, &e, &found) == 0 && !found);
+    CHECK(emberU_next(&t, &pos) == e && emberU_next(&t, &pos) == NULL);
+    emberU_free(&t);
+    emberU_free(&t); /* a freed table is a zeroed one */
+}
+
+/* An empty key is refused; the hash spreads keys that differ in one byte. */
+static void test_bad_key_and_hash(void) {
+    emberU_table t = {0};
+    emberU_entry *e;
+    int found;
+    CHECK(emberU_find(&t, (const uint8_t *)"", 0, &e, &found) == EMBER_EINVAL);
+    CHECK(emberU_hash((const uint8_t *)"abcdefghij", 10) != emberU_hash((const uint8_t *)"abcdefghik", 10));
+    CHECK(emberU_hash((const uint8_t *)"a", 1) != emberU_hash((const uint8_t *)"a\0", 2));
+    emberU_free(&t);
+}
+
+int main(void) {
+    RUN(test_find_after_growth);
+    RUN(test_value_outgrows_slot);
+    RUN(test_orders);
+    RUN(test_clear_reserve_bytes);
+    RUN(test_bad_key_and_hash);
+    return TEST_REPORT();
+}
