@@ -2,7 +2,7 @@
 no Python anywhere), ember from Python with native (C) functions, ember with Python
 lambdas, and a hand-written single-process C program (bench/wc.c).
 
-    python bench/native_wordcount.py [--text-mb 100] [--repeats 3] [--cores N]
+    python bench/native_wordcount.py [--text-mb 100] [--repeats 3] [--cores N] [--rt]
 
 Builds bench/wc.c and examples/c/wordcount.c (with libember's sources) with the system
 compiler (into build/bench/), and the native functions of examples/native_udf/wordcount.c
@@ -12,11 +12,18 @@ start-up included; the report gives the
 median of the repeats, and checks that the three agree (distinct words, total words
 and an order-independent checksum, computed as bench/wc.c computes it). The target it
 reports against: the hand-written C's time divided by the cores ember uses, times 1.2.
+
+``--rt`` runs every engine at real-time round-robin priority (``chrt -r 1``, as
+bench/startup.py does; needs root or CAP_SYS_NICE), so that on a machine loaded by other
+work their processes are not preempted. It approximates a quiet machine, it is not one:
+caches and the memory bus stay shared, and while ember's two workers hold both cores the
+other work waits, while the one-core C program leaves it the other core.
 """
 
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,7 +89,15 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cores", type=int, default=os.cpu_count())
     ap.add_argument("--data-dir", default=datagen.DEFAULT_DATA_DIR)
+    ap.add_argument("--rt", action="store_true", help="run at real-time priority (chrt -r 1), see above")
     args = ap.parse_args(argv)
+    prefix = []
+    if args.rt:
+        if shutil.which("chrt") is None:
+            sys.exit("--rt needs chrt (util-linux)")
+        prefix = [shutil.which("chrt"), "-r", "1"]
+        if subprocess.run(prefix + ["true"], capture_output=True).returncode != 0:
+            sys.exit("--rt: chrt -r 1 failed; run as root or without --rt")
 
     path = datagen.ensure(datagen.text_spec(args.text_mb), args.data_dir)
     build = os.path.join(ROOT, "build", "bench")
@@ -109,14 +124,15 @@ def main(argv=None):
     times, outputs, cpu = {name: [] for name in runs}, {}, {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, cmd in runs.items():
-            t, out = timed(cmd)
+            t, out = timed(prefix + cmd)
             times[name].append(t)
             cpu[name].append(cpu_seconds[-1])
             outputs[name] = out
     c_time = statistics.median(times["hand-written C (1 core)"])
     target = 1.2 * c_time / args.cores
     print(f"word count, {os.path.basename(path)} ({os.path.getsize(path) / 2**20:.0f} MiB), "
-          f"median of {args.repeats}, process spawn to the end of the job; "
+          f"median of {args.repeats}, process spawn to the end of the job"
+          f"{' at real-time priority (chrt -r 1)' if args.rt else ''}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     for name in runs:
         med = statistics.median(times[name])

@@ -122,10 +122,6 @@ int emberU_reserve(emberU_table *t, size_t keys) {
     return cap == t->cap ? 0 : grow(t, cap);
 }
 
-void emberU_prefetch(const emberU_table *t, uint64_t hash) {
-    if (t->cap) __builtin_prefetch(&t->slots[(uint32_t)hash & (t->cap - 1)]);
-}
-
 int emberU_find(emberU_table *t, const uint8_t *key, size_t klen, emberU_entry **out, int *found) {
     return emberU_find_hashed(t, key, klen, emberU_hash(key, klen), out, found);
 }

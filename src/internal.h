@@ -218,7 +218,9 @@ int emberU_find(emberU_table *t, const uint8_t *key, size_t klen, emberU_entry *
 /* The same with the key's emberU_hash given; emberU_prefetch starts loading the slot
  * where a key of that hash is looked for first. */
 int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_t hash, emberU_entry **out, int *found);
-void emberU_prefetch(const emberU_table *t, uint64_t hash);
+static inline void emberU_prefetch(const emberU_table *t, uint64_t hash) {
+    if (t->cap) __builtin_prefetch(&t->slots[(uint32_t)hash & (t->cap - 1)]);
+}
 /* Sets an entry's value to v[0, n) (copied). 0 or EMBER_ENOMEM. */
 int emberU_set_value(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n);
 /* The bytes of an entry's key and value (valid until the table changes). */
@@ -405,6 +407,13 @@ uint64_t emberL_changes(emberL_log *log);
 
 /* record.c: 1 when s[0, n) is well-formed UTF-8. */
 int emberR_utf8_valid(const uint8_t *s, size_t n);
+/* A small int (-64 <= i < 64: tag 0x03 and one varint byte) at p[0, len), the commonest
+ * value (a count): 1 with *v filled as ember_value_decode fills it, else 0. */
+static inline int emberR_small_int(const uint8_t *p, size_t len, ember_value *v) {
+    if (len < 2 || p[0] != 0x03 || p[1] >= 0x80) return 0;
+    *v = (ember_value){.type = EMBER_INT, .i = (int64_t)(p[1] >> 1) ^ -(int64_t)(p[1] & 1), .enc = p, .enc_len = 2};
+    return 1;
+}
 /* Decodes and checks the record at p[0, len) as ember_value_decode does; when it is a
  * (key, value) pair (a 2-tuple or 2-list) returns 1 with its items in *k and *v too
  * (saving ember_value_next's second pass), else 0 (only *rec filled), or EMBER_ECORRUPT. */
@@ -516,6 +525,10 @@ int emberV_run(emberV_env *env, const emberW_task *task);
  * emberV_crash_restore puts those back. */
 void emberV_crash_install(int task_fd, int result_fd);
 void emberV_crash_restore(void);
+/* Calls the mapPartitions function fn (its label `name`, for a crash report) over the
+ * records at records[0, len) (encoded one after another and checked), writing to out:
+ * the function's code (out->err when it returned 0 but a write failed). */
+int emberV_call_partitions(void *fn, const char *name, const uint8_t *records, size_t len, ember_writer *out);
 /* Names the native function about to run (NULL: none runs), for the crash report. */
 void emberV_crash_running(const char *name);
 /* The environment variable that makes a program run as the native daemon. */

@@ -181,6 +181,32 @@ static ember_iter *batch_iter_new(const ember_buf *bufs, size_t n, const char *w
     return &b->it;
 }
 
+/* Records encoded one after another (no batch header), already checked. */
+typedef struct bytes_iter {
+    ember_iter it;
+    const uint8_t *p;
+    size_t left;
+} bytes_iter;
+
+static int bytes_next(ember_iter *it, ember_value *v) {
+    bytes_iter *b = (bytes_iter *)it;
+    size_t used;
+    if (!b->left) return 0;
+    if (ember_value_decode(b->p, b->left, v, &used)) return EMBER_ECORRUPT;
+    b->p += used;
+    b->left -= used;
+    return 1;
+}
+
+int emberV_call_partitions(void *fn, const char *name, const uint8_t *records, size_t len, ember_writer *out) {
+    bytes_iter b = {{bytes_next, NULL, NULL}, records, len};
+    ember_clear_error();
+    crash_running = name;
+    int rc = ((ember_partition_fn)fn)(&b.it, out);
+    crash_running = NULL;
+    return !rc && out->err ? out->err : rc;
+}
+
 /* Records of a cached partition's block file (blocks.c's format), read whole. */
 typedef struct block_iter {
     batch_iter b;
@@ -542,6 +568,7 @@ static int call_merge(fn_call *f, const ember_value *a, const ember_value *b, em
 /* The one record a map or merge wrote at out[start, len): checked. */
 static int one_record(const fn_call *f, const ember_writer *out, size_t start, ember_value *v) {
     size_t used;
+    if (out->len - start == 2 && emberR_small_int(out->data + start, 2, v)) return 0;
     if (out->len == start)
         return emberE_set(EMBER_ETASK, "native function %s wrote no record (it writes exactly one)", f->name);
     if (ember_value_decode(out->data + start, out->len - start, v, &used))
@@ -585,7 +612,7 @@ static int combine_add_hashed(emberU_table *t, const uint8_t *key, size_t klen, 
     if (found) {
         size_t n;
         const uint8_t *cur = emberU_value(t, e, &n);
-        if (ember_value_decode(cur, n, &c, NULL)) return EMBER_ECORRUPT;
+        if (!emberR_small_int(cur, n, &c) && ember_value_decode(cur, n, &c, NULL)) return EMBER_ECORRUPT;
         if ((rc = call_merge(merge, &c, v, tmp)) || (rc = one_record(merge, tmp, 0, &r))) return rc;
         return emberU_set_value(t, e, tmp->data, tmp->len);
     }
@@ -635,7 +662,9 @@ static int read_pairs(ember_iter *it, pair_batch *b, const emberU_table *t, cons
 static int combine_held(emberU_table *t, const pair_batch *b, size_t i, fn_call *create, fn_call *merge,
                         ember_writer *tmp) {
     ember_value v;
-    if (ember_value_decode(b->held.data + b->at[i].voff, b->at[i].vlen, &v, NULL)) return EMBER_ECORRUPT;
+    const uint8_t *p = b->held.data + b->at[i].voff;
+    if (!emberR_small_int(p, b->at[i].vlen, &v) && ember_value_decode(p, b->at[i].vlen, &v, NULL))
+        return EMBER_ECORRUPT;
     return combine_add_hashed(t, b->held.data + b->at[i].koff, b->at[i].klen, b->at[i].hash, &v, create, merge, tmp);
 }
 
@@ -1140,6 +1169,34 @@ static int bucket_of(shuffle_out *o, const ember_value *key, uint32_t *out) {
     return 0;
 }
 
+/* Opens o (o->n buckets, each a typed batch being filled) over a new shuffle file. */
+static int out_open(shuffle_out *o, const char *path) {
+    if (!(o->buckets = ember_calloc(o->n, sizeof *o->buckets)))
+        return emberE_set(EMBER_ENOMEM, "out of memory opening shuffle file %s", path);
+    int rc = 0;
+    for (uint32_t i = 0; !rc && i < o->n; i++)
+        rc = ember_put_batch_header(&o->buckets[i]);
+    return rc ? rc : ember_shuffle_writer_open(path, o->n, 16 << 20, &o->w);
+}
+
+/* Ends o: with rc 0 writes what its buckets hold and commits the file (sizes: each
+ * bucket's bytes, may be NULL), else removes it. Frees o's buckets; returns the code. */
+static int out_close(shuffle_out *o, int rc, uint64_t *sizes) {
+    for (uint32_t i = 0; !rc && i < o->n; i++)
+        rc = bucket_flush(o, i);
+    if (!rc) {
+        rc = ember_shuffle_writer_commit(o->w, sizes);
+        o->w = NULL;
+    }
+    if (o->w) ember_shuffle_writer_abort(o->w);
+    o->w = NULL;
+    for (uint32_t i = 0; o->buckets && i < o->n; i++)
+        ember_writer_free(&o->buckets[i]);
+    ember_free(o->buckets);
+    o->buckets = NULL;
+    return rc;
+}
+
 /* Map-side combining holds at most this many bytes of keys and combiners, then
  * writes what it holds and starts again (the reduce side merges the parts). */
 #define COMBINE_LIMIT ((size_t)256 << 20)
@@ -1194,16 +1251,12 @@ static int merge_spill(step_iter *s) {
     snprintf(path, sizeof path, "%s/merge-%d-%u.spill", dir, (int)getpid(), seq++);
     shuffle_out o = {.n = MERGE_SPILL_BUCKETS};
     char *copy = ember_strdup(path);
-    int rc = 0;
-    if (!copy || emberB_grow(&s->spills, &s->spills_cap, s->nspills + 1, sizeof *s->spills, 4) ||
-        !(o.buckets = ember_calloc(o.n, sizeof *o.buckets))) {
+    if (!copy || emberB_grow(&s->spills, &s->spills_cap, s->nspills + 1, sizeof *s->spills, 4)) {
         ember_free(copy);
         return emberE_set(EMBER_ENOMEM, "out of memory spilling reduceByKey's merge");
     }
     s->spills[s->nspills++] = copy; /* removed when the step closes, whatever happens */
-    for (uint32_t i = 0; !rc && i < o.n; i++)
-        rc = ember_put_batch_header(&o.buckets[i]);
-    if (!rc) rc = ember_shuffle_writer_open(path, o.n, 16 << 20, &o.w);
+    int rc = out_open(&o, path);
     size_t pos = 0;
     for (emberU_entry *e; !rc && (e = emberU_next(&s->table, &pos));) {
         size_t klen;
@@ -1212,18 +1265,8 @@ static int merge_spill(step_iter *s) {
         rc = entry_pair(&s->table, e, &o.buckets[b]);
         if (!rc && o.buckets[b].len >= BATCH_BYTES) rc = bucket_flush(&o, b);
     }
-    for (uint32_t i = 0; !rc && i < o.n; i++)
-        rc = bucket_flush(&o, i);
-    if (!rc) {
-        rc = ember_shuffle_writer_commit(o.w, NULL);
-        o.w = NULL;
-    }
-    if (o.w) ember_shuffle_writer_abort(o.w);
-    for (uint32_t i = 0; i < o.n; i++)
-        ember_writer_free(&o.buckets[i]);
-    ember_free(o.buckets);
     emberU_clear(&s->table);
-    return rc;
+    return out_close(&o, rc, NULL);
 }
 
 /* Merges the next bucket of the spill files into the (emptied) table. */
@@ -1264,10 +1307,7 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
     if (!rc && (spec->flags & EMBER_NSPEC_CREATE))
         rc = fn_load("createCombiner", &spec->fns[1], env->allow_main, &create);
     if (!rc && (spec->flags & EMBER_NSPEC_COMBINE)) rc = fn_load("reduceByKey", &spec->fns[2], env->allow_main, &merge);
-    if (!rc && !(o.buckets = ember_calloc(o.n, sizeof *o.buckets))) rc = emberE_set(EMBER_ENOMEM, "out of memory");
-    for (uint32_t i = 0; !rc && i < o.n; i++)
-        rc = ember_put_batch_header(&o.buckets[i]);
-    if (!rc) rc = ember_shuffle_writer_open(path, o.n, 16 << 20, &o.w);
+    if (!rc) rc = out_open(&o, path);
     if (!rc && merge.fn) rc = emberU_reserve(&table, last_combine_keys);
     ember_value rec, k, v;
     const char *what = "a shuffle (partitionBy, reduceByKey ...)";
@@ -1292,16 +1332,7 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
         if (table.used > last_combine_keys) last_combine_keys = table.used;
         rc = drain_table(&o, &table);
     }
-    for (uint32_t i = 0; !rc && i < o.n; i++)
-        rc = bucket_flush(&o, i);
-    if (!rc) {
-        rc = ember_shuffle_writer_commit(o.w, sizes);
-        o.w = NULL;
-    }
-    if (o.w) ember_shuffle_writer_abort(o.w);
-    for (uint32_t i = 0; o.buckets && i < o.n; i++)
-        ember_writer_free(&o.buckets[i]);
-    ember_free(o.buckets);
+    rc = out_close(&o, rc, sizes);
     ember_free(o.partition.name);
     ember_free(create.name);
     ember_free(merge.name);

@@ -208,17 +208,10 @@ static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_
     return 0;
 }
 
-/* A small int (-64 <= i < 64: one byte of varint) at p[0, len): filled in *v, 1; else 0. */
-static inline int small_int(const uint8_t *p, size_t len, ember_value *v) {
-    if (len < 2 || p[0] != TAG_INT || p[1] >= 0x80) return 0;
-    *v = (ember_value){.type = EMBER_INT, .i = (int64_t)(p[1] >> 1) ^ -(int64_t)(p[1] & 1), .enc = p, .enc_len = 2};
-    return 1;
-}
-
 int ember_value_decode(const void *buf, size_t len, ember_value *out, size_t *used) {
     if (!buf || !out) return emberE_set(EMBER_EINVAL, "ember_value_decode: NULL argument");
     const uint8_t *p = buf;
-    if (small_int(p, len, out)) { /* the commonest value of all, a count, without the general path */
+    if (emberR_small_int(p, len, out)) { /* the commonest value of all, a count, without the general path */
         if (used) *used = 2;
         return 0;
     }
@@ -239,7 +232,7 @@ int emberR_decode_pair(const uint8_t *p, size_t len, ember_value *rec, ember_val
         return rc ? rc : 0;
     }
     int rc = decode(&d, p + 2, end, k, 1, 1);
-    if (!rc && !small_int(p + 2 + k->enc_len, (size_t)(end - p - 2 - k->enc_len), v))
+    if (!rc && !emberR_small_int(p + 2 + k->enc_len, (size_t)(end - p - 2 - k->enc_len), v))
         rc = decode(&d, p + 2 + k->enc_len, end, v, 1, 1);
     if (rc) return rc;
     *rec = (ember_value){.type = p[0] == TAG_TUPLE ? EMBER_TUPLE : EMBER_LIST,

@@ -231,3 +231,32 @@ def test_bad_arguments_fail_in_the_driver(sc, udfs, tmp_path):
     bad.write_text("int f(void) { return syntax error; }\n")
     with pytest.raises(RuntimeError, match=r"compiling .*bad.c failed"):
         native.compile(str(bad))
+
+
+def test_map_partitions_native(sc, udfs, tmp_path):
+    rdd = sc.parallelize(range(100), 4)  # pickled records: through NativeFn in the Python worker
+    want = [(sum(p), len(p)) for p in rdd.glom().collect()]
+    assert rdd.mapPartitionsNative(udfs, "sum_count").collect() == want
+    assert sc.range(0, 100, 1, 4).mapPartitionsNative(udfs, "sum_count").collect() == want  # in C, whole
+    with pytest.raises(Exception, match="sum_count: expected ints, got str"):
+        sc.parallelize(["x"], 1).mapPartitionsNative(udfs, "sum_count").collect()
+
+
+def test_partition_by_a_native_partitioner(sc, udfs):
+    by_int = native.partitioner(udfs, "by_int")
+    pairs = sc.parallelize([(i, str(i)) for i in range(20)] + [("s", 0)], 3)  # pickled: NativeFn partitions
+    parts = pairs.partitionBy(4, by_int).glom().collect()
+    assert [sorted(k for k, _ in p if isinstance(k, int)) for p in parts] == [
+        [i for i in range(20) if i % 4 == r] for r in range(4)]
+    assert ("s", 0) in parts[3]
+    moved = pairs.partitionBy(4, by_int)
+    assert moved.partitionBy(4, native.partitioner(udfs, "by_int")) is moved  # same partitioner: no shuffle
+    typed = sc.range(0, 20, 1, 2).mapNative(udfs, "pair_self")  # native steps only: partitioned in C
+    assert [sorted(p) for p in typed.partitionBy(2, by_int).glom().collect()] == [
+        [(i, i) for i in range(0, 20, 2)], [(i, i) for i in range(1, 20, 2)]]
+    with pytest.raises(Exception, match="by_int: cannot place a float key"):
+        sc.parallelize([(1.5, 1)], 1).partitionBy(2, by_int).collect()
+    with pytest.raises(Exception, match="returned partition 2, not one of the 2 partitions"):
+        sc.parallelize([(1, 1)], 1).partitionBy(2, native.partitioner(udfs, "too_far")).collect()
+    with pytest.raises(TypeError, match="not a merge function"):
+        pairs.partitionBy(2, native.merge(udfs, "max_int"))

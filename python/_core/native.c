@@ -27,7 +27,14 @@
 #include <signal.h>
 #include <unistd.h>
 
-enum { NATIVE_MAP = 1, NATIVE_FLATMAP = 2, NATIVE_FILTER = 3, NATIVE_MERGE = 4 };
+enum {
+    NATIVE_MAP = 1,
+    NATIVE_FLATMAP = 2,
+    NATIVE_FILTER = 3,
+    NATIVE_MERGE = 4,
+    NATIVE_PARTITIONS = 5, /* f(iterable) -> list: a mapPartitions function over the whole partition */
+    NATIVE_PARTITIONER = 6 /* f(key) -> partition, below .nparts */
+};
 
 typedef struct {
     PyObject_HEAD vectorcallfunc vectorcall;
@@ -37,6 +44,7 @@ typedef struct {
     char *name;     /* "mapNative tokenize (/path/lib.so)" */
     char *where_in; /* "the input of <name>" */
     ember_writer in, out;
+    Py_ssize_t nparts; /* PARTITIONER: the partition count it is called with */
 } NativeFn;
 
 /* ---- crashes ------------------------------------------------------------------- */
@@ -168,9 +176,33 @@ static int view_of(NativeFn *self, PyObject *obj, size_t start, size_t end, embe
     return 0;
 }
 
+/* PARTITIONS: the records of iterable, encoded, through the function: its output as a list. */
+static PyObject *call_partitions(NativeFn *self, PyObject *iterable) {
+    PyObject *it = PyObject_GetIter(iterable), *x;
+    if (!it) return NULL;
+    while ((x = PyIter_Next(it))) {
+        int rc = core_record_encode(&self->in, x, self->where_in);
+        Py_DECREF(x);
+        if (rc < 0) break;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) return NULL;
+    int rc = emberV_call_partitions(self->fn, self->name, self->in.data, self->in.len, &self->out);
+    return rc < 0 ? fail_rc(self, rc) : decode_out(self, 0);
+}
+
 static PyObject *NativeFn_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kw) {
     NativeFn *self = (NativeFn *)callable;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (self->kind == NATIVE_PARTITIONS) {
+        if (nargs != 1 || (kw && PyTuple_GET_SIZE(kw)))
+            return PyErr_Format(PyExc_TypeError, "%s takes one argument, an iterable", self->name);
+        ember_writer_reset(&self->in);
+        ember_writer_reset(&self->out);
+        return call_partitions(self, args[0]);
+    }
+    if (self->kind == NATIVE_PARTITIONER && self->nparts < 1)
+        return PyErr_Format(PyExc_ValueError, "%s: its partition count was not set", self->name);
     Py_ssize_t want = self->kind == NATIVE_MERGE ? 2 : 1;
     if (kw && PyTuple_GET_SIZE(kw)) return PyErr_Format(PyExc_TypeError, "%s takes no keyword arguments", self->name);
     if (nargs != want)
@@ -197,6 +229,15 @@ static PyObject *NativeFn_vectorcall(PyObject *callable, PyObject *const *args, 
     case NATIVE_FILTER:
         rc = ((ember_filter_fn)self->fn)(&va);
         break;
+    case NATIVE_PARTITIONER: {
+        int64_t p = ((ember_partitioner_fn)self->fn)(&va, (size_t)self->nparts);
+        emberV_crash_running(NULL);
+        if (p < 0) return fail_rc(self, (int)p);
+        if (p >= self->nparts)
+            return PyErr_Format(PyExc_ValueError, "%s returned partition %lld, not one of the %zd partitions",
+                                self->name, (long long)p, self->nparts);
+        return PyLong_FromLongLong(p);
+    }
     default:
         rc = ((ember_merge_fn)self->fn)(&va, &vb, &self->out);
         break;
@@ -270,7 +311,8 @@ static PyObject *NativeFn_new(PyTypeObject *type, PyObject *args, PyObject *kw) 
     if (kw && PyDict_GET_SIZE(kw)) return PyErr_Format(PyExc_TypeError, "NativeFn takes no keyword arguments");
     unsigned long long offset = EMBER_NATIVE_BY_SYMBOL;
     if (!PyArg_ParseTuple(args, "ssis|K", &path, &symbol, &kind, &label, &offset)) return NULL;
-    if (kind < NATIVE_MAP || kind > NATIVE_MERGE) return PyErr_Format(PyExc_ValueError, "unknown native kind %d", kind);
+    if (kind < NATIVE_MAP || kind > NATIVE_PARTITIONER)
+        return PyErr_Format(PyExc_ValueError, "unknown native kind %d", kind);
     NativeFn *self = (NativeFn *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     self->vectorcall = NativeFn_vectorcall;
@@ -322,6 +364,7 @@ static PyObject *NativeFn_repr(NativeFn *self) { return PyUnicode_FromFormat("<N
 #endif
 static PyMemberDef NativeFn_members[] = {
     {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(NativeFn, vectorcall), Py_READONLY, NULL},
+    {"nparts", Py_T_PYSSIZET, offsetof(NativeFn, nparts), 0, "a partitioner's partition count"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -354,7 +397,9 @@ int core_add_native(PyObject *m) {
     if (PyModule_AddIntConstant(m, "NATIVE_MAP", NATIVE_MAP) < 0 ||
         PyModule_AddIntConstant(m, "NATIVE_FLATMAP", NATIVE_FLATMAP) < 0 ||
         PyModule_AddIntConstant(m, "NATIVE_FILTER", NATIVE_FILTER) < 0 ||
-        PyModule_AddIntConstant(m, "NATIVE_MERGE", NATIVE_MERGE) < 0)
+        PyModule_AddIntConstant(m, "NATIVE_MERGE", NATIVE_MERGE) < 0 ||
+        PyModule_AddIntConstant(m, "NATIVE_PARTITIONS", NATIVE_PARTITIONS) < 0 ||
+        PyModule_AddIntConstant(m, "NATIVE_PARTITIONER", NATIVE_PARTITIONER) < 0)
         return -1;
     return 0;
 }

@@ -65,8 +65,11 @@ def native_run(io: FrameIO, payload: bytes, commands: dict[int, bytes]) -> bool:
 NATIVE_FLATMAP: int
 NATIVE_FILTER: int
 NATIVE_MERGE: int
+NATIVE_PARTITIONS: int
+NATIVE_PARTITIONER: int
 
 class NativeFn:
+    nparts: int
     def __init__(self, path: str, symbol: str, kind: int, label: str, offset: int = ...) -> None: ...
     def __call__(self, *args: Any) -> Any: ...
 

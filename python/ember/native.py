@@ -6,8 +6,9 @@ None, bool, int (any size), float, str, bytes, tuple, list and dict, the exact
 built-in types. :func:`dumps` and :func:`loads` convert one record.
 
 C functions with the signatures of ``ember/native.h`` run over RDDs from a shared
-library: ``rdd.mapNative(lib, symbol)``, ``flatMapNative``, ``filterNative``, and
-``rdd.reduceByKey(native.merge(lib, symbol))``. :func:`compile` builds such a
+library: ``rdd.mapNative(lib, symbol)``, ``flatMapNative``, ``filterNative``,
+``mapPartitionsNative``, ``rdd.reduceByKey(native.merge(lib, symbol))`` and
+``rdd.partitionBy(n, native.partitioner(lib, symbol))``. :func:`compile` builds such a
 library from one C file with the system compiler. The library is loaded by the
 worker processes only, never by the driver: a crash in it kills only the worker
 running it (the task is retried, then the job fails naming the function and the
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ember.context import SparkContext
     from ember.rdd import RDD, Partitioner
 
-__all__ = ["dumps", "loads", "get_include", "compile", "merge", "call", "Function", "RECORD_VERSION"]
+__all__ = ["dumps", "loads", "get_include", "compile", "merge", "partitioner", "call", "Function", "RECORD_VERSION"]
 
 #: The version of the record format this package reads and writes.
 RECORD_VERSION = 1
@@ -195,7 +196,8 @@ def compile(c_file: str, output: Optional[str] = None, cflags: Sequence[str] = (
 
 
 _KINDS = {"mapNative": _core.NATIVE_MAP, "flatMapNative": _core.NATIVE_FLATMAP,
-          "filterNative": _core.NATIVE_FILTER, "merge": _core.NATIVE_MERGE}
+          "filterNative": _core.NATIVE_FILTER, "merge": _core.NATIVE_MERGE,
+          "mapPartitionsNative": _core.NATIVE_PARTITIONS, "partitioner": _core.NATIVE_PARTITIONER}
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -219,6 +221,13 @@ class Function:
             raise FileNotFoundError(
                 f"{label}: no shared library at {path}; build one with ember.native.compile(c_file)")
         self.lib, self.symbol, self.label = path, symbol, label
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Function) and (self.lib, self.symbol, self.label) == (other.lib, other.symbol,
+                                                                                       other.label)
+
+    def __hash__(self) -> int:
+        return hash((self.lib, self.symbol, self.label))
 
     def __reduce__(self) -> tuple[Callable[[str, str, str], Any], tuple[str, str, str]]:
         return _load, (self.lib, self.symbol, self.label)
@@ -269,6 +278,39 @@ def merge(lib: str, symbol: str) -> Function:
     [('a', 4), ('b', 2)]
     """
     return Function(lib, symbol, "merge")
+
+
+def partitioner(lib: str, symbol: str) -> Function:
+    """A native partitioner for :meth:`RDD.partitionBy` (signature
+    ``ember_partitioner_fn`` in ``ember/native.h``): it returns the partition
+    (``0 <= p < nparts``) of a key, or a negative code to fail the task.
+
+    Parameters
+    ----------
+    lib : str
+        Path of a shared library built against ``ember.h`` (see :func:`compile`).
+    symbol : str
+        Name of the function in it.
+
+    Returns
+    -------
+    Function
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ember import native
+    >>> src = os.path.join(tempfile.mkdtemp(), "by_int.c")
+    >>> with open(src, "w") as f:
+    ...     _ = f.write("#include <ember.h>\\n"
+    ...                 "int64_t by_int(const ember_value *k, size_t nparts) {\\n"
+    ...                 "    return (int64_t)((uint64_t)k->i % nparts);\\n"
+    ...                 "}\\n")
+    >>> by_int = native.partitioner(native.compile(src), "by_int")
+    >>> sc.parallelize([(1, "a"), (2, "b"), (4, "c")]).partitionBy(2, by_int).glom().collect()
+    [[(2, 'b'), (4, 'c')], [(1, 'a')]]
+    """
+    return Function(lib, symbol, "partitioner")
 
 
 def call(lib: str, symbol: str, *rdds: RDD[Any], sc: Optional[SparkContext] = None) -> RDD[Any]:
@@ -330,7 +372,8 @@ def call(lib: str, symbol: str, *rdds: RDD[Any], sc: Optional[SparkContext] = No
 
 # ---- native steps as engine nodes (RDD.mapNative and friends, reduceByKey) -----------
 
-_NOPS = {"mapNative": _core.NOP_MAP, "flatMapNative": _core.NOP_FLATMAP, "filterNative": _core.NOP_FILTER}
+_NOPS = {"mapNative": _core.NOP_MAP, "flatMapNative": _core.NOP_FLATMAP, "filterNative": _core.NOP_FILTER,
+         "mapPartitionsNative": _core.NOP_PARTITIONS}
 
 
 def _step(rdd: RDD[Any], label: str, lib: str, symbol: str, partitioner: Optional[Partitioner]) -> RDD[Any]:
@@ -340,6 +383,19 @@ def _step(rdd: RDD[Any], label: str, lib: str, symbol: str, partitioner: Optiona
     f = Function(lib, symbol, label)
     cmd = _core.native_command(_NOPS[label], f.lib, f"{f.symbol} ({f.lib})")
     return RDD(rdd.ctx, rdd.ctx._core.pipeline(rdd._node, cmd), partitioner, deps=(rdd,), kind=label)
+
+
+def _partition_by(rdd: RDD[tuple[Any, Any]], f: Function, numPartitions: Optional[int]) -> RDD[tuple[Any, Any]]:
+    """partitionBy with a native partitioner: a native shuffle that moves the records
+    as they are (partitioned in C when the map task runs whole in C)."""
+    from ember.rdd import RDD, Partitioner
+    n = rdd._default_partitions() if numPartitions is None else int(numPartitions)
+    if n < 1:
+        raise ValueError(f"Number of partitions must be positive, got {numPartitions}")
+    if f.label != "partitioner":
+        raise TypeError(f"partitionBy takes a partitioner made by ember.native.partitioner, not a {f.label} function")
+    spec = _core.native_spec(_core.NSPEC_PARTITION, ((f.lib, f"{f.symbol} ({f.lib})"), None, None, None))
+    return RDD(rdd.ctx, rdd.ctx._core.shuffle(rdd._node, n, spec), Partitioner(n, f), deps=(rdd,), kind="partitionBy")
 
 
 def _reduce_by_key(rdd: RDD[tuple[Any, Any]], f: Function,
@@ -417,10 +473,10 @@ def _worker_command(data: bytes) -> Any:
     what = _core.native_decode(data)
     if what[0] == "spec":
         _, flags, fns = what
-        if flags & _core.NSPEC_PARTITION:
-            raise ValueError(f"partitionBy with a C partitioner ({fns[0][2]}) runs in native workers only; "
-                             "a Python worker partitions by portable_hash or a Python function")
-        create = merge = None  # fns: four (module, offset, name) triples
+        part = create = merge = None  # fns: four (module, offset, name) triples
+        if flags & _core.NSPEC_PARTITION:  # its partition count is set per task (ember.worker)
+            module, offset, name = fns[0]
+            part = _native_fn(module, offset, name, _core.NATIVE_PARTITIONER, "partitionBy")
         if flags & _core.NSPEC_CREATE:
             module, offset, name = fns[1]
             create = _native_fn(module, offset, name, _core.NATIVE_MAP, "createCombiner")
@@ -428,7 +484,7 @@ def _worker_command(data: bytes) -> Any:
             module, offset, name = fns[2]
             merge = _native_fn(module, offset, name, _core.NATIVE_MERGE, "reduceByKey")
         from ember.rdd import _MAP_COMBINE_BYTES, _SHUFFLE_BUFFER
-        return None, create, merge, _MAP_COMBINE_BYTES, _SHUFFLE_BUFFER
+        return part, create, merge, _MAP_COMBINE_BYTES, _SHUFFLE_BUFFER
     _, kind, module, offset, name, arg = what
     if kind == _core.NOP_MAP:
         return [(_core.OP_MAP, _native_fn(module, offset, name, _core.NATIVE_MAP, "mapNative"))]
@@ -447,4 +503,7 @@ def _worker_command(data: bytes) -> Any:
         return [(OP_PARTITIONS, lambda split, it: [x for x in it if each(x) and False])]
     if kind == _core.NOP_SAVE_TEXT:
         return [(OP_PARTITIONS, lambda split, it: _save_text(arg, split, it))]
-    raise ValueError(f"mapPartitions with a C function ({name}) runs in native workers only, not in a Python worker")
+    if kind == _core.NOP_PARTITIONS:
+        f = _native_fn(module, offset, name, _core.NATIVE_PARTITIONS, "mapPartitionsNative")
+        return [(OP_PARTITIONS, lambda split, it: f(it))]
+    raise ValueError(f"native command {name}: unknown kind {kind}")

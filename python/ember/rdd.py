@@ -959,6 +959,31 @@ class RDD(Generic[T_co]):
         stepped: RDD[Any] = native._step(self, "filterNative", lib, symbol, self.partitioner)
         return stepped
 
+    def mapPartitionsNative(self, lib: str, symbol: str, preservesPartitioning: bool = False) -> RDD[Any]:
+        """Applies the C function ``symbol`` of the shared library ``lib`` to each
+        partition (``ember_partition_fn``): it reads the records with
+        ``ember_iter_next`` and writes its output records.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from ember import native
+        >>> src = os.path.join(tempfile.mkdtemp(), "total.c")
+        >>> with open(src, "w") as f:
+        ...     _ = f.write("#include <ember.h>\\n"
+        ...                 "int total(ember_iter *in, ember_writer *out) {\\n"
+        ...                 "    ember_value v; int64_t s = 0; int rc;\\n"
+        ...                 "    while ((rc = ember_iter_next(in, &v)) == 1) s += v.i;\\n"
+        ...                 "    return rc < 0 ? rc : ember_put_int(out, s);\\n"
+        ...                 "}\\n")
+        >>> sc.parallelize([1, 2, 3, 4], 2).mapPartitionsNative(native.compile(src), "total").collect()
+        [3, 7]
+        """
+        from ember import native
+        partitioner = self.partitioner if preservesPartitioning else None
+        stepped: RDD[Any] = native._step(self, "mapPartitionsNative", lib, symbol, partitioner)
+        return stepped
+
     # ---- sampling ------------------------------------------------------------------------
 
     def sample(self: RDD[T], withReplacement: bool, fraction: float, seed: int | None = None) -> RDD[T]:
@@ -1315,6 +1340,10 @@ class RDD(Generic[T_co]):
             numPartitions = self._default_partitions()
         if self.partitioner == Partitioner(numPartitions, partitionFunc):
             return self
+        from ember import native
+        if isinstance(partitionFunc, native.Function):  # a C partitioner (ember.native.partitioner)
+            moved: RDD[tuple[K, V]] = native._partition_by(self, partitionFunc, numPartitions)
+            return moved
         return self._shuffle(numPartitions, partitionFunc)
 
     def combineByKey(self: RDD[tuple[K, V]], createCombiner: Callable[[V], U], mergeValue: Callable[[U, V], U],

@@ -178,6 +178,8 @@ class Worker:
         if task["output"] == _core.OUT_SHUFFLE:
             path, nbuckets, spec_id = task["shuffle_out"]
             pfunc, create, merge, combine_bytes, buffer_bytes = self.command(spec_id)
+            if isinstance(pfunc, _core.NativeFn):
+                pfunc.nparts = nbuckets  # a C partitioner is given the partition count
             return _core.shuffle_write(it, path, nbuckets, pfunc, create, merge, combine_bytes, buffer_bytes)
         _core.write_batches(self.io, it, TYPED_RESULTS)
         return []

@@ -68,3 +68,40 @@ int where(const ember_value *v, ember_writer *out) {
     (void)v;
     return ember_put_int(out, (int64_t)getpid());
 }
+
+/* mapPartitions: the sum of a partition's ints and their count, as one (sum, count). */
+int sum_count(ember_iter *in, ember_writer *out) {
+    ember_value v;
+    int64_t sum = 0, n = 0;
+    int rc;
+    while ((rc = ember_iter_next(in, &v)) == 1) {
+        if (v.type != EMBER_INT) return ember_set_error(EMBER_EINVAL, "sum_count: expected ints, got %s", ember_type_name(v.type));
+        sum += v.i;
+        n++;
+    }
+    if (rc < 0) return rc;
+    ember_put_tuple(out, 2);
+    ember_put_int(out, sum);
+    return ember_put_int(out, n);
+}
+
+/* partitionBy: an int key's partition is the key modulo the partition count; a str
+ * key goes to the last partition; anything else is refused. */
+int64_t by_int(const ember_value *key, size_t nparts) {
+    if (key->type == EMBER_STR) return (int64_t)nparts - 1;
+    if (key->type != EMBER_INT) return ember_set_error(EMBER_EINVAL, "by_int: cannot place a %s key", ember_type_name(key->type));
+    return (int64_t)((uint64_t)key->i % nparts);
+}
+
+/* partitionBy: a partition past the end. */
+int64_t too_far(const ember_value *key, size_t nparts) {
+    (void)key;
+    return (int64_t)nparts;
+}
+
+/* map: x -> (x, x). */
+int pair_self(const ember_value *v, ember_writer *out) {
+    ember_put_tuple(out, 2);
+    ember_put_value(out, v);
+    return ember_put_value(out, v);
+}
