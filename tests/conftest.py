@@ -14,6 +14,23 @@ def sc():
     ctx.stop()
 
 
+def build_with_libember(out, sources, ldflags=()):
+    """Compiles C sources with libember's own (src/*.c but the MPI shim, a library of its
+    own built with MPI) into the executable out, by the system compiler."""
+    import shutil
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.fail(f"no C compiler (cc) to build {' '.join(sources)}")
+    src = [os.path.join(root, "src", f) for f in sorted(os.listdir(os.path.join(root, "src")))
+           if f.endswith(".c") and f != "mpi_shim.c"]
+    subprocess.run([cc, "-O1", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I" + os.path.join(root, "include"),
+                    "-I" + os.path.join(root, "src"), *sources, *src, *ldflags,
+                    "-lz", "-lpthread", "-ldl", "-lm", "-o", out], check=True)
+    return out
+
+
 def run_python(code, env=None, timeout=120):
     """Runs code in a fresh interpreter; returns the CompletedProcess."""
     import subprocess

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import build_with_libember
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -17,17 +18,9 @@ def wordcount(tmp_path_factory):
     built = os.path.join(ROOT, "build", "c", "wordcount")
     if os.path.exists(built):
         return built
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        pytest.fail("no C compiler (cc) to build examples/c/wordcount.c")
-    out = str(tmp_path_factory.mktemp("wc") / "wordcount")
-    src = [os.path.join(ROOT, "src", f) for f in sorted(os.listdir(os.path.join(ROOT, "src")))
-           if f.endswith(".c") and f != "mpi_shim.c"]  # the MPI shim: a library of its own, built with MPI
-    subprocess.run([cc, "-O1", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I" + os.path.join(ROOT, "include"),
-                    "-I" + os.path.join(ROOT, "src"), os.path.join(ROOT, "examples", "c", "wordcount.c"),
-                    os.path.join(ROOT, "examples", "native_udf", "wordcount.c"), *src,
-                    "-lz", "-lpthread", "-ldl", "-lm", "-o", out], check=True)
-    return out
+    return build_with_libember(str(tmp_path_factory.mktemp("wc") / "wordcount"),
+                               [os.path.join(ROOT, "examples", "c", "wordcount.c"),
+                                os.path.join(ROOT, "examples", "native_udf", "wordcount.c")])
 
 
 def no_python_env(tmp_path):
@@ -73,7 +66,11 @@ def test_c_only_job_answers_the_example_text(sc, wordcount, tmp_path):
 
 
 def test_c_only_job_names_a_missing_file(wordcount, tmp_path):
-    r = subprocess.run([wordcount, str(tmp_path / "nope.txt"), "local[1]"], env=no_python_env(tmp_path),
-                       capture_output=True, timeout=120)
+    """The failing job's context is stopped all the same: no temp dir is left."""
+    env = no_python_env(tmp_path)
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    os.mkdir(env["TMPDIR"])
+    r = subprocess.run([wordcount, str(tmp_path / "nope.txt"), "local[1]"], env=env, capture_output=True, timeout=120)
     assert r.returncode == 1
     assert b"nope.txt" in r.stderr
+    assert os.listdir(env["TMPDIR"]) == []

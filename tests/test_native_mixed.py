@@ -5,12 +5,12 @@ gives the pure Python path's answer. Native steps over text or native shuffles r
 in the Python worker (_core.native_run); over pickled records through NativeFn."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
+from conftest import build_with_libember
 
 from ember import native
 
@@ -101,16 +101,8 @@ ROOT = os.path.dirname(HERE)
 def driver(tmp_path_factory):
     """tests/native/driver.c with libember's sources, linked with -rdynamic (the library
     it dlopens resolves ember_* against it), by the system compiler."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        pytest.fail("no C compiler (cc) to build tests/native/driver.c")
-    out = str(tmp_path_factory.mktemp("driver") / "driver")
-    src = [os.path.join(ROOT, "src", f) for f in sorted(os.listdir(os.path.join(ROOT, "src")))
-           if f.endswith(".c") and f != "mpi_shim.c"]  # the MPI shim: a library of its own, built with MPI
-    subprocess.run([cc, "-O1", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I" + os.path.join(ROOT, "include"),
-                    "-I" + os.path.join(ROOT, "src"), os.path.join(HERE, "native", "driver.c"), *src, "-rdynamic",
-                    "-lz", "-lpthread", "-ldl", "-lm", "-o", out], check=True)
-    return out
+    return build_with_libember(str(tmp_path_factory.mktemp("driver") / "driver"),
+                               [os.path.join(HERE, "native", "driver.c")], ["-rdynamic"])
 
 
 def run_driver(driver, lib, text, case=None):

@@ -69,7 +69,11 @@ int main(int argc, char **argv) {
     ember_writer out = {0};
     size_t n = 0;
     rc = rc ? rc : ember_collect(counts, &out, &n);
-    if (rc) return fail(path, rc);
+    int status = 0;
+    if (rc) { /* the context is stopped all the same: its workers and temp dir go */
+        status = fail(path, rc);
+        goto done;
+    }
     word *words = malloc((n ? n : 1) * sizeof *words);
     size_t off = 0, used;
     int64_t total = 0;
@@ -98,10 +102,11 @@ int main(int argc, char **argv) {
             printf("%lld %.*s\n", (long long)words[i].count, (int)words[i].len, words[i].s);
     }
     free(words);
+done:
     ember_writer_free(&out);
     ember_node_release(counts);
     ember_node_release(pairs);
     ember_node_release(lines);
     ember_context_free(ctx);
-    return 0;
+    return status;
 }
