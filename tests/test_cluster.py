@@ -28,11 +28,16 @@ if not (MPIRUN and SHIM):
 
 
 def mpirun(script, *args, tmpdir, timeout=120):
-    """Runs script under mpirun -np 3 over TCP on loopback, its temp dirs under tmpdir."""
+    """Runs script under mpirun -np 3 over TCP on loopback, its temp dirs under tmpdir.
+    When a rank dies, mpirun sends the others SIGTERM and, by default, SIGKILL 1 s later:
+    odls_base_sigkill_timeout makes that 5 s, so that under load the driver has time to
+    fail its job, write what the test reads and stop before a SIGKILL can cut it short
+    (the time-to-fail the test checks is measured by the driver itself)."""
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", TMPDIR=str(tmpdir),
                OMPI_MCA_rmaps_base_oversubscribe="1")
     cmd = [MPIRUN, "-np", "3", "--oversubscribe", "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo",
-           "--mca", "oob_tcp_if_include", "lo", "-x", "TMPDIR", sys.executable, os.path.join(HERE, "cluster", script),
+           "--mca", "oob_tcp_if_include", "lo", "--mca", "odls_base_sigkill_timeout", "5", "-x", "TMPDIR",
+           sys.executable, os.path.join(HERE, "cluster", script),
            *map(str, args)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
