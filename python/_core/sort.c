@@ -397,28 +397,13 @@ typedef struct {
     uint64_t spilled_bytes;
 } SortIter;
 
-/* An object's own size in bytes, as sys.getsizeof counts it without the GC header: the
- * type's base size plus its items (a str's code units; an int's digits are not counted). */
-static uint64_t shallow_size(PyObject *o) {
-    PyTypeObject *t = Py_TYPE(o);
-    uint64_t n = (uint64_t)t->tp_basicsize;
-    if (PyUnicode_Check(o))
-        n += ((uint64_t)PyUnicode_GET_LENGTH(o) + 1) * PyUnicode_KIND(o);
-    else if (PyTuple_Check(o) || PyList_Check(o) || PyBytes_Check(o))
-        n += (uint64_t)Py_SIZE(o) * (uint64_t)t->tp_itemsize;
-    return n;
-}
-
-/* What a spill of the buffer frees, for the task's memoryBytesSpilled: the items, each
- * record's shallow size and, for a (key, value) pair, the shallow sizes of both. */
+/* What a spill of the buffer frees, for the task's memoryBytesSpilled: the items and each
+ * record with the items of a (key, value) pair, estimated as the grouping tables count
+ * their budgets (core_obj_size). */
 static uint64_t buffer_bytes(const item_buf *b) {
     uint64_t n = (uint64_t)b->n * sizeof *b->items;
-    for (size_t i = 0; i < b->n; i++) {
-        PyObject *v = (PyObject *)b->items[i].value;
-        n += shallow_size(v);
-        if (PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2)
-            n += shallow_size(PyTuple_GET_ITEM(v, 0)) + shallow_size(PyTuple_GET_ITEM(v, 1));
-    }
+    for (size_t i = 0; i < b->n; i++)
+        n += core_obj_size((PyObject *)b->items[i].value, 1);
     return n;
 }
 
