@@ -362,11 +362,17 @@ int emberM_trim(emberM_store *s) {
     return rc < 0 ? rc : 0;
 }
 
-static int clear_shuffle(struct emberM_shuffle *h) {
+/* Removes the map output file at path, here and (cluster mode) on its executor. */
+static void drop_map_output(emberM_store *s, const char *path) {
+    unlink(path);
+    if (s->on_drop) s->on_drop(s->on_drop_arg, path);
+}
+
+static int clear_shuffle(emberM_store *s, struct emberM_shuffle *h) {
     int had = h->done;
     for (size_t m = 0; m < h->nmaps; m++) {
         if (!h->paths[m]) continue;
-        unlink(h->paths[m]);
+        drop_map_output(s, h->paths[m]);
         ember_free(h->paths[m]);
         h->paths[m] = NULL;
         had = 1;
@@ -376,8 +382,8 @@ static int clear_shuffle(struct emberM_shuffle *h) {
     return had;
 }
 
-static void free_shuffle(struct emberM_shuffle *h) {
-    clear_shuffle(h);
+static void free_shuffle(emberM_store *s, struct emberM_shuffle *h) {
+    clear_shuffle(s, h);
     ember_free(h->paths);
     ember_free(h->bucket_bytes);
     ember_free(h);
@@ -394,7 +400,7 @@ void emberM_clear(emberM_store *s) {
     while (s->shuffles) {
         struct emberM_shuffle *h = s->shuffles;
         s->shuffles = h->next;
-        free_shuffle(h);
+        free_shuffle(s, h);
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -639,7 +645,7 @@ int emberM_shuffle_put(emberM_store *s, int id, size_t nmaps, size_t nparts, siz
         goto unlock;
     }
     if (h->paths[map]) {
-        unlink(h->paths[map]);
+        drop_map_output(s, h->paths[map]);
         ember_free(h->paths[map]);
     }
     h->paths[map] = dup;
@@ -721,7 +727,7 @@ int emberM_shuffle_lose(emberM_store *s, const char *path, int *id, size_t *map)
     for (struct emberM_shuffle *h = s->shuffles; h && !found; h = h->next)
         for (size_t m = 0; m < h->nmaps && !found; m++) {
             if (!h->paths[m] || strcmp(h->paths[m], path) != 0) continue;
-            unlink(h->paths[m]);
+            drop_map_output(s, h->paths[m]);
             ember_free(h->paths[m]);
             h->paths[m] = NULL;
             memset(h->bucket_bytes + m * h->nparts, 0, h->nparts * sizeof *h->bucket_bytes);
@@ -744,16 +750,15 @@ int emberM_shuffle_has(emberM_store *s, int id, size_t map) {
 
 int emberM_shuffle_remove(emberM_store *s, int id) {
     pthread_mutex_lock(&s->mu);
-    struct emberM_shuffle *found = NULL;
+    int had = 0;
     for (struct emberM_shuffle **pp = &s->shuffles; *pp; pp = &(*pp)->next)
         if ((*pp)->id == id) {
-            found = *pp;
+            struct emberM_shuffle *found = *pp;
             *pp = found->next;
+            had = clear_shuffle(s, found);
+            free_shuffle(s, found);
             break;
         }
     pthread_mutex_unlock(&s->mu);
-    if (!found) return 0;
-    int had = clear_shuffle(found);
-    free_shuffle(found);
     return had;
 }

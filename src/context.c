@@ -83,6 +83,10 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     if (cfg->mpi) {
         if ((rc = emberP_driver_start(&ctx->pool, cfg->mpi, ctx->wake[1]))) goto fail;
         ctx->cfg.slots = (int)ctx->pool.nworkers;
+        pthread_mutex_lock(&ctx->blocks.mu); /* map outputs it drops go on their executors too */
+        ctx->blocks.on_drop = emberP_drop_file;
+        ctx->blocks.on_drop_arg = &ctx->pool;
+        pthread_mutex_unlock(&ctx->blocks.mu);
     }
     if ((rc = emberX_pool_start(&ctx->pool, &ctx->cfg, ctx->tmpdir))) goto fail;
     if ((errno = pthread_create(&ctx->engine, NULL, emberS_engine_main, ctx)) != 0) {
@@ -173,6 +177,11 @@ void ember_context_free(ember_context *ctx) {
         emberS_wake(ctx);
         pthread_join(ctx->engine, NULL);
         ctx->engine_started = 0;
+    }
+    if (ctx->blocks.ready) { /* the transport stops: the executors remove their files as they end */
+        pthread_mutex_lock(&ctx->blocks.mu);
+        ctx->blocks.on_drop = NULL;
+        pthread_mutex_unlock(&ctx->blocks.mu);
     }
     if (ctx->pool.workers) {
         emberX_pool_stop(&ctx->pool);

@@ -271,6 +271,10 @@ typedef struct emberM_store {
     uint64_t disk_bytes;    /* bytes of block files */
     uint64_t tick;          /* LRU clock */
     uint64_t evictions, bad_files;
+    /* Told each map output file the store drops (after unlinking it here), under mu;
+     * cluster mode's emberP_drop_file removes it on the executor that holds it. */
+    void (*on_drop)(void *arg, const char *path);
+    void *on_drop_arg;
 } emberM_store;
 
 /* Creates an empty store whose files go under dir, with no memory budget.
@@ -655,7 +659,8 @@ enum {
     EMBER_MPI_QUIT,
     EMBER_MPI_FETCH,
     EMBER_MPI_FETCHED,
-    EMBER_MPI_LAST = EMBER_MPI_FETCHED
+    EMBER_MPI_REMOVE,
+    EMBER_MPI_LAST = EMBER_MPI_REMOVE
 };
 /* A message holds at most one frame's bytes (a fetched record) and its header. */
 #define EMBER_MPI_HEADER 9
@@ -663,10 +668,10 @@ enum {
 typedef struct emberP_msg {
     int type;
     uint32_t slot, gen;
-    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; FETCH: bucket; FETCHED: flags */
+    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; QUIT, FETCHED: flags; FETCH: bucket */
     uint64_t u64;        /* HELLO: pid; CREDIT: bytes */
     const uint8_t *rest; /* HELLO: host; START_FAILED: error; DATA: bytes; ENDED: traceback; FETCH: a path;
-                            FETCHED: records, file bytes or the error */
+                            FETCHED: records, file bytes or the error; REMOVE: a path */
     size_t nrest;
 } emberP_msg;
 /* Appends m's bytes to out: 0, EMBER_EINVAL (unknown type, too long) or EMBER_ENOMEM. */
@@ -679,6 +684,11 @@ int emberP_msg_decode(const uint8_t *p, size_t len, emberP_msg *m);
  * first), reached through the MPI transport; engine_wake is written when an executor
  * is lost. Returns 0 or a negative code with a message. */
 int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake);
+/* The block store dropped the map output at `path` (a pool's transport as arg):
+ * when an executor holds it (the driver's name .../e<rank>/shuffle-...), that
+ * executor is told to remove its file. Called from any thread; takes no lock of the
+ * caller's. emberM_store's on_drop in cluster mode. */
+void emberP_drop_file(void *pool, const char *path);
 /* The executors pool's transport knows (rank order), as ember_context_executors. */
 size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max);
 /* An executor: relays the driver's slots to pool's workers (its own daemon's) in this

@@ -51,12 +51,17 @@
  *   CLOSE        driver -> executor  kill the slot's worker
  *   ENDED        executor -> driver  u32 wait status (-1 unknown); rest: traceback
  *   BEAT         executor -> driver  (nothing)
- *   QUIT         driver -> executor  the driver stops: stop too
+ *   QUIT         driver -> executor  the driver stops: stop too; u32 flags (1: a rank
+ *                                    was lost, so end without MPI_Finalize, which
+ *                                    would wait for it)
  *   FETCH        executor -> any     slot: request id; u32 bucket (all ones: the whole
  *                                    file); rest: the driver's name of the file
  *   FETCHED      the answer          slot: request id; u32 flags (1 last, 2 error);
  *                                    rest: records [u32 len][bytes], file bytes, or
  *                                    the error
+ *   REMOVE       driver -> executor  rest: the driver's name of a map output the
+ *                                    block store dropped (its shuffle was released,
+ *                                    or the output replaced or lost): remove the file
  */
 #include "internal.h"
 #include "mpi_shim.h"
@@ -71,6 +76,7 @@
 #include <time.h>
 #include <unistd.h>
 
+enum { QUIT_LOST = 1 }; /* QUIT's flag */
 enum { RELAY_CHUNK = 256 * 1024, RELAY_WINDOW = 4 * 1024 * 1024, CREDIT_BATCH = 64 * 1024 };
 
 /* ---- messages ------------------------------------------------------------------ */
@@ -82,7 +88,8 @@ static const struct {
     [EMBER_MPI_HELLO] = {12, 1},       [EMBER_MPI_START] = {0, 0}, [EMBER_MPI_STARTED] = {4, 0},
     [EMBER_MPI_START_FAILED] = {0, 1}, [EMBER_MPI_DATA] = {0, 1},  [EMBER_MPI_CREDIT] = {8, 0},
     [EMBER_MPI_CLOSE] = {0, 0},        [EMBER_MPI_ENDED] = {4, 1}, [EMBER_MPI_BEAT] = {0, 0},
-    [EMBER_MPI_QUIT] = {0, 0},         [EMBER_MPI_FETCH] = {4, 1}, [EMBER_MPI_FETCHED] = {4, 1},
+    [EMBER_MPI_QUIT] = {4, 0},         [EMBER_MPI_FETCH] = {4, 1}, [EMBER_MPI_FETCHED] = {4, 1},
+    [EMBER_MPI_REMOVE] = {0, 1},
 };
 
 int emberP_msg_encode(const emberP_msg *m, emberB_buf *out) {
@@ -213,6 +220,8 @@ typedef struct emberP_net {
     char init_err[512];
     char failure[1024];
     size_t nhello;
+    char **drops; /* driver: map outputs on executors to remove (emberP_drop_file) */
+    size_t ndrops, capdrops;
     /* the network thread's */
     peer *peers; /* by rank (driver) */
     slot *slots;
@@ -221,7 +230,7 @@ typedef struct emberP_net {
     size_t nsends, capsends;
     int engine_wake; /* driver: ctx->wake[1] */
     emberX_pool *pool;
-    int quit;
+    int quit, quit_lost; /* executor: QUIT came (saying a rank was lost) */
     char host[256];
     fetch *fetches; /* executor: queued and asked, MAX_ASKED asked at most */
     size_t nfetches, capfetches, asked;
@@ -382,6 +391,47 @@ static void check_peers(emberP_net *n, double now) {
         pthread_mutex_unlock(&n->mu);
         poke(n->engine_wake, 1);
     }
+}
+
+static int map_output_owner(const char *path, int *owner, const char **name);
+
+/* Sends REMOVE for each map output the block store dropped to the executor holding it. */
+static void driver_drops(emberP_net *n) {
+    pthread_mutex_lock(&n->mu);
+    char **drops = n->drops;
+    size_t ndrops = n->ndrops;
+    n->drops = NULL;
+    n->ndrops = n->capdrops = 0;
+    pthread_mutex_unlock(&n->mu);
+    for (size_t i = 0; i < ndrops; i++) {
+        int owner;
+        const char *name;
+        if (map_output_owner(drops[i], &owner, &name) && owner > 0 && owner < n->size && n->peers[owner].hello &&
+            !n->peers[owner].lost) {
+            emberP_msg m = {.type = EMBER_MPI_REMOVE, .rest = (const uint8_t *)drops[i], .nrest = strlen(drops[i])};
+            send_msg(n, owner, &m);
+        }
+        ember_free(drops[i]);
+    }
+    ember_free(drops);
+}
+
+void emberP_drop_file(void *arg, const char *path) {
+    emberX_pool *pool = arg;
+    emberP_net *n = pool->net;
+    int owner;
+    const char *name;
+    if (!n || n->executor || !map_output_owner(path, &owner, &name)) return;
+    char *copy = ember_strdup(path);
+    if (!copy) return; /* out of memory: the file stays until its executor ends */
+    pthread_mutex_lock(&n->mu);
+    if (emberB_grow(&n->drops, &n->capdrops, n->ndrops + 1, sizeof *n->drops, 16) == 0) {
+        n->drops[n->ndrops++] = copy;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&n->mu);
+    ember_free(copy);
+    poke(n->wake[1], 'r');
 }
 
 /* The engine asked for workers: sends START for each (a CLOSE first for a worker
@@ -825,6 +875,19 @@ static void serve_fetch(emberP_net *n, int src, const emberP_msg *m) {
     emberB_free(&b);
 }
 
+/* REMOVE: the driver dropped one of this executor's map outputs; its file goes. */
+static void remove_map_output(emberP_net *n, const emberP_msg *m) {
+    char theirs[EMBER_WIRE_MAX_PATH], path[2 * EMBER_WIRE_MAX_PATH];
+    int owner;
+    const char *name;
+    if (m->nrest >= sizeof theirs) return;
+    memcpy(theirs, m->rest, m->nrest);
+    theirs[m->nrest] = 0;
+    if (!map_output_owner(theirs, &owner, &name) || owner != n->rank) return;
+    snprintf(path, sizeof path, "%s/%s", n->pool->tmpdir, name);
+    unlink(path);
+}
+
 /* The worker's frames on their way to the driver: a FETCH_FAILED names the driver's
  * path, not the local copy; a task's end removes its copies. */
 static void relay_worker_frames(emberP_net *n, slot *s) {
@@ -876,6 +939,11 @@ static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
     if (src != 0) return;
     if (m->type == EMBER_MPI_QUIT) {
         n->quit = 1;
+        n->quit_lost = m->num & QUIT_LOST;
+        return;
+    }
+    if (m->type == EMBER_MPI_REMOVE) {
+        remove_map_output(n, m);
         return;
     }
     if (m->slot >= n->nslots) return;
@@ -1091,7 +1159,10 @@ static void *net_main(void *arg) {
         }
         if (!buf || !pfds || !ps || n->quit || stopping) break;
         int busy = 0;
-        if (!n->executor) driver_requests(n);
+        if (!n->executor) {
+            driver_requests(n);
+            driver_drops(n);
+        }
         nfds_t k = 0;
         pfds[k] = (struct pollfd){.fd = n->wake[0], .events = POLLIN};
         ps[k++] = NULL;
@@ -1140,12 +1211,15 @@ static void *net_main(void *arg) {
         }
     }
     /* Stopping. The driver tells every executor; each side waits (2 s at most) for
-     * its sends, and ends MPI unless a rank was lost (mpirun ends everything then). */
-    int lost = 0;
-    for (int r = 1; !n->executor && r < n->size; r++) {
+     * its sends, and ends MPI unless a rank was lost: MPI_Finalize would wait for the
+     * lost rank until mpirun's SIGKILL, so the process ends without it (mpirun sees
+     * every rank end, and ends too). */
+    int lost = n->quit_lost;
+    for (int r = 1; !n->executor && r < n->size; r++)
         lost |= n->peers[r].lost;
+    for (int r = 1; !n->executor && r < n->size; r++) {
         if (!n->peers[r].lost && n->peers[r].hello) {
-            emberP_msg quit = {.type = EMBER_MPI_QUIT};
+            emberP_msg quit = {.type = EMBER_MPI_QUIT, .num = lost ? QUIT_LOST : 0};
             send_msg(n, r, &quit);
         }
     }
@@ -1201,6 +1275,9 @@ static void net_free(emberP_net *n) {
         ember_free(f->local);
     }
     ember_free(n->fetches);
+    for (size_t i = 0; i < n->ndrops; i++)
+        ember_free(n->drops[i]);
+    ember_free(n->drops);
     for (size_t i = 0; i < n->nsends; i++)
         ember_free(n->sends[i].buf); /* MPI is done or gone by now */
     ember_free(n->sends);

@@ -27,18 +27,24 @@ if not (MPIRUN and SHIM):
     pytest.skip(why, allow_module_level=True)
 
 
-def mpirun(script, *args, tmpdir, timeout=120):
-    """Runs script under mpirun -np 3 over TCP on loopback, its temp dirs under tmpdir.
-    When a rank dies, mpirun sends the others SIGTERM and, by default, SIGKILL 1 s later:
-    odls_base_sigkill_timeout makes that 5 s, so that under load the driver has time to
-    fail its job, write what the test reads and stop before a SIGKILL can cut it short
-    (the time-to-fail the test checks is measured by the driver itself)."""
+def mpirun_command(script, *args, tmpdir, sigkill_after=5):
+    """The command and environment that run script under mpirun -np 3 over TCP on
+    loopback, its temp dirs under tmpdir. When a rank dies, mpirun sends the others
+    SIGTERM and, by default, SIGKILL 1 s later: odls_base_sigkill_timeout makes that
+    sigkill_after seconds, so that under load the driver has time to fail its job,
+    write what the test reads and stop before a SIGKILL can cut it short (the
+    time-to-fail the test checks is measured by the driver itself)."""
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", TMPDIR=str(tmpdir),
                OMPI_MCA_rmaps_base_oversubscribe="1")
     cmd = [MPIRUN, "-np", "3", "--oversubscribe", "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo",
-           "--mca", "oob_tcp_if_include", "lo", "--mca", "odls_base_sigkill_timeout", "5", "-x", "TMPDIR",
-           sys.executable, os.path.join(HERE, "cluster", script),
-           *map(str, args)]
+           "--mca", "oob_tcp_if_include", "lo", "--mca", "odls_base_sigkill_timeout", str(sigkill_after),
+           "-x", "TMPDIR", sys.executable, os.path.join(HERE, "cluster", script), *map(str, args)]
+    return cmd, env
+
+
+def mpirun(script, *args, tmpdir, timeout=120):
+    """Runs script under mpirun -np 3 (see mpirun_command) to its end."""
+    cmd, env = mpirun_command(script, *args, tmpdir=tmpdir)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -81,15 +87,48 @@ def test_results_match_local_mode(tmp_path):
     assert cluster == plain
     assert cluster["accumulator"] == 30 and cluster["cached_partitions"] == [4]
     assert cluster["lost_shuffle"][:2] == [True, True]
+    assert cluster["released_shuffle"] == [True, []]
     assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []  # every temp dir removed
 
 
+def read_json_when_written(path, proc, timeout):
+    """The JSON the program writes at path (None if proc ends or timeout passes first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # not there yet, or half-written
+            if proc.poll() is not None and not path.exists():
+                return None
+            time.sleep(0.05)
+    return None
+
+
 def test_lost_executor_fails_the_job_fast_and_leaves_nothing(tmp_path):
-    run = mpirun("lose_executor.py", tmp_path / "seen.json", tmpdir=tmp_path)
-    assert run.returncode != 0  # mpirun ends the job: a rank was killed
-    seen = json.loads((tmp_path / "seen.json").read_text())
+    # mpirun's SIGKILL comes 30 s after a rank died: the other ranks must end by
+    # themselves, well before it (an executor once waited in MPI_Finalize for the
+    # lost rank until the SIGKILL).
+    cmd, env = mpirun_command("lose_executor.py", tmp_path / "seen.json", tmpdir=tmp_path, sigkill_after=30)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = read_json_when_written(tmp_path / "seen.json", proc, 120)
+        assert seen is not None, proc.communicate(timeout=60)
+        ranks = [seen["driver"]] + [e[2] for e in seen["executors"]]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(map(alive, ranks)):
+            time.sleep(0.05)
+        assert [p for p in ranks if alive(p)] == [], "ranks still running 10 s after the job failed"
+    finally:
+        if proc.poll() is None:  # its ranks are gone; mpirun itself waits out its SIGKILL timeout
+            proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    assert proc.returncode != 0  # mpirun ends the job: a rank was killed
     host = socket.gethostname()
-    assert seen["error"] is not None, run.stderr
+    assert seen["error"] is not None, err
     assert f"executor rank 1 (host {host}" in seen["error"]
     assert seen["seconds"] < 5
     pids = [e[2] for e in seen["executors"]] + [p for pair in seen["workers"] for p in pair]

@@ -110,7 +110,7 @@ int fake_mpi_inited(void) {
 /* Rank `rank` is gone: its messages vanish; it is handed a QUIT (type 10, see mpi.c). */
 void fake_mpi_silence(int rank);
 void fake_mpi_silence(int rank) {
-    static const unsigned char quit[9] = {10};
+    static const unsigned char quit[13] = {10}; /* header, flags 0 */
     pthread_mutex_lock(&mu);
     while (queue[rank]) {
         msg *m = queue[rank];

@@ -11,6 +11,7 @@
 #include "test_jobs.h"
 
 #include <dlfcn.h>
+#include <glob.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,7 +74,7 @@ static void test_round_trips(void) {
                              .nrest = 9},
                "ended");
     round_trip(&(emberP_msg){.type = EMBER_MPI_BEAT}, "beat");
-    round_trip(&(emberP_msg){.type = EMBER_MPI_QUIT}, "quit");
+    round_trip(&(emberP_msg){.type = EMBER_MPI_QUIT, .num = 1}, "quit");
     round_trip(&(emberP_msg){.type = EMBER_MPI_FETCH,
                              .slot = 17,
                              .num = 3,
@@ -87,6 +88,10 @@ static void test_round_trips(void) {
                                                       "ab",
                              .nrest = 6},
                "fetched");
+    round_trip(&(emberP_msg){.type = EMBER_MPI_REMOVE,
+                             .rest = (const uint8_t *)"/tmp/ember-x/e1/shuffle-1-0-4.data",
+                             .nrest = 34},
+               "remove");
 }
 
 static void test_rejects(void) {
@@ -250,13 +255,29 @@ static void test_relay_runs_jobs(void) {
     CHECK(w.exec_rc[0] == 0 && w.exec_rc[1] == 0);
 }
 
+/* How many map outputs of shuffle id the executors' temp dirs (under TMPDIR) hold. */
+static size_t executor_map_outputs(int id) {
+    char pattern[4200];
+    snprintf(pattern, sizeof pattern, "%s/ember-executor-*/shuffle-%d-*", getenv("TMPDIR"), id);
+    glob_t g;
+    size_t found = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    globfree(&g);
+    return found;
+}
+
 /* A shuffle: each executor keeps its map outputs in its own temp dir, and a reduce
  * task fetches its bucket of the others' from them; every record lands where the
- * partitioner says, none lost. A DISK_ONLY cached node: its block files (the
- * driver's) are read by the executors (this host sees them). */
+ * partitioner says, none lost; releasing the shuffle removes the executors' files
+ * while the context runs. A DISK_ONLY cached node: its block files (the driver's)
+ * are read by the executors (this host sees them). */
 static void test_relay_shuffle_and_blocks(void) {
+    const char *old_tmp = getenv("TMPDIR");
+    char *saved_tmp = old_tmp ? strdup(old_tmp) : NULL;
+    char tmp[] = "/tmp/ember-test-mpi-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    setenv("TMPDIR", tmp, 1); /* the temp dirs of the driver and both executors */
     world w;
-    if (!world_up(&w)) return;
+    if (!world_up(&w)) goto restore;
     ember_node *src = parallel(w.ctx, 6);
     ember_node *sh = NULL;
     CHECK(ember_node_shuffle(w.ctx, src, 3, "spec", 4, &sh) == 0);
@@ -286,10 +307,24 @@ static void test_relay_shuffle_and_blocks(void) {
         CHECK(res && res->batches[3][0].len == 7 && memcmp(res->batches[3][0].data, "r:30:40", 7) == 0);
         ember_result_free(res);
     }
+    /* Released, the shuffle's map outputs (6, over both executors) go from their
+     * temp dirs, told over MPI. */
+    int id = ember_node_id(sh);
+    CHECK(executor_map_outputs(id) == 6);
     ember_node_release(r);
     ember_node_release(sh);
+    for (int i = 0; i < 200 && executor_map_outputs(id) > 0; i++)
+        sleep_ms(10);
+    CHECK(executor_map_outputs(id) == 0);
     ember_node_release(src);
     world_stop(&w);
+restore:
+    CHECK(rmdir(tmp) == 0); /* every temp dir removed */
+    if (saved_tmp)
+        setenv("TMPDIR", saved_tmp, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved_tmp);
 }
 
 /* Executor `rank` goes silent while a job's four tasks hang (with `sigterm`, 700 ms

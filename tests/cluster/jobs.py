@@ -1,10 +1,12 @@
 """The cluster test's program: the same file runs in local mode (python jobs.py OUT)
 and under mpirun (mpirun -np 3 python jobs.py OUT); rank 0 writes what each job gave
 to OUT as JSON, for tests/test_cluster.py to compare."""
+import gc
 import glob
 import json
 import os
 import sys
+import time
 
 from ember import SparkContext
 
@@ -36,11 +38,27 @@ results["accumulator"] = acc.value
 # cluster mode): the next action runs the map tasks again and gives the same answer.
 pairs = sc.parallelize(range(100), 4).map(lambda x: (x % 10, x)).reduceByKey(lambda a, b: a + b, 3)
 first = sorted(pairs.collect())
-lost = glob.glob(os.path.join(sc._core.tmpdir, "shuffle-*")) + glob.glob(
-    os.path.join(os.path.dirname(sc._core.tmpdir), "ember-executor-*", "shuffle-*"))
+
+
+def map_outputs():
+    """The shuffle files of the driver (local mode) or of the executors (cluster mode)."""
+    return glob.glob(os.path.join(sc._core.tmpdir, "shuffle-*")) + glob.glob(
+        os.path.join(os.path.dirname(sc._core.tmpdir), "ember-executor-*", "shuffle-*"))
+
+
+lost = map_outputs()
 for path in lost:
     os.unlink(path)
 results["lost_shuffle"] = [len(lost) > 0, sorted(pairs.collect()) == first, first]
+# Every shuffle released (no RDD refers to one now), its files are gone while the
+# context runs: in cluster mode the driver tells each executor to remove its own.
+had = len(map_outputs())
+del pairs
+gc.collect()
+deadline = time.monotonic() + 10
+while map_outputs() and time.monotonic() < deadline:
+    time.sleep(0.05)
+results["released_shuffle"] = [had > 0, map_outputs()]
 results["executors"] = len(sc._core.executors())
 sc.stop()
 with open(out_path, "w") as f:

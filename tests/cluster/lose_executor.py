@@ -1,6 +1,6 @@
 """The cluster test's program that loses an executor: rank 0 starts a slow job, kills
 executor rank 1 with SIGKILL once the job runs, and writes to OUT (JSON) the
-processes it saw (executors, workers, daemons), how long the job took to fail after
+processes it saw (executors, workers, daemons, its own pid), how long the job took to fail after
 the kill and its error."""
 import json
 import os
@@ -13,7 +13,7 @@ from ember import SparkContext
 
 out_path = sys.argv[1]
 sc = SparkContext("local[2]", "lose-executor")
-seen = {"executors": sc._core.executors()}
+seen = {"executors": sc._core.executors(), "driver": os.getpid()}
 seen["workers"] = sorted(set(sc.parallelize(range(8), 8).map(lambda _: (os.getpid(), os.getppid())).collect()))
 state = {}
 
