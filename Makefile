@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 # `make docs`: the site (docs/*.md and the API reference from the docstrings) into build/docs.
 DOCS_DEPS := mkdocs "mkdocstrings[python]"
 
-.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench clean test-pythons lint docs format
+.PHONY: demo test ctest ctest-asan pytest asan tsan fuzz install bench cluster-test clean test-pythons lint docs format
 
 # The decoders of bytes from a pipe or a file that have a fuzz target (tests/fuzz/fuzz_<name>.c,
 # seeds in tests/fuzz/corpus/<name>); `make test` replays each corpus.
@@ -137,6 +137,14 @@ $(VENV)/.bench-deps: $(VENV)/.deps
 
 bench: install $(VENV)/.bench-deps
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Cluster mode alone: its mpirun tests (tests/test_cluster.py; tests/test_cluster_netns.py,
+# 3 hosts in network namespaces, needs root), then its figures (bench/cluster.py --quick:
+# the shuffle against MPI_Alltoallv, word count at 1, 2 and 3 ranks). `make test` runs
+# the same tests; here a missing mpirun or MPI build fails instead of skipping.
+cluster-test: install
+	EMBER_REQUIRE_MPI=1 $(PY) -m pytest -q -rxs tests/test_cluster.py tests/test_cluster_netns.py tests/test_bench_cluster.py
+	$(PY) bench/cluster.py --quick
 
 $(VENV)/.docs-deps: $(VENV)/.deps
 	$(PIP) install $(DOCS_DEPS)
