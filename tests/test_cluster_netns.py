@@ -9,8 +9,8 @@ on a directory all hosts share, as on a cluster with a shared filesystem. The re
 must equal local mode's, the executors must be the two other hosts, and the bytes must
 have crossed the veth links. Everything is removed at the end.
 
-Skipped, saying why, without mpirun or ember's MPI shim, or where namespaces cannot be
-made (not root, a container without CAP_SYS_ADMIN/CAP_NET_ADMIN, no `ip` or `unshare`)."""
+Skipped, saying why, without Open MPI's mpirun or ember's MPI shim, or where namespaces
+cannot be made (not root, a container without CAP_SYS_ADMIN/CAP_NET_ADMIN, no `ip` or `unshare`)."""
 import glob
 import json
 import os
@@ -37,6 +37,9 @@ def cannot_run():
         return "mpirun not found"
     if not SHIM:
         return "ember was built without MPI (no _mpi_shim.so)"
+    version = subprocess.run([MPIRUN, "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" not in version:
+        return f"the launch uses Open MPI's mpirun options (plm_rsh_agent, --display-map); {MPIRUN} is not Open MPI"
     for tool in ("ip", "unshare", "mount"):
         if not shutil.which(tool):
             return f"`{tool}` not found (iproute2, util-linux)"
