@@ -82,18 +82,20 @@ def run(cmd):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="32 MiB shuffled, 8 MiB of text, 1 repeat")
-    ap.add_argument("--shuffle-mb", type=int, default=256)
-    ap.add_argument("--text-mb", type=float, default=100)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true",
+                    help="defaults of a small pass: 32 MiB shuffled, 8 MiB of text, 1 repeat")
+    ap.add_argument("--shuffle-mb", type=int, help="MiB shuffled (default 256)")
+    ap.add_argument("--text-mb", type=float, help="MiB of text to count (default 100)")
+    ap.add_argument("--repeats", type=int, help="runs of each figure (default 3)")
     ap.add_argument("--cores", type=int, default=min(2, os.cpu_count() or 1),
                     help="task slots of each word count run (default: 2, or 1 on one CPU)")
     ap.add_argument("--btl", default="tcp,self", help="Open MPI's byte transports for both (default tcp,self)")
     ap.add_argument("--data-dir", default=datagen.DEFAULT_DATA_DIR)
     ap.add_argument("--out", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
-    if args.quick:
-        args.shuffle_mb, args.text_mb, args.repeats = 32, 8, 1
+    for name, full, quick in (("shuffle_mb", 256, 32), ("text_mb", 100, 8), ("repeats", 3, 1)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     alltoallv = build_alltoallv()
     job = os.path.join(HERE, "cluster_job.py")
     text = datagen.ensure(datagen.text_spec(args.text_mb), args.data_dir)
