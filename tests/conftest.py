@@ -31,6 +31,25 @@ def build_with_libember(out, sources, ldflags=()):
     return out
 
 
+def cluster_and_local_results(cluster_json, data, tmpdir):
+    """The results tests/cluster/jobs.py wrote to cluster_json under mpirun, and those it
+    gives in local mode over the same input (run here, its temp dir under tmpdir), each
+    without its "executors" count, which is checked: 2 executors, then none."""
+    import json
+    import subprocess
+    out = os.path.join(os.path.dirname(str(cluster_json)), "local.json")
+    jobs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster", "jobs.py")
+    local = subprocess.run([sys.executable, jobs, out, str(data)], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, TMPDIR=str(tmpdir)))
+    assert local.returncode == 0, local.stderr
+    with open(cluster_json) as f:
+        cluster = json.load(f)
+    with open(out) as f:
+        plain = json.load(f)
+    assert cluster.pop("executors") == 2 and plain.pop("executors") == 0
+    return cluster, plain
+
+
 def run_python(code, env=None, timeout=120):
     """Runs code in a fresh interpreter; returns the CompletedProcess."""
     import subprocess

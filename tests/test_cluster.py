@@ -16,6 +16,8 @@ import pytest
 
 import ember
 
+from conftest import cluster_and_local_results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIM = glob.glob(os.path.join(os.path.dirname(ember.__file__), "_mpi_shim*.so"))
 MPIRUN = shutil.which("mpirun")
@@ -78,12 +80,7 @@ def test_results_match_local_mode(tmp_path):
     data.write_text("the quick brown fox\njumps over the lazy dog\nthe end\n" * 40 + "x" * 100 + "\n")
     run = mpirun("jobs.py", tmp_path / "cluster.json", data, tmpdir=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    local = subprocess.run([sys.executable, os.path.join(HERE, "cluster", "jobs.py"), tmp_path / "local.json", data],
-                           capture_output=True, text=True, timeout=120, env=dict(os.environ, TMPDIR=str(tmp_path)))
-    assert local.returncode == 0, local.stderr
-    cluster = json.loads((tmp_path / "cluster.json").read_text())
-    plain = json.loads((tmp_path / "local.json").read_text())
-    assert cluster.pop("executors") == 2 and plain.pop("executors") == 0
+    cluster, plain = cluster_and_local_results(tmp_path / "cluster.json", data, tmp_path)
     assert cluster == plain
     assert cluster["accumulator"] == 30 and cluster["cached_partitions"] == [4]
     assert cluster["lost_shuffle"][:2] == [True, True]

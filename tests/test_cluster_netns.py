@@ -12,7 +12,6 @@ have crossed the veth links. Everything is removed at the end.
 Skipped, saying why, without Open MPI's mpirun or ember's MPI shim, or where namespaces
 cannot be made (not root, a container without CAP_SYS_ADMIN/CAP_NET_ADMIN, no `ip` or `unshare`)."""
 import glob
-import json
 import os
 import re
 import shlex
@@ -23,6 +22,8 @@ import sys
 import pytest
 
 import ember
+
+from conftest import cluster_and_local_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT = os.path.join(HERE, "cluster", "netns_agent.sh")
@@ -137,12 +138,7 @@ def check_like_local_mode(hosts, run, shared, data, tmp_path, moved):
     for rank, node in enumerate([hosts[0][1], hosts[1][0], hosts[2][0]]):
         assert re.search(rf"Data for node: {re.escape(node)}\tNum slots: 1\tMax slots: 0\tNum procs: 1\s+"
                          rf"Process OMPI jobid: \[[0-9,]+\] App: 0 Process rank: {rank} ", run.stdout), run.stdout
-    local_run = subprocess.run([sys.executable, os.path.join(HERE, "cluster", "jobs.py"), shared / "local.json", data],
-                               capture_output=True, text=True, timeout=120, env=dict(os.environ, TMPDIR=str(tmp_path)))
-    assert local_run.returncode == 0, local_run.stderr
-    cluster = json.loads((shared / "cluster.json").read_text())
-    plain = json.loads((shared / "local.json").read_text())
-    assert cluster.pop("executors") == 2 and plain.pop("executors") == 0
+    cluster, plain = cluster_and_local_results(shared / "cluster.json", data, tmp_path)
     # jobs.py removes the map outputs it can see to check they are computed again; the
     # executors' are on their own disks here, so only the answers are compared.
     assert cluster.pop("lost_shuffle")[1:] == plain.pop("lost_shuffle")[1:]
