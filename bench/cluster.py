@@ -132,7 +132,8 @@ def main(argv=None):
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"cluster mode on this machine ({os.cpu_count()} CPUs), Open MPI btl {args.btl}, median of "
           f"{args.repeats}; load average {load} at the end")
-    print(f"\nshuffle of {args.shuffle_mb} MiB (1 MiB values), one map and one reduce task per executor\n")
+    print(f"\nshuffle of {args.shuffle_mb} MiB (1 MiB values, rounded down to whole ones per map task), one map "
+          "and one reduce task per executor\n")
     print("| executors | ember shuffle | MPI_Alltoallv | ember / Alltoallv | map + reduce stage | ember CPU "
           "| job without shuffle |")
     print("|---|---|---|---|---|---|---|")

@@ -1,10 +1,11 @@
 """The program bench/cluster.py runs under mpirun (rank 0 the driver, the others
 executors; with one rank, local mode). Rank 0 prints one line of JSON.
 
-    cluster_job.py shuffle BYTES MASTER   shuffles BYTES bytes (1 MiB values under int
-                                          keys) from one map task per slot to one reduce
-                                          task per slot; also the same job without the
-                                          shuffle (generate and sum only)
+    cluster_job.py shuffle BYTES MASTER   shuffles about BYTES bytes (1 MiB values under
+                                          int keys, as many whole ones a map task as fit)
+                                          from one map task per slot to one reduce task
+                                          per slot; also the same job without the shuffle
+                                          (generate and sum only)
     cluster_job.py wordcount PATH MASTER  counts the words of PATH (4 partitions a slot)
 
 Each times its job after a small warm-up job (workers started, connections made);
