@@ -471,7 +471,7 @@ typedef struct emberN_fn {
 typedef struct emberN_op {
     uint32_t kind;    /* EMBER_NOP_* */
     emberN_fn fn;     /* empty for COUNT and SAVE_TEXT */
-    emberW_bytes arg; /* SAVE_TEXT: the output directory */
+    emberW_bytes arg; /* SAVE_TEXT: the output directory; MERGE: its memory limit in bytes (decimal), or empty */
 } emberN_op;
 typedef struct emberN_spec {
     uint32_t flags;   /* EMBER_NSPEC_* */

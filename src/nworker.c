@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,7 +533,9 @@ typedef struct step_iter {
     char **spills; /* MERGE past the memory limit: its spill files, and the bucket merged next */
     size_t nspills, spills_cap;
     uint32_t spill_bucket;
-    char *save_path; /* SAVE_TEXT: the part file's final and temporary names */
+    uint64_t *metrics;  /* the task's counts: MERGE adds its spills' bytes */
+    size_t merge_limit; /* MERGE: the table's bytes past which it spills */
+    char *save_path;    /* SAVE_TEXT: the part file's final and temporary names */
     char *save_tmp;
     uint32_t split;
 } step_iter;
@@ -687,7 +690,7 @@ static int save_line(step_iter *s, FILE *f, const ember_value *v) {
 
 /* The reduce side's merge past its memory limit (defined with the shuffle sink below). */
 #define MERGE_SPILL_BUCKETS 64
-static size_t merge_limit(void);
+static int merge_limit_of(const emberN_op *op, size_t *limit);
 static int merge_spill(step_iter *s);
 static int merge_back(step_iter *s, ember_writer *tmp);
 
@@ -709,7 +712,7 @@ static int consume(step_iter *s) {
         if (!rc && s->out.err) rc = s->out.err;
         return rc < 0 ? fn_failed(&s->f, rc) : 0;
     case EMBER_NOP_MERGE: {
-        size_t limit = merge_limit();
+        size_t limit = s->merge_limit;
         pair_batch b = {0};
         while ((rc = read_pairs(s->up, &b, &s->table, "reduceByKey's merge")) > 0) {
             rc = 0;
@@ -877,7 +880,8 @@ static int fn_load(const char *what, const emberN_fn *fn, int allow_main, fn_cal
 }
 
 /* Wraps `up` in the step of a native command (up is taken, also on failure). */
-static int step_new(const emberN_op *op, uint32_t split, int allow_main, ember_iter *up, ember_iter **out) {
+static int step_new(const emberN_op *op, uint32_t split, int allow_main, uint64_t *metrics, ember_iter *up,
+                    ember_iter **out) {
     step_iter *s = ember_calloc(1, sizeof *s);
     if (!s) {
         iter_close(up);
@@ -887,6 +891,7 @@ static int step_new(const emberN_op *op, uint32_t split, int allow_main, ember_i
     s->kind = op->kind;
     s->up = up;
     s->split = split;
+    s->metrics = metrics;
     int rc = 0;
     if (op->kind == EMBER_NOP_SAVE_TEXT) {
         size_t n = op->arg.len + 64;
@@ -901,6 +906,7 @@ static int step_new(const emberN_op *op, uint32_t split, int allow_main, ember_i
         }
     } else if (op->kind != EMBER_NOP_COUNT) {
         rc = fn_load(op_label(op->kind), &op->fn, allow_main, &s->f);
+        if (!rc && op->kind == EMBER_NOP_MERGE) rc = merge_limit_of(op, &s->merge_limit);
     }
     if (rc) {
         step_close(&s->it);
@@ -1070,7 +1076,8 @@ static ember_iter *input_iter(emberV_env *env, const emberW_input *in, int *rc) 
             iter_close(it);
             return NULL;
         }
-        if ((*rc = step_new(&op, in->cmds[i].split, env->allow_main, it, &it))) return NULL; /* it closed */
+        if ((*rc = step_new(&op, in->cmds[i].split, env->allow_main, env->metrics, it, &it)))
+            return NULL; /* it closed */
     }
     return it;
 }
@@ -1242,6 +1249,25 @@ static size_t merge_limit(void) {
     return n > 0 && end && *end == 0 ? (size_t)n : (size_t)256 << 20;
 }
 
+/* A MERGE command's argument, when it has one, is its limit in bytes (decimal): a
+ * Python program's reduceByKey sends spark.python.worker.memory. */
+static int merge_limit_of(const emberN_op *op, size_t *limit) {
+    *limit = merge_limit();
+    if (!op->arg.len) return 0;
+    unsigned long long n = 0;
+    const char *p = (const char *)op->arg.p;
+    for (size_t i = 0; i < op->arg.len; i++) {
+        if (p[i] < '0' || p[i] > '9' || n > (ULLONG_MAX - 9) / 10)
+            return emberE_set(EMBER_EPROTO,
+                              "malformed native command: reduceByKey's memory limit '%.*s' is not "
+                              "a count of bytes",
+                              (int)(op->arg.len > 40 ? 40 : op->arg.len), p);
+        n = n * 10 + (unsigned)(p[i] - '0');
+    }
+    if (n) *limit = (size_t)n;
+    return 0;
+}
+
 static int merge_spill(step_iter *s) {
     static unsigned seq;
     const char *dir = getenv("EMBER_LOCAL_DIR");
@@ -1265,8 +1291,13 @@ static int merge_spill(step_iter *s) {
         rc = entry_pair(&s->table, e, &o.buckets[b]);
         if (!rc && o.buckets[b].len >= BATCH_BYTES) rc = bucket_flush(&o, b);
     }
+    uint64_t freed = emberU_bytes(&s->table), sizes[MERGE_SPILL_BUCKETS];
     emberU_clear(&s->table);
-    return out_close(&o, rc, NULL);
+    if ((rc = out_close(&o, rc, sizes))) return rc;
+    s->metrics[EMBER_METRIC_MEMORY_BYTES_SPILLED] += freed;
+    for (uint32_t i = 0; i < MERGE_SPILL_BUCKETS; i++)
+        s->metrics[EMBER_METRIC_DISK_BYTES_SPILLED] += sizes[i];
+    return 0;
 }
 
 /* Merges the next bucket of the spill files into the (emptied) table. */

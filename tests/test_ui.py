@@ -483,6 +483,38 @@ def test_spills_in_rest_and_page(job):
     assert "Spill (Memory)" in summary and "Spill (Disk)" in summary
 
 
+def test_native_merge_spills_in_rest(tmp_path):
+    """reduceByKey with a native merge spills its table past spark.python.worker.memory
+    (src/nworker.c's merge, in C) and its reduce tasks report the bytes, as Python's do."""
+    lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples", "native_udf",
+                       "wordcount.c")
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(" ".join(f"w{i * 10 + j}" for j in range(10)) for i in range(20000)) + "\n")
+    proc = run_python(
+        "import json, os, urllib.request\n"
+        "from ember import SparkContext, SparkConf, native\n"
+        f"lib = native.compile({lib!r})\n"
+        "conf = SparkConf().set('spark.ui.port', '0').set('spark.python.worker.memory', '1m')\n"
+        "sc = SparkContext('local[2]', conf=conf)\n"
+        f"counts = sc.textFile({str(path)!r}, 2).flatMapNative(lib, 'tokenize')"
+        ".reduceByKey(native.merge(lib, 'add'), 2).collect()\n"
+        "api = f'{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}'\n"
+        "stages = json.load(urllib.request.urlopen(api + '/stages'))\n"
+        "sid = max(s['stageId'] for s in stages)\n"
+        "stage = json.load(urllib.request.urlopen(f'{api}/stages/{sid}/0?details=true'))\n"
+        "left = [f for f in os.listdir(sc._core.tmpdir) if f.endswith('.spill')]\n"
+        "print(json.dumps([len(counts), sorted(set(c for _, c in counts)), stage, left]))\n"
+        "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    n, values, stage, left = json.loads(proc.stdout.splitlines()[-1])
+    assert n == 200000 and values == [1] and left == []
+    tasks = stage["tasks"].values()
+    assert len(tasks) == 2 and stage["shuffleReadRecords"] == 200000
+    for t in tasks:
+        assert t["taskMetrics"]["memoryBytesSpilled"] > (1 << 20) and t["taskMetrics"]["diskBytesSpilled"] > 0
+    assert stage["diskBytesSpilled"] == sum(t["taskMetrics"]["diskBytesSpilled"] for t in tasks)
+
+
 def test_spill_code_counts_into_the_running_task(sc, api):
     """_core.note_spill(memory_bytes, disk_bytes), called by spilling code in a worker,
     adds to the running task's spill figures; each task starts from 0."""

@@ -412,7 +412,7 @@ def _reduce_by_key(rdd: RDD[tuple[Any, Any]], f: Function,
     spec = _core.native_spec(flags, (None, None, fn, fn))
     shuffled: RDD[tuple[Any, Any]] = RDD(rdd.ctx, rdd.ctx._core.shuffle(rdd._node, n, spec), part, deps=(rdd,),
                                          kind="shuffle")
-    merge = _core.native_command(_core.NOP_MERGE, *fn)
+    merge = _core.native_command(_core.NOP_MERGE, *fn, str(rdd._memory_limit()))  # spills past it
     return RDD(rdd.ctx, rdd.ctx._core.pipeline(shuffled._node, merge), part, deps=(shuffled,), kind="reduceByKey")
 
 
@@ -494,7 +494,7 @@ def _worker_command(data: bytes) -> Any:
         return [(_core.OP_FILTER, _native_fn(module, offset, name, _core.NATIVE_FILTER, "filterNative"))]
     if kind == _core.NOP_MERGE:
         merge = _native_fn(module, offset, name, _core.NATIVE_MERGE, "reduceByKey")
-        limit = shuffle.parse_memory("512m")
+        limit = int(arg) if arg else shuffle.parse_memory("512m")  # spark.python.worker.memory's bytes
         return [(OP_PARTITIONS, lambda split, it: shuffle.merge_combiners(it, merge, limit))]
     if kind == _core.NOP_COUNT:
         return [(OP_PARTITIONS, lambda split, it: [sum(1 for _ in it)])]

@@ -416,6 +416,15 @@ static void test_merge_spills_past_its_limit(void) {
         if (strstr(e->d_name, ".spill")) spills++;
     if (d) closedir(d);
     CHECK(d != NULL && spills == 0);
+    /* The reduce tasks (the job's last two logged) report what they spilled. */
+    size_t nt = ember_task_infos(ctx, -1, NULL, 0);
+    ember_task_info *tasks = calloc(nt, sizeof *tasks);
+    CHECK(nt >= 2 && tasks && ember_task_infos(ctx, -1, tasks, nt) == nt);
+    for (size_t i = nt - 2; tasks && i < nt; i++) {
+        CHECK(tasks[i].status == EMBER_TASK_SUCCESS && tasks[i].shuffle_records_read > 0);
+        CHECK(tasks[i].memory_bytes_spilled > 20000 && tasks[i].disk_bytes_spilled > 0);
+    }
+    free(tasks);
     ember_writer_free(&out);
     ember_node_release(counts);
     ember_node_release(pairs);
