@@ -411,11 +411,20 @@ uint64_t emberL_changes(emberL_log *log);
 
 /* record.c: 1 when s[0, n) is well-formed UTF-8. */
 int emberR_utf8_valid(const uint8_t *s, size_t n);
-/* A small int (-64 <= i < 64: tag 0x03 and one varint byte) at p[0, len), the commonest
- * value (a count): 1 with *v filled as ember_value_decode fills it, else 0. */
+/* An int of up to four varint bytes (-2**27 <= i < 2**27: tag 0x03, its zigzag varint)
+ * at the start of p[0, len), the commonest value (a count): 1 with *v filled as
+ * ember_value_decode fills it (v->enc_len: the bytes it takes), else 0 (anything else,
+ * bad bytes too, is left to the general decoder). */
 static inline int emberR_small_int(const uint8_t *p, size_t len, ember_value *v) {
-    if (len < 2 || p[0] != 0x03 || p[1] >= 0x80) return 0;
-    *v = (ember_value){.type = EMBER_INT, .i = (int64_t)(p[1] >> 1) ^ -(int64_t)(p[1] & 1), .enc = p, .enc_len = 2};
+    if (len < 2 || p[0] != 0x03) return 0;
+    uint64_t n = 0;
+    size_t i = 1;
+    for (;; i++) {
+        if (i == len || i == 5 || (i > 1 && p[i] == 0)) return 0; /* truncated, long or overlong */
+        n |= (uint64_t)(p[i] & 0x7f) << (7 * (i - 1));
+        if (!(p[i] & 0x80)) break;
+    }
+    *v = (ember_value){.type = EMBER_INT, .i = (int64_t)(n >> 1) ^ -(int64_t)(n & 1), .enc = p, .enc_len = i + 1};
     return 1;
 }
 /* Decodes and checks the record at p[0, len) as ember_value_decode does; when it is a

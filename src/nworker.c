@@ -571,7 +571,7 @@ static int call_merge(fn_call *f, const ember_value *a, const ember_value *b, em
 /* The one record a map or merge wrote at out[start, len): checked. */
 static int one_record(const fn_call *f, const ember_writer *out, size_t start, ember_value *v) {
     size_t used;
-    if (out->len - start == 2 && emberR_small_int(out->data + start, 2, v)) return 0;
+    if (emberR_small_int(out->data + start, out->len - start, v) && v->enc_len == out->len - start) return 0;
     if (out->len == start)
         return emberE_set(EMBER_ETASK, "native function %s wrote no record (it writes exactly one)", f->name);
     if (ember_value_decode(out->data + start, out->len - start, v, &used))

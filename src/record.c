@@ -212,7 +212,7 @@ int ember_value_decode(const void *buf, size_t len, ember_value *out, size_t *us
     if (!buf || !out) return emberE_set(EMBER_EINVAL, "ember_value_decode: NULL argument");
     const uint8_t *p = buf;
     if (emberR_small_int(p, len, out)) { /* the commonest value of all, a count, without the general path */
-        if (used) *used = 2;
+        if (used) *used = out->enc_len;
         return 0;
     }
     decoder d = {p};

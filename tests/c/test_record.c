@@ -300,6 +300,37 @@ static void test_decode_pair(void) {
     ember_writer_free(&w);
 }
 
+/* emberR_small_int, the inline path for ints of up to four varint bytes, reads what
+ * ember_value_decode reads, and leaves everything else (longer ints, truncated or
+ * overlong bytes) to it. */
+static void test_small_int_agrees_with_decode(void) {
+    const int64_t edges[] = {
+        0,        1,       -1,       63,      -64,           64,         -65,     8191,           -8192,
+        8192,     1048575, -1048576, 1048576, (1 << 27) - 1, -(1 << 27), 1 << 27, -(1 << 27) - 1, INT64_MAX,
+        INT64_MIN};
+    for (size_t i = 0; i < sizeof edges / sizeof *edges + 2000; i++) {
+        int64_t x = i < sizeof edges / sizeof *edges ? edges[i] : (int64_t)(rand() % 600000000) - 300000000;
+        ember_writer w = {0};
+        CHECK(ember_put_int(&w, x) == 0);
+        ember_put_none(&w); /* a record after it: the fast path must stop at the int's end */
+        ember_value fast, slow;
+        size_t used = 0;
+        CHECK(ember_value_decode(w.data, w.len, &slow, &used) == 0 && slow.i == x && used == slow.enc_len);
+        int inline_ok = emberR_small_int(w.data, w.len, &fast);
+        CHECK(inline_ok == (x >= -(1 << 27) && x < (1 << 27)));
+        if (inline_ok)
+            CHECK(fast.type == EMBER_INT && fast.i == x && fast.enc == w.data && fast.enc_len == slow.enc_len);
+        for (size_t cut = 0; cut < slow.enc_len; cut++) /* truncated: never read as an int */
+            CHECK(!emberR_small_int(w.data, cut, &fast));
+        ember_writer_free(&w);
+    }
+    const uint8_t overlong[] = {0x03, 0x81, 0x00}, five[] = {0x03, 0x80, 0x80, 0x80, 0x80, 0x01};
+    ember_value v;
+    CHECK(!emberR_small_int(overlong, sizeof overlong, &v) && ember_value_decode(overlong, sizeof overlong, &v, NULL));
+    CHECK(!emberR_small_int(five, sizeof five, &v) && !ember_value_decode(five, sizeof five, &v, NULL) &&
+          v.i == 1 << 27);
+}
+
 static void test_writer_errors_stick(void) {
     ember_writer w = {0};
     CHECK(ember_put_str(&w, NULL, 3) == EMBER_EINVAL);
@@ -430,6 +461,7 @@ int main(void) {
     RUN(test_utf8_at_every_position);
     RUN(test_writer_errors_stick);
     RUN(test_decode_pair);
+    RUN(test_small_int_agrees_with_decode);
     RUN(test_random_round_trip);
     return TEST_REPORT();
 }
