@@ -46,7 +46,7 @@ extern "C" {
     X(EXIST, -5, "already exists")                                                                                     \
     X(PROTO, -6, "malformed frame on a worker pipe")                                                                   \
     X(CORRUPT, -7, "corrupt data")                                                                                     \
-    X(SPAWN, -8, "could not start the Python worker daemon")                                                           \
+    X(SPAWN, -8, "could not start a worker daemon or a worker")                                                        \
     X(WORKER, -9, "a Python worker process failed")                                                                    \
     X(TASK, -10, "a task failed")                                                                                      \
     X(CANCELLED, -11, "job cancelled")                                                                                 \

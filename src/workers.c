@@ -285,6 +285,13 @@ static int daemon_gone(emberX_pool *pool, int *status) {
     return 1;
 }
 
+/* Which daemon the pool runs, for messages: "the Python worker daemon", "the native
+ * worker daemon" (this program run again) or "the worker daemon" (ember_config.daemon). */
+static const char *daemon_name(const emberX_pool *pool) {
+    if (pool->cfg && pool->cfg->python) return "the Python worker daemon";
+    return pool->cfg && pool->cfg->daemon ? "the worker daemon" : "the native worker daemon";
+}
+
 /* Replaces a daemon that died (pid old; wait status, -1 unknown): reaps it if still
  * needed and starts a new one; notes what happened for ember_context_daemon_restarts. */
 static int restart_daemon(emberX_pool *pool, pid_t old, int status, const char *why) {
@@ -295,7 +302,7 @@ static int restart_daemon(emberX_pool *pool, pid_t old, int status, const char *
     int rc = emberX_pool_start(pool, pool->cfg, pool->tmpdir);
     if (pool->note_mu) pthread_mutex_lock(pool->note_mu);
     if (!rc) pool->restarts++;
-    snprintf(pool->restart_note, sizeof pool->restart_note, "the Python worker daemon (pid %d) died (%s; %s); %s",
+    snprintf(pool->restart_note, sizeof pool->restart_note, "%s (pid %d) died (%s; %s); %s", daemon_name(pool),
              (int)old, how, why, rc ? "starting a new one failed: " : "started a new one");
     if (rc) {
         size_t used = strlen(pool->restart_note);
@@ -503,9 +510,19 @@ static int request_worker(emberX_pool *pool, emberX_worker *w) {
         ssize_t r = read(pool->ctl_fd, pidbuf + got, 4 - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-            emberE_set(EMBER_ESPAWN,
-                       "the worker daemon exited before starting a worker; check that the workers' interpreter "
-                       "can import ember from the driver's sys.path (its error is on stderr)");
+            if (pool->cfg && pool->cfg->python)
+                emberE_set(EMBER_ESPAWN, "the Python worker daemon exited before starting a worker; check that the "
+                                         "workers' interpreter can import ember from the driver's sys.path (its "
+                                         "error is on stderr)");
+            else if (pool->cfg && pool->cfg->daemon)
+                emberE_set(EMBER_ESPAWN,
+                           "the worker daemon '%s' (ember_config.daemon) exited before starting a "
+                           "worker (its error is on stderr)",
+                           pool->cfg->daemon);
+            else
+                emberE_set(EMBER_ESPAWN, "the native worker daemon (this program run again through /proc/self/exe) "
+                                         "exited before starting a worker; its error is on stderr (a launcher that "
+                                         "replaces the executable, such as valgrind, cannot run it)");
             rc = DAEMON_GONE;
             goto close_pipes;
         }

@@ -74,3 +74,23 @@ def test_c_only_job_names_a_missing_file(wordcount, tmp_path):
     assert r.returncode == 1
     assert b"nope.txt" in r.stderr
     assert os.listdir(env["TMPDIR"]) == []
+
+
+def test_c_only_job_names_the_native_daemon_when_it_cannot_start(wordcount, tmp_path):
+    """The native daemon is the program run again through /proc/self/exe: started through
+    the dynamic loader, /proc/self/exe is the loader, which cannot run it. The error says
+    which daemon failed and why, not the Python daemon's hint."""
+    loader = next((p for p in ("/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1") if os.path.exists(p)),
+                  None)
+    if loader is None:
+        pytest.skip("no known dynamic loader path on this machine")
+    env = no_python_env(tmp_path)
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    os.mkdir(env["TMPDIR"])
+    path = os.path.join(ROOT, "examples", "data", "ember.txt")
+    r = subprocess.run([loader, wordcount, path, "local[1]"], env=env, capture_output=True, timeout=120)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "the native worker daemon (this program run again through /proc/self/exe)" in err
+    assert "Python" not in err and "import ember" not in err
+    assert os.listdir(env["TMPDIR"]) == []
