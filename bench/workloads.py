@@ -75,7 +75,8 @@ class Sizes:
                                           seed=6),
         }
         if big:
-            s["big_text"] = datagen.text_spec(self.big_text_mb, seed=7)
+            # ~12 M distinct words per GiB: ~50 M in the full 4 GiB.
+            s["big_text"] = datagen.bigtext_spec(self.big_text_mb)
         return s
 
     def as_dict(self):
@@ -188,15 +189,39 @@ class HighCardWordCount(WordCount):
 
 
 class BigWordCount(WordCount):
+    """Word count over 4 GiB of text with ~50 M distinct words (``datagen.bigtext_spec``)
+    under a 256 MiB budget. The counts are written out, not collected: 50 M pairs do
+    not fit a 512 MiB process tree, and a user with that many keys writes them."""
     name = "wordcount_4g"
-    title = "word count, 4 GiB, 256 MiB budget"
+    title = "word count, 4 GiB, ~50 M distinct words, 256 MiB budget"
     data = ("big_text",)
     text = "big_text"
     repeats = 1
+    writes_output = True
     # The budget, for both Spark-API engines: each Python worker spills its aggregation
     # past spark.python.worker.memory. (PySpark's JVM keeps its default heap: it does
     # not start under 450 MiB.) Dask Bag and plain Python have no such setting.
     spark_conf = {"spark.python.worker.memory": "256m"}
+
+    def spark(self, sc, d, out, lap):
+        counts = (sc.textFile(d[self.text])
+                    .flatMap(lambda line: line.split())
+                    .map(lambda word: (word, 1))
+                    .reduceByKey(lambda a, b: a + b))
+        counts.saveAsTextFile(out)
+
+    def dask(self, d, out, lap):
+        import dask.bag as db
+        lines = db.read_text(d[self.text], blocksize=DASK_BLOCKSIZE)
+        lines.map(str.split).flatten().frequencies().map(str).to_textfiles(os.path.join(out, "*.part"), last_endline=True)
+
+    def python(self, d, out, lap):
+        os.makedirs(out)
+        with open(os.path.join(out, "part-00000"), "w", encoding="utf-8") as f:
+            f.writelines(f"{kv}\n" for kv in WordCount.python(self, d, out, lap))
+
+    def digest(self, result, out):
+        return _multiset_digest(_lines(out))
 
 
 class Tasks(Workload):

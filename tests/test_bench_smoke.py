@@ -118,3 +118,26 @@ def test_tree_sampler_counts_children(bench_modules):
         assert len(sampler.seen) >= 2
     finally:
         child.wait()
+
+
+def test_big_text_has_about_50m_distinct_words_in_4_gib(tmp_path):
+    # Issue 10's big word count is over 4 GiB with ~50 M distinct words. The random
+    # tokens (the distinct words) are a fixed share of the words, so 4 MiB of the same
+    # text, scaled, says how many the 4 GiB hold (the Zipf vocabulary adds at most 20,000).
+    sys.path.insert(0, BENCH)
+    try:
+        import datagen
+    finally:
+        sys.path.remove(BENCH)
+    spec = datagen.bigtext_spec(4)
+    path = datagen.ensure(spec, data_dir=str(tmp_path), log=lambda *a: None)
+    with open(path, encoding="ascii") as f:
+        words = f.read().split()
+    vocabulary = set(datagen.vocabulary(spec["vocab"], spec["seed"]))
+    tokens = [w for w in words if w not in vocabulary]
+    assert 0.06 < len(tokens) / len(words) < 0.08
+    scaled = len(set(tokens)) * (4096 / 4)
+    assert 45e6 < scaled < 55e6, scaled
+    assert datagen.ensure(spec, data_dir=str(tmp_path), log=lambda *a: None) == path  # reused
+    assert open(path, "rb").read() == open(datagen.ensure(dict(spec), data_dir=str(tmp_path / "b"),
+                                                          log=lambda *a: None), "rb").read()  # deterministic

@@ -187,6 +187,30 @@ def test_map_side_combine_caps_itself_when_keys_rarely_repeat(tmp_path):
     assert len(out) == 1 + 150_000  # every other key once: written as it came or from the table
 
 
+def test_map_side_combine_stops_growing_when_most_keys_are_new(tmp_path):
+    # Two records in three carry a new key, one in three one of 100 frequent keys: a
+    # third of the records meet their key, enough to pass the first check (one in
+    # eight) but not worth a table grown to its budget (64 MB here). Once it holds a
+    # sixteenth of that and a window of 65536 records has fewer than half hits, it
+    # takes no new key: a key first seen later ("late") passes by as it comes, while
+    # the frequent keys met early still merge.
+    records = []
+    for i in range(300_000):
+        if i % 3:
+            records.append((i, 1))
+        elif i < 200_000:
+            records.append((f"f{i % 100}", 1))
+        else:
+            records.append(("late", 1))
+    out = _shuffle_write_records(tmp_path, records, None, add, 64 << 20)
+    totals = collections.Counter()
+    for k, n in out:
+        totals[k] += n
+    assert totals == collections.Counter(k for k, _ in records)
+    assert len([k for k, _ in out if k == "late"]) == totals["late"]  # each passed by, none merged
+    assert len([k for k, _ in out if k == "f7"]) == 1  # met early: merged in the table
+
+
 def test_map_side_combine_is_bounded_in_bytes(tmp_path):
     # A tiny budget with a high hit rate: the table is written out whenever it is full,
     # so keys come out several times, each time combined.

@@ -12,7 +12,13 @@
  * them) and merges into those, while records of other keys pass it by, written out
  * as they come. A table that sees fewer than one hit in eight over its first
  * CAP_CHECK records is capped at once, before it grows big for nothing (most keys
- * of a high-cardinality aggregation occur once per map task). */
+ * of a high-cardinality aggregation occur once per map task). Past a sixteenth of
+ * max_bytes the table also looks at each window of CAP_CHECK records and is capped
+ * when fewer than half of them met their key: a table where most keys are new (say
+ * two words in three are seen once, the rest frequent) stops growing while it is
+ * small enough to stay in the caches, holding the frequent keys it has met; left to
+ * grow to max_bytes it would cost a slow probe per record and its memory, for
+ * merges that the few frequent keys already get. */
 #include "combiner.h"
 
 int core_keys_equal(PyObject *a, PyObject *b) {
@@ -32,7 +38,7 @@ int core_keys_equal(PyObject *a, PyObject *b) {
 int combiner_init(combiner *c, size_t max_bytes) {
     c->mask = 1023;
     c->used = 0;
-    c->records = c->hits = 0;
+    c->records = c->hits = c->window_hits = 0;
     c->capped = 0;
     c->max_bytes = max_bytes;
     c->bytes = 0;
@@ -68,7 +74,12 @@ static int grow(combiner *c) {
 /* After a record went in: 2 when the table should be drained, else 0 (it may be
  * capped now). */
 static int after_add(combiner *c) {
-    if (!c->capped && c->records == CAP_CHECK && c->hits < c->records / 8) c->capped = 1;
+    if (!c->capped && c->records % CAP_CHECK == 0) {
+        size_t win_hits = c->hits - c->window_hits;
+        c->window_hits = c->hits;
+        if (c->records == CAP_CHECK && c->hits < c->records / 8) c->capped = 1;
+        if (c->bytes > c->max_bytes / 16 && win_hits * 2 < CAP_CHECK) c->capped = 1;
+    }
     if (c->bytes <= c->max_bytes) return 0;
     if (c->capped && c->bytes <= c->max_bytes / 2 * 3) return 0; /* merged values grew: some slack */
     if (!c->capped && c->hits * 2 < c->records) {
@@ -121,7 +132,7 @@ int combiner_drain(combiner *c, int (*fn)(void *, PyObject *, PyObject *), void 
     }
     c->used = 0;
     c->bytes = 0;
-    c->records = c->hits = 0;
+    c->records = c->hits = c->window_hits = 0;
     c->capped = 0;
     return rc;
 }

@@ -18,6 +18,7 @@ typedef struct {
     size_t max_bytes; /* past it the table is drained, or capped (see combiner.c) */
     size_t records;   /* records added since the table was last empty ... */
     size_t hits;      /* ... and how many of them met their key there */
+    size_t window_hits; /* hits when the current window of CAP_CHECK records began */
     int capped;       /* new keys pass the table by */
 } combiner;
 
