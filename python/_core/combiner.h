@@ -14,12 +14,12 @@ typedef struct {
     comb_entry *v;
     size_t mask; /* capacity - 1, a power of two minus one */
     size_t used;
-    size_t bytes;     /* estimated bytes held (keys, values, the slots) */
-    size_t max_bytes; /* past it the table is drained, or capped (see combiner.c) */
-    size_t records;   /* records added since the table was last empty ... */
-    size_t hits;      /* ... and how many of them met their key there */
+    size_t bytes;       /* estimated bytes held (keys, values, the slots) */
+    size_t max_bytes;   /* past it the table is drained, or capped (see combiner.c) */
+    size_t records;     /* records added since the table was last empty ... */
+    size_t hits;        /* ... and how many of them met their key there */
     size_t window_hits; /* hits when the current window of CAP_CHECK records began */
-    int capped;       /* new keys pass the table by */
+    int capped;         /* new keys pass the table by */
 } combiner;
 
 /* An empty table holding about max_bytes at most. Returns 0, or -1 (MemoryError). */
