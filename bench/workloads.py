@@ -213,7 +213,8 @@ class BigWordCount(WordCount):
     def dask(self, d, out, lap):
         import dask.bag as db
         lines = db.read_text(d[self.text], blocksize=DASK_BLOCKSIZE)
-        lines.map(str.split).flatten().frequencies().map(str).to_textfiles(os.path.join(out, "*.part"), last_endline=True)
+        counts = lines.map(str.split).flatten().frequencies()
+        counts.map(str).to_textfiles(os.path.join(out, "*.part"), last_endline=True)
 
     def python(self, d, out, lap):
         os.makedirs(out)
