@@ -332,6 +332,12 @@ enum { EMBER_STORAGE_MEMORY = 1, EMBER_STORAGE_DISK = 2 };
 EMBER_EXTERN int ember_node_persist(ember_node *n, int level);
 /* ember_node_persist(n, cached ? EMBER_STORAGE_MEMORY : 0). */
 EMBER_EXTERN int ember_node_set_cached(ember_node *n, int cached);
+/* With drop 1, the node's blocks are dropped (as by ember_node_persist(n, 0)) as soon
+ * as a shuffle node reading it has all its map output: for a copy kept only until a
+ * shuffle has read it (sortByKey's DISK_ONLY copy of its input, which its sample job
+ * and its shuffle read). A later job needing the node again computes it from its
+ * lineage. With drop 0, the blocks stay until ember_node_persist(n, 0). */
+EMBER_EXTERN void ember_node_drop_after_shuffle(ember_node *n, int drop);
 /* What the block store holds of one persisted node. */
 typedef struct ember_storage_info {
     int id;    /* the node's id */

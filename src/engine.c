@@ -12,7 +12,9 @@
  * exist and runs a stage making each (a shuffle's map output, or a node's cached
  * partitions, both kept in the block store), so independent stages of a job (the two
  * map stages of a join) run at the same time; finished ones stay for later jobs. A
- * node another job is making already is waited for, not made twice. When nothing is
+ * node another job is making already is waited for, not made twice. When a shuffle's
+ * map output is complete, the blocks of its parent go if the parent was marked with
+ * ember_node_drop_after_shuffle. When nothing is
  * missing, the job's result stage runs. A task computes one partition of a node;
  * tasks.c encodes it.
  *
@@ -741,7 +743,13 @@ static void stage_complete(ember_context *ctx, stage *st) {
         }
     }
     int kind = st->kind;
-    if (kind == STAGE_SHUFFLE && !rc) emberM_shuffle_set_done(&ctx->blocks, n->id);
+    if (kind == STAGE_SHUFFLE && !rc) {
+        emberM_shuffle_set_done(&ctx->blocks, n->id);
+        pthread_mutex_lock(&ctx->mu);
+        int drop = n->parents[0]->drop_after_shuffle;
+        pthread_mutex_unlock(&ctx->mu);
+        if (drop) emberM_unpersist(&ctx->blocks, n->parents[0]->id); /* read: no longer needed */
+    }
     free_stage(ctx, st);
     if (rc)
         finish_job(ctx, job, rc, ember_last_error());

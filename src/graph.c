@@ -250,6 +250,12 @@ int ember_node_set_cached(ember_node *n, int cached) {
     return ember_node_persist(n, cached ? EMBER_STORAGE_MEMORY : 0);
 }
 
+void ember_node_drop_after_shuffle(ember_node *n, int drop) {
+    pthread_mutex_lock(&n->ctx->mu);
+    n->drop_after_shuffle = drop != 0;
+    pthread_mutex_unlock(&n->ctx->mu);
+}
+
 void ember_node_set_barrier(ember_node *n, int barrier) {
     pthread_mutex_lock(&n->ctx->mu);
     n->barrier = barrier != 0;

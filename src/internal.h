@@ -719,8 +719,9 @@ enum emberG_kind {
     EMBER_NODE_CARTESIAN
 };
 
-/* What a node is; immutable once built, but for the barrier flag and walk_mark. Its
- * blocks (cache, shuffle output) live in the context's block store, by id. */
+/* What a node is; immutable once built, but for the barrier and drop_after_shuffle
+ * flags and walk_mark. Its blocks (cache, shuffle output) live in the context's block
+ * store, by id. */
 struct ember_node {
     atomic_int refcnt;
     int kind;
@@ -741,6 +742,7 @@ struct ember_node {
     size_t *groups;     /* COALESCE: partition i is parent partitions [groups[i], groups[i+1]) */
     unsigned walk_mark; /* under mu: the last lineage walk that visited it */
     int barrier;        /* under mu: a stage computing it is a barrier stage */
+    int drop_after_shuffle; /* under mu: its blocks go once a shuffle over it has its map output */
 };
 
 struct ember_context {

@@ -88,6 +88,27 @@ def test_sort_by_key_runs_its_count_and_sample_job_when_defined(sc, tmp_path):
     assert len(list(seen.iterdir())) == 2  # one partition: no job until an action
 
 
+def test_sort_by_key_runs_the_users_functions_once_and_drops_its_copy_once_shuffled(sc):
+    calls = sc.accumulator(0)
+
+    def pair(i):
+        calls.add(1)
+        return ((i * 7919) % 1009, i)
+
+    def blocks():
+        return {n for n in os.listdir(sc._core.tmpdir) if n.endswith(".block")}
+
+    before = blocks()
+    rdd = sc.parallelize(range(1000), 3).map(pair).sortByKey(True, 4)
+    assert calls.value == 1000  # the sample job computed the copy
+    assert len(blocks() - before) == 3  # the DISK_ONLY copy, one block a partition
+    got = rdd.collect()
+    assert got == sorted((((i * 7919) % 1009, i) for i in range(1000)), key=lambda kv: kv[0])
+    assert calls.value == 1000  # the shuffle read the copy, not the function again
+    assert blocks() == before  # and the copy went once the shuffle had its map output
+    assert rdd.count() == 1000 and calls.value == 1000
+
+
 def test_sort_by_key_default_partitions(sc):
     assert sc.parallelize([(i, i) for i in range(10)], 3).sortByKey().getNumPartitions() == 3
 

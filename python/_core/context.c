@@ -65,6 +65,13 @@ static PyObject *Node_set_storage(NodeObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+static PyObject *Node_drop_after_shuffle(NodeObject *self, PyObject *arg) {
+    int drop = PyObject_IsTrue(arg);
+    if (drop < 0) return NULL;
+    ember_node_drop_after_shuffle(self->node, drop);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Node_set_barrier(NodeObject *self, PyObject *arg) {
     int barrier = PyObject_IsTrue(arg);
     if (barrier < 0) return NULL;
@@ -126,6 +133,8 @@ static PyMethodDef Node_methods[] = {
     {"set_cached", (PyCFunction)Node_set_cached, METH_O, "Keep (True) or drop (False) computed partitions."},
     {"set_storage", (PyCFunction)Node_set_storage, METH_O,
      "Keep computed partitions at a level (STORAGE_MEMORY | STORAGE_DISK flags), or drop them (0)."},
+    {"drop_after_shuffle", (PyCFunction)Node_drop_after_shuffle, METH_O,
+     "Drop (True) the node's blocks as soon as a shuffle reading it has all its map output."},
     {"set_barrier", (PyCFunction)Node_set_barrier, METH_O,
      "Mark (True) the node as a barrier node: the stage computing it runs all its tasks at once."},
     {"clean_shuffle", (PyCFunction)Node_clean_shuffle, METH_NOARGS,

@@ -1951,12 +1951,18 @@ class RDD(Generic[T_co]):
         """This RDD, or, when it runs Python functions and is not persisted, an RDD of
         the same elements whose partitions are kept in block files (DISK_ONLY) once
         computed: sortByKey's sample job computes them, and its shuffle reads them
-        instead of running the functions again. The blocks go with the RDD's node, when
-        the last RDD over it (the sorted one) is released, or at stop()."""
+        instead of running the functions again. It counts as cached, so that the
+        steps over it read its blocks rather than fuse with its functions. The blocks
+        are dropped as soon as the shuffle's map output is complete (a later job
+        needing them again, after a lost shuffle file, runs the functions again)."""
         if not isinstance(self, PipelinedRDD) or self.is_cached:
             return self
         kept = self.mapPartitions(_pass_through, True)
-        kept._node_obj_built().set_storage(_blocks.level_flags(StorageLevel.DISK_ONLY))
+        node = kept._node_obj_built()
+        node.set_storage(_blocks.level_flags(StorageLevel.DISK_ONLY))
+        node.drop_after_shuffle(True)
+        kept.is_cached = True
+        kept._storage_level = StorageLevel.DISK_ONLY
         return kept
 
     def sortBy(self: RDD[T], keyfunc: Callable[[T], S], ascending: bool = True,

@@ -449,6 +449,50 @@ static void test_storage_levels(void) {
     ember_context_free(ctx);
 }
 
+/* A DISK-persisted node marked drop_after_shuffle keeps its blocks for the jobs that
+ * read it directly, and loses them (files and all) as soon as a shuffle over it has
+ * its map output; a later job needing it computes it again. Unmarked, they stay. */
+static void test_drop_after_shuffle(void) {
+    ember_context *ctx = new_context(2, 0);
+    if (!ctx) {
+        CHECK(0);
+        return;
+    }
+    for (int drop = 1; drop >= 0; drop--) {
+        ember_node *r = NULL, *s = NULL;
+        CHECK(ember_node_range(ctx, 0, 40, 1, 4, &r) == 0);
+        CHECK(ember_node_persist(r, EMBER_STORAGE_DISK) == 0);
+        ember_node_drop_after_shuffle(r, drop);
+        ember_result *res = NULL;
+        CHECK(ember_run_job(ctx, r, NULL, 0, NULL, NULL, &res) == 0);
+        ember_result_free(res);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/rdd-%d-0.block", ember_context_tmpdir(ctx), ember_node_id(r));
+        struct stat sb;
+        ember_storage_info info[4];
+        CHECK(stat(path, &sb) == 0 && ember_storage_status(ctx, info, 4) == 1);
+        CHECK(ember_node_shuffle(ctx, r, 2, "x", 1, &s) == 0);
+        for (int round = 0; round < 2; round++) {
+            res = NULL;
+            CHECK(ember_run_job(ctx, s, NULL, 0, NULL, NULL, &res) == 0);
+            size_t total = 0; /* the 4 range batches, each in one bucket */
+            for (size_t p = 0; res && p < res->nparts; p++)
+                total += res->nbatches[p];
+            CHECK(res && total == 4);
+            ember_result_free(res);
+            CHECK((stat(path, &sb) == 0) == !drop && ember_storage_status(ctx, info, 4) == (size_t)!drop);
+        }
+        res = NULL; /* computed again from the range when dropped */
+        CHECK(ember_run_job(ctx, r, NULL, 0, NULL, NULL, &res) == 0);
+        CHECK(res && res->nbatches[0] == 1 && batch_is(&res->batches[0][0], "r:0:10"));
+        ember_result_free(res);
+        CHECK(ember_node_persist(r, 0) == 0);
+        ember_node_release(s);
+        ember_node_release(r);
+    }
+    ember_context_free(ctx);
+}
+
 int main(void) {
     RUN(test_job_success);
     RUN(test_task_failure_and_retry);
@@ -459,6 +503,7 @@ int main(void) {
     RUN(test_max_result_size);
     RUN(test_independent_stages_run_together);
     RUN(test_storage_levels);
+    RUN(test_drop_after_shuffle);
     RUN(test_task_log);
     RUN(test_held_context_outlives_its_stop);
     return TEST_REPORT();
