@@ -440,7 +440,7 @@ def parse_args(argv):
                     help="engines to run: " + ", ".join(ENGINES))
     ap.add_argument("--big", action="store_true",
                     help="also run the big workloads, each with a 256 MiB budget: word count over "
-                         "4 GiB and groupByKey of 50 M values of one key")
+                         "4 GiB, groupByKey of 50 M values of one key and sortByKey over 2 GB of pairs")
     ap.add_argument("--repeats", type=int, help="repeats of every workload (default: per workload)")
     ap.add_argument("--engine-budget", type=float, default=180, metavar="SECONDS",
                     help="stop repeating an engine on a workload once its runs of it took "

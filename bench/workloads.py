@@ -34,7 +34,8 @@ class Sizes:
     """The data behind the workloads: the full set, or a tiny one for --quick."""
 
     def __init__(self, text_mb, sort_records, group_records, group_keys, join_left,
-                 join_right, join_keys, tasks, big_text_mb=4096, hot_values=50_000_000):
+                 join_right, join_keys, tasks, big_text_mb=4096, hot_values=50_000_000,
+                 big_sort_records=100_000_000):
         self.text_mb = text_mb
         self.sort_records = sort_records
         self.group_records = group_records
@@ -45,6 +46,7 @@ class Sizes:
         self.tasks = tasks
         self.big_text_mb = big_text_mb
         self.hot_values = hot_values
+        self.big_sort_records = big_sort_records
 
     @classmethod
     def full(cls, text_mb=100):
@@ -56,7 +58,7 @@ class Sizes:
     def quick(cls):
         return cls(text_mb=1, sort_records=50_000, group_records=50_000, group_keys=5_000,
                    join_left=20_000, join_right=10_000, join_keys=10_000, tasks=100,
-                   big_text_mb=8, hot_values=200_000)
+                   big_text_mb=8, hot_values=200_000, big_sort_records=200_000)
 
     def specs(self, big=False):
         """Dataset name -> datagen spec."""
@@ -77,6 +79,8 @@ class Sizes:
         if big:
             # ~12 M distinct words per GiB: ~50 M in the full 4 GiB.
             s["big_text"] = datagen.bigtext_spec(self.big_text_mb)
+            # 100 M (int, int) records, about 2 GB of text: sortByKey under a 256 MiB budget.
+            s["big_sort"] = datagen.kv_spec(self.big_sort_records, 1 << 31, "int", seed=8)
         return s
 
     def as_dict(self):
@@ -260,11 +264,11 @@ class SortByKey(Workload):
     dask_unsupported = "dask.bag has no sort (a Dask user would switch to dask.dataframe)"
 
     def spark(self, sc, d, out, lap):
-        pairs = sc.textFile(d["sort"]).map(lambda line: tuple(map(int, line.split("\t"))))
+        pairs = sc.textFile(d[self.data[0]]).map(lambda line: tuple(map(int, line.split("\t"))))
         pairs.sortByKey().saveAsTextFile(out)
 
     def python(self, d, out, lap):
-        with open(d["sort"], encoding="utf-8") as f:
+        with open(d[self.data[0]], encoding="utf-8") as f:
             pairs = [tuple(map(int, line.split("\t"))) for line in f]
         pairs.sort(key=lambda kv: kv[0])
         os.makedirs(out)
@@ -290,6 +294,23 @@ class SortByKey(Workload):
         s["sorted_by_key"] = ordered
         s["keys_sha256"] = keys.hexdigest()[:16]
         return s
+
+
+class BigSortByKey(SortByKey):
+    """sortByKey over about 2 GB of (int, int) lines (100 M pairs in the full run)
+    under a 256 MiB worker budget: each reduce partition's sort spills sorted runs
+    and merges them back. Compare the peak RSS of the process tree with 512 MB."""
+    name = "sort_2g"
+    title = "sortByKey, 2 GB, 256 MiB budget"
+    data = ("big_sort",)
+    repeats = 1
+    spark_conf = {"spark.python.worker.memory": "256m"}
+
+    def python(self, d, out, lap):
+        if os.path.getsize(d["big_sort"]) > 1 << 30:
+            # 100 M tuples of two ints take about 12 GB in one Python process.
+            raise Unsupported("a plain in-memory Python sort of 2 GB of pairs needs ~12 GB of memory")
+        super().python(d, out, lap)
 
 
 class GroupByKeyHot(Workload):
@@ -455,6 +476,6 @@ STARTUP = {
 }
 
 ALL = [Startup(), WordCount(), HighCardWordCount(), Tasks(), SortByKey(), GroupByKeyHot(), Join(),
-       CacheReuse(), BigWordCount(), GroupByKeyHuge()]
+       CacheReuse(), BigWordCount(), GroupByKeyHuge(), BigSortByKey()]
 BY_NAME = {w.name: w for w in ALL}
-BIG = {"wordcount_4g", "groupbykey_50m"}
+BIG = {"wordcount_4g", "groupbykey_50m", "sort_2g"}

@@ -742,7 +742,8 @@ struct ember_node {
     size_t *groups;     /* COALESCE: partition i is parent partitions [groups[i], groups[i+1]) */
     unsigned walk_mark; /* under mu: the last lineage walk that visited it */
     int barrier;        /* under mu: a stage computing it is a barrier stage */
-    int drop_after_shuffle; /* under mu: its blocks go once a shuffle over it has its map output */
+    /* under mu: its blocks go once a shuffle reading it has its map output */
+    int drop_after_shuffle;
 };
 
 struct ember_context {
