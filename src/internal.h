@@ -156,15 +156,18 @@ uint32_t emberK_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* ---- keyindex.c: an insertion-ordered hash index ----------------------------- */
 /* Maps 64-bit hashes to entry numbers of an array the caller keeps (in insertion
- * order); key equality is the caller's callback. Entries are removed only all at
- * once (emberH_clear). */
+ * order); key equality is the caller's callback, except between two exact keys
+ * (keys the caller knows to be equal exactly when their hashes are, e.g. small
+ * ints). Entries are removed only all at once (emberH_clear). */
 typedef struct emberH_slot {
     uint64_t hash;
     uint32_t entry; /* entry number + 1; 0: empty */
+    uint32_t exact; /* 1: an exact key */
 } emberH_slot;
 typedef struct emberH_index {
     emberH_slot *slots;
-    size_t mask; /* slot count - 1 (a power of two minus one) */
+    size_t mask;    /* slot count - 1 (a power of two minus one) */
+    unsigned shift; /* 64 - log2(slot count): a hash's first slot is in its mixed top bits */
     size_t used;
 } emberH_index;
 /* eq(ctx, entry): 1 when entry's key is the one looked for, 0 when not, -1 on error. */
@@ -173,12 +176,14 @@ typedef int (*emberH_eq)(void *ctx, uint32_t entry);
  * (a freed or zeroed index is a no-op to free). */
 int emberH_init(emberH_index *x);
 void emberH_free(emberH_index *x);
-/* The entry whose key has this hash and satisfies eq, or -1 when there is none
- * (*slot is then where emberH_insert puts it), or -2 when eq failed. */
-int64_t emberH_find(const emberH_index *x, uint64_t hash, emberH_eq eq, void *ctx, size_t *slot);
-/* Records entry at the slot emberH_find gave (no other insert in between); grows the
- * index past two thirds full. Returns 0 or EMBER_ENOMEM (the entry is in). */
-int emberH_insert(emberH_index *x, size_t slot, uint64_t hash, uint32_t entry);
+/* The entry whose key has this hash and satisfies eq (or, when exact, is an exact
+ * key with this hash: eq is not asked), or -1 when there is none (*slot is then
+ * where emberH_insert puts it), or -2 when eq failed. */
+int64_t emberH_find(const emberH_index *x, uint64_t hash, int exact, emberH_eq eq, void *ctx, size_t *slot);
+/* Records entry (an exact key when exact) at the slot emberH_find gave (no other
+ * insert in between); grows the index past two thirds full. Returns 0 or
+ * EMBER_ENOMEM (the entry is in). */
+int emberH_insert(emberH_index *x, size_t slot, uint64_t hash, int exact, uint32_t entry);
 /* Forgets every entry, keeping the slots' memory. */
 void emberH_clear(emberH_index *x);
 /* Bytes the index holds. */

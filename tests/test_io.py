@@ -1,12 +1,16 @@
 """File sources and sinks: wholeTextFiles, binaryFiles, binaryRecords, pickle files
 (round trip, splitting, corrupt files), textFile names, union of many."""
+import collections
+import enum
 import os
 import struct
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ember import PythonException
+from ember import PythonException, _core
 from ember import _files
 
 
@@ -230,3 +234,32 @@ def test_save_as_text_file_writes_str_of_each_element(sc, tmp_path):
     assert data == want
     with pytest.raises((PythonException, UnicodeEncodeError)):
         sc.parallelize(["\ud800"], 1).saveAsTextFile(str(tmp_path / "bad"))
+
+
+class _Color(enum.IntEnum):
+    RED = 1
+
+
+_Point = collections.namedtuple("_Point", "x y")
+
+# What text_chunk formats in C (ints, floats, None, bools, plain ASCII str, tuples and
+# lists of them) and what it leaves to str(): the lines must be str()'s either way.
+_leaf = (st.integers() | st.floats() | st.none() | st.booleans() | st.text(max_size=6)
+         | st.sampled_from(["it's", 'say "hi"', "back\\slash", "tab\t", "\x7f", "é", _Color.RED, b"x",
+                            _Point(1, "a"), 2**64, -2**63, 1e16, -0.0]))
+_record = st.recursive(_leaf, lambda inner: st.tuples(inner, inner) | st.lists(inner, max_size=3)
+                       | st.tuples(inner), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_record)
+def test_text_lines_are_str_of_each_element(x):
+    got = _core.text_chunk(iter([x]), 1 << 20)
+    assert got == (x if isinstance(x, bytes) else str(x).encode()) + b"\n"
+
+
+def test_text_lines_of_deep_tuples_are_str():
+    x = 1
+    for _ in range(20):
+        x = (x, None)
+    assert _core.text_chunk(iter([x, [x]]), 1 << 20) == f"{x}\n{[x]}\n".encode()

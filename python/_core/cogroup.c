@@ -411,12 +411,22 @@ static int key_eq(void *arg, uint32_t e) {
     return core_keys_equal(c->g->ent[e].key, c->key);
 }
 
+/* 1 when k is an int whose hash is its value: two such keys are equal exactly when
+ * their hashes are (the index's exact keys). */
+static int hash_is_key(PyObject *k, Py_hash_t h) {
+    if (!PyLong_CheckExact(k)) return 0;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(k, &overflow);
+    return !overflow && v == (long long)h;
+}
+
 /* The entry of key k: >= 0, or -1 when absent (*slot set; with create, it is added
  * and its number returned), or -2 with an exception. */
 static Py_ssize_t table_find(Cogroup *g, PyObject *k, Py_hash_t h, int create) {
     eq_ctx c = {g, k};
     size_t slot;
-    int64_t e = emberH_find(&g->ix, (uint64_t)h, key_eq, &c, &slot);
+    int exact = hash_is_key(k, h);
+    int64_t e = emberH_find(&g->ix, (uint64_t)h, exact, key_eq, &c, &slot);
     if (e >= 0 || e == -2 || !create) return (Py_ssize_t)e;
     if (g->nent == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 64;
@@ -434,7 +444,7 @@ static Py_ssize_t table_find(Cogroup *g, PyObject *k, Py_hash_t h, int create) {
         g->cap = cap;
     }
     size_t n = g->nent;
-    int rc = emberH_insert(&g->ix, slot, (uint64_t)h, (uint32_t)n);
+    int rc = emberH_insert(&g->ix, slot, (uint64_t)h, exact, (uint32_t)n);
     g->ent[n] = (gt_entry){Py_NewRef(k), h, 0, NULL, 0, 0};
     for (Py_ssize_t s = 0; s < g->nsides; s++) {
         g->vals[n * g->nsides + s] = NULL;

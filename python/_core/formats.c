@@ -1,5 +1,6 @@
 /* formats.c — file formats in the extension: the lines saveAsTextFile writes
- * (text_chunk: str() of each element, in C for ints and tuples of ints), the
+ * (text_chunk: str() of each element, in C for ints and for tuples and lists of ints,
+ * floats, None, bools and plain ASCII str), the
  * compression codecs (src/codec.c) as saveAsTextFile uses them (write_compressed streams an iterable of bytes through a
  * codec into a file; codec_info says which codecs this build has; describe_bytes says
  * what a file's first bytes look like), and SeqReader, the records of a SequenceFile
@@ -89,41 +90,66 @@ static int put_int(emberB_buf *b, long long v) {
     return emberB_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
-/* str(t) of a tuple of exact ints that fit in 64 bits, as Python writes it: 1 when
- * written, 0 when t is not such a tuple (nothing written), -1 on failure. */
-static int put_int_tuple(emberB_buf *b, PyObject *t) {
-    Py_ssize_t n = PyTuple_GET_SIZE(t);
-    long long v[8];
-    if (n > 8) return 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *x = PyTuple_GET_ITEM(t, i);
+#define REPR_DEPTH 8 /* containers nested deeper go to repr() */
+
+/* Appends repr(x) as Python writes it, for the common building blocks of records:
+ * exact ints that fit in 64 bits, floats, None, bools, ASCII str that repr() puts in
+ * single quotes unchanged, and exact tuples and lists of these (nested at most
+ * REPR_DEPTH deep). Returns 1 when written, 0 when x is not of that kind (part of it
+ * may have been written: the caller cuts the buffer back), -1 when out of memory. */
+static int put_repr(emberB_buf *b, PyObject *x, int depth) {
+    if (PyLong_CheckExact(x)) {
         int overflow = 0;
-        if (!PyLong_CheckExact(x)) return 0;
-        v[i] = PyLong_AsLongLongAndOverflow(x, &overflow);
+        long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
         if (overflow) return 0;
+        return put_int(b, v) ? -1 : 1;
     }
-    if (emberB_append(b, "(", 1)) return -1;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if ((i && emberB_append(b, ", ", 2)) || put_int(b, v[i])) return -1;
-    return emberB_append(b, n == 1 ? ",)" : ")", n == 1 ? 2 : 1) ? -1 : 1;
+    if (x == Py_None) return emberB_append(b, "None", 4) ? -1 : 1;
+    if (PyBool_Check(x)) return (x == Py_True ? emberB_append(b, "True", 4) : emberB_append(b, "False", 5)) ? -1 : 1;
+    if (PyFloat_CheckExact(x)) {
+        char *r = PyOS_double_to_string(PyFloat_AS_DOUBLE(x), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (!r) return -1;
+        int rc = emberB_append(b, r, strlen(r));
+        PyMem_Free(r);
+        return rc ? -1 : 1;
+    }
+    if (PyUnicode_CheckExact(x)) {
+        if (!PyUnicode_IS_COMPACT_ASCII(x)) return 0;
+        const char *c = (const char *)PyUnicode_DATA(x);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(x);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (c[i] < 0x20 || c[i] == 0x7f || c[i] == '\'' || c[i] == '\\') return 0;
+        return emberB_append(b, "'", 1) || emberB_append(b, c, (size_t)n) || emberB_append(b, "'", 1) ? -1 : 1;
+    }
+    int tuple = PyTuple_CheckExact(x);
+    if ((!tuple && !PyList_CheckExact(x)) || depth >= REPR_DEPTH) return 0;
+    /* items of exact built-in types only: no Python code runs, the list cannot change */
+    Py_ssize_t n = Py_SIZE(x);
+    PyObject **items = tuple ? &PyTuple_GET_ITEM(x, 0) : PySequence_Fast_ITEMS(x);
+    if (emberB_append(b, tuple ? "(" : "[", 1)) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i && emberB_append(b, ", ", 2)) return -1;
+        int rc = put_repr(b, items[i], depth + 1);
+        if (rc <= 0) return rc;
+    }
+    if (tuple && n == 1) return emberB_append(b, ",)", 2) ? -1 : 1;
+    return emberB_append(b, tuple ? ")" : "]", 1) ? -1 : 1;
 }
 
 /* Appends x as a line of saveAsTextFile: bytes as they are, str in UTF-8, anything else
- * as str(x) in UTF-8; then "\n". Returns 0, or -1 with an exception. */
+ * as str(x) in UTF-8 (formatted here for ints, tuples and lists of put_repr's kinds); then
+ * "\n". Returns 0, or -1 with an exception. */
 static int put_line(emberB_buf *b, PyObject *x) {
     int rc;
+    size_t start = b->len;
     if (PyBytes_Check(x)) {
         rc = emberB_append(b, PyBytes_AS_STRING(x), (size_t)PyBytes_GET_SIZE(x));
-    } else if (PyLong_CheckExact(x)) {
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
-        if (overflow) goto general;
-        rc = put_int(b, v);
-    } else if (PyTuple_CheckExact(x) && (rc = put_int_tuple(b, x)) != 0) {
+    } else if ((PyLong_CheckExact(x) || PyTuple_CheckExact(x) || PyList_CheckExact(x)) &&
+               (rc = put_repr(b, x, 0)) != 0) {
         if (rc < 0) goto nomem;
         rc = 0;
     } else {
-    general:;
+        b->len = start; /* what put_repr wrote of a record it then declined */
         PyObject *s = PyUnicode_Check(x) ? Py_NewRef(x) : PyObject_Str(x);
         if (!s) return -1;
         Py_ssize_t n;

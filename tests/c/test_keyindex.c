@@ -1,6 +1,7 @@
 /* test_keyindex.c — unit tests of the insertion-ordered hash index (src/keyindex.c):
  * lookups through the equality callback, colliding hashes kept apart, growth keeping
- * every entry, an equality error passed up, clear, and the bytes counted. */
+ * every entry, an equality error passed up, clear, and the bytes counted; exact keys
+ * found without the callback; hashes sharing their low bits spread over the slots. */
 #include "internal.h"
 #include "test.h"
 
@@ -22,7 +23,7 @@ static int eq(void *ctx, uint32_t entry) {
 
 static int64_t lookup(emberH_index *x, table *t, const char *key, uint64_t hash, size_t *slot) {
     t->want = key;
-    return emberH_find(x, hash, eq, t, slot);
+    return emberH_find(x, hash, 0, eq, t, slot);
 }
 
 static void test_find_and_insert(void) {
@@ -34,7 +35,7 @@ static void test_find_and_insert(void) {
     size_t slot;
     for (uint32_t i = 0; i < 3; i++) {
         CHECK(lookup(&x, &t, keys[i], 100 + i, &slot) == -1);
-        CHECK(emberH_insert(&x, slot, 100 + i, i) == 0);
+        CHECK(emberH_insert(&x, slot, 100 + i, 0, i) == 0);
     }
     CHECK(x.used == 3);
     CHECK(lookup(&x, &t, "b", 101, &slot) == 1);
@@ -56,7 +57,7 @@ static void test_colliding_hashes(void) {
     size_t slot;
     for (uint32_t i = 0; i < 4; i++) { /* every key has hash 7 */
         CHECK(lookup(&x, &t, keys[i], 7, &slot) == -1);
-        CHECK(emberH_insert(&x, slot, 7, i) == 0);
+        CHECK(emberH_insert(&x, slot, 7, 0, i) == 0);
     }
     for (uint32_t i = 0; i < 4; i++)
         CHECK(lookup(&x, &t, keys[i], 7, &slot) == (int64_t)i);
@@ -77,7 +78,7 @@ static void test_growth_keeps_entries(void) {
         keys[i] = names[i];
         uint64_t h = (uint64_t)i * 0x9E3779B97F4A7C15u;
         CHECK(lookup(&x, &t, keys[i], h, &slot) == -1);
-        CHECK(emberH_insert(&x, slot, h, i) == 0);
+        CHECK(emberH_insert(&x, slot, h, 0, i) == 0);
     }
     CHECK(x.used == N && (x.mask + 1) * 2 >= (size_t)N * 3);
     int all = 1;
@@ -97,9 +98,73 @@ static void test_eq_error_passed_up(void) {
     table t = {keys, NULL, 0, 0};
     size_t slot;
     CHECK(lookup(&x, &t, "a", 1, &slot) == -1);
-    CHECK(emberH_insert(&x, slot, 1, 0) == 0);
+    CHECK(emberH_insert(&x, slot, 1, 0, 0) == 0);
     t.fail = 1;
     CHECK(lookup(&x, &t, "a", 1, &slot) == -2);
+    emberH_free(&x);
+}
+
+/* Exact keys (hash = the key, as small ints in the grouping tables) are found without
+ * the callback; an exact key and a non-exact one with the same hash are told apart by
+ * it (the int 5 and the float 5.0 are the same key). */
+static void test_exact_keys(void) {
+    emberH_index x;
+    CHECK(emberH_init(&x) == 0);
+    const char *keys[3] = {"5", "6", "5.0"};
+    table t = {keys, NULL, 0, 0};
+    size_t slot;
+    for (uint32_t i = 0; i < 2; i++) {
+        t.want = keys[i];
+        CHECK(emberH_find(&x, 5 + i, 1, eq, &t, &slot) == -1);
+        CHECK(emberH_insert(&x, slot, 5 + i, 1, i) == 0);
+    }
+    t.calls = 0;
+    t.want = "6";
+    CHECK(emberH_find(&x, 6, 1, eq, &t, &slot) == 1);
+    CHECK(t.calls == 0);
+    t.want = "5.0"; /* not exact: the callback decides (and says no here) */
+    CHECK(emberH_find(&x, 5, 0, eq, &t, &slot) == -1);
+    CHECK(t.calls == 1);
+    CHECK(emberH_insert(&x, slot, 5, 0, 2) == 0);
+    t.want = "5";
+    CHECK(emberH_find(&x, 5, 1, eq, &t, &slot) == 0); /* the exact entry, not "5.0" */
+    t.fail = 1;                                       /* a lookup that is not exact asks eq, also of an exact entry */
+    t.want = "5.0";
+    CHECK(emberH_find(&x, 5, 0, eq, &t, &slot) == -2);
+    emberH_free(&x);
+}
+
+/* The longest run of occupied slots. */
+static size_t longest_run(const emberH_index *x) {
+    size_t best = 0, run = 0;
+    for (size_t i = 0; i <= x->mask; i++) {
+        run = x->slots[i].entry ? run + 1 : 0;
+        if (run > best) best = run;
+    }
+    return best;
+}
+
+/* Hashes that share their low bits (the keys of one reduce partition of a shuffle of
+ * ints into 1024 partitions) still spread over the whole index: no long probe runs. */
+static void test_low_bits_shared(void) {
+    enum { N = 20000 };
+    static char names[N][8];
+    static const char *keys[N];
+    emberH_index x;
+    CHECK(emberH_init(&x) == 0);
+    table t = {keys, NULL, 0, 0};
+    size_t slot;
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "%u", i);
+        keys[i] = names[i];
+        CHECK(lookup(&x, &t, keys[i], (uint64_t)i * 1024 + 3, &slot) == -1);
+        CHECK(emberH_insert(&x, slot, (uint64_t)i * 1024 + 3, 0, i) == 0);
+    }
+    CHECK(longest_run(&x) < 100);
+    int all = 1;
+    for (uint32_t i = 0; i < N; i++)
+        all &= lookup(&x, &t, keys[i], (uint64_t)i * 1024 + 3, &slot) == (int64_t)i;
+    CHECK(all);
     emberH_free(&x);
 }
 
@@ -108,5 +173,7 @@ int main(void) {
     RUN(test_colliding_hashes);
     RUN(test_growth_keeps_entries);
     RUN(test_eq_error_passed_up);
+    RUN(test_exact_keys);
+    RUN(test_low_bits_shared);
     return TEST_REPORT();
 }
