@@ -1,8 +1,8 @@
 """The C cogroup of a reduce partition (``_core.Cogroup``, python/_core/cogroup.c):
 every kind against a dict-based reference, in memory and with budgets so small that
-every path spills; output order; spill files removed; one key's values beyond the
-budget (SpilledValues); errors; and the same through RDD jobs with a tiny
-``spark.python.worker.memory``."""
+every path spills; output order; spill files removed; a join's spilled bucket still
+past the budget split again; one key's values beyond the budget (SpilledValues);
+errors; and the same through RDD jobs with a tiny ``spark.python.worker.memory``."""
 import gc
 import os
 import pickle
@@ -93,6 +93,48 @@ def test_spilled_join_of_many_keys(tmp_path):
         got = run(kind, a, b, 100_000, tmp_path)
         assert sorted(got, key=repr) == sorted(reference(kind, a, b), key=repr), kind
     assert os.listdir(tmp_path) == []
+
+
+def files_while_reading(it, tmp, every=500):
+    """The records of it, and the most spill files seen in tmp while reading them."""
+    out, most = [], 0
+    for x in it:
+        if len(out) % every == 0:
+            most = max(most, len(os.listdir(tmp)))
+        out.append(x)
+    return out, most
+
+
+@pytest.mark.parametrize("kind", ["join", "left", "right", "full", "subtract_by_key", "intersection"])
+def test_join_bucket_past_the_budget_is_split_again(tmp_path, kind):
+    # 20000 build keys under 20 kB: each of the 64 buckets of the first spill (~300
+    # keys) is past the budget again, so it is split into 64 more (new files, 2 more)
+    # instead of being loaded whole; each split's files go once its buckets are read.
+    a = [(i % 30000, i) for i in range(40000)]
+    b = [(i * 7 % 20000, -i) for i in range(20000)] + [(5, 1), (-1, 2)]
+    it = _core.Cogroup([iter(a), iter(b)], KINDS[kind], 20_000, str(tmp_path), ResultIterable)
+    first = next(it)
+    assert len(os.listdir(tmp_path)) == 4  # the first spill's 2 files and the split's 2
+    got, most = files_while_reading(it, tmp_path)
+    assert most == 4
+    assert sorted([first] + got, key=repr) == sorted(reference(kind, a, b), key=repr)
+    assert os.listdir(tmp_path) == []
+    loose = _core.Cogroup([iter(a), iter(b)], KINDS[kind], 200_000, str(tmp_path), ResultIterable)
+    next(loose)  # a budget the first spill's buckets fit in: no split
+    assert len(os.listdir(tmp_path)) == 2
+
+
+def test_join_key_past_the_budget_alone_is_not_split_forever(tmp_path):
+    # One key's build values are past the budget: splitting cannot part them, so after
+    # a split that leaves them together the bucket is loaded whole.
+    a = [("hot", 1), ("cold", 2)] + [(i, i) for i in range(3000)]
+    b = [("hot", v) for v in range(20000)] + [(i, -i) for i in range(0, 6000, 2)] + [("cold", 0)]
+    for kind in ("join", "full", "subtract_by_key"):
+        got, most = files_while_reading(_core.Cogroup([iter(a), iter(b)], KINDS[kind], 50_000, str(tmp_path),
+                                                      ResultIterable), tmp_path)
+        assert sorted(got, key=repr) == sorted(reference(kind, a, b), key=repr), kind
+        assert 2 <= most <= 2 * 3  # two levels of splits at most
+        assert os.listdir(tmp_path) == []
 
 
 def test_spill_files_removed_when_dropped_half_way(tmp_path):

@@ -38,8 +38,14 @@
  *    file) and keeps appending there; its ResultIterable then holds SpilledValues,
  *    which read the values back in order (any number of times) and remove the file
  *    when dropped. So one key's values need not fit in memory.
- *  - In the joins one bucket's build side must fit (its keys are spread over the
- *    buckets, but the values of one key of sides[1] stay together).
+ *  - Joins only: a bucket whose build side goes past the budget while it is loaded
+ *    is split: the table and the rest of the bucket's records, both sides, go to new
+ *    spill files one level down, whose buckets mix the key hash with the level as
+ *    seed; their buckets are joined one by one (and split again if need be, at most
+ *    SPILL_DEPTH levels), then the files are removed and the level above goes on
+ *    with its next bucket. A bucket that a split did not shrink (its build side is
+ *    one key, or keys of one hash) is loaded whole: one key's values of sides[1]
+ *    must fit.
  */
 #include "core.h"
 
@@ -62,6 +68,7 @@ enum {
 };
 
 #define SPILL_BUCKETS 64u
+#define SPILL_DEPTH 8                       /* levels of re-partitioning a joins' bucket (64^8 buckets in all) */
 #define SPILL_BATCH 1024                    /* (k, v) records per pickled batch in a spill file */
 #define CHUNK 1024                          /* values per (k, [values]) record of GROUP and COGROUP */
 #define SPILL_BUFFER ((size_t)4 << 20)      /* the shuffle writer's buffer for a spill file */
@@ -107,8 +114,9 @@ typedef struct {
     ember_shuffle_writer *w;
     PyObject **pending; /* [nbuckets] lists */
     uint32_t nbuckets;
-    Py_ssize_t batch; /* records per pickled batch */
-    uint64_t written; /* pickled bytes appended */
+    Py_ssize_t batch;  /* records per pickled batch */
+    uint64_t written;  /* pickled bytes appended */
+    uint64_t *records; /* [nbuckets] records added to each bucket */
     int committed;
 } spill_file;
 
@@ -119,6 +127,7 @@ static void spill_free(spill_file *f) {
         for (uint32_t i = 0; i < f->nbuckets; i++)
             Py_XDECREF(f->pending[i]);
     PyMem_Free(f->pending);
+    PyMem_Free(f->records);
     if (f->path) {
         if (f->committed) unlink(f->path);
         PyMem_Free(f->path);
@@ -136,7 +145,8 @@ static spill_file *spill_new(core_state *st, const char *dir, const char *what, 
     size_t n = strlen(dir) + 96;
     f->path = PyMem_Malloc(n);
     f->pending = PyMem_Calloc(nbuckets, sizeof *f->pending);
-    if (!f->path || !f->pending) {
+    f->records = PyMem_Calloc(nbuckets, sizeof *f->records);
+    if (!f->path || !f->pending || !f->records) {
         spill_free(f);
         return (spill_file *)PyErr_NoMemory();
     }
@@ -173,6 +183,7 @@ static int spill_flush(core_state *st, spill_file *f, uint32_t b) {
 /* Appends a record to bucket b (a new reference is taken). */
 static int spill_add(core_state *st, spill_file *f, uint32_t b, PyObject *rec) {
     if (PyList_Append(f->pending[b], rec) < 0) return -1;
+    f->records[b]++;
     return PyList_GET_SIZE(f->pending[b]) >= f->batch ? spill_flush(st, f, b) : 0;
 }
 
@@ -382,8 +393,13 @@ typedef struct {
     size_t bytes;      /* estimated bytes held */
     size_t next_check; /* GROUP, in a bucket: bytes at which to look for a big key again */
     /* spilling */
-    spill_file **files; /* [nsides] once spilled */
-    uint32_t bucket;    /* the bucket being processed, once spilled */
+    spill_file **files; /* [nsides] once spilled: the files of the level being read */
+    uint32_t bucket;    /* the bucket of files being processed, once spilled */
+    int depth;          /* joins: how many times a bucket was re-partitioned to get to files */
+    struct {
+        spill_file **files;
+        uint32_t bucket;
+    } up[SPILL_DEPTH];  /* joins: the files and bucket of each level above */
     int in_bucket;      /* processing spilled buckets */
     spill_reader probe; /* sides[0]'s records of the bucket (joins) */
     /* output */
@@ -526,10 +542,11 @@ static int split_pair(PyObject *item, PyObject **k, PyObject **v) {
     return -1;
 }
 
-/* The spill bucket of a key hash: its bits mixed (all keys of a reduce partition
- * share the shuffle's hash % numPartitions). */
-static uint32_t spill_bucket(Py_hash_t h) {
-    uint64_t x = (uint64_t)h;
+/* The spill bucket of a key hash at a level of re-partitioning: its bits mixed with
+ * the level as seed (all keys of a reduce partition share the shuffle's hash %
+ * numPartitions, and all keys of a re-partitioned bucket their bucket above). */
+static uint32_t spill_bucket(Py_hash_t h, int level) {
+    uint64_t x = (uint64_t)h ^ ((uint64_t)level * 0x9E3779B97F4A7C15u);
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
@@ -545,7 +562,7 @@ static PyObject *value_at(Cogroup *g, size_t e, Py_ssize_t s, Py_ssize_t j);
 static int spill_record(Cogroup *g, Py_ssize_t s, Py_hash_t h, PyObject *k, PyObject *v) {
     PyObject *rec = PyTuple_Pack(2, k, v);
     if (!rec) return -1;
-    int rc = spill_add(g->st, g->files[s], spill_bucket(h), rec);
+    int rc = spill_add(g->st, g->files[s], spill_bucket(h, g->depth), rec);
     Py_DECREF(rec);
     return rc;
 }
@@ -588,7 +605,15 @@ static int spill_table(Cogroup *g) {
     return 0;
 }
 
-static int start_spill(Cogroup *g) {
+/* Frees a level's spill files (removing those committed) and their array. */
+static void files_free(Cogroup *g, spill_file **files) {
+    for (Py_ssize_t s = 0; files && s < g->nsides; s++)
+        spill_free(files[s]);
+    PyMem_Free(files);
+}
+
+/* New spill files for every side, as g->files. */
+static int open_files(Cogroup *g) {
     g->files = PyMem_Calloc((size_t)g->nsides, sizeof *g->files);
     if (!g->files) {
         PyErr_NoMemory();
@@ -598,23 +623,75 @@ static int start_spill(Cogroup *g) {
         if (!(g->files[s] = spill_new(g->st, g->dir, "cogroup", SPILL_BUCKETS, SPILL_BUFFER / (size_t)g->nsides,
                                       chunked(g->how) ? 32 : SPILL_BATCH)))
             return -1;
-    return spill_table(g);
+    return 0;
+}
+
+static int start_spill(Cogroup *g) { return open_files(g) < 0 ? -1 : spill_table(g); }
+
+/* Appends a (k, v) record of side s to its spill file, in its key's bucket. */
+static int route(Cogroup *g, Py_ssize_t s, PyObject *item) {
+    PyObject *k, *v;
+    if (split_pair(item, &k, &v) < 0) return -1;
+    Py_hash_t h = PyObject_Hash(k);
+    if (h == -1 && PyErr_Occurred()) return -1;
+    return spill_add(g->st, g->files[s], spill_bucket(h, g->depth), item);
 }
 
 /* Routes every remaining record of side s to its spill file (joins). */
 static int spill_rest(Cogroup *g, Py_ssize_t s) {
     PyObject *item;
     while (g->its[s] && (item = PyIter_Next(g->its[s]))) {
-        PyObject *k, *v;
-        Py_hash_t h;
-        int rc = split_pair(item, &k, &v);
-        if (!rc) rc = (h = PyObject_Hash(k)) == -1 && PyErr_Occurred() ? -1 : 0;
-        if (!rc) rc = spill_add(g->st, g->files[s], spill_bucket(h), item);
+        int rc = route(g, s, item);
         Py_DECREF(item);
         if (rc < 0) return -1;
     }
     if (PyErr_Occurred()) return -1;
     Py_CLEAR(g->its[s]);
+    return 0;
+}
+
+/* Routes the rest of a spilled bucket's records (side s) to the spill files; closes r. */
+static int route_reader(Cogroup *g, Py_ssize_t s, spill_reader *r) {
+    PyObject *item;
+    while ((item = spill_reader_next(g->st, r))) {
+        int rc = route(g, s, item);
+        Py_DECREF(item);
+        if (rc < 0) break;
+    }
+    spill_reader_close(r);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* Joins: whether the bucket being loaded is split again: when its keys went past the
+ * budget (beyond what the empty table held, base) and there are two of them at least.
+ * Not when the levels are used up, nor when the last split left all of its build
+ * records in this bucket: then its keys share a hash, and would not come apart. */
+static int can_split(Cogroup *g, size_t base) {
+    if (g->bytes - base <= g->limit || g->nent < 2 || g->depth + 1 >= SPILL_DEPTH) return 0;
+    if (g->depth == 0) return 1;
+    spill_file *above = g->up[g->depth - 1].files[1];
+    return g->files[1]->records[g->bucket] < above->records[g->up[g->depth - 1].bucket];
+}
+
+/* Joins: splits the bucket being loaded (its build side read up to r, the rest in the
+ * table) into the buckets of new spill files, one level down with a new seed: the
+ * table, the rest of r, then the bucket's probe side. Its first bucket is next. */
+static int split_bucket(Cogroup *g, spill_reader *r) {
+    int d = g->depth;
+    g->up[d].files = g->files;
+    g->up[d].bucket = g->bucket;
+    g->files = NULL;
+    g->depth = d + 1;
+    if (open_files(g) < 0 || spill_table(g) < 0 || route_reader(g, 1, r) < 0) {
+        spill_reader_close(r);
+        return -1;
+    }
+    spill_reader probe;
+    if (spill_reader_open(g->st, &probe, g->up[d].files[0], g->up[d].bucket) < 0 || route_reader(g, 0, &probe) < 0)
+        return -1;
+    for (Py_ssize_t s = 0; s < g->nsides; s++)
+        if (spill_commit(g->st, g->files[s]) < 0) return -1;
+    g->bucket = 0;
     return 0;
 }
 
@@ -689,7 +766,8 @@ static int build_one(Cogroup *g, Py_ssize_t s, PyObject *item, int chunks) {
     if (split_pair(item, &k, &v) < 0) return -1;
     Py_hash_t h = PyObject_Hash(k);
     if (h == -1 && PyErr_Occurred()) return -1;
-    if (g->files && !g->in_bucket && is_join(g->how)) return spill_add(g->st, g->files[s], spill_bucket(h), item);
+    if (g->files && !g->in_bucket && is_join(g->how))
+        return spill_add(g->st, g->files[s], spill_bucket(h, g->depth), item);
     Py_ssize_t e = table_find(g, k, h, 1);
     if (e < 0) return -1;
     if (keys_only(g->how)) return 0;
@@ -756,9 +834,12 @@ static int build_inputs(Cogroup *g) {
     return 0;
 }
 
-/* Loads spilled bucket g->bucket into the (empty) table. */
+/* Loads spilled bucket g->bucket into the (empty) table. A joins' bucket whose build
+ * side goes past the budget is split (split_bucket), and the first bucket of the
+ * split loaded instead. */
 static int build_bucket(Cogroup *g) {
     table_clear(g);
+    size_t base = g->bytes;
     for (Py_ssize_t s = build_first(g); s < g->nsides; s++) {
         spill_reader r;
         if (spill_reader_open(g->st, &r, g->files[s], g->bucket) < 0) return -1;
@@ -766,6 +847,7 @@ static int build_bucket(Cogroup *g) {
         while ((item = spill_reader_next(g->st, &r))) {
             int rc = build_one(g, s, item, chunked(g->how));
             Py_DECREF(item);
+            if (rc == 0 && is_join(g->how) && can_split(g, base)) return split_bucket(g, &r) < 0 ? -1 : build_bucket(g);
             if (rc < 0 || check_budget(g) < 0) {
                 spill_reader_close(&r);
                 return -1;
@@ -967,9 +1049,14 @@ static PyObject *Cogroup_next(Cogroup *g) {
             break;
         case ST_NEXT_BUCKET:
             if (++g->bucket >= SPILL_BUCKETS) {
-                for (Py_ssize_t s = 0; s < g->nsides; s++) { /* read whole: removed */
-                    spill_free(g->files[s]);
-                    g->files[s] = NULL;
+                files_free(g, g->files); /* read whole: removed */
+                g->files = NULL;
+                if (g->depth > 0) { /* the split bucket is done: on to the next one above */
+                    g->depth--;
+                    g->files = g->up[g->depth].files;
+                    g->bucket = g->up[g->depth].bucket;
+                    g->up[g->depth].files = NULL;
+                    break;
                 }
                 table_clear(g);
                 g->state = ST_DONE;
@@ -998,10 +1085,9 @@ static void Cogroup_dealloc(Cogroup *g) {
     for (Py_ssize_t s = 0; g->its && s < g->nsides; s++)
         Py_XDECREF(g->its[s]);
     PyMem_Free(g->its);
-    if (g->files)
-        for (Py_ssize_t s = 0; s < g->nsides; s++)
-            spill_free(g->files[s]);
-    PyMem_Free(g->files);
+    files_free(g, g->files);
+    for (int d = 0; d < g->depth; d++)
+        files_free(g, g->up[d].files);
     spill_reader_close(&g->probe);
     Py_XDECREF(g->pk);
     Py_XDECREF(g->pv);

@@ -9,8 +9,9 @@ Partition i of every input then goes to one task (a zip of the partitions, as th
 partitioner-aware union does), where ``_core.Cogroup`` builds a table on the other
 side and streams this side through it (joins, subtractByKey, subtract,
 intersection), or groups all sides (cogroup). Past ``spark.python.worker.memory``
-it spills both sides by hash to disk and joins bucket by bucket. The only Python
-run per record is the user's.
+it spills both sides by hash to disk and joins bucket by bucket; a join's bucket
+still past the budget is split again by hash with a new seed, level by level, until
+it fits or holds a single key. The only Python run per record is the user's.
 
 Output order within a partition: keys of this RDD in the order its records arrive
 (each record of a key paired with the other side's values of that key, in their
