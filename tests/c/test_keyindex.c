@@ -65,29 +65,38 @@ static void test_colliding_hashes(void) {
     emberH_free(&x);
 }
 
+/* Keys "0", "1" ... of the numbered tests, and two ways to hash them. */
+enum { NUMBERED = 100000 };
+static char names[NUMBERED][8];
+static const char *numbered[NUMBERED];
+static uint64_t spread(uint32_t i) { return (uint64_t)i * 0x9E3779B97F4A7C15u; }
+static uint64_t low_bits_shared(uint32_t i) { return (uint64_t)i * 1024 + 3; }
+
+/* Inserts keys "0" .. "n-1" (hash(i) each) into t's index x; 1 when each was new and
+ * every one is then found as its entry. */
+static int insert_numbered(emberH_index *x, table *t, uint32_t n, uint64_t (*hash)(uint32_t)) {
+    size_t slot;
+    int ok = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "%u", i);
+        numbered[i] = names[i];
+        ok &= lookup(x, t, numbered[i], hash(i), &slot) == -1 && emberH_insert(x, slot, hash(i), 0, i) == 0;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        ok &= lookup(x, t, numbered[i], hash(i), &slot) == (int64_t)i;
+    return ok;
+}
+
 static void test_growth_keeps_entries(void) {
-    enum { N = 100000 };
-    static char names[N][8];
-    static const char *keys[N];
     emberH_index x;
     CHECK(emberH_init(&x) == 0);
-    table t = {keys, NULL, 0, 0};
+    table t = {numbered, NULL, 0, 0};
     size_t slot;
-    for (uint32_t i = 0; i < N; i++) {
-        snprintf(names[i], sizeof names[i], "%u", i);
-        keys[i] = names[i];
-        uint64_t h = (uint64_t)i * 0x9E3779B97F4A7C15u;
-        CHECK(lookup(&x, &t, keys[i], h, &slot) == -1);
-        CHECK(emberH_insert(&x, slot, h, 0, i) == 0);
-    }
-    CHECK(x.used == N && (x.mask + 1) * 2 >= (size_t)N * 3);
-    int all = 1;
-    for (uint32_t i = 0; i < N; i++)
-        all &= lookup(&x, &t, keys[i], (uint64_t)i * 0x9E3779B97F4A7C15u, &slot) == (int64_t)i;
-    CHECK(all);
+    CHECK(insert_numbered(&x, &t, NUMBERED, spread));
+    CHECK(x.used == NUMBERED && (x.mask + 1) * 2 >= (size_t)NUMBERED * 3);
     emberH_clear(&x);
     CHECK(x.used == 0);
-    CHECK(lookup(&x, &t, keys[5], 5 * 0x9E3779B97F4A7C15u, &slot) == -1);
+    CHECK(lookup(&x, &t, numbered[5], spread(5), &slot) == -1);
     emberH_free(&x);
 }
 
@@ -147,24 +156,11 @@ static size_t longest_run(const emberH_index *x) {
 /* Hashes that share their low bits (the keys of one reduce partition of a shuffle of
  * ints into 1024 partitions) still spread over the whole index: no long probe runs. */
 static void test_low_bits_shared(void) {
-    enum { N = 20000 };
-    static char names[N][8];
-    static const char *keys[N];
     emberH_index x;
     CHECK(emberH_init(&x) == 0);
-    table t = {keys, NULL, 0, 0};
-    size_t slot;
-    for (uint32_t i = 0; i < N; i++) {
-        snprintf(names[i], sizeof names[i], "%u", i);
-        keys[i] = names[i];
-        CHECK(lookup(&x, &t, keys[i], (uint64_t)i * 1024 + 3, &slot) == -1);
-        CHECK(emberH_insert(&x, slot, (uint64_t)i * 1024 + 3, 0, i) == 0);
-    }
+    table t = {numbered, NULL, 0, 0};
+    CHECK(insert_numbered(&x, &t, 20000, low_bits_shared));
     CHECK(longest_run(&x) < 100);
-    int all = 1;
-    for (uint32_t i = 0; i < N; i++)
-        all &= lookup(&x, &t, keys[i], (uint64_t)i * 1024 + 3, &slot) == (int64_t)i;
-    CHECK(all);
     emberH_free(&x);
 }
 
