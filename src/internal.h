@@ -153,6 +153,8 @@ void emberO_merge_free(emberO_merge *m);
 /* ---- checksum.c ------------------------------------------------------------- */
 /* CRC-32C of data, continuing from crc (0 to start). */
 uint32_t emberK_crc32c(uint32_t crc, const void *data, size_t len);
+/* The same by tables, on any CPU (what emberK_crc32c uses without SSE4.2). */
+uint32_t emberK_crc32c_portable(uint32_t crc, const void *data, size_t len);
 
 /* ---- keyindex.c: an insertion-ordered hash index ----------------------------- */
 /* Maps 64-bit hashes to entry numbers of an array the caller keeps (in insertion
