@@ -109,10 +109,11 @@ typedef struct emberO_key {
 } emberO_key;
 
 /* How keys whose kinds have no order of their own are compared: fallback(arg, a, b, op)
- * with the keys' obj, op EMBER_KEY_LT or EMBER_KEY_EQ, returns 1 (true), 0, or a
- * negative error code, which stops whatever asked. */
+ * with the two keys (whose obj is what each was made from, or NULL for a key its
+ * maker can rebuild the value of), op EMBER_KEY_LT or EMBER_KEY_EQ, returns 1 (true),
+ * 0, or a negative error code, which stops whatever asked. */
 typedef struct emberO_order {
-    int (*fallback)(void *arg, void *a, void *b, int op);
+    int (*fallback)(void *arg, const struct emberO_key *a, const struct emberO_key *b, int op);
     void *arg;
 } emberO_order;
 

@@ -6,9 +6,10 @@
  *    in 64 bits, a float that is not NaN, a str (its code units, 1, 2 or 4 bytes
  *    wide), bytes, or a tuple of such keys. Anything else is an OBJ key, and so is a
  *    tuple holding one: its order is the caller's fallback (Python's own comparison in
- *    the extension). Every key keeps the object it was made from, so two keys whose
- *    kinds have no order of their own (a str and an int, an OBJ and anything) are
- *    compared by the fallback too, which raises what Python raises.
+ *    the extension). The fallback gets the keys, each keeping the object it was made
+ *    from (or NULL when its maker can make that again), so two keys whose kinds have
+ *    no order of their own (a str and an int, an OBJ and anything) are compared by
+ *    the fallback too, which raises what Python raises.
  *  - The order is Python's: ints and floats compare exactly (no rounding of a large
  *    int to a double), str by code point then length, bytes by byte then length, tuples
  *    as Python compares them (the first pair of items that differ decides; then the
@@ -32,7 +33,7 @@
 
 static int fallback(const emberO_order *o, const emberO_key *a, const emberO_key *b, int op) {
     if (!o->fallback) return emberE_set(EMBER_EINVAL, "keys of kinds %d and %d have no order", a->kind, b->kind);
-    return o->fallback(o->arg, a->obj, b->obj, op);
+    return o->fallback(o->arg, a, b, op);
 }
 
 /* An int and a float, exactly: -1, 0 or 1. */

@@ -198,6 +198,30 @@ def test_spilled_runs_merge_back_to_pythons_sorted(tmp_path_factory, keys, ascen
     assert os.listdir(spill_dir) == []
 
 
+@settings(max_examples=40, deadline=None)
+@given(records=st.lists(st.one_of(
+    st.tuples(st.integers(-2**65, 2**65), st.integers(-2**65, 2**65)),
+    st.tuples(st.integers(-5, 5), st.booleans()),
+    st.tuples(st.booleans(), st.integers(-5, 5)),
+    st.lists(st.integers(-5, 5), min_size=2, max_size=2),
+    st.tuples(st.floats(-9, 9), st.integers(-9, 9))), max_size=60),
+    ascending=st.booleans(), chunk=st.integers(1, 9))
+def test_pairs_of_ints_come_back_as_they_went_in(tmp_path_factory, records, ascending, chunk):
+    # Pairs of 64-bit ints are held without their objects and made again: the same
+    # values and types (bools, lists, bigger ints as they were), in memory and through
+    # spilled runs.
+    spill_dir = tmp_path_factory.mktemp("runs")
+    want = sorted(records, key=lambda kv: kv[0], reverse=not ascending)
+    for limit in (1 << 50, 1):
+        got = list(_core.sort_pairs(iter(records), ascending, None, limit, str(spill_dir), chunk))
+        assert got == want
+        assert [(type(r), tuple(map(type, r))) for r in got] == [(type(r), tuple(map(type, r))) for r in want]
+        values = list(_core.sort_pairs(iter(records), ascending, None, limit, str(spill_dir), chunk, values=True))
+        assert values == [r[1] for r in want]
+    with pytest.raises(TypeError, match="not supported between instances of '(str|int)' and '(int|str)'"):
+        list(_core.sort_pairs(iter([(1, 2), ("a", 3)]), True, None, 1 << 50, "/tmp"))
+
+
 def test_c_sort_other_types_use_pythons_comparison():
     class Version:
         def __init__(self, v):

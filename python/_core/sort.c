@@ -9,6 +9,11 @@
  *    them become emberO_keys; anything else (and a tuple holding it) compares with
  *    Python's own < and == (PyObject_RichCompareBool), which raises what Python
  *    raises. Tuple items live in an arena of key blocks owned by whoever holds the keys.
+ *  - A record that is a pair of ints that fit in 64 bits (no keyfunc) is held as one
+ *    item and no Python object (a "compact" item: its key's obj is NULL, its value
+ *    field holds the second int's bits) and made again when it is taken or spilled:
+ *    a third of the memory of the tuple and its two ints, so a partition of such
+ *    pairs spills far later, and the objects the reader made are freed at once.
  *  - sort_pairs buffers (key, record) items; every `chunk` records it reads the
  *    process's RSS and, past the limit (spark.python.worker.memory), sorts the buffer
  *    and writes it as a sorted run: a one-bucket shuffle file (src/shuffle.c's writer,
@@ -124,10 +129,19 @@ static int key_of(arena *a, PyObject *o, emberO_key *k, int depth) {
     return 0;
 }
 
+/* The object a key was made from (a new reference): its obj, or for a compact item's
+ * key (obj NULL) the int again. */
+static PyObject *key_object(const emberO_key *k) {
+    return k->obj ? Py_NewRef((PyObject *)k->obj) : PyLong_FromLongLong(k->v.i);
+}
+
 /* Python's comparison, for keys whose kinds give no order of their own. */
-static int py_fallback(void *arg, void *a, void *b, int op) {
+static int py_fallback(void *arg, const emberO_key *a, const emberO_key *b, int op) {
     (void)arg;
-    int r = PyObject_RichCompareBool(a, b, op == EMBER_KEY_LT ? Py_LT : Py_EQ);
+    PyObject *x = key_object(a), *y = x ? key_object(b) : NULL;
+    int r = y ? PyObject_RichCompareBool(x, y, op == EMBER_KEY_LT ? Py_LT : Py_EQ) : -1;
+    Py_XDECREF(x);
+    Py_XDECREF(y);
     return r < 0 ? EMBER_ETASK : r;
 }
 
@@ -148,25 +162,72 @@ static PyObject *first_of(PyObject *record) {
 
 /* ---- a buffer of keyed items -------------------------------------------------------- */
 
-/* Items own a reference to their key object and to their value. */
+/* Items own a reference to their key object and to their value, but compact items
+ * (key.obj NULL), which own nothing. */
 typedef struct {
     emberO_item *items;
     size_t n, cap;
     arena keys;
 } item_buf;
 
+static int buf_grow(item_buf *b) {
+    if (b->n < b->cap) return 0;
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    emberO_item *items = PyMem_RawRealloc(b->items, cap * sizeof *items);
+    if (!items) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->items = items;
+    b->cap = cap;
+    return 0;
+}
+
+static int is_compact(const emberO_item *it) { return it->key.obj == NULL && it->key.kind == EMBER_KEY_INT; }
+
+/* Appends record as a compact item when it is an exact tuple of two exact ints that fit
+ * in 64 bits (and pointers hold 64 bits): 1; else 0, nothing appended; -1 on error. */
+static int buf_add_compact(item_buf *b, PyObject *record) {
+#if UINTPTR_MAX >= UINT64_MAX
+    if (!PyTuple_CheckExact(record) || PyTuple_GET_SIZE(record) != 2) return 0;
+    PyObject *k = PyTuple_GET_ITEM(record, 0), *v = PyTuple_GET_ITEM(record, 1);
+    if (!PyLong_CheckExact(k) || !PyLong_CheckExact(v)) return 0;
+    int ko = 0, vo = 0;
+    long long ki = PyLong_AsLongLongAndOverflow(k, &ko), vi = PyLong_AsLongLongAndOverflow(v, &vo);
+    if (ko || vo || ((ki == -1 || vi == -1) && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (buf_grow(b) < 0) return -1;
+    emberO_item *it = &b->items[b->n++];
+    memset(&it->key, 0, sizeof it->key);
+    it->key.kind = EMBER_KEY_INT;
+    it->key.v.i = ki;
+    it->value = (void *)(uintptr_t)(uint64_t)vi;
+    return 1;
+#else
+    (void)b;
+    (void)record;
+    return 0;
+#endif
+}
+
+/* The record of item it, a new reference (the pair made again for a compact item). */
+static PyObject *item_record(const emberO_item *it) {
+    if (!is_compact(it)) return Py_NewRef((PyObject *)it->value);
+    PyObject *k = PyLong_FromLongLong(it->key.v.i);
+    PyObject *v = k ? PyLong_FromLongLong((long long)(int64_t)(uintptr_t)it->value) : NULL;
+    PyObject *pair = v ? PyTuple_Pack(2, k, v) : NULL;
+    Py_XDECREF(k);
+    Py_XDECREF(v);
+    return pair;
+}
+
 /* Appends (key, value), taking the reference to key; value gets a new one. */
 static int buf_add(item_buf *b, PyObject *key, PyObject *value) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        emberO_item *items = PyMem_RawRealloc(b->items, cap * sizeof *items);
-        if (!items) {
-            Py_DECREF(key);
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->items = items;
-        b->cap = cap;
+    if (buf_grow(b) < 0) {
+        Py_DECREF(key);
+        return -1;
     }
     emberO_item *it = &b->items[b->n];
     if (key_of(&b->keys, key, &it->key, 0) < 0) {
@@ -181,6 +242,7 @@ static int buf_add(item_buf *b, PyObject *key, PyObject *value) {
 /* Releases the items from `from` on and empties the buffer (keeps its array). */
 static void buf_release(item_buf *b, size_t from) {
     for (size_t i = from; i < b->n; i++) {
+        if (is_compact(&b->items[i])) continue;
         Py_XDECREF((PyObject *)b->items[i].key.obj);
         Py_XDECREF((PyObject *)b->items[i].value);
     }
@@ -403,7 +465,7 @@ typedef struct {
 static uint64_t buffer_bytes(const item_buf *b) {
     uint64_t n = (uint64_t)b->n * sizeof *b->items;
     for (size_t i = 0; i < b->n; i++)
-        n += core_obj_size((PyObject *)b->items[i].value, 1);
+        if (!is_compact(&b->items[i])) n += core_obj_size((PyObject *)b->items[i].value, 1);
     return n;
 }
 
@@ -447,7 +509,13 @@ static int spill(SortIter *s, item_buf *b, const char *dir) {
             goto fail;
         }
         for (size_t i = at; i < end; i++) {
-            PyList_SET_ITEM(values, (Py_ssize_t)(i - at), Py_NewRef((PyObject *)b->items[i].value));
+            PyObject *record = item_record(&b->items[i]);
+            if (!record) {
+                Py_DECREF(values);
+                Py_XDECREF(keys);
+                goto fail;
+            }
+            PyList_SET_ITEM(values, (Py_ssize_t)(i - at), record);
             if (keys) PyList_SET_ITEM(keys, (Py_ssize_t)(i - at), Py_NewRef((PyObject *)b->items[i].key.obj));
         }
         obj = keys ? PyTuple_Pack(2, keys, values) : Py_NewRef(values);
@@ -518,7 +586,9 @@ static int run_load(SortIter *s, run_src *r) {
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values); i++) {
         PyObject *v = PyList_GET_ITEM(values, i);
-        PyObject *k = keys ? Py_NewRef(PyList_GET_ITEM(keys, i)) : first_of(v);
+        int compact = keys ? 0 : buf_add_compact(&r->batch, v);
+        if (compact == 1) continue;
+        PyObject *k = compact < 0 ? NULL : keys ? Py_NewRef(PyList_GET_ITEM(keys, i)) : first_of(v);
         if (!k || buf_add(&r->batch, k, v) < 0) {
             Py_DECREF(obj);
             return -1;
@@ -570,8 +640,10 @@ static int start_merge(SortIter *s) {
     return 0;
 }
 
-/* Takes the value of item it (the caller owns it now) and drops its key. */
+/* Takes the value of item it (the caller owns it now; NULL with an exception when a
+ * compact item's pair cannot be made) and drops its key. */
 static PyObject *take(emberO_item *it) {
+    if (is_compact(it)) return item_record(it);
     PyObject *v = it->value;
     Py_CLEAR(*(PyObject **)&it->key.obj);
     it->value = NULL;
@@ -600,9 +672,11 @@ static PyObject *next_record(SortIter *s) {
     PyObject *v;
     if ((size_t)top == s->nruns) {
         v = take(&s->mem.items[s->mem_pos++]);
+        if (!v) return NULL;
     } else {
         run_src *r = &s->runs[top];
         v = take(&r->batch.items[r->pos++]);
+        if (!v) return NULL;
         if (r->pos == r->batch.n && run_load(s, r) < 0) {
             Py_DECREF(v);
             return NULL;
@@ -685,8 +759,9 @@ static PyObject *py_sort_pairs(PyObject *m, PyObject *args, PyObject *kwds) {
     PyObject *rec;
     Py_ssize_t since_check = 0;
     while ((rec = PyIter_Next(it))) {
-        PyObject *k = key_for(rec, keyfunc, 1);
-        int bad = !k || buf_add(&s->mem, k, rec) < 0;
+        int compact = keyfunc == Py_None ? buf_add_compact(&s->mem, rec) : 0;
+        PyObject *k = compact ? NULL : key_for(rec, keyfunc, 1);
+        int bad = compact < 0 || (!compact && (!k || buf_add(&s->mem, k, rec) < 0));
         Py_DECREF(rec);
         if (bad) goto fail;
         if (++since_check >= chunk) {

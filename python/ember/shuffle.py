@@ -19,7 +19,8 @@ the sample are one pass (``CountAndSample``: the same random draws, so the same 
 and the range partitioner is ``_core.RangePartitioner``, which the shuffle writer calls
 without a Python call. Each partition is then sorted in its worker by
 ``_core.sort_pairs`` (``PartitionSorter``): keys decoded once into C keys (int, float,
-str, bytes, tuples of them; other types compare with Python's ``<``), a stable sort,
+str, bytes, tuples of them; other types compare with Python's ``<``; a pair of two
+64-bit ints is held as C ints alone and made again on the way out), a stable sort,
 and past ``spark.python.worker.memory`` sorted runs written to one-bucket shuffle files
 under the context's temp dir and merged back by a C k-way merge; each run file is
 removed as soon as it is opened for the merge. ``take_ordered`` selects takeOrdered's

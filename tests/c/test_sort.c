@@ -18,10 +18,10 @@ static emberO_key bytes_key(const char *s, size_t n) {
 
 /* The fallback of these tests: obj points at an int; a value of 999 cannot be compared. */
 static int fallback_calls;
-static int int_fallback(void *arg, void *a, void *b, int op) {
+static int int_fallback(void *arg, const emberO_key *a, const emberO_key *b, int op) {
     (void)arg;
     fallback_calls++;
-    int x = *(int *)a, y = *(int *)b;
+    int x = *(int *)a->obj, y = *(int *)b->obj;
     if (x == 999 || y == 999) return emberE_set(EMBER_ETASK, "999 has no order");
     return op == EMBER_KEY_LT ? x < y : x == y;
 }
