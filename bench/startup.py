@@ -18,11 +18,13 @@ The breakdown comes from more runs of the same program under ``strace -f
 --seccomp-bpf`` (only process start, fork, the daemon's control socket and exit stop
 the processes, so its overhead is small) with timestamps the program prints itself.
 Its phases follow the critical path: the driver's interpreter start, ``import
-ember``, ``SparkContext()`` up to the daemon's spawn, then the daemon's interpreter
-and imports (while the driver finishes ``SparkContext()`` and submits the job), the
-first worker's fork, the first task to the count, ``stop()`` and the interpreter's
-exit. Median of each phase over the traced runs; the daemon's own imports are also
-timed alone (``python -c "from ember import daemon, _commands, taskcontext,
+ember`` up to the daemon's spawn (ember.context starts it first thing, see
+ember._early), then the daemon's interpreter and imports (while the driver imports
+the rest, runs ``SparkContext()`` and submits the job), the first worker's fork, the
+first task to the count, ``stop()`` and the interpreter's exit. (A build from before
+the early start, run with ``--baseline`` or on PYTHONPATH, shows its own phases:
+``SparkContext()`` spawned the daemon there.) Median of each phase over the traced
+runs; the daemon's own imports are also timed alone (``python -c "from ember import daemon, _commands, taskcontext,
 worker"`` beside ``python -c pass``).
 """
 
@@ -132,12 +134,20 @@ def traced_run(strace, prefix):
             daemon_exit = t
         elif pid == driver and rest.startswith("exit_group("):
             driver_exit = t
-    phases = {
-        "driver: interpreter start": t0 - driver_exec,
-        "driver: import ember": t1 - t0,
-    }
-    if spawn and daemon_ready and fork:
+    phases = {"driver: interpreter start": t0 - driver_exec}
+    if spawn and daemon_ready and fork and spawn < t1:  # started as ember.context is imported
         phases.update({
+            "driver: import ember, up to the daemon's spawn": spawn - t0,
+            "daemon: spawn to ready (interpreter, imports)": daemon_ready - spawn,
+            "  (driver meanwhile: the rest of import ember)": t1 - spawn,
+            "  (driver meanwhile: SparkContext())": t2 - t1,
+            "  (driver meanwhile: parallelize, count, waiting for a worker)": max(0.0, daemon_ready - t2),
+            "daemon: first worker forked (once both are ready)": fork - max(daemon_ready, t2),
+            "first task, to the count's result": t3 - fork,
+        })
+    elif spawn and daemon_ready and fork:  # started by SparkContext() (before the early start)
+        phases.update({
+            "driver: import ember": t1 - t0,
             "driver: SparkContext() up to the daemon's spawn": spawn - t1,
             "daemon: spawn to ready (interpreter, imports)": daemon_ready - spawn,
             "  (driver meanwhile: the rest of SparkContext())": t2 - spawn,
@@ -146,7 +156,7 @@ def traced_run(strace, prefix):
             "first task, to the count's result": t3 - fork,
         })
     else:
-        phases.update({"driver: SparkContext()": t2 - t1, "job": t3 - t2})
+        phases.update({"driver: import ember": t1 - t0, "driver: SparkContext()": t2 - t1, "job": t3 - t2})
     phases["stop()"] = t4 - t3
     if daemon_exit:
         phases["  (of which: until the daemon has exited)"] = daemon_exit - t3

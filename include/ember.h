@@ -248,6 +248,14 @@ typedef struct ember_config {
      * does not fit the record format fails its task naming its type. Set by
      * ember_context_create_python; a Python driver leaves it 0. */
     int typed_results;
+    /* A Python worker daemon started ahead of the context (ember's Python driver
+     * starts it as it imports ember.context), or started_pid 0: its process id and
+     * its control socket, started as the context would start it but with "-" for its
+     * temp dir (src/workers.c). ember_context_create takes both over whatever
+     * happens: it uses that daemon when /proc shows the command line and the
+     * environment the context would give one, else ends it and starts its own. */
+    int started_pid;
+    int started_fd;
 } ember_config;
 
 /* Creates a context: makes its temp dir and starts the worker daemon. */

@@ -29,9 +29,18 @@ static char *dup_or_null(const char *s) { return s ? ember_strdup(s) : NULL; }
 
 int ember_context_create(const ember_config *cfg, ember_context **out) {
     int rc = 0;
-    if (!cfg || cfg->slots < 1) return emberE_set(EMBER_EINVAL, "a context needs at least one task slot");
+    /* A daemon started ahead: ours from here on. */
+    pid_t started_pid = cfg && cfg->started_pid > 0 ? cfg->started_pid : 0;
+    int started_fd = started_pid ? cfg->started_fd : -1;
+    if (!cfg || cfg->slots < 1) {
+        emberX_daemon_discard(started_pid, started_fd);
+        return emberE_set(EMBER_EINVAL, "a context needs at least one task slot");
+    }
     ember_context *ctx = ember_calloc(1, sizeof *ctx);
-    if (!ctx) return emberE_set(EMBER_ENOMEM, "out of memory creating a context");
+    if (!ctx) {
+        emberX_daemon_discard(started_pid, started_fd);
+        return emberE_set(EMBER_ENOMEM, "out of memory creating a context");
+    }
     atomic_init(&ctx->refcnt, 1);
     pthread_mutex_init(&ctx->mu, NULL);
     emberL_init(&ctx->tasklog);
@@ -44,6 +53,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     ctx->cfg.daemon = dup_or_null(cfg->daemon);
     ctx->cfg.mpi = NULL; /* used at creation only */
     ctx->cfg.typed_results = cfg->typed_results;
+    ctx->cfg.started_pid = 0; /* used at creation only: a restart spawns a new daemon */
     const char *base = cfg->local_dir ? cfg->local_dir : getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     size_t len = strlen(base) + 32;
@@ -88,7 +98,10 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
         ctx->blocks.on_drop_arg = &ctx->pool;
         pthread_mutex_unlock(&ctx->blocks.mu);
     }
-    if ((rc = emberX_pool_start(&ctx->pool, &ctx->cfg, ctx->tmpdir))) goto fail;
+    rc = emberX_pool_adopt(&ctx->pool, &ctx->cfg, ctx->tmpdir, started_pid, started_fd);
+    started_pid = 0;
+    started_fd = -1;
+    if (rc) goto fail;
     if ((errno = pthread_create(&ctx->engine, NULL, emberS_engine_main, ctx)) != 0) {
         rc = emberE_errno(EMBER_EIO, errno, "starting the engine thread");
         goto fail;
@@ -97,6 +110,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     *out = ctx;
     return 0;
 fail:
+    emberX_daemon_discard(started_pid, started_fd);
     ember_context_free(ctx);
     return rc;
 }

@@ -631,6 +631,20 @@ struct emberX_pool {
 /* Spawns the daemon (ember.daemon, see DAEMON_BOOT) in its own process group; keeps
  * cfg and tmpdir (borrowed) to replace it should it die. */
 int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir);
+/* Spawns the daemon of cfg as emberX_pool_start would, but with "-" for its temp dir:
+ * it reads the temp dir from the control socket (*fd) once a pool takes it
+ * (emberX_pool_adopt). ember.context does the same in Python (ember._early), to start
+ * the daemon before the driver has imported _core. */
+int emberX_daemon_spawn(const ember_config *cfg, pid_t *pid, int *fd);
+/* Ends a daemon spawned so that no pool took: closes fd, kills and reaps pid (<= 0:
+ * none). */
+void emberX_daemon_discard(pid_t pid, int fd);
+/* As emberX_pool_start, taking the daemon pid (<= 0: none) with control socket fd,
+ * spawned ahead with "-" for its temp dir: when /proc shows it runs the command line
+ * and the environment emberX_pool_start would give it, it is sent tmpdir and becomes
+ * the pool's; otherwise it is ended and a new one spawned. Takes pid and fd over
+ * either way. */
+int emberX_pool_adopt(emberX_pool *pool, const ember_config *cfg, const char *tmpdir, pid_t pid, int fd);
 /* How w's worker ended, asked of its transport (locally: of the daemon, which reaps
  * it): its wait status in *status (-1 while it still runs after two seconds, -2 when
  * the daemon does not know it), and the last Python traceback it wrote in text

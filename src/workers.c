@@ -44,11 +44,19 @@ static int mpi_variable(const char *e) {
     return strncmp(e, "OMPI_", 5) == 0 || strncmp(e, "PMIX_", 5) == 0 || strncmp(e, "PMI_", 4) == 0;
 }
 
-/* Builds the daemon's environment: ours without MPI's variables, with
- * PYTHONHASHSEED=0 (workers hash the same everywhere) and PYTHONPATH replaced when
- * given; for the native daemon (nworker.c) EMBER_NATIVE_DAEMON=1 too, and
- * EMBER_TYPED_RESULTS=1 for Python workers whose results a C program reads
- * (ember_config.typed_results). */
+/* Frees what daemon_env returned (NULL: nothing). */
+static void free_env(char **env) {
+    if (!env) return;
+    for (size_t i = 0; env[i]; i++)
+        ember_free(env[i]);
+    ember_free(env);
+}
+
+/* Builds the daemon's environment, a copy the caller frees with free_env: ours
+ * without MPI's variables, with PYTHONHASHSEED=0 (workers hash the same everywhere)
+ * and PYTHONPATH replaced when given; for the native daemon (nworker.c)
+ * EMBER_NATIVE_DAEMON=1 too, and EMBER_TYPED_RESULTS=1 for Python workers whose
+ * results a C program reads (ember_config.typed_results). NULL when out of memory. */
 static char **daemon_env(const char *pythonpath, int native, int typed_results) {
     size_t n = 0;
     while (environ[n])
@@ -61,30 +69,30 @@ static char **daemon_env(const char *pythonpath, int native, int typed_results) 
         if (pythonpath && strncmp(environ[i], "PYTHONPATH=", 11) == 0) continue;
         if (strncmp(environ[i], EMBER_NATIVE_DAEMON_VAR "=", sizeof EMBER_NATIVE_DAEMON_VAR) == 0) continue;
         if (strncmp(environ[i], "EMBER_TYPED_RESULTS=", 20) == 0) continue;
-        env[k++] = environ[i];
+        if (!(env[k++] = ember_strdup(environ[i]))) goto fail;
     }
-    env[k++] = "PYTHONHASHSEED=0";
-    if (native) env[k++] = "EMBER_NATIVE_DAEMON=1";
-    if (typed_results && !native) env[k++] = "EMBER_TYPED_RESULTS=1";
+    if (!(env[k++] = ember_strdup("PYTHONHASHSEED=0"))) goto fail;
+    if (native && !(env[k++] = ember_strdup("EMBER_NATIVE_DAEMON=1"))) goto fail;
+    if (typed_results && !native && !(env[k++] = ember_strdup("EMBER_TYPED_RESULTS=1"))) goto fail;
     if (pythonpath) {
         size_t len = strlen(pythonpath) + 12;
-        char *pp = ember_malloc(len);
-        if (!pp) {
-            ember_free(env);
-            return NULL;
-        }
-        snprintf(pp, len, "PYTHONPATH=%s", pythonpath);
-        env[k++] = pp;
+        if (!(env[k++] = ember_malloc(len))) goto fail;
+        snprintf(env[k - 1], len, "PYTHONPATH=%s", pythonpath);
     }
     env[k] = NULL;
     return env;
+fail:
+    free_env(env); /* calloc'd: the entries not yet filled are NULL */
+    return NULL;
 }
 
 /* What the daemon's interpreter runs. `python -m` or `-c` would put the working
  * directory first on sys.path, so that an `ember/` package or a `cloudpickle.py`
  * merely sitting there would shadow the driver's: the first line replaces sys.path
  * with PYTHONPATH as given (the driver's sys.path, absolute), or drops the working
- * directory when none is given; only then is ember imported. */
+ * directory when none is given; only then is ember imported. ember/_early.py spawns
+ * the same command line (its BOOT) ahead of a context; emberX_pool_adopt takes such
+ * a daemon only when /proc shows exactly what spawn_daemon would run. */
 #define DAEMON_BOOT                                                                                                    \
     "import os, sys\n"                                                                                                 \
     "_p = os.environ.get('PYTHONPATH')\n"                                                                              \
@@ -92,16 +100,17 @@ static char **daemon_env(const char *pythonpath, int native, int typed_results) 
     "from ember import daemon\n"                                                                                       \
     "daemon.main(sys.argv)\n"
 
-int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir) {
+/* Spawns the daemon of cfg in its own process group, its control socket on its fd 3
+ * and tmpdir its last argument ("-": the temp dir comes first on the control socket,
+ * see send_tmpdir). *env_out, when not NULL, gets the environment it was given (free
+ * with free_env). */
+static int spawn_daemon(const ember_config *cfg, const char *tmpdir, pid_t *pid_out, int *fd_out, char ***env_out) {
     int rc = 0, sv[2] = {-1, -1};
     char **env = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    pool->ctl_fd = -1;
-    pool->daemon_pid = -1;
-    pool->cfg = cfg;
-    pool->tmpdir = tmpdir;
-    memset(&pool->late, 0, sizeof pool->late); /* a new socket: no answer owed */
+    *pid_out = -1;
+    *fd_out = -1;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return emberE_errno(EMBER_ESPAWN, errno, "creating the worker daemon's control socket");
     /* Without an interpreter or a daemon: the native daemon, this very program run
@@ -131,7 +140,7 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
     char *daemon_argv[] = {(char *)cfg->daemon, "3", (char *)tmpdir, NULL};
     char *native_argv[] = {"/proc/self/exe", "3", (char *)tmpdir, NULL};
     char **argv = native ? native_argv : cfg->daemon ? daemon_argv : python_argv;
-    int err = posix_spawn(&pool->daemon_pid, argv[0], &fa, &attr, argv, env);
+    int err = posix_spawn(pid_out, argv[0], &fa, &attr, argv, env);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (err) {
@@ -141,21 +150,164 @@ int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tm
             rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon '%s' (ember_config.daemon)", cfg->daemon);
         else
             rc = emberE_errno(EMBER_ESPAWN, err, "starting the worker daemon with '%s'", cfg->python);
-        pool->daemon_pid = -1;
-        goto free_env;
+        *pid_out = -1;
+        goto drop_env;
     }
-    pool->ctl_fd = sv[0];
+    *fd_out = sv[0];
     sv[0] = -1;
-free_env:
-    if (cfg->pythonpath) {
-        for (size_t i = 0; env[i]; i++)
-            if (strncmp(env[i], "PYTHONPATH=", 11) == 0 && env[i + 1] == NULL) ember_free(env[i]);
+    if (env_out) {
+        *env_out = env;
+        env = NULL;
     }
-    ember_free(env);
+drop_env:
+    free_env(env);
 close_socket:
     if (sv[0] >= 0) close(sv[0]);
     close(sv[1]);
     return rc;
+}
+
+static void pool_init(emberX_pool *pool, const ember_config *cfg, const char *tmpdir) {
+    pool->ctl_fd = -1;
+    pool->daemon_pid = -1;
+    pool->cfg = cfg;
+    pool->tmpdir = tmpdir;
+    memset(&pool->late, 0, sizeof pool->late); /* a new socket: no answer owed */
+}
+
+int emberX_pool_start(emberX_pool *pool, const ember_config *cfg, const char *tmpdir) {
+    pool_init(pool, cfg, tmpdir);
+    return spawn_daemon(cfg, tmpdir, &pool->daemon_pid, &pool->ctl_fd, NULL);
+}
+
+/* ---- a daemon started before its context ------------------------------------- */
+
+int emberX_daemon_spawn(const ember_config *cfg, pid_t *pid, int *fd) { return spawn_daemon(cfg, "-", pid, fd, NULL); }
+
+/* Reads the whole of a /proc file into b (emptied first). 0, or -1. */
+static int read_proc(pid_t pid, const char *what, emberB_buf *b) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+    b->len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = 0;
+    for (;;) {
+        if (emberB_reserve(b, 4096)) {
+            rc = -1;
+            break;
+        }
+        ssize_t r = read(fd, b->data + b->len, b->cap - b->len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = -1;
+        if (r <= 0) break;
+        b->len += (size_t)r;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Reads pid's command line into b. A spawner returns once the child's exec has
+ * replaced its memory, before the kernel has put the arguments there: an empty
+ * command line is read again (for at most 100 ms) unless pid has ended. */
+static int read_cmdline(pid_t pid, emberB_buf *b) {
+    for (int i = 0; i < 200; i++) {
+        if (read_proc(pid, "cmdline", b) != 0) return -1;
+        if (b->len) return 0;
+        if (read_proc(pid, "stat", b) != 0 || emberB_reserve(b, 1)) return -1;
+        b->data[b->len] = 0;
+        /* "pid (name) state ...": a zombie or a dead process has ended */
+        const char *end = strrchr((char *)b->data, ')');
+        if (!end || end[1] != ' ' || end[2] == 'Z' || end[2] == 'X') return -1;
+        struct timespec ts = {0, 500 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* 1 when the NUL-terminated strings packed in b are list (NULL-terminated), in order. */
+static int packed_is(const emberB_buf *b, char *const *list) {
+    size_t pos = 0;
+    for (size_t i = 0; list[i]; i++) {
+        size_t n = strlen(list[i]) + 1;
+        if (pos + n > b->len || memcmp(b->data + pos, list[i], n) != 0) return 0;
+        pos += n;
+    }
+    return pos == b->len;
+}
+
+static int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* 1 when the NUL-terminated strings packed in b are list (NULL-terminated) in any order. */
+static int packed_is_set(emberB_buf *b, char **list) {
+    size_t n = 0, k = 0;
+    while (list[n])
+        n++;
+    for (size_t pos = 0; pos < b->len; pos += strlen((char *)b->data + pos) + 1)
+        k++;
+    if (k != n || (b->len && b->data[b->len - 1] != 0)) return 0;
+    char **got = ember_calloc(n + 1, sizeof *got);
+    if (!got) return 0;
+    k = 0;
+    for (size_t pos = 0; pos < b->len; pos += strlen((char *)b->data + pos) + 1)
+        got[k++] = (char *)b->data + pos;
+    qsort(got, n, sizeof *got, compare_strings);
+    qsort(list, n, sizeof *list, compare_strings);
+    int same = 1;
+    for (size_t i = 0; i < n && same; i++)
+        same = strcmp(got[i], list[i]) == 0;
+    ember_free(got);
+    return same;
+}
+
+/* 1 when process pid, a child of ours, runs what spawn_daemon(cfg, "-") runs: the
+ * same command line and environment, as /proc shows them. */
+static int runs_as_spawned(pid_t pid, const ember_config *cfg) {
+    if (!cfg->python || cfg->daemon) return 0;
+    char *argv[] = {(char *)cfg->python, "-c", (char *)DAEMON_BOOT, "3", "-", NULL};
+    char **env = daemon_env(cfg->pythonpath, 0, cfg->typed_results);
+    emberB_buf b = {0};
+    int same = env && read_cmdline(pid, &b) == 0 && packed_is(&b, argv) && read_proc(pid, "environ", &b) == 0 &&
+               packed_is_set(&b, env);
+    emberB_free(&b);
+    free_env(env);
+    return same;
+}
+
+/* Sends the temp dir to a daemon started with "-": 'T', its length (u32), its bytes. */
+static int send_tmpdir(int fd, const char *tmpdir) {
+    size_t len = strlen(tmpdir);
+    uint8_t head[5] = {'T'};
+    emberB_store_u32(head + 1, (uint32_t)len);
+    struct iovec iov[2] = {{head, sizeof head}, {(void *)tmpdir, len}};
+    struct msghdr msg = {0};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    ssize_t s;
+    do
+        s = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    while (s < 0 && errno == EINTR);
+    return s == (ssize_t)(sizeof head + len) ? 0 : -1;
+}
+
+void emberX_daemon_discard(pid_t pid, int fd) {
+    if (fd >= 0) close(fd);
+    if (pid > 0) { /* no workers and no temp dir yet: nothing to wait for */
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    }
+}
+
+int emberX_pool_adopt(emberX_pool *pool, const ember_config *cfg, const char *tmpdir, pid_t pid, int fd) {
+    if (pid <= 0) return emberX_pool_start(pool, cfg, tmpdir);
+    if (!runs_as_spawned(pid, cfg) || send_tmpdir(fd, tmpdir) != 0) {
+        emberX_daemon_discard(pid, fd);
+        return emberX_pool_start(pool, cfg, tmpdir);
+    }
+    pool_init(pool, cfg, tmpdir);
+    pool->daemon_pid = pid;
+    pool->ctl_fd = fd;
+    return 0;
 }
 
 static void close_fd(int *fd) {

@@ -41,9 +41,9 @@ def test_the_driver_imports_neither_cloudpickle_nor_logging_nor_typing():
 
 
 def test_before_the_daemon_starts_the_driver_loads_only_what_sparkcontext_needs():
-    # SparkContext() starts the worker daemon; ember.rdd, threading (the web UI's) and
-    # the progress bar load after that, while the daemon starts. pickle.py, re and
-    # random are never needed for a first job.
+    # Importing ember.context starts the worker daemon; ember.rdd, threading (the web
+    # UI's) and the progress bar load when SparkContext() runs, while the daemon
+    # starts. pickle.py, re and random are never needed for a first job.
     mods = loaded_after("from ember import SparkContext")
     assert not {"ember.rdd", "ember.progress", "ember._ui", "threading", "pickle", "re", "random",
                 "importlib"} & mods
@@ -121,3 +121,81 @@ def test_once_cloudpickle_is_loaded_it_pickles_every_command():
     import cloudpickle
     by_cloudpickle = cloudpickle.dumps([(0, _commands.count)], protocol=5)
     assert _commands.dumps_command([(0, _commands.count)]) == by_cloudpickle
+
+
+# The worker daemon started ahead (ember._early): the children of a program's process,
+# their pids and the last two words of their command lines, and the parent of a worker.
+CHILDREN = """
+import os
+def children():
+    found = []
+    for pid in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            with open(f'/proc/{pid}/cmdline') as f:
+                args = f.read().split('\\0')[:-1]
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid():
+            found.append((int(pid), args[-2:]))
+    return found
+def daemon_of(sc):
+    return sc.parallelize([0], 1).map(lambda _: os.getppid()).collect()[0]
+"""
+
+
+def test_importing_ember_context_starts_the_daemon_the_context_then_takes():
+    proc = run_python(CHILDREN + "from ember import SparkContext\n"
+                      "early = children()\n"
+                      "sc = SparkContext('local[2]')\n"
+                      "assert sc.parallelize(range(10), 2).count() == 10\n"
+                      "print(early, daemon_of(sc))\n"
+                      "sc.stop()\n"
+                      "print(children())\n")
+    assert proc.returncode == 0, proc.stderr
+    early, daemon = proc.stdout.splitlines()[0].rsplit(" ", 1)
+    early = eval(early)
+    assert len(early) == 1 and early[0][1] == ["3", "-"]  # its temp dir comes with the context
+    assert int(daemon) == early[0][0]
+    assert proc.stdout.splitlines()[1] == "[]"
+
+
+def test_a_daemon_started_before_the_environment_changed_is_replaced():
+    proc = run_python(CHILDREN + "from ember import SparkContext\n"
+                      "early = children()[0][0]\n"
+                      "os.environ['EMBER_TEST_LATE'] = 'set after the import'\n"
+                      "sc = SparkContext('local[2]')\n"
+                      "print(early, daemon_of(sc), early in [pid for pid, _ in children()])\n"
+                      "print(sc.parallelize([0], 1).map(lambda _: os.environ.get('EMBER_TEST_LATE')).collect())\n"
+                      "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    early, daemon, still_there = proc.stdout.splitlines()[0].split()
+    assert early != daemon and still_there == "False"  # ended and reaped at once
+    assert proc.stdout.splitlines()[1] == "['set after the import']"
+
+
+def test_a_daemon_no_context_took_ends_with_the_program():
+    # atexit runs its functions last registered first: this one after ember's.
+    proc = run_python(CHILDREN + "import atexit\n"
+                      "atexit.register(lambda: print('at exit', children()))\n"
+                      "import ember.context\n"
+                      "print(len(children()))\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["1", "at exit []"]
+
+
+def test_no_daemon_ahead_when_turned_off_nor_in_workers():
+    proc = run_python(CHILDREN + "from ember import SparkContext\nprint(children())\n",
+                      env={"EMBER_EARLY_DAEMON": "0"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "[]"
+    proc = run_python(CHILDREN + "from ember import SparkContext\n"
+                      "sc = SparkContext('local[1]')\n"
+                      "def in_worker(_):\n"
+                      "    import ember.context, ember._early\n"
+                      "    return ember._early.take() is None, children()\n"
+                      "print(sc.parallelize([0], 1).map(in_worker).collect())\n"
+                      "sc.stop()\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "[(True, [])]"

@@ -175,16 +175,26 @@ static ember_node *node_arg(core_state *st, PyObject *o) {
 static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
 
 static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {
-        "slots",  "python",       "pythonpath",      "max_failures", "local_dir", "max_result_size",
-        "daemon", "memory_limit", "storage_reserve", "mpi",          NULL};
+    static char *kwlist[] = {"slots",           "python", "pythonpath",   "max_failures",    "local_dir",
+                             "max_result_size", "daemon", "memory_limit", "storage_reserve", "mpi",
+                             "started",         NULL};
     int slots, max_failures = 4;
     long long max_result_size = 0, memory_limit = 0, storage_reserve = 0;
     const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL, *mpi = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLLz", kwlist, &slots, &python, &pythonpath, &max_failures,
-                                     &local_dir, &max_result_size, &daemon, &memory_limit, &storage_reserve, &mpi))
+    PyObject *started = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLLzO", kwlist, &slots, &python, &pythonpath, &max_failures,
+                                     &local_dir, &max_result_size, &daemon, &memory_limit, &storage_reserve, &mpi,
+                                     &started))
+        return -1;
+    /* started=(pid, fd): a daemon spawned ahead (ember._early), ours from here on:
+     * ended here should the context not be made. */
+    int started_pid = 0, started_fd = -1;
+    if (started && started != Py_None &&
+        !PyArg_ParseTuple(started, "ii;started: (pid, control socket fd) of a daemon spawned ahead", &started_pid,
+                          &started_fd))
         return -1;
     if (max_result_size < 0 || memory_limit < 0 || storage_reserve < 0) {
+        emberX_daemon_discard(started_pid, started_fd);
         PyErr_Format(PyExc_ValueError,
                      "max_result_size, memory_limit and storage_reserve must be 0 (unlimited) or a number of "
                      "bytes, got %lld, %lld, %lld",
@@ -192,6 +202,7 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
         return -1;
     }
     if (self->ctx) {
+        emberX_daemon_discard(started_pid, started_fd);
         PyErr_SetString(PyExc_RuntimeError, "Context is already initialized");
         return -1;
     }
@@ -204,7 +215,9 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
                         .daemon = daemon,
                         .memory_limit = memory_limit,
                         .storage_reserve = storage_reserve,
-                        .mpi = mpi};
+                        .mpi = mpi,
+                        .started_pid = started_pid,
+                        .started_fd = started_fd};
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ember_context_create(&cfg, &self->ctx);
     Py_END_ALLOW_THREADS if (rc) {

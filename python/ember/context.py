@@ -1,12 +1,16 @@
 """SparkContext: the entry point of an ember application.
 
-Start-up: this module imports only what ``SparkContext()`` needs before it starts the
-worker daemon (the engine spawns it in ``_core.Context``); ember.rdd, the progress
-bar and the web UI are loaded after that, while the daemon starts on the other core.
+Start-up: this module first starts the worker daemon (ember._early), then imports
+only what ``SparkContext()`` needs; ember.rdd, the progress bar and the web UI are
+loaded when a context starts. The daemon's interpreter starts on the other core
+meanwhile.
 """
 
 from __future__ import annotations
 
+from ember import _early
+
+_early.start()  # first: the worker daemon starts while the rest is imported
 import _pickle as pickle  # pickle's C core; pickle.py would import re and enum (start-up time)
 import atexit
 import os
@@ -16,6 +20,7 @@ import time
 import weakref
 
 from ember import _blocks, _core, _lineage
+from ember._early import mpi_launch as _mpi_launch, worker_path as _worker_path
 from ember import accumulators as _accumulators
 from ember.broadcast import Broadcast
 from ember.conf import SparkConf
@@ -63,26 +68,6 @@ def _byte_size(text: Any, key: Any) -> Any:
         raise ValueError(f"{key}={text!r} is not a size: use a whole number with an optional unit "
                          f"(b, k, m, g, t, p), like 1g, 512m or 0 for unlimited")
     return int(number) * _BYTE_UNITS[unit]
-
-
-def _worker_path() -> Any:
-    """The workers' sys.path: the driver's, each entry made absolute ('' is the working
-    directory, as for the driver), in the driver's order. Workers import nothing else
-    from the working directory. Should the path find another ember first (sys.path
-    changed since ember was imported), the driver's own package comes first."""
-    path = []
-    for entry in sys.path:
-        if isinstance(entry, str):
-            entry = os.path.abspath(entry or os.curdir)
-            if entry not in path:
-                path.append(entry)
-    ember_init = sys.modules["ember"].__file__
-    assert ember_init is not None  # a package imported from files
-    from _frozen_importlib_external import PathFinder  # importlib.machinery's, without importing importlib
-    spec = PathFinder.find_spec("ember", path)
-    if spec is None or not spec.origin or os.path.realpath(spec.origin) != os.path.realpath(ember_init):
-        path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(ember_init))))
-    return path
 
 
 def _worker_memory(conf: Any) -> Any:
@@ -133,19 +118,6 @@ def _leading_digits(text: str) -> tuple[str, str]:
     while i < len(text) and text[i].isdecimal():
         i += 1
     return text[:i], text[i:]
-
-
-def _mpi_launch() -> Any:
-    """(rank, size) when an MPI launcher (mpirun, mpiexec, srun) started this process, else None."""
-    env = os.environ
-    for rank, size in (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE"),
-                       ("PMIX_RANK", "SLURM_NTASKS")):
-        if rank in env and size in env:
-            try:
-                return int(env[rank]), int(env[size])
-            except ValueError:
-                return None
-    return None
 
 
 def _mpi_shim() -> str:
@@ -322,7 +294,8 @@ class SparkContext:
             memory_limit, storage_reserve = _blocks.memory_budget(conf)
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(_worker_path()), failures,
                                        conf.get("spark.local.dir"), max_result_size=max_result,
-                                       memory_limit=memory_limit, storage_reserve=storage_reserve, mpi=mpi)
+                                       memory_limit=memory_limit, storage_reserve=storage_reserve, mpi=mpi,
+                                       started=_early.take())
             if mpi is not None:  # the executors' slots, all of them
                 self._slots = sum(e[3] for e in self._core.executors())
             self._core.freed_nodes()            # from now on the engine tells which nodes went

@@ -11,6 +11,10 @@ requests arrive there:
   pid is none of its workers), then the length (u32) and text of the last Python
   traceback the worker wrote (faulthandler's on a fatal signal, or the error that
   ended it), at most 8 KiB.
+- ``T`` with the length (u32) and the path of the context's temp dir: only to a
+  daemon started ahead of its context (``ember.daemon 3 -``, see ember._early), as
+  the first request once a context takes it. Until then it has no temp dir; should
+  the control socket close first (no context took it), it just exits.
 - ``Q``: the context is stopping. The daemon kills its workers and exits; the driver
   removes the context's temp dir once it has exited.
 
@@ -113,9 +117,25 @@ def _serve_worker(fds, tmpdir, worker):
     return code
 
 
+def _recv_tmpdir(ctl_fd):
+    """The temp dir a ``T`` request names, or None when the socket closes first."""
+    from ember import _core  # loaded by main already
+    try:
+        msg, fds = _core.recv_request(ctl_fd)
+        for fd in fds:
+            os.close(fd)
+        if msg != b"T":
+            return None
+        n = int.from_bytes(_recv_exact(ctl_fd, 4), "little")
+        return os.fsdecode(_recv_exact(ctl_fd, n))
+    except (ConnectionError, OSError):
+        return None
+
+
 def main(argv):
-    """Serves the control socket argv[1] for the context whose temp dir is argv[2];
-    ends the process (os._exit) when the engine says 'Q' or goes away."""
+    """Serves the control socket argv[1] for the context whose temp dir is argv[2]
+    ("-": the first request names it, see ``T`` above); ends the process (os._exit)
+    when the engine says 'Q' or goes away."""
     ctl_fd, tmpdir = int(argv[1]), argv[2]
     import gc
     gc.disable()  # no collections while importing: nothing imported is garbage
@@ -133,6 +153,10 @@ def main(argv):
     gc.set_threshold(50_000, 20, 20)
     gc.enable()
 
+    if tmpdir == "-":
+        tmpdir = _recv_tmpdir(ctl_fd)
+        if tmpdir is None:  # no context took this daemon: nothing to clean up
+            os._exit(0)
     os.environ["EMBER_LOCAL_DIR"] = tmpdir  # workers spill under the context's temp dir
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     children, statuses = set(), {}

@@ -50,8 +50,8 @@ Each executor's task slots: --conf spark.executor.cores=N (default: its CPUs).""
 
 
 def _mpi_launch():
-    from ember.context import _mpi_launch
-    return _mpi_launch()
+    from ember._early import mpi_launch
+    return mpi_launch()
 
 
 def _master(text):

@@ -4,12 +4,15 @@
  * with workers that exit at once with status 7. Covers the wait status descriptions,
  * the status query with the worker's traceback text, a status answer that comes after
  * the query timed out (read off before the next request, never taken for its answer),
- * and the replacement of a daemon that died. Skipped (counted as passed, with a note)
+ * the replacement of a daemon that died, and a daemon spawned ahead of its pool
+ * (emberX_daemon_spawn): taken when /proc shows it started as the pool would start
+ * it, then told the temp dir; else ended and replaced. Skipped (counted as passed, with a note)
  * when no python3 is on PATH.
  */
 #include "internal.h"
 #include "test.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -23,6 +26,13 @@ static const char FAKE_DAEMON[] =
     "def main(argv):\n"
     "    sock = socket.socket(fileno=int(argv[1]))\n"
     "    statuses = {}\n"
+    "    if argv[2] == '-':\n"
+    "        if sock.recv(1) != b'T':\n"
+    "            return\n"
+    "        n = int.from_bytes(sock.recv(4), 'little')\n"
+    "        argv[2] = sock.recv(n).decode()\n"
+    "        with open(os.path.join(argv[2], 'told'), 'w') as f:\n"
+    "            f.write(argv[2])\n"
     "    while True:\n"
     "        msg, fds, _, _ = socket.recv_fds(sock, 1, 2)\n"
     "        if not msg:\n"
@@ -179,6 +189,76 @@ static void test_late_status_answer(void) {
     emberX_pool_stop(&pool);
 }
 
+/* 1 when pid is gone (reaped: no such process). */
+static int process_gone(pid_t pid) { return kill(pid, 0) < 0 && errno == ESRCH; }
+
+static void test_started_daemon(void) {
+    ember_config cfg = {.slots = 1, .max_failures = 4, .python = python, .pythonpath = pythonpath};
+    emberX_worker w = {0};
+    w.to_fd = w.from_fd = w.pid = -1;
+    emberX_pool pool = {0};
+    pool.nworkers = 1;
+    pool.workers = &w;
+    char told[600], got[300] = "";
+    snprintf(told, sizeof told, "%s/told", tmpdir);
+    remove(told);
+    pid_t started;
+    int fd;
+    CHECK(emberX_daemon_spawn(&cfg, &started, &fd) == 0 && started > 0 && fd >= 0);
+    CHECK(emberX_pool_adopt(&pool, &cfg, tmpdir, started, fd) == 0);
+    CHECK(pool.daemon_pid == started && pool.ctl_fd == fd);
+    CHECK(emberX_worker_start(&pool, &w) == 0 && w.pid > 0); /* answered after reading T */
+    FILE *f = fopen(told, "r");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(fgets(got, sizeof got, f) != NULL);
+        fclose(f);
+    }
+    CHECK(strcmp(got, tmpdir) == 0);
+    w.alive = 0;
+    emberX_worker_kill(&w);
+    emberX_pool_stop(&pool);
+    CHECK(process_gone(started));
+
+    /* Spawned with another sys.path than the pool's: ended, and a new one spawned
+     * (given the temp dir on its command line, so it writes no file). */
+    remove(told);
+    ember_config other = cfg;
+    other.pythonpath = tmpdir;
+    CHECK(emberX_daemon_spawn(&other, &started, &fd) == 0);
+    CHECK(emberX_pool_adopt(&pool, &cfg, tmpdir, started, fd) == 0);
+    CHECK(process_gone(started));
+    CHECK(pool.daemon_pid > 0 && pool.daemon_pid != started);
+    CHECK(emberX_worker_start(&pool, &w) == 0 && w.pid > 0);
+    CHECK(access(told, F_OK) != 0);
+    w.alive = 0;
+    emberX_worker_kill(&w);
+    pool.workers = NULL;
+    pool.nworkers = 0;
+    emberX_pool_stop(&pool);
+
+    /* The environment changed since: the same. */
+    CHECK(emberX_daemon_spawn(&cfg, &started, &fd) == 0);
+    setenv("EMBER_TEST_WORKERS_CHANGED", "1", 1);
+    CHECK(emberX_pool_adopt(&pool, &cfg, tmpdir, started, fd) == 0);
+    unsetenv("EMBER_TEST_WORKERS_CHANGED");
+    CHECK(process_gone(started) && pool.daemon_pid > 0 && pool.daemon_pid != started);
+    emberX_pool_stop(&pool);
+
+    /* A daemon that died before it was taken: a new one. */
+    CHECK(emberX_daemon_spawn(&cfg, &started, &fd) == 0);
+    kill(started, SIGKILL);
+    CHECK(emberX_pool_adopt(&pool, &cfg, tmpdir, started, fd) == 0);
+    CHECK(process_gone(started) && pool.daemon_pid > 0 && pool.daemon_pid != started);
+    emberX_pool_stop(&pool);
+
+    /* Discarded untaken: ended and reaped at once. */
+    CHECK(emberX_daemon_spawn(&cfg, &started, &fd) == 0);
+    emberX_daemon_discard(started, fd);
+    CHECK(process_gone(started));
+    emberX_daemon_discard(0, -1); /* none: nothing */
+}
+
 static void remove_tree(const char *dir) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -196,6 +276,7 @@ int main(void) {
     if (setup() == 0) {
         RUN(test_status_and_restart);
         RUN(test_late_status_answer);
+        RUN(test_started_daemon);
     } else
         fprintf(stderr, "test_workers: no python3 on PATH, the pool tests are skipped\n");
     remove_tree(tmpdir);
