@@ -1,7 +1,7 @@
 """Start-up of a whole ember process, side by side with ``python -c pass``, and where its
 time goes.
 
-    python bench/startup.py [--runs 41] [--traced-runs 15] [--no-breakdown] [--rt]
+    python bench/startup.py [--runs 41] [--traced-runs 15] [--no-breakdown] [--rt] [--late-daemon]
 
 The program is bench/workloads.py's start-up workload (import ember, a local[2]
 context, ``parallelize(range(10), 2).count()``, stop, exit). Its runs alternate with
@@ -69,10 +69,11 @@ def timed(argv, env=None):
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def side_by_side(runs, prefix, baseline):
-    """Runs of ember's program, python -c pass and (given a baseline site) ember's
-    program with the baseline's ember first on PYTHONPATH, in turns whose order
-    alternates. {name: [(wall, cpu)]}."""
+def side_by_side(runs, prefix, baseline, late_daemon=False):
+    """Runs of ember's program, python -c pass, (given a baseline site) ember's
+    program with the baseline's ember first on PYTHONPATH and (late_daemon) ember's
+    program with EMBER_EARLY_DAEMON=0, in turns whose order alternates.
+    {name: [(wall, cpu)]}."""
     ember_argv = prefix + [sys.executable, "-c", workloads.STARTUP["ember"]]
     pass_argv = prefix + [sys.executable, "-c", "pass"]
     turns = [("ember", ember_argv, None), ("python -c pass", pass_argv, None)]
@@ -80,6 +81,8 @@ def side_by_side(runs, prefix, baseline):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([baseline] + os.environ.get("PYTHONPATH", "").split(
             os.pathsep)).rstrip(os.pathsep))
         turns.append(("baseline ember", ember_argv, env))
+    if late_daemon:
+        turns.append(("ember, late daemon", ember_argv, dict(os.environ, EMBER_EARLY_DAEMON="0")))
     for _, argv, env in turns:
         timed(argv, env)  # warm the page cache
     results = {name: [] for name, _, _ in turns}
@@ -189,6 +192,8 @@ def main(argv=None):
     ap.add_argument("--rt", action="store_true", help="run at real-time priority (chrt -r 1), see above")
     ap.add_argument("--baseline", metavar="SITE", help="a directory holding another build of ember (pip install "
                     "--target SITE): its start-up program runs in the same turns, for a before/after")
+    ap.add_argument("--late-daemon", action="store_true", help="also run the program with EMBER_EARLY_DAEMON=0 "
+                    "(the daemon spawned by SparkContext(), not as ember.context is imported), in the same turns")
     args = ap.parse_args(argv)
     prefix = []
     if args.rt:
@@ -201,10 +206,10 @@ def main(argv=None):
         except subprocess.CalledProcessError as e:
             sys.exit(f"--rt: chrt -r 1 failed ({e.stderr.decode().strip()}); run as root or without --rt")
     load_before = os.getloadavg()
-    results = side_by_side(args.runs, prefix, args.baseline)
+    results = side_by_side(args.runs, prefix, args.baseline, args.late_daemon)
     load_after = os.getloadavg()
     rt = " --rt" if args.rt else ""
-    base = f" --baseline {args.baseline}" if args.baseline else ""
+    base = (f" --baseline {args.baseline}" if args.baseline else "") + (" --late-daemon" if args.late_daemon else "")
     traced = " --no-breakdown" if args.no_breakdown else f" --traced-runs {args.traced_runs}"
     print(f"command: python bench/startup.py --runs {args.runs}{traced}{rt}{base}  "
           f"({sys.executable}, Python {sys.version.split()[0]})")
