@@ -99,13 +99,21 @@ static void test_describe_status(void) {
     CHECK(strcmp(buf, "exit status unknown") == 0);
 }
 
+/* An empty pool of one slot, w, for a daemon started with cfg (python, pythonpath). */
+static void one_slot(ember_config *cfg, emberX_pool *pool, emberX_worker *w) {
+    *cfg = (ember_config){.slots = 1, .max_failures = 4, .python = python, .pythonpath = pythonpath};
+    *w = (emberX_worker){0};
+    w->to_fd = w->from_fd = w->pid = -1;
+    *pool = (emberX_pool){0};
+    pool->nworkers = 1;
+    pool->workers = w;
+}
+
 static void test_status_and_restart(void) {
-    ember_config cfg = {.slots = 1, .max_failures = 4, .python = python, .pythonpath = pythonpath};
-    emberX_worker w = {0};
-    w.to_fd = w.from_fd = w.pid = -1;
-    emberX_pool pool = {0};
-    pool.nworkers = 1;
-    pool.workers = &w;
+    ember_config cfg;
+    emberX_worker w;
+    emberX_pool pool;
+    one_slot(&cfg, &pool, &w);
     CHECK(emberX_pool_start(&pool, &cfg, tmpdir) == 0);
     CHECK(emberX_worker_start(&pool, &w) == 0);
     CHECK(w.pid > 0);
@@ -193,12 +201,10 @@ static void test_late_status_answer(void) {
 static int process_gone(pid_t pid) { return kill(pid, 0) < 0 && errno == ESRCH; }
 
 static void test_started_daemon(void) {
-    ember_config cfg = {.slots = 1, .max_failures = 4, .python = python, .pythonpath = pythonpath};
-    emberX_worker w = {0};
-    w.to_fd = w.from_fd = w.pid = -1;
-    emberX_pool pool = {0};
-    pool.nworkers = 1;
-    pool.workers = &w;
+    ember_config cfg;
+    emberX_worker w;
+    emberX_pool pool;
+    one_slot(&cfg, &pool, &w);
     char told[600], got[300] = "";
     snprintf(told, sizeof told, "%s/told", tmpdir);
     remove(told);
