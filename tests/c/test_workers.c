@@ -251,11 +251,18 @@ static void test_started_daemon(void) {
     CHECK(process_gone(started) && pool.daemon_pid > 0 && pool.daemon_pid != started);
     emberX_pool_stop(&pool);
 
-    /* A daemon that died before it was taken: a new one. */
+    /* A daemon killed before it was taken: the pool's workers come from a new one
+     * (started at once when the kill has shown in /proc, else as one that died). */
+    one_slot(&cfg, &pool, &w);
     CHECK(emberX_daemon_spawn(&cfg, &started, &fd) == 0);
     kill(started, SIGKILL);
     CHECK(emberX_pool_adopt(&pool, &cfg, tmpdir, started, fd) == 0);
+    CHECK(emberX_worker_start(&pool, &w) == 0 && w.pid > 0);
     CHECK(process_gone(started) && pool.daemon_pid > 0 && pool.daemon_pid != started);
+    w.alive = 0;
+    emberX_worker_kill(&w);
+    pool.workers = NULL;
+    pool.nworkers = 0;
     emberX_pool_stop(&pool);
 
     /* Discarded untaken: ended and reaped at once. */
