@@ -275,6 +275,13 @@ typedef struct ember_executor_info {
 /* Fills out[0, max) with the context's executors in rank order; returns how many
  * there are (0 in local mode). */
 EMBER_EXTERN size_t ember_context_executors(ember_context *ctx, ember_executor_info *out, size_t max);
+/* Cluster mode: copies the file `name` of the context's temp dir (a relative path,
+ * e.g. "userFiles/data.txt") to the same name in every executor's temp dir, or with
+ * remove, removes those copies; tasks submitted after it returns find the copies
+ * complete. Does nothing in local mode or once the context is stopped. Returns 0, or
+ * EMBER_EINVAL (a name that is absolute or has "." or ".." parts), EMBER_ENOENT or
+ * EMBER_EIO (the file cannot be read), EMBER_EWORKER (an executor was lost). */
+EMBER_EXTERN int ember_context_share(ember_context *ctx, const char *name, int remove);
 /* Runs this process as an executor of an MPI launch (rank >= 1; cfg->mpi the shim,
  * cfg->slots its task slots, cfg->python/pythonpath/local_dir for its workers): its
  * own temp dir and worker daemon, the driver's tasks relayed to its workers, until

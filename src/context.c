@@ -150,6 +150,15 @@ remove_dir:
     remove_tree(tmpdir);
     return rc;
 }
+int ember_context_share(ember_context *ctx, const char *name, int remove) {
+    if (!name) return emberE_set(EMBER_EINVAL, "ember_context_share needs a file name");
+    pthread_mutex_lock(&ctx->mu); /* the transport stops only after `stopped` is set */
+    void *held = ctx->stopped ? NULL : emberP_share_hold(&ctx->pool);
+    pthread_mutex_unlock(&ctx->mu);
+    if (!held) return 0;
+    return emberP_share(held, ctx->tmpdir, name, remove);
+}
+
 int ember_context_slots(const ember_context *ctx) { return ctx->cfg.slots; }
 
 int ember_context_daemon_restarts(ember_context *ctx, char *note, size_t cap) {

@@ -691,7 +691,8 @@ enum {
     EMBER_MPI_FETCH,
     EMBER_MPI_FETCHED,
     EMBER_MPI_REMOVE,
-    EMBER_MPI_LAST = EMBER_MPI_REMOVE
+    EMBER_MPI_PUT,
+    EMBER_MPI_LAST = EMBER_MPI_PUT
 };
 /* A message holds at most one frame's bytes (a fetched record) and its header. */
 #define EMBER_MPI_HEADER 9
@@ -699,10 +700,10 @@ enum {
 typedef struct emberP_msg {
     int type;
     uint32_t slot, gen;
-    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; QUIT, FETCHED: flags; FETCH: bucket */
+    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; QUIT, FETCHED, PUT: flags; FETCH: bucket */
     uint64_t u64;        /* HELLO: pid; CREDIT: bytes */
     const uint8_t *rest; /* HELLO: host; START_FAILED: error; DATA: bytes; ENDED: traceback; FETCH: a path;
-                            FETCHED: records, file bytes or the error; REMOVE: a path */
+                            FETCHED: records, file bytes or the error; REMOVE: a path; PUT: a name, NUL, bytes */
     size_t nrest;
 } emberP_msg;
 /* Appends m's bytes to out: 0, EMBER_EINVAL (unknown type, too long) or EMBER_ENOMEM. */
@@ -720,6 +721,18 @@ int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake);
  * executor is told to remove its file. Called from any thread; takes no lock of the
  * caller's. emberM_store's on_drop in cluster mode. */
 void emberP_drop_file(void *pool, const char *path);
+/* Cluster mode's driver: the network state, held for emberP_share (the caller holds
+ * the context's mu, so that the transport cannot stop meanwhile); NULL in local mode
+ * or on an executor. */
+void *emberP_share_hold(emberX_pool *pool);
+/* Copies the driver's file <dir>/<name> (name relative, as emberP_share_name_ok
+ * says) to <its temp dir>/<name> on every executor, or with remove, removes those
+ * copies; releases the hold. Returns once every message is handed to MPI, which
+ * keeps them in order before any later task's: 0, or a negative code naming the file
+ * (unreadable, a bad name, an executor lost). */
+int emberP_share(void *held, const char *dir, const char *name, int remove);
+/* 1 when name is a relative path without empty, "." or ".." parts. */
+int emberP_share_name_ok(const char *name);
 /* The executors pool's transport knows (rank order), as ember_context_executors. */
 size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max);
 /* An executor: relays the driver's slots to pool's workers (its own daemon's) in this

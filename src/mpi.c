@@ -62,6 +62,9 @@
  *   REMOVE       driver -> executor  rest: the driver's name of a map output the
  *                                    block store dropped (its shuffle was released,
  *                                    or the output replaced or lost): remove the file
+ *   PUT          driver -> executor  u32 flags (1 first, 2 last, 4 remove); rest: a
+ *                                    name under the temp dirs, NUL, a piece of the
+ *                                    file (see "files shared with every executor")
  */
 #include "internal.h"
 #include "mpi_shim.h"
@@ -73,6 +76,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,7 +93,7 @@ static const struct {
     [EMBER_MPI_START_FAILED] = {0, 1}, [EMBER_MPI_DATA] = {0, 1},  [EMBER_MPI_CREDIT] = {8, 0},
     [EMBER_MPI_CLOSE] = {0, 0},        [EMBER_MPI_ENDED] = {4, 1}, [EMBER_MPI_BEAT] = {0, 0},
     [EMBER_MPI_QUIT] = {4, 0},         [EMBER_MPI_FETCH] = {4, 1}, [EMBER_MPI_FETCHED] = {4, 1},
-    [EMBER_MPI_REMOVE] = {0, 1},
+    [EMBER_MPI_REMOVE] = {0, 1},       [EMBER_MPI_PUT] = {4, 1},
 };
 
 int emberP_msg_encode(const emberP_msg *m, emberB_buf *out) {
@@ -200,6 +204,13 @@ typedef struct peer {
     double last_ms; /* when its last message came */
 } peer;
 
+typedef struct share_chunk {
+    struct share_chunk *next;
+    uint32_t flags;
+    size_t len; /* of data: the name, NUL, a piece of the file */
+    uint8_t data[];
+} share_chunk;
+
 typedef struct send_req {
     void *req;
     uint8_t *buf;
@@ -222,6 +233,10 @@ typedef struct emberP_net {
     size_t nhello;
     char **drops; /* driver: map outputs on executors to remove (emberP_drop_file) */
     size_t ndrops, capdrops;
+    share_chunk *shares, **shares_tail; /* driver: PUTs to send (emberP_share) */
+    size_t share_bytes;
+    int sharers;              /* emberP_share calls under way: driver_stop waits for them */
+    pthread_mutex_t share_mu; /* one emberP_share at a time; taken before mu */
     /* the network thread's */
     peer *peers; /* by rank (driver) */
     slot *slots;
@@ -232,7 +247,8 @@ typedef struct emberP_net {
     emberX_pool *pool;
     int quit, quit_lost; /* executor: QUIT came (saying a rank was lost) */
     char host[256];
-    fetch *fetches; /* executor: queued and asked, MAX_ASKED asked at most */
+    int put_fd, put_failed; /* executor: the shared file being written */
+    fetch *fetches;         /* executor: queued and asked, MAX_ASKED asked at most */
     size_t nfetches, capfetches, asked;
     uint32_t next_fetch;
 } emberP_net;
@@ -242,6 +258,24 @@ static double now_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
+
+/* Waits (under n->mu) until pred holds or deadline_ms passes; 0 when it held. */
+#define WAIT_UNTIL(n, pred, deadline_ms)                                                                               \
+    ({                                                                                                                 \
+        int timed_out_ = 0;                                                                                            \
+        while (!(pred) && !timed_out_) {                                                                               \
+            struct timespec ts_;                                                                                       \
+            clock_gettime(CLOCK_REALTIME, &ts_);                                                                       \
+            ts_.tv_nsec += 50 * 1000 * 1000;                                                                           \
+            if (ts_.tv_nsec >= 1000000000) {                                                                           \
+                ts_.tv_sec++;                                                                                          \
+                ts_.tv_nsec -= 1000000000;                                                                             \
+            }                                                                                                          \
+            pthread_cond_timedwait(&(n)->cv, &(n)->mu, &ts_);                                                          \
+            timed_out_ = now_ms() > (deadline_ms);                                                                     \
+        }                                                                                                              \
+        timed_out_ && !(pred);                                                                                         \
+    })
 
 static void poke(int fd, char c) {
     ssize_t r;
@@ -432,6 +466,192 @@ void emberP_drop_file(void *arg, const char *path) {
     pthread_mutex_unlock(&n->mu);
     ember_free(copy);
     poke(n->wake[1], 'r');
+}
+
+/* ---- files shared with every executor (broadcast values, addFile) ----------------
+ *
+ * emberP_share runs in the caller's thread: it reads the driver's file <temp
+ * dir>/<name> in pieces of SHARE_PIECE bytes and queues them (SHARE_QUEUED bytes at
+ * most); the network thread sends each to every executor as a PUT while fewer than
+ * SHARE_SENDS sends are under way. An executor writes <its temp dir>/<name>.put and
+ * renames it to <name> with the last piece, so a task never reads half a copy; the
+ * call returns once every piece was handed to MPI, and MPI delivers messages between
+ * two ranks in order, so a task sent after it finds the copy complete. */
+
+enum { SHARE_PIECE = 512 * 1024, SHARE_QUEUED = 4 * 1024 * 1024, SHARE_SENDS = 32 };
+enum { PUT_FIRST = 1, PUT_LAST = 2, PUT_REMOVE = 4 };
+
+int emberP_share_name_ok(const char *name) {
+    size_t len = strlen(name);
+    if (len == 0 || len >= EMBER_WIRE_MAX_PATH || name[0] == '/') return 0;
+    for (const char *part = name; part;) {
+        const char *slash = strchr(part, '/');
+        size_t k = slash ? (size_t)(slash - part) : strlen(part);
+        if (k == 0 || (k == 1 && part[0] == '.') || (k == 2 && part[0] == '.' && part[1] == '.')) return 0;
+        part = slash ? slash + 1 : NULL;
+    }
+    return 1;
+}
+
+/* Sends the queued pieces to every executor while MPI has room for them. */
+static void driver_shares(emberP_net *n) {
+    for (;;) {
+        pthread_mutex_lock(&n->mu);
+        share_chunk *c = n->nsends < SHARE_SENDS ? n->shares : NULL;
+        if (c) {
+            n->shares = c->next;
+            if (!n->shares) n->shares_tail = &n->shares;
+            n->share_bytes -= c->len;
+            pthread_cond_broadcast(&n->cv);
+        }
+        pthread_mutex_unlock(&n->mu);
+        if (!c) return;
+        for (int r = 1; r < n->size; r++)
+            if (n->peers[r].hello && !n->peers[r].lost) {
+                emberP_msg m = {.type = EMBER_MPI_PUT, .num = c->flags, .rest = c->data, .nrest = c->len};
+                send_msg(n, r, &m);
+            }
+        ember_free(c);
+    }
+}
+
+void *emberP_share_hold(emberX_pool *pool) {
+    emberP_net *n = pool->net;
+    if (!n || n->executor) return NULL;
+    pthread_mutex_lock(&n->mu);
+    n->sharers++;
+    pthread_mutex_unlock(&n->mu);
+    return n;
+}
+
+/* Queues piece c (taking it), waiting while the queue is full. Call under n->mu. */
+static int share_queue(emberP_net *n, share_chunk *c) {
+    while (n->share_bytes >= SHARE_QUEUED && !n->failed && !n->done) {
+        poke(n->wake[1], 'p');
+        WAIT_UNTIL(n, n->share_bytes < SHARE_QUEUED || n->failed || n->done, now_ms() + 1000);
+    }
+    if (n->failed || n->done) {
+        ember_free(c);
+        return n->failed ? emberE_set(EMBER_EWORKER, "%s", n->failure)
+                         : emberE_set(EMBER_EINVAL, "the context stopped while a file was sent to its executors");
+    }
+    c->next = NULL;
+    *n->shares_tail = c;
+    n->shares_tail = &c->next;
+    n->share_bytes += c->len;
+    return 0;
+}
+
+/* Reads up to cap bytes of fd into p: how many (fewer only at the end), or -1. */
+static ssize_t read_full(int fd, uint8_t *p, size_t cap) {
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t r = read(fd, p + got, cap - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int emberP_share(void *held, const char *dir, const char *name, int remove) {
+    emberP_net *n = held;
+    int rc = 0, fd = -1;
+    char path[2 * EMBER_WIRE_MAX_PATH + 2];
+    size_t nlen = strlen(name) + 1;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    pthread_mutex_lock(&n->share_mu);
+    if (!emberP_share_name_ok(name))
+        rc = emberE_set(EMBER_EINVAL, "cannot send %s to the executors: not a plain relative name", name);
+    else if (!remove && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        rc = emberE_errno(EMBER_ENOENT, errno, "opening %s to send it to the executors", path);
+    uint32_t flags = remove ? PUT_REMOVE : PUT_FIRST;
+    while (!rc) {
+        share_chunk *c = ember_malloc(sizeof *c + nlen + (remove ? 0 : SHARE_PIECE));
+        if (!c) {
+            rc = emberE_set(EMBER_ENOMEM, "out of memory sending %s to the executors", path);
+            break;
+        }
+        memcpy(c->data, name, nlen);
+        ssize_t got = remove ? 0 : read_full(fd, c->data + nlen, SHARE_PIECE);
+        if (got < 0) {
+            rc = emberE_errno(EMBER_EIO, errno, "reading %s to send it to the executors", path);
+            ember_free(c);
+            break;
+        }
+        int last = remove || got < SHARE_PIECE;
+        c->len = nlen + (size_t)got;
+        c->flags = flags | (last ? PUT_LAST : 0);
+        flags &= ~(uint32_t)PUT_FIRST;
+        pthread_mutex_lock(&n->mu);
+        rc = share_queue(n, c);
+        pthread_mutex_unlock(&n->mu);
+        poke(n->wake[1], 'p');
+        if (last) break;
+    }
+    pthread_mutex_lock(&n->mu);
+    while (!rc && n->shares && !n->failed && !n->done)
+        WAIT_UNTIL(n, !n->shares || n->failed || n->done, now_ms() + 1000);
+    if (!rc && n->shares) /* the queue was not sent: say why */
+        rc = n->failed ? emberE_set(EMBER_EWORKER, "%s", n->failure)
+                       : emberE_set(EMBER_EINVAL, "the context stopped while %s was sent to its executors", path);
+    n->sharers--;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    if (fd >= 0) close(fd);
+    pthread_mutex_unlock(&n->share_mu);
+    return rc;
+}
+
+/* PUT: a piece of a file the driver shares (or its removal), into this executor's
+ * temp dir. A copy that cannot be written is removed and said on stderr: tasks that
+ * read it then fail naming it. */
+static void put_file(emberP_net *n, const emberP_msg *m) {
+    const uint8_t *nul = memchr(m->rest, 0, m->nrest);
+    if (!nul) return;
+    const char *name = (const char *)m->rest;
+    char path[2 * EMBER_WIRE_MAX_PATH + 2], part[2 * EMBER_WIRE_MAX_PATH + 8];
+    if (!emberP_share_name_ok(name)) return;
+    snprintf(path, sizeof path, "%s/%s", n->pool->tmpdir, name);
+    snprintf(part, sizeof part, "%s.put", path);
+    if (m->num & PUT_REMOVE) {
+        unlink(path);
+        return;
+    }
+    if (m->num & PUT_FIRST) {
+        if (n->put_fd >= 0) close(n->put_fd);
+        for (char *slash = strchr(path + strlen(n->pool->tmpdir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+            *slash = 0; /* the directories of the name */
+            mkdir(path, 0700);
+            *slash = '/';
+        }
+        n->put_fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        n->put_failed = n->put_fd < 0 ? errno : 0;
+    }
+    const uint8_t *p = nul + 1;
+    size_t left = m->nrest - (size_t)(p - m->rest);
+    while (n->put_fd >= 0 && !n->put_failed && left) {
+        ssize_t w = write(n->put_fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            n->put_failed = w < 0 ? errno : EIO;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (!(m->num & PUT_LAST)) return;
+    if (n->put_fd >= 0 && close(n->put_fd) < 0 && !n->put_failed) n->put_failed = errno;
+    n->put_fd = -1;
+    if (!n->put_failed && rename(part, path) < 0) n->put_failed = errno;
+    if (n->put_failed) {
+        unlink(part);
+        fprintf(stderr,
+                "ember: executor rank %d (host %s) could not write its copy of %s (%s): tasks that read it "
+                "fail; free space under its temp dir (spark.local.dir)\n",
+                n->rank, n->host, path, strerror(n->put_failed));
+    }
 }
 
 /* The engine asked for workers: sends START for each (a CLOSE first for a worker
@@ -946,6 +1166,10 @@ static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
         remove_map_output(n, m);
         return;
     }
+    if (m->type == EMBER_MPI_PUT) {
+        put_file(n, m);
+        return;
+    }
     if (m->slot >= n->nslots) return;
     slot *s = &n->slots[m->slot];
     emberX_worker *w = &n->pool->workers[m->slot];
@@ -1162,6 +1386,7 @@ static void *net_main(void *arg) {
         if (!n->executor) {
             driver_requests(n);
             driver_drops(n);
+            driver_shares(n);
         }
         nfds_t k = 0;
         pfds[k] = (struct pollfd){.fd = n->wake[0], .events = POLLIN};
@@ -1278,6 +1503,12 @@ static void net_free(emberP_net *n) {
     for (size_t i = 0; i < n->ndrops; i++)
         ember_free(n->drops[i]);
     ember_free(n->drops);
+    while (n->shares) {
+        share_chunk *c = n->shares;
+        n->shares = c->next;
+        ember_free(c);
+    }
+    if (n->put_fd >= 0) close(n->put_fd);
     for (size_t i = 0; i < n->nsends; i++)
         ember_free(n->sends[i].buf); /* MPI is done or gone by now */
     ember_free(n->sends);
@@ -1286,6 +1517,7 @@ static void net_free(emberP_net *n) {
     if (n->wake[0] >= 0) close(n->wake[0]);
     if (n->wake[1] >= 0) close(n->wake[1]);
     pthread_mutex_destroy(&n->mu);
+    pthread_mutex_destroy(&n->share_mu);
     pthread_cond_destroy(&n->cv);
     /* The shim stays loaded: MPI cannot be started twice in a process anyway. */
     ember_free(n);
@@ -1297,7 +1529,10 @@ static int net_new(const char *shim, int executor, emberP_net **out) {
     n->wake[0] = n->wake[1] = -1;
     n->engine_wake = -1;
     n->executor = executor;
+    n->put_fd = -1;
+    n->shares_tail = &n->shares;
     pthread_mutex_init(&n->mu, NULL);
+    pthread_mutex_init(&n->share_mu, NULL);
     pthread_cond_init(&n->cv, NULL);
     if (gethostname(n->host, sizeof n->host - 1) < 0) snprintf(n->host, sizeof n->host, "?");
     int rc = shim_load(n, shim);
@@ -1320,24 +1555,6 @@ static int new_slots(emberP_net *n, size_t count) {
     }
     return 0;
 }
-
-/* Waits (under n->mu) until pred holds or deadline_ms passes; 0 when it held. */
-#define WAIT_UNTIL(n, pred, deadline_ms)                                                                               \
-    ({                                                                                                                 \
-        int timed_out_ = 0;                                                                                            \
-        while (!(pred) && !timed_out_) {                                                                               \
-            struct timespec ts_;                                                                                       \
-            clock_gettime(CLOCK_REALTIME, &ts_);                                                                       \
-            ts_.tv_nsec += 50 * 1000 * 1000;                                                                           \
-            if (ts_.tv_nsec >= 1000000000) {                                                                           \
-                ts_.tv_sec++;                                                                                          \
-                ts_.tv_nsec -= 1000000000;                                                                             \
-            }                                                                                                          \
-            pthread_cond_timedwait(&(n)->cv, &(n)->mu, &ts_);                                                          \
-            timed_out_ = now_ms() > (deadline_ms);                                                                     \
-        }                                                                                                              \
-        timed_out_ && !(pred);                                                                                         \
-    })
 
 static int driver_worker_start(emberX_pool *pool, emberX_worker *w) {
     emberP_net *n = pool->net;
@@ -1431,6 +1648,10 @@ static void driver_stop(emberX_pool *pool) {
         pthread_mutex_unlock(&n->mu);
         poke(n->wake[1], 'q');
         if (n->thread_started) pthread_join(n->thread, NULL);
+        pthread_mutex_lock(&n->mu); /* emberP_share calls see the thread done and return */
+        while (n->sharers)
+            WAIT_UNTIL(n, n->sharers == 0, now_ms() + 1000);
+        pthread_mutex_unlock(&n->mu);
         atomic_store(&sigterm_fd, -1);
         sigaction(SIGTERM, &old_sigterm, NULL);
         net_free(n);

@@ -81,6 +81,11 @@ def test_results_match_local_mode(tmp_path):
     run = mpirun("jobs.py", tmp_path / "cluster.json", data, tmpdir=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     cluster, plain = cluster_and_local_results(tmp_path / "cluster.json", data, tmp_path)
+    # tasks found the added files under their executor's own temp dir, and each
+    # executor had its copy of the broadcast until it was destroyed
+    assert cluster.pop("shared_roots") == ["ember-executor"] and plain.pop("shared_roots") == ["ember"]
+    assert cluster.pop("broadcast_copies") == [2, 0] and plain.pop("broadcast_copies") == [0, 0]
+    assert cluster["shared"] == [200000 + 6 * x for x in range(6)]
     assert cluster == plain
     assert cluster["accumulator"] == 30 and cluster["cached_partitions"] == [4]
     assert cluster["lost_shuffle"][:2] == [True, True]

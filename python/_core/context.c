@@ -815,6 +815,22 @@ static PyObject *Context_executors(ContextObject *self, PyObject *unused) {
     return lst;
 }
 
+/* share(name, remove=False): cluster mode sends the temp dir's file `name` to every
+ * executor's temp dir (or removes those copies); nothing in local mode. */
+static PyObject *Context_share(ContextObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"name", "remove", NULL};
+    const char *name;
+    int remove = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|p:share", kwlist, &name, &remove)) return NULL;
+    ember_context *ctx = ctx_hold(self);
+    if (!ctx) Py_RETURN_NONE; /* stopped: its executors and their copies are gone */
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = ember_context_share(ctx, name, remove);
+    Py_END_ALLOW_THREADS emberG_context_release(ctx);
+    if (rc < 0) return core_raise(ctx_state(self), rc);
+    Py_RETURN_NONE;
+}
+
 /* freed_nodes() -> [id, ...]: nodes freed since the last call (tracked from the first). */
 static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
     (void)unused;
@@ -920,6 +936,8 @@ static PyMethodDef Context_methods[] = {
      "tasklog_retain(tasks, stages): how many task attempts and stages the task log keeps"},
     {"daemon_restarts", (PyCFunction)Context_daemon_restarts, METH_NOARGS,
      "daemon_restarts() -> (how many worker daemons died and were replaced, what happened last)"},
+    {"share", (PyCFunction)(void (*)(void))Context_share, METH_VARARGS | METH_KEYWORDS,
+     "share(name, remove=False): sends the temp dir's file name to every executor (cluster mode)"},
     {"executors", (PyCFunction)Context_executors, METH_NOARGS,
      "executors() -> [(rank, host, pid, slots), ...] in cluster mode, [] in local mode"},
     {"freed_nodes", (PyCFunction)Context_freed_nodes, METH_NOARGS,

@@ -69,14 +69,29 @@ def _dumps_holding(dumps: Callable[[Any], bytes], obj: Any) -> tuple[bytes, list
         _capture.held = outer
 
 
-def _free(alive: Any, bid: Any, path: Any) -> None:
+def _free(sc: Any, alive: Any, bid: Any, path: Any) -> None:
     """Destroys broadcast bid: forgets it (workers drop their copy with the next job)
-    and removes its file. The finalizer of a driver Broadcast, and destroy()."""
+    and removes its file, and in cluster mode the executors' copies. The finalizer of
+    a driver Broadcast, and destroy()."""
     alive.pop(bid, None)
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
+    if sc._cluster:
+        sc._core.share(os.path.basename(path), remove=True)
+
+
+# Worker on an executor (cluster mode): (the driver's temp dir, this executor's), set
+# with each job's info; a broadcast's file is this executor's copy (SparkContext._share).
+_dirs: tuple[str, str] | None = None
+
+
+def _local_path(path: str) -> str:
+    """Where a worker reads the broadcast file the driver names path."""
+    if _dirs is not None and path.startswith(_dirs[0] + os.sep):
+        return _dirs[1] + path[len(_dirs[0]):]
+    return path
 
 
 def _from_handle(bid: Any, path: Any) -> Any:
@@ -140,13 +155,14 @@ class Broadcast(Generic[T]):
         try:
             self.dump(value, open(tmp, "wb"))  # type: ignore[arg-type]  # with a context, value is the T
             os.replace(tmp, self._path)
+            sc._share(self._path)  # cluster mode: a copy on each executor, sent once
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
         sc._broadcast_alive[self._id] = 0
         import weakref  # here: the worker daemon, which loads this module, does not need it
-        self._finalizer = weakref.finalize(self, _free, sc._broadcast_alive, self._id, self._path)
+        self._finalizer = weakref.finalize(self, _free, sc, sc._broadcast_alive, self._id, self._path)
         self._finalizer.atexit = False  # stop() removes what is left
 
     # ---- files ----------------------------------------------------------------
@@ -290,7 +306,7 @@ class Broadcast(Generic[T]):
                 f"[BROADCAST_VARIABLE_NOT_LOADED] Broadcast variable `{bid}` not loaded: it was destroyed "
                 "on the driver before this job ran; broadcast the value again and use the new one")
         try:
-            v = self.load_from_path(self._path)
+            v = self.load_from_path(_local_path(self._path))
         except FileNotFoundError:
             raise RuntimeError(
                 f"[BROADCAST_VARIABLE_NOT_LOADED] Broadcast variable `{bid}` not loaded: its file "

@@ -288,6 +288,7 @@ class SparkContext:
                 if launch[0] != 0:
                     _run_executor(conf, slots, launch[0])
             self._slots = slots
+            self._cluster = mpi is not None
             max_result = _byte_size(conf.get("spark.driver.maxResultSize", "1g"), "spark.driver.maxResultSize")
             self._worker_memory = _worker_memory(conf)
             self._daemon_restarts = 0
@@ -978,11 +979,23 @@ class SparkContext:
         try:
             write(tmp)
             os.replace(tmp, dst)
+            self._share(dst)
         finally:
             if os.path.isdir(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
             elif os.path.lexists(tmp):
                 os.unlink(tmp)
+
+    def _share(self, path: str) -> None:
+        """Cluster mode: copies the file (or each file of the directory) at path, in
+        the temp dir, to the same place in every executor's temp dir, where its tasks
+        read it; tasks submitted afterwards find the copies complete. Nothing locally."""
+        if not self._cluster:
+            return
+        found = [path] if not os.path.isdir(path) else sorted(
+            os.path.join(d, f) for d, _, names in os.walk(path) for f in names)
+        for f in found:
+            self._core.share(os.path.relpath(f, self._core.tmpdir))
 
     def addFile(self, path: str, recursive: bool = False) -> None:
         """Adds a file (or, with recursive, a directory) for every task to use:

@@ -78,6 +78,10 @@ class Worker:
             self.memory = memory
         self.properties = props
         broadcast._set_alive(alive)
+        local = os.environ.get("EMBER_LOCAL_DIR") if os.environ.get("EMBER_EXECUTOR") else None
+        if root and local:  # an executor: the driver's files are copied into its own temp dir
+            broadcast._dirs = (os.path.dirname(root), local)
+            root = os.path.join(local, os.path.basename(root))
         if root:
             SparkFiles._root_directory = root
             for path in [root] + [os.path.join(root, name) for name in files[1]]:

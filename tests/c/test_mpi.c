@@ -11,6 +11,7 @@
 #include "test_jobs.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <glob.h>
 #include <pthread.h>
 #include <signal.h>
@@ -88,6 +89,9 @@ static void test_round_trips(void) {
                                                       "ab",
                              .nrest = 6},
                "fetched");
+    round_trip(
+        &(emberP_msg){.type = EMBER_MPI_PUT, .num = 3, .rest = (const uint8_t *)"userFiles/a.txt\0hello", .nrest = 21},
+        "put");
     round_trip(&(emberP_msg){.type = EMBER_MPI_REMOVE,
                              .rest = (const uint8_t *)"/tmp/ember-x/e1/shuffle-1-0-4.data",
                              .nrest = 34},
@@ -327,6 +331,84 @@ restore:
     free(saved_tmp);
 }
 
+/* Reads the file at path whole into buf (cap bytes at most): its length, or -1. */
+static long slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return (long)n;
+}
+
+/* The copies of `name` in the executors' temp dirs (under TMPDIR) equal to want[0, len). */
+static int executor_copies(const char *name, const char *want, size_t len) {
+    char pattern[4200];
+    snprintf(pattern, sizeof pattern, "%s/ember-executor-*/%s", getenv("TMPDIR"), name);
+    glob_t g;
+    int same = 0;
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        char *buf = malloc(len + 1);
+        for (size_t i = 0; buf && i < g.gl_pathc; i++)
+            same += slurp(g.gl_pathv[i], buf, len + 1) == (long)len && memcmp(buf, want, len) == 0;
+        free(buf);
+        globfree(&g);
+    }
+    return same;
+}
+
+/* Files the driver shares (broadcast values, added files) reach every executor's temp
+ * dir whole, in pieces bigger files need several of, nested names included; removing
+ * takes the copies away; names that could escape the temp dir are refused. */
+static void test_share_files(void) {
+    const char *old_tmp = getenv("TMPDIR");
+    char *saved_tmp = old_tmp ? strdup(old_tmp) : NULL;
+    char tmp[] = "/tmp/ember-test-mpi-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    setenv("TMPDIR", tmp, 1);
+    world w;
+    if (!world_up(&w)) goto restore;
+    size_t len = 1300 * 1000; /* three PUT pieces */
+    char *data = malloc(len);
+    for (size_t i = 0; data && i < len; i++)
+        data[i] = (char)(i * 7 + i / 1000);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/broadcast-7", ember_context_tmpdir(w.ctx));
+    FILE *f = fopen(path, "wb");
+    CHECK(f && data && fwrite(data, 1, len, f) == len);
+    if (f) fclose(f);
+    snprintf(path, sizeof path, "%s/userFiles", ember_context_tmpdir(w.ctx));
+    CHECK(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof path, "%s/userFiles/small.txt", ember_context_tmpdir(w.ctx));
+    f = fopen(path, "wb");
+    CHECK(f && fwrite("small", 1, 5, f) == 5);
+    if (f) fclose(f);
+    CHECK(ember_context_share(w.ctx, "broadcast-7", 0) == 0);
+    CHECK(ember_context_share(w.ctx, "userFiles/small.txt", 0) == 0);
+    for (int i = 0; i < 200 && executor_copies("userFiles/small.txt", "small", 5) < 2; i++)
+        sleep_ms(10);
+    CHECK(executor_copies("broadcast-7", data, len) == 2);
+    CHECK(executor_copies("userFiles/small.txt", "small", 5) == 2);
+    CHECK(ember_context_share(w.ctx, "broadcast-7", 1) == 0);
+    for (int i = 0; i < 200 && executor_copies("broadcast-7", data, len) > 0; i++)
+        sleep_ms(10);
+    CHECK(executor_copies("broadcast-7", data, len) == 0);
+    CHECK(ember_context_share(w.ctx, "../escape", 0) == EMBER_EINVAL);
+    CHECK(strstr(ember_last_error(), "../escape") != NULL);
+    CHECK(ember_context_share(w.ctx, "/etc/passwd", 0) == EMBER_EINVAL);
+    CHECK(ember_context_share(w.ctx, "userFiles/./x", 0) == EMBER_EINVAL);
+    CHECK(ember_context_share(w.ctx, "missing", 0) == EMBER_ENOENT);
+    CHECK(strstr(ember_last_error(), "/missing") != NULL);
+    free(data);
+    world_stop(&w);
+restore:
+    CHECK(rmdir(tmp) == 0); /* every temp dir removed */
+    if (saved_tmp)
+        setenv("TMPDIR", saved_tmp, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved_tmp);
+}
+
 /* Executor `rank` goes silent while a job's four tasks hang (with `sigterm`, 700 ms
  * later mpirun's SIGTERM reaches the driver). Returns the job's code, its error in
  * ember_last_error(), and in *ms how long the failure took from the silence (from
@@ -386,6 +468,7 @@ int main(void) {
     RUN(test_rejects);
     RUN(test_relay_runs_jobs);
     RUN(test_relay_shuffle_and_blocks);
+    RUN(test_share_files);
     RUN(test_lost_executor);
     RUN(test_sigterm_names_the_silent_executor);
     return TEST_REPORT();

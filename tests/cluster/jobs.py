@@ -5,10 +5,11 @@ import gc
 import glob
 import json
 import os
+import shutil
 import sys
 import time
 
-from ember import SparkContext
+from ember import SparkContext, SparkFiles
 
 out_path, data = sys.argv[1], sys.argv[2]
 sc = SparkContext("local[2]", "cluster-jobs")
@@ -59,6 +60,48 @@ deadline = time.monotonic() + 10
 while map_outputs() and time.monotonic() < deadline:
     time.sleep(0.05)
 results["released_shuffle"] = [had > 0, map_outputs()]
+# Broadcast values and added files reach each executor's own temp dir, sent once per
+# executor over MPI: with the driver's copies out of reach while the job runs, tasks
+# still read them (locally the workers read the driver's, so nothing is hidden).
+side = os.path.join(os.path.dirname(sc._core.tmpdir), f"shared-{os.getpid()}")
+os.makedirs(side)
+with open(os.path.join(side, "factor.txt"), "w") as f:
+    f.write("3")
+with open(os.path.join(side, "cluster_helper.py"), "w") as f:
+    f.write("def double(x):\n    return 2 * x\n")
+sc.addFile(os.path.join(side, "factor.txt"))
+sc.addPyFile(os.path.join(side, "cluster_helper.py"))
+big = sc.broadcast(list(range(200000)))  # pickled, over one PUT message
+hidden = [big._path, sc._files_dir] if sc._cluster else []
+for path in hidden:
+    os.rename(path, path + ".hidden")
+
+
+def use(x):
+    import cluster_helper
+    with open(SparkFiles.get("factor.txt")) as f:
+        k = int(f.read())
+    return cluster_helper.double(x) * k + len(big.value), os.path.dirname(SparkFiles.getRootDirectory())
+
+
+shared = sc.parallelize(range(6), 3).map(use).collect()
+for path in hidden:
+    os.rename(path + ".hidden", path)
+results["shared"] = sorted(v for v, _ in shared)
+results["shared_roots"] = sorted({os.path.basename(d).rsplit("-", 1)[0] for _, d in shared})
+
+
+def copies():
+    return glob.glob(os.path.join(os.path.dirname(sc._core.tmpdir), "ember-executor-*", os.path.basename(big._path)))
+
+
+had = len(copies())
+big.destroy()
+deadline = time.monotonic() + 10
+while copies() and time.monotonic() < deadline:
+    time.sleep(0.05)
+results["broadcast_copies"] = [had, len(copies())]
+shutil.rmtree(side)
 results["executors"] = len(sc._core.executors())
 sc.stop()
 with open(out_path, "w") as f:
