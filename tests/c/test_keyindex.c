@@ -67,7 +67,7 @@ static void test_colliding_hashes(void) {
 
 /* Keys "0", "1" ... of the numbered tests, and two ways to hash them. */
 enum { NUMBERED = 100000 };
-static char names[NUMBERED][8];
+static char names[NUMBERED][12]; /* room for any uint32_t */
 static const char *numbered[NUMBERED];
 static uint64_t spread(uint32_t i) { return (uint64_t)i * 0x9E3779B97F4A7C15u; }
 static uint64_t low_bits_shared(uint32_t i) { return (uint64_t)i * 1024 + 3; }
