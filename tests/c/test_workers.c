@@ -109,6 +109,15 @@ static void one_slot(ember_config *cfg, emberX_pool *pool, emberX_worker *w) {
     pool->workers = w;
 }
 
+/* Ends one_slot's worker, then the pool without it (its slot emptied first). */
+static void stop_one_slot(emberX_pool *pool, emberX_worker *w) {
+    w->alive = 0;
+    emberX_worker_kill(w);
+    pool->workers = NULL;
+    pool->nworkers = 0;
+    emberX_pool_stop(pool);
+}
+
 static void test_status_and_restart(void) {
     ember_config cfg;
     emberX_worker w;
@@ -139,11 +148,7 @@ static void test_status_and_restart(void) {
     snprintf(want, sizeof want, "the Python worker daemon (pid %d) died (killed by signal 9 (SIGKILL)", (int)old);
     CHECK(strstr(pool.restart_note, want) != NULL);
     if (!strstr(pool.restart_note, want)) fprintf(stderr, "  note: %s\n", pool.restart_note);
-    w.alive = 0;
-    emberX_worker_kill(&w);
-    pool.workers = NULL;
-    pool.nworkers = 0;
-    emberX_pool_stop(&pool);
+    stop_one_slot(&pool, &w);
     CHECK(pool.daemon_pid == -1);
 }
 
@@ -237,11 +242,7 @@ static void test_started_daemon(void) {
     CHECK(pool.daemon_pid > 0 && pool.daemon_pid != started);
     CHECK(emberX_worker_start(&pool, &w) == 0 && w.pid > 0);
     CHECK(access(told, F_OK) != 0);
-    w.alive = 0;
-    emberX_worker_kill(&w);
-    pool.workers = NULL;
-    pool.nworkers = 0;
-    emberX_pool_stop(&pool);
+    stop_one_slot(&pool, &w);
 
     /* The environment changed since: the same. */
     CHECK(emberX_daemon_spawn(&cfg, &started, &fd) == 0);
@@ -259,11 +260,7 @@ static void test_started_daemon(void) {
     CHECK(emberX_pool_adopt(&pool, &cfg, tmpdir, started, fd) == 0);
     CHECK(emberX_worker_start(&pool, &w) == 0 && w.pid > 0);
     CHECK(process_gone(started) && pool.daemon_pid > 0 && pool.daemon_pid != started);
-    w.alive = 0;
-    emberX_worker_kill(&w);
-    pool.workers = NULL;
-    pool.nworkers = 0;
-    emberX_pool_stop(&pool);
+    stop_one_slot(&pool, &w);
 
     /* Discarded untaken: ended and reaped at once. */
     CHECK(emberX_daemon_spawn(&cfg, &started, &fd) == 0);
