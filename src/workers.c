@@ -615,6 +615,24 @@ int emberX_pool_failure(emberX_pool *pool, char *msg, size_t cap) {
 
 void emberX_pool_stop(emberX_pool *pool) { transport_of(pool)->stop(pool); }
 
+/* Sets the error for a daemon that exited before starting a worker, naming which daemon it
+ * was and where its own error went. */
+static void set_daemon_exited(const emberX_pool *pool) {
+    if (pool->cfg && pool->cfg->python)
+        emberE_set(EMBER_ESPAWN, "the Python worker daemon exited before starting a worker; check that the "
+                                 "workers' interpreter can import ember from the driver's sys.path (its "
+                                 "error is on stderr)");
+    else if (pool->cfg && pool->cfg->daemon)
+        emberE_set(EMBER_ESPAWN,
+                   "the worker daemon '%s' (ember_config.daemon) exited before starting a "
+                   "worker (its error is on stderr)",
+                   pool->cfg->daemon);
+    else
+        emberE_set(EMBER_ESPAWN, "the native worker daemon (this program run again through /proc/self/exe) "
+                                 "exited before starting a worker; its error is on stderr (a launcher that "
+                                 "replaces the executable, such as valgrind, cannot run it)");
+}
+
 /* Asks the daemon for a worker in slot w. DAEMON_GONE when the daemon does not answer. */
 static int request_worker(emberX_pool *pool, emberX_worker *w) {
     int rc = 0, task_pipe[2] = {-1, -1}, result_pipe[2] = {-1, -1};
@@ -652,7 +670,11 @@ static int request_worker(emberX_pool *pool, emberX_worker *w) {
         s = sendmsg(pool->ctl_fd, &msg, MSG_NOSIGNAL);
     while (s < 0 && errno == EINTR);
     if (s != 1) {
-        emberE_errno(EMBER_ESPAWN, errno, "asking the worker daemon for a worker");
+        /* EPIPE or ECONNRESET: the daemon is gone already, which says the same as EOF below. */
+        if (errno == EPIPE || errno == ECONNRESET)
+            set_daemon_exited(pool);
+        else
+            emberE_errno(EMBER_ESPAWN, errno, "asking the worker daemon for a worker");
         rc = DAEMON_GONE;
         goto close_pipes;
     }
@@ -662,19 +684,7 @@ static int request_worker(emberX_pool *pool, emberX_worker *w) {
         ssize_t r = read(pool->ctl_fd, pidbuf + got, 4 - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-            if (pool->cfg && pool->cfg->python)
-                emberE_set(EMBER_ESPAWN, "the Python worker daemon exited before starting a worker; check that the "
-                                         "workers' interpreter can import ember from the driver's sys.path (its "
-                                         "error is on stderr)");
-            else if (pool->cfg && pool->cfg->daemon)
-                emberE_set(EMBER_ESPAWN,
-                           "the worker daemon '%s' (ember_config.daemon) exited before starting a "
-                           "worker (its error is on stderr)",
-                           pool->cfg->daemon);
-            else
-                emberE_set(EMBER_ESPAWN, "the native worker daemon (this program run again through /proc/self/exe) "
-                                         "exited before starting a worker; its error is on stderr (a launcher that "
-                                         "replaces the executable, such as valgrind, cannot run it)");
+            set_daemon_exited(pool);
             rc = DAEMON_GONE;
             goto close_pipes;
         }

@@ -202,6 +202,32 @@ static void test_late_status_answer(void) {
     emberX_pool_stop(&pool);
 }
 
+/* A daemon whose end of the control socket is closed before the request is sent
+ * (sendmsg fails with EPIPE) is named like one that closes it after (read sees EOF):
+ * which daemon exited and where its error went, not the bare errno. */
+static void test_daemon_gone_before_the_request(void) {
+    char daemon[600];
+    snprintf(daemon, sizeof daemon, "%s/closes-socket.sh", tmpdir);
+    CHECK(write_file(daemon, "#!/bin/sh\nexec 3>&-\nexec sleep 1\n") == 0);
+    CHECK(chmod(daemon, 0700) == 0);
+    ember_config cfg;
+    emberX_worker w;
+    emberX_pool pool;
+    one_slot(&cfg, &pool, &w);
+    cfg.python = NULL;
+    cfg.daemon = daemon;
+    CHECK(emberX_pool_start(&pool, &cfg, tmpdir) == 0);
+    usleep(200 * 1000); /* the script has closed its socket by now */
+    CHECK(emberX_worker_start(&pool, &w) == EMBER_ESPAWN);
+    /* The first daemon's failure is the restart note's reason (the second daemon may
+     * close its socket before or after the request: either way the error is the same). */
+    const char *want = "(ember_config.daemon) exited before starting a worker";
+    CHECK(strstr(pool.restart_note, want) != NULL && strstr(pool.restart_note, "Broken pipe") == NULL);
+    CHECK(strstr(ember_last_error(), want) != NULL);
+    if (!strstr(pool.restart_note, want)) fprintf(stderr, "  note: %s\n", pool.restart_note);
+    stop_one_slot(&pool, &w);
+}
+
 /* 1 when pid is gone (reaped: no such process). */
 static int process_gone(pid_t pid) { return kill(pid, 0) < 0 && errno == ESRCH; }
 
@@ -287,6 +313,7 @@ int main(void) {
         RUN(test_status_and_restart);
         RUN(test_late_status_answer);
         RUN(test_started_daemon);
+        RUN(test_daemon_gone_before_the_request);
     } else
         fprintf(stderr, "test_workers: no python3 on PATH, the pool tests are skipped\n");
     remove_tree(tmpdir);
