@@ -256,6 +256,12 @@ typedef struct ember_config {
      * environment the context would give one, else ends it and starts its own. */
     int started_pid;
     int started_fd;
+    /* Cluster mode (spark.locality.wait): how long a task whose input lives mostly on
+     * one executor (its shuffle buckets' bytes, its cached block) waits for a free slot
+     * there before it runs on another executor, in ms from when it could first run.
+     * 0: it runs on any free slot at once (a free slot of that executor still takes
+     * it first). */
+    int64_t locality_wait_ms;
 } ember_config;
 
 /* Creates a context: makes its temp dir and starts the worker daemon. */
@@ -679,6 +685,7 @@ typedef struct ember_task_info {
     uint64_t shuffle_records_written; /* records it wrote into its shuffle file */
     uint64_t memory_bytes_spilled;    /* memory its spills freed (as the spilling code estimates it) */
     uint64_t disk_bytes_spilled;      /* bytes its spills wrote to disk */
+    int executor;                     /* cluster mode: the rank of the executor that ran it; 0: this process */
 } ember_task_info;
 
 typedef struct ember_stage_record {

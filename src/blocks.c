@@ -520,6 +520,16 @@ int emberM_wants(emberM_store *s, int id, size_t p) {
     return wants;
 }
 
+int emberM_where(emberM_store *s, int id, size_t p, uint64_t *bytes) {
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    int where = sl && (sl->mem || sl->disk_bytes) ? 0 : -1;
+    *bytes = where == 0 ? sl->mem_bytes + sl->disk_bytes : 0;
+    pthread_mutex_unlock(&s->mu);
+    return where;
+}
+
 void emberM_new_job(emberM_store *s) {
     pthread_mutex_lock(&s->mu);
     uint64_t room = mem_room(s, 0);
@@ -680,6 +690,16 @@ uint64_t emberM_shuffle_bucket_bytes(emberM_store *s, int id, size_t bucket) {
         if (h->paths[m]) total += h->bucket_bytes[m * h->nparts + bucket];
     pthread_mutex_unlock(&s->mu);
     return total;
+}
+
+void emberM_shuffle_bucket_visit(emberM_store *s, int id, size_t bucket,
+                                 void (*fn)(void *arg, const char *path, uint64_t bytes), void *arg) {
+    pthread_mutex_lock(&s->mu);
+    struct emberM_shuffle *h = find_shuffle(s, id);
+    for (size_t m = 0; h && bucket < h->nparts && m < h->nmaps; m++)
+        if (h->paths[m] && h->bucket_bytes[m * h->nparts + bucket])
+            fn(arg, h->paths[m], h->bucket_bytes[m * h->nparts + bucket]);
+    pthread_mutex_unlock(&s->mu);
 }
 
 int emberM_shuffle_buckets(emberM_store *s, int id, size_t bucket, char ***paths, size_t *npaths) {

@@ -53,6 +53,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     ctx->cfg.daemon = dup_or_null(cfg->daemon);
     ctx->cfg.mpi = NULL; /* used at creation only */
     ctx->cfg.typed_results = cfg->typed_results;
+    ctx->cfg.locality_wait_ms = cfg->locality_wait_ms > 0 ? cfg->locality_wait_ms : 0;
     ctx->cfg.started_pid = 0; /* used at creation only: a restart spawns a new daemon */
     const char *base = cfg->local_dir ? cfg->local_dir : getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";

@@ -257,6 +257,7 @@ static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
                                                         .attempt = t->attempts,
                                                         .worker = (int)(w - ctx->pool.workers),
                                                         .pid = (int)w->pid,
+                                                        .executor = w->remote,
                                                         .status = EMBER_TASK_RUNNING,
                                                         .launch_ms = emberL_now_ms(),
                                                         .input_bytes = t->input_bytes,
@@ -906,6 +907,42 @@ static task *next_task(ember_context *ctx, stage **out) {
     return NULL;
 }
 
+/* Cluster mode: the pending task for a free slot of executor `rank`, jobs in
+ * submission order: the first that prefers this executor (its input lives there
+ * most: emberA_preferred_place); else the first that prefers none, or whose locality
+ * wait (cfg.locality_wait_ms from when it was first seen pending) is over. NULL when
+ * every pending task still waits for its own executor; *wake_ms is then lowered to
+ * when the first wait ends. Barrier stages have no preference: their tasks start
+ * together. */
+static task *next_task_at(ember_context *ctx, int rank, double now, double *wake_ms, stage **out) {
+    task *any = NULL;
+    stage *any_st = NULL;
+    for (struct ember_job *j = ctx->running; j; j = j->next)
+        for (stage *st = j->stages; st; st = st->job_next)
+            for (size_t i = 0; i < st->ntasks; i++) {
+                task *t = &st->tasks[i];
+                if (t->state != TASK_PENDING) continue;
+                if (!t->prefer_known) {
+                    t->prefer = st->barrier ? 0 : emberA_preferred_place(ctx, st, t);
+                    t->prefer_known = 1;
+                    t->pending_ms = now;
+                }
+                if (t->prefer == rank) {
+                    *out = st;
+                    return t;
+                }
+                double until = t->pending_ms + (double)ctx->cfg.locality_wait_ms;
+                if (!any && (t->prefer == 0 || now >= until)) {
+                    any = t;
+                    any_st = st;
+                } else if (!any && until < *wake_ms) {
+                    *wake_ms = until;
+                }
+            }
+    *out = any_st;
+    return any;
+}
+
 /* Tells idle workers which commands they may drop, then forgets the ids no worker
  * holds any more, so the list stays as short as the commands workers still hold. */
 static void tidy_forgets(ember_context *ctx) {
@@ -930,16 +967,21 @@ static void tidy_forgets(ember_context *ctx) {
     pthread_mutex_unlock(&ctx->mu);
 }
 
-static void dispatch(ember_context *ctx) {
+/* Starts pending tasks on free workers. Returns how long (ms) the engine may sleep
+ * before a task's locality wait ends (1000 when none waits). */
+static int dispatch(ember_context *ctx) {
     emberX_pool *pool = &ctx->pool;
     size_t nfree = 0;
+    double now = now_ms(), wake_ms = now + 1000;
     for (size_t wi = 0; wi < pool->nworkers; wi++)
         nfree += !(pool->workers[wi].alive && pool->workers[wi].task);
     for (size_t wi = 0; wi < pool->nworkers; wi++) {
         emberX_worker *w = &pool->workers[wi];
         if (w->alive && w->task) continue;
         stage *st;
-        task *t = next_task(ctx, &st);
+        /* w->remote: the slot's executor rank (fixed per slot, whether its worker runs or not) */
+        task *t = pool->net ? next_task_at(ctx, w->remote, now, &wake_ms, &st) : next_task(ctx, &st);
+        if (!t && pool->net && next_task(ctx, &st)) continue; /* tasks wait for other executors */
         if (!t) break;
         /* A barrier stage starts only with a worker for each task; until then the
          * stages after it wait too, so that it is not starved. */
@@ -965,6 +1007,8 @@ static void dispatch(ember_context *ctx) {
         }
     }
     tidy_forgets(ctx);
+    double left = wake_ms - now;
+    return left < 1 ? 1 : left > 1000 ? 1000 : (int)left;
 }
 
 void *emberS_engine_main(void *arg) {
@@ -978,7 +1022,7 @@ void *emberS_engine_main(void *arg) {
         pthread_mutex_unlock(&ctx->mu);
         if (stopping) break;
         plan(ctx);
-        dispatch(ctx);
+        int timeout = dispatch(ctx);
         nfds_t n = 0;
         pfds[n] = (struct pollfd){.fd = ctx->wake[0], .events = POLLIN};
         pw[n++] = NULL;
@@ -992,7 +1036,7 @@ void *emberS_engine_main(void *arg) {
                 pw[n++] = w;
             }
         }
-        int pr = poll(pfds, n, 1000);
+        int pr = poll(pfds, n, timeout);
         if (pr <= 0) continue;
         if (pfds[0].revents) {
             char buf[64];

@@ -322,6 +322,9 @@ int emberM_block_lose(emberM_store *s, const char *path, int *id, size_t *part);
 /* 1 when node id is registered and partition p should be computed and stored (not
  * held, and not dropped since the last emberM_new_job). */
 int emberM_wants(emberM_store *s, int id, size_t p);
+/* Where partition p of node id is held: -1 nowhere (not registered, not stored, or
+ * dropped), 0 in this store (memory or file); *bytes its size. */
+int emberM_where(emberM_store *s, int id, size_t p, uint64_t *bytes);
 /* Stores partition p's batches if node id wants it, as its level and the budget say
  * (memory, evicting least-recently-used blocks of other nodes; else its block file;
  * else dropped). Always takes the batches (*batches is emptied). Fails with
@@ -363,6 +366,10 @@ int emberM_shuffle_buckets(emberM_store *s, int id, size_t bucket, char ***paths
 void emberM_paths_free(char **paths, size_t n);
 /* The bytes bucket `bucket` of shuffle id holds over all registered map outputs. */
 uint64_t emberM_shuffle_bucket_bytes(emberM_store *s, int id, size_t bucket);
+/* Calls fn(arg, path, bytes) for each map output of shuffle id with bytes in bucket
+ * `bucket`, under the store's lock (fn must not call the store). */
+void emberM_shuffle_bucket_visit(emberM_store *s, int id, size_t bucket,
+                                 void (*fn)(void *arg, const char *path, uint64_t bytes), void *arg);
 /* Removes shuffle id's files and entry: 1 when it had output, else 0. */
 int emberM_shuffle_remove(emberM_store *s, int id);
 /* A reader found `path` bad or missing: forgets (and removes) that map output, so
@@ -739,6 +746,10 @@ size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max)
  * thread until the driver says QUIT. Returns 0, or a negative code when MPI did not
  * start. */
 int emberP_executor_run(emberX_pool *pool, const char *shim);
+/* 1 with the executor's rank and the file's name (pointing into path) when path is a
+ * file a cluster-mode engine named as held by an executor (<tmpdir>/e<rank>/<name>:
+ * a map output shuffle-..., a cached block rdd-...); else 0. */
+int emberP_file_owner(const char *path, int *rank, const char **name);
 
 /* ---- graph.c: lineage nodes ----------------------------------------------- */
 
@@ -839,8 +850,11 @@ typedef struct emberS_task {
     uint64_t *bucket_bytes;
     emberM_part **sending; /* cached partitions this attempt is sending */
     size_t nsending;
-    int place;                                /* where the last attempt ran: 0 here, else an executor's rank */
-    char *error;                              /* the last failure */
+    int place;         /* where the last attempt ran: 0 here, else an executor's rank */
+    int prefer;        /* cluster mode: the executor rank holding most of its input (0: none), once known */
+    int prefer_known;  /* prefer was computed (emberA_preferred_place) */
+    double pending_ms; /* when dispatch first saw it pending: its locality wait runs from then */
+    char *error;       /* the last failure */
     uint64_t input_bytes, shuffle_read_bytes; /* what the current attempt reads (tasks.c) */
 } emberS_task;
 
@@ -900,6 +914,10 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
 /* tasks.c: queues FORGET frames for released commands this worker holds. Caller
  * holds ctx->mu. */
 int emberA_send_forgets(ember_context *ctx, emberX_worker *w);
+/* tasks.c: cluster mode: the executor rank holding the most bytes of task t's input
+ * (the buckets of the shuffles it reads, the cached blocks it reads), or 0 when none
+ * holds any (or in local mode). */
+int emberA_preferred_place(ember_context *ctx, const emberS_stage *st, const emberS_task *t);
 
 /* engine.c: the engine thread's body, and how other threads wake it. */
 void *emberS_engine_main(void *ctx);

@@ -1721,6 +1721,7 @@ int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake) {
     for (size_t i = 0; i < total; i++) {
         workers[i].to_fd = workers[i].from_fd = -1;
         workers[i].pid = -1;
+        workers[i].remote = slots[i].rank; /* the slot's executor, also before its first worker */
     }
     pthread_mutex_lock(&n->mu);
     n->nslots = total;
@@ -1749,6 +1750,8 @@ fail:
     pool->transport = NULL;
     return rc;
 }
+
+int emberP_file_owner(const char *path, int *rank, const char **name) { return map_output_owner(path, rank, name); }
 
 size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max) {
     emberP_net *n = pool->net;

@@ -312,3 +312,70 @@ free_all:
     emberB_free(&b);
     return rc;
 }
+
+/* ---- locality ------------------------------------------------------------------------ */
+
+typedef struct place_sums {
+    uint64_t *bytes; /* [rank] */
+    size_t n;
+} place_sums;
+
+static void add_place(void *arg, const char *path, uint64_t bytes) {
+    place_sums *ps = arg;
+    int rank;
+    const char *name;
+    if (emberP_file_owner(path, &rank, &name) && rank > 0 && (size_t)rank < ps->n) ps->bytes[rank] += bytes;
+}
+
+/* Adds to ps the bytes of partition p of n's input each executor holds, walking the
+ * narrow dependencies as resolve() does: shuffle buckets and cached blocks. */
+static void sum_places(ember_context *ctx, ember_node *n, size_t p, int skip_cache, place_sums *ps, int depth) {
+    if (depth > 1000) return;
+    uint64_t bytes = 0;
+    int where = skip_cache ? -1 : emberM_where(&ctx->blocks, n->id, p, &bytes);
+    if (where > 0 && (size_t)where < ps->n) ps->bytes[where] += bytes ? bytes : 1;
+    if (where >= 0) return; /* the block is read, not its lineage */
+    switch (n->kind) {
+    case EMBER_NODE_PIPELINE:
+        sum_places(ctx, n->parents[0], p, 0, ps, depth + 1);
+        return;
+    case EMBER_NODE_UNION:
+        for (size_t i = 0; i < n->nparents; i++) {
+            if (p < n->parents[i]->nparts) {
+                sum_places(ctx, n->parents[i], p, 0, ps, depth + 1);
+                return;
+            }
+            p -= n->parents[i]->nparts;
+        }
+        return;
+    case EMBER_NODE_COALESCE:
+        for (size_t q = n->groups[p]; q < n->groups[p + 1]; q++)
+            sum_places(ctx, n->parents[0], q, 0, ps, depth + 1);
+        return;
+    case EMBER_NODE_ZIP:
+        sum_places(ctx, n->parents[0], p, 0, ps, depth + 1);
+        sum_places(ctx, n->parents[1], p, 0, ps, depth + 1);
+        return;
+    case EMBER_NODE_CARTESIAN:
+        sum_places(ctx, n->parents[0], p / n->parents[1]->nparts, 0, ps, depth + 1);
+        sum_places(ctx, n->parents[1], p % n->parents[1]->nparts, 0, ps, depth + 1);
+        return;
+    case EMBER_NODE_SHUFFLE:
+        emberM_shuffle_bucket_visit(&ctx->blocks, n->id, p, add_place, ps);
+        return;
+    default:
+        return;
+    }
+}
+
+int emberA_preferred_place(ember_context *ctx, const emberS_stage *st, const emberS_task *t) {
+    if (!ctx->pool.net) return 0;
+    place_sums ps = {NULL, emberP_executors(&ctx->pool, NULL, 0) + 1};
+    if (!(ps.bytes = ember_calloc(ps.n, sizeof *ps.bytes))) return 0; /* out of memory: no preference */
+    sum_places(ctx, st->computed, t->part, st->kind == STAGE_CACHE, &ps, 0);
+    int best = 0;
+    for (size_t r = 1; r < ps.n; r++)
+        if (ps.bytes[r] > ps.bytes[best]) best = (int)r;
+    ember_free(ps.bytes);
+    return best;
+}

@@ -158,3 +158,12 @@ def test_missing_input_names_path_and_host(tmp_path):
     assert run.returncode == 0, run.stderr
     assert str(data) in run.stdout
     assert f"executor rank 1 (host {socket.gethostname()})" in run.stdout
+
+
+def test_reduce_tasks_run_where_their_shuffle_input_is(tmp_path):
+    run = mpirun("locality.py", tmp_path / "out.json", tmpdir=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    seen = json.loads((tmp_path / "out.json").read_text())
+    assert seen["counts"] == [[i, 2000] for i in range(4)]
+    assert seen["map_executors"] == ["1", "2"]  # both executors ran map tasks: the test can fail
+    assert seen["reduce_on_map_executor"] == [True] * 4

@@ -175,16 +175,17 @@ static ember_node *node_arg(core_state *st, PyObject *o) {
 static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
 
 static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"slots",           "python", "pythonpath",   "max_failures",    "local_dir",
-                             "max_result_size", "daemon", "memory_limit", "storage_reserve", "mpi",
-                             "started",         NULL};
+    static char *kwlist[] = {
+        "slots",  "python",       "pythonpath",      "max_failures", "local_dir", "max_result_size",
+        "daemon", "memory_limit", "storage_reserve", "mpi",          "started",   "locality_wait_ms",
+        NULL};
     int slots, max_failures = 4;
-    long long max_result_size = 0, memory_limit = 0, storage_reserve = 0;
+    long long max_result_size = 0, memory_limit = 0, storage_reserve = 0, locality_wait_ms = 0;
     const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL, *mpi = NULL;
     PyObject *started = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLLzO", kwlist, &slots, &python, &pythonpath, &max_failures,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLLzOL", kwlist, &slots, &python, &pythonpath, &max_failures,
                                      &local_dir, &max_result_size, &daemon, &memory_limit, &storage_reserve, &mpi,
-                                     &started))
+                                     &started, &locality_wait_ms))
         return -1;
     /* started=(pid, fd): a daemon spawned ahead (ember._early), ours from here on:
      * ended here should the context not be made. */
@@ -217,7 +218,8 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
                         .storage_reserve = storage_reserve,
                         .mpi = mpi,
                         .started_pid = started_pid,
-                        .started_fd = started_fd};
+                        .started_fd = started_fd,
+                        .locality_wait_ms = locality_wait_ms};
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ember_context_create(&cfg, &self->ctx);
     Py_END_ALLOW_THREADS if (rc) {
@@ -676,7 +678,7 @@ static PyObject *Context_finished_stages(ContextObject *self, PyObject *unused) 
 /* task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition,
  * attempt, worker, pid, status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes,
  * output_bytes, shuffle_write_bytes, records_read, records_written, shuffle_records_read,
- * shuffle_records_written, memory_bytes_spilled, disk_bytes_spilled, error or None)],
+ * shuffle_records_written, memory_bytes_spilled, disk_bytes_spilled, error or None, executor)],
  * oldest first (stage_id < 0: all) */
 static PyObject *Context_task_infos(ContextObject *self, PyObject *arg) {
     int stage_id = PyLong_AsLong(arg);
@@ -705,14 +707,14 @@ static PyObject *Context_task_infos(ContextObject *self, PyObject *arg) {
         }
         PyObject *row =
             error ? Py_BuildValue(
-                        "(KiiiiiiiiiLLKKKKKKKKKKN)", (unsigned long long)t->task_id, t->stage_id, t->stage_attempt,
+                        "(KiiiiiiiiiLLKKKKKKKKKKNi)", (unsigned long long)t->task_id, t->stage_id, t->stage_attempt,
                         t->job_id, t->index, t->partition, t->attempt, t->worker, t->pid, t->status,
                         (long long)t->launch_ms, (long long)t->finish_ms, (unsigned long long)t->input_bytes,
                         (unsigned long long)t->shuffle_read_bytes, (unsigned long long)t->output_bytes,
                         (unsigned long long)t->shuffle_write_bytes, (unsigned long long)t->records_read,
                         (unsigned long long)t->records_written, (unsigned long long)t->shuffle_records_read,
                         (unsigned long long)t->shuffle_records_written, (unsigned long long)t->memory_bytes_spilled,
-                        (unsigned long long)t->disk_bytes_spilled, error)
+                        (unsigned long long)t->disk_bytes_spilled, error, t->executor)
                   : NULL;
         if (!row) {
             Py_CLEAR(lst);
@@ -926,7 +928,7 @@ static PyMethodDef Context_methods[] = {
      "task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition, attempt, worker, pid, "
      "status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes, output_bytes, shuffle_write_bytes, "
      "records_read, records_written, shuffle_records_read, shuffle_records_written, memory_bytes_spilled, "
-     "disk_bytes_spilled, error)]"},
+     "disk_bytes_spilled, error, executor)]"},
     {"stage_records", (PyCFunction)Context_stage_records, METH_NOARGS,
      "stage_records() -> [(stage_id, job_id, attempt, kind, node_id, status, num_tasks, submitted_ms, "
      "completed_ms)]"},
@@ -960,8 +962,10 @@ static PyType_Slot Context_slots[] = {
     {Py_tp_dealloc, Context_dealloc},
     {Py_tp_methods, Context_methods},
     {Py_tp_getset, Context_getset},
-    {Py_tp_doc, "Context(slots, python, pythonpath=None, max_failures=4, local_dir=None, max_result_size=0, "
-                "daemon=None, memory_limit=0, storage_reserve=0): an engine context."},
+    {Py_tp_doc,
+     "Context(slots, python, pythonpath=None, max_failures=4, local_dir=None, max_result_size=0, "
+     "daemon=None, memory_limit=0, storage_reserve=0, mpi=None, started=None, locality_wait_ms=0): an engine "
+     "context."},
     {0, NULL},
 };
 

@@ -120,6 +120,16 @@ def _leading_digits(text: str) -> tuple[str, str]:
     return text[:i], text[i:]
 
 
+def _locality_wait_ms(conf: Any) -> int:
+    """spark.locality.wait in ms (Spark's default 3s): how long a cluster-mode task waits
+    for a free slot on the executor holding most of its input before it runs elsewhere."""
+    value = conf.get("spark.locality.wait")
+    if value is None:
+        return 3000
+    from ember.taskcontext import _timeout_seconds  # imports re: only when the key is set
+    return int(_timeout_seconds(value, "spark.locality.wait") * 1000)
+
+
 def _mpi_shim() -> str:
     """The path of ember's MPI shim, or an error saying how to get one."""
     import glob
@@ -296,7 +306,7 @@ class SparkContext:
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(_worker_path()), failures,
                                        conf.get("spark.local.dir"), max_result_size=max_result,
                                        memory_limit=memory_limit, storage_reserve=storage_reserve, mpi=mpi,
-                                       started=_early.take())
+                                       started=_early.take(), locality_wait_ms=_locality_wait_ms(conf))
             if mpi is not None:  # the executors' slots, all of them
                 self._slots = sum(e[3] for e in self._core.executors())
             self._core.freed_nodes()            # from now on the engine tells which nodes went

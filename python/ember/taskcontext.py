@@ -272,13 +272,13 @@ class BarrierTaskInfo:
 _SECONDS: dict[str, float] = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
-def _timeout_seconds(value: object) -> float:
-    """Seconds of a Spark time setting: a number of seconds, or with a unit
-    (``500ms``, ``30s``, ``5min``, ``2h``, ``365d``)."""
+def _timeout_seconds(value: object, key: str = "spark.barrier.sync.timeout") -> float:
+    """Seconds of a Spark time setting (key names it in the error): a number of
+    seconds, or with a unit (``500ms``, ``30s``, ``5min``, ``2h``, ``365d``)."""
     import re  # here: the worker daemon loads this module, and re is a tenth of its start-up
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", str(value).lower())
     if not m or m.group(2) not in _SECONDS and m.group(2):
-        raise ValueError(f"spark.barrier.sync.timeout must be a time like 30s, 5min or 365d, got {value!r}")
+        raise ValueError(f"{key} must be a time like 30s, 5min or 365d, got {value!r}")
     return float(m.group(1)) * _SECONDS[m.group(2) or "s"]
 
 

@@ -73,6 +73,10 @@ static void test_persist_put_get(void) {
     CHECK(emberM_put(&s, 7, 1, &b) == 0);
     CHECK(b.n == 0 && b.bufs == NULL); /* taken */
     CHECK(!emberM_wants(&s, 7, 1) && emberM_wants(&s, 7, 0));
+    uint64_t bytes = 1;
+    CHECK(emberM_where(&s, 7, 1, &bytes) == 0 && bytes == 400); /* held here */
+    CHECK(emberM_where(&s, 7, 0, &bytes) == -1 && bytes == 0);
+    CHECK(emberM_where(&s, 8, 0, &bytes) == -1);
     emberM_part *p = emberM_get(&s, 7, 1);
     CHECK(p && p->batches.n == 4 && p->batches.bufs[3].len == 100 && p->batches.bufs[3].data[0] == 4);
     /* A second put of a stored partition is dropped; a put for a node not persisted too. */
@@ -91,6 +95,18 @@ static void test_persist_put_get(void) {
     emberM_part_release(p);
     emberM_destroy(&s);
     CHECK(ember_mem_used() == before);
+}
+
+typedef struct visit_ctx {
+    const char *first; /* map 0's path: its bytes go to seen[0], others' to seen[1] */
+    uint64_t *seen;
+    size_t *n;
+} visit_ctx;
+
+static void visit_note(void *arg, const char *path, uint64_t bytes) {
+    visit_ctx *v = arg;
+    v->seen[strcmp(path, v->first) != 0] += bytes;
+    (*v->n)++;
 }
 
 static void test_shuffle_registry(void) {
@@ -120,6 +136,16 @@ static void test_shuffle_registry(void) {
     CHECK(emberM_shuffle_buckets(&s, 4, 2, &paths, &n) == 0 && n == 2);
     emberM_paths_free(paths, n);
     CHECK(emberM_shuffle_buckets(&s, 4, 3, &paths, &n) == 0 && n == 0); /* no such bucket */
+    /* The visit sees each map output with bytes in the bucket, and its bytes. */
+    uint64_t seen[2] = {0, 0};
+    size_t nseen = 0;
+    visit_ctx vc = {a, seen, &nseen};
+    emberM_shuffle_bucket_visit(&s, 4, 2, visit_note, &vc);
+    CHECK(nseen == 2 && seen[0] == 5 && seen[1] == 7);
+    nseen = 0;
+    emberM_shuffle_bucket_visit(&s, 4, 1, visit_note, &vc);
+    emberM_shuffle_bucket_visit(&s, 9, 0, visit_note, &vc);
+    CHECK(nseen == 0);
     /* A map's new output replaces (and removes) its old file. */
     CHECK(emberM_shuffle_put(&s, 4, 2, 3, 0, a2, bytes0) == 0);
     CHECK(!exists(a) && exists(a2));

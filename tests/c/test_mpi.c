@@ -98,6 +98,18 @@ static void test_round_trips(void) {
                "remove");
 }
 
+/* Which executor holds a file, by the name the driver gives it. */
+static void test_file_owner(void) {
+    int rank = -1;
+    const char *name = NULL;
+    CHECK(emberP_file_owner("/tmp/ember-x/e12/shuffle-3-0-7.data", &rank, &name) && rank == 12 &&
+          strcmp(name, "shuffle-3-0-7.data") == 0);
+    CHECK(!emberP_file_owner("/tmp/ember-x/shuffle-3-0-7.data", &rank, &name)); /* the driver's own */
+    CHECK(!emberP_file_owner("/tmp/ember-x/e1x/shuffle-3-0-7.data", &rank, &name));
+    CHECK(!emberP_file_owner("/tmp/ember-x/e2/other-3", &rank, &name));
+    CHECK(!emberP_file_owner("e2", &rank, &name));
+}
+
 static void test_rejects(void) {
     emberP_msg d;
     uint8_t buf[32] = {0};
@@ -466,6 +478,7 @@ int main(void) {
     corpus_dir = getenv("MAKE_CORPUS");
     RUN(test_round_trips);
     RUN(test_rejects);
+    RUN(test_file_owner);
     RUN(test_relay_runs_jobs);
     RUN(test_relay_shuffle_and_blocks);
     RUN(test_share_files);

@@ -147,7 +147,7 @@ def stages(sc, with_totals=False, only=None):
 TaskRow = namedtuple("TaskRow", "task_id stage_id stage_attempt job_id index partition attempt worker pid status "
                                 "launch finish input_bytes shuffle_read output_bytes shuffle_write records_read "
                                 "records_written shuffle_records_read shuffle_records_written memory_spilled "
-                                "disk_spilled error")
+                                "disk_spilled error executor")
 
 
 def task_rows(sc, stage_id):
@@ -181,7 +181,7 @@ def task_data(row, kind, now_ms):
         "partitionId": row.partition,
         "launchTime": spark_time(row.launch / 1000),
         "duration": duration,
-        "executorId": "driver",
+        "executorId": str(row.executor) if row.executor else "driver",  # cluster mode: the executor's rank
         "host": "localhost",
         "status": _TASK_STATUS[row.status],
         "taskLocality": "PROCESS_LOCAL",

@@ -1,0 +1,35 @@
+"""The cluster test's program for locality (mpirun -np 3 python locality.py OUT):
+where tasks ran, from the driver's task log and the REST API's TaskData, written to
+OUT as JSON by rank 0 for tests/test_cluster.py."""
+import json
+import sys
+import time
+
+from ember import SparkConf, SparkContext
+from ember._ui import api
+
+out_path = sys.argv[1]
+# A long wait, so that a task runs on its executor even when a slot there frees late.
+sc = SparkContext("local[2]", "cluster-locality", conf=SparkConf().set("spark.locality.wait", "60s"))
+results = {}
+
+
+def where(stage_id):
+    """{partition: executorId} of the stage's successful attempts, as the REST API says."""
+    now = time.time() * 1000
+    return {row.partition: api.task_data(row, "result", now)["executorId"]
+            for row in api.task_rows(sc, stage_id) if row.status == 1}
+
+
+# Map task m writes all its records into bucket 3 - m: each reduce task's input is
+# on one executor, and not the one its slot order would give it.
+pairs = sc.parallelize(range(4), 4).flatMap(lambda m: [(3 - m + 4 * i, i) for i in range(2000)])
+shuffled = pairs.partitionBy(4, lambda k: k)
+results["counts"] = shuffled.mapPartitionsWithIndex(lambda i, it: [(i, sum(1 for _ in it))]).collect()
+stages = sorted({row.stage_id for row in api.task_rows(sc, -1)})
+maps, reduces = where(stages[0]), where(stages[1])
+results["map_executors"] = sorted(set(maps.values()))
+results["reduce_on_map_executor"] = [reduces[3 - m] == maps[m] for m in range(4)]
+sc.stop()
+with open(out_path, "w") as f:
+    json.dump(results, f)
