@@ -86,7 +86,7 @@ static emberU_entry *probe(const emberU_table *t, uint32_t h, const uint8_t *key
         emberU_entry *e = &t->slots[i];
         if (is_empty(e)) return e;
         if (e->h != h) continue;
-        if (e->klen != FAR ? e->klen == klen && memcmp(e->u.bytes, key, klen) == 0
+        if (e->klen != FAR ? e->klen == klen && emberB_equal(e->u.bytes, key, klen)
                            : e->u.far.klen == klen && memcmp(t->arena.data + e->u.far.koff, key, klen) == 0)
             return e;
     }
@@ -151,7 +151,7 @@ int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_
     e->vlen = 0;
     if (klen <= EMBER_COMBINE_INLINE) {
         e->klen = (uint8_t)klen;
-        memcpy(e->u.bytes, key, klen);
+        emberB_copy(e->u.bytes, key, klen);
     } else {
         size_t off = t->arena.len;
         if (off + klen > UINT32_MAX || emberB_append(&t->arena, key, klen))
@@ -168,7 +168,10 @@ int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_
 int emberU_set_value(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n) {
     if (e->klen != FAR) {
         if (e->klen + n <= EMBER_COMBINE_INLINE) {
-            memmove(e->u.bytes + e->klen, v, n);
+            if (n <= 16)
+                emberB_copy(e->u.bytes + e->klen, v, n); /* memmove up to 16 bytes */
+            else
+                memmove(e->u.bytes + e->klen, v, n);
             e->vlen = (uint8_t)n;
             return 0;
         }

@@ -29,26 +29,28 @@ void ember_clear_error(void) {
     if (last_error) last_error[0] = 0;
 }
 
-/* Formats into the thread's buffer at `offset`, growing it (plain malloc: this
- * buffer lives for the thread, outside the engine's byte budget). */
+/* Formats after the first `offset` bytes of the thread's message into a new buffer
+ * (plain malloc: it lives for the thread, outside the engine's byte budget), which
+ * then replaces the old one: an argument may be the message itself, as in
+ * emberE_set(rc, "reading %s: %s", path, ember_last_error()). */
 static void vformat(size_t offset, const char *fmt, va_list ap) {
     va_list again;
     va_copy(again, ap);
     char probe[1];
     int need = vsnprintf(probe, sizeof probe, fmt, ap);
     if (need < 0) need = 0;
-    size_t want = offset + (size_t)need + 1;
-    if (want > last_error_cap) {
-        char *b = realloc(last_error, want);
-        if (!b) {
-            va_end(again);
-            return;
-        }
-        last_error = b;
-        last_error_cap = want;
+    size_t want = offset + (size_t)need + 1, cap = want > last_error_cap ? want : last_error_cap;
+    char *b = malloc(cap);
+    if (!b) {
+        va_end(again);
+        return;
     }
-    vsnprintf(last_error + offset, last_error_cap - offset, fmt, again);
+    if (offset) memcpy(b, last_error, offset);
+    vsnprintf(b + offset, cap - offset, fmt, again);
     va_end(again);
+    free(last_error);
+    last_error = b;
+    last_error_cap = cap;
 }
 
 int emberE_set(int code, const char *fmt, ...) {

@@ -88,6 +88,53 @@ static inline void emberB_store_u64(uint8_t *p, uint64_t v) {
 static inline uint64_t emberB_load_u64(const uint8_t *p) {
     return (uint64_t)emberB_load_u32(p) | (uint64_t)emberB_load_u32(p + 4) << 32;
 }
+/* memcpy(d, s, n) for the short strings of records (words, small values): up to 16
+ * bytes as two overlapping loads, then two stores, reading and writing only s[0, n)
+ * and d[0, n) (so, up to 16 bytes, it is memmove); longer ones through memcpy. */
+static inline void emberB_copy(uint8_t *d, const void *src, size_t n) {
+    const uint8_t *s = src;
+    if (n > 16) {
+        memcpy(d, s, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n) {
+        uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
+        d[0] = a;
+        d[n / 2] = b;
+        d[n - 1] = c;
+    }
+}
+/* memcmp(a, b, n) == 0 for short strings, in the same way: 1 when equal. */
+static inline int emberB_equal(const uint8_t *a, const uint8_t *b, size_t n) {
+    if (n > 16) return memcmp(a, b, n) == 0;
+    if (n >= 8) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
 
 /* ---- sort.c: the order of sort keys (sub-prefix emberO_) ------------------------ */
 enum emberO_kind { EMBER_KEY_INT, EMBER_KEY_FLOAT, EMBER_KEY_STR, EMBER_KEY_BYTES, EMBER_KEY_TUPLE, EMBER_KEY_OBJ };

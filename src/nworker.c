@@ -122,12 +122,26 @@ void emberV_crash_restore(void) {
 
 /* ---- record iterators ------------------------------------------------------------- */
 
+/* A run of whole encoded records, not yet checked, that an iterator hands out in
+ * place (see next_run below). */
+typedef struct ember_run {
+    const uint8_t *p;
+    size_t len;
+    uint64_t *count; /* the iterator's count of records read, or NULL: its reader bumps it per record */
+} ember_run;
+
 struct ember_iter {
     int (*next)(ember_iter *it, ember_value *v);
     void (*close)(ember_iter *it);
     /* optional: the next record, which must be a (key, value) pair, and its items
      * decoded in one pass (next_pair falls back to next and pair_items) */
     int (*next_pair)(ember_iter *it, ember_value *rec, ember_value *k, ember_value *v, const char *what);
+    /* optional, with bad_run: all the records the iterator holds now, as bytes valid
+     * until the next call on it (1; 0 at the end; or a negative code). The reader
+     * decodes (so checks) each; when one is bad, bad_run(it) turns the decoder's
+     * message into the code to fail with, naming where the bytes came from. */
+    int (*next_run)(ember_iter *it, ember_run *run);
+    int (*bad_run)(ember_iter *it);
 };
 
 int ember_iter_next(ember_iter *it, ember_value *v) { return it->next(it, v); }
@@ -173,12 +187,27 @@ static int batch_next(ember_iter *it, ember_value *v) {
     return 1;
 }
 
+/* The rest of the current batch. */
+static int batch_next_run(ember_iter *it, ember_run *run) {
+    batch_iter *b = (batch_iter *)it;
+    int rc = batch_open_next(b);
+    if (rc <= 0) return rc;
+    *run = (ember_run){b->p, b->left, b->count};
+    b->p += b->left;
+    b->left = 0;
+    return 1;
+}
+
+static int batch_bad_run(ember_iter *it) {
+    return emberE_set(EMBER_ECORRUPT, "%s: a bad record: %s", ((batch_iter *)it)->where, ember_last_error());
+}
+
 static void free_close(ember_iter *it) { ember_free(it); }
 
 static ember_iter *batch_iter_new(const ember_buf *bufs, size_t n, const char *where, uint64_t *count) {
     batch_iter *b = ember_calloc(1, sizeof *b);
     if (!b) return NULL;
-    *b = (batch_iter){{batch_next, free_close, NULL}, bufs, n, 0, NULL, 0, where, count};
+    *b = (batch_iter){{batch_next, free_close, NULL, batch_next_run, batch_bad_run}, bufs, n, 0, NULL, 0, where, count};
     return &b->it;
 }
 
@@ -200,7 +229,7 @@ static int bytes_next(ember_iter *it, ember_value *v) {
 }
 
 int emberV_call_partitions(void *fn, const char *name, const uint8_t *records, size_t len, ember_writer *out) {
-    bytes_iter b = {{bytes_next, NULL, NULL}, records, len};
+    bytes_iter b = {{bytes_next, NULL, NULL, NULL, NULL}, records, len};
     ember_clear_error();
     crash_running = name;
     int rc = ((ember_partition_fn)fn)(&b.it, out);
@@ -343,8 +372,8 @@ typedef struct shuffle_iter {
     uint64_t *count; /* shuffle records read */
 } shuffle_iter;
 
-static int shuffle_next(ember_iter *it, ember_value *v) {
-    shuffle_iter *s = (shuffle_iter *)it;
+/* Opens shuffle records until s->p has some: 1, 0 at the end, or a negative code. */
+static int shuffle_fill(shuffle_iter *s) {
     while (s->left == 0) {
         const void *data;
         size_t len;
@@ -360,6 +389,13 @@ static int shuffle_next(ember_iter *it, ember_value *v) {
                               "a Python worker?): a native worker reads typed records only",
                               ember_shuffle_reader_file(s->r));
     }
+    return 1;
+}
+
+static int shuffle_next(ember_iter *it, ember_value *v) {
+    shuffle_iter *s = (shuffle_iter *)it;
+    int rc = shuffle_fill(s);
+    if (rc <= 0) return rc;
     size_t used;
     if (ember_value_decode(s->p, s->left, v, &used))
         return emberE_set(EMBER_ECORRUPT, "shuffle file %s: a bad record: %s", ember_shuffle_reader_file(s->r),
@@ -369,8 +405,6 @@ static int shuffle_next(ember_iter *it, ember_value *v) {
     (*s->count)++;
     return 1;
 }
-
-static int pair_items(const ember_value *rec, ember_value *k, ember_value *v, const char *what);
 
 static int pair_items(const ember_value *rec, ember_value *k, ember_value *v, const char *what);
 
@@ -400,6 +434,23 @@ static int shuffle_next_pair(ember_iter *it, ember_value *rec, ember_value *k, e
                           ember_last_error());
     if (rc == 1) (*s->count)++;
     return rc;
+}
+
+/* The rest of the current shuffle record (a typed batch). */
+static int shuffle_next_run(ember_iter *it, ember_run *run) {
+    shuffle_iter *s = (shuffle_iter *)it;
+    int rc = shuffle_fill(s);
+    if (rc <= 0) return rc;
+    *run = (ember_run){s->p, s->left, s->count};
+    s->p += s->left;
+    s->left = 0;
+    return 1;
+}
+
+static int shuffle_bad_run(ember_iter *it) {
+    shuffle_iter *s = (shuffle_iter *)it;
+    return emberE_set(EMBER_ECORRUPT, "shuffle file %s: a bad record: %s", ember_shuffle_reader_file(s->r),
+                      ember_last_error());
 }
 
 static void shuffle_close(ember_iter *it) {
@@ -629,14 +680,18 @@ static int combine_add(emberU_table *t, const ember_value *k, const ember_value 
     return combine_add_hashed(t, k->enc, k->enc_len, emberU_hash(k->enc, k->enc_len), v, create, merge, tmp);
 }
 
-/* Up to PAIRS_AHEAD (key, value) pairs read ahead of combining them: their bytes copied
- * (the iterator's buffers move on), their keys hashed and their slots prefetched, so
- * that the table's cache misses overlap instead of following one another. */
+/* Up to PAIRS_AHEAD (key, value) pairs read ahead of combining them: their keys hashed
+ * and their slots prefetched, so that the table's cache misses overlap instead of
+ * following one another. From an iterator with runs the pairs are read in place (a
+ * batch ends where the run does); from another one their bytes are copied (its
+ * buffers move on). */
 #define PAIRS_AHEAD 16
 typedef struct pair_batch {
-    ember_writer held; /* the pairs' encodings */
+    ember_run run;     /* the rest of the current run */
+    ember_writer held; /* iterators without runs: the pairs' encodings */
     struct {
-        size_t koff, klen, voff, vlen;
+        const uint8_t *key, *value;
+        size_t klen, vlen;
         uint64_t hash;
     } at[PAIRS_AHEAD];
     size_t n;
@@ -646,17 +701,40 @@ typedef struct pair_batch {
 static int read_pairs(ember_iter *it, pair_batch *b, const emberU_table *t, const char *what) {
     ember_value rec, k, v;
     int rc = 0;
+    b->n = 0;
+    if (it->next_run) {
+        while (b->run.len == 0)
+            if ((rc = it->next_run(it, &b->run)) <= 0) return rc;
+        for (; b->n < PAIRS_AHEAD && b->run.len; b->n++) {
+            if ((rc = take_pair(&b->run.p, &b->run.len, &rec, &k, &v, what)) < 0)
+                return rc == EMBER_ECORRUPT ? it->bad_run(it) : rc;
+            if (b->run.count) (*b->run.count)++;
+            uint64_t h = emberU_hash(k.enc, k.enc_len);
+            b->at[b->n].key = k.enc;
+            b->at[b->n].klen = k.enc_len;
+            b->at[b->n].value = v.enc;
+            b->at[b->n].vlen = v.enc_len;
+            b->at[b->n].hash = h;
+            emberU_prefetch(t, h);
+        }
+        return (int)b->n;
+    }
+    size_t koff[PAIRS_AHEAD], voff[PAIRS_AHEAD];
     ember_writer_reset(&b->held);
-    for (b->n = 0; b->n < PAIRS_AHEAD && (rc = next_pair(it, &rec, &k, &v, what)) == 1; b->n++) {
+    for (; b->n < PAIRS_AHEAD && (rc = next_pair(it, &rec, &k, &v, what)) == 1; b->n++) {
         size_t base = b->held.len;
         if (emberN_append(&b->held, rec.enc, rec.enc_len)) return b->held.err;
         uint64_t h = emberU_hash(k.enc, k.enc_len);
-        b->at[b->n].koff = base + (size_t)(k.enc - rec.enc);
+        koff[b->n] = base + (size_t)(k.enc - rec.enc);
         b->at[b->n].klen = k.enc_len;
-        b->at[b->n].voff = base + (size_t)(v.enc - rec.enc);
+        voff[b->n] = base + (size_t)(v.enc - rec.enc);
         b->at[b->n].vlen = v.enc_len;
         b->at[b->n].hash = h;
         emberU_prefetch(t, h);
+    }
+    for (size_t i = 0; i < b->n; i++) { /* held.data has stopped moving */
+        b->at[i].key = b->held.data + koff[i];
+        b->at[i].value = b->held.data + voff[i];
     }
     return rc < 0 ? rc : (int)b->n;
 }
@@ -665,10 +743,10 @@ static int read_pairs(ember_iter *it, pair_batch *b, const emberU_table *t, cons
 static int combine_held(emberU_table *t, const pair_batch *b, size_t i, fn_call *create, fn_call *merge,
                         ember_writer *tmp) {
     ember_value v;
-    const uint8_t *p = b->held.data + b->at[i].voff;
+    const uint8_t *p = b->at[i].value;
     if (!emberR_small_int(p, b->at[i].vlen, &v) && ember_value_decode(p, b->at[i].vlen, &v, NULL))
         return EMBER_ECORRUPT;
-    return combine_add_hashed(t, b->held.data + b->at[i].koff, b->at[i].klen, b->at[i].hash, &v, create, merge, tmp);
+    return combine_add_hashed(t, b->at[i].key, b->at[i].klen, b->at[i].hash, &v, create, merge, tmp);
 }
 
 /* Appends entry e of the table as a (key, combiner) pair to w. */
@@ -784,6 +862,21 @@ static int step_next_pair(ember_iter *it, ember_value *rec, ember_value *k, embe
     return rc;
 }
 
+/* FLATMAP: the records the function wrote for the next input record(s). */
+static int step_next_run(ember_iter *it, ember_run *run) {
+    step_iter *s = (step_iter *)it;
+    int rc = flat_fill(s);
+    if (rc <= 0) return rc;
+    *run = (ember_run){s->out.data + s->off, s->out.len - s->off, NULL};
+    s->off = s->out.len;
+    return 1;
+}
+
+static int step_bad_run(ember_iter *it) {
+    step_iter *s = (step_iter *)it;
+    return emberE_set(EMBER_ECORRUPT, "native function %s wrote a bad record: %s", s->f.name, ember_last_error());
+}
+
 static int step_next(ember_iter *it, ember_value *v) {
     step_iter *s = (step_iter *)it;
     ember_value in;
@@ -887,7 +980,10 @@ static int step_new(const emberN_op *op, uint32_t split, int allow_main, uint64_
         iter_close(up);
         return emberE_set(EMBER_ENOMEM, "out of memory starting a native step");
     }
-    s->it = (ember_iter){step_next, step_close, op->kind == EMBER_NOP_FLATMAP ? step_next_pair : NULL};
+    if (op->kind == EMBER_NOP_FLATMAP)
+        s->it = (ember_iter){step_next, step_close, step_next_pair, step_next_run, step_bad_run};
+    else
+        s->it = (ember_iter){step_next, step_close, NULL, NULL, NULL};
     s->kind = op->kind;
     s->up = up;
     s->split = split;
@@ -942,7 +1038,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
         }
         memcpy(path, in->path.p, in->path.len);
         path[in->path.len] = 0;
-        t->it = (ember_iter){text_next, text_close, NULL};
+        t->it = (ember_iter){text_next, text_close, NULL, NULL, NULL};
         t->count = &env->metrics[EMBER_METRIC_RECORDS_READ];
         t->as_bytes = (in->flags & EMBER_TEXT_BYTES) != 0;
         ember_split s = {path, in->start, in->end, (int)(in->flags >> EMBER_TEXT_CODEC_SHIFT & 0xff)};
@@ -961,7 +1057,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = r ? emberE_set(EMBER_EPROTO, "a range with step 0") : emberE_set(EMBER_ENOMEM, "out of memory");
             return NULL;
         }
-        *r = (range_iter){{range_next, range_close, NULL},         in->start, in->end, in->step, {0},
+        *r = (range_iter){{range_next, range_close, NULL, NULL, NULL}, in->start, in->end, in->step, {0},
                           &env->metrics[EMBER_METRIC_RECORDS_READ]};
         return &r->it;
     }
@@ -973,7 +1069,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = emberE_set(EMBER_ENOMEM, "out of memory opening shuffle files");
             return NULL;
         }
-        s->it = (ember_iter){shuffle_next, shuffle_close, shuffle_next_pair};
+        s->it = (ember_iter){shuffle_next, shuffle_close, shuffle_next_pair, shuffle_next_run, shuffle_bad_run};
         s->count = &env->metrics[EMBER_METRIC_SHUFFLE_RECORDS_READ];
         for (uint32_t i = 0; i < in->npaths; i++) {
             if (!(s->paths[i] = ember_malloc(in->paths[i].len + 1))) {
@@ -1015,9 +1111,14 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             return NULL;
         }
         ember_free(path);
-        k->b = (batch_iter){
-            {batch_next, block_close, NULL},         k->batches.bufs, k->batches.n, 0, NULL, 0, "a block file",
-            &env->metrics[EMBER_METRIC_RECORDS_READ]};
+        k->b = (batch_iter){{batch_next, block_close, NULL, batch_next_run, batch_bad_run},
+                            k->batches.bufs,
+                            k->batches.n,
+                            0,
+                            NULL,
+                            0,
+                            "a block file",
+                            &env->metrics[EMBER_METRIC_RECORDS_READ]};
         return &k->b.it;
     }
     case EMBER_IN_CONCAT: {
@@ -1028,7 +1129,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = emberE_set(EMBER_ENOMEM, "out of memory");
             return NULL;
         }
-        c->it = (ember_iter){concat_next, concat_close, NULL};
+        c->it = (ember_iter){concat_next, concat_close, NULL, NULL, NULL};
         for (uint32_t i = 0; i < in->nchildren; i++) {
             if (!(c->kids[i] = input_iter(env, &in->children[i], rc))) {
                 concat_close(&c->it);
@@ -1044,7 +1145,7 @@ static ember_iter *source_iter(emberV_env *env, const emberW_input *in, int *rc)
             *rc = emberE_set(EMBER_ENOMEM, "out of memory");
             return NULL;
         }
-        p->it = (ember_iter){pair_next, pair_close, NULL};
+        p->it = (ember_iter){pair_next, pair_close, NULL, NULL, NULL};
         p->cartesian = in->kind == EMBER_IN_CARTESIAN;
         if (!(p->a = input_iter(env, &in->children[0], rc)) || !(p->b = input_iter(env, &in->children[1], rc))) {
             pair_close(&p->it);

@@ -332,12 +332,20 @@ static size_t put_uvar(uint8_t *p, uint64_t v) {
     return n;
 }
 
-static int put_tag_uvar(ember_writer *w, uint8_t tag, uint64_t v, const void *payload, size_t n) {
+/* A tag, v as a uvar, then payload[0, n). Inlined into each ember_put_*: the common
+ * record (a short word, a small count) is a few stores, no calls. */
+static inline int put_tag_uvar(ember_writer *w, uint8_t tag, uint64_t v, const void *payload, size_t n) {
     uint8_t *p = room(w, 11 + n);
     if (!p) return w->err;
     p[0] = tag;
-    size_t k = 1 + put_uvar(p + 1, v);
-    if (n) memcpy(p + k, payload, n);
+    size_t k;
+    if (v < 0x80) {
+        p[1] = (uint8_t)v;
+        k = 2;
+    } else {
+        k = 1 + put_uvar(p + 1, v);
+    }
+    emberB_copy(p + k, payload, n);
     w->len += k + n;
     return 0;
 }

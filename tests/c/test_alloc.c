@@ -1,6 +1,7 @@
 /* test_alloc.c — unit tests of the counting allocator and the growable buffers
  * (src/alloc.c): what ember_mem_used() counts, emberB_grow's doubling, its refusal of
- * sizes that overflow (array left as it was), and emberB_reserve/append on top of it.
+ * sizes that overflow (array left as it was), emberB_reserve/append on top of it, and
+ * the short copies and comparisons of internal.h (emberB_copy, emberB_equal).
  */
 #include "internal.h"
 #include "test.h"
@@ -71,10 +72,44 @@ static void test_reserve_and_append(void) {
     CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
 }
 
+/* emberB_copy is memcpy (memmove up to 16 bytes) and emberB_equal is memcmp() == 0,
+ * for every length around their cases, touching no byte outside [0, n). */
+static void test_short_copy_and_equal(void) {
+    uint8_t src[64], dst[64], want[64];
+    for (int i = 0; i < 64; i++)
+        src[i] = (uint8_t)(i * 37 + 1);
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t at = 0; at < 3; at++) {
+            memset(dst, 0xee, sizeof dst);
+            memset(want, 0xee, sizeof want);
+            memcpy(want + 8 + at, src + at, n);
+            emberB_copy(dst + 8 + at, src + at, n);
+            CHECK(memcmp(dst, want, sizeof dst) == 0);
+            CHECK(emberB_equal(dst + 8 + at, src + at, n));
+            for (size_t k = 0; k < n; k++) { /* any byte that differs is seen */
+                dst[8 + at + k] ^= 0x40;
+                CHECK(!emberB_equal(dst + 8 + at, src + at, n));
+                dst[8 + at + k] ^= 0x40;
+            }
+        }
+    }
+    for (size_t n = 0; n <= 16; n++) { /* overlapping, both ways: memmove */
+        for (int shift = -3; shift <= 3; shift++) {
+            uint8_t buf[64], ref[64];
+            for (int i = 0; i < 64; i++)
+                buf[i] = ref[i] = (uint8_t)(i + 1);
+            memmove(ref + 20 + shift, ref + 20, n);
+            emberB_copy(buf + 20 + shift, buf + 20, n);
+            CHECK(memcmp(buf, ref, sizeof buf) == 0);
+        }
+    }
+}
+
 int main(void) {
     RUN(test_mem_used_counts);
     RUN(test_grow_doubles_from_first);
     RUN(test_grow_refuses_overflow);
     RUN(test_reserve_and_append);
+    RUN(test_short_copy_and_equal);
     return TEST_REPORT();
 }

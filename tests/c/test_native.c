@@ -431,6 +431,86 @@ static void test_merge_spills_past_its_limit(void) {
     ember_node_release(r);
 }
 
+/* A flatMap's records for one input are combined in place (a run: nworker.c's
+ * next_run), and so are a shuffle bucket's on the reduce side: counts right, every
+ * record counted once, a bad record or a record that is not a pair named. */
+static int words_of(const ember_value *v, ember_writer *out) {
+    for (int64_t j = 0; j <= v->i % 40; j++) { /* 1 to 40 pairs: a run past PAIRS_AHEAD too */
+        char k[32];
+        int n = snprintf(k, sizeof k, "w%lld", (long long)((v->i + j) % 500));
+        ember_put_tuple(out, 2);
+        ember_put_str(out, k, (size_t)n);
+        ember_put_int(out, 1);
+    }
+    return out->err;
+}
+
+static int bad_utf8_pair(const ember_value *v, ember_writer *out) {
+    ember_put_tuple(out, 2);
+    ember_put_str(out, v->i == 7 ? "\xff" : "ok", v->i == 7 ? 1 : 2); /* not checked when written */
+    return ember_put_int(out, 1);
+}
+
+static int not_a_pair(const ember_value *v, ember_writer *out) {
+    ember_put_tuple(out, 2);
+    ember_put_int(out, v->i);
+    ember_put_int(out, 1);
+    return v->i == 9 ? ember_put_int(out, v->i) : out->err;
+}
+
+static void test_combining_reads_runs_in_place(void) {
+    ember_node *r = NULL, *pairs = NULL, *counts = NULL, *bad = NULL, *bad_counts = NULL, *odd = NULL,
+               *odd_counts = NULL;
+    CHECK(ember_node_range(ctx, 0, 3000, 1, 3, &r) == 0);
+    CHECK(ember_node_flat_map(r, words_of, "words_of", &pairs) == 0);
+    CHECK(ember_node_reduce_by_key(pairs, add, "add", 2, &counts) == 0);
+    int64_t want[500] = {0}, total = 0;
+    for (int64_t i = 0; i < 3000; i++)
+        for (int64_t j = 0; j <= i % 40; j++, total++)
+            want[(i + j) % 500]++;
+    ember_writer out = {0};
+    size_t n = 0, off = 0, used, right = 0;
+    CHECK(ember_collect(counts, &out, &n) == 0 && n == 500);
+    for (size_t i = 0; i < n; i++, off += used) {
+        ember_value p, k, c;
+        ember_value_decode(out.data + off, out.len - off, &p, &used);
+        ember_value_item(&p, 0, &k);
+        ember_value_item(&p, 1, &c);
+        long key = k.len > 1 ? strtol((const char *)k.data + 1, NULL, 10) : -1;
+        if (key >= 0 && key < 500 && c.i == want[key]) right++;
+    }
+    CHECK(right == 500);
+    /* The map tasks (3) read the range and wrote at most 500 combined pairs each; the
+     * reduce tasks (2) read exactly those. */
+    size_t nt = ember_task_infos(ctx, -1, NULL, 0);
+    ember_task_info *tasks = calloc(nt, sizeof *tasks);
+    CHECK(nt >= 5 && tasks && ember_task_infos(ctx, -1, tasks, nt) == nt);
+    uint64_t written = 0, read = 0;
+    for (size_t i = nt - 5; tasks && i < nt; i++) {
+        written += tasks[i].shuffle_records_written;
+        read += tasks[i].shuffle_records_read;
+    }
+    CHECK(written >= 500 && written <= 1500 && read == written);
+    free(tasks);
+    CHECK(ember_node_flat_map(r, bad_utf8_pair, "bad_utf8_pair", &bad) == 0);
+    CHECK(ember_node_reduce_by_key(bad, add, "add", 2, &bad_counts) == 0);
+    CHECK(ember_collect(bad_counts, &out, NULL) == EMBER_ETASK);
+    CHECK(strstr(ember_last_error(), "native function flatMapNative bad_utf8_pair wrote a bad record") != NULL);
+    CHECK(strstr(ember_last_error(), "str is not UTF-8") != NULL);
+    CHECK(ember_node_flat_map(r, not_a_pair, "not_a_pair", &odd) == 0);
+    CHECK(ember_node_reduce_by_key(odd, add, "add", 2, &odd_counts) == 0);
+    CHECK(ember_collect(odd_counts, &out, NULL) == EMBER_ETASK);
+    CHECK(strstr(ember_last_error(), "expects (key, value) pairs, got a int") != NULL);
+    ember_writer_free(&out);
+    ember_node_release(odd_counts);
+    ember_node_release(odd);
+    ember_node_release(bad_counts);
+    ember_node_release(bad);
+    ember_node_release(counts);
+    ember_node_release(pairs);
+    ember_node_release(r);
+}
+
 /* Python steps need a context with Python workers, and a "module:name". */
 static void test_python_steps_refused_here(void) {
     ember_node *r = NULL, *p = NULL;
@@ -473,6 +553,7 @@ int main(void) {
     RUN(test_text_and_save);
     RUN(test_failures_name_the_function);
     RUN(test_merge_spills_past_its_limit);
+    RUN(test_combining_reads_runs_in_place);
     RUN(test_python_steps_refused_here);
     ember_context_free(ctx);
     return TEST_REPORT();

@@ -343,6 +343,21 @@ static void test_writer_errors_stick(void) {
     CHECK(ember_set_error(EMBER_EINVAL, "tokenize: expected a str, got %s", ember_type_name(EMBER_LIST)) ==
           EMBER_EINVAL);
     CHECK(strcmp(ember_last_error(), "tokenize: expected a str, got list") == 0);
+    /* A message may quote the one before it (error.c formats into a new buffer), also
+     * when the new one outgrows the old. */
+    char longer[3000];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = 0;
+    emberE_set(EMBER_ECORRUPT, "corrupt record: str is not UTF-8 at byte %d", 3);
+    CHECK(emberE_set(EMBER_ECORRUPT, "shuffle file %s: a bad record: %s", longer, ember_last_error()) ==
+          EMBER_ECORRUPT);
+    const char *m = ember_last_error();
+    const char *tail = "x: a bad record: corrupt record: str is not UTF-8 at byte 3";
+    CHECK(strlen(m) == strlen("shuffle file ") + strlen(longer) + strlen(tail) - 1);
+    CHECK(strncmp(m, "shuffle file xxx", 16) == 0 && strcmp(m + strlen(m) - strlen(tail), tail) == 0);
+    CHECK(emberE_errno(EMBER_EIO, 2, "again: %s", ember_last_error()) == EMBER_EIO);
+    CHECK(strncmp(ember_last_error(), "again: shuffle file xxx", 23) == 0 &&
+          strstr(ember_last_error(), "at byte 3: No such file or directory") != NULL);
 }
 
 /* Random values written, decoded and written again give the same bytes. */
