@@ -25,6 +25,7 @@
  *   emberW_  wire.c       the frame codec (wire.h)
  *   emberC_  codec.c      compressed streams (decoders; magic bytes)
  *   emberT_  textsplit.c  text splits and the line reader
+ *   emberF_  shuffle.c    a bucket's raw ranges (cluster mode copies them between executors as they are)
  *   emberN_  native.c     naming native functions, native commands and specs, the portable hash
  *   emberV_  nworker.c    the native worker: its daemon, and the runner of a native task
  *   emberX_  workers.c    the worker daemon and pool; the transport interface
@@ -494,6 +495,30 @@ static inline int emberR_small_int(const uint8_t *p, size_t len, ember_value *v)
  * (saving ember_value_next's second pass), else 0 (only *rec filled), or EMBER_ECORRUPT. */
 int emberR_decode_pair(const uint8_t *p, size_t len, ember_value *rec, ember_value *k, ember_value *v, size_t *used);
 
+/* ---- shuffle.c: a bucket's raw ranges (the file format atop shuffle.c) ------------ */
+/* One segment's bytes of one bucket in a shuffle file: where, how many, their CRC-32C
+ * as the index says. */
+typedef struct emberF_range {
+    uint64_t off, len;
+    uint32_t crc;
+} emberF_range;
+/* Opens the shuffle file at path and lists bucket's non-empty ranges, after checking
+ * the trailer and the index as ember_shuffle_reader does; the bytes are not read (the
+ * reader of a copy checks them against the CRCs). Returns 0 with *fd open on the file
+ * (the caller closes it) and *ranges (ember_free; NULL when *n is 0), or a negative
+ * code with a message (EMBER_ENOENT, EMBER_ECORRUPT, EMBER_EINVAL for a bucket out
+ * of range), *fd -1 and nothing to free. */
+int emberF_bucket_ranges(const char *path, uint32_t bucket, int *fd, emberF_range **ranges, size_t *n);
+/* Writes a range of another shuffle file as it stands: starts a segment of w that
+ * holds len bytes of `bucket` only, with CRC-32C crc in the index (taken on trust:
+ * whoever reads the file checks it); its bytes follow with emberF_writer_raw, in as
+ * many pieces as come. Records buffered before are written out first; none may be
+ * appended, nor another segment begun, until the len bytes are in (EMBER_EPROTO),
+ * and commit fails on a segment that lacks bytes. Returns 0 or a negative code with a
+ * message; a failed write breaks w (then only abort). */
+int emberF_writer_segment(ember_shuffle_writer *w, uint32_t bucket, uint64_t len, uint32_t crc);
+int emberF_writer_raw(ember_shuffle_writer *w, const void *p, size_t n);
+
 /* ---- native.c: native functions, commands and specs (layouts atop native.c) ---- */
 #include "wire.h"
 
@@ -746,18 +771,22 @@ enum {
     EMBER_MPI_FETCHED,
     EMBER_MPI_REMOVE,
     EMBER_MPI_PUT,
-    EMBER_MPI_LAST = EMBER_MPI_PUT
+    EMBER_MPI_RANGE,
+    EMBER_MPI_LAST = EMBER_MPI_RANGE
 };
-/* A message holds at most one frame's bytes (a fetched record) and its header. */
+/* The decoder's bound on a message: one frame's bytes and a header (the network
+ * threads send pieces of 1 MiB at most). */
 #define EMBER_MPI_HEADER 9
 #define EMBER_MPI_MAX_MSG ((size_t)EMBER_WIRE_MAX_FRAME + 64)
 typedef struct emberP_msg {
     int type;
     uint32_t slot, gen;
-    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; QUIT, FETCHED, PUT: flags; FETCH: bucket */
-    uint64_t u64;        /* HELLO: pid; CREDIT: bytes */
+    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; QUIT, FETCHED, PUT: flags; FETCH: bucket;
+                            RANGE: CRC-32C */
+    uint64_t u64;        /* HELLO: pid; CREDIT: bytes; RANGE: length */
     const uint8_t *rest; /* HELLO: host; START_FAILED: error; DATA: bytes; ENDED: traceback; FETCH: a path;
-                            FETCHED: records, file bytes or the error; REMOVE: a path; PUT: a name, NUL, bytes */
+                            FETCHED: bytes of a bucket's range or of a file, or the error; REMOVE: a path; PUT: a
+                            name, NUL, bytes; RANGE: the range's first bytes */
     size_t nrest;
 } emberP_msg;
 /* Appends m's bytes to out: 0, EMBER_EINVAL (unknown type, too long) or EMBER_ENOMEM. */

@@ -56,9 +56,13 @@
  *                                    would wait for it)
  *   FETCH        executor -> any     slot: request id; u32 bucket (all ones: the whole
  *                                    file); rest: the driver's name of the file
+ *   RANGE        the answer          slot: request id; u32 CRC-32C, u64 length of a
+ *                                    range of the bucket (one segment's bytes in the
+ *                                    map output, as they stand there); rest: its
+ *                                    first bytes
  *   FETCHED      the answer          slot: request id; u32 flags (1 last, 2 error);
- *                                    rest: records [u32 len][bytes], file bytes, or
- *                                    the error
+ *                                    rest: more bytes of the range (of the file for
+ *                                    a whole file), or the error
  *   REMOVE       driver -> executor  rest: the driver's name of a map output the
  *                                    block store dropped (its shuffle was released,
  *                                    or the output replaced or lost): remove the file
@@ -82,6 +86,11 @@
 
 enum { QUIT_LOST = 1 }; /* QUIT's flag */
 enum { RELAY_CHUNK = 256 * 1024, RELAY_WINDOW = 4 * 1024 * 1024, CREDIT_BATCH = 64 * 1024 };
+/* A served bucket goes in pieces of PIECE bytes, SERVE_WINDOW of them in flight per
+ * request. A message that fits is built in a buffer of POOL_BUF bytes, which the
+ * network thread keeps for the next one (POOL_KEEP at most): a shuffle does not
+ * fault in fresh pages for every piece. */
+enum { PIECE = 1024 * 1024, SERVE_WINDOW = 4, POOL_BUF = EMBER_MPI_HEADER + 12 + PIECE, POOL_KEEP = 16 };
 
 /* ---- messages ------------------------------------------------------------------ */
 
@@ -93,8 +102,26 @@ static const struct {
     [EMBER_MPI_START_FAILED] = {0, 1}, [EMBER_MPI_DATA] = {0, 1},  [EMBER_MPI_CREDIT] = {8, 0},
     [EMBER_MPI_CLOSE] = {0, 0},        [EMBER_MPI_ENDED] = {4, 1}, [EMBER_MPI_BEAT] = {0, 0},
     [EMBER_MPI_QUIT] = {4, 0},         [EMBER_MPI_FETCH] = {4, 1}, [EMBER_MPI_FETCHED] = {4, 1},
-    [EMBER_MPI_REMOVE] = {0, 1},       [EMBER_MPI_PUT] = {4, 1},
+    [EMBER_MPI_REMOVE] = {0, 1},       [EMBER_MPI_PUT] = {4, 1},   [EMBER_MPI_RANGE] = {12, 1},
 };
+
+/* Writes m's header and fixed part at p (a known type): how many bytes that is. */
+static size_t msg_head(const emberP_msg *m, uint8_t *p) {
+    size_t fixed = msg_layout[m->type].fixed;
+    p[0] = (uint8_t)m->type;
+    emberB_store_u32(p + 1, m->slot);
+    emberB_store_u32(p + 5, m->gen);
+    p += EMBER_MPI_HEADER;
+    if (m->type == EMBER_MPI_HELLO || m->type == EMBER_MPI_RANGE) {
+        emberB_store_u32(p, m->num);
+        emberB_store_u64(p + 4, m->u64);
+    } else if (m->type == EMBER_MPI_CREDIT) {
+        emberB_store_u64(p, m->u64);
+    } else if (fixed == 4) {
+        emberB_store_u32(p, m->num);
+    }
+    return EMBER_MPI_HEADER + fixed;
+}
 
 int emberP_msg_encode(const emberP_msg *m, emberB_buf *out) {
     if (m->type < EMBER_MPI_HELLO || m->type > EMBER_MPI_LAST)
@@ -104,20 +131,9 @@ int emberP_msg_encode(const emberP_msg *m, emberB_buf *out) {
         return emberE_set(EMBER_EINVAL, "a cluster message of %zu bytes is over the limit", rest);
     if (emberB_reserve(out, EMBER_MPI_HEADER + fixed + rest)) return EMBER_ENOMEM;
     uint8_t *p = out->data + out->len;
-    p[0] = (uint8_t)m->type;
-    emberB_store_u32(p + 1, m->slot);
-    emberB_store_u32(p + 5, m->gen);
-    p += EMBER_MPI_HEADER;
-    if (m->type == EMBER_MPI_HELLO) {
-        emberB_store_u32(p, m->num);
-        emberB_store_u64(p + 4, m->u64);
-    } else if (m->type == EMBER_MPI_CREDIT) {
-        emberB_store_u64(p, m->u64);
-    } else if (fixed == 4) {
-        emberB_store_u32(p, m->num);
-    }
-    if (rest) memcpy(p + fixed, m->rest, rest);
-    out->len += EMBER_MPI_HEADER + fixed + rest;
+    size_t head = msg_head(m, p);
+    if (rest) memcpy(p + head, m->rest, rest);
+    out->len += head + rest;
     return 0;
 }
 
@@ -135,7 +151,7 @@ int emberP_msg_decode(const uint8_t *p, size_t len, emberP_msg *m) {
     m->slot = emberB_load_u32(p + 1);
     m->gen = emberB_load_u32(p + 5);
     p += EMBER_MPI_HEADER;
-    if (type == EMBER_MPI_HELLO) {
+    if (type == EMBER_MPI_HELLO || type == EMBER_MPI_RANGE) {
         m->num = emberB_load_u32(p);
         m->u64 = emberB_load_u64(p + 4);
     } else if (type == EMBER_MPI_CREDIT) {
@@ -211,9 +227,23 @@ typedef struct share_chunk {
     uint8_t data[];
 } share_chunk;
 
+/* A bucket (or a whole file) this rank sends to a fetching executor, a piece at a
+ * time (see "the executor's files"). */
+typedef struct serve {
+    int dest;
+    uint32_t id; /* the request's */
+    int fd, whole, ended;
+    emberF_range *ranges; /* whole: one, the file */
+    size_t nranges, cur, inflight;
+    uint64_t pos; /* bytes of ranges[cur] sent */
+    char *path;
+} serve;
+
 typedef struct send_req {
     void *req;
     uint8_t *buf;
+    int pooled; /* buf goes back to the pool */
+    serve *sv;  /* a piece of this serve */
 } send_req;
 
 typedef struct emberP_net {
@@ -243,6 +273,11 @@ typedef struct emberP_net {
     size_t nslots;
     send_req *sends;
     size_t nsends, capsends;
+    uint8_t *bufs[POOL_KEEP]; /* buffers of POOL_BUF bytes for messages, reused */
+    size_t npool;
+    uint8_t *rbuf; /* POOL_BUF bytes: what MPI delivers, when it fits */
+    serve **serves;
+    size_t nserves, capserves;
     int engine_wake; /* driver: ctx->wake[1] */
     emberX_pool *pool;
     int quit, quit_lost; /* executor: QUIT came (saying a rank was lost) */
@@ -284,31 +319,65 @@ static void poke(int fd, char c) {
     while (r < 0 && errno == EINTR);
 }
 
+static uint8_t *pool_get(emberP_net *n) { return n->npool ? n->bufs[--n->npool] : ember_malloc(POOL_BUF); }
+
+static void pool_put(emberP_net *n, uint8_t *buf) {
+    if (n->npool < POOL_KEEP)
+        n->bufs[n->npool++] = buf;
+    else
+        ember_free(buf);
+}
+
+/* Hands buf[0, len) to MPI for rank dest; buf is MPI's until the send is over, then
+ * the pool's (pooled) or freed, and a piece of serve sv no longer in flight. On
+ * failure buf is released at once. */
+static int send_buf(emberP_net *n, int dest, uint8_t *buf, size_t len, int pooled, serve *sv) {
+    void *req = NULL;
+    int rc = emberB_grow(&n->sends, &n->capsends, n->nsends + 1, sizeof *n->sends, 16);
+    if (!rc && n->mpi->isend(dest, buf, len, &req) < 0)
+        rc = emberE_set(EMBER_EIO, "MPI could not send to rank %d", dest);
+    if (rc) {
+        if (pooled)
+            pool_put(n, buf);
+        else
+            ember_free(buf);
+        return rc;
+    }
+    n->sends[n->nsends++] = (send_req){req, buf, pooled, sv};
+    if (sv) sv->inflight++;
+    return 0;
+}
+
 /* Sends a message to rank dest (its bytes kept until MPI is done with them). */
 static int send_msg(emberP_net *n, int dest, const emberP_msg *m) {
+    int pooled = EMBER_MPI_HEADER + 12 + m->nrest <= POOL_BUF; /* 12: the largest fixed part */
     emberB_buf b = {0};
+    if (pooled && !(b.data = pool_get(n))) return EMBER_ENOMEM;
+    b.cap = pooled ? POOL_BUF : 0;
     int rc = emberP_msg_encode(m, &b);
-    if (rc) return rc;
-    if (emberB_grow(&n->sends, &n->capsends, n->nsends + 1, sizeof *n->sends, 16)) {
-        emberB_free(&b);
-        return EMBER_ENOMEM;
+    if (rc) {
+        if (pooled)
+            pool_put(n, b.data);
+        else
+            emberB_free(&b);
+        return rc;
     }
-    void *req = NULL;
-    if (n->mpi->isend(dest, b.data, b.len, &req) < 0) {
-        emberB_free(&b);
-        return emberE_set(EMBER_EIO, "MPI could not send to rank %d", dest);
-    }
-    n->sends[n->nsends++] = (send_req){req, b.data};
-    return 0;
+    return send_buf(n, dest, b.data, b.len, pooled, NULL);
 }
 
 static void test_sends(emberP_net *n) {
     size_t kept = 0;
     for (size_t i = 0; i < n->nsends; i++) {
-        if (n->mpi->test(n->sends[i].req))
-            ember_free(n->sends[i].buf);
+        send_req *q = &n->sends[i];
+        if (!n->mpi->test(q->req)) {
+            n->sends[kept++] = *q;
+            continue;
+        }
+        if (q->pooled)
+            pool_put(n, q->buf);
         else
-            n->sends[kept++] = n->sends[i];
+            ember_free(q->buf);
+        if (q->sv) q->sv->inflight--;
     }
     n->nsends = kept;
 }
@@ -758,10 +827,18 @@ static void driver_message(emberP_net *n, int src, const emberP_msg *m) {
  * the frames after it wait until every copy is there. A fetch that fails leaves no
  * copy: the worker reports FETCH_FAILED for it, which is sent on under the driver's
  * name, so the engine runs that map task again, as it does locally. Copies are
- * removed when the task ends. A server sends a bucket's records ([u32 len][bytes]
- * each) in messages of about FETCH_CHUNK bytes, a block file in chunks of its bytes. */
+ * removed when the task ends. A server sends a bucket as its map output holds it:
+ * for each of its ranges (one a segment of the file, emberF_bucket_ranges) a RANGE
+ * with the range's length, its CRC-32C from the file's index and its first bytes,
+ * then FETCHED with the rest, PIECE bytes a message, read with pread straight into
+ * the message (a block file goes the same way, as one range without RANGE). It keeps
+ * SERVE_WINDOW pieces of each request in flight, so neither side holds more than a
+ * few MiB of a bucket however big. The fetching side writes the bytes into its copy
+ * as they come (emberF_writer_segment, emberF_writer_raw): no byte is decoded or
+ * checksummed on the way; the reduce task's reader checks each range against its
+ * CRC, and a copy that fails it fails the task as a lost map output would. */
 
-enum { MAX_ASKED = 4, FETCH_CHUNK = 512 * 1024 };
+enum { MAX_ASKED = 4 };
 #define FETCH_WHOLE 0xffffffffu /* FETCH's bucket: the whole file */
 enum { FETCHED_LAST = 1, FETCHED_ERROR = 2 };
 
@@ -1009,30 +1086,38 @@ static void fetch_pump(emberP_net *n) {
     }
 }
 
-/* FETCHED from rank src: a piece of a fetched file, its end, or its failure. */
+/* Writes p[0, n) whole to fd: 0, or -1 with errno. */
+static int write_full(int fd, const uint8_t *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* RANGE or FETCHED from rank src: a piece of a fetched bucket or file, its end, or
+ * its failure. A bucket's bytes go into the copy as they came (the copy's index
+ * takes each range's CRC from RANGE: the reduce task's reader checks them); bytes
+ * beyond a range's length, or a copy that ends inside a range, fail the fetch. */
 static void fetched(emberP_net *n, int src, const emberP_msg *m) {
     size_t i = 0;
     while (i < n->nfetches && !(n->fetches[i].id == m->slot && n->fetches[i].rank == src && n->fetches[i].asked))
         i++;
     if (i == n->nfetches) return;
     fetch *f = &n->fetches[i];
-    int ok = !(m->num & FETCHED_ERROR);
-    if (ok && f->fd >= 0) {
-        for (size_t off = 0; ok && off < m->nrest;) {
-            ssize_t w = write(f->fd, m->rest + off, m->nrest - off);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) ok = 0;
-            off += w > 0 ? (size_t)w : 0;
-        }
-    } else if (ok) {
-        for (size_t off = 0; ok && off < m->nrest;) {
-            uint32_t len = m->nrest - off >= 4 ? emberB_load_u32(m->rest + off) : UINT32_MAX;
-            if (len > m->nrest - off - 4 || ember_shuffle_writer_append(f->w, f->bucket, m->rest + off + 4, len))
-                ok = 0;
-            off += 4 + (size_t)len;
-        }
-    }
-    if (!ok || (m->num & FETCHED_LAST)) fetch_done(n, i, ok);
+    int range = m->type == EMBER_MPI_RANGE, ok = range || !(m->num & FETCHED_ERROR);
+    if (ok && f->fd >= 0)
+        ok = !range && write_full(f->fd, m->rest, m->nrest) == 0;
+    else if (ok)
+        ok = (!range || emberF_writer_segment(f->w, f->bucket, m->u64, m->num) == 0) &&
+             emberF_writer_raw(f->w, m->rest, m->nrest) == 0;
+    if (!ok || (!range && (m->num & FETCHED_LAST))) fetch_done(n, i, ok);
     if (n->asked < MAX_ASKED) fetch_pump(n);
 }
 
@@ -1041,7 +1126,80 @@ static void send_fetched(emberP_net *n, int dest, uint32_t id, uint32_t flags, c
     send_msg(n, dest, &m);
 }
 
-/* FETCH from rank src: sends the bucket (or the whole file) it asks for. */
+static void serve_free(serve *sv) {
+    if (sv->fd >= 0) close(sv->fd);
+    ember_free(sv->ranges);
+    ember_free(sv->path);
+    ember_free(sv);
+}
+
+/* Reads n bytes at off of fd into p: 0, or a negative code with a message. */
+static int pread_piece(int fd, uint8_t *p, size_t n, uint64_t off, const char *path) {
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return emberE_errno(EMBER_EIO, errno, "reading %s", path);
+        if (r == 0) return emberE_set(EMBER_EIO, "%s ends early, at byte %llu", path, (unsigned long long)off);
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* Sends the pieces of the serves while fewer than SERVE_WINDOW of each are in
+ * flight; a serve goes once its last message is sent. */
+static void serve_pump(emberP_net *n) {
+    size_t kept = 0;
+    for (size_t k = 0; k < n->nserves; k++) {
+        serve *sv = n->serves[k];
+        while (!sv->ended && sv->inflight < SERVE_WINDOW) {
+            if (sv->cur == sv->nranges) {
+                sv->ended = 1;
+                emberP_msg m = {.type = EMBER_MPI_FETCHED, .slot = sv->id, .num = FETCHED_LAST};
+                send_msg(n, sv->dest, &m);
+                break;
+            }
+            const emberF_range *r = &sv->ranges[sv->cur];
+            uint64_t left = r->len - sv->pos;
+            size_t len = left < PIECE ? (size_t)left : PIECE;
+            emberP_msg m = {.type = !sv->whole && sv->pos == 0 ? EMBER_MPI_RANGE : EMBER_MPI_FETCHED,
+                            .slot = sv->id,
+                            .num = r->crc,
+                            .u64 = r->len};
+            if (m.type == EMBER_MPI_FETCHED) m.num = 0;
+            uint8_t *buf = pool_get(n);
+            size_t head = EMBER_MPI_HEADER + msg_layout[m.type].fixed;
+            int rc = buf ? pread_piece(sv->fd, buf + head, len, r->off + sv->pos, sv->path)
+                         : emberE_set(EMBER_ENOMEM, "out of memory sending %s", sv->path);
+            if (rc) {
+                if (buf) pool_put(n, buf);
+                sv->ended = 1;
+                const char *e = ember_last_error();
+                send_fetched(n, sv->dest, sv->id, FETCHED_ERROR, e, strlen(e));
+                break;
+            }
+            msg_head(&m, buf);
+            if (send_buf(n, sv->dest, buf, head + len, 1, sv)) {
+                sv->ended = 1; /* MPI cannot send to it: the fetch fails there when its rank is counted lost */
+                break;
+            }
+            sv->pos += len;
+            if (sv->pos == r->len) {
+                sv->cur++;
+                sv->pos = 0;
+            }
+        }
+        if (sv->ended && sv->inflight == 0)
+            serve_free(sv);
+        else
+            n->serves[kept++] = sv;
+    }
+    n->nserves = kept;
+}
+
+/* FETCH from rank src: starts sending the bucket (or the whole file) it asks for, as
+ * the file holds it; an error (no such file, a bad index) is sent at once. */
 static void serve_fetch(emberP_net *n, int src, const emberP_msg *m) {
     char asked[EMBER_WIRE_MAX_PATH], path[2 * EMBER_WIRE_MAX_PATH];
     int owner;
@@ -1056,43 +1214,34 @@ static void serve_fetch(emberP_net *n, int src, const emberP_msg *m) {
         snprintf(path, sizeof path, "%s/%s", n->pool->tmpdir, name);
     else
         snprintf(path, sizeof path, "%s", asked);
-    emberB_buf b = {0};
     int rc = 0;
-    if (m->num == FETCH_WHOLE) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) rc = emberE_errno(EMBER_ENOENT, errno, "opening %s", path);
-        while (!rc && emberB_reserve(&b, FETCH_CHUNK) == 0) {
-            ssize_t r = read(fd, b.data, FETCH_CHUNK);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0) rc = emberE_errno(EMBER_EIO, errno, "reading %s", path);
-            if (r <= 0) break;
-            send_fetched(n, src, m->slot, 0, b.data, (size_t)r);
-        }
-        if (fd >= 0) close(fd);
+    serve *sv = ember_calloc(1, sizeof *sv);
+    if (sv) sv->fd = -1;
+    if (!sv || !(sv->path = ember_strdup(path)) ||
+        emberB_grow(&n->serves, &n->capserves, n->nserves + 1, sizeof *n->serves, 8)) {
+        rc = emberE_set(EMBER_ENOMEM, "out of memory serving %s", path);
+    } else if (m->num == FETCH_WHOLE) {
+        struct stat st;
+        sv->whole = 1;
+        if ((sv->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(sv->fd, &st) < 0)
+            rc = emberE_errno(EMBER_ENOENT, errno, "opening %s", path);
+        else if (!(sv->ranges = ember_malloc(sizeof *sv->ranges)))
+            rc = emberE_set(EMBER_ENOMEM, "out of memory serving %s", path);
+        else if (st.st_size > 0)
+            sv->ranges[sv->nranges++] = (emberF_range){0, (uint64_t)st.st_size, 0};
     } else {
-        const char *paths[1] = {path};
-        ember_shuffle_reader *r = NULL;
-        rc = ember_shuffle_reader_open(paths, 1, m->num, &r);
-        const void *rec;
-        size_t len;
-        int got = 0;
-        while (!rc && (got = ember_shuffle_reader_next(r, &rec, &len)) > 0) {
-            if (b.len && b.len + 4 + len > FETCH_CHUNK) {
-                send_fetched(n, src, m->slot, 0, b.data, b.len);
-                b.len = 0;
-            }
-            if (emberB_put_u32(&b, (uint32_t)len) || emberB_append(&b, rec, len)) rc = EMBER_ENOMEM;
-        }
-        if (!rc && got < 0) rc = got;
-        ember_shuffle_reader_close(r);
+        rc = emberF_bucket_ranges(path, m->num, &sv->fd, &sv->ranges, &sv->nranges);
     }
     if (rc) {
         const char *e = ember_last_error();
         send_fetched(n, src, m->slot, FETCHED_ERROR, e, strlen(e));
-    } else {
-        send_fetched(n, src, m->slot, FETCHED_LAST, b.data, m->num == FETCH_WHOLE ? 0 : b.len);
+        if (sv) serve_free(sv);
+        return;
     }
-    emberB_free(&b);
+    sv->dest = src;
+    sv->id = m->slot;
+    n->serves[n->nserves++] = sv;
+    serve_pump(n);
 }
 
 /* REMOVE: the driver dropped one of this executor's map outputs; its file goes. */
@@ -1152,7 +1301,7 @@ static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
         serve_fetch(n, src, m);
         return;
     }
-    if (m->type == EMBER_MPI_FETCHED) {
+    if (m->type == EMBER_MPI_FETCHED || m->type == EMBER_MPI_RANGE) {
         fetched(n, src, m);
         return;
     }
@@ -1309,8 +1458,9 @@ static int take_messages(emberP_net *n) {
         int got = n->mpi->iprobe(&src, &len);
         if (got <= 0) return any;
         any = 1;
-        uint8_t *buf = ember_malloc(len ? len : 1);
-        if (!buf) return any; /* left for later: out of memory now */
+        if (!n->rbuf && !(n->rbuf = ember_malloc(POOL_BUF))) return any; /* left for later: out of memory now */
+        uint8_t *buf = len <= POOL_BUF ? n->rbuf : ember_malloc(len);
+        if (!buf) return any;
         if (n->mpi->recv(src, buf, len) == 0) {
             emberP_msg m;
             if (emberP_msg_decode(buf, len, &m) == 0) {
@@ -1320,7 +1470,7 @@ static int take_messages(emberP_net *n) {
                     driver_message(n, src, &m);
             }
         }
-        ember_free(buf);
+        if (buf != n->rbuf) ember_free(buf);
     }
 }
 
@@ -1420,6 +1570,7 @@ static void *net_main(void *arg) {
         }
         busy |= take_messages(n);
         test_sends(n);
+        serve_pump(n);
         double t = now_ms();
         if (n->executor && t - last_beat >= 250) {
             emberP_msg beat = {.type = EMBER_MPI_BEAT};
@@ -1512,6 +1663,12 @@ static void net_free(emberP_net *n) {
     for (size_t i = 0; i < n->nsends; i++)
         ember_free(n->sends[i].buf); /* MPI is done or gone by now */
     ember_free(n->sends);
+    for (size_t i = 0; i < n->nserves; i++)
+        serve_free(n->serves[i]);
+    ember_free(n->serves);
+    for (size_t i = 0; i < n->npool; i++)
+        ember_free(n->bufs[i]);
+    ember_free(n->rbuf);
     ember_free(n->slots);
     ember_free(n->peers);
     if (n->wake[0] >= 0) close(n->wake[0]);

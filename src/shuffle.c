@@ -61,8 +61,9 @@ struct ember_shuffle_writer {
     uint64_t *bucket_bytes; /* [nbuckets] framed bytes appended to each bucket */
     emberB_buf index;       /* index entries of the segments written so far */
     uint32_t nsegments;
-    uint64_t offset; /* bytes written to the file so far */
-    int err;         /* first failure that broke the file; then only abort */
+    uint64_t offset;   /* bytes written to the file so far */
+    uint64_t raw_left; /* bytes a raw segment still waits for (emberF_writer_raw) */
+    int err;           /* first failure that broke the file; then only abort */
 };
 
 static int write_all(int fd, const void *p, size_t n, const char *path) {
@@ -168,6 +169,8 @@ int ember_shuffle_writer_append(ember_shuffle_writer *w, uint32_t bucket, const 
         return emberE_set(EMBER_EINVAL, "shuffle file %s: a record of %zu bytes is over the 4 GiB - 1 limit", w->path,
                           len);
     if (!data && len) return emberE_set(EMBER_EINVAL, "shuffle file %s: record data is NULL", w->path);
+    if (w->raw_left)
+        return emberE_set(EMBER_EINVAL, "shuffle file %s: a record appended inside a raw segment", w->path);
 
     emberB_buf *b = &w->buckets[bucket];
     size_t framed = RECORD_HEADER_SIZE + len;
@@ -190,6 +193,11 @@ int ember_shuffle_writer_commit(ember_shuffle_writer *w, uint64_t *bucket_bytes)
     int rc = w->err;
     if (rc) {
         emberE_set(rc, "shuffle file %s not written: an earlier write failed (%s)", w->path, ember_strerror(rc));
+        goto free_writer;
+    }
+    if (w->raw_left) {
+        rc = emberE_set(EMBER_EPROTO, "shuffle file %s not written: its last raw segment lacks %" PRIu64 " bytes",
+                        w->path, w->raw_left);
         goto free_writer;
     }
     if (w->buffered) {
@@ -230,6 +238,47 @@ void ember_shuffle_writer_abort(ember_shuffle_writer *w) {
     if (!w) return;
     unlink(w->tmp_path);
     writer_free(w);
+}
+
+/* ---- raw segments ----------------------------------------------------------- */
+
+int emberF_writer_segment(ember_shuffle_writer *w, uint32_t bucket, uint64_t len, uint32_t crc) {
+    if (w->err) return emberE_set(w->err, "shuffle file %s: cannot go on after an earlier write failed", w->path);
+    if (bucket >= w->nbuckets)
+        return emberE_set(EMBER_EINVAL, "shuffle file %s: bucket %" PRIu32 " out of range (%" PRIu32 " buckets)",
+                          w->path, bucket, w->nbuckets);
+    if (w->raw_left)
+        return emberE_set(EMBER_EPROTO,
+                          "shuffle file %s: a raw segment began while the one before lacks %" PRIu64 " bytes", w->path,
+                          w->raw_left);
+    int rc = w->buffered ? write_segment(w) : 0;
+    if (rc) return w->err = rc;
+    if (w->nsegments == UINT32_MAX) return emberE_set(EMBER_EINVAL, "shuffle file %s: too many segments", w->path);
+    if (emberB_reserve(&w->index, (size_t)w->nbuckets * INDEX_ENTRY_SIZE))
+        return emberE_set(EMBER_ENOMEM, "shuffle file %s: out of memory growing the index", w->path);
+    for (uint32_t i = 0; i < w->nbuckets; i++) {
+        uint8_t *entry = w->index.data + w->index.len;
+        emberB_store_u64(entry, w->offset);
+        emberB_store_u64(entry + 8, i == bucket ? len : 0);
+        emberB_store_u32(entry + 16, i == bucket ? crc : 0);
+        w->index.len += INDEX_ENTRY_SIZE;
+    }
+    w->nsegments++;
+    w->raw_left = len;
+    w->bucket_bytes[bucket] += len;
+    return 0;
+}
+
+int emberF_writer_raw(ember_shuffle_writer *w, const void *p, size_t n) {
+    if (w->err) return emberE_set(w->err, "shuffle file %s: cannot go on after an earlier write failed", w->path);
+    if (n > w->raw_left)
+        return w->err = emberE_set(EMBER_EPROTO, "shuffle file %s: %zu raw bytes where the segment lacks only %" PRIu64,
+                                   w->path, n, w->raw_left);
+    int rc = n ? write_all(w->fd, p, n, w->tmp_path) : 0;
+    if (rc) return w->err = rc;
+    w->offset += n;
+    w->raw_left -= n;
+    return 0;
 }
 
 /* ---- reader ----------------------------------------------------------------- */
@@ -505,6 +554,35 @@ int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t
 
 fail:
     r->err = rc;
+    return rc;
+}
+
+int emberF_bucket_ranges(const char *path, uint32_t bucket, int *fd, emberF_range **ranges, size_t *n) {
+    *fd = -1;
+    *ranges = NULL;
+    *n = 0;
+    ember_shuffle_reader *r;
+    int rc = ember_shuffle_reader_open(&path, 1, bucket, &r);
+    if (rc) return rc;
+    if ((rc = open_file(r))) goto close_reader;
+    emberF_range *out = NULL;
+    size_t count = 0, cap = 0;
+    while (r->seg < r->nsegments) {
+        if ((rc = load_range(r))) break; /* an entry outside the data, or empty with a CRC */
+        if (r->range_end == r->range_pos) continue;
+        if ((rc = emberB_grow(&out, &cap, count + 1, sizeof *out, 8))) break;
+        out[count++] = (emberF_range){r->range_pos, r->range_end - r->range_pos, r->range_want};
+    }
+    if (rc) {
+        ember_free(out);
+        goto close_reader;
+    }
+    *fd = r->fd;
+    r->fd = -1;
+    *ranges = out;
+    *n = count;
+close_reader:
+    ember_shuffle_reader_close(r);
     return rc;
 }
 

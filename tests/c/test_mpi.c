@@ -89,6 +89,14 @@ static void test_round_trips(void) {
                                                       "ab",
                              .nrest = 6},
                "fetched");
+    round_trip(&(emberP_msg){.type = EMBER_MPI_RANGE,
+                             .slot = 17,
+                             .num = 0xdeadbeefu,
+                             .u64 = 6,
+                             .rest = (const uint8_t *)"\x02\x00\x00\x00"
+                                                      "ab",
+                             .nrest = 6},
+               "range");
     round_trip(
         &(emberP_msg){.type = EMBER_MPI_PUT, .num = 3, .rest = (const uint8_t *)"userFiles/a.txt\0hello", .nrest = 21},
         "put");
@@ -125,6 +133,9 @@ static void test_rejects(void) {
     CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 8, &d) == 0);
     buf[0] = EMBER_MPI_HELLO; /* 12 bytes at least */
     CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 11, &d) == EMBER_EPROTO);
+    buf[0] = EMBER_MPI_RANGE; /* so is a range: CRC and length */
+    CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 11, &d) == EMBER_EPROTO);
+    CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 12, &d) == 0 && d.nrest == 0);
     buf[0] = EMBER_MPI_START; /* nothing after the header */
     CHECK(emberP_msg_decode(buf, EMBER_MPI_HEADER + 1, &d) == EMBER_EPROTO);
     CHECK(strstr(ember_last_error(), "after its header") != NULL);
@@ -343,6 +354,29 @@ restore:
     free(saved_tmp);
 }
 
+/* Buckets bigger than a piece (1 MiB) and than a fetch's window of pieces (4 MiB)
+ * come through whole: each map task writes one record of 3 MB, all to bucket 0
+ * ('x' % 2), so its reduce task fetches 3 of the 6 from the other executor. */
+static void test_relay_big_buckets(void) {
+    world w;
+    if (!world_up(&w)) return;
+    ember_node *src = parallel(w.ctx, 6), *big = pipeline(w.ctx, src, "big:3000000"), *sh = NULL;
+    CHECK(ember_node_shuffle(w.ctx, big, 2, "spec", 4, &sh) == 0);
+    ember_result *res = NULL;
+    CHECK(ember_run_job(w.ctx, sh, NULL, 0, NULL, NULL, &res) == 0);
+    CHECK(res && res->nparts == 2 && res->nbatches[0] == 6 && res->nbatches[1] == 0);
+    for (size_t j = 0; res && j < res->nbatches[0]; j++) {
+        const ember_buf *b = &res->batches[0][j];
+        CHECK(b->len == 3000000 && b->data[0] == 'x' && b->data[1500000] == 'x' && b->data[2999999] == 'x');
+    }
+    ember_result_free(res);
+    ember_node_release(sh);
+    ember_node_release(big);
+    ember_node_release(src);
+    world_stop(&w);
+    CHECK(w.exec_rc[0] == 0 && w.exec_rc[1] == 0);
+}
+
 /* Reads the file at path whole into buf (cap bytes at most): its length, or -1. */
 static long slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "rb");
@@ -481,6 +515,7 @@ int main(void) {
     RUN(test_file_owner);
     RUN(test_relay_runs_jobs);
     RUN(test_relay_shuffle_and_blocks);
+    RUN(test_relay_big_buckets);
     RUN(test_share_files);
     RUN(test_lost_executor);
     RUN(test_sigterm_names_the_silent_executor);

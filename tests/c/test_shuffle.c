@@ -1,6 +1,7 @@
 /* test_shuffle.c — unit tests of shuffle files (src/shuffle.c): round trips across
  * many segments and several files, empty buckets and records, abort, and truncated,
- * corrupt and missing files, which must fail cleanly with the right code.
+ * corrupt and missing files, which must fail cleanly with the right code; a bucket
+ * copied as raw ranges (emberF_*, cluster mode's fetch) into a file of its own.
  *
  * Every test works in one mkdtemp directory that main removes at the end. Records
  * are generated from (file, sequence number), so a reader's output can be checked
@@ -705,6 +706,132 @@ static void test_write_failure_sticks(void) {
     CHECK(!exists(path));
 }
 
+/* Copies bucket of the file at src into dst as raw ranges (emberF_bucket_ranges,
+ * then emberF_writer_segment / emberF_writer_raw in pieces of `piece` bytes), as
+ * cluster mode's fetch does; the copy has bucket + 1 buckets. Returns 0 or a code;
+ * *nranges says how many ranges it had. */
+static int copy_bucket(const char *src, const char *dst, uint32_t bucket, size_t piece, size_t *nranges) {
+    int fd;
+    emberF_range *ranges;
+    int rc = emberF_bucket_ranges(src, bucket, &fd, &ranges, nranges);
+    if (rc) return rc;
+    ember_shuffle_writer *w = NULL;
+    uint8_t *buf = ember_malloc(piece);
+    rc = buf ? ember_shuffle_writer_open(dst, bucket + 1, 1 << 20, &w) : EMBER_ENOMEM;
+    for (size_t i = 0; !rc && i < *nranges; i++) {
+        rc = emberF_writer_segment(w, bucket, ranges[i].len, ranges[i].crc);
+        for (uint64_t at = 0; !rc && at < ranges[i].len; at += piece) {
+            size_t k = ranges[i].len - at < piece ? (size_t)(ranges[i].len - at) : piece;
+            rc = pread(fd, buf, k, (off_t)(ranges[i].off + at)) == (ssize_t)k ? emberF_writer_raw(w, buf, k) : -1;
+        }
+    }
+    if (w) rc = rc ? (ember_shuffle_writer_abort(w), rc) : ember_shuffle_writer_commit(w, NULL);
+    ember_free(buf);
+    ember_free(ranges);
+    close(fd);
+    return rc;
+}
+
+/* A bucket copied as its raw ranges (many segments, pieces cutting records) reads
+ * back as the original's bucket; the copy keeps one segment a range. */
+static void test_raw_copy_round_trip(void) {
+    char src[512], dst[512];
+    tmp_path(src, sizeof src, "raw-src");
+    tmp_path(dst, sizeof dst, "raw-dst");
+    gen_spec s = {7, 5, 3000, UINT32_MAX, 2000};
+    CHECK(write_gen(src, &s, NULL) == 0);
+    for (uint32_t b = 0; b < 5; b++) {
+        size_t nranges = 0;
+        CHECK(copy_bucket(src, dst, b, 37, &nranges) == 0);
+        CHECK(nranges > 10);
+        uint32_t nb, nseg;
+        CHECK(read_index_header(dst, &nb, &nseg) == 0 && nb == b + 1 && nseg == nranges);
+        const char *paths[1] = {dst};
+        gen_spec only = s; /* the copy holds bucket b alone, in the same order */
+        CHECK(check_bucket(paths, &only, 1, b) > 0);
+        for (uint32_t other = 0; other < b; other++) {
+            long n = -1;
+            CHECK(drain(paths, 1, other, &n) == 0 && n == 0);
+        }
+        unlink(dst);
+    }
+    /* A bucket with no record has no range; a bucket past the file's fails. */
+    gen_spec skip = {3, 4, 500, 2, 700};
+    CHECK(write_gen(src, &skip, NULL) == 0);
+    int fd;
+    emberF_range *ranges;
+    size_t n;
+    CHECK(emberF_bucket_ranges(src, 2, &fd, &ranges, &n) == 0 && n == 0 && ranges == NULL);
+    close(fd);
+    CHECK(emberF_bucket_ranges(src, 4, &fd, &ranges, &n) == EMBER_EINVAL && fd == -1);
+    tmp_path(dst, sizeof dst, "raw-missing");
+    CHECK(emberF_bucket_ranges(dst, 0, &fd, &ranges, &n) == EMBER_ENOENT && fd == -1);
+    unlink(src);
+}
+
+/* Raw bytes are taken on trust, and checked where the copy is read: a changed byte
+ * fails its range's CRC there. Bytes past a range, a segment begun before the last
+ * is whole, a record appended inside one and a commit short of bytes all fail. */
+static void test_raw_copy_checked_and_bounded(void) {
+    char src[512], dst[512];
+    tmp_path(src, sizeof src, "rawc-src");
+    tmp_path(dst, sizeof dst, "rawc-dst");
+    gen_spec s = {1, 2, 200, UINT32_MAX, 1 << 20};
+    CHECK(write_gen(src, &s, NULL) == 0);
+    size_t nranges;
+    CHECK(copy_bucket(src, dst, 1, 1000, &nranges) == 0 && nranges == 1);
+    size_t size;
+    uint8_t *d = slurp(dst, &size);
+    CHECK(d && size > 100);
+    if (d) {
+        d[10] ^= 0x40; /* inside the first record's bytes */
+        CHECK(spit(dst, d, size) == 0);
+        long n;
+        const char *paths[1] = {dst};
+        CHECK(drain(paths, 1, 1, &n) == EMBER_ECORRUPT);
+        CHECK(strstr(ember_last_error(), "fails its checksum") != NULL);
+    }
+    ember_free(d);
+    unlink(dst);
+
+    ember_shuffle_writer *w;
+    uint8_t bytes[16] = {0};
+    CHECK(ember_shuffle_writer_open(dst, 2, 1 << 20, &w) == 0);
+    CHECK(emberF_writer_segment(w, 2, 4, 0) == EMBER_EINVAL); /* no bucket 2 */
+    CHECK(emberF_writer_segment(w, 1, 8, 0) == 0);
+    CHECK(emberF_writer_segment(w, 1, 8, 0) == EMBER_EPROTO); /* the first lacks 8 bytes */
+    CHECK(ember_shuffle_writer_append(w, 0, bytes, 4) == EMBER_EINVAL);
+    CHECK(emberF_writer_raw(w, bytes, 4) == 0);
+    CHECK(ember_shuffle_writer_commit(w, NULL) == EMBER_EPROTO); /* 4 bytes short */
+    CHECK(strstr(ember_last_error(), "lacks 4 bytes") != NULL);
+    CHECK(!exists(dst));
+    CHECK(ember_shuffle_writer_open(dst, 2, 1 << 20, &w) == 0);
+    CHECK(emberF_writer_segment(w, 0, 8, 0) == 0);
+    CHECK(emberF_writer_raw(w, bytes, 12) == EMBER_EPROTO); /* past the range */
+    CHECK(emberF_writer_raw(w, bytes, 8) == EMBER_EPROTO);  /* broken for good */
+    ember_shuffle_writer_abort(w);
+    CHECK(!exists(dst));
+    /* Records appended before a raw segment are written out first, in order. */
+    CHECK(ember_shuffle_writer_open(dst, 2, 1 << 20, &w) == 0);
+    CHECK(ember_shuffle_writer_append(w, 1, "ab", 2) == 0);
+    uint8_t framed[7] = {3, 0, 0, 0, 'c', 'd', 'e'};
+    CHECK(emberF_writer_segment(w, 1, 7, emberK_crc32c(0, framed, 7)) == 0);
+    CHECK(emberF_writer_raw(w, framed, 3) == 0 && emberF_writer_raw(w, framed + 3, 4) == 0);
+    uint64_t sizes[2];
+    CHECK(ember_shuffle_writer_commit(w, sizes) == 0 && sizes[0] == 0 && sizes[1] == 13);
+    ember_shuffle_reader *r;
+    const char *paths[1] = {dst};
+    const void *rec;
+    size_t len;
+    CHECK(ember_shuffle_reader_open(paths, 1, 1, &r) == 0);
+    CHECK(ember_shuffle_reader_next(r, &rec, &len) == 1 && len == 2 && memcmp(rec, "ab", 2) == 0);
+    CHECK(ember_shuffle_reader_next(r, &rec, &len) == 1 && len == 3 && memcmp(rec, "cde", 3) == 0);
+    CHECK(ember_shuffle_reader_next(r, &rec, &len) == 0);
+    ember_shuffle_reader_close(r);
+    unlink(dst);
+    unlink(src);
+}
+
 static void test_memory_returns(void) { CHECK(ember_mem_used() == mem_at_start); }
 
 /* Removes a directory and what is in it (tests make at most one level below). */
@@ -748,6 +875,8 @@ int main(void) {
     RUN(test_memory_bounded_by_buffer_limit);
     RUN(test_commit_failure_removes_temp);
     RUN(test_write_failure_sticks);
+    RUN(test_raw_copy_round_trip);
+    RUN(test_raw_copy_checked_and_bounded);
     RUN(test_memory_returns);
 
     remove_dir(tmpdir, 0);

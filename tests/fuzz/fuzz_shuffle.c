@@ -1,7 +1,9 @@
 /* fuzz_shuffle.c — fuzz target for the shuffle file reader (shuffle.c): any file, read
  * for any bucket, must give records that lie inside the reader's buffer or fail with
  * EMBER_ECORRUPT (or EMBER_EINVAL for a bucket past the file's count), never read out
- * of bounds, allocate past the file's size or leak. The first input byte picks the
+ * of bounds, allocate past the file's size or leak; the bucket's raw ranges
+ * (emberF_bucket_ranges, what cluster mode sends) must lie inside the file's data,
+ * or the listing fail the same way. The first input byte picks the
  * bucket; the rest is the file. Built as a libFuzzer target by `make fuzz`, and always
  * as a replay runner over tests/fuzz/corpus/shuffle (fuzz_replay.c). */
 #include "internal.h"
@@ -30,6 +32,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc != 0 && rc != EMBER_ECORRUPT && rc != EMBER_EINVAL) abort();
     if (rc < 0 && ember_shuffle_reader_next(r, &rec, &len) != rc) abort(); /* errors stick */
     ember_shuffle_reader_close(r);
+    int fd;
+    emberF_range *ranges;
+    size_t n;
+    rc = emberF_bucket_ranges(path, bucket, &fd, &ranges, &n);
+    if (rc != 0 && rc != EMBER_ECORRUPT && rc != EMBER_EINVAL) abort();
+    if (rc && fd != -1) abort();
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!ranges[i].len || ranges[i].off > size || ranges[i].len > size - ranges[i].off) abort();
+    if (!rc) {
+        ember_free(ranges);
+        close(fd);
+    }
     if (ember_mem_used() != before) abort();
     return 0;
 }
