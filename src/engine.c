@@ -908,8 +908,8 @@ static task *next_task(ember_context *ctx, stage **out) {
 }
 
 /* Cluster mode: the pending task for a free slot of executor `rank`, jobs in
- * submission order: the first that prefers this executor (its input lives there
- * most: emberA_preferred_place); else the first that prefers none, or whose locality
+ * submission order: the first that prefers this executor (two thirds of its input
+ * lives there: emberA_preferred_place); else the first that prefers none, or whose locality
  * wait (cfg.locality_wait_ms from when it was first seen pending) is over. NULL when
  * every pending task still waits for its own executor; *wake_ms is then lowered to
  * when the first wait ends. Barrier stages have no preference: their tasks start

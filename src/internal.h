@@ -990,9 +990,9 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
 /* tasks.c: queues FORGET frames for released commands this worker holds. Caller
  * holds ctx->mu. */
 int emberA_send_forgets(ember_context *ctx, emberX_worker *w);
-/* tasks.c: cluster mode: the executor rank holding the most bytes of task t's input
- * (the buckets of the shuffles it reads, the cached blocks it reads), or 0 when none
- * holds any (or in local mode). */
+/* tasks.c: cluster mode: the executor rank holding at least two thirds of the bytes
+ * of task t's input (the buckets of the shuffles it reads, the cached blocks it reads), or 0
+ * when none does (or in local mode). */
 int emberA_preferred_place(ember_context *ctx, const emberS_stage *st, const emberS_task *t);
 
 /* engine.c: the engine thread's body, and how other threads wake it. */

@@ -374,8 +374,16 @@ int emberA_preferred_place(ember_context *ctx, const emberS_stage *st, const emb
     if (!(ps.bytes = ember_calloc(ps.n, sizeof *ps.bytes))) return 0; /* out of memory: no preference */
     sum_places(ctx, st->computed, t->part, st->kind == STAGE_CACHE, &ps, 0);
     int best = 0;
-    for (size_t r = 1; r < ps.n; r++)
+    uint64_t total = 0;
+    for (size_t r = 1; r < ps.n; r++) {
+        total += ps.bytes[r];
         if (ps.bytes[r] > ps.bytes[best]) best = (int)r;
+    }
+    /* Only an executor holding at least two thirds (twice what all the others hold)
+     * is preferred: input spread about evenly (each reduce task of an even shuffle)
+     * would otherwise send every task to whichever executor holds a few bytes more,
+     * one slot after another, while the others' slots idle. */
+    if (ps.bytes[best] == 0 || ps.bytes[best] / 2 < total - ps.bytes[best]) best = 0;
     ember_free(ps.bytes);
     return best;
 }

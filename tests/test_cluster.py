@@ -167,3 +167,6 @@ def test_reduce_tasks_run_where_their_shuffle_input_is(tmp_path):
     assert seen["counts"] == [[i, 2000] for i in range(4)]
     assert seen["map_executors"] == ["1", "2"]  # both executors ran map tasks: the test can fail
     assert seen["reduce_on_map_executor"] == [True] * 4
+    assert seen["even_counts"] == [[i, 400] for i in range(4)]
+    assert seen["even_map_executors"] == ["1", "2"]
+    assert seen["even_reduce_executors"] == ["1", "2"]

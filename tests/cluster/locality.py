@@ -30,6 +30,14 @@ stages = sorted({row.stage_id for row in api.task_rows(sc, -1)})
 maps, reduces = where(stages[0]), where(stages[1])
 results["map_executors"] = sorted(set(maps.values()))
 results["reduce_on_map_executor"] = [reduces[3 - m] == maps[m] for m in range(4)]
+# Every map task writes to every bucket alike: each reduce task's input is spread
+# over both executors, none is preferred, and the reduce tasks take the free slots of
+# both at once (none waits the 60 s for a slot on the executor holding a few bytes more).
+even = sc.parallelize(range(4), 4).flatMap(lambda m: [(k, m) for k in range(400)]).partitionBy(4, lambda k: k)
+results["even_counts"] = even.mapPartitionsWithIndex(lambda i, it: [(i, sum(1 for _ in it))]).collect()
+stages = sorted({row.stage_id for row in api.task_rows(sc, -1)})
+results["even_map_executors"] = sorted(set(where(stages[-2]).values()))
+results["even_reduce_executors"] = sorted(set(where(stages[-1]).values()))
 sc.stop()
 with open(out_path, "w") as f:
     json.dump(results, f)
