@@ -23,7 +23,7 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define FIRST_CAP 1024
-#define FAR 0xff /* klen of a slot whose bytes are in the arena */
+#define FAR EMBER_COMBINE_FAR
 
 uint64_t emberU_hash(const uint8_t *p, size_t n) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -34,8 +34,14 @@ uint64_t emberU_hash(const uint8_t *p, size_t n) {
         h ^= h >> 32;
     }
     uint64_t t = 0;
-    for (size_t i = 0; i < n; i++)
-        t |= (uint64_t)p[i] << (8 * i);
+    if (n >= 4) { /* the last 1-7 bytes as two overlapping 4-byte loads */
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        t = (uint64_t)a | (uint64_t)b << 32;
+    } else if (n) {
+        t = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
     h ^= t; /* then murmur3's finalizer: every input bit reaches the low bits */
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
@@ -46,24 +52,6 @@ uint64_t emberU_hash(const uint8_t *p, size_t n) {
 }
 
 static int is_empty(const emberU_entry *e) { return e->klen == 0; }
-
-const uint8_t *emberU_key(const emberU_table *t, const emberU_entry *e, size_t *len) {
-    if (e->klen != FAR) {
-        *len = e->klen;
-        return e->u.bytes;
-    }
-    *len = e->u.far.klen;
-    return t->arena.data + e->u.far.koff;
-}
-
-const uint8_t *emberU_value(const emberU_table *t, const emberU_entry *e, size_t *len) {
-    if (e->klen != FAR) {
-        *len = e->vlen;
-        return e->u.bytes + e->klen;
-    }
-    *len = e->u.far.vlen;
-    return t->arena.data + e->u.far.voff;
-}
 
 /* A zeroed slot array of cap slots; *mem is what to free. */
 static emberU_entry *slots_alloc(size_t cap, void **mem) {
@@ -165,13 +153,10 @@ int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_
     return 0;
 }
 
-int emberU_set_value(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n) {
+int emberU_set_value_far(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n) {
     if (e->klen != FAR) {
         if (e->klen + n <= EMBER_COMBINE_INLINE) {
-            if (n <= 16)
-                emberB_copy(e->u.bytes + e->klen, v, n); /* memmove up to 16 bytes */
-            else
-                memmove(e->u.bytes + e->klen, v, n);
+            memmove(e->u.bytes + e->klen, v, n);
             e->vlen = (uint8_t)n;
             return 0;
         }
@@ -205,10 +190,6 @@ emberU_entry *emberU_next(const emberU_table *t, size_t *pos) {
         }
     *pos = t->cap;
     return NULL;
-}
-
-size_t emberU_bytes(const emberU_table *t) {
-    return t->used * (2 * sizeof *t->slots + sizeof *t->order) + t->arena.len;
 }
 
 void emberU_clear(emberU_table *t) {

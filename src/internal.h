@@ -242,6 +242,7 @@ size_t emberH_bytes(const emberH_index *x);
 /* ---- combine.c: the combining table of native shuffles ------------------------ */
 /* Keys and values (encodings) of at most this many bytes together sit in the slot. */
 #define EMBER_COMBINE_INLINE 24
+#define EMBER_COMBINE_FAR 0xff /* the klen of a slot whose bytes are in the arena */
 struct emberU_far {
     uint32_t koff, klen, voff, vlen, vcap; /* in the arena */
 };
@@ -277,11 +278,33 @@ int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_
 static inline void emberU_prefetch(const emberU_table *t, uint64_t hash) {
     if (t->cap) __builtin_prefetch(&t->slots[(uint32_t)hash & (t->cap - 1)]);
 }
-/* Sets an entry's value to v[0, n) (copied). 0 or EMBER_ENOMEM. */
-int emberU_set_value(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n);
+/* Sets an entry's value to v[0, n) (copied). 0 or EMBER_ENOMEM. The common case (key
+ * and value fit in the slot) inline; emberU_set_value_far does every case. */
+int emberU_set_value_far(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n);
+static inline int emberU_set_value(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n) {
+    if (e->klen == EMBER_COMBINE_FAR || e->klen + n > EMBER_COMBINE_INLINE || n > 16)
+        return emberU_set_value_far(t, e, v, n);
+    emberB_copy(e->u.bytes + e->klen, v, n); /* memmove up to 16 bytes: v may be the slot's own */
+    e->vlen = (uint8_t)n;
+    return 0;
+}
 /* The bytes of an entry's key and value (valid until the table changes). */
-const uint8_t *emberU_key(const emberU_table *t, const emberU_entry *e, size_t *len);
-const uint8_t *emberU_value(const emberU_table *t, const emberU_entry *e, size_t *len);
+static inline const uint8_t *emberU_key(const emberU_table *t, const emberU_entry *e, size_t *len) {
+    if (e->klen != EMBER_COMBINE_FAR) {
+        *len = e->klen;
+        return e->u.bytes;
+    }
+    *len = e->u.far.klen;
+    return t->arena.data + e->u.far.koff;
+}
+static inline const uint8_t *emberU_value(const emberU_table *t, const emberU_entry *e, size_t *len) {
+    if (e->klen != EMBER_COMBINE_FAR) {
+        *len = e->vlen;
+        return e->u.bytes + e->klen;
+    }
+    *len = e->u.far.vlen;
+    return t->arena.data + e->u.far.voff;
+}
 /* The i-th entry added (0 <= i < used). */
 static inline emberU_entry *emberU_at(const emberU_table *t, size_t i) { return &t->slots[t->order[i]]; }
 /* The next entry in slot order at or after *pos (start at 0), advancing *pos; NULL
@@ -289,7 +312,9 @@ static inline emberU_entry *emberU_at(const emberU_table *t, size_t i) { return 
 emberU_entry *emberU_next(const emberU_table *t, size_t *pos);
 /* Bytes its entries take (their share of the slots at half load, the arena); 0 once
  * cleared, though the table keeps its memory. */
-size_t emberU_bytes(const emberU_table *t);
+static inline size_t emberU_bytes(const emberU_table *t) {
+    return t->used * (2 * sizeof *t->slots + sizeof *t->order) + t->arena.len;
+}
 /* Empties the table (keeps its memory); frees it. */
 void emberU_clear(emberU_table *t);
 void emberU_free(emberU_table *t);

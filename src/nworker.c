@@ -914,8 +914,18 @@ static int step_next(ember_iter *it, ember_value *v) {
         }
         ember_writer_reset(&s->out);
         s->off = 0;
+        if (s->next_entry + 8 < s->table.used) /* in insertion order: slots all over the table */
+            __builtin_prefetch(emberU_at(&s->table, s->next_entry + 8));
         if ((rc = entry_pair(&s->table, emberU_at(&s->table, s->next_entry++), &s->out))) return rc;
-        return take_out(s, v);
+        /* a 2-tuple of a key and a combiner, each checked when it went into the table */
+        *v = (ember_value){.type = EMBER_TUPLE,
+                           .count = 2,
+                           .enc = s->out.data,
+                           .enc_len = s->out.len,
+                           .next = s->out.data + 2,
+                           .left = 2};
+        s->off = s->out.len;
+        return 1;
     default:
         if (!s->done && (rc = consume(s))) return rc;
         return take_out(s, v);

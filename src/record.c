@@ -123,13 +123,19 @@ static inline int short_ascii(const uint8_t *s, size_t n) {
     return any < 0x80;
 }
 
-static int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8) {
-    if (p >= end) return corrupt(d, p, "truncated value");
-    if (p[0] == TAG_STR && end - p >= 2 && p[1] < 32 && p[1] <= end - p - 2 && (!utf8 || short_ascii(p + 2, p[1]))) {
-        /* a short ASCII str (a word): what the general path below decides, sooner */
+static int decode_any(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8);
+
+static inline int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8) {
+    if (end - p >= 2 && p[0] == TAG_STR && p[1] < 32 && p[1] <= end - p - 2 && (!utf8 || short_ascii(p + 2, p[1]))) {
+        /* a short ASCII str (a word): what the general path decides, sooner */
         *v = (ember_value){.type = EMBER_STR, .data = p + 2, .len = p[1], .enc = p, .enc_len = 2 + (size_t)p[1]};
         return 0;
     }
+    return decode_any(d, p, end, v, depth, utf8);
+}
+
+static int decode_any(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8) {
+    if (p >= end) return corrupt(d, p, "truncated value");
     memset(v, 0, sizeof *v);
     v->enc = p;
     const uint8_t *q = p + 1;

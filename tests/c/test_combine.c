@@ -2,7 +2,8 @@
  * keys found again after the table grows, keys and values inline in the slot or in
  * the arena (a value that outgrows the slot moves both), insertion order (emberU_at),
  * slot order (emberU_next) visiting every entry once, clear, reserve, the byte count,
- * and the memory it counts being returned by emberU_free.
+ * the memory it counts being returned by emberU_free, the hash seeing every byte, and
+ * values of every short size.
  */
 #include "internal.h"
 #include "test.h"
@@ -160,7 +161,8 @@ static void test_clear_reserve_bytes(void) {
     emberU_free(&t); /* a freed table is a zeroed one */
 }
 
-/* An empty key is refused; the hash spreads keys that differ in one byte. */
+/* An empty key is refused; the hash spreads keys that differ in one byte, at every
+ * length and every position (the 8-byte words and the tail alike). */
 static void test_bad_key_and_hash(void) {
     emberU_table t = {0};
     emberU_entry *e;
@@ -168,6 +170,48 @@ static void test_bad_key_and_hash(void) {
     CHECK(emberU_find(&t, (const uint8_t *)"", 0, &e, &found) == EMBER_EINVAL);
     CHECK(emberU_hash((const uint8_t *)"abcdefghij", 10) != emberU_hash((const uint8_t *)"abcdefghik", 10));
     CHECK(emberU_hash((const uint8_t *)"a", 1) != emberU_hash((const uint8_t *)"a\0", 2));
+    uint8_t key[40];
+    for (int i = 0; i < 40; i++)
+        key[i] = (uint8_t)('a' + i % 26);
+    int same = 0;
+    for (size_t n = 1; n <= 40; n++) {
+        uint64_t h = emberU_hash(key, n);
+        for (size_t i = 0; i < n; i++) {
+            key[i] ^= 1;
+            if (emberU_hash(key, n) == h) same++;
+            key[i] ^= 1;
+        }
+    }
+    CHECK(same == 0);
+    emberU_free(&t);
+}
+
+/* emberU_set_value: a value copied from the slot itself (memmove, inline), values of
+ * 1 to 24 bytes beside a short key (inline while they fit, then in the arena). */
+static void test_set_value_sizes(void) {
+    emberU_table t = {0};
+    uint8_t key[300];
+    size_t klen = key_of(key, 1, 0); /* 4 bytes: "k1" */
+    emberU_entry *e;
+    int found;
+    CHECK(emberU_find(&t, key, klen, &e, &found) == 0 && !found);
+    CHECK(set_int(&t, e, 300) == 0);
+    size_t n;
+    const uint8_t *v = emberU_value(&t, e, &n);
+    CHECK(emberU_set_value(&t, e, v, n) == 0 && value_int(&t, e) == 300 && e->klen == klen);
+    for (size_t len = 0; len <= 22; len++) {
+        uint8_t want[32];
+        ember_writer w = {0};
+        memset(want, 'a' + (int)len, sizeof want);
+        ember_put_bytes(&w, want, len); /* 2 + len bytes */
+        CHECK(emberU_set_value(&t, e, w.data, w.len) == 0);
+        const uint8_t *got = emberU_value(&t, e, &n);
+        CHECK(n == w.len && memcmp(got, w.data, n) == 0);
+        CHECK((e->klen == 0xff) == (klen + w.len > EMBER_COMBINE_INLINE)); /* once far, stays far */
+        const uint8_t *k = emberU_key(&t, e, &n);
+        CHECK(n == klen && memcmp(k, key, klen) == 0);
+        ember_writer_free(&w);
+    }
     emberU_free(&t);
 }
 
@@ -177,5 +221,6 @@ int main(void) {
     RUN(test_orders);
     RUN(test_clear_reserve_bytes);
     RUN(test_bad_key_and_hash);
+    RUN(test_set_value_sizes);
     return TEST_REPORT();
 }

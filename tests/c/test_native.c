@@ -458,6 +458,16 @@ static int not_a_pair(const ember_value *v, ember_writer *out) {
     return v->i == 9 ? ember_put_int(out, v->i) : out->err;
 }
 
+/* (key, count) -> (count, key): reads the records reduceByKey hands on. */
+static int swap_pair(const ember_value *v, ember_writer *out) {
+    ember_value k, c;
+    if (ember_value_item(v, 0, &k) || ember_value_item(v, 1, &c))
+        return ember_set_error(EMBER_EINVAL, "swap_pair: expected a pair");
+    ember_put_tuple(out, 2);
+    ember_put_value(out, &c);
+    return ember_put_value(out, &k);
+}
+
 static void test_combining_reads_runs_in_place(void) {
     ember_node *r = NULL, *pairs = NULL, *counts = NULL, *bad = NULL, *bad_counts = NULL, *odd = NULL,
                *odd_counts = NULL;
@@ -492,6 +502,22 @@ static void test_combining_reads_runs_in_place(void) {
     }
     CHECK(written >= 500 && written <= 1500 && read == written);
     free(tasks);
+    /* The merge's records, read by a native map after it */
+    ember_node *swapped = NULL;
+    CHECK(ember_node_map(counts, swap_pair, "swap_pair", &swapped) == 0);
+    ember_writer_reset(&out);
+    CHECK(ember_collect(swapped, &out, &n) == 0 && n == 500);
+    off = 0, right = 0;
+    for (size_t i = 0; i < n; i++, off += used) {
+        ember_value p, k, c;
+        ember_value_decode(out.data + off, out.len - off, &p, &used);
+        ember_value_item(&p, 0, &c);
+        ember_value_item(&p, 1, &k);
+        long key = k.type == EMBER_STR && k.len > 1 ? strtol((const char *)k.data + 1, NULL, 10) : -1;
+        if (key >= 0 && key < 500 && c.i == want[key]) right++;
+    }
+    CHECK(right == 500);
+    ember_node_release(swapped);
     CHECK(ember_node_flat_map(r, bad_utf8_pair, "bad_utf8_pair", &bad) == 0);
     CHECK(ember_node_reduce_by_key(bad, add, "add", 2, &bad_counts) == 0);
     CHECK(ember_collect(bad_counts, &out, NULL) == EMBER_ETASK);
