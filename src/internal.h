@@ -515,6 +515,39 @@ static inline int emberR_small_int(const uint8_t *p, size_t len, ember_value *v)
     *v = (ember_value){.type = EMBER_INT, .i = (int64_t)(n >> 1) ^ -(int64_t)(n & 1), .enc = p, .enc_len = i + 1};
     return 1;
 }
+/* 1 when s[0, n) is ASCII (n small: the common key, a word). */
+static inline int emberR_short_ascii(const uint8_t *s, size_t n) {
+    if (n >= 8) { /* 8 bytes at a time, the last 8 overlapping */
+        uint64_t acc = 0, w;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&w, s + i, 8);
+            acc |= w;
+        }
+        memcpy(&w, s + n - 8, 8);
+        return !((acc | w) & 0x8080808080808080ull);
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return !((a | b) & 0x80808080u);
+    }
+    uint8_t any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= s[i];
+    return any < 0x80;
+}
+/* A 2-tuple of a short ASCII str (under 32 bytes) and a small int (emberR_small_int)
+ * at the start of p[0, len) — a word and its count: returns its length, with the key's
+ * encoding at p + 2 (*klen bytes) and the int in *v as emberR_small_int fills it; else
+ * 0 (anything else, bad bytes too, is left to emberR_decode_pair). */
+static inline size_t emberR_small_pair(const uint8_t *p, size_t len, size_t *klen, ember_value *v) {
+    if (len < 6 || p[0] != 0x08 || p[1] != 2 || p[2] != 0x06 || p[3] >= 32) return 0;
+    size_t n = p[3];
+    if (len - 4 < n + 2 || !emberR_short_ascii(p + 4, n) || !emberR_small_int(p + 4 + n, len - 4 - n, v)) return 0;
+    *klen = 2 + n;
+    return 4 + n + v->enc_len;
+}
 /* Decodes and checks the record at p[0, len) as ember_value_decode does; when it is a
  * (key, value) pair (a 2-tuple or 2-list) returns 1 with its items in *k and *v too
  * (saving ember_value_next's second pass), else 0 (only *rec filled), or EMBER_ECORRUPT. */

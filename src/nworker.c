@@ -706,8 +706,15 @@ static int read_pairs(ember_iter *it, pair_batch *b, const emberU_table *t, cons
         while (b->run.len == 0)
             if ((rc = it->next_run(it, &b->run)) <= 0) return rc;
         for (; b->n < PAIRS_AHEAD && b->run.len; b->n++) {
-            if ((rc = take_pair(&b->run.p, &b->run.len, &rec, &k, &v, what)) < 0)
+            size_t used = emberR_small_pair(b->run.p, b->run.len, &b->at[b->n].klen, &v);
+            if (used) { /* a word and its count */
+                k.enc = b->run.p + 2;
+                k.enc_len = b->at[b->n].klen;
+                b->run.p += used;
+                b->run.len -= used;
+            } else if ((rc = take_pair(&b->run.p, &b->run.len, &rec, &k, &v, what)) < 0) {
                 return rc == EMBER_ECORRUPT ? it->bad_run(it) : rc;
+            }
             if (b->run.count) (*b->run.count)++;
             uint64_t h = emberU_hash(k.enc, k.enc_len);
             b->at[b->n].key = k.enc;

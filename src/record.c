@@ -100,33 +100,11 @@ static int corrupt(const decoder *d, const uint8_t *at, const char *what) {
 /* Decodes the value at p[0, end) into *v, checking its children recursively (depth:
  * containers above it; utf8: whether str contents are checked too). Returns 0 or
  * EMBER_ECORRUPT. */
-/* 1 when s[0, n) is ASCII (n small: the common key, a word). */
-static inline int short_ascii(const uint8_t *s, size_t n) {
-    if (n >= 8) { /* 8 bytes at a time, the last 8 overlapping */
-        uint64_t acc = 0, w;
-        for (size_t i = 0; i + 8 <= n; i += 8) {
-            memcpy(&w, s + i, 8);
-            acc |= w;
-        }
-        memcpy(&w, s + n - 8, 8);
-        return !((acc | w) & 0x8080808080808080ull);
-    }
-    if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        return !((a | b) & 0x80808080u);
-    }
-    uint8_t any = 0;
-    for (size_t i = 0; i < n; i++)
-        any |= s[i];
-    return any < 0x80;
-}
-
 static int decode_any(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8);
 
 static inline int decode(const decoder *d, const uint8_t *p, const uint8_t *end, ember_value *v, int depth, int utf8) {
-    if (end - p >= 2 && p[0] == TAG_STR && p[1] < 32 && p[1] <= end - p - 2 && (!utf8 || short_ascii(p + 2, p[1]))) {
+    if (end - p >= 2 && p[0] == TAG_STR && p[1] < 32 && p[1] <= end - p - 2 &&
+        (!utf8 || emberR_short_ascii(p + 2, p[1]))) {
         /* a short ASCII str (a word): what the general path decides, sooner */
         *v = (ember_value){.type = EMBER_STR, .data = p + 2, .len = p[1], .enc = p, .enc_len = 2 + (size_t)p[1]};
         return 0;

@@ -2,7 +2,9 @@
  * decode to a value or fail with EMBER_ECORRUPT, never read out of bounds, allocate
  * or loop; a value that decodes is walked whole and written again, and must come
  * out as the same bytes (the format has one encoding per value). emberR_decode_pair
- * accepts exactly what ember_value_decode accepts, with the same length. Built as a libFuzzer target with clang
+ * accepts exactly what ember_value_decode accepts, with the same length, and
+ * emberR_small_pair (a word and its count) a subset of those pairs, read the same.
+ * Built as a libFuzzer target with clang
  * (-fsanitize=fuzzer), and always as a replay runner over tests/fuzz/corpus/record (fuzz_replay.c), which every test
  * run executes. */
 #include "internal.h"
@@ -71,6 +73,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int prc = emberR_decode_pair(data, size, &rec, &k, &pv, &pair_used);
     if ((prc < 0) != (rc < 0) || (prc >= 0 && (pair_used != used || rec.enc_len != used))) abort();
     if (prc == 1 && (k.enc != data + 2 || pv.enc != k.enc + k.enc_len || pv.enc + pv.enc_len != data + used)) abort();
+    /* emberR_small_pair takes a subset of the pairs, the same way */
+    size_t klen = 0;
+    ember_value sv;
+    size_t small = emberR_small_pair(data, size, &klen, &sv);
+    if (small && (prc != 1 || small != used || klen != k.enc_len || k.type != EMBER_STR || pv.type != EMBER_INT ||
+                  sv.type != EMBER_INT || sv.i != pv.i || sv.enc != pv.enc || sv.enc_len != pv.enc_len))
+        abort();
     if (ember_mem_used() != before) abort();
     return 0;
 }
