@@ -188,27 +188,35 @@ def test_map_side_combine_caps_itself_when_keys_rarely_repeat(tmp_path):
 
 
 def test_map_side_combine_stops_growing_when_most_keys_are_new(tmp_path):
-    # Two records in three carry a new key, one in three one of 100 frequent keys: a
-    # third of the records meet their key, enough to pass the first check (one in
-    # eight) but not worth a table grown to its budget (64 MB here). Once it holds a
-    # sixteenth of that and a window of 65536 records has fewer than half hits, it
-    # takes no new key: a key first seen later ("late") passes by as it comes, while
-    # the frequent keys met early still merge.
-    records = []
-    for i in range(300_000):
-        if i % 3:
-            records.append((i, 1))
-        elif i < 200_000:
-            records.append((f"f{i % 100}", 1))
-        else:
-            records.append(("late", 1))
+    # Each key comes three times in a row: the first passes by (the admission filter
+    # has not met it), the second goes in, the third merges. A third of the records
+    # meet their key, enough to pass the first check (one in eight) but not worth a
+    # table grown to its budget (64 MB here). Once it holds a sixteenth of that and a
+    # window of 65536 records has fewer than half hits, it takes no new key: a key
+    # first seen later ("late") passes by every time, while the keys it holds still merge.
+    records = [(i, 1) for i in range(100_000) for _ in range(3)] + [("late", 1)] * 1000 + [(7, 1)]
     out = _shuffle_write_records(tmp_path, records, None, add, 64 << 20)
     totals = collections.Counter()
     for k, n in out:
         totals[k] += n
     assert totals == collections.Counter(k for k, _ in records)
-    assert len([k for k, _ in out if k == "late"]) == totals["late"]  # each passed by, none merged
-    assert len([k for k, _ in out if k == "f7"]) == 1  # met early: merged in the table
+    assert len([k for k, _ in out if k == "late"]) == 1000  # each passed by, none merged
+    assert [n for k, n in out if k == 7] == [4]  # among the first 4096 keys: it went in at once, all merged
+
+
+def test_map_side_combine_keeps_keys_met_once_out(tmp_path):
+    # Nine records in ten carry one of 45 frequent keys, one in ten a key met once. A
+    # key met once does not go in (past the first 4096 keys), so the table stays far
+    # under its budget (1 MiB, some 7000 keys) and is never drained: every frequent
+    # key comes out once. Taken in, the keys met once would fill it every ~80000
+    # records and the frequent keys come out again after each drain.
+    records = [((i if i % 10 == 0 else f"f{i % 50}"), 1) for i in range(300_000)]
+    out = _shuffle_write_records(tmp_path, records, None, add, 1 << 20)
+    totals = collections.Counter()
+    for k, n in out:
+        totals[k] += n
+    assert totals == collections.Counter(k for k, _ in records)
+    assert sorted(k for k, _ in out if isinstance(k, str)) == sorted({k for k, _ in records if isinstance(k, str)})
 
 
 def test_map_side_combine_is_bounded_in_bytes(tmp_path):

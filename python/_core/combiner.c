@@ -18,7 +18,16 @@
  * two words in three are seen once, the rest frequent) stops growing while it is
  * small enough to stay in the caches, holding the frequent keys it has met; left to
  * grow to max_bytes it would cost a slow probe per record and its memory, for
- * merges that the few frequent keys already get. */
+ * merges that the few frequent keys already get.
+ *
+ * Keys met once stay out. Past ADMIT_AFTER keys a new key goes in only when it is
+ * met a second time: the first time, its hash sets a bit of an admission filter
+ * (SEEN_BITS bits, cleared whenever a sixth of them are set) and the record passes
+ * by. Text where most words are frequent but a few percent are tokens seen once
+ * keeps a hit rate well above a half, so neither cap above holds it; without the
+ * filter its table filled to max_bytes with those tokens (a cache miss per probe,
+ * for every record) and was drained and filled again. A frequent key costs one
+ * record passed by before it goes in. */
 #include "combiner.h"
 
 int core_keys_equal(PyObject *a, PyObject *b) {
@@ -33,6 +42,8 @@ int core_keys_equal(PyObject *a, PyObject *b) {
 }
 
 #define CAP_CHECK 65536
+#define ADMIT_AFTER 4096                              /* keys the table takes without the filter */
+#define SEEN_BITS (1u << 20)                          /* the admission filter's bits (128 KiB) */
 #define ENTRY_BYTES (sizeof(comb_entry) * 3 / 2 + 16) /* a slot at two thirds full, and slack */
 
 int combiner_init(combiner *c, size_t max_bytes) {
@@ -42,8 +53,14 @@ int combiner_init(combiner *c, size_t max_bytes) {
     c->capped = 0;
     c->max_bytes = max_bytes;
     c->bytes = 0;
+    c->seen_set = 0;
+    c->seen = PyMem_Calloc(SEEN_BITS / 64, sizeof *c->seen);
     c->v = PyMem_Calloc(c->mask + 1, sizeof *c->v);
-    if (!c->v) {
+    if (!c->v || !c->seen) {
+        PyMem_Free(c->seen);
+        PyMem_Free(c->v);
+        c->seen = NULL;
+        c->v = NULL;
         PyErr_NoMemory();
         return -1;
     }
@@ -71,15 +88,37 @@ static int grow(combiner *c) {
     return 0;
 }
 
+/* Counts a record that met the table (hit or not) and, at the end of a window of
+ * CAP_CHECK records, looks at its hit rate: the table may be capped now. */
+static void count_record(combiner *c) {
+    if (++c->records % CAP_CHECK || c->capped) return;
+    size_t win_hits = c->hits - c->window_hits;
+    c->window_hits = c->hits;
+    if (c->records == CAP_CHECK && c->hits < c->records / 8) c->capped = 1;
+    if (c->bytes > c->max_bytes / 16 && win_hits * 2 < CAP_CHECK) c->capped = 1;
+}
+
+/* 1 when a key of hash h should pass the table by this time: the table holds
+ * ADMIT_AFTER keys or more and the filter has not met h since it was cleared (its
+ * bit is set now). The bit is taken from the hash's top bits times 2^64/phi, so
+ * that keys whose hashes differ in a few bits only (ints) spread too. */
+static int first_sight(combiner *c, Py_hash_t h) {
+    if (c->used < ADMIT_AFTER) return 0;
+    uint64_t bit = ((uint64_t)h * 0x9E3779B97F4A7C15u) >> 44; /* 20 bits: SEEN_BITS */
+    uint64_t *w = &c->seen[bit >> 6], m = (uint64_t)1 << (bit & 63);
+    if (*w & m) return 0;
+    *w |= m;
+    if (++c->seen_set > SEEN_BITS / 6) {
+        memset(c->seen, 0, SEEN_BITS / 8);
+        c->seen_set = 0;
+    }
+    return 1;
+}
+
 /* After a record went in: 2 when the table should be drained, else 0 (it may be
  * capped now). */
 static int after_add(combiner *c) {
-    if (!c->capped && c->records % CAP_CHECK == 0) {
-        size_t win_hits = c->hits - c->window_hits;
-        c->window_hits = c->hits;
-        if (c->records == CAP_CHECK && c->hits < c->records / 8) c->capped = 1;
-        if (c->bytes > c->max_bytes / 16 && win_hits * 2 < CAP_CHECK) c->capped = 1;
-    }
+    count_record(c);
     if (c->bytes <= c->max_bytes) return 0;
     if (c->capped && c->bytes <= c->max_bytes / 2 * 3) return 0; /* merged values grew: some slack */
     if (!c->capped && c->hits * 2 < c->records) {
@@ -104,7 +143,6 @@ int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject
                 if (!nv) return -1;
                 c->bytes += core_grown_by(e->value, nv, v);
                 Py_SETREF(e->value, nv);
-                c->records++;
                 c->hits++;
                 return after_add(c);
             }
@@ -112,10 +150,13 @@ int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject
         i = (i + 1) & c->mask;
     }
     if (c->capped) return 1;
+    if (first_sight(c, h)) {
+        count_record(c);
+        return 1;
+    }
     PyObject *nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
     if (!nv) return -1;
     c->v[i] = (comb_entry){Py_NewRef(k), nv, h};
-    c->records++;
     c->bytes += ENTRY_BYTES + core_obj_size(k, 2) + core_obj_size(nv, 2);
     if (++c->used * 3 > (c->mask + 1) * 2 && grow(c) < 0) return -1;
     return after_add(c);
@@ -134,10 +175,14 @@ int combiner_drain(combiner *c, int (*fn)(void *, PyObject *, PyObject *), void 
     c->bytes = 0;
     c->records = c->hits = c->window_hits = 0;
     c->capped = 0;
+    memset(c->seen, 0, SEEN_BITS / 8);
+    c->seen_set = 0;
     return rc;
 }
 
 void combiner_free(combiner *c) {
+    PyMem_Free(c->seen);
+    c->seen = NULL;
     if (!c->v) return;
     for (size_t i = 0; i <= c->mask; i++) {
         Py_XDECREF(c->v[i].key);

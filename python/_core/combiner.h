@@ -20,13 +20,16 @@ typedef struct {
     size_t hits;        /* ... and how many of them met their key there */
     size_t window_hits; /* hits when the current window of CAP_CHECK records began */
     int capped;         /* new keys pass the table by */
+    uint64_t *seen;     /* the admission filter: a bit per hash slot, keys met once (see combiner.c) */
+    size_t seen_set;    /* bits set in it since it was last cleared */
 } combiner;
 
 /* An empty table holding about max_bytes at most. Returns 0, or -1 (MemoryError). */
 int combiner_init(combiner *c, size_t max_bytes);
 /* Merges (k, v) into the table: merge(old, v) for a known key, else create(v)
- * (v itself when create is None). Returns 0 when the record went in; 1 when the
- * table is capped and k is not in it (the caller writes the record out itself);
+ * (v itself when create is None). Returns 0 when the record went in; 1 when k is
+ * not in the table and does not go in (the table is capped, or k is met for the
+ * first time by a table past ADMIT_AFTER keys): the caller writes the record out itself;
  * 2 when it went in and the table should be drained now (combiner_drain); -1 with
  * an exception set. */
 int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject *create, PyObject *merge);
