@@ -219,6 +219,27 @@ def test_map_side_combine_keeps_keys_met_once_out(tmp_path):
     assert sorted(k for k, _ in out if isinstance(k, str)) == sorted({k for k, _ in records if isinstance(k, str)})
 
 
+def test_map_side_combine_adds_ints_in_the_table_as_python_does(tmp_path):
+    # With operator.add the table sums small ints as C ints and short ASCII str keys
+    # compare in the table: sums past 62 bits, floats and bools after ints, and keys of
+    # other kinds (long, non-ASCII, ints equal to floats) must come out as Python's.
+    big = (1 << 62) - 5
+    keys = ["a", "fifteen-chars-x", "sixteen-chars-xy", "é", "ab" * 40, 3, 3.0, (1, "a")]
+    values = [1, big, big, -big, -big, -big, 2.5, True, 1 << 70, -3, 0]
+    records = [(k, v) for _ in range(3) for k in keys for v in values]
+    records += [(f"w{i}", 1) for i in range(6000)] + [("late", 1 << 61)] * 4  # past 4096 keys: the filter
+    expected = {}
+    for k, v in records:
+        expected[k] = expected[k] + v if k in expected else v
+    for budget in (1 << 30, 2000):  # one table; drained again and again
+        out = _shuffle_write_records(tmp_path, records, None, add, budget)
+        got = {}
+        for k, v in out:
+            got[k] = got[k] + v if k in got else v
+        assert got == expected
+        assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
+
+
 def test_map_side_combine_is_bounded_in_bytes(tmp_path):
     # A tiny budget with a high hit rate: the table is written out whenever it is full,
     # so keys come out several times, each time combined.

@@ -27,7 +27,15 @@
  * keeps a hit rate well above a half, so neither cap above holds it; without the
  * filter its table filled to max_bytes with those tokens (a cache miss per probe,
  * for every record) and was drained and filled again. A frequent key costs one
- * record passed by before it goes in. */
+ * record passed by before it goes in.
+ *
+ * A hit touches the slot alone when it can. A str key of at most 15 ASCII characters
+ * keeps its bytes and length in the slot (inl), so equality is decided there without
+ * reading the key object; and when the merge is operator.add, create is None and the
+ * values are ints of at most 62 bits, the sum is a C int in the slot (value NULL),
+ * made an int object only when the table is drained (word counts: one slot read per
+ * record, no int object made or freed). A value of another kind, or a sum past 62
+ * bits, turns the slot's int into an object and merges as Python does. */
 #include "combiner.h"
 
 int core_keys_equal(PyObject *a, PyObject *b) {
@@ -128,21 +136,71 @@ static int after_add(combiner *c) {
     return 2;
 }
 
+/* A key's inl: a str of 1 to 15 ASCII characters as its bytes, its length in the
+ * last byte; zeros (and 0 returned) for any other key. Equal keys whose inl are both
+ * set have equal inl. */
+static int inline_key(PyObject *k, uint64_t inl[2]) {
+    inl[0] = inl[1] = 0;
+    if (!PyUnicode_CheckExact(k) || !PyUnicode_IS_COMPACT_ASCII(k)) return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(k);
+    if (n < 1 || n > 15) return 0;
+    unsigned char b[16] = {0};
+    memcpy(b, PyUnicode_DATA(k), (size_t)n);
+    b[15] = (unsigned char)n;
+    memcpy(inl, b, 16);
+    return 1;
+}
+
+#define SMALL_INT ((int64_t)1 << 62) /* ints held in a slot are in (-SMALL_INT, SMALL_INT) */
+
+/* 1 with *out = v when v is an int held in a slot as a C int, else 0. */
+static int small_int(PyObject *v, int64_t *out) {
+    if (!PyLong_CheckExact(v)) return 0;
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || x <= -SMALL_INT || x >= SMALL_INT) {
+        PyErr_Clear(); /* none is set for an int, but be sure */
+        return 0;
+    }
+    *out = (int64_t)x;
+    return 1;
+}
+
+/* Makes the slot's C int an int object (0, or -1 with an exception). */
+static int box(comb_entry *e) {
+    if (e->value) return 0;
+    e->value = PyLong_FromLongLong(e->ival);
+    return e->value ? 0 : -1;
+}
+
+static int merge_into(core_state *st, combiner *c, comb_entry *e, PyObject *v, PyObject *merge) {
+    int64_t x;
+    if (!e->value && merge == st->op_add && small_int(v, &x) && e->ival + x > -SMALL_INT && e->ival + x < SMALL_INT) {
+        e->ival += x; /* both below 2^62 in size: no overflow */
+        return 0;
+    }
+    if (box(e) < 0) return -1;
+    PyObject *nv = core_merge(st, merge, e->value, v);
+    if (!nv) return -1;
+    c->bytes += core_grown_by(e->value, nv, v);
+    Py_SETREF(e->value, nv);
+    return 0;
+}
+
 int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject *create, PyObject *merge) {
     Py_hash_t h = PyObject_Hash(k);
     if (h == -1 && PyErr_Occurred()) return -1;
+    uint64_t inl[2];
+    int short_str = inline_key(k, inl);
     size_t i = (size_t)h & c->mask;
     for (;;) {
         comb_entry *e = &c->v[i];
         if (!e->key) break;
         if (e->hash == h) {
-            int eq = core_keys_equal(e->key, k);
+            int eq = short_str && e->inl[1] ? inl[0] == e->inl[0] && inl[1] == e->inl[1] : core_keys_equal(e->key, k);
             if (eq < 0) return -1;
             if (eq) {
-                PyObject *nv = core_merge(st, merge, e->value, v);
-                if (!nv) return -1;
-                c->bytes += core_grown_by(e->value, nv, v);
-                Py_SETREF(e->value, nv);
+                if (merge_into(st, c, e, v, merge) < 0) return -1;
                 c->hits++;
                 return after_add(c);
             }
@@ -154,9 +212,16 @@ int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject
         count_record(c);
         return 1;
     }
+    int64_t x = 0;
+    if (create == Py_None && merge == st->op_add && small_int(v, &x)) {
+        c->v[i] = (comb_entry){Py_NewRef(k), NULL, x, h, {inl[0], inl[1]}};
+        c->bytes += ENTRY_BYTES + core_obj_size(k, 2) + core_obj_size(v, 2);
+        if (++c->used * 3 > (c->mask + 1) * 2 && grow(c) < 0) return -1;
+        return after_add(c);
+    }
     PyObject *nv = create == Py_None ? Py_NewRef(v) : PyObject_CallOneArg(create, v);
     if (!nv) return -1;
-    c->v[i] = (comb_entry){Py_NewRef(k), nv, h};
+    c->v[i] = (comb_entry){Py_NewRef(k), nv, 0, h, {inl[0], inl[1]}};
     c->bytes += ENTRY_BYTES + core_obj_size(k, 2) + core_obj_size(nv, 2);
     if (++c->used * 3 > (c->mask + 1) * 2 && grow(c) < 0) return -1;
     return after_add(c);
@@ -167,7 +232,7 @@ int combiner_drain(combiner *c, int (*fn)(void *, PyObject *, PyObject *), void 
     for (size_t i = 0; i <= c->mask; i++) {
         comb_entry *e = &c->v[i];
         if (!e->key) continue;
-        if (!rc) rc = fn(arg, e->key, e->value);
+        if (!rc) rc = box(e) < 0 ? -1 : fn(arg, e->key, e->value);
         Py_CLEAR(e->key);
         Py_CLEAR(e->value);
     }

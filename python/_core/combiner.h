@@ -5,9 +5,11 @@
 #include "core.h"
 
 typedef struct {
-    PyObject *key; /* NULL: empty slot */
-    PyObject *value;
+    PyObject *key;   /* NULL: empty slot */
+    PyObject *value; /* NULL: the value is the int ival (see combiner.c) */
+    int64_t ival;
     Py_hash_t hash;
+    uint64_t inl[2]; /* a short ASCII str key's bytes and length, else 0 */
 } comb_entry;
 
 typedef struct {
