@@ -30,6 +30,26 @@ def test_consecutive_narrow_ops_fuse_into_one_node(sc):
     assert len(chained._ops) == 3
 
 
+def test_map_to_a_pair_with_a_constant_runs_in_c(sc):
+    # lambda x: (x, c) for a constant c of a plain type becomes the C op OP_PAIR; a
+    # function that does anything else (or pairs with something not a plain constant)
+    # stays a Python call. The results are the same either way.
+    from ember import _core
+
+    y = 5
+    words = sc.parallelize(["a", "b", "a", 3, None], 2)
+    cases = [(lambda w: (w, 1), True), (lambda w: (w, "one"), True), (lambda w: (w, b"1"), True),
+             (lambda w: (w, 2.5), True), (lambda w: (w, (1, 2)), False), (lambda w: (1, w), False),
+             (lambda w: (w, y), False), (lambda w: (w, w), False), (lambda w, z=1: (w, z), False),
+             (lambda *w: (w, 1), False)]
+    for f, in_c in cases:
+        mapped = words.map(f)
+        assert (mapped._ops[-1][0] == _core.OP_PAIR) == in_c, f
+        assert mapped.collect() == [f(w) for w in ["a", "b", "a", 3, None]]
+    assert sorted(words.map(lambda w: (w, 1)).reduceByKey(add).collect(), key=repr) == [
+        ("a", 2), ("b", 1), (3, 1), (None, 1)]
+
+
 def test_map_partitions_with_index_through_union(sc):
     a = sc.parallelize([1, 2], 2).mapPartitionsWithIndex(lambda i, it: [(i, x) for x in it])
     b = sc.parallelize([3], 1).mapPartitionsWithIndex(lambda i, it: [(i, x) for x in it])

@@ -5,8 +5,10 @@
  * PipeIter(source, ops) is an iterator: it pulls a record from `source` and pushes
  * it through ops — (kind, function) pairs of kind MAP, FLATMAP, FILTER, MAPVALUES,
  * FLATMAPVALUES, KEYBY (x -> (f(x), x)) — calling each function with vectorcall; and
- * the function-less KEYS, VALUES (a pair's key or value) and PAIR (x -> (x, None)),
- * which keys(), values(), distinct(), subtract() and intersection() use. A flat-map op leaves its
+ * the function-less KEYS, VALUES (a pair's key or value) and PAIR (x -> (x, c), the
+ * op's "function" being the constant c), which keys(), values(), distinct(),
+ * subtract() and intersection() use (c None), and map() for a function that only
+ * returns (x, c) (rdd.py's _pair_constant). A flat-map op leaves its
  * result iterator on a small stack; the next call resumes from the deepest one.
  * mapPartitions functions, which take an iterator, are chained between PipeIters by
  * the Python worker.
@@ -255,8 +257,8 @@ static PyObject *PipeIter_next(PipeIter *self) {
                 Py_DECREF(r);
                 if (!item) return NULL;
                 break;
-            case OP_PAIR:
-                Py_SETREF(item, PyTuple_Pack(2, item, Py_None));
+            case OP_PAIR: /* f is the constant to pair with */
+                Py_SETREF(item, PyTuple_Pack(2, item, op->f));
                 if (!item) return NULL;
                 break;
             case OP_FLATMAPVALUES: {

@@ -98,6 +98,31 @@ def _as_native(func: Any) -> Any:
     return func
 
 
+_PAIR_REF = (lambda x: (x, 1)).__code__  # noqa: E731 - what a lambda pairing with a constant compiles to
+_PAIR_CONST_TYPES = (int, float, str, bytes, bool, type(None))
+_NO_PAIR = object()
+# inspect's CO_VARARGS, CO_VARKEYWORDS, CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+_CO_NOT_PLAIN = 0x4 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200
+
+
+def _pair_constant(func: Any) -> Any:
+    """c for a function that only returns ``(x, c)`` for its argument x and a constant
+    c (``lambda word: (word, 1)``), so the worker's record loop makes the pair in C
+    (``_core.OP_PAIR``) without a Python call; else ``_NO_PAIR``."""
+    code = getattr(func, "__code__", None)
+    ref = _PAIR_REF
+    if (code is None or code.co_code != ref.co_code or code.co_argcount != 1 or code.co_names
+            or code.co_kwonlyargcount or code.co_flags & _CO_NOT_PLAIN or getattr(func, "__closure__", None)
+            or len(code.co_consts) != len(ref.co_consts)):
+        return _NO_PAIR
+    at = ref.co_consts.index(1)
+    c = code.co_consts[at]
+    if type(c) not in _PAIR_CONST_TYPES or code.co_consts[:at] + code.co_consts[at + 1:] != \
+            ref.co_consts[:at] + ref.co_consts[at + 1:]:
+        return _NO_PAIR
+    return c
+
+
 def _load_batch(b: bytes) -> list[Any]:
     """A result batch's records: typed records (native steps write those) or a pickled list."""
     return _core.records_loads(b) if b[:3] == b"EMR" else pickle.loads(b)
@@ -648,6 +673,9 @@ class RDD(Generic[T_co]):
         >>> sc.parallelize(["b", "a", "c"]).map(lambda x: (x, 1)).collect()
         [('b', 1), ('a', 1), ('c', 1)]
         """
+        c = _pair_constant(f)
+        if c is not _NO_PAIR:  # lambda x: (x, c): the pair made in C
+            return self._pipe((_core.OP_PAIR, c), preservesPartitioning)
         return self._pipe((_core.OP_MAP, f), preservesPartitioning)
 
     def flatMap(self: RDD[T], f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> RDD[U]:
