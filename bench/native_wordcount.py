@@ -2,7 +2,7 @@
 no Python anywhere), ember from Python with native (C) functions, ember with Python
 lambdas, and a hand-written single-process C program (bench/wc.c).
 
-    python bench/native_wordcount.py [--text-mb 100] [--repeats 3] [--cores N] [--rt]
+    python bench/native_wordcount.py [--text-mb 100] [--repeats 3] [--cores N] [--rt] [--baseline REV]
 
 Builds bench/wc.c and examples/c/wordcount.c (with libember's sources) with the system
 compiler (into build/bench/), and the native functions of examples/native_udf/wordcount.c
@@ -17,6 +17,10 @@ Each run's CPU time (user + system) is that of all its processes, workers includ
 this process is their subreaper (Linux), so a worker its daemon does not wait for is
 reaped here and counted; a Python child's summary after the job is not counted. On a
 loaded machine the CPU times compare the engines, the wall times the machine.
+
+``--baseline REV`` also builds the C-only job from git revision REV (``git archive`` into
+build/bench/baseline) and runs it alternately with the others: the ratio of the two
+jobs' CPU times measures a change even on a loaded machine.
 
 ``--rt`` runs every engine at real-time round-robin priority (``chrt -r 1``, as
 bench/startup.py does; needs root or CAP_SYS_NICE), so that on a machine loaded by other
@@ -118,6 +122,34 @@ def timed(cmd):
     return end - t0, out
 
 
+def build_c_job(cc, root, out):
+    """Builds examples/c/wordcount.c of the source tree `root` with its libember sources
+    into `out`; returns out."""
+    src = os.path.join(root, "src")
+    subprocess.run([cc, "-O2", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I", os.path.join(root, "include"),
+                    "-I", src, os.path.join(root, "examples", "c", "wordcount.c"),
+                    os.path.join(root, "examples", "native_udf", "wordcount.c")]
+                   + [os.path.join(src, f) for f in sorted(os.listdir(src)) if f.endswith(".c") and f != "mpi_shim.c"]
+                   + ["-lz", "-lpthread", "-ldl", "-lm", "-o", out], check=True)
+    return out
+
+
+def baseline_run(cc, build, rev, path, cores):
+    """{name: command} of the C-only job built from git revision rev (git archive into
+    build/bench/baseline), or {} without one."""
+    if not rev:
+        return {}
+    tree = os.path.join(build, "baseline")
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", rev], capture_output=True)
+    if archive.returncode != 0:
+        sys.exit(f"--baseline {rev}: git archive failed: {archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    job = build_c_job(cc, tree, os.path.join(build, "wordcount-baseline"))
+    return {f"ember C-only job at {rev[:12]} (local[{cores}])": [job, path, f"local[{cores}]", "--summary"]}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--text-mb", type=float, default=100)
@@ -125,6 +157,9 @@ def main(argv=None):
     ap.add_argument("--cores", type=int, default=os.cpu_count())
     ap.add_argument("--data-dir", default=datagen.DEFAULT_DATA_DIR)
     ap.add_argument("--rt", action="store_true", help="run at real-time priority (chrt -r 1), see above")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also run the C-only job built from git revision REV of this repository, "
+                         "alternately with the others, and report its CPU time against this one's")
     args = ap.parse_args(argv)
     whole_tree = become_subreaper()
     prefix = []
@@ -141,18 +176,13 @@ def main(argv=None):
     wc = os.path.join(build, "wc")
     cc = os.environ.get("CC", "cc")
     subprocess.run([cc, "-O2", "-o", wc, os.path.join(HERE, "wc.c")], check=True)
-    cjob = os.path.join(build, "wordcount")
-    src = os.path.join(ROOT, "src")
-    subprocess.run([cc, "-O2", "-std=c11", "-D_GNU_SOURCE", "-DEMBER_BUILDING", "-I", os.path.join(ROOT, "include"),
-                    "-I", src, os.path.join(ROOT, "examples", "c", "wordcount.c"),
-                    os.path.join(ROOT, "examples", "native_udf", "wordcount.c")]
-                   + [os.path.join(src, f) for f in sorted(os.listdir(src)) if f.endswith(".c") and f != "mpi_shim.c"]
-                   + ["-lz", "-lpthread", "-ldl", "-lm", "-o", cjob], check=True)
+    cjob = build_c_job(cc, ROOT, os.path.join(build, "wordcount"))
     from ember import native
     lib = native.compile(os.path.join(ROOT, "examples", "native_udf", "wordcount.c"))
 
     runs = {"hand-written C (1 core)": [wc, path],
             f"ember C-only job (local[{args.cores}])": [cjob, path, f"local[{args.cores}]", "--summary"],
+            **baseline_run(cc, build, args.baseline, path, args.cores),
             f"ember native functions (local[{args.cores}])":
                 [sys.executable, "-c", CHILD, path, "native", str(args.cores), lib],
             f"ember Python lambdas (local[{args.cores}])":
@@ -177,6 +207,9 @@ def main(argv=None):
         used = f"CPU {statistics.median(cpu[name]):6.2f} s" if whole_tree or "C" in name.split("(")[0] else ""
         print(f"  {name:40s} {med:7.2f} s   {med / target:5.2f}x the target   {used}")
     print(f"  target: 1.2 x {c_time:.2f} s / {args.cores} cores = {target:.2f} s")
+    if args.baseline:
+        now, then = (statistics.median(cpu[n]) for n in list(runs)[1:3])
+        print(f"  CPU of the C-only job: {now / then:.2f}x that of the one built from {args.baseline}")
     agree = len({tuple(o) for o in outputs.values()}) == 1
     print(f"  outputs agree: {agree} (distinct, total, checksum = {' '.join(outputs[next(iter(runs))])})")
     return 0 if agree else 1
