@@ -178,7 +178,9 @@ EMBER_EXTERN void ember_seq_reader_close(ember_seq_reader *r);
 /* ---- shuffle files -----------------------------------------------------------
  * A map task writes one shuffle file: records appended to buckets (one bucket per
  * reduce partition), then an index. Memory held by the writer is bounded by
- * `buffer_limit`: past it, the buffered buckets are written out as a segment.
+ * `buffer_limit`: past it, the buffered buckets are written out as a segment. A
+ * record of 256 KiB or more (and 16 times a segment's index, 20 bytes a bucket) is
+ * written at once from the caller's memory, in a segment of its bucket's own.
  * Layout (little-endian): segments of records [u32 len][bytes]...; then the index
  * (u32 nbuckets, u32 nsegments, for each segment and bucket u64 offset, u64 length,
  * u32 CRC-32C of those bytes); then a trailer (u64 index offset, u32 magic "EMSH",

@@ -16,6 +16,10 @@
  *    and a bucket's records keep their append order across segments. After a
  *    segment a bucket keeps its buffer only if it is no bigger than its share of
  *    buffer_limit, so idle capacity cannot add up past the limit either.
+ *  - A big record (DIRECT_MIN bytes or more, and 16 times the index entries a
+ *    segment adds) is not copied into its bucket's buffer: it is written from the
+ *    caller's memory at once, after what its bucket buffered, as a segment in which
+ *    the other buckets are empty (their buffers wait for a later one).
  *  - The writer writes "<path>.tmp.<pid>" and renames it to path at commit: a file
  *    at path is always whole. Nothing is fsync'ed; a lost shuffle file is recomputed.
  *  - The reader holds one file open at a time. On opening it checks the trailer and
@@ -47,6 +51,7 @@
 #define INDEX_ENTRY_SIZE 20u  /* u64 offset, u64 length, u32 CRC-32C */
 #define RECORD_HEADER_SIZE 4u /* u32 len */
 #define READ_BUFFER_SIZE ((size_t)256 * 1024)
+#define DIRECT_MIN ((size_t)256 * 1024) /* a record this big is written without a copy */
 
 /* ---- writer ----------------------------------------------------------------- */
 
@@ -106,6 +111,37 @@ static int write_segment(ember_shuffle_writer *w) {
     }
     w->nsegments++;
     w->buffered = 0;
+    return 0;
+}
+
+/* Writes a segment holding bucket's buffered records and then the record data[0,
+ * len) straight from the caller's memory; the other buckets are empty in it. */
+static int write_direct(ember_shuffle_writer *w, uint32_t bucket, const void *data, size_t len) {
+    if (w->nsegments == UINT32_MAX) return emberE_set(EMBER_EINVAL, "shuffle file %s: too many segments", w->path);
+    int rc = emberB_reserve(&w->index, (size_t)w->nbuckets * INDEX_ENTRY_SIZE);
+    if (rc) return emberE_set(rc, "shuffle file %s: out of memory growing the index", w->path);
+    emberB_buf *b = &w->buckets[bucket];
+    uint8_t head[RECORD_HEADER_SIZE];
+    emberB_store_u32(head, (uint32_t)len);
+    uint32_t crc = b->len ? emberK_crc32c(0, b->data, b->len) : 0;
+    crc = emberK_crc32c(crc, head, sizeof head);
+    crc = emberK_crc32c(crc, data, len);
+    uint64_t range = b->len + sizeof head + len;
+    for (uint32_t i = 0; i < w->nbuckets; i++) {
+        uint8_t *entry = w->index.data + w->index.len;
+        emberB_store_u64(entry, w->offset);
+        emberB_store_u64(entry + 8, i == bucket ? range : 0);
+        emberB_store_u32(entry + 16, i == bucket ? crc : 0);
+        w->index.len += INDEX_ENTRY_SIZE;
+    }
+    if ((b->len && (rc = write_all(w->fd, b->data, b->len, w->tmp_path))) ||
+        (rc = write_all(w->fd, head, sizeof head, w->tmp_path)) || (rc = write_all(w->fd, data, len, w->tmp_path)))
+        return rc;
+    w->offset += range;
+    w->buffered -= b->len;
+    b->len = 0;
+    w->bucket_bytes[bucket] += sizeof head + len;
+    w->nsegments++;
     return 0;
 }
 
@@ -172,6 +208,11 @@ int ember_shuffle_writer_append(ember_shuffle_writer *w, uint32_t bucket, const 
     if (w->raw_left)
         return emberE_set(EMBER_EINVAL, "shuffle file %s: a record appended inside a raw segment", w->path);
 
+    if (len >= DIRECT_MIN && len / 16 >= (uint64_t)w->nbuckets * INDEX_ENTRY_SIZE) {
+        int rc = write_direct(w, bucket, data, len);
+        if (rc) w->err = rc;
+        return rc;
+    }
     emberB_buf *b = &w->buckets[bucket];
     size_t framed = RECORD_HEADER_SIZE + len;
     if (emberB_reserve(b, framed))

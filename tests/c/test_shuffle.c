@@ -185,7 +185,9 @@ static void test_round_trip_many_segments(void) {
 
 static void test_one_segment_and_big_records(void) {
     /* A record bigger than the read buffer, and enough small ones in one range that
-     * records straddle the buffer's refills. */
+     * records straddle the buffer's refills. The big records go straight to the
+     * file, each closing a segment of its bucket's own (bucket 0's small records
+     * before it in it): 2 of them, then the rest at commit. */
     char path[512];
     tmp_path(path, sizeof path, "big");
     size_t big_len = 1024 * 1024 + 3;
@@ -206,7 +208,7 @@ static void test_one_segment_and_big_records(void) {
 
     uint32_t nb, nseg;
     CHECK(read_index_header(path, &nb, &nseg) == 0);
-    CHECK(nseg == 1);
+    CHECK(nseg == 3);
 
     const char *paths[] = {path};
     ember_shuffle_reader *r;
@@ -231,6 +233,31 @@ static void test_one_segment_and_big_records(void) {
     CHECK(ember_shuffle_reader_next(r, &data, &len) == 0);
     ember_shuffle_reader_close(r);
     ember_free(big);
+}
+
+/* A big record goes straight to the file only when it is 16 times the index a segment
+ * adds: with 2000 buckets (40 KB of index a segment) a 300 KB record is buffered. */
+static void test_big_record_among_many_buckets_is_buffered(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "bigmany");
+    size_t len = 300 * 1024;
+    uint8_t *big = ember_calloc(1, len);
+    ember_shuffle_writer *w;
+    CHECK(big && ember_shuffle_writer_open(path, 2000, (size_t)64 << 20, &w) == 0);
+    CHECK(ember_shuffle_writer_append(w, 1999, big, len) == 0 && ember_shuffle_writer_append(w, 5, big, 3) == 0);
+    CHECK(ember_shuffle_writer_commit(w, NULL) == 0);
+    uint32_t nb, nseg;
+    CHECK(read_index_header(path, &nb, &nseg) == 0 && nb == 2000 && nseg == 1);
+    CHECK(ember_shuffle_writer_open(path, 20, (size_t)64 << 20, &w) == 0); /* 400 B a segment: direct */
+    CHECK(ember_shuffle_writer_append(w, 19, big, len) == 0 && ember_shuffle_writer_append(w, 5, big, 3) == 0);
+    CHECK(ember_shuffle_writer_commit(w, NULL) == 0);
+    CHECK(read_index_header(path, &nb, &nseg) == 0 && nb == 20 && nseg == 2);
+    const char *paths[] = {path};
+    long n;
+    CHECK(drain(paths, 1, 19, &n) == 0 && n == 1);
+    CHECK(drain(paths, 1, 5, &n) == 0 && n == 1);
+    ember_free(big);
+    unlink(path);
 }
 
 static void test_several_files_in_order(void) {
@@ -860,6 +887,7 @@ int main(void) {
 
     RUN(test_round_trip_many_segments);
     RUN(test_one_segment_and_big_records);
+    RUN(test_big_record_among_many_buckets_is_buffered);
     RUN(test_several_files_in_order);
     RUN(test_empty);
     RUN(test_zero_length_records);
