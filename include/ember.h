@@ -373,6 +373,17 @@ typedef struct ember_storage_info {
 /* Fills out[0, max) with one entry per persisted node, and returns how many
  * persisted nodes there are (call again with more room when that exceeds max). */
 EMBER_EXTERN size_t ember_storage_status(ember_context *ctx, ember_storage_info *out, size_t max);
+/* Where one cached partition is held: executor 0 is this process; in cluster mode
+ * an executor's rank, whose own block store holds it (the driver knows its size). */
+typedef struct ember_block_info {
+    size_t partition;
+    int executor;
+    uint64_t memory_bytes; /* in memory */
+    uint64_t disk_bytes;   /* in a block file */
+} ember_block_info;
+/* Fills out[0, max) with the held partitions of node id, in partition order; returns
+ * how many there are (call again with more room when that exceeds max). */
+EMBER_EXTERN size_t ember_storage_blocks(ember_context *ctx, int id, ember_block_info *out, size_t max);
 /* 1 when the node is marked to be kept (ember_node_set_cached), else 0. */
 EMBER_EXTERN int ember_node_is_cached(ember_node *n);
 /* Marks a node as a barrier node (1) or not (0). A stage whose tasks compute a

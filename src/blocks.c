@@ -31,6 +31,15 @@
  * a file itself, given its path (emberM_file), as it reads a shuffle bucket, and
  * reports a file it found missing or damaged (emberM_block_lose).
  *
+ * Cluster mode. Each executor has a store of its own (mpi.c) holding the partitions
+ * its tasks cached, under its own budget, spilling to its own temp dir; the driver's
+ * store records only which executor holds a partition, whether in memory or on disk
+ * there, and its size (emberM_put_remote), so that its figures and the planner see
+ * it, and tasks are sent its name <dir>/e<rank>/rdd-<id>-<partition>.block. What it
+ * drops of those (unpersist, a block file lost) it tells on_drop; what an executor
+ * moved out of memory it is told (emberM_remote_moved); a lost executor's records go
+ * (emberM_forget_rank). Remote bytes never count against this store's budget.
+ *
  * Block files (one per partition, <dir>/rdd-<id>-<partition>.block): a header
  *   "EMBLOCK\0" | u32 version (1) | u32 batch count | u64 payload length
  * then the payload, each batch as u32 length + bytes, then u32 CRC-32C of the
@@ -220,6 +229,10 @@ typedef struct slot {
     uint64_t disk_bytes; /* its block file's size, while it has one (else 0) */
     uint64_t used;       /* the store's tick when last stored or read (LRU) */
     uint64_t dropped;    /* computed, not kept: its bytes (not wanted again unless they fit) */
+    int dropped_remote;  /* dropped by an executor that had no room: wanted again after an unpersist */
+    int rank;            /* cluster mode: the executor holding it (0: none), where and how big */
+    int remote_where;    /* EMBERM_MEMORY or EMBERM_DISK */
+    uint64_t remote_bytes;
 } slot;
 
 struct emberM_rdd {
@@ -307,10 +320,28 @@ static int write_block(emberM_store *s, struct emberM_rdd *r, size_t p, const em
     return rc;
 }
 
+void emberM_remote_path(const emberM_store *s, int id, size_t p, int rank, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/e%d/rdd-%d-%zu.block", s->dir, rank, id, p);
+}
+
+/* Forgets the executor's copy of partition p of r (tell: and has it dropped there). */
+static void drop_remote(emberM_store *s, struct emberM_rdd *r, size_t p, int tell) {
+    slot *sl = &r->slots[p];
+    if (!sl->rank) return;
+    if (tell && s->on_drop) {
+        char path[4200];
+        emberM_remote_path(s, r->id, p, sl->rank, path, sizeof path);
+        s->on_drop(s->on_drop_arg, path);
+    }
+    sl->rank = sl->remote_where = 0;
+    sl->remote_bytes = 0;
+}
+
 static void free_rdd(emberM_store *s, struct emberM_rdd *r) {
     for (size_t p = 0; p < r->nparts; p++) {
         drop_mem(s, &r->slots[p]);
         drop_file(s, r, p);
+        drop_remote(s, r, p, 1);
     }
     ember_free(r->slots);
     ember_free(r);
@@ -341,6 +372,7 @@ static int evict_one(emberM_store *s, int keep) {
     }
     drop_mem(s, sl);
     s->evictions++;
+    if (s->on_move) s->on_move(s->on_move_arg, vr->id, vp, sl->disk_bytes ? EMBERM_DISK : EMBERM_GONE, sl->disk_bytes);
     return 1;
 }
 
@@ -454,6 +486,10 @@ int emberM_unpersist(emberM_store *s, int id) {
             break;
         }
     if (found) free_rdd(s, found);
+    /* Executors have room again: what they could not keep is wanted again. */
+    for (struct emberM_rdd *r = s->rdds; found && r; r = r->next)
+        for (size_t p = 0; p < r->nparts; p++)
+            if (r->slots[p].dropped_remote) r->slots[p].dropped = r->slots[p].dropped_remote = 0;
     pthread_mutex_unlock(&s->mu);
     return found != NULL;
 }
@@ -498,6 +534,15 @@ int emberM_block_lose(emberM_store *s, const char *path, int *id, size_t *part) 
     pthread_mutex_lock(&s->mu);
     for (struct emberM_rdd *r = s->rdds; r && !found; r = r->next)
         for (size_t p = 0; p < r->nparts && !found; p++) {
+            if (r->slots[p].rank) { /* an executor's: it could not give it (dropped, damaged) */
+                emberM_remote_path(s, r->id, p, r->slots[p].rank, mine, sizeof mine);
+                if (strcmp(mine, path) != 0) continue;
+                drop_remote(s, r, p, 1); /* wanted again: the next stage computes it */
+                *id = r->id;
+                *part = p;
+                found = 1;
+                continue;
+            }
             if (!r->slots[p].disk_bytes) continue;
             emberM_block_path(s, r->id, p, mine, sizeof mine);
             if (strcmp(mine, path) != 0) continue;
@@ -515,7 +560,7 @@ int emberM_wants(emberM_store *s, int id, size_t p) {
     pthread_mutex_lock(&s->mu);
     struct emberM_rdd *r = find_rdd(s, id);
     slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
-    int wants = sl && !sl->mem && !sl->disk_bytes && !sl->dropped;
+    int wants = sl && !sl->mem && !sl->disk_bytes && !sl->dropped && !sl->rank;
     pthread_mutex_unlock(&s->mu);
     return wants;
 }
@@ -524,8 +569,8 @@ int emberM_where(emberM_store *s, int id, size_t p, uint64_t *bytes) {
     pthread_mutex_lock(&s->mu);
     struct emberM_rdd *r = find_rdd(s, id);
     slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
-    int where = sl && (sl->mem || sl->disk_bytes) ? 0 : -1;
-    *bytes = where == 0 ? sl->mem_bytes + sl->disk_bytes : 0;
+    int where = sl && sl->rank ? sl->rank : sl && (sl->mem || sl->disk_bytes) ? 0 : -1;
+    *bytes = where > 0 ? sl->remote_bytes : where == 0 ? sl->mem_bytes + sl->disk_bytes : 0;
     pthread_mutex_unlock(&s->mu);
     return where;
 }
@@ -541,7 +586,7 @@ void emberM_new_job(emberM_store *s) {
             own += r->slots[p].mem_bytes;
         for (size_t p = 0; p < r->nparts; p++) {
             slot *sl = &r->slots[p];
-            if (!sl->dropped || own + sl->dropped > room) continue;
+            if (!sl->dropped || sl->dropped_remote || own + sl->dropped > room) continue; /* this store's room */
             own += sl->dropped;
             sl->dropped = 0;
         }
@@ -589,6 +634,85 @@ unlock:
     return rc;
 }
 
+/* ---- blocks held by executors (cluster mode) ------------------------------------------ */
+
+int emberM_put_remote(emberM_store *s, int id, size_t p, int rank, int where, uint64_t bytes) {
+    int recorded = 0;
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    if (!sl || sl->mem || sl->disk_bytes) { /* not wanted: the executor's copy goes */
+        if (where != EMBERM_GONE && s->on_drop) {
+            char path[4200];
+            emberM_remote_path(s, id, p, rank, path, sizeof path);
+            s->on_drop(s->on_drop_arg, path);
+        }
+        goto unlock;
+    }
+    if (sl->rank != rank) drop_remote(s, r, p, 1);
+    sl->used = ++s->tick;
+    if (where == EMBERM_GONE) { /* not kept there: computed again where needed, as emberM_put's */
+        sl->rank = sl->remote_where = 0;
+        sl->remote_bytes = 0;
+        sl->dropped = bytes ? bytes : 1;
+        sl->dropped_remote = 1;
+    } else {
+        sl->rank = rank;
+        sl->remote_where = where;
+        sl->remote_bytes = bytes;
+        sl->dropped = 0;
+        sl->dropped_remote = 0;
+        recorded = 1;
+    }
+unlock:
+    pthread_mutex_unlock(&s->mu);
+    return recorded;
+}
+
+void emberM_remote_moved(emberM_store *s, int id, size_t p, int rank, int where, uint64_t bytes) {
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    if (sl && sl->rank == rank && rank > 0) {
+        if (where == EMBERM_GONE) {
+            drop_remote(s, r, p, 0); /* wanted again by the next job */
+        } else {
+            sl->remote_where = where;
+            sl->remote_bytes = bytes;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void emberM_forget_rank(emberM_store *s, int rank) {
+    pthread_mutex_lock(&s->mu);
+    for (struct emberM_rdd *r = s->rdds; r; r = r->next)
+        for (size_t p = 0; p < r->nparts; p++)
+            if (r->slots[p].rank == rank) drop_remote(s, r, p, 0);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int emberM_kept(emberM_store *s, int id, size_t p, uint64_t *bytes) {
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    slot *sl = r && p < r->nparts ? &r->slots[p] : NULL;
+    int where = !sl ? EMBERM_GONE : sl->mem ? EMBERM_MEMORY : sl->disk_bytes ? EMBERM_DISK : EMBERM_GONE;
+    *bytes = where == EMBERM_MEMORY ? sl->mem_bytes : where == EMBERM_DISK ? sl->disk_bytes : 0;
+    pthread_mutex_unlock(&s->mu);
+    return where;
+}
+
+void emberM_drop_block(emberM_store *s, int id, size_t p) {
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    if (r && p < r->nparts) {
+        drop_mem(s, &r->slots[p]);
+        drop_file(s, r, p);
+        r->slots[p].dropped = r->slots[p].dropped_remote = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 size_t emberM_status(emberM_store *s, ember_storage_info *out, size_t max) {
     size_t n = 0;
     pthread_mutex_lock(&s->mu);
@@ -601,10 +725,29 @@ size_t emberM_status(emberM_store *s, ember_storage_info *out, size_t max) {
         i->num_partitions = r->nparts;
         for (size_t p = 0; p < r->nparts; p++) {
             const slot *sl = &r->slots[p];
-            i->cached_partitions += sl->mem || sl->disk_bytes;
-            i->memory_bytes += sl->mem_bytes;
-            i->disk_bytes += sl->disk_bytes;
+            i->cached_partitions += sl->mem || sl->disk_bytes || sl->rank;
+            i->memory_bytes += sl->mem_bytes + (sl->remote_where == EMBERM_MEMORY ? sl->remote_bytes : 0);
+            i->disk_bytes += sl->disk_bytes + (sl->remote_where == EMBERM_DISK ? sl->remote_bytes : 0);
         }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+size_t emberM_blocks(emberM_store *s, int id, ember_block_info *out, size_t max) {
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    struct emberM_rdd *r = find_rdd(s, id);
+    for (size_t p = 0; r && p < r->nparts; p++) {
+        const slot *sl = &r->slots[p];
+        if (!sl->mem && !sl->disk_bytes && !sl->rank) continue;
+        if (n < max)
+            out[n] = (ember_block_info){
+                .partition = p,
+                .executor = sl->rank,
+                .memory_bytes = sl->mem_bytes + (sl->remote_where == EMBERM_MEMORY ? sl->remote_bytes : 0),
+                .disk_bytes = sl->disk_bytes + (sl->remote_where == EMBERM_DISK ? sl->remote_bytes : 0)};
+        n++;
     }
     pthread_mutex_unlock(&s->mu);
     return n;

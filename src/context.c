@@ -98,6 +98,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
         ctx->blocks.on_drop = emberP_drop_file;
         ctx->blocks.on_drop_arg = &ctx->pool;
         pthread_mutex_unlock(&ctx->blocks.mu);
+        emberP_watch_blocks(&ctx->pool, &ctx->blocks);
     }
     rc = emberX_pool_adopt(&ctx->pool, &ctx->cfg, ctx->tmpdir, started_pid, started_fd);
     started_pid = 0;
@@ -144,7 +145,8 @@ int ember_mpi_executor(const ember_config *cfg) {
         pool.workers[i].to_fd = pool.workers[i].from_fd = -1;
         pool.workers[i].pid = -1;
     }
-    if ((rc = emberX_pool_start(&pool, cfg, tmpdir)) == 0) rc = emberP_executor_run(&pool, cfg->mpi);
+    if ((rc = emberX_pool_start(&pool, cfg, tmpdir)) == 0)
+        rc = emberP_executor_run(&pool, cfg->mpi, cfg->memory_limit, cfg->storage_reserve);
     emberX_pool_stop(&pool);
     ember_free(pool.workers);
 remove_dir:
@@ -187,6 +189,10 @@ size_t ember_context_freed_nodes(ember_context *ctx, int *ids, size_t max) {
 
 size_t ember_storage_status(ember_context *ctx, ember_storage_info *out, size_t max) {
     return emberM_status(&ctx->blocks, out, max);
+}
+
+size_t ember_storage_blocks(ember_context *ctx, int id, ember_block_info *out, size_t max) {
+    return emberM_blocks(&ctx->blocks, id, out, max);
 }
 
 void ember_context_free(ember_context *ctx) {

@@ -246,6 +246,8 @@ static void release_sending(task *t) {
 static int assign(ember_context *ctx, stage *st, task *t, emberX_worker *w) {
     t->attempt_id = ++ctx->next_attempt_id;
     t->place = w->remote;
+    t->stored = 0;
+    t->stored_bytes = 0;
     int rc = emberA_send_task(ctx, st, t, w);
     if (rc) return rc;
     emberL_task_begin(&ctx->tasklog, &(ember_task_info){.task_id = t->attempt_id,
@@ -648,7 +650,9 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
             return;
         }
         release_sending(t);
-        ember_task_info end = {.output_bytes = st->kind == STAGE_RESULT ? t->out_bytes : emberM_batches_bytes(&t->out),
+        ember_task_info end = {.output_bytes = st->kind == STAGE_RESULT ? t->out_bytes
+                                               : t->stored              ? t->stored_bytes
+                                                                        : emberM_batches_bytes(&t->out),
                                .records_read = emberW_done_metric(&d, EMBER_METRIC_RECORDS_READ),
                                .records_written = emberW_done_metric(&d, EMBER_METRIC_RECORDS_WRITTEN),
                                .shuffle_records_read = emberW_done_metric(&d, EMBER_METRIC_SHUFFLE_RECORDS_READ),
@@ -666,7 +670,7 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
         st->nrunning--;
         pthread_mutex_unlock(&ctx->mu);
         if (st->kind == STAGE_RESULT && !st->barrier) deliver(ctx, st, t);
-        if (st->kind == STAGE_CACHE && !st->barrier) { /* stored at once: the budget sees it now */
+        if (st->kind == STAGE_CACHE && !st->barrier && !t->stored) { /* stored at once: the budget sees it now */
             int rc = emberM_put(&ctx->blocks, st->target->id, t->part, &t->out);
             if (rc) {
                 finish_job(ctx, st->job, rc, ember_last_error());
@@ -674,6 +678,27 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
             }
         }
         if (st->ndone == st->ntasks) stage_complete(ctx, st);
+        return;
+    }
+    case EMBER_FRAME_BLOCK_STORED: {
+        /* Cluster mode: the executor kept the cache task's block in its own store (the
+         * task's DATA stayed there); the driver's store records where. Then the
+         * blocks its storing moved out of memory there. */
+        uint32_t n;
+        emberW_stored mine = {0};
+        if (emberW_stored_decode(p, len, &n) == 0 && n > 0) mine = emberW_stored_entry(p, 0);
+        if (st->kind != STAGE_CACHE || w->remote <= 0 || n == 0 || (int)mine.node != st->target->id ||
+            mine.partition != t->part) {
+            worker_died(ctx, w, "it sent a malformed or unexpected BLOCK_STORED");
+            return;
+        }
+        emberM_put_remote(&ctx->blocks, st->target->id, t->part, w->remote, (int)mine.where, mine.bytes);
+        t->stored = 1;
+        t->stored_bytes = mine.bytes;
+        for (uint32_t i = 1; i < n; i++) {
+            emberW_stored e = emberW_stored_entry(p, i);
+            emberM_remote_moved(&ctx->blocks, (int)e.node, e.partition, w->remote, (int)e.where, e.bytes);
+        }
         return;
     }
     case EMBER_FRAME_TASK_ERROR:
@@ -732,7 +757,8 @@ static void stage_complete(ember_context *ctx, stage *st) {
     int rc = 0;
     for (size_t i = 0; i < st->ntasks && !rc; i++) {
         task *t = &st->tasks[i];
-        if (st->kind == STAGE_CACHE && st->barrier) { /* a barrier stage's blocks, once it has completed */
+        if (st->kind == STAGE_CACHE && st->barrier &&
+            !t->stored) { /* a barrier stage's blocks, once it has completed */
             rc = emberM_put(&ctx->blocks, n->id, t->part, &t->out);
         } else if (st->kind == STAGE_SHUFFLE) {
             char path[4096];

@@ -352,11 +352,20 @@ typedef struct emberM_store {
     uint64_t disk_bytes;    /* bytes of block files */
     uint64_t tick;          /* LRU clock */
     uint64_t evictions, bad_files;
-    /* Told each map output file the store drops (after unlinking it here), under mu;
-     * cluster mode's emberP_drop_file removes it on the executor that holds it. */
+    /* Told each map output file the store drops (after unlinking it here), and each
+     * cached block an executor holds that the store drops (by the name
+     * <dir>/e<rank>/rdd-<id>-<partition>.block), under mu; cluster mode's
+     * emberP_drop_file removes it on the executor that holds it. */
     void (*on_drop)(void *arg, const char *path);
     void *on_drop_arg;
+    /* Told each block that leaves memory to make room (where EMBERM_DISK: to its file;
+     * EMBERM_GONE: dropped), under mu: an executor reports it to the driver. */
+    void (*on_move)(void *arg, int id, size_t p, int where, uint64_t bytes);
+    void *on_move_arg;
 } emberM_store;
+
+/* Where a block is kept, as BLOCK_STORED says it (wire.h's EMBER_BLOCK_*). */
+enum { EMBERM_GONE = 0, EMBERM_MEMORY = 1, EMBERM_DISK = 2 };
 
 /* Creates an empty store whose files go under dir, with no memory budget.
  * emberM_clear drops every block (and removes its files); emberM_destroy also frees
@@ -396,7 +405,8 @@ int emberM_block_lose(emberM_store *s, const char *path, int *id, size_t *part);
  * held, and not dropped since the last emberM_new_job). */
 int emberM_wants(emberM_store *s, int id, size_t p);
 /* Where partition p of node id is held: -1 nowhere (not registered, not stored, or
- * dropped), 0 in this store (memory or file); *bytes its size. */
+ * dropped), 0 in this store (memory or file), else the rank of the executor holding
+ * it (emberM_put_remote); *bytes its size. */
 int emberM_where(emberM_store *s, int id, size_t p, uint64_t *bytes);
 /* Stores partition p's batches if node id wants it, as its level and the budget say
  * (memory, evicting least-recently-used blocks of other nodes; else its block file;
@@ -404,6 +414,31 @@ int emberM_where(emberM_store *s, int id, size_t p, uint64_t *bytes);
  * EMBER_EIO when a block file could not be written (naming it and spark.local.dir),
  * or EMBER_ENOMEM. */
 int emberM_put(emberM_store *s, int id, size_t p, emberM_batches *batches);
+/* Cluster mode, the driver's store: executor `rank` keeps partition p of node id
+ * (where EMBERM_MEMORY or EMBERM_DISK, bytes its size; EMBERM_GONE: it did not keep
+ * it, which counts as dropped, as for emberM_put). The store records only where and
+ * how big. A block not wanted (the node is not persisted, or the partition is held
+ * here) is dropped on the executor (on_drop); a record at another rank is replaced
+ * and that copy dropped. A partition an executor did not keep is wanted again only
+ * after an unpersist (emberM_new_job weighs this store's room, not the executors').
+ * Returns 1 when recorded. */
+int emberM_put_remote(emberM_store *s, int id, size_t p, int rank, int where, uint64_t bytes);
+/* Executor `rank` moved its block of partition p of node id out of memory (where
+ * EMBERM_DISK, bytes its file's size) or dropped it (EMBERM_GONE: forgotten here, so
+ * a later job caches it again). Ignored unless the store records it at that rank. */
+void emberM_remote_moved(emberM_store *s, int id, size_t p, int rank, int where, uint64_t bytes);
+/* Executor `rank` is lost: every block recorded there is forgotten (nothing to tell). */
+void emberM_forget_rank(emberM_store *s, int rank);
+/* The driver's name of a block executor `rank` holds: <dir>/e<rank>/rdd-<id>-<p>.block. */
+void emberM_remote_path(const emberM_store *s, int id, size_t p, int rank, char *buf, size_t cap);
+/* An executor's store: EMBERM_MEMORY, EMBERM_DISK or EMBERM_GONE (not held) for
+ * partition p of node id, *bytes its size. */
+int emberM_kept(emberM_store *s, int id, size_t p, uint64_t *bytes);
+/* Drops partition p of node id (memory and file), whatever its level. */
+void emberM_drop_block(emberM_store *s, int id, size_t p);
+/* Fills out[0, max) with where each held partition of node id is, in partition
+ * order; returns how many are held. */
+size_t emberM_blocks(emberM_store *s, int id, ember_block_info *out, size_t max);
 /* Fills out[0, max) with one entry per persisted node; returns how many there are. */
 size_t emberM_status(emberM_store *s, ember_storage_info *out, size_t max);
 typedef struct emberM_totals_t {
@@ -877,9 +912,12 @@ int emberP_share_name_ok(const char *name);
 /* The executors pool's transport knows (rank order), as ember_context_executors. */
 size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max);
 /* An executor: relays the driver's slots to pool's workers (its own daemon's) in this
- * thread until the driver says QUIT. Returns 0, or a negative code when MPI did not
- * start. */
-int emberP_executor_run(emberX_pool *pool, const char *shim);
+ * thread until the driver says QUIT, keeping the partitions its cache tasks make in a
+ * block store of its own (budget memory_limit and storage_reserve, as emberM_set_budget;
+ * files in pool's temp dir). Returns 0, or a negative code when MPI did not start. */
+int emberP_executor_run(emberX_pool *pool, const char *shim, int64_t memory_limit, int64_t storage_reserve);
+/* The driver: the context's block store, whose records of a lost executor's blocks go. */
+void emberP_watch_blocks(emberX_pool *pool, emberM_store *blocks);
 /* 1 with the executor's rank and the file's name (pointing into path) when path is a
  * file a cluster-mode engine named as held by an executor (<tmpdir>/e<rank>/<name>:
  * a map output shuffle-..., a cached block rdd-...); else 0. */
@@ -984,11 +1022,13 @@ typedef struct emberS_task {
     uint64_t *bucket_bytes;
     emberM_part **sending; /* cached partitions this attempt is sending */
     size_t nsending;
-    int place;         /* where the last attempt ran: 0 here, else an executor's rank */
-    int prefer;        /* cluster mode: the executor rank holding most of its input (0: none), once known */
-    int prefer_known;  /* prefer was computed (emberA_preferred_place) */
-    double pending_ms; /* when dispatch first saw it pending: its locality wait runs from then */
-    char *error;       /* the last failure */
+    int place;             /* where the last attempt ran: 0 here, else an executor's rank */
+    int prefer;            /* cluster mode: the executor rank holding most of its input (0: none), once known */
+    int prefer_known;      /* prefer was computed (emberA_preferred_place) */
+    double pending_ms;     /* when dispatch first saw it pending: its locality wait runs from then */
+    int stored;            /* cache task: its executor kept the block (BLOCK_STORED), for this attempt */
+    uint64_t stored_bytes; /* its size there */
+    char *error;           /* the last failure */
     uint64_t input_bytes, shuffle_read_bytes; /* what the current attempt reads (tasks.c) */
 } emberS_task;
 

@@ -55,7 +55,8 @@
  *                                    was lost, so end without MPI_Finalize, which
  *                                    would wait for it)
  *   FETCH        executor -> any     slot: request id; u32 bucket (all ones: the whole
- *                                    file); rest: the driver's name of the file
+ *                                    file, or a cached block as its block file);
+ *                                    rest: the driver's name of the file
  *   RANGE        the answer          slot: request id; u32 CRC-32C, u64 length of a
  *                                    range of the bucket (one segment's bytes in the
  *                                    map output, as they stand there); rest: its
@@ -65,7 +66,8 @@
  *                                    a whole file), or the error
  *   REMOVE       driver -> executor  rest: the driver's name of a map output the
  *                                    block store dropped (its shuffle was released,
- *                                    or the output replaced or lost): remove the file
+ *                                    or the output replaced or lost): remove the file;
+ *                                    or of a cached block it keeps: drop it
  *   PUT          driver -> executor  u32 flags (1 first, 2 last, 4 remove); rest: a
  *                                    name under the temp dirs, NUL, a piece of the
  *                                    file (see "files shared with every executor")
@@ -199,6 +201,18 @@ typedef struct slot {
         char *local, *theirs; /* the file here, and the driver's name for it */
     } * paths;
     size_t npaths, cappaths;
+    /* executor: a cache task's block (see "the executor's block store") */
+    int caching; /* 1: keeping a cache task's DATA; 2: out of memory doing so */
+    uint32_t cache_node, cache_part;
+    emberM_batches cached; /* its DATA, kept here instead of relayed */
+    uint32_t *stream_map;  /* the driver's stream numbers' new ones, when blocks became streams */
+    uint32_t nstream_map;
+    struct inject { /* blocks of this store sent to the worker as input streams */
+        uint32_t stream;
+        emberM_part *part;
+    } * inject;
+    size_t ninject, capinject, inject_i, inject_b; /* the stream being sent, its next batch */
+    int inject_begun;
 } slot;
 
 typedef struct fetch {
@@ -286,6 +300,10 @@ typedef struct emberP_net {
     fetch *fetches;         /* executor: queued and asked, MAX_ASKED asked at most */
     size_t nfetches, capfetches, asked;
     uint32_t next_fetch;
+    emberM_store store;   /* executor: its block store (cached partitions) */
+    emberW_stored *moved; /* executor: blocks the store moved out of memory, to report */
+    size_t nmoved, capmoved;
+    emberM_store *blocks; /* driver: the context's store (a lost executor's blocks go) */
 } emberP_net;
 
 static double now_ms(void) {
@@ -383,6 +401,7 @@ static void test_sends(emberP_net *n) {
 }
 
 static void clear_paths(slot *s);
+static void clear_cache(slot *s);
 
 static void slot_reset(slot *s) {
     emberB_free(&s->q);
@@ -398,6 +417,7 @@ static void slot_reset(slot *s) {
     s->nfetching = 0;
     s->task_seq++; /* fetches still under way for it are dropped when they end */
     clear_paths(s);
+    clear_cache(s);
 }
 
 /* The rank a slot's messages go to, and the slot number they carry. */
@@ -445,6 +465,7 @@ static void lose_peer(emberP_net *n, int r, const char *why) {
     pthread_mutex_unlock(&n->mu);
     for (uint32_t i = 0; i < p->slots; i++)
         driver_close(&n->slots[p->first + i]);
+    if (n->blocks) emberM_forget_rank(n->blocks, r); /* the blocks it kept are gone with it */
     poke(n->engine_wake, 1);
 }
 
@@ -842,11 +863,12 @@ enum { MAX_ASKED = 4 };
 #define FETCH_WHOLE 0xffffffffu /* FETCH's bucket: the whole file */
 enum { FETCHED_LAST = 1, FETCHED_ERROR = 2 };
 
-/* 1 with the owner's rank and the file name when path is a map output a cluster-mode
- * engine named (.../e<rank>/shuffle-...). */
+/* 1 with the owner's rank and the file name when path is a file a cluster-mode engine
+ * named as an executor's: a map output (.../e<rank>/shuffle-...) or a cached block
+ * (.../e<rank>/rdd-<id>-<partition>.block). */
 static int map_output_owner(const char *path, int *owner, const char **name) {
     const char *slash = strrchr(path, '/');
-    if (!slash || strncmp(slash + 1, "shuffle-", 8) != 0) return 0;
+    if (!slash || (strncmp(slash + 1, "shuffle-", 8) != 0 && strncmp(slash + 1, "rdd-", 4) != 0)) return 0;
     const char *dir = slash;
     while (dir > path && dir[-1] != '/')
         dir--;
@@ -921,8 +943,14 @@ static void rewrite_path(emberP_net *n, slot *s, emberW_bytes *bp, uint32_t buck
     int owner = 0;
     const char *name;
     if (whole) {
-        if (access(theirs, R_OK) == 0) return; /* a block file this host sees */
-        name = strrchr(theirs, '/') ? strrchr(theirs, '/') + 1 : theirs;
+        if (map_output_owner(theirs, &owner, &name)) {
+            /* a block an executor keeps: this one's is its store's file (when there
+             * is none, the worker says so, and the driver has it computed again) */
+        } else if (access(theirs, R_OK) == 0) {
+            return; /* a block file of the driver's this host sees */
+        } else {
+            name = strrchr(theirs, '/') ? strrchr(theirs, '/') + 1 : theirs;
+        }
     } else if (!map_output_owner(theirs, &owner, &name)) {
         return;
     }
@@ -955,6 +983,143 @@ static void queue_frame(slot *s, uint32_t type, const void *p, size_t len) {
     if (emberB_append(&s->q, hdr, sizeof hdr) || (len && emberB_append(&s->q, p, len))) s->q.len = s->qhead = 0;
 }
 
+/* ---- the executor's block store ------------------------------------------------------
+ *
+ * A cache task (output EMBER_OUT_CACHE) on an executor keeps its partition there: the
+ * relay takes the DATA frames its worker sends instead of relaying them and, at its
+ * TASK_DONE, stores them in the executor's own store (blocks.c: its budget, its temp
+ * dir for block files), then sends the driver BLOCK_STORED (where the block went and
+ * its size, then the blocks the store moved out of memory on the way) and the
+ * TASK_DONE. The driver names such a block <driver tmpdir>/e<rank>/rdd-<id>-<p>.block
+ * in a task's input (EMBER_IN_BLOCK). On its own executor, a block in memory becomes
+ * an input stream of the task (the DATA leaves are numbered again in tree order, the
+ * driver's INPUT_BEGINs renumbered on the way, and the block's batches sent right
+ * after the TASK, a few at a time as the worker's pipe takes them); one in its file
+ * is read there by the worker. Another executor fetches it whole, as a block file
+ * (FETCH, served from memory or the file). A block that is not there (dropped since)
+ * makes the worker report FETCH_FAILED under the driver's name: the driver forgets it
+ * and has it computed again. REMOVE with such a name drops it (unpersist). */
+
+static void clear_cache(slot *s) {
+    emberM_batches_clear(&s->cached);
+    s->caching = 0;
+    for (size_t i = s->inject_i; i < s->ninject; i++)
+        emberM_part_release(s->inject[i].part);
+    ember_free(s->inject);
+    s->inject = NULL;
+    s->ninject = s->capinject = s->inject_i = s->inject_b = 0;
+    s->inject_begun = 0;
+    ember_free(s->stream_map);
+    s->stream_map = NULL;
+    s->nstream_map = 0;
+}
+
+/* The store moved a block out of memory (under its lock): noted for the next BLOCK_STORED. */
+static void note_moved(void *arg, int id, size_t p, int where, uint64_t bytes) {
+    emberP_net *n = arg;
+    if (emberB_grow(&n->moved, &n->capmoved, n->nmoved + 1, sizeof *n->moved, 8)) return; /* see below */
+    n->moved[n->nmoved++] = (emberW_stored){(uint32_t)id, (uint32_t)p, (uint32_t)where, bytes};
+    /* Out of memory, the driver keeps the old record: a task reading the block then
+     * does not find it, and the driver has it computed again. */
+}
+
+/* Partition and node of a block's file name rdd-<id>-<partition>.block; 1 when it is one. */
+static int block_name(const char *name, int *id, size_t *part) {
+    char tail[8] = "";
+    return sscanf(name, "rdd-%d-%zu.%7s", id, part, tail) == 3 && strcmp(tail, "block") == 0 && *id >= 0;
+}
+
+/* Numbers the DATA leaves of the task of s in tree order, making each block this
+ * executor holds in memory a DATA leaf whose batches it sends itself; the driver's
+ * stream numbers' new ones go to s->stream_map when anything moved. */
+static int inject_blocks(emberP_net *n, slot *s, emberW_input *in, uint32_t *next) {
+    int rc = 0;
+    if (in->kind == EMBER_IN_DATA) {
+        if (in->stream < s->nstream_map) s->stream_map[in->stream] = *next;
+        in->stream = (*next)++;
+    } else if (in->kind == EMBER_IN_BLOCK && in->path.len < EMBER_WIRE_MAX_PATH) {
+        char theirs[EMBER_WIRE_MAX_PATH];
+        memcpy(theirs, in->path.p, in->path.len);
+        theirs[in->path.len] = 0;
+        int owner, id;
+        size_t part;
+        const char *name;
+        emberM_part *held = map_output_owner(theirs, &owner, &name) && owner == n->rank && block_name(name, &id, &part)
+                                ? emberM_get(&n->store, id, part)
+                                : NULL;
+        if (held && emberB_grow(&s->inject, &s->capinject, s->ninject + 1, sizeof *s->inject, 4)) {
+            emberM_part_release(held); /* out of memory: the worker reads the block's file, or fails */
+            held = NULL;
+        }
+        if (held) {
+            s->inject[s->ninject++] = (struct inject){*next, held};
+            in->kind = EMBER_IN_DATA;
+            in->path = (emberW_bytes){NULL, 0};
+            in->stream = (*next)++;
+        }
+    }
+    for (uint32_t i = 0; i < in->nchildren && !rc; i++)
+        rc = inject_blocks(n, s, &in->children[i], next);
+    return rc;
+}
+
+/* Queues the next frames of the blocks s sends as input streams, while its queue is
+ * short; at the end the driver's frames flow again (pump_in). */
+static void inject_more(slot *s) {
+    while (s->inject_i < s->ninject && s->q.len - s->qhead < RELAY_CHUNK) {
+        struct inject *j = &s->inject[s->inject_i];
+        uint8_t idx[4];
+        if (!s->inject_begun) {
+            emberW_u32_encode(idx, j->stream);
+            queue_frame(s, EMBER_FRAME_INPUT_BEGIN, idx, 4);
+            s->inject_begun = 1;
+        } else if (s->inject_b < j->part->batches.n) {
+            const emberM_batches *b = &j->part->batches;
+            queue_frame(s, EMBER_FRAME_DATA, b->bufs[s->inject_b].data, b->bufs[s->inject_b].len);
+            s->inject_b++;
+        } else {
+            queue_frame(s, EMBER_FRAME_INPUT_END, NULL, 0);
+            emberM_part_release(j->part);
+            j->part = NULL;
+            s->inject_i++;
+            s->inject_b = 0;
+            s->inject_begun = 0;
+        }
+    }
+    if (s->inject_i == s->ninject) {
+        ember_free(s->inject);
+        s->inject = NULL;
+        s->ninject = s->capinject = s->inject_i = 0;
+    }
+}
+
+/* The cache task of s finished: its batches go into the store; appends BLOCK_STORED
+ * (this block, then what the store moved out of memory) to out. */
+static void store_block(emberP_net *n, slot *s, emberB_buf *out) {
+    uint64_t total = emberM_batches_bytes(&s->cached), bytes = 0;
+    n->nmoved = 0;
+    if (emberM_put(&n->store, (int)s->cache_node, s->cache_part, &s->cached))
+        fprintf(stderr, "ember: executor rank %d (host %s) could not keep a cached partition: %s\n", n->rank, n->host,
+                ember_last_error()); /* not kept: the driver has it computed where needed */
+    int where = emberM_kept(&n->store, (int)s->cache_node, s->cache_part, &bytes);
+    emberW_stored first = {s->cache_node, s->cache_part, (uint32_t)where, where == EMBERM_GONE ? total : bytes};
+    emberW_stored *all = ember_malloc((n->nmoved + 1) * sizeof *all);
+    emberB_buf b = {0};
+    if (all) {
+        all[0] = first;
+        if (n->nmoved) memcpy(all + 1, n->moved, n->nmoved * sizeof *all);
+    }
+    if (emberW_stored_encode(&b, all ? all : &first, all ? (uint32_t)(n->nmoved + 1) : 1) == 0) {
+        uint8_t hdr[EMBER_WIRE_HEADER];
+        emberW_header(hdr, EMBER_FRAME_BLOCK_STORED, (uint32_t)b.len);
+        if (emberB_append(out, hdr, sizeof hdr) || emberB_append(out, b.data, b.len)) out->len = 0;
+    }
+    emberB_free(&b);
+    ember_free(all);
+    n->nmoved = 0;
+    s->caching = 0;
+}
+
 /* Sends the held TASK of s on (its paths rewritten) to the worker. */
 static void task_send(slot *s) {
     emberB_buf b = {0};
@@ -967,6 +1132,7 @@ static void task_send(slot *s) {
     ember_free(s->task_bytes);
     s->task_bytes = NULL;
     s->held = 0;
+    if (s->ninject) inject_more(s); /* the blocks of this store it reads, as its first streams */
 }
 
 /* A TASK frame for the worker of s: rewrites its paths, fetching what is elsewhere. */
@@ -987,6 +1153,24 @@ static void task_begin(emberP_net *n, slot *s, const uint8_t *p, size_t len) {
         ember_free(s->task_bytes);
         s->task_bytes = NULL;
         return;
+    }
+    clear_cache(s);
+    if (s->task.output == EMBER_OUT_CACHE &&
+        emberM_persist(&n->store, (int)s->task.cache_node, s->task.cache_parts, (int)s->task.cache_level) == 0 &&
+        s->task.partition < s->task.cache_parts) {
+        emberM_drop_block(&n->store, (int)s->task.cache_node, s->task.partition); /* computed anew: an old copy goes */
+        s->caching = 1;
+        s->cache_node = s->task.cache_node;
+        s->cache_part = s->task.partition;
+    }
+    if (s->task.nstreams && (s->stream_map = ember_calloc(s->task.nstreams, sizeof *s->stream_map)))
+        s->nstream_map = s->task.nstreams;
+    uint32_t next = 0;
+    inject_blocks(n, s, &s->task.input, &next);
+    if (!s->ninject) { /* nothing moved: the driver's numbers stand */
+        ember_free(s->stream_map);
+        s->stream_map = NULL;
+        s->nstream_map = 0;
     }
     rewrite_input(n, s, &s->task.input);
     int owner;
@@ -1016,13 +1200,20 @@ static void pump_in(emberP_net *n, slot *s) {
     uint32_t type;
     const uint8_t *p;
     size_t len;
-    while (!s->held && s->fd_out >= 0 && s->q.len - s->qhead < RELAY_WINDOW &&
+    while (!s->held && !s->ninject && s->fd_out >= 0 && s->q.len - s->qhead < RELAY_WINDOW &&
            emberW_next(&s->from_driver, &type, &p, &len) > 0) {
         s->uncredited += EMBER_WIRE_HEADER + len;
-        if (type == EMBER_FRAME_TASK)
+        uint32_t stream;
+        uint8_t idx[4];
+        if (type == EMBER_FRAME_TASK) {
             task_begin(n, s, p, len);
-        else
+        } else if (type == EMBER_FRAME_INPUT_BEGIN && s->stream_map && emberW_u32_decode(p, len, &stream) == 0 &&
+                   stream < s->nstream_map) {
+            emberW_u32_encode(idx, s->stream_map[stream]);
+            queue_frame(s, type, idx, 4);
+        } else {
             queue_frame(s, type, p, len);
+        }
     }
     if (s->uncredited) {
         emberP_msg m = {
@@ -1210,11 +1401,30 @@ static void serve_fetch(emberP_net *n, int src, const emberP_msg *m) {
     }
     memcpy(asked, m->rest, m->nrest);
     asked[m->nrest] = 0;
-    if (n->executor && map_output_owner(asked, &owner, &name) && owner == n->rank)
+    int mine = n->executor && map_output_owner(asked, &owner, &name) && owner == n->rank, id;
+    size_t part;
+    if (mine)
         snprintf(path, sizeof path, "%s/%s", n->pool->tmpdir, name);
     else
         snprintf(path, sizeof path, "%s", asked);
     int rc = 0;
+    emberM_part *held =
+        mine && m->num == FETCH_WHOLE && block_name(name, &id, &part) ? emberM_get(&n->store, id, part) : NULL;
+    if (held) { /* a cached block in this executor's memory: sent as its block file would be */
+        emberB_buf b = {0};
+        rc = emberM_block_encode(&held->batches, &b);
+        emberM_part_release(held);
+        for (size_t off = 0; !rc && off < b.len; off += PIECE)
+            send_fetched(n, src, m->slot, 0, b.data + off, b.len - off < PIECE ? b.len - off : PIECE);
+        if (rc) {
+            const char *e = ember_last_error();
+            send_fetched(n, src, m->slot, FETCHED_ERROR, e, strlen(e));
+        } else {
+            send_fetched(n, src, m->slot, FETCHED_LAST, NULL, 0);
+        }
+        emberB_free(&b);
+        return;
+    }
     serve *sv = ember_calloc(1, sizeof *sv);
     if (sv) sv->fd = -1;
     if (!sv || !(sv->path = ember_strdup(path)) ||
@@ -1244,7 +1454,8 @@ static void serve_fetch(emberP_net *n, int src, const emberP_msg *m) {
     serve_pump(n);
 }
 
-/* REMOVE: the driver dropped one of this executor's map outputs; its file goes. */
+/* REMOVE: the driver dropped one of this executor's map outputs, or a cached block;
+ * its file (and memory) goes. */
 static void remove_map_output(emberP_net *n, const emberP_msg *m) {
     char theirs[EMBER_WIRE_MAX_PATH], path[2 * EMBER_WIRE_MAX_PATH];
     int owner;
@@ -1253,6 +1464,12 @@ static void remove_map_output(emberP_net *n, const emberP_msg *m) {
     memcpy(theirs, m->rest, m->nrest);
     theirs[m->nrest] = 0;
     if (!map_output_owner(theirs, &owner, &name) || owner != n->rank) return;
+    int id;
+    size_t part;
+    if (block_name(name, &id, &part)) { /* a cached block: memory and file */
+        emberM_drop_block(&n->store, id, part);
+        return;
+    }
     snprintf(path, sizeof path, "%s/%s", n->pool->tmpdir, name);
     unlink(path);
 }
@@ -1267,6 +1484,27 @@ static void relay_worker_frames(emberP_net *n, slot *s) {
     while (emberW_next(&s->from_worker, &type, &p, &len) > 0) {
         emberB_buf fixed = {0};
         emberW_bytes path, text;
+        char msg[512];
+        if (s->caching && type == EMBER_FRAME_DATA) { /* the block stays here */
+            uint8_t *copy = ember_malloc(len ? len : 1);
+            if (copy) memcpy(copy, p, len);
+            if (!copy || emberM_batches_push(&s->cached, copy, len)) {
+                ember_free(copy);
+                emberM_batches_clear(&s->cached);
+                s->caching = 2; /* out of memory: the rest goes too, and the task fails (below) */
+            }
+            continue;
+        }
+        if (s->caching == 2 && type == EMBER_FRAME_TASK_DONE) { /* retried, as any failed task */
+            snprintf(msg, sizeof msg, "executor rank %d (host %s) ran out of memory keeping a cached partition",
+                     n->rank, n->host);
+            s->caching = 0;
+            type = EMBER_FRAME_TASK_ERROR;
+            p = (const uint8_t *)msg;
+            len = strlen(msg);
+        }
+        if (s->caching && type == EMBER_FRAME_TASK_DONE) store_block(n, s, &out);
+        if (type == EMBER_FRAME_TASK_ERROR || type == EMBER_FRAME_FETCH_FAILED) clear_cache(s);
         if (type == EMBER_FRAME_FETCH_FAILED && emberW_fetch_failed_decode(p, len, &path, &text) == 0) {
             for (size_t i = 0; i < s->npaths; i++)
                 if (strlen(s->paths[i].local) == path.len && memcmp(s->paths[i].local, path.p, path.len) == 0 &&
@@ -1414,7 +1652,12 @@ static int relay_out(emberP_net *n, slot *s) {
     sigemptyset(&block);
     sigaddset(&block, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    while (s->qhead < s->q.len) {
+    for (;;) {
+        if (s->qhead == s->q.len && s->ninject && s->fd_out >= 0) { /* the next frames of a block it sends */
+            s->q.len = s->qhead = 0;
+            inject_more(s);
+        }
+        if (s->qhead >= s->q.len) break;
         ssize_t r = write(s->fd_out, s->q.data + s->qhead, s->q.len - s->qhead);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
@@ -1643,6 +1886,8 @@ static void net_free(emberP_net *n) {
         emberW_parser_free(&s->from_worker);
         ember_free(s->paths);
     }
+    if (n->store.ready) emberM_destroy(&n->store); /* its files go with the temp dir */
+    ember_free(n->moved);
     for (size_t i = 0; i < n->nfetches; i++) {
         fetch *f = &n->fetches[i];
         if (f->w) ember_shuffle_writer_abort(f->w);
@@ -1910,6 +2155,11 @@ fail:
 
 int emberP_file_owner(const char *path, int *rank, const char **name) { return map_output_owner(path, rank, name); }
 
+void emberP_watch_blocks(emberX_pool *pool, emberM_store *blocks) {
+    emberP_net *n = pool->net;
+    if (n && !n->executor) n->blocks = blocks; /* before any executor can be lost: set at start */
+}
+
 size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max) {
     emberP_net *n = pool->net;
     if (!n || n->executor || !n->peers) return 0;
@@ -1926,11 +2176,18 @@ size_t emberP_executors(emberX_pool *pool, ember_executor_info *out, size_t max)
     return k;
 }
 
-int emberP_executor_run(emberX_pool *pool, const char *shim) {
+int emberP_executor_run(emberX_pool *pool, const char *shim, int64_t memory_limit, int64_t storage_reserve) {
     emberP_net *n;
     int rc = net_new(shim, 1, &n);
     if (rc) return rc;
     n->pool = pool;
+    if ((rc = emberM_init(&n->store, pool->tmpdir))) {
+        net_free(n);
+        return rc;
+    }
+    emberM_set_budget(&n->store, memory_limit, storage_reserve);
+    n->store.on_move = note_moved;
+    n->store.on_move_arg = n;
     if ((rc = new_slots(n, pool->nworkers))) {
         net_free(n);
         return rc;

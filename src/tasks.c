@@ -5,10 +5,12 @@
  * Resolving a partition through the narrow dependencies gives an input tree — leaves
  * are parallelized or cached batches sent over the pipe, a text split or range the
  * worker reads itself, a cached partition's block file or buckets of shuffle files
- * the worker reads itself; inner
+ * the worker reads itself, or (cluster mode) the name of a block an executor keeps,
+ * which that executor's relay resolves (mpi.c); inner
  * nodes concatenate (coalesce), zip or pair (cartesian) — with the commands to apply
- * at each level. Output goes back over the pipe (results, cached partitions) or into
- * a shuffle file the worker writes. Each command is sent to a worker once; a
+ * at each level. Output goes back over the pipe (results, cached partitions: in
+ * cluster mode those stay in the executor's store) or into a shuffle file the worker
+ * writes. Each command is sent to a worker once; a
  * released node's command is forgotten (FORGET) by the workers holding it.
  */
 #include "internal.h"
@@ -138,6 +140,21 @@ static int resolve(encoder *e, ember_node *n, size_t p, int skip_cache, cmd_ref 
         if ((rc = keep_paths(e, paths, 1))) return rc;
         in->kind = EMBER_IN_BLOCK; /* the worker reads the file itself */
         in->path = str_bytes(path);
+        return set_cmds(in, above, nabove);
+    }
+    uint64_t bytes = 0;
+    int rank = skip_cache ? -1 : emberM_where(&n->ctx->blocks, n->id, p, &bytes);
+    if (rank > 0) { /* cluster mode: executor `rank` keeps it; the executor running the task gets it there */
+        char **paths = ember_malloc(sizeof *paths);
+        if (paths) emberM_remote_path(&n->ctx->blocks, n->id, p, rank, block, sizeof block);
+        if (!paths || !(paths[0] = ember_strdup(block))) {
+            ember_free(paths);
+            return emberE_set(EMBER_ENOMEM, "out of memory resolving a task");
+        }
+        if ((rc = keep_paths(e, paths, 1))) return rc;
+        e->input_bytes += bytes;
+        in->kind = EMBER_IN_BLOCK;
+        in->path = str_bytes(paths[0]);
         return set_cmds(in, above, nabove);
     }
     switch (n->kind) {
@@ -286,6 +303,11 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
         task.shuffle_path = str_bytes(path);
         task.nbuckets = (uint32_t)st->target->nparts;
         task.spec_id = st->target->cmd_id;
+    } else if (st->kind == STAGE_CACHE) { /* records come back as results do; an executor keeps them */
+        task.output = EMBER_OUT_CACHE;
+        task.cache_node = (uint32_t)st->target->id;
+        task.cache_parts = (uint32_t)st->target->nparts;
+        task.cache_level = (uint32_t)emberM_level(&ctx->blocks, st->target->id);
     }
     if ((rc = emberW_task_encode(&b, &task))) goto free_all;
     if ((rc = emberX_queue(w, EMBER_FRAME_TASK, b.data, b.len, 1))) goto free_all;

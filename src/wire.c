@@ -330,6 +330,10 @@ int emberW_task_encode(emberB_buf *b, const emberW_task *t) {
         rc = put_bytes(b, t->shuffle_path);
         rc = rc ? rc : emberB_put_u32(b, t->nbuckets);
         rc = rc ? rc : emberB_put_u64(b, t->spec_id);
+    } else if (t->output == EMBER_OUT_CACHE) {
+        rc = emberB_put_u32(b, t->cache_node);
+        rc = rc ? rc : emberB_put_u32(b, t->cache_parts);
+        rc = rc ? rc : emberB_put_u32(b, t->cache_level);
     } else if (t->output != EMBER_OUT_RESULT) {
         return emberE_set(EMBER_EINVAL, "unknown output kind %u in a task", t->output);
     }
@@ -353,6 +357,10 @@ int emberW_task_decode(const uint8_t *p, size_t len, emberW_task *t) {
         rc = take_bytes(&c, &t->shuffle_path, "the shuffle output path");
         rc = rc ? rc : take_u32(&c, &t->nbuckets, "the bucket count");
         rc = rc ? rc : take_u64(&c, &t->spec_id, "the shuffle spec id");
+    } else if (t->output == EMBER_OUT_CACHE) {
+        rc = take_u32(&c, &t->cache_node, "the cached node");
+        rc = rc ? rc : take_u32(&c, &t->cache_parts, "the cached node's partition count");
+        rc = rc ? rc : take_u32(&c, &t->cache_level, "the storage level");
     } else if (t->output != EMBER_OUT_RESULT) {
         return emberE_set(EMBER_EPROTO, "malformed TASK payload: unknown output kind %u", t->output);
     }
@@ -462,4 +470,34 @@ int emberW_fetch_failed_decode(const uint8_t *p, size_t len, emberW_bytes *path,
     text->p = c.p + n; /* the end of the payload when the text is empty */
     text->len = (uint32_t)(c.left - n);
     return 0;
+}
+
+enum { STORED_ENTRY = 20 }; /* u32 node, u32 partition, u32 where, u64 bytes */
+
+int emberW_stored_encode(emberB_buf *b, const emberW_stored *entries, uint32_t n) {
+    int rc = emberB_put_u32(b, n);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        rc = emberB_put_u32(b, entries[i].node);
+        rc = rc ? rc : emberB_put_u32(b, entries[i].partition);
+        rc = rc ? rc : emberB_put_u32(b, entries[i].where);
+        rc = rc ? rc : emberB_put_u64(b, entries[i].bytes);
+    }
+    return rc;
+}
+
+int emberW_stored_decode(const uint8_t *p, size_t len, uint32_t *n) {
+    if (len < 4) return emberE_set(EMBER_EPROTO, "malformed BLOCK_STORED payload: %zu bytes, no count", len);
+    *n = emberB_load_u32(p);
+    if ((len - 4) / STORED_ENTRY != *n || (len - 4) % STORED_ENTRY)
+        return emberE_set(EMBER_EPROTO, "malformed BLOCK_STORED payload: %u entries in %zu bytes", *n, len);
+    for (uint32_t i = 0; i < *n; i++)
+        if (emberW_stored_entry(p, i).where > EMBER_BLOCK_DISK)
+            return emberE_set(EMBER_EPROTO, "malformed BLOCK_STORED payload: entry %u has where %u", i,
+                              emberW_stored_entry(p, i).where);
+    return 0;
+}
+
+emberW_stored emberW_stored_entry(const uint8_t *p, uint32_t i) {
+    const uint8_t *e = p + 4 + (size_t)i * STORED_ENTRY;
+    return (emberW_stored){emberB_load_u32(e), emberB_load_u32(e + 4), emberB_load_u32(e + 8), emberB_load_u64(e + 12)};
 }

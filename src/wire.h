@@ -36,7 +36,10 @@
       "m u64 task metrics (EMBER_METRIC_MAP)")                                                                         \
     X(TASK_ERROR, 17, "worker->engine", "UTF-8 text of the error, with the Python traceback")                          \
     X(FETCH_FAILED, 18, "worker->engine",                                                                              \
-      "u32 length + path of a shuffle or block file the task could not read, then UTF-8 text of the error")
+      "u32 length + path of a shuffle or block file the task could not read, then UTF-8 text of the error")            \
+    X(BLOCK_STORED, 19, "executor->engine",                                                                            \
+      "cluster mode, before a cache task's TASK_DONE, in place of its DATA: u32 n, n x (u32 node, u32 partition, "     \
+      "u32 where, u64 bytes): the task's block first, then blocks its storing moved out of memory")
 
 enum ember_frame_type {
 #define EMBER_FRAME_ENUM(name, value, dir, payload) EMBER_FRAME_##name = (value),
@@ -51,6 +54,10 @@ enum ember_frame_type {
  *   u32 output kind, then by kind:
  *     EMBER_OUT_RESULT  nothing: records go back as DATA frames
  *     EMBER_OUT_SHUFFLE str path, u32 nbuckets, u64 spec command id
+ *     EMBER_OUT_CACHE   u32 node id, u32 its partition count, u32 its storage level
+ *                       (EMBER_STORAGE_*): a partition to cache; records go back as
+ *                       DATA frames as with RESULT (an executor's relay, mpi.c, keeps
+ *                       them in its own block store and answers BLOCK_STORED)
  *   then u32 barrier tasks (0: not a barrier stage; else the stage's task count, its
  *   tasks computing partitions 0..n-1), u32 stage attempt (0 for the first; a barrier
  *   stage runs again whole when one of its tasks fails).
@@ -80,7 +87,7 @@ enum ember_input_kind {
     EMBER_IN_CARTESIAN = 7,
     EMBER_IN_BLOCK = 8
 };
-enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2 };
+enum ember_output_kind { EMBER_OUT_RESULT = 1, EMBER_OUT_SHUFFLE = 2, EMBER_OUT_CACHE = 3 };
 /* TEXT flags: bit 1 lines as bytes; bits 8..15 the split's codec (EMBER_CODEC_*). */
 enum ember_text_flags { EMBER_TEXT_BYTES = 2, EMBER_TEXT_CODEC_SHIFT = 8 };
 
@@ -156,11 +163,12 @@ typedef struct emberW_task {
     uint32_t stage, partition, attempt, job;
     emberW_bytes info;
     emberW_input input;
-    uint32_t nstreams;         /* decoder: how many DATA leaves the input has */
-    uint32_t output;           /* EMBER_OUT_* */
-    emberW_bytes shuffle_path; /* OUT_SHUFFLE */
-    uint32_t nbuckets;         /* OUT_SHUFFLE */
-    uint64_t spec_id;          /* OUT_SHUFFLE */
+    uint32_t nstreams;                             /* decoder: how many DATA leaves the input has */
+    uint32_t output;                               /* EMBER_OUT_* */
+    emberW_bytes shuffle_path;                     /* OUT_SHUFFLE */
+    uint32_t nbuckets;                             /* OUT_SHUFFLE */
+    uint64_t spec_id;                              /* OUT_SHUFFLE */
+    uint32_t cache_node, cache_parts, cache_level; /* OUT_CACHE */
     uint32_t barrier_tasks, stage_attempt;
 } emberW_task;
 
@@ -232,5 +240,18 @@ int emberW_command_decode(const uint8_t *p, size_t len, uint64_t *id, emberW_byt
 int emberW_fetch_failed_encode(struct emberB_buf *b, const void *path, size_t path_len, const void *text,
                                size_t text_len);
 int emberW_fetch_failed_decode(const uint8_t *p, size_t len, emberW_bytes *path, emberW_bytes *text);
+
+/* BLOCK_STORED: where an executor keeps cached partitions. `where` is one of
+ * EMBER_BLOCK_GONE (not kept: it did not fit, or was dropped), EMBER_BLOCK_MEMORY,
+ * EMBER_BLOCK_DISK. The decoder checks the count against the payload and each where;
+ * emberW_stored_entry reads entry i (i < n). 0 or EMBER_EPROTO. */
+enum ember_block_where { EMBER_BLOCK_GONE = 0, EMBER_BLOCK_MEMORY = 1, EMBER_BLOCK_DISK = 2 };
+typedef struct emberW_stored {
+    uint32_t node, partition, where;
+    uint64_t bytes;
+} emberW_stored;
+int emberW_stored_encode(struct emberB_buf *b, const emberW_stored *entries, uint32_t n);
+int emberW_stored_decode(const uint8_t *p, size_t len, uint32_t *n);
+emberW_stored emberW_stored_entry(const uint8_t *p, uint32_t i);
 
 #endif

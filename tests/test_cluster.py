@@ -160,7 +160,10 @@ def test_missing_input_names_path_and_host(tmp_path):
     assert f"executor rank 1 (host {socket.gethostname()})" in run.stdout
 
 
-def test_reduce_tasks_run_where_their_shuffle_input_is(tmp_path):
+def test_tasks_run_where_their_input_is(tmp_path):
+    """Reduce tasks on the executor holding their shuffle input; cached partitions
+    kept by the executors that computed them, read there by the next action's tasks,
+    removed there by unpersist()."""
     run = mpirun("locality.py", tmp_path / "out.json", tmpdir=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     seen = json.loads((tmp_path / "out.json").read_text())
@@ -170,3 +173,10 @@ def test_reduce_tasks_run_where_their_shuffle_input_is(tmp_path):
     assert seen["even_counts"] == [[i, 400] for i in range(4)]
     assert seen["even_map_executors"] == ["1", "2"]
     assert seen["even_reduce_executors"] == ["1", "2"]
+    for name in ("memory", "disk"):
+        cache = seen[name]
+        assert cache["same"] and cache["cached"] == 4 and cache["bytes"], cache
+        assert cache["holders"] == ["1", "2"] and cache["rest_holders"], cache  # kept by both executors
+        assert cache["second_tasks"] == 4 and cache["ran_on_holder"] == [True] * 4, cache  # nothing recomputed
+        assert cache["files_on"] == (["ember-executor"] if name == "disk" else []), cache
+        assert cache["files_after_unpersist"] == 0 and cache["storage_after_unpersist"] == [], cache

@@ -636,13 +636,21 @@ SPARK_ENVIRONMENT = {"runtime", "sparkProperties", "hadoopProperties", "systemPr
 
 def test_storage_from_the_block_stores_report(sc, api, monkeypatch):
     report = [{"id": 41, "name": "cached <nums>", "storage_level": "Memory Serialized 1x Replicated",
-               "num_partitions": 4, "num_cached_partitions": 3, "memory_used": 2048, "disk_used": 0}]
+               "num_partitions": 4, "num_cached_partitions": 3, "memory_used": 2048, "disk_used": 0,
+               "blocks": [{"partition": 0, "executor": 0, "memory_used": 1024, "disk_used": 0},
+                          {"partition": 2, "executor": 2, "memory_used": 512, "disk_used": 0},
+                          {"partition": 3, "executor": 2, "memory_used": 512, "disk_used": 0}]}]
     monkeypatch.setattr(sc, "_storage_status", lambda: report, raising=False)
     status, rdds = get_json(f"{api}/storage/rdd")
     assert status == 200 and len(rdds) == 1 and set(rdds[0]) <= SPARK_RDD_STORAGE
     assert rdds[0] == {"id": 41, "name": "cached <nums>", "numPartitions": 4, "numCachedPartitions": 3,
                        "storageLevel": "Memory Serialized 1x Replicated", "memoryUsed": 2048, "diskUsed": 0}
-    assert get_json(f"{api}/storage/rdd/41")[1]["id"] == 41
+    detail = get_json(f"{api}/storage/rdd/41")[1]
+    assert detail["id"] == 41 and set(detail) <= SPARK_RDD_STORAGE
+    assert [(p["blockName"], p["executors"], p["memoryUsed"]) for p in detail["partitions"]] == [
+        ("rdd_41_0", ["driver"], 1024), ("rdd_41_2", ["2"], 512), ("rdd_41_3", ["2"], 512)]
+    assert detail["dataDistribution"] == [{"address": "driver", "memoryUsed": 1024, "diskUsed": 0},
+                                          {"address": "2", "memoryUsed": 1024, "diskUsed": 0}]
     assert get(f"{api}/storage/rdd/42")[0] == 404
     page = get(f"{sc.uiWebUrl}/storage/")[1].decode()
     assert 'id="rdd-41"' in page and "cached &lt;nums&gt;" in page and "2.0 KiB" in page

@@ -896,6 +896,47 @@ static PyObject *Context_storage_status(ContextObject *self, PyObject *unused) {
     return lst;
 }
 
+/* storage_blocks(node_id) -> [(partition, executor, memory_bytes, disk_bytes)]: where
+ * each held partition of the node is (executor 0: the driver; else a rank). */
+static PyObject *Context_storage_blocks(ContextObject *self, PyObject *arg) {
+    int id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    PyObject *lst = PyList_New(0);
+    if (!lst || !self->ctx) return lst;
+    size_t cap = 64, n;
+    ember_block_info *info = NULL;
+    for (;;) {
+        ember_block_info *grown = PyMem_Realloc(info, cap * sizeof *info);
+        if (!grown) {
+            PyMem_Free(info);
+            Py_DECREF(lst);
+            return PyErr_NoMemory();
+        }
+        info = grown;
+        ember_context *ctx = ctx_hold(self);
+        if (!ctx) {
+            n = 0;
+            break;
+        }
+        Py_BEGIN_ALLOW_THREADS n = ember_storage_blocks(ctx, id, info, cap);
+        emberG_context_release(ctx);
+        Py_END_ALLOW_THREADS if (n <= cap) break;
+        cap = n + 64;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PyObject *t = Py_BuildValue("(niKK)", (Py_ssize_t)info[i].partition, info[i].executor,
+                                    (unsigned long long)info[i].memory_bytes, (unsigned long long)info[i].disk_bytes);
+        if (!t || PyList_Append(lst, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(lst);
+            break;
+        }
+        Py_DECREF(t);
+    }
+    PyMem_Free(info);
+    return lst;
+}
+
 static PyObject *py_mem_used(PyObject *m, PyObject *unused) {
     (void)m;
     (void)unused;
@@ -944,6 +985,9 @@ static PyMethodDef Context_methods[] = {
      "executors() -> [(rank, host, pid, slots), ...] in cluster mode, [] in local mode"},
     {"freed_nodes", (PyCFunction)Context_freed_nodes, METH_NOARGS,
      "freed_nodes() -> ids of the nodes freed since the last call (the first call starts tracking)"},
+    {"storage_blocks", (PyCFunction)Context_storage_blocks, METH_O,
+     "storage_blocks(node_id) -> [(partition, executor, memory_bytes, disk_bytes)]: where each held partition is "
+     "(executor 0: the driver)"},
     {"storage_status", (PyCFunction)Context_storage_status, METH_NOARGS,
      "storage_status() -> [(node_id, level_flags, partitions, cached_partitions, memory_bytes, disk_bytes)]"},
     {"stop", (PyCFunction)Context_stop, METH_NOARGS, "Stop workers, remove temp files. Idempotent."},
@@ -996,13 +1040,23 @@ static PyObject *py_input_files(PyObject *m, PyObject *arg) {
     return lst;
 }
 
-/* mpi_executor(slots, python, pythonpath, local_dir, mpi): runs this process as an
- * executor of an MPI launch until the driver stops (the GIL released throughout). */
+/* mpi_executor(slots, python, pythonpath, local_dir, mpi, memory_limit=0,
+ * storage_reserve=0): runs this process as an executor of an MPI launch until the
+ * driver stops (the GIL released throughout), its block store under that budget. */
 static PyObject *py_mpi_executor(PyObject *m, PyObject *args) {
     int slots;
     const char *python, *pythonpath, *local_dir, *mpi;
-    if (!PyArg_ParseTuple(args, "iszzs", &slots, &python, &pythonpath, &local_dir, &mpi)) return NULL;
-    ember_config cfg = {.slots = slots, .python = python, .pythonpath = pythonpath, .local_dir = local_dir, .mpi = mpi};
+    long long memory_limit = 0, storage_reserve = 0;
+    if (!PyArg_ParseTuple(args, "iszzs|LL", &slots, &python, &pythonpath, &local_dir, &mpi, &memory_limit,
+                          &storage_reserve))
+        return NULL;
+    ember_config cfg = {.slots = slots,
+                        .python = python,
+                        .pythonpath = pythonpath,
+                        .local_dir = local_dir,
+                        .mpi = mpi,
+                        .memory_limit = memory_limit,
+                        .storage_reserve = storage_reserve};
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ember_mpi_executor(&cfg);
     Py_END_ALLOW_THREADS if (rc) return core_raise(core_get_state(m), rc);
@@ -1011,7 +1065,8 @@ static PyObject *py_mpi_executor(PyObject *m, PyObject *args) {
 
 static PyMethodDef context_functions[] = {
     {"mpi_executor", py_mpi_executor, METH_VARARGS,
-     "mpi_executor(slots, python, pythonpath, local_dir, mpi): runs an executor until the driver stops."},
+     "mpi_executor(slots, python, pythonpath, local_dir, mpi, memory_limit=0, storage_reserve=0): runs an executor "
+     "until the driver stops."},
     {"mem_used", py_mem_used, METH_NOARGS, "Bytes the engine has allocated in this process."},
     {"input_files", py_input_files, METH_O, "input_files(paths) -> the files textFile(paths) reads, in order."},
     {NULL, NULL, 0, NULL},

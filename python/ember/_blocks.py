@@ -129,7 +129,9 @@ def unregister(sc: SparkContext, rdd: RDD[Any]) -> None:
 def storage_status(sc: SparkContext) -> list[dict[str, Any]]:
     """One dict per persisted RDD the block store holds: id, name, storage_level (as
     PySpark prints it), num_partitions, num_cached_partitions, memory_used, disk_used
-    (bytes)."""
+    (bytes), and blocks: where each cached partition is (partition, executor: 0 the
+    driver, else the rank of the executor keeping it in cluster mode, memory_used,
+    disk_used)."""
     persisted = _persisted.get(sc)
     out = []
     for node_id, _flags, nparts, cached, mem, disk in sorted(sc._core.storage_status()):
@@ -138,5 +140,7 @@ def storage_status(sc: SparkContext) -> list[dict[str, Any]]:
             continue  # its RDD object is gone: so are its blocks, in a moment
         out.append({"id": node_id, "name": rdd.name() or type(rdd).__name__,
                     "storage_level": str(rdd.getStorageLevel()), "num_partitions": nparts,
-                    "num_cached_partitions": cached, "memory_used": mem, "disk_used": disk})
+                    "num_cached_partitions": cached, "memory_used": mem, "disk_used": disk,
+                    "blocks": [{"partition": p, "executor": e, "memory_used": m, "disk_used": d}
+                               for p, e, m, d in sc._core.storage_blocks(node_id)]})
     return out

@@ -151,7 +151,7 @@ def _run_executor(conf: Any, slots: int, rank: int) -> None:
     code = 0
     try:
         _core.mpi_executor(slots, sys.executable, os.pathsep.join(_worker_path()),
-                           conf.get("spark.local.dir"), _mpi_shim())
+                           conf.get("spark.local.dir"), _mpi_shim(), *_blocks.memory_budget(conf))
     except BaseException as e:  # noqa: BLE001 - the process ends either way; say why
         print(f"ember: executor rank {rank} failed: {e}", file=sys.stderr)
         code = 1
@@ -1579,7 +1579,9 @@ class SparkContext:
         """What the block store holds of each persisted RDD, as Spark's storage page
         shows it: a list of dicts with ``id``, ``name``, ``storage_level`` (as PySpark
         prints a StorageLevel), ``num_partitions``, ``num_cached_partitions``,
-        ``memory_used`` and ``disk_used`` (bytes).
+        ``memory_used`` and ``disk_used`` (bytes), and ``blocks``: where each cached
+        partition is (``partition``, ``executor``: 0 for the driver, in cluster mode
+        the rank of the executor keeping it, ``memory_used``, ``disk_used``).
 
         Examples
         --------
@@ -1592,6 +1594,8 @@ class SparkContext:
         ('nums', 'Disk Serialized 1x Replicated', 4, 4)
         >>> info["memory_used"], info["disk_used"] > 0
         (0, True)
+        >>> [(b["partition"], b["executor"]) for b in info["blocks"]]
+        [(0, 0), (1, 0), (2, 0), (3, 0)]
         >>> rdd.unpersist() and [i for i in sc._storage_status() if i["id"] == rdd.id()]
         []
         """

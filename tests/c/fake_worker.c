@@ -23,7 +23,8 @@
  * Records: each input batch (a DATA frame of an input stream, or a record of a
  * shuffle bucket) is one output batch, in input order; a range input gives one
  * batch "r:START:STOP", a text input one batch "t:PATH"; a block file's batches are
- * its batches. A shuffle map task writes
+ * its batches (one it cannot read it reports as FETCH_FAILED naming the file, as
+ * Python workers do). A shuffle map task writes
  * each batch to bucket (first byte % nbuckets) of its shuffle file with the C
  * shuffle writer and reports the bucket sizes. Every TASK_DONE carries made-up task
  * metrics: metric i (EMBER_METRIC_*) is (i + 1) * 1000 + the partition.
@@ -140,6 +141,9 @@ static void wait_gate(const char *path, const emberW_task *t) {
     }
 }
 
+/* The block file a task could not read, reported as FETCH_FAILED ("" for none). */
+static char fetch_failed_path[4096];
+
 /* The output batches of an input tree node. */
 static int produce(const emberW_input *in, batches *streams, batches *out, char *err, size_t errcap) {
     switch (in->kind) {
@@ -187,6 +191,7 @@ static int produce(const emberW_input *in, batches *streams, batches *out, char 
         emberM_batches b;
         if (emberM_block_read(path, "a cached partition", &b)) {
             snprintf(err, errcap, "reading a block file: %s", ember_last_error());
+            snprintf(fetch_failed_path, sizeof fetch_failed_path, "%s", path); /* as Python workers, FETCH_FAILED */
             return -1;
         }
         for (size_t i = 0; i < b.n; i++)
@@ -228,8 +233,14 @@ static void run_task(int wfd, emberW_task *t, command *cmds, size_t ncmds, batch
         memset(x, 'x', n);
         push(&out, x, n);
         free(x);
-    } else if (produce(&t->input, streams, &out, err, sizeof err)) {
-        send_frame(wfd, EMBER_FRAME_TASK_ERROR, err, strlen(err));
+    } else if ((fetch_failed_path[0] = 0, produce(&t->input, streams, &out, err, sizeof err))) {
+        emberB_buf ff = {0};
+        if (fetch_failed_path[0] &&
+            emberW_fetch_failed_encode(&ff, fetch_failed_path, strlen(fetch_failed_path), err, strlen(err)) == 0)
+            send_frame(wfd, EMBER_FRAME_FETCH_FAILED, ff.data, ff.len);
+        else
+            send_frame(wfd, EMBER_FRAME_TASK_ERROR, err, strlen(err));
+        emberB_free(&ff);
         clear(&out);
         free(out.v);
         return;

@@ -427,6 +427,130 @@ static void test_block_format(void) {
     CHECK(ember_mem_used() == before);
 }
 
+/* What a store told its on_drop and on_move hooks. */
+static char dropped_names[8][512];
+static int ndropped;
+static int moved_id, moved_where, nmoved;
+static size_t moved_part;
+
+static void note_drop(void *arg, const char *path) {
+    (void)arg;
+    if (ndropped < 8) snprintf(dropped_names[ndropped], sizeof dropped_names[0], "%s", path);
+    ndropped++;
+}
+
+static void note_move(void *arg, int id, size_t p, int where, uint64_t bytes) {
+    (void)arg;
+    (void)bytes;
+    moved_id = id;
+    moved_part = p;
+    moved_where = where;
+    nmoved++;
+}
+
+/* The driver's records of blocks executors keep: where and how big, in the figures
+ * but not the budget; dropped on the executor when not wanted or unpersisted; moved,
+ * lost and forgotten as the executors say. */
+static void test_remote_blocks(void) {
+    int64_t before = ember_mem_used();
+    emberM_store s;
+    CHECK(emberM_init(&s, tmpdir) == 0);
+    emberM_set_budget(&s, 1000, 1000);
+    s.on_drop = note_drop;
+    ndropped = 0;
+    CHECK(emberM_persist(&s, 3, 4, EMBER_STORAGE_MEMORY) == 0);
+    CHECK(emberM_put_remote(&s, 3, 0, 1, EMBERM_MEMORY, 5000) == 1); /* over this store's budget: not its own */
+    CHECK(emberM_put_remote(&s, 3, 1, 2, EMBERM_DISK, 300) == 1);
+    uint64_t bytes = 0;
+    CHECK(emberM_where(&s, 3, 0, &bytes) == 1 && bytes == 5000);
+    CHECK(emberM_where(&s, 3, 1, &bytes) == 2 && bytes == 300);
+    CHECK(!emberM_wants(&s, 3, 0) && emberM_wants(&s, 3, 2));
+    CHECK(emberM_get(&s, 3, 0) == NULL);
+    size_t cached = 0;
+    uint64_t disk = 0;
+    CHECK(mem_of(&s, 3, &cached, &disk) == 5000 && cached == 2 && disk == 300);
+    emberM_totals_t t;
+    emberM_totals(&s, &t);
+    CHECK(t.mem_bytes == 0 && t.disk_bytes == 0); /* this process holds none of it */
+    ember_block_info info[4];
+    CHECK(emberM_blocks(&s, 3, info, 4) == 2);
+    CHECK(info[0].partition == 0 && info[0].executor == 1 && info[0].memory_bytes == 5000 && info[0].disk_bytes == 0);
+    CHECK(info[1].partition == 1 && info[1].executor == 2 && info[1].disk_bytes == 300);
+    /* Not kept there (no room): dropped, and not wanted again at the next job ... */
+    CHECK(emberM_put_remote(&s, 3, 2, 1, EMBERM_GONE, 700) == 0);
+    CHECK(emberM_where(&s, 3, 2, &bytes) == -1 && !emberM_wants(&s, 3, 2));
+    emberM_new_job(&s);
+    CHECK(!emberM_wants(&s, 3, 2));
+    /* Moved to disk there; then dropped there: forgotten, wanted again. */
+    emberM_remote_moved(&s, 3, 0, 1, EMBERM_DISK, 4000);
+    CHECK(mem_of(&s, 3, NULL, &disk) == 0 && disk == 4300);
+    emberM_remote_moved(&s, 3, 0, 2, EMBERM_GONE, 0); /* not the rank holding it: ignored */
+    CHECK(emberM_where(&s, 3, 0, &bytes) == 1);
+    emberM_remote_moved(&s, 3, 0, 1, EMBERM_GONE, 0);
+    CHECK(emberM_where(&s, 3, 0, &bytes) == -1 && emberM_wants(&s, 3, 0));
+    CHECK(ndropped == 0); /* nothing to tell: the executor said so itself */
+    /* Computed again on another executor: recorded there, the old copy dropped. */
+    CHECK(emberM_put_remote(&s, 3, 1, 1, EMBERM_MEMORY, 300) == 1);
+    char want[512];
+    emberM_remote_path(&s, 3, 1, 2, want, sizeof want);
+    CHECK(ndropped == 1 && strcmp(dropped_names[0], want) == 0 && strstr(want, "/e2/rdd-3-1.block"));
+    /* A task could not read it: forgotten (and dropped there), wanted again. */
+    int id = -1;
+    size_t part = 9;
+    emberM_remote_path(&s, 3, 1, 1, want, sizeof want);
+    CHECK(emberM_block_lose(&s, want, &id, &part) && id == 3 && part == 1);
+    CHECK(ndropped == 2 && strcmp(dropped_names[1], want) == 0 && emberM_wants(&s, 3, 1));
+    /* Held here already, or of a node not persisted: the executor's copy is not wanted. */
+    emberM_batches b = make_batches(1, 10, 1);
+    CHECK(emberM_put(&s, 3, 3, &b) == 0);
+    CHECK(emberM_put_remote(&s, 3, 3, 2, EMBERM_MEMORY, 10) == 0 && ndropped == 3);
+    CHECK(emberM_where(&s, 3, 3, &bytes) == 0 && bytes == 10);
+    CHECK(emberM_put_remote(&s, 9, 0, 2, EMBERM_MEMORY, 10) == 0 && ndropped == 4);
+    /* A lost executor's records go, with nothing to tell. */
+    CHECK(emberM_put_remote(&s, 3, 1, 2, EMBERM_MEMORY, 30) == 1);
+    emberM_forget_rank(&s, 2);
+    CHECK(emberM_where(&s, 3, 1, &bytes) == -1 && emberM_wants(&s, 3, 1) && ndropped == 4);
+    /* An unpersist drops the executors' copies; what an executor had no room for is
+     * wanted again (room was freed). */
+    CHECK(emberM_persist(&s, 4, 1, EMBER_STORAGE_MEMORY) == 0);
+    CHECK(emberM_put_remote(&s, 4, 0, 1, EMBERM_MEMORY, 50) == 1);
+    CHECK(emberM_unpersist(&s, 4) == 1 && ndropped == 5 && strstr(dropped_names[4], "/e1/rdd-4-0.block"));
+    CHECK(emberM_wants(&s, 3, 2));
+    emberM_destroy(&s);
+    CHECK(ember_mem_used() == before);
+}
+
+/* An executor's own store: where a block is kept, dropping one, and the blocks it
+ * moves out of memory told to on_move. */
+static void test_kept_and_moved(void) {
+    int64_t before = ember_mem_used();
+    emberM_store s;
+    CHECK(emberM_init(&s, tmpdir) == 0);
+    emberM_set_budget(&s, 2500, 2500);
+    s.on_move = note_move;
+    nmoved = 0;
+    CHECK(emberM_persist(&s, 1, 2, EMBER_STORAGE_MEMORY | EMBER_STORAGE_DISK) == 0);
+    CHECK(emberM_persist(&s, 2, 1, EMBER_STORAGE_MEMORY) == 0);
+    emberM_batches b = make_batches(2, 1000, 1);
+    CHECK(emberM_put(&s, 1, 0, &b) == 0);
+    uint64_t bytes = 0;
+    CHECK(emberM_kept(&s, 1, 0, &bytes) == EMBERM_MEMORY && bytes == 2000);
+    CHECK(emberM_kept(&s, 1, 1, &bytes) == EMBERM_GONE && bytes == 0);
+    CHECK(emberM_kept(&s, 7, 0, &bytes) == EMBERM_GONE);
+    b = make_batches(2, 1000, 2); /* node 2 needs node 1's room: node 1's block goes to its file */
+    CHECK(emberM_put(&s, 2, 0, &b) == 0);
+    CHECK(nmoved == 1 && moved_id == 1 && moved_part == 0 && moved_where == EMBERM_DISK);
+    CHECK(emberM_kept(&s, 1, 0, &bytes) == EMBERM_DISK && bytes > 2000);
+    CHECK(count_block_files() == 1);
+    emberM_drop_block(&s, 1, 0);
+    CHECK(emberM_kept(&s, 1, 0, &bytes) == EMBERM_GONE && count_block_files() == 0);
+    emberM_drop_block(&s, 2, 0);
+    CHECK(emberM_kept(&s, 2, 0, &bytes) == EMBERM_GONE && emberM_wants(&s, 2, 0));
+    emberM_drop_block(&s, 9, 0); /* not persisted: nothing */
+    emberM_destroy(&s);
+    CHECK(ember_mem_used() == before);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/ember-test-blocks-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) {
@@ -442,6 +566,8 @@ int main(void) {
     RUN(test_bad_block_file);
     RUN(test_disk_full);
     RUN(test_block_format);
+    RUN(test_remote_blocks);
+    RUN(test_kept_and_moved);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -178,6 +178,7 @@ static void *driver_main(void *arg) {
     ember_config cfg = executor_cfg();
     cfg.slots = 1; /* ignored: the executors' slots count */
     cfg.max_failures = 3;
+    cfg.locality_wait_ms = 60000; /* a task waits for the executor holding its input */
     if (ember_context_create(&cfg, &w->ctx)) {
         fprintf(stderr, "ember_context_create: %s\n", ember_last_error());
         w->ctx = NULL;
@@ -377,6 +378,130 @@ static void test_relay_big_buckets(void) {
     CHECK(w.exec_rc[0] == 0 && w.exec_rc[1] == 0);
 }
 
+/* How many block files of node id the executors' temp dirs (under TMPDIR) hold. */
+static size_t executor_blocks(int id) {
+    char pattern[4200];
+    snprintf(pattern, sizeof pattern, "%s/ember-executor-*/rdd-%d-*.block", getenv("TMPDIR"), id);
+    glob_t g;
+    size_t found = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    globfree(&g);
+    return found;
+}
+
+/* Runs node n's job and checks partition p holds the one batch "r:10p:10p+10". */
+static void check_range_job(ember_context *ctx, ember_node *n) {
+    ember_result *res = NULL;
+    CHECK(ember_run_job(ctx, n, NULL, 0, NULL, NULL, &res) == 0);
+    for (size_t p = 0; res && p < 4; p++) {
+        char want[32];
+        snprintf(want, sizeof want, "r:%zu:%zu", 10 * p, 10 * p + 10);
+        CHECK(res->nbatches[p] == 1 && res->batches[p][0].len == strlen(want) &&
+              memcmp(res->batches[p][0].data, want, strlen(want)) == 0);
+    }
+    ember_result_free(res);
+}
+
+/* Cached partitions stay on the executors that computed them: the driver records
+ * only where (both executors hold some) and how big; a second job's tasks run where
+ * their block is and read it there (memory: sent from the executor's store), giving
+ * the same records. DISK blocks are files in the executors' temp dirs; one removed
+ * behind the store's back is computed again; unpersist removes the files there. */
+static void test_blocks_on_executors(void) {
+    const char *old_tmp = getenv("TMPDIR");
+    char *saved_tmp = old_tmp ? strdup(old_tmp) : NULL;
+    char tmp[] = "/tmp/ember-test-mpi-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    setenv("TMPDIR", tmp, 1);
+    world w;
+    if (!world_up(&w)) goto restore;
+    ember_node *r = NULL;
+    CHECK(ember_node_range(w.ctx, 0, 40, 1, 4, &r) == 0);
+    CHECK(ember_node_persist(r, EMBER_STORAGE_MEMORY) == 0);
+    check_range_job(w.ctx, r);
+    ember_storage_info info[4];
+    CHECK(ember_storage_status(w.ctx, info, 4) == 1 && info[0].cached_partitions == 4);
+    CHECK(info[0].memory_bytes == 6 + 3 * 7 && info[0].disk_bytes == 0); /* "r:0:10", "r:10:20" ... */
+    ember_block_info where[4];
+    CHECK(ember_storage_blocks(w.ctx, ember_node_id(r), where, 4) == 4);
+    int on[3] = {0, 0, 0};
+    for (size_t p = 0; p < 4; p++) {
+        CHECK(where[p].partition == p && where[p].executor >= 1 && where[p].executor <= 2);
+        CHECK(where[p].memory_bytes == (p ? 7u : 6u) && where[p].disk_bytes == 0);
+        on[where[p].executor >= 1 && where[p].executor <= 2 ? where[p].executor : 0]++;
+    }
+    CHECK(on[1] > 0 && on[2] > 0 && on[0] == 0);
+    CHECK(executor_blocks(ember_node_id(r)) == 0); /* in the executors' memory, not in files */
+    /* The second job: each task on the executor holding its block. */
+    ember_node *again = pipeline(w.ctx, r, "x");
+    check_range_job(w.ctx, again);
+    ember_task_info tasks[64];
+    size_t nt = ember_task_infos(w.ctx, -1, tasks, 64), seen = 0;
+    for (size_t i = nt > 4 ? nt - 4 : 0; i < nt && i < 64; i++) {
+        CHECK(tasks[i].status == EMBER_TASK_SUCCESS && tasks[i].partition >= 0 && tasks[i].partition < 4);
+        if (tasks[i].partition >= 0 && tasks[i].partition < 4) /* it read the block: its bytes */
+            seen += tasks[i].executor == where[tasks[i].partition].executor &&
+                    tasks[i].input_bytes == where[tasks[i].partition].memory_bytes;
+    }
+    CHECK(seen == 4);
+    CHECK(ember_storage_blocks(w.ctx, ember_node_id(r), where, 4) == 4); /* nothing computed again */
+    /* One task reading every block runs on one executor: the other's blocks come over
+     * MPI from its store's memory, as block files. */
+    ember_node *one = NULL;
+    CHECK(ember_node_coalesce(w.ctx, r, 1, &one) == 0);
+    ember_result *res = NULL;
+    CHECK(ember_run_job(w.ctx, one, NULL, 0, NULL, NULL, &res) == 0);
+    CHECK(res && res->nparts == 1 && res->nbatches[0] == 4);
+    for (size_t p = 0; res && p < 4 && p < res->nbatches[0]; p++) {
+        char want[32];
+        snprintf(want, sizeof want, "r:%zu:%zu", 10 * p, 10 * p + 10);
+        CHECK(res->batches[0][p].len == strlen(want) && memcmp(res->batches[0][p].data, want, strlen(want)) == 0);
+    }
+    ember_result_free(res);
+    CHECK(ember_task_infos(w.ctx, -1, tasks, 64) == nt + 1); /* its one task: no block was computed again */
+    ember_node_release(one);
+    CHECK(ember_node_persist(r, 0) == 0);
+    CHECK(ember_storage_blocks(w.ctx, ember_node_id(r), where, 4) == 0);
+    /* DISK: block files in the executors' temp dirs, none in the driver's. */
+    ember_node *d = NULL;
+    CHECK(ember_node_range(w.ctx, 0, 40, 1, 4, &d) == 0);
+    CHECK(ember_node_persist(d, EMBER_STORAGE_DISK) == 0);
+    check_range_job(w.ctx, d);
+    int id = ember_node_id(d);
+    CHECK(executor_blocks(id) == 4);
+    CHECK(ember_storage_status(w.ctx, info, 4) == 1 && info[0].cached_partitions == 4 && info[0].disk_bytes > 0 &&
+          info[0].memory_bytes == 0);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/e1", ember_context_tmpdir(w.ctx));
+    CHECK(access(dir, F_OK) != 0);
+    /* A block file gone behind the store's back: the task reading it fails to, and
+     * the partition is computed (and kept) again. */
+    char pattern[4200];
+    snprintf(pattern, sizeof pattern, "%s/ember-executor-*/rdd-%d-2.block", tmp, id);
+    glob_t g;
+    CHECK(glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc == 1 && unlink(g.gl_pathv[0]) == 0);
+    globfree(&g);
+    ember_node *reread = pipeline(w.ctx, d, "y");
+    check_range_job(w.ctx, reread);
+    CHECK(executor_blocks(id) == 4);
+    /* Unpersisted, its files go from the executors' temp dirs, told over MPI. */
+    CHECK(ember_node_persist(d, 0) == 0);
+    for (int i = 0; i < 200 && executor_blocks(id) > 0; i++)
+        sleep_ms(10);
+    CHECK(executor_blocks(id) == 0);
+    ember_node_release(reread);
+    ember_node_release(d);
+    ember_node_release(again);
+    ember_node_release(r);
+    world_stop(&w);
+restore:
+    CHECK(rmdir(tmp) == 0); /* every temp dir removed */
+    if (saved_tmp)
+        setenv("TMPDIR", saved_tmp, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved_tmp);
+}
+
 /* Reads the file at path whole into buf (cap bytes at most): its length, or -1. */
 static long slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "rb");
@@ -516,6 +641,7 @@ int main(void) {
     RUN(test_relay_runs_jobs);
     RUN(test_relay_shuffle_and_blocks);
     RUN(test_relay_big_buckets);
+    RUN(test_blocks_on_executors);
     RUN(test_share_files);
     RUN(test_lost_executor);
     RUN(test_sigterm_names_the_silent_executor);

@@ -274,8 +274,44 @@ static void test_task_round_trip(void) {
     CHECK(emberW_task_decode(b.data, b.len, &d) == 0);
     CHECK(d.output == EMBER_OUT_RESULT && d.info.len == 0 && d.nstreams == 0 && same_input(&r.input, &d.input));
     emberW_task_free(&d);
+    /* A cache task: which node, how many partitions, at which level. */
+    r.output = EMBER_OUT_CACHE;
+    r.cache_node = 17;
+    r.cache_parts = 6;
+    r.cache_level = 3;
+    b.len = 0;
+    CHECK(emberW_task_encode(&b, &r) == 0);
+    CHECK(emberW_task_decode(b.data, b.len, &d) == 0);
+    CHECK(d.output == EMBER_OUT_CACHE && d.cache_node == 17 && d.cache_parts == 6 && d.cache_level == 3);
+    emberW_task_free(&d);
+    for (size_t cut = 1; cut <= 12; cut++) { /* its fields cut short */
+        CHECK(emberW_task_decode(b.data, b.len - 8 - cut, &d) == EMBER_EPROTO);
+        emberW_task_free(&d);
+    }
     emberB_free(&b);
     CHECK(ember_mem_used() == before);
+}
+
+/* BLOCK_STORED: entries round trip; a count that does not match the bytes, or an
+ * unknown where, is malformed. */
+static void test_block_stored(void) {
+    emberW_stored e[2] = {{7, 3, EMBER_BLOCK_MEMORY, 4096}, {5, 0, EMBER_BLOCK_DISK, (uint64_t)1 << 40}};
+    emberB_buf b = {0};
+    CHECK(emberW_stored_encode(&b, e, 2) == 0 && b.len == 4 + 2 * 20);
+    uint32_t n = 0;
+    CHECK(emberW_stored_decode(b.data, b.len, &n) == 0 && n == 2);
+    emberW_stored x = emberW_stored_entry(b.data, 1);
+    CHECK(x.node == 5 && x.partition == 0 && x.where == EMBER_BLOCK_DISK && x.bytes == (uint64_t)1 << 40);
+    x = emberW_stored_entry(b.data, 0);
+    CHECK(x.node == 7 && x.partition == 3 && x.where == EMBER_BLOCK_MEMORY && x.bytes == 4096);
+    for (size_t len = 0; len < b.len; len++)
+        CHECK(emberW_stored_decode(b.data, len, &n) == EMBER_EPROTO);
+    emberB_append(&b, "", 1);
+    CHECK(emberW_stored_decode(b.data, b.len, &n) == EMBER_EPROTO);
+    b.len--;
+    b.data[4 + 20 + 8] = 3; /* entry 1's where */
+    CHECK(emberW_stored_decode(b.data, b.len, &n) == EMBER_EPROTO);
+    emberB_free(&b);
 }
 
 /* Every prefix of a valid TASK is malformed, and so is every extension by one byte. */
@@ -558,5 +594,6 @@ int main(void) {
     RUN(test_done_metric_counts);
     RUN(test_fixed_size_payloads);
     RUN(test_fetch_failed);
+    RUN(test_block_stored);
     return TEST_REPORT();
 }

@@ -1,11 +1,13 @@
 """The cluster test's program for locality (mpirun -np 3 python locality.py OUT):
 where tasks ran, from the driver's task log and the REST API's TaskData, written to
 OUT as JSON by rank 0 for tests/test_cluster.py."""
+import glob
 import json
+import os
 import sys
 import time
 
-from ember import SparkConf, SparkContext
+from ember import SparkConf, SparkContext, StorageLevel
 from ember._ui import api
 
 out_path = sys.argv[1]
@@ -38,6 +40,39 @@ results["even_counts"] = even.mapPartitionsWithIndex(lambda i, it: [(i, sum(1 fo
 stages = sorted({row.stage_id for row in api.task_rows(sc, -1)})
 results["even_map_executors"] = sorted(set(where(stages[-2]).values()))
 results["even_reduce_executors"] = sorted(set(where(stages[-1]).values()))
+# Cached partitions stay on the executors that computed them; the driver's store (and
+# the REST API) names where; the next action runs each task on its block's executor
+# and reads the block there: nothing is computed again.
+nums = sc.parallelize(range(4000), 4).map(lambda x: x * 3)
+for name, level in [("memory", StorageLevel.MEMORY_ONLY), ("disk", StorageLevel.DISK_ONLY)]:
+    cached = nums.map(lambda x: x + 1).persist(level)
+    first = cached.collect()
+    [info] = [i for i in sc._storage_status() if i["id"] == cached.id()]
+    holder = {b["partition"]: str(b["executor"]) for b in info["blocks"]}
+    rest = api.get(sc, ["applications", sc.applicationId, "storage", "rdd", str(cached.id())], {})
+    before = len(api.task_rows(sc, -1))
+    second = cached.map(lambda x: x - 1).collect()
+    rows = api.task_rows(sc, -1)[before:]
+    ran = {row.partition: api.task_data(row, "result", time.time() * 1000)["executorId"] for row in rows}
+    files = glob.glob(os.path.join(os.path.dirname(sc._core.tmpdir), "ember-*", f"rdd-{cached.id()}-*.block"))
+    results[name] = {
+        "same": first == [x * 3 + 1 for x in range(4000)] and second == [x * 3 for x in range(4000)],
+        "cached": info["num_cached_partitions"],
+        "bytes": info["memory_used"] > 0 if name == "memory" else info["disk_used"] > 0,
+        "holders": sorted(set(holder.values())),
+        "rest_holders": [p["executors"] for p in rest["partitions"]] == [[holder[p]] for p in range(4)],
+        "second_tasks": len(rows),
+        "ran_on_holder": [ran[p] == holder[p] for p in range(4)],
+        "files_on": sorted({os.path.basename(os.path.dirname(f)).rsplit("-", 1)[0] for f in files}),
+    }
+    cached.unpersist()
+    deadline = time.monotonic() + 10
+    while glob.glob(os.path.join(os.path.dirname(sc._core.tmpdir), "ember-*", f"rdd-{cached.id()}-*.block")) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    results[name]["files_after_unpersist"] = len(glob.glob(
+        os.path.join(os.path.dirname(sc._core.tmpdir), "ember-*", f"rdd-{cached.id()}-*.block")))
+    results[name]["storage_after_unpersist"] = [i for i in sc._storage_status() if i["id"] == cached.id()]
 sc.stop()
 with open(out_path, "w") as f:
     json.dump(results, f)

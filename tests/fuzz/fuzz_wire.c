@@ -2,7 +2,7 @@
  *  - the engine's frame decoder: any byte stream, fed in chunks whose sizes the input
  *    itself chooses, decodes to frames or fails with EMBER_EPROTO;
  *  - the payload decoders, on every frame decoded: TASK, TASK_DONE, COMMAND,
- *    FETCH_FAILED and the fixed-size ones; a payload that decodes must encode back to the same bytes;
+ *    FETCH_FAILED, BLOCK_STORED and the fixed-size ones; a payload that decodes must encode back to the same bytes;
  *  - the worker's reader (emberW_read_frame, as python/_core reads its task pipe),
  *    over the same bytes through a pipe: the same frames, then end of stream or
  *    EMBER_EPROTO.
@@ -67,6 +67,18 @@ static void check_payload(uint32_t type, const uint8_t *p, size_t len) {
             if (emberW_fetch_failed_encode(&again, path.p, path.len, text.p, text.len) || again.len != len ||
                 memcmp(again.data, p, len) != 0)
                 abort();
+        }
+    } else if (type == EMBER_FRAME_BLOCK_STORED) {
+        uint32_t n;
+        int rc = emberW_stored_decode(p, len, &n);
+        if (rc && rc != EMBER_EPROTO) abort();
+        if (!rc) {
+            emberW_stored *e = ember_calloc(n ? n : 1, sizeof *e);
+            if (!e) abort();
+            for (uint32_t i = 0; i < n; i++)
+                if ((e[i] = emberW_stored_entry(p, i)).where > EMBER_BLOCK_DISK) abort();
+            if (emberW_stored_encode(&again, e, n) || again.len != len || memcmp(again.data, p, len) != 0) abort();
+            ember_free(e);
         }
     } else if (type == EMBER_FRAME_INPUT_BEGIN || type == EMBER_FRAME_FORGET) {
         uint32_t v32;

@@ -314,6 +314,25 @@ def storage(sc):
     } for r in report()]
 
 
+def _rdd_distribution(sc, rid, level):
+    """RDDStorageInfo's detail: partitions (RDDPartitionInfo: block name, level, bytes,
+    the executor holding it) and dataDistribution (RDDDataDistribution per executor).
+    An executor is "driver" (local mode), or in cluster mode its rank."""
+    blocks = next((r.get("blocks", []) for r in sc._storage_status() if r["id"] == rid), [])
+    name = {b["executor"]: str(b["executor"]) if b["executor"] else "driver" for b in blocks}
+    spread = {}
+    for b in blocks:
+        d = spread.setdefault(b["executor"], {"address": name[b["executor"]], "memoryUsed": 0, "diskUsed": 0})
+        d["memoryUsed"] += b["memory_used"]
+        d["diskUsed"] += b["disk_used"]
+    return {
+        "partitions": [{"blockName": f"rdd_{rid}_{b['partition']}", "storageLevel": level,
+                        "memoryUsed": b["memory_used"], "diskUsed": b["disk_used"],
+                        "executors": [name[b["executor"]]]} for b in blocks],
+        "dataDistribution": [spread[e] for e in sorted(spread)],
+    }
+
+
 def _rss_bytes(pid):
     """The resident set size of process pid (bytes), or None when it is gone."""
     try:
@@ -498,7 +517,7 @@ def _get(sc, parts, query):
         rid = _int(args[1], "RDD id")
         for r in storage(sc):
             if r["id"] == rid:
-                return r
+                return dict(r, **_rdd_distribution(sc, rid, r["storageLevel"]))
         raise NotFound(f"unknown RDD: {rid} (not persisted, or nothing of it cached)")
     if head in ("executors", "allexecutors") and not args:
         return executors(sc)
