@@ -1504,7 +1504,10 @@ static void relay_worker_frames(emberP_net *n, slot *s) {
             len = strlen(msg);
         }
         if (s->caching && type == EMBER_FRAME_TASK_DONE) store_block(n, s, &out);
-        if (type == EMBER_FRAME_TASK_ERROR || type == EMBER_FRAME_FETCH_FAILED) clear_cache(s);
+        if (type == EMBER_FRAME_TASK_ERROR || type == EMBER_FRAME_FETCH_FAILED) { /* nothing to keep */
+            emberM_batches_clear(&s->cached);
+            s->caching = 0;
+        }
         if (type == EMBER_FRAME_FETCH_FAILED && emberW_fetch_failed_decode(p, len, &path, &text) == 0) {
             for (size_t i = 0; i < s->npaths; i++)
                 if (strlen(s->paths[i].local) == path.len && memcmp(s->paths[i].local, path.p, path.len) == 0 &&
