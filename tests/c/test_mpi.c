@@ -614,10 +614,25 @@ static int lose_executor(world *w, int rank, int sigterm, double *ms) {
 static void test_lost_executor(void) {
     world w;
     if (!world_up(&w)) return;
+    /* Blocks cached on both executors first: rank 1's go with it. */
+    ember_node *r = NULL;
+    CHECK(ember_node_range(w.ctx, 0, 40, 1, 4, &r) == 0);
+    CHECK(ember_node_persist(r, EMBER_STORAGE_MEMORY) == 0);
+    check_range_job(w.ctx, r);
+    ember_block_info where[4];
+    size_t on1 = 0, held = ember_storage_blocks(w.ctx, ember_node_id(r), where, 4);
+    for (size_t i = 0; i < held && i < 4; i++)
+        on1 += where[i].executor == 1;
+    CHECK(held == 4 && on1 > 0 && on1 < 4);
     double ms;
     CHECK(lose_executor(&w, 1, 0, &ms) == EMBER_EWORKER);
     CHECK(strstr(ember_last_error(), "executor rank 1 (host ") != NULL);
     CHECK(ms < 5000);
+    held = ember_storage_blocks(w.ctx, ember_node_id(r), where, 4);
+    CHECK(held == 4 - on1);
+    for (size_t i = 0; i < held && i < 4; i++)
+        CHECK(where[i].executor == 2);
+    ember_node_release(r);
     world_stop(&w);
 }
 
