@@ -934,12 +934,12 @@ static task *next_task(ember_context *ctx, stage **out) {
 }
 
 /* Cluster mode: the pending task for a free slot of executor `rank`, jobs in
- * submission order: the first that prefers this executor (two thirds of its input
- * lives there: emberA_preferred_place); else the first that prefers none, or whose locality
- * wait (cfg.locality_wait_ms from when it was first seen pending) is over. NULL when
- * every pending task still waits for its own executor; *wake_ms is then lowered to
- * when the first wait ends. Barrier stages have no preference: their tasks start
- * together. */
+ * submission order: the first that prefers this executor (much of its input lives
+ * there: emberA_preferred_places); else the first that prefers none, whose input is
+ * spread (it does not wait), or whose locality wait (cfg.locality_wait_ms from when
+ * it was first seen pending) is over. NULL when every pending task still waits for
+ * its own executor; *wake_ms is then lowered to when the first wait ends. Barrier
+ * stages have no preference: their tasks start together. */
 static task *next_task_at(ember_context *ctx, int rank, double now, double *wake_ms, stage **out) {
     task *any = NULL;
     stage *any_st = NULL;
@@ -949,16 +949,17 @@ static task *next_task_at(ember_context *ctx, int rank, double now, double *wake
                 task *t = &st->tasks[i];
                 if (t->state != TASK_PENDING) continue;
                 if (!t->prefer_known) {
-                    t->prefer = st->barrier ? 0 : emberA_preferred_place(ctx, st, t);
+                    t->nprefer = st->barrier ? 0 : emberA_preferred_places(ctx, st, t, t->prefer, &t->prefer_wait);
                     t->prefer_known = 1;
                     t->pending_ms = now;
                 }
-                if (t->prefer == rank) {
-                    *out = st;
-                    return t;
-                }
+                for (int k = 0; k < t->nprefer; k++)
+                    if (t->prefer[k] == rank) {
+                        *out = st;
+                        return t;
+                    }
                 double until = t->pending_ms + (double)ctx->cfg.locality_wait_ms;
-                if (!any && (t->prefer == 0 || now >= until)) {
+                if (!any && (!t->prefer_wait || now >= until)) {
                     any = t;
                     any_st = st;
                 } else if (!any && until < *wake_ms) {

@@ -1010,6 +1010,8 @@ int emberG_lineage_holds(ember_node *n, const ember_node *target, unsigned walk)
 enum emberS_stage_kind { STAGE_RESULT, STAGE_SHUFFLE, STAGE_CACHE };
 enum emberS_task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
 
+#define EMBER_PREFER_MAX 5 /* executors a task prefers: each holds a fifth of its input */
+
 typedef struct emberS_task {
     size_t part;  /* partition of the stage's node (for a shuffle: of its parent) */
     size_t index; /* result stage: the job's result partition this task makes */
@@ -1022,13 +1024,15 @@ typedef struct emberS_task {
     uint64_t *bucket_bytes;
     emberM_part **sending; /* cached partitions this attempt is sending */
     size_t nsending;
-    int place;             /* where the last attempt ran: 0 here, else an executor's rank */
-    int prefer;            /* cluster mode: the executor rank holding most of its input (0: none), once known */
-    int prefer_known;      /* prefer was computed (emberA_preferred_place) */
-    double pending_ms;     /* when dispatch first saw it pending: its locality wait runs from then */
-    int stored;            /* cache task: its executor kept the block (BLOCK_STORED), for this attempt */
-    uint64_t stored_bytes; /* its size there */
-    char *error;           /* the last failure */
+    int place;                    /* where the last attempt ran: 0 here, else an executor's rank */
+    int prefer[EMBER_PREFER_MAX]; /* cluster mode: the executors holding much of its input, most first */
+    int nprefer;                  /* how many (0: none) */
+    int prefer_wait;              /* 1: it waits (up to locality_wait_ms) for prefer[0] */
+    int prefer_known;             /* prefer was computed (emberA_preferred_places) */
+    double pending_ms;            /* when dispatch first saw it pending: its locality wait runs from then */
+    int stored;                   /* cache task: its executor kept the block (BLOCK_STORED), for this attempt */
+    uint64_t stored_bytes;        /* its size there */
+    char *error;                  /* the last failure */
     uint64_t input_bytes, shuffle_read_bytes; /* what the current attempt reads (tasks.c) */
 } emberS_task;
 
@@ -1088,10 +1092,15 @@ int emberA_send_task(ember_context *ctx, emberS_stage *st, emberS_task *t, ember
 /* tasks.c: queues FORGET frames for released commands this worker holds. Caller
  * holds ctx->mu. */
 int emberA_send_forgets(ember_context *ctx, emberX_worker *w);
-/* tasks.c: cluster mode: the executor rank holding at least two thirds of the bytes
- * of task t's input (the buckets of the shuffles it reads, the cached blocks it reads), or 0
- * when none does (or in local mode). */
-int emberA_preferred_place(ember_context *ctx, const emberS_stage *st, const emberS_task *t);
+/* tasks.c: cluster mode: the executors where task t should run, as Spark places a
+ * reduce task: each one holding at least a fifth of the bytes of its input (the
+ * buckets of the shuffles it reads, the cached blocks it reads), most bytes first,
+ * into out (EMBER_PREFER_MAX at most: a fifth each); returns how many (0 in local
+ * mode, or when no executor holds any). *wait is 1 when one executor dominates (it
+ * alone qualifies, with half the bytes or more): the task then waits for a slot
+ * there, while one whose input is spread starts on any preferred executor, or
+ * anywhere, at once. */
+int emberA_preferred_places(ember_context *ctx, const emberS_stage *st, const emberS_task *t, int *out, int *wait);
 
 /* engine.c: the engine thread's body, and how other threads wake it. */
 void *emberS_engine_main(void *ctx);

@@ -390,22 +390,27 @@ static void sum_places(ember_context *ctx, ember_node *n, size_t p, int skip_cac
     }
 }
 
-int emberA_preferred_place(ember_context *ctx, const emberS_stage *st, const emberS_task *t) {
+int emberA_preferred_places(ember_context *ctx, const emberS_stage *st, const emberS_task *t, int *out, int *wait) {
+    *wait = 0;
     if (!ctx->pool.net) return 0;
     place_sums ps = {NULL, emberP_executors(&ctx->pool, NULL, 0) + 1};
     if (!(ps.bytes = ember_calloc(ps.n, sizeof *ps.bytes))) return 0; /* out of memory: no preference */
     sum_places(ctx, st->computed, t->part, st->kind == STAGE_CACHE, &ps, 0);
-    int best = 0;
     uint64_t total = 0;
-    for (size_t r = 1; r < ps.n; r++) {
+    for (size_t r = 1; r < ps.n; r++)
         total += ps.bytes[r];
-        if (ps.bytes[r] > ps.bytes[best]) best = (int)r;
+    int n = 0;
+    uint64_t top = 0;
+    while (total && n < EMBER_PREFER_MAX) { /* the holders of a fifth or more, most first */
+        size_t best = 0;
+        for (size_t r = 1; r < ps.n; r++)
+            if (ps.bytes[r] > ps.bytes[best]) best = r;
+        if (!best || ps.bytes[best] * 5 < total) break;
+        if (!n) top = ps.bytes[best];
+        out[n++] = (int)best;
+        ps.bytes[best] = 0;
     }
-    /* Only an executor holding at least two thirds (twice what all the others hold)
-     * is preferred: input spread about evenly (each reduce task of an even shuffle)
-     * would otherwise send every task to whichever executor holds a few bytes more,
-     * one slot after another, while the others' slots idle. */
-    if (ps.bytes[best] == 0 || ps.bytes[best] / 2 < total - ps.bytes[best]) best = 0;
+    *wait = n == 1 && top * 2 >= total; /* one executor dominates: it alone qualifies, with half or more */
     ember_free(ps.bytes);
-    return best;
+    return n;
 }

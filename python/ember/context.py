@@ -122,7 +122,8 @@ def _leading_digits(text: str) -> tuple[str, str]:
 
 def _locality_wait_ms(conf: Any) -> int:
     """spark.locality.wait in ms (Spark's default 3s): how long a cluster-mode task waits
-    for a free slot on the executor holding two thirds of its input before it runs elsewhere."""
+    for a free slot on the executor that dominates its input (it alone holds a fifth or
+    more, and at least half) before it runs elsewhere."""
     value = conf.get("spark.locality.wait")
     if value is None:
         return 3000
