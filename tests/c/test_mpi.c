@@ -502,6 +502,41 @@ restore:
     free(saved_tmp);
 }
 
+/* Where a reduce task prefers to run, by Spark's rule: map task p of a parallel
+ * source writes its two records to bucket p % 3, so bucket b's bytes are maps b's and
+ * b + 3's, half each: one preferred executor that waits for a slot when both ran
+ * there, else both executors, neither waited for. */
+static void test_preferred_places(void) {
+    world w;
+    if (!world_up(&w)) return;
+    ember_node *src = parallel(w.ctx, 6), *sh = NULL;
+    CHECK(ember_node_shuffle(w.ctx, src, 3, "spec", 4, &sh) == 0);
+    ember_result *res = NULL;
+    CHECK(ember_run_job(w.ctx, sh, NULL, 0, NULL, NULL, &res) == 0);
+    ember_result_free(res);
+    ember_task_info tasks[32];
+    size_t nt = ember_task_infos(w.ctx, -1, tasks, 32);
+    int map_stage = nt ? tasks[0].stage_id : -1, ran[6] = {0};
+    for (size_t i = 0; i < nt && i < 32; i++)
+        if (tasks[i].stage_id == map_stage && tasks[i].partition >= 0 && tasks[i].partition < 6)
+            ran[tasks[i].partition] = tasks[i].executor;
+    emberS_stage st = {.kind = STAGE_RESULT, .computed = sh};
+    for (size_t b = 0; b < 3; b++) {
+        emberS_task t = {.part = b};
+        int places[EMBER_PREFER_MAX], wait = -1;
+        int n = emberA_preferred_places(w.ctx, &st, &t, places, &wait);
+        CHECK(ran[b] >= 1 && ran[b] <= 2 && ran[b + 3] >= 1 && ran[b + 3] <= 2);
+        if (ran[b] == ran[b + 3]) {
+            CHECK(n == 1 && places[0] == ran[b] && wait == 1);
+        } else {
+            CHECK(n == 2 && places[0] == 1 && places[1] == 2 && wait == 0);
+        }
+    }
+    ember_node_release(sh);
+    ember_node_release(src);
+    world_stop(&w);
+}
+
 /* Reads the file at path whole into buf (cap bytes at most): its length, or -1. */
 static long slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "rb");
@@ -657,6 +692,7 @@ int main(void) {
     RUN(test_relay_shuffle_and_blocks);
     RUN(test_relay_big_buckets);
     RUN(test_blocks_on_executors);
+    RUN(test_preferred_places);
     RUN(test_share_files);
     RUN(test_lost_executor);
     RUN(test_sigterm_names_the_silent_executor);
