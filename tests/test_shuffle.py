@@ -240,6 +240,21 @@ def test_map_side_combine_adds_ints_in_the_table_as_python_does(tmp_path):
         assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
 
 
+def test_shuffle_write_fails_on_a_bad_record_or_input_error_after_records_taken_ahead(tmp_path):
+    # The writer takes records ahead of the one it combines; a record that is not a
+    # pair, or an error of the input, still fails the task with its own error.
+    def failing():
+        yield from [("a", 1)] * 20
+        raise ValueError("input broke")
+
+    path = str(tmp_path / "m")
+    for merge in (add, None):
+        with pytest.raises(TypeError, match="expects \\(key, value\\) pairs, got a int"):
+            _core.shuffle_write(iter([("a", 1)] * 20 + [5]), path, 2, None, None, merge, 1 << 20, 1 << 20)
+        with pytest.raises(ValueError, match="input broke"):
+            _core.shuffle_write(failing(), path, 2, None, None, merge, 1 << 20, 1 << 20)
+
+
 def test_map_side_combine_is_bounded_in_bytes(tmp_path):
     # A tiny budget with a high hit rate: the table is written out whenever it is full,
     # so keys come out several times, each time combined.

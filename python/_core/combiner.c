@@ -190,6 +190,11 @@ static int merge_into(core_state *st, combiner *c, comb_entry *e, PyObject *v, P
 int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject *create, PyObject *merge) {
     Py_hash_t h = PyObject_Hash(k);
     if (h == -1 && PyErr_Occurred()) return -1;
+    return combiner_add_hashed(st, c, k, h, v, create, merge);
+}
+
+int combiner_add_hashed(core_state *st, combiner *c, PyObject *k, Py_hash_t h, PyObject *v, PyObject *create,
+                        PyObject *merge) {
     uint64_t inl[2];
     int short_str = inline_key(k, inl);
     size_t i = (size_t)h & c->mask;

@@ -35,6 +35,12 @@ int combiner_init(combiner *c, size_t max_bytes);
  * 2 when it went in and the table should be drained now (combiner_drain); -1 with
  * an exception set. */
 int combiner_add(core_state *st, combiner *c, PyObject *k, PyObject *v, PyObject *create, PyObject *merge);
+/* combiner_add for a key whose hash h (PyObject_Hash) the caller has. */
+int combiner_add_hashed(core_state *st, combiner *c, PyObject *k, Py_hash_t h, PyObject *v, PyObject *create,
+                        PyObject *merge);
+/* Asks the CPU to fetch the slot where a key of hash h is looked for first, so that
+ * a combiner_add of it some records later does not wait for memory. */
+static inline void combiner_prefetch(const combiner *c, Py_hash_t h) { __builtin_prefetch(&c->v[(size_t)h & c->mask]); }
 /* Calls fn(arg, key, value) for each entry (borrowed references), then empties the
  * table. Returns the first non-zero result of fn (the rest are dropped). */
 int combiner_drain(combiner *c, int (*fn)(void *, PyObject *, PyObject *), void *arg);

@@ -888,6 +888,27 @@ static int emit_uncombined(buckets *b, PyObject *item, PyObject *k, PyObject *v,
     return rc;
 }
 
+/* A record's key and value (borrowed), or -1 with TypeError when it is not a pair. */
+static int split_record(PyObject *item, PyObject **k, PyObject **v) {
+    if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
+        *k = PyTuple_GET_ITEM(item, 0);
+        *v = PyTuple_GET_ITEM(item, 1);
+        return 0;
+    }
+    if (PyList_CheckExact(item) && PyList_GET_SIZE(item) == 2) {
+        *k = PyList_GET_ITEM(item, 0);
+        *v = PyList_GET_ITEM(item, 1);
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "a shuffle (partitionBy, reduceByKey, groupByKey ...) expects (key, value) "
+                 "pairs, got a %.100s",
+                 Py_TYPE(item)->tp_name);
+    return -1;
+}
+
+#define AHEAD 16 /* records taken ahead of the one combined */
+
 /* shuffle_write(iterable, path, nbuckets, partition_func, create, merge, combine_bytes,
  *               buffer_bytes) -> list of each bucket's bytes.
  * Records are (key, value) pairs. With merge not None, values of equal keys are
@@ -905,6 +926,9 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     if (n == 0) return PyErr_Format(PyExc_ValueError, "a shuffle needs at least one bucket");
     buckets b = {st, NULL, NULL, n, 16, pfunc, NULL, 0};
     PyObject *it = NULL, *result = NULL, *item = NULL;
+    PyObject *ahead[AHEAD];
+    Py_hash_t hashes[AHEAD];
+    size_t a_head = 0, a_len = 0;
     combiner comb = {0};
     uint64_t *sizes = NULL;
     b.lists = PyMem_Calloc(n, sizeof *b.lists);
@@ -924,31 +948,45 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     it = PyObject_GetIter(src);
     if (!it) goto done;
     if (merge != Py_None && combiner_init(&comb, combine_bytes > 0 ? (size_t)combine_bytes : 0) < 0) goto done;
-    while ((item = PyIter_Next(it))) {
-        PyObject *k, *v;
-        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
-            k = PyTuple_GET_ITEM(item, 0);
-            v = PyTuple_GET_ITEM(item, 1);
-        } else if (PyList_CheckExact(item) && PyList_GET_SIZE(item) == 2) {
-            k = PyList_GET_ITEM(item, 0);
-            v = PyList_GET_ITEM(item, 1);
-        } else {
-            PyErr_Format(PyExc_TypeError,
-                         "a shuffle (partitionBy, reduceByKey, groupByKey ...) expects (key, value) "
-                         "pairs, got a %.100s",
-                         Py_TYPE(item)->tp_name);
-            goto done;
+    /* Records are taken AHEAD ahead of the one combined: the slot of each key is
+     * prefetched when it is taken, so the table's cache misses overlap. */
+    int eof = 0;
+    for (;;) {
+        if (!eof) {
+            PyObject *next = PyIter_Next(it);
+            if (!next) {
+                if (PyErr_Occurred()) goto done;
+                eof = 1;
+            } else {
+                ahead[(a_head + a_len) % AHEAD] = next;
+                a_len++;
+                PyObject *k, *v;
+                if (split_record(next, &k, &v) < 0) goto done;
+                if (comb.v) {
+                    Py_hash_t h = PyObject_Hash(k);
+                    if (h == -1 && PyErr_Occurred()) goto done;
+                    hashes[(a_head + a_len - 1) % AHEAD] = h;
+                    combiner_prefetch(&comb, h);
+                }
+            }
         }
+        if (a_len == 0) break;
+        if (!eof && a_len < (comb.v ? AHEAD : 1)) continue;
+        item = ahead[a_head];
+        Py_hash_t h = hashes[a_head];
+        a_head = (a_head + 1) % AHEAD;
+        a_len--;
+        PyObject *k, *v;
+        if (split_record(item, &k, &v) < 0) goto done;
         if (!comb.v) {
             if (bucket_add(&b, k, item) < 0) goto done;
         } else {
-            int r = combiner_add(st, &comb, k, v, create, merge);
+            int r = combiner_add_hashed(st, &comb, k, h, v, create, merge);
             if (r < 0 || (r == 1 && emit_uncombined(&b, item, k, v, create) < 0)) goto done;
             if (r == 2 && combiner_drain(&comb, emit_pair, &b) < 0) goto done;
         }
         Py_CLEAR(item);
     }
-    if (PyErr_Occurred()) goto done;
     if (comb.v && combiner_drain(&comb, emit_pair, &b) < 0) goto done;
     for (uint32_t i = 0; i < n; i++)
         if (bucket_flush(&b, i) < 0) goto done;
@@ -971,6 +1009,8 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     }
 done:
     Py_XDECREF(item);
+    for (; a_len > 0; a_len--, a_head = (a_head + 1) % AHEAD)
+        Py_DECREF(ahead[a_head]);
     if (b.w) ember_shuffle_writer_abort(b.w);
     if (b.lists)
         for (uint32_t i = 0; i < n; i++)
