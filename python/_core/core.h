@@ -75,6 +75,13 @@ static inline PyObject *core_merge(core_state *st, PyObject *merge, PyObject *a,
     return PyObject_Vectorcall(merge, args, 2, NULL);
 }
 
+/* pipeline.c: 1 when it is a PipeIter whose last op is OP_PAIR (x -> (x, c)), with *c
+ * (borrowed) the constant; else 0. Then core_pipe_next_unpaired(it) gives the next x
+ * (a new reference; NULL at the end, or with an exception): the pair's key, its
+ * value being c, without the pair made. */
+int core_pipe_pairs_with(core_state *st, PyObject *it, PyObject **c);
+PyObject *core_pipe_next_unpaired(PyObject *it);
+
 /* sort.c: *out = the partition a RangePartitioner gives key (0, or -1 with an
  * exception). */
 int core_range_partition(PyObject *partitioner, PyObject *key, Py_ssize_t *out);

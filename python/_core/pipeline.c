@@ -143,7 +143,9 @@ fail:
     return NULL;
 }
 
-static PyObject *PipeIter_next(PipeIter *self) {
+/* The next record of self after ops [0, end) (end < nops only when ops [end, nops)
+ * are not flat-map ops: no sub-iterator is ever above end). */
+static PyObject *pipe_next(PipeIter *self, Py_ssize_t end) {
     for (;;) {
         PyObject *item;
         Py_ssize_t start;
@@ -176,7 +178,7 @@ static PyObject *PipeIter_next(PipeIter *self) {
             start = 0;
         }
         Py_ssize_t i;
-        for (i = start; i < self->nops; i++) {
+        for (i = start; i < end; i++) {
             op_t *op = &self->ops[i];
             PyObject *r, *k, *v;
             switch (op->kind) {
@@ -288,6 +290,21 @@ static PyObject *PipeIter_next(PipeIter *self) {
         return item;
     next_record:;
     }
+}
+
+static PyObject *PipeIter_next(PipeIter *self) { return pipe_next(self, self->nops); }
+
+int core_pipe_pairs_with(core_state *st, PyObject *it, PyObject **c) {
+    if (Py_TYPE(it) != st->PipeIter_type) return 0;
+    PipeIter *p = (PipeIter *)it;
+    if (p->nops == 0 || p->ops[p->nops - 1].kind != OP_PAIR) return 0;
+    *c = p->ops[p->nops - 1].f;
+    return 1;
+}
+
+PyObject *core_pipe_next_unpaired(PyObject *it) {
+    PipeIter *p = (PipeIter *)it;
+    return pipe_next(p, p->nops - 1);
 }
 
 static PyType_Slot PipeIter_slots[] = {

@@ -878,9 +878,9 @@ static int emit_pair(void *arg, PyObject *k, PyObject *v) {
 }
 
 /* Writes (k, create(v)) (or (k, v) when create is None): a record the capped
- * combiner let pass. */
+ * combiner let pass; item is the record (k, v), or NULL when it was not made. */
 static int emit_uncombined(buckets *b, PyObject *item, PyObject *k, PyObject *v, PyObject *create) {
-    if (create == Py_None) return bucket_add(b, k, item);
+    if (create == Py_None) return item ? bucket_add(b, k, item) : emit_pair(b, k, v);
     PyObject *c = PyObject_CallOneArg(create, v);
     if (!c) return -1;
     int rc = emit_pair(b, k, c);
@@ -927,7 +927,7 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     buckets b = {st, NULL, NULL, n, 16, pfunc, NULL, 0};
     PyObject *it = NULL, *result = NULL, *item = NULL;
     PyObject *ahead[AHEAD];
-    Py_hash_t hashes[AHEAD];
+    Py_hash_t hashes[AHEAD] = {0};
     size_t a_head = 0, a_len = 0;
     combiner comb = {0};
     uint64_t *sizes = NULL;
@@ -949,19 +949,24 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
     if (!it) goto done;
     if (merge != Py_None && combiner_init(&comb, combine_bytes > 0 ? (size_t)combine_bytes : 0) < 0) goto done;
     /* Records are taken AHEAD ahead of the one combined: the slot of each key is
-     * prefetched when it is taken, so the table's cache misses overlap. */
+     * prefetched when it is taken, so the table's cache misses overlap. When the
+     * records are made by map(lambda x: (x, c)) (the input ends with OP_PAIR), the
+     * keys are taken without their pairs: ahead holds keys, the value is c, and a
+     * pair is made only for a record that passes the table by. */
     int eof = 0;
+    PyObject *pair_value = NULL;
+    int unpaired = comb.v && core_pipe_pairs_with(st, it, &pair_value);
     for (;;) {
         if (!eof) {
-            PyObject *next = PyIter_Next(it);
+            PyObject *next = unpaired ? core_pipe_next_unpaired(it) : PyIter_Next(it);
             if (!next) {
                 if (PyErr_Occurred()) goto done;
                 eof = 1;
             } else {
                 ahead[(a_head + a_len) % AHEAD] = next;
                 a_len++;
-                PyObject *k, *v;
-                if (split_record(next, &k, &v) < 0) goto done;
+                PyObject *k = next, *v;
+                if (!unpaired && split_record(next, &k, &v) < 0) goto done;
                 if (comb.v) {
                     Py_hash_t h = PyObject_Hash(k);
                     if (h == -1 && PyErr_Occurred()) goto done;
@@ -976,13 +981,13 @@ static PyObject *py_shuffle_write(PyObject *m, PyObject *args) {
         Py_hash_t h = hashes[a_head];
         a_head = (a_head + 1) % AHEAD;
         a_len--;
-        PyObject *k, *v;
-        if (split_record(item, &k, &v) < 0) goto done;
+        PyObject *k = item, *v = pair_value;
+        if (!unpaired && split_record(item, &k, &v) < 0) goto done;
         if (!comb.v) {
             if (bucket_add(&b, k, item) < 0) goto done;
         } else {
             int r = combiner_add_hashed(st, &comb, k, h, v, create, merge);
-            if (r < 0 || (r == 1 && emit_uncombined(&b, item, k, v, create) < 0)) goto done;
+            if (r < 0 || (r == 1 && emit_uncombined(&b, unpaired ? NULL : item, k, v, create) < 0)) goto done;
             if (r == 2 && combiner_drain(&comb, emit_pair, &b) < 0) goto done;
         }
         Py_CLEAR(item);
