@@ -3,7 +3,7 @@ from operator import add
 
 import pytest
 
-from ember import PythonException, ResultIterable
+from ember import PythonException, ResultIterable, _core
 
 
 def test_parallelize_layout_matches_pyspark(sc):
@@ -34,8 +34,6 @@ def test_map_to_a_pair_with_a_constant_runs_in_c(sc):
     # lambda x: (x, c) for a constant c of a plain type becomes the C op OP_PAIR; a
     # function that does anything else (or pairs with something not a plain constant)
     # stays a Python call. The results are the same either way.
-    from ember import _core
-
     y = 5
     words = sc.parallelize(["a", "b", "a", 3, None], 2)
     cases = [(lambda w: (w, 1), True), (lambda w: (w, "one"), True), (lambda w: (w, b"1"), True),
@@ -48,6 +46,22 @@ def test_map_to_a_pair_with_a_constant_runs_in_c(sc):
         assert mapped.collect() == [f(w) for w in ["a", "b", "a", 3, None]]
     assert sorted(words.map(lambda w: (w, 1)).reduceByKey(add).collect(), key=repr) == [
         ("a", 2), ("b", 1), (3, 1), (None, 1)]
+
+
+def test_pairs_with_a_constant_into_a_combining_shuffle(sc):
+    # map(lambda x: (x, 1)) before reduceByKey/combineByKey: the shuffle writer takes
+    # the keys without their pairs; keys met once pass its table by (past 4096 keys),
+    # frequent ones merge, and every count comes out right.
+    import collections
+
+    words = [f"u{i}" if i % 3 == 0 else f"f{i % 40}" for i in range(90_000)] + [b"x", 7, None] * 5
+    rdd = sc.parallelize(words, 3).map(lambda w: (w, 1))
+    assert rdd._ops[-1][0] == _core.OP_PAIR
+    expected = collections.Counter(words)
+    assert dict(rdd.reduceByKey(add).collect()) == expected
+    lists = dict(rdd.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda a, b: a + b).collect())
+    assert {k: len(c) for k, c in lists.items()} == expected
+    assert set(map(tuple, lists.values())) == {(1,) * n for n in set(expected.values())}
 
 
 def test_map_partitions_with_index_through_union(sc):
