@@ -255,6 +255,22 @@ def test_shuffle_write_fails_on_a_bad_record_or_input_error_after_records_taken_
             _core.shuffle_write(failing(), path, 2, None, None, merge, 1 << 20, 1 << 20)
 
 
+def test_str_int_pairs_are_written_without_pickle_as_pickle_reads_them(tmp_path):
+    # Buckets of (str, int) pairs with 32-bit ints are encoded in C; anything else is
+    # pickled. Either way the reduce side reads back equal records of equal types.
+    strs = ["", "a", "x" * 255, "y" * 256, "z" * 70_000, "é", "日本", "\U0001f600", "\ud800"]
+    ints = [0, 255, 256, 65535, 65536, -1, -256, 2**31 - 1, 2**31, -2**31, -2**31 - 1, 1 << 70, True]
+    batches = [[(s, i) for i in ints] for s in strs] + [[(s, 1) for s in strs]] + [
+        [("a", 1), ("b", 2.5)], [("a", 1), ["b", 2]], [("a", 1), (b"b", 2)], [("a", 1)] * 5000]
+    for records in batches:
+        out = _shuffle_write_records(tmp_path, records, None, None, 0, nbuckets=1)
+        assert out == records
+        assert [tuple(map(type, r)) for r in out] == [tuple(map(type, r)) for r in records]
+    _shuffle_write_records(tmp_path, [("a", 1), ("bc", 300)], None, None, 0, nbuckets=1)
+    with open(tmp_path / "map-0", "rb") as f:  # the C encoding: no frame, no memo
+        assert b"\x80\x05](\x8c\x01aK\x01\x86\x8c\x02bcM,\x01\x86e." in f.read()
+
+
 def test_map_side_combine_is_bounded_in_bytes(tmp_path):
     # A tiny budget with a high hit rate: the table is written out whenever it is full,
     # so keys come out several times, each time combined.

@@ -798,9 +798,90 @@ typedef struct {
     uint64_t written;         /* records put in the buckets */
 } buckets;
 
+/* The UTF-8 of str s (borrowed from s), or NULL (no exception) when it has none (lone
+ * surrogates). */
+static const char *utf8_of(PyObject *s, Py_ssize_t *n) {
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        *n = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_DATA(s);
+    }
+    const char *u = PyUnicode_AsUTF8AndSize(s, n);
+    if (!u) PyErr_Clear();
+    return u;
+}
+
+/* A list of (str, int) pairs, the ints in 32 bits, pickled without the pickle
+ * module: what pickle.loads makes of it is what it makes of pickle.dumps's bytes
+ * (equal strs and ints in 2-tuples in a list; no memo, so a str met twice loads as
+ * two equal objects). NULL without an exception when a record is of another shape:
+ * the caller pickles the list itself. The opcodes: PROTO 5, EMPTY_LIST, MARK, per
+ * record SHORT_BINUNICODE or BINUNICODE, BININT1, BININT2 or BININT, TUPLE2, then
+ * APPENDS, STOP. */
+static PyObject *dump_pairs(PyObject *lst) {
+    Py_ssize_t n = PyList_GET_SIZE(lst), size = 2 + 1 + 2 + 1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *t = PyList_GET_ITEM(lst, j);
+        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 2) return NULL;
+        PyObject *k = PyTuple_GET_ITEM(t, 0), *v = PyTuple_GET_ITEM(t, 1);
+        if (!PyUnicode_CheckExact(k) || !PyLong_CheckExact(v)) return NULL;
+        Py_ssize_t len;
+        if (!utf8_of(k, &len) || len > INT32_MAX) return NULL;
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || x < INT32_MIN || x > INT32_MAX) return NULL;
+        size += (len < 256 ? 2 : 5) + len + (x < 0 || x > 65535 ? 5 : x > 255 ? 3 : 2) + 1;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (!out) return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(out);
+    *p++ = 0x80; /* PROTO 5 */
+    *p++ = 5;
+    *p++ = ']'; /* EMPTY_LIST */
+    *p++ = '('; /* MARK */
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *t = PyList_GET_ITEM(lst, j);
+        Py_ssize_t len;
+        const char *u = utf8_of(PyTuple_GET_ITEM(t, 0), &len);
+        if (len < 256) {
+            *p++ = 0x8c; /* SHORT_BINUNICODE */
+            *p++ = (unsigned char)len;
+        } else {
+            *p++ = 'X'; /* BINUNICODE, 4-byte little-endian length */
+            for (int s = 0; s < 32; s += 8)
+                *p++ = (unsigned char)((uint32_t)len >> s);
+        }
+        memcpy(p, u, (size_t)len);
+        p += len;
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 1), &overflow);
+        if (x >= 0 && x <= 255) {
+            *p++ = 'K'; /* BININT1 */
+            *p++ = (unsigned char)x;
+        } else if (x >= 0 && x <= 65535) {
+            *p++ = 'M'; /* BININT2, little-endian */
+            *p++ = (unsigned char)x;
+            *p++ = (unsigned char)(x >> 8);
+        } else {
+            *p++ = 'J'; /* BININT, 4-byte little-endian two's complement */
+            for (int s = 0; s < 32; s += 8)
+                *p++ = (unsigned char)((uint32_t)x >> s);
+        }
+        *p++ = 0x86; /* TUPLE2 */
+    }
+    *p++ = 'e';                                       /* APPENDS */
+    *p++ = '.';                                       /* STOP */
+    if ((char *)p != PyBytes_AS_STRING(out) + size) { /* the two passes disagree: a bug here */
+        Py_DECREF(out);
+        return PyErr_Format(PyExc_SystemError, "dump_pairs wrote %zd bytes of %zd",
+                            (Py_ssize_t)((char *)p - PyBytes_AS_STRING(out)), size);
+    }
+    return out;
+}
+
 static int bucket_flush(buckets *b, uint32_t i) {
     if (PyList_GET_SIZE(b->lists[i]) == 0) return 0;
-    PyObject *bytes = dump_list(b->st, b->lists[i]);
+    PyObject *bytes = dump_pairs(b->lists[i]);
+    if (!bytes && !PyErr_Occurred()) bytes = dump_list(b->st, b->lists[i]);
     if (!bytes) return -1;
     int rc = ember_shuffle_writer_append(b->w, i, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
     b->batch = next_batch_size(b->batch, PyBytes_GET_SIZE(bytes), 65536);
