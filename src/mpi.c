@@ -26,10 +26,14 @@
  * Every message of a slot carries the slot's generation (one per START), so bytes of
  * a worker already replaced are dropped. A relay stops reading its source while
  * RELAY_WINDOW bytes it sent are not yet written by the other side (CREDIT messages
- * say how much was). MPI has no file descriptor to wait on: the thread sleeps in
- * poll() on its own descriptors between looks at MPI, 0 ms while busy and growing to
- * 10 ms when idle (50 ms after a second of nothing), so an idle context costs
- * nothing noticeable.
+ * say how much was). Messages are matched (improbe) and received without blocking,
+ * RECVS at once, and handled in the order matched, so the next pieces of a bucket
+ * arrive while the thread writes the one before. MPI has no file descriptor to wait
+ * on, and moves bytes only while called: the thread sleeps in poll() on its own
+ * descriptors between looks at MPI, 0 ms while something moves or moved less than
+ * SPIN_MS ago with sends or receives under way, 1 ms while those wait on a peer
+ * longer, and growing to 10 ms when idle (50 ms after a second of nothing), so an
+ * idle context costs nothing noticeable.
  *
  * Losing an executor: each executor sends BEAT every 250 ms. The driver counts one
  * lost when nothing came from it for 3 s, or at once when mpirun's SIGTERM reaches
@@ -93,6 +97,12 @@ enum { RELAY_CHUNK = 256 * 1024, RELAY_WINDOW = 4 * 1024 * 1024, CREDIT_BATCH = 
  * network thread keeps for the next one (POOL_KEEP at most): a shuffle does not
  * fault in fresh pages for every piece. */
 enum { PIECE = 1024 * 1024, SERVE_WINDOW = 4, POOL_BUF = EMBER_MPI_HEADER + 12 + PIECE, POOL_KEEP = 16 };
+/* Messages matched and being received at once: the next pieces of a bucket flow in
+ * while the one before is written. */
+enum { RECVS = 8 };
+/* How long the loop spins (polls without sleeping) after the last thing moved while
+ * MPI still has sends or receives of ours under way. */
+enum { SPIN_MS = 2 };
 
 /* ---- messages ------------------------------------------------------------------ */
 
@@ -253,6 +263,14 @@ typedef struct serve {
     char *path;
 } serve;
 
+typedef struct recv_req {
+    void *req;
+    uint8_t *buf;
+    size_t len;
+    int src;
+    int pooled; /* buf goes back to the pool */
+} recv_req;
+
 typedef struct send_req {
     void *req;
     uint8_t *buf;
@@ -289,7 +307,8 @@ typedef struct emberP_net {
     size_t nsends, capsends;
     uint8_t *bufs[POOL_KEEP]; /* buffers of POOL_BUF bytes for messages, reused */
     size_t npool;
-    uint8_t *rbuf; /* POOL_BUF bytes: what MPI delivers, when it fits */
+    recv_req recvs[RECVS]; /* receives under way, from recv_head on (a ring) */
+    size_t recv_head, nrecvs;
     serve **serves;
     size_t nserves, capserves;
     int engine_wake; /* driver: ctx->wake[1] */
@@ -383,8 +402,9 @@ static int send_msg(emberP_net *n, int dest, const emberP_msg *m) {
     return send_buf(n, dest, b.data, b.len, pooled, NULL);
 }
 
-static void test_sends(emberP_net *n) {
-    size_t kept = 0;
+/* Releases the sends MPI is done with: 1 when there was one. */
+static int test_sends(emberP_net *n) {
+    size_t kept = 0, before = n->nsends;
     for (size_t i = 0; i < n->nsends; i++) {
         send_req *q = &n->sends[i];
         if (!n->mpi->test(q->req)) {
@@ -398,6 +418,7 @@ static void test_sends(emberP_net *n) {
         if (q->sv) q->sv->inflight--;
     }
     n->nsends = kept;
+    return kept < before;
 }
 
 static void clear_paths(slot *s);
@@ -1695,29 +1716,59 @@ static int relay_out(emberP_net *n, slot *s) {
     return moved;
 }
 
-/* Takes every message MPI holds for us. 1 when there was one. */
+static void recv_release(emberP_net *n, recv_req *q) {
+    if (q->pooled)
+        pool_put(n, q->buf);
+    else
+        ember_free(q->buf);
+}
+
+/* Starts receiving the messages MPI holds for us (RECVS at most under way), and
+ * handles those received, in the order they were matched. 1 when something came. */
 static int take_messages(emberP_net *n) {
     int any = 0;
-    for (;;) {
+    while (n->nrecvs < RECVS) {
         int src;
         size_t len;
-        int got = n->mpi->iprobe(&src, &len);
-        if (got <= 0) return any;
+        void *msg;
+        uint8_t *buf = pool_get(n); /* before the match: a matched message must be received */
+        if (!buf) break;            /* left for later: out of memory now */
+        if (n->mpi->improbe(&src, &len, &msg) <= 0) {
+            pool_put(n, buf);
+            break;
+        }
         any = 1;
-        if (!n->rbuf && !(n->rbuf = ember_malloc(POOL_BUF))) return any; /* left for later: out of memory now */
-        uint8_t *buf = len <= POOL_BUF ? n->rbuf : ember_malloc(len);
-        if (!buf) return any;
-        if (n->mpi->recv(src, buf, len) == 0) {
-            emberP_msg m;
-            if (emberP_msg_decode(buf, len, &m) == 0) {
-                if (n->executor)
-                    executor_message(n, src, &m);
-                else
-                    driver_message(n, src, &m);
+        recv_req *q = &n->recvs[(n->recv_head + n->nrecvs) % RECVS];
+        *q = (recv_req){NULL, buf, len, src, 1};
+        if (len > POOL_BUF) { /* none of ours is: out of memory, it is received truncated and lost */
+            uint8_t *big = ember_malloc(len);
+            if (big) {
+                pool_put(n, buf);
+                *q = (recv_req){NULL, big, len, src, 0};
             }
         }
-        if (buf != n->rbuf) ember_free(buf);
+        if (n->mpi->imrecv(msg, q->buf, q->pooled ? (len < POOL_BUF ? len : POOL_BUF) : len, &q->req) < 0) {
+            recv_release(n, q);
+            continue;
+        }
+        if (len > POOL_BUF && q->pooled) q->len = 0; /* truncated: decoding drops it */
+        n->nrecvs++;
     }
+    while (n->nrecvs && n->mpi->test(n->recvs[n->recv_head].req)) {
+        recv_req q = n->recvs[n->recv_head];
+        n->recv_head = (n->recv_head + 1) % RECVS;
+        n->nrecvs--;
+        any = 1;
+        emberP_msg m;
+        if (emberP_msg_decode(q.buf, q.len, &m) == 0) {
+            if (n->executor)
+                executor_message(n, q.src, &m);
+            else
+                driver_message(n, q.src, &m);
+        }
+        recv_release(n, &q);
+    }
+    return any;
 }
 
 static void *net_main(void *arg) {
@@ -1815,7 +1866,7 @@ static void *net_main(void *arg) {
             }
         }
         busy |= take_messages(n);
-        test_sends(n);
+        busy |= test_sends(n);
         serve_pump(n);
         double t = now_ms();
         if (n->executor && t - last_beat >= 250) {
@@ -1824,9 +1875,13 @@ static void *net_main(void *arg) {
             last_beat = t;
         }
         if (!n->executor) check_peers(n, t);
-        if (busy || n->nsends) {
+        if (busy) {
             idle_ms = 0;
             last_busy = t;
+        } else if (n->nsends || n->nrecvs) {
+            /* MPI moves their bytes only while called: spin while they move, but a
+             * peer that keeps them waiting gets looks every ms, not a core. */
+            idle_ms = t - last_busy < SPIN_MS ? 0 : 1;
         } else {
             int cap = t - last_busy > 1000 ? 50 : 10;
             idle_ms = idle_ms ? (idle_ms * 2 > cap ? cap : idle_ms * 2) : 1;
@@ -1846,12 +1901,17 @@ static void *net_main(void *arg) {
         }
     }
     double end = now_ms() + (lost ? 200 : 2000);
-    while (n->nsends && now_ms() < end) {
+    while ((n->nsends || n->nrecvs) && now_ms() < end) {
         test_sends(n);
+        while (n->nrecvs && n->mpi->test(n->recvs[n->recv_head].req)) { /* what still came is dropped */
+            recv_release(n, &n->recvs[n->recv_head]);
+            n->recv_head = (n->recv_head + 1) % RECVS;
+            n->nrecvs--;
+        }
         struct timespec ts = {0, 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (!lost && !n->nsends) n->mpi->finalize();
+    if (!lost && !n->nsends && !n->nrecvs) n->mpi->finalize();
     ember_free(buf);
     ember_free(pfds);
     ember_free(ps);
@@ -1914,9 +1974,10 @@ static void net_free(emberP_net *n) {
     for (size_t i = 0; i < n->nserves; i++)
         serve_free(n->serves[i]);
     ember_free(n->serves);
+    for (size_t i = 0; i < n->nrecvs; i++) /* MPI is done or gone by now */
+        ember_free(n->recvs[(n->recv_head + i) % RECVS].buf);
     for (size_t i = 0; i < n->npool; i++)
         ember_free(n->bufs[i]);
-    ember_free(n->rbuf);
     ember_free(n->slots);
     ember_free(n->peers);
     if (n->wake[0] >= 0) close(n->wake[0]);

@@ -48,19 +48,33 @@ static int shim_test(void *req) {
     return done;
 }
 
-static int shim_iprobe(int *src, size_t *len) {
+static int shim_improbe(int *src, size_t *len, void **msg) {
     int found = 0, count = 0;
     MPI_Status st;
-    if (MPI_Iprobe(MPI_ANY_SOURCE, 0, comm, &found, &st) != MPI_SUCCESS) return -1;
-    if (!found) return 0;
+    MPI_Message *m = malloc(sizeof *m);
+    if (!m) return -1;
+    if (MPI_Improbe(MPI_ANY_SOURCE, 0, comm, &found, m, &st) != MPI_SUCCESS || !found) {
+        free(m);
+        return found ? -1 : 0;
+    }
     MPI_Get_count(&st, MPI_BYTE, &count);
     *src = st.MPI_SOURCE;
     *len = (size_t)count;
+    *msg = m;
     return 1;
 }
 
-static int shim_recv(int src, void *buf, size_t len) {
-    return MPI_Recv(buf, (int)len, MPI_BYTE, src, 0, comm, MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
+static int shim_imrecv(void *msg, void *buf, size_t len, void **req) {
+    MPI_Message *m = msg;
+    MPI_Request *r = malloc(sizeof *r);
+    int rc = r && MPI_Imrecv(buf, (int)len, MPI_BYTE, m, r) == MPI_SUCCESS ? 0 : -1;
+    free(m);
+    if (rc) {
+        free(r);
+        return -1;
+    }
+    *req = r;
+    return 0;
 }
 
 static void shim_finalize(void) {
@@ -68,8 +82,8 @@ static void shim_finalize(void) {
     MPI_Finalize();
 }
 
-static const ember_mpi_ops shim = {EMBER_MPI_SHIM_VERSION, shim_init, shim_isend, shim_test, shim_iprobe, shim_recv,
-                                   shim_finalize};
+static const ember_mpi_ops shim = {EMBER_MPI_SHIM_VERSION, shim_init,   shim_isend,   shim_test,
+                                   shim_improbe,           shim_imrecv, shim_finalize};
 
 __attribute__((visibility("default"))) const ember_mpi_ops *ember_mpi_shim(void);
 const ember_mpi_ops *ember_mpi_shim(void) { return &shim; }

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define EMBER_MPI_SHIM_VERSION 1
+#define EMBER_MPI_SHIM_VERSION 2
 
 typedef struct ember_mpi_ops {
     int version; /* EMBER_MPI_SHIM_VERSION */
@@ -19,12 +19,16 @@ typedef struct ember_mpi_ops {
     int (*init)(int *rank, int *size, char *err, size_t errcap);
     /* Starts sending buf[0, len) to rank dest; buf must stay until test says done. */
     int (*isend)(int dest, const void *buf, size_t len, void **req);
-    /* 1 when the send is done (req freed), 0 while it is not. */
+    /* 1 when the send or receive is done (req freed; a failed one is done too), 0
+     * while it is not. */
     int (*test)(void *req);
-    /* 1 with the source and byte count of a message waiting, 0 when none waits. */
-    int (*iprobe)(int *src, size_t *len);
-    /* Receives the message iprobe found (src, len). */
-    int (*recv)(int src, void *buf, size_t len);
+    /* 1 with the source and byte count of a message waiting, 0 when none waits. The
+     * message is matched (MPI_Improbe): only imrecv of *msg receives it, and messages
+     * are matched in the order each source sent them. */
+    int (*improbe)(int *src, size_t *len, void **msg);
+    /* Starts receiving the matched message msg into buf (len bytes, as improbe said);
+     * buf must stay until test(*req) says done. */
+    int (*imrecv)(void *msg, void *buf, size_t len, void **req);
     void (*finalize)(void);
 } ember_mpi_ops;
 

@@ -4,8 +4,9 @@
  * fake_mpi_silence(rank) makes a rank vanish as a killed one would: what it sends
  * and what is sent to it is dropped, and it is handed a QUIT so that its executor
  * ends (the driver hears nothing more from it). fake_mpi_reset starts a new world.
- * A send is delivered at once but says it is done only when tested a second time,
- * so that senders meet sends still under way, as with a real MPI. */
+ * A send is delivered at once, a matched message copied at once, but each says it
+ * is done only when tested a second time, so that the network threads meet sends
+ * and receives still under way, as with a real MPI. */
 #include "mpi_shim.h"
 
 #include <pthread.h>
@@ -73,34 +74,34 @@ static int fake_test(void *req) {
     return 1;
 }
 
-static int fake_iprobe(int *src, size_t *len) {
+static int fake_improbe(int *src, size_t *len, void **handle) {
     pthread_mutex_lock(&mu);
     msg *m = queue[me];
     if (m) {
+        queue[me] = m->next;
         *src = m->src;
         *len = m->len;
+        *handle = m;
     }
     pthread_mutex_unlock(&mu);
     return m != NULL;
 }
 
-static int fake_recv(int src, void *buf, size_t len) {
-    pthread_mutex_lock(&mu);
-    msg *m = queue[me];
-    int ok = m && m->src == src && m->len == len;
-    if (ok) {
-        memcpy(buf, m->data, len);
-        queue[me] = m->next;
-        free(m);
-    }
-    pthread_mutex_unlock(&mu);
-    return ok ? 0 : -1;
+static int fake_imrecv(void *handle, void *buf, size_t len, void **req) {
+    msg *m = handle;
+    int ok = m->len == len;
+    if (ok) memcpy(buf, m->data, len);
+    free(m);
+    int *tests = ok ? calloc(1, sizeof *tests) : NULL;
+    if (!tests) return -1;
+    *req = tests;
+    return 0;
 }
 
 static void fake_finalize(void) {}
 
-static const ember_mpi_ops ops = {EMBER_MPI_SHIM_VERSION, fake_init, fake_isend, fake_test, fake_iprobe, fake_recv,
-                                  fake_finalize};
+static const ember_mpi_ops ops = {EMBER_MPI_SHIM_VERSION, fake_init,   fake_isend,   fake_test,
+                                  fake_improbe,           fake_imrecv, fake_finalize};
 
 const ember_mpi_ops *ember_mpi_shim(void);
 const ember_mpi_ops *ember_mpi_shim(void) { return &ops; }
