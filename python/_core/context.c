@@ -651,7 +651,7 @@ static PyObject *Context_active_stages(ContextObject *self, PyObject *unused) {
     ember_context *ctx = ctx_hold(self);
     if (!ctx) return PyList_New(0);
     ember_stage_info info[64];
-    size_t n;
+    size_t n = 0;
     /* The progress bar's thread polls this while a job runs: wait for the engine's lock
      * without the GIL, so the job's thread and the REPL never wait for the poll (and
      * hold the context: a stop() meanwhile cannot free it). */
@@ -839,7 +839,7 @@ static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
     PyObject *lst = PyList_New(0);
     if (!lst || !self->ctx) return lst;
     int ids[256];
-    size_t n;
+    size_t n = 0;
     do {
         n = ember_context_freed_nodes(self->ctx, ids, 256);
         for (size_t i = 0; i < n; i++) {
@@ -855,45 +855,84 @@ static PyObject *Context_freed_nodes(ContextObject *self, PyObject *unused) {
     return lst;
 }
 
+/* Asks the engine, without the GIL, for a table of `size`-byte rows: fill(ctx, rows,
+ * cap, arg) writes up to cap rows and returns how many there are, and the buffer grows
+ * until they fit. Returns the rows (PyMem; *n of them, 0 once the context is stopped),
+ * or NULL with MemoryError set. */
+typedef size_t (*rows_fill)(ember_context *ctx, void *rows, size_t cap, void *arg);
+static void *engine_rows(ContextObject *self, size_t size, size_t cap, rows_fill fill, void *arg, size_t *n) {
+    void *rows = NULL;
+    for (;;) {
+        void *grown = PyMem_Realloc(rows, cap * size);
+        if (!grown) {
+            PyMem_Free(rows);
+            return PyErr_NoMemory();
+        }
+        rows = grown;
+        ember_context *ctx = ctx_hold(self);
+        if (!ctx) { /* stopped by another thread while this one allocated */
+            *n = 0;
+            return rows;
+        }
+        Py_BEGIN_ALLOW_THREADS *n = fill(ctx, rows, cap, arg);
+        emberG_context_release(ctx);
+        Py_END_ALLOW_THREADS if (*n <= cap) return rows;
+        cap = *n + 16;
+    }
+}
+
+/* Appends each row's tuple (build(row) -> new reference) to lst; lst itself, or NULL
+ * (lst released) on error. */
+static PyObject *rows_to_list(PyObject *lst, const char *rows, size_t size, size_t n,
+                              PyObject *(*build)(const void *)) {
+    for (size_t i = 0; i < n; i++) {
+        PyObject *t = build(rows + i * size);
+        if (!t || PyList_Append(lst, t) < 0) {
+            Py_XDECREF(t);
+            Py_DECREF(lst);
+            return NULL;
+        }
+        Py_DECREF(t);
+    }
+    return lst;
+}
+
+static size_t fill_storage_status(ember_context *ctx, void *rows, size_t cap, void *arg) {
+    (void)arg;
+    return ember_storage_status(ctx, rows, cap);
+}
+
+static PyObject *storage_status_row(const void *row) {
+    const ember_storage_info *i = row;
+    return Py_BuildValue("(iinnKK)", i->id, i->level, (Py_ssize_t)i->num_partitions, (Py_ssize_t)i->cached_partitions,
+                         (unsigned long long)i->memory_bytes, (unsigned long long)i->disk_bytes);
+}
+
 /* storage_status() -> [(node_id, level_flags, partitions, cached_partitions,
  * memory_bytes, disk_bytes)]: one tuple per persisted node. */
 static PyObject *Context_storage_status(ContextObject *self, PyObject *unused) {
     (void)unused;
     PyObject *lst = PyList_New(0);
     if (!lst || !self->ctx) return lst;
-    size_t cap = 16, n;
-    ember_storage_info *info = NULL;
-    for (;;) {
-        ember_storage_info *grown = PyMem_Realloc(info, cap * sizeof *info);
-        if (!grown) {
-            PyMem_Free(info);
-            Py_DECREF(lst);
-            return PyErr_NoMemory();
-        }
-        info = grown;
-        ember_context *ctx = ctx_hold(self);
-        if (!ctx) { /* stopped by another thread while this one allocated */
-            n = 0;
-            break;
-        }
-        Py_BEGIN_ALLOW_THREADS n = ember_storage_status(ctx, info, cap);
-        emberG_context_release(ctx);
-        Py_END_ALLOW_THREADS if (n <= cap) break;
-        cap = n + 16;
+    size_t n = 0;
+    ember_storage_info *info = engine_rows(self, sizeof *info, 16, fill_storage_status, NULL, &n);
+    if (!info) {
+        Py_DECREF(lst);
+        return NULL;
     }
-    for (size_t i = 0; i < n; i++) {
-        PyObject *t = Py_BuildValue("(iinnKK)", info[i].id, info[i].level, (Py_ssize_t)info[i].num_partitions,
-                                    (Py_ssize_t)info[i].cached_partitions, (unsigned long long)info[i].memory_bytes,
-                                    (unsigned long long)info[i].disk_bytes);
-        if (!t || PyList_Append(lst, t) < 0) {
-            Py_XDECREF(t);
-            Py_CLEAR(lst);
-            break;
-        }
-        Py_DECREF(t);
-    }
+    lst = rows_to_list(lst, (const char *)info, sizeof *info, n, storage_status_row);
     PyMem_Free(info);
     return lst;
+}
+
+static size_t fill_storage_blocks(ember_context *ctx, void *rows, size_t cap, void *arg) {
+    return ember_storage_blocks(ctx, *(const int *)arg, rows, cap);
+}
+
+static PyObject *storage_blocks_row(const void *row) {
+    const ember_block_info *i = row;
+    return Py_BuildValue("(niKK)", (Py_ssize_t)i->partition, i->executor, (unsigned long long)i->memory_bytes,
+                         (unsigned long long)i->disk_bytes);
 }
 
 /* storage_blocks(node_id) -> [(partition, executor, memory_bytes, disk_bytes)]: where
@@ -903,36 +942,13 @@ static PyObject *Context_storage_blocks(ContextObject *self, PyObject *arg) {
     if (id == -1 && PyErr_Occurred()) return NULL;
     PyObject *lst = PyList_New(0);
     if (!lst || !self->ctx) return lst;
-    size_t cap = 64, n;
-    ember_block_info *info = NULL;
-    for (;;) {
-        ember_block_info *grown = PyMem_Realloc(info, cap * sizeof *info);
-        if (!grown) {
-            PyMem_Free(info);
-            Py_DECREF(lst);
-            return PyErr_NoMemory();
-        }
-        info = grown;
-        ember_context *ctx = ctx_hold(self);
-        if (!ctx) {
-            n = 0;
-            break;
-        }
-        Py_BEGIN_ALLOW_THREADS n = ember_storage_blocks(ctx, id, info, cap);
-        emberG_context_release(ctx);
-        Py_END_ALLOW_THREADS if (n <= cap) break;
-        cap = n + 64;
+    size_t n = 0;
+    ember_block_info *info = engine_rows(self, sizeof *info, 64, fill_storage_blocks, &id, &n);
+    if (!info) {
+        Py_DECREF(lst);
+        return NULL;
     }
-    for (size_t i = 0; i < n; i++) {
-        PyObject *t = Py_BuildValue("(niKK)", (Py_ssize_t)info[i].partition, info[i].executor,
-                                    (unsigned long long)info[i].memory_bytes, (unsigned long long)info[i].disk_bytes);
-        if (!t || PyList_Append(lst, t) < 0) {
-            Py_XDECREF(t);
-            Py_CLEAR(lst);
-            break;
-        }
-        Py_DECREF(t);
-    }
+    lst = rows_to_list(lst, (const char *)info, sizeof *info, n, storage_blocks_row);
     PyMem_Free(info);
     return lst;
 }
