@@ -4,6 +4,7 @@ every path spills; output order; spill files removed; a join's spilled bucket st
 past the budget split again; one key's values beyond the budget (SpilledValues);
 errors; and the same through RDD jobs with a tiny ``spark.python.worker.memory``."""
 import gc
+import operator
 import os
 import pickle
 import sys
@@ -122,6 +123,49 @@ def test_join_bucket_past_the_budget_is_split_again(tmp_path, kind):
     loose = _core.Cogroup([iter(a), iter(b)], KINDS[kind], 200_000, str(tmp_path), ResultIterable)
     next(loose)  # a budget the first spill's buckets fit in: no split
     assert len(os.listdir(tmp_path)) == 2
+
+
+def grouped(kind, out):
+    """The records of a GROUP, COGROUP or COMBINE with lists for ResultIterables, sorted."""
+    if kind == "group":
+        out = [(k, list(ri)) for k, ri in out]
+    if kind == "cogroup":
+        out = [(k, tuple(list(ri) for ri in vs)) for k, vs in out]
+    return sorted(out, key=repr)
+
+
+GROUPING = {"group": (_core.COGROUP_GROUP, 1, {}), "cogroup": (_core.COGROUP_ALL, 2, {}),
+            "combine": (_core.COGROUP_COMBINE, 1, {"merge_value": operator.add, "merge_combiners": operator.add})}
+
+
+@pytest.mark.parametrize("kind", GROUPING)
+def test_grouping_bucket_past_the_budget_is_split_again(tmp_path, kind):
+    # 20000 keys under 20 kB: each bucket of the first spill is past the budget again
+    # when loaded, so it is split into 64 more (a new file per side) instead of being
+    # loaded whole; the result is the in-memory one.
+    how, nsides, kw = GROUPING[kind]
+    a = [(i % 20000, i) for i in range(40000)]
+    b = [(i * 7 % 15000, -i) for i in range(20000)]
+    sides = [a, b][:nsides]
+    want = grouped(kind, _core.Cogroup([iter(s) for s in sides], how, 1 << 40, str(tmp_path), ResultIterable, **kw))
+    got, most = files_while_reading(_core.Cogroup([iter(s) for s in sides], how, 20_000, str(tmp_path),
+                                                  ResultIterable, **kw), tmp_path, every=200)
+    assert most == 2 * nsides  # the first spill's files and the split's
+    assert grouped(kind, got) == want
+    assert os.listdir(tmp_path) == []
+    loose = _core.Cogroup([iter(s) for s in sides], how, 400_000, str(tmp_path), ResultIterable, **kw)
+    next(loose)  # a budget the first spill's buckets fit in: no split
+    assert len(os.listdir(tmp_path)) == nsides
+
+
+def test_group_split_keeps_a_big_keys_values_in_order(tmp_path):
+    # A key whose values went to a file of their own in a bucket that is then split:
+    # its values move to the split's files, in order, and then to a file of their own
+    # again.
+    a = [(i % 3000, i) for i in range(6000)] + [("hot", v) for v in range(20000)] + [(i, -i) for i in range(3000)]
+    got = grouped("group", _core.Cogroup([iter(a)], _core.COGROUP_GROUP, 10_000, str(tmp_path), ResultIterable))
+    assert got == sorted(by_key(a).items(), key=repr)
+    assert os.listdir(tmp_path) == []
 
 
 def test_join_key_past_the_budget_alone_is_not_split_forever(tmp_path):

@@ -13,7 +13,7 @@
  *   SUBTRACT                  k for each pair of sides[0] whose k is not in sides[1].
  *   INTERSECTION              k once for each k of sides[0] also in sides[1].
  *   COGROUP                   (k, (ResultIterable, ... one per side)) for every key,
- *       in the order keys first appeared (sides in order).
+ *       in the order keys first appeared (sides in order) unless it spilled (below).
  *   GROUP                     (k, ResultIterable of its values) (groupByKey).
  *   COMBINE                   (k, combined value) (combineByKey, reduceByKey ...): a
  *       key's first value is create(v) (v itself when create is None), the next
@@ -38,14 +38,21 @@
  *    file) and keeps appending there; its ResultIterable then holds SpilledValues,
  *    which read the values back in order (any number of times) and remove the file
  *    when dropped. So one key's values need not fit in memory.
- *  - Joins only: a bucket whose build side goes past the budget while it is loaded
- *    is split: the table and the rest of the bucket's records, both sides, go to new
- *    spill files one level down, whose buckets mix the key hash with the level as
- *    seed; their buckets are joined one by one (and split again if need be, at most
- *    SPILL_DEPTH levels), then the files are removed and the level above goes on
- *    with its next bucket. A bucket that a split did not shrink (its build side is
- *    one key, or keys of one hash) is loaded whole: one key's values of sides[1]
- *    must fit.
+ *  - A bucket whose build sides (joins: sides[1]; else all) go past the budget while
+ *    it is loaded (GROUP: after moving big keys to their own files) is split: the
+ *    table and the rest of the bucket's records, every side, go to new spill files
+ *    one level down, whose buckets mix the key hash with the level as seed (GROUP:
+ *    a key's own file is copied in, before its values in memory, so their order
+ *    holds); their buckets are processed one by one (and split again if need be, at
+ *    most SPILL_DEPTH levels), then the files are removed and the level above goes
+ *    on with its next bucket. A bucket that a split did not shrink (its build sides
+ *    are one key, or keys of one hash) is loaded whole: one key's values of sides[1]
+ *    must fit in joins, its combiner in COMBINE, its values of every side in COGROUP
+ *    (GROUP's go to their own file).
+ *  - Order once spilled: keys come out bucket by bucket (and a split bucket's keys
+ *    by the buckets of its split), not in the order they first appeared; a key's
+ *    values keep their order. PySpark does not promise key order after a spill
+ *    either (its groupByKey and cogroup merge spilled data by hash).
  */
 #include "core.h"
 
@@ -567,9 +574,32 @@ static int spill_record(Cogroup *g, Py_ssize_t s, Py_hash_t h, PyObject *k, PyOb
     return rc;
 }
 
+/* GROUP, splitting a bucket: copies the values in a key's own file to the spill
+ * files (as the (k, [values]) chunks they are in, before the values in memory) and
+ * removes the file. */
+static int spill_ext(Cogroup *g, gt_entry *en) {
+    spill_reader r;
+    if (spill_commit(g->st, en->ext) < 0 || spill_reader_open(g->st, &r, en->ext, 0) < 0) return -1;
+    PyObject *chunk;
+    while ((chunk = spill_reader_next(g->st, &r))) {
+        int rc = spill_record(g, 0, en->hash, en->key, chunk);
+        Py_DECREF(chunk);
+        if (rc < 0) {
+            spill_reader_close(&r);
+            return -1;
+        }
+    }
+    spill_reader_close(&r);
+    if (PyErr_Occurred()) return -1;
+    spill_free(en->ext);
+    en->ext = NULL;
+    en->nspilled = 0;
+    return 0;
+}
+
 /* Writes the table to the spill files and empties it: joins and COMBINE as (k, v) records
  * ((k, None) once per key when only keys are kept), GROUP and COGROUP as
- * (k, [values]) chunks of at most CHUNK values. */
+ * (k, [values]) chunks of at most CHUNK values (GROUP: a key's own file first). */
 static int spill_table(Cogroup *g) {
     for (size_t e = 0; e < g->nent; e++) {
         gt_entry *en = &g->ent[e];
@@ -579,6 +609,7 @@ static int spill_table(Cogroup *g) {
         }
         for (Py_ssize_t s = 0; s < g->nsides; s++) {
             size_t i = e * g->nsides + s;
+            if (en->ext && spill_ext(g, en) < 0) return -1;
             Py_ssize_t c = g->cnt[i];
             if (c == 0) continue;
             if (!chunked(g->how)) {
@@ -662,33 +693,45 @@ static int route_reader(Cogroup *g, Py_ssize_t s, spill_reader *r) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* Joins: whether the bucket being loaded is split again: when its keys went past the
- * budget (beyond what the empty table held, base) and there are two of them at least.
- * Not when the levels are used up, nor when the last split left all of its build
- * records in this bucket: then its keys share a hash, and would not come apart. */
-static int can_split(Cogroup *g, size_t base) {
-    if (g->bytes - base <= g->limit || g->nent < 2 || g->depth + 1 >= SPILL_DEPTH) return 0;
-    if (g->depth == 0) return 1;
-    spill_file *above = g->up[g->depth - 1].files[1];
-    return g->files[1]->records[g->bucket] < above->records[g->up[g->depth - 1].bucket];
+/* The records in bucket b of a level's files, over the build sides. */
+static uint64_t bucket_records(Cogroup *g, spill_file **files, uint32_t b) {
+    uint64_t n = 0;
+    for (Py_ssize_t s = build_first(g); s < g->nsides; s++)
+        n += files[s]->records[b];
+    return n;
 }
 
-/* Joins: splits the bucket being loaded (its build side read up to r, the rest in the
- * table) into the buckets of new spill files, one level down with a new seed: the
- * table, the rest of r, then the bucket's probe side. Its first bucket is next. */
-static int split_bucket(Cogroup *g, spill_reader *r) {
+/* Whether the bucket being loaded is split again: when its keys went past the budget
+ * (beyond what the empty table held, base) and there are two of them at least. Not
+ * when the levels are used up, nor when the last split left all of its build records
+ * in this bucket: then its keys share a hash, and would not come apart. */
+static int can_split(Cogroup *g, size_t base) {
+    if (g->bytes <= base + g->limit || g->nent < 2 || g->depth + 1 >= SPILL_DEPTH) return 0;
+    if (g->depth == 0) return 1;
+    int d = g->depth - 1;
+    return bucket_records(g, g->files, g->bucket) < bucket_records(g, g->up[d].files, g->up[d].bucket);
+}
+
+/* Splits the bucket being loaded (the build sides before s in the table, side s read
+ * up to r) into the buckets of new spill files, one level down with a new seed: the
+ * table, the rest of r, then the bucket's other sides (joins: the probe side, sides[0];
+ * else the sides after s). Its first bucket is next. */
+static int split_bucket(Cogroup *g, Py_ssize_t s, spill_reader *r) {
     int d = g->depth;
     g->up[d].files = g->files;
     g->up[d].bucket = g->bucket;
     g->files = NULL;
     g->depth = d + 1;
-    if (open_files(g) < 0 || spill_table(g) < 0 || route_reader(g, 1, r) < 0) {
+    if (open_files(g) < 0 || spill_table(g) < 0 || route_reader(g, s, r) < 0) {
         spill_reader_close(r);
         return -1;
     }
-    spill_reader probe;
-    if (spill_reader_open(g->st, &probe, g->up[d].files[0], g->up[d].bucket) < 0 || route_reader(g, 0, &probe) < 0)
-        return -1;
+    for (Py_ssize_t o = 0; o < g->nsides; o++) {
+        if (is_join(g->how) ? o != 0 : o <= s) continue;
+        spill_reader rest;
+        if (spill_reader_open(g->st, &rest, g->up[d].files[o], g->up[d].bucket) < 0 || route_reader(g, o, &rest) < 0)
+            return -1;
+    }
     for (Py_ssize_t s = 0; s < g->nsides; s++)
         if (spill_commit(g->st, g->files[s]) < 0) return -1;
     g->bucket = 0;
@@ -834,9 +877,9 @@ static int build_inputs(Cogroup *g) {
     return 0;
 }
 
-/* Loads spilled bucket g->bucket into the (empty) table. A joins' bucket whose build
- * side goes past the budget is split (split_bucket), and the first bucket of the
- * split loaded instead. */
+/* Loads spilled bucket g->bucket into the (empty) table. A bucket whose build sides go
+ * past the budget (GROUP: after moving big keys to their own files) is split
+ * (split_bucket), and the first bucket of the split loaded instead. */
 static int build_bucket(Cogroup *g) {
     table_clear(g);
     size_t base = g->bytes;
@@ -847,8 +890,9 @@ static int build_bucket(Cogroup *g) {
         while ((item = spill_reader_next(g->st, &r))) {
             int rc = build_one(g, s, item, chunked(g->how));
             Py_DECREF(item);
-            if (rc == 0 && is_join(g->how) && can_split(g, base)) return split_bucket(g, &r) < 0 ? -1 : build_bucket(g);
-            if (rc < 0 || check_budget(g) < 0) {
+            if (rc == 0) rc = check_budget(g);
+            if (rc == 0 && can_split(g, base)) return split_bucket(g, s, &r) < 0 ? -1 : build_bucket(g);
+            if (rc < 0) {
                 spill_reader_close(&r);
                 return -1;
             }
