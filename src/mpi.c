@@ -42,6 +42,11 @@
  * fails every job (emberX_pool_failure) naming the rank and host; mpirun ends the
  * processes; each executor's daemon, seeing its executor gone, kills its workers
  * and removes its temp dir, as the driver's does.
+ * SIGTERM also comes when the launch is interrupted (Ctrl-C or a signal to mpirun:
+ * every rank gets it) or the driver alone is signalled: the jobs fail saying so, and
+ * from then on nothing is sent to an executor until a message of its shows it still
+ * there (TERM_HEARD_MS), one unheard for TERM_LOST_MS counting lost; stopping waits
+ * that long at most to know which executors get QUIT.
  *
  * Messages (emberP_msg_encode/decode, fuzzed by fuzz_mpi): u8 type, u32 slot (the
  * executor's own slot index), u32 generation, a fixed part by type, and for some
@@ -323,7 +328,15 @@ typedef struct emberP_net {
     emberW_stored *moved; /* executor: blocks the store moved out of memory, to report */
     size_t nmoved, capmoved;
     emberM_store *blocks; /* driver: the context's store (a lost executor's blocks go) */
+    double sigterm_ms;    /* driver: when SIGTERM reached it (0: never) */
 } emberP_net;
+
+/* After SIGTERM, mpirun is usually ending every rank at once (Ctrl-C, a signal to
+ * mpirun, a lost rank): an executor counts as alive only once a message of its comes
+ * TERM_HEARD_MS after the signal (it beats every 250 ms); one still unheard
+ * TERM_LOST_MS after it is counted lost. Nothing is sent meanwhile to an executor not
+ * heard from: Open MPI's TCP transport can block for seconds on a rank that is gone. */
+enum { TERM_HEARD_MS = 300, TERM_LOST_MS = 700 };
 
 static double now_ms(void) {
     struct timespec ts;
@@ -368,8 +381,20 @@ static void pool_put(emberP_net *n, uint8_t *buf) {
 /* Hands buf[0, len) to MPI for rank dest; buf is MPI's until the send is over, then
  * the pool's (pooled) or freed, and a piece of serve sv no longer in flight. On
  * failure buf is released at once. */
+static int heard_since_sigterm(const emberP_net *n, int r) {
+    return n->sigterm_ms == 0 || n->peers[r].last_ms >= n->sigterm_ms + TERM_HEARD_MS;
+}
+
 static int send_buf(emberP_net *n, int dest, uint8_t *buf, size_t len, int pooled, serve *sv) {
     void *req = NULL;
+    if (!n->executor && n->peers && dest > 0 && dest < n->size &&
+        (n->peers[dest].lost || !heard_since_sigterm(n, dest))) { /* gone, or maybe going: dropped */
+        if (pooled)
+            pool_put(n, buf);
+        else
+            ember_free(buf);
+        return 0;
+    }
     int rc = emberB_grow(&n->sends, &n->capsends, n->nsends + 1, sizeof *n->sends, 16);
     if (!rc && n->mpi->isend(dest, buf, len, &req) < 0)
         rc = emberE_set(EMBER_EIO, "MPI could not send to rank %d", dest);
@@ -522,15 +547,20 @@ static void check_peers(emberP_net *n, double now) {
             stalest = r;
         }
     }
+    for (int r = 1; n->sigterm_ms > 0 && now > n->sigterm_ms + TERM_LOST_MS && r < n->size; r++)
+        if (!n->peers[r].lost && n->peers[r].hello && !heard_since_sigterm(n, r))
+            lose_peer(n, r, "it did not answer after mpirun's SIGTERM reached the driver");
     if (!atomic_exchange(&got_sigterm, 0)) return;
+    if (n->sigterm_ms == 0) n->sigterm_ms = now;
     if (stalest >= 0 && now - n->peers[stalest].last_ms > 400) {
         lose_peer(n, stalest, "it stopped answering and mpirun is ending the job (a rank ended)");
     } else {
         pthread_mutex_lock(&n->mu);
         if (!n->failed)
             snprintf(n->failure, sizeof n->failure,
-                     "mpirun is ending the job (SIGTERM reached the driver, rank 0): a rank ended or the launch was "
-                     "interrupted; mpirun's own message says which");
+                     "mpirun is ending the job (SIGTERM reached the driver, rank 0): the launch was interrupted "
+                     "(Ctrl-C or a signal to mpirun or to the driver) or a rank ended; mpirun's own message says "
+                     "which");
         n->failed = 1;
         pthread_cond_broadcast(&n->cv);
         pthread_mutex_unlock(&n->mu);
@@ -1890,7 +1920,20 @@ static void *net_main(void *arg) {
     /* Stopping. The driver tells every executor; each side waits (2 s at most) for
      * its sends, and ends MPI unless a rank was lost: MPI_Finalize would wait for the
      * lost rank until mpirun's SIGKILL, so the process ends without it (mpirun sees
-     * every rank end, and ends too). */
+     * every rank end, and ends too). After SIGTERM, QUIT goes only to the executors
+     * that answered after it (waiting TERM_LOST_MS at most to know which). */
+    if (!n->executor) check_peers(n, now_ms()); /* a SIGTERM that came meanwhile */
+    while (!n->executor && n->sigterm_ms > 0 && now_ms() <= n->sigterm_ms + TERM_LOST_MS) {
+        int undecided = 0;
+        for (int r = 1; r < n->size; r++)
+            undecided |= n->peers[r].hello && !n->peers[r].lost && !heard_since_sigterm(n, r);
+        if (!undecided) break;
+        take_messages(n);
+        test_sends(n);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!n->executor) check_peers(n, now_ms()); /* those still unheard count as lost */
     int lost = n->quit_lost;
     for (int r = 1; !n->executor && r < n->size; r++)
         lost |= n->peers[r].lost;

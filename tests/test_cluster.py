@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -180,3 +181,61 @@ def test_tasks_run_where_their_input_is(tmp_path):
         assert cache["second_tasks"] == 4 and cache["ran_on_holder"] == [True] * 4, cache  # nothing recomputed
         assert cache["files_on"] == (["ember-executor"] if name == "disk" else []), cache
         assert cache["files_after_unpersist"] == 0 and cache["storage_after_unpersist"] == [], cache
+
+
+def run_until_stopped(tmp_path, how, stop, sigkill_after=10):
+    """Runs stop_job.py under mpirun in a session of its own (as a terminal's foreground
+    job), calls stop(proc, seen) once its slow job runs on every slot, and checks that
+    every rank, worker and daemon then ends, mpirun too, and every temp dir goes, within
+    60 s. Returns what the driver's job raised (None if it did not get to say) and
+    whether the driver's sc.stop() returned (None if it was killed first)."""
+    out = tmp_path / "seen.json"
+    cmd, env = mpirun_command("stop_job.py", out, how, tmpdir=tmp_path, sigkill_after=sigkill_after)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        seen = read_json_when_written(out, proc, 120)
+        assert seen is not None, proc.communicate(timeout=60)
+        stop(proc, seen)
+        pids = [seen["driver"]] + [e[2] for e in seen["executors"]] + [p for pair in seen["workers"] for p in pair]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (any(map(alive, pids)) or processes_naming(str(tmp_path))
+                                               or proc.poll() is None):
+            time.sleep(0.1)
+        left = [p for p in pids if alive(p)], processes_naming(str(tmp_path)), proc.poll()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        out_text, err_text = proc.communicate(timeout=60)
+    assert left[:2] == ([], []), f"still running 60 s after the stop: {left}\n{out_text}\n{err_text}"
+    assert left[2] is not None, "mpirun still running 60 s after the stop"
+    assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []
+    said = {}
+    for name in ("end", "stopped"):
+        try:
+            said[name] = json.loads((tmp_path / f"seen.json.{name}").read_text())
+        except OSError:
+            said[name] = None
+    return said["end"], said["stopped"], err_text
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm-mpirun", "sigterm-driver"])
+def test_stopping_a_launch_ends_every_rank_and_leaves_nothing(tmp_path, how):
+    """Ctrl-C at the terminal (SIGINT to mpirun's process group: mpirun does not pass it
+    on, it sends every rank SIGTERM sigkill_after seconds later, SIGKILL as long again
+    after that), SIGTERM to mpirun (the same), or SIGTERM to the driver alone. The
+    running job fails saying so, and the driver's sc.stop() returns before mpirun's
+    SIGKILL: it sends nothing to executors that ended with the SIGTERM (once it did, and
+    Open MPI's TCP transport blocked the driver until the SIGKILL)."""
+    def stop(proc, seen):
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        elif how == "sigterm-mpirun":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.kill(seen["driver"], signal.SIGTERM)
+
+    end, stopped, err = run_until_stopped(tmp_path, "wait", stop)
+    assert stopped is not None, "the driver's sc.stop() did not return before mpirun's SIGKILL:\n" + err
+    assert end is not None and end["raised"] == "RuntimeError", (end, err)
+    assert "mpirun is ending the job (SIGTERM reached the driver" in end["message"] and "Ctrl-C" in end["message"]
