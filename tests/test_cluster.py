@@ -216,7 +216,7 @@ def run_until_stopped(tmp_path, how, stop, sigkill_after=10):
             said[name] = json.loads((tmp_path / f"seen.json.{name}").read_text())
         except OSError:
             said[name] = None
-    return said["end"], said["stopped"], err_text
+    return said["end"], said["stopped"], err_text, left[2]
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm-mpirun", "sigterm-driver"])
@@ -235,7 +235,17 @@ def test_stopping_a_launch_ends_every_rank_and_leaves_nothing(tmp_path, how):
         else:
             os.kill(seen["driver"], signal.SIGTERM)
 
-    end, stopped, err = run_until_stopped(tmp_path, "wait", stop)
+    end, stopped, err, _ = run_until_stopped(tmp_path, "wait", stop)
     assert stopped is not None, "the driver's sc.stop() did not return before mpirun's SIGKILL:\n" + err
     assert end is not None and end["raised"] == "RuntimeError", (end, err)
     assert "mpirun is ending the job (SIGTERM reached the driver" in end["message"] and "Ctrl-C" in end["message"]
+
+
+@pytest.mark.parametrize("how", ["stop", "cancel"])
+def test_stop_or_cancel_while_tasks_run_ends_every_rank(tmp_path, how):
+    """sc.stop() from another thread while executors run tasks, or sc.cancelAllJobs()
+    and then the program's own sc.stop(): the job ends, every rank ends by itself
+    (mpirun exits 0) and nothing is left."""
+    end, stopped, err, rc = run_until_stopped(tmp_path, how, lambda proc, seen: None)
+    assert stopped is not None and rc == 0, err
+    assert end is not None and end["raised"] is not None, end  # the slow job did not finish
