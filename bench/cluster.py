@@ -50,7 +50,9 @@ def mpirun_cmd(np, btl):
     mpirun = shutil.which("mpirun")
     if mpirun is None:
         sys.exit("bench/cluster.py needs mpirun: apt-get install openmpi-bin libopenmpi-dev, then reinstall ember")
-    cmd = [mpirun, "-np", str(np), "--oversubscribe", "--mca", "btl", btl]
+    # --bind-to none: Open MPI binds each rank to one core by default (2 ranks or fewer),
+    # which would put all of a rank's workers on one core.
+    cmd = [mpirun, "-np", str(np), "--oversubscribe", "--bind-to", "none", "--mca", "btl", btl]
     if "tcp" in btl.split(","):
         cmd += ["--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo"]
     return cmd

@@ -249,3 +249,25 @@ def test_stop_or_cancel_while_tasks_run_ends_every_rank(tmp_path, how):
     end, stopped, err, rc = run_until_stopped(tmp_path, how, lambda proc, seen: None)
     assert stopped is not None and rc == 0, err
     assert end is not None and end["raised"] is not None, end  # the slow job did not finish
+
+
+@pytest.mark.parametrize("binding", ["core", "none"])
+def test_a_rank_bound_to_fewer_cpus_than_its_slots_is_warned_about(tmp_path, binding):
+    """Open MPI binds each rank to one core by default (2 ranks or fewer): an executor
+    of 2 slots would run both workers on that core. It says so on stderr, naming the
+    fix; unbound, it says nothing."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 CPUs: a rank bound to none of them still has only 1")
+    cmd, env = mpirun_command("x", tmpdir=tmp_path)
+    program = ("from ember import SparkContext\n"
+               "sc = SparkContext('local[2]', 'binding')\n"
+               "print('sum', sc.parallelize(range(4), 2).sum())\n"
+               "sc.stop()\n")
+    cmd = cmd[:2] + ["2", "--bind-to", binding] + cmd[3:-1] + ["-c", program]  # python -c, not the script
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "sum 6" in r.stdout
+    warned = "executor rank 1 has 2 task slots but may run on 1 CPU only" in r.stderr
+    assert warned == (binding == "core"), r.stderr
+    if warned:
+        assert "--bind-to none" in r.stderr

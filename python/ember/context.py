@@ -144,6 +144,24 @@ def _mpi_shim() -> str:
     return found[0]
 
 
+def _warn_if_bound(slots: int, who: str) -> None:
+    """Under an MPI launch, warns when this rank's CPU affinity (which mpirun sets:
+    Open MPI binds each rank to one core by default with 2 ranks or fewer, to a
+    socket otherwise) leaves fewer CPUs than its task slots: its workers, which
+    inherit it, would share those CPUs and run that much slower."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity on this platform: nothing to say
+        return
+    if cpus < slots:
+        import warnings  # a warning on stderr: ember's log is silent unless the program configures logging
+        warnings.warn(
+            f"{who} has {slots} task slots but may run on {cpus} CPU{'' if cpus == 1 else 's'} only (the CPU "
+            f"binding mpirun gave this rank); its Python workers share {'it' if cpus == 1 else 'them'}. Start "
+            f"mpirun with --bind-to none, or give each rank as many cores as slots (--map-by slot:PE={slots})",
+            RuntimeWarning, stacklevel=3)
+
+
 def _run_executor(conf: Any, slots: int, rank: int) -> None:
     """Runs this process as executor `rank` until the driver stops, then ends the
     process: an executor never returns into the program that made the context."""
@@ -297,7 +315,10 @@ class SparkContext:
                     slots = int(cores)
                 mpi = _mpi_shim()
                 if launch[0] != 0:
+                    _warn_if_bound(slots, f"executor rank {launch[0]}")
                     _run_executor(conf, slots, launch[0])
+            elif launch is not None:  # local mode in a launch of one rank: its workers are this rank's
+                _warn_if_bound(slots, "this program (local mode under mpirun)")
             self._slots = slots
             self._cluster = mpi is not None
             max_result = _byte_size(conf.get("spark.driver.maxResultSize", "1g"), "spark.driver.maxResultSize")
