@@ -293,17 +293,34 @@ static size_t executor_map_outputs(int id) {
     return found;
 }
 
+/* Makes tmp (a mkdtemp template) the TMPDIR of the driver and both executors; returns
+ * the TMPDIR it replaces (malloc'd, or NULL), for tmpdir_leave. */
+static char *tmpdir_enter(char *tmp) {
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    CHECK(mkdtemp(tmp) != NULL);
+    setenv("TMPDIR", tmp, 1);
+    return saved;
+}
+
+/* Checks every temp dir under tmp was removed (tmp is empty), removes it and puts back
+ * the TMPDIR tmpdir_enter replaced. */
+static void tmpdir_leave(const char *tmp, char *saved) {
+    CHECK(rmdir(tmp) == 0);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+}
+
 /* A shuffle: each executor keeps its map outputs in its own temp dir, and a reduce
  * task fetches its bucket of the others' from them; every record lands where the
  * partitioner says, none lost; releasing the shuffle removes the executors' files
  * while the context runs. A DISK_ONLY cached node: its block files (the driver's)
  * are read by the executors (this host sees them). */
 static void test_relay_shuffle_and_blocks(void) {
-    const char *old_tmp = getenv("TMPDIR");
-    char *saved_tmp = old_tmp ? strdup(old_tmp) : NULL;
-    char tmp[] = "/tmp/ember-test-mpi-XXXXXX";
-    CHECK(mkdtemp(tmp) != NULL);
-    setenv("TMPDIR", tmp, 1); /* the temp dirs of the driver and both executors */
+    char tmp[] = "/tmp/ember-test-mpi-XXXXXX", *saved_tmp = tmpdir_enter(tmp);
     world w;
     if (!world_up(&w)) goto restore;
     ember_node *src = parallel(w.ctx, 6);
@@ -347,12 +364,7 @@ static void test_relay_shuffle_and_blocks(void) {
     ember_node_release(src);
     world_stop(&w);
 restore:
-    CHECK(rmdir(tmp) == 0); /* every temp dir removed */
-    if (saved_tmp)
-        setenv("TMPDIR", saved_tmp, 1);
-    else
-        unsetenv("TMPDIR");
-    free(saved_tmp);
+    tmpdir_leave(tmp, saved_tmp);
 }
 
 /* Buckets bigger than a piece (1 MiB) and than a fetch's window of pieces (4 MiB)
@@ -407,11 +419,7 @@ static void check_range_job(ember_context *ctx, ember_node *n) {
  * the same records. DISK blocks are files in the executors' temp dirs; one removed
  * behind the store's back is computed again; unpersist removes the files there. */
 static void test_blocks_on_executors(void) {
-    const char *old_tmp = getenv("TMPDIR");
-    char *saved_tmp = old_tmp ? strdup(old_tmp) : NULL;
-    char tmp[] = "/tmp/ember-test-mpi-XXXXXX";
-    CHECK(mkdtemp(tmp) != NULL);
-    setenv("TMPDIR", tmp, 1);
+    char tmp[] = "/tmp/ember-test-mpi-XXXXXX", *saved_tmp = tmpdir_enter(tmp);
     world w;
     if (!world_up(&w)) goto restore;
     ember_node *r = NULL;
@@ -494,12 +502,7 @@ static void test_blocks_on_executors(void) {
     ember_node_release(r);
     world_stop(&w);
 restore:
-    CHECK(rmdir(tmp) == 0); /* every temp dir removed */
-    if (saved_tmp)
-        setenv("TMPDIR", saved_tmp, 1);
-    else
-        unsetenv("TMPDIR");
-    free(saved_tmp);
+    tmpdir_leave(tmp, saved_tmp);
 }
 
 /* Where a reduce task prefers to run, by Spark's rule: map task p of a parallel
@@ -566,11 +569,7 @@ static int executor_copies(const char *name, const char *want, size_t len) {
  * dir whole, in pieces bigger files need several of, nested names included; removing
  * takes the copies away; names that could escape the temp dir are refused. */
 static void test_share_files(void) {
-    const char *old_tmp = getenv("TMPDIR");
-    char *saved_tmp = old_tmp ? strdup(old_tmp) : NULL;
-    char tmp[] = "/tmp/ember-test-mpi-XXXXXX";
-    CHECK(mkdtemp(tmp) != NULL);
-    setenv("TMPDIR", tmp, 1);
+    char tmp[] = "/tmp/ember-test-mpi-XXXXXX", *saved_tmp = tmpdir_enter(tmp);
     world w;
     if (!world_up(&w)) goto restore;
     size_t len = 1300 * 1000; /* three PUT pieces */
@@ -607,12 +606,7 @@ static void test_share_files(void) {
     free(data);
     world_stop(&w);
 restore:
-    CHECK(rmdir(tmp) == 0); /* every temp dir removed */
-    if (saved_tmp)
-        setenv("TMPDIR", saved_tmp, 1);
-    else
-        unsetenv("TMPDIR");
-    free(saved_tmp);
+    tmpdir_leave(tmp, saved_tmp);
 }
 
 /* Executor `rank` goes silent while a job's four tasks hang (with `sigterm`, 700 ms
