@@ -114,12 +114,26 @@ static int write_segment(ember_shuffle_writer *w) {
     return 0;
 }
 
+/* Adds the index rows of a segment at w->offset whose only bytes are `bytes` of
+ * bucket's (checksum crc), the other buckets empty; the caller writes the bytes and
+ * counts the segment. */
+static int index_one_bucket(ember_shuffle_writer *w, uint32_t bucket, uint64_t bytes, uint32_t crc) {
+    if (w->nsegments == UINT32_MAX) return emberE_set(EMBER_EINVAL, "shuffle file %s: too many segments", w->path);
+    if (emberB_reserve(&w->index, (size_t)w->nbuckets * INDEX_ENTRY_SIZE))
+        return emberE_set(EMBER_ENOMEM, "shuffle file %s: out of memory growing the index", w->path);
+    for (uint32_t i = 0; i < w->nbuckets; i++) {
+        uint8_t *entry = w->index.data + w->index.len;
+        emberB_store_u64(entry, w->offset);
+        emberB_store_u64(entry + 8, i == bucket ? bytes : 0);
+        emberB_store_u32(entry + 16, i == bucket ? crc : 0);
+        w->index.len += INDEX_ENTRY_SIZE;
+    }
+    return 0;
+}
+
 /* Writes a segment holding bucket's buffered records and then the record data[0,
  * len) straight from the caller's memory; the other buckets are empty in it. */
 static int write_direct(ember_shuffle_writer *w, uint32_t bucket, const void *data, size_t len) {
-    if (w->nsegments == UINT32_MAX) return emberE_set(EMBER_EINVAL, "shuffle file %s: too many segments", w->path);
-    int rc = emberB_reserve(&w->index, (size_t)w->nbuckets * INDEX_ENTRY_SIZE);
-    if (rc) return emberE_set(rc, "shuffle file %s: out of memory growing the index", w->path);
     emberB_buf *b = &w->buckets[bucket];
     uint8_t head[RECORD_HEADER_SIZE];
     emberB_store_u32(head, (uint32_t)len);
@@ -127,13 +141,8 @@ static int write_direct(ember_shuffle_writer *w, uint32_t bucket, const void *da
     crc = emberK_crc32c(crc, head, sizeof head);
     crc = emberK_crc32c(crc, data, len);
     uint64_t range = b->len + sizeof head + len;
-    for (uint32_t i = 0; i < w->nbuckets; i++) {
-        uint8_t *entry = w->index.data + w->index.len;
-        emberB_store_u64(entry, w->offset);
-        emberB_store_u64(entry + 8, i == bucket ? range : 0);
-        emberB_store_u32(entry + 16, i == bucket ? crc : 0);
-        w->index.len += INDEX_ENTRY_SIZE;
-    }
+    int rc = index_one_bucket(w, bucket, range, crc);
+    if (rc) return rc;
     if ((b->len && (rc = write_all(w->fd, b->data, b->len, w->tmp_path))) ||
         (rc = write_all(w->fd, head, sizeof head, w->tmp_path)) || (rc = write_all(w->fd, data, len, w->tmp_path)))
         return rc;
@@ -294,16 +303,7 @@ int emberF_writer_segment(ember_shuffle_writer *w, uint32_t bucket, uint64_t len
                           w->raw_left);
     int rc = w->buffered ? write_segment(w) : 0;
     if (rc) return w->err = rc;
-    if (w->nsegments == UINT32_MAX) return emberE_set(EMBER_EINVAL, "shuffle file %s: too many segments", w->path);
-    if (emberB_reserve(&w->index, (size_t)w->nbuckets * INDEX_ENTRY_SIZE))
-        return emberE_set(EMBER_ENOMEM, "shuffle file %s: out of memory growing the index", w->path);
-    for (uint32_t i = 0; i < w->nbuckets; i++) {
-        uint8_t *entry = w->index.data + w->index.len;
-        emberB_store_u64(entry, w->offset);
-        emberB_store_u64(entry + 8, i == bucket ? len : 0);
-        emberB_store_u32(entry + 16, i == bucket ? crc : 0);
-        w->index.len += INDEX_ENTRY_SIZE;
-    }
+    if ((rc = index_one_bucket(w, bucket, len, crc))) return rc;
     w->nsegments++;
     w->raw_left = len;
     w->bucket_bytes[bucket] += len;
