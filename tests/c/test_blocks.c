@@ -56,6 +56,26 @@ static void test_crc32c(void) {
         for (size_t len = 0; start + len <= sizeof data; len += len < 40 ? 1 : 97)
             CHECK(emberK_crc32c((uint32_t)len * 2654435761u, data + start, len) ==
                   emberK_crc32c_portable((uint32_t)len * 2654435761u, data + start, len));
+    /* Long buffers, which the hardware path takes as three stripes at once: around
+     * every multiple of the 3 x 2048-byte step, at odd starts, and continued. */
+    size_t cap = 5 * 3 * 2048 + 64;
+    uint8_t *big = malloc(cap);
+    CHECK(big != NULL);
+    if (!big) return;
+    for (size_t i = 0; i < cap; i++)
+        big[i] = (uint8_t)((i * 2654435761u) >> 13);
+    for (size_t steps = 1; steps <= 4; steps++)
+        for (size_t len = steps * 3 * 2048 - 9; len <= steps * 3 * 2048 + 9; len++)
+            for (size_t start = 0; start < 4; start++)
+                CHECK(emberK_crc32c((uint32_t)len, big + start, len) ==
+                      emberK_crc32c_portable((uint32_t)len, big + start, len));
+    uint32_t all = emberK_crc32c_portable(0, big, cap);
+    CHECK(emberK_crc32c(0, big, cap) == all);
+    for (size_t cut = 1; cut < cap; cut += 4093)
+        CHECK(emberK_crc32c(emberK_crc32c(0, big, cut), big + cut, cap - cut) == all);
+    big[cap / 2] ^= 0x10;
+    CHECK(emberK_crc32c(0, big, cap) != all);
+    free(big);
 }
 
 static void test_persist_put_get(void) {
