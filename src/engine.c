@@ -301,13 +301,22 @@ static void set_error(char **dst, const char *msg, size_t len) {
 
 static void finish_job(ember_context *ctx, struct ember_job *job, int rc, const char *error);
 
+/* Kills worker w, which runs task t of stage st (NULL: not known). A cache task on an
+ * executor whose BLOCK_STORED the engine has not read may have had its block kept
+ * there already (the answer on its way): the transport has the executor drop it, as
+ * no record of the driver's will ever name it. */
+static void kill_task_worker(ember_context *ctx, const stage *st, const task *t, emberX_worker *w) {
+    if (st && st->kind == STAGE_CACHE && !t->stored && w->remote > 0) emberX_worker_discard(&ctx->pool, w);
+    emberX_worker_kill(w);
+}
+
 /* Ends a stage that will not complete: kills workers still running its tasks and
  * removes the map output its finished tasks wrote (nothing will read it). */
 static void abort_stage(ember_context *ctx, stage *st) {
     for (size_t i = 0; i < st->ntasks; i++) {
         task *t = &st->tasks[i];
         if (t->w) {
-            emberX_worker_kill(t->w);
+            kill_task_worker(ctx, st, t, t->w);
             t->w = NULL;
         }
         release_sending(t);
@@ -417,7 +426,7 @@ static void restart_barrier_stage(ember_context *ctx, stage *st) {
         if (t->state == TASK_RUNNING) {
             emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_KILLED, emberL_now_ms(), NULL,
                             "killed: another task of its barrier stage failed");
-            if (t->w) emberX_worker_kill(t->w); /* frees its slot (w->task = NULL) */
+            if (t->w) kill_task_worker(ctx, st, t, t->w); /* frees its slot (w->task = NULL) */
             pthread_mutex_lock(&ctx->mu);
             st->nrunning--;
             pthread_mutex_unlock(&ctx->mu);
@@ -489,7 +498,7 @@ static void worker_died(ember_context *ctx, emberX_worker *w, const char *why) {
     } else {
         snprintf(how, sizeof how, "killed by the engine: %s", why);
     }
-    emberX_worker_kill(w);
+    kill_task_worker(ctx, st, t, w);
     if (st && st->kind == STAGE_SHUFFLE) {
         char path[4096], tmp[4200];
         emberA_map_output_path(path, sizeof path, ctx, st, t);
@@ -1029,7 +1038,7 @@ static int dispatch(ember_context *ctx) {
         if (rc == EMBER_EWORKER) {
             worker_died(ctx, w, NULL);
         } else if (rc) {
-            if (w->task) emberX_worker_kill(w);
+            if (w->task) kill_task_worker(ctx, st, t, w);
             finish_job(ctx, st->job, rc, ember_last_error());
         }
     }

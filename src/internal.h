@@ -766,13 +766,17 @@ typedef struct emberX_pool emberX_pool;
  * worker_start fills w (alive, pid, to_fd, from_fd) or fails with a negative code;
  * worker_status says how w's worker ended (as emberX_worker_status); failure (may be
  * NULL) is 1 with a message when the transport lost what every job needs (an
- * executor), so the engine fails its jobs; stop ends every worker and the rest. */
+ * executor), so the engine fails its jobs; stop ends every worker and the rest;
+ * discard (may be NULL: nothing to do) hears, before the engine kills w, that the
+ * cache task w runs is given up before the engine took its block (as
+ * emberX_worker_discard). */
 typedef struct emberX_transport {
     const char *name;
     int (*worker_start)(emberX_pool *pool, emberX_worker *w);
     int (*worker_status)(emberX_pool *pool, emberX_worker *w, int *status, char *text, size_t cap);
     int (*failure)(emberX_pool *pool, char *msg, size_t cap);
     void (*stop)(emberX_pool *pool);
+    void (*discard)(emberX_pool *pool, emberX_worker *w);
 } emberX_transport;
 extern const emberX_transport emberX_in_process;
 
@@ -836,6 +840,12 @@ void emberX_pool_stop(emberX_pool *pool);
 int emberX_worker_start(emberX_pool *pool, emberX_worker *w);
 /* SIGKILLs the worker, closes its pipes, drops its queues; the slot can be restarted. */
 void emberX_worker_kill(emberX_worker *w);
+/* Called before emberX_worker_kill(w) when w runs a cache task whose block the engine
+ * has not taken (no BLOCK_STORED read): a transport whose executors keep blocks
+ * (cluster mode) has w's executor drop that block should it have kept it already
+ * (its BLOCK_STORED on the way), so that no block stays on an executor without the
+ * driver's record of it. Locally nothing: the engine keeps blocks only once taken. */
+void emberX_worker_discard(emberX_pool *pool, emberX_worker *w);
 int emberX_worker_has(const emberX_worker *w, uint64_t cmd_id);
 int emberX_worker_note(emberX_worker *w, uint64_t cmd_id);
 void emberX_worker_unnote(emberX_worker *w, uint64_t cmd_id);
@@ -874,8 +884,8 @@ enum {
 typedef struct emberP_msg {
     int type;
     uint32_t slot, gen;
-    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; QUIT, FETCHED, PUT: flags; FETCH: bucket;
-                            RANGE: CRC-32C */
+    uint32_t num;        /* HELLO: slots; STARTED: pid; ENDED: wait status; QUIT, CLOSE, FETCHED, PUT: flags;
+                            FETCH: bucket; RANGE: CRC-32C */
     uint64_t u64;        /* HELLO: pid; CREDIT: bytes; RANGE: length */
     const uint8_t *rest; /* HELLO: host; START_FAILED: error; DATA: bytes; ENDED: traceback; FETCH: a path;
                             FETCHED: bytes of a bucket's range or of a file, or the error; REMOVE: a path; PUT: a

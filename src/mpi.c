@@ -57,7 +57,10 @@
  *   START_FAILED executor -> driver  rest: the error
  *   DATA         both                rest: bytes of the slot's pipe
  *   CREDIT       both                u64 bytes written to the pipe
- *   CLOSE        driver -> executor  kill the slot's worker
+ *   CLOSE        driver -> executor  kill the slot's worker; u32 flags (1: the engine
+ *                                    gave up the worker's cache task before reading
+ *                                    its BLOCK_STORED: drop the block it kept, if it
+ *                                    did and no task computed that block since)
  *   ENDED        executor -> driver  u32 wait status (-1 unknown); rest: traceback
  *   BEAT         executor -> driver  (nothing)
  *   QUIT         driver -> executor  the driver stops: stop too; u32 flags (1: a rank
@@ -95,7 +98,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { QUIT_LOST = 1 }; /* QUIT's flag */
+enum { QUIT_LOST = 1 };     /* QUIT's flag */
+enum { CLOSE_DISCARD = 1 }; /* CLOSE's flag */
 enum { RELAY_CHUNK = 256 * 1024, RELAY_WINDOW = 4 * 1024 * 1024, CREDIT_BATCH = 64 * 1024 };
 /* A served bucket goes in pieces of PIECE bytes, SERVE_WINDOW of them in flight per
  * request. A message that fits is built in a buffer of POOL_BUF bytes, which the
@@ -117,7 +121,7 @@ static const struct {
 } msg_layout[EMBER_MPI_LAST + 1] = {
     [EMBER_MPI_HELLO] = {12, 1},       [EMBER_MPI_START] = {0, 0}, [EMBER_MPI_STARTED] = {4, 0},
     [EMBER_MPI_START_FAILED] = {0, 1}, [EMBER_MPI_DATA] = {0, 1},  [EMBER_MPI_CREDIT] = {8, 0},
-    [EMBER_MPI_CLOSE] = {0, 0},        [EMBER_MPI_ENDED] = {4, 1}, [EMBER_MPI_BEAT] = {0, 0},
+    [EMBER_MPI_CLOSE] = {4, 0},        [EMBER_MPI_ENDED] = {4, 1}, [EMBER_MPI_BEAT] = {0, 0},
     [EMBER_MPI_QUIT] = {4, 0},         [EMBER_MPI_FETCH] = {4, 1}, [EMBER_MPI_FETCHED] = {4, 1},
     [EMBER_MPI_REMOVE] = {0, 1},       [EMBER_MPI_PUT] = {4, 1},   [EMBER_MPI_RANGE] = {12, 1},
 };
@@ -203,6 +207,7 @@ typedef struct slot {
     pid_t pid;
     int status; /* how the worker ended (ENDED), -1 unknown */
     char text[4096];
+    int discard; /* the engine gave up the worker's cache task: its CLOSE says so (emberX_worker_discard) */
     /* executor: the two streams as frames, the current task and its files (see "the
      * executor's files") */
     emberW_parser from_driver, from_worker;
@@ -219,6 +224,11 @@ typedef struct slot {
     /* executor: a cache task's block (see "the executor's block store") */
     int caching; /* 1: keeping a cache task's DATA; 2: out of memory doing so */
     uint32_t cache_node, cache_part;
+    /* The block the slot's last cache task kept, until the driver shows it took it
+     * (the slot's next TASK) or a task computes that block again: what a CLOSE with
+     * CLOSE_DISCARD drops. */
+    int made;
+    uint32_t made_node, made_part;
     emberM_batches cached; /* its DATA, kept here instead of relayed */
     uint32_t *stream_map;  /* the driver's stream numbers' new ones, when blocks became streams */
     uint32_t nstream_map;
@@ -486,6 +496,16 @@ static void driver_close(slot *s) {
     if (s->fd_in >= 0) close(s->fd_in);
     s->fd_in = s->fd_out = -1;
     slot_reset(s);
+}
+
+/* Tells the executor to kill the slot's worker (CLOSE), saying whether the engine
+ * gave up its cache task (emberX_worker_discard). */
+static void send_close(emberP_net *n, slot *s) {
+    pthread_mutex_lock(&n->mu);
+    uint32_t flags = s->discard ? CLOSE_DISCARD : 0;
+    s->discard = 0;
+    pthread_mutex_unlock(&n->mu);
+    send_slot(n, s, EMBER_MPI_CLOSE, flags, NULL, 0);
 }
 
 /* Counts executor rank r lost: the engine fails its jobs and every start on its slots. */
@@ -796,11 +816,22 @@ static void put_file(emberP_net *n, const emberP_msg *m) {
 }
 
 /* The engine asked for workers: sends START for each (a CLOSE first for a worker
- * the slot still relays). */
+ * the slot still relays). A worker whose cache task the engine gave up after the
+ * relay ended (the executor said ENDED) gets its CLOSE with CLOSE_DISCARD now; one
+ * still relayed gets it when the engine's end of the socket is seen closed. */
 static void driver_requests(emberP_net *n) {
     pthread_mutex_lock(&n->mu);
     for (size_t g = 0; g < n->nslots; g++) {
         slot *s = &n->slots[g];
+        if (s->discard && (s->fd_in < 0 || n->peers[s->rank].lost)) {
+            if (n->peers[s->rank].lost) {
+                s->discard = 0; /* its blocks are gone with it */
+            } else {
+                pthread_mutex_unlock(&n->mu);
+                send_close(n, s);
+                pthread_mutex_lock(&n->mu);
+            }
+        }
         if (!s->pending) continue;
         s->pending = 0;
         int fd = s->new_fd;
@@ -812,7 +843,7 @@ static void driver_requests(emberP_net *n) {
         }
         pthread_mutex_unlock(&n->mu);
         if (s->fd_in >= 0) {
-            send_slot(n, s, EMBER_MPI_CLOSE, 0, NULL, 0);
+            send_close(n, s);
             driver_close(s);
         }
         s->gen++;
@@ -1153,6 +1184,9 @@ static void store_block(emberP_net *n, slot *s, emberB_buf *out) {
         fprintf(stderr, "ember: executor rank %d (host %s) could not keep a cached partition: %s\n", n->rank, n->host,
                 ember_last_error()); /* not kept: the driver has it computed where needed */
     int where = emberM_kept(&n->store, (int)s->cache_node, s->cache_part, &bytes);
+    s->made = where != EMBERM_GONE;
+    s->made_node = s->cache_node;
+    s->made_part = s->cache_part;
     emberW_stored first = {s->cache_node, s->cache_part, (uint32_t)where, where == EMBERM_GONE ? total : bytes};
     emberW_stored *all = ember_malloc((n->nmoved + 1) * sizeof *all);
     emberB_buf b = {0};
@@ -1188,6 +1222,7 @@ static void task_send(slot *s) {
 
 /* A TASK frame for the worker of s: rewrites its paths, fetching what is elsewhere. */
 static void task_begin(emberP_net *n, slot *s, const uint8_t *p, size_t len) {
+    s->made = 0; /* a TASK comes to an idle worker: the driver read what its last task sent */
     clear_paths(s);
     s->task_seq++;
     s->nfetching = 0;
@@ -1210,6 +1245,10 @@ static void task_begin(emberP_net *n, slot *s, const uint8_t *p, size_t len) {
         emberM_persist(&n->store, (int)s->task.cache_node, s->task.cache_parts, (int)s->task.cache_level) == 0 &&
         s->task.partition < s->task.cache_parts) {
         emberM_drop_block(&n->store, (int)s->task.cache_node, s->task.partition); /* computed anew: an old copy goes */
+        for (size_t i = 0; i < n->nslots; i++) /* and is no other slot's to drop any more */
+            if (n->slots[i].made && n->slots[i].made_node == s->task.cache_node &&
+                n->slots[i].made_part == s->task.partition)
+                n->slots[i].made = 0;
         s->caching = 1;
         s->cache_node = s->task.cache_node;
         s->cache_part = s->task.partition;
@@ -1617,6 +1656,7 @@ static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
     if (m->type == EMBER_MPI_START) {
         emberX_worker_kill(w);
         slot_reset(s);
+        s->made = 0; /* a CLOSE with CLOSE_DISCARD for the worker before came first */
         s->gen = m->gen;
         s->fd_in = s->fd_out = -1;
         int rc = emberX_worker_start(n->pool, w);
@@ -1643,6 +1683,9 @@ static void executor_message(emberP_net *n, int src, const emberP_msg *m) {
         s->unacked = m->u64 < s->unacked ? s->unacked - m->u64 : 0;
         return;
     case EMBER_MPI_CLOSE:
+        if ((m->num & CLOSE_DISCARD) && s->made) /* the driver never took it: nothing would read or remove it */
+            emberM_drop_block(&n->store, (int)s->made_node, s->made_part);
+        s->made = 0;
         emberX_worker_kill(w);
         s->fd_in = s->fd_out = -1;
         slot_reset(s);
@@ -1672,7 +1715,7 @@ static void source_closed(emberP_net *n, slot *s) {
     if (n->executor) {
         executor_worker_ended(n, s);
     } else {
-        send_slot(n, s, EMBER_MPI_CLOSE, 0, NULL, 0);
+        send_close(n, s);
         driver_close(s);
     }
 }
@@ -2135,6 +2178,18 @@ static int driver_worker_status(emberX_pool *pool, emberX_worker *w, int *status
     return 0;
 }
 
+/* The engine gave up the cache task of w before reading its BLOCK_STORED (it kills
+ * w next): the CLOSE that follows tells the executor to drop the block, should it
+ * have kept it. */
+static void driver_discard(emberX_pool *pool, emberX_worker *w) {
+    emberP_net *n = pool->net;
+    if (!n || !n->slots) return;
+    pthread_mutex_lock(&n->mu);
+    n->slots[w - pool->workers].discard = 1;
+    pthread_mutex_unlock(&n->mu);
+    poke(n->wake[1], 'd');
+}
+
 static int driver_failure(emberX_pool *pool, char *msg, size_t cap) {
     emberP_net *n = pool->net;
     pthread_mutex_lock(&n->mu);
@@ -2169,8 +2224,8 @@ static void driver_stop(emberX_pool *pool) {
     emberX_in_process.stop(pool);
 }
 
-static const emberX_transport driver_transport = {"mpi", driver_worker_start, driver_worker_status, driver_failure,
-                                                  driver_stop};
+static const emberX_transport driver_transport = {"mpi",          driver_worker_start, driver_worker_status,
+                                                  driver_failure, driver_stop,         driver_discard};
 
 int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake) {
     emberP_net *n;

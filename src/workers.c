@@ -596,7 +596,8 @@ static int daemon_worker_start(emberX_pool *pool, emberX_worker *w) {
     }
 }
 
-const emberX_transport emberX_in_process = {"in-process", daemon_worker_start, daemon_worker_status, NULL, daemon_stop};
+const emberX_transport emberX_in_process = {"in-process", daemon_worker_start, daemon_worker_status,
+                                            NULL,         daemon_stop,         NULL};
 
 static const emberX_transport *transport_of(const emberX_pool *pool) {
     return pool->transport ? pool->transport : &emberX_in_process;
@@ -614,6 +615,11 @@ int emberX_pool_failure(emberX_pool *pool, char *msg, size_t cap) {
 }
 
 void emberX_pool_stop(emberX_pool *pool) { transport_of(pool)->stop(pool); }
+
+void emberX_worker_discard(emberX_pool *pool, emberX_worker *w) {
+    const emberX_transport *t = transport_of(pool);
+    if (t->discard) t->discard(pool, w);
+}
 
 /* Sets the error for a daemon that exited before starting a worker, naming which daemon it
  * was and where its own error went. */

@@ -183,6 +183,24 @@ def test_tasks_run_where_their_input_is(tmp_path):
         assert cache["files_after_unpersist"] == 0 and cache["storage_after_unpersist"] == [], cache
 
 
+def test_cancelled_cache_tasks_leave_no_block_behind(tmp_path):
+    """Jobs cancelled while their cache tasks finish on both executors: a block an
+    executor kept whose answer the driver had not read when it cancelled is dropped
+    there (no orphan using its budget and temp dir until the end), so the executors'
+    block files are exactly the partitions the driver records; a later count is right
+    and keeps every partition once."""
+    run = mpirun("cancel_cache.py", tmp_path / "out.json", tmpdir=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    seen = json.loads((tmp_path / "out.json").read_text())
+    for r in seen["rounds"]:
+        assert r["raised"] is not None, r  # cancelled before every partition was counted
+        assert r["files"] == r["recorded"], r
+        assert len(r["recorded"]) < 400, r
+    assert seen["last"]["count"] == 4000
+    assert seen["last"]["files"] == seen["last"]["recorded"] == list(range(400))
+    assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []
+
+
 def run_until_stopped(tmp_path, how, stop, sigkill_after=10):
     """Runs stop_job.py under mpirun in a session of its own (as a terminal's foreground
     job), calls stop(proc, seen) once its slow job runs on every slot, and checks that

@@ -3,7 +3,9 @@
  * they call init (the first is rank 0), and messages go through in-memory queues.
  * fake_mpi_silence(rank) makes a rank vanish as a killed one would: what it sends
  * and what is sent to it is dropped, and it is handed a QUIT so that its executor
- * ends (the driver hears nothing more from it). fake_mpi_reset starts a new world.
+ * ends (the driver hears nothing more from it). fake_mpi_hold(rank, type) holds
+ * back the messages of one type sent to a rank, as a slow link would, until
+ * fake_mpi_hold(rank, 0) delivers them in the order sent. fake_mpi_reset starts a new world.
  * A send is delivered at once, a matched message copied at once, but each says it
  * is done only when tested a second time, so that the network threads meet sends
  * and receives still under way, as with a real MPI. */
@@ -26,6 +28,8 @@ typedef struct msg {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static msg *queue[MAX_RANKS];
 static int inited, world, silenced[MAX_RANKS];
+static msg *held[MAX_RANKS]; /* messages to a rank held back (fake_mpi_hold), in order */
+static int hold_type[MAX_RANKS];
 static __thread int me = -1;
 
 static void push(int dest, int src, const void *p, size_t len) {
@@ -35,7 +39,7 @@ static void push(int dest, int src, const void *p, size_t len) {
     m->src = src;
     m->len = len;
     memcpy(m->data, p, len);
-    msg **pp = &queue[dest];
+    msg **pp = hold_type[dest] && len && m->data[0] == hold_type[dest] ? &held[dest] : &queue[dest];
     while (*pp)
         pp = &(*pp)->next;
     *pp = m;
@@ -130,17 +134,37 @@ void fake_mpi_silence(int rank) {
     pthread_mutex_unlock(&mu);
 }
 
+/* Holds back the messages of `type` (their first byte; mpi.c's message types) sent
+ * to rank from now on, letting the others through; type 0 delivers the held ones,
+ * after what the rank has received, in the order they were sent. Messages of other
+ * types overtake the held ones, which MPI would not do between two ranks: a test
+ * holds only a type whose overtaking the network threads do not mind. */
+void fake_mpi_hold(int rank, int type);
+void fake_mpi_hold(int rank, int type) {
+    pthread_mutex_lock(&mu);
+    hold_type[rank] = type;
+    if (type == 0) {
+        msg **pp = &queue[rank];
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = held[rank];
+        held[rank] = NULL;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 /* A new world: no rank, no message. */
 void fake_mpi_reset(void);
 void fake_mpi_reset(void) {
     pthread_mutex_lock(&mu);
     for (int r = 0; r < MAX_RANKS; r++) {
-        while (queue[r]) {
-            msg *m = queue[r];
-            queue[r] = m->next;
-            free(m);
-        }
-        silenced[r] = 0;
+        for (msg **q = &queue[r]; q; q = q == &queue[r] ? &held[r] : NULL)
+            while (*q) {
+                msg *m = *q;
+                *q = m->next;
+                free(m);
+            }
+        silenced[r] = hold_type[r] = 0;
     }
     inited = 0;
     pthread_mutex_unlock(&mu);

@@ -3,7 +3,8 @@
  * are rejected with EMBER_EPROTO; MAKE_CORPUS=dir writes them as fuzz_mpi's corpus),
  * and the transport over the fake MPI of fake_mpi.c (a driver context and two
  * executors as threads of this process, fake_worker.c's workers): jobs, retries and
- * big results through the relay, a lost executor failing the job and naming its
+ * big results through the relay, cached blocks on the executors (none left behind
+ * by a cancelled job), a lost executor failing the job and naming its
  * rank, SIGTERM naming the silent one at once. tests/test_cluster.py runs the real
  * thing under mpirun. */
 #include "internal.h"
@@ -66,7 +67,7 @@ static void test_round_trips(void) {
         "data");
     round_trip(&(emberP_msg){.type = EMBER_MPI_DATA, .slot = 0, .gen = 1}, "data_empty");
     round_trip(&(emberP_msg){.type = EMBER_MPI_CREDIT, .slot = 5, .gen = 7, .u64 = 1ull << 40}, "credit");
-    round_trip(&(emberP_msg){.type = EMBER_MPI_CLOSE, .slot = 2, .gen = 3}, "close");
+    round_trip(&(emberP_msg){.type = EMBER_MPI_CLOSE, .slot = 2, .gen = 3, .num = 1}, "close");
     round_trip(&(emberP_msg){.type = EMBER_MPI_ENDED,
                              .slot = 2,
                              .gen = 3,
@@ -189,6 +190,7 @@ static void *driver_main(void *arg) {
 static int (*fake_inited)(void);
 static void (*fake_silence)(int);
 static void (*fake_reset)(void);
+static void (*fake_hold)(int, int);
 
 static double mono_ms(void) {
     struct timespec ts;
@@ -205,7 +207,8 @@ static int world_start(world *w) {
         fake_inited = (int (*)(void))dlsym(dl, "fake_mpi_inited");
         fake_silence = (void (*)(int))dlsym(dl, "fake_mpi_silence");
         fake_reset = (void (*)(void))dlsym(dl, "fake_mpi_reset");
-        if (!fake_inited || !fake_silence || !fake_reset) return -1;
+        fake_hold = (void (*)(int, int))dlsym(dl, "fake_mpi_hold");
+        if (!fake_inited || !fake_silence || !fake_reset || !fake_hold) return -1;
     }
     fake_reset();
     setenv("EMBER_FAKE_MPI_SIZE", "3", 1);
@@ -505,6 +508,50 @@ restore:
     tmpdir_leave(tmp, saved_tmp);
 }
 
+/* A job cancelled while its cache task's answer (BLOCK_STORED, TASK_DONE) is on its
+ * way to the driver, the executor having kept the block already: the driver never
+ * records the block, so the executor is told to drop it and does (its DISK_ONLY
+ * block file goes), and the next job computes and keeps it again. The answer is
+ * held back in the fake MPI until the job has been cancelled. */
+static void test_cancel_drops_unrecorded_block(void) {
+    char tmp[] = "/tmp/ember-test-mpi-XXXXXX", *saved_tmp = tmpdir_enter(tmp);
+    world w;
+    if (!world_up(&w)) goto restore;
+    ember_node *r = NULL;
+    CHECK(ember_node_range(w.ctx, 0, 10, 1, 1, &r) == 0);
+    CHECK(ember_node_persist(r, EMBER_STORAGE_DISK) == 0);
+    int id = ember_node_id(r);
+    fake_hold(0, EMBER_MPI_DATA); /* what workers send the driver waits */
+    ember_job *job = NULL;
+    CHECK(ember_job_submit(w.ctx, r, NULL, 0, NULL, NULL, 0, &job) == 0);
+    for (int i = 0; i < 1000 && executor_blocks(id) == 0; i++)
+        sleep_ms(10);
+    CHECK(executor_blocks(id) == 1); /* the executor kept it; the driver has not heard */
+    ember_job_cancel(job);
+    CHECK(ember_job_wait(job, 30000) == 1);
+    ember_result *res = NULL;
+    CHECK(ember_job_finish(job, &res) == EMBER_ECANCELLED);
+    ember_result_free(res);
+    ember_job_free(job);
+    fake_hold(0, 0);
+    for (int i = 0; i < 500 && executor_blocks(id) > 0; i++)
+        sleep_ms(10);
+    CHECK(executor_blocks(id) == 0);
+    ember_block_info where[1];
+    CHECK(ember_storage_blocks(w.ctx, id, where, 1) == 0);
+    res = NULL;
+    CHECK(ember_run_job(w.ctx, r, NULL, 0, NULL, NULL, &res) == 0);
+    CHECK(res && res->nparts == 1 && res->nbatches[0] == 1 && res->batches[0][0].len == 6 &&
+          memcmp(res->batches[0][0].data, "r:0:10", 6) == 0);
+    ember_result_free(res);
+    CHECK(executor_blocks(id) == 1 && ember_storage_blocks(w.ctx, id, where, 1) == 1);
+    ember_node_release(r);
+    world_stop(&w);
+    CHECK(w.exec_rc[0] == 0 && w.exec_rc[1] == 0);
+restore:
+    tmpdir_leave(tmp, saved_tmp);
+}
+
 /* Where a reduce task prefers to run, by Spark's rule: map task p of a parallel
  * source writes its two records to bucket p % 3, so bucket b's bytes are maps b's and
  * b + 3's, half each: one preferred executor that waits for a slot when both ran
@@ -686,6 +733,7 @@ int main(void) {
     RUN(test_relay_shuffle_and_blocks);
     RUN(test_relay_big_buckets);
     RUN(test_blocks_on_executors);
+    RUN(test_cancel_drops_unrecorded_block);
     RUN(test_preferred_places);
     RUN(test_share_files);
     RUN(test_lost_executor);
