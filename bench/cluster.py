@@ -18,6 +18,18 @@ the job's map and reduce stages (first launch to last finish in the task log; a 
 task's time includes pulling its buckets), and the same job without its shuffle
 (generate and sum the values).
 
+Transfer phase (beside the whole-job figure, not instead of it): the bytes of buckets
+ember's reducers pulled from other executors over MPI (a reducer's own executor's
+buckets are read in place, not moved), over the time from the reduce stage's first
+fetch request to the last of those bytes arriving, as each executor's network thread
+records them in the task log (remote_bytes_fetched, fetch_begin_us, fetch_end_us:
+wall-clock times, comparable between the ranks of one host). It spans the MPI sends and
+receives, reading the pieces from the map output files and writing them into the
+reducers' local copies, but not the map tasks, the reduce tasks' reading and
+unpickling, or scheduling. Its Alltoallv counterpart counts the bytes the Alltoallv
+moved between different ranks (its share to itself left out), over the same slowest
+rank's time.
+
 Word count: bench/cluster_job.py over datagen's Zipf text at 1 rank (local mode,
 local[cores]) and at 2 and 3 ranks (1 and 2 executors, the --cores task slots split
 between them: local[cores / executors] each), so every run uses the same slots.
@@ -103,7 +115,8 @@ def main(argv=None):
     text = datagen.ensure(datagen.text_spec(args.text_mb), args.data_dir)
     nbytes = args.shuffle_mb * MB
 
-    shuffle = {e: {"ember": [], "ember_cpu": [], "unshuffled": [], "stages": [], "mpi": []} for e in (2, 3)}
+    shuffle = {e: {"ember": [], "ember_cpu": [], "unshuffled": [], "stages": [], "mpi": [], "transfer": [],
+                   "mpi_between": []} for e in (2, 3)}
     words = {r: {"seconds": [], "cpu": [], "result": None} for r in (1, 2, 3)}
     for _ in range(args.repeats):
         for e, fig in shuffle.items():
@@ -113,11 +126,14 @@ def main(argv=None):
             fig["ember_cpu"].append(cpu)
             fig["unshuffled"].append(out["seconds_without_shuffle"])
             fig["stages"].append((out["map_stage_s"], out["reduce_stage_s"]))
+            fig["transfer"].append(out["transfer_bytes"] / out["transfer_s"])
             fig["bytes"] = out["bytes"]
             # The bytes ember moved, as one Alltoallv among the executors.
             out, _ = run(mpirun_cmd(e, args.btl) + [alltoallv, str(out["bytes"] // e), "1"])
             assert out["received_ok"], out
             fig["mpi"].append(out["bytes_per_rank"] * e / out["seconds"][0])
+            # Between ranks: each rank's shares to the e - 1 others.
+            fig["mpi_between"].append(out["bytes_per_rank"] // e * (e - 1) * e / out["seconds"][0])
         for r, fig in words.items():
             executors = r - 1
             slots = args.cores if executors == 0 else max(1, args.cores // executors)
@@ -137,18 +153,22 @@ def main(argv=None):
     print(f"\nshuffle of {args.shuffle_mb} MiB (1 MiB values, rounded down to whole ones per map task), one map "
           "and one reduce task per executor\n")
     print("| executors | ember shuffle | MPI_Alltoallv | ember / Alltoallv | map + reduce stage | ember CPU "
-          "| job without shuffle |")
-    print("|---|---|---|---|---|---|---|")
+          "| job without shuffle | ember transfer phase | Alltoallv between ranks | transfer / Alltoallv |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     report = {"load": os.getloadavg(), "btl": args.btl, "repeats": args.repeats, "shuffle": {}, "wordcount": {}}
     for e, fig in shuffle.items():
         ember, mpi = statistics.median(fig["ember"]), statistics.median(fig["mpi"])
         cpu, plain = statistics.median(fig["ember_cpu"]), statistics.median(fig["unshuffled"])
         map_s, reduce_s = (statistics.median(x) for x in zip(*fig["stages"]))
+        transfer, between = statistics.median(fig["transfer"]), statistics.median(fig["mpi_between"])
         print(f"| {e} | {ember / MB:.0f} MiB/s | {mpi / MB:.0f} MiB/s | {ember / mpi:.0%} | {map_s:.2f} + "
-              f"{reduce_s:.2f} s | {cpu:.2f} s | {plain:.2f} s |")
+              f"{reduce_s:.2f} s | {cpu:.2f} s | {plain:.2f} s | {transfer / MB:.0f} MiB/s | {between / MB:.0f} MiB/s "
+              f"| {transfer / between:.0%} |")
         report["shuffle"][e] = {"ember_bytes_per_s": ember, "alltoallv_bytes_per_s": mpi, "ratio": ember / mpi,
                                 "map_stage_s": map_s, "reduce_stage_s": reduce_s, "ember_cpu_s": cpu,
-                                "seconds_without_shuffle": plain, "bytes": fig["bytes"]}
+                                "seconds_without_shuffle": plain, "bytes": fig["bytes"],
+                                "transfer_bytes_per_s": transfer, "alltoallv_between_bytes_per_s": between,
+                                "transfer_ratio": transfer / between}
     print(f"\nword count of {os.path.basename(text)} ({os.path.getsize(text) / MB:.0f} MiB), {args.cores} task "
           f"slots in all\n")
     print("| ranks | executors x slots | job time | vs 1 rank | CPU (process tree) |")

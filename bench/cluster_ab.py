@@ -10,8 +10,9 @@ instance a copy of the venv made before the change: cp -a .venv .venv-before). F
 each repeat and each executor count it runs bench/cluster_job.py's shuffle with A and
 with B (in turns A B, then B A, so drift in the machine's load falls on both alike),
 then bench/alltoallv.c on the bytes moved. Prints every run (throughput, CPU of the
-process tree, map and reduce stage), then per executor count the medians, each
-build's ratio to Alltoallv, B / A and the load average.
+process tree, map and reduce stage, transfer phase as bench/cluster.py defines it),
+then per executor count the medians, each build's ratio to Alltoallv, B / A and the
+load average.
 """
 
 import argparse
@@ -39,7 +40,7 @@ def main(argv=None):
     counts = [int(e) for e in args.executors.split(",")]
     alltoallv = cluster.build_alltoallv()
     job = os.path.join(HERE, "cluster_job.py")
-    figs = {(e, k): [] for e in counts for k in ("A", "B", "A_cpu", "B_cpu", "mpi")}
+    figs = {(e, k): [] for e in counts for k in ("A", "B", "A_cpu", "B_cpu", "A_transfer", "B_transfer", "mpi")}
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for rep in range(args.repeats):
         for e in counts:
@@ -51,21 +52,26 @@ def main(argv=None):
                 moved = out["bytes"]
                 figs[(e, name)].append(moved / out["seconds"])
                 figs[(e, name + "_cpu")].append(cpu)
+                transfer = out["transfer_bytes"] / out["transfer_s"] if out.get("transfer_s") else 0.0
+                figs[(e, name + "_transfer")].append(transfer)
                 print(f"repeat {rep} executors {e} {name}: {moved / out['seconds'] / MB:.0f} MiB/s, CPU {cpu:.2f} s, "
-                      f"map {out['map_stage_s']:.2f} s + reduce {out['reduce_stage_s']:.2f} s", flush=True)
+                      f"map {out['map_stage_s']:.2f} s + reduce {out['reduce_stage_s']:.2f} s, transfer phase "
+                      f"{transfer / MB:.0f} MiB/s", flush=True)
             out, _ = cluster.run(cluster.mpirun_cmd(e, args.btl) + [alltoallv, str(moved // e), "1"])
             assert out["received_ok"], out
             figs[(e, "mpi")].append(out["bytes_per_rank"] * e / out["seconds"][0])
             print(f"repeat {rep} executors {e} Alltoallv: {figs[(e, 'mpi')][-1] / MB:.0f} MiB/s", flush=True)
     print(f"\nshuffle of {args.shuffle_mb} MiB, medians of {args.repeats}; load average at the end "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
-    print("| executors | A | B | Alltoallv | A / Alltoallv | B / Alltoallv | B / A | CPU A | CPU B |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| executors | A | B | Alltoallv | A / Alltoallv | B / Alltoallv | B / A | CPU A | CPU B | transfer A "
+          "| transfer B |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for e in counts:
         a, b, mpi = (statistics.median(figs[(e, k)]) for k in ("A", "B", "mpi"))
-        a_cpu, b_cpu = (statistics.median(figs[(e, k)]) for k in ("A_cpu", "B_cpu"))
+        a_cpu, b_cpu, a_tr, b_tr = (statistics.median(figs[(e, k)]) for k in ("A_cpu", "B_cpu", "A_transfer",
+                                                                              "B_transfer"))
         print(f"| {e} | {a / MB:.0f} MiB/s | {b / MB:.0f} MiB/s | {mpi / MB:.0f} MiB/s | {a / mpi:.0%} | {b / mpi:.0%} "
-              f"| {b / a:.2f} | {a_cpu:.2f} s | {b_cpu:.2f} s |")
+              f"| {b / a:.2f} | {a_cpu:.2f} s | {b_cpu:.2f} s | {a_tr / MB:.0f} MiB/s | {b_tr / MB:.0f} MiB/s |")
     return 0
 
 

@@ -9,7 +9,12 @@ executors; with one rank, local mode). Rank 0 prints one line of JSON.
     cluster_job.py wordcount PATH MASTER  counts the words of PATH (4 partitions a slot)
 
 Each times its job after a small warm-up job (workers started, connections made);
-"seconds" is the job's wall time, measured by the driver.
+"seconds" is the job's wall time, measured by the driver. The shuffle also gives its
+reduce stage's transfer phase, from the task log's fetch figures, which each executor's
+network thread records for the reduce tasks it ran: "transfer_bytes" is the bytes of
+buckets pulled from other executors, "transfer_s" the time from the first fetch request
+any executor sent to the last of those bytes arriving at any executor (wall-clock
+microseconds, comparable between the ranks of one host).
 """
 import json
 import sys
@@ -37,19 +42,25 @@ def shuffle(sc, nbytes):
     t0 = time.perf_counter()
     moved = maps.partitionBy(slots).map(lambda kv: len(kv[1])).sum()
     t1 = time.perf_counter()
-    # The task log's rows of the job: (task id, stage id, ..., launch, finish in ms) by stage.
-    spans = {}
+    # The task log's rows of the job: (task id, stage id, ..., launch, finish in ms, ...,
+    # remote bytes fetched, first fetch request and last byte in us) by stage.
+    spans, fetched, fetch_span = {}, 0, None
     for row in sc._core.task_infos(-1):
         if row[0] not in seen:
             first, last = spans.get(row[1], (row[10], row[11]))
             spans[row[1]] = (min(first, row[10]), max(last, row[11]))
+            if row[25]:
+                fetched += row[24]
+                begin, end = fetch_span or (row[25], row[26])
+                fetch_span = (min(begin, row[25]), max(end, row[26]))
     unshuffled = maps.map(lambda kv: len(kv[1])).sum()
     t2 = time.perf_counter()
     assert moved == unshuffled == slots * per_task * VALUE and warm == slots * per_task, (moved, unshuffled)
     map_stage, reduce_stage = (spans[k] for k in sorted(spans))
     return {"bytes": moved, "seconds": t1 - t0, "seconds_without_shuffle": t2 - t1,
             "map_stage_s": (map_stage[1] - map_stage[0]) / 1000,
-            "reduce_stage_s": (reduce_stage[1] - reduce_stage[0]) / 1000}
+            "reduce_stage_s": (reduce_stage[1] - reduce_stage[0]) / 1000,
+            "transfer_bytes": fetched, "transfer_s": (fetch_span[1] - fetch_span[0]) / 1e6 if fetch_span else 0.0}
 
 
 def wordcount(sc, path):

@@ -699,6 +699,12 @@ typedef struct ember_task_info {
     uint64_t memory_bytes_spilled;    /* memory its spills freed (as the spilling code estimates it) */
     uint64_t disk_bytes_spilled;      /* bytes its spills wrote to disk */
     int executor;                     /* cluster mode: the rank of the executor that ran it; 0: this process */
+    /* Cluster mode, sent by the executor with the task's end: the bytes of its shuffle
+     * buckets fetched from other executors before it ran, when the executor sent the
+     * first request for them and when their last byte came (microseconds since the
+     * epoch; 0 when it fetched none). */
+    uint64_t remote_bytes_fetched;
+    int64_t fetch_begin_us, fetch_end_us;
 } ember_task_info;
 
 typedef struct ember_stage_record {

@@ -667,7 +667,10 @@ static void handle_frame(ember_context *ctx, emberX_worker *w, uint32_t type, co
                                .shuffle_records_read = emberW_done_metric(&d, EMBER_METRIC_SHUFFLE_RECORDS_READ),
                                .shuffle_records_written = emberW_done_metric(&d, EMBER_METRIC_SHUFFLE_RECORDS_WRITTEN),
                                .memory_bytes_spilled = emberW_done_metric(&d, EMBER_METRIC_MEMORY_BYTES_SPILLED),
-                               .disk_bytes_spilled = emberW_done_metric(&d, EMBER_METRIC_DISK_BYTES_SPILLED)};
+                               .disk_bytes_spilled = emberW_done_metric(&d, EMBER_METRIC_DISK_BYTES_SPILLED),
+                               .remote_bytes_fetched = emberW_done_metric(&d, EMBER_METRIC_REMOTE_BYTES_FETCHED),
+                               .fetch_begin_us = (int64_t)emberW_done_metric(&d, EMBER_METRIC_FETCH_BEGIN_US),
+                               .fetch_end_us = (int64_t)emberW_done_metric(&d, EMBER_METRIC_FETCH_END_US)};
         for (size_t i = 0; st->kind == STAGE_SHUFFLE && i < st->target->nparts; i++)
             end.shuffle_write_bytes += t->bucket_bytes[i];
         emberL_task_end(&ctx->tasklog, t->attempt_id, EMBER_TASK_SUCCESS, emberL_now_ms(), &end, NULL);

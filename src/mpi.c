@@ -217,6 +217,11 @@ typedef struct slot {
     size_t task_len;
     emberW_task task; /* decoded from task_bytes while held */
     size_t nfetching;
+    /* what the current task's bucket fetches moved, sent on in its TASK_DONE's metrics
+     * (EMBER_METRIC_REMOTE_BYTES_FETCHED ...): bytes, when the first FETCH went and
+     * when the last bucket was complete (microseconds since the epoch; 0: none yet) */
+    uint64_t fetched_bytes;
+    int64_t fetch_begin_us, fetch_end_us;
     struct {
         char *local, *theirs; /* the file here, and the driver's name for it */
     } * paths;
@@ -352,6 +357,14 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Microseconds since the epoch: the fetch times a task reports, comparable between
+ * the executors of one host (the task log's are wall-clock too). */
+static int64_t wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Waits (under n->mu) until pred holds or deadline_ms passes; 0 when it held. */
@@ -1226,6 +1239,8 @@ static void task_begin(emberP_net *n, slot *s, const uint8_t *p, size_t len) {
     clear_paths(s);
     s->task_seq++;
     s->nfetching = 0;
+    s->fetched_bytes = 0;
+    s->fetch_begin_us = s->fetch_end_us = 0;
     s->task_bytes = ember_malloc(len ? len : 1);
     if (!s->task_bytes) {
         queue_frame(s, EMBER_FRAME_TASK, p, len);
@@ -1330,6 +1345,7 @@ static void fetch_done(emberP_net *n, size_t i, int ok) {
     slot *s = f.s;
     int gone = f.seq != s->task_seq; /* the task is gone: so is its copy */
     if (!ok || gone) unlink(f.local);
+    if (ok && !gone && f.bucket != FETCH_WHOLE) s->fetch_end_us = wall_us();
     ember_free(f.theirs);
     ember_free(f.local);
     if (gone) return;
@@ -1364,6 +1380,8 @@ static void fetch_pump(emberP_net *n) {
         }
         f->asked = 1;
         n->asked++;
+        if (f->bucket != FETCH_WHOLE && f->seq == f->s->task_seq && !f->s->fetch_begin_us)
+            f->s->fetch_begin_us = wall_us();
     }
 }
 
@@ -1398,6 +1416,7 @@ static void fetched(emberP_net *n, int src, const emberP_msg *m) {
     else if (ok)
         ok = (!range || emberF_writer_segment(f->w, f->bucket, m->u64, m->num) == 0) &&
              emberF_writer_raw(f->w, m->rest, m->nrest) == 0;
+    if (ok && f->w && f->seq == f->s->task_seq) f->s->fetched_bytes += m->nrest;
     if (!ok || (!range && (m->num & FETCHED_LAST))) fetch_done(n, i, ok);
     if (n->asked < MAX_ASKED) fetch_pump(n);
 }
@@ -1564,8 +1583,29 @@ static void remove_map_output(emberP_net *n, const emberP_msg *m) {
     unlink(path);
 }
 
+/* A TASK_DONE (p, len) of the task of s, re-encoded into out with what its fetches
+ * moved in its last metrics (the worker sends them as 0): 0, or -1 when it does not
+ * decode or memory runs out (the worker's frame then goes as it is). */
+static int done_with_fetches(const slot *s, const uint8_t *p, size_t len, emberB_buf *out) {
+    emberW_done d;
+    if (emberW_done_decode(p, len, &d)) return -1;
+    uint64_t metrics[EMBER_METRICS], *sizes = ember_calloc(d.nsizes ? d.nsizes : 1, sizeof *sizes);
+    if (!sizes) return -1;
+    for (uint32_t i = 0; i < d.nsizes; i++)
+        sizes[i] = emberW_done_size(&d, i);
+    for (uint32_t i = 0; i < EMBER_METRICS; i++)
+        metrics[i] = emberW_done_metric(&d, i);
+    metrics[EMBER_METRIC_REMOTE_BYTES_FETCHED] = s->fetched_bytes;
+    metrics[EMBER_METRIC_FETCH_BEGIN_US] = (uint64_t)s->fetch_begin_us;
+    metrics[EMBER_METRIC_FETCH_END_US] = (uint64_t)s->fetch_end_us;
+    int rc = emberW_done_encode(out, sizes, d.nsizes, d.report.p, d.report.len, metrics, EMBER_METRICS);
+    ember_free(sizes);
+    return rc ? -1 : 0;
+}
+
 /* The worker's frames on their way to the driver: a FETCH_FAILED names the driver's
- * path, not the local copy; a task's end removes its copies. */
+ * path, not the local copy; a TASK_DONE gets what the task's fetches moved; a task's
+ * end removes its copies. */
 static void relay_worker_frames(emberP_net *n, slot *s) {
     uint32_t type;
     const uint8_t *p;
@@ -1594,6 +1634,10 @@ static void relay_worker_frames(emberP_net *n, slot *s) {
             len = strlen(msg);
         }
         if (s->caching && type == EMBER_FRAME_TASK_DONE) store_block(n, s, &out);
+        if (type == EMBER_FRAME_TASK_DONE && s->fetch_begin_us && done_with_fetches(s, p, len, &fixed) == 0) {
+            p = fixed.data;
+            len = fixed.len;
+        }
         if (type == EMBER_FRAME_TASK_ERROR || type == EMBER_FRAME_FETCH_FAILED) { /* nothing to keep */
             emberM_batches_clear(&s->cached);
             s->caching = 0;

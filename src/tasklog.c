@@ -218,6 +218,9 @@ void emberL_task_end(emberL_log *log, uint64_t task_id, int status, int64_t now_
             i->shuffle_records_written = end->shuffle_records_written;
             i->memory_bytes_spilled = end->memory_bytes_spilled;
             i->disk_bytes_spilled = end->disk_bytes_spilled;
+            i->remote_bytes_fetched = end->remote_bytes_fetched;
+            i->fetch_begin_us = end->fetch_begin_us;
+            i->fetch_end_us = end->fetch_end_us;
         }
         if (error && !t->error) {
             size_t len = strlen(error);

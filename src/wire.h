@@ -186,7 +186,9 @@ void emberW_input_free(emberW_input *in);
 /* The task metrics a worker counts and sends with TASK_DONE, in this order: X(name,
  * index, what it counts, Spark's TaskMetrics field). The list is count-prefixed on the
  * wire, so it can grow at its end: a decoder reads the metrics it knows (0 for those a
- * worker did not send) and ignores the ones after them. */
+ * worker did not send) and ignores the ones after them. A worker sends the last three
+ * as 0; an executor's network thread fills them in (mpi.c) on a task that fetched
+ * buckets. */
 #define EMBER_METRIC_MAP(X)                                                                                            \
     X(RECORDS_READ, 0,                                                                                                 \
       "records read from the task's source: parallelized data, a text split, a range, a cached "                       \
@@ -198,7 +200,16 @@ void emberW_input_free(emberW_input *in);
       "shuffleWriteMetrics.recordsWritten")                                                                            \
     X(MEMORY_BYTES_SPILLED, 4, "bytes of memory its spills freed (as the spilling code estimates them)",               \
       "memoryBytesSpilled")                                                                                            \
-    X(DISK_BYTES_SPILLED, 5, "bytes its spills wrote to disk", "diskBytesSpilled")
+    X(DISK_BYTES_SPILLED, 5, "bytes its spills wrote to disk", "diskBytesSpilled")                                     \
+    X(REMOTE_BYTES_FETCHED, 6,                                                                                         \
+      "cluster mode: bytes of its shuffle buckets its executor fetched from other executors (set by the "              \
+      "executor's network thread, not the worker)",                                                                    \
+      "shuffleReadMetrics.remoteBytesRead")                                                                            \
+    X(FETCH_BEGIN_US, 7,                                                                                               \
+      "cluster mode: when its executor sent the first request for those buckets, microseconds since the epoch "        \
+      "(0: it fetched none)",                                                                                          \
+      "-")                                                                                                             \
+    X(FETCH_END_US, 8, "cluster mode: when the last of those bytes came, microseconds since the epoch", "-")
 
 enum ember_metric {
 #define EMBER_METRIC_ENUM(name, index, what, spark) EMBER_METRIC_##name = (index),

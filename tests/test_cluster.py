@@ -162,7 +162,9 @@ def test_missing_input_names_path_and_host(tmp_path):
 
 
 def test_tasks_run_where_their_input_is(tmp_path):
-    """Reduce tasks on the executor holding their shuffle input; cached partitions
+    """Reduce tasks on the executor holding their shuffle input (fetching nothing;
+    those whose input is spread fetch the other executor's share, counted in the task
+    log and the REST API's remoteBytesRead); cached partitions
     kept by the executors that computed them, read there by the next action's tasks,
     removed there by unpersist()."""
     run = mpirun("locality.py", tmp_path / "out.json", tmpdir=tmp_path)
@@ -171,9 +173,11 @@ def test_tasks_run_where_their_input_is(tmp_path):
     assert seen["counts"] == [[i, 2000] for i in range(4)]
     assert seen["map_executors"] == ["1", "2"]  # both executors ran map tasks: the test can fail
     assert seen["reduce_on_map_executor"] == [True] * 4
+    assert seen["reduce_remote_fetched"] == [0] * 4
     assert seen["even_counts"] == [[i, 400] for i in range(4)]
     assert seen["even_map_executors"] == ["1", "2"]
     assert seen["even_reduce_executors"] == ["1", "2"]
+    assert seen["even_fetches"] == [[True] * 5] * 4  # what each fetched, and when, in the task log and REST API
     for name in ("memory", "disk"):
         cache = seen[name]
         assert cache["same"] and cache["cached"] == 4 and cache["bytes"], cache

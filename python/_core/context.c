@@ -678,8 +678,8 @@ static PyObject *Context_finished_stages(ContextObject *self, PyObject *unused) 
 /* task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition,
  * attempt, worker, pid, status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes,
  * output_bytes, shuffle_write_bytes, records_read, records_written, shuffle_records_read,
- * shuffle_records_written, memory_bytes_spilled, disk_bytes_spilled, error or None, executor)],
- * oldest first (stage_id < 0: all) */
+ * shuffle_records_written, memory_bytes_spilled, disk_bytes_spilled, error or None, executor,
+ * remote_bytes_fetched, fetch_begin_us, fetch_end_us)], oldest first (stage_id < 0: all) */
 static PyObject *Context_task_infos(ContextObject *self, PyObject *arg) {
     int stage_id = PyLong_AsLong(arg);
     if (stage_id == -1 && PyErr_Occurred()) return NULL;
@@ -706,16 +706,19 @@ static PyObject *Context_task_infos(ContextObject *self, PyObject *arg) {
             error = Py_NewRef(Py_None);
         }
         PyObject *row =
-            error ? Py_BuildValue(
-                        "(KiiiiiiiiiLLKKKKKKKKKKNi)", (unsigned long long)t->task_id, t->stage_id, t->stage_attempt,
-                        t->job_id, t->index, t->partition, t->attempt, t->worker, t->pid, t->status,
-                        (long long)t->launch_ms, (long long)t->finish_ms, (unsigned long long)t->input_bytes,
-                        (unsigned long long)t->shuffle_read_bytes, (unsigned long long)t->output_bytes,
-                        (unsigned long long)t->shuffle_write_bytes, (unsigned long long)t->records_read,
-                        (unsigned long long)t->records_written, (unsigned long long)t->shuffle_records_read,
-                        (unsigned long long)t->shuffle_records_written, (unsigned long long)t->memory_bytes_spilled,
-                        (unsigned long long)t->disk_bytes_spilled, error, t->executor)
-                  : NULL;
+            error
+                ? Py_BuildValue("(KiiiiiiiiiLLKKKKKKKKKKNiKLL)", (unsigned long long)t->task_id, t->stage_id,
+                                t->stage_attempt, t->job_id, t->index, t->partition, t->attempt, t->worker, t->pid,
+                                t->status, (long long)t->launch_ms, (long long)t->finish_ms,
+                                (unsigned long long)t->input_bytes, (unsigned long long)t->shuffle_read_bytes,
+                                (unsigned long long)t->output_bytes, (unsigned long long)t->shuffle_write_bytes,
+                                (unsigned long long)t->records_read, (unsigned long long)t->records_written,
+                                (unsigned long long)t->shuffle_records_read,
+                                (unsigned long long)t->shuffle_records_written,
+                                (unsigned long long)t->memory_bytes_spilled, (unsigned long long)t->disk_bytes_spilled,
+                                error, t->executor, (unsigned long long)t->remote_bytes_fetched,
+                                (long long)t->fetch_begin_us, (long long)t->fetch_end_us)
+                : NULL;
         if (!row) {
             Py_CLEAR(lst);
             break;
@@ -985,7 +988,7 @@ static PyMethodDef Context_methods[] = {
      "task_infos(stage_id) -> [(task_id, stage_id, stage_attempt, job_id, index, partition, attempt, worker, pid, "
      "status, launch_ms, finish_ms, input_bytes, shuffle_read_bytes, output_bytes, shuffle_write_bytes, "
      "records_read, records_written, shuffle_records_read, shuffle_records_written, memory_bytes_spilled, "
-     "disk_bytes_spilled, error, executor)]"},
+     "disk_bytes_spilled, error, executor, remote_bytes_fetched, fetch_begin_us, fetch_end_us)]"},
     {"stage_records", (PyCFunction)Context_stage_records, METH_NOARGS,
      "stage_records() -> [(stage_id, job_id, attempt, kind, node_id, status, num_tasks, submitted_ms, "
      "completed_ms)]"},

@@ -27,7 +27,9 @@
  * Python workers do). A shuffle map task writes
  * each batch to bucket (first byte % nbuckets) of its shuffle file with the C
  * shuffle writer and reports the bucket sizes. Every TASK_DONE carries made-up task
- * metrics: metric i (EMBER_METRIC_*) is (i + 1) * 1000 + the partition.
+ * metrics: metric i (EMBER_METRIC_*) is (i + 1) * 1000 + the partition, for those a
+ * worker counts (the ones before EMBER_METRIC_REMOTE_BYTES_FETCHED; the others 0, as
+ * a worker sends them).
  */
 #include "internal.h"
 #include "wire.h"
@@ -246,8 +248,8 @@ static void run_task(int wfd, emberW_task *t, command *cmds, size_t ncmds, batch
         return;
     }
     emberB_buf done = {0};
-    uint64_t metrics[EMBER_METRICS]; /* made up (see the top): the engine's tests read them back */
-    for (int i = 0; i < EMBER_METRICS; i++)
+    uint64_t metrics[EMBER_METRICS] = {0}; /* made up (see the top): the engine's tests read them back */
+    for (int i = 0; i < EMBER_METRIC_REMOTE_BYTES_FETCHED; i++)
         metrics[i] = (uint64_t)(i + 1) * 1000 + t->partition;
     if (t->output == EMBER_OUT_SHUFFLE) {
         char path[4200];

@@ -372,7 +372,9 @@ restore:
 
 /* Buckets bigger than a piece (1 MiB) and than a fetch's window of pieces (4 MiB)
  * come through whole: each map task writes one record of 3 MB, all to bucket 0
- * ('x' % 2), so its reduce task fetches 3 of the 6 from the other executor. */
+ * ('x' % 2), so its reduce task fetches those of the other executor. Its task log row
+ * says what it fetched (whole records: 4 bytes of length and 3 MB each) and when,
+ * inside the task's run. */
 static void test_relay_big_buckets(void) {
     world w;
     if (!world_up(&w)) return;
@@ -386,6 +388,23 @@ static void test_relay_big_buckets(void) {
         CHECK(b->len == 3000000 && b->data[0] == 'x' && b->data[1500000] == 'x' && b->data[2999999] == 'x');
     }
     ember_result_free(res);
+    ember_task_info tasks[32];
+    size_t nt = ember_task_infos(w.ctx, -1, tasks, 32), reducers = 0;
+    for (size_t i = 0; i < nt && i < 32; i++) {
+        const ember_task_info *t = &tasks[i];
+        CHECK(t->status == EMBER_TASK_SUCCESS);
+        if (t->shuffle_read_bytes == 0) { /* a map task, or the empty bucket 1: nothing fetched */
+            CHECK(t->remote_bytes_fetched == 0 && t->fetch_begin_us == 0 && t->fetch_end_us == 0);
+            continue;
+        }
+        reducers++;
+        CHECK(t->shuffle_read_bytes == 6 * 3000004u);
+        CHECK(t->remote_bytes_fetched > 0 && t->remote_bytes_fetched < t->shuffle_read_bytes &&
+              t->remote_bytes_fetched % 3000004u == 0);
+        CHECK(t->fetch_begin_us >= t->launch_ms * 1000 - 1000 && t->fetch_begin_us <= t->fetch_end_us);
+        CHECK(t->fetch_end_us <= t->finish_ms * 1000 + 1000);
+    }
+    CHECK(reducers == 1);
     ember_node_release(sh);
     ember_node_release(big);
     ember_node_release(src);

@@ -352,6 +352,8 @@ static void test_task_log(void) {
             CHECK(t[i].records_read == 1000 + p && t[i].records_written == 2000 + p);
             CHECK(t[i].shuffle_records_read == 3000 + p && t[i].shuffle_records_written == 4000 + p);
             CHECK(t[i].memory_bytes_spilled == 5000 + p && t[i].disk_bytes_spilled == 6000 + p);
+            /* locally nothing is fetched between executors */
+            CHECK(t[i].remote_bytes_fetched == 0 && t[i].fetch_begin_us == 0 && t[i].fetch_end_us == 0);
         } else {
             CHECK(t[i].records_read == 0 && t[i].disk_bytes_spilled == 0); /* a failed attempt sends none */
         }

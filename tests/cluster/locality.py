@@ -32,6 +32,8 @@ stages = sorted({row.stage_id for row in api.task_rows(sc, -1)})
 maps, reduces = where(stages[0]), where(stages[1])
 results["map_executors"] = sorted(set(maps.values()))
 results["reduce_on_map_executor"] = [reduces[3 - m] == maps[m] for m in range(4)]
+# ... so they fetched nothing from the other executor.
+results["reduce_remote_fetched"] = [row.remote_fetched for row in api.task_rows(sc, stages[1]) if row.status == 1]
 # Every map task writes to every bucket alike: each reduce task's input is spread
 # over both executors, none is preferred, and the reduce tasks take the free slots of
 # both at once (none waits the 60 s for a slot on the executor holding a few bytes more).
@@ -40,6 +42,16 @@ results["even_counts"] = even.mapPartitionsWithIndex(lambda i, it: [(i, sum(1 fo
 stages = sorted({row.stage_id for row in api.task_rows(sc, -1)})
 results["even_map_executors"] = sorted(set(where(stages[-2]).values()))
 results["even_reduce_executors"] = sorted(set(where(stages[-1]).values()))
+# Each of those fetched the other executor's share of its input, as its executor's
+# network thread counted it (the REST API's remoteBytesRead; the rest local), between
+# its first fetch request and its last byte.
+now = time.time() * 1000
+results["even_fetches"] = [
+    [0 < row.remote_fetched < row.shuffle_read, row.launch * 1000 - 1000 <= row.fetch_begin_us <= row.fetch_end_us,
+     row.fetch_end_us <= row.finish * 1000 + 1000, reads["remoteBytesRead"] == row.remote_fetched,
+     reads["localBytesRead"] + reads["remoteBytesRead"] == row.shuffle_read]
+    for row in api.task_rows(sc, stages[-1]) if row.status == 1
+    for reads in [api.task_data(row, "result", now)["taskMetrics"]["shuffleReadMetrics"]]]
 # Cached partitions stay on the executors that computed them; the driver's store (and
 # the REST API) names where; the next action runs each task on its block's executor
 # and reads the block there: nothing is computed again.

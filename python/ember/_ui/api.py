@@ -143,11 +143,13 @@ def stages(sc, with_totals=False, only=None):
 
 # A task log row (``_core.Context.task_infos``): times in ms since the epoch (finish 0
 # while it runs), status an EMBER_TASK_* index of _TASK_STATUS, error None or text. The
-# records and spill figures are the worker's counts, sent when the attempt succeeds.
+# records and spill figures are the worker's counts, sent when the attempt succeeds;
+# remote_fetched (bytes of its shuffle read fetched from other executors) and the
+# fetch's first request and last byte (us since the epoch, 0: none) are its executor's.
 TaskRow = namedtuple("TaskRow", "task_id stage_id stage_attempt job_id index partition attempt worker pid status "
                                 "launch finish input_bytes shuffle_read output_bytes shuffle_write records_read "
                                 "records_written shuffle_records_read shuffle_records_written memory_spilled "
-                                "disk_spilled error executor")
+                                "disk_spilled error executor remote_fetched fetch_begin_us fetch_end_us")
 
 
 def task_rows(sc, stage_id):
@@ -170,7 +172,8 @@ def task_data(row, kind, now_ms):
         "diskBytesSpilled": row.disk_spilled,
         "inputMetrics": {"bytesRead": row.input_bytes, "recordsRead": row.records_read},
         "outputMetrics": {"bytesWritten": row.output_bytes, "recordsWritten": row.records_written},
-        "shuffleReadMetrics": {"localBytesRead": row.shuffle_read, "remoteBytesRead": 0,
+        "shuffleReadMetrics": {"localBytesRead": max(0, row.shuffle_read - row.remote_fetched),
+                               "remoteBytesRead": row.remote_fetched,
                                "recordsRead": row.shuffle_records_read},
         "shuffleWriteMetrics": {"bytesWritten": row.shuffle_write, "recordsWritten": row.shuffle_records_written},
     }
@@ -215,7 +218,9 @@ def _add_totals(st, rows):
     st["inputRecords"] = sum(r.records_read for r in rows)
     st["outputBytes"] = sum(r.output_bytes for r in rows)
     st["outputRecords"] = sum(r.records_written for r in rows)
-    st["shuffleReadBytes"] = st["shuffleLocalBytesRead"] = sum(r.shuffle_read for r in rows)
+    st["shuffleReadBytes"] = sum(r.shuffle_read for r in rows)
+    st["shuffleRemoteBytesRead"] = sum(r.remote_fetched for r in rows)
+    st["shuffleLocalBytesRead"] = max(0, st["shuffleReadBytes"] - st["shuffleRemoteBytesRead"])
     st["shuffleReadRecords"] = sum(r.shuffle_records_read for r in rows)
     st["shuffleWriteBytes"] = sum(r.shuffle_write for r in rows)
     st["shuffleWriteRecords"] = sum(r.shuffle_records_written for r in rows)

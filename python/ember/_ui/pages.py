@@ -267,6 +267,12 @@ def size_records(nbytes, records):
     return f"{size_text(nbytes)} / {records}"
 
 
+def _shuffle_read(m):
+    """The bytes of shuffle buckets a task read (taskMetrics m): those on its own
+    executor and those fetched from others (cluster mode)."""
+    return m["shuffleReadMetrics"]["localBytesRead"] + m["shuffleReadMetrics"]["remoteBytesRead"]
+
+
 # The figures of a task (TaskData) that its row, the summary and the stage's facts
 # show, as (heading, cell text of a task's taskMetrics, sort key of a task's metrics).
 _TASK_FIGURES = [
@@ -276,8 +282,7 @@ _TASK_FIGURES = [
      lambda m: size_records(m["outputMetrics"]["bytesWritten"], m["outputMetrics"]["recordsWritten"]),
      lambda m: m["outputMetrics"]["bytesWritten"]),
     ("Shuffle Read Size / Records",
-     lambda m: size_records(m["shuffleReadMetrics"]["localBytesRead"], m["shuffleReadMetrics"]["recordsRead"]),
-     lambda m: m["shuffleReadMetrics"]["localBytesRead"]),
+     lambda m: size_records(_shuffle_read(m), m["shuffleReadMetrics"]["recordsRead"]), _shuffle_read),
     ("Shuffle Write Size / Records",
      lambda m: size_records(m["shuffleWriteMetrics"]["bytesWritten"], m["shuffleWriteMetrics"]["recordsWritten"]),
      lambda m: m["shuffleWriteMetrics"]["bytesWritten"]),
