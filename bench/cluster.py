@@ -28,7 +28,8 @@ receives, reading the pieces from the map output files and writing them into the
 reducers' local copies, but not the map tasks, the reduce tasks' reading and
 unpickling, or scheduling. Its Alltoallv counterpart counts the bytes the Alltoallv
 moved between different ranks (its share to itself left out), over the same slowest
-rank's time.
+rank's time. (With a tiny --shuffle-mb every reducer may run where all its buckets
+are: nothing is fetched, and the table says so.)
 
 Word count: bench/cluster_job.py over datagen's Zipf text at 1 rank (local mode,
 local[cores]) and at 2 and 3 ranks (1 and 2 executors, the --cores task slots split
@@ -126,7 +127,8 @@ def main(argv=None):
             fig["ember_cpu"].append(cpu)
             fig["unshuffled"].append(out["seconds_without_shuffle"])
             fig["stages"].append((out["map_stage_s"], out["reduce_stage_s"]))
-            fig["transfer"].append(out["transfer_bytes"] / out["transfer_s"])
+            if out["transfer_s"] > 0:  # none when every reducer ran where all its buckets were
+                fig["transfer"].append(out["transfer_bytes"] / out["transfer_s"])
             fig["bytes"] = out["bytes"]
             # The bytes ember moved, as one Alltoallv among the executors.
             out, _ = run(mpirun_cmd(e, args.btl) + [alltoallv, str(out["bytes"] // e), "1"])
@@ -160,15 +162,16 @@ def main(argv=None):
         ember, mpi = statistics.median(fig["ember"]), statistics.median(fig["mpi"])
         cpu, plain = statistics.median(fig["ember_cpu"]), statistics.median(fig["unshuffled"])
         map_s, reduce_s = (statistics.median(x) for x in zip(*fig["stages"]))
-        transfer, between = statistics.median(fig["transfer"]), statistics.median(fig["mpi_between"])
+        between = statistics.median(fig["mpi_between"])
+        transfer = statistics.median(fig["transfer"]) if fig["transfer"] else None
+        shown = (f"{transfer / MB:.0f} MiB/s", f"{transfer / between:.0%}") if transfer else ("none fetched", "–")
         print(f"| {e} | {ember / MB:.0f} MiB/s | {mpi / MB:.0f} MiB/s | {ember / mpi:.0%} | {map_s:.2f} + "
-              f"{reduce_s:.2f} s | {cpu:.2f} s | {plain:.2f} s | {transfer / MB:.0f} MiB/s | {between / MB:.0f} MiB/s "
-              f"| {transfer / between:.0%} |")
+              f"{reduce_s:.2f} s | {cpu:.2f} s | {plain:.2f} s | {shown[0]} | {between / MB:.0f} MiB/s | {shown[1]} |")
         report["shuffle"][e] = {"ember_bytes_per_s": ember, "alltoallv_bytes_per_s": mpi, "ratio": ember / mpi,
                                 "map_stage_s": map_s, "reduce_stage_s": reduce_s, "ember_cpu_s": cpu,
                                 "seconds_without_shuffle": plain, "bytes": fig["bytes"],
                                 "transfer_bytes_per_s": transfer, "alltoallv_between_bytes_per_s": between,
-                                "transfer_ratio": transfer / between}
+                                "transfer_ratio": transfer / between if transfer else None}
     print(f"\nword count of {os.path.basename(text)} ({os.path.getsize(text) / MB:.0f} MiB), {args.cores} task "
           f"slots in all\n")
     print("| ranks | executors x slots | job time | vs 1 rank | CPU (process tree) |")

@@ -69,7 +69,7 @@ def main(argv=None):
     for e in counts:
         a, b, mpi = (statistics.median(figs[(e, k)]) for k in ("A", "B", "mpi"))
         a_cpu, b_cpu, a_tr, b_tr = (statistics.median(figs[(e, k)]) for k in ("A_cpu", "B_cpu", "A_transfer",
-                                                                              "B_transfer"))
+                                                                              "B_transfer"))  # 0: none fetched
         print(f"| {e} | {a / MB:.0f} MiB/s | {b / MB:.0f} MiB/s | {mpi / MB:.0f} MiB/s | {a / mpi:.0%} | {b / mpi:.0%} "
               f"| {b / a:.2f} | {a_cpu:.2f} s | {b_cpu:.2f} s | {a_tr / MB:.0f} MiB/s | {b_tr / MB:.0f} MiB/s |")
     return 0

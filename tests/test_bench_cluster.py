@@ -39,6 +39,12 @@ def test_quick_pass_reports_every_figure(tmp_path):
         assert fig["bytes"] == 4 // int(executors) * int(executors) << 20
         assert fig["ember_bytes_per_s"] > 0 and fig["alltoallv_bytes_per_s"] > 0
         assert fig["ratio"] == pytest.approx(fig["ember_bytes_per_s"] / fig["alltoallv_bytes_per_s"])
+        assert fig["alltoallv_between_bytes_per_s"] > 0
+    # With 2 executors each reducer's buckets are on both: the transfer phase has bytes
+    # (with 3, one 1 MiB value a map task, each reducer may find its one bucket local).
+    fig = figures["shuffle"]["2"]
+    assert fig["transfer_bytes_per_s"] > 0
+    assert fig["transfer_ratio"] == pytest.approx(fig["transfer_bytes_per_s"] / fig["alltoallv_between_bytes_per_s"])
     assert sorted(figures["wordcount"]) == ["1", "2", "3"]
     counts = {tuple(fig["distinct_total"]) for fig in figures["wordcount"].values()}
     assert len(counts) == 1 and next(iter(counts))[1] > 0
