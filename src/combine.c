@@ -15,15 +15,26 @@
  * aligned to 2 MiB and madvise(MADV_HUGEPAGE)d: a lookup into a table of millions of
  * keys misses the cache anyway, and on huge pages it no longer misses the TLB too.
  * Entries keep their insertion order (emberU_at); emberU_next walks them in slot order,
- * reading the slot array from one end to the other (cheaper when the order is free).
+ * reading the slot array from one end to the other (cheaper when the order is free),
+ * or in insertion order when the table is under an eighth full (a big array holding
+ * few keys: reading its used slots is less than reading all of it). Clearing zeroes
+ * the used slots alone in that case too.
+ *
+ * A table that is done can leave its memory to the next one (emberU_keep, emberU_take):
+ * in a worker process one map task's table serves the next task and then the reduce
+ * side's merge, its slots already faulted in at the size the first one grew to,
+ * instead of each growing a new array from 1024 slots (every growth rehashes, and
+ * every new page is zeroed by the kernel).
  */
 #include "internal.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define FIRST_CAP 1024
 #define FAR EMBER_COMBINE_FAR
+#define SPARSE(t) ((t)->used * 8 < (t)->cap) /* under an eighth full: walk the used slots */
 
 uint64_t emberU_hash(const uint8_t *p, size_t n) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -183,6 +194,7 @@ int emberU_set_value_far(emberU_table *t, emberU_entry *e, const uint8_t *v, siz
 }
 
 emberU_entry *emberU_next(const emberU_table *t, size_t *pos) {
+    if (SPARSE(t)) return *pos < t->used ? &t->slots[t->order[(*pos)++]] : NULL;
     for (size_t i = *pos; i < t->cap; i++)
         if (!is_empty(&t->slots[i])) {
             *pos = i + 1;
@@ -193,9 +205,44 @@ emberU_entry *emberU_next(const emberU_table *t, size_t *pos) {
 }
 
 void emberU_clear(emberU_table *t) {
-    if (t->slots) memset(t->slots, 0, t->cap * sizeof *t->slots);
+    if (SPARSE(t))
+        for (size_t k = 0; k < t->used; k++)
+            memset(&t->slots[t->order[k]], 0, sizeof *t->slots);
+    else if (t->slots)
+        memset(t->slots, 0, t->cap * sizeof *t->slots);
     t->used = 0;
     t->arena.len = 0;
+}
+
+/* The memory of the last table kept (emberU_keep), emptied; cap 0 when there is none. */
+static emberU_table spare;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void emberU_take(emberU_table *t) {
+    pthread_mutex_lock(&spare_lock);
+    *t = spare;
+    memset(&spare, 0, sizeof spare);
+    pthread_mutex_unlock(&spare_lock);
+}
+
+void emberU_keep(emberU_table *t) {
+    emberU_clear(t);
+    if (t->cap * sizeof *t->slots <= EMBER_COMBINE_SPARE) {
+        pthread_mutex_lock(&spare_lock);
+        if (t->cap > spare.cap) { /* the bigger of the two stays */
+            emberU_table old = spare;
+            spare = *t;
+            *t = old;
+        }
+        pthread_mutex_unlock(&spare_lock);
+    }
+    emberU_free(t);
+}
+
+void emberU_free_spare(void) {
+    emberU_table t;
+    emberU_take(&t);
+    emberU_free(&t);
 }
 
 void emberU_free(emberU_table *t) {

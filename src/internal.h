@@ -307,8 +307,8 @@ static inline const uint8_t *emberU_value(const emberU_table *t, const emberU_en
 }
 /* The i-th entry added (0 <= i < used). */
 static inline emberU_entry *emberU_at(const emberU_table *t, size_t i) { return &t->slots[t->order[i]]; }
-/* The next entry in slot order at or after *pos (start at 0), advancing *pos; NULL
- * after the last. */
+/* The next entry at or after *pos (start at 0), advancing *pos; NULL after the last.
+ * In slot order, or in insertion order when the table is under an eighth full. */
 emberU_entry *emberU_next(const emberU_table *t, size_t *pos);
 /* Bytes its entries take (their share of the slots at half load, the arena); 0 once
  * cleared, though the table keeps its memory. */
@@ -318,6 +318,16 @@ static inline size_t emberU_bytes(const emberU_table *t) {
 /* Empties the table (keeps its memory); frees it. */
 void emberU_clear(emberU_table *t);
 void emberU_free(emberU_table *t);
+/* The process's spare table: emberU_keep empties t and leaves its memory as the spare
+ * when its slots take at most EMBER_COMBINE_SPARE bytes and outnumber the spare's
+ * (else frees it); either way t is then a zeroed (empty) table. emberU_take makes t,
+ * a zeroed table, the spare (empty, with its memory) or a zeroed table when there is
+ * none; emberU_free_spare frees the spare's memory. The spare is counted by
+ * ember_mem_used like any memory the engine holds. Thread-safe. */
+#define EMBER_COMBINE_SPARE ((size_t)64 << 20)
+void emberU_keep(emberU_table *t);
+void emberU_take(emberU_table *t);
+void emberU_free_spare(void);
 
 /* ---- blocks.c: the block store ----------------------------------------------- */
 #include <pthread.h>

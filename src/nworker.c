@@ -943,7 +943,7 @@ static void step_close(ember_iter *it) {
     step_iter *s = (step_iter *)it;
     iter_close(s->up);
     ember_writer_free(&s->out);
-    emberU_free(&s->table);
+    emberU_keep(&s->table);
     for (size_t i = 0; i < s->nspills; i++) {
         unlink(s->spills[i]);
         ember_free(s->spills[i]);
@@ -1019,7 +1019,10 @@ static int step_new(const emberN_op *op, uint32_t split, int allow_main, uint64_
         }
     } else if (op->kind != EMBER_NOP_COUNT) {
         rc = fn_load(op_label(op->kind), &op->fn, allow_main, &s->f);
-        if (!rc && op->kind == EMBER_NOP_MERGE) rc = merge_limit_of(op, &s->merge_limit);
+        if (!rc && op->kind == EMBER_NOP_MERGE) {
+            emberU_take(&s->table); /* the last table's memory, when this process kept one */
+            rc = merge_limit_of(op, &s->merge_limit);
+        }
     }
     if (rc) {
         step_close(&s->it);
@@ -1457,7 +1460,10 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
         rc = fn_load("createCombiner", &spec->fns[1], env->allow_main, &create);
     if (!rc && (spec->flags & EMBER_NSPEC_COMBINE)) rc = fn_load("reduceByKey", &spec->fns[2], env->allow_main, &merge);
     if (!rc) rc = out_open(&o, path);
-    if (!rc && merge.fn) rc = emberU_reserve(&table, last_combine_keys);
+    if (!rc && merge.fn) {
+        emberU_take(&table); /* the last table's memory, when this process kept one */
+        rc = emberU_reserve(&table, last_combine_keys);
+    }
     ember_value rec, k, v;
     const char *what = "a shuffle (partitionBy, reduceByKey ...)";
     pair_batch pb = {0};
@@ -1485,7 +1491,7 @@ static int sink_shuffle(emberV_env *env, const emberW_task *task, const emberN_s
     ember_free(o.partition.name);
     ember_free(create.name);
     ember_free(merge.name);
-    emberU_free(&table);
+    emberU_keep(&table);
     ember_writer_free(&tmp);
     return rc;
 }

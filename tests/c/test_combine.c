@@ -2,8 +2,9 @@
  * keys found again after the table grows, keys and values inline in the slot or in
  * the arena (a value that outgrows the slot moves both), insertion order (emberU_at),
  * slot order (emberU_next) visiting every entry once, clear, reserve, the byte count,
- * the memory it counts being returned by emberU_free, the hash seeing every byte, and
- * values of every short size.
+ * the memory it counts being returned by emberU_free, the hash seeing every byte,
+ * values of every short size, a sparse table's walk and clear, and the spare table
+ * (emberU_keep, emberU_take).
  */
 #include "internal.h"
 #include "test.h"
@@ -215,6 +216,83 @@ static void test_set_value_sizes(void) {
     emberU_free(&t);
 }
 
+/* Adds keys lo..hi-1 ("k<i>", 20 x's on every third) with value i. */
+static void add_keys(emberU_table *t, int lo, int hi) {
+    uint8_t key[300];
+    for (int i = lo; i < hi; i++) {
+        size_t klen = key_of(key, i, i % 3 == 0 ? 20 : 0);
+        emberU_entry *e;
+        int found = -1;
+        CHECK(emberU_find(t, key, klen, &e, &found) == 0 && found == 0);
+        CHECK(set_int(t, e, i) == 0);
+    }
+}
+
+/* The entries emberU_next visits: 1 when it visits keys lo..hi-1 once each and no other. */
+static int visits_each_once(const emberU_table *t, int lo, int hi) {
+    char *seen = calloc((size_t)hi, 1);
+    size_t pos = 0, visits = 0;
+    int ok = 1;
+    for (emberU_entry *e; (e = emberU_next(t, &pos));) {
+        int64_t i = value_int(t, e);
+        if (i < lo || i >= hi || seen[i]++) ok = 0;
+        visits++;
+    }
+    free(seen);
+    return ok && visits == (size_t)(hi - lo);
+}
+
+/* Under an eighth full, emberU_next walks the used slots and emberU_clear zeroes them
+ * alone: every slot is empty after it, and the table takes keys again. */
+static void test_sparse_walk_clear(void) {
+    emberU_table t = {0};
+    CHECK(emberU_reserve(&t, 50000) == 0);
+    add_keys(&t, 0, 1000);
+    CHECK(t.used * 8 < t.cap);
+    CHECK(visits_each_once(&t, 0, 1000));
+    emberU_clear(&t);
+    size_t left = 0;
+    for (size_t i = 0; i < t.cap; i++)
+        if (t.slots[i].klen || t.slots[i].h || t.slots[i].vlen) left++;
+    CHECK(left == 0);
+    add_keys(&t, 0, 300); /* found == 0 again: the cleared keys are gone */
+    CHECK(visits_each_once(&t, 0, 300));
+    emberU_free(&t);
+}
+
+/* emberU_keep leaves a done table's memory as the spare (the bigger of two; none past
+ * EMBER_COMBINE_SPARE); emberU_take starts a table with it, empty; emberU_free_spare
+ * returns its memory. */
+static void test_spare(void) {
+    int64_t before = ember_mem_used();
+    emberU_table a = {0}, b = {0}, c = {0};
+    CHECK(emberU_reserve(&a, 20000) == 0);
+    size_t cap = a.cap;
+    add_keys(&a, 0, 5000);
+    emberU_keep(&a);
+    CHECK(a.cap == 0 && a.slots == NULL && a.used == 0);
+    add_keys(&c, 0, 10); /* smaller than the spare: freed, the spare stays */
+    emberU_keep(&c);
+    CHECK(c.cap == 0);
+    emberU_take(&b);
+    CHECK(b.cap == cap && b.used == 0 && emberU_bytes(&b) == 0);
+    add_keys(&b, 100, 4000); /* keys of a's found == 0: b starts empty */
+    CHECK(b.cap == cap && visits_each_once(&b, 100, 4000));
+    emberU_take(&c); /* b holds the spare: none left */
+    CHECK(c.cap == 0);
+    emberU_keep(&b);
+    CHECK(emberU_reserve(&c, EMBER_COMBINE_SPARE / sizeof(emberU_entry)) == 0); /* past the limit */
+    emberU_keep(&c);
+    emberU_take(&c);
+    CHECK(c.cap == cap);
+    emberU_keep(&c);
+    CHECK(ember_mem_used() > before);
+    emberU_free_spare();
+    CHECK(ember_mem_used() == before);
+    emberU_take(&c);
+    CHECK(c.cap == 0);
+}
+
 int main(void) {
     RUN(test_find_after_growth);
     RUN(test_value_outgrows_slot);
@@ -222,5 +300,7 @@ int main(void) {
     RUN(test_clear_reserve_bytes);
     RUN(test_bad_key_and_hash);
     RUN(test_set_value_sizes);
+    RUN(test_sparse_walk_clear);
+    RUN(test_spare);
     return TEST_REPORT();
 }
