@@ -276,6 +276,8 @@ static int collect_take(void *arg, const uint8_t *body, size_t len) {
     collect_state *c = arg;
     for (size_t off = 0, used; off < len; off += used, c->count++) {
         ember_value v;
+        size_t klen;
+        if ((used = emberR_small_pair(body + off, len - off, &klen, &v))) continue; /* a word and its count */
         if (ember_value_decode(body + off, len - off, &v, &used))
             return emberE_set(EMBER_ECORRUPT, "collect: a result batch is malformed: %s", ember_last_error());
     }

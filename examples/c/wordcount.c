@@ -81,8 +81,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++, off += used) {
         ember_value pair, w, c;
         ember_value_decode(out.data + off, out.len - off, &pair, &used);
-        ember_value_item(&pair, 0, &w);
-        ember_value_item(&pair, 1, &c);
+        ember_value_next(&pair, &w); /* the pair's items, in turn */
+        ember_value_next(&pair, &c);
         words[i] = (word){(const char *)w.data, w.len, c.i};
         total += c.i;
         uint64_t h = 1469598103934665603ull;
