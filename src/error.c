@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static _Thread_local char *last_error;
+_Thread_local char *emberE_message; /* the thread's message: NULL until one is set */
 static _Thread_local size_t last_error_cap;
 
 const char *ember_strerror(int code) {
@@ -23,11 +23,9 @@ const char *ember_strerror(int code) {
     }
 }
 
-const char *ember_last_error(void) { return last_error ? last_error : ""; }
+const char *ember_last_error(void) { return emberE_message ? emberE_message : ""; }
 
-void ember_clear_error(void) {
-    if (last_error) last_error[0] = 0;
-}
+void ember_clear_error(void) { emberE_clear(); }
 
 /* Formats after the first `offset` bytes of the thread's message into a new buffer
  * (plain malloc: it lives for the thread, outside the engine's byte budget), which
@@ -45,11 +43,11 @@ static void vformat(size_t offset, const char *fmt, va_list ap) {
         va_end(again);
         return;
     }
-    if (offset) memcpy(b, last_error, offset);
+    if (offset) memcpy(b, emberE_message, offset);
     vsnprintf(b + offset, cap - offset, fmt, again);
     va_end(again);
-    free(last_error);
-    last_error = b;
+    free(emberE_message);
+    emberE_message = b;
     last_error_cap = cap;
 }
 
@@ -64,7 +62,7 @@ int emberE_set(int code, const char *fmt, ...) {
 static void append(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vformat(last_error ? strlen(last_error) : 0, fmt, ap);
+    vformat(emberE_message ? strlen(emberE_message) : 0, fmt, ap);
     va_end(ap);
 }
 
@@ -78,7 +76,7 @@ int emberE_errno(int code, int errno_value, const char *fmt, ...) {
 }
 
 void emberE_thread_exit(void) {
-    free(last_error);
-    last_error = NULL;
+    free(emberE_message);
+    emberE_message = NULL;
     last_error_cap = 0;
 }

@@ -542,6 +542,14 @@ size_t emberL_error(emberL_log *log, uint64_t task_id, char *buf, size_t cap);
 size_t emberL_stages(emberL_log *log, ember_stage_record *out, size_t max);
 uint64_t emberL_changes(emberL_log *log);
 
+/* error.c: the thread's message behind ember_last_error() (NULL until one is set);
+ * emberE_clear empties it as ember_clear_error does, inline (a native worker clears
+ * it before every call of a native function). */
+extern _Thread_local char *emberE_message __attribute__((visibility("hidden")));
+static inline void emberE_clear(void) {
+    if (emberE_message) emberE_message[0] = 0;
+}
+
 /* record.c: 1 when s[0, n) is well-formed UTF-8. */
 int emberR_utf8_valid(const uint8_t *s, size_t n);
 /* An int of up to four varint bytes (-2**27 <= i < 2**27: tag 0x03, its zigzag varint)

@@ -230,7 +230,7 @@ static int bytes_next(ember_iter *it, ember_value *v) {
 
 int emberV_call_partitions(void *fn, const char *name, const uint8_t *records, size_t len, ember_writer *out) {
     bytes_iter b = {{bytes_next, NULL, NULL, NULL, NULL}, records, len};
-    ember_clear_error();
+    emberE_clear();
     crash_running = name;
     int rc = ((ember_partition_fn)fn)(&b.it, out);
     crash_running = NULL;
@@ -602,7 +602,7 @@ static int take_out(step_iter *s, ember_value *v) {
 }
 
 static int call_map(fn_call *f, const ember_value *in, ember_writer *out) {
-    ember_clear_error();
+    emberE_clear();
     crash_running = f->name;
     int rc = ((ember_map_fn)f->fn)(in, out);
     crash_running = NULL;
@@ -611,7 +611,7 @@ static int call_map(fn_call *f, const ember_value *in, ember_writer *out) {
 }
 
 static int call_merge(fn_call *f, const ember_value *a, const ember_value *b, ember_writer *out) {
-    ember_clear_error();
+    emberE_clear();
     crash_running = f->name;
     int rc = ((ember_merge_fn)f->fn)(a, b, out);
     crash_running = NULL;
@@ -790,7 +790,7 @@ static int consume(step_iter *s) {
     s->done = 1;
     switch (s->kind) {
     case EMBER_NOP_PARTITIONS:
-        ember_clear_error();
+        emberE_clear();
         crash_running = s->f.name;
         rc = ((ember_partition_fn)s->f.fn)(s->up, &s->out);
         crash_running = NULL;
@@ -818,7 +818,7 @@ static int consume(step_iter *s) {
         break;
     case EMBER_NOP_FOREACH:
         while ((rc = s->up->next(s->up, &v)) == 1) {
-            ember_clear_error();
+            emberE_clear();
             crash_running = s->f.name;
             int r = ((ember_foreach_fn)s->f.fn)(&v);
             crash_running = NULL;
@@ -900,7 +900,7 @@ static int step_next(ember_iter *it, ember_value *v) {
     case EMBER_NOP_FILTER:
         for (;;) {
             if ((rc = s->up->next(s->up, &in)) <= 0) return rc;
-            ember_clear_error();
+            emberE_clear();
             crash_running = s->f.name;
             int keep = ((ember_filter_fn)s->f.fn)(&in);
             crash_running = NULL;
@@ -1278,7 +1278,7 @@ static int bucket_put(shuffle_out *o, uint32_t i, const ember_value *pair, const
 
 static int bucket_of(shuffle_out *o, const ember_value *key, uint32_t *out) {
     if (o->partition.fn) {
-        ember_clear_error();
+        emberE_clear();
         crash_running = o->partition.name;
         int64_t p = ((ember_partitioner_fn)o->partition.fn)(key, o->n);
         crash_running = NULL;
@@ -1548,7 +1548,7 @@ int emberV_run(emberV_env *env, const emberW_task *task) {
     env->fetch_failed = NULL;
     env->shuffle_in = NULL;
     memset(env->metrics, 0, sizeof env->metrics);
-    ember_clear_error();
+    emberE_clear();
     if (env->check_inputs && !typed_inputs(&task->input)) return EMBER_NATIVE_PICKLED_INPUT;
     ember_iter *it = input_iter(env, &task->input, &rc);
     if (!rc && task->output == EMBER_OUT_SHUFFLE) {
