@@ -109,6 +109,7 @@ static inline int decode(const decoder *d, const uint8_t *p, const uint8_t *end,
         *v = (ember_value){.type = EMBER_STR, .data = p + 2, .len = p[1], .enc = p, .enc_len = 2 + (size_t)p[1]};
         return 0;
     }
+    if (emberR_small_int(p, (size_t)(end - p), v)) return 0; /* a count */
     return decode_any(d, p, end, v, depth, utf8);
 }
 
@@ -197,6 +198,13 @@ int ember_value_decode(const void *buf, size_t len, ember_value *out, size_t *us
     const uint8_t *p = buf;
     if (emberR_small_int(p, len, out)) { /* the commonest value of all, a count, without the general path */
         if (used) *used = out->enc_len;
+        return 0;
+    }
+    size_t klen, n;
+    ember_value count;
+    if ((n = emberR_small_pair(p, len, &klen, &count))) { /* a word and its count: what the general path decides */
+        *out = (ember_value){.type = EMBER_TUPLE, .count = 2, .enc = p, .enc_len = n, .next = p + 2, .left = 2};
+        if (used) *used = n;
         return 0;
     }
     decoder d = {p};

@@ -57,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ember_value v;
     size_t used = 0;
     int rc = ember_value_decode(data, size, &v, &used);
+    ember_value decoded = v; /* as decoded: rewrite walks v's items */
     if (rc != 0 && rc != EMBER_ECORRUPT) abort();
     if (rc == 0) {
         if (used == 0 || used > size || v.enc != data || v.enc_len != used) abort();
@@ -73,6 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int prc = emberR_decode_pair(data, size, &rec, &k, &pv, &pair_used);
     if ((prc < 0) != (rc < 0) || (prc >= 0 && (pair_used != used || rec.enc_len != used))) abort();
     if (prc == 1 && (k.enc != data + 2 || pv.enc != k.enc + k.enc_len || pv.enc + pv.enc_len != data + used)) abort();
+    /* ember_value_decode's pair (its fast path for a word and a count too) is the one
+     * emberR_decode_pair builds from its items */
+    if (prc == 1 && (decoded.type != rec.type || decoded.count != 2 || decoded.enc != data || decoded.enc_len != used ||
+                     decoded.next != data + 2 || decoded.left != 2 || decoded.data || decoded.len))
+        abort();
     /* emberR_small_pair takes a subset of the pairs, the same way */
     size_t klen = 0;
     ember_value sv;
