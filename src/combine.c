@@ -214,7 +214,7 @@ void emberU_clear(emberU_table *t) {
     t->arena.len = 0;
 }
 
-/* The memory of the last table kept (emberU_keep), emptied; cap 0 when there is none. */
+/* The last table kept (emberU_keep), its entries not yet cleared; cap 0 when there is none. */
 static emberU_table spare;
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -223,10 +223,10 @@ void emberU_take(emberU_table *t) {
     *t = spare;
     memset(&spare, 0, sizeof spare);
     pthread_mutex_unlock(&spare_lock);
+    emberU_clear(t); /* here, not in emberU_keep: a spare nobody takes is never cleared */
 }
 
 void emberU_keep(emberU_table *t) {
-    emberU_clear(t);
     if (t->cap * sizeof *t->slots <= EMBER_COMBINE_SPARE) {
         pthread_mutex_lock(&spare_lock);
         if (t->cap > spare.cap) { /* the bigger of the two stays */

@@ -318,10 +318,11 @@ static inline size_t emberU_bytes(const emberU_table *t) {
 /* Empties the table (keeps its memory); frees it. */
 void emberU_clear(emberU_table *t);
 void emberU_free(emberU_table *t);
-/* The process's spare table: emberU_keep empties t and leaves its memory as the spare
- * when its slots take at most EMBER_COMBINE_SPARE bytes and outnumber the spare's
- * (else frees it); either way t is then a zeroed (empty) table. emberU_take makes t,
- * a zeroed table, the spare (empty, with its memory) or a zeroed table when there is
+/* The process's spare table: emberU_keep leaves t's memory as the spare when its
+ * slots take at most EMBER_COMBINE_SPARE bytes and outnumber the spare's (else frees
+ * it); either way t is then a zeroed (empty) table. emberU_take makes t, a zeroed
+ * table, the spare emptied (with its memory; the clearing is done here, so that the
+ * end of a process's last task does not pay for it) or a zeroed table when there is
  * none; emberU_free_spare frees the spare's memory. The spare is counted by
  * ember_mem_used like any memory the engine holds. Thread-safe. */
 #define EMBER_COMBINE_SPARE ((size_t)64 << 20)

@@ -74,7 +74,13 @@ int main(int argc, char **argv) {
         status = fail(path, rc);
         goto done;
     }
-    word *words = malloc((n ? n : 1) * sizeof *words);
+    int summary = strcmp(mode, "--summary") == 0;
+    word *words = summary ? NULL : malloc((n ? n : 1) * sizeof *words); /* kept to sort them */
+    if (!summary && !words) {
+        fprintf(stderr, "wordcount: out of memory sorting %zu words\n", n);
+        status = 1;
+        goto done;
+    }
     size_t off = 0, used;
     int64_t total = 0;
     uint64_t checksum = 0;
@@ -83,14 +89,14 @@ int main(int argc, char **argv) {
         ember_value_decode(out.data + off, out.len - off, &pair, &used);
         ember_value_next(&pair, &w); /* the pair's items, in turn */
         ember_value_next(&pair, &c);
-        words[i] = (word){(const char *)w.data, w.len, c.i};
+        if (words) words[i] = (word){(const char *)w.data, w.len, c.i};
         total += c.i;
         uint64_t h = 1469598103934665603ull;
         for (size_t k = 0; k < w.len; k++)
             h = (h ^ w.data[k]) * 1099511628211ull;
         checksum += (uint64_t)c.i * h;
     }
-    if (strcmp(mode, "--summary") == 0) {
+    if (summary) {
         printf("%zu %lld %llu\n", n, (long long)total, (unsigned long long)checksum);
     } else if (strcmp(mode, "--all") == 0) {
         qsort(words, n, sizeof *words, by_word);

@@ -276,6 +276,10 @@ static void test_spare(void) {
     CHECK(c.cap == 0);
     emberU_take(&b);
     CHECK(b.cap == cap && b.used == 0 && emberU_bytes(&b) == 0);
+    size_t left = 0; /* the spare is cleared when taken */
+    for (size_t i = 0; i < b.cap; i++)
+        if (b.slots[i].klen || b.slots[i].h) left++;
+    CHECK(left == 0);
     add_keys(&b, 100, 4000); /* keys of a's found == 0: b starts empty */
     CHECK(b.cap == cap && visits_each_once(&b, 100, 4000));
     emberU_take(&c); /* b holds the spare: none left */
