@@ -77,20 +77,6 @@ static emberU_entry *slots_alloc(size_t cap, void **mem) {
     return (emberU_entry *)aligned;
 }
 
-/* The slot where the key with hash h and bytes key[0, klen) is, or the empty slot where
- * it goes. */
-static emberU_entry *probe(const emberU_table *t, uint32_t h, const uint8_t *key, size_t klen) {
-    size_t mask = t->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        emberU_entry *e = &t->slots[i];
-        if (is_empty(e)) return e;
-        if (e->h != h) continue;
-        if (e->klen != FAR ? e->klen == klen && emberB_equal(e->u.bytes, key, klen)
-                           : e->u.far.klen == klen && memcmp(t->arena.data + e->u.far.koff, key, klen) == 0)
-            return e;
-    }
-}
-
 static int grow(emberU_table *t, size_t cap) {
     void *mem;
     emberU_entry *s = slots_alloc(cap, &mem);
@@ -133,7 +119,7 @@ int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_
         if (rc) return rc;
     }
     uint32_t h = (uint32_t)hash;
-    emberU_entry *e = probe(t, h, key, klen);
+    emberU_entry *e = emberU_probe(t, h, key, klen);
     if (!is_empty(e)) {
         *out = e;
         *found = 1;
@@ -144,7 +130,7 @@ int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_
             return emberE_set(EMBER_ENOMEM, "a combining table cannot hold more than %zu keys", t->used);
         int rc = grow(t, t->cap * 2);
         if (rc) return rc;
-        e = probe(t, h, key, klen);
+        e = emberU_probe(t, h, key, klen);
     }
     e->h = h;
     e->vlen = 0;

@@ -278,6 +278,22 @@ int emberU_find_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_
 static inline void emberU_prefetch(const emberU_table *t, uint64_t hash) {
     if (t->cap) __builtin_prefetch(&t->slots[(uint32_t)hash & (t->cap - 1)]);
 }
+/* The slot where the key with the low 32 bits h of its hash and bytes key[0, klen)
+ * is, or the empty slot (klen 0) where it goes; the table has slots (cap > 0). Inline:
+ * a caller finds keys already in the table without a call (emberU_find_hashed adds
+ * the missing ones). */
+static inline emberU_entry *emberU_probe(const emberU_table *t, uint32_t h, const uint8_t *key, size_t klen) {
+    size_t mask = t->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        emberU_entry *e = &t->slots[i];
+        if (e->klen == 0) return e;
+        if (e->h != h) continue;
+        if (e->klen != EMBER_COMBINE_FAR
+                ? e->klen == klen && emberB_equal(e->u.bytes, key, klen)
+                : e->u.far.klen == klen && memcmp(t->arena.data + e->u.far.koff, key, klen) == 0)
+            return e;
+    }
+}
 /* Sets an entry's value to v[0, n) (copied). 0 or EMBER_ENOMEM. The common case (key
  * and value fit in the slot) inline; emberU_set_value_far does every case. */
 int emberU_set_value_far(emberU_table *t, emberU_entry *e, const uint8_t *v, size_t n);

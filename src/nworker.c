@@ -657,17 +657,21 @@ static int next_pair(ember_iter *it, ember_value *rec, ember_value *k, ember_val
  * create is NULL and value is already a combiner. */
 static int combine_add_hashed(emberU_table *t, const uint8_t *key, size_t klen, uint64_t hash, const ember_value *v,
                               fn_call *create, fn_call *merge, ember_writer *tmp) {
-    emberU_entry *e;
-    int found;
-    int rc = emberU_find_hashed(t, key, klen, hash, &e, &found);
-    if (rc) return rc;
-    ember_writer_reset(tmp);
+    emberU_entry *e = t->cap ? emberU_probe(t, (uint32_t)hash, key, klen) : NULL; /* a key seen before */
+    int found = e && e->klen != 0, rc = 0;
+    if (!found && (rc = emberU_find_hashed(t, key, klen, hash, &e, &found))) return rc;
+    tmp->len = 0; /* ember_writer_reset, inline */
+    tmp->err = 0;
     ember_value c, r;
     if (found) {
         size_t n;
         const uint8_t *cur = emberU_value(t, e, &n);
         if (!emberR_small_int(cur, n, &c) && ember_value_decode(cur, n, &c, NULL)) return EMBER_ECORRUPT;
-        if ((rc = call_merge(merge, &c, v, tmp)) || (rc = one_record(merge, tmp, 0, &r))) return rc;
+        if ((rc = call_merge(merge, &c, v, tmp))) return rc;
+        /* one_record's check, the common case (a small int) inline */
+        if (!(emberR_small_int(tmp->data, tmp->len, &r) && r.enc_len == tmp->len) &&
+            (rc = one_record(merge, tmp, 0, &r)))
+            return rc;
         return emberU_set_value(t, e, tmp->data, tmp->len);
     }
     if (!create || !create->fn) return emberU_set_value(t, e, v->enc, v->enc_len);
