@@ -40,6 +40,7 @@ def test_cancel_job_group_from_another_thread(sc, tmp_path):
 def test_cancelling_one_group_leaves_others_running(sc, tmp_path):
     go = tmp_path / "go"
     started = tmp_path / "started"
+    victim_started = tmp_path / "victim-started"
 
     def wait_go(x):
         started.touch()
@@ -48,9 +49,13 @@ def test_cancelling_one_group_leaves_others_running(sc, tmp_path):
             time.sleep(0.01)
         return x
 
+    def hold(x):
+        victim_started.touch()
+        time.sleep(60)
+
     def victim():
         sc.setJobGroup("victim", "cancelled")
-        return sc.parallelize(range(2), 2).map(lambda x: time.sleep(60)).collect()
+        return sc.parallelize(range(2), 2).map(hold).collect()
 
     def survivor():
         sc.setJobGroup("survivor", "kept")
@@ -59,7 +64,11 @@ def test_cancelling_one_group_leaves_others_running(sc, tmp_path):
     ts, survived = run_in_thread(survivor)
     wait_for(started.exists, "the surviving job's task")
     tv, cancelled = run_in_thread(victim)
-    wait_for(lambda: sc.statusTracker().getJobIdsForGroup("victim"), "the victim job")
+    # Wait for this victim's own task (the second slot), not for the group to appear in
+    # the status tracker: the session's tracker may hold an earlier test's job of group
+    # "victim" (test_job_tags has one), and cancelJobGroup before this job is submitted
+    # reaches no job, as in Spark: the job would then run its 60 s tasks uncancelled.
+    wait_for(victim_started.exists, "the victim job's task")
     sc.cancelJobGroup("victim")
     tv.join(timeout=30)
     assert isinstance(cancelled.get("error"), JobCancelledError)
