@@ -526,6 +526,8 @@ static void lose_peer(emberP_net *n, int r, const char *why) {
     peer *p = &n->peers[r];
     if (p->lost) return;
     p->lost = 1;
+    /* The blocks it kept are gone with it: forgotten before any job hears of the loss. */
+    if (n->blocks) emberM_forget_rank(n->blocks, r);
     pthread_mutex_lock(&n->mu);
     if (!n->failed)
         snprintf(n->failure, sizeof n->failure,
@@ -544,7 +546,6 @@ static void lose_peer(emberP_net *n, int r, const char *why) {
     pthread_mutex_unlock(&n->mu);
     for (uint32_t i = 0; i < p->slots; i++)
         driver_close(&n->slots[p->first + i]);
-    if (n->blocks) emberM_forget_rank(n->blocks, r); /* the blocks it kept are gone with it */
     poke(n->engine_wake, 1);
 }
 
