@@ -29,11 +29,22 @@
  *    bigger record. A record length is checked against the bytes left in its range
  *    before anything is allocated or returned, so a corrupt file gives
  *    EMBER_ECORRUPT, never a crash or an allocation larger than the file.
- *  - Every range is checksummed as it is loaded; when its last byte is in, the CRC
- *    must be the index's, else the read fails with EMBER_ECORRUPT naming the file
- *    (records of a range larger than the read buffer may have been returned by then:
- *    the caller's task fails, nothing it made is kept). A damaged index entry points
- *    at bytes whose CRC differs, so it is caught the same way.
+ *  - A record of MAP_MIN bytes or more that the read buffer does not hold whole is
+ *    not copied into it: the reader maps the record's pages of the file (read-only,
+ *    populated at once) and returns it from the mapping, which stays until the next
+ *    call. So a reduce task's big values (map outputs written straight from the
+ *    caller's memory, fetched buckets) reach it from the page cache without a copy
+ *    through the buffer, and the buffer does not grow to the biggest record. If the
+ *    file cannot be mapped, the record is read into the buffer as any other. (The
+ *    index and record lengths are checked against the file's size first, so the
+ *    mapping lies inside the file; shuffle files are never truncated in place.)
+ *  - Every range is checksummed as it is loaded (a mapped record's bytes before it is
+ *    returned); when its last byte is in, the CRC must be the index's, else the read
+ *    fails with EMBER_ECORRUPT naming the file (records of a range larger than the
+ *    read buffer may have been returned by then: the caller's task fails, nothing it
+ *    made is kept; a range of one big record, as the writer makes them, is checked
+ *    before the record is returned). A damaged index entry points at bytes whose CRC
+ *    differs, so it is caught the same way.
  */
 #include "internal.h"
 
@@ -41,6 +52,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +64,7 @@
 #define RECORD_HEADER_SIZE 4u /* u32 len */
 #define READ_BUFFER_SIZE ((size_t)256 * 1024)
 #define DIRECT_MIN ((size_t)256 * 1024) /* a record this big is written without a copy */
+#define MAP_MIN ((size_t)256 * 1024)    /* a record this big is read from a mapping of the file */
 
 /* ---- writer ----------------------------------------------------------------- */
 
@@ -340,6 +353,8 @@ struct ember_shuffle_reader {
     uint32_t range_want; /* the index's CRC-32C of the whole range */
     uint8_t *buf;        /* bytes loaded from the range; [start, end) not yet consumed */
     size_t cap, start, end;
+    void *map; /* the pages of the record returned last, when it was mapped (MAP_MIN) */
+    size_t map_len;
     int err; /* a failure sticks: next keeps returning it */
 };
 
@@ -369,7 +384,13 @@ static int pread_all(int fd, void *p, size_t n, uint64_t off, const char *path) 
     return 0;
 }
 
+static void unmap_record(ember_shuffle_reader *r) {
+    if (r->map) munmap(r->map, r->map_len);
+    r->map = NULL;
+}
+
 static void close_file(ember_shuffle_reader *r) {
+    unmap_record(r);
     if (r->fd >= 0) close(r->fd);
     r->fd = -1;
     r->start = r->end = 0;
@@ -504,6 +525,28 @@ static int fill(ember_shuffle_reader *r, size_t need) {
     return r->range_pos == r->range_end ? check_range(r) : 0;
 }
 
+/* The record of n bytes whose first `got` bytes the buffer holds after its length
+ * (the rest is the range's next bytes, which the caller checked it holds): maps its
+ * pages, checksums the bytes not loaded yet and points *data at it. 1 when the file
+ * could not be mapped (the caller reads it into the buffer), else 0 or the range's
+ * checksum failure. */
+static int map_record(ember_shuffle_reader *r, size_t got, size_t n, const void **data) {
+    static long page;
+    if (!page) page = sysconf(_SC_PAGESIZE);
+    uint64_t at = r->range_pos - got, base = at & ~(uint64_t)(page - 1);
+    size_t len = (size_t)(at - base) + n;
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd, (off_t)base);
+    if (m == MAP_FAILED) return 1;
+    const uint8_t *rec = (const uint8_t *)m + (at - base);
+    r->range_crc = emberK_crc32c(r->range_crc, rec + got, n - got);
+    r->range_pos = at + n;
+    r->start = r->end = 0;
+    r->map = m;
+    r->map_len = len;
+    *data = rec;
+    return r->range_pos == r->range_end ? check_range(r) : 0;
+}
+
 int ember_shuffle_reader_open(const char *const *paths, size_t npaths, uint32_t bucket, ember_shuffle_reader **out) {
     if (!out) return emberE_set(EMBER_EINVAL, "ember_shuffle_reader_open: out is NULL");
     *out = NULL;
@@ -542,6 +585,7 @@ free_reader:
 int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t *len) {
     if (!r || !data || !len) return emberE_set(EMBER_EINVAL, "ember_shuffle_reader_next: NULL argument");
     if (r->err) return r->err;
+    unmap_record(r); /* the record returned last is given up */
     int rc;
     for (;;) {
         if (r->fd < 0) {
@@ -582,6 +626,14 @@ int ember_shuffle_reader_next(ember_shuffle_reader *r, const void **data, size_t
                          " ends at byte %" PRIu64 ")",
                          n, at, r->bucket, r->seg - 1, r->range_end);
             goto fail;
+        }
+        if (have - RECORD_HEADER_SIZE < n && n >= MAP_MIN) {
+            rc = map_record(r, have - RECORD_HEADER_SIZE, n, data);
+            if (rc == 0) {
+                *len = n;
+                return 1;
+            }
+            if (rc != 1) goto fail;
         }
         if (have - RECORD_HEADER_SIZE < n) {
             rc = fill(r, RECORD_HEADER_SIZE + (size_t)n);

@@ -250,10 +250,7 @@ static PyObject *spill_reader_next(core_state *st, spill_reader *sr) {
             return NULL;
         }
         if (rc < 0) return core_raise(st, rc);
-        PyObject *b = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
-        if (!b) return NULL;
-        PyObject *lst = PyObject_CallOneArg(st->loads, b);
-        Py_DECREF(b);
+        PyObject *lst = core_loads_memory(st->loads, data, len);
         if (!lst) return NULL;
         if (!PyList_CheckExact(lst)) {
             Py_DECREF(lst);

@@ -43,6 +43,11 @@ core_state *core_state_of_type(PyTypeObject *type);
 /* Sets a Python exception for an engine error code (message from ember_last_error())
  * and returns NULL. */
 PyObject *core_raise(core_state *st, int code);
+/* loads(data[0, len)): unpickles bytes in memory the caller keeps for the call,
+ * without copying them into a bytes object first (pickle reads them through a
+ * memoryview, released before this returns). A new reference, or NULL with an
+ * exception. */
+PyObject *core_loads_memory(PyObject *loads, const void *data, size_t len);
 
 /* worker_io.c: counts a spill of the running task into its metrics (memoryBytesSpilled,
  * diskBytesSpilled): memory_bytes, the in-memory size of what was spilled as the

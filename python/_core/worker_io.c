@@ -185,18 +185,31 @@ static void cursor_init(batch_cursor *c, core_state *st, int metric) {
     c->count = &st->task_metrics[metric];
 }
 
+PyObject *core_loads_memory(PyObject *loads, const void *data, size_t len) {
+    if (len > PY_SSIZE_T_MAX) return PyErr_NoMemory();
+    PyObject *view = PyMemoryView_FromMemory((char *)data, (Py_ssize_t)len, PyBUF_READ);
+    if (!view) return NULL;
+    PyObject *out = PyObject_CallOneArg(loads, view);
+    /* The memory is the caller's only for this call: a view kept beyond it reads as
+     * released (ValueError), never as freed memory. */
+    PyObject *released = PyObject_CallMethod(view, "release", NULL);
+    Py_DECREF(view);
+    if (!released) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    Py_DECREF(released);
+    return out;
+}
+
 /* Loads a batch: a pickled list, or typed records (ember/record.h: native steps and
  * C sources write those; their header "EMR" never starts a pickle). */
 static int cursor_load(batch_cursor *c, const char *data, Py_ssize_t len, const char *where) {
     PyObject *lst;
-    if (len >= EMBER_BATCH_HEADER && memcmp(data, "EMR", 3) == 0) {
+    if (len >= EMBER_BATCH_HEADER && memcmp(data, "EMR", 3) == 0)
         lst = core_records_list((const uint8_t *)data, (size_t)len);
-    } else {
-        PyObject *b = PyBytes_FromStringAndSize(data, len);
-        if (!b) return -1;
-        lst = PyObject_CallOneArg(c->loads, b);
-        Py_DECREF(b);
-    }
+    else
+        lst = core_loads_memory(c->loads, data, (size_t)len);
     if (!lst) return -1;
     if (!PyList_CheckExact(lst)) {
         Py_DECREF(lst);

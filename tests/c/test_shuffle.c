@@ -235,6 +235,64 @@ static void test_one_segment_and_big_records(void) {
     ember_free(big);
 }
 
+/* A big record is read from a mapping of the file, not through the read buffer: the
+ * reader's memory stays under the record's size while it holds it, and the record is
+ * intact at an odd offset (after small records of its range) as alone in its range.
+ * A damaged byte in a record alone in its range fails the read before the record is
+ * returned. */
+static void test_big_records_mapped_and_checked(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "mapped");
+    size_t big_len = 3 * 1024 * 1024 + 5;
+    uint8_t *big = ember_malloc(big_len), rec[MAX_RECORD];
+    CHECK(big != NULL);
+    if (!big) return;
+    for (size_t k = 0; k < big_len; k++)
+        big[k] = (uint8_t)(k * 7 + k / 4099);
+    ember_shuffle_writer *w;
+    CHECK(ember_shuffle_writer_open(path, 2, (size_t)64 << 20, &w) == 0);
+    for (uint32_t i = 0; i < 10; i++) {
+        size_t len = gen_record(0, i, rec);
+        CHECK(ember_shuffle_writer_append(w, 0, rec, len) == 0);
+    }
+    CHECK(ember_shuffle_writer_append(w, 0, big, big_len) == 0); /* after 10 small ones, in one range */
+    CHECK(ember_shuffle_writer_append(w, 1, big, big_len) == 0); /* alone in its range */
+    CHECK(ember_shuffle_writer_commit(w, NULL) == 0);
+    const char *paths[] = {path};
+    const void *data;
+    size_t len;
+    for (uint32_t bucket = 0; bucket < 2; bucket++) {
+        ember_shuffle_reader *r;
+        CHECK(ember_shuffle_reader_open(paths, 1, bucket, &r) == 0);
+        for (uint32_t i = 0; bucket == 0 && i < 10; i++)
+            CHECK(ember_shuffle_reader_next(r, &data, &len) == 1 && len == gen_record(0, i, rec));
+        int64_t before = ember_mem_used();
+        CHECK(ember_shuffle_reader_next(r, &data, &len) == 1);
+        CHECK(len == big_len && memcmp(data, big, big_len) == 0);
+        CHECK(ember_mem_used() - before < (int64_t)big_len / 2);
+        CHECK(ember_shuffle_reader_next(r, &data, &len) == 0);
+        ember_shuffle_reader_close(r);
+    }
+    size_t size;
+    uint8_t *file = slurp(path, &size);
+    CHECK(file != NULL);
+    if (file) {
+        size_t at = size - 100 - big_len / 2; /* inside bucket 1's record, the last segment before the index */
+        file[at] ^= 0x40;
+        CHECK(spit(path, file, size) == 0);
+        ember_shuffle_reader *r;
+        CHECK(ember_shuffle_reader_open(paths, 1, 1, &r) == 0);
+        CHECK(ember_shuffle_reader_next(r, &data, &len) == EMBER_ECORRUPT);
+        CHECK(strstr(ember_last_error(), "fails its checksum") != NULL);
+        ember_shuffle_reader_close(r);
+        long n;
+        CHECK(drain(paths, 1, 0, &n) == 0 && n == 11); /* bucket 0 is intact */
+        ember_free(file);
+    }
+    ember_free(big);
+    unlink(path);
+}
+
 /* A big record goes straight to the file only when it is 16 times the index a segment
  * adds: with 2000 buckets (40 KB of index a segment) a 300 KB record is buffered. */
 static void test_big_record_among_many_buckets_is_buffered(void) {
@@ -887,6 +945,7 @@ int main(void) {
 
     RUN(test_round_trip_many_segments);
     RUN(test_one_segment_and_big_records);
+    RUN(test_big_records_mapped_and_checked);
     RUN(test_big_record_among_many_buckets_is_buffered);
     RUN(test_several_files_in_order);
     RUN(test_empty);
