@@ -49,7 +49,7 @@ def shuffle(sc, nbytes):
         if row[0] not in seen:
             first, last = spans.get(row[1], (row[10], row[11]))
             spans[row[1]] = (min(first, row[10]), max(last, row[11]))
-            if row[25]:
+            if len(row) > 26 and row[25]:  # a build before the fetch figures has no such columns
                 fetched += row[24]
                 begin, end = fetch_span or (row[25], row[26])
                 fetch_span = (min(begin, row[25]), max(end, row[26]))
