@@ -531,8 +531,7 @@ static int fill(ember_shuffle_reader *r, size_t need) {
  * could not be mapped (the caller reads it into the buffer), else 0 or the range's
  * checksum failure. */
 static int map_record(ember_shuffle_reader *r, size_t got, size_t n, const void **data) {
-    static long page;
-    if (!page) page = sysconf(_SC_PAGESIZE);
+    long page = sysconf(_SC_PAGESIZE); /* no static: readers run on several threads */
     uint64_t at = r->range_pos - got, base = at & ~(uint64_t)(page - 1);
     size_t len = (size_t)(at - base) + n;
     void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd, (off_t)base);
