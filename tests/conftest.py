@@ -14,6 +14,21 @@ def sc():
     ctx.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test(request):
+    """After each test that uses the shared context: the jobs it left running (it failed
+    before cancelling or joining them) are cancelled and waited for, so that their tasks
+    do not hold the two task slots that the next tests wait for."""
+    yield
+    if "sc" not in request.fixturenames:
+        return
+    ctx = request.getfixturevalue("sc")
+    tracker = ctx.statusTracker()
+    if tracker.getActiveJobsIds():
+        ctx.cancelAllJobs()
+        wait_for(lambda: not tracker.getActiveJobsIds(), "the jobs a test left running to end once cancelled")
+
+
 def build_with_libember(out, sources, ldflags=()):
     """Compiles C sources with libember's own (src/*.c but the MPI shim, a library of its
     own built with MPI) into the executable out, by the system compiler."""
