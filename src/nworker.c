@@ -873,15 +873,25 @@ static int step_next_pair(ember_iter *it, ember_value *rec, ember_value *k, embe
     return rc;
 }
 
-/* FLATMAP: the records the function wrote for the next input record(s). */
+/* A FLATMAP run holds what the function wrote for input records until it has this
+ * many bytes (or the input ends): a line's words are a dozen pairs, and the reader of
+ * a run prefetches the slots of 16 pairs at a time. */
+#define FLAT_RUN_BYTES 2048
+
+/* FLATMAP: the records the function wrote for the next input records. */
 static int step_next_run(ember_iter *it, ember_run *run) {
     step_iter *s = (step_iter *)it;
     int rc = flat_fill(s);
     if (rc <= 0) return rc;
+    ember_value in;
+    while (s->out.len - s->off < FLAT_RUN_BYTES && (rc = s->up->next(s->up, &in)) == 1)
+        if ((rc = call_map(&s->f, &in, &s->out))) return rc; /* appended */
+    if (rc < 0) return rc;
     *run = (ember_run){s->out.data + s->off, s->out.len - s->off, NULL};
     s->off = s->out.len;
     return 1;
 }
+
 
 static int step_bad_run(ember_iter *it) {
     step_iter *s = (step_iter *)it;
