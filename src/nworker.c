@@ -686,20 +686,48 @@ static int combine_add(emberU_table *t, const ember_value *k, const ember_value 
 
 /* Up to PAIRS_AHEAD (key, value) pairs read ahead of combining them: their keys hashed
  * and their slots prefetched, so that the table's cache misses overlap instead of
- * following one another. From an iterator with runs the pairs are read in place (a
- * batch ends where the run does); from another one their bytes are copied (its
- * buffers move on). */
+ * following one another. From an iterator with runs the pairs are read in place, and
+ * the next PAIRS_AHEAD of the run are read (and their slots prefetched) while these
+ * are combined, so that a slot has a whole batch's time to arrive (a batch ends where
+ * the run does). From another iterator their bytes are copied (its buffers move on). */
 #define PAIRS_AHEAD 16
+typedef struct pair_at {
+    const uint8_t *key, *value;
+    size_t klen, vlen;
+    uint64_t hash;
+} pair_at;
 typedef struct pair_batch {
     ember_run run;     /* the rest of the current run */
     ember_writer held; /* iterators without runs: the pairs' encodings */
-    struct {
-        const uint8_t *key, *value;
-        size_t klen, vlen;
-        uint64_t hash;
-    } at[PAIRS_AHEAD];
+    pair_at at[PAIRS_AHEAD];
     size_t n;
+    pair_at ahead[PAIRS_AHEAD]; /* runs: the next batch, read from the run already */
+    size_t nahead;
 } pair_batch;
+
+/* Reads up to PAIRS_AHEAD pairs of b's run into out (prefetching in t): the count, or
+ * a negative code. */
+static int run_pairs(ember_iter *it, pair_batch *b, pair_at *out, const emberU_table *t, const char *what) {
+    ember_value rec, k, v;
+    int rc;
+    size_t n = 0;
+    for (; n < PAIRS_AHEAD && b->run.len; n++) {
+        size_t used = emberR_small_pair(b->run.p, b->run.len, &out[n].klen, &v);
+        if (used) { /* a word and its count */
+            k.enc = b->run.p + 2;
+            k.enc_len = out[n].klen;
+            b->run.p += used;
+            b->run.len -= used;
+        } else if ((rc = take_pair(&b->run.p, &b->run.len, &rec, &k, &v, what)) < 0) {
+            return rc == EMBER_ECORRUPT ? it->bad_run(it) : rc;
+        }
+        if (b->run.count) (*b->run.count)++;
+        uint64_t h = emberU_hash(k.enc, k.enc_len);
+        out[n] = (pair_at){k.enc, v.enc, k.enc_len, v.enc_len, h};
+        emberU_prefetch(t, h);
+    }
+    return (int)n;
+}
 
 /* Refills b from it (prefetching in t): the count read (0 at the end) or a negative code. */
 static int read_pairs(ember_iter *it, pair_batch *b, const emberU_table *t, const char *what) {
@@ -707,27 +735,17 @@ static int read_pairs(ember_iter *it, pair_batch *b, const emberU_table *t, cons
     int rc = 0;
     b->n = 0;
     if (it->next_run) {
-        while (b->run.len == 0)
-            if ((rc = it->next_run(it, &b->run)) <= 0) return rc;
-        for (; b->n < PAIRS_AHEAD && b->run.len; b->n++) {
-            size_t used = emberR_small_pair(b->run.p, b->run.len, &b->at[b->n].klen, &v);
-            if (used) { /* a word and its count */
-                k.enc = b->run.p + 2;
-                k.enc_len = b->at[b->n].klen;
-                b->run.p += used;
-                b->run.len -= used;
-            } else if ((rc = take_pair(&b->run.p, &b->run.len, &rec, &k, &v, what)) < 0) {
-                return rc == EMBER_ECORRUPT ? it->bad_run(it) : rc;
-            }
-            if (b->run.count) (*b->run.count)++;
-            uint64_t h = emberU_hash(k.enc, k.enc_len);
-            b->at[b->n].key = k.enc;
-            b->at[b->n].klen = k.enc_len;
-            b->at[b->n].value = v.enc;
-            b->at[b->n].vlen = v.enc_len;
-            b->at[b->n].hash = h;
-            emberU_prefetch(t, h);
+        if (b->nahead) { /* read, and prefetched, during the last batch */
+            memcpy(b->at, b->ahead, b->nahead * sizeof *b->at);
+            b->n = b->nahead;
+        } else {
+            while (b->run.len == 0)
+                if ((rc = it->next_run(it, &b->run)) <= 0) return rc;
+            if ((rc = run_pairs(it, b, b->at, t, what)) < 0) return rc;
+            b->n = (size_t)rc;
         }
+        if ((rc = run_pairs(it, b, b->ahead, t, what)) < 0) return rc; /* the run's bytes stay until next_run */
+        b->nahead = (size_t)rc;
         return (int)b->n;
     }
     size_t koff[PAIRS_AHEAD], voff[PAIRS_AHEAD];
@@ -891,7 +909,6 @@ static int step_next_run(ember_iter *it, ember_run *run) {
     s->off = s->out.len;
     return 1;
 }
-
 
 static int step_bad_run(ember_iter *it) {
     step_iter *s = (step_iter *)it;

@@ -431,11 +431,14 @@ static void test_merge_spills_past_its_limit(void) {
     ember_node_release(r);
 }
 
-/* A flatMap's records for one input are combined in place (a run: nworker.c's
- * next_run), and so are a shuffle bucket's on the reduce side: counts right, every
- * record counted once, a bad record or a record that is not a pair named. */
+/* A flatMap's records for several inputs (up to FLAT_RUN_BYTES) are combined in place
+ * (a run: nworker.c's next_run), and so are a shuffle bucket's on the reduce side,
+ * the next PAIRS_AHEAD pairs read while the last ones are combined: counts right,
+ * every record counted once, a bad record or a record that is not a pair named. */
+static int64_t words_in(int64_t i) { return i % 100 == 0 ? 300 : i % 40 + 1; }
+
 static int words_of(const ember_value *v, ember_writer *out) {
-    for (int64_t j = 0; j <= v->i % 40; j++) { /* 1 to 40 pairs: a run past PAIRS_AHEAD too */
+    for (int64_t j = 0; j < words_in(v->i); j++) { /* 1 to 40 pairs, or a run's worth at once */
         char k[32];
         int n = snprintf(k, sizeof k, "w%lld", (long long)((v->i + j) % 500));
         ember_put_tuple(out, 2);
@@ -476,7 +479,7 @@ static void test_combining_reads_runs_in_place(void) {
     CHECK(ember_node_reduce_by_key(pairs, add, "add", 2, &counts) == 0);
     int64_t want[500] = {0}, total = 0;
     for (int64_t i = 0; i < 3000; i++)
-        for (int64_t j = 0; j <= i % 40; j++, total++)
+        for (int64_t j = 0; j < words_in(i); j++, total++)
             want[(i + j) % 500]++;
     ember_writer out = {0};
     size_t n = 0, off = 0, used, right = 0;
