@@ -36,9 +36,10 @@
  * idle context costs nothing noticeable.
  *
  * Losing an executor: each executor sends BEAT every 250 ms. The driver counts one
- * lost when nothing came from it for 3 s, or at once when mpirun's SIGTERM reaches
- * the driver (Open MPI sends it about a second after a rank died; the driver's
- * handler is this file's) and its last word is over 400 ms old. The engine then
+ * lost when nothing came from it for 3 s, or when mpirun's SIGTERM reaches the
+ * driver (Open MPI sends it about a second after a rank died; the driver's handler
+ * is this file's) while its last word is over 400 ms old and nothing more comes from
+ * it within TERM_LOST_MS (a late beat on a loaded host is not a loss). The engine then
  * fails every job (emberX_pool_failure) naming the rank and host; mpirun ends the
  * processes; each executor's daemon, seeing its executor gone, kills its workers
  * and removes its temp dir, as the driver's does.
@@ -346,6 +347,7 @@ typedef struct emberP_net {
     size_t nmoved, capmoved;
     emberM_store *blocks; /* driver: the context's store (a lost executor's blocks go) */
     double sigterm_ms;    /* driver: when SIGTERM reached it (0: never) */
+    int term_suspect;     /* driver: the executor silent when SIGTERM came, not yet judged (0: none) */
 } emberP_net;
 
 /* After SIGTERM, mpirun is usually ending every rank at once (Ctrl-C, a signal to
@@ -571,7 +573,25 @@ static void on_sigterm(int sig) {
     errno = saved;
 }
 
-/* Which executor is gone: the one silent longest, after SIGTERM (or silent 3 s). */
+/* The job fails because mpirun is ending the launch (SIGTERM reached the driver). */
+static void fail_for_sigterm(emberP_net *n) {
+    pthread_mutex_lock(&n->mu);
+    if (!n->failed)
+        snprintf(n->failure, sizeof n->failure,
+                 "mpirun is ending the job (SIGTERM reached the driver, rank 0): the launch was interrupted "
+                 "(Ctrl-C or a signal to mpirun or to the driver) or a rank ended; mpirun's own message says "
+                 "which");
+    n->failed = 1;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    poke(n->engine_wake, 1);
+}
+
+/* Which executor is gone: one silent 3 s, or after SIGTERM the one that was silent
+ * longest when it came. An executor silent over 400 ms then is only a suspect: on a
+ * loaded host a beat can be that late, so it is judged by whether anything comes from
+ * it after the signal (then the SIGTERM was the driver's own, or the whole launch's)
+ * or not by TERM_LOST_MS after it (then it ended and mpirun is ending the rest). */
 static void check_peers(emberP_net *n, double now) {
     int stalest = -1;
     for (int r = 1; r < n->size; r++) {
@@ -585,25 +605,23 @@ static void check_peers(emberP_net *n, double now) {
             stalest = r;
         }
     }
+    int s = n->term_suspect;
+    if (s > 0 && (n->peers[s].lost || n->peers[s].last_ms > n->sigterm_ms)) {
+        n->term_suspect = 0; /* lost meanwhile (its loss named it), or alive */
+        fail_for_sigterm(n);
+    } else if (s > 0 && now > n->sigterm_ms + TERM_LOST_MS) {
+        n->term_suspect = 0;
+        lose_peer(n, s, "it stopped answering and mpirun is ending the job (a rank ended)");
+    }
     for (int r = 1; n->sigterm_ms > 0 && now > n->sigterm_ms + TERM_LOST_MS && r < n->size; r++)
         if (!n->peers[r].lost && n->peers[r].hello && !heard_since_sigterm(n, r))
             lose_peer(n, r, "it did not answer after mpirun's SIGTERM reached the driver");
     if (!atomic_exchange(&got_sigterm, 0)) return;
     if (n->sigterm_ms == 0) n->sigterm_ms = now;
-    if (stalest >= 0 && now - n->peers[stalest].last_ms > 400) {
-        lose_peer(n, stalest, "it stopped answering and mpirun is ending the job (a rank ended)");
-    } else {
-        pthread_mutex_lock(&n->mu);
-        if (!n->failed)
-            snprintf(n->failure, sizeof n->failure,
-                     "mpirun is ending the job (SIGTERM reached the driver, rank 0): the launch was interrupted "
-                     "(Ctrl-C or a signal to mpirun or to the driver) or a rank ended; mpirun's own message says "
-                     "which");
-        n->failed = 1;
-        pthread_cond_broadcast(&n->cv);
-        pthread_mutex_unlock(&n->mu);
-        poke(n->engine_wake, 1);
-    }
+    if (stalest >= 0 && now - n->peers[stalest].last_ms > 400 && !n->term_suspect)
+        n->term_suspect = stalest;
+    else if (!n->term_suspect)
+        fail_for_sigterm(n);
 }
 
 static int map_output_owner(const char *path, int *owner, const char **name);
