@@ -245,12 +245,6 @@ typedef struct ember_config {
      * are the executors' (`slots` is ignored); each executor runs ember_mpi_executor
      * with its own config. NULL: local mode. */
     const char *mpi;
-    /* Cluster mode from a driver started without an MPI launcher (Open MPI's
-     * singleton): it starts mpi_nspawn executors itself (MPI_Comm_spawn), each running
-     * the command line mpi_spawn (NULL-terminated), which must run ember_mpi_executor.
-     * 0: the executors are the launch's other ranks. */
-    int mpi_nspawn;
-    char *const *mpi_spawn;
     /* 1: Python workers send result batches as typed records (ember/record.h), which
      * a C program reads, instead of pickles, which only Python reads; a result that
      * does not fit the record format fails its task naming its type. Set by

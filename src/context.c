@@ -92,7 +92,7 @@ int ember_context_create(const ember_config *cfg, ember_context **out) {
     /* Cluster mode: the slots are the executors'. The driver's own daemon still runs:
      * it removes the temp dir should the driver be killed (as mpirun does). */
     if (cfg->mpi) {
-        if ((rc = emberP_driver_start(&ctx->pool, cfg->mpi, cfg->mpi_spawn, cfg->mpi_nspawn, ctx->wake[1]))) goto fail;
+        if ((rc = emberP_driver_start(&ctx->pool, cfg->mpi, ctx->wake[1]))) goto fail;
         ctx->cfg.slots = (int)ctx->pool.nworkers;
         pthread_mutex_lock(&ctx->blocks.mu); /* map outputs it drops go on their executors too */
         ctx->blocks.on_drop = emberP_drop_file;

@@ -932,12 +932,11 @@ int emberP_msg_encode(const emberP_msg *m, emberB_buf *out);
 /* Decodes p[0, len) whole into *m (rest borrows from p): 0, or EMBER_EPROTO naming
  * what is wrong (length, unknown type, fixed part of the wrong size). */
 int emberP_msg_decode(const uint8_t *p, size_t len, emberP_msg *m);
-/* The driver (rank 0): loads the MPI shim at `shim`, starts the network thread (which
- * first spawns nspawn executors running the command line spawn, copied, when nspawn > 0),
- * waits for every executor's HELLO and replaces pool's workers with their slots (rank
- * 1's first), reached through the MPI transport; engine_wake is written when an
- * executor is lost. Returns 0 or a negative code with a message. */
-int emberP_driver_start(emberX_pool *pool, const char *shim, char *const *spawn, int nspawn, int engine_wake);
+/* The driver (rank 0): loads the MPI shim at `shim`, starts the network thread, waits
+ * for every executor's HELLO and replaces pool's workers with their slots (rank 1's
+ * first), reached through the MPI transport; engine_wake is written when an executor
+ * is lost. Returns 0 or a negative code with a message. */
+int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake);
 /* The block store dropped the map output at `path` (a pool's transport as arg):
  * when an executor holds it (the driver's name .../e<rank>/shuffle-...), that
  * executor is told to remove its file. Called from any thread; takes no lock of the

@@ -333,8 +333,6 @@ typedef struct emberP_net {
     serve **serves;
     size_t nserves, capserves;
     int engine_wake; /* driver: ctx->wake[1] */
-    char **spawn;    /* driver: the executors' command line to spawn (nspawn of them; owned), or NULL */
-    int nspawn;
     emberX_pool *pool;
     int quit, quit_lost; /* executor: QUIT came (saying a rank was lost) */
     char host[256];
@@ -536,11 +534,9 @@ static void lose_peer(emberP_net *n, int r, const char *why) {
     if (!n->failed)
         snprintf(n->failure, sizeof n->failure,
                  "executor rank %d (host %s, pid %llu) was lost: %s. Its tasks and the files it held are gone, so "
-                 "the job cannot go on; %s. Look at that host's logs (out of memory? killed?) and run the program "
-                 "again.",
-                 r, p->host, (unsigned long long)p->pid, why,
-                 n->nspawn ? "the other executors end when this program stops its SparkContext"
-                           : "mpirun ends the other ranks");
+                 "the job cannot go on; mpirun ends the other ranks. Look at that host's logs (out of memory? killed?) "
+                 "and run the program again.",
+                 r, p->host, (unsigned long long)p->pid, why);
     n->failed = 1;
     for (uint32_t i = 0; i < p->slots; i++) {
         slot *s = &n->slots[p->first + i];
@@ -1914,7 +1910,7 @@ static int take_messages(emberP_net *n) {
 static void *net_main(void *arg) {
     emberP_net *n = arg;
     char err[512] = "";
-    int rc = n->mpi->init(n->spawn, n->nspawn, &n->rank, &n->size, err, sizeof err);
+    int rc = n->mpi->init(&n->rank, &n->size, err, sizeof err);
     if (!rc && n->executor && n->rank == 0) {
         snprintf(err, sizeof err, "rank 0 of an MPI launch is the driver, not an executor");
         rc = -1;
@@ -2094,9 +2090,6 @@ static int shim_load(emberP_net *n, const char *path) {
 
 static void net_free(emberP_net *n) {
     if (!n) return;
-    for (size_t i = 0; n->spawn && n->spawn[i]; i++)
-        ember_free(n->spawn[i]);
-    ember_free(n->spawn);
     for (size_t i = 0; n->slots && i < n->nslots; i++) {
         slot *s = &n->slots[i];
         if (!n->executor) driver_close(s);
@@ -2297,25 +2290,11 @@ static void driver_stop(emberX_pool *pool) {
 static const emberX_transport driver_transport = {"mpi",          driver_worker_start, driver_worker_status,
                                                   driver_failure, driver_stop,         driver_discard};
 
-int emberP_driver_start(emberX_pool *pool, const char *shim, char *const *spawn, int nspawn, int engine_wake) {
+int emberP_driver_start(emberX_pool *pool, const char *shim, int engine_wake) {
     emberP_net *n;
     int rc = net_new(shim, 0, &n);
     if (rc) return rc;
     n->engine_wake = engine_wake;
-    size_t nargs = 0;
-    while (nspawn > 0 && spawn && spawn[nargs])
-        nargs++;
-    if (nspawn > 0 && (!nargs || !(n->spawn = ember_calloc(nargs + 1, sizeof *n->spawn)))) {
-        net_free(n);
-        return emberE_set(nargs ? EMBER_ENOMEM : EMBER_EINVAL,
-                          nargs ? "out of memory starting cluster mode" : "spawning executors needs a command line");
-    }
-    n->nspawn = nspawn;
-    for (size_t i = 0; i < nargs; i++)
-        if (!(n->spawn[i] = ember_strdup(spawn[i]))) {
-            net_free(n);
-            return emberE_set(EMBER_ENOMEM, "out of memory starting cluster mode");
-        }
     if ((errno = pthread_create(&n->thread, NULL, net_main, n)) != 0) {
         rc = emberE_errno(EMBER_EIO, errno, "starting the network thread");
         net_free(n);
@@ -2328,17 +2307,8 @@ int emberP_driver_start(emberX_pool *pool, const char *shim, char *const *spawn,
     pthread_mutex_lock(&n->mu);
     WAIT_UNTIL(n, n->inited, now_ms() + 60000);
     if (!n->inited || n->init_rc) {
-        if (n->inited)
-            rc = emberE_set(EMBER_EIO, "cluster mode could not start MPI: %s", n->init_err);
-        else if (n->nspawn)
-            rc = emberE_set(EMBER_EIO,
-                            "cluster mode could not start MPI: spawning %d executors did not finish within 60 s: one "
-                            "may have failed before joining (`python -m ember._spawned`; its error is on stderr), or "
-                            "this MPI cannot spawn processes here; start the program with `mpirun -np %d` and master "
-                            "'mpi' instead",
-                            n->nspawn, n->nspawn + 1);
-        else
-            rc = emberE_set(EMBER_EIO, "cluster mode could not start MPI: MPI_Init did not return within 60 s");
+        rc = emberE_set(EMBER_EIO, "cluster mode could not start MPI: %s",
+                        n->inited ? n->init_err : "MPI_Init did not return within 60 s");
         pthread_mutex_unlock(&n->mu);
         goto fail;
     }

@@ -9,46 +9,7 @@
 
 static MPI_Comm comm = MPI_COMM_NULL;
 
-/* Spawns nspawn processes of the command line spawn from this singleton and joins
- * them in *out (this process rank 0). */
-static int spawn_executors(char *const *spawn, int nspawn, MPI_Comm *out, char *err, size_t errcap) {
-    int world = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
-    if (world != 1) {
-        snprintf(err, errcap,
-                 "this program was started by an MPI launcher (%d ranks), whose ranks are its executors: spawning "
-                 "more is for a program started without one; use master 'mpi'",
-                 world);
-        return -1;
-    }
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "map_by", "slot:OVERSUBSCRIBE"); /* Open MPI's keys: each executor has its own slots */
-    MPI_Info_set(info, "bind_to", "none");
-    MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
-    MPI_Comm inter = MPI_COMM_NULL;
-    int *codes = calloc((size_t)nspawn, sizeof *codes);
-    int rc = codes ? MPI_Comm_spawn(spawn[0], (char **)spawn + 1, nspawn, info, 0, MPI_COMM_SELF, &inter, codes)
-                   : MPI_ERR_NO_MEM;
-    MPI_Info_free(&info);
-    free(codes);
-    if (rc != MPI_SUCCESS) {
-        char why[MPI_MAX_ERROR_STRING] = "";
-        int len = 0;
-        MPI_Error_string(rc, why, &len);
-        snprintf(err, errcap,
-                 "this MPI could not start %d executors (MPI_Comm_spawn: %s): start the program with `mpirun -np "
-                 "%d python app.py` and master 'mpi' instead",
-                 nspawn, why, nspawn + 1);
-        return -1;
-    }
-    rc = MPI_Intercomm_merge(inter, 0, out);
-    MPI_Comm_free(&inter);
-    if (rc != MPI_SUCCESS) snprintf(err, errcap, "MPI_Intercomm_merge with the spawned executors failed");
-    return rc == MPI_SUCCESS ? 0 : -1;
-}
-
-static int shim_init(char *const *spawn, int nspawn, int *rank, int *size, char *err, size_t errcap) {
+static int shim_init(int *rank, int *size, char *err, size_t errcap) {
     int provided = 0, inited = 0;
     MPI_Initialized(&inited);
     if (inited) {
@@ -59,18 +20,7 @@ static int shim_init(char *const *spawn, int nspawn, int *rank, int *size, char 
         snprintf(err, errcap, "MPI_Init_thread failed");
         return -1;
     }
-    MPI_Comm parent = MPI_COMM_NULL;
-    MPI_Comm_get_parent(&parent);
-    int rc;
-    if (nspawn > 0) {
-        if (spawn_executors(spawn, nspawn, &comm, err, errcap)) return -1;
-    } else if (parent != MPI_COMM_NULL) { /* spawned by a driver: join it */
-        rc = MPI_Intercomm_merge(parent, 1, &comm);
-        if (rc != MPI_SUCCESS) {
-            snprintf(err, errcap, "MPI_Intercomm_merge with the driver that spawned this executor failed");
-            return -1;
-        }
-    } else if (MPI_Comm_dup(MPI_COMM_WORLD, &comm) != MPI_SUCCESS) {
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &comm) != MPI_SUCCESS) {
         snprintf(err, errcap, "MPI_Comm_dup failed");
         return -1;
     }

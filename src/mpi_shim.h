@@ -10,18 +10,13 @@
 
 #include <stddef.h>
 
-#define EMBER_MPI_SHIM_VERSION 3
+#define EMBER_MPI_SHIM_VERSION 2
 
 typedef struct ember_mpi_ops {
     int version; /* EMBER_MPI_SHIM_VERSION */
     /* Initialises MPI (MPI_THREAD_FUNNELED: this thread only) and a communicator of
-     * ember's own, errors returned, not fatal: in a launch (mpirun), MPI_COMM_WORLD's
-     * (a dup). With nspawn > 0, this process, started without a launcher (an MPI
-     * singleton), first starts nspawn processes running the command line spawn
-     * (NULL-terminated; MPI_Comm_spawn, on any host, oversubscribed, unbound), and the
-     * communicator holds it (rank 0) and them (1..nspawn); a process so started joins
-     * its parent's the same way (its rank >= 1). */
-    int (*init)(char *const *spawn, int nspawn, int *rank, int *size, char *err, size_t errcap);
+     * ember's own (MPI_Comm_dup of MPI_COMM_WORLD, errors returned, not fatal). */
+    int (*init)(int *rank, int *size, char *err, size_t errcap);
     /* Starts sending buf[0, len) to rank dest; buf must stay until test says done. */
     int (*isend)(int dest, const void *buf, size_t len, void **req);
     /* 1 when the send or receive is done (req freed; a failed one is done too), 0

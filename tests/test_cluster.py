@@ -205,45 +205,6 @@ def test_cancelled_cache_tasks_leave_no_block_behind(tmp_path):
     assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []
 
 
-def test_a_driver_started_without_mpirun_spawns_its_executors(tmp_path):
-    """master mpi[2] in a program started without mpirun: the driver spawns two
-    executors (Open MPI's MPI_Comm_spawn from a singleton) that work as mpirun's ranks
-    do (results, cached partitions on both, broadcast, accumulator), and when it stops
-    every executor, daemon and temp dir goes."""
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", TMPDIR=str(tmp_path),
-               OMPI_MCA_btl="tcp,self", OMPI_MCA_btl_tcp_if_include="lo", OMPI_MCA_oob_tcp_if_include="lo")
-    for name in list(env):
-        if name.startswith(("OMPI_COMM_WORLD_", "PMI_", "PMIX_")):
-            del env[name]  # not a launch: a singleton
-    out = tmp_path / "out.json"
-    run = subprocess.run([sys.executable, os.path.join(HERE, "cluster", "spawn.py"), str(out)], env=env,
-                         capture_output=True, text=True, timeout=180)
-    assert run.returncode == 0, run.stdout + run.stderr
-    seen = json.loads(out.read_text())
-    assert (tmp_path / "out.json.stopped").exists()
-    assert [e[0] for e in seen["executors"]] == [1, 2] and [e[3] for e in seen["executors"]] == [2, 2]
-    assert seen["driver"] not in [e[2] for e in seen["executors"]] and seen["parallelism"] == 4
-    assert seen["words"] == [["a", 200], ["b", 300], ["c", 200]]
-    assert seen["sums"] == [sum(x * x for x in range(1000))] * 2 and seen["holders"] == [1, 2]
-    assert seen["broadcast"] == list(range(7, 15)) and seen["accumulator"] == 45
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (any(alive(e[2]) for e in seen["executors"])
-                                           or processes_naming(str(tmp_path))):
-        time.sleep(0.1)
-    assert [e[2] for e in seen["executors"] if alive(e[2])] == [] and processes_naming(str(tmp_path)) == []
-    assert [n for n in os.listdir(tmp_path) if n.startswith("ember-")] == []
-
-
-def test_spawning_executors_under_mpirun_is_refused(tmp_path):
-    """mpi[N] under mpirun: the launch's ranks are the executors; every rank says so."""
-    cmd, env = mpirun_command("x", tmpdir=tmp_path)
-    program = "from ember import SparkContext\nSparkContext('mpi[2]', 'spawn-under-mpirun')\n"
-    r = subprocess.run(cmd[:-1] + ["-c", program], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode != 0
-    assert "spawns executors from a program started without an MPI launcher" in r.stderr, r.stderr
-    assert "use master 'mpi'" in r.stderr
-
-
 def run_until_stopped(tmp_path, how, stop, sigkill_after=10):
     """Runs stop_job.py under mpirun in a session of its own (as a terminal's foreground
     job), calls stop(proc, seen) once its slow job runs on every slot, and checks that

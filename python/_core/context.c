@@ -175,20 +175,17 @@ static ember_node *node_arg(core_state *st, PyObject *o) {
 static core_state *ctx_state(ContextObject *self) { return core_state_of_type(Py_TYPE(self)); }
 
 static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"slots",           "python",
-                             "pythonpath",      "max_failures",
-                             "local_dir",       "max_result_size",
-                             "daemon",          "memory_limit",
-                             "storage_reserve", "mpi",
-                             "started",         "locality_wait_ms",
-                             "spawn",           NULL};
+    static char *kwlist[] = {
+        "slots",  "python",       "pythonpath",      "max_failures", "local_dir", "max_result_size",
+        "daemon", "memory_limit", "storage_reserve", "mpi",          "started",   "locality_wait_ms",
+        NULL};
     int slots, max_failures = 4;
     long long max_result_size = 0, memory_limit = 0, storage_reserve = 0, locality_wait_ms = 0;
     const char *python, *pythonpath = NULL, *local_dir = NULL, *daemon = NULL, *mpi = NULL;
-    PyObject *started = NULL, *spawn = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLLzOLO", kwlist, &slots, &python, &pythonpath, &max_failures,
+    PyObject *started = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "is|zizLzLLzOL", kwlist, &slots, &python, &pythonpath, &max_failures,
                                      &local_dir, &max_result_size, &daemon, &memory_limit, &storage_reserve, &mpi,
-                                     &started, &locality_wait_ms, &spawn))
+                                     &started, &locality_wait_ms))
         return -1;
     /* started=(pid, fd): a daemon spawned ahead (ember._early), ours from here on:
      * ended here should the context not be made. */
@@ -210,31 +207,6 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_RuntimeError, "Context is already initialized");
         return -1;
     }
-    /* spawn=(n, argv): cluster mode starts n executors running argv (a list of str). */
-    int nspawn = 0;
-    PyObject *argv = NULL;
-    char **spawn_argv = NULL;
-    if (spawn && spawn != Py_None) {
-        if (!PyArg_ParseTuple(spawn, "iO!;spawn: (executors, command line as a list of str)", &nspawn, &PyList_Type,
-                              &argv) ||
-            nspawn < 1 || PyList_GET_SIZE(argv) < 1) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "spawn needs 1 executor or more and a command");
-            emberX_daemon_discard(started_pid, started_fd);
-            return -1;
-        }
-        Py_ssize_t n = PyList_GET_SIZE(argv);
-        spawn_argv = PyMem_Calloc((size_t)n + 1, sizeof *spawn_argv);
-        for (Py_ssize_t i = 0; spawn_argv && i < n; i++)
-            if (!(spawn_argv[i] = (char *)PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i)))) { /* borrowed from argv */
-                PyMem_Free(spawn_argv);
-                spawn_argv = NULL;
-            }
-        if (!spawn_argv) {
-            if (!PyErr_Occurred()) PyErr_NoMemory();
-            emberX_daemon_discard(started_pid, started_fd);
-            return -1;
-        }
-    }
     ember_config cfg = {.slots = slots,
                         .max_failures = max_failures,
                         .python = python,
@@ -247,13 +219,10 @@ static int Context_init(ContextObject *self, PyObject *args, PyObject *kw) {
                         .mpi = mpi,
                         .started_pid = started_pid,
                         .started_fd = started_fd,
-                        .locality_wait_ms = locality_wait_ms,
-                        .mpi_nspawn = nspawn,
-                        .mpi_spawn = spawn_argv};
+                        .locality_wait_ms = locality_wait_ms};
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ember_context_create(&cfg, &self->ctx);
-    Py_END_ALLOW_THREADS PyMem_Free(spawn_argv);
-    if (rc) {
+    Py_END_ALLOW_THREADS if (rc) {
         self->ctx = NULL;
         core_raise(ctx_state(self), rc);
         return -1;

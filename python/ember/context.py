@@ -85,23 +85,11 @@ def _worker_memory(conf: Any) -> Any:
     return nbytes
 
 
-def _spawn_count(master: Any) -> int | None:
-    """N for a master "mpi[N]" (cluster mode with N executors the driver spawns), else None."""
-    url = master.strip()
-    if not (url.startswith("mpi[") and url.endswith("]")):
-        return None
-    n = url[len("mpi["):-1].strip()
-    if not n.isdecimal() or int(n) < 1:
-        raise ValueError(f"master {master!r} asks for {n!r} executors; use mpi[N] with N >= 1")
-    return int(n)
-
-
 def _parse_master(master: Any) -> Any:
-    """Returns (slots, max_failures or None) for a master URL: local ones, "mpi" and
-    "mpi[N]" (cluster mode: the slots are each executor's, spark.executor.cores or its
-    CPUs)."""
+    """Returns (slots, max_failures or None) for a master URL: local ones, and "mpi"
+    (cluster mode: the slots are each executor's, spark.executor.cores or its CPUs)."""
     url = master.strip()
-    if url == "mpi" or _spawn_count(url) is not None:
+    if url == "mpi":
         return os.cpu_count() or 1, None
     n = f = ""
     if url.startswith("local[") and url.endswith("]"):
@@ -116,8 +104,8 @@ def _parse_master(master: Any) -> Any:
         ok = url == "local"
     if not ok:
         raise ValueError(
-            f"Unsupported master URL {master!r}: use local, local[N], local[*], local[N,F], mpi (cluster mode, "
-            "under mpirun) or mpi[N] (cluster mode, N executors spawned by this program)")
+            f"Unsupported master URL {master!r}: use local, local[N], local[*], local[N,F], or mpi "
+            "(cluster mode, under mpirun)")
     slots = 1 if not n else (os.cpu_count() or 1) if n == "*" else int(n)
     if slots < 1:
         raise ValueError(f"master {master!r} asks for {slots} task slots; ask for at least 1")
@@ -174,15 +162,14 @@ def _warn_if_bound(slots: int, who: str) -> None:
             RuntimeWarning, stacklevel=3)
 
 
-def _run_executor(conf: Any, slots: int, rank: int, worker_path: list[str] | None = None) -> None:
+def _run_executor(conf: Any, slots: int, rank: int) -> None:
     """Runs this process as executor `rank` until the driver stops, then ends the
-    process: an executor never returns into the program that made the context. Its
-    workers' sys.path is worker_path (default: this process's, as _worker_path says)."""
+    process: an executor never returns into the program that made the context."""
     import socket
     os.environ["EMBER_EXECUTOR"] = f"executor rank {rank} (host {socket.gethostname()})"
     code = 0
     try:
-        _core.mpi_executor(slots, sys.executable, os.pathsep.join(worker_path or _worker_path()),
+        _core.mpi_executor(slots, sys.executable, os.pathsep.join(_worker_path()),
                            conf.get("spark.local.dir"), _mpi_shim(), *_blocks.memory_budget(conf))
     except BaseException as e:  # noqa: BLE001 - the process ends either way; say why
         print(f"ember: executor rank {rank} failed: {e}", file=sys.stderr)
@@ -316,22 +303,7 @@ class SparkContext:
             # Cluster mode: master "mpi", or any master in a launch of 2 ranks or more
             # (local[N] then gives each executor N slots). Executors stop here for good.
             launch = _mpi_launch()
-            nspawn = _spawn_count(self.master)
             mpi = None
-            spawn: tuple[int, list[str]] | None = None
-            if nspawn is not None and launch is not None:
-                raise RuntimeError(
-                    f"master {self.master.strip()!r} spawns executors from a program started without an MPI "
-                    f"launcher, but one started this program with {launch[1]} rank(s): use master 'mpi' (the "
-                    "launch's ranks 1..K-1 are the executors), or run the program without mpirun")
-            if nspawn is not None:
-                cores = conf.get("spark.executor.cores")
-                if cores is not None:
-                    slots = int(cores)
-                mpi = _mpi_shim()
-                import json
-                settings = {"conf": conf.getAll(), "slots": slots, "path": _worker_path()}
-                spawn = (nspawn, [sys.executable, "-m", "ember._spawned", json.dumps(settings)])
             if self.master.strip() == "mpi" and launch is None:
                 raise RuntimeError(
                     "master 'mpi' runs under an MPI launcher: start the program with `mpirun -np K python "
@@ -356,8 +328,7 @@ class SparkContext:
             self._core = _core.Context(slots, sys.executable, os.pathsep.join(_worker_path()), failures,
                                        conf.get("spark.local.dir"), max_result_size=max_result,
                                        memory_limit=memory_limit, storage_reserve=storage_reserve, mpi=mpi,
-                                       started=_early.take(), locality_wait_ms=_locality_wait_ms(conf),
-                                       spawn=spawn)
+                                       started=_early.take(), locality_wait_ms=_locality_wait_ms(conf))
             if mpi is not None:  # the executors' slots, all of them
                 self._slots = sum(e[3] for e in self._core.executors())
             self._core.freed_nodes()            # from now on the engine tells which nodes went

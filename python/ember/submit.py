@@ -80,9 +80,8 @@ def add_options(parser):
     from ember import __version__
     parser.add_argument("--version", action="version", version=f"ember {__version__}")
     parser.add_argument("--master", type=_master, metavar="MASTER",
-                        help="local, local[N], local[*], local[N,F], mpi (cluster mode: run under mpirun) "
-                             "or mpi[N] (cluster mode, N executors spawned without mpirun; see docs/cluster.md) "
-                             "(default: $EMBER_MASTER, else local[*])")
+                        help="local, local[N], local[*], local[N,F], or mpi (cluster mode: run "
+                             "under mpirun, see docs/cluster.md) (default: $EMBER_MASTER, else local[*])")
     parser.add_argument("--name", metavar="NAME", help="the application's name")
     parser.add_argument("--conf", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",
                         help="a setting, e.g. spark.task.maxFailures=2 (repeatable)")

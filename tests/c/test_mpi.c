@@ -572,22 +572,6 @@ restore:
     tmpdir_leave(tmp, saved_tmp);
 }
 
-/* A driver told to spawn its executors hands their command line to the shim's init
- * (the fake MPI cannot spawn: the context fails with its message). */
-static void test_spawn_reaches_the_shim(void) {
-    world w;
-    if (!world_up(&w)) return; /* loads the fake MPI's controls */
-    world_stop(&w);
-    fake_reset();
-    ember_config cfg = executor_cfg();
-    char *argv[] = {"/bin/true", "--executor", NULL};
-    cfg.mpi_nspawn = 2;
-    cfg.mpi_spawn = argv;
-    ember_context *ctx = NULL;
-    CHECK(ember_context_create(&cfg, &ctx) == EMBER_EIO && ctx == NULL);
-    CHECK(strstr(ember_last_error(), "could not start MPI: fake MPI: cannot spawn 2 of /bin/true") != NULL);
-}
-
 /* Where a reduce task prefers to run, by Spark's rule: map task p of a parallel
  * source writes its two records to bucket p % 3, so bucket b's bytes are maps b's and
  * b + 3's, half each: one preferred executor that waits for a slot when both ran
@@ -802,7 +786,6 @@ int main(void) {
     RUN(test_relay_big_buckets);
     RUN(test_blocks_on_executors);
     RUN(test_cancel_drops_unrecorded_block);
-    RUN(test_spawn_reaches_the_shim);
     RUN(test_preferred_places);
     RUN(test_share_files);
     RUN(test_lost_executor);
